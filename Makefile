@@ -1,0 +1,7 @@
+# Thin wrappers over deploy/dev.sh; pass extra arguments with ARGS="...", e.g. make test ARGS="-q tests/unit".
+ARGS ?=
+
+.PHONY: demo test bench serve services
+
+demo test bench serve services:
+	bash deploy/dev.sh $@ $(ARGS)

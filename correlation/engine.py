@@ -1,0 +1,252 @@
+"""The correlation engine: group state + alerts + now in, decisions out. No I/O, no clock.
+
+Until the rule language lands, one default grouping applies: alerts that share the values of the
+configured group labels (default ``alertname``, ``service``) belong to one group, and a group has at
+most one open incident. Lifecycle:
+
+* a firing alert new to the group (or firing again after resolving) joins the group's open incident,
+  opening a new one when there is none;
+* a repeat of an alert in the same status is a duplicate: counted, never a new incident;
+* an alert that resolves lowers its incident's firing count; at zero the incident resolves;
+* a notification older than what the store already holds (``starts_at`` earlier than the stored one
+  and a different status) is stale and ignored, so out-of-order redelivery cannot reopen anything.
+
+``decide`` advances the given ``GroupState`` in place (so several messages for one group can be decided
+in sequence inside one batch) and returns a ``Decision`` listing exactly what changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from rules.alert import Alert, severity_rank
+from rules.fingerprint import labels_to_signature
+
+from correlation.keyspace import incident_id
+from correlation.model import AlertState, GroupState, Incident
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: str
+    key: str
+    labels: dict[str, str]
+
+
+@dataclass(slots=True)
+class Event:
+    routing_key: str  # incident.created | incident.updated | incident.resolved
+    incident_id: str
+    reason: str
+    at: float
+    incident: dict[str, Any] = field(default_factory=dict)  # filled with the final record by finish()
+
+
+@dataclass(slots=True)
+class Stats:
+    new: int = 0
+    duplicates: int = 0
+    changed: int = 0
+    stale: int = 0
+    resolved_unknown: int = 0
+
+
+@dataclass(slots=True)
+class Decision:
+    group_id: str
+    alerts: dict[str, AlertState] = field(default_factory=dict)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    new_members: dict[str, list[str]] = field(default_factory=dict)
+    timeline: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    opened: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    stats: Stats = field(default_factory=Stats)
+    seq: int = 0
+    current_incident: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.alerts or self.incidents)
+
+
+class Grouper:
+    """Maps an alert to its group by the values of the group labels."""
+
+    __slots__ = ("group_by", "_cache")
+
+    def __init__(self, group_by: Sequence[str]) -> None:
+        self.group_by = tuple(group_by)
+        self._cache: dict[tuple[str, ...], Group] = {}
+
+    def __call__(self, labels: dict[str, str] | Any) -> Group:
+        values = tuple(labels.get(name, "") for name in self.group_by)
+        group = self._cache.get(values)
+        if group is None:
+            group_labels = dict(zip(self.group_by, values))
+            key = "{" + ",".join(f'{n}="{v}"' for n, v in group_labels.items()) + "}"
+            gid = format(labels_to_signature(group_labels), "016x")[:12]
+            group = Group(gid, key, group_labels)
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[values] = group
+        return group
+
+
+def _title(group_labels: dict[str, str]) -> str:
+    values = [v for v in group_labels.values() if v]
+    return " / ".join(values) if values else "(no group labels)"
+
+
+def _entry(at: float, kind: str, text: str, fingerprint: str = "") -> dict[str, Any]:
+    entry: dict[str, Any] = {"at": at, "kind": kind, "text": text}
+    if fingerprint:
+        entry["fingerprint"] = fingerprint
+    return entry
+
+
+def _describe(labels: dict[str, str]) -> str:
+    name = labels.get("alertname", "alert")
+    where = labels.get("instance") or labels.get("service") or ""
+    return f"{name} on {where}" if where else name
+
+
+class _DecisionBuilder:
+    """Collects the effects of one decide() call; keeps decide() readable."""
+
+    def __init__(self, state: GroupState) -> None:
+        self.state = state
+        self.decision = Decision(group_id=state.group_id)
+        self._updated: set[str] = set()
+
+    def note(self, incident: Incident, kind: str, text: str, at: float, fingerprint: str = "") -> None:
+        self.decision.timeline.setdefault(incident.id, []).append(_entry(at, kind, text, fingerprint))
+        self.decision.incidents[incident.id] = incident
+
+    def updated(self, incident: Incident, reason: str, at: float) -> None:
+        # one incident.updated per incident per decision: a storm must not become an event storm
+        if incident.id in self._updated or incident.id in self.decision.opened:
+            return
+        self._updated.add(incident.id)
+        self.decision.events.append(Event("incident.updated", incident.id, reason, at))
+
+    def open_incident(self, alert: Alert, now: float) -> Incident:
+        state = self.state
+        state.seq += 1
+        incident = Incident(
+            id=incident_id(state.group_id, state.seq),
+            title=_title(state.group_labels),
+            status="open",
+            severity=alert.severity,
+            group_key=state.group_key,
+            group_labels=dict(state.group_labels),
+            created_at=now,
+            updated_at=now,
+        )
+        state.incident = incident
+        self.decision.opened.append(incident.id)
+        self.note(incident, "created", f"opened by {_describe(dict(alert.labels))}", now, alert.fingerprint)
+        self.decision.events.append(Event("incident.created", incident.id, "opened", now))
+        return incident
+
+    def attach(self, incident: Incident, alert: Alert, now: float, *, new_member: bool) -> None:
+        incident.firing += 1
+        incident.occurrences += 1
+        incident.updated_at = now
+        if new_member:
+            incident.alerts += 1
+            self.decision.new_members.setdefault(incident.id, []).append(alert.fingerprint)
+        severity = alert.severity
+        if severity_rank(severity) > severity_rank(incident.severity):
+            self.note(incident, "severity", f"severity raised {incident.severity} -> {severity}", now, alert.fingerprint)
+            incident.severity = severity
+        if incident.id not in self.decision.opened:
+            verb = "joined" if new_member else "firing again"
+            self.note(incident, "alert", f"{_describe(dict(alert.labels))} {verb}", now, alert.fingerprint)
+            self.updated(incident, "alert added", now)
+
+    def finish(self) -> Decision:
+        d = self.decision
+        d.seq = self.state.seq
+        d.current_incident = self.state.incident.id if self.state.incident else ""
+        for event in d.events:
+            event.incident = d.incidents[event.incident_id].public()
+        return d
+
+
+def decide(state: GroupState, alerts: Sequence[Alert], now: float) -> Decision:
+    """Apply ``alerts`` (all of this group, in arrival order) to ``state`` at time ``now``."""
+    b = _DecisionBuilder(state)
+    stats = b.decision.stats
+    for alert in alerts:
+        fp = alert.fingerprint
+        prev = state.alerts.get(fp)
+        if prev is None:
+            if alert.status == "resolved":
+                stats.resolved_unknown += 1
+                continue
+            stats.new += 1
+            incident = state.incident if state.incident and state.incident.is_open else b.open_incident(alert, now)
+            b.attach(incident, alert, now, new_member=True)
+            current = AlertState(
+                fingerprint=fp,
+                labels=dict(alert.labels),
+                annotations=dict(alert.annotations),
+                status="firing",
+                starts_at=alert.starts_at,
+                ends_at=alert.ends_at,
+                first_seen=now,
+                last_seen=now,
+                count=1,
+                incident=incident.id,
+                source=alert.source,
+                generator_url=alert.generator_url,
+            )
+            state.alerts[fp] = current
+            b.decision.alerts[fp] = current
+            continue
+
+        if alert.status != prev.status and alert.starts_at < prev.starts_at:
+            stats.stale += 1
+            continue
+
+        prev.count += 1
+        prev.last_seen = now
+        prev.annotations = dict(alert.annotations)
+        prev.ends_at = alert.ends_at
+        b.decision.alerts[fp] = prev
+        attached = state.incident if state.incident and state.incident.id == prev.incident else None
+
+        if alert.status == prev.status:
+            stats.duplicates += 1
+            if attached is not None and attached.is_open and alert.status == "firing":
+                attached.occurrences += 1
+                attached.updated_at = now
+                b.decision.incidents[attached.id] = attached
+            continue
+
+        stats.changed += 1
+        prev.status = alert.status
+        prev.starts_at = max(prev.starts_at, alert.starts_at)
+        if alert.status == "resolved":
+            if attached is not None and attached.is_open:
+                attached.firing = max(0, attached.firing - 1)
+                attached.updated_at = now
+                b.note(attached, "alert", f"{_describe(prev.labels)} resolved", now, fp)
+                if attached.firing == 0:
+                    attached.status = "resolved"
+                    attached.resolved_at = now
+                    b.note(attached, "resolved", "all alerts resolved", now)
+                    b.decision.resolved.append(attached.id)
+                    b.decision.events.append(Event("incident.resolved", attached.id, "all alerts resolved", now))
+                else:
+                    b.updated(attached, "alert resolved", now)
+            continue
+
+        # resolved -> firing
+        incident = state.incident if state.incident and state.incident.is_open else b.open_incident(alert, now)
+        new_member = prev.incident != incident.id
+        prev.incident = incident.id
+        b.attach(incident, alert, now, new_member=new_member)
+    return b.finish()

@@ -1,0 +1,80 @@
+"""Every Redis key Stormwatch uses, in one place.
+
+Per-group state lives under a hash tag ``{g<group_id>}`` so that one Lua script can update a group's
+alerts, its incident and its idempotency markers atomically on a Redis Cluster: all of a group's keys
+hash to one slot. Global indexes (incident lists) live outside the tag and are maintained idempotently
+after the group write.
+
+    <ns>:{g<gid>}:group              hash  v (version), seq (incident counter), inc (open incident id)
+    <ns>:{g<gid>}:a:<fingerprint>    str   JSON alert state (labels, status, counts, incident)
+    <ns>:{g<gid>}:i:<n>              hash  incident record
+    <ns>:{g<gid>}:i:<n>:alerts       set   member fingerprints
+    <ns>:{g<gid>}:i:<n>:timeline     list  JSON timeline entries (capped)
+    <ns>:{g<gid>}:m:<message id>     str   idempotency marker: the follow-ups of an applied message
+    <ns>:incidents                   zset  incident id -> created_at
+    <ns>:incidents:open              zset  open incident id -> created_at
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INCIDENT_PREFIX = "INC-"
+
+
+@dataclass(frozen=True, slots=True)
+class Keyspace:
+    namespace: str
+
+    def _tag(self, group_id: str) -> str:
+        return f"{self.namespace}:{{g{group_id}}}"
+
+    def group(self, group_id: str) -> str:
+        return f"{self._tag(group_id)}:group"
+
+    def alert(self, group_id: str, fingerprint: str) -> str:
+        return f"{self._tag(group_id)}:a:{fingerprint}"
+
+    def incident_prefix(self, group_id: str) -> str:
+        """Prefix of the group's incident keys; the read script appends the incident number."""
+        return f"{self._tag(group_id)}:i:"
+
+    def incident(self, incident_id: str) -> str:
+        group_id, seq = parse_incident_id(incident_id)
+        return f"{self._tag(group_id)}:i:{seq}"
+
+    def incident_alerts(self, incident_id: str) -> str:
+        return self.incident(incident_id) + ":alerts"
+
+    def incident_timeline(self, incident_id: str) -> str:
+        return self.incident(incident_id) + ":timeline"
+
+    def marker(self, group_id: str, message_id: str) -> str:
+        return f"{self._tag(group_id)}:m:{message_id}"
+
+    @property
+    def incidents(self) -> str:
+        return f"{self.namespace}:incidents"
+
+    @property
+    def open_incidents(self) -> str:
+        return f"{self.namespace}:incidents:open"
+
+    @property
+    def pattern(self) -> str:
+        """A SCAN pattern matching every key of this namespace (used by cleanup)."""
+        return f"{self.namespace}:*"
+
+
+def incident_id(group_id: str, seq: int) -> str:
+    return f"{INCIDENT_PREFIX}{group_id}-{seq}"
+
+
+def parse_incident_id(value: str) -> tuple[str, int]:
+    """``INC-<group id>-<n>`` -> (group id, n); ValueError when it is not one."""
+    if not value.startswith(INCIDENT_PREFIX):
+        raise ValueError(f"not an incident id: {value!r}")
+    group_id, _, seq = value[len(INCIDENT_PREFIX):].rpartition("-")
+    if not group_id or not seq.isdigit() or not all(c in "0123456789abcdef" for c in group_id):
+        raise ValueError(f"not an incident id: {value!r}")
+    return group_id, int(seq)

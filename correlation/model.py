@@ -1,0 +1,168 @@
+"""State records the correlation engine reads and writes: alert state, incident, group.
+
+They know how to turn themselves into what Redis stores (JSON for alert state, a flat hash for an
+incident) and back; they know nothing about Redis itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+IncidentStatus = str  # "open" | "acknowledged" | "resolved"
+OPEN_STATUSES = frozenset({"open", "acknowledged"})
+
+
+@dataclass(slots=True)
+class AlertState:
+    """What the store remembers about one fingerprint."""
+
+    fingerprint: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    status: str
+    starts_at: float
+    ends_at: float | None
+    first_seen: float
+    last_seen: float
+    count: int
+    incident: str
+    source: str
+    generator_url: str = ""
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "fp": self.fingerprint,
+                "l": self.labels,
+                "an": self.annotations,
+                "s": self.status,
+                "sa": self.starts_at,
+                "ea": self.ends_at,
+                "fs": self.first_seen,
+                "ls": self.last_seen,
+                "n": self.count,
+                "i": self.incident,
+                "src": self.source,
+                "u": self.generator_url,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> "AlertState":
+        d = orjson.loads(raw)
+        return cls(
+            fingerprint=d["fp"],
+            labels=d["l"],
+            annotations=d["an"],
+            status=d["s"],
+            starts_at=d["sa"],
+            ends_at=d["ea"],
+            first_seen=d["fs"],
+            last_seen=d["ls"],
+            count=d["n"],
+            incident=d["i"],
+            source=d["src"],
+            generator_url=d.get("u", ""),
+        )
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "status": self.status,
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "count": self.count,
+            "incident": self.incident,
+            "source": self.source,
+            "generator_url": self.generator_url,
+        }
+
+
+@dataclass(slots=True)
+class Incident:
+    id: str
+    title: str
+    status: IncidentStatus
+    severity: str
+    group_key: str
+    group_labels: dict[str, str]
+    created_at: float
+    updated_at: float
+    resolved_at: float | None = None
+    alerts: int = 0  # member fingerprints
+    firing: int = 0  # members currently firing
+    occurrences: int = 0  # notifications received for members while attached
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def to_hash(self) -> dict[str, str]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "severity": self.severity,
+            "group_key": self.group_key,
+            "group_labels": orjson.dumps(self.group_labels).decode(),
+            "created_at": repr(self.created_at),
+            "updated_at": repr(self.updated_at),
+            "resolved_at": "" if self.resolved_at is None else repr(self.resolved_at),
+            "alerts": str(self.alerts),
+            "firing": str(self.firing),
+            "occurrences": str(self.occurrences),
+        }
+
+    @classmethod
+    def from_hash(cls, h: dict[Any, Any]) -> "Incident":
+        d = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v) for k, v in h.items()}
+        return cls(
+            id=d["id"],
+            title=d["title"],
+            status=d["status"],
+            severity=d["severity"],
+            group_key=d["group_key"],
+            group_labels=orjson.loads(d["group_labels"]),
+            created_at=float(d["created_at"]),
+            updated_at=float(d["updated_at"]),
+            resolved_at=float(d["resolved_at"]) if d.get("resolved_at") else None,
+            alerts=int(d["alerts"]),
+            firing=int(d["firing"]),
+            occurrences=int(d["occurrences"]),
+        )
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "severity": self.severity,
+            "group_key": self.group_key,
+            "group_labels": self.group_labels,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "resolved_at": self.resolved_at,
+            "alerts": self.alerts,
+            "firing": self.firing,
+            "occurrences": self.occurrences,
+        }
+
+
+@dataclass(slots=True)
+class GroupState:
+    """A group's state as read from the store, restricted to the fingerprints a batch touches."""
+
+    group_id: str
+    group_key: str
+    group_labels: dict[str, str]
+    version: int = 0
+    seq: int = 0
+    incident: Incident | None = None  # the group's latest incident (open or resolved)
+    alerts: dict[str, AlertState] = field(default_factory=dict)

@@ -1,0 +1,128 @@
+"""The correlation stage: a batch of deliveries in, state written and events published out.
+
+One ``submit`` call costs a fixed number of Redis round trips whatever the batch holds: one pipeline of
+group reads, one pipeline of compare-and-set writes (repeated only for groups another worker changed
+in between), one pipeline of index updates, then the incident events with publisher confirms. When
+``submit`` returns, every alert in the batch is durable in Redis, so the caller may ack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+from rules.alert import Alert
+
+from correlation.engine import Grouper, decide
+from correlation.store import FollowUps, IncidentStore
+
+MAX_ROUNDS = 64
+
+
+class EventPublisher(Protocol):
+    async def publish_events(self, events: Sequence[dict[str, Any]]) -> None:
+        """Publish incident events durably (confirmed by the broker) before returning."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The valid alerts of one message, under the message's idempotency id."""
+
+    message_id: str
+    alerts: Sequence[Alert]
+
+
+@dataclass(slots=True)
+class BatchReport:
+    alerts: int = 0
+    new: int = 0
+    duplicates: int = 0
+    changed: int = 0
+    stale: int = 0
+    resolved_unknown: int = 0
+    replayed: int = 0  # (message, group) writes already applied by an earlier delivery
+    conflicts: int = 0
+    opened: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    events: int = 0
+    open_incidents: int = 0
+
+
+class ConflictStorm(RuntimeError):
+    """Groups kept changing under this worker for MAX_ROUNDS rounds; the batch is retried later."""
+
+
+class CorrelationPipeline:
+    def __init__(
+        self,
+        store: IncidentStore,
+        grouper: Grouper,
+        publisher: EventPublisher,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.grouper = grouper
+        self.publisher = publisher
+        self.clock = clock
+
+    async def submit(self, deliveries: Sequence[Delivery]) -> BatchReport:
+        report = BatchReport()
+        # (message id, group id, alerts) in arrival order; groups keep per-message order
+        pending: list[tuple[str, str, list[Alert]]] = []
+        groups = {}
+        for delivery in deliveries:
+            by_group: dict[str, list[Alert]] = {}
+            for alert in delivery.alerts:
+                group = self.grouper(alert.labels)
+                groups[group.id] = group
+                by_group.setdefault(group.id, []).append(alert)
+                report.alerts += 1
+            pending += [(delivery.message_id, gid, alerts) for gid, alerts in by_group.items()]
+
+        follow_ups: list[FollowUps] = []
+        for _ in range(MAX_ROUNDS):
+            if not pending:
+                break
+            wanted: dict[str, tuple[Any, set[str]]] = {}
+            for _, gid, alerts in pending:
+                wanted.setdefault(gid, (groups[gid], set()))[1].update(a.fingerprint for a in alerts)
+            states = await self.store.load_groups(wanted)
+            now = self.clock()
+            writes = []
+            for message_id, gid, alerts in pending:
+                state = states[gid]
+                version = state.version
+                decision = decide(state, alerts, now)
+                state.version += 1
+                writes.append((message_id, version, decision))
+            results = await self.store.apply(writes)
+            retry = []
+            for item, (_, _, decision), applied in zip(pending, writes, results):
+                if applied.status == "conflict":
+                    report.conflicts += 1
+                    retry.append(item)
+                    continue
+                assert applied.follow_ups is not None
+                follow_ups.append(applied.follow_ups)
+                if applied.status == "dup":
+                    report.replayed += 1  # its index writes and events are redone: both are idempotent
+                    continue
+                report.opened += [iid for iid, _ in applied.follow_ups.opened]
+                report.resolved += applied.follow_ups.resolved
+                s = decision.stats
+                report.new += s.new
+                report.duplicates += s.duplicates
+                report.changed += s.changed
+                report.stale += s.stale
+                report.resolved_unknown += s.resolved_unknown
+            pending = retry
+        else:
+            if pending:
+                raise ConflictStorm(f"{len(pending)} group writes still conflicting after {MAX_ROUNDS} rounds")
+
+        report.open_incidents = await self.store.index(follow_ups)
+        events = [e for f in follow_ups for e in f.events]
+        if events:
+            await self.publisher.publish_events(events)
+        report.events = len(events)
+        return report

@@ -1,0 +1,265 @@
+"""The Redis state store: reads group state for the engine and applies its decisions atomically.
+
+Writes are compare-and-set on a per-group version inside one Lua script per (message, group), guarded
+by an idempotency marker, so any number of workers can share the work and a redelivered message changes
+nothing. Reads and writes of a whole batch go out as one pipeline each: a batch costs a fixed number of
+round trips, not one per alert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Iterable, Sequence
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError, ResponseError
+
+from correlation.engine import Decision, Group
+from correlation.keyspace import Keyspace, parse_incident_id
+from correlation.model import AlertState, GroupState, Incident
+
+
+def _script(name: str) -> str:
+    return resources.files("correlation").joinpath("lua", name).read_text()
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUps:
+    """What must happen outside the group's slot after a decision is applied; safe to repeat."""
+
+    opened: list[tuple[str, float]]
+    resolved: list[str]
+    events: list[dict[str, Any]]
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({"o": self.opened, "r": self.resolved, "e": self.events})
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> "FollowUps":
+        if not raw:
+            return cls([], [], [])
+        d = orjson.loads(raw)
+        return cls([tuple(x) for x in d["o"]], d["r"], d["e"])  # type: ignore[misc]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.opened or self.resolved or self.events)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The outcome of one (message, group) write."""
+
+    status: str  # ok | dup | conflict
+    follow_ups: FollowUps | None = None
+
+
+def decision_follow_ups(decision: Decision, message_id: str) -> FollowUps:
+    opened = [(iid, decision.incidents[iid].created_at) for iid in decision.opened]
+    events = [
+        {
+            "event_id": f"{message_id}:{decision.group_id}:{n}",
+            "type": e.routing_key,
+            "reason": e.reason,
+            "at": e.at,
+            "incident": e.incident,
+        }
+        for n, e in enumerate(decision.events)
+    ]
+    return FollowUps(opened, list(decision.resolved), events)
+
+
+class IncidentStore:
+    def __init__(self, redis: Redis, keyspace: Keyspace, *, marker_ttl: int, timeline_max: int) -> None:
+        self.redis = redis
+        self.keys = keyspace
+        self.marker_ttl = marker_ttl
+        self.timeline_max = timeline_max
+        self._read_src = _script("read_group.lua")
+        self._apply_src = _script("apply_group.lua")
+        self._read_sha = ""
+        self._apply_sha = ""
+
+    async def load_scripts(self) -> None:
+        self._read_sha = await self.redis.script_load(self._read_src)
+        self._apply_sha = await self.redis.script_load(self._apply_src)
+
+    async def _evalsha_many(self, sha_attr: str, calls: Sequence[tuple[list[str], list[Any]]]) -> list[Any]:
+        """Run one script for many key sets in one pipeline; reload it once if Redis forgot it."""
+        if not getattr(self, sha_attr):
+            await self.load_scripts()
+        for attempt in (1, 2):
+            sha = getattr(self, sha_attr)
+            pipe = self.redis.pipeline(transaction=False)
+            for keys, args in calls:
+                pipe.evalsha(sha, len(keys), *keys, *args)
+            results = await pipe.execute(raise_on_error=False)
+            missing = [r for r in results if isinstance(r, NoScriptError)]
+            if missing and attempt == 1:
+                await self.load_scripts()  # Redis restarted or SCRIPT FLUSH: load and redo
+                continue
+            for r in results:
+                if isinstance(r, Exception):
+                    raise r
+            return results
+        raise AssertionError("unreachable")
+
+    # -- reads for the engine -------------------------------------------------------------------
+
+    async def load_groups(self, wanted: dict[str, tuple[Group, set[str]]]) -> dict[str, GroupState]:
+        gids = list(wanted)
+        calls = []
+        for gid in gids:
+            group, fps = wanted[gid]
+            fp_list = sorted(fps)
+            keys = [self.keys.group(gid)] + [self.keys.alert(gid, fp) for fp in fp_list]
+            calls.append((keys, [self.keys.incident_prefix(gid)]))
+            wanted[gid] = (group, fp_list)  # type: ignore[assignment]
+        results = await self._evalsha_many("_read_sha", calls) if calls else []
+        states: dict[str, GroupState] = {}
+        for gid, result in zip(gids, results):
+            group, fp_list = wanted[gid]
+            raw_group, raw_incident, *raw_alerts = result
+            h = dict(zip(raw_group[::2], raw_group[1::2]))
+            state = GroupState(
+                group_id=gid,
+                group_key=group.key,
+                group_labels=group.labels,
+                version=int(h.get(b"v", 0)),
+                seq=int(h.get(b"seq", 0)),
+            )
+            if raw_incident:
+                state.incident = Incident.from_hash(dict(zip(raw_incident[::2], raw_incident[1::2])))
+            for fp, raw in zip(fp_list, raw_alerts):
+                if raw:
+                    state.alerts[fp] = AlertState.from_json(raw)
+            states[gid] = state
+        return states
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def _ops(self, decision: Decision, message_id: str) -> tuple[list[str], list[Any], FollowUps]:
+        gid = decision.group_id
+        keys = [self.keys.group(gid), self.keys.marker(gid, message_id)]
+        index: dict[str, int] = {}
+
+        def k(name: str) -> int:
+            if name not in index:
+                keys.append(name)
+                index[name] = len(keys)
+            return index[name]
+
+        ops: list[list[Any]] = []
+        for fp, state in decision.alerts.items():
+            ops.append(["set", k(self.keys.alert(gid, fp)), state.to_json().decode()])
+        for iid, incident in decision.incidents.items():
+            flat: list[str] = []
+            for field, value in incident.to_hash().items():
+                flat += (field, value)
+            ops.append(["hset", k(self.keys.incident(iid))] + flat)
+        for iid, fps in decision.new_members.items():
+            ops.append(["sadd", k(self.keys.incident_alerts(iid))] + fps)
+        for iid, entries in decision.timeline.items():
+            tk = k(self.keys.incident_timeline(iid))
+            ops.append(["rpush", tk] + [orjson.dumps(e).decode() for e in entries])
+            ops.append(["ltrim", tk, -self.timeline_max, -1])
+        ops.append(["hset", 1, "seq", str(decision.seq), "inc", decision.current_incident])
+        follow = decision_follow_ups(decision, message_id)
+        return keys, ops, follow
+
+    async def apply(self, writes: Sequence[tuple[str, int, Decision]]) -> list[Applied]:
+        """Apply (message id, expected group version, decision) triples, in order, in one pipeline."""
+        calls = []
+        follows = []
+        for message_id, version, decision in writes:
+            keys, ops, follow = self._ops(decision, message_id)
+            blob = b"" if follow.empty else follow.to_json()
+            calls.append((keys, [version, self.marker_ttl, blob, orjson.dumps(ops)]))
+            follows.append(follow)
+        results = await self._evalsha_many("_apply_sha", calls) if calls else []
+        applied = []
+        for (status, payload), follow in zip(results, follows):
+            status = status.decode()
+            if status == "ok":
+                applied.append(Applied("ok", follow))
+            elif status == "dup":
+                applied.append(Applied("dup", FollowUps.from_json(payload)))
+            else:
+                applied.append(Applied("conflict"))
+        return applied
+
+    async def index(self, follow_ups: Iterable[FollowUps]) -> int:
+        """Maintain the global incident indexes (idempotent); returns the number of open incidents."""
+        pipe = self.redis.pipeline(transaction=False)
+        for f in follow_ups:
+            for iid, created_at in f.opened:
+                pipe.zadd(self.keys.incidents, {iid: created_at})
+                pipe.zadd(self.keys.open_incidents, {iid: created_at})
+            if f.resolved:
+                pipe.zrem(self.keys.open_incidents, *f.resolved)
+        pipe.zcard(self.keys.open_incidents)
+        results = await pipe.execute()
+        return int(results[-1])
+
+    # -- queries (CLI, API, tests) ---------------------------------------------------------------
+
+    async def incident(self, incident_id: str) -> Incident | None:
+        try:
+            parse_incident_id(incident_id)
+        except ValueError:
+            return None
+        raw = await self.redis.hgetall(self.keys.incident(incident_id))
+        return Incident.from_hash(raw) if raw else None
+
+    async def list_incidents(self, *, open_only: bool = False, limit: int = 100, offset: int = 0) -> list[Incident]:
+        index = self.keys.open_incidents if open_only else self.keys.incidents
+        ids = await self.redis.zrevrange(index, offset, offset + limit - 1)
+        if not ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for iid in ids:
+            pipe.hgetall(self.keys.incident(iid.decode()))
+        return [Incident.from_hash(h) for h in await pipe.execute() if h]
+
+    async def count_incidents(self, *, open_only: bool = False) -> int:
+        return int(await self.redis.zcard(self.keys.open_incidents if open_only else self.keys.incidents))
+
+    async def incident_alerts(self, incident_id: str) -> list[AlertState]:
+        gid, _ = parse_incident_id(incident_id)
+        fps = sorted(m.decode() for m in await self.redis.smembers(self.keys.incident_alerts(incident_id)))
+        if not fps:
+            return []
+        raws = await self.redis.mget([self.keys.alert(gid, fp) for fp in fps])
+        return [AlertState.from_json(r) for r in raws if r]
+
+    async def timeline(self, incident_id: str) -> list[dict[str, Any]]:
+        return [orjson.loads(e) for e in await self.redis.lrange(self.keys.incident_timeline(incident_id), 0, -1)]
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.redis.ping())
+        except Exception:  # noqa: BLE001 - readiness answers yes/no
+            return False
+
+    async def delete_namespace(self) -> int:
+        """Delete every key of this namespace (tests and demo clean-up)."""
+        deleted = 0
+        async for batch in _chunks(self.redis.scan_iter(match=self.keys.pattern, count=1000), 500):
+            deleted += await self.redis.unlink(*batch)
+        return deleted
+
+
+async def _chunks(aiter: Any, size: int) -> Any:
+    batch = []
+    async for item in aiter:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+__all__ = ["Applied", "FollowUps", "IncidentStore", "ResponseError"]

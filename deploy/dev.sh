@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Stormwatch developer entry point: servers, tools, venv, and the CLI behind them.
+# Usage: bash deploy/dev.sh {services|tools|venv|demo|test|bench|serve} [args...]
+# See deploy/README.md.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+AMQP_URL="${STORMWATCH_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}"
+REDIS_URL="${STORMWATCH_REDIS_URL:-redis://127.0.0.1:6379/0}"
+PYTHON="${PYTHON:-python3}"
+VENV="$ROOT/.venv"
+WAIT_SECS="${STORMWATCH_SERVICE_WAIT:-120}"
+
+say()  { printf '%s\n' "$*"; }
+warn() { printf 'dev.sh: warning: %s\n' "$*" >&2; }
+die()  { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
+
+# Root commands: as is when root, else through sudo when there is one.
+SUDO=()
+if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null 2>&1; then SUDO=(sudo); fi
+as_root() { ${SUDO[@]+"${SUDO[@]}"} "$@"; }
+
+APT_UPDATED=0
+apt_install() {  # apt_install PKG... ; quiet, returns non-zero on failure
+    command -v apt-get >/dev/null 2>&1 || { warn "apt-get not found; cannot install $*"; return 1; }
+    local log; log="$(mktemp)"
+    if [[ $APT_UPDATED -eq 0 ]]; then
+        as_root apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; rm -f "$log"; return 1; }
+        APT_UPDATED=1
+    fi
+    say "installing $* (apt)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >"$log" 2>&1 \
+        || { tail -n 20 "$log" >&2; rm -f "$log"; return 1; }
+    rm -f "$log"
+}
+
+# url_hostport URL DEFAULT_PORT -> "host port" (IPv6 without brackets)
+url_hostport() {
+    python3 - "$1" "$2" <<'PY'
+import sys
+from urllib.parse import urlsplit
+u = urlsplit(sys.argv[1])
+try:
+    port = u.port or int(sys.argv[2])
+except ValueError as e:
+    sys.exit(f"dev.sh: bad port in {sys.argv[1]!r}: {e}")
+if not u.hostname:
+    sys.exit(f"dev.sh: no host in {sys.argv[1]!r}")
+print(u.hostname, port)
+PY
+}
+
+# probe HOST PORT: 0 when something accepts a TCP connection within 2 s.
+probe() {
+    python3 - "$1" "$2" <<'PY' 2>/dev/null
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).close()
+except OSError:
+    sys.exit(1)
+PY
+}
+
+is_local() { [[ $1 == localhost || $1 == ::1 || $1 == 127.* ]]; }
+
+wait_for() {  # wait_for HOST PORT
+    local deadline=$((SECONDS + WAIT_SECS))
+    until probe "$1" "$2"; do
+        (( SECONDS < deadline )) || return 1
+        sleep 1
+    done
+}
+
+start_redis() {  # start_redis PORT
+    command -v redis-server >/dev/null 2>&1 || apt_install redis-server || die "could not install redis-server"
+    as_root mkdir -p /var/lib/redis /var/log/redis
+    as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$1" --save "" --appendonly no \
+        --dir /var/lib/redis --logfile /var/log/redis/ci.log >/dev/null \
+        || die "redis-server failed to start on port $1 (see /var/log/redis/ci.log)"
+}
+
+start_rabbitmq() {  # start_rabbitmq PORT
+    command -v rabbitmq-server >/dev/null 2>&1 || apt_install rabbitmq-server || die "could not install rabbitmq-server"
+    local env=()
+    [[ $1 == 5672 ]] || env=(env "RABBITMQ_NODE_PORT=$1")
+    as_root ${env[@]+"${env[@]}"} rabbitmq-server -detached >/dev/null 2>&1 \
+        || die "rabbitmq-server -detached failed (see /var/log/rabbitmq/)"
+}
+
+ensure_service() {  # ensure_service NAME URL DEFAULT_PORT
+    local name=$1 url=$2 hp host port
+    hp="$(url_hostport "$url" "$3")" || exit 1
+    host=${hp% *}; port=${hp##* }
+    if probe "$host" "$port"; then say "$name: ok at $host:$port"; return; fi
+    if ! is_local "$host"; then
+        local how
+        case $name in
+            redis)    how="start Redis there (e.g. redis-server --port $port), or point STORMWATCH_REDIS_URL at a running one" ;;
+            rabbitmq) how="start RabbitMQ there (e.g. rabbitmq-server -detached), or point STORMWATCH_AMQP_URL at a running one" ;;
+        esac
+        die "$name: not answering at $host:$port; $how"
+    fi
+    say "$name: not answering at $host:$port, starting it"
+    "start_$name" "$port"
+    wait_for "$host" "$port" \
+        || die "$name: started but not answering at $host:$port after ${WAIT_SECS}s (logs: /var/log/$name/)"
+    if [[ $name == rabbitmq ]] && command -v rabbitmqctl >/dev/null 2>&1; then
+        as_root rabbitmqctl -q await_startup --timeout "$WAIT_SECS" >/dev/null 2>&1 \
+            || warn "rabbitmqctl await_startup did not confirm; port is open, going on"
+    fi
+    say "$name: ok at $host:$port (started)"
+}
+
+cmd_services() {
+    ensure_service rabbitmq "$AMQP_URL" 5672
+    ensure_service redis "$REDIS_URL" 6379
+}
+
+cmd_tools() {
+    command -v promtool >/dev/null 2>&1 && return
+    if apt_install prometheus && command -v promtool >/dev/null 2>&1; then
+        say "promtool: installed"
+    elif [[ ${CI:-} == true ]]; then
+        die "promtool missing and Debian package 'prometheus' could not be installed"
+    else
+        warn "promtool missing (apt-get install prometheus failed); tests that need it will skip or fail"
+    fi
+}
+
+cmd_venv() {
+    if [[ ! -x $VENV/bin/python ]]; then
+        if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            local v; v="$("$PYTHON" --version 2>/dev/null)" || v="not found"
+            die "Stormwatch needs Python >= 3.11, but '$PYTHON' is ${v:-unknown}; set PYTHON=python3.11 (or newer)"
+        fi
+        say "venv: creating .venv with $("$PYTHON" --version 2>&1)"
+        "$PYTHON" -m venv "$VENV"
+        rm -f "$VENV/.stamp"
+    fi
+    if [[ ! -e $VENV/.stamp || pyproject.toml -nt $VENV/.stamp ]]; then
+        say "venv: installing .[test]"
+        local log; log="$(mktemp)"
+        { "$VENV/bin/python" -m pip install -q --upgrade pip \
+            && "$VENV/bin/python" -m pip install -q -e '.[test]'; } >"$log" 2>&1 \
+            || { tail -n 30 "$log" >&2; rm -f "$log"; die "venv: pip install failed"; }
+        rm -f "$log"
+        touch "$VENV/.stamp"
+    fi
+}
+
+cmd_test() {
+    cmd_services; cmd_tools; cmd_venv
+    (( $# )) || set -- -q
+    local rc=0
+    "$VENV/bin/python" -m pytest "$@" || rc=$?
+    (( rc != 5 )) || say "dev.sh: pytest collected no tests; counted as a failure" >&2
+    exit "$rc"
+}
+
+cmd_run() {  # demo | bench | serve
+    local sub=$1; shift
+    cmd_services; cmd_venv
+    exec "$VENV/bin/stormwatch" "$sub" "$@"
+}
+
+sub="${1:-}"; (( $# )) && shift
+case $sub in
+    services) cmd_services ;;
+    tools)    cmd_tools ;;
+    venv)     cmd_venv ;;
+    test)     cmd_test "$@" ;;
+    demo|bench|serve) cmd_run "$sub" "$@" ;;
+    *) die "usage: deploy/dev.sh {services|tools|venv|demo|test|bench|serve} [args...]" ;;
+esac

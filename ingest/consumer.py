@@ -1,0 +1,255 @@
+"""The AMQP consumer: alerts off the queue, normalised, handed to the sink in batches, acked after.
+
+Messages delivered while a batch is being written accumulate (bounded by the prefetch) and form the
+next batch, so the work per Redis round trip grows with load. A message is acked only after the sink
+has returned, i.e. after its state is written in Redis; invalid input is published to the dead-letter
+exchange with a reason header (with a broker confirm) before the original is acked.
+
+When the sink reports the store unavailable, nothing is acked: the batch is kept and retried in place
+with exponential backoff (readiness reports not ready) until the store answers again. Holding the
+messages instead of requeueing them keeps a long Redis outage from burning the quorum queue's
+delivery limit and dead-lettering good alerts. If this worker dies meanwhile, RabbitMQ redelivers
+them to another worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Protocol, Sequence
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+
+from ingest.normalise import BodyRejected, Normalised, Rejection, normalise
+from ingest.topology import (
+    DETAIL_HEADER,
+    FORMAT_HEADER,
+    INDEX_HEADER,
+    PUBLISHED_AT_HEADER,
+    REASON_HEADER,
+    Topology,
+)
+
+
+class Sink(Protocol):
+    """Where valid alerts go; returns once their state is durable. Raises on failure."""
+
+    async def submit(self, deliveries: Sequence[Any]) -> Any: ...
+
+
+class ConsumerObserver(Protocol):
+    """Metrics and logs hooks; the shell implements it."""
+
+    def received(self, source: str, fmt: str, count: int) -> None: ...
+    def rejected(self, reason: str, count: int) -> None: ...
+    def redelivered(self) -> None: ...
+    def batch_done(self, messages: int, alerts: int, report: Any, latencies: Sequence[float]) -> None: ...
+    def store_error(self, error: BaseException, attempt: int, delay: float) -> None: ...
+    def amqp_error(self, error: BaseException, where: str) -> None: ...
+    def crashed(self, error: BaseException) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerConfig:
+    batch_size: int = 256
+    batch_wait: float = 0.002
+    max_body_bytes: int = 1 << 20
+    retry_max_seconds: float = 10.0
+
+
+def message_identity(message: AbstractIncomingMessage) -> str:
+    """The idempotency id: the publisher's message_id, else a digest of the body."""
+    if message.message_id:
+        return "id:" + message.message_id[:200]
+    return "b:" + hashlib.blake2b(message.body, digest_size=16).hexdigest()
+
+
+class AlertConsumer:
+    def __init__(
+        self,
+        topology: Topology,
+        sink: Sink,
+        make_delivery: Callable[[str, list], Any],
+        observer: ConsumerObserver,
+        config: ConsumerConfig,
+        clock: Callable[[], float],
+        is_retryable: Callable[[BaseException], bool],
+    ) -> None:
+        self.topology = topology
+        self.sink = sink
+        self.make_delivery = make_delivery
+        self.observer = observer
+        self.config = config
+        self.clock = clock
+        self.is_retryable = is_retryable
+        self.ready = asyncio.Event()
+        self._buffer: list[tuple[AbstractIncomingMessage, float]] = []
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._consumer_tag: str | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._run(), name="stormwatch-consumer")
+        self._consumer_tag = await self.topology.alerts_queue.consume(self._on_message, no_ack=False)
+        self.ready.set()
+
+    async def stop(self) -> None:
+        """Stop consuming, finish and ack what is in flight."""
+        self._stopping = True
+        if self._consumer_tag is not None:
+            try:
+                await self.topology.alerts_queue.cancel(self._consumer_tag)
+            except Exception as exc:  # noqa: BLE001 - the channel may already be gone
+                self.observer.amqp_error(exc, "cancel")
+            self._consumer_tag = None
+        self._wake.set()
+        if self._loop_task is not None:
+            await self._loop_task
+            self._loop_task = None
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self._buffer.append((message, self.clock()))
+        self.idle.clear()
+        if len(self._buffer) >= self.config.batch_size or len(self._buffer) == 1:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            if not self._buffer:
+                self.idle.set()
+                if self._stopping:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if len(self._buffer) < self.config.batch_size and self.config.batch_wait > 0 and not self._stopping:
+                await asyncio.sleep(self.config.batch_wait)  # let a burst fill the batch
+            batch = self._buffer[: self.config.batch_size]
+            del self._buffer[: len(batch)]
+            try:
+                await self._process(batch)
+            except Exception as exc:  # noqa: BLE001 - a bug must not kill the worker
+                self.observer.crashed(exc)
+                for message, _ in batch:
+                    await self._settle(message.reject(requeue=True), "reject")
+
+    # -- one batch -----------------------------------------------------------------------------------
+
+    async def _process(self, batch: list[tuple[AbstractIncomingMessage, float]]) -> None:
+        now = self.clock()
+        deliveries = []
+        dead_letters: list[Awaitable[Any]] = []
+        accepted: list[AbstractIncomingMessage] = []
+        crashed: list[AbstractIncomingMessage] = []
+        started: list[float] = []
+        alerts_total = 0
+        for message, received_at in batch:
+            if message.redelivered:
+                self.observer.redelivered()
+            headers = message.headers or {}
+            fmt = headers.get(FORMAT_HEADER)
+            try:
+                result = normalise(
+                    message.body,
+                    now=now,
+                    format=fmt.decode() if isinstance(fmt, bytes) else fmt,
+                    max_bytes=self.config.max_body_bytes,
+                )
+            except BodyRejected as exc:
+                self.observer.rejected(exc.rejection.reason, 1)
+                dead_letters.append(self._dead_letter(message, exc.rejection))
+                accepted.append(message)
+                continue
+            except Exception as exc:  # noqa: BLE001 - a normaliser bug: let the delivery limit decide
+                self.observer.crashed(exc)
+                crashed.append(message)
+                continue
+            self._count(result)
+            for rejection in result.rejections:
+                dead_letters.append(self._dead_letter(message, rejection))
+            if result.alerts:
+                deliveries.append(self.make_delivery(message_identity(message), result.alerts))
+                alerts_total += len(result.alerts)
+            accepted.append(message)
+            started.append(_published_at(headers, received_at))
+
+        if dead_letters:
+            await asyncio.gather(*dead_letters)
+        report = await self._submit_until_stored(deliveries) if deliveries else None
+        done = self.clock()
+        for message in accepted:
+            await self._settle(message.ack(), "ack")
+        for message in crashed:
+            await self._settle(message.reject(requeue=True), "reject")
+        self.observer.batch_done(len(batch), alerts_total, report, [done - t for t in started])
+
+    def _count(self, result: Normalised) -> None:
+        if result.alerts:
+            by_source: dict[str, int] = {}
+            for alert in result.alerts:
+                by_source[alert.source] = by_source.get(alert.source, 0) + 1
+            for source, n in by_source.items():
+                self.observer.received(source, result.format, n)
+        if result.rejections:
+            by_reason: dict[str, int] = {}
+            for r in result.rejections:
+                by_reason[r.reason] = by_reason.get(r.reason, 0) + 1
+            for reason, n in by_reason.items():
+                self.observer.rejected(reason, n)
+
+    async def _submit_until_stored(self, deliveries: list[Any]) -> Any:
+        attempt = 0
+        while True:
+            try:
+                report = await self.sink.submit(deliveries)
+                self.ready.set()
+                return report
+            except Exception as exc:
+                if not self.is_retryable(exc):
+                    raise
+                attempt += 1
+                self.ready.clear()
+                delay = min(self.config.retry_max_seconds, 0.05 * 2 ** min(attempt, 16)) * random.uniform(0.8, 1.2)
+                self.observer.store_error(exc, attempt, delay)
+                await asyncio.sleep(delay)
+
+    async def _dead_letter(self, message: AbstractIncomingMessage, rejection: Rejection) -> None:
+        headers: dict[str, Any] = {
+            REASON_HEADER: rejection.reason,
+            DETAIL_HEADER: rejection.detail[:1000],
+            "x-stormwatch-routing-key": message.routing_key or "",
+        }
+        if rejection.index is not None:
+            headers[INDEX_HEADER] = rejection.index
+        if message.message_id:
+            headers["x-stormwatch-message-id"] = message.message_id
+        await self.topology.dead.publish(
+            aio_pika.Message(
+                rejection.item,
+                headers=headers,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=message.routing_key or "",
+        )
+
+    async def _settle(self, outcome: Awaitable[Any], what: str) -> None:
+        try:
+            await outcome
+        except Exception as exc:  # noqa: BLE001 - channel closed: RabbitMQ redelivers, idempotency holds
+            self.observer.amqp_error(exc, what)
+
+
+def _published_at(headers: dict[str, Any], fallback: float) -> float:
+    value = headers.get(PUBLISHED_AT_HEADER)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return fallback

@@ -1,0 +1,56 @@
+"""Alertmanager-compatible alert fingerprints.
+
+Prometheus and Alertmanager identify an alert by ``LabelSet.Fingerprint()``: FNV-1a 64 over the label
+names in sorted order, each name and value followed by the separator byte 0xFF (prometheus/common
+``model.LabelsToSignature``), printed as 16 lower-case hex digits. Using the same definition means an
+alert has the same fingerprint here as in the Alertmanager UI and API.
+
+Pure Python hashes a byte at a time, so results are memoised per label set: in an alert storm the same
+label sets repeat (that is what deduplication is for), and a hit costs one dict lookup.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+FNV_OFFSET_64 = 14695981039346656037
+FNV_PRIME_64 = 1099511628211
+SEPARATOR_BYTE = 0xFF
+_MASK = 0xFFFFFFFFFFFFFFFF
+_CACHE_LIMIT = 100_000
+
+
+def labels_to_signature(labels: Mapping[str, str]) -> int:
+    """The 64-bit signature of a label set, as prometheus/common computes it."""
+    h = FNV_OFFSET_64
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for byte in part.encode("utf-8"):
+                h = ((h ^ byte) * FNV_PRIME_64) & _MASK
+            h = ((h ^ SEPARATOR_BYTE) * FNV_PRIME_64) & _MASK
+    return h
+
+
+class FingerprintCache:
+    """Memoises fingerprints by label set; bounded, cleared when full (cheap, and storms repeat)."""
+
+    __slots__ = ("_cache", "_limit")
+
+    def __init__(self, limit: int = _CACHE_LIMIT) -> None:
+        self._cache: dict[frozenset, str] = {}
+        self._limit = limit
+
+    def __call__(self, labels: Mapping[str, str]) -> str:
+        key = frozenset(labels.items())
+        fp = self._cache.get(key)
+        if fp is None:
+            fp = format(labels_to_signature(labels), "016x")
+            if len(self._cache) >= self._limit:
+                self._cache.clear()
+            self._cache[key] = fp
+        return fp
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """16 hex digits, identical to Alertmanager's ``Fingerprint().String()``."""
+    return format(labels_to_signature(labels), "016x")

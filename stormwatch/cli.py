@@ -1,0 +1,195 @@
+"""The ``stormwatch`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any, Coroutine, Optional
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stormwatch.config import Settings, SettingsError, load_settings
+from stormwatch.logging import configure_logging
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Alerts in, incidents out.")
+incidents_app = typer.Typer(no_args_is_help=True, help="Look at incidents.")
+app.add_typer(incidents_app, name="incidents")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    from stormwatch.app import ServiceUnavailable
+
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        runner = asyncio.run
+    try:
+        return runner(coro)
+    except ServiceUnavailable as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(namespace: Optional[str] = typer.Option(None, help="Overrides STORMWATCH_NAMESPACE.")) -> None:
+    """Run a worker: consume alerts, correlate them into incidents, publish incident events."""
+    from stormwatch.app import serve as serve_worker
+
+    _run(serve_worker(_settings(namespace=namespace)))
+
+
+@app.command()
+def demo(
+    keep: bool = typer.Option(False, help="Keep the demo namespace (queues and keys) afterwards."),
+    scale: int = typer.Option(1, min=1, max=100, help="Multiply the storm (more pods, more repeats)."),
+) -> None:
+    """Start a worker in a fresh namespace, publish a database-outage storm, show the incidents."""
+    from stormwatch.demo import run_demo
+
+    settings = _settings(log_level="warning")
+    _run(run_demo(settings, console, keep=keep, scale=scale))
+
+
+@app.command()
+def publish(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A JSON body in any supported format."),
+    format: Optional[str] = typer.Option(None, "--format", help="Name the format instead of detecting it."),
+    routing_key: str = typer.Option("cli", help="Routing key on the alerts exchange."),
+) -> None:
+    """Publish one alert body to the alerts exchange (with a broker confirm)."""
+    from stormwatch.publisher import publish_bodies
+
+    settings = _settings()
+    body = file.read_bytes()
+    _run(publish_bodies(settings, [body], routing_key=routing_key, fmt=format))
+    console.print(f"published {len(body)} bytes to {settings.namespace}.alerts")
+
+
+@app.command()
+def bench(
+    alerts: int = typer.Option(100_000, help="Alerts per scenario."),
+    batch: str = typer.Option("1,50", help="Alerts per message, comma-separated scenarios."),
+    groups: int = typer.Option(500, help="Distinct groups the alerts fall into."),
+    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Measure end-to-end throughput and latency against the bare broker ceiling, side by side."""
+    from stormwatch.bench import run_bench
+
+    settings = _settings(log_level="warning")
+    sizes = [int(x) for x in batch.split(",") if x.strip()]
+    _run(run_bench(settings, console, alerts=alerts, sizes=sizes, groups=groups, as_json=json_out))
+
+
+async def _with_store(fn: Any) -> Any:
+    from redis.asyncio import Redis
+
+    from correlation.keyspace import Keyspace
+    from correlation.store import IncidentStore
+    from stormwatch.app import REDIS_START_HINT, ServiceUnavailable
+
+    settings = _settings(log_level="warning")
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=3)
+    try:
+        try:
+            await redis.ping()
+        except Exception as exc:  # noqa: BLE001
+            raise ServiceUnavailable(f"Redis is not answering at {settings.redis_url} ({exc}); {REDIS_START_HINT}")
+        store = IncidentStore(redis, Keyspace(settings.namespace), marker_ttl=60, timeline_max=1000)
+        return await fn(store)
+    finally:
+        await redis.aclose()
+
+
+def _ts(value: float | None) -> str:
+    if value is None:
+        return "-"
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def incidents_table(incidents: list[Any], title: str = "incidents") -> Table:
+    table = Table(title=title)
+    for col in ("id", "title", "severity", "status", "alerts", "firing", "occurrences", "created"):
+        table.add_column(col, justify="right" if col in ("alerts", "firing", "occurrences") else "left")
+    for inc in incidents:
+        table.add_row(
+            inc.id, inc.title, inc.severity, inc.status, str(inc.alerts), str(inc.firing),
+            str(inc.occurrences), _ts(inc.created_at),
+        )
+    return table
+
+
+@incidents_app.command("list")
+def incidents_list(
+    open_only: bool = typer.Option(False, "--open", help="Only open and acknowledged incidents."),
+    limit: int = typer.Option(50, min=1, max=10_000),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """List incidents, newest first."""
+    incidents = _run(_with_store(lambda store: store.list_incidents(open_only=open_only, limit=limit)))
+    if json_out:
+        sys.stdout.write(orjson.dumps([i.public() for i in incidents]).decode() + "\n")
+    else:
+        console.print(incidents_table(incidents))
+
+
+@incidents_app.command("show")
+def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
+    """One incident with its alerts and timeline."""
+
+    async def load(store: Any) -> Any:
+        incident = await store.incident(incident_id)
+        if incident is None:
+            return None
+        return incident, await store.incident_alerts(incident_id), await store.timeline(incident_id)
+
+    found = _run(_with_store(load))
+    if found is None:
+        err.print(f"no incident {incident_id!r}")
+        raise typer.Exit(1)
+    incident, alerts, timeline = found
+    if json_out:
+        doc = incident.public() | {"members": [a.public() for a in alerts], "timeline": timeline}
+        sys.stdout.write(orjson.dumps(doc).decode() + "\n")
+        return
+    console.print(incidents_table([incident], title=incident.id))
+    table = Table(title="alerts")
+    for col in ("fingerprint", "labels", "status", "count", "first seen", "last seen"):
+        table.add_column(col)
+    for a in alerts:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(a.labels.items()))
+        table.add_row(a.fingerprint, labels, a.status, str(a.count), _ts(a.first_seen), _ts(a.last_seen))
+    console.print(table)
+    tl = Table(title="timeline")
+    for col in ("at", "kind", "what"):
+        tl.add_column(col)
+    for e in timeline:
+        tl.add_row(_ts(e["at"]), e["kind"], e["text"])
+    console.print(tl)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,105 @@
+"""Every Prometheus metric Stormwatch exports, declared in one place against an injected registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry
+    alerts_received: Counter
+    alerts_duplicate: Counter
+    alerts_rejected: Counter
+    alerts_stale: Counter
+    incidents_opened: Counter
+    incidents_resolved: Counter
+    incidents_open: Gauge
+    batch_messages: Histogram
+    batch_alerts: Histogram
+    processing_latency: Histogram
+    redeliveries: Counter
+    replays: Counter
+    write_conflicts: Counter
+    redis_errors: Counter
+    amqp_errors: Counter
+    events_published: Counter
+    crashes: Counter
+    ready: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry | None = None) -> "Metrics":
+        r = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        return cls(
+            registry=r,
+            alerts_received=Counter(
+                "stormwatch_alerts_received_total", "Valid alerts received, by source and body format.",
+                ["source", "format"], registry=r),
+            alerts_duplicate=Counter(
+                "stormwatch_alerts_duplicate_total", "Alerts that repeated a known alert in the same status.",
+                registry=r),
+            alerts_rejected=Counter(
+                "stormwatch_alerts_rejected_total", "Alerts or bodies rejected and dead-lettered, by reason.",
+                ["reason"], registry=r),
+            alerts_stale=Counter(
+                "stormwatch_alerts_stale_total", "Out-of-order notifications ignored.", registry=r),
+            incidents_opened=Counter(
+                "stormwatch_incidents_opened_total", "Incidents opened.", registry=r),
+            incidents_resolved=Counter(
+                "stormwatch_incidents_resolved_total", "Incidents resolved.", registry=r),
+            incidents_open=Gauge(
+                "stormwatch_incidents_open", "Incidents currently open in this namespace (all workers).",
+                registry=r),
+            batch_messages=Histogram(
+                "stormwatch_batch_messages", "Messages per processed batch.", buckets=BATCH_BUCKETS,
+                registry=r),
+            batch_alerts=Histogram(
+                "stormwatch_batch_alerts", "Valid alerts per processed batch.", buckets=BATCH_BUCKETS,
+                registry=r),
+            processing_latency=Histogram(
+                "stormwatch_processing_latency_seconds",
+                "From publish (or receipt, when the publisher sent no timestamp) to state written and acked.",
+                buckets=LATENCY_BUCKETS, registry=r),
+            redeliveries=Counter(
+                "stormwatch_redeliveries_total", "Messages RabbitMQ delivered again.", registry=r),
+            replays=Counter(
+                "stormwatch_replays_total", "Group writes skipped because the message was already applied.",
+                registry=r),
+            write_conflicts=Counter(
+                "stormwatch_write_conflicts_total", "Group writes retried because another worker wrote first.",
+                registry=r),
+            redis_errors=Counter(
+                "stormwatch_redis_errors_total", "Redis operations that failed (retried).", registry=r),
+            amqp_errors=Counter(
+                "stormwatch_amqp_errors_total", "AMQP operations that failed, by operation.", ["operation"],
+                registry=r),
+            events_published=Counter(
+                "stormwatch_events_published_total", "Incident events published with a broker confirm.",
+                registry=r),
+            crashes=Counter(
+                "stormwatch_processing_crashes_total", "Unexpected errors while processing (requeued).",
+                registry=r),
+            ready=Gauge("stormwatch_ready", "1 when the worker can process alerts.", registry=r),
+        )
+
+    def record_batch(self, messages: int, alerts: int, report: Any, latencies: Sequence[float]) -> None:
+        self.batch_messages.observe(messages)
+        self.batch_alerts.observe(alerts)
+        for value in latencies:
+            self.processing_latency.observe(value)
+        if report is None:
+            return
+        self.alerts_duplicate.inc(report.duplicates)
+        self.alerts_stale.inc(report.stale)
+        self.incidents_opened.inc(len(report.opened))
+        self.incidents_resolved.inc(len(report.resolved))
+        self.incidents_open.set(report.open_incidents)
+        self.replays.inc(report.replayed)
+        self.write_conflicts.inc(report.conflicts)
+        self.events_published.inc(report.events)

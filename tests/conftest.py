@@ -1,0 +1,94 @@
+"""Shared fixtures: real RabbitMQ and Redis, one namespace per test, cleaned up afterwards.
+
+A missing server skips the test locally and fails it under CI=true.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import socket
+import uuid
+from typing import Any, AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit
+
+import aio_pika
+import pytest
+from redis.asyncio import Redis
+
+from stormwatch.config import Settings, load_settings
+
+AMQP_URL = os.environ.get("STORMWATCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+REDIS_URL = os.environ.get("STORMWATCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _answers(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname, parts.port or default_port), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+def require_services() -> None:
+    missing = [name for name, url, port in (("RabbitMQ", AMQP_URL, 5672), ("Redis", REDIS_URL, 6379))
+               if not _answers(url, port)]
+    if missing:
+        message = f"{' and '.join(missing)} not answering ({AMQP_URL}, {REDIS_URL}); run `make services`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def settings(namespace: str) -> Settings:
+    require_services()
+    return load_settings(
+        namespace=namespace, amqp_url=AMQP_URL, redis_url=REDIS_URL, metrics_port=0, batch_wait_ms=1,
+        redis_retry_max_seconds=0.5,
+    )
+
+
+async def cleanup_namespace(settings: Settings) -> None:
+    from correlation.keyspace import Keyspace
+    from correlation.store import IncidentStore
+    from ingest.topology import Names, delete
+
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        await IncidentStore(redis, Keyspace(settings.namespace), marker_ttl=1, timeline_max=10).delete_namespace()
+    finally:
+        await redis.aclose()
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        await delete(await connection.channel(), Names(settings.namespace))
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def clean(settings: Settings) -> AsyncIterator[Settings]:
+    yield settings
+    await cleanup_namespace(settings)
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Wait until ``check()`` returns something truthy (polling the condition, not sleeping a guess)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: Any = None
+    while loop.time() < deadline:
+        last = check()
+        if inspect.isawaitable(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}; last value {last!r}")

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable
+
+import aio_pika
+import orjson
+
+from ingest.topology import Names
+from stormwatch.app import Worker
+from stormwatch.publisher import publish_many
+
+
+def v2_alert(alertname: str, service: str, instance: str, *, severity: str = "critical",
+             resolved: bool = False, starts_at: str = "2026-11-21T10:00:00Z") -> dict[str, Any]:
+    alert: dict[str, Any] = {
+        "labels": {"alertname": alertname, "service": service, "instance": instance, "severity": severity},
+        "annotations": {"summary": f"{alertname} on {instance}"},
+        "startsAt": starts_at,
+        "generatorURL": "http://prometheus:9090/graph",
+    }
+    if resolved:
+        alert["endsAt"] = "2026-11-21T10:05:00Z"
+    return alert
+
+
+def body(alerts: Iterable[dict[str, Any]]) -> bytes:
+    return orjson.dumps(list(alerts))
+
+
+async def publish(settings, bodies: list[bytes], *, message_ids: list[str] | None = None,
+                  headers: dict[str, Any] | None = None) -> None:
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(Names(settings.namespace).alerts_exchange)
+        if message_ids is None and headers is None:
+            await publish_many(exchange, bodies)
+            return
+        for i, b in enumerate(bodies):
+            await exchange.publish(
+                aio_pika.Message(b, message_id=message_ids[i] if message_ids else None, headers=headers or {}),
+                routing_key="test",
+            )
+    finally:
+        await connection.close()
+
+
+def stored_alerts(worker: Worker) -> float:
+    """Valid alerts whose batch has been written and acked (all workers' registries are separate)."""
+    return worker.metrics.registry.get_sample_value("stormwatch_batch_alerts_sum") or 0.0
+
+
+def metric(worker: Worker, name: str, labels: dict[str, str] | None = None) -> float:
+    return worker.metrics.registry.get_sample_value(name, labels or {}) or 0.0
+
+
+async def drain_queue(settings, queue_name: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    connection = await aio_pika.connect(settings.amqp_url)
+    out = []
+    try:
+        channel = await connection.channel()
+        queue = await channel.get_queue(queue_name, ensure=False)
+        while True:
+            message = await queue.get(no_ack=True, fail=False)
+            if message is None:
+                return out
+            out.append(message)
+    finally:
+        await connection.close()
+
+
+def now() -> float:
+    return time.time()
