@@ -17,6 +17,9 @@ from correlation.engine import Grouper, decide
 from correlation.store import FollowUps, IncidentStore
 
 MAX_ROUNDS = 64
+#: sources whose fingerprint is the sender's own key (PagerDuty's dedup_key), not derived from labels: a
+#: resolve or acknowledge event may carry no labels, so their group is remembered by fingerprint.
+SENDER_KEYED_SOURCES = frozenset({"pagerduty"})
 
 
 class EventPublisher(Protocol):
@@ -70,15 +73,25 @@ class CorrelationPipeline:
         # (message id, group id, alerts) in arrival order; groups keep per-message order
         pending: list[tuple[str, str, list[Alert]]] = []
         groups = {}
+        keyed = sorted({a.fingerprint for d in deliveries for a in d.alerts if a.source in SENDER_KEYED_SOURCES})
+        known = await self.store.sender_key_groups(keyed)
+        remember: dict[str, dict[str, str]] = {}
         for delivery in deliveries:
             by_group: dict[str, list[Alert]] = {}
             for alert in delivery.alerts:
-                group = self.grouper(alert.labels)
+                labels = known.get(alert.fingerprint)
+                if labels is not None:
+                    group = self.grouper(labels)
+                else:
+                    group = self.grouper(alert.labels)
+                    if alert.source in SENDER_KEYED_SOURCES and alert.status == "firing":
+                        remember[alert.fingerprint] = group.labels
                 groups[group.id] = group
                 by_group.setdefault(group.id, []).append(alert)
                 report.alerts += 1
             pending += [(delivery.message_id, gid, alerts) for gid, alerts in by_group.items()]
 
+        await self.store.remember_sender_keys(remember)  # before the state write: a crash leaves no orphan
         follow_ups: list[FollowUps] = []
         for _ in range(MAX_ROUNDS):
             if not pending:

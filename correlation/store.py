@@ -203,6 +203,21 @@ class IncidentStore:
         results = await pipe.execute()
         return int(results[-1])
 
+    async def sender_key_groups(self, fingerprints: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Group labels remembered for sender-keyed fingerprints (one MGET)."""
+        if not fingerprints:
+            return {}
+        raws = await self.redis.mget([self.keys.sender_key(fp) for fp in fingerprints])
+        return {fp: orjson.loads(raw) for fp, raw in zip(fingerprints, raws) if raw}
+
+    async def remember_sender_keys(self, groups: dict[str, dict[str, str]]) -> None:
+        if not groups:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for fp, labels in groups.items():
+            pipe.set(self.keys.sender_key(fp), orjson.dumps(labels), nx=True)
+        await pipe.execute()
+
     # -- queries (CLI, API, tests) ---------------------------------------------------------------
 
     async def incident(self, incident_id: str) -> Incident | None:

@@ -172,7 +172,7 @@ class Worker:
             self.clock,
             is_retryable,
         )
-        if s.metrics_port:
+        if s.metrics_enabled:
             self.ops = OpsServer(self.metrics.registry, self.readiness, s.metrics_host, s.metrics_port)
             await self.ops.start()
         await self.consumer.start()

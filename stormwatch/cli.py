@@ -18,7 +18,7 @@ from stormwatch.logging import configure_logging
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Alerts in, incidents out.")
 incidents_app = typer.Typer(no_args_is_help=True, help="Look at incidents.")
 app.add_typer(incidents_app, name="incidents")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
 
 

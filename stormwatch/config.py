@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     namespace: str = "stormwatch"
     metrics_host: str = "127.0.0.1"
-    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    metrics_enabled: bool = True
+    metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0: any free port
     prefetch: int = Field(default=512, ge=1, le=65535)
     batch_size: int = Field(default=256, ge=1, le=10_000)
     batch_wait_ms: float = Field(default=2.0, ge=0, le=10_000)

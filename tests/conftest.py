@@ -13,11 +13,10 @@ import uuid
 from typing import Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit
 
-import aio_pika
 import pytest
-from redis.asyncio import Redis
 
 from stormwatch.config import Settings, load_settings
+from stormwatch.namespace import delete_namespace
 
 AMQP_URL = os.environ.get("STORMWATCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("STORMWATCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -56,27 +55,10 @@ def settings(namespace: str) -> Settings:
     )
 
 
-async def cleanup_namespace(settings: Settings) -> None:
-    from correlation.keyspace import Keyspace
-    from correlation.store import IncidentStore
-    from ingest.topology import Names, delete
-
-    redis = Redis.from_url(settings.redis_url)
-    try:
-        await IncidentStore(redis, Keyspace(settings.namespace), marker_ttl=1, timeline_max=10).delete_namespace()
-    finally:
-        await redis.aclose()
-    connection = await aio_pika.connect(settings.amqp_url)
-    try:
-        await delete(await connection.channel(), Names(settings.namespace))
-    finally:
-        await connection.close()
-
-
 @pytest.fixture
 async def clean(settings: Settings) -> AsyncIterator[Settings]:
     yield settings
-    await cleanup_namespace(settings)
+    await delete_namespace(settings)
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
