@@ -15,6 +15,9 @@ import orjson
 from aio_pika.abc import AbstractExchange
 
 
+PUBLISH_TIMEOUT = 30.0  # a confirm that never comes becomes an error the consumer retries, not a hang
+
+
 class AmqpEventPublisher:
     def __init__(self, exchange: AbstractExchange) -> None:
         self.exchange = exchange
@@ -32,4 +35,5 @@ class AmqpEventPublisher:
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),
             routing_key=event["type"],
+            timeout=PUBLISH_TIMEOUT,
         )

@@ -8,8 +8,10 @@ most one open incident. Lifecycle:
   opening a new one when there is none;
 * a repeat of an alert in the same status is a duplicate: counted, never a new incident;
 * an alert that resolves lowers its incident's firing count; at zero the incident resolves;
-* a notification older than what the store already holds (``starts_at`` earlier than the stored one
-  and a different status) is stale and ignored, so out-of-order redelivery cannot reopen anything.
+* a notification older than what the store already holds is stale and ignored: a different status
+  with an earlier ``starts_at``, or a firing copy of an episode that has already resolved (same
+  ``starts_at``); a genuine re-fire starts a new episode with a later ``starts_at``. So out-of-order and
+  late delivery cannot reopen anything.
 
 ``decide`` advances the given ``GroupState`` in place (so several messages for one group can be decided
 in sequence inside one batch) and returns a ``Decision`` listing exactly what changed.
@@ -207,7 +209,11 @@ def decide(state: GroupState, alerts: Sequence[Alert], now: float) -> Decision:
             b.decision.alerts[fp] = current
             continue
 
-        if alert.status != prev.status and alert.starts_at < prev.starts_at:
+        if alert.status != prev.status and (
+            alert.starts_at < prev.starts_at or (alert.status == "firing" and alert.starts_at <= prev.starts_at)
+        ):
+            # older than what we hold, or a late copy of the firing episode that has already resolved
+            # (a genuine re-fire starts a new episode with a later starts_at)
             stats.stale += 1
             continue
 

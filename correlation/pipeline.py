@@ -92,50 +92,68 @@ class CorrelationPipeline:
             pending += [(delivery.message_id, gid, alerts) for gid, alerts in by_group.items()]
 
         await self.store.remember_sender_keys(remember)  # before the state write: a crash leaves no orphan
+        # group id -> [(message id, alerts)] in arrival order
+        by_group: dict[str, list[tuple[str, list[Alert]]]] = {}
+        for message_id, gid, alerts in pending:
+            by_group.setdefault(gid, []).append((message_id, alerts))
         follow_ups: list[FollowUps] = []
         for _ in range(MAX_ROUNDS):
-            if not pending:
+            if not by_group:
                 break
-            wanted: dict[str, tuple[Any, set[str]]] = {}
-            for _, gid, alerts in pending:
-                wanted.setdefault(gid, (groups[gid], set()))[1].update(a.fingerprint for a in alerts)
+            wanted = {gid: (groups[gid], {a.fingerprint for _, alerts in items for a in alerts})
+                      for gid, items in by_group.items()}
             states = await self.store.load_groups(wanted)
             now = self.clock()
             writes = []
-            for message_id, gid, alerts in pending:
+            for gid, items in by_group.items():
                 state = states[gid]
                 version = state.version
-                decision = decide(state, alerts, now)
-                state.version += 1
-                writes.append((message_id, version, decision))
+                writes.append((gid, version, [(mid, decide(state, alerts, now)) for mid, alerts in items]))
             results = await self.store.apply(writes)
-            retry = []
-            for item, (_, _, decision), applied in zip(pending, writes, results):
+            retry: dict[str, list[tuple[str, list[Alert]]]] = {}
+            for (gid, _, decisions), applied in zip(writes, results):
                 if applied.status == "conflict":
                     report.conflicts += 1
-                    retry.append(item)
-                    continue
-                assert applied.follow_ups is not None
-                follow_ups.append(applied.follow_ups)
-                if applied.status == "dup":
-                    report.replayed += 1  # its index writes and events are redone: both are idempotent
-                    continue
-                report.opened += [iid for iid, _ in applied.follow_ups.opened]
-                report.resolved += applied.follow_ups.resolved
-                s = decision.stats
-                report.new += s.new
-                report.duplicates += s.duplicates
-                report.changed += s.changed
-                report.stale += s.stale
-                report.resolved_unknown += s.resolved_unknown
-            pending = retry
+                    retry[gid] = by_group[gid]
+                elif applied.status == "dup":
+                    # some messages were applied by an earlier delivery: redo their follow-ups (idempotent),
+                    # decide the others again on fresh state
+                    report.replayed += len(applied.replayed)
+                    follow_ups += applied.replayed.values()
+                    rest = [item for i, item in enumerate(by_group[gid]) if i not in applied.replayed]
+                    if rest:
+                        retry[gid] = rest
+                else:
+                    follow_ups += applied.follow_ups
+                    for (_, decision), follow in zip(decisions, applied.follow_ups):
+                        s = decision.stats
+                        report.new += s.new
+                        report.duplicates += s.duplicates
+                        report.changed += s.changed
+                        report.stale += s.stale
+                        report.resolved_unknown += s.resolved_unknown
+                        report.opened += [iid for iid, _ in follow.opened]
+                        report.resolved += follow.resolved
+            by_group = retry
         else:
-            if pending:
-                raise ConflictStorm(f"{len(pending)} group writes still conflicting after {MAX_ROUNDS} rounds")
+            if by_group:
+                raise ConflictStorm(f"{len(by_group)} group writes still conflicting after {MAX_ROUNDS} rounds")
 
         report.open_incidents = await self.store.index(follow_ups)
-        events = [e for f in follow_ups for e in f.events]
+        events = coalesce_events([e for f in follow_ups for e in f.events])
         if events:
             await self.publisher.publish_events(events)
         report.events = len(events)
         return report
+
+
+def coalesce_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Keep every created and resolved event, but only the latest ``incident.updated`` per incident.
+
+    In a storm an incident grows with every message; subscribers want its state, not one event per alert.
+    """
+    last_update: dict[str, int] = {}
+    for i, e in enumerate(events):
+        if e["type"] == "incident.updated":
+            last_update[e["incident"]["id"]] = i
+    return [e for i, e in enumerate(events) if e["type"] != "incident.updated" or last_update[e["incident"]["id"]] == i]

@@ -1,14 +1,14 @@
 """The Redis state store: reads group state for the engine and applies its decisions atomically.
 
-Writes are compare-and-set on a per-group version inside one Lua script per (message, group), guarded
-by an idempotency marker, so any number of workers can share the work and a redelivered message changes
+Writes are compare-and-set on a per-group version, one Lua script per group per batch, guarded by an
+idempotency marker per (message, group), so any number of workers can share the work and a redelivered message changes
 nothing. Reads and writes of a whole batch go out as one pipeline each: a batch costs a fixed number of
 round trips, not one per alert.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Iterable, Sequence
 
@@ -50,10 +50,11 @@ class FollowUps:
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    """The outcome of one (message, group) write."""
+    """The outcome of one group's write for a batch."""
 
     status: str  # ok | dup | conflict
-    follow_ups: FollowUps | None = None
+    follow_ups: list[FollowUps] = field(default_factory=list)  # ok: one per message, in order
+    replayed: dict[int, FollowUps] = field(default_factory=dict)  # dup: message position -> stored follow-ups
 
 
 def decision_follow_ups(decision: Decision, message_id: str) -> FollowUps:
@@ -140,9 +141,9 @@ class IncidentStore:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def _ops(self, decision: Decision, message_id: str) -> tuple[list[str], list[Any], FollowUps]:
-        gid = decision.group_id
-        keys = [self.keys.group(gid), self.keys.marker(gid, message_id)]
+    def _group_write(self, gid: str, version: int, decisions: Sequence[tuple[str, Decision]]) -> tuple[list[str], list[Any]]:
+        """One script call for all of a batch's decisions on one group (applied in order)."""
+        keys = [self.keys.group(gid)] + [self.keys.marker(gid, mid) for mid, _ in decisions]
         index: dict[str, int] = {}
 
         def k(name: str) -> int:
@@ -151,41 +152,52 @@ class IncidentStore:
                 index[name] = len(keys)
             return index[name]
 
+        alerts: dict[str, AlertState] = {}
+        incidents: dict[str, Incident] = {}
+        members: dict[str, list[str]] = {}
+        timeline: dict[str, list[dict[str, Any]]] = {}
+        for _, d in decisions:
+            alerts.update(d.alerts)
+            incidents.update(d.incidents)
+            for iid, fps in d.new_members.items():
+                members.setdefault(iid, []).extend(fps)
+            for iid, entries in d.timeline.items():
+                timeline.setdefault(iid, []).extend(entries)
+        last = decisions[-1][1]
         ops: list[list[Any]] = []
-        for fp, state in decision.alerts.items():
+        for fp, state in alerts.items():
             ops.append(["set", k(self.keys.alert(gid, fp)), state.to_json().decode()])
-        for iid, incident in decision.incidents.items():
+        for iid, incident in incidents.items():
             flat: list[str] = []
             for field, value in incident.to_hash().items():
                 flat += (field, value)
             ops.append(["hset", k(self.keys.incident(iid))] + flat)
-        for iid, fps in decision.new_members.items():
+        for iid, fps in members.items():
             ops.append(["sadd", k(self.keys.incident_alerts(iid))] + fps)
-        for iid, entries in decision.timeline.items():
+        for iid, entries in timeline.items():
             tk = k(self.keys.incident_timeline(iid))
             ops.append(["rpush", tk] + [orjson.dumps(e).decode() for e in entries])
             ops.append(["ltrim", tk, -self.timeline_max, -1])
-        ops.append(["hset", 1, "seq", str(decision.seq), "inc", decision.current_incident])
-        follow = decision_follow_ups(decision, message_id)
-        return keys, ops, follow
+        ops.append(["hset", 1, "seq", str(last.seq), "inc", last.current_incident])
+        blobs = []
+        for mid, d in decisions:
+            follow = decision_follow_ups(d, mid)
+            blobs.append(b"" if follow.empty else follow.to_json())
+        return keys, [version, self.marker_ttl, len(decisions), orjson.dumps(ops), *blobs]
 
-    async def apply(self, writes: Sequence[tuple[str, int, Decision]]) -> list[Applied]:
-        """Apply (message id, expected group version, decision) triples, in order, in one pipeline."""
-        calls = []
-        follows = []
-        for message_id, version, decision in writes:
-            keys, ops, follow = self._ops(decision, message_id)
-            blob = b"" if follow.empty else follow.to_json()
-            calls.append((keys, [version, self.marker_ttl, blob, orjson.dumps(ops)]))
-            follows.append(follow)
+    async def apply(self, writes: Sequence[tuple[str, int, Sequence[tuple[str, Decision]]]]) -> list[Applied]:
+        """Apply (group id, expected version, [(message id, decision), ...]) writes in one pipeline."""
+        calls = [self._group_write(gid, version, decisions) for gid, version, decisions in writes]
         results = await self._evalsha_many("_apply_sha", calls) if calls else []
         applied = []
-        for (status, payload), follow in zip(results, follows):
-            status = status.decode()
+        for (gid, _, decisions), result in zip(writes, results):
+            status = result[0].decode()
             if status == "ok":
-                applied.append(Applied("ok", follow))
+                applied.append(Applied("ok", [decision_follow_ups(d, mid) for mid, d in decisions]))
             elif status == "dup":
-                applied.append(Applied("dup", FollowUps.from_json(payload)))
+                pairs = result[1:]
+                dups = {int(pairs[i]) - 1: FollowUps.from_json(pairs[i + 1]) for i in range(0, len(pairs), 2)}
+                applied.append(Applied("dup", replayed=dups))
             else:
                 applied.append(Applied("conflict"))
         return applied

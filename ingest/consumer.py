@@ -34,6 +34,9 @@ from ingest.topology import (
 )
 
 
+PUBLISH_TIMEOUT = 30.0  # seconds to wait for a broker confirm before treating the publish as failed
+
+
 class Sink(Protocol):
     """Where valid alerts go; returns once their state is durable. Raises on failure."""
 
@@ -185,10 +188,10 @@ class AlertConsumer:
             await asyncio.gather(*dead_letters)
         report = await self._submit_until_stored(deliveries) if deliveries else None
         done = self.clock()
-        for message in accepted:
-            await self._settle(message.ack(), "ack")
+        # requeue the crashed first: the multiple-ack below covers every earlier delivery on its channel
         for message in crashed:
             await self._settle(message.reject(requeue=True), "reject")
+        await self._ack_all(accepted)
         self.observer.batch_done(len(batch), alerts_total, report, [done - t for t in started])
 
     def _count(self, result: Normalised) -> None:
@@ -239,7 +242,25 @@ class AlertConsumer:
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),
             routing_key=message.routing_key or "",
+            timeout=PUBLISH_TIMEOUT,
         )
+
+    async def _ack_all(self, messages: list[AbstractIncomingMessage]) -> None:
+        """Ack a batch with one ``multiple`` ack per channel.
+
+        Deliveries on a channel arrive in delivery-tag order and a batch is a prefix of the buffer, so every
+        unsettled delivery up to the batch's last tag on that channel belongs to this batch. A batch that spans
+        a reconnect holds messages of two channels: each channel gets its own ack (the old one's fails and
+        RabbitMQ redelivers those; idempotency makes that harmless).
+        """
+        last_by_channel: dict[int, AbstractIncomingMessage] = {}
+        for message in messages:
+            try:
+                last_by_channel[id(message.channel)] = message
+            except Exception as exc:  # noqa: BLE001 - its channel is closed: RabbitMQ will redeliver it
+                self.observer.amqp_error(exc, "ack")
+        for message in last_by_channel.values():
+            await self._settle(message.ack(multiple=True), "ack")
 
     async def _settle(self, outcome: Awaitable[Any], what: str) -> None:
         try:
@@ -249,7 +270,8 @@ class AlertConsumer:
 
 
 def _published_at(headers: dict[str, Any], fallback: float) -> float:
+    """The publisher's timestamp (integer microseconds since the epoch), else the receipt time."""
     value = headers.get(PUBLISHED_AT_HEADER)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value / 1_000_000
     return fallback

@@ -38,6 +38,9 @@ AMQP_START_HINT = (
 )
 
 
+BatchHook = Callable[[int, int, Sequence[float]], None]
+
+
 class ServiceUnavailable(Exception):
     """RabbitMQ or Redis could not be reached at start; the message says which, where and what to do."""
 
@@ -61,8 +64,9 @@ def is_retryable(exc: BaseException) -> bool:
 class WorkerObserver:
     """Turns consumer hooks into metrics and (rate-limited) log lines."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, on_batch: BatchHook | None = None) -> None:
         self.metrics = metrics
+        self.on_batch = on_batch
         self._last_store_log = 0.0
 
     def received(self, source: str, fmt: str, count: int) -> None:
@@ -78,6 +82,8 @@ class WorkerObserver:
     def batch_done(self, messages: int, alerts: int, report: Any, latencies: Sequence[float]) -> None:
         self.metrics.record_batch(messages, alerts, report, latencies)
         self.metrics.ready.set(1)
+        if self.on_batch is not None:
+            self.on_batch(messages, alerts, latencies)
         if report is not None:
             for iid in report.opened:
                 log.info("incident_opened", incident_id=iid)
@@ -109,8 +115,10 @@ class Worker:
         settings: Settings,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
+        on_batch: BatchHook | None = None,
     ) -> None:
         self.settings = settings
+        self.on_batch = on_batch
         self.metrics = metrics or Metrics.create()
         self.clock = clock
         self.names = Names(settings.namespace)
@@ -162,7 +170,7 @@ class Worker:
             self.topology,
             pipeline,
             Delivery,
-            WorkerObserver(self.metrics),
+            WorkerObserver(self.metrics, self.on_batch),
             ConsumerConfig(
                 batch_size=s.batch_size,
                 batch_wait=s.batch_wait_ms / 1000,

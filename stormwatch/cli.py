@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stormwatch.config import Settings, SettingsError, load_settings
+from stormwatch.config import Settings, SettingsError, load_settings, redact_url
 from stormwatch.logging import configure_logging
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Alerts in, incidents out.")
@@ -111,7 +111,9 @@ async def _with_store(fn: Any) -> Any:
         try:
             await redis.ping()
         except Exception as exc:  # noqa: BLE001
-            raise ServiceUnavailable(f"Redis is not answering at {settings.redis_url} ({exc}); {REDIS_START_HINT}")
+            raise ServiceUnavailable(
+                f"Redis is not answering at {redact_url(settings.redis_url)} ({exc}); {REDIS_START_HINT}"
+            ) from None
         store = IncidentStore(redis, Keyspace(settings.namespace), marker_ttl=60, timeline_max=1000)
         return await fn(store)
     finally:

@@ -17,6 +17,10 @@ _NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
+#: settings whose values may hold credentials: never echoed in error messages
+_SECRET_FIELDS = frozenset({"amqp_url", "redis_url"})
+
+
 class SettingsError(Exception):
     """A setting is missing or invalid; the message names the environment variable."""
 
@@ -92,7 +96,8 @@ def load_settings(**overrides: object) -> Settings:
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"]) or "?"
             env = f"STORMWATCH_{field.upper()}"
-            lines.append(f"{env}: {error['msg']} (got {error.get('input')!r})")
+            shown = "" if field in _SECRET_FIELDS else f" (got {error.get('input')!r})"
+            lines.append(f"{env}: {error['msg']}{shown}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
 
 

@@ -15,7 +15,7 @@ from stormwatch.config import Settings
 
 
 def alert_message(body: bytes, *, fmt: str | None = None, message_id: str | None = None) -> aio_pika.Message:
-    headers: dict[str, object] = {PUBLISHED_AT_HEADER: time.time()}
+    headers: dict[str, object] = {PUBLISHED_AT_HEADER: time.time_ns() // 1000}  # int µs: AMQP floats may be 32-bit
     if fmt:
         headers[FORMAT_HEADER] = fmt
     return aio_pika.Message(

@@ -1,12 +1,23 @@
--- Apply one decision to one group atomically, once per message (compare-and-set on the group version).
--- KEYS[1] group hash; KEYS[2] idempotency marker for (message, group); KEYS[3..] keys the ops name by index
--- ARGV[1] expected version; ARGV[2] marker TTL seconds; ARGV[3] follow-ups to store in the marker;
--- ARGV[4] ops as JSON: [[op, key index, arg...], ...] with op in set|hset|sadd|rpush|ltrim
--- Returns {'dup', stored follow-ups} when the message was applied before, {'conflict', version} when the
--- group changed since it was read, {'ok', new version} after applying.
-local stored = redis.call('GET', KEYS[2])
-if stored then
-  return { 'dup', stored }
+-- Apply the decisions for one group from a batch of messages atomically: compare-and-set on the group
+-- version, once per message (an idempotency marker per message).
+-- KEYS[1] group hash; KEYS[2 .. 1+m] one idempotency marker per message; KEYS[2+m ..] keys the ops name
+-- ARGV[1] expected version; ARGV[2] marker TTL seconds; ARGV[3] m; ARGV[4] ops as JSON:
+--   [[op, key index, arg...], ...] with op in set|hset|sadd|rpush|ltrim
+-- ARGV[5 .. 4+m] per message: the follow-ups to store in its marker
+-- Returns {'dup', i, stored, j, stored, ...} (1-based message positions) when some messages were applied
+-- before (nothing is written: the caller drops them and decides again), {'conflict', version} when the group
+-- changed since it was read, {'ok', new version} after applying.
+local m = tonumber(ARGV[3])
+local dups = { 'dup' }
+for i = 1, m do
+  local stored = redis.call('GET', KEYS[1 + i])
+  if stored then
+    dups[#dups + 1] = tostring(i)
+    dups[#dups + 1] = stored
+  end
+end
+if #dups > 1 then
+  return dups
 end
 local version = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if version ~= tonumber(ARGV[1]) then
@@ -30,5 +41,7 @@ for _, op in ipairs(cjson.decode(ARGV[4])) do
   end
 end
 redis.call('HSET', KEYS[1], 'v', version + 1)
-redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
+for i = 1, m do
+  redis.call('SET', KEYS[1 + i], ARGV[4 + i], 'EX', ARGV[2])
+end
 return { 'ok', tostring(version + 1) }

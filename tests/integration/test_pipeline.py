@@ -47,7 +47,8 @@ async def test_storm_becomes_one_incident_per_group(worker):
     assert timeline[0]["kind"] == "created" and timeline[-1]["kind"] == "resolved"
 
     # a new firing alert for a resolved group opens a new incident
-    await publish(settings, [body([v2_alert("HighErrorRate", "orders-api", "pod-0", severity="warning")])])
+    refire = v2_alert("HighErrorRate", "orders-api", "pod-0", severity="warning", starts_at="2026-11-21T11:00:00Z")
+    await publish(settings, [body([refire])])
     await eventually(lambda: stored_alerts(worker) >= 44, what="re-fire stored")
     again = [i for i in await worker.store.list_incidents() if i.title == "HighErrorRate / orders-api"]
     assert len(again) == 2 and {i.status for i in again} == {"open", "resolved"}

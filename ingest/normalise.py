@@ -1,0 +1,145 @@
+"""Turn a raw alert body (bytes off the queue) into canonical :class:`rules.alert.Alert` objects.
+
+One entry point, :func:`normalise`. It detects the format (or takes it from the message's ``format``
+header), validates every item with Alertmanager's rules and returns the good alerts together with one
+:class:`Rejection` per bad item, so one bad alert never costs the rest of its batch. A body that is
+unusable as a whole raises :class:`BodyRejected`; nothing else is ever raised, whatever the bytes.
+
+The per-format code lives in ``ingest.formats``; the formats, detection rules and field mappings are
+described in ``docs/formats.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import orjson
+
+from rules.alert import Alert
+from rules.fingerprint import FingerprintCache
+
+from .formats import BodyRejected, Rejection, ShapeError, json_type
+from .formats import alertmanager, generic, pagerduty
+
+__all__ = ["FORMATS", "BodyRejected", "Normalised", "Rejection", "normalise", "canonical_format"]
+
+FORMATS = ("generic", "alertmanager_webhook", "alertmanager_v2", "pagerduty")
+
+#: accepted spellings of a format name (after lower-casing and turning "-" into "_")
+_ALIASES = {
+    "generic": "generic",
+    "alertmanager_webhook": "alertmanager_webhook",
+    "alertmanager": "alertmanager_webhook",
+    "alertmanager_v2": "alertmanager_v2",
+    "prometheus": "alertmanager_v2",
+    "pagerduty": "pagerduty",
+    "pagerduty_v2": "pagerduty",
+    "events_v2": "pagerduty",
+}
+
+_PARSERS = {
+    "generic": generic.parse,
+    "alertmanager_webhook": alertmanager.parse_webhook,
+    "alertmanager_v2": alertmanager.parse_v2,
+    "pagerduty": pagerduty.parse,
+}
+
+_fingerprints = FingerprintCache()  # a pure, bounded cache: sharing it across calls is safe
+
+
+@dataclass(slots=True)
+class Normalised:
+    format: str
+    alerts: list[Alert]
+    rejections: list[Rejection]
+
+
+def canonical_format(name: object) -> str | None:
+    """The canonical name for a format header value (str or bytes), or None if it names no format."""
+    if isinstance(name, (bytes, bytearray)):
+        name = bytes(name).decode("utf-8", "replace")
+    if not isinstance(name, str):
+        return None
+    return _ALIASES.get(name.strip().lower().replace("-", "_"))
+
+
+def normalise(
+    body: bytes,
+    *,
+    now: float,
+    format: str | None = None,
+    max_bytes: int = 1 << 20,
+    fingerprints: Callable[[Mapping[str, str]], str] | None = None,
+) -> Normalised:
+    """Validate and convert one body; see the module docstring and ``docs/formats.md``.
+
+    ``format`` None or "" means detect it from the body. ``now`` becomes every alert's ``received_at``
+    and the start time of alerts that have none.
+    """
+    size = body.nbytes if isinstance(body, memoryview) else _len(body)
+    if size > max_bytes:
+        raise _rejected(body, "too_large", f"body is {size} bytes, more than the limit of {max_bytes}")
+
+    fmt = None
+    if format:  # None or an empty header: detect
+        fmt = canonical_format(format)
+        if fmt is None:
+            shown = format if isinstance(format, str) else repr(format)
+            raise _rejected(
+                body, "unknown_format", f"format: unknown format {shown[:64]!r}; expected one of {', '.join(FORMATS)}"
+            )
+
+    try:
+        data = orjson.loads(body)
+    except Exception as exc:  # JSONDecodeError, or TypeError for a body of an unexpected type
+        raise _rejected(body, "invalid_json", f"body: not valid JSON: {exc}") from None
+
+    if fmt is None:
+        fmt = _detect(data)
+        if fmt is None:
+            raise _rejected(
+                body,
+                "unknown_format",
+                f"body: cannot detect the format of a JSON {json_type(data)}: expected a PagerDuty event "
+                "(event_action), an object with an 'alerts' array, an object with 'labels', or an array of alerts",
+            )
+
+    try:
+        alerts, rejections = _PARSERS[fmt](data, now, _fingerprints if fingerprints is None else fingerprints)
+    except ShapeError as exc:
+        raise _rejected(body, "schema", str(exc)) from None
+    return Normalised(fmt, alerts, rejections)
+
+
+def _detect(data: object) -> str | None:
+    if type(data) is dict:
+        if "event_action" in data:
+            return "pagerduty"
+        if "alerts" in data:  # version "4", groupKey, receiver, or just an alerts array: all webhook-shaped
+            return "alertmanager_webhook"
+        if "labels" in data:
+            return "generic"
+        return None
+    if type(data) is list:
+        return "alertmanager_v2" if alertmanager.looks_like_v2(data) else "generic"
+    return None
+
+
+def _len(body: object) -> int:
+    try:
+        return len(body)  # type: ignore[arg-type]
+    except Exception:
+        return 0  # not bytes at all: orjson.loads will refuse it as invalid_json
+
+
+def _rejected(body: object, reason: str, detail: str) -> BodyRejected:
+    if isinstance(body, bytes):
+        raw = body
+    elif isinstance(body, (bytearray, memoryview)):
+        raw = bytes(body)
+    elif isinstance(body, str):
+        raw = body.encode("utf-8", "surrogatepass")
+    else:
+        raw = b""
+    return BodyRejected(Rejection(None, reason, detail, raw))

@@ -1,0 +1,231 @@
+"""``stormwatch bench``: end-to-end throughput and latency beside the bare broker ceiling, in one run.
+
+For each message size (alerts per message):
+
+* **bare ceiling**: a quorum queue like Stormwatch's is filled with the same messages, then drained by a
+  plain aio-pika consumer that acks each message and does nothing else (same prefetch);
+* **stormwatch**: the alerts queue is filled with the same messages, then a worker (in this process,
+  one event loop) drains it: normalise, correlate, write Redis, publish events, ack. The clock stops
+  when the last message is acked, i.e. when every alert's state is written;
+* **latency**: messages published at a steady rate (half the measured throughput) while the worker runs;
+  latency is publish -> state written and acked, per message.
+
+Every scenario runs in a fresh namespace that is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import aio_pika
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ingest.topology import Names, declare
+from stormwatch.app import Worker
+from stormwatch.config import Settings
+from stormwatch.namespace import delete_namespace
+from stormwatch.publisher import alert_message, publish_many
+
+
+@dataclass
+class Result:
+    alerts_per_message: int
+    messages: int
+    bare_msgs_per_s: float
+    stormwatch_msgs_per_s: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    latency_rate_msgs_per_s: float
+
+    @property
+    def stormwatch_alerts_per_s(self) -> float:
+        return self.stormwatch_msgs_per_s * self.alerts_per_message
+
+    @property
+    def ratio(self) -> float:
+        return self.stormwatch_msgs_per_s / self.bare_msgs_per_s if self.bare_msgs_per_s else 0.0
+
+
+def make_bodies(alerts: int, per_message: int, groups: int, distinct: int) -> list[bytes]:
+    """Prometheus-shaped (API v2) bodies; fingerprints repeat the way an alert storm repeats."""
+    starts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+    bodies = []
+    batch: list[dict[str, Any]] = []
+    for i in range(alerts):
+        n = i % distinct
+        g = (n // 10) % groups  # alerts of one rule arrive together, as Prometheus sends them
+        batch.append({
+            "labels": {"alertname": f"Alert{g % 50}", "service": f"svc-{g // 50}", "instance": f"10.0.{n // 250}.{n % 250}:9100",
+                       "job": "node", "severity": "critical" if n % 7 == 0 else "warning", "cluster": "prod-eu-1"},
+            "annotations": {"summary": f"Alert{g % 50} firing on instance {n}", "runbook_url": "https://runbooks/x"},
+            "startsAt": starts,
+            "generatorURL": "http://prometheus:9090/graph?g0.expr=up",
+        })
+        if len(batch) == per_message:
+            bodies.append(orjson.dumps(batch))
+            batch = []
+    if batch:
+        bodies.append(orjson.dumps(batch))
+    return bodies
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _bare_ceiling(settings: Settings, bodies: list[bytes], progress: Progress) -> float:
+    connection = await aio_pika.connect_robust(settings.amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=settings.prefetch)
+        queue = await channel.declare_queue(
+            f"{settings.namespace}.bare", durable=True,
+            arguments={"x-queue-type": "quorum", "x-delivery-limit": settings.delivery_limit},
+        )
+        task = progress.add_task("  fill bare queue", total=len(bodies))
+        await _fill(channel.default_exchange, queue.name, bodies, progress, task)
+        done = asyncio.Event()
+        count = 0
+        drain = progress.add_task("  bare consume+ack", total=len(bodies))
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            nonlocal count
+            await message.ack()
+            count += 1
+            if count % 500 == 0 or count == len(bodies):
+                progress.update(drain, completed=count)
+            if count == len(bodies):
+                done.set()
+
+        started = time.perf_counter()
+        tag = await queue.consume(on_message)
+        await done.wait()
+        elapsed = time.perf_counter() - started
+        await queue.cancel(tag)
+        await queue.delete(if_unused=False, if_empty=False)
+        return len(bodies) / elapsed
+    finally:
+        await connection.close()
+
+
+async def _fill(exchange: Any, routing_key: str, bodies: list[bytes], progress: Progress, task: Any) -> None:
+    for start in range(0, len(bodies), 1000):
+        chunk = bodies[start:start + 1000]
+        await publish_many(exchange, chunk, routing_key=routing_key)
+        progress.update(task, completed=start + len(chunk))
+
+
+async def _stormwatch(settings: Settings, bodies: list[bytes], progress: Progress) -> float:
+    done = asyncio.Event()
+    acked = 0
+    drain = progress.add_task("  stormwatch drain", total=len(bodies))
+
+    def on_batch(messages: int, alerts: int, latencies: Any) -> None:
+        nonlocal acked
+        acked += messages
+        progress.update(drain, completed=acked)
+        if acked >= len(bodies):
+            done.set()
+
+    worker = Worker(settings, on_batch=on_batch)
+    await worker.connect()
+    try:
+        fill = progress.add_task("  fill alerts queue", total=len(bodies))
+        assert worker.topology is not None
+        await _fill(worker.topology.alerts, "bench", bodies, progress, fill)
+        started = time.perf_counter()
+        await worker.start()
+        await done.wait()
+        elapsed = time.perf_counter() - started
+    finally:
+        await worker.stop()
+    return len(bodies) / elapsed
+
+
+async def _latency(settings: Settings, bodies: list[bytes], rate: float, progress: Progress) -> list[float]:
+    latencies: list[float] = []
+    target = len(bodies)
+    done = asyncio.Event()
+
+    def on_batch(messages: int, alerts: int, values: Any) -> None:
+        latencies.extend(values)
+        progress.update(task, completed=len(latencies))
+        if len(latencies) >= target:
+            done.set()
+
+    worker = Worker(settings, on_batch=on_batch)
+    await worker.start()
+    task = progress.add_task(f"  latency at {rate:,.0f} msg/s", total=target)
+    try:
+        assert worker.topology is not None
+        exchange = worker.topology.alerts
+        interval = 1.0 / rate
+        started = time.perf_counter()
+        pending = set()
+        for i, body in enumerate(bodies):
+            delay = started + i * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            pending.add(asyncio.ensure_future(exchange.publish(alert_message(body), routing_key="bench")))
+            if len(pending) > 200:
+                finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.gather(*pending)
+        await asyncio.wait_for(done.wait(), timeout=120)
+    finally:
+        await worker.stop()
+    return latencies
+
+
+async def run_bench(settings: Settings, console: Console, *, alerts: int, sizes: list[int], groups: int,
+                    as_json: bool = False) -> list[Result]:
+    results = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True, disable=as_json) as progress:
+        for size in sizes:
+            bodies = make_bodies(alerts, size, groups, distinct=max(groups, alerts // 4))
+            progress.console.print(f"[bold]{size} alert(s) per message[/bold]: {len(bodies):,} messages, {alerts:,} alerts")
+            ns = settings.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}", "metrics_enabled": False})
+            try:
+                bare = await _bare_ceiling(ns, bodies, progress)
+                sw = await _stormwatch(ns, bodies, progress)
+            finally:
+                await delete_namespace(ns)
+            ns = ns.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}"})
+            rate = max(10.0, sw / 2)
+            lat_bodies = bodies[: max(200, min(len(bodies), int(rate * 5)))]
+            try:
+                lat = await _latency(ns, lat_bodies, rate, progress)
+            finally:
+                await delete_namespace(ns)
+            results.append(Result(size, len(bodies), bare, sw, _percentile(lat, 0.5) * 1000,
+                                  _percentile(lat, 0.99) * 1000, rate))
+    if as_json:
+        console.print_json(orjson.dumps([asdict(r) | {"stormwatch_alerts_per_s": r.stormwatch_alerts_per_s,
+                                                      "ratio": r.ratio} for r in results]).decode())
+    else:
+        console.print(results_table(results))
+    return results
+
+
+def results_table(results: list[Result]) -> Table:
+    table = Table(title="stormwatch bench (one worker, this machine)")
+    for col in ("alerts/msg", "messages", "bare ceiling msg/s", "stormwatch msg/s", "stormwatch alerts/s",
+                "ratio", "latency p50 ms", "latency p99 ms", "at msg/s"):
+        table.add_column(col, justify="right")
+    for r in results:
+        table.add_row(
+            str(r.alerts_per_message), f"{r.messages:,}", f"{r.bare_msgs_per_s:,.0f}", f"{r.stormwatch_msgs_per_s:,.0f}",
+            f"{r.stormwatch_alerts_per_s:,.0f}", f"{r.ratio:.2f}x", f"{r.latency_p50_ms:.1f}", f"{r.latency_p99_ms:.1f}",
+            f"{r.latency_rate_msgs_per_s:,.0f}",
+        )
+    return table

@@ -1,0 +1,208 @@
+"""Settings from STORMWATCH_* variables: defaults, parsing, errors that name the variable; the CLI's exits."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from stormwatch.config import Settings, SettingsError, load_settings, redact_url
+
+STORMWATCH_BIN = Path(sys.executable).with_name("stormwatch")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see only the variables they set (CI exports STORMWATCH_AMQP_URL and friends)."""
+    for name in list(os.environ):
+        if name.startswith("STORMWATCH_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults() -> None:
+    s = load_settings()
+
+    assert isinstance(s, Settings)
+    assert s.amqp_url == "amqp://guest:guest@127.0.0.1:5672/"
+    assert s.redis_url == "redis://127.0.0.1:6379/0"
+    assert s.namespace == "stormwatch"
+    assert (s.metrics_host, s.metrics_port) == ("127.0.0.1", 9464)
+    assert (s.prefetch, s.batch_size, s.batch_wait_ms) == (512, 256, 2.0)
+    assert s.group_by == ("alertname", "service")
+    assert (s.log_format, s.log_level) == ("auto", "info")
+
+
+def test_settings_are_frozen() -> None:
+    s = load_settings()
+    with pytest.raises(ValidationError):
+        s.namespace = "other"  # type: ignore[misc]
+
+
+def test_environment_variables_with_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORMWATCH_GROUP_BY", "alertname, cluster")
+    monkeypatch.setenv("STORMWATCH_PREFETCH", "64")
+    monkeypatch.setenv("STORMWATCH_NAMESPACE", "prod-eu.1")
+    monkeypatch.setenv("STORMWATCH_REDIS_URL", "rediss://:pw@redis.internal:6380/2")
+    monkeypatch.setenv("STORMWATCH_AMQP_URL", "amqps://u:p@mq.internal/vhost")
+    monkeypatch.setenv("STORMWATCH_LOG_FORMAT", "json")
+    monkeypatch.setenv("PREFETCH", "1")  # no prefix: ignored
+
+    s = load_settings()
+
+    assert s.group_by == ("alertname", "cluster")
+    assert s.prefetch == 64
+    assert s.namespace == "prod-eu.1"
+    assert s.redis_url == "rediss://:pw@redis.internal:6380/2"
+    assert s.amqp_url == "amqps://u:p@mq.internal/vhost"
+    assert s.log_format == "json"
+
+
+def test_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORMWATCH_NAMESPACE", "from-env")
+    assert load_settings(namespace="from-arg").namespace == "from-arg"
+
+
+def test_group_by_ignores_empty_parts_and_accepts_a_tuple(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORMWATCH_GROUP_BY", " alertname ,, cluster , ")
+    assert load_settings().group_by == ("alertname", "cluster")
+    assert load_settings(group_by=("job",)).group_by == ("job",)
+
+
+@pytest.mark.parametrize(
+    ("env", "value"),
+    [
+        ("STORMWATCH_PREFETCH", "0"),
+        ("STORMWATCH_PREFETCH", "many"),
+        ("STORMWATCH_NAMESPACE", "Bad NS"),
+        ("STORMWATCH_AMQP_URL", "http://x"),
+        ("STORMWATCH_REDIS_URL", "foo"),
+        ("STORMWATCH_GROUP_BY", "bad-label"),
+        ("STORMWATCH_GROUP_BY", " , "),
+        ("STORMWATCH_METRICS_PORT", "70000"),
+        ("STORMWATCH_LOG_LEVEL", "verbose"),
+    ],
+)
+def test_bad_values_raise_settings_error_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, env: str, value: str
+) -> None:
+    monkeypatch.setenv(env, value)
+
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+
+    assert f"{env}:" in str(info.value)
+
+
+def test_every_bad_variable_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORMWATCH_PREFETCH", "0")
+    monkeypatch.setenv("STORMWATCH_NAMESPACE", "Bad NS")
+
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+
+    assert "STORMWATCH_PREFETCH" in str(info.value)
+    assert "STORMWATCH_NAMESPACE" in str(info.value)
+
+
+def test_group_by_error_names_the_bad_label(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORMWATCH_GROUP_BY", "alertname,bad-label")
+    with pytest.raises(SettingsError, match="'bad-label' is not a valid label name"):
+        load_settings()
+
+
+def test_unknown_keyword_is_rejected() -> None:
+    with pytest.raises(SettingsError, match="STORMWATCH_NO_SUCH_SETTING"):
+        load_settings(no_such_setting=1)
+
+
+def test_settings_error_does_not_echo_a_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORMWATCH_AMQP_URL", "amqp//guest:s3cret@mq.internal:5672/")  # typo: no ':'
+
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+
+    assert "STORMWATCH_AMQP_URL" in str(info.value)
+    assert "s3cret" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("amqp://guest:s3cret@mq:5672/", "amqp://guest:***@mq:5672/"),
+        ("redis://:s3cret@redis:6379/0", "redis://:***@redis:6379/0"),
+        ("rediss://user:p%40ss@redis:6380/1", "rediss://user:***@redis:6380/1"),
+        ("redis://redis:6379/0", "redis://redis:6379/0"),
+        ("amqp://guest@mq/", "amqp://guest@mq/"),
+    ],
+)
+def test_redact_url_hides_passwords(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+
+
+# --- the real CLI --------------------------------------------------------------------------------------
+
+CLI_CASES = {
+    "bad_prefetch": {"STORMWATCH_PREFETCH": "0"},
+    "redis_down": {"STORMWATCH_REDIS_URL": "redis://127.0.0.1:1/0"},
+}
+
+
+@pytest.fixture(scope="module")
+def cli_runs() -> dict[str, tuple[int, str]]:
+    """``stormwatch incidents list`` once per case, all started together (each is ~1 s of imports)."""
+    if not STORMWATCH_BIN.exists():
+        pytest.fail(f"{STORMWATCH_BIN} is missing: pip install -e . into the venv")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("STORMWATCH_")}
+    base["COLUMNS"] = "400"  # rich wraps at the terminal width; keep messages on one line
+    procs = {
+        name: subprocess.Popen(
+            [str(STORMWATCH_BIN), "incidents", "list"], env=base | extra,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for name, extra in CLI_CASES.items()
+    }
+    results = {}
+    for name, proc in procs.items():
+        try:
+            _, stderr = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, stderr = proc.communicate()
+        results[name] = (proc.returncode, " ".join(stderr.split()))
+    return results
+
+
+def test_cli_names_the_bad_variable_and_exits_2(cli_runs: dict[str, tuple[int, str]]) -> None:
+    code, stderr = cli_runs["bad_prefetch"]
+    assert code == 2, stderr
+    assert "STORMWATCH_PREFETCH" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_cli_says_redis_is_not_answering_and_how_to_start_it(cli_runs: dict[str, tuple[int, str]]) -> None:
+    code, stderr = cli_runs["redis_down"]
+    assert code == 1, stderr
+    assert "Redis is not answering at redis://127.0.0.1:1/0" in stderr
+    assert "redis-server" in stderr and "make services" in stderr
+    assert "STORMWATCH_REDIS_URL" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_cli_redis_message_hides_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    # in-process (the message is built by cli._with_store) to spare a third ~1 s subprocess
+    from stormwatch import cli
+    from stormwatch.app import ServiceUnavailable
+
+    monkeypatch.setattr(cli, "configure_logging", lambda *args, **kwargs: None)
+    monkeypatch.setenv("STORMWATCH_REDIS_URL", "redis://:s3cret@127.0.0.1:1/0")
+
+    with pytest.raises(ServiceUnavailable) as info:
+        asyncio.run(cli._with_store(lambda store: None))
+
+    assert "Redis is not answering at redis://:***@127.0.0.1:1/0" in str(info.value)
+    assert "s3cret" not in str(info.value)
