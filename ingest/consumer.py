@@ -34,6 +34,7 @@ from ingest.topology import (
 )
 
 
+ABANDONED = object()  # a batch given up without acking (shutdown during an outage, or its channel closed)
 PUBLISH_TIMEOUT = 30.0  # seconds to wait for a broker confirm before treating the publish as failed
 
 
@@ -109,7 +110,7 @@ class AlertConsumer:
         self._stopping = True
         if self._consumer_tag is not None:
             try:
-                await self.topology.alerts_queue.cancel(self._consumer_tag)
+                await asyncio.wait_for(self.topology.alerts_queue.cancel(self._consumer_tag), timeout=5)
             except Exception as exc:  # noqa: BLE001 - the channel may already be gone
                 self.observer.amqp_error(exc, "cancel")
             self._consumer_tag = None
@@ -186,7 +187,11 @@ class AlertConsumer:
 
         if dead_letters:
             await asyncio.gather(*dead_letters)
-        report = await self._submit_until_stored(deliveries) if deliveries else None
+        report = await self._submit_until_stored(batch, deliveries) if deliveries else None
+        if report is ABANDONED:
+            # stopping while the store is away, or our channel is gone: leave the messages unacked;
+            # RabbitMQ redelivers them when this connection closes (idempotency makes that safe)
+            return
         done = self.clock()
         # requeue the crashed first: the multiple-ack below covers every earlier delivery on its channel
         for message in crashed:
@@ -208,7 +213,7 @@ class AlertConsumer:
             for reason, n in by_reason.items():
                 self.observer.rejected(reason, n)
 
-    async def _submit_until_stored(self, deliveries: list[Any]) -> Any:
+    async def _submit_until_stored(self, batch: list[tuple[AbstractIncomingMessage, float]], deliveries: list[Any]) -> Any:
         attempt = 0
         while True:
             try:
@@ -218,6 +223,9 @@ class AlertConsumer:
             except Exception as exc:
                 if not self.is_retryable(exc):
                     raise
+                if self._stopping or _channel_closed(batch[-1][0]):
+                    self.observer.store_error(exc, attempt + 1, 0.0)
+                    return ABANDONED
                 attempt += 1
                 self.ready.clear()
                 delay = min(self.config.retry_max_seconds, 0.05 * 2 ** min(attempt, 16)) * random.uniform(0.8, 1.2)
@@ -267,6 +275,14 @@ class AlertConsumer:
             await outcome
         except Exception as exc:  # noqa: BLE001 - channel closed: RabbitMQ redelivers, idempotency holds
             self.observer.amqp_error(exc, what)
+
+
+def _channel_closed(message: AbstractIncomingMessage) -> bool:
+    try:
+        message.channel
+    except Exception:  # noqa: BLE001 - aio-pika raises when the delivery's channel is closed
+        return True
+    return False
 
 
 def _published_at(headers: dict[str, Any], fallback: float) -> float:

@@ -206,8 +206,11 @@ class Worker:
             await self.consumer.stop()
         if self.ops is not None:
             await self.ops.stop()
-        if self.connection is not None:
-            await self.connection.close()
+        if self.connection is not None and not self.connection.is_closed:
+            try:
+                await asyncio.wait_for(self.connection.close(), timeout=5)
+            except (asyncio.TimeoutError, aio_pika.exceptions.AMQPError) as exc:
+                log.warning("amqp_close_failed", error=repr(exc))
         if self.redis is not None:
             await self.redis.aclose()
         log.info("worker_stopped", namespace=self.settings.namespace)

@@ -1,0 +1,114 @@
+"""Four workers on one queue, with redelivered and re-published messages: exact counts, one incident per group."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import aio_pika
+import orjson
+
+from correlation.keyspace import Keyspace
+from ingest.topology import Names
+from stormwatch.app import Worker
+from tests.conftest import eventually
+from tests.integration.helpers import v2_alert
+
+GROUPS = 12
+PODS = 5
+ROUNDS = 6
+
+
+async def _totals(worker: Worker) -> tuple[int, dict[str, int], dict[str, int]]:
+    incidents = await worker.store.list_incidents(limit=1000)
+    counts: dict[str, int] = {}
+    for incident in incidents:
+        for alert in await worker.store.incident_alerts(incident.id):
+            counts[alert.fingerprint] = alert.count
+    return len(incidents), counts, {i.title: i.occurrences for i in incidents}
+
+
+async def _queue_idle(settings, workers: list[Worker]) -> bool:
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(Names(settings.namespace).alerts_queue, passive=True)
+        ready = queue.declaration_result.message_count
+    finally:
+        await connection.close()
+    return ready == 0 and all(w.consumer.idle.is_set() for w in workers if w.consumer)
+
+
+async def test_four_workers_with_redeliveries_count_exactly_once(clean):
+    settings = clean.model_copy(update={"batch_size": 16, "prefetch": 32})
+    workers = [Worker(settings) for _ in range(4)]
+    for w in workers:
+        await w.start()
+    try:
+        messages = []
+        for r in range(ROUNDS):
+            for g in range(GROUPS):
+                alerts = [v2_alert(f"Alert{g}", f"svc-{g % 3}", f"pod-{p}") for p in range(PODS)]
+                messages.append((uuid.uuid4().hex, orjson.dumps(alerts)))
+        connection = await aio_pika.connect(settings.amqp_url)
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(Names(settings.namespace).alerts_exchange)
+        half = len(messages) // 2
+        for mid, body in messages[:half]:
+            await exchange.publish(aio_pika.Message(body, message_id=mid), routing_key="a")
+        # one worker's connection drops mid-stream: whatever it held unacked is redelivered to the others,
+        # including batches whose state it had already written
+        await eventually(lambda: workers[0].metrics.registry.get_sample_value("stormwatch_batch_messages_count"),
+                         what="worker 0 processed a batch")
+        await workers[0].connection.close()
+        for mid, body in messages[half:]:
+            await exchange.publish(aio_pika.Message(body, message_id=mid), routing_key="a")
+        # publishers retry too: every fifth message is published a second time with the same message id
+        for mid, body in messages[::5]:
+            await exchange.publish(aio_pika.Message(body, message_id=mid), routing_key="a")
+        await connection.close()
+
+        expected_alerts = GROUPS * PODS
+        reader = workers[1]
+
+        async def all_counted():
+            n, counts, _ = await _totals(reader)
+            return len(counts) == expected_alerts and sum(counts.values()) >= expected_alerts * ROUNDS
+
+        await eventually(all_counted, timeout=60, what="every notification counted")
+        await eventually(lambda: _queue_idle(settings, workers[1:]), timeout=30, what="queue drained")
+        n_incidents, counts, occurrences = await _totals(reader)
+        assert n_incidents == GROUPS
+        assert set(counts.values()) == {ROUNDS}, "every alert counted exactly once per notification"
+        assert set(occurrences.values()) == {PODS * ROUNDS}
+        replays = sum(w.metrics.registry.get_sample_value("stormwatch_replays_total") or 0 for w in workers)
+        assert replays > 0, "the re-published messages were recognised as already applied"
+        keys = Keyspace(settings.namespace)
+        assert await reader.redis.zcard(keys.open_incidents) == GROUPS
+    finally:
+        for w in workers:
+            try:
+                await w.stop()
+            except Exception:  # noqa: BLE001 - worker 0's connection is already closed
+                pass
+
+
+async def test_same_message_twice_changes_nothing(worker):
+    settings = worker.settings
+    body = orjson.dumps([v2_alert("DiskFull", "db", "db-1")])
+    connection = await aio_pika.connect(settings.amqp_url)
+    channel = await connection.channel(publisher_confirms=True)
+    exchange = await channel.get_exchange(Names(settings.namespace).alerts_exchange)
+    await exchange.publish(aio_pika.Message(body, message_id="m-1"), routing_key="a")
+    await eventually(lambda: (worker.metrics.registry.get_sample_value("stormwatch_batch_messages_sum") or 0) >= 1)
+    before = await worker.store.list_incidents()
+    timeline_before = await worker.store.timeline(before[0].id)
+    await exchange.publish(aio_pika.Message(body, message_id="m-1"), routing_key="a")
+    await eventually(lambda: (worker.metrics.registry.get_sample_value("stormwatch_batch_messages_sum") or 0) >= 2)
+    await connection.close()
+    after = await worker.store.list_incidents()
+    assert [i.public() for i in after] == [i.public() for i in before]
+    assert await worker.store.timeline(after[0].id) == timeline_before
+    (alert,) = await worker.store.incident_alerts(after[0].id)
+    assert alert.count == 1
+    assert worker.metrics.registry.get_sample_value("stormwatch_replays_total") == 1
