@@ -118,8 +118,13 @@ class CorrelationPipeline:
                 elif applied.status == "dup":
                     # some messages were applied by an earlier delivery: redo their follow-ups (idempotent),
                     # decide the others again on fresh state
+                    # (the earlier delivery was never acked, so whoever applied it never reported it: count its
+                    # incidents opened and resolved now; its per-alert statistics are not kept)
                     report.replayed += len(applied.replayed)
-                    follow_ups += applied.replayed.values()
+                    for follow in applied.replayed.values():
+                        follow_ups.append(follow)
+                        report.opened += [iid for iid, _ in follow.opened]
+                        report.resolved += follow.resolved
                     rest = [item for i, item in enumerate(by_group[gid]) if i not in applied.replayed]
                     if rest:
                         retry[gid] = rest

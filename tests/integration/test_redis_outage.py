@@ -199,12 +199,6 @@ async def test_script_flush_mid_stream_is_recovered(outage_worker, own_redis):
     await assert_state_matches(worker, picks)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="correlation/pipeline.py: a group write replayed as 'dup' adds its follow-ups but not their opened/"
-    "resolved ids to the BatchReport, so when Redis fails after the write and the batch is retried in place, "
-    "the incident's opening is never counted (stormwatch_incidents_opened_total, incident_opened log line)",
-)
 async def test_retry_after_a_write_that_reached_redis_still_counts_the_opened_incident(worker):
     """Redis drops the connection after the group write landed but before the index write: retried in place."""
     store = worker.store

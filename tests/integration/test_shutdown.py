@@ -24,10 +24,10 @@ from correlation.keyspace import Keyspace
 from correlation.store import IncidentStore
 from ingest.topology import Names
 from stormwatch.config import Settings
+from stormwatch.publisher import publish_many
 from tests.conftest import eventually
 from tests.integration.helpers import body, v2_alert
 from tests.integration.redis_server import RedisServer, free_port
-from stormwatch.publisher import publish_many
 
 STORMWATCH = shutil.which("stormwatch", path=str(Path(sys.executable).parent)) or shutil.which("stormwatch")
 GROUPS, INSTANCES, REPEATS = 20, 10, 10
