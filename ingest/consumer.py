@@ -95,6 +95,7 @@ class AlertConsumer:
         self._stopping = False
         self._consumer_tag: str | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._abandon_rest = False
         self.idle = asyncio.Event()
         self.idle.set()
 
@@ -126,7 +127,7 @@ class AlertConsumer:
             self._wake.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self._abandon_rest:
             if not self._buffer:
                 self.idle.set()
                 if self._stopping:
@@ -189,8 +190,11 @@ class AlertConsumer:
             await asyncio.gather(*dead_letters)
         report = await self._submit_until_stored(batch, deliveries) if deliveries else None
         if report is ABANDONED:
-            # stopping while the store is away, or our channel is gone: leave the messages unacked;
-            # RabbitMQ redelivers them when this connection closes (idempotency makes that safe)
+            # stopping while the store is away, or our channel is gone: leave the messages unacked, and when
+            # stopping everything after them too (a later multiple-ack would cover them); RabbitMQ redelivers
+            # them when this connection closes, and idempotency makes that safe
+            if self._stopping:
+                self._abandon_rest = True
             return
         done = self.clock()
         # requeue the crashed first: the multiple-ack below covers every earlier delivery on its channel
