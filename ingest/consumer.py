@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 import aio_pika
+import structlog
 from aio_pika.abc import AbstractIncomingMessage
 
 from ingest.normalise import BodyRejected, Normalised, Rejection, normalise
@@ -33,6 +34,8 @@ from ingest.topology import (
     Topology,
 )
 
+
+log = structlog.get_logger("stormwatch.ingest")
 
 ABANDONED = object()  # a batch given up without acking (shutdown during an outage, or its channel closed)
 PUBLISH_TIMEOUT = 30.0  # seconds to wait for a broker confirm before treating the publish as failed
@@ -237,6 +240,14 @@ class AlertConsumer:
                 await asyncio.sleep(delay)
 
     async def _dead_letter(self, message: AbstractIncomingMessage, rejection: Rejection) -> None:
+        log.info(
+            "dead_lettered",
+            message_id=message.message_id,
+            routing_key=message.routing_key,
+            reason=rejection.reason,
+            detail=rejection.detail[:300],
+            item=rejection.index,
+        )
         headers: dict[str, Any] = {
             REASON_HEADER: rejection.reason,
             DETAIL_HEADER: rejection.detail[:1000],

@@ -73,8 +73,7 @@ class WorkerObserver:
         self.metrics.alerts_received.labels(source, fmt).inc(count)
 
     def rejected(self, reason: str, count: int) -> None:
-        self.metrics.alerts_rejected.labels(reason).inc(count)
-        log.info("alerts_rejected", reason=reason, count=count)
+        self.metrics.alerts_rejected.labels(reason).inc(count)  # the consumer logs each dead letter
 
     def redelivered(self) -> None:
         self.metrics.redeliveries.inc()
