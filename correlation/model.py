@@ -6,7 +6,7 @@ incident) and back; they know nothing about Redis itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
@@ -69,20 +69,7 @@ class AlertState:
         )
 
     def public(self) -> dict[str, Any]:
-        return {
-            "fingerprint": self.fingerprint,
-            "labels": self.labels,
-            "annotations": self.annotations,
-            "status": self.status,
-            "starts_at": self.starts_at,
-            "ends_at": self.ends_at,
-            "first_seen": self.first_seen,
-            "last_seen": self.last_seen,
-            "count": self.count,
-            "incident": self.incident,
-            "source": self.source,
-            "generator_url": self.generator_url,
-        }
+        return asdict(self)
 
 
 @dataclass(slots=True)
@@ -139,20 +126,7 @@ class Incident:
         )
 
     def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "status": self.status,
-            "severity": self.severity,
-            "group_key": self.group_key,
-            "group_labels": self.group_labels,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "resolved_at": self.resolved_at,
-            "alerts": self.alerts,
-            "firing": self.firing,
-            "occurrences": self.occurrences,
-        }
+        return asdict(self)
 
 
 @dataclass(slots=True)
