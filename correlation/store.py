@@ -166,7 +166,7 @@ class IncidentStore:
         last = decisions[-1][1]
         ops: list[list[Any]] = []
         for fp, state in alerts.items():
-            ops.append(["set", k(self.keys.alert(gid, fp)), state.to_json().decode()])
+            ops.append(["set", k(self.keys.alert(gid, fp)), state.to_json()])
         for iid, incident in incidents.items():
             flat: list[str] = []
             for field, value in incident.to_hash().items():
@@ -176,14 +176,17 @@ class IncidentStore:
             ops.append(["sadd", k(self.keys.incident_alerts(iid))] + fps)
         for iid, entries in timeline.items():
             tk = k(self.keys.incident_timeline(iid))
-            ops.append(["rpush", tk] + [orjson.dumps(e).decode() for e in entries])
+            ops.append(["rpush", tk] + [orjson.dumps(e) for e in entries])
             ops.append(["ltrim", tk, -self.timeline_max, -1])
         ops.append(["hset", 1, "seq", str(last.seq), "inc", last.current_incident])
         blobs = []
         for mid, d in decisions:
             follow = decision_follow_ups(d, mid)
             blobs.append(b"" if follow.empty else follow.to_json())
-        return keys, [version, self.marker_ttl, len(decisions), orjson.dumps(ops), *blobs]
+        flat: list[Any] = [version, self.marker_ttl, len(decisions), len(ops), *blobs]
+        for name, key_index, *args in ops:
+            flat += (name, key_index, len(args), *args)
+        return keys, flat
 
     async def apply(self, writes: Sequence[tuple[str, int, Sequence[tuple[str, Decision]]]]) -> list[Applied]:
         """Apply (group id, expected version, [(message id, decision), ...]) writes in one pipeline."""
