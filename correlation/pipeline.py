@@ -77,7 +77,7 @@ class CorrelationPipeline:
         known = await self.store.sender_key_groups(keyed)
         remember: dict[str, dict[str, str]] = {}
         for delivery in deliveries:
-            by_group: dict[str, list[Alert]] = {}
+            in_message: dict[str, list[Alert]] = {}
             for alert in delivery.alerts:
                 labels = known.get(alert.fingerprint)
                 if labels is not None:
@@ -87,9 +87,9 @@ class CorrelationPipeline:
                     if alert.source in SENDER_KEYED_SOURCES and alert.status == "firing":
                         remember[alert.fingerprint] = group.labels
                 groups[group.id] = group
-                by_group.setdefault(group.id, []).append(alert)
+                in_message.setdefault(group.id, []).append(alert)
                 report.alerts += 1
-            pending += [(delivery.message_id, gid, alerts) for gid, alerts in by_group.items()]
+            pending += [(delivery.message_id, gid, alerts) for gid, alerts in in_message.items()]
 
         await self.store.remember_sender_keys(remember)  # before the state write: a crash leaves no orphan
         # group id -> [(message id, alerts)] in arrival order
