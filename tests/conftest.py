@@ -14,9 +14,16 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from stormwatch.config import Settings, load_settings
 from stormwatch.namespace import delete_namespace
+
+# CI runs a fixed set of examples (reproducible: a red CI is a real regression); locally hypothesis explores
+settings_profile = "ci" if os.environ.get("CI") == "true" else "dev"
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("dev", print_blob=True)
+hypothesis_settings.load_profile(settings_profile)
 
 AMQP_URL = os.environ.get("STORMWATCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("STORMWATCH_REDIS_URL", "redis://127.0.0.1:6379/0")

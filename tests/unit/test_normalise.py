@@ -726,3 +726,11 @@ def test_deeply_nested_rejected_item_still_serialises():
 
 def test_formats_constant():
     assert FORMATS == ("generic", "alertmanager_webhook", "alertmanager_v2", "pagerduty")
+
+
+def test_infinity_and_nan_are_not_json():
+    # stdlib json writes them, but they are not JSON: the body is dead-lettered, never half-read
+    for raw in (b'[{"labels": {"a": "b"}, "startsAt": Infinity}]', b'[{"labels": {"a": "b"}, "startsAt": NaN}]'):
+        with pytest.raises(BodyRejected) as err:
+            normalise(raw, now=1_700_000_000.0)
+        assert err.value.rejection.reason == "invalid_json"
