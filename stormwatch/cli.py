@@ -18,6 +18,8 @@ from stormwatch.logging import configure_logging
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Alerts in, incidents out.")
 incidents_app = typer.Typer(no_args_is_help=True, help="Look at incidents.")
 app.add_typer(incidents_app, name="incidents")
+rules_app = typer.Typer(no_args_is_help=True, help="Check rule files.")
+app.add_typer(rules_app, name="rules")
 console = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
 
@@ -187,6 +189,20 @@ def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--jso
     for e in timeline:
         tl.add_row(_ts(e["at"]), e["kind"], e["text"])
     console.print(tl)
+
+
+@rules_app.command("check")
+def rules_check(directory: Path = typer.Argument(..., exists=True, file_okay=False, help="A rules directory.")) -> None:
+    """Validate every rule file in DIRECTORY; exit 1 listing each error as file:line: field: message."""
+    from rules.loader import check_directory
+
+    errors = check_directory(directory)
+    if errors:
+        for error in errors:
+            err.print(str(error), markup=False, highlight=False, soft_wrap=True)
+        err.print(f"{len(errors)} error(s) in {directory}", markup=False)
+        raise typer.Exit(1)
+    console.print(f"{directory}: rules OK")
 
 
 def main() -> None:

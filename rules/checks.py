@@ -1,0 +1,126 @@
+"""Whole-set checks of a rule set: what only all files together can tell.
+
+Duplicate names within a section (across files), dangling action and service references, topology cycles,
+an inhibit rule that mutes itself, more than one priority matrix. Each problem names its file and field path;
+``rules/loader.py`` adds the line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from rules.schema import NAMED_SECTIONS, RuleFile
+
+
+@dataclass(frozen=True)
+class SetProblem:
+    """A whole-set error, located by file and field path (the loader adds the line)."""
+
+    file: str
+    loc: tuple[str | int, ...]
+    message: str
+
+
+def check_rule_set(files: Sequence[tuple[str, RuleFile]], incomplete: frozenset[str] = frozenset()
+                   ) -> list[SetProblem]:
+    """What no single file can tell: duplicates across files, dangling references, cycles, self-muting.
+
+    The loader also checks what survives of files that failed on their own: there a rule that failed is
+    ``None`` (so indices still point at the file's lines), and ``incomplete`` names the sections that lost
+    something ("actions", "topology"), whose references are then not checked (the definition may be the
+    part that failed)."""
+    problems: list[SetProblem] = []
+    first_seen: dict[tuple[str, str], tuple[str, int]] = {}
+    for file, rules in files:
+        for section in NAMED_SECTIONS:
+            for i, rule in enumerate(getattr(rules, section)):
+                if rule is None:
+                    continue
+                first = first_seen.setdefault((section, rule.name), (file, i))
+                if first != (file, i):
+                    problems.append(SetProblem(file, (section, i, "name"), f"duplicate name {rule.name!r} in "
+                                               f"{section} (first defined in {first[0]} as {section}[{first[1]}])"))
+
+    actions = {a.name for _, f in files for a in f.actions if a is not None}
+    known = ", ".join(sorted(actions)) if actions else "none are defined (add them under actions:)"
+    for file, rules in files:
+        for section in ("groups", "problems"):
+            for i, rule in enumerate(getattr(rules, section)):
+                for j, action in enumerate(() if rule is None else rule.actions):
+                    if "actions" not in incomplete and action not in actions:
+                        problems.append(SetProblem(file, (section, i, "actions", j),
+                                                   f"unknown action {action!r}; defined actions: {known}"))
+        for i, rule in enumerate(rules.inhibit):
+            if rule is not None and set(map(str, rule.source_match)) == set(map(str, rule.target_match)) and not rule.equal:
+                problems.append(SetProblem(file, ("inhibit", i), "source_match and target_match are identical and "
+                                           "equal is empty: every matching alert would mute all the others"))
+
+    matrices = [file for file, f in files if f.priority_matrix is not None]
+    for file in matrices[1:]:
+        problems.append(SetProblem(file, ("priority_matrix",), f"priority_matrix is already defined in {matrices[0]}"))
+
+    problems.extend(_check_topology(files, "topology" not in incomplete))
+    return problems
+
+
+def _check_topology(files: Sequence[tuple[str, RuleFile]], complete: bool) -> list[SetProblem]:
+    """Services defined once, dependencies that exist (when ``complete``), no cycles."""
+    problems: list[SetProblem] = []
+    owner: dict[str, str] = {}
+    graph: dict[str, tuple[str, ...]] = {}
+    label: tuple[str, str] | None = None
+    for file, rules in files:
+        if rules.topology is None:
+            continue
+        if "service_label" in rules.topology.model_fields_set:
+            if label is not None and label[0] != rules.topology.service_label:
+                problems.append(SetProblem(file, ("topology", "service_label"),
+                                           f"service_label {rules.topology.service_label!r} conflicts with "
+                                           f"{label[0]!r} set in {label[1]}"))
+            label = label or (rules.topology.service_label, file)
+        for name, service in rules.topology.services.items():
+            if name in owner:
+                problems.append(SetProblem(file, ("topology", "services", name),
+                                           f"service {name!r} is already defined in {owner[name]}"))
+                continue
+            owner[name] = file
+            graph[name] = service.depends_on
+    for file, rules in files:
+        if rules.topology is None:
+            continue
+        for name, service in rules.topology.services.items():
+            for j, dep in enumerate(service.depends_on):
+                if complete and dep not in graph:
+                    problems.append(SetProblem(file, ("topology", "services", name, "depends_on", j),
+                                               f"{name!r} depends on unknown service {dep!r}; add it under "
+                                               f"topology.services"))
+    for cycle in _cycles(graph):
+        problems.append(SetProblem(owner[cycle[0]], ("topology", "services", cycle[0], "depends_on"),
+                                   f"topology cycle: {' -> '.join(cycle)}"))
+    return problems
+
+
+def _cycles(graph: dict[str, tuple[str, ...]]) -> list[list[str]]:
+    """One cycle per strongly connected loop found by depth-first search, each as a closed path."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for dep in graph.get(node, ()):
+            if dep not in graph:
+                continue
+            if state.get(dep) == 1:
+                found.append([*path[path.index(dep):], dep])
+            elif dep not in state:
+                visit(dep)
+        path.pop()
+        state[node] = 2
+
+    for node in graph:
+        if node not in state:
+            visit(node)
+    return found

@@ -1,0 +1,568 @@
+"""Label matchers with Alertmanager semantics: ``name=value``, ``!=``, ``=~``, ``!~``.
+
+A matcher tests one label of an alert. A missing label matches as the empty string, so ``team=""`` matches
+alerts without a ``team`` label and ``team!=""`` only alerts that have a non-empty one. Regexes are fully
+anchored, as Alertmanager compiles them (``^(?:value)$``): ``severity=~"crit"`` does not match ``critical``.
+
+Two forms, one meaning:
+
+* the string form, ``severity=~"critical|page"`` or a list ``{alertname="DiskFull", team!="db"}``;
+* the structured form, ``{"name": "severity", "op": "=~", "value": "critical|page"}`` (``op`` defaults to
+  ``=``) or the one-key shorthand ``{"severity": "critical"}``.
+
+The string syntax follows Alertmanager's classic parser (``pkg/labels/parse.go``) where it and the newer UTF-8
+parser (``matcher/parse``) agree. Where they disagree on what an input *means*, the classic reading wins, as it
+does in Alertmanager's default fallback mode (``matcher/compat``): inside quotes only ``\\"``, ``\\\\`` and ``\\n`` are
+escapes and any other backslash is literal, so ``instance=~"web\\d+"`` is the regex ``web\\d+``. From the UTF-8
+parser we take double-quoted label names (``"service.name"="api"``); input both parsers would only accept with
+a warning (unbalanced braces, empty matchers between commas) is rejected. See ``docs/rules/matchers.md``.
+
+Regexes use Go's RE2 syntax. They run on Python's ``re``, after a small translation and a check that refuses
+what RE2 refuses but ``re`` would accept (backreferences, lookarounds, atomic groups, possessive quantifiers):
+rules are shared with Alertmanager users, and those constructs are how regexes become catastrophically slow.
+
+No I/O, no imports from the rest of Stormwatch.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import lru_cache
+
+__all__ = [
+    "MatchType",
+    "Matcher",
+    "MatcherError",
+    "equality_index_key",
+    "matcher_from_obj",
+    "matches_all",
+    "parse_matcher",
+    "parse_matchers",
+]
+
+
+class MatcherError(ValueError):
+    """A matcher that cannot be parsed or built. ``column`` (1-based) points into ``text`` when known."""
+
+    def __init__(self, message: str, *, column: int | None = None, text: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+        self.text = text
+
+
+class MatchType(str, Enum):
+    EQ = "="
+    NE = "!="
+    RE = "=~"
+    NRE = "!~"
+
+
+#: label names that need no quotes; others (UTF-8 names) are written in double quotes.
+_BARE_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_BARE_NAME_DESC = "[a-zA-Z_:][a-zA-Z0-9_:]*"
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """One label test. Build it directly, or with :func:`parse_matcher` / :func:`matcher_from_obj`."""
+
+    name: str
+    type: MatchType
+    value: str
+    _regex: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise MatcherError(f"label name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.value, str):
+            raise MatcherError(f"matcher value for {self.name!r} must be a string, got {self.value!r}")
+        if not isinstance(self.type, MatchType):
+            try:
+                object.__setattr__(self, "type", MatchType(self.type))
+            except ValueError:
+                raise MatcherError(
+                    f"unknown match operator {self.type!r} for {self.name!r}: use '=', '!=', '=~' or '!~'"
+                ) from None
+        if self.type is MatchType.RE or self.type is MatchType.NRE:
+            object.__setattr__(self, "_regex", _compile(self.value))
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether ``labels`` satisfy this matcher; a missing label is the empty string."""
+        value = labels.get(self.name, "")
+        kind = self.type
+        if kind is MatchType.EQ:
+            return value == self.value
+        if kind is MatchType.NE:
+            return value != self.value
+        if kind is MatchType.RE:
+            return self._regex.fullmatch(value) is not None  # type: ignore[union-attr]
+        return self._regex.fullmatch(value) is None  # type: ignore[union-attr]
+
+    def __str__(self) -> str:
+        name = self.name if _BARE_NAME.fullmatch(self.name) else f'"{_escape(self.name)}"'
+        return f'{name}{self.type.value}"{_escape(self.value)}"'
+
+
+def matches_all(matchers: Sequence[Matcher], labels: Mapping[str, str]) -> bool:
+    """Whether every matcher matches (true for no matchers)."""
+    for matcher in matchers:
+        if not matcher.matches(labels):
+            return False
+    return True
+
+
+def equality_index_key(matchers: Sequence[Matcher]) -> tuple[str, str] | None:
+    """One ``(name, value)`` every matching label set must carry, for indexing rules by equality.
+
+    Prefers ``alertname=...``, then the first equality with a non-empty value (an empty one also matches
+    alerts *without* the label, so it makes a poor index), then any equality. Look alerts up with
+    ``labels.get(name, "")`` so that an empty-valued key still finds alerts missing the label.
+    """
+    first: Matcher | None = None
+    first_non_empty: Matcher | None = None
+    for m in matchers:
+        if m.type is not MatchType.EQ:
+            continue
+        if m.name == "alertname":
+            return (m.name, m.value)
+        if first is None:
+            first = m
+        if first_non_empty is None and m.value:
+            first_non_empty = m
+    chosen = first_non_empty or first
+    return None if chosen is None else (chosen.name, chosen.value)
+
+
+# --- string form ------------------------------------------------------------------------------------------
+
+_OPERATORS = ("=~", "!=", "!~", "=")  # '=~' before '=' so the longer operator wins
+
+
+def _escape(s: str) -> str:
+    """OpenMetrics escaping, as Alertmanager prints matcher values: backslash, line feed, double quote."""
+    return s.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _unescape_unquoted(raw: str) -> str:
+    """Classic parser escapes in an unquoted value: ``\\n``, ``\\"``, ``\\\\``; any other backslash is literal."""
+    if "\\" not in raw:
+        return raw
+    out: list[str] = []
+    i, n = 0, len(raw)
+    while i < n:
+        c = raw[i]
+        if c == "\\" and i + 1 < n:
+            d = raw[i + 1]
+            out.append("\n" if d == "n" else d if d in '"\\' else "\\" + d)
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        if not isinstance(text, str):
+            raise MatcherError(f"matchers must be given as a string, got {type(text).__name__}")
+        self.text = text
+        self.pos = 0
+        self.n = len(text)
+
+    def error(self, message: str, pos: int) -> MatcherError:
+        return MatcherError(f"{message} at column {pos + 1} in {self.text!r}", column=pos + 1, text=self.text)
+
+    def found(self, pos: int) -> str:
+        return "end of input" if pos >= self.n else repr(self.text[pos])
+
+    def skip_ws(self) -> None:
+        text, n, pos = self.text, self.n, self.pos
+        while pos < n and text[pos].isspace():
+            pos += 1
+        self.pos = pos
+
+    def at_end(self) -> bool:
+        self.skip_ws()
+        return self.pos >= self.n
+
+    # one matcher: name, operator, value
+    def matcher(self) -> Matcher:
+        self.skip_ws()
+        name = self.name()
+        self.skip_ws()
+        kind = self.operator()
+        self.skip_ws()
+        value_pos = self.pos
+        value = self.value()
+        try:
+            return Matcher(name, kind, value)
+        except MatcherError as exc:
+            raise self.error(str(exc), value_pos) from None
+
+    def name(self) -> str:
+        pos = self.pos
+        if pos < self.n and self.text[pos] == '"':
+            name = self.quoted(strict=True)
+            if not name:
+                raise self.error("label name must not be empty", pos)
+            return name
+        m = _BARE_NAME.match(self.text, pos)
+        end = m.end() if m else pos
+        stop = end
+        while stop < self.n and not self.text[stop].isspace() and self.text[stop] not in '=!~,{}"':
+            stop += 1
+        if stop > end or not m:
+            if stop == pos:
+                raise self.error(f"expected a label name, found {self.found(pos)}", pos)
+            bad = self.text[pos:stop]
+            raise self.error(
+                f"invalid label name {bad!r}: unquoted names are {_BARE_NAME_DESC}, write other names in "
+                f"double quotes ({_quote(bad)})",
+                pos,
+            )
+        self.pos = end
+        return m.group()
+
+    def operator(self) -> MatchType:
+        for op in _OPERATORS:
+            if self.text.startswith(op, self.pos):
+                self.pos += len(op)
+                return MatchType(op)
+        raise self.error(f"expected an operator ('=', '!=', '=~' or '!~'), found {self.found(self.pos)}", self.pos)
+
+    def value(self) -> str:
+        if self.pos < self.n and self.text[self.pos] == '"':
+            return self.quoted(strict=False)
+        # unquoted: up to the next comma, or a closing brace that closes no '{' of the value itself, trimmed
+        text, n, start = self.text, self.n, self.pos
+        pos, depth = start, 0
+        while pos < n:
+            c = text[pos]
+            if c == ",":
+                break
+            if c == "}":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif c == "{":
+                depth += 1
+            elif c == '"':
+                raise self.error("unescaped double quote in an unquoted value (quote the whole value)", pos)
+            elif c == "\\" and pos + 1 < n and text[pos + 1] in '"\\':
+                pos += 1
+            pos += 1
+        self.pos = pos
+        return _unescape_unquoted(text[start:pos].strip())
+
+    def quoted(self, *, strict: bool) -> str:
+        """A double-quoted string at ``self.pos``; ``\\"``, ``\\\\``, ``\\n`` are escapes. In values any other
+        backslash is literal (classic Alertmanager); in names (``strict``) it is an error."""
+        text, n, start = self.text, self.n, self.pos
+        out: list[str] = []
+        pos = start + 1
+        while pos < n:
+            c = text[pos]
+            if c == '"':
+                self.pos = pos + 1
+                return "".join(out)
+            if c == "\\" and pos + 1 < n:
+                d = text[pos + 1]
+                if d == "n":
+                    out.append("\n")
+                elif d in '"\\':
+                    out.append(d)
+                elif strict:
+                    raise self.error(f"unsupported escape '\\{d}' in a quoted label name", pos)
+                else:
+                    out.append("\\" + d)
+                pos += 2
+                continue
+            out.append(c)
+            pos += 1
+        raise self.error("unterminated quoted string: missing closing '\"' for the quote", start)
+
+
+def _quote(s: str) -> str:
+    return f'"{_escape(s)}"'
+
+
+def parse_matcher(text: str) -> Matcher:
+    """Parse one matcher: ``foo="bar"``, ``foo!=bar``, ``foo=~"a|b"``, ``foo !~ "x"``, ``"service.name"="api"``."""
+    p = _Parser(text)
+    if p.at_end():
+        raise p.error("expected a matcher, found end of input", p.pos)
+    if p.text[p.pos] in "{}":
+        raise p.error("unexpected brace in a single matcher (use parse_matchers for '{...}' lists)", p.pos)
+    m = p.matcher()
+    if not p.at_end():
+        if p.text[p.pos] == ",":
+            raise p.error("expected exactly one matcher, found ',' (use parse_matchers for a list)", p.pos)
+        raise p.error(f"unexpected {p.found(p.pos)} after the matcher", p.pos)
+    return m
+
+
+def parse_matchers(text: str) -> list[Matcher]:
+    """Parse a comma-separated list, optionally in braces: ``{a="b", c=~"d"}``, ``a=b, c!="d,e"``, ``{}``.
+
+    A trailing comma is allowed; an empty input or ``{}`` gives ``[]``.
+    """
+    p = _Parser(text)
+    out: list[Matcher] = []
+    p.skip_ws()
+    brace_pos = p.pos if p.pos < p.n and p.text[p.pos] == "{" else -1
+    if brace_pos >= 0:
+        p.pos += 1
+    while not p.at_end() and p.text[p.pos] != "}":
+        if p.text[p.pos] == ",":
+            raise p.error("expected a matcher, found ','", p.pos)
+        out.append(p.matcher())
+        if p.at_end() or p.text[p.pos] != ",":
+            break
+        p.pos += 1  # the comma; a trailing one is fine
+    p.skip_ws()
+    if brace_pos >= 0:
+        if p.pos >= p.n or p.text[p.pos] != "}":
+            expected = "expected ',' or '}'" if out else "expected a matcher or '}'"
+            raise p.error(f"{expected} (for the '{{' at column {brace_pos + 1}), found {p.found(p.pos)}", p.pos)
+        p.pos += 1
+    elif p.pos < p.n and p.text[p.pos] == "}":
+        raise p.error("unexpected '}' without an opening '{'", p.pos)
+    if not p.at_end():
+        raise p.error(f"expected ',' between matchers, found {p.found(p.pos)}", p.pos)
+    return out
+
+
+# --- structured form --------------------------------------------------------------------------------------
+
+_STRUCTURED_KEYS = frozenset({"name", "op", "value"})
+
+
+def matcher_from_obj(obj: object) -> Matcher:
+    """A matcher from a rule file's value: a string (:func:`parse_matcher`), ``{"name", "op", "value"}``
+    (``op`` defaults to ``=``), or a one-key mapping ``{"severity": "critical"}`` meaning equality."""
+    if isinstance(obj, Matcher):
+        return obj
+    if isinstance(obj, str):
+        return parse_matcher(obj)
+    if not isinstance(obj, Mapping):
+        raise MatcherError(
+            f"a matcher must be a string like 'severity=\"critical\"' or a mapping, got {type(obj).__name__}: {obj!r}"
+        )
+    keys = set(obj)
+    if "name" in keys and "value" in keys:
+        unknown = keys - _STRUCTURED_KEYS
+        if unknown:
+            raise MatcherError(
+                f"unknown key(s) {sorted(map(str, unknown))} in matcher {dict(obj)!r}: allowed are name, op, value"
+            )
+        op = obj.get("op", "=")
+        if not isinstance(op, str) or op not in _OPERATORS:
+            raise MatcherError(f"op must be one of '=', '!=', '=~', '!~' in matcher {dict(obj)!r}, got {op!r}")
+        name, value = obj["name"], obj["value"]
+        if not isinstance(name, str) or not name:
+            raise MatcherError(f"name must be a non-empty string in matcher {dict(obj)!r}")
+        if not isinstance(value, str):
+            raise MatcherError(f"value must be a string in matcher {dict(obj)!r} (quote numbers and booleans)")
+        try:
+            return Matcher(name, MatchType(op), value)
+        except MatcherError as exc:
+            raise MatcherError(f"{exc} in matcher {dict(obj)!r}") from None
+    if len(keys) == 1:
+        ((name, value),) = obj.items()
+        if not isinstance(name, str) or not name:
+            raise MatcherError(f"label name must be a non-empty string in matcher {dict(obj)!r}")
+        if not isinstance(value, str):
+            raise MatcherError(
+                f"value of {name!r} must be a string in matcher {dict(obj)!r} (quote numbers and booleans)"
+            )
+        return Matcher(name, MatchType.EQ, value)
+    raise MatcherError(
+        f"cannot read matcher {dict(obj)!r}: use {{name: ..., op: ..., value: ...}} (name and value required) "
+        "or a single {label: value} pair"
+    )
+
+
+# --- RE2 regexes on Python's re ---------------------------------------------------------------------------
+
+_MAX_REPEAT = 1000  # RE2's limit on {n,m} counts
+_REPEAT = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+_FLAG_GROUP = re.compile(r"\(\?([a-zA-Z-]*)([:)])")
+_NAMED_GROUP = re.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
+_POSIX_CLASS = re.compile(r"\[:(\^?)([a-z]*):\]")
+_POSIX = {  # ASCII, as in RE2
+    "alnum": "0-9A-Za-z",
+    "alpha": "A-Za-z",
+    "ascii": "\\x00-\\x7f",
+    "blank": "\\t ",
+    "cntrl": "\\x00-\\x1f\\x7f",
+    "digit": "0-9",
+    "graph": "!-~",
+    "lower": "a-z",
+    "print": " -~",
+    "punct": "!-/:-@\\[-`{-~",
+    "space": "\\t\\n\\v\\f\\r ",
+    "upper": "A-Z",
+    "word": "0-9A-Za-z_",
+    "xdigit": "0-9A-Fa-f",
+}
+_NOT_RE2 = "is not supported by RE2 (Alertmanager's regex syntax)"
+
+
+class _RegexError(Exception):
+    pass
+
+
+def _translate(pattern: str) -> tuple[str, int]:
+    """RE2 syntax -> an equivalent Python pattern and flags; refuses what RE2 refuses but ``re`` accepts.
+
+    Translated: ``\\z`` -> ``\\Z``, ``\\x{...}``, ``\\Q...\\E``, ``(?<name>``, POSIX classes ``[[:alpha:]]``,
+    a ``{`` that is not a repeat (literal in RE2), ``$`` outside multi-line mode (end of text in RE2).
+    ``\\d \\w \\s \\b`` are ASCII in RE2, so a pattern using them is compiled with ``re.ASCII``.
+    """
+    out: list[str] = []
+    flags = 0
+    multiline = False
+    in_class = False
+    class_start = False  # just after '[' or '[^': a ']' here is literal
+    prev_quantifier = False
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        quantifier = False
+        if c == "\\":
+            if i + 1 >= n:
+                raise _RegexError("trailing backslash at the end of the expression")
+            d = pattern[i + 1]
+            if d in "123456789":
+                raise _RegexError(f"backreference '\\{d}' {_NOT_RE2}")
+            if d in "uUN":
+                raise _RegexError(f"'\\{d}' is Python syntax and {_NOT_RE2}; write a code point as \\x{{263a}}")
+            if d == "Z":
+                raise _RegexError(f"'\\Z' {_NOT_RE2}; use '\\z' for the end of the text")
+            if d in "pP":
+                raise _RegexError(f"Unicode classes ('\\{d}{{...}}') are not supported by Stormwatch's regex engine")
+            if d == "Q" and not in_class:
+                end = pattern.find("\\E", i + 2)
+                stop = n if end < 0 else end
+                out.append(re.escape(pattern[i + 2 : stop]))
+                i = n if end < 0 else end + 2
+            elif d == "x" and i + 2 < n and pattern[i + 2] == "{":
+                end = pattern.find("}", i + 3)
+                digits = pattern[i + 3 : end] if end > 0 else ""
+                if not re.fullmatch(r"[0-9A-Fa-f]{1,8}", digits) or int(digits, 16) > 0x10FFFF:
+                    raise _RegexError(f"invalid escape '\\x{{{digits}...' (expected \\x{{hex}} up to 10FFFF)")
+                out.append(f"\\U{int(digits, 16):08x}")
+                i = end + 1
+            else:
+                if d == "z" and not in_class:
+                    out.append("\\Z")
+                else:
+                    if d in "dDwWsSbB":
+                        flags |= re.ASCII
+                    out.append(c + d)
+                i += 2
+            class_start = False
+        elif in_class:
+            if c == "]" and not class_start:
+                in_class = False
+                out.append(c)
+                i += 1
+            elif c == "[":
+                m = _POSIX_CLASS.match(pattern, i)
+                if m:
+                    if m.group(1):
+                        raise _RegexError(f"negated POSIX class '{m.group()}' is not supported; use [^[:...:]]")
+                    if m.group(2) not in _POSIX:
+                        raise _RegexError(f"unknown POSIX class '{m.group()}'")
+                    out.append(_POSIX[m.group(2)])
+                    i = m.end()
+                else:
+                    out.append("\\[")  # literal in RE2; Python would warn about a nested set
+                    i += 1
+            else:
+                out.append("\\" + c if c in "&~|" else c)  # literal in both; escaped to keep Python quiet
+                i += 1
+            class_start = False
+        elif c == "[":
+            in_class, class_start = True, True
+            if pattern.startswith("[^", i):
+                out.append("[^")
+                i += 2
+            else:
+                out.append("[")
+                i += 1
+        elif c == "(" and pattern.startswith("(?", i):
+            ext = pattern[i + 2 : i + 4]
+            if ext[:1] in ("=", "!") or ext in ("<=", "<!"):
+                raise _RegexError(f"lookaround '(?{ext[:2] if ext[:1] == '<' else ext[:1]}' {_NOT_RE2}")
+            if ext == "P=":
+                raise _RegexError(f"named backreference '(?P=' {_NOT_RE2}")
+            if ext[:1] == "(":
+                raise _RegexError(f"conditional group '(?(' {_NOT_RE2}")
+            if ext[:1] == ">":
+                raise _RegexError(f"atomic group '(?>' {_NOT_RE2}")
+            if ext[:1] == "#":
+                raise _RegexError(f"comment group '(?#' {_NOT_RE2}")
+            named = _NAMED_GROUP.match(pattern, i)
+            flag_group = _FLAG_GROUP.match(pattern, i)
+            if named:
+                out.append(f"(?P<{named.group(1)}>")
+                i = named.end()
+            elif flag_group:
+                letters = flag_group.group(1)
+                bad = sorted(set(letters) - set("ims-"))
+                if bad:
+                    raise _RegexError(f"regex flag(s) {''.join(bad)!r} not supported; use i, m and s")
+                if "m" in letters.split("-")[0]:
+                    multiline = True
+                out.append(flag_group.group())
+                i = flag_group.end()
+            else:
+                out.append("(?")
+                i += 2
+        elif c in "*+?":
+            if prev_quantifier and c == "+":
+                raise _RegexError(f"possessive quantifier '{pattern[i - 1 : i + 1]}' {_NOT_RE2}")
+            out.append(c)
+            i += 1
+            quantifier = c != "?" or not prev_quantifier  # '*?' is lazy, not a second quantifier
+        elif c == "{":
+            m = _REPEAT.match(pattern, i)
+            if m:
+                if int(m.group(1)) > _MAX_REPEAT or (m.group(2) and int(m.group(2)) > _MAX_REPEAT):
+                    raise _RegexError(f"repeat count in '{m.group()}' is above RE2's limit of {_MAX_REPEAT}")
+                out.append(m.group())
+                i = m.end()
+                quantifier = True
+            else:
+                out.append("\\{")  # not a repeat: a literal brace in RE2 (Python reads '{,3}' as a repeat)
+                i += 1
+        elif c == "$" and not multiline:
+            out.append("\\Z")  # RE2 '$' without (?m) is the end of the text; Python's also matches before a final \n
+            i += 1
+        else:
+            out.append(c)
+            i += 1
+        prev_quantifier = quantifier
+    return "".join(out), flags
+
+
+@lru_cache(maxsize=4096)
+def _compile(pattern: str) -> re.Pattern[str]:
+    """Compile an RE2 pattern for full (anchored) matching; identical patterns share one compiled regex."""
+    try:
+        translated, flags = _translate(pattern)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return re.compile(translated, flags)
+    except _RegexError as exc:
+        raise MatcherError(f"invalid regular expression {pattern!r}: {exc}") from None
+    except re.error as exc:
+        reason = exc.msg
+        if "global flags not at the start" in reason:
+            reason = "flags like (?i) must come first in the expression; elsewhere use the scoped form (?i:...)"
+        raise MatcherError(f"invalid regular expression {pattern!r}: {reason}") from None

@@ -1,0 +1,470 @@
+"""The rule language: pydantic models for one rule file (the whole-set checks are in ``rules/checks.py``).
+
+A rule set is a directory of YAML files; each file is a mapping of optional sections (``groups``, ``inhibit``,
+``maintenance``, ``topology``, ``flapping``, ``problems``, ``enrichment``, ``priority_matrix``, ``actions``).
+Every model forbids unknown keys and is frozen. Each field validates itself (durations, matchers, label names,
+times, time zones); :func:`rules.checks.check_rule_set` then checks what only the whole set can tell (duplicate names,
+dangling action and service references, topology cycles, an inhibit rule that mutes itself, two priority
+matrices). ``rules/loader.py`` reads the files and turns every error into ``file:line: path: message``.
+
+Reference for SREs: ``docs/rules/reference.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator,
+                      model_validator)
+from pydantic_core import PydanticCustomError
+
+from rules.matchers import Matcher, MatcherError, matcher_from_obj, parse_matchers
+
+
+def _fail(message: str) -> PydanticCustomError:
+    """An error whose message is shown as is (no "Value error, " prefix; braces in it are safe)."""
+    return PydanticCustomError("rule", "{message}", {"message": message})
+
+
+# --- scalar types -------------------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?")
+_DURATION_UNITS = (604800.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
+_DURATION_HINT = "use a number with a unit, largest unit first: 30s, 5m, 1h30m, 2d (units: ms, s, m, h, d, w)"
+
+
+def parse_duration(value: object) -> float:
+    """``"1h30m"`` -> ``5400.0`` seconds. Prometheus-style: integers with units, largest unit first."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise _fail(f"invalid duration {value!r}: {_DURATION_HINT}")
+    text = value.strip()
+    match = _DURATION.fullmatch(text)
+    if not text or match is None or not any(match.groups()):
+        raise _fail(f"invalid duration {value!r}: {_DURATION_HINT}")
+    return sum(int(n) * unit for n, unit in zip(match.groups(), _DURATION_UNITS) if n)
+
+
+def _positive(seconds: float) -> float:
+    if seconds <= 0:
+        raise _fail("must be longer than 0s")
+    return seconds
+
+
+#: seconds, >= 0 (a hold of 0s means no hold)
+Duration = Annotated[float, PlainValidator(parse_duration)]
+#: seconds, > 0
+PositiveDuration = Annotated[float, PlainValidator(parse_duration), AfterValidator(_positive)]
+
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _label_name(value: object) -> str:
+    if not isinstance(value, str) or not _LABEL_NAME.fullmatch(value):
+        raise _fail(f"invalid label name {value!r}: use letters, digits and underscores, not starting with a digit")
+    return value
+
+
+def _name(value: object) -> str:
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or len(value) > 128:
+        raise _fail(f"invalid name {value!r}: use letters, digits, '-', '_' and '.', starting with a letter or digit")
+    return value
+
+
+LabelName = Annotated[str, PlainValidator(_label_name)]
+#: a rule, action or service name, e.g. ``database-outage``
+Name = Annotated[str, PlainValidator(_name)]
+
+
+def _matcher(value: object) -> Matcher:
+    try:
+        return matcher_from_obj(value)
+    except MatcherError as exc:
+        raise _fail(str(exc)) from None
+    except (TypeError, ValueError) as exc:
+        raise _fail(f"invalid matcher {value!r}: {exc}") from None
+
+
+def _matcher_list(value: object) -> object:
+    if isinstance(value, str):  # '{alertname="PostgresDown", severity="critical"}'
+        try:
+            return parse_matchers(value)
+        except MatcherError as exc:
+            raise _fail(str(exc)) from None
+    if isinstance(value, dict):
+        raise _fail('expected a list of matchers, e.g. [alertname="PostgresDown", {severity: critical}]')
+    return value
+
+
+MatcherItem = Annotated[Matcher, PlainValidator(_matcher), PlainSerializer(str, when_used="json")]
+#: a list of matchers, each a string (``severity=~"critical|page"``), ``{label: value}`` or ``{name, op, value}``
+Matchers = Annotated[tuple[MatcherItem, ...], BeforeValidator(_matcher_list)]
+
+
+def _non_empty(value: tuple[Any, ...]) -> tuple[Any, ...]:
+    if not value:
+        raise _fail("needs at least one matcher (an empty list would match every alert)")
+    return value
+
+
+RequiredMatchers = Annotated[Matchers, AfterValidator(_non_empty)]
+
+Level = Literal["high", "medium", "low"]
+LEVELS: tuple[str, ...] = ("high", "medium", "low")
+PriorityName = Literal["P1", "P2", "P3", "P4", "P5"]
+
+
+class RuleModel(BaseModel):
+    """Strict (unknown keys are errors) and frozen: a rule is a value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+# --- groups ---------------------------------------------------------------------------------------------------
+
+def _group_by(value: tuple[str, ...]) -> tuple[str, ...]:
+    if "..." in value and len(value) > 1:
+        raise _fail('"..." (group by all labels) must be alone')
+    if not value:
+        raise _fail('needs at least one label, or ["..."] for all labels')
+    return value
+
+
+def _group_by_item(value: object) -> str:
+    return "..." if value == "..." else _label_name(value)
+
+
+GroupBy = Annotated[tuple[Annotated[str, PlainValidator(_group_by_item)], ...], AfterValidator(_group_by)]
+
+
+class Threshold(RuleModel):
+    """Open the incident only when ``count`` alerts of the group fire within ``within``, or when any / all of
+    the listed alertnames fire."""
+
+    count: Annotated[int, Field(ge=1)] | None = None
+    within: PositiveDuration | None = None
+    any_of: tuple[str, ...] | None = None
+    all_of: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Threshold:
+        forms = [f for f, on in (("count/within", self.count is not None or self.within is not None),
+                                 ("any_of", self.any_of is not None), ("all_of", self.all_of is not None)) if on]
+        if len(forms) != 1:
+            raise _fail("use exactly one of: count with within, any_of, all_of" +
+                        (f" (found {', '.join(forms)})" if forms else ""))
+        if forms[0] == "count/within" and (self.count is None or self.within is None):
+            raise _fail("count and within go together")
+        names = self.any_of if self.any_of is not None else self.all_of
+        if names is not None and not names:
+            raise _fail("needs at least one alertname")
+        return self
+
+
+class LevelSource(RuleModel):
+    """An impact or urgency: a fixed level, or read from a label (optionally mapping its values to levels)."""
+
+    value: Level | None = None
+    from_label: LabelName | None = None
+    map: dict[str, Level] = {}
+    default: Level = "medium"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fixed_level(cls, data: object) -> object:
+        if isinstance(data, str):
+            if data not in LEVELS:
+                raise _fail(f"invalid level {data!r}: use high, medium or low, or {{from_label: LABEL, ...}}")
+            return {"value": data}
+        return data
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LevelSource:
+        if (self.value is None) == (self.from_label is None):
+            raise _fail("give a level (high, medium, low) or {from_label: LABEL, map: {...}, default: LEVEL}")
+        if self.value is not None and self.map:
+            raise _fail("map only goes with from_label")
+        return self
+
+
+class Priority(RuleModel):
+    impact: LevelSource = LevelSource(value="medium")
+    urgency: LevelSource = LevelSource(value="medium")
+
+
+class AutoResolve(RuleModel):
+    mode: Literal["all_resolved", "after_hold", "manual"] = "all_resolved"
+    hold: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _hold_with_mode(self) -> AutoResolve:
+        if self.mode == "after_hold" and self.hold is None:
+            raise _fail("mode after_hold needs a hold, e.g. hold: 10m")
+        if self.mode != "after_hold" and self.hold is not None:
+            raise _fail(f"hold only goes with mode after_hold (mode is {self.mode})")
+        return self
+
+
+class GroupRule(RuleModel):
+    name: Name
+    description: str = ""
+    match: Matchers = ()
+    group_by: GroupBy = ("alertname", "service")
+    window: PositiveDuration | None = None
+    threshold: Threshold | None = None
+    priority: Priority | None = None
+    team: str | None = None
+    auto_resolve: AutoResolve = AutoResolve()
+    actions: tuple[Name, ...] = ()
+
+
+# --- inhibition, maintenance ---------------------------------------------------------------------------------
+
+class InhibitRule(RuleModel):
+    name: Name
+    description: str = ""
+    source_match: RequiredMatchers
+    target_match: RequiredMatchers
+    equal: tuple[LabelName, ...] = ()
+    hold: Duration = 0.0
+
+
+WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_INDEX = {**{d: i for i, d in enumerate(WEEKDAYS)}, **{d[:3]: i for i, d in enumerate(WEEKDAYS)}}
+
+
+def _weekdays(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise _fail("expected a list of weekdays, e.g. [monday, tuesday] or [monday:friday]")
+    days: set[int] = set()
+    for item in value:
+        parts = item.lower().split(":") if isinstance(item, str) else [item]
+        index = [_WEEKDAY_INDEX.get(p) if isinstance(p, str) else None for p in parts]
+        if len(parts) > 2 or None in index:
+            raise _fail(f"unknown weekday {item!r}: use monday..sunday (or mon..sun), or a range like monday:friday")
+        first, last = index[0], index[-1]
+        assert first is not None and last is not None
+        if last < first:
+            raise _fail(f"weekday range {item!r} runs backwards: write it from the earlier day, e.g. monday:friday")
+        days.update(range(first, last + 1))
+    return tuple(WEEKDAYS[i] for i in sorted(days))
+
+
+def _clock(value: object) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"(?:[01]\d|2[0-3]):[0-5]\d|24:00", value):
+        raise _fail(f"invalid time {value!r}: use HH:MM in 24-hour time, quoted, e.g. \"22:00\"")
+    return value
+
+
+def _time_zone(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise _fail(f"invalid time zone {value!r}: use an IANA name such as Europe/Paris or UTC")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail(f"unknown time zone {value!r}: use an IANA name such as Europe/Paris or UTC") from None
+    return value
+
+
+class MaintenanceWindow(RuleModel):
+    """A recurring window: on ``weekdays``, from ``start`` to ``end`` (local time in ``time_zone``); an end
+    earlier than the start runs past midnight into the next day."""
+
+    name: Name
+    description: str = ""
+    match: RequiredMatchers
+    weekdays: Annotated[tuple[str, ...], BeforeValidator(_weekdays)] = WEEKDAYS
+    start: Annotated[str, PlainValidator(_clock)]
+    end: Annotated[str, PlainValidator(_clock)]
+    time_zone: Annotated[str, PlainValidator(_time_zone)] = "UTC"
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> MaintenanceWindow:
+        if self.start == "24:00":
+            raise _fail("start must be before 24:00 (write 00:00)")
+        if self.start == self.end:
+            raise _fail(f"start and end are the same time ({self.start}): the window would be empty")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+# --- topology, flapping, problems, enrichment ----------------------------------------------------------------
+
+class Service(RuleModel):
+    depends_on: tuple[Name, ...] = ()
+
+
+def _none_as_empty(value: object) -> object:
+    """``orders-db:`` with nothing after it is a service without dependencies (YAML reads it as null)."""
+    return {} if value is None else value
+
+
+class Topology(RuleModel):
+    """The service dependency graph. ``service_label`` names the alert label holding the service."""
+
+    service_label: LabelName = "service"
+    services: Annotated[dict[Name, Annotated[Service, BeforeValidator(_none_as_empty)]],
+                        BeforeValidator(_none_as_empty)] = {}
+
+
+class FlappingRule(RuleModel):
+    """An alert that changes state more than ``changes`` times within ``within`` is flapping until it has
+    been stable for ``quiet``."""
+
+    name: Name
+    description: str = ""
+    match: Matchers = ()
+    changes: Annotated[int, Field(ge=2)]
+    within: PositiveDuration
+    quiet: PositiveDuration
+
+
+class Recurrence(RuleModel):
+    count: Annotated[int, Field(ge=2)]
+    within: PositiveDuration
+
+
+class ProblemRule(RuleModel):
+    """Incidents with the same ``signature`` recurring ``count`` times within ``within`` (recurrence), or one
+    root cause producing incidents on at least ``min_services`` services (shared_root_cause), become a problem."""
+
+    name: Name
+    description: str = ""
+    match: Matchers = ()
+    signature: GroupBy = ("alertname", "service")
+    recurrence: Recurrence | None = None
+    shared_root_cause: bool = False
+    min_services: Annotated[int, Field(ge=2)] = 2
+    team: str | None = None
+    actions: tuple[Name, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> ProblemRule:
+        if (self.recurrence is None) == (not self.shared_root_cause):
+            raise _fail("use exactly one of: recurrence: {count, within}, or shared_root_cause: true")
+        return self
+
+
+class LookupRow(RuleModel):
+    labels: dict[LabelName, str] = {}
+    annotations: dict[LabelName, str] = {}
+
+
+class Lookup(RuleModel):
+    """A static map keyed by the value of one label: ``from_label: service``, ``table: {orders-db: {...}}``."""
+
+    from_label: LabelName
+    table: dict[str, LookupRow]
+
+
+class EnrichmentRule(RuleModel):
+    name: Name
+    description: str = ""
+    match: Matchers = ()
+    add_labels: dict[LabelName, str] = {}
+    add_annotations: dict[LabelName, str] = {}
+    lookup: Lookup | None = None
+
+    @model_validator(mode="after")
+    def _adds_something(self) -> EnrichmentRule:
+        if not (self.add_labels or self.add_annotations or self.lookup):
+            raise _fail("adds nothing: give add_labels, add_annotations or lookup")
+        return self
+
+
+# --- priority matrix, actions ---------------------------------------------------------------------------------
+
+#: ITIL's usual 3x3 matrix: impact (rows) x urgency (columns) -> priority
+ITIL_MATRIX: dict[str, dict[str, str]] = {
+    "high": {"high": "P1", "medium": "P2", "low": "P3"},
+    "medium": {"high": "P2", "medium": "P3", "low": "P4"},
+    "low": {"high": "P3", "medium": "P4", "low": "P5"},
+}
+
+
+class PriorityMatrix(RuleModel):
+    """``impact -> urgency -> P1..P5``; every one of the nine cells must be given."""
+
+    high: dict[Level, PriorityName] = {}
+    medium: dict[Level, PriorityName] = {}
+    low: dict[Level, PriorityName] = {}
+
+    @model_validator(mode="after")
+    def _complete(self) -> PriorityMatrix:
+        missing = [f"{impact}/{urgency}" for impact in LEVELS for urgency in LEVELS
+                   if urgency not in getattr(self, impact)]
+        if missing:
+            raise _fail(f"missing cells (impact/urgency): {', '.join(missing)}; every impact needs high, medium "
+                        f"and low urgency")
+        return self
+
+    def priority(self, impact: str, urgency: str) -> str:
+        return getattr(self, impact)[urgency]
+
+
+class Action(RuleModel):
+    """A named action rules can refer to. Only name and type are checked for now; ``config`` is open."""
+
+    name: Name
+    type: Literal["http", "command", "runbook", "notify"]
+    description: str = ""
+    config: dict[str, Any] = {}
+
+
+# --- one file, the whole set ----------------------------------------------------------------------------------
+
+class RuleFile(RuleModel):
+    groups: tuple[GroupRule, ...] = ()
+    inhibit: tuple[InhibitRule, ...] = ()
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+    topology: Topology | None = None
+    flapping: tuple[FlappingRule, ...] = ()
+    problems: tuple[ProblemRule, ...] = ()
+    enrichment: tuple[EnrichmentRule, ...] = ()
+    priority_matrix: PriorityMatrix | None = None
+    actions: tuple[Action, ...] = ()
+
+
+#: the sections holding lists of named rules
+NAMED_SECTIONS: tuple[str, ...] = ("groups", "inhibit", "maintenance", "flapping", "problems", "enrichment", "actions")
+
+
+class RuleSet(RuleModel):
+    """Every file of a rule directory merged, in file order, after the whole-set checks passed."""
+
+    files: tuple[str, ...] = ()
+    groups: tuple[GroupRule, ...] = ()
+    inhibit: tuple[InhibitRule, ...] = ()
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+    topology: Topology = Topology()
+    flapping: tuple[FlappingRule, ...] = ()
+    problems: tuple[ProblemRule, ...] = ()
+    enrichment: tuple[EnrichmentRule, ...] = ()
+    priority_matrix: PriorityMatrix = PriorityMatrix.model_validate(ITIL_MATRIX)
+    actions: tuple[Action, ...] = ()
+
+    @classmethod
+    def merge(cls, files: Sequence[tuple[str, RuleFile]]) -> RuleSet:
+        """Merge files that passed :func:`check_rule_set` (conflicts are not re-checked here)."""
+        merged: dict[str, Any] = {"files": tuple(name for name, _ in files)}
+        for section in NAMED_SECTIONS:
+            merged[section] = tuple(rule for _, f in files for rule in getattr(f, section))
+        topologies = [f.topology for _, f in files if f.topology is not None]
+        if topologies:
+            merged["topology"] = Topology.model_construct(
+                service_label=topologies[0].service_label,
+                services={name: svc for t in topologies for name, svc in t.services.items()})
+        matrices = [f.priority_matrix for _, f in files if f.priority_matrix is not None]
+        if matrices:
+            merged["priority_matrix"] = matrices[0]
+        return cls.model_construct(**merged)
+
+    def action(self, name: str) -> Action:
+        return next(a for a in self.actions if a.name == name)
