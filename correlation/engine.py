@@ -20,20 +20,16 @@ in sequence inside one batch) and returns a ``Decision`` listing exactly what ch
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from rules.alert import Alert, severity_rank
-from rules.fingerprint import labels_to_signature
 
 from correlation.keyspace import incident_id
 from correlation.model import AlertState, GroupState, Incident
+from correlation.routing import DEFAULT_RULE, priority_rank
 
 
-@dataclass(frozen=True, slots=True)
-class Group:
-    id: str
-    key: str
-    labels: dict[str, str]
+PriorityOf = Callable[[Mapping[str, str]], str]
 
 
 @dataclass(slots=True)
@@ -73,32 +69,10 @@ class Decision:
         return bool(self.alerts or self.incidents)
 
 
-class Grouper:
-    """Maps an alert to its group by the values of the group labels."""
-
-    __slots__ = ("group_by", "_cache")
-
-    def __init__(self, group_by: Sequence[str]) -> None:
-        self.group_by = tuple(group_by)
-        self._cache: dict[tuple[str, ...], Group] = {}
-
-    def __call__(self, labels: dict[str, str] | Any) -> Group:
-        values = tuple(labels.get(name, "") for name in self.group_by)
-        group = self._cache.get(values)
-        if group is None:
-            group_labels = dict(zip(self.group_by, values))
-            key = "{" + ",".join(f'{n}="{v}"' for n, v in group_labels.items()) + "}"
-            gid = format(labels_to_signature(group_labels), "016x")[:12]
-            group = Group(gid, key, group_labels)
-            if len(self._cache) > 100_000:
-                self._cache.clear()
-            self._cache[values] = group
-        return group
-
-
-def _title(group_labels: dict[str, str]) -> str:
+def _title(group_labels: dict[str, str], rule: str) -> str:
     values = [v for v in group_labels.values() if v]
-    return " / ".join(values) if values else "(no group labels)"
+    text = " / ".join(values) if values else "(no group labels)"
+    return text if rule == DEFAULT_RULE else f"{rule}: {text}"
 
 
 def _entry(at: float, kind: str, text: str, fingerprint: str = "") -> dict[str, Any]:
@@ -117,8 +91,9 @@ def _describe(labels: dict[str, str]) -> str:
 class _DecisionBuilder:
     """Collects the effects of one decide() call; keeps decide() readable."""
 
-    def __init__(self, state: GroupState) -> None:
+    def __init__(self, state: GroupState, priority: PriorityOf | None) -> None:
         self.state = state
+        self.priority = priority
         self.decision = Decision(group_id=state.group_id)
         self._updated: set[str] = set()
 
@@ -136,15 +111,25 @@ class _DecisionBuilder:
     def open_incident(self, alert: Alert, now: float) -> Incident:
         state = self.state
         state.seq += 1
+        route = state.route
+        rule = route.rule if route else DEFAULT_RULE
         incident = Incident(
             id=incident_id(state.group_id, state.seq),
-            title=_title(state.group_labels),
+            title=_title(state.group_labels, rule),
             status="open",
             severity=alert.severity,
             group_key=state.group_key,
             group_labels=dict(state.group_labels),
             created_at=now,
             updated_at=now,
+            rule=rule,
+            team=route.team if route else "",
+            why={
+                "rule": rule,
+                "matchers": list(route.matchers) if route else [],
+                "group_by": list(route.group_by) if route else list(state.group_labels),
+                "group_labels": dict(state.group_labels),
+            },
         )
         state.incident = incident
         self.decision.opened.append(incident.id)
@@ -159,6 +144,13 @@ class _DecisionBuilder:
         if new_member:
             incident.alerts += 1
             self.decision.new_members.setdefault(incident.id, []).append(alert.fingerprint)
+        if self.priority is not None:
+            priority = self.priority(alert.labels)
+            if priority and priority_rank(priority) < priority_rank(incident.priority):
+                if incident.priority and incident.id not in self.decision.opened:
+                    self.note(incident, "priority", f"priority raised {incident.priority} -> {priority}", now,
+                              alert.fingerprint)
+                incident.priority = priority
         severity = alert.severity
         if severity_rank(severity) > severity_rank(incident.severity):
             self.note(incident, "severity", f"severity raised {incident.severity} -> {severity}", now, alert.fingerprint)
@@ -177,9 +169,13 @@ class _DecisionBuilder:
         return d
 
 
-def decide(state: GroupState, alerts: Sequence[Alert], now: float) -> Decision:
-    """Apply ``alerts`` (all of this group, in arrival order) to ``state`` at time ``now``."""
-    b = _DecisionBuilder(state)
+def decide(state: GroupState, alerts: Sequence[Alert], now: float, priority: PriorityOf | None = None) -> Decision:
+    """Apply ``alerts`` (all of this group, in arrival order) to ``state`` at time ``now``.
+
+    ``priority`` maps an alert's labels to its ITIL priority (P1..P5, or "" for none) under the group's rule;
+    an incident takes the most urgent priority of the alerts that joined it.
+    """
+    b = _DecisionBuilder(state, priority)
     stats = b.decision.stats
     for alert in alerts:
         fp = alert.fingerprint

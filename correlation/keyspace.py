@@ -11,7 +11,7 @@ after the group write.
     <ns>:{g<gid>}:i:<n>:alerts       set   member fingerprints
     <ns>:{g<gid>}:i:<n>:timeline     list  JSON timeline entries (capped)
     <ns>:{g<gid>}:m:<message id>     str   idempotency marker: the follow-ups of an applied message
-    <ns>:sk:<fingerprint>            str   group labels of a sender-keyed alert (PagerDuty dedup_key)
+    <ns>:sk:<fingerprint>            str   labels of a sender-keyed alert (PagerDuty dedup_key) at its trigger
     <ns>:incidents                   zset  incident id -> created_at
     <ns>:incidents:open              zset  open incident id -> created_at
 """
@@ -54,7 +54,7 @@ class Keyspace:
         return f"{self._tag(group_id)}:m:{message_id}"
 
     def sender_key(self, fingerprint: str) -> str:
-        """Group labels of an alert whose fingerprint is the sender's key (PagerDuty dedup_key)."""
+        """Labels of an alert whose fingerprint is the sender's key (PagerDuty dedup_key), to route its resolve."""
         return f"{self.namespace}:sk:{fingerprint}"
 
     @property

@@ -86,6 +86,10 @@ class Incident:
     alerts: int = 0  # member fingerprints
     firing: int = 0  # members currently firing
     occurrences: int = 0  # notifications received for members while attached
+    rule: str = "default"  # the group rule that formed it
+    team: str = ""  # assignment group
+    priority: str = ""  # ITIL P1..P5 ("" when the rule sets no impact/urgency)
+    why: dict[str, Any] = field(default_factory=dict)  # rule, matchers, group_by, group labels
 
     @property
     def is_open(self) -> bool:
@@ -105,6 +109,10 @@ class Incident:
             "alerts": str(self.alerts),
             "firing": str(self.firing),
             "occurrences": str(self.occurrences),
+            "rule": self.rule,
+            "team": self.team,
+            "priority": self.priority,
+            "why": orjson.dumps(self.why).decode(),
         }
 
     @classmethod
@@ -123,6 +131,10 @@ class Incident:
             alerts=int(d["alerts"]),
             firing=int(d["firing"]),
             occurrences=int(d["occurrences"]),
+            rule=d.get("rule", "default"),
+            team=d.get("team", ""),
+            priority=d.get("priority", ""),
+            why=orjson.loads(d["why"]) if d.get("why") else {},
         )
 
     def public(self) -> dict[str, Any]:
@@ -140,3 +152,4 @@ class GroupState:
     seq: int = 0
     incident: Incident | None = None  # the group's latest incident (open or resolved)
     alerts: dict[str, AlertState] = field(default_factory=dict)
+    route: Any = None  # correlation.routing.Route: the group rule (None: the default grouping)

@@ -13,7 +13,8 @@ from typing import Any, Callable, Protocol, Sequence
 
 from rules.alert import Alert
 
-from correlation.engine import Grouper, decide
+from correlation.engine import decide
+from correlation.routing import Router
 from correlation.store import FollowUps, IncidentStore
 
 MAX_ROUNDS = 64
@@ -59,12 +60,12 @@ class CorrelationPipeline:
     def __init__(
         self,
         store: IncidentStore,
-        grouper: Grouper,
+        router: Router,
         publisher: EventPublisher,
         clock: Callable[[], float],
     ) -> None:
         self.store = store
-        self.grouper = grouper
+        self.router = router
         self.publisher = publisher
         self.clock = clock
 
@@ -81,11 +82,11 @@ class CorrelationPipeline:
             for alert in delivery.alerts:
                 labels = known.get(alert.fingerprint)
                 if labels is not None:
-                    group = self.grouper(labels)
+                    group = self.router(labels)
                 else:
-                    group = self.grouper(alert.labels)
+                    group = self.router(alert.labels)
                     if alert.source in SENDER_KEYED_SOURCES and alert.status == "firing":
-                        remember[alert.fingerprint] = group.labels
+                        remember[alert.fingerprint] = dict(alert.labels)
                 groups[group.id] = group
                 in_message.setdefault(group.id, []).append(alert)
                 report.alerts += 1
@@ -108,7 +109,9 @@ class CorrelationPipeline:
             for gid, items in by_group.items():
                 state = states[gid]
                 version = state.version
-                writes.append((gid, version, [(mid, decide(state, alerts, now)) for mid, alerts in items]))
+                route = groups[gid].route
+                priority = (lambda labels, route=route: self.router.priority(route, labels))
+                writes.append((gid, version, [(mid, decide(state, alerts, now, priority)) for mid, alerts in items]))
             results = await self.store.apply(writes)
             retry: dict[str, list[tuple[str, list[Alert]]]] = {}
             for (gid, _, decisions), applied in zip(writes, results):

@@ -16,9 +16,10 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
-from correlation.engine import Decision, Group
+from correlation.engine import Decision
 from correlation.keyspace import Keyspace, parse_incident_id
 from correlation.model import AlertState, GroupState, Incident
+from correlation.routing import Group
 
 
 def _script(name: str) -> str:
@@ -130,6 +131,7 @@ class IncidentStore:
                 group_labels=group.labels,
                 version=int(h.get(b"v", 0)),
                 seq=int(h.get(b"seq", 0)),
+                route=group.route,
             )
             if raw_incident:
                 state.incident = Incident.from_hash(dict(zip(raw_incident[::2], raw_incident[1::2])))
@@ -219,7 +221,7 @@ class IncidentStore:
         return int(results[-1])
 
     async def sender_key_groups(self, fingerprints: Sequence[str]) -> dict[str, dict[str, str]]:
-        """Group labels remembered for sender-keyed fingerprints (one MGET)."""
+        """Labels remembered for sender-keyed fingerprints (one MGET)."""
         if not fingerprints:
             return {}
         raws = await self.redis.mget([self.keys.sender_key(fp) for fp in fingerprints])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import aio_pika
@@ -15,13 +16,15 @@ from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from correlation.engine import Grouper
+from correlation.routing import Router
 from correlation.keyspace import Keyspace
 from correlation.pipeline import ConflictStorm, CorrelationPipeline, Delivery
 from correlation.store import IncidentStore
 from actions.events import AmqpEventPublisher
 from ingest.consumer import AlertConsumer, ConsumerConfig
 from ingest.topology import Names, Topology, declare
+from rules.loader import EXAMPLES_DIR, RuleSetInvalid, load_rule_set
+from rules.schema import RuleSet
 from stormwatch.config import Settings, redact_url
 from stormwatch.http import OpsServer
 from stormwatch.metrics import Metrics
@@ -39,6 +42,22 @@ AMQP_START_HINT = (
 
 
 BatchHook = Callable[[int, int, Sequence[float]], None]
+
+
+class RulesInvalid(Exception):
+    """The rules directory does not validate; the message lists every error as file:line: field: message."""
+
+
+def load_rules(setting: str) -> RuleSet | None:
+    """The rule set named by STORMWATCH_RULES ("examples", "none" or a directory)."""
+    if setting == "none":
+        return None
+    directory = EXAMPLES_DIR if setting == "examples" else Path(setting)
+    try:
+        return load_rule_set(directory)
+    except RuleSetInvalid as exc:
+        lines = "\n  ".join(str(e) for e in exc.errors)
+        raise RulesInvalid(f"STORMWATCH_RULES={setting}: {len(exc.errors)} error(s):\n  {lines}") from None
 
 
 class ServiceUnavailable(Exception):
@@ -128,9 +147,11 @@ class Worker:
         self.store: IncidentStore | None = None
         self.consumer: AlertConsumer | None = None
         self.ops: OpsServer | None = None
+        self.rule_set: RuleSet | None = None
 
     async def connect(self) -> None:
         s = self.settings
+        self.rule_set = load_rules(s.rules)
         self.redis = Redis.from_url(
             s.redis_url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=10,
             retry_on_timeout=False,
@@ -163,7 +184,7 @@ class Worker:
         assert self.topology is not None and self.store is not None
         s = self.settings
         pipeline = CorrelationPipeline(
-            self.store, Grouper(s.group_by), AmqpEventPublisher(self.topology.events), self.clock
+            self.store, Router(self.rule_set, s.group_by), AmqpEventPublisher(self.topology.events), self.clock
         )
         self.consumer = AlertConsumer(
             self.topology,

@@ -20,7 +20,7 @@ incidents_app = typer.Typer(no_args_is_help=True, help="Look at incidents.")
 app.add_typer(incidents_app, name="incidents")
 rules_app = typer.Typer(no_args_is_help=True, help="Check rule files.")
 app.add_typer(rules_app, name="rules")
-console = Console(width=None if sys.stdout.isatty() else 140)
+console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
 
@@ -35,7 +35,7 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _run(coro: Coroutine[Any, Any, Any]) -> Any:
-    from stormwatch.app import ServiceUnavailable
+    from stormwatch.app import RulesInvalid, ServiceUnavailable
 
     try:
         import uvloop
@@ -48,6 +48,9 @@ def _run(coro: Coroutine[Any, Any, Any]) -> Any:
     except ServiceUnavailable as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
+    except RulesInvalid as exc:
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -132,12 +135,12 @@ def _ts(value: float | None) -> str:
 
 def incidents_table(incidents: list[Any], title: str = "incidents") -> Table:
     table = Table(title=title)
-    for col in ("id", "title", "severity", "status", "alerts", "firing", "occurrences", "created"):
+    for col in ("id", "title", "priority", "severity", "status", "team", "alerts", "firing", "occurrences", "created"):
         table.add_column(col, justify="right" if col in ("alerts", "firing", "occurrences") else "left")
     for inc in incidents:
         table.add_row(
-            inc.id, inc.title, inc.severity, inc.status, str(inc.alerts), str(inc.firing),
-            str(inc.occurrences), _ts(inc.created_at),
+            inc.id, inc.title, inc.priority or "-", inc.severity, inc.status, inc.team or "-", str(inc.alerts),
+            str(inc.firing), str(inc.occurrences), _ts(inc.created_at),
         )
     return table
 
@@ -176,6 +179,11 @@ def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--jso
         sys.stdout.write(orjson.dumps(doc).decode() + "\n")
         return
     console.print(incidents_table([incident], title=incident.id))
+    why = incident.why
+    if why:
+        matchers = ", ".join(why.get("matchers", [])) or "(none: no group rule matched)"
+        console.print(f"why: rule [bold]{why.get('rule')}[/bold] matched {matchers}; grouped by "
+                      f"{', '.join(why.get('group_by', []))} = {why.get('group_labels')}", highlight=False)
     table = Table(title="alerts")
     for col in ("fingerprint", "labels", "status", "count", "first seen", "last seen"):
         table.add_column(col)

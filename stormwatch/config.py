@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     batch_wait_ms: float = Field(default=2.0, ge=0, le=10_000)
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
     delivery_limit: int = Field(default=20, ge=1, le=10_000)
-    group_by: Annotated[tuple[str, ...], NoDecode] = ("alertname", "service")
+    group_by: Annotated[tuple[str, ...], NoDecode] = ("alertname", "service")  # for alerts no group rule matches
+    rules: str = "examples"  # a rules directory; "examples": the shipped examples; "none": no rules
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     timeline_max_entries: int = Field(default=1000, ge=10)
     redis_retry_max_seconds: float = Field(default=10.0, gt=0)
@@ -67,6 +68,17 @@ class Settings(BaseSettings):
     def _namespace(cls, value: str) -> str:
         if not _NAMESPACE.match(value):
             raise ValueError("must be 1-63 characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit")
+        return value
+
+    @field_validator("rules")
+    @classmethod
+    def _rules(cls, value: str) -> str:
+        if value in ("examples", "none"):
+            return value
+        from pathlib import Path
+
+        if not Path(value).is_dir():
+            raise ValueError("must be a rules directory, 'examples' (the shipped examples) or 'none'")
         return value
 
     @field_validator("group_by", mode="before")

@@ -16,7 +16,7 @@ import aio_pika
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from correlation.engine import Grouper
+from correlation.routing import Router
 from ingest.topology import Names
 from stormwatch.app import Worker
 from stormwatch.config import Settings
@@ -166,7 +166,7 @@ async def test_redis_stopped_and_restarted_mid_stream_loses_and_doubles_nothing(
     assert await queue_ready(settings) == 0
     assert metric(worker, "stormwatch_processing_crashes_total") == 0
     await assert_state_matches(worker, picks)
-    markers = sum(len({Grouper(settings.group_by)(alert_labels(g, i)).id for g, i in chosen}) for chosen in picks)
+    markers = sum(len({Router(None, settings.group_by)(alert_labels(g, i)).id for g, i in chosen}) for chosen in picks)
     assert await idempotency_markers(own_redis, settings.namespace) == markers
     # processing after the restart succeeded, so the worker loaded its scripts again (NOSCRIPT handled)
     client = own_redis.client()

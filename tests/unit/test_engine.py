@@ -12,14 +12,15 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from correlation.engine import Decision, Grouper, decide
+from correlation.engine import Decision, decide
+from correlation.routing import Router
 from correlation.model import GroupState, Incident
 from rules.alert import Alert
 from rules.fingerprint import fingerprint
 
 T0 = 1_700_000_000.0
 GROUP_BY = ("alertname", "service")
-GROUPER = Grouper(GROUP_BY)
+GROUPER = Router(None, GROUP_BY)
 
 
 def alert(instance: str = "db-1", status: str = "firing", *, starts_at: float = T0, **extra: str) -> Alert:
@@ -364,13 +365,13 @@ def test_resolve_and_reopen_inside_one_decide_call() -> None:
 
 
 def test_grouper_missing_label_is_empty_string() -> None:
-    group = Grouper(("alertname", "cluster"))({"alertname": "X"})
+    group = Router(None, ("alertname", "cluster"))({"alertname": "X"})
     assert group.labels == {"alertname": "X", "cluster": ""}
     assert group.key == '{alertname="X",cluster=""}'
 
 
 def test_grouper_same_values_same_group_different_values_different_group() -> None:
-    grouper = Grouper(GROUP_BY)
+    grouper = Router(None, GROUP_BY)
     one = grouper({"alertname": "X", "service": "Y", "instance": "a", "severity": "page"})
     two = grouper({"alertname": "X", "service": "Y", "instance": "b"})
     other = grouper({"alertname": "X", "service": "Z"})
@@ -379,16 +380,16 @@ def test_grouper_same_values_same_group_different_values_different_group() -> No
     assert one.key == two.key
     assert other.id != one.id
     assert re.fullmatch(r"[0-9a-f]{12}", one.id)
-    assert Grouper(GROUP_BY)({"alertname": "X", "service": "Y"}).id == one.id  # not an artefact of the cache
+    assert Router(None, GROUP_BY)({"alertname": "X", "service": "Y"}).id == one.id  # not an artefact of the cache
 
 
 def test_grouper_key_format_follows_group_by_order() -> None:
-    assert Grouper(GROUP_BY)({"service": "Y", "alertname": "X"}).key == '{alertname="X",service="Y"}'
-    assert Grouper(("service", "alertname"))({"alertname": "X", "service": "Y"}).key == '{service="Y",alertname="X"}'
+    assert Router(None, GROUP_BY)({"service": "Y", "alertname": "X"}).key == '{alertname="X",service="Y"}'
+    assert Router(None, ("service", "alertname"))({"alertname": "X", "service": "Y"}).key == '{service="Y",alertname="X"}'
 
 
 def test_grouper_missing_label_differs_from_other_values() -> None:
-    grouper = Grouper(GROUP_BY)
+    grouper = Router(None, GROUP_BY)
     assert grouper({"alertname": "X"}).id != grouper({"alertname": "X", "service": "Y"}).id
 
 

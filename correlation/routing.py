@@ -1,0 +1,143 @@
+"""Which group rule an alert falls under, and which group of that rule: pure, no I/O.
+
+Group rules are tried in rule-set order (files sorted by name, rules in file order); the first whose matchers
+all match wins, as with Alertmanager routes without ``continue``. Rules are indexed by one equality matcher each
+(``alertname="X"`` preferred), so an alert is tested only against the rules that can match it plus the rules
+without an equality matcher, not against every rule. An alert no rule matches falls under the default rule,
+grouped by the configured labels.
+
+The group id hashes the rule name with the group label values, so two rules grouping by the same labels never
+share a group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from rules.fingerprint import labels_to_signature
+from rules.matchers import Matcher, equality_index_key, matches_all
+from rules.schema import ITIL_MATRIX, GroupRule, LevelSource, RuleSet
+
+DEFAULT_RULE = "default"
+ALL_LABELS = "..."
+_PRIORITY_ORDER = ("P1", "P2", "P3", "P4", "P5")
+_CACHE_LIMIT = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """The group rule an alert falls under."""
+
+    rule: str
+    group_by: tuple[str, ...]
+    matchers: tuple[str, ...] = ()
+    team: str = ""
+    impact: LevelSource | None = None
+    urgency: LevelSource | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: str
+    key: str
+    labels: dict[str, str]
+    route: Route = field(default=Route(DEFAULT_RULE, ("alertname", "service")))
+
+
+def priority_rank(priority: str) -> int:
+    """P1 -> 0 (most urgent) .. P5 -> 4; unknown or empty ranks after P5."""
+    return _PRIORITY_ORDER.index(priority) if priority in _PRIORITY_ORDER else len(_PRIORITY_ORDER)
+
+
+class Router:
+    """Maps an alert's labels to (route, group), with an equality index over the rules and a bounded memo."""
+
+    def __init__(self, rule_set: RuleSet | None, default_group_by: Sequence[str]) -> None:
+        self.default = Route(DEFAULT_RULE, tuple(default_group_by))
+        self.rules: tuple[GroupRule, ...] = rule_set.groups if rule_set is not None else ()
+        matrix = rule_set.priority_matrix if rule_set is not None else None
+        self._matrix: dict[str, dict[str, str]] = (
+            {impact: dict(getattr(matrix, impact)) for impact in ("high", "medium", "low")} if matrix else ITIL_MATRIX
+        )
+        self._routes = [
+            Route(
+                rule=r.name,
+                group_by=tuple(r.group_by),
+                matchers=tuple(str(m) for m in r.match),
+                team=r.team or "",
+                impact=r.priority.impact if r.priority else None,
+                urgency=r.priority.urgency if r.priority else None,
+            )
+            for r in self.rules
+        ]
+        self._indexed: dict[tuple[str, str], list[int]] = {}
+        self._unindexed: list[int] = []
+        for position, rule in enumerate(self.rules):
+            key = equality_index_key(rule.match)
+            if key is None:
+                self._unindexed.append(position)
+            else:
+                self._indexed.setdefault(key, []).append(position)
+        self._index_labels = sorted({name for name, _ in self._indexed})
+        self._memo: dict[frozenset, Group] = {}
+
+    def __call__(self, labels: Mapping[str, str]) -> Group:
+        memo_key = frozenset(labels.items())
+        group = self._memo.get(memo_key)
+        if group is None:
+            group = self._group(self.route(labels), labels)
+            if len(self._memo) >= _CACHE_LIMIT:
+                self._memo.clear()
+            self._memo[memo_key] = group
+        return group
+
+    def route(self, labels: Mapping[str, str]) -> Route:
+        candidates = list(self._unindexed)
+        for name in self._index_labels:
+            candidates += self._indexed.get((name, labels.get(name, "")), ())
+        for position in sorted(candidates):
+            if matches_all(self.rules[position].match, labels):
+                return self._routes[position]
+        return self.default
+
+    def candidates_tested(self, labels: Mapping[str, str]) -> int:
+        """How many rules an alert is tested against (for tests and the benchmark)."""
+        return len(self._unindexed) + sum(
+            len(self._indexed.get((name, labels.get(name, "")), ())) for name in self._index_labels
+        )
+
+    def priority(self, route: Route, labels: Mapping[str, str]) -> str:
+        """ITIL priority of one alert under its route: impact x urgency through the rule set's matrix."""
+        if route.impact is None and route.urgency is None:
+            return ""
+        impact = _level(route.impact, labels)
+        urgency = _level(route.urgency, labels)
+        return self._matrix[impact][urgency]
+
+    @staticmethod
+    def _group(route: Route, labels: Mapping[str, str]) -> Group:
+        if route.group_by == (ALL_LABELS,):
+            group_labels = dict(sorted(labels.items()))
+        else:
+            group_labels = {name: labels.get(name, "") for name in route.group_by}
+        key = "{" + ",".join(f'{n}="{v}"' for n, v in group_labels.items()) + "}"
+        signed: dict[str, Any] = dict(group_labels)
+        if route.rule != DEFAULT_RULE:
+            signed["\x00rule"] = route.rule  # not a valid label name: cannot collide with a real label
+            key = f"{route.rule}:{key}"
+        gid = format(labels_to_signature(signed), "016x")[:12]
+        return Group(gid, key, group_labels, route)
+
+
+def _level(source: LevelSource | None, labels: Mapping[str, str]) -> str:
+    if source is None:
+        return "medium"
+    if source.value is not None:
+        return source.value
+    assert source.from_label is not None
+    value = labels.get(source.from_label, "")
+    return source.map.get(value, source.default) if source.map else (value if value in ("high", "medium", "low") else source.default)
+
+
+__all__ = ["ALL_LABELS", "DEFAULT_RULE", "Group", "Matcher", "Route", "Router", "priority_rank"]
