@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import tempfile
 import time
+from pathlib import Path
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -236,6 +238,53 @@ async def run_bench(settings: Settings, console: Console, *, alerts: int, sizes:
     else:
         console.print(results_table(results))
     return results
+
+
+def write_rules(directory: Path, count: int) -> Path:
+    """``count`` group rules, one per alertname and service, each with a regex matcher too.
+
+    They group as the default does, so 10 and 1,000 rules produce the same groups and the comparison measures
+    rule evaluation, not a different workload."""
+    groups = [
+        {
+            "name": f"rule-{i}",
+            "match": [f'alertname="Alert{i % 50}"', f'service="svc-{i // 50}"', 'severity=~"critical|warning"'],
+            "group_by": ["alertname", "service"],  # the default grouping: the same groups whatever the rule count
+            "priority": {"impact": {"from_label": "severity", "map": {"critical": "high"}, "default": "medium"},
+                         "urgency": "medium"},
+            "team": f"team-{i % 7}",
+        }
+        for i in range(count)
+    ]
+    (directory / "bench-rules.yaml").write_bytes(orjson.dumps({"groups": groups}))  # JSON is YAML
+    return directory
+
+
+async def run_rules_bench(settings: Settings, console: Console, *, alerts: int, size: int, groups: int,
+                          rule_counts: list[int]) -> list[tuple[int, float]]:
+    """Stormwatch drain throughput for each rule-set size, same messages, in one run."""
+    bodies = make_bodies(alerts, size, groups, distinct=max(groups, alerts // 4))
+    out = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        for count in rule_counts:
+            with tempfile.TemporaryDirectory() as tmp:
+                ns = settings.model_copy(update={
+                    "namespace": f"bench-{uuid.uuid4().hex[:8]}", "metrics_enabled": False,
+                    "rules": str(write_rules(Path(tmp), count)) if count else "none",
+                })
+                progress.console.print(f"[bold]{count} group rules[/bold]: {len(bodies):,} messages of {size} alert(s)")
+                try:
+                    out.append((count, await _stormwatch(ns, bodies, progress) * size))
+                finally:
+                    await delete_namespace(ns)
+    table = Table(title=f"stormwatch bench: rule-set size ({size} alert(s)/message, one worker)")
+    for col in ("group rules", "alerts/s", "vs first"):
+        table.add_column(col, justify="right")
+    for count, rate in out:
+        table.add_row(f"{count:,}", f"{rate:,.0f}", f"{rate / out[0][1]:.2f}x")
+    console.print(table)
+    return out
 
 
 def results_table(results: list[Result]) -> Table:

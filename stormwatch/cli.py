@@ -94,12 +94,18 @@ def bench(
     batch: str = typer.Option("1,50", help="Alerts per message, comma-separated scenarios."),
     groups: int = typer.Option(500, help="Distinct groups the alerts fall into."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    rules: Optional[str] = typer.Option(
+        None, help="Compare rule-set sizes instead, e.g. 10,1000: the drain with that many group rules loaded."),
 ) -> None:
     """Measure end-to-end throughput and latency against the bare broker ceiling, side by side."""
-    from stormwatch.bench import run_bench
+    from stormwatch.bench import run_bench, run_rules_bench
 
     settings = _settings(log_level="warning")
     sizes = [int(x) for x in batch.split(",") if x.strip()]
+    if rules:
+        counts = [int(x) for x in rules.split(",") if x.strip()]
+        _run(run_rules_bench(settings, console, alerts=alerts, size=sizes[-1], groups=groups, rule_counts=counts))
+        return
     _run(run_bench(settings, console, alerts=alerts, sizes=sizes, groups=groups, as_json=json_out))
 
 
