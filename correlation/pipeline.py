@@ -71,6 +71,7 @@ class CorrelationPipeline:
 
     async def submit(self, deliveries: Sequence[Delivery]) -> BatchReport:
         report = BatchReport()
+        router = self.router  # one rule set for the whole batch, even if a reload swaps it meanwhile
         # (message id, group id, alerts) in arrival order; groups keep per-message order
         pending: list[tuple[str, str, list[Alert]]] = []
         groups = {}
@@ -82,9 +83,9 @@ class CorrelationPipeline:
             for alert in delivery.alerts:
                 labels = known.get(alert.fingerprint)
                 if labels is not None:
-                    group = self.router(labels)
+                    group = router(labels)
                 else:
-                    group = self.router(alert.labels)
+                    group = router(alert.labels)
                     if alert.source in SENDER_KEYED_SOURCES and alert.status == "firing":
                         remember[alert.fingerprint] = dict(alert.labels)
                 groups[group.id] = group
@@ -110,7 +111,7 @@ class CorrelationPipeline:
                 state = states[gid]
                 version = state.version
                 route = groups[gid].route
-                priority = (lambda labels, route=route: self.router.priority(route, labels))
+                priority = (lambda labels, route=route: router.priority(route, labels))
                 writes.append((gid, version, [(mid, decide(state, alerts, now, priority)) for mid, alerts in items]))
             results = await self.store.apply(writes)
             retry: dict[str, list[tuple[str, list[Alert]]]] = {}

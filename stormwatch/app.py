@@ -60,6 +60,15 @@ def load_rules(setting: str) -> RuleSet | None:
         raise RulesInvalid(f"STORMWATCH_RULES={setting}: {len(exc.errors)} error(s):\n  {lines}") from None
 
 
+def _rules_signature(setting: str) -> tuple[tuple[str, int, int], ...]:
+    directory = EXAMPLES_DIR if setting == "examples" else Path(setting)
+    try:
+        return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                            for p in directory.iterdir() if p.suffix in (".yaml", ".yml")))
+    except OSError:
+        return ()
+
+
 class ServiceUnavailable(Exception):
     """RabbitMQ or Redis could not be reached at start; the message says which, where and what to do."""
 
@@ -148,6 +157,8 @@ class Worker:
         self.consumer: AlertConsumer | None = None
         self.ops: OpsServer | None = None
         self.rule_set: RuleSet | None = None
+        self.pipeline: CorrelationPipeline | None = None
+        self._rules_watch: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         s = self.settings
@@ -183,9 +194,12 @@ class Worker:
             await self.connect()
         assert self.topology is not None and self.store is not None
         s = self.settings
-        pipeline = CorrelationPipeline(
+        self.pipeline = pipeline = CorrelationPipeline(
             self.store, Router(self.rule_set, s.group_by), AmqpEventPublisher(self.topology.events), self.clock
         )
+        self.metrics.group_rules.set(len(self.rule_set.groups) if self.rule_set else 0)
+        if s.rules_poll_seconds > 0 and s.rules not in ("none",):
+            self._rules_watch = asyncio.create_task(self._watch_rules(), name="stormwatch-rules-watch")
         self.consumer = AlertConsumer(
             self.topology,
             pipeline,
@@ -213,6 +227,33 @@ class Worker:
             metrics=f"http://{s.metrics_host}:{self.ops.bound_port}/metrics" if self.ops else None,
         )
 
+    def reload_rules(self) -> bool:
+        """Build and validate the whole new rule set first; swap only if it is valid (the running set stays)."""
+        try:
+            rule_set = load_rules(self.settings.rules)
+        except RulesInvalid as exc:
+            self.metrics.rules_reloads.labels("refused").inc()
+            log.error("rules_reload_refused", errors=str(exc))
+            return False
+        router = Router(rule_set, self.settings.group_by)
+        self.rule_set = rule_set
+        if self.pipeline is not None:
+            self.pipeline.router = router
+        self.metrics.rules_reloads.labels("applied").inc()
+        self.metrics.group_rules.set(len(rule_set.groups) if rule_set else 0)
+        log.info("rules_reloaded", group_rules=len(rule_set.groups) if rule_set else 0)
+        return True
+
+    async def _watch_rules(self) -> None:
+        """Reload when a rule file changes (polling: no extra dependency, works on any filesystem)."""
+        seen = _rules_signature(self.settings.rules)
+        while True:
+            await asyncio.sleep(self.settings.rules_poll_seconds)
+            current = _rules_signature(self.settings.rules)
+            if current != seen:
+                seen = current
+                self.reload_rules()
+
     async def readiness(self) -> dict[str, bool]:
         return {
             "redis": bool(self.store and await self.store.ping()),
@@ -222,6 +263,8 @@ class Worker:
 
     async def stop(self) -> None:
         """SIGTERM path: stop consuming, finish and ack what is in flight, close connections."""
+        if self._rules_watch is not None:
+            self._rules_watch.cancel()
         if self.consumer is not None:
             await self.consumer.stop()
         if self.ops is not None:
@@ -244,6 +287,7 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, worker.reload_rules)
     await stop.wait()
     log.info("worker_stopping")
     await worker.stop()

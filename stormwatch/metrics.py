@@ -32,6 +32,8 @@ class Metrics:
     events_published: Counter
     crashes: Counter
     ready: Gauge
+    rules_reloads: Counter
+    group_rules: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> "Metrics":
@@ -86,6 +88,10 @@ class Metrics:
                 "stormwatch_processing_crashes_total", "Unexpected errors while processing (requeued).",
                 registry=r),
             ready=Gauge("stormwatch_ready", "1 when the worker can process alerts.", registry=r),
+            rules_reloads=Counter(
+                "stormwatch_rules_reloads_total", "Rule-set reloads, by outcome (applied, refused).", ["outcome"],
+                registry=r),
+            group_rules=Gauge("stormwatch_group_rules", "Group rules in the running rule set.", registry=r),
         )
 
     def record_batch(self, messages: int, alerts: int, report: Any, latencies: Sequence[float]) -> None:
