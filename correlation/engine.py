@@ -30,6 +30,7 @@ from correlation.routing import DEFAULT_RULE, priority_rank
 
 
 PriorityOf = Callable[[Mapping[str, str]], str]
+MutedBy = Callable[[Mapping[str, str]], str]
 
 
 @dataclass(slots=True)
@@ -48,6 +49,7 @@ class Stats:
     changed: int = 0
     stale: int = 0
     resolved_unknown: int = 0
+    muted: int = 0  # firing notifications recorded but kept out of incidents by a silence or maintenance window
 
 
 @dataclass(slots=True)
@@ -169,24 +171,37 @@ class _DecisionBuilder:
         return d
 
 
-def decide(state: GroupState, alerts: Sequence[Alert], now: float, priority: PriorityOf | None = None) -> Decision:
+def decide(
+    state: GroupState,
+    alerts: Sequence[Alert],
+    now: float,
+    priority: PriorityOf | None = None,
+    muted: MutedBy | None = None,
+) -> Decision:
     """Apply ``alerts`` (all of this group, in arrival order) to ``state`` at time ``now``.
 
     ``priority`` maps an alert's labels to its ITIL priority (P1..P5, or "" for none) under the group's rule;
-    an incident takes the most urgent priority of the alerts that joined it.
+    an incident takes the most urgent priority of the alerts that joined it. ``muted`` names what mutes a label
+    set ("silence:<id>", "maintenance:<name>", or "" when nothing does): a muted firing alert that is not already
+    part of an open incident is recorded and counted but opens and joins nothing.
     """
     b = _DecisionBuilder(state, priority)
     stats = b.decision.stats
     for alert in alerts:
         fp = alert.fingerprint
         prev = state.alerts.get(fp)
+        mute = muted(alert.labels) if muted is not None and alert.status == "firing" else ""
         if prev is None:
             if alert.status == "resolved":
                 stats.resolved_unknown += 1
                 continue
             stats.new += 1
-            incident = state.incident if state.incident and state.incident.is_open else b.open_incident(alert, now)
-            b.attach(incident, alert, now, new_member=True)
+            if mute:
+                stats.muted += 1
+                incident = None
+            else:
+                incident = state.incident if state.incident and state.incident.is_open else b.open_incident(alert, now)
+                b.attach(incident, alert, now, new_member=True)
             current = AlertState(
                 fingerprint=fp,
                 labels=dict(alert.labels),
@@ -197,9 +212,10 @@ def decide(state: GroupState, alerts: Sequence[Alert], now: float, priority: Pri
                 first_seen=now,
                 last_seen=now,
                 count=1,
-                incident=incident.id,
+                incident=incident.id if incident else "",
                 source=alert.source,
                 generator_url=alert.generator_url,
+                muted=mute,
             )
             state.alerts[fp] = current
             b.decision.alerts[fp] = current
@@ -220,6 +236,20 @@ def decide(state: GroupState, alerts: Sequence[Alert], now: float, priority: Pri
         b.decision.alerts[fp] = prev
         attached = state.incident if state.incident and state.incident.id == prev.incident else None
 
+        if alert.status == prev.status and prev.muted and alert.status == "firing":
+            # a muted alert repeating: still muted, or its silence ended and it now opens or joins an incident
+            stats.duplicates += 1
+            if mute:
+                stats.muted += 1
+                prev.muted = mute
+                continue
+            prev.muted = ""
+            incident = state.incident if state.incident and state.incident.is_open else b.open_incident(alert, now)
+            new_member = prev.incident != incident.id
+            prev.incident = incident.id
+            b.attach(incident, alert, now, new_member=new_member)
+            continue
+
         if alert.status == prev.status:
             stats.duplicates += 1
             if attached is not None and attached.is_open and alert.status == "firing":
@@ -231,6 +261,7 @@ def decide(state: GroupState, alerts: Sequence[Alert], now: float, priority: Pri
         stats.changed += 1
         prev.status = alert.status
         prev.starts_at = max(prev.starts_at, alert.starts_at)
+        prev.muted = mute
         if alert.status == "resolved":
             if attached is not None and attached.is_open:
                 attached.firing = max(0, attached.firing - 1)
@@ -247,6 +278,10 @@ def decide(state: GroupState, alerts: Sequence[Alert], now: float, priority: Pri
             continue
 
         # resolved -> firing
+        if mute:
+            stats.muted += 1
+            prev.incident = ""
+            continue
         incident = state.incident if state.incident and state.incident.is_open else b.open_incident(alert, now)
         new_member = prev.incident != incident.id
         prev.incident = incident.id

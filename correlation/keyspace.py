@@ -12,6 +12,7 @@ after the group write.
     <ns>:{g<gid>}:i:<n>:timeline     list  JSON timeline entries (capped)
     <ns>:{g<gid>}:m:<message id>     str   idempotency marker: the follow-ups of an applied message
     <ns>:sk:<fingerprint>            str   labels of a sender-keyed alert (PagerDuty dedup_key) at its trigger
+    <ns>:silences                    hash  silence id -> JSON silence
     <ns>:incidents                   zset  incident id -> created_at
     <ns>:incidents:open              zset  open incident id -> created_at
 """
@@ -56,6 +57,10 @@ class Keyspace:
     def sender_key(self, fingerprint: str) -> str:
         """Labels of an alert whose fingerprint is the sender's key (PagerDuty dedup_key), to route its resolve."""
         return f"{self.namespace}:sk:{fingerprint}"
+
+    @property
+    def silences(self) -> str:
+        return f"{self.namespace}:silences"
 
     @property
     def incidents(self) -> str:

@@ -31,6 +31,7 @@ class AlertState:
     incident: str
     source: str
     generator_url: str = ""
+    muted: str = ""  # "silence:<id>" or "maintenance:<name>" while a mute keeps it out of incidents
 
     def to_json(self) -> bytes:
         return orjson.dumps(
@@ -47,6 +48,7 @@ class AlertState:
                 "i": self.incident,
                 "src": self.source,
                 "u": self.generator_url,
+                "mu": self.muted,
             }
         )
 
@@ -66,6 +68,7 @@ class AlertState:
             incident=d["i"],
             source=d["src"],
             generator_url=d.get("u", ""),
+            muted=d.get("mu", ""),
         )
 
     def public(self) -> dict[str, Any]:

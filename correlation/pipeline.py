@@ -14,7 +14,9 @@ from typing import Any, Callable, Protocol, Sequence
 from rules.alert import Alert
 
 from correlation.engine import decide
+from correlation.muting import Muter
 from correlation.routing import Router
+from correlation.silences import SilenceStore
 from correlation.store import FollowUps, IncidentStore
 
 MAX_ROUNDS = 64
@@ -44,6 +46,7 @@ class BatchReport:
     changed: int = 0
     stale: int = 0
     resolved_unknown: int = 0
+    muted: int = 0  # firing notifications kept out of incidents by a silence or maintenance window
     replayed: int = 0  # (message, group) writes already applied by an earlier delivery
     conflicts: int = 0
     opened: list[str] = field(default_factory=list)
@@ -63,8 +66,10 @@ class CorrelationPipeline:
         router: Router,
         publisher: EventPublisher,
         clock: Callable[[], float],
+        silences: SilenceStore | None = None,
     ) -> None:
         self.store = store
+        self.silences = silences
         self.router = router
         self.publisher = publisher
         self.clock = clock
@@ -94,6 +99,9 @@ class CorrelationPipeline:
             pending += [(delivery.message_id, gid, alerts) for gid, alerts in in_message.items()]
 
         await self.store.remember_sender_keys(remember)  # before the state write: a crash leaves no orphan
+        silences = await self.silences.all() if self.silences is not None else []
+        muter = Muter(silences, router.maintenance, self.clock())
+        muted = muter if muter else None
         # group id -> [(message id, alerts)] in arrival order
         by_group: dict[str, list[tuple[str, list[Alert]]]] = {}
         for message_id, gid, alerts in pending:
@@ -112,7 +120,9 @@ class CorrelationPipeline:
                 version = state.version
                 route = groups[gid].route
                 priority = (lambda labels, route=route: router.priority(route, labels))
-                writes.append((gid, version, [(mid, decide(state, alerts, now, priority)) for mid, alerts in items]))
+                writes.append(
+                    (gid, version, [(mid, decide(state, alerts, now, priority, muted)) for mid, alerts in items])
+                )
             results = await self.store.apply(writes)
             retry: dict[str, list[tuple[str, list[Alert]]]] = {}
             for (gid, _, decisions), applied in zip(writes, results):
@@ -141,6 +151,7 @@ class CorrelationPipeline:
                         report.changed += s.changed
                         report.stale += s.stale
                         report.resolved_unknown += s.resolved_unknown
+                        report.muted += s.muted
                         report.opened += [iid for iid, _ in follow.opened]
                         report.resolved += follow.resolved
             by_group = retry

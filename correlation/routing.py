@@ -1,5 +1,8 @@
 """Which group rule an alert falls under, and which group of that rule: pure, no I/O.
 
+A ``Router`` is built from one rule set and swapped whole on reload; it also carries that set's maintenance
+windows, so one batch sees one consistent rule set.
+
 Group rules are tried in rule-set order (files sorted by name, rules in file order); the first whose matchers
 all match wins, as with Alertmanager routes without ``continue``. Rules are indexed by one equality matcher each
 (``alertname="X"`` preferred), so an alert is tested only against the rules that can match it plus the rules
@@ -17,7 +20,7 @@ from typing import Any, Mapping, Sequence
 
 from rules.fingerprint import labels_to_signature
 from rules.matchers import Matcher, equality_index_key, matches_all
-from rules.schema import ITIL_MATRIX, GroupRule, LevelSource, RuleSet
+from rules.schema import ITIL_MATRIX, GroupRule, LevelSource, MaintenanceWindow, RuleSet
 
 DEFAULT_RULE = "default"
 ALL_LABELS = "..."
@@ -56,6 +59,7 @@ class Router:
     def __init__(self, rule_set: RuleSet | None, default_group_by: Sequence[str]) -> None:
         self.default = Route(DEFAULT_RULE, tuple(default_group_by))
         self.rules: tuple[GroupRule, ...] = rule_set.groups if rule_set is not None else ()
+        self.maintenance: tuple[MaintenanceWindow, ...] = rule_set.maintenance if rule_set is not None else ()
         matrix = rule_set.priority_matrix if rule_set is not None else None
         self._matrix: dict[str, dict[str, str]] = (
             {impact: dict(getattr(matrix, impact)) for impact in ("high", "medium", "low")} if matrix else ITIL_MATRIX

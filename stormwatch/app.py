@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from correlation.routing import Router
+from correlation.silences import SilenceStore
 from correlation.keyspace import Keyspace
 from correlation.pipeline import ConflictStorm, CorrelationPipeline, Delivery
 from correlation.store import IncidentStore
@@ -195,7 +196,8 @@ class Worker:
         assert self.topology is not None and self.store is not None
         s = self.settings
         self.pipeline = pipeline = CorrelationPipeline(
-            self.store, Router(self.rule_set, s.group_by), AmqpEventPublisher(self.topology.events), self.clock
+            self.store, Router(self.rule_set, s.group_by), AmqpEventPublisher(self.topology.events), self.clock,
+            SilenceStore(self.redis, self.keyspace),
         )
         self.metrics.group_rules.set(len(self.rule_set.groups) if self.rule_set else 0)
         if s.rules_poll_seconds > 0 and s.rules not in ("none",):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any, Coroutine, Optional
@@ -20,6 +21,8 @@ incidents_app = typer.Typer(no_args_is_help=True, help="Look at incidents.")
 app.add_typer(incidents_app, name="incidents")
 rules_app = typer.Typer(no_args_is_help=True, help="Check rule files.")
 app.add_typer(rules_app, name="rules")
+silences_app = typer.Typer(no_args_is_help=True, help="Mute alerts matching matchers for a while.")
+app.add_typer(silences_app, name="silences")
 console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
@@ -203,6 +206,83 @@ def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--jso
     for e in timeline:
         tl.add_row(_ts(e["at"]), e["kind"], e["text"])
     console.print(tl)
+
+
+async def _with_silences(fn: Any) -> Any:
+    from correlation.silences import SilenceStore
+
+    async def run(store: Any) -> Any:
+        return await fn(SilenceStore(store.redis, store.keys))
+
+    return await _with_store(run)
+
+
+@silences_app.command("add")
+def silences_add(
+    matchers: list[str] = typer.Argument(..., help='Matchers, e.g. \'service="orders-db"\' \'alertname=~"High.*"\'.'),
+    duration: str = typer.Option("1h", help="How long, e.g. 30m, 2h, 1d."),
+    author: Optional[str] = typer.Option(None, help="Who creates it (default: the login name)."),
+    comment: str = typer.Option(..., help="Why: shown to whoever looks at muted alerts."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create a silence starting now; matching firing alerts are recorded and counted but open no incident."""
+    import time
+
+    from correlation.muting import Silence
+    from rules.matchers import MatcherError, parse_matcher
+    from rules.schema import parse_duration
+
+    if author is None:
+        import getpass
+
+        author = os.environ.get("USER") or getpass.getuser()
+    try:
+        parsed = [parse_matcher(m) for m in matchers]
+        seconds = parse_duration(duration)
+        now = time.time()
+        silence = Silence.create(parsed, now, now + seconds, author, comment, now)
+    except (MatcherError, ValueError) as exc:
+        err.print(f"invalid silence: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    _run(_with_silences(lambda store: store.add(silence)))
+    if json_out:
+        sys.stdout.write(orjson.dumps(silence.public(now)).decode() + "\n")
+    else:
+        console.print(f"silence {silence.id} until {_ts(silence.ends_at)}: {', '.join(matchers)}", highlight=False)
+
+
+@silences_app.command("list")
+def silences_list(
+    all_: bool = typer.Option(False, "--all", help="Include expired silences."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Silences, pending and active (with --all, expired too)."""
+    import time
+
+    now = time.time()
+    silences = [s for s in _run(_with_silences(lambda store: store.all())) if all_ or s.state(now) != "expired"]
+    if json_out:
+        sys.stdout.write(orjson.dumps([s.public(now) for s in silences]).decode() + "\n")
+        return
+    table = Table(title="silences")
+    for col in ("id", "state", "matchers", "starts", "ends", "by", "comment"):
+        table.add_column(col)
+    for s in silences:
+        table.add_row(s.id, s.state(now), ", ".join(str(m) for m in s.matchers), _ts(s.starts_at), _ts(s.ends_at),
+                      s.created_by, s.comment)
+    console.print(table)
+
+
+@silences_app.command("expire")
+def silences_expire(silence_id: str) -> None:
+    """End a silence now (it stays listed with --all)."""
+    import time
+
+    silence = _run(_with_silences(lambda store: store.expire(silence_id, time.time())))
+    if silence is None:
+        err.print(f"no silence {silence_id!r}")
+        raise typer.Exit(1)
+    console.print(f"silence {silence.id} expired")
 
 
 @rules_app.command("check")

@@ -18,6 +18,7 @@ class Metrics:
     alerts_duplicate: Counter
     alerts_rejected: Counter
     alerts_stale: Counter
+    alerts_muted: Counter
     incidents_opened: Counter
     incidents_resolved: Counter
     incidents_open: Gauge
@@ -51,6 +52,9 @@ class Metrics:
                 ["reason"], registry=r),
             alerts_stale=Counter(
                 "stormwatch_alerts_stale_total", "Out-of-order notifications ignored.", registry=r),
+            alerts_muted=Counter(
+                "stormwatch_alerts_muted_total",
+                "Firing notifications kept out of incidents by a silence or maintenance window.", registry=r),
             incidents_opened=Counter(
                 "stormwatch_incidents_opened_total", "Incidents opened.", registry=r),
             incidents_resolved=Counter(
@@ -103,6 +107,7 @@ class Metrics:
             return
         self.alerts_duplicate.inc(report.duplicates)
         self.alerts_stale.inc(report.stale)
+        self.alerts_muted.inc(report.muted)
         self.incidents_opened.inc(len(report.opened))
         self.incidents_resolved.inc(len(report.resolved))
         self.incidents_open.set(report.open_incidents)

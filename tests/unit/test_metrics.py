@@ -8,23 +8,23 @@ import asyncio
 import os
 import shutil
 import subprocess
-from types import SimpleNamespace
 from typing import AsyncIterator
 
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from correlation.pipeline import BatchReport
 from stormwatch.http import OpsServer
 from stormwatch.metrics import Metrics
 
 
-def report(**overrides: object) -> SimpleNamespace:
-    """The attributes ``record_batch`` reads from a batch report."""
+def report(**overrides: object) -> BatchReport:
+    """A batch report as the correlation pipeline returns it."""
     values: dict[str, object] = dict(
         duplicates=3, stale=1, opened=["INC-a-1", "INC-b-1"], resolved=["INC-c-4"], open_incidents=5,
-        replayed=2, conflicts=4, events=7,
+        replayed=2, conflicts=4, events=7, muted=2,
     )
-    return SimpleNamespace(**(values | overrides))
+    return BatchReport(**(values | overrides))  # type: ignore[arg-type]
 
 
 def value(metrics: Metrics, name: str, **labels: str) -> float | None:

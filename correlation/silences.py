@@ -1,0 +1,37 @@
+"""Silences in Redis: one hash per namespace, shared by every worker, the CLI and (later) the API."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from correlation.keyspace import Keyspace
+from correlation.muting import Silence
+
+
+class SilenceStore:
+    def __init__(self, redis: Redis, keyspace: Keyspace) -> None:
+        self.redis = redis
+        self.keys = keyspace
+
+    async def add(self, silence: Silence) -> Silence:
+        await self.redis.hset(self.keys.silences, silence.id, silence.to_json())
+        return silence
+
+    async def all(self) -> list[Silence]:
+        raw = await self.redis.hvals(self.keys.silences)
+        return sorted((Silence.from_json(r) for r in raw), key=lambda s: (s.starts_at, s.id))
+
+    async def get(self, silence_id: str) -> Silence | None:
+        raw = await self.redis.hget(self.keys.silences, silence_id)
+        return Silence.from_json(raw) if raw else None
+
+    async def expire(self, silence_id: str, now: float) -> Silence | None:
+        """End a silence now (kept for the record); None when there is no such silence."""
+        silence = await self.get(silence_id)
+        if silence is None:
+            return None
+        if silence.ends_at > now:
+            silence = Silence(silence.id, silence.matchers, min(silence.starts_at, now), now, silence.created_by,
+                              silence.comment, silence.created_at)
+            await self.redis.hset(self.keys.silences, silence.id, silence.to_json())
+        return silence

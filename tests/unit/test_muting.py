@@ -1,0 +1,113 @@
+"""Silences and maintenance windows, with an explicit clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from correlation.engine import decide
+from correlation.model import GroupState
+from correlation.muting import Muter, Silence, window_active
+from correlation.routing import Router
+from rules.alert import Alert
+from rules.fingerprint import fingerprint
+from rules.matchers import parse_matcher
+from rules.schema import MaintenanceWindow
+
+
+def at(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+
+
+def window(**kw) -> MaintenanceWindow:
+    return MaintenanceWindow.model_validate({"name": "w", "match": ['job="billing"'], **kw})
+
+
+@pytest.mark.parametrize("when, expected", [
+    ("2026-11-23 01:29", False),  # Monday, before
+    ("2026-11-23 01:30", True),   # Monday, start is inside
+    ("2026-11-23 02:59", True),
+    ("2026-11-23 03:00", False),  # end is outside
+    ("2026-11-22 02:00", False),  # Sunday: not a listed weekday
+])
+def test_daytime_window_on_weekdays(when, expected):
+    w = window(weekdays=["monday:friday"], start="01:30", end="03:00")
+    assert window_active(w, at(when)) is expected
+
+
+@pytest.mark.parametrize("when, expected", [
+    ("2026-11-27 23:00", True),   # Friday night
+    ("2026-11-28 01:00", True),   # past midnight into Saturday: still Friday's window
+    ("2026-11-28 02:00", False),
+    ("2026-11-28 23:00", False),  # Saturday night: Saturday is not listed
+    ("2026-11-23 00:30", False),  # Monday early: Sunday not listed
+])
+def test_window_past_midnight(when, expected):
+    w = window(weekdays=["friday"], start="22:00", end="02:00")
+    assert window_active(w, at(when)) is expected
+
+
+def test_window_in_its_time_zone():
+    w = window(start="09:00", end="10:00", time_zone="Europe/Paris")  # UTC+1 in November
+    assert window_active(w, at("2026-11-23 08:30"))
+    assert not window_active(w, at("2026-11-23 09:30"))
+
+
+def test_silence_lifecycle_and_validation():
+    m = [parse_matcher('service="db"')]
+    s = Silence.create(m, 100.0, 200.0, "ana", "drill", now=90.0)
+    assert [s.state(t) for t in (99.0, 100.0, 199.9, 200.0)] == ["pending", "active", "active", "expired"]
+    assert Silence.from_json(s.to_json()) == s
+    with pytest.raises(ValueError):
+        Silence.create([], 100.0, 200.0, "ana", "x", now=0.0)
+    with pytest.raises(ValueError):
+        Silence.create(m, 200.0, 100.0, "ana", "x", now=0.0)
+    with pytest.raises(ValueError):
+        Silence.create(m, 100.0, 200.0, " ", "x", now=0.0)
+
+
+def test_muter_names_what_mutes():
+    s = Silence.create([parse_matcher('service="db"')], 0.0, 100.0, "ana", "drill", now=0.0)
+    w = window(start="00:00", end="24:00")
+    muter = Muter([s], [w], now=50.0)
+    assert muter({"service": "db"}) == f"silence:{s.id}"
+    assert muter({"job": "billing"}) == "maintenance:w"
+    assert muter({"service": "api"}) == ""
+    assert not Muter([s], [], now=150.0)  # nothing active: the pipeline skips muting entirely
+
+
+def _alert(pod: str, status: str = "firing", starts: float = 1.0) -> Alert:
+    labels = {"alertname": "HighErrorRate", "service": "api", "pod": pod}
+    return Alert(labels=labels, status=status, starts_at=starts, received_at=starts,
+                 fingerprint=fingerprint(labels), source="test")
+
+
+def test_muted_alerts_are_recorded_and_counted_but_open_nothing_until_the_silence_ends():
+    router = Router(None, ("alertname", "service"))
+    group = router(_alert("1").labels)
+    state = GroupState(group.id, group.key, group.labels)
+    silence = Silence.create([parse_matcher('service="api"')], 0.0, 100.0, "ana", "deploy", now=0.0)
+
+    during = decide(state, [_alert("1"), _alert("1")], 10.0, muted=Muter([silence], [], now=10.0))
+    assert during.opened == [] and during.incidents == {} and during.stats.muted == 2
+    recorded = during.alerts[_alert("1").fingerprint]
+    assert (recorded.count, recorded.incident, recorded.muted) == (2, "", f"silence:{silence.id}")
+
+    after = decide(state, [_alert("1")], 150.0, muted=Muter([silence], [], now=150.0) or None)
+    (incident,) = after.incidents.values()
+    assert after.opened == [incident.id] and incident.alerts == 1 and incident.firing == 1
+    assert state.alerts[_alert("1").fingerprint].muted == ""
+
+
+def test_a_silence_does_not_pull_alerts_out_of_an_open_incident():
+    router = Router(None, ("alertname", "service"))
+    group = router(_alert("1").labels)
+    state = GroupState(group.id, group.key, group.labels)
+    decide(state, [_alert("1")], 10.0)
+    silence = Silence.create([parse_matcher('service="api"')], 0.0, 100.0, "ana", "late", now=20.0)
+    muter = Muter([silence], [], now=20.0)
+    repeat = decide(state, [_alert("1"), _alert("2")], 20.0, muted=muter)
+    (incident,) = repeat.incidents.values()
+    assert incident.occurrences == 2 and incident.alerts == 1  # pod-1 repeats in it; pod-2 is muted
+    assert repeat.stats.muted == 1
