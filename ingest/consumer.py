@@ -144,6 +144,13 @@ class AlertConsumer:
             del self._buffer[: len(batch)]
             try:
                 await self._process(batch)
+            except asyncio.CancelledError as exc:
+                # a publish or ack cancelled by aiormq because the connection dropped: the batch stays unacked
+                # and RabbitMQ redelivers it; only a cancellation of this task itself stops the loop
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                self.observer.amqp_error(exc, "process")
             except Exception as exc:  # noqa: BLE001 - a bug must not kill the worker
                 self.observer.crashed(exc)
                 for message, _ in batch:
@@ -289,6 +296,13 @@ class AlertConsumer:
         try:
             await outcome
         except Exception as exc:  # noqa: BLE001 - channel closed: RabbitMQ redelivers, idempotency holds
+            self.observer.amqp_error(exc, what)
+        except asyncio.CancelledError as exc:
+            # aiormq cancels a pending ack when its channel closes under it; that is a failed ack, not a request
+            # to cancel this task (which we honour)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
             self.observer.amqp_error(exc, what)
 
 
