@@ -125,7 +125,7 @@ class _DecisionBuilder:
             created_at=now,
             updated_at=now,
             rule=rule,
-            team=route.team if route else "",
+            team=(route.team if route and route.team else "") or alert.labels.get("team", ""),
             why={
                 "rule": rule,
                 "matchers": list(route.matchers) if route else [],

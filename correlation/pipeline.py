@@ -83,9 +83,12 @@ class CorrelationPipeline:
         keyed = sorted({a.fingerprint for d in deliveries for a in d.alerts if a.source in SENDER_KEYED_SOURCES})
         known = await self.store.sender_key_groups(keyed)
         remember: dict[str, dict[str, str]] = {}
+        enrich = router.enrich
         for delivery in deliveries:
             in_message: dict[str, list[Alert]] = {}
             for alert in delivery.alerts:
+                if enrich:
+                    alert = enrich(alert)
                 labels = known.get(alert.fingerprint)
                 if labels is not None:
                     group = router(labels)

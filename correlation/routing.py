@@ -1,7 +1,7 @@
 """Which group rule an alert falls under, and which group of that rule: pure, no I/O.
 
 A ``Router`` is built from one rule set and swapped whole on reload; it also carries that set's maintenance
-windows, so one batch sees one consistent rule set.
+windows and enrichment, so one batch sees one consistent rule set.
 
 Group rules are tried in rule-set order (files sorted by name, rules in file order); the first whose matchers
 all match wins, as with Alertmanager routes without ``continue``. Rules are indexed by one equality matcher each
@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from correlation.enrichment import Enricher
 from rules.fingerprint import labels_to_signature
 from rules.matchers import Matcher, equality_index_key, matches_all
 from rules.schema import ITIL_MATRIX, GroupRule, LevelSource, MaintenanceWindow, RuleSet
@@ -60,6 +61,7 @@ class Router:
         self.default = Route(DEFAULT_RULE, tuple(default_group_by))
         self.rules: tuple[GroupRule, ...] = rule_set.groups if rule_set is not None else ()
         self.maintenance: tuple[MaintenanceWindow, ...] = rule_set.maintenance if rule_set is not None else ()
+        self.enrich = Enricher(rule_set.enrichment if rule_set is not None else ())
         matrix = rule_set.priority_matrix if rule_set is not None else None
         self._matrix: dict[str, dict[str, str]] = (
             {impact: dict(getattr(matrix, impact)) for impact in ("high", "medium", "low")} if matrix else ITIL_MATRIX

@@ -32,7 +32,11 @@ async def test_example_rules_group_and_prioritise(clean):
         assert (db.rule, db.team, db.priority, db.alerts) == ("database-outage", "dba", "P1", 2)
         assert db.why["matchers"] == ['alertname=~"Postgres.*"'] and db.why["group_by"] == ["service"]
         # impact from the severity label (critical -> high, warning -> medium), urgency medium: ITIL matrix
-        assert incidents["service-symptoms: HighErrorRate / checkout"].priority == "P2"
+        symptoms = incidents["service-symptoms: HighErrorRate / checkout"]
+        assert symptoms.priority == "P2"
+        assert symptoms.team == "payments"  # no team on the rule: the enrichment lookup's team label
+        (member, *_) = await worker.store.incident_alerts(symptoms.id)
+        assert member.labels["team"] == "payments"
         assert incidents["service-symptoms: HighLatency / checkout"].priority == "P3"
         other = incidents["SomethingElse / misc"]
         assert (other.rule, other.priority, other.team) == ("default", "", "")

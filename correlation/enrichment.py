@@ -1,0 +1,62 @@
+"""Enrichment: labels and annotations added from static maps in the rule set. Pure, no I/O.
+
+Every enrichment rule whose matchers match adds its labels and annotations, in rule-set order; a lookup adds the
+row keyed by one label's value. Enrichment **never overwrites** what the source sent (nor what an earlier rule
+added): the sender's word wins. The fingerprint stays the one of the labels as sent, so an alert's identity is the
+same here and in Alertmanager; the added labels take part in routing, grouping and priority, and are stored with
+the alert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Sequence
+
+from rules.alert import Alert
+from rules.matchers import matches_all
+from rules.schema import EnrichmentRule
+
+_CACHE_LIMIT = 100_000
+
+
+class Enricher:
+    def __init__(self, rules: Sequence[EnrichmentRule]) -> None:
+        self.rules = tuple(rules)
+        self._memo: dict[tuple[frozenset, frozenset], tuple[dict[str, str], dict[str, str]]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+    def __call__(self, alert: Alert) -> Alert:
+        if not self.rules:
+            return alert
+        key = (frozenset(alert.labels.items()), frozenset(alert.annotations.items()))
+        found = self._memo.get(key)
+        if found is None:
+            found = self._enrich(dict(alert.labels), dict(alert.annotations))
+            if len(self._memo) >= _CACHE_LIMIT:
+                self._memo.clear()
+            self._memo[key] = found
+        labels, annotations = found
+        if labels == alert.labels and annotations == alert.annotations:
+            return alert
+        return replace(alert, labels=labels, annotations=annotations)
+
+    def _enrich(self, labels: dict[str, str], annotations: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+        for rule in self.rules:
+            if rule.match and not matches_all(rule.match, labels):
+                continue
+            adds_labels = dict(rule.add_labels)
+            adds_annotations = dict(rule.add_annotations)
+            if rule.lookup is not None:
+                row = rule.lookup.table.get(labels.get(rule.lookup.from_label, ""))
+                if row is None and not (adds_labels or adds_annotations):
+                    continue
+                if row is not None:
+                    adds_labels = {**row.labels, **adds_labels}
+                    adds_annotations = {**row.annotations, **adds_annotations}
+            for name, value in adds_labels.items():
+                labels.setdefault(name, value)
+            for name, value in adds_annotations.items():
+                annotations.setdefault(name, value)
+        return labels, annotations
