@@ -299,6 +299,27 @@ def rules_check(directory: Path = typer.Argument(..., exists=True, file_okay=Fal
     console.print(f"{directory}: rules OK")
 
 
+@rules_app.command("test")
+def rules_test(files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Rule test files.")) -> None:
+    """Run rule test files: alerts at times in, expected incidents at checkpoints; exit 1 on any difference."""
+    from correlation.rule_tests import run_file
+
+    failed = passed = 0
+    for path in files:
+        for result in run_file(path):
+            if result.passed:
+                passed += 1
+                console.print(f"PASS {path}: {result.name}", highlight=False)
+                continue
+            failed += 1
+            err.print(f"FAIL {path}: {result.name}", markup=False, highlight=False)
+            for problem in result.problems:
+                err.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"{passed} passed, {failed} failed", highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,128 @@
+"""Runs rule test files (``rules/testfile.py``) through the in-memory engine and reports readable differences.
+
+Times in a test are offsets from a fixed instant, Monday 2026-01-05 00:00 UTC, so maintenance windows can be
+tested with ``at:`` values (``at: 25h30m`` is Tuesday 01:30 UTC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from correlation.model import Incident
+from correlation.muting import Silence
+from correlation.simulation import Simulation
+from rules.alert import Alert
+from rules.fingerprint import fingerprint
+from rules.loader import RuleSetInvalid, load_rule_set
+from rules.matchers import MatcherError, parse_matcher
+from rules.testfile import Checkpoint, ExpectedIncident, RuleTest, RuleTestFile
+
+T0 = datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()  # a Monday
+_FIELDS = ("status", "priority", "team", "severity", "rule", "alerts", "firing", "occurrences")
+
+
+@dataclass
+class TestResult:
+    file: str
+    name: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+def run_file(path: Path) -> list[TestResult]:
+    try:
+        doc = RuleTestFile.model_validate(yaml.safe_load(path.read_text()) or {})
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        return [TestResult(str(path), "(file)", [f"cannot read the test file: {exc}"])]
+    rules_dir = (path.parent / doc.rules).resolve()
+    try:
+        rule_set = load_rule_set(rules_dir)
+    except RuleSetInvalid as exc:
+        return [TestResult(str(path), "(rules)", [f"rules in {rules_dir} are invalid:"] + [f"  {e}" for e in exc.errors])]
+    return [_run_test(str(path), test, rule_set, doc.group_by) for test in doc.tests]
+
+
+def _run_test(file: str, test: RuleTest, rule_set, group_by: list[str]) -> TestResult:
+    result = TestResult(file, test.name)
+    sim = Simulation(rule_set, tuple(group_by))
+    try:
+        sim.silences = [
+            Silence.create([parse_matcher(m) for m in s.matchers], T0 + s.from_, T0 + s.until, "rule test",
+                           s.comment, T0)
+            for s in test.silences
+        ]
+    except (MatcherError, ValueError) as exc:
+        result.problems.append(f"invalid silence: {exc}")
+        return result
+    pending = sorted(test.alerts, key=lambda a: a.at)  # stable: same-time alerts keep file order
+    episode_start: dict[str, float] = {}
+    for checkpoint in sorted(test.expect, key=lambda c: c.at):
+        while pending and pending[0].at <= checkpoint.at:
+            item = pending.pop(0)
+            fp = fingerprint(item.labels)
+            if item.status == "firing" and fp not in episode_start:
+                episode_start[fp] = item.at
+            start = item.starts_at if item.starts_at is not None else episode_start.get(fp, item.at)
+            if item.status == "resolved":
+                episode_start.pop(fp, None)
+            alert = Alert(
+                labels=item.labels, status=item.status, starts_at=T0 + start, received_at=T0 + item.at,
+                fingerprint=fp, source="rule-test", annotations=item.annotations,
+                ends_at=T0 + item.at if item.status == "resolved" else None,
+            )
+            sim.feed(alert, T0 + item.at)
+        result.problems += _compare(checkpoint, sim)
+    return result
+
+
+def _compare(checkpoint: Checkpoint, sim: Simulation) -> list[str]:
+    where = f"at {_offset(checkpoint.at)}"
+    problems: list[str] = []
+    actual = sim.incidents()
+    unmatched = list(actual)
+    for expected in checkpoint.incidents:
+        found = next((i for i in unmatched if i.title == expected.title), None)
+        if found is None:
+            problems.append(f"{where}: missing incident {expected.title!r}")
+            continue
+        unmatched.remove(found)
+        problems += [f"{where}: incident {expected.title!r}: {d}" for d in _differences(expected, found)]
+    for extra in unmatched:
+        problems.append(f"{where}: unexpected incident {extra.title!r} ({extra.status}, {extra.alerts} alert(s))")
+    if checkpoint.muted is not None and sim.muted != checkpoint.muted:
+        problems.append(f"{where}: muted expected {checkpoint.muted}, got {sim.muted}")
+    if problems:
+        problems.append(f"{where}: incidents were: " + "; ".join(_summary(i) for i in actual) if actual
+                        else f"{where}: there were no incidents")
+    return problems
+
+
+def _differences(expected: ExpectedIncident, actual: Incident) -> list[str]:
+    out = []
+    for name in _FIELDS:
+        want = getattr(expected, name)
+        if want is not None and getattr(actual, name) != want:
+            out.append(f"{name} expected {want!r}, got {getattr(actual, name)!r}")
+    return out
+
+
+def _summary(i: Incident) -> str:
+    return (f"{i.title!r} status={i.status} priority={i.priority or '-'} team={i.team or '-'} rule={i.rule} "
+            f"alerts={i.alerts} firing={i.firing}")
+
+
+def _offset(seconds: float) -> str:
+    """``5400`` -> ``1h30m``: the way the test file writes times."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = "".join(f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n)
+    return text or "0s"

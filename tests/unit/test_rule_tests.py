@@ -1,0 +1,56 @@
+"""`stormwatch rules test`: the shipped examples' own tests pass; a wrong expectation gives a readable diff."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from correlation.rule_tests import run_file
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_TESTS = sorted((ROOT / "rules" / "examples" / "tests").glob("*.yaml"))
+STORMWATCH = str(Path(sys.executable).parent / "stormwatch")
+
+
+@pytest.mark.parametrize("path", EXAMPLE_TESTS, ids=lambda p: p.name)
+def test_example_rule_tests_pass(path):
+    results = run_file(path)
+    assert results and all(r.passed for r in results), "\n".join(p for r in results for p in r.problems)
+
+
+def test_a_wrong_expectation_fails_with_a_readable_difference(tmp_path):
+    test = tmp_path / "wrong.test.yaml"
+    test.write_text(f"""
+rules: {ROOT / 'rules' / 'examples'}
+tests:
+  - name: wrong priority, a missing and an unexpected incident
+    alerts:
+      - {{at: 0s, labels: {{alertname: PostgresDown, service: orders-db, severity: critical}}}}
+      - {{at: 0s, labels: {{alertname: Unplanned, service: x}}}}
+    expect:
+      - at: 1m30s
+        incidents:
+          - {{title: "database-outage: orders-db", priority: P3}}
+          - {{title: "never opened"}}
+        muted: 2
+""")
+    result = subprocess.run([STORMWATCH, "rules", "test", str(test)], capture_output=True, text=True, timeout=60,
+                            env={"COLUMNS": "300", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 1
+    err = result.stderr
+    assert "FAIL" in err and "wrong priority" in err
+    assert "at 1m30s: incident 'database-outage: orders-db': priority expected 'P3', got 'P1'" in err
+    assert "at 1m30s: missing incident 'never opened'" in err
+    assert "at 1m30s: unexpected incident 'Unplanned / x'" in err
+    assert "at 1m30s: muted expected 2, got 0" in err
+    assert "0 passed, 1 failed" in result.stdout
+
+
+def test_an_unreadable_test_file_is_a_failure(tmp_path):
+    bad = tmp_path / "bad.test.yaml"
+    bad.write_text("tests: [{name: x, expect: [], surprise: 1}]")
+    (result,) = run_file(bad)
+    assert not result.passed and "cannot read the test file" in result.problems[0]
