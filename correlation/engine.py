@@ -50,6 +50,7 @@ class Stats:
     stale: int = 0
     resolved_unknown: int = 0
     muted: int = 0  # firing notifications recorded but kept out of incidents by a silence or maintenance window
+    held: int = 0  # firing notifications held back until the group rule's threshold is met
 
 
 @dataclass(slots=True)
@@ -65,10 +66,23 @@ class Decision:
     stats: Stats = field(default_factory=Stats)
     seq: int = 0
     current_incident: str = ""
+    pending: dict[str, tuple[float, str]] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
         return bool(self.alerts or self.incidents)
+
+
+HELD = "threshold"  # AlertState.muted while the group rule's threshold holds the alert back
+
+
+def _threshold_met(threshold: Any, pending: Mapping[str, tuple[float, str]]) -> bool:
+    names = {name for _, name in pending.values()}
+    if threshold.any_of is not None:
+        return bool(names & set(threshold.any_of))
+    if threshold.all_of is not None:
+        return set(threshold.all_of) <= names
+    return len(pending) >= threshold.count
 
 
 def _title(group_labels: dict[str, str], rule: str) -> str:
@@ -162,8 +176,42 @@ class _DecisionBuilder:
             self.note(incident, "alert", f"{_describe(dict(alert.labels))} {verb}", now, alert.fingerprint)
             self.updated(incident, "alert added", now)
 
+    def incident_for(self, alert: Alert, now: float) -> Incident | None:
+        """The group's open incident; else a new one, unless the rule's threshold holds the alert back (None)."""
+        state = self.state
+        if state.incident is not None and state.incident.is_open:
+            return state.incident
+        threshold = state.route.threshold if state.route is not None else None
+        if threshold is None:
+            return self.open_incident(alert, now)
+        state.pending.setdefault(alert.fingerprint, (now, alert.labels.get("alertname", "")))
+        if threshold.within is not None:
+            for fp, (since, _) in list(state.pending.items()):
+                if now - since > threshold.within:
+                    del state.pending[fp]
+            state.pending.setdefault(alert.fingerprint, (now, alert.labels.get("alertname", "")))
+        if not _threshold_met(threshold, state.pending):
+            return None
+        incident = self.open_incident(alert, now)
+        held = [fp for fp in state.pending if fp != alert.fingerprint]
+        state.pending.clear()
+        for fp in held:
+            member = state.alerts.get(fp)
+            if member is None or member.status != "firing":
+                continue
+            member.incident = incident.id
+            member.muted = ""
+            self.decision.alerts[fp] = member
+            incident.alerts += 1
+            incident.firing += 1
+            incident.occurrences += member.count
+            self.decision.new_members.setdefault(incident.id, []).append(fp)
+            self.note(incident, "alert", f"{_describe(member.labels)} joined (held until the threshold)", now, fp)
+        return incident
+
     def finish(self) -> Decision:
         d = self.decision
+        d.pending = dict(self.state.pending)
         d.seq = self.state.seq
         d.current_incident = self.state.incident.id if self.state.incident else ""
         for event in d.events:
@@ -200,8 +248,12 @@ def decide(
                 stats.muted += 1
                 incident = None
             else:
-                incident = state.incident if state.incident and state.incident.is_open else b.open_incident(alert, now)
-                b.attach(incident, alert, now, new_member=True)
+                incident = b.incident_for(alert, now)
+                if incident is None:
+                    stats.held += 1
+                    mute = HELD
+                else:
+                    b.attach(incident, alert, now, new_member=True)
             current = AlertState(
                 fingerprint=fp,
                 labels=dict(alert.labels),
@@ -243,8 +295,12 @@ def decide(
                 stats.muted += 1
                 prev.muted = mute
                 continue
+            incident = b.incident_for(alert, now)
+            if incident is None:
+                stats.held += 1
+                prev.muted = HELD
+                continue
             prev.muted = ""
-            incident = state.incident if state.incident and state.incident.is_open else b.open_incident(alert, now)
             new_member = prev.incident != incident.id
             prev.incident = incident.id
             b.attach(incident, alert, now, new_member=new_member)
@@ -263,6 +319,7 @@ def decide(
         prev.starts_at = max(prev.starts_at, alert.starts_at)
         prev.muted = mute
         if alert.status == "resolved":
+            state.pending.pop(fp, None)
             if attached is not None and attached.is_open:
                 attached.firing = max(0, attached.firing - 1)
                 attached.updated_at = now
@@ -282,7 +339,12 @@ def decide(
             stats.muted += 1
             prev.incident = ""
             continue
-        incident = state.incident if state.incident and state.incident.is_open else b.open_incident(alert, now)
+        incident = b.incident_for(alert, now)
+        if incident is None:
+            stats.held += 1
+            prev.muted = HELD
+            prev.incident = ""
+            continue
         new_member = prev.incident != incident.id
         prev.incident = incident.id
         b.attach(incident, alert, now, new_member=new_member)

@@ -5,7 +5,8 @@ alerts, its incident and its idempotency markers atomically on a Redis Cluster: 
 hash to one slot. Global indexes (incident lists) live outside the tag and are maintained idempotently
 after the group write.
 
-    <ns>:{g<gid>}:group              hash  v (version), seq (incident counter), inc (open incident id)
+    <ns>:{g<gid>}:group              hash  v (version), seq (incident counter), inc (open incident id),
+                                           pending (JSON: alerts the rule's threshold holds back)
     <ns>:{g<gid>}:a:<fingerprint>    str   JSON alert state (labels, status, counts, incident)
     <ns>:{g<gid>}:i:<n>              hash  incident record
     <ns>:{g<gid>}:i:<n>:alerts       set   member fingerprints
@@ -40,6 +41,10 @@ class Keyspace:
     def incident_prefix(self, group_id: str) -> str:
         """Prefix of the group's incident keys; the read script appends the incident number."""
         return f"{self._tag(group_id)}:i:"
+
+    def alert_prefix(self, group_id: str) -> str:
+        """Prefix of the group's alert keys; the read script appends held-back fingerprints."""
+        return f"{self._tag(group_id)}:a:"
 
     def incident(self, incident_id: str) -> str:
         group_id, seq = parse_incident_id(incident_id)

@@ -156,3 +156,5 @@ class GroupState:
     incident: Incident | None = None  # the group's latest incident (open or resolved)
     alerts: dict[str, AlertState] = field(default_factory=dict)
     route: Any = None  # correlation.routing.Route: the group rule (None: the default grouping)
+    # alerts held back by the rule's threshold: fingerprint -> (first firing time, alertname)
+    pending: dict[str, tuple[float, str]] = field(default_factory=dict)

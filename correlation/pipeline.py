@@ -47,6 +47,7 @@ class BatchReport:
     stale: int = 0
     resolved_unknown: int = 0
     muted: int = 0  # firing notifications kept out of incidents by a silence or maintenance window
+    held: int = 0  # firing notifications held back until their group rule's threshold is met
     replayed: int = 0  # (message, group) writes already applied by an earlier delivery
     conflicts: int = 0
     opened: list[str] = field(default_factory=list)
@@ -155,6 +156,7 @@ class CorrelationPipeline:
                         report.stale += s.stale
                         report.resolved_unknown += s.resolved_unknown
                         report.muted += s.muted
+                        report.held += s.held
                         report.opened += [iid for iid, _ in follow.opened]
                         report.resolved += follow.resolved
             by_group = retry

@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 from correlation.enrichment import Enricher
 from rules.fingerprint import labels_to_signature
 from rules.matchers import Matcher, equality_index_key, matches_all
-from rules.schema import ITIL_MATRIX, GroupRule, LevelSource, MaintenanceWindow, RuleSet
+from rules.schema import ITIL_MATRIX, GroupRule, LevelSource, MaintenanceWindow, RuleSet, Threshold
 
 DEFAULT_RULE = "default"
 ALL_LABELS = "..."
@@ -39,6 +39,7 @@ class Route:
     team: str = ""
     impact: LevelSource | None = None
     urgency: LevelSource | None = None
+    threshold: Threshold | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,7 @@ class Router:
                 team=r.team or "",
                 impact=r.priority.impact if r.priority else None,
                 urgency=r.priority.urgency if r.priority else None,
+                threshold=r.threshold,
             )
             for r in self.rules
         ]

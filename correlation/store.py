@@ -117,13 +117,15 @@ class IncidentStore:
             group, fps = wanted[gid]
             fp_list = sorted(fps)
             keys = [self.keys.group(gid)] + [self.keys.alert(gid, fp) for fp in fp_list]
-            calls.append((keys, [self.keys.incident_prefix(gid)]))
+            calls.append((keys, [self.keys.incident_prefix(gid), self.keys.alert_prefix(gid)]))
             wanted[gid] = (group, fp_list)  # type: ignore[assignment]
         results = await self._evalsha_many("_read_sha", calls) if calls else []
         states: dict[str, GroupState] = {}
         for gid, result in zip(gids, results):
             group, fp_list = wanted[gid]
             raw_group, raw_incident, *raw_alerts = result
+            held = raw_alerts[len(fp_list):]
+            raw_alerts = raw_alerts[: len(fp_list)]
             h = dict(zip(raw_group[::2], raw_group[1::2]))
             state = GroupState(
                 group_id=gid,
@@ -138,6 +140,11 @@ class IncidentStore:
             for fp, raw in zip(fp_list, raw_alerts):
                 if raw:
                     state.alerts[fp] = AlertState.from_json(raw)
+            if h.get(b"pending"):
+                state.pending = {fp: (since, name) for fp, (since, name) in orjson.loads(h[b"pending"]).items()}
+            for fp, raw in zip(held[::2], held[1::2]):
+                if raw and fp.decode() not in state.alerts:
+                    state.alerts[fp.decode()] = AlertState.from_json(raw)
             states[gid] = state
         return states
 
@@ -180,7 +187,9 @@ class IncidentStore:
             tk = k(self.keys.incident_timeline(iid))
             ops.append(["rpush", tk] + [orjson.dumps(e) for e in entries])
             ops.append(["ltrim", tk, -self.timeline_max, -1])
-        ops.append(["hset", 1, "seq", str(last.seq), "inc", last.current_incident])
+        ops.append(
+            ["hset", 1, "seq", str(last.seq), "inc", last.current_incident, "pending", orjson.dumps(last.pending)]
+        )
         blobs = []
         for mid, d in decisions:
             follow = decision_follow_ups(d, mid)

@@ -19,6 +19,7 @@ class Metrics:
     alerts_rejected: Counter
     alerts_stale: Counter
     alerts_muted: Counter
+    alerts_held: Counter
     incidents_opened: Counter
     incidents_resolved: Counter
     incidents_open: Gauge
@@ -55,6 +56,9 @@ class Metrics:
             alerts_muted=Counter(
                 "stormwatch_alerts_muted_total",
                 "Firing notifications kept out of incidents by a silence or maintenance window.", registry=r),
+            alerts_held=Counter(
+                "stormwatch_alerts_held_total",
+                "Firing notifications held back until their group rule's threshold is met.", registry=r),
             incidents_opened=Counter(
                 "stormwatch_incidents_opened_total", "Incidents opened.", registry=r),
             incidents_resolved=Counter(
@@ -108,6 +112,7 @@ class Metrics:
         self.alerts_duplicate.inc(report.duplicates)
         self.alerts_stale.inc(report.stale)
         self.alerts_muted.inc(report.muted)
+        self.alerts_held.inc(report.held)
         self.incidents_opened.inc(len(report.opened))
         self.incidents_resolved.inc(len(report.resolved))
         self.incidents_open.set(report.open_incidents)

@@ -1,7 +1,10 @@
 -- Read one group's state in one round trip.
 -- KEYS[1] group hash; KEYS[2..] alert state keys (same hash tag)
 -- ARGV[1] the prefix of this group's incident keys ("<ns>:{g<gid>}:i:")
--- Returns { group hash as a flat list, current incident hash as a flat list, alert value or false ... }
+-- ARGV[2] the prefix of this group's alert keys ("<ns>:{g<gid>}:a:")
+-- Returns { group hash as a flat list, current incident hash as a flat list, alert value or false ...,
+--           then fingerprint, alert value pairs for the alerts the group's threshold holds back (field 'pending') }
+-- (the held alerts' keys are computed here: they share the group's hash tag, so the same Cluster slot)
 local group = redis.call('HGETALL', KEYS[1])
 local incident = {}
 local inc = redis.call('HGET', KEYS[1], 'inc')
@@ -14,5 +17,12 @@ end
 local out = { group, incident }
 for i = 2, #KEYS do
   out[#out + 1] = redis.call('GET', KEYS[i])
+end
+local pending = redis.call('HGET', KEYS[1], 'pending')
+if pending and pending ~= '' and pending ~= '{}' then
+  for fp, _ in pairs(cjson.decode(pending)) do
+    out[#out + 1] = fp
+    out[#out + 1] = redis.call('GET', ARGV[2] .. fp)
+  end
 end
 return out
