@@ -324,7 +324,10 @@ def decide(
                 attached.firing = max(0, attached.firing - 1)
                 attached.updated_at = now
                 b.note(attached, "alert", f"{_describe(prev.labels)} resolved", now, fp)
-                if attached.firing == 0:
+                if attached.firing == 0 and state.route is not None and state.route.auto_resolve == "manual":
+                    b.note(attached, "alert", "all alerts resolved; the rule resolves this incident manually", now)
+                    b.updated(attached, "all alerts resolved, manual resolution", now)
+                elif attached.firing == 0:
                     attached.status = "resolved"
                     attached.resolved_at = now
                     b.note(attached, "resolved", "all alerts resolved", now)

@@ -40,6 +40,7 @@ class Route:
     impact: LevelSource | None = None
     urgency: LevelSource | None = None
     threshold: Threshold | None = None
+    auto_resolve: str = "all_resolved"  # all_resolved | after_hold (not yet enforced: as all_resolved) | manual
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class Router:
                 impact=r.priority.impact if r.priority else None,
                 urgency=r.priority.urgency if r.priority else None,
                 threshold=r.threshold,
+                auto_resolve=r.auto_resolve.mode,
             )
             for r in self.rules
         ]
