@@ -67,6 +67,7 @@ class Decision:
     seq: int = 0
     current_incident: str = ""
     pending: dict[str, tuple[float, str]] = field(default_factory=dict)
+    timers: list[tuple[str, float]] = field(default_factory=list)  # (incident id, due): after_hold resolutions
 
     @property
     def changed(self) -> bool:
@@ -154,6 +155,10 @@ class _DecisionBuilder:
         return incident
 
     def attach(self, incident: Incident, alert: Alert, now: float, *, new_member: bool) -> None:
+        if incident.resolve_at is not None:
+            incident.resolve_at = None
+            self.note(incident, "alert", "an alert fired again: the held resolution is cancelled", now,
+                      alert.fingerprint)
         incident.firing += 1
         incident.occurrences += 1
         incident.updated_at = now
@@ -324,7 +329,14 @@ def decide(
                 attached.firing = max(0, attached.firing - 1)
                 attached.updated_at = now
                 b.note(attached, "alert", f"{_describe(prev.labels)} resolved", now, fp)
-                if attached.firing == 0 and state.route is not None and state.route.auto_resolve == "manual":
+                mode = state.route.auto_resolve if state.route is not None else "all_resolved"
+                if attached.firing == 0 and mode == "after_hold":
+                    attached.resolve_at = now + state.route.resolve_hold
+                    b.note(attached, "alert", f"all alerts resolved; resolves in {state.route.resolve_hold:g}s "
+                                              "unless one fires again", now)
+                    b.decision.timers.append((attached.id, attached.resolve_at))
+                    b.updated(attached, "all alerts resolved, resolution held", now)
+                elif attached.firing == 0 and mode == "manual":
                     b.note(attached, "alert", "all alerts resolved; the rule resolves this incident manually", now)
                     b.updated(attached, "all alerts resolved, manual resolution", now)
                 elif attached.firing == 0:
@@ -351,4 +363,26 @@ def decide(
         new_member = prev.incident != incident.id
         prev.incident = incident.id
         b.attach(incident, alert, now, new_member=new_member)
+    return b.finish()
+
+
+def decide_timer(state: GroupState, incident_id: str, now: float) -> Decision:
+    """A held resolution falls due: resolve the incident if it is still open, quiet, and due (else nothing)."""
+    b = _DecisionBuilder(state, None)
+    incident = state.incident
+    if (
+        incident is not None
+        and incident.id == incident_id
+        and incident.is_open
+        and incident.firing == 0
+        and incident.resolve_at is not None
+        and now >= incident.resolve_at
+    ):
+        incident.status = "resolved"
+        incident.resolved_at = now
+        incident.resolve_at = None
+        incident.updated_at = now
+        b.note(incident, "resolved", "all alerts stayed resolved for the hold", now)
+        b.decision.resolved.append(incident.id)
+        b.decision.events.append(Event("incident.resolved", incident.id, "all alerts stayed resolved", now))
     return b.finish()

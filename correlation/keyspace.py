@@ -14,6 +14,7 @@ after the group write.
     <ns>:{g<gid>}:m:<message id>     str   idempotency marker: the follow-ups of an applied message
     <ns>:sk:<fingerprint>            str   labels of a sender-keyed alert (PagerDuty dedup_key) at its trigger
     <ns>:silences                    hash  silence id -> JSON silence
+    <ns>:timers:{t<n>}               zset  incident id -> due time (16 shards): held resolutions
     <ns>:incidents                   zset  incident id -> created_at
     <ns>:incidents:open              zset  open incident id -> created_at
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 INCIDENT_PREFIX = "INC-"
+TIMER_SHARDS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,14 @@ class Keyspace:
     def sender_key(self, fingerprint: str) -> str:
         """Labels of an alert whose fingerprint is the sender's key (PagerDuty dedup_key), to route its resolve."""
         return f"{self.namespace}:sk:{fingerprint}"
+
+    def timer_shard(self, group_id: str) -> str:
+        """The timer shard of a group (16 shards, each its own Cluster slot, so timers spread over nodes)."""
+        return self.timer_shards[int(group_id[:2], 16) % TIMER_SHARDS]
+
+    @property
+    def timer_shards(self) -> list[str]:
+        return [f"{self.namespace}:timers:{{t{n}}}" for n in range(TIMER_SHARDS)]
 
     @property
     def silences(self) -> str:

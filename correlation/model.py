@@ -93,6 +93,7 @@ class Incident:
     team: str = ""  # assignment group
     priority: str = ""  # ITIL P1..P5 ("" when the rule sets no impact/urgency)
     why: dict[str, Any] = field(default_factory=dict)  # rule, matchers, group_by, group labels
+    resolve_at: float | None = None  # auto_resolve after_hold: when it resolves unless an alert fires again
 
     @property
     def is_open(self) -> bool:
@@ -116,6 +117,7 @@ class Incident:
             "team": self.team,
             "priority": self.priority,
             "why": orjson.dumps(self.why).decode(),
+            "resolve_at": "" if self.resolve_at is None else repr(self.resolve_at),
         }
 
     @classmethod
@@ -138,6 +140,7 @@ class Incident:
             team=d.get("team", ""),
             priority=d.get("priority", ""),
             why=orjson.loads(d["why"]) if d.get("why") else {},
+            resolve_at=float(d["resolve_at"]) if d.get("resolve_at") else None,
         )
 
     def public(self) -> dict[str, Any]:

@@ -13,9 +13,10 @@ from typing import Any, Callable, Protocol, Sequence
 
 from rules.alert import Alert
 
-from correlation.engine import decide
+from correlation.engine import decide, decide_timer
+from correlation.keyspace import parse_incident_id
 from correlation.muting import Muter
-from correlation.routing import Router
+from correlation.routing import Group, Router
 from correlation.silences import SilenceStore
 from correlation.store import FollowUps, IncidentStore
 
@@ -182,3 +183,36 @@ def coalesce_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if e["type"] == "incident.updated":
             last_update[e["incident"]["id"]] = i
     return [e for i, e in enumerate(events) if e["type"] != "incident.updated" or last_update[e["incident"]["id"]] == i]
+
+
+class TimerFiring:
+    """Fires due timers (held resolutions) from the shared index; any number of workers may run it."""
+
+    def __init__(self, pipeline: CorrelationPipeline) -> None:
+        self.pipeline = pipeline
+        self.polls = 0
+
+    async def fire_due(self) -> int:
+        p = self.pipeline
+        now = p.clock()
+        self.polls += 1
+        claimed = await p.store.claim_due_timers(now)
+        fired = 0
+        for shard, incident_id, lease in claimed:
+            gid, _ = parse_incident_id(incident_id)
+            for _ in range(MAX_ROUNDS):
+                state = (await p.store.load_groups({gid: (Group(gid, "", {}), set())}))[gid]
+                decision = decide_timer(state, incident_id, now)
+                (applied,) = await p.store.apply([(gid, state.version, [(f"timer:{incident_id}:{lease}", decision)])])
+                if applied.status != "conflict":
+                    break
+            else:
+                continue  # still contended: the lease runs out and the timer is claimed again
+            follow_ups = applied.follow_ups if applied.status == "ok" else list(applied.replayed.values())
+            await p.store.index(follow_ups)
+            events = [e for f in follow_ups for e in f.events]
+            if events:
+                await p.publisher.publish_events(events)
+            await p.store.complete_timer(shard, incident_id, lease)
+            fired += sum(len(f.resolved) for f in follow_ups)
+        return fired

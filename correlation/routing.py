@@ -40,7 +40,8 @@ class Route:
     impact: LevelSource | None = None
     urgency: LevelSource | None = None
     threshold: Threshold | None = None
-    auto_resolve: str = "all_resolved"  # all_resolved | after_hold (not yet enforced: as all_resolved) | manual
+    auto_resolve: str = "all_resolved"  # all_resolved | after_hold | manual
+    resolve_hold: float = 0.0  # after_hold: seconds from the last alert resolving to the incident resolving
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class Router:
                 urgency=r.priority.urgency if r.priority else None,
                 threshold=r.threshold,
                 auto_resolve=r.auto_resolve.mode,
+                resolve_hold=r.auto_resolve.hold or 0.0,
             )
             for r in self.rules
         ]

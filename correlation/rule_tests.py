@@ -79,6 +79,7 @@ def _run_test(file: str, test: RuleTest, rule_set, group_by: list[str]) -> TestR
                 ends_at=T0 + item.at if item.status == "resolved" else None,
             )
             sim.feed(alert, T0 + item.at)
+        sim.advance(T0 + checkpoint.at)
         result.problems += _compare(checkpoint, sim)
     return result
 

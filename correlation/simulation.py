@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from correlation.engine import decide
+from correlation.engine import decide, decide_timer
 from correlation.model import GroupState, Incident
 from correlation.muting import Muter, Silence
 from correlation.routing import Router
@@ -30,7 +30,16 @@ class Simulation:
     def __post_init__(self) -> None:
         self.router = Router(self.rule_set, self.default_group_by)
 
+    def advance(self, now: float) -> None:
+        """Fire every held resolution due by ``now``, at its due time (as the shared timer index would)."""
+        for state in self.groups.values():
+            incident = state.incident
+            if incident is not None and incident.is_open and incident.resolve_at is not None \
+                    and incident.resolve_at <= now:
+                self.all_incidents.update(decide_timer(state, incident.id, incident.resolve_at).incidents)
+
     def feed(self, alert: Alert, now: float) -> None:
+        self.advance(now)
         alert = self.router.enrich(alert) if self.router.enrich else alert
         group = self.router(alert.labels)
         state = self.groups.get(group.id)

@@ -33,20 +33,21 @@ class FollowUps:
     opened: list[tuple[str, float]]
     resolved: list[str]
     events: list[dict[str, Any]]
+    timers: list[tuple[str, float]] = field(default_factory=list)  # (incident id, due)
 
     def to_json(self) -> bytes:
-        return orjson.dumps({"o": self.opened, "r": self.resolved, "e": self.events})
+        return orjson.dumps({"o": self.opened, "r": self.resolved, "e": self.events, "t": self.timers})
 
     @classmethod
     def from_json(cls, raw: bytes) -> "FollowUps":
         if not raw:
             return cls([], [], [])
         d = orjson.loads(raw)
-        return cls([tuple(x) for x in d["o"]], d["r"], d["e"])  # type: ignore[misc]
+        return cls([tuple(x) for x in d["o"]], d["r"], d["e"], [tuple(x) for x in d.get("t", [])])  # type: ignore[misc]
 
     @property
     def empty(self) -> bool:
-        return not (self.opened or self.resolved or self.events)
+        return not (self.opened or self.resolved or self.events or self.timers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,7 @@ def decision_follow_ups(decision: Decision, message_id: str) -> FollowUps:
         }
         for n, e in enumerate(decision.events)
     ]
-    return FollowUps(opened, list(decision.resolved), events)
+    return FollowUps(opened, list(decision.resolved), events, list(decision.timers))
 
 
 class IncidentStore:
@@ -81,12 +82,18 @@ class IncidentStore:
         self.timeline_max = timeline_max
         self._read_src = _script("read_group.lua")
         self._apply_src = _script("apply_group.lua")
+        self._claim_src = _script("claim_timers.lua")
+        self._complete_src = _script("complete_timer.lua")
         self._read_sha = ""
         self._apply_sha = ""
+        self._claim_sha = ""
+        self._complete_sha = ""
 
     async def load_scripts(self) -> None:
         self._read_sha = await self.redis.script_load(self._read_src)
         self._apply_sha = await self.redis.script_load(self._apply_src)
+        self._claim_sha = await self.redis.script_load(self._claim_src)
+        self._complete_sha = await self.redis.script_load(self._complete_src)
 
     async def _evalsha_many(self, sha_attr: str, calls: Sequence[tuple[list[str], list[Any]]]) -> list[Any]:
         """Run one script for many key sets in one pipeline; reload it once if Redis forgot it."""
@@ -225,9 +232,24 @@ class IncidentStore:
                 pipe.zadd(self.keys.open_incidents, {iid: created_at})
             if f.resolved:
                 pipe.zrem(self.keys.open_incidents, *f.resolved)
+            for iid, due in f.timers:
+                pipe.zadd(self.keys.timer_shard(parse_incident_id(iid)[0]), {iid: due})
         pipe.zcard(self.keys.open_incidents)
         results = await pipe.execute()
         return int(results[-1])
+
+    async def claim_due_timers(self, now: float, *, lease: float = 60.0, limit: int = 100) -> list[tuple[str, str, str]]:
+        """Claim due timers from every shard: [(shard key, incident id, lease score)]."""
+        calls = [([shard], [now, lease, limit]) for shard in self.keys.timer_shards]
+        results = await self._evalsha_many("_claim_sha", calls)
+        claimed = []
+        for (keys, _), pairs in zip(calls, results):
+            for i in range(0, len(pairs), 2):
+                claimed.append((keys[0], pairs[i].decode(), pairs[i + 1].decode()))
+        return claimed
+
+    async def complete_timer(self, shard: str, incident_id: str, lease: str) -> None:
+        await self._evalsha_many("_complete_sha", [([shard], [incident_id, lease])])
 
     async def sender_key_groups(self, fingerprints: Sequence[str]) -> dict[str, dict[str, str]]:
         """Labels remembered for sender-keyed fingerprints (one MGET)."""

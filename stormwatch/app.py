@@ -19,7 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from correlation.routing import Router
 from correlation.silences import SilenceStore
 from correlation.keyspace import Keyspace
-from correlation.pipeline import ConflictStorm, CorrelationPipeline, Delivery
+from correlation.pipeline import ConflictStorm, CorrelationPipeline, Delivery, TimerFiring
 from correlation.store import IncidentStore
 from actions.events import AmqpEventPublisher
 from ingest.consumer import AlertConsumer, ConsumerConfig
@@ -160,6 +160,8 @@ class Worker:
         self.rule_set: RuleSet | None = None
         self.pipeline: CorrelationPipeline | None = None
         self._rules_watch: asyncio.Task[None] | None = None
+        self._timer_loop: asyncio.Task[None] | None = None
+        self.timers: TimerFiring | None = None
 
     async def connect(self) -> None:
         s = self.settings
@@ -200,6 +202,8 @@ class Worker:
             SilenceStore(self.redis, self.keyspace),
         )
         self.metrics.group_rules.set(len(self.rule_set.groups) if self.rule_set else 0)
+        self.timers = TimerFiring(pipeline)
+        self._timer_loop = asyncio.create_task(self._fire_timers(self.timers), name="stormwatch-timers")
         if s.rules_poll_seconds > 0 and s.rules not in ("none",):
             self._rules_watch = asyncio.create_task(self._watch_rules(), name="stormwatch-rules-watch")
         self.consumer = AlertConsumer(
@@ -246,6 +250,20 @@ class Worker:
         log.info("rules_reloaded", group_rules=len(rule_set.groups) if rule_set else 0)
         return True
 
+    async def _fire_timers(self, timers: TimerFiring) -> None:
+        """Every worker polls the shared timer index; a claim gives each due timer to one worker."""
+        while True:
+            await asyncio.sleep(self.settings.timer_poll_seconds)
+            try:
+                fired = await timers.fire_due()
+            except Exception as exc:  # noqa: BLE001 - retried at the next tick (leases keep timers safe)
+                self.metrics.redis_errors.inc()
+                log.warning("timers_failed", error=repr(exc))
+                continue
+            if fired:
+                self.metrics.incidents_resolved.inc(fired)
+                log.info("timers_fired", resolved=fired)
+
     async def _watch_rules(self) -> None:
         """Reload when a rule file changes (polling: no extra dependency, works on any filesystem)."""
         seen = _rules_signature(self.settings.rules)
@@ -267,6 +285,8 @@ class Worker:
         """SIGTERM path: stop consuming, finish and ack what is in flight, close connections."""
         if self._rules_watch is not None:
             self._rules_watch.cancel()
+        if self._timer_loop is not None:
+            self._timer_loop.cancel()
         if self.consumer is not None:
             await self.consumer.stop()
         if self.ops is not None:

@@ -61,3 +61,25 @@ def test_an_open_incident_takes_new_alerts_without_a_threshold(tmp_path):
     sim.feed(_alert("X", pod="3"), 600.0)  # long after the window: joins the open incident at once
     (incident,) = sim.incidents()
     assert incident.alerts == 3
+
+
+def test_after_hold_resolves_only_when_due_and_a_refire_cancels_it(tmp_path):
+    from correlation.engine import decide_timer
+
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump({"groups": [
+        {"name": "r", "match": ['service="api"'], "group_by": ["service"],
+         "auto_resolve": {"mode": "after_hold", "hold": "5m"}}]}))
+    sim = Simulation(load_rule_set(tmp_path))
+    sim.feed(_alert("X", at=0.0), 0.0)
+    sim.feed(_alert("X", status="resolved", at=0.0), 10.0)
+    (state,) = sim.groups.values()
+    incident = state.incident
+    assert incident.status == "open" and incident.resolve_at == 310.0
+    assert decide_timer(state, incident.id, 309.0).resolved == []  # not due yet
+    sim.feed(_alert("X", at=100.0), 100.0)  # fires again: the held resolution is cancelled
+    assert incident.resolve_at is None and decide_timer(state, incident.id, 400.0).resolved == []
+    sim.feed(_alert("X", status="resolved", at=100.0), 200.0)
+    assert incident.resolve_at == 500.0
+    due = decide_timer(state, incident.id, 500.0)
+    assert due.resolved == [incident.id] and incident.status == "resolved"
+    assert [e.routing_key for e in due.events] == ["incident.resolved"]

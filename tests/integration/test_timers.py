@@ -1,0 +1,71 @@
+"""auto_resolve after_hold through the shared timer index, with an injected clock moved by the test."""
+
+from __future__ import annotations
+
+import time
+
+from correlation.keyspace import parse_incident_id
+from stormwatch.app import Worker
+from tests.conftest import eventually
+from tests.integration.helpers import body, publish, stored_alerts, v2_alert
+
+RULES = """
+groups:
+  - name: held
+    match: ['alertname="DiskFull"']
+    group_by: [service]
+    auto_resolve: {mode: after_hold, hold: 5m}
+"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_incident_resolves_after_the_hold_exactly_once_across_two_workers(clean, tmp_path):
+    (tmp_path / "rules.yaml").write_text(RULES)
+    clock = Clock()
+    settings = clean.model_copy(update={"rules": str(tmp_path), "timer_poll_seconds": 0.02})
+    workers = [Worker(settings, clock=clock) for _ in range(2)]  # two workers race for the same timers
+    for w in workers:
+        await w.start()
+    store = workers[0].store
+    try:
+        await publish(clean, [body([v2_alert("DiskFull", "db", "db-1")])])
+        await eventually(lambda: sum(stored_alerts(w) for w in workers) >= 1)
+        await publish(clean, [body([v2_alert("DiskFull", "db", "db-1", resolved=True)])])
+        await eventually(lambda: sum(stored_alerts(w) for w in workers) >= 2)
+        (incident,) = await store.list_incidents()
+        assert incident.status == "open" and incident.firing == 0
+        assert incident.resolve_at is not None and abs(incident.resolve_at - (clock.now + 300)) < 5
+        shard = store.keys.timer_shard(parse_incident_id(incident.id)[0])
+        assert await store.redis.zscore(shard, incident.id) is not None
+
+        clock.now += 299  # not yet due: both workers poll, nothing resolves
+        polls = [w.timers.polls for w in workers]
+        await eventually(lambda: all(w.timers.polls >= n + 2 for w, n in zip(workers, polls)), what="timer polls")
+        assert (await store.incident(incident.id)).status == "open"
+
+        clock.now += 2
+        await eventually(lambda: _status(store, incident.id, "resolved"), what="held resolution fired")
+        resolved = await store.incident(incident.id)
+        assert resolved.resolve_at is None
+        timeline = await store.timeline(incident.id)
+        assert [e["kind"] for e in timeline].count("resolved") == 1  # fired exactly once across two workers
+        await eventually(lambda: _gone(store, shard, incident.id), what="timer completed")
+        assert await store.count_incidents(open_only=True) == 0
+    finally:
+        for w in workers:
+            await w.stop()
+
+
+async def _status(store, incident_id: str, status: str) -> bool:
+    return (await store.incident(incident_id)).status == status
+
+
+async def _gone(store, shard: str, member: str) -> bool:
+    return await store.redis.zscore(shard, member) is None
