@@ -12,14 +12,17 @@ class SilenceStore:
     def __init__(self, redis: Redis, keyspace: Keyspace) -> None:
         self.redis = redis
         self.keys = keyspace
+        self._parsed: dict[bytes, Silence] = {}  # workers read every batch: parse each stored silence once
 
     async def add(self, silence: Silence) -> Silence:
         await self.redis.hset(self.keys.silences, silence.id, silence.to_json())
         return silence
 
     async def all(self) -> list[Silence]:
-        raw = await self.redis.hvals(self.keys.silences)
-        return sorted((Silence.from_json(r) for r in raw), key=lambda s: (s.starts_at, s.id))
+        raws = await self.redis.hvals(self.keys.silences)
+        parsed = {raw: self._parsed.get(raw) or Silence.from_json(raw) for raw in raws}
+        self._parsed = parsed  # forget silences that are gone
+        return sorted(parsed.values(), key=lambda s: (s.starts_at, s.id))
 
     async def get(self, silence_id: str) -> Silence | None:
         raw = await self.redis.hget(self.keys.silences, silence_id)

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError
 
 from correlation.engine import Decision
 from correlation.keyspace import Keyspace, parse_incident_id
@@ -325,4 +325,4 @@ async def _chunks(aiter: Any, size: int) -> Any:
         yield batch
 
 
-__all__ = ["Applied", "FollowUps", "IncidentStore", "ResponseError"]
+__all__ = ["Applied", "FollowUps", "IncidentStore"]

@@ -49,23 +49,26 @@ class RulesInvalid(Exception):
     """The rules directory does not validate; the message lists every error as file:line: field: message."""
 
 
+def rules_directory(setting: str) -> Path:
+    """The directory named by STORMWATCH_RULES ("examples" or a path; "none" is handled by the callers)."""
+    return EXAMPLES_DIR if setting == "examples" else Path(setting)
+
+
 def load_rules(setting: str) -> RuleSet | None:
     """The rule set named by STORMWATCH_RULES ("examples", "none" or a directory)."""
     if setting == "none":
         return None
-    directory = EXAMPLES_DIR if setting == "examples" else Path(setting)
     try:
-        return load_rule_set(directory)
+        return load_rule_set(rules_directory(setting))
     except RuleSetInvalid as exc:
         lines = "\n  ".join(str(e) for e in exc.errors)
         raise RulesInvalid(f"STORMWATCH_RULES={setting}: {len(exc.errors)} error(s):\n  {lines}") from None
 
 
 def _rules_signature(setting: str) -> tuple[tuple[str, int, int], ...]:
-    directory = EXAMPLES_DIR if setting == "examples" else Path(setting)
     try:
         return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
-                            for p in directory.iterdir() if p.suffix in (".yaml", ".yml")))
+                            for p in rules_directory(setting).iterdir() if p.suffix in (".yaml", ".yml")))
     except OSError:
         return ()
 

@@ -7,6 +7,7 @@ message that names each bad variable.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -77,8 +78,6 @@ class Settings(BaseSettings):
     def _rules(cls, value: str) -> str:
         if value in ("examples", "none"):
             return value
-        from pathlib import Path
-
         if not Path(value).is_dir():
             raise ValueError("must be a rules directory, 'examples' (the shipped examples) or 'none'")
         return value
