@@ -11,12 +11,34 @@ after the group write.
     <ns>:{g<gid>}:i:<n>              hash  incident record
     <ns>:{g<gid>}:i:<n>:alerts       set   member fingerprints
     <ns>:{g<gid>}:i:<n>:timeline     list  JSON timeline entries (capped)
+    <ns>:{g<gid>}:i:<n>:symptoms     hash  <gid>:<fingerprint> -> JSON: alerts of other groups it explains
+    <ns>:{g<gid>}:i:<n>:svc:<rule>   set   services among its symptoms a shared-root-cause problem rule counts
     <ns>:{g<gid>}:m:<message id>     str   idempotency marker: the follow-ups of an applied message
     <ns>:sk:<fingerprint>            str   labels of a sender-keyed alert (PagerDuty dedup_key) at its trigger
+    <ns>:cause:<key>                 hash  fingerprint -> "stamp|incident": the shared cause index
+                                           (inh:<rule>:<equal signature>, svc:<service>)
+    <ns>:{p<sig>}:occ                zset  incident -> time: incidents counted under one problem signature
+    <ns>:{p<sig>}:state              hash  seq, open (the signature's open problem id)
+    <ns>:{p<sig>}:p:<n>              hash  problem record; :incidents (set), :timeline (list)
+    <ns>:problems, <ns>:problems:open  zset  problem id -> created_at
     <ns>:silences                    hash  silence id -> JSON silence
-    <ns>:timers:{t<n>}               zset  incident id -> due time (16 shards): held resolutions
+    <ns>:timers:{t<n>}               zset  timer -> due time (16 shards): held resolutions ("INC-..."),
+                                           holds for a cause ("h|<gid>|<fp>"), flap quiet periods ("q|...")
     <ns>:incidents                   zset  incident id -> created_at
     <ns>:incidents:open              zset  open incident id -> created_at
+
+Remediation actions (``actions/``; that package reaches these through its ``ActionKeys`` protocol):
+
+    <ns>:act:{<run id>}:run          hash  one action run: state, inputs (secrets masked), outcome, attempts
+    <ns>:act:{<run id>}:claim        str   the worker running it (SET NX with a lease)
+    <ns>:act:{rl}:<action>:<key>     zset  rate-limit window: run id -> start time (one slot for all limits)
+    <ns>:act:breaker:<action>        hash  consecutive failures, open until
+    <ns>:act:due                     zset  "<kind>:<run id>" -> due time (approved, approval expiry, verify)
+    <ns>:act:result:<correlation id> str   a runbook executor's reply, until its run reads it
+    <ns>:act:runs                    zset  run id -> created_at
+    <ns>:act:inc:<incident id>       zset  the incident's run ids -> created_at
+    <ns>:act:prb:<problem id>        zset  the problem's run ids -> created_at (problem rules' actions)
+    <ns>:audit                       stream every run outcome (append-only, capped)
 """
 
 from __future__ import annotations
@@ -58,6 +80,40 @@ class Keyspace:
     def incident_timeline(self, incident_id: str) -> str:
         return self.incident(incident_id) + ":timeline"
 
+    def incident_symptoms(self, incident_id: str) -> str:
+        return self.incident(incident_id) + ":symptoms"
+
+    def incident_symptom_services(self, incident_id: str, rule: str) -> str:
+        return self.incident(incident_id) + f":svc:{rule}"
+
+    def cause(self, key: str) -> str:
+        """One key of the shared cause index (each its own Cluster slot; read and written one at a time)."""
+        return f"{self.namespace}:cause:{key}"
+
+    def problem_occurrences(self, sig_id: str) -> str:
+        return f"{self.namespace}:{{p{sig_id}}}:occ"
+
+    def problem_state(self, sig_id: str) -> str:
+        return f"{self.namespace}:{{p{sig_id}}}:state"
+
+    def problem_prefix(self, sig_id: str) -> str:
+        return f"{self.namespace}:{{p{sig_id}}}:p:"
+
+    def problem(self, problem_id: str) -> str:
+        sig_id, _, seq = problem_id[len("PRB-"):].rpartition("-")
+        return f"{self.problem_prefix(sig_id)}{seq}"
+
+    def problem_timeline(self, problem_id: str) -> str:
+        return self.problem(problem_id) + ":timeline"
+
+    @property
+    def problems(self) -> str:
+        return f"{self.namespace}:problems"
+
+    @property
+    def open_problems(self) -> str:
+        return f"{self.namespace}:problems:open"
+
     def marker(self, group_id: str, message_id: str) -> str:
         return f"{self._tag(group_id)}:m:{message_id}"
 
@@ -84,6 +140,41 @@ class Keyspace:
     @property
     def open_incidents(self) -> str:
         return f"{self.namespace}:incidents:open"
+
+    # -- remediation actions (see the module docstring) -------------------------------------------------------
+
+    def action_run(self, run_id: str) -> str:
+        return f"{self.namespace}:act:{{{run_id}}}:run"
+
+    def action_claim(self, run_id: str) -> str:
+        return f"{self.namespace}:act:{{{run_id}}}:claim"
+
+    def action_rate(self, action: str, key: str) -> str:
+        return f"{self.namespace}:act:{{rl}}:{action}:{key}"
+
+    def action_breaker(self, action: str) -> str:
+        return f"{self.namespace}:act:breaker:{action}"
+
+    def action_result(self, correlation_id: str) -> str:
+        return f"{self.namespace}:act:result:{correlation_id}"
+
+    def incident_runs(self, incident_id: str) -> str:
+        return f"{self.namespace}:act:inc:{incident_id}"
+
+    def problem_runs(self, problem_id: str) -> str:
+        return f"{self.namespace}:act:prb:{problem_id}"
+
+    @property
+    def action_due(self) -> str:
+        return f"{self.namespace}:act:due"
+
+    @property
+    def action_runs(self) -> str:
+        return f"{self.namespace}:act:runs"
+
+    @property
+    def audit(self) -> str:
+        return f"{self.namespace}:audit"
 
     @property
     def pattern(self) -> str:

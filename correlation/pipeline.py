@@ -13,8 +13,10 @@ from typing import Any, Callable, Protocol, Sequence
 
 from rules.alert import Alert
 
+from correlation.causes import Causes, lookup_keys
+from correlation.decision import parse_timer
 from correlation.engine import decide, decide_timer
-from correlation.keyspace import parse_incident_id
+from correlation.links import Links
 from correlation.muting import Muter
 from correlation.routing import Group, Router
 from correlation.silences import SilenceStore
@@ -49,12 +51,16 @@ class BatchReport:
     resolved_unknown: int = 0
     muted: int = 0  # firing notifications kept out of incidents by a silence or maintenance window
     held: int = 0  # firing notifications held back until their group rule's threshold is met
+    symptoms: int = 0  # firing notifications attached to another alert's incident (inhibition, topology)
+    waiting: int = 0  # firing notifications waiting (hold) for a cause that may explain them
+    flaps: int = 0  # resolutions of flapping alerts that resolved nothing
     replayed: int = 0  # (message, group) writes already applied by an earlier delivery
     conflicts: int = 0
     opened: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     events: int = 0
     open_incidents: int = 0
+    problems: list[str] = field(default_factory=list)  # problems opened or extended
 
 
 class ConflictStorm(RuntimeError):
@@ -75,6 +81,7 @@ class CorrelationPipeline:
         self.router = router
         self.publisher = publisher
         self.clock = clock
+        self.links = Links(store.redis, store.keys, timeline_max=store.timeline_max)
 
     async def submit(self, deliveries: Sequence[Delivery]) -> BatchReport:
         report = BatchReport()
@@ -86,7 +93,14 @@ class CorrelationPipeline:
         known = await self.store.sender_key_groups(keyed)
         remember: dict[str, dict[str, str]] = {}
         enrich = router.enrich
+        seen_ids: set[str] = set()
         for delivery in deliveries:
+            if delivery.message_id in seen_ids:
+                # the same message twice in one batch (a publisher's retry, a replayed signed request): the markers
+                # are checked before either is written, so drop the repeat here; it is acked with the batch
+                report.replayed += 1
+                continue
+            seen_ids.add(delivery.message_id)
             in_message: dict[str, list[Alert]] = {}
             for alert in delivery.alerts:
                 if enrich:
@@ -94,10 +108,12 @@ class CorrelationPipeline:
                 labels = known.get(alert.fingerprint)
                 if labels is not None:
                     group = router(labels)
-                else:
+                elif alert.source in SENDER_KEYED_SOURCES:
                     group = router(alert.labels)
-                    if alert.source in SENDER_KEYED_SOURCES and alert.status == "firing":
+                    if alert.status == "firing":
                         remember[alert.fingerprint] = dict(alert.labels)
+                else:
+                    group = router.by_fingerprint(alert.fingerprint, alert.labels)
                 groups[group.id] = group
                 in_message.setdefault(group.id, []).append(alert)
                 report.alerts += 1
@@ -107,6 +123,10 @@ class CorrelationPipeline:
         silences = await self.silences.all() if self.silences is not None else []
         muter = Muter(silences, router.maintenance, self.clock())
         muted = muter if muter else None
+        causes = None
+        if router.causes:
+            keys = lookup_keys(router.causes, [a.labels for d in deliveries for a in d.alerts if a.status == "firing"])
+            causes = Causes(router.causes, await self.links.read_causes(keys))
         # group id -> [(message id, alerts)] in arrival order
         by_group: dict[str, list[tuple[str, list[Alert]]]] = {}
         for message_id, gid, alerts in pending:
@@ -123,10 +143,9 @@ class CorrelationPipeline:
             for gid, items in by_group.items():
                 state = states[gid]
                 version = state.version
-                route = groups[gid].route
-                priority = (lambda labels, route=route: router.priority(route, labels))
+                context = router.context(groups[gid].route, muted, causes)
                 writes.append(
-                    (gid, version, [(mid, decide(state, alerts, now, priority, muted)) for mid, alerts in items])
+                    (gid, version, [(mid, decide(state, alerts, now, context=context)) for mid, alerts in items])
                 )
             results = await self.store.apply(writes)
             retry: dict[str, list[tuple[str, list[Alert]]]] = {}
@@ -158,6 +177,9 @@ class CorrelationPipeline:
                         report.resolved_unknown += s.resolved_unknown
                         report.muted += s.muted
                         report.held += s.held
+                        report.symptoms += s.symptoms
+                        report.waiting += s.waiting
+                        report.flaps += s.flaps
                         report.opened += [iid for iid, _ in follow.opened]
                         report.resolved += follow.resolved
             by_group = retry
@@ -166,7 +188,9 @@ class CorrelationPipeline:
                 raise ConflictStorm(f"{len(by_group)} group writes still conflicting after {MAX_ROUNDS} rounds")
 
         report.open_incidents = await self.store.index(follow_ups)
-        events = coalesce_events([e for f in follow_ups for e in f.events])
+        problem_events = await self.links.apply(follow_ups, router, self.clock())
+        report.problems = [e["problem"]["id"] for e in problem_events]
+        events = coalesce_events([e for f in follow_ups for e in f.events]) + problem_events
         if events:
             await self.publisher.publish_events(events)
         report.events = len(events)
@@ -186,33 +210,54 @@ def coalesce_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class TimerFiring:
-    """Fires due timers (held resolutions) from the shared index; any number of workers may run it."""
+    """Fires due timers (held resolutions, holds for a cause, flap quiet periods) from the shared index; any
+    number of workers may run it: each due timer is claimed by one of them at a time."""
 
     def __init__(self, pipeline: CorrelationPipeline) -> None:
         self.pipeline = pipeline
         self.polls = 0
 
     async def fire_due(self) -> int:
+        """Fire what is due; returns the number of incidents resolved."""
         p = self.pipeline
         now = p.clock()
         self.polls += 1
         claimed = await p.store.claim_due_timers(now)
-        fired = 0
-        for shard, incident_id, lease in claimed:
-            gid, _ = parse_incident_id(incident_id)
-            for _ in range(MAX_ROUNDS):
-                state = (await p.store.load_groups({gid: (Group(gid, "", {}), set())}))[gid]
-                decision = decide_timer(state, incident_id, now)
-                (applied,) = await p.store.apply([(gid, state.version, [(f"timer:{incident_id}:{lease}", decision)])])
-                if applied.status != "conflict":
-                    break
-            else:
+        resolved = 0
+        for shard, member, lease in claimed:
+            follow_ups = await self._fire(member, lease, now)
+            if follow_ups is None:
                 continue  # still contended: the lease runs out and the timer is claimed again
-            follow_ups = applied.follow_ups if applied.status == "ok" else list(applied.replayed.values())
+            router = p.router
             await p.store.index(follow_ups)
             events = [e for f in follow_ups for e in f.events]
+            events += await p.links.apply(follow_ups, router, now)
             if events:
                 await p.publisher.publish_events(events)
-            await p.store.complete_timer(shard, incident_id, lease)
-            fired += sum(len(f.resolved) for f in follow_ups)
-        return fired
+            await p.store.complete_timer(shard, member, lease)
+            resolved += sum(len(f.resolved) for f in follow_ups)
+        return resolved
+
+    async def _fire(self, member: str, lease: str, now: float) -> list[FollowUps] | None:
+        p = self.pipeline
+        router = p.router
+        kind, gid, arg = parse_timer(member)
+        fps = {arg} if kind != "resolve" else set()
+        for _ in range(MAX_ROUNDS):
+            state = (await p.store.load_groups({gid: (Group(gid, "", {}), fps)}))[gid]
+            alert = state.alerts.get(arg)
+            route = router(alert.labels).route if alert is not None else None
+            if route is not None:
+                state.route = route
+            causes = None
+            if kind == "hold" and alert is not None and router.causes:
+                keys = lookup_keys(router.causes, [alert.labels])
+                causes = Causes(router.causes, await p.links.read_causes(keys))
+            silences = await p.silences.all() if p.silences is not None and kind == "hold" else []
+            muter = Muter(silences, router.maintenance, now)
+            context = router.context(state.route, muter if muter else None, causes) if state.route else None
+            decision = decide_timer(state, member, now, context)
+            (applied,) = await p.store.apply([(gid, state.version, [(f"timer:{member}:{lease}", decision)])])
+            if applied.status != "conflict":
+                return applied.follow_ups if applied.status == "ok" else list(applied.replayed.values())
+        return None

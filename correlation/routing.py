@@ -18,10 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from correlation.causes import CauseRules, Causes
+from correlation.decision import Context, MutedBy
 from correlation.enrichment import Enricher
 from rules.fingerprint import labels_to_signature
 from rules.matchers import Matcher, equality_index_key, matches_all
-from rules.schema import ITIL_MATRIX, GroupRule, LevelSource, MaintenanceWindow, RuleSet, Threshold
+from rules.schema import ITIL_MATRIX, FlappingRule, GroupRule, LevelSource, MaintenanceWindow, ProblemRule, RuleSet, Threshold
 
 DEFAULT_RULE = "default"
 ALL_LABELS = "..."
@@ -42,6 +44,7 @@ class Route:
     threshold: Threshold | None = None
     auto_resolve: str = "all_resolved"  # all_resolved | after_hold | manual
     resolve_hold: float = 0.0  # after_hold: seconds from the last alert resolving to the incident resolving
+    window: float | None = None  # new alerts join the incident only this long after it opened
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,14 @@ class Router:
         self.rules: tuple[GroupRule, ...] = rule_set.groups if rule_set is not None else ()
         self.maintenance: tuple[MaintenanceWindow, ...] = rule_set.maintenance if rule_set is not None else ()
         self.enrich = Enricher(rule_set.enrichment if rule_set is not None else ())
+        self.causes = CauseRules.from_rule_set(rule_set)
+        self.flapping: tuple[FlappingRule, ...] = rule_set.flapping if rule_set is not None else ()
+        self.recurrence: tuple[ProblemRule, ...] = tuple(
+            p for p in (rule_set.problems if rule_set is not None else ()) if p.recurrence is not None)
+        self.shared_cause: tuple[ProblemRule, ...] = tuple(
+            p for p in (rule_set.problems if rule_set is not None else ()) if p.shared_root_cause)
+        self.problem_rules = {p.name: p for p in (rule_set.problems if rule_set is not None else ())}
+        self._flap_memo: dict[frozenset, FlappingRule | None] = {}
         matrix = rule_set.priority_matrix if rule_set is not None else None
         self._matrix: dict[str, dict[str, str]] = (
             {impact: dict(getattr(matrix, impact)) for impact in ("high", "medium", "low")} if matrix else ITIL_MATRIX
@@ -80,6 +91,7 @@ class Router:
                 threshold=r.threshold,
                 auto_resolve=r.auto_resolve.mode,
                 resolve_hold=r.auto_resolve.hold or 0.0,
+                window=r.window,
             )
             for r in self.rules
         ]
@@ -93,6 +105,8 @@ class Router:
                 self._indexed.setdefault(key, []).append(position)
         self._index_labels = sorted({name for name, _ in self._indexed})
         self._memo: dict[frozenset, Group] = {}
+        self._by_fingerprint: dict[str, Group] = {}
+        self._groups: dict[tuple[str, tuple[tuple[str, str], ...]], Group] = {}
 
     def __call__(self, labels: Mapping[str, str]) -> Group:
         memo_key = frozenset(labels.items())
@@ -102,6 +116,17 @@ class Router:
             if len(self._memo) >= _CACHE_LIMIT:
                 self._memo.clear()
             self._memo[memo_key] = group
+        return group
+
+    def by_fingerprint(self, fingerprint: str, labels: Mapping[str, str]) -> Group:
+        """``self(labels)`` memoised by the alert's fingerprint (a hash of exactly those labels): cheaper than
+        hashing the label set again. Only for fingerprints derived from the labels (not a sender's own key)."""
+        group = self._by_fingerprint.get(fingerprint)
+        if group is None:
+            group = self._group(self.route(labels), labels)  # not via the label-set memo: one memo is enough
+            if len(self._by_fingerprint) >= _CACHE_LIMIT:
+                self._by_fingerprint.clear()
+            self._by_fingerprint[fingerprint] = group
         return group
 
     def route(self, labels: Mapping[str, str]) -> Route:
@@ -127,12 +152,60 @@ class Router:
         urgency = _level(route.urgency, labels)
         return self._matrix[impact][urgency]
 
-    @staticmethod
-    def _group(route: Route, labels: Mapping[str, str]) -> Group:
+    def flap_rule(self, labels: Mapping[str, str]) -> FlappingRule | None:
+        """The first flapping rule matching a label set (rule-set order), or None."""
+        if not self.flapping:
+            return None
+        key = frozenset(labels.items())
+        if key not in self._flap_memo:
+            if len(self._flap_memo) >= _CACHE_LIMIT:
+                self._flap_memo.clear()
+            self._flap_memo[key] = next((r for r in self.flapping if matches_all(r.match, labels)), None)
+        return self._flap_memo[key]
+
+    def problems(self, labels: Mapping[str, str]) -> list[tuple[str, dict[str, str]]]:
+        """(rule, signature) for every recurrence problem rule an incident opened by these labels counts under."""
+        out = []
+        for rule in self.recurrence:
+            if matches_all(rule.match, labels):
+                names = sorted(labels) if rule.signature == (ALL_LABELS,) else rule.signature
+                out.append((rule.name, {name: labels.get(name, "") for name in names}))
+        return out
+
+    def symptom_services(self, rule: ProblemRule, symptoms: Sequence[Mapping[str, str]]) -> set[str]:
+        """The services among a root incident's symptoms (label sets) that a shared-root-cause rule counts."""
+        label = self.causes.service_label
+        return {labels[label] for labels in symptoms if labels.get(label) and matches_all(rule.match, labels)}
+
+    def context(self, route: Route, muted: MutedBy | None = None, causes: Causes | None = None) -> Context:
+        """What ``decide`` needs beyond the group's state, for a group under ``route``."""
+        return Context(
+            priority=lambda labels: self.priority(route, labels),
+            muted=muted,
+            cause=causes,
+            hold=self.causes.hold if self.causes else None,
+            feeds=self.causes.feeds if self.causes else None,
+            flap_rule=self.flap_rule if self.flapping else None,
+            problems=self.problems if self.recurrence else None,
+        )
+
+    def _group(self, route: Route, labels: Mapping[str, str]) -> Group:
+        """The group of ``labels`` under ``route``, shared by every label set with the same group labels."""
         if route.group_by == (ALL_LABELS,):
             group_labels = dict(sorted(labels.items()))
         else:
             group_labels = {name: labels.get(name, "") for name in route.group_by}
+        memo_key = (route.rule, tuple(group_labels.items()))
+        group = self._groups.get(memo_key)
+        if group is None:
+            group = self._new_group(route, group_labels)
+            if len(self._groups) >= _CACHE_LIMIT:
+                self._groups.clear()
+            self._groups[memo_key] = group
+        return group
+
+    @staticmethod
+    def _new_group(route: Route, group_labels: dict[str, str]) -> Group:
         key = "{" + ",".join(f'{n}="{v}"' for n, v in group_labels.items()) + "}"
         signed: dict[str, Any] = dict(group_labels)
         if route.rule != DEFAULT_RULE:

@@ -20,10 +20,10 @@ from rules.alert import Alert
 from rules.fingerprint import fingerprint
 from rules.loader import RuleSetInvalid, load_rule_set
 from rules.matchers import MatcherError, parse_matcher
-from rules.testfile import Checkpoint, ExpectedIncident, RuleTest, RuleTestFile
+from rules.testfile import Checkpoint, ExpectedIncident, ExpectedProblem, RuleTest, RuleTestFile
 
 T0 = datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()  # a Monday
-_FIELDS = ("status", "priority", "team", "severity", "rule", "alerts", "firing", "occurrences")
+_FIELDS = ("status", "priority", "team", "severity", "rule", "alerts", "firing", "occurrences", "flapping")
 
 
 @dataclass
@@ -63,9 +63,19 @@ def _run_test(file: str, test: RuleTest, rule_set, group_by: list[str]) -> TestR
         result.problems.append(f"invalid silence: {exc}")
         return result
     pending = sorted(test.alerts, key=lambda a: a.at)  # stable: same-time alerts keep file order
+    people = sorted(test.people, key=lambda p: p.at)
     episode_start: dict[str, float] = {}
     for checkpoint in sorted(test.expect, key=lambda c: c.at):
-        while pending and pending[0].at <= checkpoint.at:
+        while (pending and pending[0].at <= checkpoint.at) or (people and people[0].at <= checkpoint.at):
+            if people and (not pending or people[0].at < pending[0].at):
+                act = people.pop(0)
+                if act.resolve is not None and not sim.resolve(act.resolve, T0 + act.at, act.by):
+                    result.problems.append(f"at {_offset(act.at)}: {act.by} cannot resolve {act.resolve!r}: "
+                                           "no open incident has that title")
+                if act.problem is not None and not sim.set_problem_status(act.problem, act.status, T0 + act.at):
+                    result.problems.append(f"at {_offset(act.at)}: {act.by} cannot mark {act.problem!r} "
+                                           f"{act.status}: no open problem has that title")
+                continue
             item = pending.pop(0)
             fp = fingerprint(item.labels)
             if item.status == "firing" and fp not in episode_start:
@@ -95,29 +105,65 @@ def _compare(checkpoint: Checkpoint, sim: Simulation) -> list[str]:
             problems.append(f"{where}: missing incident {expected.title!r}")
             continue
         unmatched.remove(found)
-        problems += [f"{where}: incident {expected.title!r}: {d}" for d in _differences(expected, found)]
+        problems += [f"{where}: incident {expected.title!r}: {d}" for d in _differences(expected, found, sim)]
     for extra in unmatched:
         problems.append(f"{where}: unexpected incident {extra.title!r} ({extra.status}, {extra.alerts} alert(s))")
     if checkpoint.muted is not None and sim.muted != checkpoint.muted:
         problems.append(f"{where}: muted expected {checkpoint.muted}, got {sim.muted}")
+    if checkpoint.problems is not None:
+        problems += _compare_problems(where, checkpoint.problems, sim)
+    if checkpoint.actions is not None:
+        titles = {i.id: i.title for i in actual} | {p.id: p.title for p in sim.problems()}
+        got = sorted((a, titles.get(subject, subject), on) for a, subject, on in sim.actions_started)
+        want = sorted((a.action, a.incident or a.problem or "", a.on) for a in checkpoint.actions)
+        if got != want:
+            problems.append(f"{where}: actions started expected {_actions(want)}, got {_actions(got)}")
     if problems:
-        problems.append(f"{where}: incidents were: " + "; ".join(_summary(i) for i in actual) if actual
+        problems.append(f"{where}: incidents were: " + "; ".join(_summary(i, sim) for i in actual) if actual
                         else f"{where}: there were no incidents")
     return problems
 
 
-def _differences(expected: ExpectedIncident, actual: Incident) -> list[str]:
-    out = []
-    for name in _FIELDS:
-        want = getattr(expected, name)
-        if want is not None and getattr(actual, name) != want:
-            out.append(f"{name} expected {want!r}, got {getattr(actual, name)!r}")
+def _compare_problems(where: str, expected: list[ExpectedProblem], sim: Simulation) -> list[str]:
+    out: list[str] = []
+    unmatched = sim.problems()
+    for want in expected:
+        found = next((p for p in unmatched if p.title == want.title), None)
+        if found is None:
+            out.append(f"{where}: missing problem {want.title!r}")
+            continue
+        unmatched.remove(found)
+        got = {"status": found.status, "incidents": len(found.incidents), "rule": found.rule}
+        for name, value in got.items():
+            if getattr(want, name) is not None and getattr(want, name) != value:
+                out.append(f"{where}: problem {want.title!r}: {name} expected {getattr(want, name)!r}, got {value!r}")
+    for extra in unmatched:
+        out.append(f"{where}: unexpected problem {extra.title!r} ({extra.status}, {len(extra.incidents)} incident(s))")
     return out
 
 
-def _summary(i: Incident) -> str:
+def _differences(expected: ExpectedIncident, actual: Incident, sim: Simulation) -> list[str]:
+    out = []
+    symptoms = sim.symptoms_of(actual.id)
+    got = {name: getattr(actual, name) for name in _FIELDS}
+    got["symptoms"] = len(symptoms)
+    got["symptom_paths"] = sorted(" > ".join(s.path) for s in symptoms if s.path)
+    for name, value in got.items():
+        want = getattr(expected, name)
+        if name == "symptom_paths" and want is not None:
+            want = sorted(want)
+        if want is not None and value != want:
+            out.append(f"{name} expected {want!r}, got {value!r}")
+    return out
+
+
+def _summary(i: Incident, sim: Simulation) -> str:
     return (f"{i.title!r} status={i.status} priority={i.priority or '-'} team={i.team or '-'} rule={i.rule} "
-            f"alerts={i.alerts} firing={i.firing}")
+            f"alerts={i.alerts} firing={i.firing} symptoms={len(sim.symptoms_of(i.id))} flapping={i.flapping}")
+
+
+def _actions(items: list[tuple[str, str, str]]) -> str:
+    return "[" + ", ".join(f"{a} on {on} of {title!r}" for a, title, on in items) + "]" if items else "none"
 
 
 def _offset(seconds: float) -> str:

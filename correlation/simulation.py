@@ -1,17 +1,27 @@
 """The correlation engine run in memory with simulated time: no Redis, no RabbitMQ, no clock.
 
-Used by ``stormwatch rules test`` (and later the backtest): alerts are fed in time order through the same
-enrichment, routing, muting and ``decide`` as the worker uses, and the incidents can be inspected at any instant.
+Used by ``stormwatch rules test`` and ``stormwatch backtest``: alerts are fed in time order through the same
+enrichment, routing, muting, causes and ``decide`` as the worker uses; timers fire at their due times; the
+cause index, symptoms and problems are kept in memory with the same rules the Redis scripts apply. The
+incidents and problems can be inspected at any instant.
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from correlation.engine import decide, decide_timer
+from actions.model import IncidentEvent, ProblemEvent
+from actions.triggers import planned_runs, problem_runs
+from correlation.causes import Causes, Entry
+from correlation.decision import Decision, Symptom, parse_timer
+from correlation.engine import decide, decide_manual_resolve, decide_timer
 from correlation.model import GroupState, Incident
 from correlation.muting import Muter, Silence
+from correlation.problems import (
+    Occurrence, Problem, ProblemBook, recurrence_occurrence, shared_cause_occurrence,
+)
 from correlation.routing import Router
 from rules.alert import Alert
 from rules.schema import RuleSet
@@ -25,18 +35,38 @@ class Simulation:
     groups: dict[str, GroupState] = field(default_factory=dict)
     muted: int = 0
     duplicates: int = 0
+    symptom_count: int = 0
     all_incidents: dict[str, Incident] = field(default_factory=dict)
+    cause_index: dict[str, dict[str, Entry]] = field(default_factory=dict)
+    symptoms: dict[str, dict[tuple[str, str], Symptom]] = field(default_factory=dict)  # cause incident -> ...
+    timers: dict[str, float] = field(default_factory=dict)  # member -> due (the latest scheduling wins)
+    _heap: list[tuple[float, str]] = field(default_factory=list)
+    problem_book: ProblemBook = field(default_factory=ProblemBook)
+    problem_events: list[tuple[str, str]] = field(default_factory=list)  # (problem.created|linked, problem id)
+    # actions the rules would start: (action, incident id, trigger), in order (nothing runs in a simulation)
+    actions_started: list[tuple[str, str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.router = Router(self.rule_set, self.default_group_by)
+        self._group_rules = {r.name: r for r in (self.rule_set.groups if self.rule_set is not None else ())}
+        self._defined = {a.name: a for a in (self.rule_set.actions if self.rule_set is not None else ())}
+
+    def _context(self, state: GroupState, now: float):
+        muter = Muter(self.silences, self.router.maintenance, now)
+        causes = Causes(self.router.causes, self.cause_index) if self.router.causes else None
+        return self.router.context(state.route, muter if muter else None, causes)
 
     def advance(self, now: float) -> None:
-        """Fire every held resolution due by ``now``, at its due time (as the shared timer index would)."""
-        for state in self.groups.values():
-            incident = state.incident
-            if incident is not None and incident.is_open and incident.resolve_at is not None \
-                    and incident.resolve_at <= now:
-                self.all_incidents.update(decide_timer(state, incident.id, incident.resolve_at).incidents)
+        """Fire every timer due by ``now``, in due order, each at its due time (as the shared index would)."""
+        while self._heap and self._heap[0][0] <= now:
+            at, member = heapq.heappop(self._heap)
+            if self.timers.get(member) != at:
+                continue  # rescheduled or already fired
+            del self.timers[member]
+            _, gid, _ = parse_timer(member)
+            state = self.groups.get(gid)
+            if state is not None:
+                self._apply(decide_timer(state, member, at, self._context(state, at)), at)
 
     def feed(self, alert: Alert, now: float) -> None:
         self.advance(now)
@@ -45,13 +75,89 @@ class Simulation:
         state = self.groups.get(group.id)
         if state is None:
             state = self.groups[group.id] = GroupState(group.id, group.key, group.labels, route=group.route)
-        muter = Muter(self.silences, self.router.maintenance, now)
-        decision = decide(state, [alert], now, lambda labels: self.router.priority(group.route, labels),
-                          muter if muter else None)
+        self._apply(decide(state, [alert], now, context=self._context(state, now)), now)
+
+    def resolve(self, title: str, now: float, who: str) -> bool:
+        """A person resolves the open incident with this title; False when there is none."""
+        self.advance(now)
+        for state in self.groups.values():
+            for incident in [state.incident, *state.older.values()]:
+                if incident is not None and incident.is_open and incident.title == title:
+                    self._apply(decide_manual_resolve(state, incident.id, now, who), now)
+                    return True
+        return False
+
+    def _apply(self, decision: Decision, now: float) -> None:
+        """What the store and the follow-ups do after a decision is written."""
         self.muted += decision.stats.muted
         self.duplicates += decision.stats.duplicates
         self.all_incidents.update(decision.incidents)
+        for n, event in enumerate(decision.events):
+            rule = self._group_rules.get(event.incident.get("rule", ""))
+            if rule is not None and rule.actions:
+                parsed = IncidentEvent.model_validate({"event_id": f"{decision.group_id}:{now!r}:{n}",
+                                                       "type": event.routing_key, "at": event.at,
+                                                       "incident": event.incident})
+                for run in planned_runs(rule.actions, self._defined, parsed):
+                    self.actions_started.append((run.action, event.incident_id, run.trigger))
+        for key, fp, stamp, incident in decision.sources:
+            entries = self.cause_index.setdefault(key, {})
+            if fp not in entries or entries[fp].stamp < stamp:
+                entries[fp] = Entry(stamp, incident)
+        for member, due in decision.timers:
+            self.timers[member] = due
+            heapq.heappush(self._heap, (due, member))
+        occurrences: list[Occurrence] = []
+        for r in decision.recurrences:
+            occurrences.append(recurrence_occurrence(self.router.problem_rules[r.rule], r.signature, r.incident, r.at))
+        for s in decision.symptoms:
+            attached = self.symptoms.setdefault(s.cause_incident, {})
+            if (s.group_id, s.fingerprint) in attached:
+                continue
+            attached[(s.group_id, s.fingerprint)] = s
+            self.symptom_count += 1
+            for rule in self.router.shared_cause:
+                services = self.router.symptom_services(rule, [x.labels for x in attached.values()])
+                o = shared_cause_occurrence(rule, s.cause_incident, services, now,
+                                            self._title(s.cause_incident))
+                if o is not None:
+                    occurrences.append(o)
+        for o in occurrences:
+            change = self.problem_book.record(o)
+            if change.outcome in ("created", "linked") and change.problem is not None:
+                self.problem_events.append((f"problem.{change.outcome}", change.problem.id))
+                kind = "created" if change.outcome == "created" else "updated"
+                self._problem_actions(change.problem, kind, f"{change.problem.id}:{kind}:{o.incident}", now)
+
+    def set_problem_status(self, title: str, status: str, now: float) -> bool:
+        """A person moves the problem with this title on (known_error, resolved); False when there is none."""
+        self.advance(now)
+        for problem in self.problems():
+            if problem.title == title and problem.is_open:
+                self.problem_book.set_status(problem.id, status, now)
+                self._problem_actions(problem, status, f"{problem.id}:{status}", now)
+                return True
+        return False
+
+    def _problem_actions(self, problem: Problem, kind: str, event_id: str, now: float) -> None:
+        rule = self.router.problem_rules.get(problem.rule)
+        if rule is None or not rule.actions:
+            return
+        event = ProblemEvent.model_validate({"event_id": event_id, "type": f"problem.{kind}", "at": now,
+                                             "problem": problem.public()})
+        for run in problem_runs(rule.actions, self._defined, event):
+            self.actions_started.append((run.action, problem.id, run.trigger))
+
+    def _title(self, incident_id: str) -> str:
+        incident = self.all_incidents.get(incident_id)
+        return incident.title if incident is not None else ""
 
     def incidents(self) -> list[Incident]:
         """Every incident so far, oldest first."""
         return sorted(self.all_incidents.values(), key=lambda i: (i.created_at, i.id))
+
+    def problems(self) -> list[Problem]:
+        return sorted(self.problem_book.problems.values(), key=lambda p: (p.created_at, p.id))
+
+    def symptoms_of(self, incident_id: str) -> list[Symptom]:
+        return sorted(self.symptoms.get(incident_id, {}).values(), key=lambda s: (s.at, s.fingerprint))

@@ -9,21 +9,16 @@ round trips, not one per alert.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any, Iterable, Sequence
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
-from correlation.engine import Decision
+from correlation.decision import Decision, parse_timer
 from correlation.keyspace import Keyspace, parse_incident_id
 from correlation.model import AlertState, GroupState, Incident
 from correlation.routing import Group
-
-
-def _script(name: str) -> str:
-    return resources.files("correlation").joinpath("lua", name).read_text()
+from correlation.scripts import Scripts
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,21 +28,34 @@ class FollowUps:
     opened: list[tuple[str, float]]
     resolved: list[str]
     events: list[dict[str, Any]]
-    timers: list[tuple[str, float]] = field(default_factory=list)  # (incident id, due)
+    timers: list[tuple[str, float]] = field(default_factory=list)  # (timer member, due)
+    sources: list[tuple[str, str, int, str]] = field(default_factory=list)  # cause index updates
+    symptoms: list[dict[str, Any]] = field(default_factory=list)  # Symptom.public()
+    recurrences: list[tuple[str, dict[str, str], str, float, str]] = field(default_factory=list)
 
     def to_json(self) -> bytes:
-        return orjson.dumps({"o": self.opened, "r": self.resolved, "e": self.events, "t": self.timers})
+        doc: dict[str, Any] = {"o": self.opened, "r": self.resolved, "e": self.events, "t": self.timers}
+        if self.sources:
+            doc["s"] = self.sources
+        if self.symptoms:
+            doc["y"] = self.symptoms
+        if self.recurrences:
+            doc["p"] = self.recurrences
+        return orjson.dumps(doc)
 
     @classmethod
     def from_json(cls, raw: bytes) -> "FollowUps":
         if not raw:
             return cls([], [], [])
         d = orjson.loads(raw)
-        return cls([tuple(x) for x in d["o"]], d["r"], d["e"], [tuple(x) for x in d.get("t", [])])  # type: ignore[misc]
+        return cls([tuple(x) for x in d["o"]], d["r"], d["e"], [tuple(x) for x in d.get("t", [])],  # type: ignore[misc]
+                   [tuple(x) for x in d.get("s", [])], d.get("y", []),  # type: ignore[misc]
+                   [tuple(x) for x in d.get("p", [])])  # type: ignore[misc]
 
     @property
     def empty(self) -> bool:
-        return not (self.opened or self.resolved or self.events or self.timers)
+        return not (self.opened or self.resolved or self.events or self.timers or self.sources or self.symptoms
+                    or self.recurrences)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +79,9 @@ def decision_follow_ups(decision: Decision, message_id: str) -> FollowUps:
         }
         for n, e in enumerate(decision.events)
     ]
-    return FollowUps(opened, list(decision.resolved), events, list(decision.timers))
+    return FollowUps(opened, list(decision.resolved), events, list(decision.timers), list(decision.sources),
+                     [s.public() for s in decision.symptoms],
+                     [(r.rule, r.signature, r.incident, r.at, r.title) for r in decision.recurrences])
 
 
 class IncidentStore:
@@ -80,40 +90,10 @@ class IncidentStore:
         self.keys = keyspace
         self.marker_ttl = marker_ttl
         self.timeline_max = timeline_max
-        self._read_src = _script("read_group.lua")
-        self._apply_src = _script("apply_group.lua")
-        self._claim_src = _script("claim_timers.lua")
-        self._complete_src = _script("complete_timer.lua")
-        self._read_sha = ""
-        self._apply_sha = ""
-        self._claim_sha = ""
-        self._complete_sha = ""
+        self.scripts = Scripts(redis, "read_group", "apply_group", "claim_timers", "complete_timer")
 
     async def load_scripts(self) -> None:
-        self._read_sha = await self.redis.script_load(self._read_src)
-        self._apply_sha = await self.redis.script_load(self._apply_src)
-        self._claim_sha = await self.redis.script_load(self._claim_src)
-        self._complete_sha = await self.redis.script_load(self._complete_src)
-
-    async def _evalsha_many(self, sha_attr: str, calls: Sequence[tuple[list[str], list[Any]]]) -> list[Any]:
-        """Run one script for many key sets in one pipeline; reload it once if Redis forgot it."""
-        if not getattr(self, sha_attr):
-            await self.load_scripts()
-        for attempt in (1, 2):
-            sha = getattr(self, sha_attr)
-            pipe = self.redis.pipeline(transaction=False)
-            for keys, args in calls:
-                pipe.evalsha(sha, len(keys), *keys, *args)
-            results = await pipe.execute(raise_on_error=False)
-            missing = [r for r in results if isinstance(r, NoScriptError)]
-            if missing and attempt == 1:
-                await self.load_scripts()  # Redis restarted or SCRIPT FLUSH: load and redo
-                continue
-            for r in results:
-                if isinstance(r, Exception):
-                    raise r
-            return results
-        raise AssertionError("unreachable")
+        await self.scripts.load()
 
     # -- reads for the engine -------------------------------------------------------------------
 
@@ -126,11 +106,11 @@ class IncidentStore:
             keys = [self.keys.group(gid)] + [self.keys.alert(gid, fp) for fp in fp_list]
             calls.append((keys, [self.keys.incident_prefix(gid), self.keys.alert_prefix(gid)]))
             wanted[gid] = (group, fp_list)  # type: ignore[assignment]
-        results = await self._evalsha_many("_read_sha", calls) if calls else []
+        results = await self.scripts.run_many("read_group", calls)
         states: dict[str, GroupState] = {}
         for gid, result in zip(gids, results):
             group, fp_list = wanted[gid]
-            raw_group, raw_incident, *raw_alerts = result
+            raw_group, raw_incident, raw_older, *raw_alerts = result
             held = raw_alerts[len(fp_list):]
             raw_alerts = raw_alerts[: len(fp_list)]
             h = dict(zip(raw_group[::2], raw_group[1::2]))
@@ -144,6 +124,10 @@ class IncidentStore:
             )
             if raw_incident:
                 state.incident = Incident.from_hash(dict(zip(raw_incident[::2], raw_incident[1::2])))
+            for raw in raw_older:
+                if raw:
+                    older = Incident.from_hash(dict(zip(raw[::2], raw[1::2])))
+                    state.older[older.id] = older
             for fp, raw in zip(fp_list, raw_alerts):
                 if raw:
                     state.alerts[fp] = AlertState.from_json(raw)
@@ -157,8 +141,9 @@ class IncidentStore:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def _group_write(self, gid: str, version: int, decisions: Sequence[tuple[str, Decision]]) -> tuple[list[str], list[Any]]:
-        """One script call for all of a batch's decisions on one group (applied in order)."""
+    def _group_write(self, gid: str, version: int, decisions: Sequence[tuple[str, Decision]]
+                     ) -> tuple[list[str], list[Any], list[FollowUps]]:
+        """One script call for all of a batch's decisions on one group (applied in order), and their follow-ups."""
         keys = [self.keys.group(gid)] + [self.keys.marker(gid, mid) for mid, _ in decisions]
         index: dict[str, int] = {}
 
@@ -185,8 +170,8 @@ class IncidentStore:
             ops.append(["set", k(self.keys.alert(gid, fp)), state.to_json()])
         for iid, incident in incidents.items():
             flat: list[str] = []
-            for field, value in incident.to_hash().items():
-                flat += (field, value)
+            for name, value in incident.to_hash().items():
+                flat += (name, value)
             ops.append(["hset", k(self.keys.incident(iid))] + flat)
         for iid, fps in members.items():
             ops.append(["sadd", k(self.keys.incident_alerts(iid))] + fps)
@@ -195,26 +180,25 @@ class IncidentStore:
             ops.append(["rpush", tk] + [orjson.dumps(e) for e in entries])
             ops.append(["ltrim", tk, -self.timeline_max, -1])
         ops.append(
-            ["hset", 1, "seq", str(last.seq), "inc", last.current_incident, "pending", orjson.dumps(last.pending)]
+            ["hset", 1, "seq", str(last.seq), "inc", last.current_incident, "pending", orjson.dumps(last.pending),
+             "older", orjson.dumps(last.older)]
         )
-        blobs = []
-        for mid, d in decisions:
-            follow = decision_follow_ups(d, mid)
-            blobs.append(b"" if follow.empty else follow.to_json())
+        follow_ups = [decision_follow_ups(d, mid) for mid, d in decisions]
+        blobs = [b"" if follow.empty else follow.to_json() for follow in follow_ups]
         flat: list[Any] = [version, self.marker_ttl, len(decisions), len(ops), *blobs]
         for name, key_index, *args in ops:
             flat += (name, key_index, len(args), *args)
-        return keys, flat
+        return keys, flat, follow_ups
 
     async def apply(self, writes: Sequence[tuple[str, int, Sequence[tuple[str, Decision]]]]) -> list[Applied]:
         """Apply (group id, expected version, [(message id, decision), ...]) writes in one pipeline."""
-        calls = [self._group_write(gid, version, decisions) for gid, version, decisions in writes]
-        results = await self._evalsha_many("_apply_sha", calls) if calls else []
+        built = [self._group_write(gid, version, decisions) for gid, version, decisions in writes]
+        results = await self.scripts.run_many("apply_group", [(keys, flat) for keys, flat, _ in built])
         applied = []
-        for (gid, _, decisions), result in zip(writes, results):
+        for (_, _, follow_ups), result in zip(built, results):
             status = result[0].decode()
             if status == "ok":
-                applied.append(Applied("ok", [decision_follow_ups(d, mid) for mid, d in decisions]))
+                applied.append(Applied("ok", follow_ups))
             elif status == "dup":
                 pairs = result[1:]
                 dups = {int(pairs[i]) - 1: FollowUps.from_json(pairs[i + 1]) for i in range(0, len(pairs), 2)}
@@ -232,30 +216,33 @@ class IncidentStore:
                 pipe.zadd(self.keys.open_incidents, {iid: created_at})
             if f.resolved:
                 pipe.zrem(self.keys.open_incidents, *f.resolved)
-            for iid, due in f.timers:
-                pipe.zadd(self.keys.timer_shard(parse_incident_id(iid)[0]), {iid: due})
+            for member, due in f.timers:
+                pipe.zadd(self.keys.timer_shard(parse_timer(member)[1]), {member: due})
         pipe.zcard(self.keys.open_incidents)
         results = await pipe.execute()
         return int(results[-1])
 
     async def claim_due_timers(self, now: float, *, lease: float = 60.0, limit: int = 100) -> list[tuple[str, str, str]]:
-        """Claim due timers from every shard: [(shard key, incident id, lease score)]."""
+        """Claim due timers from every shard: [(shard key, timer member, lease score)]."""
         calls = [([shard], [now, lease, limit]) for shard in self.keys.timer_shards]
-        results = await self._evalsha_many("_claim_sha", calls)
+        results = await self.scripts.run_many("claim_timers", calls)
         claimed = []
         for (keys, _), pairs in zip(calls, results):
             for i in range(0, len(pairs), 2):
                 claimed.append((keys[0], pairs[i].decode(), pairs[i + 1].decode()))
         return claimed
 
-    async def complete_timer(self, shard: str, incident_id: str, lease: str) -> None:
-        await self._evalsha_many("_complete_sha", [([shard], [incident_id, lease])])
+    async def complete_timer(self, shard: str, member: str, lease: str) -> None:
+        await self.scripts.run_many("complete_timer", [([shard], [member, lease])])
 
     async def sender_key_groups(self, fingerprints: Sequence[str]) -> dict[str, dict[str, str]]:
         """Labels remembered for sender-keyed fingerprints (one MGET)."""
         if not fingerprints:
             return {}
-        raws = await self.redis.mget([self.keys.sender_key(fp) for fp in fingerprints])
+        pipe = self.redis.pipeline(transaction=False)  # not MGET: the keys span Cluster slots
+        for fp in fingerprints:
+            pipe.get(self.keys.sender_key(fp))
+        raws = await pipe.execute()
         return {fp: orjson.loads(raw) for fp, raw in zip(fingerprints, raws) if raw}
 
     async def remember_sender_keys(self, groups: dict[str, dict[str, str]]) -> None:
@@ -310,7 +297,7 @@ class IncidentStore:
         """Delete every key of this namespace (tests and demo clean-up)."""
         deleted = 0
         async for batch in _chunks(self.redis.scan_iter(match=self.keys.pattern, count=1000), 500):
-            deleted += await self.redis.unlink(*batch)
+            deleted += await self.redis.unlink(*batch)  # on a Cluster the client splits it by slot
         return deleted
 
 

@@ -43,6 +43,11 @@ def check_rule_set(files: Sequence[tuple[str, RuleFile]], incomplete: frozenset[
                                                f"{section} (first defined in {first[0]} as {section}[{first[1]}])"))
 
     actions = {a.name for _, f in files for a in f.actions if a is not None}
+    for file, rules in files:
+        for i, action in enumerate(rules.actions):
+            if action is not None and action.config is None:
+                problems.append(SetProblem(file, ("actions", i), f"action {action.name!r} has no config; a "
+                                           f"{action.type} action needs one (docs/actions.md)"))
     known = ", ".join(sorted(actions)) if actions else "none are defined (add them under actions:)"
     for file, rules in files:
         for section in ("groups", "problems"):

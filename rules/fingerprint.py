@@ -22,12 +22,12 @@ _CACHE_LIMIT = 100_000
 
 def labels_to_signature(labels: Mapping[str, str]) -> int:
     """The 64-bit signature of a label set, as prometheus/common computes it."""
+    # one buffer, one loop: name 0xFF value 0xFF ... (half the Python-level work of hashing part by part)
+    data = b"".join(b"%s\xff%s\xff" % (name.encode("utf-8"), labels[name].encode("utf-8")) for name in sorted(labels))
     h = FNV_OFFSET_64
-    for name in sorted(labels):
-        for part in (name, labels[name]):
-            for byte in part.encode("utf-8"):
-                h = ((h ^ byte) * FNV_PRIME_64) & _MASK
-            h = ((h ^ SEPARATOR_BYTE) * FNV_PRIME_64) & _MASK
+    prime, mask = FNV_PRIME_64, _MASK
+    for byte in data:
+        h = ((h ^ byte) * prime) & mask
     return h
 
 

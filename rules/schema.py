@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator,
-                      model_validator)
+                      ValidationInfo, field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
 from rules.matchers import Matcher, MatcherError, matcher_from_obj, parse_matchers
@@ -217,7 +217,7 @@ class GroupRule(RuleModel):
     priority: Priority | None = None
     team: str | None = None
     auto_resolve: AutoResolve = AutoResolve()
-    actions: tuple[Name, ...] = ()
+    actions: tuple[ActionTriggerItem, ...] = ()  # a name, or {action, on: [...], min_priority} (action_schema.py)
 
 
 # --- inhibition, maintenance ---------------------------------------------------------------------------------
@@ -310,6 +310,7 @@ class Topology(RuleModel):
     """The service dependency graph. ``service_label`` names the alert label holding the service."""
 
     service_label: LabelName = "service"
+    hold: Duration = 0.0  # how long an alert on a dependant waits for its dependency's alert before it may page
     services: Annotated[dict[Name, Annotated[Service, BeforeValidator(_none_as_empty)]],
                         BeforeValidator(_none_as_empty)] = {}
 
@@ -343,7 +344,7 @@ class ProblemRule(RuleModel):
     shared_root_cause: bool = False
     min_services: Annotated[int, Field(ge=2)] = 2
     team: str | None = None
-    actions: tuple[Name, ...] = ()
+    actions: tuple[ProblemTriggerItem, ...] = ()  # a name, or {action, on: [created|updated|known_error|resolved]}
 
     @model_validator(mode="after")
     def _one_trigger(self) -> ProblemRule:
@@ -409,13 +410,27 @@ class PriorityMatrix(RuleModel):
         return getattr(self, impact)[urgency]
 
 
-class Action(RuleModel):
-    """A named action rules can refer to. Only name and type are checked for now; ``config`` is open."""
+from rules.action_schema import (ActionConfig, ActionPolicies, ActionTriggerItem, ProblemTriggerItem,  # noqa: E402
+                                 config_for)
+
+
+class Action(ActionPolicies):
+    """A named action rules can refer to: its type, the typed ``config`` for that type, and its safety policies
+    (approval, dry_run, rate_limit, breaker, retry, verify). Reference: ``docs/actions.md``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Name
     type: Literal["http", "command", "runbook", "notify"]
     description: str = ""
-    config: dict[str, Any] = {}
+    config: ActionConfig | None = None  # required to run; `rules check` reports an action without one
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _typed_config(cls, value: object, info: ValidationInfo) -> object:
+        if "type" not in info.data:
+            return value  # the type itself is invalid and reported
+        return config_for(info.data["type"], value)
 
 
 # --- one file, the whole set ----------------------------------------------------------------------------------
@@ -460,6 +475,7 @@ class RuleSet(RuleModel):
         if topologies:
             merged["topology"] = Topology.model_construct(
                 service_label=topologies[0].service_label,
+                hold=max(t.hold for t in topologies),
                 services={name: svc for t in topologies for name, svc in t.services.items()})
         matrices = [f.priority_matrix for _, f in files if f.priority_matrix is not None]
         if matrices:

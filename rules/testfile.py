@@ -18,14 +18,16 @@ In the spirit of ``promtool test rules``, but with state and time:
 
 Each checkpoint lists every incident that exists at that time (so a missing or an extra incident fails); an
 expected incident gives only the fields it cares about. ``muted`` (optional) counts firing notifications kept out
-of incidents by silences and maintenance windows so far.
+of incidents by silences and maintenance windows so far. ``problems`` (optional) lists every problem that exists
+at that time; an expected incident may give ``symptoms`` (how many alerts of other groups are attached to it by
+inhibition or topology), ``symptom_paths`` (their topology paths) and ``flapping`` (members flapping).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from rules.schema import parse_duration
 
@@ -58,6 +60,23 @@ class TestSilence(Strict):
     comment: str = "rule test"
 
 
+class PersonAction(Strict):
+    """Something a person does at a time: ``{at: 30h, resolve: "batch-jobs: billing-export", by: alice}`` resolves
+    an open incident; ``{at: 31h, problem: "<problem title>", status: known_error}`` moves a problem on."""
+
+    at: Seconds
+    resolve: str | None = None  # the title of the open incident to resolve
+    problem: str | None = None  # the title of the problem to move on ...
+    status: Literal["known_error", "resolved"] | None = None  # ... to this status
+    by: str = "rule test"
+
+    @model_validator(mode="after")
+    def _one_thing(self) -> "PersonAction":
+        if (self.resolve is None) == (self.problem is None) or (self.problem is None) != (self.status is None):
+            raise ValueError("give either resolve: <incident title>, or problem: <problem title> with status")
+        return self
+
+
 class ExpectedIncident(Strict):
     title: str
     status: Literal["open", "acknowledged", "resolved"] | None = None
@@ -68,11 +87,46 @@ class ExpectedIncident(Strict):
     alerts: int | None = None
     firing: int | None = None
     occurrences: int | None = None
+    flapping: int | None = None  # members flapping
+    symptoms: int | None = None  # alerts of other groups attached as symptoms (inhibition, topology)
+    symptom_paths: list[str] | None = None  # topology paths of its symptoms, e.g. "checkout > orders-db"
+
+
+class ExpectedProblem(Strict):
+    title: str
+    status: Literal["open", "known_error", "resolved"] | None = None
+    incidents: int | None = None  # linked incidents
+    rule: str | None = None
+
+
+class ExpectedAction(Strict):
+    """An action the rules start for an incident (the run itself is not simulated)."""
+
+    action: str
+    incident: str | None = None  # the incident's title ...
+    problem: str | None = None  # ... or the problem's title (problem rules' actions)
+    on: Literal["created", "updated", "resolved", "escalated", "known_error"] = "created"
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> "ExpectedAction":
+        if (self.incident is None) == (self.problem is None):
+            raise ValueError("give either incident: <title> or problem: <title>")
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, value: object) -> object:
+        """YAML 1.1 reads an unquoted ``on:`` key as the boolean true."""
+        if isinstance(value, dict) and True in value:
+            value = {("on" if k is True else k): v for k, v in value.items()}
+        return value
 
 
 class Checkpoint(Strict):
     at: Seconds
     incidents: list[ExpectedIncident] = []
+    problems: list[ExpectedProblem] | None = None  # when given: every problem that exists at that time
+    actions: list[ExpectedAction] | None = None  # when given: every action started so far (updated: each time)
     muted: int | None = None
 
 
@@ -80,6 +134,7 @@ class RuleTest(Strict):
     name: str
     alerts: list[InputAlert] = []
     silences: list[TestSilence] = []
+    people: list[PersonAction] = []
     expect: list[Checkpoint] = Field(min_length=1)
 
 

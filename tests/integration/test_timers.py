@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 
 from correlation.keyspace import parse_incident_id
 from stormwatch.app import Worker
-from tests.conftest import eventually
+from tests.conftest import ManualClock, eventually
 from tests.integration.helpers import body, publish, stored_alerts, v2_alert
 
 RULES = """
@@ -18,17 +17,9 @@ groups:
 """
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_incident_resolves_after_the_hold_exactly_once_across_two_workers(clean, tmp_path):
     (tmp_path / "rules.yaml").write_text(RULES)
-    clock = Clock()
+    clock = ManualClock()
     settings = clean.model_copy(update={"rules": str(tmp_path), "timer_poll_seconds": 0.02})
     workers = [Worker(settings, clock=clock) for _ in range(2)]  # two workers race for the same timers
     for w in workers:

@@ -111,3 +111,9 @@ def test_a_silence_does_not_pull_alerts_out_of_an_open_incident():
     (incident,) = repeat.incidents.values()
     assert incident.occurrences == 2 and incident.alerts == 1  # pod-1 repeats in it; pod-2 is muted
     assert repeat.stats.muted == 1
+    # the open incident records what was kept out of it, and by which silence (its "why" for the people on call)
+    (entries,) = repeat.timeline.values()
+    assert [e["text"] for e in entries if e["kind"] == "muted"] == [
+        f"HighErrorRate on api not added: muted by silence:{silence.id}"]
+    again = decide(state, [_alert("2")], 30.0, muted=muter)  # a repeat of the muted alert: not noted again
+    assert not any(e["kind"] == "muted" for entries in again.timeline.values() for e in entries)

@@ -36,6 +36,10 @@ tests:
           - {{title: "database-outage: orders-db", priority: P3}}
           - {{title: "never opened"}}
         muted: 2
+        problems:
+          - {{title: "no such problem"}}
+        actions:
+          - {{action: page-dba, incident: "database-outage: orders-db", on: resolved}}
 """)
     result = subprocess.run([STORMWATCH, "rules", "test", str(test)], capture_output=True, text=True, timeout=60,
                             env={"COLUMNS": "300", "PATH": "/usr/bin:/bin"})
@@ -46,6 +50,10 @@ tests:
     assert "at 1m30s: missing incident 'never opened'" in err
     assert "at 1m30s: unexpected incident 'Unplanned / x'" in err
     assert "at 1m30s: muted expected 2, got 0" in err
+    assert "at 1m30s: missing problem 'no such problem'" in err
+    assert ("at 1m30s: actions started expected [page-dba on resolved of 'database-outage: orders-db'], got "
+            "[chat-sre on created of 'database-outage: orders-db', page-dba on created of 'database-outage: "
+            "orders-db', postgres-failover-runbook on created of 'database-outage: orders-db']") in err
     assert "0 passed, 1 failed" in result.stdout
 
 

@@ -97,7 +97,11 @@ def test_every_accepted_spelling_loads() -> None:
     assert weekends.weekdays == ("saturday", "sunday") and weekends.time_zone == "UTC"
     assert (unquoted.start, unquoted.end) == ("22:00", "06:00")  # YAML 1.1 would read 22:00 as 1320
     assert unquoted.weekdays == ("monday", "tuesday", "wednesday")
-    assert rules.actions[1].name == "page-backup" and rules.actions[1].config == {"channel": "pagerduty"}
+    assert rules.actions[1].name == "page-backup" and rules.actions[1].config.channel == "pagerduty"
+    assert rules.actions[1].config.routing_key.secret_env == "PD_KEY"  # a typed config (rules/action_schema.py)
+    assert [(a, a.on, a.min_priority) for a in group.actions] == [
+        ("page-oncall", ("created",), None), ("page-backup", ("escalated",), "P2")]
+    assert rules.actions[4].approval == "required" and rules.actions[4].rate_limit[0].window == 300.0
     assert set(rules.topology.services) == {"db", "api", "web"}
     assert rules.priority_matrix.model_dump() == ITIL_MATRIX  # the default when no file defines one
     assert rules.files[0].endswith("comment-only.yaml")  # empty and comment-only files are fine; .txt is not read

@@ -1,0 +1,230 @@
+"""Causes: inhibition and service-topology roll-up, as one idea. Pure, no I/O.
+
+A firing alert that is part of an incident is a *cause source*: it feeds the cause keys it can explain.
+Another firing alert that finds an active source among its *cause lookups* is a **symptom**: it opens no
+incident and is attached to its cause's incident instead, with the inhibit rule or the topology path that
+explains it.
+
+* Inhibition: an alert matching an inhibit rule's ``source_match`` feeds ``inh:<rule>:<equal signature>``;
+  an alert matching ``target_match`` looks the same key up (the alert itself never counts as its own source).
+* Topology: an alert on a service that others depend on feeds ``svc:<service>``; an alert on a service looks
+  up every service it depends on, directly or not, and rolls up into the deepest one that is failing (a failing
+  service none of whose own dependencies is failing), with the path from its own service to that root.
+
+Both can ``hold``: a target with no active cause waits that long for one (a symptom often arrives a few
+seconds before its cause: Alertmanager issue #2229) before it may open an incident of its own.
+
+Cause keys live in a shared index (the store keeps one small hash per key, ``fingerprint -> stamp|incident``),
+so every worker sees every source; this module only says which keys an alert feeds and reads.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from rules.fingerprint import labels_to_signature
+from rules.matchers import matches_all
+from rules.schema import InhibitRule, RuleSet, Topology
+
+_CACHE_LIMIT = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A cause key a target alert reads, and what a source found there would mean."""
+
+    key: str
+    kind: str  # inhibited | topology
+    rule: str  # the inhibit rule, or the root service for topology
+    path: tuple[str, ...] = ()  # topology: own service -> ... -> root service
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    kind: str  # inhibited | topology
+    rule: str
+    incident: str  # the cause's incident
+    fingerprint: str  # the source alert
+    path: tuple[str, ...] = ()
+
+    @property
+    def reason(self) -> str:
+        """What ``AlertState.muted`` records for the symptom."""
+        if self.kind == "topology":
+            return "topology:" + ">".join(self.path)
+        return f"inhibited:{self.rule}"
+
+    def describe(self) -> str:
+        return describe_cause(self.kind, self.rule, self.path)
+
+
+def describe_cause(kind: str, rule: str, path: Sequence[str]) -> str:
+    """Why a symptom did not page, for people: the topology path, or the inhibit rule."""
+    if kind == "topology":
+        return "rolled up along " + " -> ".join(path)
+    return f"inhibited by rule {rule}"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One source as the index holds it: a monotonic stamp and its incident ("" when no longer a source)."""
+
+    stamp: int
+    incident: str
+
+    def encode(self) -> str:
+        return f"{self.stamp}|{self.incident}"
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> "Entry":
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        stamp, _, incident = text.partition("|")
+        return cls(int(stamp), incident)
+
+
+class CauseRules:
+    """Which cause keys a label set feeds and reads under one rule set (built once per rule set)."""
+
+    def __init__(self, inhibit: Sequence[InhibitRule] = (), topology: Topology | None = None,
+                 topology_hold: float = 0.0) -> None:
+        self.inhibit = tuple(inhibit)
+        self.topology = topology if topology is not None and topology.services else None
+        self.service_label = topology.service_label if topology is not None else "service"
+        self.topology_hold = topology_hold
+        depended = {d for s in (self.topology.services.values() if self.topology else ()) for d in s.depends_on}
+        self._depended_on = frozenset(depended)
+        self._paths: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        self._closure: dict[str, frozenset[str]] = {}
+        self._memo: dict[frozenset, tuple[tuple[str, ...], tuple[Lookup, ...], float]] = {}
+
+    @classmethod
+    def from_rule_set(cls, rule_set: RuleSet | None) -> "CauseRules":
+        if rule_set is None:
+            return cls()
+        return cls(rule_set.inhibit, rule_set.topology, rule_set.topology.hold)
+
+    def __bool__(self) -> bool:
+        return bool(self.inhibit or self.topology)
+
+    # -- per label set ---------------------------------------------------------------------------
+
+    def _analyse(self, labels: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[Lookup, ...], float]:
+        memo_key = frozenset(labels.items())
+        hit = self._memo.get(memo_key)
+        if hit is not None:
+            return hit
+        feeds: list[str] = []
+        lookups: list[Lookup] = []
+        hold = 0.0
+        for rule in self.inhibit:
+            key = None
+            if matches_all(rule.source_match, labels):
+                key = _inhibit_key(rule, labels)
+                feeds.append(key)
+            if matches_all(rule.target_match, labels):
+                lookups.append(Lookup(key or _inhibit_key(rule, labels), "inhibited", rule.name))
+                hold = max(hold, rule.hold)
+        service = labels.get(self.service_label, "")
+        if self.topology is not None and service in self.topology.services:
+            if service in self._depended_on:
+                feeds.append(f"svc:{service}")
+            for dependency, path in self._dependencies(service):
+                lookups.append(Lookup(f"svc:{dependency}", "topology", dependency, path))
+            if self._dependencies(service):
+                hold = max(hold, self.topology_hold)
+        result = (tuple(feeds), tuple(lookups), hold)
+        if len(self._memo) >= _CACHE_LIMIT:
+            self._memo.clear()
+        self._memo[memo_key] = result
+        return result
+
+    def feeds(self, labels: Mapping[str, str]) -> tuple[str, ...]:
+        """The cause keys a firing alert with these labels feeds while it is part of an incident."""
+        return self._analyse(labels)[0]
+
+    def lookups(self, labels: Mapping[str, str]) -> tuple[Lookup, ...]:
+        """The cause keys an alert with these labels reads, in order of preference (inhibition first)."""
+        return self._analyse(labels)[1]
+
+    def hold(self, labels: Mapping[str, str]) -> float:
+        """How long a target waits for a cause before it may open an incident (0: it does not wait)."""
+        return self._analyse(labels)[2]
+
+    # -- topology ----------------------------------------------------------------------------------
+
+    def _dependencies(self, service: str) -> list[tuple[str, tuple[str, ...]]]:
+        """Every service ``service`` depends on, nearest first, each with its shortest path."""
+        found = self._paths.get(service)
+        if found is not None:
+            return found
+        assert self.topology is not None
+        out: list[tuple[str, tuple[str, ...]]] = []
+        seen = {service}
+        queue = deque([(service, (service,))])
+        while queue:
+            current, path = queue.popleft()
+            node = self.topology.services.get(current)
+            for dependency in (node.depends_on if node else ()):
+                if dependency not in seen:
+                    seen.add(dependency)
+                    out.append((dependency, path + (dependency,)))
+                    queue.append((dependency, path + (dependency,)))
+        self._paths[service] = out
+        self._closure[service] = frozenset(d for d, _ in out)
+        return out
+
+    def closure(self, service: str) -> frozenset[str]:
+        self._dependencies(service)
+        return self._closure[service]
+
+
+def _inhibit_key(rule: InhibitRule, labels: Mapping[str, str]) -> str:
+    equal = {name: labels.get(name, "") for name in rule.equal}
+    return f"inh:{rule.name}:{labels_to_signature(equal):016x}"
+
+
+class Causes:
+    """The cause index as read for one batch: answers "is this alert a symptom, and of what?"."""
+
+    def __init__(self, rules: CauseRules, entries: Mapping[str, Mapping[str, Entry]]) -> None:
+        self.rules = rules
+        self.entries = entries
+
+    def __call__(self, labels: Mapping[str, str], fingerprint: str) -> Cause | None:
+        lookups = self.rules.lookups(labels)
+        if not lookups:
+            return None
+        failing: dict[str, tuple[str, str]] = {}  # topology: failing service -> (incident, source fingerprint)
+        topology: list[Lookup] = []
+        for lookup in lookups:
+            source = self._active(lookup.key, fingerprint)
+            if source is None:
+                continue
+            if lookup.kind == "inhibited":
+                return Cause("inhibited", lookup.rule, source[1], source[0])
+            failing[lookup.rule] = (source[1], source[0])
+            topology.append(lookup)
+        for lookup in topology:  # nearest first: the first failing service none of whose dependencies fails
+            if not (self.rules.closure(lookup.rule) & failing.keys()):
+                incident, source_fp = failing[lookup.rule]
+                return Cause("topology", lookup.rule, incident, source_fp, lookup.path)
+        return None
+
+    def _active(self, key: str, fingerprint: str) -> tuple[str, str] | None:
+        """(source fingerprint, incident) of one active source under ``key`` other than the alert itself."""
+        best: tuple[str, str] | None = None
+        for fp, entry in self.entries.get(key, {}).items():
+            if entry.incident and fp != fingerprint and (best is None or fp < best[0]):
+                best = (fp, entry.incident)
+        return best
+
+
+def lookup_keys(rules: CauseRules, label_sets: Sequence[Mapping[str, str]]) -> list[str]:
+    """Every cause key a batch of firing alerts may read (to fetch in one round trip)."""
+    keys: dict[str, None] = {}
+    for labels in label_sets:
+        for lookup in rules.lookups(labels):
+            keys[lookup.key] = None
+    return list(keys)

@@ -1,0 +1,127 @@
+"""What one ``decide`` call produces, and what it is given beyond the group's state. Values only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from correlation.causes import Cause
+from correlation.keyspace import parse_incident_id
+from correlation.model import AlertState, Incident
+
+PriorityOf = Callable[[Mapping[str, str]], str]
+MutedBy = Callable[[Mapping[str, str]], str]
+CauseOf = Callable[[Mapping[str, str], str], "Cause | None"]
+HoldOf = Callable[[Mapping[str, str]], float]
+FeedsOf = Callable[[Mapping[str, str]], Sequence[str]]
+FlapRuleOf = Callable[[Mapping[str, str]], Any]  # -> rules.schema.FlappingRule | None
+ProblemsOf = Callable[[Mapping[str, str]], Sequence[tuple[str, dict[str, str]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the rule set says about alerts beyond their group's own rule, for one batch at one instant."""
+
+    priority: PriorityOf | None = None  # an alert's ITIL priority under its group rule
+    muted: MutedBy | None = None  # silences and maintenance windows
+    cause: CauseOf | None = None  # inhibition and topology: the active cause of a label set, if any
+    hold: HoldOf | None = None  # how long a possible symptom waits for its cause
+    feeds: FeedsOf | None = None  # the cause keys an alert feeds while it is part of an incident
+    flap_rule: FlapRuleOf | None = None
+    problems: ProblemsOf | None = None  # recurrence problem rules an incident's first alert falls under
+
+
+@dataclass(slots=True)
+class Event:
+    routing_key: str  # incident.created | incident.updated | incident.resolved
+    incident_id: str
+    reason: str
+    at: float
+    incident: dict[str, Any] = field(default_factory=dict)  # filled with the final record by finish()
+
+
+@dataclass(frozen=True, slots=True)
+class Symptom:
+    """An alert kept out of incidents because another alert explains it: attach it to that alert's incident."""
+
+    cause_incident: str
+    group_id: str
+    fingerprint: str
+    labels: dict[str, str]
+    kind: str  # inhibited | topology
+    rule: str  # inhibit rule, or the root service
+    path: tuple[str, ...]
+    at: float
+
+    def public(self) -> dict[str, Any]:
+        return {"incident": self.cause_incident, "group": self.group_id, "fingerprint": self.fingerprint,
+                "labels": self.labels, "kind": self.kind, "rule": self.rule, "path": list(self.path), "at": self.at}
+
+
+@dataclass(frozen=True, slots=True)
+class Recurrence:
+    """An incident opened under a recurrence problem rule: count it against its signature."""
+
+    rule: str
+    signature: dict[str, str]
+    incident: str
+    at: float
+    title: str
+
+
+@dataclass(slots=True)
+class Stats:
+    new: int = 0
+    duplicates: int = 0
+    changed: int = 0
+    stale: int = 0
+    resolved_unknown: int = 0
+    muted: int = 0  # firing notifications recorded but kept out of incidents by a silence or maintenance window
+    held: int = 0  # firing notifications held back until the group rule's threshold is met
+    symptoms: int = 0  # firing notifications attached to another alert's incident (inhibition, topology)
+    waiting: int = 0  # firing notifications waiting (hold) for a cause that may explain them
+    flaps: int = 0  # resolutions of flapping alerts that did not resolve anything
+
+
+@dataclass(slots=True)
+class Decision:
+    group_id: str
+    alerts: dict[str, AlertState] = field(default_factory=dict)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    new_members: dict[str, list[str]] = field(default_factory=dict)
+    timeline: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    opened: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    stats: Stats = field(default_factory=Stats)
+    seq: int = 0
+    current_incident: str = ""
+    pending: dict[str, tuple[float, str]] = field(default_factory=dict)
+    older: list[str] = field(default_factory=list)  # the group's older open incidents after this decision
+    # (timer member, due): an incident id (held resolution), "h|<gid>|<fp>" (hold for a cause) or
+    # "q|<gid>|<fp>" (a flapping alert's quiet period)
+    timers: list[tuple[str, float]] = field(default_factory=list)
+    symptoms: list[Symptom] = field(default_factory=list)
+    # cause index updates: (cause key, fingerprint, stamp, incident or "" when no longer a source)
+    sources: list[tuple[str, str, int, str]] = field(default_factory=list)
+    recurrences: list[Recurrence] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.alerts or self.incidents)
+
+
+def hold_timer(group_id: str, fingerprint: str) -> str:
+    return f"h|{group_id}|{fingerprint}"
+
+
+def quiet_timer(group_id: str, fingerprint: str) -> str:
+    return f"q|{group_id}|{fingerprint}"
+
+
+def parse_timer(member: str) -> tuple[str, str, str]:
+    """A timer member -> (kind, group id, argument): ("resolve", gid, incident id), ("hold"|"quiet", gid, fp)."""
+    if member.startswith(("h|", "q|")):
+        kind, gid, fp = member.split("|", 2)
+        return ("hold" if kind == "h" else "quiet"), gid, fp
+    return "resolve", parse_incident_id(member)[0], member

@@ -1,0 +1,195 @@
+"""What crosses groups, in Redis: the shared cause index, symptoms attached to their cause's incident, problems.
+
+Each of these touches keys outside the deciding group's hash slot, so it runs after the group write as an
+idempotent follow-up, one small script per key (each keeps to one slot, as a Redis Cluster requires):
+
+* cause index updates carry the alert's revision, and a script keeps only the newest, so updates that
+  reach Redis out of order from different workers cannot bring back a source that stopped;
+* a symptom is attached at most once (``HSETNX``), with its timeline entry and the count on the incident;
+* a problem occurrence is a sorted-set member per incident; the script opens a problem once per signature
+  and links later incidents; a replay of the occurrence that opened it answers ``created`` again, so the
+  ``problem.created`` event is published again (at least once, like every event, with a stable id).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import orjson
+from redis.asyncio import Redis
+
+from correlation.causes import Entry, describe_cause
+from correlation.keyspace import Keyspace
+from correlation.lifecycle import describe as _describe
+from correlation.problems import Occurrence, Problem, recurrence_occurrence, shared_cause_occurrence, signature_id
+from correlation.routing import Router
+from correlation.scripts import Scripts
+
+CAUSE_TTL = 7 * 86400  # a cause key nobody wrote to for a week holds only stopped sources
+
+
+class Links:
+    def __init__(self, redis: Redis, keyspace: Keyspace, *, timeline_max: int) -> None:
+        self.redis = redis
+        self.keys = keyspace
+        self.timeline_max = timeline_max
+        self.scripts = Scripts(redis, "cause_update", "add_symptom", "problem_occurrence", "problem_link",
+                               "problem_status")
+
+    # -- the cause index --------------------------------------------------------------------------
+
+    async def read_causes(self, keys: Sequence[str]) -> dict[str, dict[str, Entry]]:
+        """The cause index entries under ``keys`` (one round trip)."""
+        if not keys:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(self.keys.cause(key))
+        out: dict[str, dict[str, Entry]] = {}
+        for key, raw in zip(keys, await pipe.execute()):
+            if raw:
+                out[key] = {fp.decode(): Entry.decode(v) for fp, v in raw.items()}
+        return out
+
+    # -- follow-ups ---------------------------------------------------------------------------------
+
+    async def apply(self, follow_ups: Iterable[Any], router: Router, now: float) -> list[dict[str, Any]]:
+        """Cause updates, symptoms and problem occurrences of applied decisions; returns problem events."""
+        follow_ups = list(follow_ups)
+        await self.scripts.run_many("cause_update", [
+            ([self.keys.cause(key)], [fp, stamp, incident, CAUSE_TTL])
+            for f in follow_ups for key, fp, stamp, incident in f.sources
+        ])
+        occurrences: list[Occurrence] = []
+        for f in follow_ups:
+            for rule_name, signature, incident, at, _ in f.recurrences:
+                rule = router.problem_rules.get(rule_name)
+                if rule is not None and rule.recurrence is not None:
+                    occurrences.append(recurrence_occurrence(rule, signature, incident, at))
+        symptoms = [s for f in follow_ups for s in f.symptoms]
+        occurrences += await self._attach_symptoms(symptoms, router, now)
+        return await self._occur(occurrences, now)
+
+    async def _attach_symptoms(self, symptoms: list[dict[str, Any]], router: Router, now: float) -> list[Occurrence]:
+        calls = []
+        for s in symptoms:
+            iid = s["incident"]
+            text = f"{_describe(s['labels'])} is a symptom: {describe_cause(s['kind'], s['rule'], s['path'])}"
+            entry = {"at": s["at"], "kind": "symptom", "text": text, "fingerprint": s["fingerprint"]}
+            keys = [self.keys.incident(iid), self.keys.incident_symptoms(iid), self.keys.incident_timeline(iid)]
+            args: list[Any] = [f"{s['group']}:{s['fingerprint']}", orjson.dumps(s), orjson.dumps(entry),
+                               self.timeline_max]
+            for rule in router.shared_cause:
+                keys.append(self.keys.incident_symptom_services(iid, rule.name))
+                services = router.symptom_services(rule, [s["labels"]])
+                args.append(next(iter(services), ""))
+            calls.append((keys, args))
+        results = await self.scripts.run_many("add_symptom", calls)
+        occurrences = []
+        for s, result in zip(symptoms, results):
+            title = result[1].decode() if isinstance(result[1], bytes) else str(result[1])
+            for rule, members in zip(router.shared_cause, result[2:]):
+                services = {m.decode() for m in members}
+                o = shared_cause_occurrence(rule, s["incident"], services, now, title)
+                if o is not None:
+                    occurrences.append(o)
+        return occurrences
+
+    async def _occur(self, occurrences: list[Occurrence], now: float) -> list[dict[str, Any]]:
+        calls = []
+        unique: dict[tuple[str, str], Occurrence] = {}
+        for o in occurrences:
+            unique.setdefault((signature_id(o.rule, o.signature), o.incident), o)
+        for (sig, _), o in unique.items():
+            problem = Problem("", o.rule, o.problem_title, "open", o.at, o.at, o.team, dict(o.signature), [],
+                              dict(o.why), o.incident)
+            fields = [x for k, v in problem.to_hash().items() if k not in ("id", "status", "created_by") for x in (k, v)]
+            calls.append(([self.keys.problem_occurrences(sig), self.keys.problem_state(sig)],
+                          [o.incident, o.at, o.within, o.count, self.keys.problem_prefix(sig), f"PRB-{sig}-", *fields]))
+        results = await self.scripts.run_many("problem_occurrence", calls)
+        changed: list[tuple[str, str, Occurrence]] = []
+        for o, (outcome, value) in zip(unique.values(), results):
+            outcome = outcome.decode()
+            if outcome in ("created", "linked"):
+                changed.append((outcome, value.decode(), o))
+        if not changed:
+            return []
+        problems = {p.id: p for p in await self.problems([pid for _, pid, _ in changed])}
+        pipe = self.redis.pipeline(transaction=False)
+        events = []
+        for outcome, pid, o in changed:
+            problem = problems[pid]
+            pipe.zadd(self.keys.problems, {pid: problem.created_at})
+            if problem.is_open:
+                pipe.zadd(self.keys.open_problems, {pid: problem.created_at})
+            text = (f"opened: {len(problem.incidents)} incident(s) under rule {problem.rule}" if outcome == "created"
+                    else f"incident {o.incident} linked")
+            pipe.rpush(self.keys.problem_timeline(pid), orjson.dumps({"at": o.at, "kind": outcome, "text": text}))
+            events.append({
+                "event_id": f"{pid}:{outcome}:{o.incident}",
+                "type": f"problem.{'created' if outcome == 'created' else 'updated'}",
+                "reason": text,
+                "at": o.at,
+                "problem": problem.public(),
+            })
+        await pipe.execute()
+        return events
+
+    # -- queries --------------------------------------------------------------------------------------
+
+    async def problems(self, ids: Sequence[str]) -> list[Problem]:
+        pipe = self.redis.pipeline(transaction=False)
+        for pid in ids:
+            pipe.hgetall(self.keys.problem(pid))
+            pipe.smembers(self.keys.problem(pid) + ":incidents")
+        raw = await pipe.execute()
+        return [Problem.from_hash(h, [m.decode() for m in members])
+                for h, members in zip(raw[::2], raw[1::2]) if h]
+
+    async def list_problems(self, *, open_only: bool = False, limit: int = 100) -> list[Problem]:
+        ids = await self.redis.zrevrange(self.keys.open_problems if open_only else self.keys.problems, 0, limit - 1)
+        return await self.problems([i.decode() for i in ids])
+
+    async def problem_timeline(self, problem_id: str) -> list[dict[str, Any]]:
+        return [orjson.loads(e) for e in await self.redis.lrange(self.keys.problem_timeline(problem_id), 0, -1)]
+
+    async def set_problem_status(self, problem_id: str, status: str, who: str, now: float,
+                                 comment: str = "") -> Problem | None:
+        """A person marks a problem known_error or resolved (resolved frees its signature for a new problem);
+        None when there is no such problem. A resolved problem stays resolved."""
+        _, problem = await self.change_problem_status(problem_id, status, who, now, comment)
+        return problem
+
+    async def change_problem_status(self, problem_id: str, status: str, who: str, now: float,
+                                    comment: str = "") -> tuple[str, Problem | None]:
+        """(outcome, the problem afterwards): outcome 'changed', 'same', 'resolved' (refused: it is resolved)
+        or 'missing'. One script on the problem's own slot checks and changes, with its timeline entry."""
+        key = self.keys.problem(problem_id)
+        sig = problem_id[len("PRB-"):].rpartition("-")[0]
+        entry = orjson.dumps({"at": now, "kind": status, "by": who,
+                              "text": f"{status} by {who}" + (f": {comment}" if comment else "")})
+        (raw,) = await self.scripts.run_many("problem_status", [
+            ([key, self.keys.problem_timeline(problem_id), self.keys.problem_state(sig)], [status, repr(now), entry, problem_id])])
+        outcome = raw.decode() if isinstance(raw, bytes) else str(raw)
+        if outcome == "missing":
+            return outcome, None
+        if outcome == "changed" and status == "resolved":
+            await self.redis.zrem(self.keys.open_problems, problem_id)  # the index is another slot: after
+        found = await self.problems([problem_id])
+        return outcome, found[0] if found else None
+
+    async def link_incident(self, problem_id: str, incident_id: str, who: str, now: float, *,
+                            unlink: bool = False) -> str:
+        """A person links (or unlinks) an incident: 'changed', 'same', 'missing' (no problem) or 'resolved'
+        (a resolved problem takes no new incidents). One script on the problem's own slot, with its timeline."""
+        op = "unlink" if unlink else "link"
+        key = self.keys.problem(problem_id)
+        text = f"incident {incident_id} {op}ed by {who}"
+        entry = orjson.dumps({"at": now, "kind": op, "text": text, "by": who, "incident": incident_id})
+        (result,) = await self.scripts.run_many("problem_link", [
+            ([key, key + ":incidents", key + ":timeline"], [op, incident_id, repr(now), entry])])
+        return result.decode() if isinstance(result, bytes) else str(result)
+
+    async def symptoms(self, incident_id: str) -> list[dict[str, Any]]:
+        raw = await self.redis.hgetall(self.keys.incident_symptoms(incident_id))
+        return sorted((orjson.loads(v) for v in raw.values()), key=lambda s: (s["at"], s["fingerprint"]))

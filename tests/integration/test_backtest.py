@@ -1,0 +1,50 @@
+"""Record the worker's input, then backtest a candidate rule set against it with the CLI."""
+
+from __future__ import annotations
+
+import os
+
+import orjson
+
+from rules.loader import EXAMPLES_DIR
+from stormwatch.app import Worker
+from tests.conftest import eventually
+from tests.integration.helpers import body, publish, stored_alerts, v2_alert
+from tests.integration.test_cli import _cli
+
+
+async def test_recorded_stream_backtests_side_by_side(clean, tmp_path):
+    worker = Worker(clean.model_copy(update={"record": str(tmp_path / "rec-{pid}.jsonl")}))
+    await worker.start()
+    try:
+        storm = [v2_alert("PostgresDown", "orders-db", "db-1")]
+        storm += [v2_alert(name, service, f"pod-{i}", severity="warning")
+                  for name in ("HighErrorRate", "HighLatency") for service in ("checkout", "payments", "shipping")
+                  for i in range(3)]
+        await publish(clean, [body(storm)])
+        await eventually(lambda: stored_alerts(worker) >= len(storm), what="storm stored")
+    finally:
+        await worker.stop()
+    recording = tmp_path / f"rec-{os.getpid()}.jsonl"
+    lines = recording.read_bytes().splitlines()
+    assert len(lines) == len(storm)
+    assert orjson.loads(lines[0])["alert"]["labels"]["alertname"] == "PostgresDown"
+
+    code, out, err = await _cli(clean, "backtest", "--rules", str(EXAMPLES_DIR), "--baseline", "none", "--json",
+                                str(recording))
+    assert code == 0, err
+    result = orjson.loads(out)
+    current, candidate = result["current"], result["candidate"]
+    assert current["notifications"] == candidate["notifications"] == len(storm)
+    assert current["incidents"] == 7  # no rules: one incident per alertname and service
+    assert candidate["incidents"] == 1  # the examples: the database incident, everything else its symptoms
+    assert candidate["symptoms"] == len(storm) - 1 and candidate["problems"] == 1
+    assert candidate["compression"] == len(storm)
+
+    code, out, _ = await _cli(clean, "backtest", "--rules", str(EXAMPLES_DIR), "--baseline", "none", str(recording))
+    assert code == 0 and "compression" in out and "only with the current set" in out
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"at": 1}\n')
+    code, _, err = await _cli(clean, "backtest", "--rules", str(EXAMPLES_DIR), str(bad))
+    assert code == 2 and "bad.jsonl:1" in err

@@ -1,0 +1,79 @@
+"""Which actions an event starts: a pure function of the rule's triggers, the defined actions and the event."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.model import IncidentEvent, MalformedEvent, run_id
+from actions.triggers import meets, planned_runs
+from rules.action_schema import ActionTrigger, _trigger
+
+DEFINED = {"page": object(), "fix": object(), "ticket": object()}
+
+
+def event(kind: str = "created", priority: str = "P2", event_id: str = "e1", incident: str = "INC-ab-1"
+          ) -> IncidentEvent:
+    return IncidentEvent.parse({"event_id": event_id, "type": f"incident.{kind}",
+                                "incident": {"id": incident, "rule": "r", "priority": priority}})
+
+
+def triggers(*items: object) -> list[ActionTrigger]:
+    return [_trigger(i) for i in items]
+
+
+def test_a_bare_name_runs_on_created_only() -> None:
+    (t,) = triggers("page")
+    assert (str(t), t.on, t.min_priority) == ("page", ("created",), None)
+    assert [p.action for p in planned_runs([t], DEFINED, event("created"))] == ["page"]
+    for kind in ("updated", "resolved", "escalated"):
+        assert planned_runs([t], DEFINED, event(kind)) == []
+
+
+def test_on_and_min_priority() -> None:
+    ts = triggers({"action": "fix", "on": ["created", "escalated"], "min_priority": "P2"},
+                  {"action": "ticket", "on": ["resolved"]})
+    assert [p.action for p in planned_runs(ts, DEFINED, event("created", "P1"))] == ["fix"]
+    assert [p.action for p in planned_runs(ts, DEFINED, event("created", "P2"))] == ["fix"]
+    assert planned_runs(ts, DEFINED, event("created", "P3")) == []
+    assert planned_runs(ts, DEFINED, event("created", "")) == []  # no priority meets no minimum
+    assert [p.action for p in planned_runs(ts, DEFINED, event("escalated", "P1"))] == ["fix"]
+    assert [p.action for p in planned_runs(ts, DEFINED, event("resolved", "P5"))] == ["ticket"]
+
+
+@pytest.mark.parametrize(("priority", "minimum", "ok"), [
+    ("P1", "P1", True), ("P2", "P1", False), ("P5", "P5", True), ("P3", None, True), ("", None, True),
+    ("bogus", "P5", False)])
+def test_meets(priority: str, minimum: str | None, ok: bool) -> None:
+    assert meets(priority, minimum) is ok
+
+
+def test_one_run_per_incident_action_and_trigger() -> None:
+    ts = triggers("page", {"action": "page", "on": ["created"]})  # listed twice: runs once
+    runs = planned_runs(ts, DEFINED, event("created"))
+    assert len(runs) == 1 and runs[0].run_id == run_id("INC-ab-1", "page", "created")
+    again = planned_runs(ts, DEFINED, event("created", event_id="a-redelivery-or-replay"))
+    assert again[0].run_id == runs[0].run_id  # the same incident's created trigger: the same run
+    other = planned_runs(ts, DEFINED, event("created", incident="INC-ab-2"))
+    assert other[0].run_id != runs[0].run_id
+
+
+def test_every_update_is_its_own_trigger() -> None:
+    ts = triggers({"action": "ticket", "on": ["updated"]})
+    first = planned_runs(ts, DEFINED, event("updated", event_id="u1"))
+    second = planned_runs(ts, DEFINED, event("updated", event_id="u2"))
+    assert first[0].run_id != second[0].run_id
+    assert planned_runs(ts, DEFINED, event("updated", event_id="u1"))[0].run_id == first[0].run_id
+
+
+def test_undefined_actions_are_ignored() -> None:
+    assert planned_runs(triggers("nobody"), DEFINED, event()) == []
+
+
+@pytest.mark.parametrize("raw", [
+    {}, {"event_id": "x", "type": "incident.created"}, {"event_id": "x", "type": "alert.created", "incident": {"id": "i"}},
+    {"event_id": "", "type": "incident.created", "incident": {"id": "i"}},
+    {"event_id": "x", "type": "incident.created", "incident": {"id": 5}}, [], "text"])
+def test_malformed_events_raise_with_a_reason(raw: object) -> None:
+    with pytest.raises(MalformedEvent) as caught:
+        IncidentEvent.parse(raw)
+    assert caught.value.reason == "invalid_event" and caught.value.detail
