@@ -1,0 +1,108 @@
+"""Due work of the action runner, from one shared due-time index (``<ns>:act:due``) that every worker polls.
+
+    ready:<run id>    an approved run: execute it
+    expire:<run id>   a run still waiting for approval at its expiry: it expires
+    verify:<run id>   a run with ``verify: {within}``: remediated if its incident resolved, else escalate
+
+A claim moves the member's due time to now + a lease, so a worker that dies holding it loses it to another when
+the lease runs out; completion removes it only if the lease is still ours. Each kind is idempotent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import structlog
+
+from actions.runner import ActionRunner
+from actions.templates import SecretMissing, Secrets, TemplateFailed, context
+
+log = structlog.get_logger("stormwatch.actions")
+
+
+class DueWork:
+    def __init__(self, runner: ActionRunner, lease: float = 60.0) -> None:
+        self.runner = runner
+        self.lease = lease
+        self.polls = 0
+
+    async def fire_due(self) -> int:
+        r = self.runner
+        now = r.clock()
+        self.polls += 1
+        claimed = await r.state.claim_due(now, self.lease)
+        for member, lease in claimed:
+            kind, _, run_id = member.partition(":")
+            try:
+                if kind == "ready":
+                    await self._ready(run_id)
+                elif kind == "expire":
+                    await self._expire(run_id, now)
+                elif kind == "verify":
+                    await self._verify(run_id, now)
+            except Exception as exc:  # noqa: BLE001 - the lease runs out and another poll tries again
+                log.warning("action_due_failed", member=member, error=repr(exc))
+                continue
+            await r.state.complete_due(member, lease)
+        return len(claimed)
+
+    async def _ready(self, run_id: str) -> None:
+        """Execute an approved run (or resume one whose worker died while running it)."""
+        r = self.runner
+        run = await r.state.run(run_id)
+        if run is None or run.get("state") not in ("approved", "running"):
+            return
+        rule_set = r.rules()
+        action = next((a for a in rule_set.actions if a.name == run["action"]), None) if rule_set else None
+        record = _record(run)
+        if action is None:
+            status, _ = await r.state.claim(run_id, r.owner, 60.0, {}, resumable=("approved", "running"))
+            if status == "claimed":
+                await r._settle(record, "failed", r.clock(), detail="the action is no longer defined")
+            return
+        status, _ = await r.state.claim(run_id, r.owner, r.lease(action), {}, resumable=("approved", "running"))
+        if status != "claimed":
+            return
+        saved = orjson.loads(run["saved"])
+        secrets = Secrets(r.environ)
+        try:
+            prepared = r.executors[action.type].prepare(action, context(saved, saved.get("alerts") or [], action.name),
+                                                        r.renderer, secrets)
+        except (TemplateFailed, SecretMissing) as exc:
+            await r._settle(record, "failed", r.clock(), detail=secrets.scrub(str(exc)), reason="inputs")
+            return
+        await r.execute(record, action, prepared, secrets)
+
+    async def _expire(self, run_id: str, now: float) -> None:
+        r = self.runner
+        run = await r.state.run(run_id)
+        if run is not None and run.get("state") == "approved":  # approved, but its ready entry was never added
+            await r.state.schedule(f"ready:{run_id}", now)
+            return
+        if await r.state.transition(run_id, "pending_approval", "expired", {"finished_at": now}):
+            run = await r.state.run(run_id)
+            assert run is not None
+            await r.record(_record(run), "expired", now, {"detail": "not approved in time", "reason": "expired"})
+
+    async def _verify(self, run_id: str, now: float) -> None:
+        r = self.runner
+        run = await r.state.run(run_id)
+        if run is None or run.get("state") != "succeeded" or run.get("verified"):
+            return
+        incident = await r.incidents.incident(run["incident"])
+        resolved = incident is not None and incident.get("status") == "resolved"
+        verdict = "remediated" if resolved else "escalated"
+        if not await r.state.transition(run_id, "succeeded", "succeeded", {"verified": verdict, "verified_at": now}):
+            return
+        if resolved:
+            detail = "incident resolved within the verify window: remediated"
+        else:
+            detail = "incident not resolved within the verify window: escalated"
+            await r.incidents.escalate(run["incident"], f"action {run['action']} did not remediate", now)
+        await r.record(_record(run), verdict, now, {"detail": detail, "reason": "verify"})
+
+
+def _record(run: dict[str, str]) -> dict[str, Any]:
+    keys = ("run_id", "incident", "action", "type", "rule", "trigger", "event_id")
+    return {k: run.get(k, "") for k in keys} | ({"problem": run["problem"]} if run.get("problem") else {})

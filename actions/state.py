@@ -1,0 +1,277 @@
+"""Every piece of action state, in Redis (any number of workers share it; nothing is kept in-process).
+
+Claims (one run per run id), completed records, rate-limit windows, circuit breakers, approvals, due times
+(approved runs, approval expiry, verification) and the audit stream. Each check-and-change is one Lua script,
+so two workers can never both pass the same check. Key names come from the shell's keyspace (``ActionKeys``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, Sequence
+
+import orjson
+from redis.asyncio import Redis
+
+#: states after which a redelivered event changes nothing (pending/approved runs continue through the due index)
+SETTLED = ("succeeded", "failed", "skipped", "rejected", "expired", "pending_approval", "approved")
+
+
+class ActionKeys(Protocol):
+    def action_run(self, run_id: str) -> str: ...
+    def action_claim(self, run_id: str) -> str: ...
+    def action_rate(self, action: str, key: str) -> str: ...
+    def action_breaker(self, action: str) -> str: ...
+    def action_result(self, correlation_id: str) -> str: ...
+    def incident_runs(self, incident_id: str) -> str: ...
+    def incident_timeline(self, incident_id: str) -> str: ...
+    def problem_runs(self, problem_id: str) -> str: ...
+    def problem_timeline(self, problem_id: str) -> str: ...
+    @property
+    def action_due(self) -> str: ...
+    @property
+    def action_runs(self) -> str: ...
+    @property
+    def audit(self) -> str: ...
+
+
+# KEYS: run, claim; ARGV: owner, lease ms, resumable states (",running,"), then field/value pairs written when the
+# run is first claimed. A run in a resumable state whose claim lapsed (its worker died) is claimed again.
+_CLAIM = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state and not string.find(ARGV[3], ',' .. state .. ',', 1, true) then return {'settled', state} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'busy', state or ''} end
+if not state then
+  for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+redis.call('HSET', KEYS[1], 'state', 'running')
+return {'claimed', ''}
+"""
+
+# KEYS: run, claim; ARGV: owner, flat field/value pairs. Writes only while the claim is ours.
+_FINISH = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('DEL', KEYS[2])
+return 1
+"""
+
+# KEYS: one window per limit; ARGV: now, member, then (max, window) per key. All pass, or none is taken.
+_RATE = """
+local now = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local max, window = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZSCORE', key, ARGV[2]) == false and redis.call('ZCARD', key) >= max then return i end
+end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[2])
+  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2 + 2 * i]) * 1000) + 1000)
+end
+return 0
+"""
+
+# KEYS: breaker; ARGV: now. 1: closed (or its cooldown is over: one run may try), 0: open
+_BREAKER_ALLOWS = """
+local open_until = tonumber(redis.call('HGET', KEYS[1], 'open_until') or '0')
+if open_until > tonumber(ARGV[1]) then return 0 end
+return 1
+"""
+
+# KEYS: breaker; ARGV: ok (1/0), threshold, cooldown, now. Returns 1 when this failure opened the breaker.
+_BREAKER_RECORD = """
+if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) return 0 end
+local fails = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+if fails >= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'open_until', tonumber(ARGV[4]) + tonumber(ARGV[3]), 'failures', 0)
+  return 1
+end
+return 0
+"""
+
+# KEYS: due; ARGV: now, lease, limit. Claims due members by moving them to now + lease.
+_CLAIM_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+local lease = tonumber(ARGV[1]) + tonumber(ARGV[2])
+for _, member in ipairs(due) do
+  redis.call('ZADD', KEYS[1], lease, member)
+  table.insert(out, member)
+  table.insert(out, tostring(lease))
+end
+return out
+"""
+
+# KEYS: due; ARGV: member, lease
+_COMPLETE_DUE = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) == tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) return 1 end
+return 0
+"""
+
+# KEYS: run; ARGV: decision (approved|rejected), who, now. Only a pending run can be decided.
+_DECIDE = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'pending_approval' then return state or '' end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'decided_by', ARGV[2], 'decided_at', ARGV[3])
+return 'ok'
+"""
+
+# KEYS: run; ARGV: expected state, new state, then flat field/value pairs
+_TRANSITION = """
+if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[2])
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+
+def _flat(fields: dict[str, Any]) -> list[Any]:
+    out: list[Any] = []
+    for k, v in fields.items():
+        if isinstance(v, bool):
+            v = "1" if v else "0"
+        elif v is None:
+            v = ""
+        out += [k, v if isinstance(v, (str, bytes, int, float)) else orjson.dumps(v)]
+    return out
+
+
+def decode(raw: dict[Any, Any]) -> dict[str, str]:
+    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in raw.items()}
+
+
+class ActionState:
+    def __init__(self, redis: Redis, keys: ActionKeys, *, timeline_max: int = 1000, audit_max: int = 100_000) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.timeline_max = timeline_max
+        self.audit_max = audit_max
+        self._claim = redis.register_script(_CLAIM)
+        self._finish = redis.register_script(_FINISH)
+        self._rate = redis.register_script(_RATE)
+        self._breaker_allows = redis.register_script(_BREAKER_ALLOWS)
+        self._breaker_record = redis.register_script(_BREAKER_RECORD)
+        self._claim_due = redis.register_script(_CLAIM_DUE)
+        self._complete_due = redis.register_script(_COMPLETE_DUE)
+        self._decide = redis.register_script(_DECIDE)
+        self._transition = redis.register_script(_TRANSITION)
+
+    # -- runs --------------------------------------------------------------------------------------------------
+
+    async def claim(self, run_id: str, owner: str, lease: float, record: dict[str, Any],
+                    resumable: Sequence[str] = ("running",)) -> tuple[str, str]:
+        """('claimed', ''), ('busy', state) while another worker holds it, or ('settled', state)."""
+        k = self.keys
+        status, state = await self._claim(keys=[k.action_run(run_id), k.action_claim(run_id)],
+                                          args=[owner, int(lease * 1000), "," + ",".join(resumable) + ",",
+                                                *_flat(record)])
+        if status == b"claimed" and record.get("created_at") is not None:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.zadd(k.action_runs, {run_id: record["created_at"]}, nx=True)
+            index = k.problem_runs(record["problem"]) if record.get("problem") else k.incident_runs(record["incident"])
+            pipe.zadd(index, {run_id: record["created_at"]}, nx=True)
+            await pipe.execute()
+        return status.decode(), state.decode()
+
+    async def finish(self, run_id: str, owner: str, fields: dict[str, Any]) -> bool:
+        """Write the run's settled record and release the claim (only if the claim is still ours)."""
+        k = self.keys
+        return bool(await self._finish(keys=[k.action_run(run_id), k.action_claim(run_id)],
+                                       args=[owner, *_flat(fields)]))
+
+    async def transition(self, run_id: str, expected: str, new: str, fields: dict[str, Any] | None = None) -> bool:
+        return bool(await self._transition(keys=[self.keys.action_run(run_id)],
+                                           args=[expected, new, *_flat(fields or {})]))
+
+    async def run(self, run_id: str) -> dict[str, str] | None:
+        raw = await self.redis.hgetall(self.keys.action_run(run_id))
+        return decode(raw) if raw else None
+
+    async def runs(self, incident_id: str | None = None, limit: int = 100, problem_id: str | None = None
+                   ) -> list[dict[str, str]]:
+        if problem_id:
+            index = self.keys.problem_runs(problem_id)
+        else:
+            index = self.keys.incident_runs(incident_id) if incident_id else self.keys.action_runs
+        ids = [i.decode() for i in await self.redis.zrevrange(index, 0, limit - 1)]
+        pipe = self.redis.pipeline(transaction=False)
+        for rid in ids:
+            pipe.hgetall(self.keys.action_run(rid))
+        return [decode(h) for h in await pipe.execute() if h]
+
+    # -- policies --------------------------------------------------------------------------------------------
+
+    async def take_rate(self, limits: Sequence[tuple[str, str, int, float]], member: str, now: float) -> int:
+        """Take a slot in every (action, key, max, window) window, or none: 0, or the 1-based limit that is full."""
+        if not limits:
+            return 0
+        keys = [self.keys.action_rate(action, key) for action, key, _, _ in limits]
+        args: list[Any] = [now, member]
+        for _, _, most, window in limits:
+            args += [most, window]
+        return int(await self._rate(keys=keys, args=args))
+
+    async def breaker_allows(self, action: str, now: float) -> bool:
+        return bool(await self._breaker_allows(keys=[self.keys.action_breaker(action)], args=[now]))
+
+    async def breaker_record(self, action: str, ok: bool, threshold: int, cooldown: float, now: float) -> bool:
+        """Count a run's outcome; True when this failure opened the breaker."""
+        return bool(await self._breaker_record(keys=[self.keys.action_breaker(action)],
+                                               args=[1 if ok else 0, threshold, cooldown, now]))
+
+    async def decide(self, run_id: str, decision: str, who: str, now: float) -> str:
+        """Approve or reject a pending run: 'ok', or the state it was in instead."""
+        result = (await self._decide(keys=[self.keys.action_run(run_id)], args=[decision, who, now])).decode()
+        if result == "ok":
+            # the due index is another slot: schedule after the decision; if this stops in between, the run's
+            # expiry entry (removed last) finds it approved and schedules it then (actions/due.py)
+            if decision == "approved":
+                await self.schedule(f"ready:{run_id}", now)
+            await self.redis.zrem(self.keys.action_due, f"expire:{run_id}")
+            run = await self.run(run_id)
+            assert run is not None
+            text = f"action {run.get('action')} ({run.get('type')}) {decision} by {who}"
+            audit = {"at": now, "run_id": run_id, "incident": run["incident"], "action": run.get("action"),
+                     "type": run.get("type"), "rule": run.get("rule"), "trigger": run.get("trigger"),
+                     "outcome": decision, "decided_by": who}
+            if run.get("problem"):
+                audit["problem"] = run["problem"]
+            await self.record(run["incident"], {"at": now, "kind": "action", "text": text, "run_id": run_id,
+                                                "action": run.get("action"), "state": decision}, audit,
+                              problem_id=run.get("problem", ""))
+        return result
+
+    # -- due times ---------------------------------------------------------------------------------------------
+
+    async def schedule(self, member: str, when: float) -> None:
+        await self.redis.zadd(self.keys.action_due, {member: when})
+
+    async def claim_due(self, now: float, lease: float, limit: int = 100) -> list[tuple[str, str]]:
+        flat = await self._claim_due(keys=[self.keys.action_due], args=[now, lease, limit])
+        return [(flat[i].decode(), flat[i + 1].decode()) for i in range(0, len(flat), 2)]
+
+    async def complete_due(self, member: str, lease: str) -> None:
+        await self._complete_due(keys=[self.keys.action_due], args=[member, lease])
+
+    # -- audit, timeline ---------------------------------------------------------------------------------------
+
+    async def record(self, incident_id: str, timeline_entry: dict[str, Any], audit_entry: dict[str, Any],
+                     problem_id: str = "") -> None:
+        """One entry on the incident's (a problem run: the problem's) timeline and one in the audit stream."""
+        pipe = self.redis.pipeline(transaction=False)
+        tk = self.keys.problem_timeline(problem_id) if problem_id else self.keys.incident_timeline(incident_id)
+        pipe.rpush(tk, orjson.dumps(timeline_entry))
+        pipe.ltrim(tk, -self.timeline_max, -1)
+        pipe.xadd(self.keys.audit, {"entry": orjson.dumps(audit_entry)}, maxlen=self.audit_max, approximate=True)
+        await pipe.execute()
+
+    async def audit(self, count: int = 1000) -> list[dict[str, Any]]:
+        entries = await self.redis.xrange(self.keys.audit, count=count)
+        return [orjson.loads(fields[b"entry"]) for _, fields in entries]
+
+    async def put_result(self, correlation_id: str, reply: bytes, ttl: int = 86_400) -> None:
+        await self.redis.set(self.keys.action_result(correlation_id), reply, ex=ttl)
+
+    async def take_result(self, correlation_id: str) -> bytes | None:
+        return await self.redis.getdel(self.keys.action_result(correlation_id))

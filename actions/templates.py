@@ -1,0 +1,107 @@
+"""Templates rendered from the incident (or problem) and its alerts, in Jinja2's sandbox; secrets resolved and masked.
+
+Label and annotation values are data: Jinja2 renders a variable's value as text and never evaluates it again, so
+a label ``{{ ''.__class__ }}`` or ``$(rm -rf /)`` reaches an argv item or a body as that literal string. The
+sandbox bounds what the *template* (written by rule authors) may touch: no attribute starting with ``_``, no
+unsafe callables. An undefined variable is an error (StrictUndefined): a command never runs with a hole in it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Mapping, Sequence
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from rules.action_schema import SecretRef
+
+MASK = "***"
+
+
+class TemplateFailed(Exception):
+    """A template could not be rendered (undefined variable, sandbox violation); the run fails, never retried."""
+
+
+class SecretMissing(Exception):
+    """A ``{secret_env: NAME}`` names a variable the worker's environment does not have."""
+
+
+class Renderer:
+    def __init__(self) -> None:
+        self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+        self._compile = lru_cache(maxsize=1024)(self.env.from_string)
+
+    def render(self, template: str, context: Mapping[str, Any]) -> str:
+        if "{" not in template:
+            return template
+        try:
+            return self._compile(template).render(context)
+        except TemplateError as exc:
+            raise TemplateFailed(f"template {template!r}: {exc}") from None
+        except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            # the template is fine for most values but not for this one (``{{ 60 // labels.n|int }}`` with n=0,
+            # ``{{ "%d" % labels.n }}`` with a word): this run fails on its inputs, like an undefined variable
+            raise TemplateFailed(f"template {template!r}: {type(exc).__name__}: {exc}") from None
+
+
+def common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    """The items every mapping has (Alertmanager's CommonLabels)."""
+    if not maps:
+        return {}
+    out = dict(maps[0])
+    for m in maps[1:]:
+        out = {k: v for k, v in out.items() if m.get(k) == v}
+    return out
+
+
+def context(event: Mapping[str, Any], alerts: Sequence[Mapping[str, Any]], action: str) -> dict[str, Any]:
+    """What templates see: ``incident``, ``alerts``, ``labels`` (the labels every alert shares, plus the group
+    labels), ``annotations`` (shared annotations), ``event`` (type, reason, at) and ``action`` (its name).
+
+    For a problem event also ``problem`` (``None`` for incident events); ``incident`` and ``alerts`` are then
+    the incident that opened the problem, and ``labels`` include the problem's signature labels."""
+    incident = dict(event.get("incident") or {})
+    problem = event.get("problem")
+    labels = common([a.get("labels") or {} for a in alerts])
+    labels.update(incident.get("group_labels") or {})
+    if problem:
+        labels.update(problem.get("signature") or {})
+    return {
+        "problem": dict(problem) if problem else None,
+        "incident": incident,
+        "alerts": list(alerts),
+        "labels": labels,
+        "annotations": common([a.get("annotations") or {} for a in alerts]),
+        "event": {k: event.get(k) for k in ("event_id", "type", "reason", "at")},
+        "action": {"name": action},
+    }
+
+
+class Secrets:
+    """Resolves secret references from an environment mapping and remembers every value it handed out, so that
+    anything recorded about the run (inputs, outputs, errors) can be scrubbed of them."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.values: set[str] = set()
+
+    def resolve(self, ref: SecretRef) -> str:
+        value = self.environ.get(ref.secret_env)
+        if value is None:
+            raise SecretMissing(f"secret {ref.secret_env} is not set in the worker's environment")
+        if value:
+            self.values.add(value)
+        return value
+
+    def scrub(self, text: str) -> str:
+        for value in sorted(self.values, key=len, reverse=True):
+            text = text.replace(value, MASK)
+        return text
+
+
+def value(item: str | SecretRef, renderer: Renderer, ctx: Mapping[str, Any], secrets: Secrets) -> tuple[str, str]:
+    """(the real value, what may be recorded): a secret shows as ``<secret:NAME>``."""
+    if isinstance(item, SecretRef):
+        return secrets.resolve(item), f"<secret:{item.secret_env}>"
+    rendered = renderer.render(item, ctx)
+    return rendered, rendered

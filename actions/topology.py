@@ -1,0 +1,78 @@
+"""The RabbitMQ objects of the action runner, all named under the namespace.
+
+    <ns>.actions               quorum queue     bound to <ns>.events with EVENT_TYPES and problem.*; x-delivery-limit;
+                                                dead-letters to <ns>.actions.dead
+    <ns>.actions.dead          fanout exchange  and a quorum queue of the same name: malformed or poison events
+    <ns>.runbooks              quorum queue     runbook requests for executors (docs/actions.md: the contract)
+    <ns>.runbooks.results      quorum queue     executors' replies; any worker stores them in Redis
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+
+from actions.model import EVENT_TYPES
+
+
+@dataclass(frozen=True, slots=True)
+class ActionNames:
+    namespace: str
+
+    @property
+    def events_exchange(self) -> str:
+        return f"{self.namespace}.events"
+
+    @property
+    def queue(self) -> str:
+        return f"{self.namespace}.actions"
+
+    @property
+    def dead(self) -> str:
+        return f"{self.namespace}.actions.dead"
+
+    @property
+    def runbooks(self) -> str:
+        return f"{self.namespace}.runbooks"
+
+    @property
+    def results(self) -> str:
+        return f"{self.namespace}.runbooks.results"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionTopology:
+    events: AbstractExchange
+    queue: AbstractQueue
+    dead: AbstractExchange
+    runbooks: AbstractQueue
+    results: AbstractQueue
+
+
+async def declare_actions(channel: AbstractChannel, names: ActionNames, *, delivery_limit: int) -> ActionTopology:
+    events = await channel.declare_exchange(names.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+    dead = await channel.declare_exchange(names.dead, aio_pika.ExchangeType.FANOUT, durable=True)
+    dead_queue = await channel.declare_queue(names.dead, durable=True, arguments={"x-queue-type": "quorum"})
+    await dead_queue.bind(dead, routing_key="")
+    queue = await channel.declare_queue(names.queue, durable=True, arguments={
+        "x-queue-type": "quorum", "x-delivery-limit": delivery_limit, "x-dead-letter-exchange": names.dead})
+    for event_type in EVENT_TYPES:  # only incident events that can start actions: people's changes
+        await queue.bind(events, routing_key=event_type)  # (incident.acknowledged, ...) would be dead-lettered
+    await queue.unbind(events, routing_key="incident.*")  # the earlier, wider binding (a no-op when absent)
+    await queue.bind(events, routing_key="problem.*")  # problem rules' actions
+    runbooks = await declare_runbook_queue(channel, names)
+    results = await channel.declare_queue(names.results, durable=True, arguments={"x-queue-type": "quorum"})
+    return ActionTopology(events, queue, dead, runbooks, results)
+
+
+async def declare_runbook_queue(channel: AbstractChannel, names: ActionNames) -> AbstractQueue:
+    return await channel.declare_queue(names.runbooks, durable=True, arguments={"x-queue-type": "quorum"})
+
+
+async def delete_actions(channel: AbstractChannel, names: ActionNames) -> None:
+    """Remove the runner's objects (tests and demo clean-up); the events exchange belongs to the worker."""
+    for queue in (names.queue, names.dead, names.runbooks, names.results):
+        await channel.queue_delete(queue)
+    await channel.exchange_delete(names.dead)

@@ -1,0 +1,169 @@
+"""Wiring of the action runner inside a worker: its queues, executors, state, due-work loop and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable
+
+import structlog
+from aio_pika.abc import AbstractExchange, AbstractRobustConnection
+from redis.asyncio import Redis
+
+from actions.command_executor import CommandExecutor
+from actions.consumer import ActionConsumer
+from actions.due import DueWork
+from actions.events import AmqpEventPublisher
+from actions.http_executor import HttpExecutor
+from actions.runbook_executor import RunbookExecutor
+from actions.runner import ActionRunner, RunnerConfig
+from actions.state import ActionState
+from actions.topology import ActionNames, declare_actions
+from actions.urlguard import UrlPolicy
+from correlation.escalation import Escalation
+from correlation.keyspace import Keyspace
+from correlation.store import IncidentStore
+from rules.schema import RuleSet
+from stormwatch.config import Settings
+from stormwatch.metrics import Metrics
+
+log = structlog.get_logger("stormwatch.actions")
+
+
+def url_policy(settings: Settings) -> UrlPolicy:
+    s = settings
+    return UrlPolicy.build(s.actions_allowed_schemes, s.actions_allowed_hosts, s.actions_allowed_ports,
+                           s.actions_allowed_networks)
+
+
+class MetricsObserver:
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def started(self, action_type: str) -> None:
+        self.metrics.actions_started.labels(action_type).inc()
+
+    def finished(self, action_type: str, ok: bool, seconds: float) -> None:
+        (self.metrics.actions_succeeded if ok else self.metrics.actions_failed).labels(action_type).inc()
+        self.metrics.action_duration.labels(action_type).observe(seconds)
+
+    def skipped(self, action_type: str, reason: str) -> None:
+        self.metrics.actions_skipped.labels(reason).inc()
+
+
+class StoreIncidents:
+    """The runner's view of incidents: alerts for templates, status for verification, escalation."""
+
+    def __init__(self, store: IncidentStore, escalation: Escalation, events: AbstractExchange) -> None:
+        self.store = store
+        self.escalation = escalation
+        self.publisher = AmqpEventPublisher(events)
+
+    async def alerts(self, incident_id: str) -> list[dict[str, Any]]:
+        return [{"fingerprint": a.fingerprint, "labels": a.labels, "annotations": a.annotations, "status": a.status,
+                 "starts_at": a.starts_at, "source": a.source, "generator_url": a.generator_url}
+                for a in await self.store.incident_alerts(incident_id)]
+
+    async def incident(self, incident_id: str) -> dict[str, Any] | None:
+        incident = await self.store.incident(incident_id)
+        return incident.public() if incident else None
+
+    async def escalate(self, incident_id: str, because: str, now: float) -> None:
+        done = await self.escalation.escalate(incident_id, because, now)
+        if done is None:
+            return
+        incident, event_id = done
+        await self.publisher.publish_events([{"event_id": event_id, "type": "incident.escalated", "reason": because,
+                                              "at": now, "incident": incident.public()}])
+        log.info("incident_escalated", incident_id=incident_id, priority=incident.priority)
+
+
+class ActionsService:
+    """The action runner of one worker process: start() then stop()."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, redis: Redis, connection: AbstractRobustConnection,
+                 store: IncidentStore, rules: Callable[[], RuleSet | None], clock: Callable[[], float]) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.redis = redis
+        self.connection = connection
+        self.store = store
+        self.rules = rules
+        self.clock = clock
+        self.keyspace = Keyspace(settings.namespace)
+        self.names = ActionNames(settings.namespace)
+        self.state = ActionState(redis, self.keyspace, timeline_max=settings.timeline_max_entries)
+        self.runner: ActionRunner | None = None
+        self.consumer: ActionConsumer | None = None
+        self.due: DueWork | None = None
+        self.http: HttpExecutor | None = None
+        self._due_loop: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        channel = await self.connection.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=s.actions_concurrency)
+        topology = await declare_actions(channel, self.names, delivery_limit=s.delivery_limit)
+        self.http = HttpExecutor(url_policy(s))
+        executors: dict[str, Any] = {
+            "http": self.http, "notify": self.http, "command": CommandExecutor(),
+            "runbook": RunbookExecutor(channel, self.names.runbooks, self.names.results, self.state, self.clock),
+        }
+        escalation = Escalation(self.redis, self.keyspace, timeline_max=s.timeline_max_entries,
+                                marker_ttl=s.idempotency_ttl_seconds)
+        self.runner = ActionRunner(
+            self.state, self.rules, executors, StoreIncidents(self.store, escalation, topology.events),
+            MetricsObserver(self.metrics), self.clock,
+            RunnerConfig(shadow=s.actions_shadow, fleet_max=s.actions_fleet_max,
+                         fleet_window=s.actions_fleet_window_seconds))
+        self.due = DueWork(self.runner)
+        self.consumer = ActionConsumer(topology, self.runner, self.state,
+                                       on_error=lambda exc: self.metrics.crashes.inc())
+        await self.consumer.start()
+        self._due_loop = asyncio.create_task(self._poll_due(self.due), name="stormwatch-actions-due")
+        log.info("actions_started", shadow=s.actions_shadow, queue=self.names.queue)
+
+    async def _poll_due(self, due: DueWork) -> None:
+        while True:
+            await asyncio.sleep(self.settings.actions_poll_seconds)
+            try:
+                await due.fire_due()
+            except Exception as exc:  # noqa: BLE001 - retried at the next tick (leases keep due work safe)
+                log.warning("actions_due_failed", error=repr(exc))
+
+    async def stop(self) -> None:
+        if self._due_loop is not None:
+            self._due_loop.cancel()
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.http is not None:
+            await self.http.close()
+
+
+async def serve_actions(settings: Settings, ready: Callable[[], None] | None = None) -> None:
+    """``stormwatch serve --role actions``: only the action runner (no alert consumer), until SIGTERM/SIGINT;
+    SIGHUP and file changes reload the rules as in a full worker."""
+    import signal
+    import time
+
+    from stormwatch.app import Worker
+
+    worker = Worker(settings.model_copy(update={"actions_enabled": False}))
+    await worker.connect()
+    assert worker.redis is not None and worker.connection is not None and worker.store is not None
+    service = ActionsService(settings, worker.metrics, worker.redis, worker.connection, worker.store,
+                             lambda: worker.rule_set, time.time)
+    await service.start()
+    watch = (asyncio.create_task(worker._watch_rules()) if settings.rules_poll_seconds > 0
+             and settings.rules != "none" else None)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, worker.reload_rules)
+    if ready is not None:
+        ready()
+    await stop.wait()
+    if watch is not None:
+        watch.cancel()
+    await service.stop()
+    await worker.stop()
