@@ -1,64 +1,77 @@
-"""A small HTTP endpoint for /metrics, /healthz and /readyz (the full API arrives with its own issue)."""
+"""The one HTTP server of a process: uvicorn (httptools parser, the process's uvloop) run inside the worker's
+event loop, serving the Starlette app of ``stormwatch.api.app`` on STORMWATCH_HTTP_PORT.
+
+uvicorn's own ``serve()`` would install signal handlers; the worker owns SIGTERM/SIGHUP, so the server is
+started and stopped through ``startup``/``shutdown`` on a socket bound here (a bind error is a clear
+exception, not uvicorn's ``sys.exit``).
+"""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Awaitable, Callable
+import socket
+from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+import uvicorn
+from prometheus_client import CollectorRegistry
 
-ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+from stormwatch.api.app import build_app
+from stormwatch.api.common import ApiServices, ReadinessCheck
+from stormwatch.metrics import Metrics
 
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable", 400: "Bad Request"}
+
+class HttpBindError(Exception):
+    """The HTTP port could not be bound; the message names host and port."""
 
 
-class OpsServer:
-    def __init__(self, registry: CollectorRegistry, readiness: ReadinessCheck, host: str, port: int) -> None:
-        self.registry = registry
-        self.readiness = readiness
+class HttpServer:
+    def __init__(self, app: Any, host: str, port: int, *, limit_concurrency: int | None = None,
+                 reuse_port: bool = False) -> None:
         self.host = host
         self.port = port
-        self._server: asyncio.base_events.Server | None = None
+        self.reuse_port = reuse_port
+        self.config = uvicorn.Config(
+            app, host=host, port=port, http="httptools", loop="none", lifespan="off", access_log=False,
+            log_config=None, log_level="warning", timeout_graceful_shutdown=5, limit_concurrency=limit_concurrency,
+            server_header=False, date_header=False, proxy_headers=False,  # no X-Forwarded-* rewriting per request
+        )
+        self.server = uvicorn.Server(self.config)
+        self._socket: socket.socket | None = None
 
     @property
     def bound_port(self) -> int:
-        assert self._server is not None
-        return self._server.sockets[0].getsockname()[1]
+        assert self._socket is not None
+        return self._socket.getsockname()[1]
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if self.reuse_port:  # the kernel spreads connections over every process listening on the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError as exc:
+            sock.close()
+            raise HttpBindError(f"cannot listen on {self.host}:{self.port} ({exc.strerror}); set "
+                                "STORMWATCH_HTTP_PORT to a free port (0: any)") from None
+        sock.listen(self.config.backlog)
+        sock.setblocking(False)
+        self._socket = sock
+        if not self.config.loaded:
+            self.config.load()
+        self.server.lifespan = self.config.lifespan_class(self.config)
+        await self.server.startup(sockets=[sock])
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        if self._socket is None:
+            return
+        self.server.should_exit = True
+        await self.server.shutdown(sockets=[self._socket])
+        self._socket = None
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
-            method, path, *_ = request.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
-            status, ctype, body = await self._route(method, path.split("?", 1)[0])
-        except Exception:  # noqa: BLE001 - a malformed request gets a 400 and the server keeps going
-            status, ctype, body = 400, "text/plain", b"bad request\n"
-        head = (
-            f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\nContent-Type: {ctype}\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        )
-        try:
-            writer.write(head.encode() + body)
-            await writer.drain()
-        finally:
-            writer.close()
 
-    async def _route(self, method: str, path: str) -> tuple[int, str, bytes]:
-        if method != "GET":
-            return 405, "text/plain", b"method not allowed\n"
-        if path == "/metrics":
-            return 200, CONTENT_TYPE_LATEST, generate_latest(self.registry)
-        if path == "/healthz":
-            return 200, "text/plain", b"ok\n"
-        if path == "/readyz":
-            checks = await self.readiness()
-            text = "".join(f"{name}: {'ok' if ok else 'not ready'}\n" for name, ok in checks.items())
-            return (200 if all(checks.values()) else 503), "text/plain", text.encode()
-        return 404, "text/plain", b"not found\n"
+class OpsServer(HttpServer):
+    """Only /metrics, /healthz, /readyz and /openapi.json (what a process without the API serves)."""
+
+    def __init__(self, registry: CollectorRegistry, readiness: ReadinessCheck, host: str, port: int) -> None:
+        super().__init__(build_app(ApiServices(Metrics.create(), readiness), registry=registry), host, port)

@@ -1,0 +1,57 @@
+"""Action run routes: list runs (by incident, by state) and decide the ones waiting for approval."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from stormwatch.api.common import (ActionRuns, ApiError, ApiServices, authorise, instrument, json_response, log,
+                                   query_choices, query_limit)
+
+STATES = frozenset({"running", "succeeded", "failed", "skipped", "rejected", "expired", "pending_approval",
+                    "approved"})
+
+
+def action_routes(services: ApiServices) -> list[Route]:
+    routes = [Route("/api/v1/actions", instrument(services, "/api/v1/actions", _list(services)), methods=["GET"])]
+    for name, decision in (("approve", "approved"), ("reject", "rejected")):
+        path = f"/api/v1/actions/{{run}}/{name}"
+        routes.append(Route(path, instrument(services, path, _decide(services, decision)), methods=["POST"]))
+    return routes
+
+
+def _state(services: ApiServices) -> ActionRuns:
+    assert services.actions is not None
+    return services.actions
+
+
+def _list(services: ApiServices):  # noqa: ANN202
+    async def handle(request: Request) -> Response:
+        authorise(services, request, "read")
+        incident = request.query_params.get("incident") or None
+        states = query_choices(request, "state", STATES)
+        limit = query_limit(request, 100, 1000)
+        # the index holds every run newest first; a state filter reads a bounded window more than it returns
+        runs = await _state(services).runs(incident, limit if not states else min(limit * 10, 5000))
+        items = [r for r in runs if not states or r.get("state") in states][:limit]
+        return json_response({"items": items})
+
+    return handle
+
+
+def _decide(services: ApiServices, decision: str):  # noqa: ANN202
+    async def handle(request: Request) -> Response:
+        principal = authorise(services, request, "respond")
+        run_id = request.path_params["run"]
+        result = await _state(services).decide(run_id, decision, principal.name, services.clock())
+        if result == "":
+            raise ApiError(404, "not_found", f"no action run {run_id!r}", field="run")
+        if result != "ok":
+            raise ApiError(409, "conflict", f"run {run_id} is not waiting for approval (state: {result})",
+                           field="run")
+        log.info("action_decided", run_id=run_id, decision=decision, by=principal.name)
+        run = await _state(services).run(run_id)
+        return json_response({"run": run})
+
+    return handle

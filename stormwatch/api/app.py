@@ -1,0 +1,83 @@
+"""The one HTTP application: ingest, incident, problem, action, silence and rule APIs, the live event stream,
+the web console, OpenAPI, and /metrics /healthz /readyz.
+
+Parts of ``ApiServices`` left None are not routed, so the same builder serves a full worker and an ops-only
+server. Each part's routes come from its own ``*_routes(services)`` function.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from stormwatch.api.actions import action_routes
+from stormwatch.api.common import ApiServices
+from stormwatch.api.console import console_routes
+from stormwatch.api.incidents import incident_routes
+from stormwatch.api.ingest import ingest_routes
+from stormwatch.api.openapi import openapi_document
+from stormwatch.api.problems import problem_routes
+from stormwatch.api.rules import rule_routes
+from stormwatch.api.silences import silence_routes
+from stormwatch.api.stream import stream_routes
+
+
+def _version() -> str:
+    try:
+        return version("stormwatch")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0"
+
+
+def ops_routes(services: ApiServices, registry: CollectorRegistry) -> list[BaseRoute]:
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    async def readyz(request: Request) -> Response:
+        checks = await services.readiness()
+        text = "".join(f"{name}: {'ok' if ok else 'not ready'}\n" for name, ok in checks.items())
+        return PlainTextResponse(text, 200 if all(checks.values()) else 503)
+
+    document = orjson.dumps(openapi_document(_version()))
+
+    async def openapi(request: Request) -> Response:
+        return Response(document, media_type="application/json")
+
+    return [
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+
+
+def build_app(services: ApiServices, *, registry: CollectorRegistry | None = None) -> Starlette:
+    """The app; /metrics exports ``registry`` (default: the services' metrics registry)."""
+    routes: list[BaseRoute] = []
+    if services.publisher is not None:
+        routes += ingest_routes(services)  # first: the hot path matches without trying the others
+    routes += ops_routes(services, registry if registry is not None else services.metrics.registry)
+    if services.queries is not None and services.commands is not None:
+        routes += incident_routes(services)
+    if services.silences is not None:
+        routes += silence_routes(services)
+    if services.rules is not None:
+        routes += rule_routes(services)
+    if services.links is not None:
+        routes += problem_routes(services)
+    if services.actions is not None:
+        routes += action_routes(services)
+    if services.stream is not None:
+        routes += stream_routes(services)
+    if services.console:
+        routes += console_routes()
+    return Starlette(routes=routes)

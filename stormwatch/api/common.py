@@ -1,0 +1,200 @@
+"""What every route shares: the services it may use, JSON answers, errors, auth, bounded bodies, metrics."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Protocol, TypeVar
+
+import orjson
+import structlog
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from correlation.incident_commands import EventSink, IncidentCommands
+from correlation.incident_queries import IncidentQueries
+from correlation.links import Links
+from correlation.silences import SilenceStore
+from stormwatch.auth import AuthError, Authenticator, Principal
+from stormwatch.metrics import Metrics
+
+log = structlog.get_logger("stormwatch.http")
+
+ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+Handler = Callable[[Request], Awaitable[Response]]
+M = TypeVar("M", bound=BaseModel)
+
+
+class AlertSink(Protocol):
+    """Where accepted ingest bodies go; returns once they are durable (stormwatch.api.publishing.AlertPublisher).
+    Raises IngestUnavailable when they could not be made durable."""
+
+    async def publish(self, body: bytes, fmt: str, *, routing_key: str, message_id: str | None = None) -> None: ...
+    async def publish_list(self, body: bytes, fmt: str, *, routing_key: str) -> None: ...
+
+
+class ActionRuns(Protocol):
+    """Action runs as people see and decide them (actions.state.ActionState)."""
+
+    async def runs(self, incident_id: str | None = None, limit: int = 100) -> list[dict[str, str]]: ...
+    async def decide(self, run_id: str, decision: str, who: str, now: float) -> str: ...
+    async def run(self, run_id: str) -> dict[str, str] | None: ...
+
+
+class EventFeed(Protocol):
+    """Live events for browsers (stormwatch.api.stream.EventStream): each subscriber gets its own queue."""
+
+    def subscribe(self) -> Any: ...
+    def unsubscribe(self, queue: Any) -> None: ...
+
+
+class RulesControl(Protocol):
+    """The running worker's rules (the shell's Worker implements it)."""
+
+    def rules_summary(self) -> dict[str, Any]: ...
+    def reload_rules_checked(self) -> list[str]: ...
+    def validate_rule_file(self, name: str, text: str) -> list[str]: ...
+
+
+@dataclass
+class ApiServices:
+    """Everything the routes use; a part left None is not served (404), so ops-only servers stay small."""
+
+    metrics: Metrics
+    readiness: ReadinessCheck
+    clock: Callable[[], float] = time.time
+    auth: Authenticator | None = None
+    publisher: AlertSink | None = None
+    queries: IncidentQueries | None = None
+    commands: IncidentCommands | None = None
+    events: EventSink | None = None
+    silences: SilenceStore | None = None
+    rules: RulesControl | None = None
+    links: Links | None = None  # problems, symptoms
+    actions: ActionRuns | None = None
+    stream: EventFeed | None = None
+    console: bool = False  # serve the web console's static files at /console/
+    max_body_bytes: int = 1 << 20
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, detail: str, *, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail, self.field, self.headers = status, error, detail, field, headers
+
+    def response(self) -> Response:
+        doc: dict[str, Any] = {"error": self.error, "detail": self.detail}
+        if self.field is not None:
+            doc["field"] = self.field
+        return json_response(doc, self.status, self.headers)
+
+
+def query_set(request: Request, name: str) -> frozenset[str]:
+    """A filter's values: repeated and/or comma-separated (``?status=open,acknowledged&status=resolved``)."""
+    return frozenset(v.strip() for raw in request.query_params.getlist(name) for v in raw.split(",") if v.strip())
+
+
+def query_choices(request: Request, name: str, allowed: frozenset[str]) -> frozenset[str]:
+    values = query_set(request, name)
+    if values - allowed:
+        raise ApiError(400, "bad_query", f"{name}: one of {', '.join(sorted(allowed))}", field=name)
+    return values
+
+
+def query_limit(request: Request, default: int, most: int) -> int:
+    raw = request.query_params.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise ApiError(400, "bad_query", f"limit: an integer from 1 to {most}", field="limit")
+    return int(raw)
+
+
+def json_response(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(doc), status, headers, media_type="application/json")
+
+
+def authorise(services: ApiServices, request: Request, capability: str) -> Principal:
+    """The bearer-token caller allowed to do ``capability``; ApiError 401/403 otherwise."""
+    auth = services.auth
+    if auth is None or not auth.configured:
+        refuse(services, request, "not_configured")
+        raise ApiError(401, "unauthorized", "no API tokens are configured (STORMWATCH_API_TOKENS); the API and "
+                                            "ingest endpoints refuse every request",
+                       headers={"WWW-Authenticate": "Bearer"})
+    try:
+        principal = auth.bearer(request.headers, capability)
+    except AuthError as exc:
+        refuse(services, request, exc.reason)
+        raise ApiError(exc.status, "unauthorized" if exc.status == 401 else "forbidden", exc.message,
+                       headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None) from None
+    if principal is None:
+        refuse(services, request, "missing")
+        raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+def refuse(services: ApiServices, request: Request, reason: str) -> None:
+    services.metrics.auth_refused.labels(reason).inc()
+    client = request.client.host if request.client else ""
+    log.info("auth_refused", reason=reason, path=request.url.path, method=request.method, client=client)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes (413 beyond, before reading it when the length is declared)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise ApiError(400, "bad_request", "Content-Length is not a number", field="Content-Length") from None
+        if size > limit:
+            raise ApiError(413, "too_large", f"body: {size} bytes, more than the limit of {limit}", field="body")
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise ApiError(413, "too_large", f"body: more than the limit of {limit} bytes", field="body")
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def parse_model(request: Request, model: type[M], *, optional: bool = False) -> M:
+    """A JSON body validated by a strict model; 422 naming the field."""
+    body = await read_body(request, 1 << 20)
+    if not body.strip() and optional:
+        return model()
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"body: not valid JSON: {exc}", field="body") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ApiError(422, "invalid", f"{where}: {first['msg']}", field=where) from None
+
+
+def instrument(services: ApiServices, route: str, handler: Handler) -> Handler:
+    """Count and time every answer of a route; turn ApiError into its JSON answer."""
+    requests = services.metrics.http_requests
+    latency = services.metrics.http_latency.labels(route)
+    counters: dict[int, Any] = {}
+
+    async def endpoint(request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            response = await handler(request)
+        except ApiError as exc:
+            response = exc.response()
+        code = response.status_code
+        counter = counters.get(code)
+        if counter is None:
+            counter = counters[code] = requests.labels(route, str(code))
+        counter.inc()
+        latency.observe(time.perf_counter() - started)
+        return response
+
+    return endpoint

@@ -1,0 +1,105 @@
+"""Ingest endpoints: validate with the normalisers, publish with a broker confirm, answer like the sender expects.
+
+They never touch the correlation engine or Redis: an accepted alert is a message RabbitMQ confirmed on
+``<ns>.alerts``, processed by the workers like any other. Auth: a bearer token whose role may ingest
+(``ingest`` or ``admin``), or an HMAC signature of the body (``X-Stormwatch-Signature``); a signed request's
+signature becomes its message id, so a replayed request within the idempotency TTL changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ingest.receivers import receive
+from stormwatch.api.common import ApiError, ApiServices, authorise, instrument, json_response, log, read_body, refuse
+from stormwatch.api.publishing import IngestUnavailable
+from stormwatch.auth import SIGNATURE_HEADER, AuthError
+
+#: path -> endpoint kind (ingest.receivers.FORMAT_OF)
+INGEST_PATHS = {
+    "/api/v2/alerts": "alertmanager_v2",
+    "/api/v1/webhooks/alertmanager": "alertmanager_webhook",
+    "/v2/enqueue": "pagerduty",
+    "/api/v1/alerts": "generic",
+}
+
+
+def ingest_routes(services: ApiServices) -> list[Route]:
+    return [Route(path, instrument(services, path, _handler(services, kind)), methods=["POST"])
+            for path, kind in INGEST_PATHS.items()]
+
+
+def _handler(services: ApiServices, kind: str):  # noqa: ANN202 - a Starlette endpoint
+    metrics = services.metrics
+    accepted = metrics.ingest_alerts.labels(kind, "accepted")
+    rejected = metrics.ingest_alerts.labels(kind, "rejected")
+    unavailable = metrics.ingest_alerts.labels(kind, "unavailable")
+    routing_key = f"http.{kind}"
+    last_outage_log = [0.0]
+
+    async def handle(request: Request) -> Response:
+        auth = services.auth
+        principal = None
+        if auth is None or not auth.configured or auth.disabled or "authorization" in request.headers:
+            principal = authorise(services, request, "ingest")
+        body = await _body(services, request, kind)
+        message_id = None
+        if principal is None:
+            signature = request.headers.get(SIGNATURE_HEADER)
+            if not signature:
+                refuse(services, request, "missing")
+                raise ApiError(401, "unauthorized", "send Authorization: Bearer <token> or X-Stormwatch-Signature",
+                               headers={"WWW-Authenticate": "Bearer"})
+            try:
+                _, mac = auth.signature(signature, body)  # type: ignore[union-attr]
+            except AuthError as exc:
+                refuse(services, request, exc.reason)
+                raise ApiError(401, "unauthorized", exc.message) from None
+            message_id = "sig:" + mac[:64]
+        key = request.headers.get("idempotency-key")
+        if key:
+            message_id = "key:" + key[:200]
+
+        receipt = receive(kind, body, now=services.clock(), max_bytes=services.max_body_bytes)
+        if receipt.rejections:
+            rejected.inc(len(receipt.rejections))
+            for r in receipt.rejections:
+                metrics.ingest_rejected.labels(kind, r.reason).inc()
+            first = receipt.rejections[0]
+            log.info("ingest_rejected", route=request.url.path, reason=first.reason, detail=first.detail[:300],
+                     rejected=len(receipt.rejections), accepted=receipt.accepted)
+        if receipt.publish is not None:
+            publisher = services.publisher
+            assert publisher is not None
+            try:
+                if message_id is None and receipt.publish[:1] == b"[":  # lists posted together: one message
+                    await publisher.publish_list(receipt.publish, receipt.format, routing_key=routing_key)
+                else:
+                    await publisher.publish(receipt.publish, receipt.format, routing_key=routing_key,
+                                            message_id=message_id)
+            except IngestUnavailable as exc:
+                unavailable.inc(receipt.accepted)
+                now = time.monotonic()
+                if now - last_outage_log[0] > 10:
+                    last_outage_log[0] = now
+                    log.warning("ingest_unavailable", route=request.url.path, error=str(exc))
+                raise ApiError(503, "unavailable", f"{exc}; nothing was accepted, retry later",
+                               headers={"Retry-After": str(exc.retry_after)}) from None
+            accepted.inc(receipt.accepted)
+        return json_response(receipt.document, receipt.status)
+
+    return handle
+
+
+async def _body(services: ApiServices, request: Request, kind: str) -> bytes:
+    try:
+        return await read_body(request, services.max_body_bytes)
+    except ApiError as exc:
+        if exc.status == 413:
+            services.metrics.ingest_rejected.labels(kind, "too_large").inc()
+            log.info("ingest_rejected", route=request.url.path, reason="too_large", detail=exc.detail)
+        raise

@@ -1,0 +1,140 @@
+"""The OpenAPI 3.1 document served at /openapi.json, built from the route table below and the pydantic
+schemas in ``stormwatch.api.schemas`` (the routes are plain Starlette: no per-request framework cost)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from stormwatch.api import schemas as s
+
+#: (method, path, summary, role, request body model or media type, {status: response model or None})
+OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
+    ("post", "/api/v2/alerts", "Alertmanager API v2 alert list (what Prometheus posts)", "ingest",
+     "application/json", {200: s.IngestAnswer, 400: s.IngestAnswer}),
+    ("post", "/api/v1/webhooks/alertmanager", "Alertmanager webhook (version 4)", "ingest",
+     "application/json", {200: s.IngestAnswer, 400: s.IngestAnswer}),
+    ("post", "/v2/enqueue", "PagerDuty Events API v2 event", "ingest",
+     "application/json", {202: s.PagerDutyAnswer, 400: s.PagerDutyAnswer}),
+    ("post", "/api/v1/alerts", "Generic alerts: one, a list, or {alerts: [...]}", "ingest",
+     "application/json", {200: s.IngestAnswer, 400: s.IngestAnswer}),
+    ("get", "/api/v1/incidents", "Incidents, newest first; filters status, priority, team, rule, since, until",
+     "read", None, {200: s.IncidentPage}),
+    ("get", "/api/v1/incidents/{id}", "One incident with its alerts, timeline and why", "read", None,
+     {200: s.IncidentDetail, 404: s.Error}),
+    ("post", "/api/v1/incidents/{id}/acknowledge", "Acknowledge", "respond", s.NoteBody,
+     {200: s.CommandAnswer, 404: s.Error, 409: s.Error}),
+    ("post", "/api/v1/incidents/{id}/resolve", "Resolve (also for auto_resolve: manual rules)", "respond",
+     s.NoteBody, {200: s.CommandAnswer, 404: s.Error}),
+    ("post", "/api/v1/incidents/{id}/reopen", "Reopen the group's latest incident", "respond", s.NoteBody,
+     {200: s.CommandAnswer, 404: s.Error, 409: s.Error}),
+    ("post", "/api/v1/incidents/{id}/assign", "Assign (empty assignee: unassign)", "respond", s.AssignBody,
+     {200: s.CommandAnswer, 404: s.Error}),
+    ("post", "/api/v1/incidents/{id}/comment", "Add a comment to the timeline", "respond", s.CommentBody,
+     {200: s.CommandAnswer, 404: s.Error}),
+    ("post", "/api/v1/incidents/{id}/priority", "Set the priority", "respond", s.PriorityBody,
+     {200: s.CommandAnswer, 404: s.Error}),
+    ("get", "/api/v1/silences", "Silences (pending, active; expired=true for all)", "read", None,
+     {200: s.Silence}),
+    ("post", "/api/v1/silences", "Create a silence", "respond", s.SilenceBody, {201: s.Silence, 422: s.Error}),
+    ("delete", "/api/v1/silences/{id}", "Expire a silence now", "respond", None, {200: s.Silence, 404: s.Error}),
+    ("post", "/api/v1/silences/preview", "Which firing alerts of open incidents these matchers would mute",
+     "read", s.PreviewBody, {200: s.PreviewAnswer, 422: s.Error}),
+    ("get", "/api/v1/problems", "Problems, newest first; filters status, rule, team", "read", None,
+     {200: s.ProblemPage}),
+    ("get", "/api/v1/problems/{id}", "One problem with its timeline and linked incidents", "read", None,
+     {200: s.ProblemDetail, 404: s.Error}),
+    ("post", "/api/v1/problems/{id}/link", "Link an incident to the problem", "respond", s.LinkBody,
+     {200: s.ProblemAnswer, 404: s.Error, 409: s.Error}),
+    ("post", "/api/v1/problems/{id}/unlink", "Unlink an incident from the problem", "respond", s.LinkBody,
+     {200: s.ProblemAnswer, 404: s.Error}),
+    ("post", "/api/v1/problems/{id}/known-error", "Mark a known error (cause understood, workaround exists)",
+     "respond", s.NoteBody, {200: s.ProblemAnswer, 404: s.Error, 409: s.Error}),
+    ("post", "/api/v1/problems/{id}/resolve", "Resolve (the signature's next recurrence opens a new problem)",
+     "respond", s.NoteBody, {200: s.ProblemAnswer, 404: s.Error}),
+    ("get", "/api/v1/actions", "Action runs, newest first; filters incident, state", "read", None,
+     {200: s.ActionRunList}),
+    ("post", "/api/v1/actions/{run}/approve", "Approve a run waiting for approval", "respond", None,
+     {200: s.DecisionAnswer, 404: s.Error, 409: s.Error}),
+    ("post", "/api/v1/actions/{run}/reject", "Reject a run waiting for approval", "respond", None,
+     {200: s.DecisionAnswer, 404: s.Error, 409: s.Error}),
+    ("get", "/api/v1/stream", "Live events (Server-Sent Events): every event published on <ns>.events", "read",
+     None, {200: None}),
+    ("get", "/api/v1/rules", "The running rule set", "read", None, {200: s.RulesSummary}),
+    ("post", "/api/v1/rules/reload", "Reload the rules directory (validated whole before the swap)", "admin",
+     None, {200: s.RulesSummary, 422: s.RuleErrors}),
+    ("post", "/api/v1/rules/validate", "Validate a candidate rule file (YAML body; ?file=name.yaml)", "read",
+     "application/yaml", {200: s.RuleErrors, 422: s.RuleErrors}),
+    ("get", "/metrics", "Prometheus metrics", "", None, {200: None}),
+    ("get", "/healthz", "Liveness", "", None, {200: None}),
+    ("get", "/readyz", "Readiness: redis, rabbitmq, consumer", "", None, {200: None, 503: None}),
+]
+
+MODELS = [s.Error, s.IngestAnswer, s.PagerDutyAnswer, s.Incident, s.IncidentDetail, s.IncidentPage,
+          s.CommandAnswer, s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody,
+          s.PriorityBody, s.SilenceBody, s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage,
+          s.ProblemAnswer, s.LinkBody, s.ActionRun, s.ActionRunList, s.DecisionAnswer]
+
+
+def _ref(model: Any) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def openapi_document(version: str) -> dict[str, Any]:
+    _, defs = models_json_schema([(m, "validation") for m in MODELS], ref_template="#/components/schemas/{model}")
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, summary, role, request, responses in OPERATIONS:
+        op: dict[str, Any] = {"summary": summary, "responses": {}}
+        if role:
+            op["description"] = f"Role: {role} (or any role that includes it)."
+            op["security"] = [{"bearer": []}, {"signature": []}] if role == "ingest" else [{"bearer": []}]
+            op["responses"]["401"] = {"description": "not authenticated", "content": {"application/json": {
+                "schema": _ref(s.Error)}}}
+        for name in ("id", "run"):
+            if "{" + name + "}" in path:
+                op["parameters"] = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
+        if path == "/api/v1/incidents":
+            op["parameters"] = [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
+                ("status", "open, acknowledged, resolved (comma-separated)"), ("priority", "P1..P5"),
+                ("team", "assignment group"), ("rule", "group rule name"),
+                ("since", "created at or after (epoch seconds or RFC 3339)"), ("until", "created at or before"),
+                ("limit", "1..500, default 50"), ("cursor", "next_cursor of the previous page"))]
+        if path == "/api/v1/problems":
+            op["parameters"] = [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
+                ("status", "open, known_error, resolved (comma-separated)"), ("rule", "problem rule name"),
+                ("team", "assignment group"), ("limit", "1..500, default 50"),
+                ("cursor", "next_cursor of the previous page"))]
+        if path == "/api/v1/actions":
+            op["parameters"] = [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
+                ("incident", "only this incident's runs"), ("state", "e.g. pending_approval (comma-separated)"),
+                ("limit", "1..1000, default 100"))]
+        if isinstance(request, str):
+            op["requestBody"] = {"required": True, "content": {request: {"schema": {}}}}
+        elif request is not None:
+            op["requestBody"] = {"content": {"application/json": {"schema": _ref(request)}}}
+        for status, model in responses.items():
+            answer: dict[str, Any] = {"description": summary if status < 300 else "refused"}
+            if model is not None:
+                answer["content"] = {"application/json": {"schema": _ref(model)}}
+            op["responses"][str(status)] = answer
+        if request is not None and role:
+            op["responses"].setdefault("413", {"description": "body larger than STORMWATCH_MAX_BODY_BYTES"})
+        if role == "ingest":
+            op["responses"]["503"] = {"description": "RabbitMQ unavailable: nothing accepted; see Retry-After"}
+        paths.setdefault(path, {})[method] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Stormwatch", "version": version,
+                 "description": "Alerts in, incidents out. Ingest endpoints, the incident, problem, action, "
+                                "silence and rule APIs, live events, ops endpoints."},
+        "paths": paths,
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "signature": {"type": "apiKey", "in": "header", "name": "X-Stormwatch-Signature",
+                              "description": "t=<unix>,v1=<hex HMAC-SHA256 of '<t>.' + body>"},
+            },
+        },
+    }

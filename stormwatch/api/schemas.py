@@ -1,0 +1,197 @@
+"""Request bodies (strict: unknown keys are errors) and the documented response shapes of the API."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoteBody(Strict):
+    """Optional body of acknowledge / resolve / reopen."""
+
+    comment: str = Field(default="", max_length=2000)
+
+
+class AssignBody(Strict):
+    assignee: str = Field(max_length=200, description="Who takes it; empty to unassign.")
+
+
+class CommentBody(Strict):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class PriorityBody(Strict):
+    priority: Literal["P1", "P2", "P3", "P4", "P5"]
+
+
+class SilenceBody(Strict):
+    matchers: list[str] = Field(min_length=1, description='Alertmanager matchers, e.g. service="orders-db".')
+    comment: str = Field(min_length=1, max_length=2000)
+    duration: str | None = Field(default=None, description="e.g. 2h; or give ends_at.")
+    starts_at: float | None = Field(default=None, description="Epoch seconds; default now.")
+    ends_at: float | None = Field(default=None, description="Epoch seconds.")
+
+
+class Error(BaseModel):
+    error: str
+    detail: str
+    field: str | None = None
+
+
+class IngestAnswer(BaseModel):
+    status: str
+    accepted: int | None = None
+    error: str | None = None
+    rejected: list[dict[str, Any]] | None = Field(default=None, description="index, field, reason, detail")
+
+
+class PagerDutyAnswer(BaseModel):
+    status: str
+    message: str
+    dedup_key: str | None = None
+    errors: list[str] | None = None
+
+
+class Incident(BaseModel):
+    id: str
+    title: str
+    status: Literal["open", "acknowledged", "resolved"]
+    severity: str
+    priority: str
+    team: str
+    rule: str
+    group_key: str
+    group_labels: dict[str, str]
+    created_at: float
+    updated_at: float
+    resolved_at: float | None
+    resolve_at: float | None
+    alerts: int
+    firing: int
+    occurrences: int
+    why: dict[str, Any]
+    assignee: str | None
+    acknowledged_by: str | None
+    acknowledged_at: float | None
+    resolved_by: str | None
+    reopened_by: str | None
+
+
+class IncidentDetail(Incident):
+    members: list[dict[str, Any]]
+    timeline: list[dict[str, Any]] = Field(description="at, kind, text, by (people's changes), fingerprint")
+    symptoms: list[dict[str, Any]] = Field(default=[], description="alerts of other groups it explains: labels, "
+                                                                    "kind (topology|inhibition), path, rule, at")
+    actions: list[dict[str, Any]] = Field(default=[], description="its action runs, newest first (up to 50)")
+
+
+class IncidentPage(BaseModel):
+    items: list[Incident]
+    next_cursor: str | None
+
+
+class CommandAnswer(BaseModel):
+    incident: Incident
+    changed: bool
+    event_published: bool
+
+
+class Silence(BaseModel):
+    id: str
+    matchers: list[str]
+    starts_at: float
+    ends_at: float
+    created_by: str
+    comment: str
+    created_at: float
+    state: Literal["pending", "active", "expired"]
+
+
+class RulesSummary(BaseModel):
+    source: str
+    files: list[str]
+    groups: list[dict[str, Any]]
+    counts: dict[str, int]
+
+
+class RuleErrors(BaseModel):
+    valid: bool
+    errors: list[str]
+
+
+class LinkBody(Strict):
+    """Body of a problem's link / unlink."""
+
+    incident: str = Field(min_length=1, max_length=200, description="An incident id, e.g. INC-8013e334484b-1.")
+
+
+class PreviewBody(Strict):
+    matchers: list[str] = Field(min_length=1, max_length=50,
+                                description='Alertmanager matchers, e.g. service="orders-db".')
+
+
+class Problem(BaseModel):
+    id: str
+    rule: str
+    title: str
+    status: Literal["open", "known_error", "resolved"]
+    created_at: float
+    updated_at: float
+    team: str
+    signature: dict[str, str]
+    incidents: list[str]
+    why: dict[str, Any]
+    created_by: str
+    resolved_at: float | None
+
+
+class ProblemDetail(Problem):
+    timeline: list[dict[str, Any]] = Field(description="at, kind, text, by (people's changes), incident")
+    linked_incidents: list[Incident]
+
+
+class ProblemPage(BaseModel):
+    items: list[Problem]
+    next_cursor: str | None
+
+
+class ProblemAnswer(BaseModel):
+    problem: Problem
+    changed: bool
+    event_published: bool
+
+
+class ActionRun(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    run_id: str
+    state: str
+    action: str | None = None
+    type: str | None = None
+    incident: str | None = None
+
+
+class ActionRunList(BaseModel):
+    items: list[ActionRun]
+
+
+class DecisionAnswer(BaseModel):
+    run: ActionRun
+
+
+class PreviewMatch(BaseModel):
+    incident: str
+    fingerprint: str
+    labels: dict[str, str]
+    status: str
+
+
+class PreviewAnswer(BaseModel):
+    matched: list[PreviewMatch]
+    incidents_scanned: int
+    truncated: bool = Field(description="True when more open incidents exist than were scanned")

@@ -1,0 +1,111 @@
+"""Silence routes over correlation.silences.SilenceStore (the same store the CLI and the workers use)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from correlation.incident_queries import IncidentFilter
+from correlation.muting import Silence
+from rules.matchers import Matcher, MatcherError, matches_all, parse_matcher
+from rules.schema import parse_duration
+from stormwatch.api.common import ApiError, ApiServices, authorise, instrument, json_response, log, parse_model
+from stormwatch.api.schemas import PreviewBody, SilenceBody
+
+PREVIEW_INCIDENTS = 200  # open incidents scanned by a preview, newest first
+
+
+def silence_routes(services: ApiServices) -> list[Route]:
+    return [
+        Route("/api/v1/silences", instrument(services, "/api/v1/silences", _list(services)), methods=["GET"]),
+        Route("/api/v1/silences", instrument(services, "/api/v1/silences", _create(services)), methods=["POST"]),
+        Route("/api/v1/silences/preview", instrument(services, "/api/v1/silences/preview", _preview(services)),
+              methods=["POST"]),
+        Route("/api/v1/silences/{id}", instrument(services, "/api/v1/silences/{id}", _expire(services)),
+              methods=["DELETE"]),
+    ]
+
+
+def _list(services: ApiServices):  # noqa: ANN202
+    async def handle(request: Request) -> Response:
+        authorise(services, request, "read")
+        now = services.clock()
+        include_expired = request.query_params.get("expired", "false").lower() in ("1", "true", "yes")
+        silences = await services.silences.all()  # type: ignore[union-attr]
+        return json_response([s.public(now) for s in silences if include_expired or s.state(now) != "expired"])
+
+    return handle
+
+
+def _create(services: ApiServices):  # noqa: ANN202
+    async def handle(request: Request) -> Response:
+        principal = authorise(services, request, "respond")
+        body = await parse_model(request, SilenceBody)
+        now = services.clock()
+        matchers = _matchers(body.matchers)
+        starts = body.starts_at if body.starts_at is not None else now
+        if body.ends_at is not None:
+            ends = body.ends_at
+        elif body.duration is not None:
+            try:
+                ends = starts + parse_duration(body.duration)
+            except ValueError as exc:
+                raise ApiError(422, "invalid", f"duration: {exc}", field="duration") from None
+        else:
+            raise ApiError(422, "invalid", "duration: give duration or ends_at", field="duration")
+        try:
+            silence = Silence.create(matchers, starts, ends, principal.name, body.comment, now)
+        except ValueError as exc:
+            raise ApiError(422, "invalid", f"ends_at: {exc}", field="ends_at") from None
+        await services.silences.add(silence)  # type: ignore[union-attr]
+        log.info("silence_created", silence_id=silence.id, by=principal.name)
+        return json_response(silence.public(now), 201)
+
+    return handle
+
+
+def _matchers(texts: list[str]) -> list[Matcher]:
+    matchers = []
+    for n, text in enumerate(texts):
+        try:
+            matchers.append(parse_matcher(text))
+        except MatcherError as exc:
+            raise ApiError(422, "invalid", f"matchers.{n}: {exc}", field=f"matchers.{n}") from None
+    return matchers
+
+
+def _preview(services: ApiServices):  # noqa: ANN202
+    """Which firing alerts of the open incidents (newest PREVIEW_INCIDENTS) these matchers would mute."""
+
+    async def handle(request: Request) -> Response:
+        authorise(services, request, "read")
+        matchers = _matchers((await parse_model(request, PreviewBody)).matchers)
+        queries = services.queries
+        if queries is None:
+            raise ApiError(404, "not_found", "no incident store on this server")
+        incidents, more = await queries.page(IncidentFilter(frozenset({"open", "acknowledged"})),
+                                             limit=PREVIEW_INCIDENTS)
+        matched = []
+        for incident in incidents:
+            detail = await queries.detail(incident["id"], timeline_limit=1)
+            for alert in detail["members"] if detail is not None else []:
+                if alert["status"] == "firing" and matches_all(matchers, alert["labels"]):
+                    matched.append({"incident": incident["id"], "fingerprint": alert["fingerprint"],
+                                    "labels": alert["labels"], "status": alert["status"]})
+        return json_response({"matched": matched, "incidents_scanned": len(incidents), "truncated": more is not None})
+
+    return handle
+
+
+def _expire(services: ApiServices):  # noqa: ANN202
+    async def handle(request: Request) -> Response:
+        principal = authorise(services, request, "respond")
+        silence_id = request.path_params["id"]
+        silence = await services.silences.expire(silence_id, services.clock())  # type: ignore[union-attr]
+        if silence is None:
+            raise ApiError(404, "not_found", f"no silence {silence_id!r}", field="id")
+        log.info("silence_expired", silence_id=silence_id, by=principal.name)
+        return json_response(silence.public(services.clock()))
+
+    return handle

@@ -1,0 +1,164 @@
+"""Who is calling: bearer tokens with roles, or an HMAC signature on ingest bodies.
+
+Tokens come from ``STORMWATCH_API_TOKENS`` as ``name:role:token`` entries separated by commas (or newlines),
+or as a JSON list of ``{"name", "role", "token"}`` objects. Roles, each including what it lists:
+
+    ingest   POST alerts to the ingest endpoints (for senders: Prometheus, Alertmanager, scripts)
+    read     GET incidents, silences, rules
+    respond  read + acknowledge / resolve / reopen / assign / comment / re-prioritise, silences
+    admin    respond + ingest + rules reload
+
+Ingest endpoints also take ``X-Stormwatch-Signature: t=<unix seconds>,v1=<hex>`` where ``v1`` is
+HMAC-SHA256(``STORMWATCH_INGEST_HMAC_SECRET``, ``"<t>." + body``); signatures older (or newer) than five
+minutes are refused. Every comparison is constant-time, and no token or secret is ever logged or echoed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import orjson
+
+ROLES = ("ingest", "read", "respond", "admin")
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "ingest": frozenset({"ingest"}),
+    "read": frozenset({"read"}),
+    "respond": frozenset({"read", "respond"}),
+    "admin": frozenset({"read", "respond", "admin", "ingest"}),
+}
+SIGNATURE_HEADER = "x-stormwatch-signature"
+SIGNATURE_MAX_AGE = 300.0  # seconds either side of now
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    name: str
+    role: str
+    digest: bytes = field(repr=False)  # SHA-256 of the token: the token itself is not kept
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str  #: the token's name ("signature" for signed ingest, "anonymous" with auth disabled)
+    role: str
+    via: str  #: token | signature | disabled
+
+    def can(self, capability: str) -> bool:
+        return capability in CAPABILITIES.get(self.role, frozenset())
+
+
+class AuthError(Exception):
+    """Not authenticated (401) or not allowed (403); ``reason`` is a short code safe to log."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def parse_tokens(text: str) -> tuple[ApiToken, ...]:
+    """The configured tokens; ValueError naming the bad entry by position and name (never its token)."""
+    text = text.strip()
+    if not text:
+        return ()
+    if text.startswith("["):
+        try:
+            items = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"not a valid JSON list ({exc.msg})") from None
+        entries = []
+        for n, item in enumerate(items):
+            if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("name", "role", "token")):
+                raise ValueError(f"entry {n}: expected an object with string name, role and token")
+            entries.append((n, item["name"], item["role"], item["token"]))
+    else:
+        entries = []
+        for n, raw in enumerate(p.strip() for p in text.replace("\n", ",").split(",")):
+            if not raw:
+                continue
+            parts = raw.split(":", 2)
+            if len(parts) != 3:
+                raise ValueError(f"entry {n}: expected name:role:token")
+            entries.append((n, *parts))
+    tokens: list[ApiToken] = []
+    names: set[str] = set()
+    for n, name, role, token in entries:
+        if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise ValueError(f"entry {n}: the name must be letters, digits, '-', '_' or '.'")
+        if role not in ROLES:
+            raise ValueError(f"entry {n} ({name}): role must be one of {', '.join(ROLES)}")
+        if len(token) < 16:
+            raise ValueError(f"entry {n} ({name}): the token must be at least 16 characters")
+        if name in names:
+            raise ValueError(f"entry {n} ({name}): the name is used twice")
+        names.add(name)
+        tokens.append(ApiToken(name, role, _digest(token)))
+    return tuple(tokens)
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The X-Stormwatch-Signature value for ``body`` at ``timestamp`` (what senders compute)."""
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+class Authenticator:
+    def __init__(
+        self, tokens: tuple[ApiToken, ...], hmac_secret: str, *, disabled: bool, clock: Callable[[], float]
+    ) -> None:
+        self.tokens = tokens
+        self._secret = hmac_secret.encode("utf-8")
+        self.disabled = disabled
+        self.clock = clock
+
+    @property
+    def configured(self) -> bool:
+        return self.disabled or bool(self.tokens) or bool(self._secret)
+
+    def bearer(self, headers: Mapping[str, str], capability: str) -> Principal | None:
+        """The caller by its bearer token; None when it sent none. Raises AuthError when it cannot do this."""
+        if self.disabled:
+            return Principal(ANONYMOUS, "admin", "disabled")
+        value = headers.get("authorization")
+        if not value:
+            return None
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthError(401, "malformed", "Authorization must be 'Bearer <token>'")
+        given = _digest(token.strip())
+        found: ApiToken | None = None
+        for candidate in self.tokens:  # no early exit: the time taken does not depend on which one matched
+            if hmac.compare_digest(candidate.digest, given):
+                found = candidate
+        if found is None:
+            raise AuthError(401, "unknown_token", "unknown token")
+        principal = Principal(found.name, found.role, "token")
+        if not principal.can(capability):
+            raise AuthError(403, "forbidden", f"token {found.name!r} (role {found.role}) may not {capability}")
+        return principal
+
+    def signature(self, header: str, body: bytes) -> tuple[Principal, str]:
+        """(the signed caller, the signature's hex) or AuthError; only for ingest."""
+        if not self._secret:
+            raise AuthError(401, "no_signing_secret", "signed requests are not enabled (no ingest HMAC secret)")
+        parts = dict(p.strip().partition("=")[::2] for p in header.split(","))
+        try:
+            timestamp = int(parts.get("t", ""))
+        except ValueError:
+            raise AuthError(401, "malformed", "X-Stormwatch-Signature must be t=<unix seconds>,v1=<hex>") from None
+        given = parts.get("v1", "")
+        expected = hmac.new(self._secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected.encode(), given.encode()):
+            raise AuthError(401, "bad_signature", "the signature does not match the body")
+        if abs(self.clock() - timestamp) > SIGNATURE_MAX_AGE:
+            raise AuthError(401, "stale_signature", "the signature's timestamp is more than 5 minutes away")
+        return Principal("signature", "ingest", "signature"), given

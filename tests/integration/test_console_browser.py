@@ -1,0 +1,93 @@
+"""The web console end to end in headless Chromium (Debian's ``chromium``, driven by Playwright for Python; no
+browser download): sign in with a token, see an incident appear live when a new alert arrives (no reload),
+open it, acknowledge it, see its status change. Labels are attacker-controlled: one carries markup that must
+show as text and never run. A screenshot is saved (path printed). Missing Chromium or Playwright skips the test
+locally and fails it under CI=true."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import missing_tool
+from tests.integration.api_helpers import INGEST, RESPOND, start_api
+from tests.integration.helpers import v2_alert
+
+WAIT_MS = 20_000  # a bound on waiting for what must appear, not a timing assertion
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
+
+
+def _chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        exe = None
+    if exe is None:
+        missing_tool("Chromium or Playwright missing (apt-get install chromium; pip install -e '.[test]')")
+    return exe
+
+
+@pytest.fixture
+async def browser():
+    exe = _chromium()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=exe, headless=True,
+                                           args=["--no-sandbox", "--disable-dev-shm-usage"])
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def _incident_id(api, service: str) -> str:
+    for incident in await api.worker.store.list_incidents():
+        if incident.group_labels.get("service") == service:
+            return incident.id
+    return ""
+
+
+async def test_sign_in_live_list_open_acknowledge(clean, browser):
+    async for api in start_api(clean):
+        base = str(api.client.base_url).rstrip("/")
+        first = await api.post("/api/v2/alerts", [v2_alert("PostgresDown", "orders-db", "db-1")], token=INGEST)
+        assert first.status_code == 200
+
+        page = await browser.new_page(viewport={"width": 1400, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(base + "/")
+        await page.fill("#token", RESPOND)
+        await page.click("#signin button[type=submit]")
+        await page.wait_for_selector("#incidents tr[data-id]", timeout=WAIT_MS)
+        await page.wait_for_selector("#live[data-state=on]", timeout=WAIT_MS)
+        await page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+
+        second = await api.post("/api/v2/alerts", [v2_alert("HighLatency", HOSTILE, "web-1")], token=INGEST)
+        assert second.status_code == 200
+        row = await page.wait_for_selector("#incidents tr[data-id] >> text=HighLatency", timeout=WAIT_MS)
+        assert await page.evaluate("window.__sameDocument === true"), "the list reloaded the page"
+        assert HOSTILE in await row.inner_text()  # markup shown as text
+        assert await page.evaluate("window.__pwned === undefined")
+        assert await page.locator("#incidents img").count() == 0
+
+        iid = await _incident_id(api, HOSTILE)
+        await page.click(f'#incidents tr[data-id="{iid}"] a')
+        await page.wait_for_selector("#incident-status[data-status=open]", timeout=WAIT_MS)
+        await page.click("#cmd-acknowledge")
+        await page.wait_for_selector("#incident-status[data-status=acknowledged]", timeout=WAIT_MS)
+        stored = (await api.get(f"/api/v1/incidents/{iid}")).json()
+        assert (stored["status"], stored["acknowledged_by"]) == ("acknowledged", "sre")
+        assert await page.locator(".timeline >> text=acknowledged by sre").count() >= 1
+        assert await page.evaluate("sessionStorage.getItem('stormwatch.token')") == RESPOND
+        assert await page.evaluate("window.__pwned === undefined") and errors == []
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "console.png"
+        await page.screenshot(path=str(shot), full_page=True)
+        print(f"console screenshot: {shot}")

@@ -1,0 +1,127 @@
+"""Silences, rules, OpenAPI and the auth modes over real HTTP against the real worker."""
+
+from __future__ import annotations
+
+import pytest
+
+from stormwatch.app import Worker
+from tests.conftest import eventually
+from tests.integration.api_helpers import ADMIN, INGEST, READ, RESPOND, Api, start_api
+from tests.integration.helpers import metric, stored_alerts, v2_alert
+from tests.integration.test_rules_reload import BROKEN, RULE
+
+@pytest.fixture
+async def api(clean):
+    async for api in start_api(clean):
+        yield api
+
+
+async def test_silences_create_list_expire_and_mute(api):
+    answer = await api.post("/api/v1/silences", {"matchers": ['service="orders-db"'], "duration": "1h",
+                                                 "comment": "failover drill"}, token=RESPOND)
+    assert answer.status_code == 201, answer.text
+    silence = answer.json()
+    assert (silence["state"], silence["created_by"]) == ("active", "sre")
+    assert [s["id"] for s in (await api.get("/api/v1/silences")).json()] == [silence["id"]]
+
+    await api.post("/api/v2/alerts", [v2_alert("PostgresDown", "orders-db", "db-1")], token=INGEST)
+    await eventually(lambda: stored_alerts(api.worker) >= 1)
+    assert await api.worker.store.list_incidents() == []
+    assert metric(api.worker, "stormwatch_alerts_muted_total") == 1
+
+    assert (await api.delete(f"/api/v1/silences/{silence['id']}", token=None)).status_code == 401
+    assert (await api.delete(f"/api/v1/silences/{silence['id']}", token=READ)).status_code == 403
+    assert (await api.get("/api/v1/silences")).json()[0]["state"] == "active"  # nothing changed
+    expired = await api.delete(f"/api/v1/silences/{silence['id']}")
+    assert expired.json()["state"] == "expired"
+    assert (await api.get("/api/v1/silences")).json() == []
+    assert [s["state"] for s in (await api.get("/api/v1/silences", params={"expired": "true"})).json()] == ["expired"]
+    assert (await api.delete("/api/v1/silences/nope")).status_code == 404
+
+
+async def test_silence_bodies_are_checked_and_need_a_respond_token(api):
+    good = {"matchers": ['service="x"'], "duration": "1h", "comment": "c"}
+    for token, status in ((None, 401), (READ, 403), (INGEST, 403)):
+        assert (await api.post("/api/v1/silences", good, token=token)).status_code == status
+    assert (await api.get("/api/v1/silences")).json() == []
+    for body, field in (({**good, "matchers": ['service=="x"']}, "matchers.0"), ({**good, "matchers": []}, "matchers"),
+                        ({**good, "duration": "soon"}, "duration"), ({**good, "extra": 1}, "extra"),
+                        ({"matchers": ['a="b"'], "comment": "c"}, "duration")):
+        answer = await api.post("/api/v1/silences", body, token=RESPOND)
+        assert answer.status_code == 422 and answer.json()["field"] == field, (body, answer.text)
+
+
+async def test_rules_summary_validate_and_reload(clean, tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    async for api in start_api(clean, rules=str(rules), rules_poll_seconds=0):
+        assert (await api.get("/api/v1/rules")).json()["groups"] == []
+
+        ok = await api.post("/api/v1/rules/validate?file=api.yaml", RULE, token=READ)
+        assert ok.status_code == 200 and ok.json() == {"valid": True, "errors": []}
+        bad = await api.post("/api/v1/rules/validate?file=api.yaml", BROKEN, token=READ)
+        assert bad.status_code == 422 and "api.yaml:4" in bad.json()["errors"][0]
+        assert (await api.post("/api/v1/rules/validate", RULE, token=None)).status_code == 401
+
+        (rules / "api.yaml").write_text(BROKEN)
+        assert (await api.post("/api/v1/rules/reload", token=None)).status_code == 401
+        assert (await api.post("/api/v1/rules/reload", token=RESPOND)).status_code == 403  # admin only
+        assert metric(api.worker, "stormwatch_rules_reloads_total", {"outcome": "refused"}) == 0
+        refused = await api.post("/api/v1/rules/reload", token=ADMIN)
+        assert refused.status_code == 422 and refused.json()["valid"] is False
+        assert "api.yaml" in refused.json()["errors"][0]
+        assert (await api.get("/api/v1/rules")).json()["groups"] == []  # the running set stayed
+
+        (rules / "api.yaml").write_text(RULE)
+        applied = await api.post("/api/v1/rules/reload", token=ADMIN)
+        assert applied.status_code == 200 and applied.json()["groups"] == [{"name": "api-errors", "team": "core"}]
+        await api.post("/api/v2/alerts", [v2_alert("HighErrorRate", "checkout", "pod-1")], token=INGEST)
+        await eventually(lambda: stored_alerts(api.worker) >= 1)
+        (incident,) = await api.worker.store.list_incidents()
+        assert (incident.rule, incident.team) == ("api-errors", "core")
+
+
+async def test_openapi_documents_every_route(api):
+    doc = (await api.client.get("/openapi.json")).json()
+    assert doc["openapi"].startswith("3.")
+    for path in ("/api/v2/alerts", "/v2/enqueue", "/api/v1/incidents", "/api/v1/incidents/{id}/acknowledge",
+                 "/api/v1/silences/{id}", "/api/v1/rules/reload"):
+        assert path in doc["paths"], path
+    assert "Incident" in doc["components"]["schemas"]
+    routes = {r.path for r in api.worker.ops.config.app.routes}
+    console = {"/", "/console"}  # the web console's static files (GET / redirects there): not API operations
+    assert console <= routes
+    assert routes - {"/openapi.json"} - console <= set(doc["paths"])
+
+
+async def test_without_tokens_the_api_refuses_everything_but_ops_serve(clean):
+    worker = Worker(clean)  # no STORMWATCH_API_TOKENS, auth not disabled
+    await worker.start()
+    api = Api(worker)
+    try:
+        answer = await api.post("/api/v2/alerts", [v2_alert("X", "s", "p")], token=None)
+        assert answer.status_code == 401 and "STORMWATCH_API_TOKENS" in answer.json()["detail"]
+        assert (await api.get("/api/v1/incidents", token=None)).status_code == 401
+        assert (await api.post("/api/v2/alerts", [v2_alert("X", "s", "p")], token=ADMIN)).status_code == 401
+        assert (await api.client.get("/healthz")).status_code == 200
+        assert (await api.client.get("/readyz")).status_code == 200
+        assert (await api.client.get("/metrics")).status_code == 200
+        assert stored_alerts(worker) == 0
+    finally:
+        await api.close()
+        await worker.stop()
+
+
+async def test_auth_disabled_is_an_explicit_development_switch(clean):
+    worker = Worker(clean.model_copy(update={"auth_disabled": True}))
+    await worker.start()
+    api = Api(worker)
+    try:
+        assert (await api.post("/api/v2/alerts", [v2_alert("Dev", "s", "p")], token=None)).status_code == 200
+        await eventually(lambda: stored_alerts(worker) >= 1)
+        (incident,) = (await api.get("/api/v1/incidents", token=None)).json()["items"]
+        answer = await api.post(f"/api/v1/incidents/{incident['id']}/acknowledge", None, token=None)
+        assert answer.json()["incident"]["acknowledged_by"] == "anonymous"
+    finally:
+        await api.close()
+        await worker.stop()

@@ -1,0 +1,79 @@
+"""schemathesis against /openapi.json of the real service (worker + HTTP on a free port, real Redis and
+RabbitMQ): generated requests to every documented operation with a valid admin token must never get a server
+error (5xx). Bounded: a few examples per operation, deterministic generation (a red run is reproducible). An
+incident, a problem and a silence are made first and their ids given for the ``{id}`` path parameters, so the
+operations on one of them are exercised past the 404. The event stream (an endless
+response) is left out; its answer codes are covered by test_http_console."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import eventually, missing_tool
+from tests.integration.api_helpers import ADMIN, INGEST, start_api
+from tests.integration.helpers import stored_alerts, v2_alert
+from tests.integration.test_http_problems import PROBLEM_RULES
+
+MAX_EXAMPLES = 8  # per operation
+
+
+def _schemathesis() -> str:
+    exe = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
+    if exe is None:
+        missing_tool("schemathesis is not installed (pip install -e '.[test]')")
+    return exe
+
+
+def _config(tmp_path: Path, ids: dict[str, str]) -> Path:
+    """Real ids for the path parameters, so operations on one incident, problem or silence reach past the 404."""
+    config = tmp_path / "schemathesis.toml"
+    config.write_text("".join(
+        f'[[operations]]\ninclude-path-regex = "{regex}"\nparameters = {{ "path.id" = "{value}" }}\n\n'
+        for regex, value in ids.items()))
+    return config
+
+
+async def _seed(api) -> dict[str, str]:
+    """One incident, one problem (a recurring batch job), one silence."""
+    for hour, resolved in ((1, False), (1, True), (2, False)):
+        alert = v2_alert("BatchJobFailed", "billing", "job-1", resolved=resolved, starts_at=f"2026-11-21T0{hour}:00:00Z")
+        before = stored_alerts(api.worker)
+        assert (await api.post("/api/v2/alerts", [alert], token=INGEST)).status_code == 200
+        await eventually(lambda: stored_alerts(api.worker) > before, what="alert stored")
+    problems = await eventually(lambda: api.worker.pipeline.links.list_problems(), what="the problem")
+    incident = (await api.get("/api/v1/incidents?status=open")).json()["items"][0]["id"]
+    silence = await api.post("/api/v1/silences", {"matchers": ['service="x"'], "duration": "1h", "comment": "t"})
+    return {r"^/api/v1/incidents/\\{id\\}": incident, r"^/api/v1/problems/\\{id\\}": problems[0].id,
+            r"^/api/v1/silences/\\{id\\}$": silence.json()["id"]}
+
+
+@pytest.mark.timeout(180)
+async def test_no_operation_answers_a_server_error(clean, tmp_path):
+    exe = _schemathesis()
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "rules.yaml").write_text(PROBLEM_RULES)
+    async for api in start_api(clean, rules=str(tmp_path / "rules")):
+        base = str(api.client.base_url).rstrip("/")
+        config = _config(tmp_path, await _seed(api))
+        # run as a subprocess: the worker keeps serving on this event loop meanwhile
+        process = await asyncio.create_subprocess_exec(
+            exe, "--config-file", str(config), "run", f"{base}/openapi.json", "--checks", "not_a_server_error",
+            "--header", f"Authorization: Bearer {ADMIN}", "--max-examples", str(MAX_EXAMPLES),
+            "--exclude-path", "/api/v1/stream", "--generation-deterministic",
+            "--request-timeout", "10", "--no-color", "--workers", "4", "--report", "junit",
+            "--report-dir", str(tmp_path), "--output-sanitize", "true",
+            cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
+        out, _ = await process.communicate()
+        text = out.decode(errors="replace")
+        print(text[-6000:])
+        assert process.returncode == 0, text[-6000:]
+        counts = re.search(r"(\d+) generated, (\d+) passed", text)
+        assert counts is not None and int(counts[1]) > 0 and counts[1] == counts[2], text[-3000:]

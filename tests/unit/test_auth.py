@@ -1,0 +1,75 @@
+"""Tokens, roles and signatures (stormwatch.auth): pure, no server."""
+
+from __future__ import annotations
+
+import pytest
+
+from stormwatch.auth import AuthError, Authenticator, parse_tokens, sign
+from stormwatch.config import SettingsError, load_settings
+
+TOKEN = "t0ken-0123456789abcdef"
+
+
+def auth(text: str = f"ops:admin:{TOKEN},bot:ingest:ingest-0123456789abcdef", secret: str = "s3cret",
+         now: float = 1_000_000.0, disabled: bool = False) -> Authenticator:
+    return Authenticator(parse_tokens(text), secret, disabled=disabled, clock=lambda: now)
+
+
+def test_both_token_formats_parse_and_keep_no_token():
+    tokens = parse_tokens(f'[{{"name": "ops", "role": "admin", "token": "{TOKEN}"}}]')
+    assert [(t.name, t.role) for t in tokens] == [("ops", "admin")]
+    assert TOKEN not in repr(tokens)
+    assert [t.name for t in parse_tokens(f"a:read:{TOKEN}\nb:respond:{TOKEN}x")] == ["a", "b"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (f"ops:root:{TOKEN}", "role must be one of"),
+    ("ops:admin:short", "at least 16"),
+    (f"ops:admin:{TOKEN},ops:read:{TOKEN}", "used twice"),
+    ("justonepart", "name:role:token"),
+    ("[{]", "JSON"),
+])
+def test_bad_token_lists_are_refused_without_echoing_tokens(text, message):
+    with pytest.raises(ValueError, match=message) as info:
+        parse_tokens(text)
+    assert TOKEN not in str(info.value)
+
+
+def test_bad_tokens_setting_names_the_variable_and_hides_the_value(monkeypatch):
+    monkeypatch.setenv("STORMWATCH_API_TOKENS", f"ops:root:{TOKEN}")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "STORMWATCH_API_TOKENS" in str(info.value) and TOKEN not in str(info.value)
+
+
+def test_roles_and_capabilities():
+    a = auth()
+    assert a.bearer({"authorization": f"Bearer {TOKEN}"}, "admin").name == "ops"
+    assert a.bearer({"authorization": "Bearer ingest-0123456789abcdef"}, "ingest").role == "ingest"
+    with pytest.raises(AuthError) as info:
+        a.bearer({"authorization": "Bearer ingest-0123456789abcdef"}, "read")
+    assert info.value.status == 403
+    with pytest.raises(AuthError) as info:
+        a.bearer({"authorization": "Bearer nope"}, "read")
+    assert (info.value.status, info.value.reason) == (401, "unknown_token")
+    assert a.bearer({}, "read") is None
+    assert auth(disabled=True).bearer({}, "admin").name == "anonymous"
+    assert not auth("", secret="").configured
+
+
+def test_signatures_bind_body_and_time():
+    a = auth(now=1_000_000.0)
+    body = b'[{"labels":{"a":"b"}}]'
+    principal, mac = a.signature(sign("s3cret", body, 1_000_000), body)
+    assert principal.role == "ingest" and len(mac) == 64
+    a.signature(sign("s3cret", body, 1_000_000 - 300), body)  # exactly five minutes: still fine
+    for header, reason in ((sign("s3cret", body, 1_000_000 - 301), "stale_signature"),
+                           (sign("s3cret", body, 1_000_000 + 301), "stale_signature"),
+                           (sign("other", body, 1_000_000), "bad_signature"),
+                           (sign("s3cret", body + b"x", 1_000_000), "bad_signature"),
+                           ("t=x,v1=y", "malformed")):
+        with pytest.raises(AuthError) as info:
+            a.signature(header, body)
+        assert info.value.reason == reason
+    with pytest.raises(AuthError):
+        auth(secret="").signature(sign("", body, 1_000_000), body)
