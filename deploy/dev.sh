@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stormwatch developer entry point: servers, tools, venv, and the CLI behind them.
-# Usage: bash deploy/dev.sh {services|tools|venv|demo|test|bench|serve} [args...]
+# Usage: bash deploy/dev.sh {services|tools|venv|demo|test|bench|bench-http|serve} [args...]
 # See deploy/README.md.
 set -euo pipefail
 
@@ -119,13 +119,20 @@ cmd_services() {
 }
 
 cmd_tools() {
-    command -v promtool >/dev/null 2>&1 && return
-    if apt_install prometheus && command -v promtool >/dev/null 2>&1; then
-        say "promtool: installed"
+    # tool_install COMMAND PACKAGE... : the Debian packages that provide COMMAND, unless it is on PATH
+    tool_install promtool prometheus  # the metrics tests (promtool) and the real-Prometheus test
+    tool_install chromium chromium chromium-driver  # the web console's browser test (headless Chromium)
+}
+
+tool_install() {
+    local exe=$1; shift
+    command -v "$exe" >/dev/null 2>&1 && return
+    if apt_install "$@" && command -v "$exe" >/dev/null 2>&1; then
+        say "$exe: installed"
     elif [[ ${CI:-} == true ]]; then
-        die "promtool missing and Debian package 'prometheus' could not be installed"
+        die "$exe missing and Debian package(s) '$*' could not be installed"
     else
-        warn "promtool missing (apt-get install prometheus failed); tests that need it will skip or fail"
+        warn "$exe missing (apt-get install $* failed); tests that need it will skip or fail"
     fi
 }
 
@@ -159,7 +166,13 @@ cmd_test() {
     exit "$rc"
 }
 
-cmd_run() {  # demo | bench | serve
+cmd_bench_http() {  # wrk and Alertmanager are needed by the HTTP benchmark only, never by the tests
+    command -v wrk >/dev/null 2>&1 && command -v prometheus-alertmanager >/dev/null 2>&1 \
+        || apt_install wrk prometheus-alertmanager || die "could not install wrk and prometheus-alertmanager"
+    cmd_run bench-http "$@"
+}
+
+cmd_run() {  # demo | bench | bench-http | serve
     local sub=$1; shift
     cmd_services; cmd_venv
     exec "$VENV/bin/stormwatch" "$sub" "$@"
@@ -172,5 +185,6 @@ case $sub in
     venv)     cmd_venv ;;
     test)     cmd_test "$@" ;;
     demo|bench|serve) cmd_run "$sub" "$@" ;;
-    *) die "usage: deploy/dev.sh {services|tools|venv|demo|test|bench|serve} [args...]" ;;
+    bench-http) cmd_bench_http "$@" ;;
+    *) die "usage: deploy/dev.sh {services|tools|venv|demo|test|bench|bench-http|serve} [args...]" ;;
 esac

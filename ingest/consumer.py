@@ -163,6 +163,7 @@ class AlertConsumer:
         deliveries = []
         dead_letters: list[Awaitable[Any]] = []
         accepted: list[AbstractIncomingMessage] = []
+        owners: list[AbstractIncomingMessage] = []  # the message of each delivery
         crashed: list[AbstractIncomingMessage] = []
         started: list[float] = []
         alerts_total = 0
@@ -192,13 +193,19 @@ class AlertConsumer:
                 dead_letters.append(self._dead_letter(message, rejection))
             if result.alerts:
                 deliveries.append(self.make_delivery(message_identity(message), result.alerts))
+                owners.append(message)
                 alerts_total += len(result.alerts)
             accepted.append(message)
             started.append(_published_at(headers, received_at))
 
         if dead_letters:
             await asyncio.gather(*dead_letters)
-        report = await self._submit_until_stored(batch, deliveries) if deliveries else None
+        try:
+            report = await self._submit_until_stored(batch, deliveries) if deliveries else None
+        except Exception as exc:  # noqa: BLE001 - a message that crashes correlation must not take its batch down
+            self.observer.crashed(exc)
+            report = await self._isolate(batch, deliveries, owners, accepted, crashed)
+            alerts_total = sum(len(d.alerts) for d, m in zip(deliveries, owners) if m not in crashed)
         if report is ABANDONED:
             # stopping while the store is away, or our channel is gone: leave the messages unacked, and when
             # stopping everything after them too (a later multiple-ack would cover them); RabbitMQ redelivers
@@ -212,6 +219,31 @@ class AlertConsumer:
             await self._settle(message.reject(requeue=True), "reject")
         await self._ack_all(accepted)
         self.observer.batch_done(len(batch), alerts_total, report, [done - t for t in started])
+
+    async def _isolate(self, batch: list[tuple[AbstractIncomingMessage, float]], deliveries: list[Any],
+                       owners: list[AbstractIncomingMessage], accepted: list[AbstractIncomingMessage],
+                       crashed: list[AbstractIncomingMessage]) -> Any:
+        """The batch crashed the sink: submit each message alone; only those that crash alone are requeued.
+
+        Without this, every message of a batch holding a poison message would be requeued with it on every
+        delivery and reach the delivery limit too: good alerts dead-lettered beside the poison. Returns the
+        sub-batches' reports (a tuple), or ABANDONED.
+        """
+        reports = []
+        for delivery, owner in zip(deliveries, owners):
+            if len(deliveries) > 1:
+                try:
+                    report = await self._submit_until_stored(batch, [delivery])
+                except Exception as exc:  # noqa: BLE001 - this one is (one of) the poison
+                    self.observer.crashed(exc)
+                else:
+                    if report is ABANDONED:
+                        return ABANDONED
+                    reports.append(report)
+                    continue
+            crashed.append(owner)
+            accepted.remove(owner)
+        return tuple(reports)
 
     def _count(self, result: Normalised) -> None:
         if result.alerts:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from pathlib import Path
@@ -22,13 +23,26 @@ from correlation.keyspace import Keyspace
 from correlation.pipeline import ConflictStorm, CorrelationPipeline, Delivery, TimerFiring
 from correlation.store import IncidentStore
 from actions.events import AmqpEventPublisher
+from actions.state import ActionState
 from ingest.consumer import AlertConsumer, ConsumerConfig
 from ingest.topology import Names, Topology, declare
 from rules.loader import EXAMPLES_DIR, RuleSetInvalid, load_rule_set
 from rules.schema import RuleSet
+from correlation.incident_commands import IncidentCommands
+from correlation.incident_queries import IncidentQueries
+from correlation.links import Links
+from stormwatch.api.app import build_app
+from stormwatch.api.common import ApiServices
+from stormwatch.api.stream import EventStream
+from stormwatch.api.publishing import AlertPublisher
+from stormwatch.auth import Authenticator, parse_tokens
 from stormwatch.config import Settings, redact_url
-from stormwatch.http import OpsServer
+from stormwatch.fault_hooks import with_fault_hooks
+from stormwatch.http import HttpBindError, HttpServer
 from stormwatch.metrics import Metrics
+from stormwatch.recording import Recorder, RecordingSink
+from stormwatch.redis_client import redis_client
+from stormwatch.rules_admin import rules_summary, validate_candidate
 
 log = structlog.get_logger("stormwatch")
 
@@ -115,10 +129,11 @@ class WorkerObserver:
         self.metrics.ready.set(1)
         if self.on_batch is not None:
             self.on_batch(messages, alerts, latencies)
-        if report is not None:
-            for iid in report.opened:
+        parts = report if isinstance(report, tuple) else (report,)  # a tuple: a batch split around a poison message
+        for part in (p for p in parts if p is not None):
+            for iid in part.opened:
                 log.info("incident_opened", incident_id=iid)
-            for iid in report.resolved:
+            for iid in part.resolved:
                 log.info("incident_resolved", incident_id=iid)
 
     def store_error(self, error: BaseException, attempt: int, delay: float) -> None:
@@ -159,18 +174,22 @@ class Worker:
         self.topology: Topology | None = None
         self.store: IncidentStore | None = None
         self.consumer: AlertConsumer | None = None
-        self.ops: OpsServer | None = None
+        self.ops: HttpServer | None = None  # the one HTTP server: ingest, API, /metrics, /healthz, /readyz
+        self.publisher: AlertPublisher | None = None
+        self.stream: EventStream | None = None  # live events for the console (GET /api/v1/stream)
         self.rule_set: RuleSet | None = None
         self.pipeline: CorrelationPipeline | None = None
         self._rules_watch: asyncio.Task[None] | None = None
         self._timer_loop: asyncio.Task[None] | None = None
         self.timers: TimerFiring | None = None
+        self.recorder: Recorder | None = None
+        self.actions: Any = None  # stormwatch.actions_app.ActionsService when STORMWATCH_ACTIONS_ENABLED
 
     async def connect(self) -> None:
         s = self.settings
         self.rule_set = load_rules(s.rules)
-        self.redis = Redis.from_url(
-            s.redis_url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=10,
+        self.redis = redis_client(
+            s, socket_timeout=5, socket_connect_timeout=3, health_check_interval=10,
             retry_on_timeout=False,
         )
         try:
@@ -181,7 +200,10 @@ class Worker:
                 f"Redis is not answering at {redact_url(s.redis_url)} ({exc}); {REDIS_START_HINT}"
             ) from None
         try:
-            self.connection = await asyncio.wait_for(aio_pika.connect_robust(s.amqp_url), timeout=10)
+            # named by namespace and pid: an operator (or a fault test) can find and close one worker's connection
+            self.connection = await asyncio.wait_for(aio_pika.connect_robust(
+                s.amqp_url, client_properties={"connection_name": f"stormwatch {s.namespace} pid {os.getpid()}"},
+            ), timeout=10)
         except Exception as exc:  # noqa: BLE001
             await self.redis.aclose()
             raise ServiceUnavailable(
@@ -206,12 +228,19 @@ class Worker:
         )
         self.metrics.group_rules.set(len(self.rule_set.groups) if self.rule_set else 0)
         self.timers = TimerFiring(pipeline)
-        self._timer_loop = asyncio.create_task(self._fire_timers(self.timers), name="stormwatch-timers")
+        if s.consume:  # an HTTP-only process correlates nothing
+            self._timer_loop = asyncio.create_task(self._fire_timers(self.timers), name="stormwatch-timers")
         if s.rules_poll_seconds > 0 and s.rules not in ("none",):
             self._rules_watch = asyncio.create_task(self._watch_rules(), name="stormwatch-rules-watch")
+        sink: Any = pipeline
+        if s.record:
+            self.recorder = Recorder(s.record)
+            sink = RecordingSink(pipeline, self.recorder)
+            log.info("recording_alerts", path=str(self.recorder.path))
+        sink = with_fault_hooks(sink, os.environ)  # test-only, off unless STORMWATCH_TEST_* is set
         self.consumer = AlertConsumer(
             self.topology,
-            pipeline,
+            sink,
             Delivery,
             WorkerObserver(self.metrics, self.on_batch),
             ConsumerConfig(
@@ -224,25 +253,87 @@ class Worker:
             is_retryable,
         )
         if s.metrics_enabled:
-            self.ops = OpsServer(self.metrics.registry, self.readiness, s.metrics_host, s.metrics_port)
-            await self.ops.start()
-        await self.consumer.start()
+            await self._start_http()
+        if s.actions_enabled:  # before the alerts flow: its queue is bound when the first events go out
+            from stormwatch.actions_app import ActionsService
+
+            assert self.redis is not None and self.connection is not None
+            self.actions = ActionsService(s, self.metrics, self.redis, self.connection, self.store,
+                                          lambda: self.rule_set, self.clock)
+            await self.actions.start()
+        if s.consume:
+            await self.consumer.start()
         self.metrics.ready.set(1)
+        host = s.http_address[0]
         log.info(
             "worker_started",
             namespace=s.namespace,
             amqp=redact_url(s.amqp_url),
             redis=redact_url(s.redis_url),
-            metrics=f"http://{s.metrics_host}:{self.ops.bound_port}/metrics" if self.ops else None,
+            consuming=s.consume,
+            metrics=f"http://{host}:{self.ops.bound_port}/metrics" if self.ops else None,
         )
 
-    def reload_rules(self) -> bool:
-        """Build and validate the whole new rule set first; swap only if it is valid (the running set stays)."""
+    async def _start_http(self) -> None:
+        s = self.settings
+        assert self.redis is not None and self.connection is not None and self.topology is not None
+        auth = Authenticator(parse_tokens(s.api_tokens), s.ingest_hmac_secret, disabled=s.auth_disabled,
+                             clock=self.clock)
+        if s.auth_disabled:
+            log.warning("auth_disabled", detail="STORMWATCH_AUTH_DISABLED=true: anyone who reaches the HTTP port "
+                                                "may ingest, change incidents and reload rules")
+        elif not auth.configured:
+            log.info("api_refusing", detail="no STORMWATCH_API_TOKENS or STORMWATCH_INGEST_HMAC_SECRET: the API "
+                                               "and ingest endpoints answer 401; /metrics, /healthz, /readyz serve")
+        self.publisher = AlertPublisher(s.amqp_url, self.names, delivery_limit=s.delivery_limit,
+                                        connection=self.connection, max_bytes=s.max_body_bytes,
+                                        on_published=self.metrics.ingest_messages.inc)
+        self.stream = EventStream(self.connection, self.names.events_exchange)
+        await self.stream.start()
+        services = ApiServices(
+            metrics=self.metrics, readiness=self.readiness, clock=self.clock, auth=auth, publisher=self.publisher,
+            queries=IncidentQueries(self.redis, self.keyspace),
+            commands=IncidentCommands(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
+            events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
+            rules=self, max_body_bytes=s.max_body_bytes,
+            links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
+            actions=ActionState(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
+            stream=self.stream, console=True,
+        )
+        host, port = s.http_address
+        self.ops = HttpServer(build_app(services), host, port, limit_concurrency=s.http_max_connections,
+                              reuse_port=s.http_reuse_port)
+        try:
+            await self.ops.start()
+        except HttpBindError as exc:
+            raise ServiceUnavailable(str(exc)) from None
+
+    # -- rules, as the API sees them (stormwatch.api.common.RulesControl) ------------------------------
+
+    def rules_summary(self) -> dict[str, Any]:
+        return rules_summary(self.rule_set, self.settings.rules)
+
+    def reload_rules_checked(self) -> list[str]:
+        """reload_rules, returning every error of a refused set ([] when applied)."""
+        errors: list[str] = []
+        self.reload_rules(errors)
+        return errors
+
+    def validate_rule_file(self, name: str, text: str) -> list[str]:
+        setting = self.settings.rules
+        return validate_candidate(None if setting == "none" else rules_directory(setting), name, text)
+
+    def reload_rules(self, errors: list[str] | None = None) -> bool:
+        """Build and validate the whole new rule set first; swap only if it is valid (the running set stays).
+
+        A refused set's errors are appended to ``errors`` when given."""
         try:
             rule_set = load_rules(self.settings.rules)
         except RulesInvalid as exc:
             self.metrics.rules_reloads.labels("refused").inc()
             log.error("rules_reload_refused", errors=str(exc))
+            if errors is not None:
+                errors.extend(line.strip() for line in str(exc).splitlines()[1:] if line.strip())
             return False
         router = Router(rule_set, self.settings.group_by)
         self.rule_set = rule_set
@@ -281,7 +372,7 @@ class Worker:
         return {
             "redis": bool(self.store and await self.store.ping()),
             "rabbitmq": bool(self.connection and not self.connection.is_closed),
-            "consumer": bool(self.consumer and self.consumer.ready.is_set()),
+            "consumer": bool(self.consumer and self.consumer.ready.is_set()) if self.settings.consume else True,
         }
 
     async def stop(self) -> None:
@@ -292,8 +383,16 @@ class Worker:
             self._timer_loop.cancel()
         if self.consumer is not None:
             await self.consumer.stop()
+        if self.actions is not None:
+            await self.actions.stop()
+        if self.stream is not None:
+            await self.stream.close()  # ends open event streams, so the HTTP server stops at once
         if self.ops is not None:
             await self.ops.stop()
+        if self.recorder is not None:
+            self.recorder.close()
+        if self.publisher is not None:
+            await self.publisher.close()
         if self.connection is not None and not self.connection.is_closed:
             try:
                 await asyncio.wait_for(self.connection.close(), timeout=5)

@@ -30,7 +30,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingest.topology import Names, declare
 from stormwatch.app import Worker
 from stormwatch.config import Settings
 from stormwatch.namespace import delete_namespace

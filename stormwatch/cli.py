@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stormwatch.config import Settings, SettingsError, load_settings, redact_url
+from stormwatch.actions_cli import register as register_actions
 from stormwatch.logging import configure_logging
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Alerts in, incidents out.")
@@ -24,6 +25,7 @@ app.add_typer(rules_app, name="rules")
 silences_app = typer.Typer(no_args_is_help=True, help="Mute alerts matching matchers for a while.")
 app.add_typer(silences_app, name="silences")
 console = Console(width=None if sys.stdout.isatty() else 200)
+register_actions(app)
 err = Console(stderr=True)
 
 
@@ -57,11 +59,22 @@ def _run(coro: Coroutine[Any, Any, Any]) -> Any:
 
 
 @app.command()
-def serve(namespace: Optional[str] = typer.Option(None, help="Overrides STORMWATCH_NAMESPACE.")) -> None:
-    """Run a worker: consume alerts, correlate them into incidents, publish incident events."""
+def serve(
+    namespace: Optional[str] = typer.Option(None, help="Overrides STORMWATCH_NAMESPACE."),
+    role: str = typer.Option("all", help="all | alerts (no action runner) | actions (only the action runner)."),
+) -> None:
+    """Run a worker: consume alerts, correlate them into incidents, publish incident events, run actions."""
     from stormwatch.app import serve as serve_worker
 
-    _run(serve_worker(_settings(namespace=namespace)))
+    if role not in ("all", "alerts", "actions"):
+        err.print(f"--role must be all, alerts or actions (got {role!r})")
+        raise typer.Exit(2)
+    if role == "actions":
+        from stormwatch.actions_app import serve_actions
+
+        _run(serve_actions(_settings(namespace=namespace)))
+        return
+    _run(serve_worker(_settings(namespace=namespace, actions_enabled=False if role == "alerts" else None)))
 
 
 @app.command()
@@ -99,12 +112,29 @@ def bench(
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     rules: Optional[str] = typer.Option(
         None, help="Compare rule-set sizes instead, e.g. 10,1000: the drain with that many group rules loaded."),
+    workers: Optional[str] = typer.Option(
+        None, help="Compare worker process counts instead, e.g. 1,2: throughput, Redis bytes per alert, RSS."),
+    actions: int = typer.Option(0, help="Measure action start latency instead: N triggers under a steady load."),
+    rate: float = typer.Option(1000.0, help="With --actions: load in single-alert messages per second."),
+    separate: bool = typer.Option(False, help="With --actions: the action runner in its own process."),
 ) -> None:
     """Measure end-to-end throughput and latency against the bare broker ceiling, side by side."""
     from stormwatch.bench import run_bench, run_rules_bench
 
     settings = _settings(log_level="warning")
+    if actions:
+        from stormwatch.bench_actions import run_actions_bench
+
+        _run(run_actions_bench(settings, console, triggers=actions, rate=rate, groups=groups, separate=separate))
+        return
     sizes = [int(x) for x in batch.split(",") if x.strip()]
+    if workers:
+        from stormwatch.bench_workers import run_workers_bench
+
+        counts = [int(x) for x in workers.split(",") if x.strip()]
+        _run(run_workers_bench(settings, console, alerts=alerts, size=sizes[-1], groups=groups, worker_counts=counts,
+                               as_json=json_out))
+        return
     if rules:
         counts = [int(x) for x in rules.split(",") if x.strip()]
         _run(run_rules_bench(settings, console, alerts=alerts, size=sizes[-1], groups=groups, rule_counts=counts))
@@ -112,15 +142,36 @@ def bench(
     _run(run_bench(settings, console, alerts=alerts, sizes=sizes, groups=groups, as_json=json_out))
 
 
-async def _with_store(fn: Any) -> Any:
-    from redis.asyncio import Redis
+@app.command("bench-http")
+def bench_http(
+    alerts: int = typer.Option(50, help="Alerts per body."),
+    seconds: int = typer.Option(10, help="wrk duration per round."),
+    connections: int = typer.Option(32, help="wrk connections."),
+    rounds: int = typer.Option(2, min=1, help="Rounds per server, alternating which goes first."),
+    consume: bool = typer.Option(False, help="Also correlate in the serving process (default: HTTP only)."),
+    processes: int = typer.Option(1, min=1, max=16, help="stormwatch serve processes sharing the port."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """POST the same /api/v2/alerts body to Alertmanager and to Stormwatch with wrk; print both figures."""
+    from stormwatch.bench_http import BenchUnavailable, run_http_bench
 
+    try:
+        _run(run_http_bench(_settings(log_level="warning"), console, alerts=alerts, seconds=seconds,
+                            connections=connections, rounds=rounds, consume=consume, processes=processes,
+                            as_json=json_out))
+    except BenchUnavailable as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+
+
+async def _with_store(fn: Any) -> Any:
     from correlation.keyspace import Keyspace
     from correlation.store import IncidentStore
     from stormwatch.app import REDIS_START_HINT, ServiceUnavailable
+    from stormwatch.redis_client import redis_client
 
     settings = _settings(log_level="warning")
-    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=3)
+    redis = redis_client(settings, socket_connect_timeout=3)
     try:
         try:
             await redis.ping()
@@ -176,15 +227,19 @@ def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--jso
         incident = await store.incident(incident_id)
         if incident is None:
             return None
-        return incident, await store.incident_alerts(incident_id), await store.timeline(incident_id)
+        from correlation.links import Links
+
+        symptoms = await Links(store.redis, store.keys, timeline_max=1).symptoms(incident_id)
+        return incident, await store.incident_alerts(incident_id), await store.timeline(incident_id), symptoms
 
     found = _run(_with_store(load))
     if found is None:
         err.print(f"no incident {incident_id!r}")
         raise typer.Exit(1)
-    incident, alerts, timeline = found
+    incident, alerts, timeline, symptoms = found
     if json_out:
-        doc = incident.public() | {"members": [a.public() for a in alerts], "timeline": timeline}
+        doc = incident.public() | {"members": [a.public() for a in alerts], "timeline": timeline,
+                                   "symptoms": symptoms}
         sys.stdout.write(orjson.dumps(doc).decode() + "\n")
         return
     console.print(incidents_table([incident], title=incident.id))
@@ -200,6 +255,16 @@ def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--jso
         labels = ",".join(f"{k}={v}" for k, v in sorted(a.labels.items()))
         table.add_row(a.fingerprint, labels, a.status, str(a.count), _ts(a.first_seen), _ts(a.last_seen))
     console.print(table)
+    if symptoms:
+        st = Table(title="symptoms: alerts of other groups this incident explains (why they did not page)")
+        for col in ("fingerprint", "labels", "because", "since"):
+            st.add_column(col)
+        for sym in symptoms:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sym["labels"].items()))
+            because = (f"topology: {' -> '.join(sym['path'])}" if sym["kind"] == "topology"
+                       else f"inhibit rule {sym['rule']}")
+            st.add_row(sym["fingerprint"], labels, because, _ts(sym["at"]))
+        console.print(st)
     tl = Table(title="timeline")
     for col in ("at", "kind", "what"):
         tl.add_column(col)
@@ -318,6 +383,20 @@ def rules_test(files: list[Path] = typer.Argument(..., exists=True, dir_okay=Fal
     console.print(f"{passed} passed, {failed} failed", highlight=False)
     if failed:
         raise typer.Exit(1)
+
+
+from stormwatch import cli_problems  # noqa: E402  (registers ``stormwatch problems``)
+
+app.add_typer(cli_problems.problems_app, name="problems")
+from stormwatch.cli_backtest import backtest_command  # noqa: E402
+
+app.command("backtest")(backtest_command)
+from stormwatch.cli_incident_commands import register as register_incident_commands  # noqa: E402
+
+register_incident_commands(incidents_app)  # incidents ack|resolve|reopen|assign|comment|priority via the API
+from stormwatch.cli_api_commands import register as register_api_commands  # noqa: E402
+
+register_api_commands(cli_problems.problems_app, silences_app)  # problems link|unlink, silences preview via the API
 
 
 def main() -> None:

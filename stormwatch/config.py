@@ -19,7 +19,7 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 #: settings whose values may hold credentials: never echoed in error messages
-_SECRET_FIELDS = frozenset({"amqp_url", "redis_url"})
+_SECRET_FIELDS = frozenset({"amqp_url", "redis_url", "api_tokens", "ingest_hmac_secret", "api_token"})
 
 
 class SettingsError(Exception):
@@ -31,10 +31,23 @@ class Settings(BaseSettings):
 
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_cluster: bool = False  # the URL names one node of a Redis Cluster
     namespace: str = "stormwatch"
     metrics_host: str = "127.0.0.1"
     metrics_enabled: bool = True
     metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0: any free port
+    # the one HTTP server (ingest, API, /metrics, /healthz, /readyz); unset: metrics_host / metrics_port, so
+    # existing STORMWATCH_METRICS_* deployments keep their port. metrics_enabled switches the server.
+    http_host: str | None = None
+    http_port: int | None = Field(default=None, ge=0, le=65535)
+    http_max_connections: int | None = Field(default=None, ge=1)  # uvicorn limit_concurrency (503 past it)
+    http_reuse_port: bool = False  # SO_REUSEPORT: several `stormwatch serve` processes share one HTTP port
+    api_tokens: str = ""  # "name:role:token,..." or a JSON list of {"name","role","token"}; see stormwatch/auth.py
+    ingest_hmac_secret: str = ""  # X-Stormwatch-Signature on ingest endpoints (HMAC-SHA256 of "t.body")
+    auth_disabled: bool = False  # development only: every request is "anonymous" with every role
+    consume: bool = True  # false: serve HTTP (ingest, API) only; another process correlates
+    api_url: str = ""  # the CLI's API (incidents ack, ...); empty: http://<http host>:<http port>
+    api_token: str = ""  # the CLI's bearer token
     prefetch: int = Field(default=512, ge=1, le=65535)
     batch_size: int = Field(default=256, ge=1, le=10_000)
     batch_wait_ms: float = Field(default=2.0, ge=0, le=10_000)
@@ -47,8 +60,36 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     timeline_max_entries: int = Field(default=1000, ge=10)
     redis_retry_max_seconds: float = Field(default=10.0, gt=0)
+    # record every valid alert this worker stored to a JSON-lines file, for `stormwatch backtest` ("" : off);
+    # "{pid}" in the path becomes the process id, so several workers on one machine write separate files
+    record: str = ""
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # remediation actions (docs/actions.md)
+    actions_enabled: bool = True  # run the action runner in this worker
+    actions_shadow: bool = False  # record what would run, run nothing
+    actions_concurrency: int = Field(default=32, ge=1, le=10_000)  # events handled at once per worker
+    actions_poll_seconds: float = Field(default=1.0, gt=0)  # approved runs, approval expiry, verification
+    actions_fleet_max: int = Field(default=120, ge=0)  # runs of all actions per window, all workers (0: no limit)
+    actions_fleet_window_seconds: float = Field(default=60.0, gt=0)
+    actions_allowed_schemes: Annotated[tuple[str, ...], NoDecode] = ("https",)
+    actions_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()  # empty: any host with public addresses
+    actions_allowed_ports: Annotated[tuple[int, ...], NoDecode] = (80, 443)  # empty: any port
+    actions_allowed_networks: Annotated[tuple[str, ...], NoDecode] = ()  # CIDRs exempt from the private refusal
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _api_tokens(cls, value: str) -> str:
+        from stormwatch.auth import parse_tokens  # the format lives with the code that uses it
+
+        parse_tokens(value)  # raises ValueError naming the bad entry, never echoing a token
+        return value
+
+    @property
+    def http_address(self) -> tuple[str, int]:
+        """Where the HTTP server listens (STORMWATCH_HTTP_* else STORMWATCH_METRICS_*)."""
+        host = self.http_host if self.http_host is not None else self.metrics_host
+        return host, self.http_port if self.http_port is not None else self.metrics_port
 
     @field_validator("amqp_url")
     @classmethod
@@ -82,7 +123,20 @@ class Settings(BaseSettings):
             raise ValueError("must be a rules directory, 'examples' (the shipped examples) or 'none'")
         return value
 
-    @field_validator("group_by", mode="before")
+    @field_validator("actions_allowed_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"{net!r} is not a network (use CIDR, e.g. 127.0.0.1/32)") from None
+        return value
+
+    @field_validator("group_by", "actions_allowed_schemes", "actions_allowed_hosts", "actions_allowed_ports",
+                     "actions_allowed_networks", mode="before")
     @classmethod
     def _split_group_by(cls, value: object) -> object:
         if isinstance(value, str):

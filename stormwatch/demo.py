@@ -2,8 +2,12 @@
 
 The orders database fails; every service that depends on it starts failing on every pod, in four
 source formats (Alertmanager webhook, Prometheus API v2, PagerDuty Events v2, generic JSON); Prometheus
-re-sends what is still firing; one sender emits a malformed alert; then the database recovers and most
-alerts resolve. The demo prints the incidents the storm became and the compression ratio.
+re-sends what is still firing; one sender emits a malformed alert. The symptoms wait 30s for a cause (the
+example rules' holds), find the database alert and attach to its incident; then the database recovers and
+most alerts resolve, but shipping's latency keeps firing and becomes an incident of its own; five minutes
+later the database incident resolves (its rule's resolve hold). The worker's clock is simulated, so those
+minutes pass in a second; everything else is the real worker on the real RabbitMQ and Redis. The demo prints
+the incidents, the problem, the symptoms and the compression ratio.
 """
 
 from __future__ import annotations
@@ -38,9 +42,11 @@ ROUNDS = 4  # Prometheus re-sends firing alerts every evaluation interval
 
 @dataclass
 class Storm:
-    bodies: list[tuple[bytes, str]]  # (body, format)
+    bodies: list[tuple[bytes, str]]  # (body, format): the outage
     valid_alerts: int
     bad_alerts: int
+    recovery: list[tuple[bytes, str]]  # the database recovers; shipping's latency stays and is re-sent
+    recovery_alerts: int
 
 
 def _ts(t: float) -> str:
@@ -123,60 +129,86 @@ def build_storm(scale: int = 1, now: float | None = None) -> Storm:
     bodies.append((orjson.dumps([bad, _alert("DiskFull", "inventory", "inventory-1", "warning", start)]),
                    "alertmanager_v2"))
     valid += 1
-    # the database recovers: it and most symptoms resolve; shipping's latency stays (a separate problem)
+    outage, outage_valid = bodies, valid
+    bodies, valid = [], 0
+    # the database recovers: it and most symptoms resolve; shipping's latency stays (a separate problem) and
+    # Prometheus re-sends it
     end = now - 10
-    add("alertmanager_v2", [_alert("PostgresDown", DB_SERVICE, "db-1", "critical", start, end)])
+    add("alertmanager_v2", [_alert("PostgresDown", DB_SERVICE, "db-1", "critical", start, end),
+                            _alert("PostgresReplicationLag", DB_SERVICE, "db-2", "warning", start, end)])
     for service, fmt in DEPENDENTS.items():
         names = ("HighErrorRate",) if service == "shipping" else ("HighErrorRate", "HighLatency")
         alerts = [_alert(name, service, f"{service}-{p}", "critical" if name == "HighErrorRate" else "warning",
                          start + 20, end) for name in names for p in range(pods)]
         add(fmt, alerts, resolved=True)
-    return Storm(bodies, valid, 1)
+    add(DEPENDENTS["shipping"], [_alert("HighLatency", "shipping", f"shipping-{p}", "warning", start + 20)
+                                 for p in range(pods)])
+    return Storm(outage, outage_valid, 1, bodies, valid)
+
+
+class DemoClock:
+    """The worker's clock: real time plus the minutes the demo skips."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.skipped
+
+
+async def _timers_done(worker: Worker, prefix: str) -> None:
+    """Wait until no timer of a kind is left in the shared index (fired and completed by the worker)."""
+    while True:
+        members = [m for shard in worker.keyspace.timer_shards for m in await worker.redis.zrange(shard, 0, -1)]
+        if not any(m.decode().startswith(prefix) for m in members):
+            return
+        await asyncio.sleep(0.02)
+
+
+async def _stored(registry: Any, total: float, progress: Progress, task: Any) -> None:
+    while True:
+        stored = registry.get_sample_value("stormwatch_batch_alerts_sum") or 0
+        progress.update(task, completed=stored)
+        if stored >= total:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def run_demo(settings: Settings, console: Console, *, keep: bool = False, scale: int = 1) -> None:
     namespace = f"demo-{uuid.uuid4().hex[:8]}"
-    settings = settings.model_copy(update={"namespace": namespace, "metrics_port": 0})
-    worker = Worker(settings)
+    settings = settings.model_copy(update={"namespace": namespace, "metrics_port": 0, "timer_poll_seconds": 0.05})
+    clock = DemoClock()
+    worker = Worker(settings, clock=clock)
     await worker.start()
     registry = worker.metrics.registry
     port = worker.ops.bound_port if worker.ops else None
     console.print(f"[bold]Stormwatch demo[/bold]  namespace [cyan]{namespace}[/cyan]  "
-                  f"metrics http://127.0.0.1:{port}/metrics")
+                  f"metrics http://127.0.0.1:{port}/metrics  (rules: {settings.rules})")
     storm = build_storm(scale)
+    alerts_in = storm.valid_alerts + storm.bad_alerts + storm.recovery_alerts
     console.print(f"orders-db fails: publishing {len(storm.bodies)} messages holding {storm.valid_alerts + storm.bad_alerts} "
                   f"alerts from {len(DEPENDENTS) + 1} services in 4 formats")
     started = time.perf_counter()
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
-            sent_task = progress.add_task("published", total=len(storm.bodies))
-            done_task = progress.add_task("correlated", total=storm.valid_alerts)
+            sent_task = progress.add_task("published", total=len(storm.bodies) + len(storm.recovery))
+            done_task = progress.add_task("correlated", total=storm.valid_alerts + storm.recovery_alerts)
             exchange = worker.topology.alerts
             for b, fmt in storm.bodies:
                 await publish_many(exchange, [b], routing_key=f"demo.{fmt}")
                 progress.advance(sent_task)
-            while True:
-                stored = registry.get_sample_value("stormwatch_batch_alerts_sum") or 0
-                progress.update(done_task, completed=stored)
-                if stored >= storm.valid_alerts:
-                    break
-                await asyncio.sleep(0.05)
+            await _stored(registry, storm.valid_alerts, progress, done_task)
+            clock.skipped += 31  # the symptoms' 30s hold for a cause runs out
+            await _timers_done(worker, "h|")
+            for b, fmt in storm.recovery:
+                await publish_many(exchange, [b], routing_key=f"demo.{fmt}")
+                progress.advance(sent_task)
+            await _stored(registry, storm.valid_alerts + storm.recovery_alerts, progress, done_task)
+            clock.skipped += 5 * 60 + 1  # the database incident's 5m resolve hold runs out
+            await _timers_done(worker, "INC-")
         elapsed = time.perf_counter() - started
-        incidents = await worker.store.list_incidents(limit=1000)
-        console.print(incidents_table(incidents, title=f"{len(incidents)} incidents"))
-        alerts_in = storm.valid_alerts + storm.bad_alerts
-        dup = registry.get_sample_value("stormwatch_alerts_duplicate_total") or 0
-        rejected = sum(
-            s.value for m in registry.collect() if m.name == "stormwatch_alerts_rejected"
-            for s in m.samples if s.name.endswith("_total")
-        )
-        open_now = sum(1 for i in incidents if i.status != "resolved")
-        console.print(
-            f"[bold]{alerts_in} alerts in -> {len(incidents)} incidents out: compression "
-            f"{alerts_in / max(1, len(incidents)):.1f}x[/bold]  ({int(dup)} duplicates, {int(rejected)} dead-lettered "
-            f"with a reason, {len(incidents) - open_now} resolved, {open_now} still open) in {elapsed:.2f}s"
-        )
+        await _report(worker, console, alerts_in, elapsed)
         if keep:
             console.print(f"kept: STORMWATCH_NAMESPACE={namespace} stormwatch incidents list")
     finally:
@@ -184,3 +216,34 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False, 
         if not keep:
             await delete_namespace(settings)
 
+
+async def _report(worker: Worker, console: Console, alerts_in: int, elapsed: float) -> None:
+    registry = worker.metrics.registry
+    incidents = await worker.store.list_incidents(limit=1000)
+    console.print(incidents_table(incidents, title=f"{len(incidents)} incidents"))
+    links = worker.pipeline.links
+    for incident in incidents:
+        symptoms = await links.symptoms(incident.id)
+        if symptoms:
+            by_service: dict[str, int] = {}
+            for sym in symptoms:
+                service = sym["labels"].get("service", "?")
+                by_service[service] = by_service.get(service, 0) + 1
+            console.print(f"{incident.id} explains {len(symptoms)} alerts of other groups (symptoms that did not "
+                          f"page): " + ", ".join(f"{svc} {n}" for svc, n in sorted(by_service.items())),
+                          highlight=False)
+    for problem in await links.list_problems():
+        console.print(f"problem {problem.id}: {problem.title} ({problem.status}; services "
+                      f"{', '.join(problem.why.get('services', []))})", highlight=False)
+    dup = registry.get_sample_value("stormwatch_alerts_duplicate_total") or 0
+    rejected = sum(
+        s.value for m in registry.collect() if m.name == "stormwatch_alerts_rejected"
+        for s in m.samples if s.name.endswith("_total")
+    )
+    open_now = sum(1 for i in incidents if i.status != "resolved")
+    console.print(
+        f"[bold]{alerts_in} alerts in -> {len(incidents)} incidents out: compression "
+        f"{alerts_in / max(1, len(incidents)):.1f}x[/bold]  ({int(dup)} duplicates, {int(rejected)} dead-lettered "
+        f"with a reason, {len(incidents) - open_now} resolved, {open_now} still open) in {elapsed:.2f}s "
+        f"(6 simulated minutes skipped)"
+    )

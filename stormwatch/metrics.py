@@ -36,6 +36,20 @@ class Metrics:
     ready: Gauge
     rules_reloads: Counter
     group_rules: Gauge
+    alerts_correlated: Counter
+    problems_changed: Counter
+    http_requests: Counter
+    http_latency: Histogram
+    ingest_alerts: Counter
+    ingest_rejected: Counter
+    ingest_messages: Counter
+    auth_refused: Counter
+    incident_commands: Counter
+    actions_started: Counter
+    actions_succeeded: Counter
+    actions_failed: Counter
+    actions_skipped: Counter
+    action_duration: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> "Metrics":
@@ -100,6 +114,53 @@ class Metrics:
                 "stormwatch_rules_reloads_total", "Rule-set reloads, by outcome (applied, refused).", ["outcome"],
                 registry=r),
             group_rules=Gauge("stormwatch_group_rules", "Group rules in the running rule set.", registry=r),
+            alerts_correlated=Counter(
+                "stormwatch_alerts_correlated_total",
+                "Notifications correlated across groups, by outcome: symptom (attached to its cause's incident), "
+                "waiting (held for a cause), flap (a flapping alert's resolution that resolved nothing).",
+                ["outcome"], registry=r),
+            problems_changed=Counter(
+                "stormwatch_problems_changed_total", "Problems opened or extended with an incident.", registry=r),
+            http_requests=Counter(
+                "stormwatch_http_requests_total", "HTTP requests answered, by route and status code.",
+                ["route", "code"], registry=r),
+            http_latency=Histogram(
+                "stormwatch_http_request_duration_seconds", "Time to answer an HTTP request, by route.",
+                ["route"], buckets=LATENCY_BUCKETS, registry=r),
+            ingest_alerts=Counter(
+                "stormwatch_ingest_alerts_total",
+                "Alerts posted to the ingest endpoints, by format and outcome (accepted: confirmed by RabbitMQ; "
+                "rejected: invalid, answered 4xx; unavailable: RabbitMQ down, answered 503).",
+                ["format", "outcome"], registry=r),
+            ingest_rejected=Counter(
+                "stormwatch_ingest_rejected_total", "Alerts or bodies refused by the ingest endpoints, by reason.",
+                ["format", "reason"], registry=r),
+            ingest_messages=Counter(
+                "stormwatch_ingest_messages_total",
+                "Messages the ingest endpoints published with a broker confirm (alert lists posted together are "
+                "coalesced into one message).", registry=r),
+            auth_refused=Counter(
+                "stormwatch_auth_refused_total", "Requests refused by authentication or authorisation, by reason.",
+                ["reason"], registry=r),
+            incident_commands=Counter(
+                "stormwatch_incident_commands_total", "Incident commands through the API, by command and outcome.",
+                ["command", "outcome"], registry=r),
+            actions_started=Counter(
+                "stormwatch_actions_started_total", "Action runs started (executed), by action type.", ["type"],
+                registry=r),
+            actions_succeeded=Counter(
+                "stormwatch_actions_succeeded_total", "Action runs that succeeded, by action type.", ["type"],
+                registry=r),
+            actions_failed=Counter(
+                "stormwatch_actions_failed_total", "Action runs that failed (after retries), by action type.",
+                ["type"], registry=r),
+            actions_skipped=Counter(
+                "stormwatch_actions_skipped_total",
+                "Action runs not executed, by reason (rate_limit, breaker, dry_run, approval_pending, shadow).",
+                ["reason"], registry=r),
+            action_duration=Histogram(
+                "stormwatch_action_duration_seconds", "Duration of executed action runs, retries included.",
+                ["type"], buckets=LATENCY_BUCKETS, registry=r),
         )
 
     def record_batch(self, messages: int, alerts: int, report: Any, latencies: Sequence[float]) -> None:
@@ -109,6 +170,13 @@ class Metrics:
             self.processing_latency.observe(value)
         if report is None:
             return
+        if isinstance(report, tuple):  # a batch split around a poison message: one report per part
+            for part in report:
+                self._record_report(part)
+            return
+        self._record_report(report)
+
+    def _record_report(self, report: Any) -> None:
         self.alerts_duplicate.inc(report.duplicates)
         self.alerts_stale.inc(report.stale)
         self.alerts_muted.inc(report.muted)
@@ -119,3 +187,7 @@ class Metrics:
         self.replays.inc(report.replayed)
         self.write_conflicts.inc(report.conflicts)
         self.events_published.inc(report.events)
+        self.alerts_correlated.labels("symptom").inc(getattr(report, "symptoms", 0))
+        self.alerts_correlated.labels("waiting").inc(getattr(report, "waiting", 0))
+        self.alerts_correlated.labels("flap").inc(getattr(report, "flaps", 0))
+        self.problems_changed.inc(len(getattr(report, "problems", ())))

@@ -55,3 +55,16 @@ async def publish_bodies(settings: Settings, bodies: list[bytes], *, routing_key
         return await publish_many(topology.alerts, bodies, routing_key=routing_key, fmt=fmt)
     finally:
         await connection.close()
+
+
+async def publish_events(settings: Settings, events: list[dict]) -> None:
+    """Publish events (problem lifecycle changes made from the CLI) to ``<ns>.events`` with confirms."""
+    from actions.events import AmqpEventPublisher
+
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        topology = await declare(channel, Names(settings.namespace), delivery_limit=settings.delivery_limit)
+        await AmqpEventPublisher(topology.events).publish_events(events)
+    finally:
+        await connection.close()

@@ -6,6 +6,7 @@ import pytest
 
 from stormwatch.app import Worker
 from stormwatch.config import Settings
+from tests.integration.redis_cluster import RedisCluster3
 
 
 @pytest.fixture
@@ -16,3 +17,14 @@ async def worker(clean: Settings) -> AsyncIterator[Worker]:
         yield w
     finally:
         await w.stop()
+
+
+@pytest.fixture
+async def cluster(tmp_path) -> AsyncIterator[RedisCluster3]:
+    """A private three-node Redis Cluster (redis-server in cluster mode), stopped afterwards."""
+    c = RedisCluster3(tmp_path / "cluster")
+    await c.start()
+    try:
+        yield c
+    finally:
+        await c.stop()

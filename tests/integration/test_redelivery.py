@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import aio_pika
@@ -112,3 +111,21 @@ async def test_same_message_twice_changes_nothing(worker):
     (alert,) = await worker.store.incident_alerts(after[0].id)
     assert alert.count == 1
     assert worker.metrics.registry.get_sample_value("stormwatch_replays_total") == 1
+
+
+async def test_same_message_twice_in_one_batch_counts_once(clean):
+    """Both copies are queued before the worker consumes, so they arrive together (one batch, same markers)."""
+    worker = Worker(clean)
+    await worker.connect()
+    try:
+        body = orjson.dumps([v2_alert("DiskFull", "db", "db-1"), v2_alert("DiskFull", "db", "db-2")])
+        for _ in range(2):
+            await worker.topology.alerts.publish(aio_pika.Message(body, message_id="same-id"), routing_key="a")
+        await worker.start()
+        await eventually(lambda: (worker.metrics.registry.get_sample_value("stormwatch_batch_messages_sum") or 0) >= 2)
+        (incident,) = await worker.store.list_incidents()
+        assert (incident.alerts, incident.occurrences) == (2, 2)
+        assert sorted(a.count for a in await worker.store.incident_alerts(incident.id)) == [1, 1]
+        assert worker.metrics.registry.get_sample_value("stormwatch_replays_total") == 1
+    finally:
+        await worker.stop()

@@ -171,7 +171,7 @@ async def test_redis_stopped_and_restarted_mid_stream_loses_and_doubles_nothing(
     # processing after the restart succeeded, so the worker loaded its scripts again (NOSCRIPT handled)
     client = own_redis.client()
     try:
-        assert await client.script_exists(worker.store._read_sha, worker.store._apply_sha) == [True, True]
+        assert await client.script_exists(worker.store.scripts.sha("read_group"), worker.store.scripts.sha("apply_group")) == [True, True]
     finally:
         await client.aclose()
 
@@ -187,7 +187,7 @@ async def test_script_flush_mid_stream_is_recovered(outage_worker, own_redis):
     client = own_redis.client()
     try:
         await client.script_flush()
-        shas = (worker.store._read_sha, worker.store._apply_sha)
+        shas = (worker.store.scripts.sha("read_group"), worker.store.scripts.sha("apply_group"))
         await publish(settings, bodies[100:], message_ids=ids[100:])
         await eventually(lambda: stored_alerts(worker) >= alerts_total, what="everything stored")
         assert await client.script_exists(*shas) == [True, True]  # only the worker can have loaded them again

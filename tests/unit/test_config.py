@@ -206,3 +206,15 @@ def test_cli_redis_message_hides_the_password(monkeypatch: pytest.MonkeyPatch) -
 
     assert "Redis is not answering at redis://:***@127.0.0.1:1/0" in str(info.value)
     assert "s3cret" not in str(info.value)
+
+
+def test_http_address_defaults_to_the_metrics_address_and_http_settings_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().http_address == ("127.0.0.1", 9464)
+    monkeypatch.setenv("STORMWATCH_METRICS_PORT", "9500")
+    assert load_settings().http_address == ("127.0.0.1", 9500)  # older deployments keep their port
+    monkeypatch.setenv("STORMWATCH_HTTP_PORT", "8080")
+    monkeypatch.setenv("STORMWATCH_HTTP_HOST", "0.0.0.0")
+    assert load_settings().http_address == ("0.0.0.0", 8080)
+    monkeypatch.setenv("STORMWATCH_HTTP_PORT", "70000")
+    with pytest.raises(SettingsError, match="STORMWATCH_HTTP_PORT:"):
+        load_settings()

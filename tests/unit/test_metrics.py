@@ -151,10 +151,11 @@ async def http(port: int, method: str, path: str, body: bytes = b"") -> tuple[in
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(
-            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            .encode() + body
         )
         await writer.drain()
-        raw = await asyncio.wait_for(reader.read(), timeout=5)  # the server closes after one response
+        raw = await asyncio.wait_for(reader.read(), timeout=5)  # Connection: close: the server closes after one response
     finally:
         writer.close()
         await writer.wait_closed()

@@ -1,0 +1,194 @@
+"""``stormwatch bench --workers 1,2``: N worker processes share one queue; throughput, memory, RSS side by side.
+
+For each worker count, in a fresh namespace: the alerts queue is filled with the same messages, then N
+``stormwatch serve`` processes start and drain it with no coordination beyond RabbitMQ and Redis. Each worker's
+``/metrics`` is scraped every 50 ms; throughput is the steady-state rate between 10% and 90% of the alerts stored
+(so process start-up, which differs between 1 and 2 processes, is not counted). Also reported:
+
+* Redis memory per active alert: ``MEMORY USAGE`` summed over every key of the namespace, divided by the
+  distinct fingerprints (the alerts a storm keeps active);
+* worker RSS (``/proc/<pid>/status`` VmRSS) at 10%, 50% and 100% of the stream: flat means no growth with the
+  number of alerts processed (run with ``--alerts 1000000`` for the issue's figure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import aio_pika
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from ingest.topology import Names, declare
+from stormwatch.bench import make_bodies
+from stormwatch.config import Settings
+from stormwatch.namespace import delete_namespace
+from stormwatch.publisher import publish_many
+from stormwatch.redis_client import redis_client
+
+
+@dataclass
+class WorkersResult:
+    workers: int
+    alerts: int
+    alerts_per_s: float
+    seconds: float
+    redis_bytes_per_alert: float
+    rss_mib: list[float] = field(default_factory=list)  # per worker: at 10%, 50%, 100%
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _stored(port: int) -> float:
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout=2)
+    except (OSError, asyncio.TimeoutError):
+        return 0.0
+    try:
+        writer.write(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
+        await writer.drain()
+        body = await asyncio.wait_for(reader.read(), timeout=5)
+    except (OSError, asyncio.TimeoutError):
+        return 0.0  # a worker busy with a long batch answers late: no sample this round (it is not a failure)
+    finally:
+        writer.close()
+    for line in body.decode(errors="replace").splitlines():
+        if line.startswith("stormwatch_batch_alerts_sum "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+async def _redis_bytes(settings: Settings) -> int:
+    redis = redis_client(settings)
+    total = 0
+    try:
+        batch: list[Any] = []
+        async for key in redis.scan_iter(match=f"{settings.namespace}:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                total += await _usage(redis, batch)
+                batch = []
+        if batch:
+            total += await _usage(redis, batch)
+    finally:
+        await redis.aclose()
+    return total
+
+
+async def _usage(redis: Any, keys: list[Any]) -> int:
+    pipe = redis.pipeline(transaction=False)
+    for key in keys:
+        pipe.memory_usage(key)
+    return sum(v or 0 for v in await pipe.execute())
+
+
+async def _one(settings: Settings, bodies: list[bytes], alerts: int, distinct: int, workers: int,
+               console: Console) -> WorkersResult:
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        topology = await declare(channel, Names(settings.namespace), delivery_limit=settings.delivery_limit)
+        for start in range(0, len(bodies), 1000):
+            await publish_many(topology.alerts, bodies[start:start + 1000], routing_key="bench")
+    finally:
+        await connection.close()
+    ports = [_free_port() for _ in range(workers)]
+    procs = []
+    for port in ports:
+        env = os.environ | {
+            "STORMWATCH_NAMESPACE": settings.namespace, "STORMWATCH_AMQP_URL": settings.amqp_url,
+            "STORMWATCH_REDIS_URL": settings.redis_url, "STORMWATCH_REDIS_CLUSTER": str(settings.redis_cluster),
+            "STORMWATCH_METRICS_PORT": str(port), "STORMWATCH_RULES": settings.rules,
+            "STORMWATCH_LOG_LEVEL": "warning", "STORMWATCH_LOG_FORMAT": "json",
+        }
+        procs.append(await asyncio.create_subprocess_exec(
+            sys.executable, "-c", "from stormwatch.cli import main; main()", "serve", env=env,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL))
+    samples: list[tuple[float, float]] = []
+    rss: list[list[float]] = [[] for _ in procs]
+    marks = [0.1, 0.5, 1.0]
+    try:
+        deadline = time.perf_counter() + 1800
+        while time.perf_counter() < deadline:
+            stored = sum(await asyncio.gather(*(_stored(p) for p in ports)))
+            samples.append((time.perf_counter(), stored))
+            while marks and stored >= marks[0] * alerts:
+                marks.pop(0)
+                for i, proc in enumerate(procs):
+                    rss[i].append(_rss_mib(proc.pid))
+            if stored >= alerts:
+                break
+            if any(p.returncode is not None for p in procs):
+                raise RuntimeError("a worker exited during the benchmark")
+            await asyncio.sleep(0.05)
+        else:
+            raise RuntimeError("the workers did not drain the queue within 30 minutes")
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                await asyncio.wait_for(proc.wait(), timeout=30)
+            except asyncio.TimeoutError:
+                proc.kill()
+    t10 = next(t for t, n in samples if n >= 0.1 * alerts)
+    t90 = next(t for t, n in samples if n >= 0.9 * alerts)
+    rate = 0.8 * alerts / (t90 - t10) if t90 > t10 else float("nan")
+    memory = await _redis_bytes(settings)
+    return WorkersResult(workers, alerts, rate, samples[-1][0] - samples[0][0], memory / max(1, distinct),
+                         [round(v, 1) for r in rss for v in r])
+
+
+async def run_workers_bench(settings: Settings, console: Console, *, alerts: int, size: int, groups: int,
+                            worker_counts: list[int], as_json: bool = False) -> list[WorkersResult]:
+    distinct = max(groups, alerts // 4)
+    bodies = make_bodies(alerts, size, groups, distinct=distinct)
+    distinct = min(distinct, alerts)
+    results = []
+    for n in worker_counts:
+        if not as_json:
+            console.print(f"[bold]{n} worker process(es)[/bold]: {len(bodies):,} messages of {size} alert(s), "
+                          f"{distinct:,} distinct alerts")
+        ns = settings.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}"})
+        try:
+            results.append(await _one(ns, bodies, alerts, distinct, n, console))
+        finally:
+            await delete_namespace(ns)
+    if as_json:
+        console.print_json(orjson.dumps([asdict(r) for r in results]).decode())
+        return results
+    table = Table(title=f"stormwatch bench --workers (this machine: {os.cpu_count()} cores)")
+    for col in ("workers", "alerts/s (10%-90%)", "vs first", "drain s", "Redis bytes per active alert",
+                "worker RSS MiB at 10% / 50% / 100%"):
+        table.add_column(col, justify="right")
+    for r in results:
+        rss = " | ".join(" / ".join(f"{v:.0f}" for v in r.rss_mib[i:i + 3]) for i in range(0, len(r.rss_mib), 3))
+        table.add_row(str(r.workers), f"{r.alerts_per_s:,.0f}", f"{r.alerts_per_s / results[0].alerts_per_s:.2f}x",
+                      f"{r.seconds:.1f}", f"{r.redis_bytes_per_alert:,.0f}", rss)
+    console.print(table)
+    return results

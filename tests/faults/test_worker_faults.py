@@ -1,0 +1,147 @@
+"""Workers die, are stopped, lose their broker connections, or meet a poison message, mid-stream.
+
+Two real ``stormwatch serve`` processes share the namespace's queue; every scenario ends with the exact account
+of ``harness.finish`` (no alert lost or doubled, one incident per group, each incident's action run once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from ingest.topology import Names
+from tests.conftest import eventually
+from tests.faults.harness import PREFETCH, Scenario, finish, make_stream, note, with_poison
+from tests.faults.servers import close_connection, worker_connections
+from tests.integration.helpers import drain_queue
+
+MESSAGES = 2000
+
+
+async def _stored_at_least(scenario: Scenario, n: float) -> bool:
+    return (await scenario.stored() or 0) >= n
+
+
+async def _metric_sum(workers, name: str) -> float:
+    return sum([(await w.metric(name)) or 0.0 for w in workers])
+
+
+async def test_exit_between_state_write_and_ack(scenario):
+    """The test-only hook exits a worker right after its Nth batch was written and before it was acked, twice;
+    the other worker receives the written batch again and recognises it (a replay), counting nothing twice."""
+    stream = make_stream(scenario.settings.namespace, MESSAGES, seed=1)
+    doomed = await scenario.start_worker(STORMWATCH_TEST_EXIT_AFTER_WRITE="5")
+    survivor = await scenario.start_worker()
+    await scenario.ready(doomed, survivor)
+    # the stream goes out in thirds, each only once the doomed worker is up again, so that it always gets enough
+    # batches to reach its exit (the survivor alone could otherwise drain the rest while it restarts)
+    third = len(stream.bodies) // 3
+    publisher = asyncio.create_task(scenario.publish(stream, 0, third))
+    for nth, (start, stop) in zip(("9", ""), ((third, 2 * third), (2 * third, None))):
+        # exits after its 5th write; the restart exits after its 9th; the last one stays
+        assert await asyncio.wait_for(doomed.process.wait(), timeout=60) == 137
+        await publisher
+        doomed = await scenario.start_worker(**({"STORMWATCH_TEST_EXIT_AFTER_WRITE": nth} if nth else {}))
+        await scenario.ready(doomed)
+        publisher = asyncio.create_task(scenario.publish(stream, start, stop))
+    scenario.fault_over()
+    await publisher
+    await finish(scenario, stream)
+    replays = await _metric_sum([survivor, doomed], "stormwatch_replays_total")
+    note(f"2 exits after write, {replays:.0f} replays")
+    assert replays >= 1, "the written but unacked batches came back and were recognised as applied"
+
+
+async def test_sigkill_at_random_points(scenario):
+    """SIGKILL one of two workers three times at random points of the stream, restarting it each time."""
+    rng = random.Random(42)
+    stream = make_stream(scenario.settings.namespace, MESSAGES, seed=2)
+    victim = await scenario.start_worker()
+    survivor = await scenario.start_worker()
+    await scenario.ready(victim, survivor)
+    publisher = asyncio.create_task(scenario.publish(stream))
+    points = sorted(rng.uniform(0.05, 0.8) * stream.alerts for _ in range(3))
+    for point in points:
+        await eventually(lambda: _stored_at_least(scenario, point), timeout=60, what=f"{point:.0f} alerts stored")
+        await asyncio.sleep(rng.uniform(0, 0.05))  # anywhere in a batch: reading, writing, publishing, acking
+        await victim.kill()
+        victim = await scenario.start_worker()
+        await scenario.ready(victim)
+    scenario.fault_over()
+    await publisher
+    await finish(scenario, stream)
+    note(f"3 SIGKILLs at {', '.join(f'{p / stream.alerts:.0%}' for p in points)} of the stream")
+
+
+async def test_sigterm_under_load_drains_and_exits_zero(scenario):
+    stream = make_stream(scenario.settings.namespace, MESSAGES, seed=3)
+    leaving = await scenario.start_worker()
+    staying = await scenario.start_worker()
+    await scenario.ready(leaving, staying)
+    publisher = asyncio.create_task(scenario.publish(stream))
+    await eventually(lambda: _stored_at_least(scenario, stream.alerts * 0.3), timeout=60, what="30% stored")
+    code = await leaving.terminate(timeout=30)
+    scenario.fault_over()
+    assert code == 0, leaving.output()
+    events = leaving.events()
+    assert "worker_stopped" in events and "processing_crashed" not in events, leaving.output()
+    await publisher
+    await finish(scenario, stream)
+    redelivered = await staying.metric("stormwatch_redeliveries_total")
+    replays = await staying.metric("stormwatch_replays_total")
+    note(f"{redelivered:.0f} redelivered (prefetch {PREFETCH}), {replays:.0f} replays")
+    # what the leaving worker held and had not started is handed back once, at most its prefetch; what it wrote
+    # it acked, so nothing it wrote comes back
+    assert redelivered <= PREFETCH
+    assert replays == 0
+
+
+async def test_broker_closes_the_workers_connections(scenario):
+    """``rabbitmqctl close_connection`` on one worker's own connection (found by its connection name) while it
+    holds messages, 3 times: the stream goes out in thirds, each closed while it is being published, once the
+    victim has reconnected from the previous close (``connect_robust`` retries every 5 s)."""
+    messages = 3000  # rabbitmqctl takes a second or two to act: a third must outlast it
+    stream = make_stream(scenario.settings.namespace, messages, seed=4)
+    victim = await scenario.start_worker()
+    other = await scenario.start_worker()
+    await scenario.ready(victim, other)
+    ns, pid = scenario.settings.namespace, victim.process.pid
+    cuts = [0, messages // 3, 2 * messages // 3, messages]
+    closed = 0
+    for start, stop in zip(cuts, cuts[1:]):
+        (connection,) = await eventually(lambda: worker_connections(ns, pid), timeout=30,
+                                         what="the victim connected (again)")
+        closing = asyncio.create_task(close_connection(connection))  # rabbitmqctl needs a second or so to act
+        await scenario.publish(stream, start, stop)
+        await closing
+        closed += 1
+    scenario.fault_over()
+    await finish(scenario, stream)
+    await eventually(victim.ready, timeout=30, what="the victim reconnected and is ready")
+    redelivered = await _metric_sum([victim, other], "stormwatch_redeliveries_total")
+    note(f"{closed} connections closed by the broker, {redelivered:.0f} redelivered")
+    assert redelivered > 0, "the closes found the victim holding messages (they came back to the queue)"
+
+
+async def test_poison_message_is_dead_lettered_and_the_queue_keeps_moving(scenario):
+    ns = scenario.settings.namespace
+    stream, poison_ids = with_poison(make_stream(ns, MESSAGES, seed=5), [300, 1000, 1700], ns, "poison-pill")
+    env = {"STORMWATCH_TEST_POISON": "poison-pill", "STORMWATCH_DELIVERY_LIMIT": "3"}
+    workers = [await scenario.start_worker(**env), await scenario.start_worker(**env)]
+    await scenario.ready(*workers)
+    await scenario.publish(stream)
+    scenario.fault_over()
+    await finish(scenario, stream)
+    dead: list = []
+
+    async def all_dead() -> bool:
+        dead.extend(await drain_queue(scenario.settings, Names(ns).dead_queue))
+        return len(dead) >= len(poison_ids)
+
+    await eventually(all_dead, timeout=30, what="the poison messages dead-lettered")
+    assert sorted(m.message_id for m in dead) == sorted(poison_ids)  # only the poison, never a good neighbour
+    for message in dead:
+        (death,) = message.headers["x-death"]
+        assert death["reason"] == "delivery_limit" and death["queue"] == Names(ns).alerts_queue, death
+    crashes = await _metric_sum(workers, "stormwatch_processing_crashes_total")
+    note(f"{len(dead)} poison dead-lettered (x-death delivery_limit), {crashes:.0f} crashes")
