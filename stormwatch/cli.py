@@ -193,163 +193,6 @@ def _ts(value: float | None) -> str:
     return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def incidents_table(incidents: list[Any], title: str = "incidents") -> Table:
-    table = Table(title=title)
-    for col in ("id", "title", "priority", "severity", "status", "team", "alerts", "firing", "occurrences", "created"):
-        table.add_column(col, justify="right" if col in ("alerts", "firing", "occurrences") else "left")
-    for inc in incidents:
-        table.add_row(
-            inc.id, inc.title, inc.priority or "-", inc.severity, inc.status, inc.team or "-", str(inc.alerts),
-            str(inc.firing), str(inc.occurrences), _ts(inc.created_at),
-        )
-    return table
-
-
-@incidents_app.command("list")
-def incidents_list(
-    open_only: bool = typer.Option(False, "--open", help="Only open and acknowledged incidents."),
-    limit: int = typer.Option(50, min=1, max=10_000),
-    json_out: bool = typer.Option(False, "--json"),
-) -> None:
-    """List incidents, newest first."""
-    incidents = _run(_with_store(lambda store: store.list_incidents(open_only=open_only, limit=limit)))
-    if json_out:
-        sys.stdout.write(orjson.dumps([i.public() for i in incidents]).decode() + "\n")
-    else:
-        console.print(incidents_table(incidents))
-
-
-@incidents_app.command("show")
-def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
-    """One incident with its alerts and timeline."""
-
-    async def load(store: Any) -> Any:
-        incident = await store.incident(incident_id)
-        if incident is None:
-            return None
-        from correlation.links import Links
-
-        symptoms = await Links(store.redis, store.keys, timeline_max=1).symptoms(incident_id)
-        return incident, await store.incident_alerts(incident_id), await store.timeline(incident_id), symptoms
-
-    found = _run(_with_store(load))
-    if found is None:
-        err.print(f"no incident {incident_id!r}")
-        raise typer.Exit(1)
-    incident, alerts, timeline, symptoms = found
-    if json_out:
-        doc = incident.public() | {"members": [a.public() for a in alerts], "timeline": timeline,
-                                   "symptoms": symptoms}
-        sys.stdout.write(orjson.dumps(doc).decode() + "\n")
-        return
-    console.print(incidents_table([incident], title=incident.id))
-    why = incident.why
-    if why:
-        matchers = ", ".join(why.get("matchers", [])) or "(none: no group rule matched)"
-        console.print(f"why: rule [bold]{why.get('rule')}[/bold] matched {matchers}; grouped by "
-                      f"{', '.join(why.get('group_by', []))} = {why.get('group_labels')}", highlight=False)
-    table = Table(title="alerts")
-    for col in ("fingerprint", "labels", "status", "count", "first seen", "last seen"):
-        table.add_column(col)
-    for a in alerts:
-        labels = ",".join(f"{k}={v}" for k, v in sorted(a.labels.items()))
-        table.add_row(a.fingerprint, labels, a.status, str(a.count), _ts(a.first_seen), _ts(a.last_seen))
-    console.print(table)
-    if symptoms:
-        st = Table(title="symptoms: alerts of other groups this incident explains (why they did not page)")
-        for col in ("fingerprint", "labels", "because", "since"):
-            st.add_column(col)
-        for sym in symptoms:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sym["labels"].items()))
-            because = (f"topology: {' -> '.join(sym['path'])}" if sym["kind"] == "topology"
-                       else f"inhibit rule {sym['rule']}")
-            st.add_row(sym["fingerprint"], labels, because, _ts(sym["at"]))
-        console.print(st)
-    tl = Table(title="timeline")
-    for col in ("at", "kind", "what"):
-        tl.add_column(col)
-    for e in timeline:
-        tl.add_row(_ts(e["at"]), e["kind"], e["text"])
-    console.print(tl)
-
-
-async def _with_silences(fn: Any) -> Any:
-    from correlation.silences import SilenceStore
-
-    async def run(store: Any) -> Any:
-        return await fn(SilenceStore(store.redis, store.keys))
-
-    return await _with_store(run)
-
-
-@silences_app.command("add")
-def silences_add(
-    matchers: list[str] = typer.Argument(..., help='Matchers, e.g. \'service="orders-db"\' \'alertname=~"High.*"\'.'),
-    duration: str = typer.Option("1h", help="How long, e.g. 30m, 2h, 1d."),
-    author: Optional[str] = typer.Option(None, help="Who creates it (default: the login name)."),
-    comment: str = typer.Option(..., help="Why: shown to whoever looks at muted alerts."),
-    json_out: bool = typer.Option(False, "--json"),
-) -> None:
-    """Create a silence starting now; matching firing alerts are recorded and counted but open no incident."""
-    import time
-
-    from correlation.muting import Silence
-    from rules.matchers import MatcherError, parse_matcher
-    from rules.schema import parse_duration
-
-    if author is None:
-        import getpass
-
-        author = os.environ.get("USER") or getpass.getuser()
-    try:
-        parsed = [parse_matcher(m) for m in matchers]
-        seconds = parse_duration(duration)
-        now = time.time()
-        silence = Silence.create(parsed, now, now + seconds, author, comment, now)
-    except (MatcherError, ValueError) as exc:
-        err.print(f"invalid silence: {exc}", markup=False)
-        raise typer.Exit(2) from None
-    _run(_with_silences(lambda store: store.add(silence)))
-    if json_out:
-        sys.stdout.write(orjson.dumps(silence.public(now)).decode() + "\n")
-    else:
-        console.print(f"silence {silence.id} until {_ts(silence.ends_at)}: {', '.join(matchers)}", highlight=False)
-
-
-@silences_app.command("list")
-def silences_list(
-    all_: bool = typer.Option(False, "--all", help="Include expired silences."),
-    json_out: bool = typer.Option(False, "--json"),
-) -> None:
-    """Silences, pending and active (with --all, expired too)."""
-    import time
-
-    now = time.time()
-    silences = [s for s in _run(_with_silences(lambda store: store.all())) if all_ or s.state(now) != "expired"]
-    if json_out:
-        sys.stdout.write(orjson.dumps([s.public(now) for s in silences]).decode() + "\n")
-        return
-    table = Table(title="silences")
-    for col in ("id", "state", "matchers", "starts", "ends", "by", "comment"):
-        table.add_column(col)
-    for s in silences:
-        table.add_row(s.id, s.state(now), ", ".join(str(m) for m in s.matchers), _ts(s.starts_at), _ts(s.ends_at),
-                      s.created_by, s.comment)
-    console.print(table)
-
-
-@silences_app.command("expire")
-def silences_expire(silence_id: str) -> None:
-    """End a silence now (it stays listed with --all)."""
-    import time
-
-    silence = _run(_with_silences(lambda store: store.expire(silence_id, time.time())))
-    if silence is None:
-        err.print(f"no silence {silence_id!r}")
-        raise typer.Exit(1)
-    console.print(f"silence {silence.id} expired")
-
-
 @rules_app.command("check")
 def rules_check(directory: Path = typer.Argument(..., exists=True, file_okay=False, help="A rules directory.")) -> None:
     """Validate every rule file in DIRECTORY; exit 1 listing each error as file:line: field: message."""
@@ -395,6 +238,11 @@ from stormwatch.cli_incident_commands import register as register_incident_comma
 
 register_incident_commands(incidents_app)  # incidents ack|resolve|reopen|assign|comment|priority via the API
 from stormwatch.cli_api_commands import register as register_api_commands  # noqa: E402
+from stormwatch.cli_incidents import register as register_incident_views  # noqa: E402
+from stormwatch.cli_silences import register as register_silences  # noqa: E402
+
+register_incident_views(incidents_app)  # incidents list|show
+register_silences(silences_app)  # silences add|list|expire
 
 register_api_commands(cli_problems.problems_app, silences_app)  # problems link|unlink, silences preview via the API
 

@@ -11,7 +11,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from stormwatch.cli_incident_commands import call
+from stormwatch.cli_backend import BackendError, ask
 
 JSON = typer.Option(False, "--json", help="Print the API's answer as JSON.")
 
@@ -25,13 +25,11 @@ def register(problems_app: typer.Typer, silences_app: typer.Typer) -> None:
 def _ask(method: str, path: str, body: dict[str, Any], what: str) -> Any:
     from stormwatch.cli import _settings, err
 
-    status, doc = call(_settings(log_level="warning"), method, path, body)
-    if status != 200:
-        detail = doc.get("detail") if isinstance(doc, dict) else doc
-        hint = " (set STORMWATCH_API_TOKEN to a token with the right role)" if status in (401, 403) else ""
-        err.print(f"{what}: {status or 'no answer'}: {detail}{hint}", markup=False)
-        raise typer.Exit(2 if status in (0, 401, 403) else 1)
-    return doc
+    try:
+        return ask(_settings(log_level="warning"), method, path, body, what)
+    except BackendError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(exc.exit_code) from None
 
 
 def _link(problem_id: str, incident_id: str, op: str, json_out: bool) -> None:

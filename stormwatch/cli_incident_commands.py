@@ -8,14 +8,12 @@ the same compare-and-set as every other, and published as an event. Stdlib HTTP 
 from __future__ import annotations
 
 import sys
-import urllib.error
-import urllib.request
 from typing import Any
 
 import orjson
 import typer
 
-from stormwatch.config import Settings
+from stormwatch.cli_backend import call
 
 
 def register(incidents_app: typer.Typer) -> None:
@@ -26,33 +24,6 @@ def register(incidents_app: typer.Typer) -> None:
     incidents_app.command("assign")(assign)
     incidents_app.command("comment")(comment)
     incidents_app.command("priority")(priority)
-
-
-def api_url(settings: Settings) -> str:
-    if settings.api_url:
-        return settings.api_url.rstrip("/")
-    host, port = settings.http_address
-    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
-
-
-def call(settings: Settings, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    """(status, parsed JSON) of one API request; status 0 when the server cannot be reached."""
-    data = orjson.dumps(body) if body is not None else None
-    request = urllib.request.Request(api_url(settings) + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    if settings.api_token:
-        request.add_header("Authorization", f"Bearer {settings.api_token}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the configured API URL
-            return answer.status, orjson.loads(answer.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        try:
-            return exc.code, orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return exc.code, {"error": "http", "detail": raw.decode("utf-8", "replace")[:300]}
-    except (urllib.error.URLError, OSError) as exc:
-        return 0, {"error": "unreachable", "detail": f"{api_url(settings)}: {getattr(exc, 'reason', exc)}"}
 
 
 def _command(incident_id: str, name: str, body: dict[str, Any], json_out: bool) -> None:
@@ -110,4 +81,4 @@ def priority(incident_id: str, value: str = typer.Argument(..., metavar="P1..P5"
     _command(incident_id, "priority", {"priority": value}, json_out)
 
 
-__all__ = ["api_url", "call", "register"]
+__all__ = ["register"]

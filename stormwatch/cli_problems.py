@@ -1,36 +1,31 @@
-"""``stormwatch problems``: list, show, and move problems through their lifecycle (open, known_error, resolved)."""
+"""``stormwatch problems``: list, show, and move problems through their lifecycle (open, known_error, resolved).
+
+Through the API when ``STORMWATCH_API_URL`` or ``STORMWATCH_API_TOKEN`` is set, else Redis directly
+(``stormwatch.cli_backend``)."""
 
 from __future__ import annotations
 
 import sys
-import time
-from typing import Any
+from typing import Any, Optional
 
 import orjson
 import typer
 from rich.table import Table
 
+from stormwatch.cli_backend import answer
+
 problems_app = typer.Typer(no_args_is_help=True, help="Problems: recurring incidents and shared root causes.")
 
 
-def _links(fn: Any) -> Any:
-    from correlation.links import Links
-    from stormwatch.cli import _run, _with_store
-
-    async def run(store: Any) -> Any:
-        return await fn(Links(store.redis, store.keys, timeline_max=1000))
-
-    return _run(_with_store(run))
-
-
-def _table(problems: list[Any], title: str = "problems") -> Table:
+def _table(problems: list[dict[str, Any]], title: str = "problems") -> Table:
     from stormwatch.cli import _ts
 
     table = Table(title=title)
     for col in ("id", "title", "status", "team", "incidents", "rule", "created"):
         table.add_column(col)
     for p in problems:
-        table.add_row(p.id, p.title, p.status, p.team or "-", str(len(p.incidents)), p.rule, _ts(p.created_at))
+        table.add_row(p["id"], p["title"], p["status"], p["team"] or "-", str(len(p["incidents"])), p["rule"],
+                      _ts(p["created_at"]))
     return table
 
 
@@ -43,9 +38,9 @@ def problems_list(
     """List problems, newest first."""
     from stormwatch.cli import console
 
-    problems = _links(lambda links: links.list_problems(open_only=open_only, limit=limit))
+    problems = answer(lambda b: b.problems(open_only, limit))
     if json_out:
-        sys.stdout.write(orjson.dumps([p.public() for p in problems]).decode() + "\n")
+        sys.stdout.write(orjson.dumps(problems).decode() + "\n")
     else:
         console.print(_table(problems))
 
@@ -53,58 +48,47 @@ def problems_list(
 @problems_app.command("show")
 def problems_show(problem_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
     """One problem: why it exists, its incidents and its timeline."""
-    from stormwatch.cli import _ts, console, err
+    from stormwatch.cli import _ts, console
 
-    async def load(links: Any) -> Any:
-        found = await links.problems([problem_id]) if problem_id.startswith("PRB-") else []
-        return (found[0], await links.problem_timeline(problem_id)) if found else None
-
-    found = _links(load)
-    if found is None:
-        err.print(f"no problem {problem_id!r}")
-        raise typer.Exit(1)
-    problem, timeline = found
+    doc = answer(lambda b: b.problem(problem_id))
     if json_out:
-        sys.stdout.write(orjson.dumps(problem.public() | {"timeline": timeline}).decode() + "\n")
+        sys.stdout.write(orjson.dumps(doc).decode() + "\n")
         return
-    console.print(_table([problem], title=problem.id))
-    console.print(f"why: {orjson.dumps(problem.why).decode()}", highlight=False)
-    console.print("incidents: " + ", ".join(problem.incidents), highlight=False)
+    console.print(_table([doc], title=doc["id"]))
+    console.print(f"why: {orjson.dumps(doc['why']).decode()}", highlight=False)
+    console.print("incidents: " + ", ".join(doc["incidents"]), highlight=False)
     tl = Table(title="timeline")
     for col in ("at", "kind", "what"):
         tl.add_column(col)
-    for e in timeline:
+    for e in doc["timeline"]:
         tl.add_row(_ts(e["at"]), e["kind"], e["text"])
     console.print(tl)
 
 
-def _set_status(problem_id: str, status: str, by: str) -> None:
-    from stormwatch.cli import console, err
+def _set_status(problem_id: str, status: str, by: Optional[str], comment: str, json_out: bool) -> None:
+    from stormwatch.cli import console
 
-    if not problem_id.startswith("PRB-"):
-        err.print(f"not a problem id: {problem_id!r}")
-        raise typer.Exit(2)
-    from stormwatch.cli import _run, _settings
-    from stormwatch.publisher import publish_events
+    doc = answer(lambda b: b.problem_status(problem_id, status, by, comment))
+    if json_out:
+        sys.stdout.write(orjson.dumps(doc).decode() + "\n")
+        return
+    problem = doc["problem"]
+    console.print(f"{problem['id']} is {'now' if doc['changed'] else 'already'} {problem['status']}", highlight=False)
 
-    now = time.time()
-    problem = _links(lambda links: links.set_problem_status(problem_id, status, by, now))
-    if problem is None:
-        err.print(f"no problem {problem_id!r}")
-        raise typer.Exit(1)
-    event = {"event_id": f"{problem.id}:{status}:{now!r}", "type": f"problem.{status}", "reason": f"{status} by {by}",
-             "at": now, "problem": problem.public()}
-    _run(publish_events(_settings(log_level="warning"), [event]))
-    console.print(f"{problem.id} is now {problem.status}", highlight=False)
+
+BY = typer.Option(None, help="Who (recorded; default the login name). Through the API: the token's name.")
+COMMENT = typer.Option("", "--comment", "-m", help="A note for the timeline.")
+JSON = typer.Option(False, "--json")
 
 
 @problems_app.command("known-error")
-def problems_known_error(problem_id: str, by: str = typer.Option(..., help="Who says so (recorded).")) -> None:
+def problems_known_error(problem_id: str, by: Optional[str] = BY, comment: str = COMMENT,
+                         json_out: bool = JSON) -> None:
     """Mark a problem a known error: the cause is understood, a workaround exists."""
-    _set_status(problem_id, "known_error", by)
+    _set_status(problem_id, "known_error", by, comment, json_out)
 
 
 @problems_app.command("resolve")
-def problems_resolve(problem_id: str, by: str = typer.Option(..., help="Who resolved it (recorded).")) -> None:
+def problems_resolve(problem_id: str, by: Optional[str] = BY, comment: str = COMMENT, json_out: bool = JSON) -> None:
     """Resolve a problem; the next recurrence of its signature opens a new one."""
-    _set_status(problem_id, "resolved", by)
+    _set_status(problem_id, "resolved", by, comment, json_out)

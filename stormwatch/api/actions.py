@@ -30,10 +30,14 @@ def _list(services: ApiServices):  # noqa: ANN202
     async def handle(request: Request) -> Response:
         authorise(services, request, "read")
         incident = request.query_params.get("incident") or None
+        problem = request.query_params.get("problem") or None
+        if incident and problem:
+            raise ApiError(400, "bad_query", "problem: give incident or problem, not both", field="problem")
         states = query_choices(request, "state", STATES)
         limit = query_limit(request, 100, 1000)
         # the index holds every run newest first; a state filter reads a bounded window more than it returns
-        runs = await _state(services).runs(incident, limit if not states else min(limit * 10, 5000))
+        runs = await _state(services).runs(incident, limit if not states else min(limit * 10, 5000),
+                                           problem_id=problem)
         items = [r for r in runs if not states or r.get("state") in states][:limit]
         return json_response({"items": items})
 

@@ -79,3 +79,32 @@ async def test_people_s_changes_to_an_incident_are_not_dead_lettered_by_the_acti
     await settled(api.worker, 2)  # a later event went through the same queue: the earlier ones were not queued
     dead = await drain_queue(api.worker.settings, ActionNames(api.worker.settings.namespace).dead)
     assert dead == []
+
+
+async def test_cli_lists_approves_and_rejects_through_the_api(api, hook):
+    from tests.integration.test_cli_incident_commands import _cli_as
+
+    answer = await api.post("/api/v1/alerts", [alert("DownA", service="a"), alert("DownB", service="b")],
+                            token=INGEST)
+    assert answer.status_code == 200, answer.text
+    pending = await settled(api.worker, 2)
+    a, b = sorted(pending, key=lambda r: orjson.loads(r["inputs"])["url"])
+
+    code, out, err = await _cli_as(api, READ, "actions", "list", "--incident", a["incident"], "--json")
+    assert code == 0, err
+    assert [r["run_id"] for r in orjson.loads(out)] == [a["run_id"]]
+    code, out, err = await _cli_as(api, READ, "actions", "list")
+    assert code == 0 and "pending_approval" in out and a["run_id"] in out and b["run_id"] in out, err
+    code, out, err = await _cli_as(api, READ, "actions", "approve", a["run_id"])
+    assert code == 2 and "403" in err
+
+    code, out, err = await _cli_as(api, RESPOND, "actions", "approve", a["run_id"], "--json")
+    assert code == 0, err
+    assert orjson.loads(out)["decided_by"] == "sre"
+    await eventually(lambda: hook.to("/fix/a"), what="the approved run sent")
+    code, out, err = await _cli_as(api, ADMIN, "actions", "reject", b["run_id"])
+    assert code == 0 and f"run {b['run_id']} rejected" in out, err
+    code, out, err = await _cli_as(api, RESPOND, "actions", "approve", b["run_id"])
+    assert code == 1 and "409" in err and "rejected" in err
+    code, out, err = await _cli_as(api, None, "actions", "list", "--json")  # Redis directly
+    assert code == 0 and {r["state"] for r in orjson.loads(out)} >= {"rejected"}, err

@@ -148,4 +148,36 @@ async def test_cli_links_and_previews_through_the_api(api):
     assert code == 0, err
     assert [m["incident"] for m in orjson.loads(out)["matched"]] == [iid]
     code, out, err = await _cli_as(api, READ, "silences", "preview", "service=~(")
-    assert code == 1 and "matchers.0" in err
+    assert code == 2 and "matchers.0" in err  # a request the API refuses as invalid: a usage error
+
+
+async def test_cli_problem_lifecycle_through_the_api(api):
+    from tests.integration.test_cli_incident_commands import _cli_as
+
+    pid = await a_problem(api)
+    code, out, err = await _cli_as(api, READ, "problems", "list", "--open", "--json")
+    assert code == 0, err
+    assert orjson.loads(out) == (await api.get("/api/v1/problems?status=open,known_error")).json()["items"]
+    assert [p["id"] for p in orjson.loads(out)] == [pid]
+    code, out, err = await _cli_as(api, None, "problems", "list", "--open", "--json")  # Redis directly: the same
+    assert code == 0 and [p["id"] for p in orjson.loads(out)] == [pid], err
+    code, out, err = await _cli_as(api, READ, "problems", "show", pid)
+    assert code == 0 and pid in out and "timeline" in out, err
+
+    code, out, err = await _cli_as(api, READ, "problems", "known-error", pid)
+    assert code == 2 and "403" in err
+    code, out, err = await _cli_as(api, RESPOND, "problems", "known-error", pid, "-m", "workaround: restart",
+                                   "--json")
+    assert code == 0, err
+    doc = orjson.loads(out)
+    assert doc["changed"] and doc["problem"]["status"] == "known_error"
+    code, out, err = await _cli_as(api, RESPOND, "problems", "resolve", pid)
+    assert code == 0 and f"{pid} is now resolved" in out, err
+    code, out, err = await _cli_as(api, RESPOND, "problems", "known-error", pid)
+    assert code == 1 and "409" in err
+    code, out, err = await _cli_as(api, READ, "problems", "show", pid, "--json")
+    timeline = orjson.loads(out)["timeline"]
+    assert [(e["kind"], e.get("by")) for e in timeline[-2:]] == [("known_error", "sre"), ("resolved", "sre")]
+    assert any("workaround: restart" in e["text"] for e in timeline)
+    code, out, err = await _cli_as(api, READ, "problems", "show", "PRB-0123456789ab-1")
+    assert code == 1 and "404" in err

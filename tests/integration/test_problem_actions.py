@@ -107,8 +107,8 @@ async def test_a_recurring_problem_runs_its_action_once_and_records_it_on_the_pr
             assert await runs(w, incident) == []
 
         # a person marks it a known error (the CLI publishes problem.known_error): the on-known_error trigger runs
-        code, _, _ = await _cli(clean, "problems", "known-error", problem.id, "--by", "alice")
-        assert code == 0
+        code, _, err = await _cli(clean, "problems", "known-error", problem.id, "--by", "alice")
+        assert code == 0, err
         found = await settled(w, 2, what="the known_error run")
         assert sorted(r["trigger"] for r in found) == ["created", "known_error"]
         assert marker.read_text().splitlines()[1] == f"{problem.id} {problem.created_by} billing problem.known_error"

@@ -1,0 +1,315 @@
+"""Where the CLI's incident, problem, silence and action commands get and change things.
+
+Two backends answer the same questions with the same documents (the HTTP API's JSON):
+
+- ``ApiBackend``: the running service's HTTP API (``STORMWATCH_API_URL``, ``STORMWATCH_API_TOKEN``). Used whenever
+  either setting is given. Changes are authorised by the token's role, recorded with the token's name and published
+  as events by the server: the way people and scripts are meant to work.
+- ``RedisBackend``: the namespace's Redis directly, with the same query code the API runs. Used when neither is
+  set: the operator on the worker's machine, or break-glass when the API is down. Changes are recorded with
+  ``--by`` (default: the login name) and their events published to RabbitMQ like the API's.
+
+Errors are ``BackendError`` with the exit code the CLI uses: 1 for "no such thing / not now" (404, 409),
+2 for "you or the request" (no answer, 401, 403, 4xx validation).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Protocol
+
+import orjson
+
+from stormwatch.config import Settings
+
+
+class BackendError(Exception):
+    def __init__(self, exit_code: int, message: str) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Backend(Protocol):
+    def incidents(self, statuses: frozenset[str], limit: int) -> list[dict[str, Any]]: ...
+    def incident(self, incident_id: str) -> dict[str, Any]: ...
+    def problems(self, open_only: bool, limit: int) -> list[dict[str, Any]]: ...
+    def problem(self, problem_id: str) -> dict[str, Any]: ...
+    def problem_status(self, problem_id: str, status: str, by: str | None, comment: str) -> dict[str, Any]: ...
+    def silences(self, include_expired: bool) -> list[dict[str, Any]]: ...
+    def add_silence(self, matchers: list[str], duration: str, author: str | None, comment: str) -> dict[str, Any]: ...
+    def expire_silence(self, silence_id: str) -> dict[str, Any]: ...
+    def action_runs(self, incident: str | None, problem: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def decide(self, run_id: str, decision: str, by: str | None) -> dict[str, Any]: ...
+
+
+def uses_api(settings: Settings) -> bool:
+    return bool(settings.api_url or settings.api_token)
+
+
+def backend(settings: Settings) -> Backend:
+    return ApiBackend(settings) if uses_api(settings) else RedisBackend(settings)
+
+
+def login(by: str | None = None) -> str:
+    return by or os.environ.get("USER") or getpass.getuser()
+
+
+# --- through the HTTP API ----------------------------------------------------------------------------------------
+
+def api_url(settings: Settings) -> str:
+    if settings.api_url:
+        return settings.api_url.rstrip("/")
+    host, port = settings.http_address
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+
+
+def call(settings: Settings, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    """(status, parsed JSON) of one API request; status 0 when the server cannot be reached.
+    Stdlib HTTP only: the CLI needs no extra dependency."""
+    data = orjson.dumps(body) if body is not None else None
+    request = urllib.request.Request(api_url(settings) + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    if settings.api_token:
+        request.add_header("Authorization", f"Bearer {settings.api_token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the configured API URL
+            return answer.status, orjson.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            return exc.code, orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return exc.code, {"error": "http", "detail": raw.decode("utf-8", "replace")[:300]}
+    except (urllib.error.URLError, OSError) as exc:
+        return 0, {"error": "unreachable", "detail": f"{api_url(settings)}: {getattr(exc, 'reason', exc)}"}
+
+
+def ask(settings: Settings, method: str, path: str, body: dict[str, Any] | None, what: str) -> Any:
+    """The answer's document on 2xx; BackendError (message naming ``what``, status and the API's detail) else."""
+    status, doc = call(settings, method, path, body)
+    if 200 <= status < 300:
+        return doc
+    detail = doc.get("detail") if isinstance(doc, dict) else doc
+    hint = " (set STORMWATCH_API_TOKEN to a token with the right role)" if status in (401, 403) else ""
+    raise BackendError(1 if status in (404, 409) else 2, f"{what}: {status or 'no answer'}: {detail}{hint}")
+
+
+def _q(**params: Any) -> str:
+    pairs = [(k, v) for k, v in params.items() if v not in (None, "")]
+    return ("?" + urllib.parse.urlencode(pairs, doseq=True)) if pairs else ""
+
+
+def _seg(value: str) -> str:
+    return urllib.parse.quote(value, safe="")
+
+
+@dataclass
+class ApiBackend:
+    settings: Settings
+
+    def _ask(self, method: str, path: str, body: dict[str, Any] | None, what: str) -> Any:
+        return ask(self.settings, method, path, body, what)
+
+    def _pages(self, path: str, limit: int, what: str, **params: Any) -> list[dict[str, Any]]:
+        """Follow ``next_cursor`` until ``limit`` items (the API pages at most 500 at a time)."""
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while len(items) < limit:
+            doc = self._ask("GET", path + _q(limit=min(limit - len(items), 500), cursor=cursor, **params), None, what)
+            items.extend(doc["items"])
+            cursor = doc.get("next_cursor")
+            if not cursor:
+                break
+        return items[:limit]
+
+    def incidents(self, statuses: frozenset[str], limit: int) -> list[dict[str, Any]]:
+        return self._pages("/api/v1/incidents", limit, "incidents", status=sorted(statuses))
+
+    def incident(self, incident_id: str) -> dict[str, Any]:
+        return self._ask("GET", f"/api/v1/incidents/{_seg(incident_id)}", None, incident_id)
+
+    def problems(self, open_only: bool, limit: int) -> list[dict[str, Any]]:
+        return self._pages("/api/v1/problems", limit, "problems",
+                           status=["open", "known_error"] if open_only else None)
+
+    def problem(self, problem_id: str) -> dict[str, Any]:
+        return self._ask("GET", f"/api/v1/problems/{_seg(problem_id)}", None, problem_id)
+
+    def problem_status(self, problem_id: str, status: str, by: str | None, comment: str) -> dict[str, Any]:
+        verb = "known-error" if status == "known_error" else "resolve"
+        return self._ask("POST", f"/api/v1/problems/{_seg(problem_id)}/{verb}", {"comment": comment},
+                         f"{verb} {problem_id}")
+
+    def silences(self, include_expired: bool) -> list[dict[str, Any]]:
+        return self._ask("GET", "/api/v1/silences" + _q(expired="true" if include_expired else None), None,
+                         "silences")
+
+    def add_silence(self, matchers: list[str], duration: str, author: str | None, comment: str) -> dict[str, Any]:
+        return self._ask("POST", "/api/v1/silences", {"matchers": matchers, "duration": duration, "comment": comment},
+                         "silence")
+
+    def expire_silence(self, silence_id: str) -> dict[str, Any]:
+        return self._ask("DELETE", f"/api/v1/silences/{_seg(silence_id)}", None, f"expire {silence_id}")
+
+    def action_runs(self, incident: str | None, problem: str | None, limit: int) -> list[dict[str, Any]]:
+        return self._ask("GET", "/api/v1/actions" + _q(incident=incident, problem=problem, limit=min(limit, 1000)),
+                         None, "actions")["items"]
+
+    def decide(self, run_id: str, decision: str, by: str | None) -> dict[str, Any]:
+        verb = "approve" if decision == "approved" else "reject"
+        return self._ask("POST", f"/api/v1/actions/{_seg(run_id)}/{verb}", {}, f"{verb} {run_id}")["run"]
+
+
+# --- straight to Redis ----------------------------------------------------------------------------------------------
+
+@dataclass
+class RedisBackend:
+    settings: Settings
+
+    def _with(self, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+        from stormwatch.cli import _run, _with_store
+
+        return _run(_with_store(fn))
+
+    def incidents(self, statuses: frozenset[str], limit: int) -> list[dict[str, Any]]:
+        from correlation.incident_queries import IncidentFilter, IncidentQueries
+
+        async def run(store: Any) -> list[dict[str, Any]]:
+            items, _ = await IncidentQueries(store.redis, store.keys).page(IncidentFilter(statuses), limit=limit)
+            return items
+
+        return self._with(run)
+
+    def incident(self, incident_id: str) -> dict[str, Any]:
+        from actions.state import ActionState
+        from correlation.incident_queries import IncidentQueries
+        from correlation.links import Links
+
+        async def run(store: Any) -> dict[str, Any] | None:
+            doc = await IncidentQueries(store.redis, store.keys).detail(incident_id)
+            if doc is not None:
+                doc["symptoms"] = await Links(store.redis, store.keys, timeline_max=1).symptoms(incident_id)
+                doc["actions"] = await ActionState(store.redis, store.keys).runs(incident_id, 50)
+            return doc
+
+        return _found(self._with(run), f"no incident {incident_id!r}")
+
+    def problems(self, open_only: bool, limit: int) -> list[dict[str, Any]]:
+        from correlation.links import Links
+
+        async def run(store: Any) -> list[dict[str, Any]]:
+            links = Links(store.redis, store.keys, timeline_max=1)
+            return [p.public() for p in await links.list_problems(open_only=open_only, limit=limit)]
+
+        return self._with(run)
+
+    def problem(self, problem_id: str) -> dict[str, Any]:
+        from correlation.links import Links
+        from correlation.problem_queries import is_problem_id
+
+        async def run(store: Any) -> dict[str, Any] | None:
+            links = Links(store.redis, store.keys, timeline_max=1)
+            found = await links.problems([problem_id]) if is_problem_id(problem_id) else []
+            return found[0].public() | {"timeline": await links.problem_timeline(problem_id)} if found else None
+
+        return _found(self._with(run), f"no problem {problem_id!r}")
+
+    def problem_status(self, problem_id: str, status: str, by: str | None, comment: str) -> dict[str, Any]:
+        from correlation.links import Links
+        from correlation.problem_queries import is_problem_id
+        from stormwatch.cli import _run
+        from stormwatch.publisher import publish_events
+
+        if not is_problem_id(problem_id):
+            raise BackendError(1, f"no problem {problem_id!r}")
+        who, now = login(by), time.time()
+
+        async def run(store: Any) -> tuple[str, Any]:
+            return await Links(store.redis, store.keys, timeline_max=self.settings.timeline_max_entries
+                               ).change_problem_status(problem_id, status, who, now, comment)
+
+        outcome, problem = self._with(run)
+        if problem is None:
+            raise BackendError(1, f"no problem {problem_id!r}")
+        if outcome == "resolved":
+            raise BackendError(1, f"{problem_id} is resolved; its signature opens a new problem next time")
+        changed = outcome == "changed"
+        if changed:  # the same event the API publishes, so rules' problem actions start alike
+            _run(publish_events(self.settings, [{
+                "event_id": f"{problem.id}:{status}:{now!r}", "type": f"problem.{status}",
+                "reason": f"{status} by {who}", "by": who, "at": now, "problem": problem.public()}]))
+        return {"problem": problem.public(), "changed": changed, "event_published": changed}
+
+    def silences(self, include_expired: bool) -> list[dict[str, Any]]:
+        now = time.time()
+        found = self._with(lambda store: _silences(store).all())
+        return [s.public(now) for s in found if include_expired or s.state(now) != "expired"]
+
+    def add_silence(self, matchers: list[str], duration: str, author: str | None, comment: str) -> dict[str, Any]:
+        from correlation.muting import Silence
+        from rules.matchers import MatcherError, parse_matcher
+        from rules.schema import parse_duration
+
+        now = time.time()
+        try:
+            parsed = [parse_matcher(m) for m in matchers]
+            silence = Silence.create(parsed, now, now + parse_duration(duration), login(author), comment, now)
+        except (MatcherError, ValueError) as exc:
+            raise BackendError(2, f"invalid silence: {exc}") from None
+        self._with(lambda store: _silences(store).add(silence))
+        return silence.public(now)
+
+    def expire_silence(self, silence_id: str) -> dict[str, Any]:
+        now = time.time()
+        silence = self._with(lambda store: _silences(store).expire(silence_id, now))
+        return _found(silence.public(now) if silence is not None else None, f"no silence {silence_id!r}")
+
+    def action_runs(self, incident: str | None, problem: str | None, limit: int) -> list[dict[str, Any]]:
+        from actions.state import ActionState
+
+        return self._with(lambda store: ActionState(store.redis, store.keys).runs(incident, limit, problem_id=problem))
+
+    def decide(self, run_id: str, decision: str, by: str | None) -> dict[str, Any]:
+        from actions.state import ActionState
+
+        async def run(store: Any) -> tuple[str, Any]:
+            state = ActionState(store.redis, store.keys)
+            return await state.decide(run_id, decision, login(by), time.time()), await state.run(run_id)
+
+        result, run_doc = self._with(run)
+        if result == "":
+            raise BackendError(1, f"no action run {run_id!r}")
+        if result != "ok":
+            raise BackendError(1, f"run {run_id} is not waiting for approval (state: {result})")
+        return run_doc
+
+
+def _silences(store: Any) -> Any:
+    from correlation.silences import SilenceStore
+
+    return SilenceStore(store.redis, store.keys)
+
+
+def _found(doc: Any, missing: str) -> Any:
+    if doc is None:
+        raise BackendError(1, missing)
+    return doc
+
+
+def answer(fn: Callable[[Backend], Any]) -> Any:
+    """Run one backend question for a CLI command: its answer, or the error on stderr and the exit code."""
+    import typer
+
+    from stormwatch.cli import _settings, err
+
+    try:
+        return fn(backend(_settings(log_level="warning")))
+    except BackendError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(exc.exit_code) from None
