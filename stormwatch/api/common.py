@@ -79,6 +79,19 @@ class ApiServices:
     max_body_bytes: int = 1 << 20
 
 
+async def publish_event(services: ApiServices, event: dict[str, Any], subject: str) -> bool:
+    """Publish one people's-change event to ``<ns>.events``; False (and a warning naming ``subject``) when it could
+    not be: the change itself is already made and stays made."""
+    if services.events is None:
+        return False
+    try:
+        await services.events.publish_events([event])
+        return True
+    except Exception as exc:  # noqa: BLE001 - the change is made; say the event is not
+        log.warning("event_not_published", type=event.get("type"), subject=subject, error=repr(exc))
+        return False
+
+
 class ApiError(Exception):
     def __init__(self, status: int, error: str, detail: str, *, field: str | None = None,
                  headers: dict[str, str] | None = None) -> None:

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from correlation.links import Links
 from correlation.problem_queries import STATUSES, ProblemFilter, is_problem_id, page_problems
 from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, parse_model,
+                                   publish_event,
                                    query_choices, query_limit, query_set)
 from stormwatch.api.schemas import LinkBody, NoteBody
 
@@ -88,14 +89,7 @@ def _detail(services: ApiServices):  # noqa: ANN202
 
 
 async def _publish(services: ApiServices, event: dict[str, Any]) -> bool:
-    if services.events is None:
-        return False
-    try:
-        await services.events.publish_events([event])
-        return True
-    except Exception as exc:  # noqa: BLE001 - the change is made; say the event is not
-        log.warning("problem_event_not_published", problem_id=event["problem"]["id"], error=repr(exc))
-        return False
+    return await publish_event(services, event, event["problem"]["id"])
 
 
 def _link(services: ApiServices, *, unlink: bool):  # noqa: ANN202

@@ -6,7 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from stormwatch.api.common import ApiError, ApiServices, authorise, instrument, json_response, log, read_body
+from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, publish_event,
+                                   read_body)
 
 
 def rule_routes(services: ApiServices) -> list[Route]:
@@ -34,7 +35,12 @@ def _reload(services: ApiServices):  # noqa: ANN202
         log.info("rules_reload_requested", by=principal.name, refused=bool(errors))
         if errors:
             return json_response({"valid": False, "errors": errors}, 422)
-        return json_response({"valid": True, "errors": []} | services.rules.rules_summary())  # type: ignore[union-attr]
+        summary = services.rules.rules_summary()  # type: ignore[union-attr]
+        now = services.clock()
+        await publish_event(services, {"event_id": f"rules:reloaded:{now!r}", "type": "rules.reloaded",
+                                       "by": principal.name, "at": now, "reason": f"rules reloaded by {principal.name}",
+                                       "rules": summary}, "rules")
+        return json_response({"valid": True, "errors": []} | summary)
 
     return handle
 

@@ -10,7 +10,8 @@ from correlation.incident_queries import IncidentFilter
 from correlation.muting import Silence
 from rules.matchers import Matcher, MatcherError, matches_all, parse_matcher
 from rules.schema import parse_duration
-from stormwatch.api.common import ApiError, ApiServices, authorise, instrument, json_response, log, parse_model
+from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, parse_model,
+                                   publish_event)
 from stormwatch.api.schemas import PreviewBody, SilenceBody
 
 PREVIEW_INCIDENTS = 200  # open incidents scanned by a preview, newest first
@@ -60,7 +61,11 @@ def _create(services: ApiServices):  # noqa: ANN202
             raise ApiError(422, "invalid", f"ends_at: {exc}", field="ends_at") from None
         await services.silences.add(silence)  # type: ignore[union-attr]
         log.info("silence_created", silence_id=silence.id, by=principal.name)
-        return json_response(silence.public(now), 201)
+        doc = silence.public(now)
+        await publish_event(services, {"event_id": f"{silence.id}:created", "type": "silence.created", "by": principal.name,
+                                       "at": now, "reason": f"silence created by {principal.name}: {body.comment}",
+                                       "silence": doc}, silence.id)
+        return json_response(doc, 201)
 
     return handle
 
@@ -105,7 +110,12 @@ def _expire(services: ApiServices):  # noqa: ANN202
         silence = await services.silences.expire(silence_id, services.clock())  # type: ignore[union-attr]
         if silence is None:
             raise ApiError(404, "not_found", f"no silence {silence_id!r}", field="id")
+        now = services.clock()
         log.info("silence_expired", silence_id=silence_id, by=principal.name)
-        return json_response(silence.public(services.clock()))
+        doc = silence.public(now)
+        await publish_event(services, {"event_id": f"{silence_id}:expired:{now!r}", "type": "silence.expired",
+                                       "by": principal.name, "at": now,
+                                       "reason": f"silence expired by {principal.name}", "silence": doc}, silence_id)
+        return json_response(doc)
 
     return handle

@@ -2,7 +2,8 @@
 
 import { api } from './api.js';
 import { badge, h, labels, replace, section, table, time } from './dom.js';
-import { debounce, failure, runButton } from './ui.js';
+import { onLiveEvent } from './live.js';
+import { debounce, failure, runButton, throttle } from './ui.js';
 
 export function silencesPage(main) {
   const list = h('div', { id: 'silences' });
@@ -70,5 +71,7 @@ export function silencesPage(main) {
       replace(list, failure(err));
     }
   }
+  const reload = throttle(load, 500);
+  onLiveEvent((type) => { if (type.startsWith('silence.') || type === 'resync') reload(); });  // others' changes
   load();
 }

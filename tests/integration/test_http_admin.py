@@ -6,7 +6,7 @@ import pytest
 
 from stormwatch.app import Worker
 from tests.conftest import eventually
-from tests.integration.api_helpers import ADMIN, INGEST, READ, RESPOND, Api, start_api
+from tests.integration.api_helpers import ADMIN, INGEST, READ, RESPOND, Api, EventTap, start_api
 from tests.integration.helpers import metric, stored_alerts, v2_alert
 from tests.integration.test_rules_reload import BROKEN, RULE
 
@@ -17,6 +17,7 @@ async def api(clean):
 
 
 async def test_silences_create_list_expire_and_mute(api):
+    tap = await EventTap(api.worker.settings).start()
     answer = await api.post("/api/v1/silences", {"matchers": ['service="orders-db"'], "duration": "1h",
                                                  "comment": "failover drill"}, token=RESPOND)
     assert answer.status_code == 201, answer.text
@@ -37,6 +38,16 @@ async def test_silences_create_list_expire_and_mute(api):
     assert (await api.get("/api/v1/silences")).json() == []
     assert [s["state"] for s in (await api.get("/api/v1/silences", params={"expired": "true"})).json()] == ["expired"]
     assert (await api.delete("/api/v1/silences/nope")).status_code == 404
+    # each change is an event on <ns>.events with who made it (refused requests publish nothing)
+    await eventually(lambda: _types_are(tap, ["silence.created", "silence.expired"]), what="silence events")
+    created, gone = tap.seen
+    assert (created["by"], created["silence"]["id"], gone["by"]) == ("sre", silence["id"], "sre")
+    assert "failover drill" in created["reason"] and gone["silence"]["state"] == "expired"
+    await tap.close()
+
+
+async def _types_are(tap: EventTap, expected: list[str]) -> bool:
+    return await tap.types() == expected
 
 
 async def test_silence_bodies_are_checked_and_need_a_respond_token(api):
@@ -73,8 +84,12 @@ async def test_rules_summary_validate_and_reload(clean, tmp_path):
         assert (await api.get("/api/v1/rules")).json()["groups"] == []  # the running set stayed
 
         (rules / "api.yaml").write_text(RULE)
+        tap = await EventTap(api.worker.settings).start()
         applied = await api.post("/api/v1/rules/reload", token=ADMIN)
         assert applied.status_code == 200 and applied.json()["groups"] == [{"name": "api-errors", "team": "core"}]
+        await eventually(lambda: _types_are(tap, ["rules.reloaded"]), what="the rules.reloaded event")
+        assert tap.seen[0]["by"] == "ops" and tap.seen[0]["rules"]["groups"] == applied.json()["groups"]
+        await tap.close()
         await api.post("/api/v2/alerts", [v2_alert("HighErrorRate", "checkout", "pod-1")], token=INGEST)
         await eventually(lambda: stored_alerts(api.worker) >= 1)
         (incident,) = await api.worker.store.list_incidents()
