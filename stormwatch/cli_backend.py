@@ -280,13 +280,20 @@ class RedisBackend:
 
         async def run(store: Any) -> tuple[str, Any]:
             state = ActionState(store.redis, store.keys)
-            return await state.decide(run_id, decision, login(by), time.time()), await state.run(run_id)
+            return await state.decide(run_id, decision, who, time.time()), await state.run(run_id)
 
+        from stormwatch.cli import _run
+        from stormwatch.publisher import publish_events
+
+        who = login(by)
         result, run_doc = self._with(run)
         if result == "":
             raise BackendError(1, f"no action run {run_id!r}")
         if result != "ok":
             raise BackendError(1, f"run {run_id} is not waiting for approval (state: {result})")
+        _run(publish_events(self.settings, [{  # the event the API publishes
+            "event_id": f"{run_id}:{decision}", "type": f"action.{decision}", "by": who, "at": time.time(),
+            "reason": f"{run_doc.get('action', 'action')} {decision} by {who}", "run": run_doc}]))
         return run_doc
 
 

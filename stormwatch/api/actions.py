@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from stormwatch.api.common import (ActionRuns, ApiError, ApiServices, authorise, instrument, json_response, log,
-                                   query_choices, query_limit)
+                                   publish_event, query_choices, query_limit)
 
 STATES = frozenset({"running", "succeeded", "failed", "skipped", "rejected", "expired", "pending_approval",
                     "approved"})
@@ -56,6 +56,10 @@ def _decide(services: ApiServices, decision: str):  # noqa: ANN202
                            field="run")
         log.info("action_decided", run_id=run_id, decision=decision, by=principal.name)
         run = await _state(services).run(run_id)
-        return json_response({"run": run})
+        now = services.clock()
+        published = await publish_event(services, {
+            "event_id": f"{run_id}:{decision}", "type": f"action.{decision}", "by": principal.name, "at": now,
+            "reason": f"{(run or {}).get('action', 'action')} {decision} by {principal.name}", "run": run}, run_id)
+        return json_response({"run": run, "event_published": published})
 
     return handle

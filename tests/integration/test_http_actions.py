@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import eventually
 from tests.integration.actions_support import Hook, action_settings, alert, settled
-from tests.integration.api_helpers import ADMIN, INGEST, READ, RESPOND, start_api
+from tests.integration.api_helpers import ADMIN, INGEST, READ, RESPOND, EventTap, start_api
 from tests.integration.test_actions_lifecycle import hook_rules
 
 
@@ -47,12 +47,17 @@ async def test_list_approve_reject_and_auth(api, hook):
             assert (await api.post(path, None, token=token)).status_code == status, (path, token)
     assert {r["state"] for r in await api.worker.actions.state.runs()} == {"pending_approval"}
 
+    tap = await EventTap(api.worker.settings).start()
     approved = await api.post(f"/api/v1/actions/{a['run_id']}/approve", None, token=RESPOND)
     assert approved.status_code == 200, approved.text
     assert approved.json()["run"]["decided_by"] == "sre"
     await eventually(lambda: hook.to("/fix/a"), what="the approved run sent")
     rejected = await api.post(f"/api/v1/actions/{b['run_id']}/reject", None, token=ADMIN)
     assert rejected.json()["run"]["state"] == "rejected" and rejected.json()["run"]["decided_by"] == "ops"
+    decisions = await eventually(lambda: _decisions(tap, 2), what="the decisions published")
+    assert [(e["type"], e["by"], e["run"]["run_id"]) for e in decisions] == [
+        ("action.approved", "sre", a["run_id"]), ("action.rejected", "ops", b["run_id"])]
+    await tap.close()
 
     again = await api.post(f"/api/v1/actions/{b['run_id']}/approve", None, token=RESPOND)
     assert again.status_code == 409 and "rejected" in again.json()["detail"]
@@ -62,6 +67,12 @@ async def test_list_approve_reject_and_auth(api, hook):
     assert hook.to("/fix/b") == []
     timeline = (await api.get(f"/api/v1/incidents/{b['incident']}")).json()["timeline"]
     assert any(e["kind"] == "action" and "rejected by ops" in e["text"] for e in timeline)
+
+
+async def _decisions(tap: EventTap, count: int) -> list | None:
+    await tap.types()
+    found = [e for e in tap.seen if e["type"].startswith("action.")]
+    return found if len(found) >= count else None
 
 
 async def test_people_s_changes_to_an_incident_are_not_dead_lettered_by_the_action_runner(api):
