@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from stormwatch.app import Worker
-from stormwatch.cli import incidents_table
+from stormwatch.cli_incidents import incidents_table
 from stormwatch.config import Settings
 from stormwatch.namespace import delete_namespace
 from stormwatch.publisher import publish_many
@@ -220,7 +220,7 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False, 
 async def _report(worker: Worker, console: Console, alerts_in: int, elapsed: float) -> None:
     registry = worker.metrics.registry
     incidents = await worker.store.list_incidents(limit=1000)
-    console.print(incidents_table(incidents, title=f"{len(incidents)} incidents"))
+    console.print(incidents_table([i.public() for i in incidents], title=f"{len(incidents)} incidents"))
     links = worker.pipeline.links
     for incident in incidents:
         symptoms = await links.symptoms(incident.id)
