@@ -8,19 +8,36 @@ the AMQP message id) so subscribers can drop repeats.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import aio_pika
 import orjson
 from aio_pika.abc import AbstractExchange
 
+from actions.triggers import KINDS
+
 
 PUBLISH_TIMEOUT = 30.0  # a confirm that never comes becomes an error the consumer retries, not a hang
+RUNNER_ROUTE = "actions.runner"  # the routing key the action runner's queue is bound with (and only it)
+
+
+def action_event_type(event: Mapping[str, Any]) -> bool:
+    """The default for publishers that do not know the rules (the API, the CLI): every event of a kind that can
+    start an action goes to the runner, which judges it against its own rules."""
+    subject, _, kind = str(event.get("type", "")).partition(".")
+    return kind in KINDS.get(subject, ())
 
 
 class AmqpEventPublisher:
-    def __init__(self, exchange: AbstractExchange) -> None:
+    """Publishes events to ``<ns>.events`` under their type. Events ``to_runner`` says may start an action are also
+    routed to the action runner's queue, by RabbitMQ's sender-selected distribution: a ``BCC`` header naming
+    ``RUNNER_ROUTE``, which the broker removes before delivery. Subscribers see every event unchanged; the runner
+    sees only the ones that concern it (a storm's ``incident.updated`` events for rules without actions do not)."""
+
+    def __init__(self, exchange: AbstractExchange,
+                 to_runner: Callable[[Mapping[str, Any]], bool] = action_event_type) -> None:
         self.exchange = exchange
+        self.to_runner = to_runner
 
     async def publish_events(self, events: Sequence[dict[str, Any]]) -> None:
         await asyncio.gather(*(self._publish(e) for e in events))
@@ -33,6 +50,7 @@ class AmqpEventPublisher:
                 type=event["type"],
                 content_type="application/json",
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                headers={"BCC": [RUNNER_ROUTE]} if self.to_runner(event) else None,
             ),
             routing_key=event["type"],
             timeout=PUBLISH_TIMEOUT,

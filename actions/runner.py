@@ -25,14 +25,11 @@ from actions.executor import Attempt, Executor, Prepared
 from actions.model import IncidentEvent, MalformedEvent, Outcome, Planned, ProblemEvent, parse_event
 from actions.state import ActionState
 from actions.templates import Renderer, SecretMissing, Secrets, TemplateFailed, context
-from actions.triggers import planned_runs, problem_runs
+from actions.triggers import KINDS, CurrentActionIndex, planned_runs, problem_runs
 
 log = structlog.get_logger("stormwatch.actions")
 
 FLEET = "*fleet*"  # the rate-limit window shared by every action
-KINDS = {"incident": ("created", "updated", "resolved", "escalated"),
-         "problem": ("created", "updated", "known_error", "resolved")}
-
 
 class IncidentSource(Protocol):
     """What the runner needs from the incident store (the shell implements it)."""
@@ -73,8 +70,7 @@ class ActionRunner:
         self.environ = os.environ if environ is None else environ
         self.renderer = Renderer()
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._index: dict[tuple[str, str], frozenset[str]] = {}
-        self._index_for: RuleSet | None = None
+        self._actions = CurrentActionIndex(rules)
 
     # -- events ----------------------------------------------------------------------------------------------
 
@@ -91,16 +87,6 @@ class ActionRunner:
             return await self.handle_problem_event(event)
         return await self.handle_event(event)
 
-    def _triggers_by_rule(self, rule_set: RuleSet) -> dict[tuple[str, str], frozenset[str]]:
-        """("incident"|"problem", rule name) -> the event kinds any of its actions triggers on (cached per set)."""
-        if self._index_for is not rule_set:
-            self._index = {("incident", g.name): frozenset(k for t in g.actions for k in t.on)
-                           for g in rule_set.groups if g.actions}
-            self._index.update({("problem", p.name): frozenset(k for t in p.actions for k in t.on)
-                                for p in rule_set.problems if p.actions})
-            self._index_for = rule_set
-        return self._index
-
     def _nothing_to_do(self, raw: Any) -> bool:
         """True only for a well-formed event whose rule starts no action for its kind (a cheap look first)."""
         rule_set = self.rules()
@@ -112,14 +98,14 @@ class ActionRunner:
             return False
         if not well_formed or kind not in KINDS.get(subject, ()):
             return False
-        return rule_set is None or kind not in self._triggers_by_rule(rule_set).get((subject, rule), frozenset())
+        return rule_set is None or kind not in self._actions.index().starts_on(subject, rule)
 
     async def handle_event(self, event: IncidentEvent) -> list[str]:
         """Start what the incident's rule names for this event; returns each run's state."""
         rule_set = self.rules()
         if rule_set is None:
             return []
-        if event.kind not in self._triggers_by_rule(rule_set).get(("incident", event.incident.rule), frozenset()):
+        if event.kind not in self._actions.index().starts_on("incident", event.incident.rule):
             return []
         rule = next((g for g in rule_set.groups if g.name == event.incident.rule), None)
         defined = {a.name: a for a in rule_set.actions}

@@ -1,6 +1,7 @@
 """The RabbitMQ objects of the action runner, all named under the namespace.
 
-    <ns>.actions               quorum queue     bound to <ns>.events with EVENT_TYPES and problem.*; x-delivery-limit;
+    <ns>.actions               quorum queue     bound to <ns>.events with RUNNER_ROUTE only (events BCC'd to the runner:
+                                                actions/events.py); x-delivery-limit;
                                                 dead-letters to <ns>.actions.dead
     <ns>.actions.dead          fanout exchange  and a quorum queue of the same name: malformed or poison events
     <ns>.runbooks              quorum queue     runbook requests for executors (docs/actions.md: the contract)
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
+from actions.events import RUNNER_ROUTE
 from actions.model import EVENT_TYPES
 
 
@@ -58,10 +60,11 @@ async def declare_actions(channel: AbstractChannel, names: ActionNames, *, deliv
     await dead_queue.bind(dead, routing_key="")
     queue = await channel.declare_queue(names.queue, durable=True, arguments={
         "x-queue-type": "quorum", "x-delivery-limit": delivery_limit, "x-dead-letter-exchange": names.dead})
-    for event_type in EVENT_TYPES:  # only incident events that can start actions: people's changes
-        await queue.bind(events, routing_key=event_type)  # (incident.acknowledged, ...) would be dead-lettered
-    await queue.unbind(events, routing_key="incident.*")  # the earlier, wider binding (a no-op when absent)
-    await queue.bind(events, routing_key="problem.*")  # problem rules' actions
+    # Only events a publisher marked for the runner (a BCC header naming RUNNER_ROUTE: actions/events.py) reach it;
+    # the earlier per-type bindings are removed (unbinding what is absent is a no-op).
+    await queue.bind(events, routing_key=RUNNER_ROUTE)
+    for old in (*EVENT_TYPES, "incident.*", "problem.*"):
+        await queue.unbind(events, routing_key=old)
     runbooks = await declare_runbook_queue(channel, names)
     results = await channel.declare_queue(names.results, durable=True, arguments={"x-queue-type": "quorum"})
     return ActionTopology(events, queue, dead, runbooks, results)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from rules.action_schema import PRIORITIES, ActionTrigger
+from rules.schema import RuleSet
 
 from actions.model import IncidentEvent, Planned, ProblemEvent, run_id
 
@@ -53,3 +54,59 @@ def _plan(triggers: Sequence[ActionTrigger], defined: Mapping[str, object], subj
             seen.add(rid)
             planned.append(Planned(str(trigger), kind, key, rid))
     return planned
+
+
+KINDS = {"incident": ("created", "updated", "resolved", "escalated"),
+         "problem": ("created", "updated", "known_error", "resolved")}
+
+
+class ActionIndex:
+    """Which (subject, rule) pairs start an action on which event kinds, for one rule set.
+
+    The runner uses it to skip events cheaply; the worker uses it to send the runner only the events that can start
+    something (``actionable``), so an alert storm's ``incident.updated`` events never queue ahead of a trigger."""
+
+    def __init__(self, rule_set: RuleSet | None) -> None:
+        self.rule_set = rule_set
+        kinds: dict[tuple[str, str], frozenset[str]] = {}
+        if rule_set is not None:
+            kinds = {("incident", g.name): frozenset(k for t in g.actions for k in t.on)
+                     for g in rule_set.groups if g.actions}
+            kinds.update({("problem", p.name): frozenset(k for t in p.actions for k in t.on)
+                          for p in rule_set.problems if p.actions})
+        self.kinds = kinds
+
+    def starts_on(self, subject: str, rule: str) -> frozenset[str]:
+        return self.kinds.get((subject, rule), frozenset())
+
+    def actionable(self, event: Mapping[str, Any]) -> bool:
+        """True when the event's rule starts some action on its kind, or when the event is not one this index can
+        judge (malformed events must still reach the runner, to be dead-lettered with a reason)."""
+        try:
+            subject, _, kind = event["type"].partition(".")
+        except (KeyError, TypeError, AttributeError):
+            return True
+        if kind not in KINDS.get(subject, ()):
+            return False  # silence.*, action.*, incident.acknowledged, ...: nothing starts on them
+        try:
+            rule = event[subject]["rule"]
+        except (KeyError, TypeError):
+            return True
+        return not isinstance(rule, str) or kind in self.starts_on(subject, rule)
+
+
+class CurrentActionIndex:
+    """``actionable`` against whatever rule set is current (rebuilt when a reload swaps it)."""
+
+    def __init__(self, rules: Callable[[], RuleSet | None]) -> None:
+        self.rules = rules
+        self._index = ActionIndex(None)
+
+    def index(self) -> ActionIndex:
+        rule_set = self.rules()
+        if self._index.rule_set is not rule_set:
+            self._index = ActionIndex(rule_set)
+        return self._index
+
+    def __call__(self, event: Mapping[str, Any]) -> bool:
+        return self.index().actionable(event)

@@ -23,6 +23,7 @@ from correlation.keyspace import Keyspace
 from correlation.pipeline import ConflictStorm, CorrelationPipeline, Delivery, TimerFiring
 from correlation.store import IncidentStore
 from actions.events import AmqpEventPublisher
+from actions.triggers import CurrentActionIndex
 from actions.state import ActionState
 from ingest.consumer import AlertConsumer, ConsumerConfig
 from ingest.topology import Names, Topology, declare
@@ -223,7 +224,8 @@ class Worker:
         assert self.topology is not None and self.store is not None
         s = self.settings
         self.pipeline = pipeline = CorrelationPipeline(
-            self.store, Router(self.rule_set, s.group_by), AmqpEventPublisher(self.topology.events), self.clock,
+            self.store, Router(self.rule_set, s.group_by),
+            AmqpEventPublisher(self.topology.events, CurrentActionIndex(lambda: self.rule_set)), self.clock,
             SilenceStore(self.redis, self.keyspace),
         )
         self.metrics.group_rules.set(len(self.rule_set.groups) if self.rule_set else 0)

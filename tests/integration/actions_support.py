@@ -92,12 +92,16 @@ async def settled(worker: Worker, count: int, incident: str | None = None, what:
 
 
 async def publish_event(settings: Settings, body: bytes, routing_key: str = "incident.created",
-                        message_id: str | None = None) -> None:
+                        message_id: str | None = None, to_runner: bool = True) -> None:
+    """Publish an event body as a worker does: under its type, and BCC'd to the action runner (to_runner)."""
+    from actions.events import RUNNER_ROUTE
+
     connection = await aio_pika.connect(settings.amqp_url)
     try:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange(Names(settings.namespace).events_exchange)
-        await exchange.publish(aio_pika.Message(body, message_id=message_id), routing_key=routing_key)
+        headers = {"BCC": [RUNNER_ROUTE]} if to_runner else None
+        await exchange.publish(aio_pika.Message(body, message_id=message_id, headers=headers), routing_key=routing_key)
     finally:
         await connection.close()
 

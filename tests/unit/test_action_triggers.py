@@ -77,3 +77,51 @@ def test_malformed_events_raise_with_a_reason(raw: object) -> None:
     with pytest.raises(MalformedEvent) as caught:
         IncidentEvent.parse(raw)
     assert caught.value.reason == "invalid_event" and caught.value.detail
+
+
+ROUTING_RULES = """
+actions:
+  - {name: fix, type: command, config: {argv: ["/bin/true"]}}
+groups:
+  - {name: acted, match: ['alertname="A"'], actions: [{action: fix, on: [created, resolved]}]}
+  - {name: quiet, match: ['alertname="Q"']}
+problems:
+  - name: recurring
+    match: ['alertname="A"']
+    signature: [alertname]
+    recurrence: {count: 3, within: 1h}
+    actions: [{action: fix, on: [known_error]}]
+"""
+
+
+def test_the_action_index_says_which_events_the_runner_must_see(tmp_path) -> None:
+    from actions.events import action_event_type
+    from actions.triggers import ActionIndex, CurrentActionIndex
+    from rules.loader import load_rule_set
+
+    (tmp_path / "rules.yaml").write_text(ROUTING_RULES)
+    index = ActionIndex(load_rule_set(tmp_path))
+
+    def incident(kind: str, rule: str) -> dict:
+        return {"event_id": "e", "type": f"incident.{kind}", "incident": {"id": "INC-ab-1", "rule": rule}}
+
+    assert [k for k in ("created", "updated", "resolved", "escalated") if index.actionable(incident(k, "acted"))] \
+        == ["created", "resolved"]
+    assert not any(index.actionable(incident(k, "quiet")) for k in ("created", "updated", "resolved"))
+    assert not index.actionable(incident("created", "no-such-rule"))
+    problem = {"event_id": "e", "type": "problem.known_error", "problem": {"id": "PRB-ab-1", "rule": "recurring"}}
+    assert index.actionable(problem) and not index.actionable(problem | {"type": "problem.created"})
+    for other in ("incident.acknowledged", "silence.created", "action.approved", "rules.reloaded"):
+        assert not index.actionable({"type": other, "event_id": "e"})
+    # what it cannot judge goes to the runner, which dead-letters it with a reason
+    assert index.actionable({"type": "incident.created"}) and index.actionable({"no": "type"})
+    assert index.actionable({"type": "incident.created", "incident": {"rule": 7}})
+    # no rules: nothing starts; a reload is picked up by identity
+    current: list = [None]
+    follows = CurrentActionIndex(lambda: current[0])
+    assert not follows(incident("created", "acted"))
+    current[0] = index.rule_set
+    assert follows(incident("created", "acted"))
+    # publishers without rules (API, CLI) send every event of an action-starting kind
+    assert action_event_type(incident("updated", "quiet")) and action_event_type(problem)
+    assert not action_event_type({"type": "incident.assigned"}) and not action_event_type({"type": "silence.expired"})
