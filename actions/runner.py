@@ -176,7 +176,7 @@ class ActionRunner:
             return await self._skip(record, "shadow", now, inputs, "shadow mode: recorded, not run")
         if action.dry_run:
             return await self._skip(record, "dry_run", now, inputs, "dry run: recorded, not run")
-        if not await self.state.breaker_allows(action.name, now):
+        if not await self.state.breaker_allows(action.name, now, self.lease(action)):
             return await self._skip(record, "breaker", now, inputs, "circuit breaker open")
         limits = [(action.name, self._rate_key(rl.per, ctx), rl.max, rl.window) for rl in action.rate_limit]
         if self.config.fleet_max:
@@ -242,8 +242,10 @@ class ActionRunner:
             duration=round(duration, 6), started_at=started_at, detail=secrets.scrub(outcome.detail),
             output=secrets.scrub(orjson.dumps(outcome.output).decode()), retryable=outcome.retryable, **extra)
         if opened:
-            text = (f"circuit breaker for action {action.name} opened after {action.breaker.failures} consecutive "
-                    f"failures; runs are skipped for {action.breaker.cooldown:g}s")
+            why = ("the trial run after its cooldown failed" if opened == 2
+                   else f"{action.breaker.failures} consecutive failures")
+            text = (f"circuit breaker for action {action.name} opened after {why}; runs are skipped for "
+                    f"{action.breaker.cooldown:g}s, then one trial run decides")
             log.warning("action_breaker_opened", action=action.name, incident_id=record["incident"],
                         problem_id=record.get("problem"))
             audit = {"at": now, "outcome": "breaker_opened", "action": action.name, "incident": record["incident"],

@@ -70,19 +70,32 @@ end
 return 0
 """
 
-# KEYS: breaker; ARGV: now. 1: closed (or its cooldown is over: one run may try), 0: open
+# KEYS: breaker; ARGV: now, trial lease. 1: closed; 2: half-open and this run is the one trial (leased, so a trial
+# whose worker died lets another try after the lease); 0: open, or half-open with a trial under way.
 _BREAKER_ALLOWS = """
-local open_until = tonumber(redis.call('HGET', KEYS[1], 'open_until') or '0')
-if open_until > tonumber(ARGV[1]) then return 0 end
-return 1
+local h = redis.call('HMGET', KEYS[1], 'open_until', 'trial_until')
+local open_until = tonumber(h[1] or '0')
+if open_until == 0 then return 1 end
+local now = tonumber(ARGV[1])
+if open_until > now then return 0 end
+if tonumber(h[2] or '0') > now then return 0 end
+redis.call('HSET', KEYS[1], 'trial_until', now + tonumber(ARGV[2]))
+return 2
 """
 
-# KEYS: breaker; ARGV: ok (1/0), threshold, cooldown, now. Returns 1 when this failure opened the breaker.
+# KEYS: breaker; ARGV: ok (1/0), threshold, cooldown, now. Returns 1 when this failure opened the breaker, 2 when
+# it opened it again (the half-open trial failed), else 0.
+# A success closes it. A failure while half-open (the trial's) opens it again at once for another cooldown; a
+# failure of a run that started before it opened, finishing while it is open, changes nothing.
 _BREAKER_RECORD = """
 if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) return 0 end
+local now = tonumber(ARGV[4])
+local open_until = tonumber(redis.call('HGET', KEYS[1], 'open_until') or '0')
+if open_until > now then return 0 end
 local fails = redis.call('HINCRBY', KEYS[1], 'failures', 1)
-if fails >= tonumber(ARGV[2]) then
-  redis.call('HSET', KEYS[1], 'open_until', tonumber(ARGV[4]) + tonumber(ARGV[3]), 'failures', 0)
+if open_until > 0 or fails >= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'open_until', now + tonumber(ARGV[3]), 'failures', 0, 'trial_until', 0)
+  if open_until > 0 then return 2 end
   return 1
 end
 return 0
@@ -212,12 +225,15 @@ class ActionState:
             args += [most, window]
         return int(await self._rate(keys=keys, args=args))
 
-    async def breaker_allows(self, action: str, now: float) -> bool:
-        return bool(await self._breaker_allows(keys=[self.keys.action_breaker(action)], args=[now]))
+    async def breaker_allows(self, action: str, now: float, trial_lease: float = 60.0) -> bool:
+        """Closed: yes. Open: no. After the cooldown (half-open): yes for one trial run at a time (for
+        ``trial_lease`` seconds); its outcome closes the breaker or opens it again."""
+        return bool(await self._breaker_allows(keys=[self.keys.action_breaker(action)], args=[now, trial_lease]))
 
-    async def breaker_record(self, action: str, ok: bool, threshold: int, cooldown: float, now: float) -> bool:
-        """Count a run's outcome; True when this failure opened the breaker."""
-        return bool(await self._breaker_record(keys=[self.keys.action_breaker(action)],
+    async def breaker_record(self, action: str, ok: bool, threshold: int, cooldown: float, now: float) -> int:
+        """Count a run's outcome: 1 when this failure opened the breaker, 2 when it opened it again (the trial after
+        the cooldown failed), else 0."""
+        return int(await self._breaker_record(keys=[self.keys.action_breaker(action)],
                                                args=[1 if ok else 0, threshold, cooldown, now]))
 
     async def decide(self, run_id: str, decision: str, who: str, now: float) -> str:
