@@ -26,9 +26,9 @@ from typing import Mapping, Sequence
 
 from rules.fingerprint import labels_to_signature
 from rules.matchers import matches_all
+from rules.memo import BoundedMemo
 from rules.schema import InhibitRule, RuleSet, Topology
 
-_CACHE_LIMIT = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +97,7 @@ class CauseRules:
         self._depended_on = frozenset(depended)
         self._paths: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         self._closure: dict[str, frozenset[str]] = {}
-        self._memo: dict[frozenset, tuple[tuple[str, ...], tuple[Lookup, ...], float]] = {}
+        self._memo: BoundedMemo[frozenset, tuple[tuple[str, ...], tuple[Lookup, ...], float]] = BoundedMemo()
 
     @classmethod
     def from_rule_set(cls, rule_set: RuleSet | None) -> "CauseRules":
@@ -135,9 +135,7 @@ class CauseRules:
             if self._dependencies(service):
                 hold = max(hold, self.topology_hold)
         result = (tuple(feeds), tuple(lookups), hold)
-        if len(self._memo) >= _CACHE_LIMIT:
-            self._memo.clear()
-        self._memo[memo_key] = result
+        self._memo.put(memo_key, result)
         return result
 
     def feeds(self, labels: Mapping[str, str]) -> tuple[str, ...]:

@@ -14,15 +14,15 @@ from typing import Sequence
 
 from rules.alert import Alert
 from rules.matchers import matches_all
+from rules.memo import BoundedMemo
 from rules.schema import EnrichmentRule
 
-_CACHE_LIMIT = 100_000
 
 
 class Enricher:
     def __init__(self, rules: Sequence[EnrichmentRule]) -> None:
         self.rules = tuple(rules)
-        self._memo: dict[tuple[frozenset, frozenset], tuple[dict[str, str], dict[str, str]]] = {}
+        self._memo: BoundedMemo[tuple[frozenset, frozenset], tuple[dict[str, str], dict[str, str]]] = BoundedMemo()
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -34,9 +34,7 @@ class Enricher:
         found = self._memo.get(key)
         if found is None:
             found = self._enrich(dict(alert.labels), dict(alert.annotations))
-            if len(self._memo) >= _CACHE_LIMIT:
-                self._memo.clear()
-            self._memo[key] = found
+            self._memo.put(key, found)
         labels, annotations = found
         if labels == alert.labels and annotations == alert.annotations:
             return alert

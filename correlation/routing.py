@@ -23,12 +23,12 @@ from correlation.decision import Context, MutedBy
 from correlation.enrichment import Enricher
 from rules.fingerprint import labels_to_signature
 from rules.matchers import Matcher, equality_index_key, matches_all
+from rules.memo import BoundedMemo
 from rules.schema import ITIL_MATRIX, FlappingRule, GroupRule, LevelSource, MaintenanceWindow, ProblemRule, RuleSet, Threshold
 
 DEFAULT_RULE = "default"
 ALL_LABELS = "..."
 _PRIORITY_ORDER = ("P1", "P2", "P3", "P4", "P5")
-_CACHE_LIMIT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,7 @@ class Router:
         self.shared_cause: tuple[ProblemRule, ...] = tuple(
             p for p in (rule_set.problems if rule_set is not None else ()) if p.shared_root_cause)
         self.problem_rules = {p.name: p for p in (rule_set.problems if rule_set is not None else ())}
-        self._flap_memo: dict[frozenset, FlappingRule | None] = {}
+        self._flap_memo: BoundedMemo[frozenset, FlappingRule | bool] = BoundedMemo()  # False: no rule matches
         matrix = rule_set.priority_matrix if rule_set is not None else None
         self._matrix: dict[str, dict[str, str]] = (
             {impact: dict(getattr(matrix, impact)) for impact in ("high", "medium", "low")} if matrix else ITIL_MATRIX
@@ -104,18 +104,16 @@ class Router:
             else:
                 self._indexed.setdefault(key, []).append(position)
         self._index_labels = sorted({name for name, _ in self._indexed})
-        self._memo: dict[frozenset, Group] = {}
-        self._by_fingerprint: dict[str, Group] = {}
-        self._groups: dict[tuple[str, tuple[tuple[str, str], ...]], Group] = {}
+        self._memo: BoundedMemo[frozenset, Group] = BoundedMemo()
+        self._by_fingerprint: BoundedMemo[str, Group] = BoundedMemo()
+        self._groups: BoundedMemo[tuple[str, tuple[tuple[str, str], ...]], Group] = BoundedMemo()
 
     def __call__(self, labels: Mapping[str, str]) -> Group:
         memo_key = frozenset(labels.items())
         group = self._memo.get(memo_key)
         if group is None:
             group = self._group(self.route(labels), labels)
-            if len(self._memo) >= _CACHE_LIMIT:
-                self._memo.clear()
-            self._memo[memo_key] = group
+            self._memo.put(memo_key, group)
         return group
 
     def by_fingerprint(self, fingerprint: str, labels: Mapping[str, str]) -> Group:
@@ -124,9 +122,7 @@ class Router:
         group = self._by_fingerprint.get(fingerprint)
         if group is None:
             group = self._group(self.route(labels), labels)  # not via the label-set memo: one memo is enough
-            if len(self._by_fingerprint) >= _CACHE_LIMIT:
-                self._by_fingerprint.clear()
-            self._by_fingerprint[fingerprint] = group
+            self._by_fingerprint.put(fingerprint, group)
         return group
 
     def route(self, labels: Mapping[str, str]) -> Route:
@@ -157,11 +153,11 @@ class Router:
         if not self.flapping:
             return None
         key = frozenset(labels.items())
-        if key not in self._flap_memo:
-            if len(self._flap_memo) >= _CACHE_LIMIT:
-                self._flap_memo.clear()
-            self._flap_memo[key] = next((r for r in self.flapping if matches_all(r.match, labels)), None)
-        return self._flap_memo[key]
+        found = self._flap_memo.get(key)
+        if found is None:
+            found = next((r for r in self.flapping if matches_all(r.match, labels)), False)
+            self._flap_memo.put(key, found)
+        return found or None
 
     def problems(self, labels: Mapping[str, str]) -> list[tuple[str, dict[str, str]]]:
         """(rule, signature) for every recurrence problem rule an incident opened by these labels counts under."""
@@ -199,9 +195,7 @@ class Router:
         group = self._groups.get(memo_key)
         if group is None:
             group = self._new_group(route, group_labels)
-            if len(self._groups) >= _CACHE_LIMIT:
-                self._groups.clear()
-            self._groups[memo_key] = group
+            self._groups.put(memo_key, group)
         return group
 
     @staticmethod

@@ -11,13 +11,14 @@ label sets repeat (that is what deduplication is for), and a hit costs one dict 
 
 from __future__ import annotations
 
+from rules.memo import MEMO_LIMIT, BoundedMemo
+
 from typing import Mapping
 
 FNV_OFFSET_64 = 14695981039346656037
 FNV_PRIME_64 = 1099511628211
 SEPARATOR_BYTE = 0xFF
 _MASK = 0xFFFFFFFFFFFFFFFF
-_CACHE_LIMIT = 100_000
 
 
 def labels_to_signature(labels: Mapping[str, str]) -> int:
@@ -32,22 +33,19 @@ def labels_to_signature(labels: Mapping[str, str]) -> int:
 
 
 class FingerprintCache:
-    """Memoises fingerprints by label set; bounded, cleared when full (cheap, and storms repeat)."""
+    """Memoises fingerprints by label set; bounded (``rules.memo.BoundedMemo``), and storms repeat."""
 
-    __slots__ = ("_cache", "_limit")
+    __slots__ = ("_cache",)
 
-    def __init__(self, limit: int = _CACHE_LIMIT) -> None:
-        self._cache: dict[frozenset, str] = {}
-        self._limit = limit
+    def __init__(self, limit: int = MEMO_LIMIT) -> None:
+        self._cache: BoundedMemo[frozenset, str] = BoundedMemo(limit)
 
     def __call__(self, labels: Mapping[str, str]) -> str:
         key = frozenset(labels.items())
         fp = self._cache.get(key)
         if fp is None:
             fp = format(labels_to_signature(labels), "016x")
-            if len(self._cache) >= self._limit:
-                self._cache.clear()
-            self._cache[key] = fp
+            self._cache.put(key, fp)
         return fp
 
 
