@@ -110,3 +110,18 @@ def test_cache_returns_same_value_and_stays_bounded():
 def test_property_matches_reference(labels):
     assert fingerprint(labels) == reference_fingerprint(labels)
     assert FingerprintCache()(labels) == reference_fingerprint(labels)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600))
+def test_the_c_hash_is_the_python_reference(data):
+    from rules.fingerprint import fnv1a_64, fnv1a_64_python
+
+    assert fnv1a_64(data) == fnv1a_64_python(data)
+
+
+def test_the_c_hash_is_installed():
+    """The dependency is what makes first-seen label sets cheap; the fallback exists, but CI runs the C one."""
+    from rules.fingerprint import fnv1a_64, fnv1a_64_python
+
+    assert fnv1a_64 is not fnv1a_64_python
