@@ -8,7 +8,10 @@ For each worker count, in a fresh namespace: the alerts queue is filled with the
 * Redis memory per active alert: ``MEMORY USAGE`` summed over every key of the namespace, divided by the
   distinct fingerprints (the alerts a storm keeps active);
 * worker RSS (``/proc/<pid>/status`` VmRSS) at 10%, 50% and 100% of the stream: flat means no growth with the
-  number of alerts processed (run with ``--alerts 1000000`` for the issue's figure).
+  number of alerts processed (run with ``--alerts 1000000`` for the issue's figure);
+* latency: after the drain, a child process publishes some of the same messages at half the measured rate for
+  about 10 s; p50 and p99 from publish to state written and acked are read from the workers'
+  ``stormwatch_processing_latency_seconds`` histograms (merged), as the upper bound of the bucket they fall in.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ class WorkersResult:
     seconds: float
     redis_bytes_per_alert: float
     rss_mib: list[float] = field(default_factory=list)  # per worker: at 10%, 50%, 100%
+    latency_msgs_per_s: float = 0.0  # the paced phase's rate
+    latency_p50_ms_at_most: float = float("nan")  # bucket upper bounds (stormwatch.metrics.LATENCY_BUCKETS)
+    latency_p99_ms_at_most: float = float("nan")
 
 
 def _free_port() -> int:
@@ -52,23 +58,58 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def _stored(port: int) -> float:
+async def _scrape(port: int) -> str:
+    """A worker's /metrics text ("" when it does not answer in time)."""
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout=2)
     except (OSError, asyncio.TimeoutError):
-        return 0.0
+        return ""
     try:
         writer.write(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
         await writer.drain()
-        body = await asyncio.wait_for(reader.read(), timeout=5)
+        return (await asyncio.wait_for(reader.read(), timeout=5)).decode(errors="replace")
     except (OSError, asyncio.TimeoutError):
-        return 0.0  # a worker busy with a long batch answers late: no sample this round (it is not a failure)
+        return ""  # a worker busy with a long batch answers late: no sample this round (it is not a failure)
     finally:
         writer.close()
-    for line in body.decode(errors="replace").splitlines():
+
+
+async def _stored(port: int) -> float:
+    for line in (await _scrape(port)).splitlines():
         if line.startswith("stormwatch_batch_alerts_sum "):
             return float(line.split()[1])
     return 0.0
+
+
+_BUCKET = 'stormwatch_processing_latency_seconds_bucket{le="'
+
+
+def latency_buckets(text: str) -> dict[str, float]:
+    """Cumulative counts of the processing-latency histogram by bucket bound (``le``)."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(_BUCKET):
+            le, _, value = line[len(_BUCKET):].partition('"} ')
+            out[le] = float(value)
+    return out
+
+
+def quantile_at_most(before: dict[str, float], after: dict[str, float], q: float) -> float:
+    """The smallest bucket bound (seconds) holding at least ``q`` of the observations made between two scrapes."""
+    bounds = sorted((float(le), after[le] - before.get(le, 0.0)) for le in after)
+    total = bounds[-1][1] if bounds else 0.0
+    for bound, count in bounds:
+        if total and count >= q * total:
+            return bound
+    return float("nan")
+
+
+async def _merged_buckets(ports: list[int]) -> dict[str, float]:
+    merged: dict[str, float] = {}
+    for text in await asyncio.gather(*(_scrape(p) for p in ports)):
+        for le, count in latency_buckets(text).items():
+            merged[le] = merged.get(le, 0.0) + count
+    return merged
 
 
 def _rss_mib(pid: int) -> float:
@@ -147,6 +188,11 @@ async def _one(settings: Settings, bodies: list[bytes], alerts: int, distinct: i
             await asyncio.sleep(0.05)
         else:
             raise RuntimeError("the workers did not drain the queue within 30 minutes")
+        memory = await _redis_bytes(settings)  # before the latency phase adds its idempotency markers
+        t10 = next(t for t, n in samples if n >= 0.1 * alerts)
+        t90 = next(t for t, n in samples if n >= 0.9 * alerts)
+        rate = 0.8 * alerts / (t90 - t10) if t90 > t10 else float("nan")
+        pace, p50, p99 = await _latency_phase(settings, bodies, alerts, rate, ports, console)
     finally:
         for proc in procs:
             if proc.returncode is None:
@@ -156,12 +202,36 @@ async def _one(settings: Settings, bodies: list[bytes], alerts: int, distinct: i
                 await asyncio.wait_for(proc.wait(), timeout=30)
             except asyncio.TimeoutError:
                 proc.kill()
-    t10 = next(t for t, n in samples if n >= 0.1 * alerts)
-    t90 = next(t for t, n in samples if n >= 0.9 * alerts)
-    rate = 0.8 * alerts / (t90 - t10) if t90 > t10 else float("nan")
-    memory = await _redis_bytes(settings)
     return WorkersResult(workers, alerts, rate, samples[-1][0] - samples[0][0], memory / max(1, distinct),
-                         [round(v, 1) for r in rss for v in r])
+                         [round(v, 1) for r in rss for v in r], round(pace, 1), p50 * 1000, p99 * 1000)
+
+
+async def _latency_phase(settings: Settings, bodies: list[bytes], alerts: int, rate: float, ports: list[int],
+                         console: Console) -> tuple[float, float, float]:
+    """Publish some of the same messages at half the drained rate for ~10 s from a child process; (msg/s, p50, p99)."""
+    import multiprocessing
+
+    from stormwatch.bench import _paced_publisher
+
+    per_message = max(1, round(alerts / len(bodies)))
+    pace = max(1.0, 0.5 * rate / per_message) if rate == rate else 10.0
+    paced = bodies[:max(20, min(len(bodies), int(pace * 10)))]
+    sent = sum(len(orjson.loads(b)) for b in paced)
+    before = await _merged_buckets(ports)
+    publisher = multiprocessing.get_context("spawn").Process(
+        target=_paced_publisher, args=(settings.amqp_url, Names(settings.namespace).alerts_exchange, paced, pace),
+        daemon=True)
+    publisher.start()
+    deadline = time.perf_counter() + 120 + len(paced) / pace
+    while time.perf_counter() < deadline:
+        if sum(await asyncio.gather(*(_stored(p) for p in ports))) >= alerts + sent:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        console.print("latency phase: the workers did not store the paced messages in time")
+    await asyncio.get_running_loop().run_in_executor(None, publisher.join, 30)
+    after = await _merged_buckets(ports)
+    return pace, quantile_at_most(before, after, 0.5), quantile_at_most(before, after, 0.99)
 
 
 async def run_workers_bench(settings: Settings, console: Console, *, alerts: int, size: int, groups: int,
@@ -183,12 +253,13 @@ async def run_workers_bench(settings: Settings, console: Console, *, alerts: int
         console.print_json(orjson.dumps([asdict(r) for r in results]).decode())
         return results
     table = Table(title=f"stormwatch bench --workers (this machine: {os.cpu_count()} cores)")
-    for col in ("workers", "alerts/s (10%-90%)", "vs first", "drain s", "Redis bytes per active alert",
-                "worker RSS MiB at 10% / 50% / 100%"):
+    for col in ("workers", "alerts/s (10%-90%)", "vs first", "drain s", "latency p50 / p99 ms (at most)",
+                "at msg/s", "Redis bytes per active alert", "worker RSS MiB at 10% / 50% / 100%"):
         table.add_column(col, justify="right")
     for r in results:
         rss = " | ".join(" / ".join(f"{v:.0f}" for v in r.rss_mib[i:i + 3]) for i in range(0, len(r.rss_mib), 3))
         table.add_row(str(r.workers), f"{r.alerts_per_s:,.0f}", f"{r.alerts_per_s / results[0].alerts_per_s:.2f}x",
-                      f"{r.seconds:.1f}", f"{r.redis_bytes_per_alert:,.0f}", rss)
+                      f"{r.seconds:.1f}", f"{r.latency_p50_ms_at_most:g} / {r.latency_p99_ms_at_most:g}",
+                      f"{r.latency_msgs_per_s:,.0f}", f"{r.redis_bytes_per_alert:,.0f}", rss)
     console.print(table)
     return results
