@@ -31,20 +31,27 @@ async def publish_many(
     exchange: AbstractExchange, bodies: Iterable[bytes], *, routing_key: str = "alerts", fmt: str | None = None,
     window: int = 500,
 ) -> int:
-    """Publish with at most ``window`` unconfirmed messages outstanding; returns how many were confirmed."""
-    pending: set[asyncio.Future] = set()
-    sent = 0
+    """Publish with at most ``window`` unconfirmed messages outstanding; returns how many were confirmed.
+
+    A semaphore bounds the window (O(1) per message; ``asyncio.wait`` over the whole window was O(window))."""
+    slots = asyncio.Semaphore(window)
+    tasks: list[asyncio.Future] = []
+    failed: list[BaseException] = []
+
+    def release(task: asyncio.Future) -> None:
+        slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            failed.append(task.exception())  # type: ignore[arg-type]
+
     for body in bodies:
-        pending.add(asyncio.ensure_future(exchange.publish(alert_message(body, fmt=fmt), routing_key=routing_key)))
-        sent += 1
-        if len(pending) >= window:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
-    if pending:
-        for task in await asyncio.gather(*pending):
-            pass
-    return sent
+        if failed:
+            break
+        await slots.acquire()
+        task = asyncio.ensure_future(exchange.publish(alert_message(body, fmt=fmt), routing_key=routing_key))
+        task.add_done_callback(release)
+        tasks.append(task)
+    await asyncio.gather(*tasks)  # every publish confirmed, or the first failure raised
+    return len(tasks)
 
 
 async def publish_bodies(settings: Settings, bodies: list[bytes], *, routing_key: str, fmt: str | None) -> int:
