@@ -25,6 +25,7 @@ from correlation.store import IncidentStore
 from rules.schema import RuleSet
 from stormwatch.config import Settings
 from stormwatch.metrics import Metrics
+from stormwatch.runtime import tune_gc
 
 log = structlog.get_logger("stormwatch.actions")
 
@@ -153,6 +154,7 @@ async def serve_actions(settings: Settings, ready: Callable[[], None] | None = N
     service = ActionsService(settings, worker.metrics, worker.redis, worker.connection, worker.store,
                              lambda: worker.rule_set, time.time)
     await service.start()
+    tune_gc(settings)
     watch = (asyncio.create_task(worker._watch_rules()) if settings.rules_poll_seconds > 0
              and settings.rules != "none" else None)
     stop = asyncio.Event()

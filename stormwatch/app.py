@@ -44,6 +44,7 @@ from stormwatch.metrics import Metrics
 from stormwatch.recording import Recorder, RecordingSink
 from stormwatch.redis_client import redis_client
 from stormwatch.rules_admin import rules_summary, validate_candidate
+from stormwatch.runtime import tune_gc
 
 log = structlog.get_logger("stormwatch")
 
@@ -409,6 +410,7 @@ async def serve(settings: Settings) -> None:
     """Run a worker until SIGTERM or SIGINT."""
     worker = Worker(settings)
     await worker.start()
+    tune_gc(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

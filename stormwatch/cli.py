@@ -120,8 +120,10 @@ def bench(
 ) -> None:
     """Measure end-to-end throughput and latency against the bare broker ceiling, side by side."""
     from stormwatch.bench import run_bench, run_rules_bench
+    from stormwatch.runtime import tune_gc
 
     settings = _settings(log_level="warning")
+    tune_gc(settings)  # as `stormwatch serve` runs (the bare ceiling, in this process too, gets the same)
     if actions:
         from stormwatch.bench_actions import run_actions_bench
 

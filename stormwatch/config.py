@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     timeline_max_entries: int = Field(default=1000, ge=10)
     redis_retry_max_seconds: float = Field(default=10.0, gt=0)
+    # Python's cyclic GC for long-running processes (serve, bench): thresholds per generation; empty: Python's
+    # defaults (700, 10, 10). See stormwatch/runtime.py and docs/performance.md.
+    gc_threshold: Annotated[tuple[int, ...], NoDecode] = (10_000, 10, 10)
     # record every valid alert this worker stored to a JSON-lines file, for `stormwatch backtest` ("" : off);
     # "{pid}" in the path becomes the process id, so several workers on one machine write separate files
     record: str = ""
@@ -136,11 +139,18 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("group_by", "actions_allowed_schemes", "actions_allowed_hosts", "actions_allowed_ports",
-                     "actions_allowed_networks", mode="before")
+                     "actions_allowed_networks", "gc_threshold", mode="before")
     @classmethod
     def _split_group_by(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("gc_threshold")
+    @classmethod
+    def _gc_threshold(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if value and (len(value) != 3 or value[0] < 1 or min(value) < 0):
+            raise ValueError("three generation thresholds, e.g. 10000,10,10 (the first at least 1), or empty")
         return value
 
     @field_validator("group_by")

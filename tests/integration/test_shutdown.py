@@ -168,6 +168,7 @@ async def test_sigterm_mid_stream_acks_everything_written_and_nothing_else(clean
         assert code == 0, first.output()
         events = first.events()
         assert "worker_stopping" in events and "worker_stopped" in events, first.output()
+        assert "gc_tuned" in events  # serve tunes the collector once started (stormwatch/runtime.py)
         assert events.index("worker_stopping") < events.index("worker_stopped")
         assert "processing_crashed" not in events and "store_unavailable" not in events, first.output()
 

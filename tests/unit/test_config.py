@@ -218,3 +218,21 @@ def test_http_address_defaults_to_the_metrics_address_and_http_settings_win(monk
     monkeypatch.setenv("STORMWATCH_HTTP_PORT", "70000")
     with pytest.raises(SettingsError, match="STORMWATCH_HTTP_PORT:"):
         load_settings()
+
+
+def test_gc_threshold_is_three_generations_or_empty(monkeypatch) -> None:
+    from stormwatch.config import SettingsError, load_settings
+
+    assert load_settings().gc_threshold == (10_000, 10, 10)
+    monkeypatch.setenv("STORMWATCH_GC_THRESHOLD", "20000,5,5")
+    assert load_settings().gc_threshold == (20_000, 5, 5)
+    monkeypatch.setenv("STORMWATCH_GC_THRESHOLD", "")
+    assert load_settings().gc_threshold == ()
+    for bad in ("10000,10", "0,10,10", "a,b,c"):
+        monkeypatch.setenv("STORMWATCH_GC_THRESHOLD", bad)
+        try:
+            load_settings()
+        except SettingsError as exc:
+            assert "STORMWATCH_GC_THRESHOLD" in str(exc) or "gc_threshold" in str(exc)
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
