@@ -9,7 +9,7 @@ in between), one pipeline of index updates, then the incident events with publis
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from rules.alert import Alert
 
@@ -93,6 +93,7 @@ class CorrelationPipeline:
         known = await self.store.sender_key_groups(keyed)
         remember: dict[str, dict[str, str]] = {}
         enrich = router.enrich
+        firing_labels: list[Mapping[str, str]] = []  # as enriched: enrichment may add the labels causes key on
         seen_ids: set[str] = set()
         for delivery in deliveries:
             if delivery.message_id in seen_ids:
@@ -105,6 +106,8 @@ class CorrelationPipeline:
             for alert in delivery.alerts:
                 if enrich:
                     alert = enrich(alert)
+                if alert.status == "firing":
+                    firing_labels.append(alert.labels)
                 labels = known.get(alert.fingerprint)
                 if labels is not None:
                     group = router(labels)
@@ -125,7 +128,7 @@ class CorrelationPipeline:
         muted = muter if muter else None
         causes = None
         if router.causes:
-            keys = lookup_keys(router.causes, [a.labels for d in deliveries for a in d.alerts if a.status == "firing"])
+            keys = lookup_keys(router.causes, firing_labels)
             causes = Causes(router.causes, await self.links.read_causes(keys))
         # group id -> [(message id, alerts)] in arrival order
         by_group: dict[str, list[tuple[str, list[Alert]]]] = {}
