@@ -5,6 +5,7 @@ import { onLiveEvent } from './live.js';
 import { badge, h, labels, replace, section, table, time } from './dom.js';
 import { failure, runButton, throttle } from './ui.js';
 
+const PAGE = 200; // incidents per request (the API's limit is 500)
 const STATUS_FILTERS = { active: 'open,acknowledged', open: 'open', acknowledged: 'acknowledged', resolved: 'resolved', all: '' };
 
 export function incidentList(main) {
@@ -12,17 +13,29 @@ export function incidentList(main) {
   const body = h('div', { id: 'incidents' });
   const select = h('select', { id: 'status-filter', 'aria-label': 'status' },
     Object.keys(STATUS_FILTERS).map((k) => h('option', { value: k, selected: k === filter }, k)));
-  select.addEventListener('change', () => { filter = select.value; sessionStorage.setItem('stormwatch.filter', filter); load(); });
+  select.addEventListener('change', () => { filter = select.value; sessionStorage.setItem('stormwatch.filter', filter); pages = 1; load(); });
   const count = h('span', { class: 'muted', id: 'incident-count' });
-  replace(main, h('div', { class: 'bar' }, h('h1', null, 'Incidents'), select, count), body);
+  const more = h('p', { id: 'incident-more' });
+  replace(main, h('div', { class: 'bar' }, h('h1', null, 'Incidents'), select, count), body, more);
+  let pages = 1; // pages of PAGE incidents shown; a live reload reads them all again, newest first
 
   async function load() {
     const status = STATUS_FILTERS[filter];
     try {
-      const page = await api('GET', `/api/v1/incidents?limit=200${status ? `&status=${status}` : ''}`);
-      replace(count, `${page.items.length}${page.next_cursor ? '+' : ''} shown`);
+      const items = [];
+      let cursor = null;
+      for (let n = 0; n < pages; n++) {
+        const query = `limit=${PAGE}${status ? `&status=${status}` : ''}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+        const page = await api('GET', `/api/v1/incidents?${query}`);
+        items.push(...page.items);
+        cursor = page.next_cursor;
+        if (!cursor) break;
+      }
+      replace(count, `${items.length}${cursor ? '+' : ''} shown`);
       replace(body, table(['', 'status', 'title', 'team', 'firing / alerts', 'assignee', 'created', 'updated'],
-        page.items.map(row), 'No incidents. Quiet night.'));
+        items.map(row), 'No incidents. Quiet night.'));
+      replace(more, cursor ? h('button', { type: 'button', id: 'incident-more-button',
+        onclick: () => { pages += 1; load(); } }, `Show ${PAGE} more`) : null);
     } catch (err) {
       replace(body, failure(err));
     }

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import missing_tool
-from tests.integration.api_helpers import INGEST, RESPOND, start_api
+from tests.conftest import eventually, missing_tool
+from tests.integration.api_helpers import INGEST, READ, RESPOND, start_api
 from tests.integration.helpers import v2_alert
 
 WAIT_MS = 20_000  # a bound on waiting for what must appear, not a timing assertion
@@ -91,3 +91,30 @@ async def test_sign_in_live_list_open_acknowledge(clean, browser):
         shot = ARTIFACTS / "console.png"
         await page.screenshot(path=str(shot), full_page=True)
         print(f"console screenshot: {shot}")
+
+
+async def test_the_list_shows_more_than_one_page_on_request(clean, browser):
+    """A storm of more than 200 incidents: the list shows the newest 200, then the rest on request."""
+    async for api in start_api(clean):
+        base = str(api.client.base_url).rstrip("/")
+        storm = [v2_alert("NodeDown", f"svc-{n:03d}", "node-1") for n in range(205)]
+        assert (await api.post("/api/v2/alerts", storm, token=INGEST)).status_code == 200
+        await eventually(lambda: _incident_count(api, 205), what="205 incidents")
+
+        page = await browser.new_page(viewport={"width": 1400, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(base + "/")
+        await page.fill("#token", READ)
+        await page.click("#signin button[type=submit]")
+        await page.wait_for_selector("#incident-count >> text=200+ shown", timeout=WAIT_MS)
+        assert await page.locator("#incidents tr[data-id]").count() == 200
+        await page.click("#incident-more-button")
+        await page.wait_for_selector("#incident-count >> text=205 shown", timeout=WAIT_MS)
+        assert await page.locator("#incidents tr[data-id]").count() == 205
+        assert await page.locator("#incident-more-button").count() == 0 and errors == []
+
+
+async def _incident_count(api, expected: int) -> bool:
+    page = (await api.get("/api/v1/incidents?limit=500")).json()
+    return len(page["items"]) >= expected
