@@ -15,7 +15,7 @@ from rich.table import Table
 
 from stormwatch.cli_backend import answer
 
-actions_app = typer.Typer(no_args_is_help=True, help="Remediation action runs: list, approve, reject.")
+actions_app = typer.Typer(no_args_is_help=True, help="Remediation action runs: list, show, approve, reject.")
 
 
 def register(app: typer.Typer) -> None:
@@ -51,6 +51,29 @@ def actions_list(
         sys.stdout.write(orjson.dumps(runs).decode() + "\n")
         return
     console.print(runs_table(runs))
+
+
+@actions_app.command("show")
+def actions_show(run_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
+    """One run in full: why (rule, trigger, event), inputs (secrets masked), outcome, output, attempts, timing."""
+    from stormwatch.cli import _ts, console
+
+    run = answer(lambda b: b.action_run(run_id))
+    if json_out:
+        sys.stdout.write(orjson.dumps(run).decode() + "\n")
+        return
+    table = Table(title=f"action run {run_id}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for name in sorted(run):
+        value = run[name]
+        if name.endswith("_at") and value:
+            try:
+                value = f"{_ts(float(value))} ({value})"
+            except ValueError:
+                pass
+        table.add_row(name, str(value))
+    console.print(table)
 
 
 def _decide(run_id: str, decision: str, by: Optional[str], json_out: bool) -> None:

@@ -45,6 +45,7 @@ class Backend(Protocol):
     def add_silence(self, matchers: list[str], duration: str, author: str | None, comment: str) -> dict[str, Any]: ...
     def expire_silence(self, silence_id: str) -> dict[str, Any]: ...
     def action_runs(self, incident: str | None, problem: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def action_run(self, run_id: str) -> dict[str, Any]: ...
     def decide(self, run_id: str, decision: str, by: str | None) -> dict[str, Any]: ...
 
 
@@ -161,6 +162,9 @@ class ApiBackend:
         return self._ask("GET", "/api/v1/actions" + _q(incident=incident, problem=problem, limit=min(limit, 1000)),
                          None, "actions")["items"]
 
+    def action_run(self, run_id: str) -> dict[str, Any]:
+        return self._ask("GET", f"/api/v1/actions/{_seg(run_id)}", None, run_id)
+
     def decide(self, run_id: str, decision: str, by: str | None) -> dict[str, Any]:
         verb = "approve" if decision == "approved" else "reject"
         return self._ask("POST", f"/api/v1/actions/{_seg(run_id)}/{verb}", {}, f"{verb} {run_id}")["run"]
@@ -274,6 +278,12 @@ class RedisBackend:
         from actions.state import ActionState
 
         return self._with(lambda store: ActionState(store.redis, store.keys).runs(incident, limit, problem_id=problem))
+
+    def action_run(self, run_id: str) -> dict[str, Any]:
+        from actions.state import ActionState
+
+        return _found(self._with(lambda store: ActionState(store.redis, store.keys).run(run_id)),
+                      f"no action run {run_id!r}")
 
     def decide(self, run_id: str, decision: str, by: str | None) -> dict[str, Any]:
         from actions.state import ActionState

@@ -14,7 +14,9 @@ STATES = frozenset({"running", "succeeded", "failed", "skipped", "rejected", "ex
 
 
 def action_routes(services: ApiServices) -> list[Route]:
-    routes = [Route("/api/v1/actions", instrument(services, "/api/v1/actions", _list(services)), methods=["GET"])]
+    routes = [Route("/api/v1/actions", instrument(services, "/api/v1/actions", _list(services)), methods=["GET"]),
+              Route("/api/v1/actions/{run}", instrument(services, "/api/v1/actions/{run}", _one(services)),
+                    methods=["GET"])]
     for name, decision in (("approve", "approved"), ("reject", "rejected")):
         path = f"/api/v1/actions/{{run}}/{name}"
         routes.append(Route(path, instrument(services, path, _decide(services, decision)), methods=["POST"]))
@@ -40,6 +42,18 @@ def _list(services: ApiServices):  # noqa: ANN202
                                            problem_id=problem)
         items = [r for r in runs if not states or r.get("state") in states][:limit]
         return json_response({"items": items})
+
+    return handle
+
+
+def _one(services: ApiServices):  # noqa: ANN202
+    async def handle(request: Request) -> Response:
+        authorise(services, request, "read")
+        run_id = request.path_params["run"]
+        run = await _state(services).run(run_id)
+        if run is None:
+            raise ApiError(404, "not_found", f"no action run {run_id!r}", field="run")
+        return json_response(run)
 
     return handle
 

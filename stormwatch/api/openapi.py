@@ -55,6 +55,8 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
      "respond", s.NoteBody, {200: s.ProblemAnswer, 404: s.Error}),
     ("get", "/api/v1/actions", "Action runs, newest first; filters incident, state", "read", None,
      {200: s.ActionRunList}),
+    ("get", "/api/v1/actions/{run}", "One action run: inputs (secrets masked), outcome, output, attempts", "read",
+     None, {200: s.ActionRun, 404: s.Error}),
     ("post", "/api/v1/actions/{run}/approve", "Approve a run waiting for approval", "respond", None,
      {200: s.DecisionAnswer, 404: s.Error, 409: s.Error}),
     ("post", "/api/v1/actions/{run}/reject", "Reject a run waiting for approval", "respond", None,

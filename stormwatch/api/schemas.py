@@ -182,6 +182,7 @@ class ActionRunList(BaseModel):
 
 class DecisionAnswer(BaseModel):
     run: ActionRun
+    event_published: bool = False
 
 
 class PreviewMatch(BaseModel):

@@ -119,3 +119,23 @@ async def test_cli_lists_approves_and_rejects_through_the_api(api, hook):
     assert code == 1 and "409" in err and "rejected" in err
     code, out, err = await _cli_as(api, None, "actions", "list", "--json")  # Redis directly
     assert code == 0 and {r["state"] for r in orjson.loads(out)} >= {"rejected"}, err
+
+    # one run in full, through the API and from Redis: the same record
+    shown = (await api.get(f"/api/v1/actions/{a['run_id']}")).json()
+    assert (shown["run_id"], shown["decided_by"]) == (a["run_id"], "sre")
+    assert (await api.get("/api/v1/actions/no-such-run")).status_code == 404
+    assert (await api.get(f"/api/v1/actions/{a['run_id']}", token=None)).status_code == 401
+    await eventually(lambda: _settled_run(api, a["run_id"]), what="the approved run settled")
+    for token in (READ, None):
+        code, out, err = await _cli_as(api, token, "actions", "show", a["run_id"], "--json")
+        assert code == 0, err
+        doc = orjson.loads(out)
+        assert (doc["run_id"], doc["state"], doc["action"]) == (a["run_id"], "succeeded", a["action"])
+    code, out, err = await _cli_as(api, READ, "actions", "show", a["run_id"])
+    assert code == 0 and "succeeded" in out and "decided_by" in out, err
+    code, out, err = await _cli_as(api, READ, "actions", "show", "no-such-run")
+    assert code == 1 and "404" in err
+
+
+async def _settled_run(api, run_id: str) -> bool:
+    return (await api.get(f"/api/v1/actions/{run_id}")).json().get("state") == "succeeded"
