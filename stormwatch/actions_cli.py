@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
-import time
 from typing import Any, Optional
 
-import orjson
 import typer
 from rich.table import Table
 
@@ -44,11 +40,11 @@ def actions_list(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Action runs, newest first: state, action, incident (or problem), trigger, outcome."""
-    from stormwatch.cli import console
+    from stormwatch.cli import console, print_json
 
     runs = answer(lambda b: b.action_runs(incident, problem, limit))
     if json_out:
-        sys.stdout.write(orjson.dumps(runs).decode() + "\n")
+        print_json(runs)
         return
     console.print(runs_table(runs))
 
@@ -56,11 +52,11 @@ def actions_list(
 @actions_app.command("show")
 def actions_show(run_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
     """One run in full: why (rule, trigger, event), inputs (secrets masked), outcome, output, attempts, timing."""
-    from stormwatch.cli import _ts, console
+    from stormwatch.cli import _ts, console, print_json
 
     run = answer(lambda b: b.action_run(run_id))
     if json_out:
-        sys.stdout.write(orjson.dumps(run).decode() + "\n")
+        print_json(run)
         return
     table = Table(title=f"action run {run_id}", show_header=False)
     table.add_column("field", style="bold")
@@ -77,11 +73,11 @@ def actions_show(run_id: str, json_out: bool = typer.Option(False, "--json")) ->
 
 
 def _decide(run_id: str, decision: str, by: Optional[str], json_out: bool) -> None:
-    from stormwatch.cli import console
+    from stormwatch.cli import console, print_json
 
     run = answer(lambda b: b.decide(run_id, decision, by))
     if json_out:
-        sys.stdout.write(orjson.dumps(run).decode() + "\n")
+        print_json(run)
         return
     console.print(f"run {run_id} {decision}", highlight=False)
 

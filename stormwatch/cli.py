@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import Any, Coroutine, Optional
@@ -193,6 +192,21 @@ def _ts(value: float | None) -> str:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def print_json(doc: Any) -> None:
+    """A command's ``--json`` answer: one line of JSON on stdout."""
+    sys.stdout.write(orjson.dumps(doc).decode() + "\n")
+
+
+def timeline_table(entries: list[dict[str, Any]]) -> Table:
+    """An incident's or problem's timeline entries (``at``, ``kind``, ``text``) for people."""
+    table = Table(title="timeline")
+    for col in ("at", "kind", "what"):
+        table.add_column(col)
+    for e in entries:
+        table.add_row(_ts(e["at"]), e["kind"], e["text"])
+    return table
 
 
 @rules_app.command("check")

@@ -4,10 +4,8 @@ published as events."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-import orjson
 import typer
 from rich.table import Table
 
@@ -33,12 +31,12 @@ def _ask(method: str, path: str, body: dict[str, Any], what: str) -> Any:
 
 
 def _link(problem_id: str, incident_id: str, op: str, json_out: bool) -> None:
-    from stormwatch.cli import console
+    from stormwatch.cli import console, print_json
 
     doc = _ask("POST", f"/api/v1/problems/{problem_id}/{op}", {"incident": incident_id},
                f"{op} {incident_id} {problem_id}")
     if json_out:
-        sys.stdout.write(orjson.dumps(doc).decode() + "\n")
+        print_json(doc)
         return
     problem = doc["problem"]
     console.print(f"{problem['id']}: {op} {incident_id} {'done' if doc['changed'] else 'nothing to change'}; "
@@ -57,11 +55,11 @@ def unlink(problem_id: str, incident_id: str, json_out: bool = JSON) -> None:
 
 def preview(matchers: list[str] = typer.Argument(..., help='e.g. service="orders-db"'), json_out: bool = JSON) -> None:
     """Which firing alerts of open incidents these matchers would mute (through the API; creates nothing)."""
-    from stormwatch.cli import console
+    from stormwatch.cli import console, print_json
 
     doc = _ask("POST", "/api/v1/silences/preview", {"matchers": matchers}, "preview")
     if json_out:
-        sys.stdout.write(orjson.dumps(doc).decode() + "\n")
+        print_json(doc)
         return
     table = Table(title=f"would mute {len(doc['matched'])} firing alert(s) of {doc['incidents_scanned']} open "
                         f"incident(s){' (newest only)' if doc['truncated'] else ''}")

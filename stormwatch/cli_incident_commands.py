@@ -7,10 +7,8 @@ the same compare-and-set as every other, and published as an event. Stdlib HTTP 
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-import orjson
 import typer
 
 from stormwatch.cli_backend import call
@@ -27,7 +25,7 @@ def register(incidents_app: typer.Typer) -> None:
 
 
 def _command(incident_id: str, name: str, body: dict[str, Any], json_out: bool) -> None:
-    from stormwatch.cli import _settings, console, err
+    from stormwatch.cli import _settings, console, err, print_json
 
     settings = _settings(log_level="warning")
     status, doc = call(settings, "POST", f"/api/v1/incidents/{incident_id}/{name}", body)
@@ -37,7 +35,7 @@ def _command(incident_id: str, name: str, body: dict[str, Any], json_out: bool) 
         err.print(f"{name} {incident_id}: {status or 'no answer'}: {detail}{hint}", markup=False)
         raise typer.Exit(2 if status in (0, 401, 403) else 1)
     if json_out:
-        sys.stdout.write(orjson.dumps(doc).decode() + "\n")
+        print_json(doc)
         return
     incident = doc["incident"]
     what = "done" if doc["changed"] else "nothing to change"

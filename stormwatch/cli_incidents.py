@@ -6,10 +6,8 @@ Through the API when ``STORMWATCH_API_URL`` or ``STORMWATCH_API_TOKEN`` is set, 
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Optional
 
-import orjson
 import typer
 from rich.table import Table
 
@@ -43,7 +41,7 @@ def incidents_list(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """List incidents, newest first."""
-    from stormwatch.cli import console, err
+    from stormwatch.cli import console, err, print_json
 
     statuses = frozenset(status or ()) | (frozenset({"open", "acknowledged"}) if open_only else frozenset())
     if statuses - frozenset(STATUSES):
@@ -51,18 +49,18 @@ def incidents_list(
         raise typer.Exit(2)
     incidents = answer(lambda b: b.incidents(statuses, limit))
     if json_out:
-        sys.stdout.write(orjson.dumps(incidents).decode() + "\n")
+        print_json(incidents)
     else:
         console.print(incidents_table(incidents))
 
 
 def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
     """One incident: why it was formed, its alerts, symptoms it explains, action runs and timeline."""
-    from stormwatch.cli import _ts, console
+    from stormwatch.cli import _ts, console, print_json, timeline_table
 
     doc = answer(lambda b: b.incident(incident_id))
     if json_out:
-        sys.stdout.write(orjson.dumps(doc).decode() + "\n")
+        print_json(doc)
         return
     console.print(incidents_table([doc], title=doc["id"]))
     people = [f"{name} {doc[field]}" for name, field in (("acknowledged by", "acknowledged_by"),
@@ -96,9 +94,4 @@ def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--jso
         from stormwatch.actions_cli import runs_table
 
         console.print(runs_table(doc["actions"], title="action runs"))
-    tl = Table(title="timeline")
-    for col in ("at", "kind", "what"):
-        tl.add_column(col)
-    for e in doc["timeline"]:
-        tl.add_row(_ts(e["at"]), e["kind"], e["text"])
-    console.print(tl)
+    console.print(timeline_table(doc["timeline"]))

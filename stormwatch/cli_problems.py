@@ -5,7 +5,6 @@ Through the API when ``STORMWATCH_API_URL`` or ``STORMWATCH_API_TOKEN`` is set, 
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Optional
 
 import orjson
@@ -36,11 +35,11 @@ def problems_list(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """List problems, newest first."""
-    from stormwatch.cli import console
+    from stormwatch.cli import console, print_json
 
     problems = answer(lambda b: b.problems(open_only, limit))
     if json_out:
-        sys.stdout.write(orjson.dumps(problems).decode() + "\n")
+        print_json(problems)
     else:
         console.print(_table(problems))
 
@@ -48,29 +47,24 @@ def problems_list(
 @problems_app.command("show")
 def problems_show(problem_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
     """One problem: why it exists, its incidents and its timeline."""
-    from stormwatch.cli import _ts, console
+    from stormwatch.cli import console, print_json, timeline_table
 
     doc = answer(lambda b: b.problem(problem_id))
     if json_out:
-        sys.stdout.write(orjson.dumps(doc).decode() + "\n")
+        print_json(doc)
         return
     console.print(_table([doc], title=doc["id"]))
     console.print(f"why: {orjson.dumps(doc['why']).decode()}", highlight=False)
     console.print("incidents: " + ", ".join(doc["incidents"]), highlight=False)
-    tl = Table(title="timeline")
-    for col in ("at", "kind", "what"):
-        tl.add_column(col)
-    for e in doc["timeline"]:
-        tl.add_row(_ts(e["at"]), e["kind"], e["text"])
-    console.print(tl)
+    console.print(timeline_table(doc["timeline"]))
 
 
 def _set_status(problem_id: str, status: str, by: Optional[str], comment: str, json_out: bool) -> None:
-    from stormwatch.cli import console
+    from stormwatch.cli import console, print_json
 
     doc = answer(lambda b: b.problem_status(problem_id, status, by, comment))
     if json_out:
-        sys.stdout.write(orjson.dumps(doc).decode() + "\n")
+        print_json(doc)
         return
     problem = doc["problem"]
     console.print(f"{problem['id']} is {'now' if doc['changed'] else 'already'} {problem['status']}", highlight=False)

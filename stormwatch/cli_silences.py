@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Optional
 
-import orjson
 import typer
 from rich.table import Table
 
@@ -28,13 +26,13 @@ def silences_add(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Create a silence starting now; matching firing alerts are recorded and counted but open no incident."""
-    from stormwatch.cli import _settings, _ts, console, err
+    from stormwatch.cli import _settings, _ts, console, err, print_json
 
     if author and uses_api(_settings(log_level="warning")):
         err.print("note: through the API the silence is recorded with the token's name, not --author", markup=False)
     silence = answer(lambda b: b.add_silence(matchers, duration, author, comment))
     if json_out:
-        sys.stdout.write(orjson.dumps(silence).decode() + "\n")
+        print_json(silence)
     else:
         console.print(f"silence {silence['id']} until {_ts(silence['ends_at'])}: {', '.join(matchers)}",
                       highlight=False)
@@ -45,11 +43,11 @@ def silences_list(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Silences, pending and active (with --all, expired too)."""
-    from stormwatch.cli import _ts, console
+    from stormwatch.cli import _ts, console, print_json
 
     silences = answer(lambda b: b.silences(all_))
     if json_out:
-        sys.stdout.write(orjson.dumps(silences).decode() + "\n")
+        print_json(silences)
         return
     table = Table(title="silences")
     for col in ("id", "state", "matchers", "starts", "ends", "by", "comment"):
@@ -62,10 +60,10 @@ def silences_list(
 
 def silences_expire(silence_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
     """End a silence now (it stays listed with --all)."""
-    from stormwatch.cli import console
+    from stormwatch.cli import console, print_json
 
     silence = answer(lambda b: b.expire_silence(silence_id))
     if json_out:
-        sys.stdout.write(orjson.dumps(silence).decode() + "\n")
+        print_json(silence)
     else:
         console.print(f"silence {silence['id']} expired", highlight=False)
