@@ -88,17 +88,16 @@ class ActionRunner:
         return await self.handle_event(event)
 
     def _nothing_to_do(self, raw: Any) -> bool:
-        """True only for a well-formed event whose rule starts no action for its kind (a cheap look first)."""
-        rule_set = self.rules()
+        """True only for a well-formed event whose rule starts no action for its kind (a cheap look first; anything
+        else is parsed, and dead-lettered with a reason if it is malformed)."""
         try:
             subject, _, kind = raw["type"].partition(".")
-            rule = raw[subject]["rule"]
-            well_formed = isinstance(raw["event_id"], str) and raw["event_id"] and isinstance(raw[subject]["id"], str)
+            body = raw[subject]
+            well_formed = (kind in KINDS.get(subject, ()) and isinstance(raw["event_id"], str) and raw["event_id"]
+                           and isinstance(body["id"], str) and isinstance(body["rule"], str))
         except (KeyError, TypeError, AttributeError):
             return False
-        if not well_formed or kind not in KINDS.get(subject, ()):
-            return False
-        return rule_set is None or kind not in self._actions.index().starts_on(subject, rule)
+        return bool(well_formed) and not self._actions(raw)
 
     async def handle_event(self, event: IncidentEvent) -> list[str]:
         """Start what the incident's rule names for this event; returns each run's state."""

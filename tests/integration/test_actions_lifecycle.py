@@ -195,3 +195,18 @@ async def test_malformed_events_are_dead_lettered_with_a_reason_and_good_ones_st
     finally:
         await w.stop()
 
+
+
+async def test_an_event_whose_rule_is_not_a_name_is_malformed_not_a_crash(clean, tmp_path, hook):
+    from actions.model import MalformedEvent
+
+    (tmp_path / "rules.yaml").write_text(hook_rules(hook, ""))
+    w = Worker(action_settings(clean, tmp_path))
+    await w.start()
+    try:
+        event = {"event_id": "e1", "type": "incident.created",
+                 "incident": {"id": "INC-abcdef012345-1", "rule": ["svc"], "priority": "P2"}}
+        with pytest.raises(MalformedEvent):  # dead-lettered with a reason by the consumer, not a handler crash
+            await w.actions.runner.handle(orjson.dumps(event))
+    finally:
+        await w.stop()
