@@ -22,8 +22,8 @@ from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 import aio_pika
 import structlog
-from aio_pika.abc import AbstractIncomingMessage
 
+from ingest.amqp import AlertMessage, AlertQueue
 from ingest.normalise import BodyRejected, Normalised, Rejection, normalise
 from ingest.topology import (
     DETAIL_HEADER,
@@ -67,7 +67,7 @@ class ConsumerConfig:
     retry_max_seconds: float = 10.0
 
 
-def message_identity(message: AbstractIncomingMessage) -> str:
+def message_identity(message: AlertMessage) -> str:
     """The idempotency id: the publisher's message_id, else a digest of the body."""
     if message.message_id:
         return "id:" + message.message_id[:200]
@@ -93,7 +93,7 @@ class AlertConsumer:
         self.clock = clock
         self.is_retryable = is_retryable
         self.ready = asyncio.Event()
-        self._buffer: list[tuple[AbstractIncomingMessage, float]] = []
+        self._buffer: list[tuple[AlertMessage, float]] = []
         self._wake = asyncio.Event()
         self._stopping = False
         self._consumer_tag: str | None = None
@@ -106,7 +106,11 @@ class AlertConsumer:
 
     async def start(self) -> None:
         self._loop_task = asyncio.create_task(self._run(), name="stormwatch-consumer")
-        self._consumer_tag = await self.topology.alerts_queue.consume(self._on_message, no_ack=False)
+        queue = self.topology.alerts_queue
+        if isinstance(queue, AlertQueue):  # a robust channel: deliveries come raw from aiormq (ingest/amqp.py)
+            self._consumer_tag = await queue.consume_raw(self._on_delivery)
+        else:
+            self._consumer_tag = await queue.consume(self._on_delivery, no_ack=False)
         self.ready.set()
 
     async def stop(self) -> None:
@@ -123,8 +127,9 @@ class AlertConsumer:
             await self._loop_task
             self._loop_task = None
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        self._buffer.append((message, self.clock()))
+    async def _on_delivery(self, delivery: Any) -> None:
+        """aiormq's raw delivery, or aio-pika's IncomingMessage on its recovery path (``AlertMessage.of``)."""
+        self._buffer.append((AlertMessage.of(delivery), self.clock()))
         self.idle.clear()
         if len(self._buffer) >= self.config.batch_size or len(self._buffer) == 1:
             self._wake.set()
@@ -158,19 +163,19 @@ class AlertConsumer:
 
     # -- one batch -----------------------------------------------------------------------------------
 
-    async def _process(self, batch: list[tuple[AbstractIncomingMessage, float]]) -> None:
+    async def _process(self, batch: list[tuple[AlertMessage, float]]) -> None:
         now = self.clock()
         deliveries = []
         dead_letters: list[Awaitable[Any]] = []
-        accepted: list[AbstractIncomingMessage] = []
-        owners: list[AbstractIncomingMessage] = []  # the message of each delivery
-        crashed: list[AbstractIncomingMessage] = []
+        accepted: list[AlertMessage] = []
+        owners: list[AlertMessage] = []  # the message of each delivery
+        crashed: list[AlertMessage] = []
         started: list[float] = []
         alerts_total = 0
         for message, received_at in batch:
             if message.redelivered:
                 self.observer.redelivered()
-            headers = message.headers or {}
+            headers = message.headers
             fmt = headers.get(FORMAT_HEADER)
             try:
                 result = normalise(
@@ -220,9 +225,9 @@ class AlertConsumer:
         await self._ack_all(accepted)
         self.observer.batch_done(len(batch), alerts_total, report, [done - t for t in started])
 
-    async def _isolate(self, batch: list[tuple[AbstractIncomingMessage, float]], deliveries: list[Any],
-                       owners: list[AbstractIncomingMessage], accepted: list[AbstractIncomingMessage],
-                       crashed: list[AbstractIncomingMessage]) -> Any:
+    async def _isolate(self, batch: list[tuple[AlertMessage, float]], deliveries: list[Any],
+                       owners: list[AlertMessage], accepted: list[AlertMessage],
+                       crashed: list[AlertMessage]) -> Any:
         """The batch crashed the sink: submit each message alone; only those that crash alone are requeued.
 
         Without this, every message of a batch holding a poison message would be requeued with it on every
@@ -259,7 +264,7 @@ class AlertConsumer:
             for reason, n in by_reason.items():
                 self.observer.rejected(reason, n)
 
-    async def _submit_until_stored(self, batch: list[tuple[AbstractIncomingMessage, float]], deliveries: list[Any]) -> Any:
+    async def _submit_until_stored(self, batch: list[tuple[AlertMessage, float]], deliveries: list[Any]) -> Any:
         attempt = 0
         while True:
             try:
@@ -269,7 +274,7 @@ class AlertConsumer:
             except Exception as exc:
                 if not self.is_retryable(exc):
                     raise
-                if self._stopping or _channel_closed(batch[-1][0]):
+                if self._stopping or batch[-1][0].channel_closed:
                     self.observer.store_error(exc, attempt + 1, 0.0)
                     return ABANDONED
                 attempt += 1
@@ -278,7 +283,7 @@ class AlertConsumer:
                 self.observer.store_error(exc, attempt, delay)
                 await asyncio.sleep(delay)
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, rejection: Rejection) -> None:
+    async def _dead_letter(self, message: AlertMessage, rejection: Rejection) -> None:
         log.info(
             "dead_lettered",
             message_id=message.message_id,
@@ -307,7 +312,7 @@ class AlertConsumer:
             timeout=PUBLISH_TIMEOUT,
         )
 
-    async def _ack_all(self, messages: list[AbstractIncomingMessage]) -> None:
+    async def _ack_all(self, messages: list[AlertMessage]) -> None:
         """Ack a batch with one ``multiple`` ack per channel.
 
         Deliveries on a channel arrive in delivery-tag order and a batch is a prefix of the buffer, so every
@@ -315,13 +320,10 @@ class AlertConsumer:
         a reconnect holds messages of two channels: each channel gets its own ack (the old one's fails and
         RabbitMQ redelivers those; idempotency makes that harmless).
         """
-        last_by_channel: dict[int, AbstractIncomingMessage] = {}
+        last_by_channel: dict[int, AlertMessage] = {}
         for message in messages:
-            try:
-                last_by_channel[id(message.channel)] = message
-            except Exception as exc:  # noqa: BLE001 - its channel is closed: RabbitMQ will redeliver it
-                self.observer.amqp_error(exc, "ack")
-        for message in last_by_channel.values():
+            last_by_channel[id(message.channel)] = message
+        for message in last_by_channel.values():  # a closed channel's ack fails in _settle: RabbitMQ redelivers
             await self._settle(message.ack(multiple=True), "ack")
 
     async def _settle(self, outcome: Awaitable[Any], what: str) -> None:
@@ -336,14 +338,6 @@ class AlertConsumer:
             if task is not None and task.cancelling():
                 raise
             self.observer.amqp_error(exc, what)
-
-
-def _channel_closed(message: AbstractIncomingMessage) -> bool:
-    try:
-        message.channel
-    except Exception:  # noqa: BLE001 - aio-pika raises when the delivery's channel is closed
-        return True
-    return False
 
 
 def _published_at(headers: dict[str, Any], fallback: float) -> float:

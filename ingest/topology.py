@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
+from ingest.amqp import AlertQueue
+
 REASON_HEADER = "x-stormwatch-reason"
 DETAIL_HEADER = "x-stormwatch-detail"
 INDEX_HEADER = "x-stormwatch-item"
@@ -66,15 +68,22 @@ async def declare(channel: AbstractChannel, names: Names, *, delivery_limit: int
         names.dead_queue, durable=True, arguments={"x-queue-type": "quorum"}
     )
     await dead_queue.bind(dead, routing_key="")
-    queue = await channel.declare_queue(
-        names.alerts_queue,
-        durable=True,
-        arguments={
-            "x-queue-type": "quorum",
-            "x-delivery-limit": delivery_limit,
-            "x-dead-letter-exchange": names.dead_exchange,
-        },
-    )
+    robust = isinstance(channel, aio_pika.RobustChannel)
+    if robust:  # declare_queue builds channel.QUEUE_CLASS; AlertQueue lets the consumer skip aio-pika's wrapper
+        channel.QUEUE_CLASS = AlertQueue  # type: ignore[misc]
+    try:
+        queue = await channel.declare_queue(
+            names.alerts_queue,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": delivery_limit,
+                "x-dead-letter-exchange": names.dead_exchange,
+            },
+        )
+    finally:
+        if robust:
+            del channel.QUEUE_CLASS  # type: ignore[misc]
     await queue.bind(alerts, routing_key="#")
     return Topology(alerts, queue, dead, dead_queue, events)
 
