@@ -10,7 +10,7 @@ the alert.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from rules.alert import Alert
 from rules.matchers import matches_all
@@ -22,7 +22,9 @@ from rules.schema import EnrichmentRule
 class Enricher:
     def __init__(self, rules: Sequence[EnrichmentRule]) -> None:
         self.rules = tuple(rules)
-        self._memo: BoundedMemo[tuple[frozenset, frozenset], tuple[dict[str, str], dict[str, str]]] = BoundedMemo()
+        # keyed by the labels alone: what the rules add depends only on them (matchers and lookups read labels),
+        # while annotations often carry a changing value ("CPU at 93%") that would make every alert a miss
+        self._memo: BoundedMemo[frozenset, tuple[dict[str, str] | None, dict[str, str]]] = BoundedMemo()
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -30,17 +32,28 @@ class Enricher:
     def __call__(self, alert: Alert) -> Alert:
         if not self.rules:
             return alert
-        key = (frozenset(alert.labels.items()), frozenset(alert.annotations.items()))
+        key = frozenset(alert.labels.items())
         found = self._memo.get(key)
         if found is None:
-            found = self._enrich(dict(alert.labels), dict(alert.annotations))
+            found = self._additions(alert.labels)
             self._memo.put(key, found)
-        labels, annotations = found
-        if labels == alert.labels and annotations == alert.annotations:
+        labels, adds = found
+        annotations = alert.annotations
+        if adds and not adds.keys() <= annotations.keys():
+            annotations = dict(annotations)
+            for name, value in adds.items():
+                annotations.setdefault(name, value)  # the sender's annotation wins
+        else:
+            annotations = None  # type: ignore[assignment]
+        if labels is None and annotations is None:
             return alert
-        return replace(alert, labels=labels, annotations=annotations)
+        return replace(alert, labels=alert.labels if labels is None else labels,
+                       annotations=alert.annotations if annotations is None else annotations)
 
-    def _enrich(self, labels: dict[str, str], annotations: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    def _additions(self, sent: Mapping[str, str]) -> tuple[dict[str, str] | None, dict[str, str]]:
+        """(the enriched labels, or None when no rule adds one; the annotations the rules add, first rule first)."""
+        labels = dict(sent)
+        annotations: dict[str, str] = {}
         for rule in self.rules:
             if rule.match and not matches_all(rule.match, labels):
                 continue
@@ -57,4 +70,4 @@ class Enricher:
                 labels.setdefault(name, value)
             for name, value in adds_annotations.items():
                 annotations.setdefault(name, value)
-        return labels, annotations
+        return (labels if labels != sent else None), annotations

@@ -41,3 +41,22 @@ def test_matching_rules_and_lookups_add_without_overwriting(tmp_path):
 
     plain = _alert(alertname="X", service="unknown")
     assert enrich(plain) is plain
+
+
+def test_what_is_added_is_remembered_per_label_set_whatever_the_annotations_say(tmp_path):
+    """Annotations often carry the current value; the additions depend on the labels alone, so one memo entry
+    serves every notification of an alert, and the sender's annotations still win."""
+    enrich = _enricher(tmp_path, [
+        {"name": "db", "match": ['service="orders-db"'], "add_annotations": {"runbook_url": "https://runbooks/pg"}},
+    ])
+    labels = {"alertname": "DiskFull", "service": "orders-db"}
+    seen = []
+    for value, runbook in ((91, None), (93, None), (97, "https://runbooks/own")):
+        annotations = {"summary": f"disk at {value}%"} | ({"runbook_url": runbook} if runbook else {})
+        alert = Alert(labels=labels, status="firing", starts_at=1.0, received_at=1.0,
+                      fingerprint=fingerprint(labels), source="test", annotations=annotations)
+        seen.append(enrich(alert))
+    assert [a.annotations["summary"] for a in seen] == ["disk at 91%", "disk at 93%", "disk at 97%"]
+    assert [a.annotations["runbook_url"] for a in seen] == ["https://runbooks/pg"] * 2 + ["https://runbooks/own"]
+    assert all(a.labels is labels for a in seen)  # no rule adds a label: the alert's own mapping is kept
+    assert len(enrich._memo) == 1
