@@ -172,6 +172,8 @@ class AlertConsumer:
         crashed: list[AlertMessage] = []
         started: list[float] = []
         alerts_total = 0
+        received: dict[tuple[str, str], int] = {}  # (source, format) -> alerts, counted once per batch
+        rejected: dict[str, int] = {}  # reason -> items
         for message, received_at in batch:
             if message.redelivered:
                 self.observer.redelivered()
@@ -185,7 +187,7 @@ class AlertConsumer:
                     max_bytes=self.config.max_body_bytes,
                 )
             except BodyRejected as exc:
-                self.observer.rejected(exc.rejection.reason, 1)
+                rejected[exc.rejection.reason] = rejected.get(exc.rejection.reason, 0) + 1
                 dead_letters.append(self._dead_letter(message, exc.rejection))
                 accepted.append(message)
                 continue
@@ -193,7 +195,7 @@ class AlertConsumer:
                 self.observer.crashed(exc)
                 crashed.append(message)
                 continue
-            self._count(result)
+            _count(result, received, rejected)
             for rejection in result.rejections:
                 dead_letters.append(self._dead_letter(message, rejection))
             if result.alerts:
@@ -203,6 +205,10 @@ class AlertConsumer:
             accepted.append(message)
             started.append(_published_at(headers, received_at))
 
+        for (source, fmt), n in received.items():
+            self.observer.received(source, fmt, n)
+        for reason, n in rejected.items():
+            self.observer.rejected(reason, n)
         if dead_letters:
             await asyncio.gather(*dead_letters)
         try:
@@ -249,20 +255,6 @@ class AlertConsumer:
             crashed.append(owner)
             accepted.remove(owner)
         return tuple(reports)
-
-    def _count(self, result: Normalised) -> None:
-        if result.alerts:
-            by_source: dict[str, int] = {}
-            for alert in result.alerts:
-                by_source[alert.source] = by_source.get(alert.source, 0) + 1
-            for source, n in by_source.items():
-                self.observer.received(source, result.format, n)
-        if result.rejections:
-            by_reason: dict[str, int] = {}
-            for r in result.rejections:
-                by_reason[r.reason] = by_reason.get(r.reason, 0) + 1
-            for reason, n in by_reason.items():
-                self.observer.rejected(reason, n)
 
     async def _submit_until_stored(self, batch: list[tuple[AlertMessage, float]], deliveries: list[Any]) -> Any:
         attempt = 0
@@ -338,6 +330,15 @@ class AlertConsumer:
             if task is not None and task.cancelling():
                 raise
             self.observer.amqp_error(exc, what)
+
+
+def _count(result: Normalised, received: dict[tuple[str, str], int], rejected: dict[str, int]) -> None:
+    fmt = result.format
+    for alert in result.alerts:
+        key = (alert.source, fmt)
+        received[key] = received.get(key, 0) + 1
+    for r in result.rejections:
+        rejected[r.reason] = rejected.get(r.reason, 0) + 1
 
 
 def _published_at(headers: dict[str, Any], fallback: float) -> float:
