@@ -101,6 +101,7 @@ class AlertConsumer:
         self._abandon_rest = False
         self.idle = asyncio.Event()
         self.idle.set()
+        self.progress_at: float | None = None  # when the batch in hand started or last made progress (clock)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -127,6 +128,11 @@ class AlertConsumer:
             await self._loop_task
             self._loop_task = None
 
+    def stalled_for(self, now: float) -> float:
+        """Seconds the batch in hand has gone without progress; 0 when there is none."""
+        since = self.progress_at
+        return 0.0 if since is None else max(0.0, now - since)
+
     async def _on_delivery(self, delivery: Any) -> None:
         """aiormq's raw delivery, or aio-pika's IncomingMessage on its recovery path (``AlertMessage.of``)."""
         self._buffer.append((AlertMessage.of(delivery), self.clock()))
@@ -147,6 +153,7 @@ class AlertConsumer:
                 await asyncio.sleep(self.config.batch_wait)  # let a burst fill the batch
             batch = self._buffer[: self.config.batch_size]
             del self._buffer[: len(batch)]
+            self.progress_at = self.clock()
             try:
                 await self._process(batch)
             except asyncio.CancelledError as exc:
@@ -160,6 +167,8 @@ class AlertConsumer:
                 self.observer.crashed(exc)
                 for message, _ in batch:
                     await self._settle(message.reject(requeue=True), "reject")
+            finally:
+                self.progress_at = None
 
     # -- one batch -----------------------------------------------------------------------------------
 
@@ -274,6 +283,7 @@ class AlertConsumer:
                 delay = min(self.config.retry_max_seconds, 0.05 * 2 ** min(attempt, 16)) * random.uniform(0.8, 1.2)
                 self.observer.store_error(exc, attempt, delay)
                 await asyncio.sleep(delay)
+                self.progress_at = self.clock()  # waiting out a store outage is progress; readiness reports it
 
     async def _dead_letter(self, message: AlertMessage, rejection: Rejection) -> None:
         log.info(

@@ -183,6 +183,8 @@ class Worker:
         self.pipeline: CorrelationPipeline | None = None
         self._rules_watch: asyncio.Task[None] | None = None
         self._timer_loop: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._stalled_logged = False
         self.timers: TimerFiring | None = None
         self.recorder: Recorder | None = None
         self.actions: Any = None  # stormwatch.actions_app.ActionsService when STORMWATCH_ACTIONS_ENABLED
@@ -266,6 +268,8 @@ class Worker:
             await self.actions.start()
         if s.consume:
             await self.consumer.start()
+            if s.stalled_batch_seconds > 0:
+                self._watchdog = asyncio.create_task(self._watch_batches(), name="stormwatch-watchdog")
         self.metrics.ready.set(1)
         host = s.http_address[0]
         log.info(
@@ -294,7 +298,8 @@ class Worker:
         self.stream = EventStream(self.connection, self.names.events_exchange)
         await self.stream.start()
         services = ApiServices(
-            metrics=self.metrics, readiness=self.readiness, clock=self.clock, auth=auth, publisher=self.publisher,
+            metrics=self.metrics, readiness=self.readiness, liveness=self.liveness, clock=self.clock, auth=auth,
+            publisher=self.publisher,
             queries=IncidentQueries(self.redis, self.keyspace),
             commands=IncidentCommands(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
@@ -371,6 +376,30 @@ class Worker:
                 seen = current
                 self.reload_rules()
 
+    async def _watch_batches(self) -> None:
+        """Check liveness now and then, so a stalled batch is logged and measured even if nobody probes /healthz."""
+        interval = min(5.0, self.settings.stalled_batch_seconds / 4)
+        while True:
+            await asyncio.sleep(interval)
+            self.liveness()
+
+    def liveness(self) -> dict[str, bool]:
+        """/healthz: false when the batch in hand has made no progress for ``STORMWATCH_STALLED_BATCH_SECONDS``.
+
+        Nothing of a stalled batch is acked, so restarting the process hands its messages to another worker and
+        idempotency makes the redelivery safe. The first time, the stacks of every task are logged: what it waits on.
+        """
+        limit = self.settings.stalled_batch_seconds
+        stalled = self.consumer.stalled_for(self.clock()) if self.consumer is not None else 0.0
+        self.metrics.batch_stalled_seconds.set(stalled)
+        live = not (limit > 0 and stalled > limit)
+        if not live and not self._stalled_logged:
+            self._stalled_logged = True
+            log.error("batch_stalled", seconds=round(stalled, 1), limit=limit, tasks=_task_stacks())
+        elif live:
+            self._stalled_logged = False
+        return {"consumer": live}
+
     async def readiness(self) -> dict[str, bool]:
         return {
             "redis": bool(self.store and await self.store.ping()),
@@ -384,6 +413,8 @@ class Worker:
             self._rules_watch.cancel()
         if self._timer_loop is not None:
             self._timer_loop.cancel()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self.consumer is not None:
             await self.consumer.stop()
         if self.actions is not None:
@@ -419,3 +450,22 @@ async def serve(settings: Settings) -> None:
     await stop.wait()
     log.info("worker_stopping")
     await worker.stop()
+
+
+def _task_stacks() -> str:
+    """Every task of this loop and the chain of awaits it is suspended in (for the stalled-batch log line).
+
+    ``Task.print_stack`` shows only a suspended task's outermost coroutine; this follows ``cr_await`` down to where
+    it actually waits."""
+    lines = []
+    for task in asyncio.all_tasks():
+        chain = []
+        coro: Any = task.get_coro()
+        while coro is not None:
+            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+            if frame is None:
+                break
+            chain.append(f"{frame.f_code.co_qualname} ({Path(frame.f_code.co_filename).name}:{frame.f_lineno})")
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        lines.append(f"{task.get_name()}: " + " > ".join(chain))
+    return "\n".join(sorted(lines))

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     timeline_max_entries: int = Field(default=1000, ge=10)
     redis_retry_max_seconds: float = Field(default=10.0, gt=0)
+    # a batch without progress for this long (no store answer, no retry, no confirm) fails /healthz so the process
+    # is restarted and its unacked messages go to another worker; 0: never
+    stalled_batch_seconds: float = Field(default=120.0, ge=0)
     # Python's cyclic GC for long-running processes (serve, bench): thresholds per generation; empty: Python's
     # defaults (700, 10, 10). See stormwatch/runtime.py and docs/performance.md.
     gc_threshold: Annotated[tuple[int, ...], NoDecode] = (10_000, 10, 10)

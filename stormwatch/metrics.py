@@ -34,6 +34,7 @@ class Metrics:
     events_published: Counter
     crashes: Counter
     ready: Gauge
+    batch_stalled_seconds: Gauge
     rules_reloads: Counter
     group_rules: Gauge
     alerts_correlated: Counter
@@ -110,6 +111,10 @@ class Metrics:
                 "stormwatch_processing_crashes_total", "Unexpected errors while processing (requeued).",
                 registry=r),
             ready=Gauge("stormwatch_ready", "1 when the worker can process alerts.", registry=r),
+            batch_stalled_seconds=Gauge(
+                "stormwatch_batch_stalled_seconds",
+                "Seconds the batch in hand has gone without progress (0 when none; a store outage's retries are "
+                "progress). Past STORMWATCH_STALLED_BATCH_SECONDS, /healthz answers 503.", registry=r),
             rules_reloads=Counter(
                 "stormwatch_rules_reloads_total", "Rule-set reloads, by outcome (applied, refused).", ["outcome"],
                 registry=r),

@@ -40,7 +40,11 @@ def ops_routes(services: ApiServices, registry: CollectorRegistry) -> list[BaseR
         return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(request: Request) -> Response:
-        return PlainTextResponse("ok\n")
+        checks = services.liveness() if services.liveness is not None else {}
+        if all(checks.values()):
+            return PlainTextResponse("ok\n")
+        text = "".join(f"{name}: {'ok' if ok else 'stalled'}\n" for name, ok in checks.items())
+        return PlainTextResponse(text, 503)
 
     async def readyz(request: Request) -> Response:
         checks = await services.readiness()

@@ -22,6 +22,7 @@ from stormwatch.metrics import Metrics
 log = structlog.get_logger("stormwatch.http")
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+LivenessCheck = Callable[[], dict[str, bool]]
 Handler = Callable[[Request], Awaitable[Response]]
 M = TypeVar("M", bound=BaseModel)
 
@@ -64,6 +65,7 @@ class ApiServices:
 
     metrics: Metrics
     readiness: ReadinessCheck
+    liveness: LivenessCheck | None = None  # /healthz: 503 naming what is stuck
     clock: Callable[[], float] = time.time
     auth: Authenticator | None = None
     publisher: AlertSink | None = None
