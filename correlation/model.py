@@ -40,37 +40,26 @@ class AlertState:
     flapping: bool = False
     rev: int = 0  # bumped on every write: orders this alert's updates to the shared cause index
 
+    # Stored as a JSON array in field order: about half the CPU of an object to write and parse, and ~50 bytes
+    # less per alert. Stored states are read back by position, so new fields go at the end (with a default) and
+    # fields are never reordered; tests/unit/test_model.py pins the layout.
     def to_json(self) -> bytes:
-        doc: dict[str, Any] = {
-            "fp": self.fingerprint,
-            "l": self.labels,
-            "an": self.annotations,
-            "s": self.status,
-            "sa": self.starts_at,
-            "ea": self.ends_at,
-            "fs": self.first_seen,
-            "ls": self.last_seen,
-            "n": self.count,
-            "i": self.incident,
-            "src": self.source,
-            "u": self.generator_url,
-            "mu": self.muted,
-        }
-        if self.cause:
-            doc["c"] = self.cause
-        if self.hold_until is not None:
-            doc["hu"] = self.hold_until
-        if self.changes:
-            doc["ch"] = self.changes
-        if self.flapping:
-            doc["fl"] = True
-        if self.rev:
-            doc["r"] = self.rev
-        return orjson.dumps(doc)
+        return orjson.dumps([
+            self.fingerprint, self.labels, self.annotations, self.status, self.starts_at, self.ends_at,
+            self.first_seen, self.last_seen, self.count, self.incident, self.source, self.generator_url, self.muted,
+            self.cause, self.hold_until, self.changes, self.flapping, self.rev,
+        ])
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> "AlertState":
         d = orjson.loads(raw)
+        if type(d) is list:
+            return cls(*d)
+        return cls._from_object(d)
+
+    @classmethod
+    def _from_object(cls, d: dict[str, Any]) -> "AlertState":
+        """The object layout written before the array one (states stored by earlier versions)."""
         return cls(
             fingerprint=d["fp"],
             labels=d["l"],
