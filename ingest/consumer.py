@@ -268,6 +268,7 @@ class AlertConsumer:
     async def _submit_until_stored(self, batch: list[tuple[AlertMessage, float]], deliveries: list[Any]) -> Any:
         attempt = 0
         while True:
+            self.progress_at = self.clock()  # each submit (a retry, or one message of an isolated batch) is progress
             try:
                 report = await self.sink.submit(deliveries)
                 self.ready.set()
@@ -282,8 +283,7 @@ class AlertConsumer:
                 self.ready.clear()
                 delay = min(self.config.retry_max_seconds, 0.05 * 2 ** min(attempt, 16)) * random.uniform(0.8, 1.2)
                 self.observer.store_error(exc, attempt, delay)
-                await asyncio.sleep(delay)
-                self.progress_at = self.clock()  # waiting out a store outage is progress; readiness reports it
+                await asyncio.sleep(delay)  # waiting out a store outage is progress: readiness reports it
 
     async def _dead_letter(self, message: AlertMessage, rejection: Rejection) -> None:
         log.info(
