@@ -46,6 +46,17 @@ async def publish(settings, bodies: list[bytes], *, message_ids: list[str] | Non
         await connection.close()
 
 
+async def alerts_queue_state(settings) -> tuple[int, int]:
+    """(messages ready, consumers) of the alerts queue, by a passive declare (delivered-but-unacked not counted)."""
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(Names(settings.namespace).alerts_queue, passive=True)
+        return queue.declaration_result.message_count, queue.declaration_result.consumer_count
+    finally:
+        await connection.close()
+
+
 def stored_alerts(worker: Worker) -> float:
     """Valid alerts whose batch has been written and acked (all workers' registries are separate)."""
     return worker.metrics.registry.get_sample_value("stormwatch_batch_alerts_sum") or 0.0

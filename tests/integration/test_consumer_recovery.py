@@ -12,38 +12,20 @@ from __future__ import annotations
 import uuid
 
 import aio_pika
-import orjson
 
 from ingest.amqp import AlertQueue
 from ingest.topology import Names
 from stormwatch.app import Worker
 from tests.conftest import eventually
-from tests.integration.helpers import v2_alert
+from tests.integration.helpers import alerts_queue_state, body, publish, v2_alert
 
 
 async def _publish(settings, alertname: str) -> None:
-    connection = await aio_pika.connect(settings.amqp_url)
-    try:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(Names(settings.namespace).alerts_exchange)
-        body = orjson.dumps([v2_alert(alertname, "svc", "pod-1")])
-        await exchange.publish(aio_pika.Message(body, message_id=uuid.uuid4().hex), routing_key="a")
-    finally:
-        await connection.close()
+    await publish(settings, [body([v2_alert(alertname, "svc", "pod-1")])], message_ids=[uuid.uuid4().hex])
 
 
 async def _titles(worker: Worker) -> set[str]:
     return {i.title for i in await worker.store.list_incidents(limit=100)}
-
-
-async def _consumers(settings) -> int:
-    connection = await aio_pika.connect(settings.amqp_url)
-    try:
-        channel = await connection.channel()
-        queue = await channel.declare_queue(Names(settings.namespace).alerts_queue, passive=True)
-        return queue.declaration_result.consumer_count
-    finally:
-        await connection.close()
 
 
 async def test_the_alerts_queue_is_consumed_raw(worker: Worker, clean):
@@ -67,7 +49,7 @@ async def test_a_consumer_cancelled_by_the_broker_is_restored_and_keeps_processi
 
     async def restored() -> bool:
         try:
-            return await _consumers(clean) == 1
+            return (await alerts_queue_state(clean))[1] == 1
         except aio_pika.exceptions.ChannelClosed:  # not re-declared yet
             return False
 

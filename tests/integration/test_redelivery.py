@@ -11,7 +11,7 @@ from correlation.keyspace import Keyspace
 from ingest.topology import Names
 from stormwatch.app import Worker
 from tests.conftest import eventually
-from tests.integration.helpers import v2_alert
+from tests.integration.helpers import alerts_queue_state, v2_alert
 
 GROUPS = 12
 PODS = 5
@@ -28,13 +28,7 @@ async def _totals(worker: Worker) -> tuple[int, dict[str, int], dict[str, int]]:
 
 
 async def _queue_idle(settings, workers: list[Worker]) -> bool:
-    connection = await aio_pika.connect(settings.amqp_url)
-    try:
-        channel = await connection.channel()
-        queue = await channel.declare_queue(Names(settings.namespace).alerts_queue, passive=True)
-        ready = queue.declaration_result.message_count
-    finally:
-        await connection.close()
+    ready, _ = await alerts_queue_state(settings)
     return ready == 0 and all(w.consumer.idle.is_set() for w in workers if w.consumer)
 
 

@@ -12,16 +12,14 @@ from collections import Counter
 from pathlib import Path
 from typing import AsyncIterator
 
-import aio_pika
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from correlation.routing import Router
-from ingest.topology import Names
 from stormwatch.app import Worker
 from stormwatch.config import Settings
 from tests.conftest import eventually
-from tests.integration.helpers import body, metric, publish, stored_alerts, v2_alert
+from tests.integration.helpers import alerts_queue_state, body, metric, publish, stored_alerts, v2_alert
 from tests.integration.redis_server import RedisServer
 
 GROUPS = 20
@@ -51,17 +49,6 @@ def alert_stream(namespace: str, messages: int, seed: int) -> tuple[list[bytes],
 
 def alert_of(g: int, i: int) -> dict:
     return v2_alert(f"Outage{g % 5}", f"svc-{g}", f"pod-{i}", severity="critical" if g % 3 == 0 else "warning")
-
-
-async def queue_ready(settings: Settings) -> int:
-    """Messages ready in the alerts queue (a passive declare: not counting those delivered and unacked)."""
-    connection = await aio_pika.connect(settings.amqp_url)
-    try:
-        channel = await connection.channel()
-        queue = await channel.declare_queue(Names(settings.namespace).alerts_queue, passive=True)
-        return queue.declaration_result.message_count
-    finally:
-        await connection.close()
 
 
 async def assert_state_matches(worker: Worker, picks: list[list[tuple[int, int]]]) -> None:
@@ -152,7 +139,7 @@ async def test_redis_stopped_and_restarted_mid_stream_loses_and_doubles_nothing(
         await eventually(lambda: metric(worker, "stormwatch_redis_errors_total") >= errors + 3,
                          what="three more failed attempts")
         assert metric(worker, "stormwatch_batch_messages_sum") == acked
-        assert await queue_ready(settings) == total - acked - PREFETCH
+        assert (await alerts_queue_state(settings))[0] == total - acked - PREFETCH
         assert not (await worker.readiness())["consumer"]
 
         await own_redis.start()  # same port, loads the RDB written on shutdown; its script cache is empty
@@ -163,7 +150,7 @@ async def test_redis_stopped_and_restarted_mid_stream_loses_and_doubles_nothing(
 
     assert metric(worker, "stormwatch_batch_messages_sum") == total
     assert stored_alerts(worker) == alerts_total
-    assert await queue_ready(settings) == 0
+    assert (await alerts_queue_state(settings))[0] == 0
     assert metric(worker, "stormwatch_processing_crashes_total") == 0
     await assert_state_matches(worker, picks)
     markers = sum(len({Router(None, settings.group_by)(alert_labels(g, i)).id for g, i in chosen}) for chosen in picks)
@@ -235,4 +222,4 @@ async def _all_ready(worker: Worker) -> bool:
 
 
 async def _ready_is(settings: Settings, expected: float) -> bool:
-    return await queue_ready(settings) == expected
+    return (await alerts_queue_state(settings))[0] == expected

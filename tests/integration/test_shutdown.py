@@ -26,7 +26,7 @@ from ingest.topology import Names
 from stormwatch.config import Settings
 from stormwatch.publisher import publish_many
 from tests.conftest import eventually
-from tests.integration.helpers import body, v2_alert
+from tests.integration.helpers import alerts_queue_state, body, v2_alert
 from tests.integration.redis_server import RedisServer, free_port
 
 STORMWATCH = shutil.which("stormwatch", path=str(Path(sys.executable).parent)) or shutil.which("stormwatch")
@@ -134,17 +134,6 @@ async def publish_all(settings: Settings, bodies: list[bytes]) -> None:
         await connection.close()
 
 
-async def queue_state(settings: Settings) -> tuple[int, int]:
-    """(messages ready, consumers) of the alerts queue, by a passive declare."""
-    connection = await aio_pika.connect(settings.amqp_url)
-    try:
-        channel = await connection.channel()
-        queue = await channel.declare_queue(Names(settings.namespace).alerts_queue, passive=True)
-        return queue.declaration_result.message_count, queue.declaration_result.consumer_count
-    finally:
-        await connection.close()
-
-
 async def written_messages(redis: Redis, namespace: str) -> int:
     """Messages whose state is in Redis: one idempotency marker per (message, group); one group per message."""
     return len([k async for k in redis.scan_iter(match=f"{namespace}:*:m:*", count=1000)])
@@ -177,7 +166,7 @@ async def test_sigterm_mid_stream_acks_everything_written_and_nothing_else(clean
         written = await written_messages(redis, settings.namespace)
         assert 0 < written < TOTAL, "SIGTERM did not land mid-stream"
         # no consumer left, so nothing is unacked: all TOTAL - written unwritten messages are ready again
-        await eventually(lambda: _equals(queue_state(settings), (TOTAL - written, 0)),
+        await eventually(lambda: _equals(alerts_queue_state(settings), (TOTAL - written, 0)),
                          what="(ready, consumers) == (published - written, 0)")
 
         second = await Serve(settings, tmp_path / "second.log").start()
@@ -185,7 +174,7 @@ async def test_sigterm_mid_stream_acks_everything_written_and_nothing_else(clean
         await eventually(lambda: _equals(second.metric("stormwatch_batch_messages_sum"), TOTAL - written),
                          timeout=30, what="second worker drained the rest")
         assert await second.metric("stormwatch_replays_total") == 0  # nothing written by the first came back
-        assert await queue_state(settings) == (0, 1)
+        assert await alerts_queue_state(settings) == (0, 1)
         assert await second.terminate(timeout=30) == 0, second.output()
         assert "worker_stopped" in second.events()
     finally:
@@ -229,7 +218,7 @@ async def test_sigterm_during_a_redis_outage_exits_and_hands_the_held_messages_b
         assert code == 0, serve.output()
         assert "worker_stopped" in serve.events()
         # it acked nothing: every message is back in the queue for the next worker
-        await eventually(lambda: _equals(queue_state(clean), (50, 0)), what="all 50 messages ready again")
+        await eventually(lambda: _equals(alerts_queue_state(clean), (50, 0)), what="all 50 messages ready again")
     finally:
         await serve.kill()
         await redis_server.stop()

@@ -9,15 +9,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Sequence
 
-import aio_pika
 import httpx
-import orjson
 from structlog.testing import capture_logs
 
-from ingest.topology import Names
 from stormwatch.app import Worker
 from tests.conftest import ManualClock, eventually
-from tests.integration.helpers import v2_alert
+from tests.integration.helpers import body, publish, v2_alert
 
 
 class Gate:
@@ -42,14 +39,7 @@ async def test_a_stalled_batch_fails_healthz_and_is_logged_then_recovers(clean):
     worker.consumer.sink = gate
     client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{worker.ops.bound_port}", timeout=10)
     try:
-        connection = await aio_pika.connect(clean.amqp_url)
-        try:
-            channel = await connection.channel(publisher_confirms=True)
-            exchange = await channel.get_exchange(Names(clean.namespace).alerts_exchange)
-            body = orjson.dumps([v2_alert("Stuck", "svc", "pod-1")])
-            await exchange.publish(aio_pika.Message(body, message_id="stuck-1"), routing_key="a")
-        finally:
-            await connection.close()
+        await publish(clean, [body([v2_alert("Stuck", "svc", "pod-1")])], message_ids=["stuck-1"])
         await asyncio.wait_for(gate.entered.wait(), timeout=20)
 
         assert (await client.get("/healthz")).status_code == 200  # in hand, but not for long yet
