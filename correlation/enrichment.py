@@ -39,16 +39,11 @@ class Enricher:
             self._memo.put(key, found)
         labels, adds = found
         annotations = alert.annotations
-        if adds and not adds.keys() <= annotations.keys():
-            annotations = dict(annotations)
-            for name, value in adds.items():
-                annotations.setdefault(name, value)  # the sender's annotation wins
-        else:
-            annotations = None  # type: ignore[assignment]
-        if labels is None and annotations is None:
+        if adds and not adds.keys() <= annotations.keys():  # the sender's annotations win
+            annotations = {**annotations, **{name: v for name, v in adds.items() if name not in annotations}}
+        if labels is None and annotations is alert.annotations:
             return alert
-        return replace(alert, labels=alert.labels if labels is None else labels,
-                       annotations=alert.annotations if annotations is None else annotations)
+        return replace(alert, labels=alert.labels if labels is None else labels, annotations=annotations)
 
     def _additions(self, sent: Mapping[str, str]) -> tuple[dict[str, str] | None, dict[str, str]]:
         """(the enriched labels, or None when no rule adds one; the annotations the rules add, first rule first)."""
