@@ -50,16 +50,29 @@ class DurableRedis(RedisServer):
 
 
 class ChaosProxy(TcpProxy):
-    """The integration tests' TCP proxy plus latency (``delay`` seconds before each chunk is forwarded) and
+    """The integration tests' TCP proxy plus latency (``delay`` seconds before each chunk is forwarded),
+    ``hold()``/``release()`` (nothing forwarded in between: connections stay open, every command waits) and
     ``reset()`` (every proxied connection closed with a TCP RST on both sides, the listener kept)."""
 
     delay: float = 0.0
+    _flowing: asyncio.Event | None = None
+
+    def hold(self) -> None:
+        if self._flowing is None:
+            self._flowing = asyncio.Event()
+        self._flowing.clear()
+
+    def release(self) -> None:
+        if self._flowing is not None:
+            self._flowing.set()
 
     async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         with contextlib.suppress(Exception):
             while data := await src.read(65536):
                 if self.delay:
                     await asyncio.sleep(self.delay)
+                if self._flowing is not None:
+                    await self._flowing.wait()
                 dst.write(data)
                 await dst.drain()
         dst.close()
@@ -90,6 +103,15 @@ async def worker_connections(namespace: str, pid: int) -> list[str]:
     wanted = f'"stormwatch {namespace} pid {pid}"'  # {"connection_name","stormwatch <ns> pid N"}: exact
     out = await _rabbitmqctl("list_connections", "pid", "client_properties", "--no-table-headers")
     return [line.partition("\t")[0] for line in out.splitlines() if wanted in line.partition("\t")[2]]
+
+
+async def on_connection(connection: str) -> tuple[int, int]:
+    """(consumers, unacked deliveries) over one connection's channels, as the broker counts them."""
+    out = await _rabbitmqctl("list_channels", "connection", "consumer_count", "messages_unacknowledged",
+                             "--no-table-headers")
+    rows = [line.split("\t") for line in out.splitlines()]
+    mine = [row for row in rows if len(row) == 3 and row[0] == connection]
+    return sum(int(row[1]) for row in mine), sum(int(row[2]) for row in mine)
 
 
 async def close_connection(connection: str) -> None:

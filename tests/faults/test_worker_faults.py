@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+from urllib.parse import urlsplit
 
 from ingest.topology import Names
 from tests.conftest import eventually
 from tests.faults.harness import PREFETCH, Scenario, finish, make_stream, note, with_poison
-from tests.faults.servers import close_connection, worker_connections
+from tests.faults.servers import ChaosProxy, close_connection, on_connection, worker_connections
 from tests.integration.helpers import drain_queue
 
 MESSAGES = 2000
@@ -98,29 +99,60 @@ async def test_sigterm_under_load_drains_and_exits_zero(scenario):
 
 async def test_broker_closes_the_workers_connections(scenario):
     """``rabbitmqctl close_connection`` on one worker's own connection (found by its connection name) while it
-    holds messages, 3 times: the stream goes out in thirds, each closed while it is being published, once the
-    victim has reconnected from the previous close (``connect_robust`` retries every 5 s)."""
-    messages = 3000  # rabbitmqctl takes a second or two to act: a third must outlast it
-    stream = make_stream(scenario.settings.namespace, messages, seed=4)
-    victim = await scenario.start_worker()
-    other = await scenario.start_worker()
-    await scenario.ready(victim, other)
-    ns, pid = scenario.settings.namespace, victim.process.pid
-    cuts = [0, messages // 3, 2 * messages // 3, messages]
-    closed = 0
-    for start, stop in zip(cuts, cuts[1:]):
-        (connection,) = await eventually(lambda: worker_connections(ns, pid), timeout=30,
-                                         what="the victim connected (again)")
-        closing = asyncio.create_task(close_connection(connection))  # rabbitmqctl needs a second or so to act
-        await scenario.publish(stream, start, stop)
-        await closing
-        closed += 1
-    scenario.fault_over()
-    await finish(scenario, stream)
-    await eventually(victim.ready, timeout=30, what="the victim reconnected and is ready")
+    holds messages, 3 times, once the victim has reconnected from the previous close (``connect_robust`` retries
+    every 5 s).
+
+    The victim reaches Redis through a proxy that is held shut around each close: its batch waits on Redis with its
+    deliveries unacked, and the close is made only once the broker counts them on the victim's connection. The proxy
+    is released once the connection is gone, so the victim's held commands then reach Redis after the broker has
+    handed its deliveries to the other worker: both may apply the same batch, and the account must still be exact."""
+    messages = 1500
+    ns = scenario.settings.namespace
+    stream = make_stream(ns, messages, seed=4)
+    parts = urlsplit(scenario.settings.redis_url)
+    proxy = await ChaosProxy(parts.hostname or "127.0.0.1", parts.port or 6379).start()
+    try:
+        victim = await scenario.start_worker(STORMWATCH_REDIS_URL=f"redis://127.0.0.1:{proxy.port}{parts.path or '/0'}")
+        other = await scenario.start_worker()
+        await scenario.ready(victim, other)
+        pid = victim.process.pid
+        cuts = [0, messages // 3, 2 * messages // 3, messages]
+        held = []
+        for start, stop in zip(cuts, cuts[1:]):
+            (connection,) = await eventually(lambda: worker_connections(ns, pid), timeout=30,
+                                             what="the victim connected (again)")
+            await eventually(lambda: _consuming(connection), timeout=30, what="the victim consuming (again)")
+            proxy.hold()
+            publisher = asyncio.create_task(scenario.publish(stream, start, stop))
+            unacked = await eventually(lambda: _holding(connection), timeout=30,
+                                       what="the victim holding unacked deliveries")
+            await close_connection(connection)
+            await eventually(lambda: _gone(ns, pid, connection), timeout=30, what="the victim's connection closed")
+            proxy.release()
+            await publisher
+            held.append(unacked)
+        scenario.fault_over()
+        await finish(scenario, stream)
+        await eventually(victim.ready, timeout=30, what="the victim reconnected and is ready")
+    finally:
+        await proxy.stop()
     redelivered = await _metric_sum([victim, other], "stormwatch_redeliveries_total")
-    note(f"{closed} connections closed by the broker, {redelivered:.0f} redelivered")
-    assert redelivered > 0, "the closes found the victim holding messages (they came back to the queue)"
+    replays = await _metric_sum([victim, other], "stormwatch_replays_total")
+    note(f"{len(held)} connections closed holding {'/'.join(map(str, held))} unacked; {redelivered:.0f} redelivered, "
+         f"{replays:.0f} replays")
+    assert redelivered >= min(held), "what the victim held when its connection closed came back to the queue"
+
+
+async def _consuming(connection: str) -> bool:
+    return (await on_connection(connection))[0] > 0
+
+
+async def _holding(connection: str) -> int:
+    return (await on_connection(connection))[1]
+
+
+async def _gone(namespace: str, pid: int, connection: str) -> bool:
+    return connection not in await worker_connections(namespace, pid)
 
 
 async def test_poison_message_is_dead_lettered_and_the_queue_keeps_moving(scenario):
