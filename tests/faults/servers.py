@@ -105,13 +105,17 @@ async def worker_connections(namespace: str, pid: int) -> list[str]:
     return [line.partition("\t")[0] for line in out.splitlines() if wanted in line.partition("\t")[2]]
 
 
-async def on_connection(connection: str) -> tuple[int, int]:
-    """(consumers, unacked deliveries) over one connection's channels, as the broker counts them."""
-    out = await _rabbitmqctl("list_channels", "connection", "consumer_count", "messages_unacknowledged",
-                             "--no-table-headers")
-    rows = [line.split("\t") for line in out.splitlines()]
-    mine = [row for row in rows if len(row) == 3 and row[0] == connection]
-    return sum(int(row[1]) for row in mine), sum(int(row[2]) for row in mine)
+async def consuming_on(connection: str, queue: str) -> tuple[bool, int]:
+    """Whether one connection has a consumer on ``queue``, and how many deliveries its channels consuming it have
+    not acked yet, as the broker counts them."""
+    consumers = await _rabbitmqctl("list_consumers", "queue_name", "channel_pid", "--no-table-headers")
+    consuming = {row[1] for row in (line.split("\t") for line in consumers.splitlines())
+                 if len(row) == 2 and row[0] == queue}
+    channels = await _rabbitmqctl("list_channels", "pid", "connection", "messages_unacknowledged",
+                                  "--no-table-headers")
+    mine = [row for row in (line.split("\t") for line in channels.splitlines())
+            if len(row) == 3 and row[1] == connection and row[0] in consuming]
+    return bool(mine), sum(int(row[2]) for row in mine)
 
 
 async def close_connection(connection: str) -> None:
