@@ -187,8 +187,8 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False, 
     storm = build_storm(scale)
     alerts_in = storm.valid_alerts + storm.bad_alerts + storm.recovery_alerts
     console.print(f"orders-db fails: publishing {len(storm.bodies)} messages holding "
-                  f"{storm.valid_alerts + storm.bad_alerts} alerts from {len(DEPENDENTS) + 1} services in 4 formats, then its recovery: "
-                  f"{len(storm.recovery)} messages holding {storm.recovery_alerts} alerts")
+                  f"{storm.valid_alerts + storm.bad_alerts} alerts from {len(DEPENDENTS) + 1} services in 4 formats, "
+                  f"then its recovery: {len(storm.recovery)} messages holding {storm.recovery_alerts} alerts")
     started = time.perf_counter()
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
