@@ -115,7 +115,8 @@ class ActionsService:
             self.state, self.rules, executors, StoreIncidents(self.store, escalation, topology.events),
             MetricsObserver(self.metrics), self.clock,
             RunnerConfig(shadow=s.actions_shadow, fleet_max=s.actions_fleet_max,
-                         fleet_window=s.actions_fleet_window_seconds))
+                         fleet_window=s.actions_fleet_window_seconds,
+                         claim_margin=s.actions_claim_margin_seconds))
         self.due = DueWork(self.runner)
         self.consumer = ActionConsumer(topology, self.runner, self.state,
                                        on_error=lambda exc: self.metrics.crashes.inc())
