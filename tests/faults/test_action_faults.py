@@ -53,7 +53,8 @@ groups:
     actions: [record]
 """
 
-MARGIN = 1.0  # STORMWATCH_ACTIONS_CLAIM_MARGIN_SECONDS: lease = 1 x (2 s + 5 s) + 1 x 1 s + 1 s = 9 s
+MARGIN = 1.0  # STORMWATCH_ACTIONS_CLAIM_MARGIN_SECONDS
+LEASE = 1 * (2 + 5) + 1 * 1 + MARGIN  # attempts x (timeout + 5 s) + attempts x max backoff + margin: 9 s
 
 
 def _gate(path: Path) -> tuple[str, str, int] | None:
@@ -88,6 +89,14 @@ async def _state(scenario: Scenario, run: str) -> str | None:
     return state.decode() if state is not None else None
 
 
+async def _lease_left(scenario: Scenario, run: str) -> float:
+    client = scenario.redis()
+    try:
+        return await client.pttl(Keyspace(scenario.settings.namespace).action_claim(run)) / 1000
+    finally:
+        await client.aclose()
+
+
 def _ledger_has(scenario: Scenario, line: str) -> bool:
     return line in scenario.ledger.read_text().splitlines()
 
@@ -113,6 +122,7 @@ async def test_worker_killed_mid_action_run(scenario: Scenario):
         await eventually(lambda: _settled_except(scenario, incident), timeout=60,
                          what="every other incident's run settled")
         assert await _state(scenario, run) == "running"
+        assert 0 < await _lease_left(scenario, run) <= LEASE, "the claim is leased for the run's longest + the margin"
         loop = asyncio.get_running_loop()
         killed_at = loop.time()
         await victim.kill()
@@ -130,4 +140,4 @@ async def test_worker_killed_mid_action_run(scenario: Scenario):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child, signal.SIGKILL)
     assert await _state(scenario, run) == "succeeded"
-    note(f"killed holding one run (lease 9 s); taken over and done {taken_over:.1f} s after the kill")
+    note(f"killed holding one run (lease {LEASE:.0f} s); taken over and done {taken_over:.1f} s after the kill")

@@ -85,6 +85,7 @@ def test_group_by_ignores_empty_parts_and_accepts_a_tuple(monkeypatch: pytest.Mo
         ("STORMWATCH_GROUP_BY", " , "),
         ("STORMWATCH_METRICS_PORT", "70000"),
         ("STORMWATCH_LOG_LEVEL", "verbose"),
+        ("STORMWATCH_ACTIONS_CLAIM_MARGIN_SECONDS", "0"),
     ],
 )
 def test_bad_values_raise_settings_error_naming_the_variable(
