@@ -98,8 +98,8 @@ class Decision:
     current_incident: str = ""
     pending: dict[str, tuple[float, str]] = field(default_factory=dict)
     older: list[str] = field(default_factory=list)  # the group's older open incidents after this decision
-    # (timer member, due): an incident id (held resolution), "h|<gid>|<fp>" (hold for a cause) or
-    # "q|<gid>|<fp>" (a flapping alert's quiet period)
+    # (timer member, due): an incident id (held resolution), "h|<gid>|<fp>" (hold for a cause),
+    # "q|<gid>|<fp>" (a flapping alert's quiet period) or "x|<gid>|<fp>" (a firing alert's expiry)
     timers: list[tuple[str, float]] = field(default_factory=list)
     symptoms: list[Symptom] = field(default_factory=list)
     # cause index updates: (cause key, fingerprint, stamp, incident or "" when no longer a source)
@@ -119,9 +119,17 @@ def quiet_timer(group_id: str, fingerprint: str) -> str:
     return f"q|{group_id}|{fingerprint}"
 
 
+def expiry_timer(group_id: str, fingerprint: str) -> str:
+    return f"x|{group_id}|{fingerprint}"
+
+
+_TIMER_KINDS = {"h": "hold", "q": "quiet", "x": "expire"}
+
+
 def parse_timer(member: str) -> tuple[str, str, str]:
-    """A timer member -> (kind, group id, argument): ("resolve", gid, incident id), ("hold"|"quiet", gid, fp)."""
-    if member.startswith(("h|", "q|")):
+    """A timer member -> (kind, group id, argument): ("resolve", gid, incident id), ("hold"|"quiet"|"expire",
+    gid, fp)."""
+    if member[1:2] == "|" and member[:1] in _TIMER_KINDS:
         kind, gid, fp = member.split("|", 2)
-        return ("hold" if kind == "h" else "quiet"), gid, fp
+        return _TIMER_KINDS[kind], gid, fp
     return "resolve", parse_incident_id(member)[0], member

@@ -15,7 +15,11 @@ at most one open incident. Lifecycle:
 * a notification older than what the store already holds is stale and ignored: a different status
   with an earlier ``starts_at``, or a firing copy of an episode that has already resolved (same
   ``starts_at``); a genuine re-fire starts a new episode with a later ``starts_at``. So out-of-order and
-  late delivery cannot reopen anything.
+  late delivery cannot reopen anything;
+* under a rule with ``resolve_timeout``, a firing alert that is not notified again for that long expires: it
+  resolves as if a resolve had arrived (its expiry timer is armed once per alert and re-armed lazily when it
+  falls due, so repeats cost no extra write). Expiry is a guess, so a firing copy of the expired episode
+  is not stale: it fires the alert again.
 
 ``decide`` advances the given ``GroupState`` in place (so several messages for one group can be decided
 in sequence inside one batch) and returns a ``Decision`` listing exactly what changed. ``decide_timer``
@@ -29,7 +33,7 @@ from typing import Sequence
 from rules.alert import Alert
 
 from correlation.decision import (
-    Context, Decision, Event, MutedBy, PriorityOf, Stats, Symptom, parse_timer, quiet_timer,
+    Context, Decision, Event, MutedBy, PriorityOf, Stats, Symptom, expiry_timer, parse_timer, quiet_timer,
 )
 from correlation.lifecycle import HELD, WAITING, DecisionBuilder, as_alert, describe
 from correlation.model import AlertState, GroupState
@@ -63,6 +67,7 @@ def decide(
     """
     b = DecisionBuilder(state, _context(priority, muted, context))
     stats = b.decision.stats
+    timeout = state.route.resolve_timeout if state.route is not None else 0.0
     for alert in alerts:
         fp = alert.fingerprint
         prev = state.alerts.get(fp)
@@ -78,11 +83,14 @@ def decide(
             )
             state.alerts[fp] = current
             b.touch(current, new=True)
+            if timeout:
+                _arm_expiry(b, current, timeout)
             b.place(alert, current, now, fresh=True)
             continue
 
         if alert.status != prev.status and (
-            alert.starts_at < prev.starts_at or (alert.status == "firing" and alert.starts_at <= prev.starts_at)
+            alert.starts_at < prev.starts_at
+            or (alert.status == "firing" and alert.starts_at <= prev.starts_at and not prev.expired)
         ):
             # older than what we hold, or a late copy of the firing episode that has already resolved
             # (a genuine re-fire starts a new episode with a later starts_at)
@@ -95,6 +103,8 @@ def decide(
         prev.annotations = dict(alert.annotations)
         prev.ends_at = alert.ends_at
         attached = b.attached(prev)
+        if timeout and alert.status == "firing" and prev.expires_at is None:
+            _arm_expiry(b, prev, timeout)
 
         if alert.status == prev.status:
             stats.duplicates += 1
@@ -111,14 +121,9 @@ def decide(
         _track_flapping(b, prev, attached, now)
         prev.status = alert.status
         prev.starts_at = max(prev.starts_at, alert.starts_at)
+        prev.expired = False
         if alert.status == "resolved":
-            state.pending.pop(fp, None)
-            prev.muted, prev.cause, prev.hold_until = "", "", None
-            if attached is not None:
-                if prev.flapping:
-                    stats.flaps += 1  # stays counted as firing: the incident neither resolves nor reopens
-                else:
-                    b.member_resolved(attached, prev, now)
+            _resolved(b, prev, attached, now)
             continue
 
         # resolved -> firing
@@ -129,6 +134,22 @@ def decide(
             continue
         b.place(alert, prev, now, fresh=True)
     return b.finish()
+
+
+def _arm_expiry(b: DecisionBuilder, alert: AlertState, timeout: float) -> None:
+    alert.expires_at = alert.last_seen + timeout
+    b.decision.timers.append((expiry_timer(b.state.group_id, alert.fingerprint), alert.expires_at))
+
+
+def _resolved(b: DecisionBuilder, alert: AlertState, attached, now: float, how: str = "resolved") -> None:
+    """The alert (already marked resolved) stops counting: its incident's firing count drops."""
+    b.state.pending.pop(alert.fingerprint, None)
+    alert.muted, alert.cause, alert.hold_until = "", "", None
+    if attached is not None:
+        if alert.flapping:
+            b.decision.stats.flaps += 1  # stays counted as firing: the incident neither resolves nor reopens
+        else:
+            b.member_resolved(attached, alert, now, how)
 
 
 def _track_flapping(b: DecisionBuilder, alert: AlertState, attached, now: float) -> None:
@@ -162,6 +183,9 @@ def decide_timer(state: GroupState, member: str, now: float, context: Context | 
     alert = state.alerts.get(arg)
     if alert is None:
         return b.finish()
+    if kind == "expire":
+        _expire(b, alert, member, now)
+        return b.finish()
     if kind == "hold":
         if alert.status == "firing" and alert.muted.startswith(WAITING) and alert.hold_until is not None \
                 and now >= alert.hold_until:
@@ -185,6 +209,29 @@ def decide_timer(state: GroupState, member: str, now: float, context: Context | 
                 b.updated(attached, "alert stopped flapping", now)
     return b.finish()
 
+
+
+def _expire(b: DecisionBuilder, alert: AlertState, member: str, now: float) -> None:
+    """A firing alert's expiry timer fell due: resolve it if it was not notified again for the rule's
+    resolve_timeout, else arm the timer again for the new due time."""
+    route = b.state.route
+    timeout = route.resolve_timeout if route is not None else 0.0
+    if alert.status != "firing" or not timeout:
+        if alert.expires_at is not None:  # resolved meanwhile, or the rule dropped the timeout: disarmed
+            b.touch(alert)
+            alert.expires_at = None
+        return
+    b.touch(alert)
+    due = alert.last_seen + timeout
+    if now < due:  # notified since it was armed
+        alert.expires_at = due
+        b.decision.timers.append((member, due))
+        return
+    attached = b.attached(alert)
+    b.decision.stats.changed += 1
+    _track_flapping(b, alert, attached, now)
+    alert.status, alert.ends_at, alert.expires_at, alert.expired = "resolved", due, None, True
+    _resolved(b, alert, attached, now, f"expired (not notified for {timeout:g}s)")
 
 
 def decide_manual_resolve(state: GroupState, incident_id: str, now: float, who: str) -> Decision:

@@ -23,7 +23,8 @@ after the group write.
     <ns>:problems, <ns>:problems:open  zset  problem id -> created_at
     <ns>:silences                    hash  silence id -> JSON silence
     <ns>:timers:{t<n>}               zset  timer -> due time (16 shards): held resolutions ("INC-..."),
-                                           holds for a cause ("h|<gid>|<fp>"), flap quiet periods ("q|...")
+                                           holds for a cause ("h|<gid>|<fp>"), flap quiet periods ("q|..."),
+                                           alert expiry under resolve_timeout ("x|...")
     <ns>:incidents                   zset  incident id -> created_at
     <ns>:incidents:open              zset  open incident id -> created_at
 

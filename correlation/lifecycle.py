@@ -242,12 +242,12 @@ class DecisionBuilder:
         if current.flapping and new_member:
             incident.flapping += 1
 
-    def member_resolved(self, incident: Incident, alert: AlertState, now: float) -> None:
-        """A counted member of an open incident stopped firing."""
+    def member_resolved(self, incident: Incident, alert: AlertState, now: float, how: str = "resolved") -> None:
+        """A counted member of an open incident stopped firing (``how``: "resolved", or why it expired)."""
         state = self.state
         incident.firing = max(0, incident.firing - 1)
         incident.updated_at = now
-        self.note(incident, "alert", f"{describe(alert.labels)} resolved", now, alert.fingerprint)
+        self.note(incident, "alert", f"{describe(alert.labels)} {how}", now, alert.fingerprint)
         mode = state.route.auto_resolve if state.route is not None else "all_resolved"
         if incident.firing == 0 and mode == "after_hold":
             incident.resolve_at = now + state.route.resolve_hold

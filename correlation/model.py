@@ -39,6 +39,8 @@ class AlertState:
     changes: list[float] = field(default_factory=list)  # flap detection: recent status-change times
     flapping: bool = False
     rev: int = 0  # bumped on every write: orders this alert's updates to the shared cause index
+    expires_at: float | None = None  # when its expiry timer is due (None: none armed); see engine.decide_timer
+    expired: bool = False  # resolved by its rule's resolve_timeout, not by a notification
 
     # Stored as a JSON array in field order: about half the CPU of an object to write and parse, and ~50 bytes
     # less per alert. Stored states are read back by position, so new fields go at the end (with a default) and
@@ -47,7 +49,7 @@ class AlertState:
         return orjson.dumps([
             self.fingerprint, self.labels, self.annotations, self.status, self.starts_at, self.ends_at,
             self.first_seen, self.last_seen, self.count, self.incident, self.source, self.generator_url, self.muted,
-            self.cause, self.hold_until, self.changes, self.flapping, self.rev,
+            self.cause, self.hold_until, self.changes, self.flapping, self.rev, self.expires_at, self.expired,
         ])
 
     @classmethod

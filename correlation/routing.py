@@ -45,6 +45,7 @@ class Route:
     auto_resolve: str = "all_resolved"  # all_resolved | after_hold | manual
     resolve_hold: float = 0.0  # after_hold: seconds from the last alert resolving to the incident resolving
     window: float | None = None  # new alerts join the incident only this long after it opened
+    resolve_timeout: float = 0.0  # a firing alert not notified again for this long is resolved (0: never)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ class Router:
                 auto_resolve=r.auto_resolve.mode,
                 resolve_hold=r.auto_resolve.hold or 0.0,
                 window=r.window,
+                resolve_timeout=r.resolve_timeout or 0.0,
             )
             for r in self.rules
         ]

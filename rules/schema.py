@@ -217,6 +217,9 @@ class GroupRule(RuleModel):
     priority: Priority | None = None
     team: str | None = None
     auto_resolve: AutoResolve = AutoResolve()
+    # a firing alert not notified again for this long is resolved (Alertmanager's resolve_timeout), for senders
+    # that repeat firing alerts and may stop without a resolve (Prometheus, scripts, heartbeats)
+    resolve_timeout: PositiveDuration | None = None
     actions: tuple[ActionTriggerItem, ...] = ()  # a name, or {action, on: [...], min_priority} (action_schema.py)
 
 
