@@ -213,8 +213,12 @@ def coalesce_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class TimerFiring:
-    """Fires due timers (held resolutions, holds for a cause, flap quiet periods) from the shared index; any
-    number of workers may run it: each due timer is claimed by one of them at a time."""
+    """Fires due timers (held resolutions, holds for a cause, flap quiet periods, alert expiry) from the shared index;
+    any number of workers may run it: each due timer is claimed by one of them at a time.
+
+    One poll costs a fixed number of round trips however many timers fell due, as ``submit`` does for a batch: the
+    claimed timers are grouped by their group, each group is read once and decided once per timer in due order, and
+    every group's write goes in one pipeline (repeated only for the groups another worker changed meanwhile)."""
 
     def __init__(self, pipeline: CorrelationPipeline) -> None:
         self.pipeline = pipeline
@@ -226,41 +230,72 @@ class TimerFiring:
         now = p.clock()
         self.polls += 1
         claimed = await p.store.claim_due_timers(now)
-        resolved = 0
+        if not claimed:
+            return 0
+        by_group: dict[str, list[tuple[str, str, str]]] = {}
         for shard, member, lease in claimed:
-            follow_ups = await self._fire(member, lease, now)
-            if follow_ups is None:
-                continue  # still contended: the lease runs out and the timer is claimed again
-            router = p.router
+            by_group.setdefault(parse_timer(member)[1], []).append((shard, member, lease))
+        follow_ups, fired = await self._fire(by_group, now)
+        if follow_ups:
             await p.store.index(follow_ups)
             events = [e for f in follow_ups for e in f.events]
-            events += await p.links.apply(follow_ups, router, now)
+            events += await p.links.apply(follow_ups, p.router, now)
             if events:
                 await p.publisher.publish_events(events)
-            await p.store.complete_timer(shard, member, lease)
-            resolved += sum(len(f.resolved) for f in follow_ups)
-        return resolved
+        # what stayed contended is left claimed: its lease runs out and it is claimed again
+        await p.store.complete_timers(fired)
+        return sum(len(f.resolved) for f in follow_ups)
 
-    async def _fire(self, member: str, lease: str, now: float) -> list[FollowUps] | None:
+    async def _fire(self, by_group: dict[str, list[tuple[str, str, str]]], now: float
+                    ) -> tuple[list[FollowUps], list[tuple[str, str, str]]]:
+        p = self.pipeline
+        follow_ups: list[FollowUps] = []
+        fired: list[tuple[str, str, str]] = []
+        pending = by_group
+        for _ in range(MAX_ROUNDS):
+            if not pending:
+                break
+            wanted = {gid: (Group(gid, "", {}), {parse_timer(m)[2] for _, m, _ in items if not m.startswith("INC-")})
+                      for gid, items in pending.items()}
+            states = await p.store.load_groups(wanted)
+            writes = []
+            for gid, items in pending.items():
+                state = states[gid]
+                context = await self._context(state, [m for _, m, _ in items], now)
+                writes.append((gid, state.version, [(f"timer:{m}:{lease}", decide_timer(state, m, now, context))
+                                                    for _, m, lease in items]))
+            retry: dict[str, list[tuple[str, str, str]]] = {}
+            for (gid, _, _), applied in zip(writes, await p.store.apply(writes)):
+                items = pending[gid]
+                if applied.status == "ok":
+                    follow_ups += applied.follow_ups
+                    fired += items
+                elif applied.status == "dup":  # fired before under the same claim: its follow-ups are replayed
+                    follow_ups += list(applied.replayed.values())
+                    fired += [items[i] for i in applied.replayed]
+                    rest = [item for i, item in enumerate(items) if i not in applied.replayed]
+                    if rest:
+                        retry[gid] = rest
+                else:
+                    retry[gid] = items
+            pending = retry
+        return follow_ups, fired
+
+    async def _context(self, state: Any, members: list[str], now: float) -> Any:
+        """The rule set's say on this group's timers: its route; causes and mutes when a hold is among them."""
         p = self.pipeline
         router = p.router
-        kind, gid, arg = parse_timer(member)
-        fps = {arg} if kind != "resolve" else set()
-        for _ in range(MAX_ROUNDS):
-            state = (await p.store.load_groups({gid: (Group(gid, "", {}), fps)}))[gid]
-            alert = state.alerts.get(arg)
-            route = router(alert.labels).route if alert is not None else None
-            if route is not None:
-                state.route = route
-            causes = None
-            if kind == "hold" and alert is not None and router.causes:
-                keys = lookup_keys(router.causes, [alert.labels])
-                causes = Causes(router.causes, await p.links.read_causes(keys))
-            silences = await p.silences.all() if p.silences is not None and kind == "hold" else []
-            muter = Muter(silences, router.maintenance, now)
-            context = router.context(state.route, muter if muter else None, causes) if state.route else None
-            decision = decide_timer(state, member, now, context)
-            (applied,) = await p.store.apply([(gid, state.version, [(f"timer:{member}:{lease}", decision)])])
-            if applied.status != "conflict":
-                return applied.follow_ups if applied.status == "ok" else list(applied.replayed.values())
-        return None
+        pairs = [(m, state.alerts.get(parse_timer(m)[2])) for m in members if not m.startswith("INC-")]
+        alerts = [a for _, a in pairs if a is not None]
+        if alerts:
+            state.route = router(alerts[0].labels).route
+        if state.route is None:
+            return None
+        holds = [a for m, a in pairs if a is not None and m.startswith("h|")]
+        causes = None
+        if holds and router.causes:
+            keys = lookup_keys(router.causes, [a.labels for a in holds])
+            causes = Causes(router.causes, await p.links.read_causes(keys))
+        silences = await p.silences.all() if p.silences is not None and holds else []
+        muter = Muter(silences, router.maintenance, now)
+        return router.context(state.route, muter if muter else None, causes)

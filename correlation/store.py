@@ -232,8 +232,11 @@ class IncidentStore:
                 claimed.append((keys[0], pairs[i].decode(), pairs[i + 1].decode()))
         return claimed
 
-    async def complete_timer(self, shard: str, member: str, lease: str) -> None:
-        await self.scripts.run_many("complete_timer", [([shard], [member, lease])])
+    async def complete_timers(self, claimed: Sequence[tuple[str, str, str]]) -> None:
+        """Remove fired timers, each only if it still holds our lease (one pipeline)."""
+        if claimed:
+            calls = [([shard], [member, lease]) for shard, member, lease in claimed]
+            await self.scripts.run_many("complete_timer", calls)
 
     async def sender_key_groups(self, fingerprints: Sequence[str]) -> dict[str, dict[str, str]]:
         """Labels remembered for sender-keyed fingerprints (one MGET)."""
