@@ -20,7 +20,7 @@ from correlation.links import Links
 from correlation.muting import Muter
 from correlation.routing import Group, Router
 from correlation.silences import SilenceStore
-from correlation.store import FollowUps, IncidentStore
+from correlation.store import TIMER_CLAIM_LIMIT, FollowUps, IncidentStore
 
 MAX_ROUNDS = 64
 #: sources whose fingerprint is the sender's own key (PagerDuty's dedup_key), not derived from labels: a
@@ -223,15 +223,21 @@ class TimerFiring:
     def __init__(self, pipeline: CorrelationPipeline) -> None:
         self.pipeline = pipeline
         self.polls = 0
+        self.backlog = False  # the last poll claimed a full share of some shard: more may be due already
 
     async def fire_due(self) -> int:
         """Fire what is due; returns the number of incidents resolved."""
         p = self.pipeline
         now = p.clock()
         self.polls += 1
+        self.backlog = False
         claimed = await p.store.claim_due_timers(now)
         if not claimed:
             return 0
+        per_shard: dict[str, int] = {}
+        for shard, _, _ in claimed:
+            per_shard[shard] = per_shard.get(shard, 0) + 1
+        self.backlog = max(per_shard.values()) >= TIMER_CLAIM_LIMIT
         by_group: dict[str, list[tuple[str, str, str]]] = {}
         for shard, member, lease in claimed:
             by_group.setdefault(parse_timer(member)[1], []).append((shard, member, lease))

@@ -20,6 +20,8 @@ from correlation.model import AlertState, GroupState, Incident
 from correlation.routing import Group
 from correlation.scripts import Scripts
 
+TIMER_CLAIM_LIMIT = 100  # due timers claimed per shard per poll
+
 
 @dataclass(frozen=True, slots=True)
 class FollowUps:
@@ -222,8 +224,9 @@ class IncidentStore:
         results = await pipe.execute()
         return int(results[-1])
 
-    async def claim_due_timers(self, now: float, *, lease: float = 60.0, limit: int = 100) -> list[tuple[str, str, str]]:
-        """Claim due timers from every shard: [(shard key, timer member, lease score)]."""
+    async def claim_due_timers(self, now: float, *, lease: float = 60.0, limit: int = TIMER_CLAIM_LIMIT
+                               ) -> list[tuple[str, str, str]]:
+        """Claim due timers from every shard, at most ``limit`` each: [(shard key, timer member, lease score)]."""
         calls = [([shard], [now, lease, limit]) for shard in self.keys.timer_shards]
         results = await self.scripts.run_many("claim_timers", calls)
         claimed = []

@@ -34,8 +34,7 @@ class Clock:
 
 async def drain(bodies, workers_n, rules_dir, clock):
     s = load_settings().model_copy(update={"namespace": f"xp-{uuid.uuid4().hex[:8]}", "metrics_enabled": False,
-                                           "rules": str(rules_dir), "actions_enabled": False,
-                                           "timer_poll_seconds": 0.05})
+                                           "rules": str(rules_dir), "actions_enabled": False})
     done = asyncio.Event()
     def on_batch(m, a, l):
         ACKED[0] += m

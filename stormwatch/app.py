@@ -353,12 +353,14 @@ class Worker:
         return True
 
     async def _fire_timers(self, timers: TimerFiring) -> None:
-        """Every worker polls the shared timer index; a claim gives each due timer to one worker."""
+        """Every worker polls the shared timer index; a claim gives each due timer to one worker. A poll that found
+        a backlog (a full claim from some shard) is followed by the next one at once."""
         while True:
-            await asyncio.sleep(self.settings.timer_poll_seconds)
+            await asyncio.sleep(0 if timers.backlog else self.settings.timer_poll_seconds)
             try:
                 fired = await timers.fire_due()
             except Exception as exc:  # noqa: BLE001 - retried at the next tick (leases keep timers safe)
+                timers.backlog = False  # wait a whole tick before trying again
                 self.metrics.redis_errors.inc()
                 log.warning("timers_failed", error=repr(exc))
                 continue
