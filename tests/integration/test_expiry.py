@@ -94,3 +94,25 @@ async def _gone(store, shard: str, member: str) -> bool:
 
 async def _open_count(store, n: int) -> bool:
     return await store.count_incidents(open_only=True) == n
+
+
+async def test_a_backlog_of_due_timers_is_claimed_a_full_share_at_a_time_until_none_is_left(clean, tmp_path):
+    """250 alerts of one group (so one timer shard) expire at once: polls take 100, 100, then 50, and say so."""
+    (tmp_path / "rules.yaml").write_text(RULES)
+    clock = ManualClock()
+    settings = clean.model_copy(update={"rules": str(tmp_path), "timer_poll_seconds": 3600})  # polled by hand
+    worker = Worker(settings, clock=clock)
+    await worker.start()
+    try:
+        await publish(clean, [body([v2_alert("HighLatency", "api", f"api-{i}") for i in range(250)])])
+        await eventually(lambda: stored_alerts(worker) >= 250, what="250 alerts stored")
+        clock.now += 301
+        backlog = []
+        for _ in range(3):
+            await worker.timers.fire_due()
+            backlog.append(worker.timers.backlog)
+        assert backlog == [True, True, False]
+        (incident,) = await worker.store.list_incidents()
+        assert incident.status == "resolved" and incident.firing == 0
+    finally:
+        await worker.stop()
