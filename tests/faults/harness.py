@@ -36,6 +36,13 @@ from tests.integration.test_shutdown import Serve
 
 GROUPS, INSTANCES = 20, 10
 PREFETCH, BATCH = 20, 10  # small: a fault always finds messages in flight
+GROUP_RULE = """
+groups:
+  - name: faults
+    match: ['alertname=~"Fault.*"']
+    group_by: [alertname, service]
+    actions: [record]
+"""  # the stream's one group rule, starting the action ``record`` (RULES defines it; a scenario may redefine it)
 RULES = """
 actions:
   - name: record
@@ -45,12 +52,7 @@ actions:
       env: {{INCIDENT: "{{{{ incident.id }}}}", LEDGER: "{ledger}"}}
       timeout: 5s
     retry: {{attempts: 1, max_backoff: 1s}}
-groups:
-  - name: faults
-    match: ['alertname=~"Fault.*"']
-    group_by: [alertname, service]
-    actions: [record]
-"""
+""" + GROUP_RULE
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from correlation.keyspace import Keyspace
 from tests.conftest import eventually
-from tests.faults.harness import GROUPS, Scenario, finish, make_stream, note
+from tests.faults.harness import GROUP_RULE, GROUPS, Scenario, finish, make_stream, note
 
 # The action: the first run of the stream to start (whichever incident) takes the gate file and never finishes, so
 # its worker can be killed under it; every other run, the taken-over one included, appends "<incident> <run id>" to
@@ -46,12 +46,7 @@ actions:
       env: {{INCIDENT: "{{{{ incident.id }}}}"}}
       timeout: 2s
     retry: {{attempts: 1, max_backoff: 1s}}
-groups:
-  - name: faults
-    match: ['alertname=~"Fault.*"']
-    group_by: [alertname, service]
-    actions: [record]
-"""
+""" + GROUP_RULE
 
 MARGIN = 1.0  # STORMWATCH_ACTIONS_CLAIM_MARGIN_SECONDS
 LEASE = 1 * (2 + 5) + 1 * 1 + MARGIN  # attempts x (timeout + 5 s) + attempts x max backoff + margin: 9 s

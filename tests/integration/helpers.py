@@ -83,3 +83,11 @@ async def drain_queue(settings, queue_name: str) -> list[aio_pika.abc.AbstractIn
 
 def now() -> float:
     return time.time()
+
+
+async def incident_status_is(store, incident_id: str, status: str) -> bool:
+    return (await store.incident(incident_id)).status == status
+
+
+async def timer_gone(store, shard: str, member: str) -> bool:
+    return await store.redis.zscore(shard, member) is None

@@ -8,7 +8,9 @@ from correlation.decision import expiry_timer
 from correlation.keyspace import parse_incident_id
 from stormwatch.app import Worker
 from tests.conftest import ManualClock, eventually
-from tests.integration.helpers import body, publish, stored_alerts, v2_alert
+from tests.integration.helpers import (
+    body, incident_status_is, publish, stored_alerts, timer_gone, v2_alert,
+)
 
 RULES = """
 groups:
@@ -57,13 +59,13 @@ async def test_alerts_not_notified_again_expire_once_and_a_later_copy_fires_agai
         await eventually(lambda: _firing(store, incident.id, 1), what="api-2 expired")
         await eventually(lambda: _score(store, shard, armed["api-1"], t0 + 500), what="api-1's timer armed again")
         clock.now = t0 + 501
-        await eventually(lambda: _status(store, incident.id, "resolved"), what="api-1 expired, incident resolved")
+        await eventually(lambda: incident_status_is(store, incident.id, "resolved"), what="api-1 expired, incident resolved")
 
         texts = [e["text"] for e in await store.timeline(incident.id)]
         expired = [t for t in texts if "expired (not notified for 300s)" in t]
         assert len(expired) == 2, texts  # each alert once, across two workers
         assert [e["kind"] for e in await store.timeline(incident.id)].count("resolved") == 1
-        await eventually(lambda: _gone(store, shard, armed["api-1"]), what="timers completed")
+        await eventually(lambda: timer_gone(store, shard, armed["api-1"]), what="timers completed")
         assert await store.redis.zscore(shard, armed["api-2"]) is None
 
         await _send(clean, "api-1")  # the sender is back and still sees the same episode firing
@@ -80,16 +82,8 @@ async def _firing(store, incident_id: str, n: int) -> bool:
     return (await store.incident(incident_id)).firing == n
 
 
-async def _status(store, incident_id: str, status: str) -> bool:
-    return (await store.incident(incident_id)).status == status
-
-
 async def _score(store, shard: str, member: str, due: float) -> bool:
     return await store.redis.zscore(shard, member) == due
-
-
-async def _gone(store, shard: str, member: str) -> bool:
-    return await store.redis.zscore(shard, member) is None
 
 
 async def _open_count(store, n: int) -> bool:

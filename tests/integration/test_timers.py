@@ -6,7 +6,9 @@ from __future__ import annotations
 from correlation.keyspace import parse_incident_id
 from stormwatch.app import Worker
 from tests.conftest import ManualClock, eventually
-from tests.integration.helpers import body, publish, stored_alerts, v2_alert
+from tests.integration.helpers import (
+    body, incident_status_is, publish, stored_alerts, timer_gone, v2_alert,
+)
 
 RULES = """
 groups:
@@ -42,21 +44,13 @@ async def test_incident_resolves_after_the_hold_exactly_once_across_two_workers(
         assert (await store.incident(incident.id)).status == "open"
 
         clock.now += 2
-        await eventually(lambda: _status(store, incident.id, "resolved"), what="held resolution fired")
+        await eventually(lambda: incident_status_is(store, incident.id, "resolved"), what="held resolution fired")
         resolved = await store.incident(incident.id)
         assert resolved.resolve_at is None
         timeline = await store.timeline(incident.id)
         assert [e["kind"] for e in timeline].count("resolved") == 1  # fired exactly once across two workers
-        await eventually(lambda: _gone(store, shard, incident.id), what="timer completed")
+        await eventually(lambda: timer_gone(store, shard, incident.id), what="timer completed")
         assert await store.count_incidents(open_only=True) == 0
     finally:
         for w in workers:
             await w.stop()
-
-
-async def _status(store, incident_id: str, status: str) -> bool:
-    return (await store.incident(incident_id)).status == status
-
-
-async def _gone(store, shard: str, member: str) -> bool:
-    return await store.redis.zscore(shard, member) is None
