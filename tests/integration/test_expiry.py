@@ -59,7 +59,8 @@ async def test_alerts_not_notified_again_expire_once_and_a_later_copy_fires_agai
         await eventually(lambda: _firing(store, incident.id, 1), what="api-2 expired")
         await eventually(lambda: _score(store, shard, armed["api-1"], t0 + 500), what="api-1's timer armed again")
         clock.now = t0 + 501
-        await eventually(lambda: incident_status_is(store, incident.id, "resolved"), what="api-1 expired, incident resolved")
+        await eventually(lambda: incident_status_is(store, incident.id, "resolved"),
+                         what="api-1 expired, incident resolved")
 
         texts = [e["text"] for e in await store.timeline(incident.id)]
         expired = [t for t in texts if "expired (not notified for 300s)" in t]
