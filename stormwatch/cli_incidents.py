@@ -77,7 +77,8 @@ def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--jso
         table.add_column(col)
     for a in doc["members"]:
         labels = ",".join(f"{k}={v}" for k, v in sorted(a["labels"].items()))
-        table.add_row(a["fingerprint"], labels, a["status"], str(a["count"]), _ts(a["first_seen"]),
+        status = f"{a['status']} (expired)" if a.get("expired") else a["status"]  # not sent for resolve_timeout
+        table.add_row(a["fingerprint"], labels, status, str(a["count"]), _ts(a["first_seen"]),
                       _ts(a["last_seen"]))
     console.print(table)
     if doc.get("symptoms"):

@@ -115,7 +115,7 @@ function status(value) {
 
 function alerts(members) {
   return table(['status', 'alert', 'labels', 'since', 'count'], members.map((a) => h('tr', { 'data-fingerprint': a.fingerprint },
-    h('td', null, badge(a.status)),
+    h('td', null, badge(a.status), a.expired ? h('div', { class: 'sub' }, 'expired: not sent again') : null),
     h('td', null, a.labels.alertname || a.fingerprint,
       a.annotations && a.annotations.summary ? h('div', { class: 'sub' }, a.annotations.summary) : null),
     h('td', null, labels(a.labels)),

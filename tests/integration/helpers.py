@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import time
+from pathlib import Path
 from typing import Any, Iterable
 
 import aio_pika
@@ -91,3 +95,22 @@ async def incident_status_is(store, incident_id: str, status: str) -> bool:
 
 async def timer_gone(store, shard: str, member: str) -> bool:
     return await store.redis.zscore(shard, member) is None
+
+
+STORMWATCH = str(Path(sys.executable).parent / "stormwatch")
+
+
+async def run_cli(settings, *args: str) -> tuple[int, str, str]:
+    """``stormwatch ARGS`` in a subprocess on the test's namespace, straight to Redis: (exit code, stdout, stderr)."""
+    env = os.environ | {
+        "STORMWATCH_NAMESPACE": settings.namespace,
+        "STORMWATCH_AMQP_URL": settings.amqp_url,
+        "STORMWATCH_REDIS_URL": settings.redis_url,
+        "STORMWATCH_LOG_FORMAT": "json",
+        "COLUMNS": "200",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        STORMWATCH, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    return proc.returncode, out.decode(), err.decode()

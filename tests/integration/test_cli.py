@@ -2,32 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-from pathlib import Path
-
 import orjson
 
 from tests.conftest import eventually
-from tests.integration.helpers import stored_alerts, v2_alert
-
-STORMWATCH = str(Path(sys.executable).parent / "stormwatch")
-
-
-async def _cli(settings, *args: str) -> tuple[int, str, str]:
-    env = os.environ | {
-        "STORMWATCH_NAMESPACE": settings.namespace,
-        "STORMWATCH_AMQP_URL": settings.amqp_url,
-        "STORMWATCH_REDIS_URL": settings.redis_url,
-        "STORMWATCH_LOG_FORMAT": "json",
-        "COLUMNS": "200",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        STORMWATCH, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
-    return proc.returncode, out.decode(), err.decode()
+from tests.integration.helpers import run_cli as _cli, stored_alerts, v2_alert
 
 
 async def test_publish_list_show(worker, tmp_path):

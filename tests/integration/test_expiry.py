@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 
+import orjson
+
 from correlation.decision import expiry_timer
 from correlation.keyspace import parse_incident_id
 from stormwatch.app import Worker
 from tests.conftest import ManualClock, eventually
 from tests.integration.helpers import (
-    body, incident_status_is, publish, stored_alerts, timer_gone, v2_alert,
+    body, incident_status_is, publish, run_cli, stored_alerts, timer_gone, v2_alert,
 )
 
 RULES = """
@@ -68,6 +70,13 @@ async def test_alerts_not_notified_again_expire_once_and_a_later_copy_fires_agai
         assert [e["kind"] for e in await store.timeline(incident.id)].count("resolved") == 1
         await eventually(lambda: timer_gone(store, shard, armed["api-1"]), what="timers completed")
         assert await store.redis.zscore(shard, armed["api-2"]) is None
+        code, out, err = await run_cli(clean, "incidents", "show", incident.id, "--json")
+        assert code == 0, err
+        members = orjson.loads(out)["members"]
+        assert {(m["status"], m["expired"], m["ends_at"]) for m in members} == {
+            ("resolved", True, t0 + 500), ("resolved", True, t0 + 300)}
+        code, out, err = await run_cli(clean, "incidents", "show", incident.id)
+        assert code == 0 and out.count("resolved (expired)") == 2, out
 
         await _send(clean, "api-1")  # the sender is back and still sees the same episode firing
         await stored(4)
