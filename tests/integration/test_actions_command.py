@@ -137,7 +137,7 @@ async def test_serve_role_actions_runs_only_the_action_runner_and_stops_on_sigte
     from pathlib import Path
 
     from actions.topology import ActionNames
-    from tests.integration.test_cli import STORMWATCH
+    from tests.integration.helpers import STORMWATCH
 
     marker = tmp_path / "ran.txt"
     argv = [sys.executable, "-c", "import sys; open(sys.argv[1], 'a').write('ran\\n')", str(marker)]

@@ -12,7 +12,7 @@ from stormwatch.app import Worker
 from tests.conftest import ManualClock, eventually
 from tests.integration.actions_support import Hook, action_settings, alert, publish_event, runs, settled
 from tests.integration.helpers import body, drain_queue, publish
-from tests.integration.test_cli import _cli
+from tests.integration.helpers import run_cli as _cli
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from rules.loader import EXAMPLES_DIR
 from stormwatch.app import Worker
 from tests.conftest import eventually
 from tests.integration.helpers import body, publish, stored_alerts, v2_alert
-from tests.integration.test_cli import _cli
+from tests.integration.helpers import run_cli as _cli
 
 
 async def test_recorded_stream_backtests_side_by_side(clean, tmp_path):

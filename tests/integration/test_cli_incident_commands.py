@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import eventually
 from tests.integration.api_helpers import INGEST, READ, RESPOND, start_api
 from tests.integration.helpers import stored_alerts, v2_alert
-from tests.integration.test_cli import STORMWATCH
+from tests.integration.helpers import STORMWATCH
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from ingest.topology import Names
 from stormwatch.app import Worker
 from tests.conftest import ManualClock, eventually
 from tests.integration.helpers import body, publish, stored_alerts, v2_alert
-from tests.integration.test_cli import _cli
+from tests.integration.helpers import run_cli as _cli
 
 FLAPPING_RULES = """
 flapping:

@@ -15,7 +15,7 @@ from stormwatch.app import Worker
 from tests.conftest import eventually
 from tests.integration.actions_support import action_settings, publish_event, runs, settled
 from tests.integration.helpers import body, drain_queue, publish, stored_alerts, v2_alert
-from tests.integration.test_cli import _cli
+from tests.integration.helpers import run_cli as _cli
 
 # appends one line per run: the problem, the incident that opened it, a signature label, the trigger
 RECORD = "import sys; open(sys.argv[1], 'a').write(' '.join(sys.argv[2:]) + '\\n')"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from stormwatch.app import Worker
 from tests.conftest import ManualClock, eventually
-from tests.integration.test_cli import _cli
+from tests.integration.helpers import run_cli as _cli
 from tests.integration.helpers import body, metric, publish, stored_alerts, v2_alert
 
 

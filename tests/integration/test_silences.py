@@ -6,7 +6,7 @@ import orjson
 
 from tests.conftest import eventually
 from tests.integration.helpers import body, metric, publish, stored_alerts, v2_alert
-from tests.integration.test_cli import _cli
+from tests.integration.helpers import run_cli as _cli
 
 
 async def test_silence_mutes_then_expires(worker):
