@@ -53,21 +53,26 @@ def _old_answer(pattern: str, value: str) -> bool:
 def _known_divergence(pattern: str, value: str) -> bool:
     """Where the translation to ``re`` was not RE2 (tested one by one below): ``\\s`` is ``[\\t\\n\\f\\r ]`` in
     RE2, Python's ASCII ``\\s`` also takes ``\\v``; with ``\\d \\w \\s \\b`` the translation
-    compiled with ``re.ASCII``, which also turned ``(?i)`` into ASCII-only case folding."""
+    compiled with ``re.ASCII``, which also turned ``(?i)`` into ASCII-only case folding; Python's ``\\B`` never
+    matches the empty text."""
     if ("\\s" in pattern or "\\S" in pattern) and "\v" in value:
+        return True
+    if "\\B" in pattern and value == "":  # Python before 3.14: \B never matches the empty text; RE2's does
         return True
     uses_ascii = any(e in pattern for e in ("\\d", "\\D", "\\w", "\\W", "\\s", "\\S", "\\b", "\\B"))
     return uses_ascii and "(?i" in pattern and not value.isascii()
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(pattern=safe_patterns, values=st.lists(label_values, min_size=1, max_size=6))
-def test_re2_answers_as_the_old_translation(pattern: str, values: list[str]) -> None:
+@given(pattern=safe_patterns, values=st.lists(label_values, min_size=1, max_size=6), data=st.data())
+def test_re2_answers_as_the_old_translation(pattern: str, values: list[str], data: st.DataObject) -> None:
     try:
-        _compile_python(pattern)
+        old = _compile_python(pattern)
     except RE2Error:
         assume(False)
     new = compile_re2(pattern)
+    # plus values the old engine matches, so both answers are exercised
+    values += data.draw(st.lists(st.from_regex(old, fullmatch=True).filter(lambda v: len(v) <= 40), max_size=2))
     for value in values:
         if _known_divergence(pattern, value):
             continue
@@ -83,6 +88,8 @@ DIVERGENCES = [
     ("[[:space:]]", "\v", True, True),  # ... while the POSIX class has it, in both
     ("(?i)é\\d", "É1", True, False),  # \d made the translation compile with re.ASCII: no Unicode case folding
     ("(?i)k\\w", "\u212ax", True, False),  # KELVIN SIGN folds to k in RE2
+    ("\\B", "", True, False),  # the empty text has no word boundary; Python's \B refused it (until 3.14)
+    ("a*\\B", "", True, False),
 ]
 
 
