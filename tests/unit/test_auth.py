@@ -48,7 +48,7 @@ def test_roles_and_capabilities():
     assert a.bearer({"authorization": "Bearer ingest-0123456789abcdef"}, "ingest").role == "ingest"
     with pytest.raises(AuthError) as info:
         a.bearer({"authorization": "Bearer ingest-0123456789abcdef"}, "read")
-    assert info.value.status == 403
+    assert (info.value.status, info.value.reason) == (403, "role")
     with pytest.raises(AuthError) as info:
         a.bearer({"authorization": "Bearer nope"}, "read")
     assert (info.value.status, info.value.reason) == (401, "unknown_token")
@@ -73,3 +73,11 @@ def test_signatures_bind_body_and_time():
         assert info.value.reason == reason
     with pytest.raises(AuthError):
         auth(secret="").signature(sign("", body, 1_000_000), body)
+
+
+def test_a_bearer_token_without_configured_tokens_says_so():
+    """Only a signing secret configured: a bearer token is refused as 'no tokens configured', not as unknown."""
+    with pytest.raises(AuthError) as info:
+        auth("", secret="s3cret").bearer({"authorization": f"Bearer {TOKEN}"}, "read")
+    assert (info.value.status, info.value.reason) == (401, "no_tokens_configured")
+    assert TOKEN not in info.value.message
