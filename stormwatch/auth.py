@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -74,6 +75,19 @@ class AuthError(Exception):
 
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+TOKEN_BYTES = 32  #: new tokens: 256 random bits, URL-safe base64 (43 characters, never ':' or ',')
+
+
+def new_token() -> str:
+    """A new random API token (``stormwatch tokens create``, the demo's console token)."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_entry(name: str, role: str, token: str) -> str:
+    """One ``name:role:token`` entry of STORMWATCH_API_TOKENS."""
+    return f"{name}:{role}:{token}"
 
 
 def valid_name(name: str) -> bool:

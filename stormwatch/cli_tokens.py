@@ -5,25 +5,13 @@ The token is printed once, on stdout, and stored nowhere: the server keeps only 
 
 from __future__ import annotations
 
-import secrets
 import sys
 
 import typer
 
-from stormwatch.auth import ROLES, valid_name
-
-TOKEN_BYTES = 32  #: 256 random bits, URL-safe base64 (43 characters: no ':' or ',', so the entry stays parseable)
+from stormwatch.auth import ROLES, new_token, token_entry, valid_name
 
 tokens_app = typer.Typer(no_args_is_help=True, help="API tokens for STORMWATCH_API_TOKENS.")
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(TOKEN_BYTES)
-
-
-def token_entry(name: str, role: str, token: str) -> str:
-    """One ``name:role:token`` entry of STORMWATCH_API_TOKENS."""
-    return f"{name}:{role}:{token}"
 
 
 @tokens_app.command("create")

@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from stormwatch.app import Worker
-from stormwatch.cli_tokens import new_token, token_entry
+from stormwatch.auth import new_token, token_entry
 from stormwatch.cli_incidents import incidents_table
 from stormwatch.config import Settings
 from stormwatch.namespace import delete_namespace

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stormwatch.auth import AuthError, Authenticator, parse_tokens, sign
+from stormwatch.auth import AuthError, Authenticator, new_token, parse_tokens, sign, token_entry
 from stormwatch.config import SettingsError, load_settings
 
 TOKEN = "t0ken-0123456789abcdef"
@@ -81,3 +81,11 @@ def test_a_bearer_token_without_configured_tokens_says_so():
         auth("", secret="s3cret").bearer({"authorization": f"Bearer {TOKEN}"}, "read")
     assert (info.value.status, info.value.reason) == (401, "no_tokens_configured")
     assert TOKEN not in info.value.message
+
+
+def test_new_tokens_are_random_and_their_entries_parse():
+    tokens = {new_token() for _ in range(100)}
+    assert len(tokens) == 100 and all(len(t) >= 43 for t in tokens)
+    entry = token_entry("night-shift", "respond", tokens.pop())
+    parsed, _ = parse_tokens(f"{entry},{token_entry('bot', 'ingest', new_token())}")
+    assert (parsed.name, parsed.role) == ("night-shift", "respond")
