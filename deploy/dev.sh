@@ -160,6 +160,7 @@ cmd_venv() {
     local want; want="$(venv_stamp)"
     if [[ ! -e $VENV/.stamp || $(cat "$VENV/.stamp") != "$want" ]]; then
         say "venv: installing from the lock (${LOCKS[*]}), then -e . without dependencies"
+        rm -f "$VENV/.stamp"  # a failed install must not leave the old stamp behind
         local log; log="$(mktemp)"
         { "$VENV/bin/python" -m pip install -q --require-hashes "${LOCKS[@]/#/-r}" \
             && "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e . ; } >"$log" 2>&1 \
