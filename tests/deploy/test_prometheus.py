@@ -92,7 +92,7 @@ def test_the_dashboard_covers_what_the_issue_asks():
     text = " ".join(dashboard_expressions())
     for needle in ("stormwatch_alerts_received_total", "stormwatch_processing_latency_seconds_bucket",
                    "rabbitmq_detailed_queue_messages_ready", ".dead", "stormwatch_alerts_duplicate_total",
-                   "stormwatch_incidents_opened_total", 'stormwatch_alerts_correlated_total',
+                   "stormwatch_incidents_opened_by_priority_total", 'stormwatch_alerts_correlated_total',
                    "stormwatch_actions_failed_total", "stormwatch_redis_errors_total", "stormwatch_amqp_errors_total"):
         assert needle in text, needle
 
