@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -17,7 +18,7 @@ from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from correlation.routing import Router
+from correlation.routing import IncidentDefaults, Router
 from correlation.silences import SilenceStore
 from correlation.keyspace import Keyspace
 from correlation.pipeline import ConflictStorm, CorrelationPipeline, Delivery, TimerFiring
@@ -39,11 +40,11 @@ from stormwatch.api.publishing import AlertPublisher
 from stormwatch.auth import Authenticator, parse_tokens
 from stormwatch.config import Settings, redact_url
 from stormwatch.fault_hooks import with_fault_hooks
-from stormwatch.http import HttpBindError, HttpServer
+from stormwatch.http import HttpBindError, HttpServer, bind_socket
 from stormwatch.metrics import Metrics
 from stormwatch.recording import Recorder, RecordingSink
 from stormwatch.redis_client import redis_client
-from stormwatch.rules_admin import rules_summary, validate_candidate
+from stormwatch.rules_admin import ACTION_MODES, rules_summary, validate_candidate
 from stormwatch.runtime import tune_gc
 
 log = structlog.get_logger("stormwatch")
@@ -170,6 +171,7 @@ class Worker:
         self.metrics = metrics or Metrics.create()
         self.clock = clock
         self.names = Names(settings.namespace)
+        self.incident_defaults = IncidentDefaults(settings.incident_priorities, settings.default_team)
         self.keyspace = Keyspace(settings.namespace)
         self.redis: Redis | None = None
         self.connection: AbstractRobustConnection | None = None
@@ -177,6 +179,7 @@ class Worker:
         self.store: IncidentStore | None = None
         self.consumer: AlertConsumer | None = None
         self.ops: HttpServer | None = None  # the one HTTP server: ingest, API, /metrics, /healthz, /readyz
+        self._http_socket: socket.socket | None = None  # bound first: a busy port stops the start before any queue
         self.publisher: AlertPublisher | None = None
         self.stream: EventStream | None = None  # live events for the console (GET /api/v1/stream)
         self.rule_set: RuleSet | None = None
@@ -192,6 +195,21 @@ class Worker:
     async def connect(self) -> None:
         s = self.settings
         self.rule_set = load_rules(s.rules)
+        if s.metrics_enabled and self._http_socket is None:  # before Redis and RabbitMQ: nothing is left behind
+            try:
+                self._http_socket = bind_socket(*s.http_address, reuse_port=s.http_reuse_port)
+            except HttpBindError as exc:
+                raise ServiceUnavailable(str(exc)) from None
+        try:
+            await self._connect_services()
+        except BaseException:
+            if self._http_socket is not None:
+                self._http_socket.close()
+                self._http_socket = None
+            raise
+
+    async def _connect_services(self) -> None:
+        s = self.settings
         self.redis = redis_client(
             s, socket_timeout=5, socket_connect_timeout=3, health_check_interval=10,
             retry_on_timeout=False,
@@ -227,11 +245,11 @@ class Worker:
         assert self.topology is not None and self.store is not None
         s = self.settings
         self.pipeline = pipeline = CorrelationPipeline(
-            self.store, Router(self.rule_set, s.group_by),
+            self.store, Router(self.rule_set, s.group_by, self.incident_defaults),
             AmqpEventPublisher(self.topology.events, CurrentActionIndex(lambda: self.rule_set)), self.clock,
             SilenceStore(self.redis, self.keyspace),
         )
-        self.metrics.group_rules.set(len(self.rule_set.groups) if self.rule_set else 0)
+        self._rules_applied("rules_loaded")
         self.timers = TimerFiring(pipeline)
         if s.consume:  # an HTTP-only process correlates nothing
             self._timer_loop = asyncio.create_task(self._fire_timers(self.timers), name="stormwatch-timers")
@@ -310,7 +328,8 @@ class Worker:
         )
         host, port = s.http_address
         self.ops = HttpServer(build_app(services), host, port, limit_concurrency=s.http_max_connections,
-                              reuse_port=s.http_reuse_port)
+                              reuse_port=s.http_reuse_port, sock=self._http_socket)
+        self._http_socket = None  # the server owns it now
         try:
             await self.ops.start()
         except HttpBindError as exc:
@@ -319,7 +338,7 @@ class Worker:
     # -- rules, as the API sees them (stormwatch.api.common.RulesControl) ------------------------------
 
     def rules_summary(self) -> dict[str, Any]:
-        return rules_summary(self.rule_set, self.settings.rules)
+        return rules_summary(self.rule_set, self.settings.rules, shadow=self.settings.actions_shadow)
 
     def reload_rules_checked(self) -> list[str]:
         """reload_rules, returning every error of a refused set ([] when applied)."""
@@ -343,14 +362,21 @@ class Worker:
             if errors is not None:
                 errors.extend(line.strip() for line in str(exc).splitlines()[1:] if line.strip())
             return False
-        router = Router(rule_set, self.settings.group_by)
+        router = Router(rule_set, self.settings.group_by, self.incident_defaults)
         self.rule_set = rule_set
         if self.pipeline is not None:
             self.pipeline.router = router
         self.metrics.rules_reloads.labels("applied").inc()
-        self.metrics.group_rules.set(len(rule_set.groups) if rule_set else 0)
-        log.info("rules_reloaded", group_rules=len(rule_set.groups) if rule_set else 0)
+        self._rules_applied("rules_reloaded")
         return True
+
+    def _rules_applied(self, event: str) -> None:
+        """One log line and the metrics for the running rule set: its source, rules by kind, the action mode."""
+        summary = self.rules_summary()
+        mode = summary["actions_mode"]
+        self.metrics.record_rules(summary["kinds"], mode["mode"], ACTION_MODES)
+        log.info(event, source=summary["source"], **{f"{kind}_rules": n for kind, n in summary["kinds"].items()},
+                 actions=mode["summary"], actions_runner=self.settings.actions_enabled)
 
     async def _fire_timers(self, timers: TimerFiring) -> None:
         """Every worker polls the shared timer index; a claim gives each due timer to one worker. A poll that found
@@ -425,6 +451,9 @@ class Worker:
             await self.stream.close()  # ends open event streams, so the HTTP server stops at once
         if self.ops is not None:
             await self.ops.stop()
+        if self._http_socket is not None:  # connected, never started
+            self._http_socket.close()
+            self._http_socket = None
         if self.recorder is not None:
             self.recorder.close()
         if self.publisher is not None:

@@ -38,6 +38,12 @@ def _settings(**overrides: Any) -> Settings:
     return settings
 
 
+def _examples_unless_chosen(settings: Settings) -> Settings:
+    """The shipped example rules unless STORMWATCH_RULES names a rule set: the demo's storm and the benchmarks'
+    figures are built on them (``serve`` itself loads no rules by default)."""
+    return settings if "rules" in settings.model_fields_set else settings.model_copy(update={"rules": "examples"})
+
+
 def _run(coro: Coroutine[Any, Any, Any]) -> Any:
     from stormwatch.app import RulesInvalid, ServiceUnavailable
 
@@ -84,7 +90,7 @@ def demo(
     """Start a worker in a fresh namespace, publish a database-outage storm, show the incidents."""
     from stormwatch.demo import run_demo
 
-    settings = _settings(log_level="warning")
+    settings = _examples_unless_chosen(_settings(log_level="warning"))
     _run(run_demo(settings, console, keep=keep, scale=scale))
 
 
@@ -121,7 +127,7 @@ def bench(
     from stormwatch.bench import run_bench, run_rules_bench
     from stormwatch.runtime import tune_gc
 
-    settings = _settings(log_level="warning")
+    settings = _examples_unless_chosen(_settings(log_level="warning"))  # the figures so far were measured with them
     tune_gc(settings)  # as `stormwatch serve` runs (the bare ceiling, in this process too, gets the same)
     if actions:
         from stormwatch.bench_actions import run_actions_bench

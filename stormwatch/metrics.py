@@ -37,6 +37,8 @@ class Metrics:
     batch_stalled_seconds: Gauge
     rules_reloads: Counter
     group_rules: Gauge
+    rules_loaded: Gauge
+    actions_mode: Gauge
     alerts_correlated: Counter
     problems_changed: Counter
     http_requests: Counter
@@ -119,6 +121,12 @@ class Metrics:
                 "stormwatch_rules_reloads_total", "Rule-set reloads, by outcome (applied, refused).", ["outcome"],
                 registry=r),
             group_rules=Gauge("stormwatch_group_rules", "Group rules in the running rule set.", registry=r),
+            rules_loaded=Gauge(
+                "stormwatch_rules_loaded", "Rules in the running rule set, by kind (group; cause: inhibit rules and "
+                "topology services; problem; action).", ["kind"], registry=r),
+            actions_mode=Gauge(
+                "stormwatch_actions_mode", "1 for the running rule set's action mode (none, live, shadow, dry-run), "
+                "0 for the others.", ["mode"], registry=r),
             alerts_correlated=Counter(
                 "stormwatch_alerts_correlated_total",
                 "Notifications correlated across groups, by outcome: symptom (attached to its cause's incident), "
@@ -167,6 +175,14 @@ class Metrics:
                 "stormwatch_action_duration_seconds", "Duration of executed action runs, retries included.",
                 ["type"], buckets=LATENCY_BUCKETS, registry=r),
         )
+
+    def record_rules(self, kinds: dict[str, int], mode: str, modes: Sequence[str]) -> None:
+        """The running rule set, after a start or a reload."""
+        for kind, count in kinds.items():
+            self.rules_loaded.labels(kind).set(count)
+        self.group_rules.set(kinds.get("group", 0))
+        for name in modes:
+            self.actions_mode.labels(name).set(1 if name == mode else 0)
 
     def record_batch(self, messages: int, alerts: int, report: Any, latencies: Sequence[float]) -> None:
         self.batch_messages.observe(messages)
