@@ -23,7 +23,7 @@ from correlation.silences import SilenceStore
 from correlation.keyspace import Keyspace
 from correlation.pipeline import ConflictStorm, CorrelationPipeline, Delivery, TimerFiring
 from correlation.store import IncidentStore
-from actions.events import AmqpEventPublisher
+from actions.events import AmqpEventPublisher, EventPublishFailed
 from actions.triggers import CurrentActionIndex
 from actions.state import ActionState
 from ingest.consumer import AlertConsumer, ConsumerConfig
@@ -103,6 +103,7 @@ def is_retryable(exc: BaseException) -> bool:
             RedisTimeoutError,
             BusyLoadingError,
             ConflictStorm,
+            EventPublishFailed,
             aio_pika.exceptions.AMQPError,
             ConnectionError,
             asyncio.TimeoutError,
@@ -140,6 +141,12 @@ class WorkerObserver:
                 log.info("incident_resolved", incident_id=iid)
 
     def store_error(self, error: BaseException, attempt: int, delay: float) -> None:
+        if isinstance(error, EventPublishFailed):  # the broker, not the store: the batch waits for the reconnect
+            self.metrics.amqp_errors.labels("publish").inc()
+            log.warning("amqp_error", operation="publish", error=repr(error.cause), attempt=attempt,
+                        retry_in=round(delay, 2), detail="events not confirmed; the batch is retried after the "
+                        "reconnect, or left unacked for RabbitMQ to redeliver")
+            return
         self.metrics.redis_errors.inc()
         self.metrics.ready.set(0)
         now = time.monotonic()
@@ -231,6 +238,7 @@ class Worker:
             raise ServiceUnavailable(
                 f"RabbitMQ is not answering at {redact_url(s.amqp_url)} ({exc!r}); {AMQP_START_HINT}"
             ) from None
+        self.connection.reconnect_callbacks.add(self._amqp_reconnected)
         channel = await self.connection.channel(publisher_confirms=True)
         await channel.set_qos(prefetch_count=s.prefetch)
         self.topology = await declare(channel, self.names, delivery_limit=s.delivery_limit)
@@ -238,6 +246,11 @@ class Worker:
             self.redis, self.keyspace, marker_ttl=s.idempotency_ttl_seconds, timeline_max=s.timeline_max_entries
         )
         await self.store.load_scripts()
+
+    def _amqp_reconnected(self, _connection: Any) -> None:
+        self.metrics.amqp_reconnects.inc()
+        log.warning("amqp_reconnected", detail="the RabbitMQ connection was lost and is restored; unacked deliveries "
+                                               "of the lost connection are redelivered")
 
     async def start(self) -> None:
         if self.store is None:

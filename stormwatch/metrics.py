@@ -11,6 +11,11 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 
+#: the AMQP operations ``stormwatch_amqp_errors_total`` counts: publish (incident events), ack, reject, process
+#: (a batch cancelled by a dropped connection), cancel (the consumer at shutdown)
+AMQP_OPERATIONS = ("publish", "ack", "reject", "process", "cancel")
+
+
 @dataclass(frozen=True)
 class Metrics:
     registry: CollectorRegistry
@@ -31,6 +36,7 @@ class Metrics:
     write_conflicts: Counter
     redis_errors: Counter
     amqp_errors: Counter
+    amqp_reconnects: Counter
     events_published: Counter
     crashes: Counter
     ready: Gauge
@@ -57,7 +63,7 @@ class Metrics:
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> "Metrics":
         r = registry if registry is not None else CollectorRegistry(auto_describe=True)
-        return cls(
+        metrics = cls(
             registry=r,
             alerts_received=Counter(
                 "stormwatch_alerts_received_total", "Valid alerts received, by source and body format.",
@@ -106,6 +112,9 @@ class Metrics:
             amqp_errors=Counter(
                 "stormwatch_amqp_errors_total", "AMQP operations that failed, by operation.", ["operation"],
                 registry=r),
+            amqp_reconnects=Counter(
+                "stormwatch_amqp_reconnects_total", "Times the worker's RabbitMQ connection was restored after it was "
+                "lost.", registry=r),
             events_published=Counter(
                 "stormwatch_events_published_total", "Incident events published with a broker confirm.",
                 registry=r),
@@ -175,6 +184,9 @@ class Metrics:
                 "stormwatch_action_duration_seconds", "Duration of executed action runs, retries included.",
                 ["type"], buckets=LATENCY_BUCKETS, registry=r),
         )
+        for operation in AMQP_OPERATIONS:  # a series from the start, so alerts on it see 0 rather than nothing
+            metrics.amqp_errors.labels(operation)
+        return metrics
 
     def record_rules(self, kinds: dict[str, int], mode: str, modes: Sequence[str]) -> None:
         """The running rule set, after a start or a reload."""
