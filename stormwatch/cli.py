@@ -267,6 +267,9 @@ register_incident_views(incidents_app)  # incidents list|show
 register_silences(silences_app)  # silences add|list|expire
 
 register_api_commands(cli_problems.problems_app, silences_app)  # problems link|unlink, silences preview via the API
+from stormwatch.cli_config import register as register_config  # noqa: E402
+
+register_config(app)  # config check
 
 
 def main() -> None:
