@@ -198,6 +198,7 @@ class Worker:
         self.timers: TimerFiring | None = None
         self.recorder: Recorder | None = None
         self.actions: Any = None  # stormwatch.actions_app.ActionsService when STORMWATCH_ACTIONS_ENABLED
+        self.runs_actions = settings.actions_enabled  # `serve --role actions` runs them beside a worker without
 
     async def connect(self) -> None:
         s = self.settings
@@ -262,7 +263,7 @@ class Worker:
             AmqpEventPublisher(self.topology.events, CurrentActionIndex(lambda: self.rule_set)), self.clock,
             SilenceStore(self.redis, self.keyspace),
         )
-        self._rules_applied("rules_loaded")
+        self.report_rules("rules_loaded")
         self.timers = TimerFiring(pipeline)
         if s.consume:  # an HTTP-only process correlates nothing
             self._timer_loop = asyncio.create_task(self._fire_timers(self.timers), name="stormwatch-timers")
@@ -380,16 +381,18 @@ class Worker:
         if self.pipeline is not None:
             self.pipeline.router = router
         self.metrics.rules_reloads.labels("applied").inc()
-        self._rules_applied("rules_reloaded")
+        self.report_rules("rules_reloaded")
         return True
 
-    def _rules_applied(self, event: str) -> None:
-        """One log line and the metrics for the running rule set: its source, rules by kind, the action mode."""
+    def report_rules(self, event: str) -> None:
+        """One log line and the metrics for the running rule set: its source, rules by kind, the action mode, and
+        whether this process runs actions."""
         summary = self.rules_summary()
         mode = summary["actions_mode"]
         self.metrics.record_rules(summary["kinds"], mode["mode"], ACTION_MODES)
         log.info(event, source=summary["source"], **{f"{kind}_rules": n for kind, n in summary["kinds"].items()},
-                 actions=mode["summary"], actions_runner=self.settings.actions_enabled)
+                 actions=mode["summary"],
+                 actions_runner=self.runs_actions)
 
     async def _fire_timers(self, timers: TimerFiring) -> None:
         """Every worker polls the shared timer index; a claim gives each due timer to one worker. A poll that found
