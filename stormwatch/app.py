@@ -8,22 +8,19 @@ import signal
 import socket
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import aio_pika
 import structlog
 from aio_pika.abc import AbstractRobustConnection
 from redis.asyncio import Redis
-from redis.exceptions import BusyLoadingError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from correlation.routing import IncidentDefaults, Router
 from correlation.silences import SilenceStore
 from correlation.keyspace import Keyspace
-from correlation.pipeline import ConflictStorm, CorrelationPipeline, Delivery, TimerFiring
+from correlation.pipeline import CorrelationPipeline, Delivery, TimerFiring
 from correlation.store import IncidentStore
-from actions.events import AmqpEventPublisher, EventPublishFailed
+from actions.events import AmqpEventPublisher
 from actions.triggers import CurrentActionIndex
 from actions.state import ActionState
 from ingest.consumer import AlertConsumer, ConsumerConfig
@@ -46,6 +43,7 @@ from stormwatch.recording import Recorder, RecordingSink
 from stormwatch.redis_client import redis_client
 from stormwatch.rules_admin import ACTION_MODES, rules_summary, validate_candidate
 from stormwatch.runtime import tune_gc
+from stormwatch.worker_observer import BatchHook, WorkerObserver, is_retryable
 
 log = structlog.get_logger("stormwatch")
 
@@ -57,9 +55,6 @@ AMQP_START_HINT = (
     "start it with: rabbitmq-server -detached (or `make services`), "
     "or point STORMWATCH_AMQP_URL at a running RabbitMQ"
 )
-
-
-BatchHook = Callable[[int, int, Sequence[float]], None]
 
 
 class RulesInvalid(Exception):
@@ -92,75 +87,6 @@ def _rules_signature(setting: str) -> tuple[tuple[str, int, int], ...]:
 
 class ServiceUnavailable(Exception):
     """RabbitMQ or Redis could not be reached at start; the message says which, where and what to do."""
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Failures that pass: the store or the broker is away for a while. Anything else is a bug."""
-    return isinstance(
-        exc,
-        (
-            RedisConnectionError,
-            RedisTimeoutError,
-            BusyLoadingError,
-            ConflictStorm,
-            EventPublishFailed,
-            aio_pika.exceptions.AMQPError,
-            ConnectionError,
-            asyncio.TimeoutError,
-        ),
-    )
-
-
-class WorkerObserver:
-    """Turns consumer hooks into metrics and (rate-limited) log lines."""
-
-    def __init__(self, metrics: Metrics, on_batch: BatchHook | None = None) -> None:
-        self.metrics = metrics
-        self.on_batch = on_batch
-        self._last_store_log = 0.0
-
-    def received(self, source: str, fmt: str, count: int) -> None:
-        self.metrics.alerts_received.labels(source, fmt).inc(count)
-
-    def rejected(self, reason: str, count: int) -> None:
-        self.metrics.alerts_rejected.labels(reason).inc(count)  # the consumer logs each dead letter
-
-    def redelivered(self) -> None:
-        self.metrics.redeliveries.inc()
-
-    def batch_done(self, messages: int, alerts: int, report: Any, latencies: Sequence[float]) -> None:
-        self.metrics.record_batch(messages, alerts, report, latencies)
-        self.metrics.ready.set(1)
-        if self.on_batch is not None:
-            self.on_batch(messages, alerts, latencies)
-        parts = report if isinstance(report, tuple) else (report,)  # a tuple: a batch split around a poison message
-        for part in (p for p in parts if p is not None):
-            for iid in part.opened:
-                log.info("incident_opened", incident_id=iid)
-            for iid in part.resolved:
-                log.info("incident_resolved", incident_id=iid)
-
-    def store_error(self, error: BaseException, attempt: int, delay: float) -> None:
-        if isinstance(error, EventPublishFailed):  # the broker, not the store: the batch waits for the reconnect
-            self.metrics.amqp_errors.labels("publish").inc()
-            log.warning("amqp_error", operation="publish", error=repr(error.cause), attempt=attempt,
-                        retry_in=round(delay, 2), detail="events not confirmed; the batch is retried after the "
-                        "reconnect, or left unacked for RabbitMQ to redeliver")
-            return
-        self.metrics.redis_errors.inc()
-        self.metrics.ready.set(0)
-        now = time.monotonic()
-        if attempt == 1 or now - self._last_store_log > 10:
-            self._last_store_log = now
-            log.warning("store_unavailable", error=repr(error), attempt=attempt, retry_in=round(delay, 2))
-
-    def amqp_error(self, error: BaseException, where: str) -> None:
-        self.metrics.amqp_errors.labels(where).inc()
-        log.warning("amqp_error", operation=where, error=repr(error))
-
-    def crashed(self, error: BaseException) -> None:
-        self.metrics.crashes.inc()
-        log.error("processing_crashed", error=repr(error), exc_info=error)
 
 
 class Worker:
