@@ -54,7 +54,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
     delivery_limit: int = Field(default=20, ge=1, le=10_000)
     group_by: Annotated[tuple[str, ...], NoDecode] = ("alertname", "service")  # for alerts no group rule matches
-    rules: str = "examples"  # a rules directory; "examples": the shipped examples; "none": no rules
+    # a rules directory; "none" (the default): no rules, the default grouping and no actions; "examples": the shipped
+    # example rules, whose actions are live (the demo and the benchmarks ask for them explicitly)
+    rules: str = "none"
+    # an incident whose rule gives no priority: severity=priority pairs over the built-in ITIL defaults
+    # (critical=P1,error=P2,warning=P3,info=P5,none=P3; "none": no or an unknown severity), e.g. "info=P4"
+    default_priorities: Annotated[dict[str, str], NoDecode] = {}
+    default_team: str = Field(default="unassigned", min_length=1, max_length=128)  # a team no rule or label gave
     rules_poll_seconds: float = Field(default=2.0, ge=0)  # reload when a rule file changes; 0: only on SIGHUP
     timer_poll_seconds: float = Field(default=1.0, gt=0)  # how often a worker looks for due timers
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
@@ -131,6 +137,38 @@ class Settings(BaseSettings):
         if not Path(value).is_dir():
             raise ValueError("must be a rules directory, 'examples' (the shipped examples) or 'none'")
         return value
+
+    @field_validator("default_priorities", mode="before")
+    @classmethod
+    def _parse_priorities(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for part in (p.strip() for p in value.split(",") if p.strip()):
+            severity, sep, priority = part.partition("=")
+            if not sep:
+                raise ValueError(f"{part!r}: use severity=priority pairs, e.g. critical=P1,warning=P3")
+            pairs[severity.strip()] = priority.strip()
+        return pairs
+
+    @field_validator("default_priorities")
+    @classmethod
+    def _priorities(cls, value: dict[str, str]) -> dict[str, str]:
+        from rules.alert import SEVERITY_ORDER
+
+        for severity, priority in value.items():
+            if severity not in SEVERITY_ORDER:
+                raise ValueError(f"{severity!r} is not a severity (use {', '.join(SEVERITY_ORDER)})")
+            if priority not in ("P1", "P2", "P3", "P4", "P5"):
+                raise ValueError(f"{severity}={priority!r}: a priority is P1 to P5")
+        return value
+
+    @property
+    def incident_priorities(self) -> dict[str, str]:
+        """Severity -> priority for incidents whose rule gives none: the built-in defaults, then the setting."""
+        from rules.schema import DEFAULT_PRIORITIES
+
+        return DEFAULT_PRIORITIES | self.default_priorities
 
     @field_validator("actions_allowed_networks")
     @classmethod

@@ -25,7 +25,8 @@ class HttpBindError(Exception):
 
 class HttpServer:
     def __init__(self, app: Any, host: str, port: int, *, limit_concurrency: int | None = None,
-                 reuse_port: bool = False) -> None:
+                 reuse_port: bool = False, sock: socket.socket | None = None) -> None:
+        """``sock``: a socket already bound by ``bind_socket`` (the worker binds before it declares queues)."""
         self.host = host
         self.port = port
         self.reuse_port = reuse_port
@@ -35,39 +36,61 @@ class HttpServer:
             server_header=False, date_header=False, proxy_headers=False,  # no X-Forwarded-* rewriting per request
         )
         self.server = uvicorn.Server(self.config)
-        self._socket: socket.socket | None = None
+        self._socket: socket.socket | None = sock
 
     @property
     def bound_port(self) -> int:
         assert self._socket is not None
         return self._socket.getsockname()[1]
 
+    def bind(self) -> socket.socket:
+        """Bind (and listen on) the port now, before anything else of the process is set up: a busy port fails
+        the start before queues are declared. ``start`` binds if this was not called."""
+        if self._socket is None:
+            self._socket = bind_socket(self.host, self.port, reuse_port=self.reuse_port,
+                                       backlog=self.config.backlog)
+        return self._socket
+
     async def start(self) -> None:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if self.reuse_port:  # the kernel spreads connections over every process listening on the port
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        try:
-            sock.bind((self.host, self.port))
-        except OSError as exc:
-            sock.close()
-            raise HttpBindError(f"cannot listen on {self.host}:{self.port} ({exc.strerror}); set "
-                                "STORMWATCH_HTTP_PORT to a free port (0: any)") from None
-        sock.listen(self.config.backlog)
-        sock.setblocking(False)
-        self._socket = sock
+        sock = self.bind()
         if not self.config.loaded:
             self.config.load()
         self.server.lifespan = self.config.lifespan_class(self.config)
         await self.server.startup(sockets=[sock])
 
+    def close(self) -> None:
+        """Give the port back without having served (the process could not start)."""
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
     async def stop(self) -> None:
         if self._socket is None:
+            return
+        if not self.server.started:
+            self.close()
             return
         self.server.should_exit = True
         await self.server.shutdown(sockets=[self._socket])
         self._socket = None
+
+
+def bind_socket(host: str, port: int, *, reuse_port: bool = False, backlog: int = 2048) -> socket.socket:
+    """A listening, non-blocking TCP socket on host:port, or HttpBindError naming them."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:  # the kernel spreads connections over every process listening on the port
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise HttpBindError(f"cannot listen on {host}:{port} ({exc.strerror}); set "
+                            "STORMWATCH_HTTP_PORT to a free port (0: any)") from None
+    sock.listen(backlog)
+    sock.setblocking(False)
+    return sock
 
 
 class OpsServer(HttpServer):

@@ -67,6 +67,10 @@ async def test_sign_in_live_list_open_acknowledge(clean, browser):
         await page.wait_for_selector("#incidents tr[data-id]", timeout=WAIT_MS)
         await page.wait_for_selector("#live[data-state=on]", timeout=WAIT_MS)
         await page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+        headers = await page.locator("#incidents table th").all_inner_texts()
+        assert [t.strip() for t in headers][:4] == ["priority", "status", "title", "team"]
+        first_row = await page.locator("#incidents tr[data-id]").first.inner_text()
+        assert "P1" in first_row and "unassigned" in first_row  # no rule: the severity's default priority and team
 
         second = await api.post("/api/v2/alerts", [v2_alert("HighLatency", HOSTILE, "web-1")], token=INGEST)
         assert second.status_code == 200
