@@ -73,3 +73,16 @@ def test_signatures_bind_body_and_time():
         assert info.value.reason == reason
     with pytest.raises(AuthError):
         auth(secret="").signature(sign("", body, 1_000_000), body)
+
+
+def test_what_a_signature_header_decides_before_the_body():
+    a = auth(now=1_000_000.0)
+    a.signature_header(sign("s3cret", b"any body", 1_000_000))  # in the window: the body decides the rest
+    for header, reason in ((sign("s3cret", b"", 1_000_000 - 301), "stale_signature"),
+                           ("t=1000000", "malformed"), ("t=x,v1=00", "malformed"), ("nonsense", "malformed")):
+        with pytest.raises(AuthError) as info:
+            a.signature_header(header)
+        assert info.value.reason == reason
+    with pytest.raises(AuthError) as info:
+        auth(secret="").signature_header(sign("", b"", 1_000_000))
+    assert info.value.reason == "no_signing_secret"
