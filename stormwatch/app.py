@@ -314,7 +314,8 @@ class Worker:
         )
         host, port = s.http_address
         limits = HttpLimits(header_timeout=s.http_header_timeout_seconds, body_timeout=s.http_body_timeout_seconds,
-                            idle_timeout=s.http_idle_timeout_seconds, max_connections=s.http_max_connections)
+                            idle_timeout=s.http_idle_timeout_seconds, send_timeout=s.http_send_timeout_seconds,
+                            max_connections=s.http_max_connections)
         self.ops = HttpServer(build_app(services), host, port, metrics=self.metrics, limits=limits,
                               reuse_port=s.http_reuse_port)
         try:

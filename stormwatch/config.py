@@ -41,11 +41,13 @@ class Settings(BaseSettings):
     http_host: str | None = None
     http_port: int | None = Field(default=None, ge=0, le=65535)
     # the HTTP server's limits (stormwatch/http_protocol.py, docs/security.md): open sockets past the cap get a 503
-    # and are closed at once; headers and bodies that do not arrive within their timeouts get a 408 and a close
+    # and are closed at once; headers and bodies that do not arrive within their timeouts get a 408 and a close,
+    # answers the client stops reading are aborted
     http_max_connections: int = Field(default=1000, ge=1, le=1_000_000)
     http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
     http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     http_idle_timeout_seconds: float = Field(default=5.0, gt=0, le=3600)  # a kept-alive connection with no request
+    http_send_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)  # an answer the client does not read
     # X-Forwarded-For is believed (for the failed-auth limiter and logs) only from these proxies' addresses (CIDRs)
     http_trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     http_reuse_port: bool = False  # SO_REUSEPORT: several `stormwatch serve` processes share one HTTP port

@@ -8,6 +8,9 @@ hard cap on open connections (uvicorn itself has only the keep-alive idle timeou
 - **Body**: once the headers are in, the whole body must arrive within ``body_timeout`` (a deadline, not an
   inactivity timer, so a byte every few seconds does not keep it alive). On expiry: ``408`` when no answer has
   started, else just close; the app sees the client as gone.
+- **Sending**: an answer the client does not read (the socket's send buffer full, uvicorn paused) for
+  ``send_timeout`` is aborted: the connection and its handler are released, so a client that stops reading (a
+  live event stream, or pipelined requests whose answers it never reads) cannot hold them for ever.
 - **Connections**: past ``max_connections`` open sockets a new one gets a short ``503`` and is closed at once,
   before anything is parsed or any task created. (uvicorn's ``limit_concurrency`` still accepted the socket and
   parsed its headers, and never bounded sockets that send nothing.)
@@ -44,6 +47,7 @@ class HttpLimits:
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     idle_timeout: float = 5.0  # uvicorn's timeout_keep_alive
+    send_timeout: float = 30.0
     max_connections: int = 1000
 
 
@@ -69,7 +73,8 @@ class ConnectionGuard:
 
     def timed_out(self, phase: str, client: str, path: str | None) -> None:
         self.metrics.http_timeouts.labels(phase).inc()
-        timeout = self.limits.header_timeout if phase == "headers" else self.limits.body_timeout
+        timeout = {"headers": self.limits.header_timeout, "body": self.limits.body_timeout}.get(
+            phase, self.limits.send_timeout)
         log.info("http_timeout", phase=phase, client=client, path=path, timeout=timeout)
 
 
@@ -82,6 +87,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._header_timer: Any = None
         self._body_timer: Any = None
+        self._send_timer: Any = None
         self._refused = False
 
     # -- connections ---------------------------------------------------------------------------------
@@ -103,6 +109,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._cancel_header_timer()
         self._cancel_body_timer()
+        self._cancel_send_timer()
         super().connection_lost(exc)
         self.guard.metrics.http_connections_open.set(len(self.connections))
 
@@ -133,6 +140,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._cancel_body_timer()
         super().on_message_complete()
 
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._send_timer is None:
+            self._send_timer = self.loop.call_later(self.guard.limits.send_timeout, self._send_timeout)
+
+    def resume_writing(self) -> None:
+        self._cancel_send_timer()
+        super().resume_writing()
+
     # -- timers --------------------------------------------------------------------------------------
 
     def _arm_header_timer(self) -> None:
@@ -147,6 +163,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._body_timer is not None:
             self._body_timer.cancel()
             self._body_timer = None
+
+    def _cancel_send_timer(self) -> None:
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
 
     def _client(self) -> str:
         return self.client[0] if self.client else ""
@@ -173,6 +194,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             cycle.disconnected = True  # the app's receive() answers http.disconnect; its answer goes nowhere
             cycle.message_event.set()
         self.transport.close()
+
+
+    def _send_timeout(self) -> None:
+        self._send_timer = None
+        if self._refused or self.transport is None:
+            return
+        self.guard.timed_out("send", self._client(), self.scope.get("path") if self.scope else None)
+        if self.scope is not None:
+            self.scope[TIMEOUT_SCOPE_KEY] = "send"  # type: ignore[typeddict-unknown-key]
+        self.transport.abort()  # close() would wait for the unread buffer to drain: never
 
 
 def protocol_class(guard: ConnectionGuard) -> type[GuardedHttpToolsProtocol]:

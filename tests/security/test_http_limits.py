@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import httpx
 import orjson
@@ -27,7 +28,7 @@ SAFETY = 20.0  # seconds: only to fail instead of hang when the server never ans
 @pytest.fixture
 async def api(clean):
     async for api in start_api(clean, http_header_timeout_seconds=0.5, http_body_timeout_seconds=0.5,
-                               http_idle_timeout_seconds=0.5, auth_failures_burst=20,
+                               http_idle_timeout_seconds=0.5, http_send_timeout_seconds=0.5, auth_failures_burst=20,
                                auth_failures_per_minute=0.01):  # no refill within a test
         yield api
 
@@ -109,6 +110,24 @@ async def test_an_idle_kept_alive_connection_is_closed(api):
     await until_closed(reader)  # no second request: the idle timeout closes it
     writer.close()
     assert timeouts(api, "headers") == 0 and timeouts(api, "body") == 0  # idling is not an attack
+
+
+async def test_a_client_that_stops_reading_its_answers_is_dropped(api):
+    """400 pipelined requests for /openapi.json (~38 KB each), never read: the server's send buffer fills, the
+    answer stalls, and the connection is aborted after the send timeout instead of holding its handler."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window: the stall comes sooner
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port(api)))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    with structlog.testing.capture_logs() as logs:
+        writer.write(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * 400)
+        await writer.drain()
+        await eventually(lambda: timeouts(api, "send") == 1, what="the stalled answer cut")
+    writer.close()
+    assert [e["phase"] for e in logs if e["event"] == "http_timeout"] == ["send"]
+    await eventually(lambda: metric(api.worker, "stormwatch_http_connections_open") == 0, what="the socket freed")
+    assert (await api.get("/healthz", token=None)).status_code == 200
 
 
 # -- the connection cap ------------------------------------------------------------------------------
