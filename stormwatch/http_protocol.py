@@ -7,7 +7,8 @@ hard cap on open connections (uvicorn itself has only the keep-alive idle timeou
   (slowloris), holds its socket for at most that long.
 - **Body**: once the headers are in, the whole body must arrive within ``body_timeout`` (a deadline, not an
   inactivity timer, so a byte every few seconds does not keep it alive). On expiry: ``408`` when no answer has
-  started, else just close; the app sees the client as gone.
+  started, else just close; the app sees the client as gone. After an early answer (401 before the body) the
+  rest of the body is drained and discarded within the same deadline, then the connection is closed uncounted.
 - **Sending**: an answer the client does not read (the socket's send buffer full, uvicorn paused) for
   ``send_timeout`` is aborted: the connection and its handler are released, so a client that stops reading (a
   live event stream, or pipelined requests whose answers it never reads) cannot hold them for ever.
@@ -186,15 +187,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         cycle = self.cycle
+        if cycle is not None and cycle.response_complete:
+            # answered already (a 401 before the body, a client that announced a body after Expect: 100-continue
+            # and never sent it): the rest of the body was only being drained; close quietly
+            self.transport.close()
+            return
         self.guard.timed_out("body", self._client(), self.scope.get("path"))
         self.scope[TIMEOUT_SCOPE_KEY] = "body"  # type: ignore[typeddict-unknown-key]
         if cycle is not None and not cycle.response_started:
             self.transport.write(_408)
-        if cycle is not None and not cycle.response_complete:
+        if cycle is not None:
             cycle.disconnected = True  # the app's receive() answers http.disconnect; its answer goes nowhere
             cycle.message_event.set()
         self.transport.close()
-
 
     def _send_timeout(self) -> None:
         self._send_timer = None

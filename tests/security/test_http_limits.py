@@ -181,10 +181,11 @@ async def test_refused_from_the_headers_before_the_body_is_read(api, path, heade
     writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n".encode() + headers +
                  b"Content-Length: 10000000\r\n\r\n")
     await writer.drain()
-    status, answer_headers = await status_line(reader)
-    writer.close()
+    status, _ = await status_line(reader)
     assert status in (401, 403)
-    assert timeouts(api, "body") == 0  # answered long before any body deadline could matter
+    await until_closed(reader)  # the announced body never comes: closed at the body deadline, quietly
+    writer.close()
+    assert timeouts(api, "body") == 0  # an answered request's undelivered body is no attack to count
 
 
 # -- clients that go away ----------------------------------------------------------------------------
