@@ -101,14 +101,17 @@ async def publish_event(services: ApiServices, event: dict[str, Any], subject: s
 
 class ApiError(Exception):
     def __init__(self, status: int, error: str, detail: str, *, field: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, reason: str | None = None) -> None:
         super().__init__(detail)
         self.status, self.error, self.detail, self.field, self.headers = status, error, detail, field, headers
+        self.reason = reason  #: why auth refused (stormwatch.auth.REFUSALS), for machines; None otherwise
 
     def response(self) -> Response:
         doc: dict[str, Any] = {"error": self.error, "detail": self.detail}
         if self.field is not None:
             doc["field"] = self.field
+        if self.reason is not None:
+            doc["reason"] = self.reason
         return json_response(doc, self.status, self.headers)
 
 
@@ -136,27 +139,31 @@ def json_response(doc: Any, status: int = 200, headers: dict[str, str] | None = 
 
 
 def authorise(services: ApiServices, request: Request, capability: str) -> Principal:
-    """The bearer-token caller allowed to do ``capability``; ApiError 401/403 otherwise."""
+    """The bearer-token caller allowed to do ``capability``; ApiError 401/403 otherwise, whose body's ``reason``
+    says which refusal it is (stormwatch.auth.REFUSALS)."""
     auth = services.auth
     if auth is None or not auth.configured:
-        refuse(services, request, "not_configured")
-        raise ApiError(401, "unauthorized", "no API tokens are configured (STORMWATCH_API_TOKENS); the API and "
-                                            "ingest endpoints refuse every request",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise refusal(services, request, 401, "no_tokens_configured",
+                      "no API tokens are configured (STORMWATCH_API_TOKENS); the API and ingest endpoints refuse "
+                      "every request")
     try:
         principal = auth.bearer(request.headers, capability)
     except AuthError as exc:
-        refuse(services, request, exc.reason)
-        raise ApiError(exc.status, "unauthorized" if exc.status == 401 else "forbidden", exc.message,
-                       headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None) from None
+        raise refusal(services, request, exc.status, exc.reason, exc.message) from None
     if principal is None:
-        refuse(services, request, "missing")
-        raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"})
+        raise refusal(services, request, 401, "missing_token", "send Authorization: Bearer <token>")
     return principal
 
 
+def refusal(services: ApiServices, request: Request, status: int, reason: str, detail: str) -> ApiError:
+    """The 401/403 answer for an auth refusal, counted and logged (reason and path, never the credential)."""
+    refuse(services, request, reason)
+    return ApiError(status, "unauthorized" if status == 401 else "forbidden", detail, reason=reason,
+                    headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
+
+
 #: refusals that are not a failed guess: no credentials sent, none configured, a valid token without the role
-NOT_A_FAILURE = frozenset({"missing", "not_configured", "forbidden"})
+NOT_A_FAILURE = frozenset({"missing_token", "no_tokens_configured", "role"})
 
 
 def client_of(services: ApiServices, request: Request) -> str:

@@ -17,7 +17,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ingest.receivers import receive
-from stormwatch.api.common import ApiError, ApiServices, authorise, instrument, json_response, log, read_body, refuse
+from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, read_body, refusal,
+                                   refuse)
 from stormwatch.api.publishing import IngestUnavailable
 from stormwatch.auth import SIGNATURE_HEADER, AuthError
 
@@ -52,7 +53,7 @@ def _handler(services: ApiServices, kind: str):  # noqa: ANN202 - a Starlette en
                 _, mac = services.auth.signature(signature, body)  # type: ignore[union-attr]
             except AuthError as exc:
                 refuse(services, request, exc.reason)
-                raise ApiError(401, "unauthorized", exc.message) from None
+                raise ApiError(401, "unauthorized", exc.message, reason=exc.reason) from None
             message_id = "sig:" + mac[:64]
         key = request.headers.get("idempotency-key")
         if key:
@@ -98,14 +99,13 @@ def _authenticate(services: ApiServices, request: Request) -> str | None:
         return None
     signature = request.headers.get(SIGNATURE_HEADER)
     if not signature:
-        refuse(services, request, "missing")
-        raise ApiError(401, "unauthorized", "send Authorization: Bearer <token> or X-Stormwatch-Signature",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise refusal(services, request, 401, "missing_token",
+                      "send Authorization: Bearer <token> or X-Stormwatch-Signature")
     try:
         auth.signature_header(signature)
     except AuthError as exc:
         refuse(services, request, exc.reason)
-        raise ApiError(401, "unauthorized", exc.message) from None
+        raise ApiError(401, "unauthorized", exc.message, reason=exc.reason) from None
     return signature
 
 

@@ -41,6 +41,14 @@ class Error(BaseModel):
     error: str
     detail: str
     field: str | None = None
+    reason: str | None = Field(default=None, description="401/403 only: no_tokens_configured, missing_token, "
+                               "malformed, unknown_token, role (or, for signed ingest, a signature problem)")
+
+
+class Whoami(BaseModel):
+    name: str
+    role: Literal["ingest", "read", "respond", "admin"]
+    capabilities: list[str]
 
 
 class IngestAnswer(BaseModel):

@@ -237,3 +237,29 @@ def test_gc_threshold_is_three_generations_or_empty(monkeypatch) -> None:
             assert "STORMWATCH_GC_THRESHOLD" in str(exc) or "gc_threshold" in str(exc)
         else:
             raise AssertionError(f"{bad!r} was accepted")
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_settings_table() -> dict[str, str]:
+    """The README's settings table (section "Configuration"): variable -> its row's format cell."""
+    text = README.read_text()
+    section = text[text.index("\n## Configuration"):]
+    section = section[:section.index("\n## ", 1)]
+    rows: dict[str, str] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and cells[0].startswith("`STORMWATCH_"):
+            rows[cells[0].strip("`")] = cells[2]
+    return rows
+
+
+def test_the_readme_settings_table_lists_every_setting_with_its_format() -> None:
+    """Every Settings field has its own row (full variable name) with a format; no row names a setting that is gone."""
+    rows = _readme_settings_table()
+    variables = {f"STORMWATCH_{name.upper()}" for name in Settings.model_fields}
+    assert sorted(variables - rows.keys()) == [], "settings missing from the README's table"
+    assert sorted(rows.keys() - variables) == [], "README rows for settings that do not exist"
+    assert [v for v, fmt in rows.items() if not fmt] == [], "rows without a format"
+    assert "name:role:token" in rows["STORMWATCH_API_TOKENS"] and "JSON" in rows["STORMWATCH_API_TOKENS"]
