@@ -183,7 +183,7 @@ def refuse(services: ApiServices, request: Request, reason: str) -> None:
             log.warning("auth_rate_limited", client=client, reason=reason, path=request.url.path,
                         retry_after=limited.retry_after)
         raise ApiError(429, "too_many_failures", "too many failed authentications from this address; retry later",
-                       headers={"Retry-After": limited.retry_after})
+                       headers={"Retry-After": limited.retry_after}, reason="too_many_failures")
     services.metrics.auth_refused.labels(reason).inc()
     log.info("auth_refused", reason=reason, path=request.url.path, method=request.method, client=client)
 
