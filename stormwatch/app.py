@@ -83,10 +83,13 @@ def load_rules(setting: str) -> RuleSet | None:
         raise RulesInvalid(f"STORMWATCH_RULES={setting}: {len(exc.errors)} error(s):\n  {lines}") from None
 
 
-def _rules_signature(setting: str) -> tuple[tuple[str, int, int], ...]:
+def _rules_signature(setting: str) -> tuple[tuple[str, int, int, int], ...]:
+    """What the rules poll compares: each rule file's name and its target's inode, mtime and size (stat follows
+    symlinks). The inode catches a Kubernetes ConfigMap update, an atomic swap of the ``..data`` symlink to freshly
+    written files, even when a file keeps its size and the filesystem's coarse clock gives it the same mtime."""
     try:
-        return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
-                            for p in rules_directory(setting).iterdir() if p.suffix in (".yaml", ".yml")))
+        stats = [(p.name, p.stat()) for p in rules_directory(setting).iterdir() if p.suffix in (".yaml", ".yml")]
+        return tuple(sorted((name, st.st_ino, st.st_mtime_ns, st.st_size) for name, st in stats))
     except OSError:
         return ()
 

@@ -23,6 +23,7 @@ class Metrics:
     incidents_opened: Counter
     incidents_resolved: Counter
     incidents_open: Gauge
+    incidents_by_priority: Counter
     batch_messages: Histogram
     batch_alerts: Histogram
     processing_latency: Histogram
@@ -86,6 +87,9 @@ class Metrics:
             incidents_open=Gauge(
                 "stormwatch_incidents_open", "Incidents currently open in this namespace (all workers).",
                 registry=r),
+            incidents_by_priority=Counter(
+                "stormwatch_incidents_opened_by_priority_total",
+                "Incidents opened, by ITIL priority (none: no priority set).", ["priority"], registry=r),
             batch_messages=Histogram(
                 "stormwatch_batch_messages", "Messages per processed batch.", buckets=BATCH_BUCKETS,
                 registry=r),
@@ -210,6 +214,8 @@ class Metrics:
         self.incidents_opened.inc(len(report.opened))
         self.incidents_resolved.inc(len(report.resolved))
         self.incidents_open.set(report.open_incidents)
+        for priority, count in getattr(report, "opened_priorities", {}).items():
+            self.incidents_by_priority.labels(priority).inc(count)
         self.replays.inc(report.replayed)
         self.write_conflicts.inc(report.conflicts)
         self.events_published.inc(report.events)
