@@ -37,7 +37,9 @@ from stormwatch.api.publishing import AlertPublisher
 from stormwatch.auth import Authenticator, parse_tokens
 from stormwatch.config import Settings, redact_url
 from stormwatch.fault_hooks import with_fault_hooks
+from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
 from stormwatch.http import HttpBindError, HttpServer, bind_socket
+from stormwatch.http_protocol import HttpLimits
 from stormwatch.metrics import Metrics
 from stormwatch.recording import Recorder, RecordingSink
 from stormwatch.redis_client import redis_client
@@ -265,12 +267,17 @@ class Worker:
             commands=IncidentCommands(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
             rules=self, max_body_bytes=s.max_body_bytes,
+            auth_limiter=AuthFailureLimiter(s.auth_failures_per_minute, s.auth_failures_burst, clock=self.clock),
+            client_address=ClientAddress(s.http_trusted_proxies),
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             actions=ActionState(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             stream=self.stream, console=True,
         )
         host, port = s.http_address
-        self.ops = HttpServer(build_app(services), host, port, limit_concurrency=s.http_max_connections,
+        limits = HttpLimits(header_timeout=s.http_header_timeout_seconds, body_timeout=s.http_body_timeout_seconds,
+                            idle_timeout=s.http_idle_timeout_seconds, send_timeout=s.http_send_timeout_seconds,
+                            max_connections=s.http_max_connections)
+        self.ops = HttpServer(build_app(services), host, port, metrics=self.metrics, limits=limits,
                               reuse_port=s.http_reuse_port, sock=self._http_socket)
         self._http_socket = None  # the server owns it now
         try:

@@ -97,6 +97,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                                           "schema": _ref(s.Error)}}}
             op["responses"]["403"] = {"description": "the token's role may not (reason: role)",
                                       "content": {"application/json": {"schema": _ref(s.Error)}}}
+            op["responses"]["429"] = {"description": "too many failed authentications from this client address "
+                                      "(reason: too_many_failures; see Retry-After)",
+                                      "content": {"application/json": {"schema": _ref(s.Error)}}}
         for name in ("id", "run"):
             if "{" + name + "}" in path:
                 op["parameters"] = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
