@@ -57,6 +57,7 @@ class BatchReport:
     replayed: int = 0  # (message, group) writes already applied by an earlier delivery
     conflicts: int = 0
     opened: list[str] = field(default_factory=list)
+    opened_priorities: dict[str, int] = field(default_factory=dict)  # incidents opened, by priority ("none": unset)
     resolved: list[str] = field(default_factory=list)
     events: int = 0
     open_incidents: int = 0
@@ -194,6 +195,10 @@ class CorrelationPipeline:
         problem_events = await self.links.apply(follow_ups, router, self.clock())
         report.problems = [e["problem"]["id"] for e in problem_events]
         events = coalesce_events([e for f in follow_ups for e in f.events]) + problem_events
+        for event in events:
+            if event["type"] == "incident.created":
+                priority = (event.get("incident") or {}).get("priority") or "none"
+                report.opened_priorities[priority] = report.opened_priorities.get(priority, 0) + 1
         if events:
             await self.publisher.publish_events(events)
         report.events = len(events)

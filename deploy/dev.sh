@@ -25,12 +25,12 @@ as_root() { ${SUDO[@]+"${SUDO[@]}"} "$@"; }
 APT_UPDATED=0
 apt_install() {  # apt_install PKG... ; quiet, returns non-zero on failure
     command -v apt-get >/dev/null 2>&1 || { warn "apt-get not found; cannot install $*"; return 1; }
+    say "apt: installing Debian package(s) $* ${APT_WHY:+($APT_WHY)}"
     local log; log="$(mktemp)"
     if [[ $APT_UPDATED -eq 0 ]]; then
         as_root apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; rm -f "$log"; return 1; }
         APT_UPDATED=1
     fi
-    say "installing $* (apt)"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >"$log" 2>&1 \
         || { tail -n 20 "$log" >&2; rm -f "$log"; return 1; }
     rm -f "$log"
@@ -120,8 +120,11 @@ cmd_services() {
 
 cmd_tools() {
     # tool_install COMMAND PACKAGE... : the Debian packages that provide COMMAND, unless it is on PATH
-    tool_install promtool prometheus  # the metrics tests (promtool) and the real-Prometheus test
-    tool_install chromium chromium chromium-driver  # the web console's browser test (headless Chromium)
+    APT_WHY="promtool: the metrics tests, deploy/prometheus rules, the real-Prometheus test" \
+        tool_install promtool prometheus
+    APT_WHY="amtool: checks deploy/alertmanager/alertmanager.yml" tool_install amtool prometheus-alertmanager
+    APT_WHY="systemd-analyze: verifies deploy/systemd/stormwatch.service" tool_install systemd-analyze systemd
+    APT_WHY="the web console's browser test (headless Chromium)" tool_install chromium chromium chromium-driver
 }
 
 tool_install() {
@@ -136,6 +139,14 @@ tool_install() {
     fi
 }
 
+# The lock (deploy/README.md, "The lock"): hashed pins for the build backend and runtime + test dependencies,
+# installed with plain pip; then Stormwatch itself, editable, with no dependency resolution of its own.
+LOCKS=(deploy/requirements-build.lock deploy/requirements-test.lock)
+
+venv_stamp() {  # the content hash of pyproject.toml and the lock files: a change in any re-installs
+    cat pyproject.toml "${LOCKS[@]}" | sha256sum | cut -d' ' -f1
+}
+
 cmd_venv() {
     if [[ ! -x $VENV/bin/python ]]; then
         if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -146,14 +157,19 @@ cmd_venv() {
         "$PYTHON" -m venv "$VENV"
         rm -f "$VENV/.stamp"
     fi
-    if [[ ! -e $VENV/.stamp || pyproject.toml -nt $VENV/.stamp ]]; then
-        say "venv: installing .[test]"
+    local want; want="$(venv_stamp)"
+    if [[ ! -e $VENV/.stamp || $(cat "$VENV/.stamp") != "$want" ]]; then
+        say "venv: installing from the lock (${LOCKS[*]}), then -e . without dependencies"
+        rm -f "$VENV/.stamp"  # a failed install must not leave the old stamp behind
         local log; log="$(mktemp)"
-        { "$VENV/bin/python" -m pip install -q --upgrade pip \
-            && "$VENV/bin/python" -m pip install -q -e '.[test]'; } >"$log" 2>&1 \
+        { "$VENV/bin/python" -m pip install -q --require-hashes "${LOCKS[@]/#/-r}" \
+            && "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e . ; } >"$log" 2>&1 \
             || { tail -n 30 "$log" >&2; rm -f "$log"; die "venv: pip install failed"; }
         rm -f "$log"
-        touch "$VENV/.stamp"
+        "$VENV/bin/python" -m pip check >"$VENV/.pip-check" 2>&1 \
+            || { cat "$VENV/.pip-check" >&2
+                 die "venv: the lock does not satisfy pyproject.toml; refresh it with: bash deploy/lock.sh"; }
+        printf '%s\n' "$want" >"$VENV/.stamp"
     fi
 }
 

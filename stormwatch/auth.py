@@ -11,12 +11,16 @@ or as a JSON list of ``{"name", "role", "token"}`` objects. Roles, each includin
 Ingest endpoints also take ``X-Stormwatch-Signature: t=<unix seconds>,v1=<hex>`` where ``v1`` is
 HMAC-SHA256(``STORMWATCH_INGEST_HMAC_SECRET``, ``"<t>." + body``); signatures older (or newer) than five
 minutes are refused. Every comparison is constant-time, and no token or secret is ever logged or echoed.
+
+A refusal carries a short ``reason`` (``REFUSALS``) that the API puts in its 401/403 body and the console shows:
+it says which of these cases it is and nothing more (never which tokens exist, nor a near miss).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -32,6 +36,14 @@ CAPABILITIES: dict[str, frozenset[str]] = {
 SIGNATURE_HEADER = "x-stormwatch-signature"
 SIGNATURE_MAX_AGE = 300.0  # seconds either side of now
 ANONYMOUS = "anonymous"
+#: the reasons a bearer request is refused (the API's ``reason`` field, the ``auth_refused`` log line and metric)
+REFUSALS = {
+    "no_tokens_configured": "the server has no API tokens configured (STORMWATCH_API_TOKENS)",
+    "missing_token": "no token was sent",
+    "malformed": "the Authorization header is not 'Bearer <token>'",
+    "unknown_token": "the server does not know this token",
+    "role": "the token's role may not do this",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +77,24 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
+TOKEN_BYTES = 32  #: new tokens: 256 random bits, URL-safe base64 (43 characters, never ':' or ',')
+
+
+def new_token() -> str:
+    """A new random API token (``stormwatch tokens create``, the demo's console token)."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_entry(name: str, role: str, token: str) -> str:
+    """One ``name:role:token`` entry of STORMWATCH_API_TOKENS."""
+    return f"{name}:{role}:{token}"
+
+
+def valid_name(name: str) -> bool:
+    """A token's name: letters, digits, '-', '_' or '.' (it is recorded on timelines and in logs)."""
+    return bool(name) and name.replace("-", "").replace("_", "").replace(".", "").isalnum() and name.isascii()
+
+
 def parse_tokens(text: str) -> tuple[ApiToken, ...]:
     """The configured tokens; ValueError naming the bad entry by position and name (never its token)."""
     text = text.strip()
@@ -92,7 +122,7 @@ def parse_tokens(text: str) -> tuple[ApiToken, ...]:
     tokens: list[ApiToken] = []
     names: set[str] = set()
     for n, name, role, token in entries:
-        if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        if not valid_name(name):
             raise ValueError(f"entry {n}: the name must be letters, digits, '-', '_' or '.'")
         if role not in ROLES:
             raise ValueError(f"entry {n} ({name}): role must be one of {', '.join(ROLES)}")
@@ -134,6 +164,8 @@ class Authenticator:
         scheme, _, token = value.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError(401, "malformed", "Authorization must be 'Bearer <token>'")
+        if not self.tokens:
+            raise AuthError(401, "no_tokens_configured", "no API tokens are configured (STORMWATCH_API_TOKENS)")
         given = _digest(token.strip())
         found: ApiToken | None = None
         for candidate in self.tokens:  # no early exit: the time taken does not depend on which one matched
@@ -143,8 +175,23 @@ class Authenticator:
             raise AuthError(401, "unknown_token", "unknown token")
         principal = Principal(found.name, found.role, "token")
         if not principal.can(capability):
-            raise AuthError(403, "forbidden", f"token {found.name!r} (role {found.role}) may not {capability}")
+            raise AuthError(403, "role", f"token {found.name!r} (role {found.role}) may not {capability}")
         return principal
+
+    def signature_header(self, header: str) -> None:
+        """What can be checked before the body is read: signing is enabled, the header is well formed and its
+        timestamp is within the window; AuthError otherwise. ``signature`` then verifies the body."""
+        if not self._secret:
+            raise AuthError(401, "no_signing_secret", "signed requests are not enabled (no ingest HMAC secret)")
+        parts = dict(p.strip().partition("=")[::2] for p in header.split(","))
+        try:
+            timestamp = int(parts.get("t", ""))
+        except ValueError:
+            raise AuthError(401, "malformed", "X-Stormwatch-Signature must be t=<unix seconds>,v1=<hex>") from None
+        if not parts.get("v1"):
+            raise AuthError(401, "malformed", "X-Stormwatch-Signature must be t=<unix seconds>,v1=<hex>")
+        if abs(self.clock() - timestamp) > SIGNATURE_MAX_AGE:
+            raise AuthError(401, "stale_signature", "the signature's timestamp is more than 5 minutes away")
 
     def signature(self, header: str, body: bytes) -> tuple[Principal, str]:
         """(the signed caller, the signature's hex) or AuthError; only for ingest."""

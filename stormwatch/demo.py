@@ -8,11 +8,17 @@ most alerts resolve, but shipping's latency keeps firing and becomes an incident
 later the database incident resolves (its rule's resolve hold). The worker's clock is simulated, so those
 minutes pass in a second; everything else is the real worker on the real RabbitMQ and Redis. The demo prints
 the incidents, the problem, the symptoms and the compression ratio.
+
+The simulated clock starts as far in the past as the demo skips, so it reaches the real time when the storm ends:
+every time in the kept incidents (``--keep``, ``--console``) is a real minute that just passed, never the future.
+With ``--console`` the worker keeps running afterwards with a token made for the run, for the web console, until
+Ctrl-C or SIGTERM; then it stops and removes the namespace like the plain demo.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,6 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from stormwatch.app import Worker
+from stormwatch.auth import new_token, token_entry
 from stormwatch.cli_incidents import incidents_table
 from stormwatch.config import Settings
 from stormwatch.namespace import delete_namespace
@@ -38,6 +45,9 @@ DEPENDENTS = {  # service -> the format its monitoring sends
     "notifications": "pagerduty",
 }
 ROUNDS = 4  # Prometheus re-sends firing alerts every evaluation interval
+CAUSE_HOLD_SKIP = 31.0  # the symptoms' 30s hold for a cause runs out
+RESOLVE_HOLD_SKIP = 5 * 60 + 1.0  # the database incident's 5m resolve hold runs out
+CONSOLE_TOKEN_NAME = "demo-console"
 
 
 @dataclass
@@ -147,13 +157,17 @@ def build_storm(scale: int = 1, now: float | None = None) -> Storm:
 
 
 class DemoClock:
-    """The worker's clock: real time plus the minutes the demo skips."""
+    """The worker's clock: real time, started ``behind`` seconds in the past, plus the minutes the demo skips.
 
-    def __init__(self) -> None:
+    With ``behind`` the total the demo skips, the clock never runs ahead of the real time and reaches it when the
+    last skip is made: from then on it is the real clock."""
+
+    def __init__(self, behind: float = 0.0) -> None:
+        self.behind = behind
         self.skipped = 0.0
 
     def __call__(self) -> float:
-        return time.time() + self.skipped
+        return time.time() - self.behind + self.skipped
 
 
 async def _timers_done(worker: Worker, prefix: str) -> None:
@@ -174,17 +188,27 @@ async def _stored(registry: Any, total: float, progress: Progress, task: Any) ->
         await asyncio.sleep(0.05)
 
 
-async def run_demo(settings: Settings, console: Console, *, keep: bool = False, scale: int = 1) -> None:
+async def run_demo(settings: Settings, console: Console, *, keep: bool = False, scale: int = 1,
+                   serve_console: bool = False) -> None:
     namespace = f"demo-{uuid.uuid4().hex[:8]}"
-    settings = settings.model_copy(update={"namespace": namespace, "metrics_port": 0, "timer_poll_seconds": 0.05})
-    clock = DemoClock()
+    # the example rules' actions (pages, kubectl cordon, an ITSM ticket) are recorded, never run: a demo acts on
+    # nobody's systems, and with --console it stays up taking alerts
+    update: dict[str, Any] = {"namespace": namespace, "metrics_port": 0, "timer_poll_seconds": 0.05,
+                              "actions_shadow": True}
+    token = ""
+    if serve_console:
+        token = new_token()  # printed once on stdout; the worker keeps only its digest
+        entry = token_entry(CONSOLE_TOKEN_NAME, "respond", token)
+        update["api_tokens"] = f"{settings.api_tokens.strip()},{entry}" if settings.api_tokens.strip() else entry
+    settings = settings.model_copy(update=update)
+    clock = DemoClock(behind=CAUSE_HOLD_SKIP + RESOLVE_HOLD_SKIP)
     worker = Worker(settings, clock=clock)
     await worker.start()
     registry = worker.metrics.registry
     port = worker.ops.bound_port if worker.ops else None
     console.print(f"[bold]Stormwatch demo[/bold]  namespace [cyan]{namespace}[/cyan]  "
-                  f"metrics http://127.0.0.1:{port}/metrics  (rules: {settings.rules})")
-    storm = build_storm(scale)
+                  f"metrics http://127.0.0.1:{port}/metrics  (rules: {settings.rules}, actions: shadow)")
+    storm = build_storm(scale, now=clock())
     alerts_in = storm.valid_alerts + storm.bad_alerts + storm.recovery_alerts
     console.print(f"orders-db fails: publishing {len(storm.bodies)} messages holding "
                   f"{storm.valid_alerts + storm.bad_alerts} alerts from {len(DEPENDENTS) + 1} services in 4 formats, "
@@ -200,22 +224,50 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False, 
                 await publish_many(exchange, [b], routing_key=f"demo.{fmt}")
                 progress.advance(sent_task)
             await _stored(registry, storm.valid_alerts, progress, done_task)
-            clock.skipped += 31  # the symptoms' 30s hold for a cause runs out
+            clock.skipped += CAUSE_HOLD_SKIP
             await _timers_done(worker, "h|")
             for b, fmt in storm.recovery:
                 await publish_many(exchange, [b], routing_key=f"demo.{fmt}")
                 progress.advance(sent_task)
             await _stored(registry, storm.valid_alerts + storm.recovery_alerts, progress, done_task)
-            clock.skipped += 5 * 60 + 1  # the database incident's 5m resolve hold runs out
+            clock.skipped += RESOLVE_HOLD_SKIP  # the clock is the real one from here on
             await _timers_done(worker, "INC-")
         elapsed = time.perf_counter() - started
         await _report(worker, console, alerts_in, elapsed)
-        if keep:
-            console.print(f"kept: STORMWATCH_NAMESPACE={namespace} stormwatch incidents list")
+        if serve_console:
+            await _serve_console(settings, console, port, token)
+        elif keep:
+            console.print(f"kept: STORMWATCH_NAMESPACE={namespace} stormwatch incidents list", highlight=False)
+        else:
+            console.print("see it in the web console: [bold]stormwatch demo --console[/bold] (the service stays up "
+                          "with these incidents and prints the console URL and a token)", highlight=False)
     finally:
         await worker.stop()
         if not keep:
             await delete_namespace(settings)
+
+
+async def _serve_console(settings: Settings, console: Console, port: int | None, token: str) -> None:
+    """Print where the console is and the run's token, then wait for Ctrl-C or SIGTERM."""
+    host = settings.http_address[0]
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{host}:{port}/console/"
+    console.print(f"console: {url}", highlight=False, soft_wrap=True)
+    console.print(f"token: {token}", highlight=False, soft_wrap=True)
+    console.print(f"The service keeps running with these incidents: open the console and sign in with the token "
+                  f"(role respond, named {CONSOLE_TOKEN_NAME}, valid only while this demo runs); the CLI too: "
+                  f"STORMWATCH_API_URL=http://{host}:{port} STORMWATCH_API_TOKEN=<the token> stormwatch incidents "
+                  f"list. Ctrl-C stops it and removes namespace {settings.namespace}.", highlight=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    console.print(f"stopping: removing namespace {settings.namespace}", highlight=False)
 
 
 async def _report(worker: Worker, console: Console, alerts_in: int, elapsed: float) -> None:

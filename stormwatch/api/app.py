@@ -26,6 +26,7 @@ from stormwatch.api.problems import problem_routes
 from stormwatch.api.rules import rule_routes
 from stormwatch.api.silences import silence_routes
 from stormwatch.api.stream import stream_routes
+from stormwatch.api.whoami import whoami_routes
 
 
 def _version() -> str:
@@ -72,6 +73,7 @@ def build_app(services: ApiServices, *, registry: CollectorRegistry | None = Non
     routes += ops_routes(services, registry if registry is not None else services.metrics.registry)
     if services.queries is not None and services.commands is not None:
         routes += incident_routes(services)
+        routes += whoami_routes(services)
     if services.silences is not None:
         routes += silence_routes(services)
     if services.rules is not None:

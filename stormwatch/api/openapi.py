@@ -63,6 +63,7 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
      {200: s.DecisionAnswer, 404: s.Error, 409: s.Error}),
     ("get", "/api/v1/stream", "Live events (Server-Sent Events): every event published on <ns>.events", "read",
      None, {200: None}),
+    ("get", "/api/v1/whoami", "The caller's token name, role and capabilities", "read", None, {200: s.Whoami}),
     ("get", "/api/v1/rules", "The running rule set", "read", None, {200: s.RulesSummary}),
     ("post", "/api/v1/rules/reload", "Reload the rules directory (validated whole before the swap)", "admin",
      None, {200: s.RulesSummary, 422: s.RuleErrors}),
@@ -76,7 +77,7 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
 MODELS = [s.Error, s.IngestAnswer, s.PagerDutyAnswer, s.Incident, s.IncidentDetail, s.IncidentPage,
           s.CommandAnswer, s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody,
           s.PriorityBody, s.SilenceBody, s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage,
-          s.ProblemAnswer, s.LinkBody, s.ActionRun, s.ActionRunList, s.DecisionAnswer]
+          s.ProblemAnswer, s.LinkBody, s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami]
 
 
 def _ref(model: Any) -> dict[str, Any]:
@@ -91,8 +92,14 @@ def openapi_document(version: str) -> dict[str, Any]:
         if role:
             op["description"] = f"Role: {role} (or any role that includes it)."
             op["security"] = [{"bearer": []}, {"signature": []}] if role == "ingest" else [{"bearer": []}]
-            op["responses"]["401"] = {"description": "not authenticated", "content": {"application/json": {
-                "schema": _ref(s.Error)}}}
+            op["responses"]["401"] = {"description": "not authenticated (reason: no_tokens_configured, missing_token, "
+                                      "malformed, unknown_token)", "content": {"application/json": {
+                                          "schema": _ref(s.Error)}}}
+            op["responses"]["403"] = {"description": "the token's role may not (reason: role)",
+                                      "content": {"application/json": {"schema": _ref(s.Error)}}}
+            op["responses"]["429"] = {"description": "too many failed authentications from this client address "
+                                      "(reason: too_many_failures; see Retry-After)",
+                                      "content": {"application/json": {"schema": _ref(s.Error)}}}
         for name in ("id", "run"):
             if "{" + name + "}" in path:
                 op["parameters"] = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]

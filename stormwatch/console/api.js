@@ -13,7 +13,13 @@ export class ApiError extends Error {
     super((doc && doc.detail) || `HTTP ${status}`);
     this.status = status;
     this.field = doc && doc.field;
+    this.reason = (doc && doc.reason) || ''; // 401/403: no_tokens_configured, missing_token, malformed, unknown_token, role
   }
+}
+
+// A 401 anywhere sends the person back to the sign-in, which says why (the API's reason).
+function unauthorized(reason) {
+  window.dispatchEvent(new CustomEvent('stormwatch:unauthorized', { detail: { reason: reason || '' } }));
 }
 
 export async function api(method, path, body) {
@@ -23,7 +29,7 @@ export async function api(method, path, body) {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store',
   });
   const doc = await response.json().catch(() => ({}));
-  if (response.status === 401) window.dispatchEvent(new CustomEvent('stormwatch:unauthorized'));
+  if (response.status === 401) unauthorized(doc.reason);
   if (!response.ok) throw new ApiError(response.status, doc);
   return doc;
 }
@@ -42,7 +48,7 @@ export function subscribe(onEvent, onState) {
           signal: controller.signal, cache: 'no-store',
         });
         if (response.status === 401) {
-          window.dispatchEvent(new CustomEvent('stormwatch:unauthorized'));
+          unauthorized((await response.json().catch(() => ({}))).reason);
           return;
         }
         if (!response.ok || !response.body) throw new Error(`stream: HTTP ${response.status}`);

@@ -6,10 +6,12 @@ import { clearListeners, emit } from './live.js';
 import { incidentList, incidentPage } from './incidents.js';
 import { problemList, problemPage } from './problems.js';
 import { silencesPage } from './silences.js';
+import { refusal, session } from './session.js';
 
 const main = document.getElementById('main');
 const live = document.getElementById('live');
 const signout = document.getElementById('signout');
+const who = document.getElementById('who');
 let unsubscribe = null;
 
 function setLive(on) {
@@ -24,13 +26,15 @@ function startStream() {
   unsubscribe = subscribe(emit, setLive);
 }
 
-function signIn(message) {
+function signIn(reason) {
   if (unsubscribe) { unsubscribe(); unsubscribe = null; }
   setLive(false);
   signout.hidden = true;
+  replace(who);
   const input = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'off', required: true,
     placeholder: 'API token', size: 40 });
-  const error = h('p', { class: 'error', role: 'alert' }, message || '');
+  const error = h('p', { class: 'error', role: 'alert', id: 'signin-error', 'data-reason': reason || null },
+    reason ? refusal(reason) : '');
   const form = h('form', { class: 'card signin', id: 'signin' },
     h('h2', null, 'Sign in'),
     h('p', { class: 'muted' }, 'Paste a Stormwatch API token (role read, respond or admin). It stays in this tab only.'),
@@ -38,14 +42,7 @@ function signIn(message) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     token.set(input.value.trim());
-    try {
-      await api('GET', '/api/v1/incidents?limit=1');
-    } catch (err) {
-      token.clear();
-      replace(error, err.status === 401 ? 'That token is not accepted.' : err.message);
-      return;
-    }
-    start();
+    await start();
   });
   replace(main, form);
   input.focus();
@@ -64,14 +61,24 @@ function route() {
   view();
 }
 
-function start() {
+// Signed in once the API says who the token is; a refusal goes back to the sign-in, saying why.
+async function start() {
+  try {
+    session.set(await api('GET', '/api/v1/whoami'));
+  } catch (err) {
+    if (err.status === 401) return; // the unauthorized listener shows the sign-in with the reason
+    token.clear();
+    signIn(err.reason || 'refused');
+    return;
+  }
+  replace(who, `${session.name()} (${session.role()})`);
   signout.hidden = false;
   startStream();
   route();
 }
 
 window.addEventListener('hashchange', () => { if (token.get()) route(); });
-window.addEventListener('stormwatch:unauthorized', () => { token.clear(); signIn('Your token was refused; sign in again.'); });
+window.addEventListener('stormwatch:unauthorized', (e) => { token.clear(); signIn((e.detail && e.detail.reason) || 'refused'); });
 signout.addEventListener('click', () => { token.clear(); signIn(); });
 
 if (token.get()) start(); else signIn();

@@ -1,8 +1,10 @@
-// Incidents: the live list and one incident's page (alerts, why, symptoms, actions, timeline, commands).
+// Incidents: the live list and one incident's page (alerts, why, symptoms, actions, timeline, and the commands the
+// token's role allows: acknowledge, resolve, reopen, assign, comment, priority).
 
 import { api } from './api.js';
 import { onLiveEvent } from './live.js';
 import { badge, h, labels, replace, section, table, time } from './dom.js';
+import { session } from './session.js';
 import { failure, runButton, throttle } from './ui.js';
 
 const PAGE = 200; // incidents per request (the API's limit is 500)
@@ -32,7 +34,7 @@ export function incidentList(main) {
         if (!cursor) break;
       }
       replace(count, `${items.length}${cursor ? '+' : ''} shown`);
-      replace(body, table(['', 'status', 'title', 'team', 'firing / alerts', 'assignee', 'created', 'updated'],
+      replace(body, table(['priority', 'status', 'title', 'team', 'firing / alerts', 'assignee', 'created', 'updated'],
         items.map(row), 'No incidents. Quiet night.'));
       replace(more, cursor ? h('button', { type: 'button', id: 'incident-more-button',
         onclick: () => { pages += 1; load(); } }, `Show ${PAGE} more`) : null);
@@ -62,40 +64,45 @@ export function incidentList(main) {
 
 export function incidentPage(main, id) {
   const path = `/api/v1/incidents/${encodeURIComponent(id)}`;
-  const notice = h('p', { class: 'notice', role: 'status' });
+  const notice = h('p', { class: 'notice', role: 'status', id: 'incident-notice' });
+  const controls = session.can('respond') ? respondControls(path, notice, () => load()) : null;
+
+  // The page is laid out once; a (live) reload refills its parts, so the Respond form keeps focus and typing.
+  const title = h('h1');
+  const meta = h('div', { class: 'meta' });
+  const left = h('div');
+  const facts = h('div');
+  let laidOut = false;
 
   async function load() {
     let doc;
     try {
       doc = await api('GET', path);
     } catch (err) {
+      laidOut = false;
       replace(main, h('p', null, h('a', { href: '#/incidents' }, '← incidents')), failure(err));
       return;
     }
-    const command = (name, label, kind) => runButton(label, async () => {
-      await api('POST', `${path}/${name}`, {});
-      await load();
-    }, notice, { id: `cmd-${name}`, class: kind });
-    const buttons = [];
-    if (doc.status === 'open') buttons.push(command('acknowledge', 'Acknowledge', 'primary'));
-    if (doc.status !== 'resolved') buttons.push(command('resolve', 'Resolve'));
-    else buttons.push(command('reopen', 'Reopen'));
-    replace(main,
-      h('p', null, h('a', { href: '#/incidents' }, '← incidents')),
-      h('div', { class: 'head' },
-        h('h1', null, badge(doc.priority, 'prio'), ' ', doc.title),
-        h('div', { class: 'meta' }, status(doc.status), ' · ', doc.id, ' · severity ', doc.severity, ' · team ', doc.team || '–',
-          ' · created ', time(doc.created_at), doc.acknowledged_by ? ` · acknowledged by ${doc.acknowledged_by}` : '',
-          doc.assignee ? ` · assigned to ${doc.assignee}` : ''),
-        h('div', { class: 'actions' }, buttons), notice),
-      h('div', { class: 'columns' },
-        h('div', null,
-          section(`Alerts (${doc.firing} firing of ${doc.alerts})`, alerts(doc.members)),
-          section(`Symptoms (${doc.symptoms.length})`, symptoms(doc.symptoms)),
-          section(`Actions (${doc.actions.length})`, actions(doc.actions, load, notice))),
-        h('div', null,
-          section('Why', why(doc)),
-          section('Timeline', timeline(doc.timeline)))));
+    if (!laidOut) {
+      laidOut = true;
+      replace(main,
+        h('p', null, h('a', { href: '#/incidents' }, '← incidents')),
+        h('div', { class: 'head' }, title, meta,
+          controls ? h('div', { class: 'actions' }, controls.buttons) : readOnly(), notice),
+        h('div', { class: 'columns' }, left,
+          h('div', null, controls ? section('Respond', controls.form) : null, facts)));
+    }
+    if (controls) controls.show(doc);
+    replace(title, Object.assign(badge(doc.priority, 'prio'), { id: 'incident-priority' }), ' ', doc.title);
+    replace(meta, status(doc.status), ' · ', doc.id, ' · severity ', doc.severity, ' · team ', doc.team || '–',
+      ' · created ', time(doc.created_at), doc.acknowledged_by ? ` · acknowledged by ${doc.acknowledged_by}` : '',
+      h('span', { id: 'incident-assignee', 'data-assignee': doc.assignee || '' },
+        doc.assignee ? ` · assigned to ${doc.assignee}` : ''));
+    replace(left,
+      section(`Alerts (${doc.firing} firing of ${doc.alerts})`, alerts(doc.members)),
+      section(`Symptoms (${doc.symptoms.length})`, symptoms(doc.symptoms)),
+      section(`Actions (${doc.actions.length})`, actions(doc.actions, load, notice)));
+    replace(facts, section('Why', why(doc)), section('Timeline', timeline(doc.timeline)));
   }
 
   const reload = throttle(load, 500);
@@ -104,6 +111,55 @@ export function incidentPage(main, id) {
     if (subject === id || type === 'resync') reload();
   });
   load();
+}
+
+// What a read token sees instead of the commands.
+function readOnly() {
+  return h('p', { class: 'muted', id: 'read-only' },
+    `Signed in as ${session.name()} (role ${session.role()}): you can look, not change. A respond token can acknowledge, `
+    + 'assign, comment, re-prioritise, resolve and reopen.');
+}
+
+// The commands of POST /api/v1/incidents/{id}/<command>, built once per page so that a live reload keeps what a
+// person is typing; show(doc) updates them to the incident's current state.
+function respondControls(path, notice, reload) {
+  const send = async (name, body, done) => {
+    await api('POST', `${path}/${name}`, body);
+    if (done) done();
+    await reload();
+  };
+  const command = (name, label, kind) => runButton(label, () => send(name, {}), notice, { id: `cmd-${name}`, class: kind });
+  const acknowledge = command('acknowledge', 'Acknowledge', 'primary');
+  const resolve = command('resolve', 'Resolve');
+  const reopen = command('reopen', 'Reopen');
+
+  const assignee = h('input', { id: 'assign-input', size: 24, maxlength: 200, placeholder: 'who takes it (empty: nobody)',
+    'aria-label': 'assignee' });
+  const assign = runButton('Assign', () => send('assign', { assignee: assignee.value.trim() }), notice, { id: 'cmd-assign' });
+  const priority = h('select', { id: 'priority-select', 'aria-label': 'priority' },
+    h('option', { value: '', disabled: true }, 'none'), ['P1', 'P2', 'P3', 'P4', 'P5'].map((p) => h('option', { value: p }, p)));
+  const setPriority = runButton('Set priority', () => send('priority', { priority: priority.value }), notice, { id: 'cmd-priority' });
+  const comment = h('textarea', { id: 'comment-text', rows: 3, maxlength: 10000, placeholder: 'what you found, what you did',
+    'aria-label': 'comment' });
+  const addComment = runButton('Add comment', () => send('comment', { text: comment.value }, () => { comment.value = ''; }),
+    notice, { id: 'cmd-comment' });
+
+  const buttons = h('span', { class: 'actions' });
+  const form = h('div', { class: 'respond', id: 'respond' },
+    h('label', { for: 'assign-input' }, 'Assignee'), assignee, assign,
+    h('label', { for: 'priority-select' }, 'Priority'), priority, setPriority,
+    h('label', { for: 'comment-text' }, 'Comment'), comment, addComment);
+
+  function show(doc) {
+    const next = [];
+    if (doc.status === 'open') next.push(acknowledge);
+    if (doc.status !== 'resolved') next.push(resolve);
+    else next.push(reopen);
+    replace(buttons, next);
+    if (document.activeElement !== assignee) assignee.value = doc.assignee || '';
+    if (document.activeElement !== priority) priority.value = doc.priority;
+  }
+  return { buttons, form, show };
 }
 
 function status(value) {
@@ -144,7 +200,7 @@ function actions(runs, reload, notice) {
         r.detail ? h('div', { class: 'sub' }, r.detail) : null),
       h('td', null, r.trigger || '–'),
       h('td', null, time(r.created_at)),
-      h('td', null, r.state === 'pending_approval'
+      h('td', null, r.state === 'pending_approval' && session.can('respond')
         ? [decide('approve', 'Approve', 'primary'), ' ', decide('reject', 'Reject', 'danger')] : null));
   }), 'No action runs.');
 }

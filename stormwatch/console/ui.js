@@ -16,8 +16,14 @@ export function throttle(fn, ms) {
   };
 }
 
+// What a refused request says: the status, the API's reason code when it gave one (401/403), its detail.
+export function refused(err) {
+  if (!err.status) return String(err.message || err);
+  return `${err.status}${err.reason ? ` (${err.reason})` : ''}: ${err.message}`;
+}
+
 export function failure(err) {
-  return h('p', { class: 'error', role: 'alert' }, err.status ? `${err.status}: ${err.message}` : String(err.message || err));
+  return h('p', { class: 'error', role: 'alert', 'data-reason': err.reason || null }, refused(err));
 }
 
 // A button that runs an async action once at a time and reports a refusal in `notice`.
@@ -27,11 +33,13 @@ export function runButton(label, action, notice, attrs) {
     button.disabled = true;
     notice.textContent = '';
     notice.className = 'notice';
+    delete notice.dataset.reason;
     try {
       await action();
     } catch (err) {
-      notice.textContent = err.status ? `${label}: ${err.status} ${err.message}` : `${label}: ${err.message}`;
+      notice.textContent = `${label}: ${refused(err)}`;
       notice.className = 'notice error';
+      if (err.reason) notice.dataset.reason = err.reason;
     } finally {
       button.disabled = false;
     }

@@ -6,7 +6,7 @@ import pytest
 
 from stormwatch.app import Worker
 from tests.conftest import eventually
-from tests.integration.api_helpers import ADMIN, INGEST, READ, RESPOND, Api, EventTap, start_api
+from tests.integration.api_helpers import ADMIN, INGEST, READ, RESPOND, Api, EventTap, bearer, start_api
 from tests.integration.helpers import metric, stored_alerts, v2_alert
 from tests.integration.test_rules_reload import BROKEN, RULE
 
@@ -118,6 +118,9 @@ async def test_without_tokens_the_api_refuses_everything_but_ops_serve(clean):
         assert answer.status_code == 401 and "STORMWATCH_API_TOKENS" in answer.json()["detail"]
         assert (await api.get("/api/v1/incidents", token=None)).status_code == 401
         assert (await api.post("/api/v2/alerts", [v2_alert("X", "s", "p")], token=ADMIN)).status_code == 401
+        refused = await api.get("/api/v1/incidents", token=ADMIN)
+        assert (refused.status_code, refused.json()["reason"]) == (401, "no_tokens_configured")
+        assert refused.json()["error"] == "unauthorized"  # the existing fields stay
         assert (await api.client.get("/healthz")).status_code == 200
         assert (await api.client.get("/readyz")).status_code == 200
         assert (await api.client.get("/metrics")).status_code == 200
@@ -140,3 +143,37 @@ async def test_auth_disabled_is_an_explicit_development_switch(clean):
     finally:
         await api.close()
         await worker.stop()
+
+
+async def test_refusals_say_why_in_a_machine_readable_reason(clean):
+    """401/403 bodies keep error and detail and add reason: which refusal it is, and nothing more."""
+    async for api in start_api(clean):
+        cases = [
+            ({}, 401, "missing_token"),
+            ({"Authorization": "Basic abc"}, 401, "malformed"),
+            (bearer("not-a-token-0123456789abcdef"), 401, "unknown_token"),
+            (bearer(INGEST), 403, "role"),
+        ]
+        for headers, status, reason in cases:
+            answer = await api.client.get("/api/v1/incidents", headers=headers)
+            doc = answer.json()
+            assert (answer.status_code, doc["reason"]) == (status, reason), doc
+            assert doc["error"] == ("unauthorized" if status == 401 else "forbidden") and doc["detail"]
+            assert "not-a-token" not in answer.text
+        who = await api.get("/api/v1/whoami", token=READ)
+        assert who.json() == {"name": "viewer", "role": "read", "capabilities": ["read"]}
+        # a timestamp in the window (a stale one is refused from the headers, before the body: stale_signature)
+        now = int(api.worker.clock())
+        signed = await api.post("/api/v2/alerts", [v2_alert("X", "s", "p")], token=None,
+                                headers={"X-Stormwatch-Signature": f"t={now},v1=00"})
+        assert (signed.status_code, signed.json()["reason"]) == (401, "bad_signature")
+        stale = await api.post("/api/v2/alerts", [v2_alert("X", "s", "p")], token=None,
+                               headers={"X-Stormwatch-Signature": "t=1,v1=00"})
+        assert (stale.status_code, stale.json()["reason"]) == (401, "stale_signature")
+
+
+async def test_a_signing_secret_alone_is_no_token(clean):
+    """With only the ingest HMAC secret set, a bearer token is refused as 'no tokens configured', not 'unknown'."""
+    async for api in start_api(clean, api_tokens=""):
+        refused = await api.get("/api/v1/incidents", token=READ)
+        assert (refused.status_code, refused.json()["reason"]) == (401, "no_tokens_configured")

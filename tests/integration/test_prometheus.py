@@ -1,12 +1,14 @@
 """A real Prometheus (Debian's ``prometheus``) evaluating an always-firing rule and sending it to the service's
-HTTP ingest as its Alertmanager (API v2, bearer token of the ingest role): an incident opens. Prometheus runs on
-free ports with its own data directory and is stopped by the PID it was started with. A missing binary skips
-locally and fails under CI=true."""
+HTTP ingest as its Alertmanager (API v2, bearer token of the ingest role): an incident opens. The alerting section
+is the README's Prometheus example, read from README.md as written (only the address and the token file's path
+replaced), so the README's snippet is what is tested. Prometheus runs on free ports with its own data directory and
+is stopped by the PID it was started with. A missing binary skips locally and fails under CI=true."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -15,6 +17,11 @@ import pytest
 
 from tests.conftest import eventually, missing_tool
 from tests.integration.api_helpers import INGEST, start_api
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+README_MARKER = "<!-- prometheus-example:"
+README_ADDRESS = "stormwatch:9464"
+README_TOKEN_FILE = "/etc/prometheus/stormwatch-ingest-token"
 
 RULES = """
 groups:
@@ -42,18 +49,27 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def readme_example() -> str:
+    """The README's Prometheus example: the YAML block after its marker comment, verbatim."""
+    text = README.read_text()
+    after = text[text.index(README_MARKER):]
+    match = re.search(r"```yaml\n(.*?)```", after, re.S)
+    assert match is not None, "the README's Prometheus example is gone"
+    return match.group(1)
+
+
 def _config(tmp: Path, service_port: int) -> Path:
     (tmp / "rules.yml").write_text(RULES)
+    token_file = tmp / "stormwatch-ingest-token"
+    token_file.write_text(INGEST + "\n")
+    example = readme_example()
+    assert README_ADDRESS in example and README_TOKEN_FILE in example
+    alerting = example.replace(README_ADDRESS, f"127.0.0.1:{service_port}").replace(README_TOKEN_FILE, str(token_file))
     config = tmp / "prometheus.yml"
     config.write_text(f"""
 global: {{scrape_interval: 1s, evaluation_interval: 1s}}
 rule_files: [{tmp / 'rules.yml'}]
-alerting:
-  alertmanagers:
-    - api_version: v2
-      static_configs: [{{targets: ["127.0.0.1:{service_port}"]}}]
-      authorization: {{credentials: "{INGEST}"}}
-""")
+{alerting}""")
     return config
 
 

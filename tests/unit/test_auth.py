@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stormwatch.auth import AuthError, Authenticator, parse_tokens, sign
+from stormwatch.auth import AuthError, Authenticator, new_token, parse_tokens, sign, token_entry
 from stormwatch.config import SettingsError, load_settings
 
 TOKEN = "t0ken-0123456789abcdef"
@@ -48,7 +48,7 @@ def test_roles_and_capabilities():
     assert a.bearer({"authorization": "Bearer ingest-0123456789abcdef"}, "ingest").role == "ingest"
     with pytest.raises(AuthError) as info:
         a.bearer({"authorization": "Bearer ingest-0123456789abcdef"}, "read")
-    assert info.value.status == 403
+    assert (info.value.status, info.value.reason) == (403, "role")
     with pytest.raises(AuthError) as info:
         a.bearer({"authorization": "Bearer nope"}, "read")
     assert (info.value.status, info.value.reason) == (401, "unknown_token")
@@ -73,3 +73,32 @@ def test_signatures_bind_body_and_time():
         assert info.value.reason == reason
     with pytest.raises(AuthError):
         auth(secret="").signature(sign("", body, 1_000_000), body)
+
+
+def test_a_bearer_token_without_configured_tokens_says_so():
+    """Only a signing secret configured: a bearer token is refused as 'no tokens configured', not as unknown."""
+    with pytest.raises(AuthError) as info:
+        auth("", secret="s3cret").bearer({"authorization": f"Bearer {TOKEN}"}, "read")
+    assert (info.value.status, info.value.reason) == (401, "no_tokens_configured")
+    assert TOKEN not in info.value.message
+
+
+def test_new_tokens_are_random_and_their_entries_parse():
+    tokens = {new_token() for _ in range(100)}
+    assert len(tokens) == 100 and all(len(t) >= 43 for t in tokens)
+    entry = token_entry("night-shift", "respond", tokens.pop())
+    parsed, _ = parse_tokens(f"{entry},{token_entry('bot', 'ingest', new_token())}")
+    assert (parsed.name, parsed.role) == ("night-shift", "respond")
+
+
+def test_what_a_signature_header_decides_before_the_body():
+    a = auth(now=1_000_000.0)
+    a.signature_header(sign("s3cret", b"any body", 1_000_000))  # in the window: the body decides the rest
+    for header, reason in ((sign("s3cret", b"", 1_000_000 - 301), "stale_signature"),
+                           ("t=1000000", "malformed"), ("t=x,v1=00", "malformed"), ("nonsense", "malformed")):
+        with pytest.raises(AuthError) as info:
+            a.signature_header(header)
+        assert info.value.reason == reason
+    with pytest.raises(AuthError) as info:
+        auth(secret="").signature_header(sign("", b"", 1_000_000))
+    assert info.value.reason == "no_signing_secret"

@@ -35,6 +35,9 @@ def test_defaults() -> None:
     assert (s.prefetch, s.batch_size, s.batch_wait_ms) == (512, 256, 2.0)
     assert s.group_by == ("alertname", "service")
     assert (s.log_format, s.log_level) == ("auto", "info")
+    assert s.rules == "none"  # safe by default: the example rules (and their live actions) only when asked for
+    assert (s.default_team, s.default_priorities) == ("unassigned", {})
+    assert s.incident_priorities == {"critical": "P1", "error": "P2", "warning": "P3", "info": "P5", "none": "P3"}
 
 
 def test_settings_are_frozen() -> None:
@@ -237,3 +240,47 @@ def test_gc_threshold_is_three_generations_or_empty(monkeypatch) -> None:
             assert "STORMWATCH_GC_THRESHOLD" in str(exc) or "gc_threshold" in str(exc)
         else:
             raise AssertionError(f"{bad!r} was accepted")
+
+
+def test_default_priorities_override_the_built_in_matrix_and_bad_pairs_name_the_variable(monkeypatch) -> None:
+    monkeypatch.setenv("STORMWATCH_DEFAULT_PRIORITIES", " info=P4 , none=P4 ")
+    monkeypatch.setenv("STORMWATCH_DEFAULT_TEAM", "noc")
+    s = load_settings()
+    assert s.incident_priorities == {"critical": "P1", "error": "P2", "warning": "P3", "info": "P4", "none": "P4"}
+    assert s.default_team == "noc"
+    for bad, says in (("info", "severity=priority pairs"), ("sev=P1", "'sev' is not a severity"),
+                      ("info=P9", "a priority is P1 to P5")):
+        monkeypatch.setenv("STORMWATCH_DEFAULT_PRIORITIES", bad)
+        with pytest.raises(SettingsError, match="STORMWATCH_DEFAULT_PRIORITIES") as err:
+            load_settings()
+        assert says in str(err.value)
+    monkeypatch.delenv("STORMWATCH_DEFAULT_PRIORITIES")
+    monkeypatch.setenv("STORMWATCH_DEFAULT_TEAM", "")
+    with pytest.raises(SettingsError, match="STORMWATCH_DEFAULT_TEAM"):
+        load_settings()
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_settings_table() -> dict[str, str]:
+    """The README's settings table (section "Configuration"): variable -> its row's format cell."""
+    text = README.read_text()
+    section = text[text.index("\n## Configuration"):]
+    section = section[:section.index("\n## ", 1)]
+    rows: dict[str, str] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and cells[0].startswith("`STORMWATCH_"):
+            rows[cells[0].strip("`")] = cells[2]
+    return rows
+
+
+def test_the_readme_settings_table_lists_every_setting_with_its_format() -> None:
+    """Every Settings field has its own row (full variable name) with a format; no row names a setting that is gone."""
+    rows = _readme_settings_table()
+    variables = {f"STORMWATCH_{name.upper()}" for name in Settings.model_fields}
+    assert sorted(variables - rows.keys()) == [], "settings missing from the README's table"
+    assert sorted(rows.keys() - variables) == [], "README rows for settings that do not exist"
+    assert [v for v, fmt in rows.items() if not fmt] == [], "rows without a format"
+    assert "name:role:token" in rows["STORMWATCH_API_TOKENS"] and "JSON" in rows["STORMWATCH_API_TOKENS"]

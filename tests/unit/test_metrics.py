@@ -86,6 +86,16 @@ def test_record_batch_updates_counters_gauges_and_histograms() -> None:
     assert value(m, "stormwatch_processing_latency_seconds_sum") == pytest.approx(1.532)
 
 
+def test_incidents_opened_are_counted_by_priority() -> None:
+    m = Metrics.create(CollectorRegistry())
+
+    m.record_batch(2, 2, report(opened_priorities={"P1": 1, "none": 1}), [])
+    m.record_batch(1, 1, report(opened_priorities={"P1": 2}), [])
+
+    assert value(m, "stormwatch_incidents_opened_by_priority_total", priority="P1") == 3
+    assert value(m, "stormwatch_incidents_opened_by_priority_total", priority="none") == 1
+
+
 def test_record_batch_without_a_report_only_observes_sizes_and_latency() -> None:
     m = Metrics.create(CollectorRegistry())
 
