@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     default_priorities: Annotated[dict[str, str], NoDecode] = {}
     default_team: str = Field(default="unassigned", min_length=1, max_length=128)  # a team no rule or label gave
     rules_poll_seconds: float = Field(default=2.0, ge=0)  # reload when a rule file changes; 0: only on SIGHUP
+    # limits on one rule file (rules/yaml_lines.py): its size, and its nodes after YAML alias expansion
+    rules_max_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    rules_max_nodes: int = Field(default=100_000, ge=1_000, le=10_000_000)
     timer_poll_seconds: float = Field(default=1.0, gt=0)  # how often a worker looks for due timers
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     timeline_max_entries: int = Field(default=1000, ge=10)
