@@ -16,8 +16,10 @@ from jinja2.sandbox import SandboxedEnvironment
 from rules.action_schema import SecretRef
 
 from actions.escaping import FINALIZE, Markup, UrlValues
+from actions.scrub import MASK, Scrubber
 
-MASK = "***"
+__all__ = ["MASK", "Renderer", "SecretMissing", "Secrets", "TemplateFailed", "common", "context", "value"]
+
 
 
 class TemplateFailed(Exception):
@@ -107,24 +109,28 @@ def context(event: Mapping[str, Any], alerts: Sequence[Mapping[str, Any]], actio
 
 class Secrets:
     """Resolves secret references from an environment mapping and remembers every value it handed out, so that
-    anything recorded about the run (inputs, outputs, errors) can be scrubbed of them."""
+    anything recorded about the run (inputs, outputs, errors) can be scrubbed of them, in every encoded form
+    (``scrub.py``): :meth:`scrub` for text, :meth:`scrub_data` for data before it is encoded."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.values: set[str] = set()
+        self._scrubber = Scrubber()
 
     def resolve(self, ref: SecretRef) -> str:
         value = self.environ.get(ref.secret_env)
         if value is None:
             raise SecretMissing(f"secret {ref.secret_env} is not set in the worker's environment")
-        if value:
+        if value and value not in self.values:
             self.values.add(value)
+            self._scrubber.add(value)
         return value
 
     def scrub(self, text: str) -> str:
-        for value in sorted(self.values, key=len, reverse=True):
-            text = text.replace(value, MASK)
-        return text
+        return self._scrubber.text(text)
+
+    def scrub_data(self, data: Any) -> Any:
+        return self._scrubber.data(data)
 
 
 def value(item: str | SecretRef, renderer: Renderer, ctx: Mapping[str, Any], secrets: Secrets) -> tuple[str, str]:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import html
+import json
+from urllib.parse import quote, quote_plus
+
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from actions.templates import MASK, Renderer, SecretMissing, Secrets, TemplateFailed, common, context, value
 from rules.action_schema import SecretRef
@@ -99,3 +106,41 @@ def test_url_placeholders_cannot_be_forged_and_cached_templates_render_afresh() 
     assert renderer.render_url(template, ctx(node="sw0x0z")) == "https://h.example/a/sw0x0z?k=v%20w"
     assert renderer.render_url(template, ctx(node="b/c")) == "https://h.example/a/b%2Fc?k=v%20w"
     assert renderer.render_url("https://h.example/plain?a=b c", ctx()) == "https://h.example/plain?a=b c"
+
+
+# -- secrets scrubbed in every form, before encoding -----------------------------------------------------------------
+
+def _decoded_strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [str(k), *_decoded_strings(v)]]
+    if isinstance(value, list):
+        return [s for v in value for s in _decoded_strings(v)]
+    return []
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(min_size=1), st.text(min_size=1))
+def test_any_secret_text_is_scrubbed_in_every_form_it_is_echoed_in(head: str, tail: str) -> None:
+    secret = f"{head}SECRET-7f3a{tail}"  # arbitrary text around a marker no scaffolding contains
+    secrets = Secrets({"TOKEN": secret})
+    secrets.resolve(SecretRef(secret_env="TOKEN"))
+    echoed = [secret, orjson.dumps(secret).decode(), json.dumps(secret), repr(secret), repr(secret.encode()),
+              quote(secret, safe=""), quote_plus(secret), html.escape(secret), json.dumps(quote(secret, safe=""))]
+    output = {"status": 200, "response": " | ".join(echoed), secret: [secret, {"nested": repr(ValueError(secret))}]}
+    scrubbed = secrets.scrub_data(output)
+    encoded = orjson.dumps(scrubbed).decode()
+    assert not any(secret in s for s in _decoded_strings(orjson.loads(encoded)))
+    assert not any(form in encoded for form in echoed)
+    assert secret not in secrets.scrub(f"error: {echoed!r}")
+
+
+def test_a_secret_cut_by_truncation_leaves_no_prefix() -> None:
+    from actions.executor import truncate
+
+    secrets = Secrets({"TOKEN": "tok-0123456789abcdef"})
+    secrets.resolve(SecretRef(secret_env="TOKEN"))
+    cut = truncate("x" * 90 + "tok-0123456789abcdef", 100)
+    assert "tok-01234" in cut
+    assert secrets.scrub(cut) == "x" * 90 + MASK + "... [10 more characters]"
