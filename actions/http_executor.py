@@ -127,6 +127,8 @@ class HttpExecutor:
             return Outcome(False, f"connection failed: {exc}", retryable=True)
         except (aiohttp.ClientError, OSError) as exc:
             return Outcome(False, f"request failed: {exc!r}", retryable=True)
+        except ValueError as exc:  # the client refuses the request as built (a control character in a header)
+            return Outcome(False, f"request refused by the HTTP client: {exc}")
         output = {"status": status, "response": truncate(text, RESPONSE_KEEP)}
         if 200 <= status < 300:
             return Outcome(True, f"HTTP {status}", output=output)

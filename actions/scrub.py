@@ -11,7 +11,8 @@ another (a JSON answer quoting a URL), is replaced too:
 - percent-encoding (everything, ``+`` for spaces, a path's reserved characters kept; upper- and lower-case hex);
 - HTML escaping (with and without quotes, ``&#x27;`` or ``&#39;``);
 - Python ``repr`` of the text and of its UTF-8 bytes (either quote);
-- UTF-8 read as Latin-1 (a server that decodes headers as Latin-1).
+- UTF-8 read as Latin-1 (a server that decodes headers as Latin-1);
+- without surrounding whitespace (HTTP strips it from a header value).
 
 A secret that a truncated output cuts in two leaves no prefix behind: text just before a truncation marker
 (``... [``) that begins a form is masked as well.
@@ -98,9 +99,13 @@ def _latin1(s: str) -> str:
     return s.encode("utf-8", "surrogatepass").decode("latin-1")
 
 
+def _stripped(s: str) -> str:
+    return s.strip() or s  # HTTP strips a header value's surrounding whitespace before a server echoes it
+
+
 ENCODERS: tuple[Callable[[str], str], ...] = (
     _json, _json_ascii, _json_ascii_upper, _json_slash, _url, _url_lower, _url_plus, _url_path, _html, _html_39,
-    _html_bare, _repr, _repr_single, _bytes_repr, _bytes_repr_single, _latin1)
+    _html_bare, _repr, _repr_single, _bytes_repr, _bytes_repr_single, _latin1, _stripped)
 
 
 def forms(secret: str) -> set[str]:
