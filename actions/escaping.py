@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import html
 import secrets
+from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Iterator, Literal
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from jinja2 import pass_context
@@ -62,8 +63,13 @@ class UrlValues:
         collector.values[key] = str(value)
         return key
 
-    def collecting(self) -> _Collecting:
-        return _Collecting(self)
+    @contextmanager
+    def collecting(self) -> Iterator[UrlValues]:
+        token = UrlValues._current.set(self)
+        try:
+            yield self
+        finally:
+            UrlValues._current.reset(token)
 
     def encode(self, rendered: str) -> str:
         parts = urlsplit(rendered)
@@ -81,15 +87,3 @@ class UrlValues:
                 text = text.replace(key, quote(value, safe=""))
         return text
 
-
-class _Collecting:
-    def __init__(self, values: UrlValues) -> None:
-        self.values = values
-        self.token: Any = None
-
-    def __enter__(self) -> UrlValues:
-        self.token = UrlValues._current.set(self.values)
-        return self.values
-
-    def __exit__(self, *exc: object) -> None:
-        UrlValues._current.reset(self.token)

@@ -15,7 +15,7 @@ another (a JSON answer quoting a URL), is replaced too:
 - without surrounding whitespace (HTTP strips it from a header value).
 
 A secret that a truncated output cuts in two leaves no prefix behind: text just before a truncation marker
-(``... [``) that begins a form is masked as well.
+(``... [N more characters]``) that begins a form is masked as well.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from urllib.parse import quote, quote_plus
 import orjson
 
 MASK = "***"
-TRUNCATED = "... ["  # how executors mark a cut output (executor.truncate, the command executor's _cut)
+#: how executors mark a cut output (executor.truncate, the command executor's _cut)
+TRUNCATED = re.compile(r"\.\.\. \[[0-9]+ more (?:characters|bytes)\]")
 
 _HEX_ESCAPE = re.compile(r"%[0-9A-F]{2}")
 _UNICODE_ESCAPE = re.compile(r"\\u[0-9a-f]{4}")
@@ -134,7 +135,7 @@ class Scrubber:
         for form in self._forms:
             if form in text:
                 text = text.replace(form, MASK)
-        if TRUNCATED in text:
+        if "... [" in text:
             text = self._cut_prefixes(text)
         return text
 
@@ -151,7 +152,7 @@ class Scrubber:
     def _cut_prefixes(self, text: str) -> str:
         out: list[str] = []
         start = 0
-        for index in [m.start() for m in re.finditer(re.escape(TRUNCATED), text)]:
+        for index in [m.start() for m in TRUNCATED.finditer(text)]:
             before = text[start:index]
             cut = max((_cut_prefix(before, form) for form in self._forms), default=0)
             out.append(before[:len(before) - cut] + (MASK if cut else ""))

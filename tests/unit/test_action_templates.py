@@ -144,3 +144,9 @@ def test_a_secret_cut_by_truncation_leaves_no_prefix() -> None:
     cut = truncate("x" * 90 + "tok-0123456789abcdef", 100)
     assert "tok-01234" in cut
     assert secrets.scrub(cut) == "x" * 90 + MASK + "... [10 more characters]"
+
+
+def test_text_that_merely_looks_truncated_is_left_alone() -> None:
+    secrets = Secrets({"TOKEN": "g-0123456789"})
+    secrets.resolve(SecretRef(secret_env="TOKEN"))
+    assert secrets.scrub("loading... [done]") == "loading... [done]"
