@@ -23,7 +23,7 @@ from urllib.parse import quote
 import orjson
 import pytest
 from aiohttp import web
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
@@ -202,13 +202,21 @@ async def test_any_secret_text_is_absent_from_the_run_the_audit_and_the_api(api,
         run = await _one_run(api, "Echo", service=f"prop-{next(counter)}")
         seen = await _read_everything(api, run["incident"])
         audit = [e for e in await api.worker.actions.state.audit(100_000) if e.get("run_id") == run["run_id"]]
-        assert audit and run["state"] in ("succeeded", "failed")
+        if run["state"] == "succeeded":  # the target got it (HTTP strips spaces and tabs around) and echoed it
+            assert target.requests[-1]["headers"]["X-Token"] == secret.strip(" \t"), run
+        else:
+            assert run["detail"] == ("request refused by the HTTP client: Forbidden control character detected in "
+                                     "headers. Potential header injection attack."), run
+        assert audit
         texts = _strings([seen, audit, *(_json_inside(v) for v in audit[0].values())])
         for form in {secret, secret.strip()}:
             assert not any(form in text for text in texts), (form, run)
 
     @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.text(min_size=0, max_size=12), st.text(min_size=0, max_size=12))
+    @example('"', '\\')  # quotes and backslashes: echoed
+    @example(" \tünï€😀\u2028", "\x85 ")  # unicode, surrounding whitespace: echoed
+    @example("\n", "\x00")  # control characters: refused by the HTTP client
     def prop(head: str, tail: str) -> None:
         secret = f"{head}S3cr3t~{tail}"  # arbitrary text around a core no scaffolding of the answers holds
         asyncio.run_coroutine_threadsafe(probe(secret), loop).result(timeout=60)
