@@ -11,7 +11,7 @@ from correlation.model import AlertState, Incident
 
 PriorityOf = Callable[[Mapping[str, str]], str]
 MutedBy = Callable[[Mapping[str, str]], str]
-CauseOf = Callable[[Mapping[str, str], str], "Cause | None"]
+CauseOf = Callable[[Mapping[str, str], str, float], "Cause | None"]  # (labels, fingerprint, now)
 HoldOf = Callable[[Mapping[str, str]], float]
 FeedsOf = Callable[[Mapping[str, str]], Sequence[str]]
 FlapRuleOf = Callable[[Mapping[str, str]], Any]  # -> rules.schema.FlappingRule | None
@@ -98,12 +98,14 @@ class Decision:
     current_incident: str = ""
     pending: dict[str, tuple[float, str]] = field(default_factory=dict)
     older: list[str] = field(default_factory=list)  # the group's older open incidents after this decision
-    # (timer member, due): an incident id (held resolution), "h|<gid>|<fp>" (hold for a cause),
+    # (timer member, due): an incident id (held resolution), "h|<gid>|<fp>" (hold for a cause, or a symptom's
+    # recheck when its recovered cause's grace runs out),
     # "q|<gid>|<fp>" (a flapping alert's quiet period) or "x|<gid>|<fp>" (a firing alert's expiry)
     timers: list[tuple[str, float]] = field(default_factory=list)
     symptoms: list[Symptom] = field(default_factory=list)
-    # cause index updates: (cause key, fingerprint, stamp, incident or "" when no longer a source)
-    sources: list[tuple[str, str, int, str]] = field(default_factory=list)
+    # cause index updates: (cause key, fingerprint, stamp, incident or "" when it explains nothing, when it stopped
+    # or 0.0 while it fires); a stopped source keeps its incident: it explains for its rule's recovery grace
+    sources: list[tuple[str, str, int, str, float]] = field(default_factory=list)
     recurrences: list[Recurrence] = field(default_factory=list)
 
     @property
