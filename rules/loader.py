@@ -19,7 +19,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from rules.checks import check_rule_set
+from rules.checks import check_rule_set, rule_set_warnings
 from rules.schema import NAMED_SECTIONS, RuleFile, RuleSet, Service, Topology
 
 #: the rule sets shipped with Stormwatch
@@ -59,9 +59,17 @@ def check_directory(directory: Path) -> list[RuleError]:
     return _load(Path(directory))[1]
 
 
+def lint_directory(directory: Path) -> tuple[list[RuleError], list[RuleError]]:
+    """(every error, every warning) of the rule directory: warnings are valid but probably not meant
+    (:func:`rules.checks.rule_set_warnings`)."""
+    warnings: list[RuleError] = []
+    errors = _load(Path(directory), warnings)[1]
+    return errors, warnings
+
+
 # --- the directory --------------------------------------------------------------------------------------------
 
-def _load(directory: Path) -> tuple[RuleSet | None, list[RuleError]]:
+def _load(directory: Path, warnings: list[RuleError] | None = None) -> tuple[RuleSet | None, list[RuleError]]:
     if not directory.is_dir():
         return None, [RuleError(str(directory), None, "", "not a directory")]
     paths = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
@@ -80,6 +88,10 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RuleError]]:
     for problem in check_rule_set(files, frozenset(incomplete)):
         errors.append(RuleError(problem.file, _line(lines_by_file[problem.file], problem.loc), _path(problem.loc),
                                 problem.message))
+    if warnings is not None:
+        warnings.extend(RuleError(w.file, _line(lines_by_file[w.file], w.loc), _path(w.loc), w.message)
+                        for w in rule_set_warnings(files))
+        warnings.sort(key=lambda w: (w.file, w.line or 0))
     if errors:
         errors.sort(key=lambda e: (e.file, e.line or 0))
         return None, errors

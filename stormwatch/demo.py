@@ -68,7 +68,7 @@ def _alert(alertname: str, service: str, instance: str, severity: str, start: fl
            end: float | None = None) -> dict[str, Any]:
     a: dict[str, Any] = {
         "labels": {"alertname": alertname, "service": service, "instance": instance, "severity": severity,
-                   "team": "payments" if service in ("payments", "checkout") else "core"},
+                   "cluster": "eu-1", "team": "payments" if service in ("payments", "checkout") else "core"},
         "annotations": {"summary": f"{alertname} on {instance}",
                         "runbook_url": f"https://runbooks.example.com/{alertname}"},
         "startsAt": _ts(start),

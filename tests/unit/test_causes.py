@@ -45,6 +45,16 @@ def test_inhibition_needs_equal_labels_and_a_missing_label_equals_empty():
     assert nowhere({"alertname": "Errors"}, "x", 0.0) is not None  # both missing: equal, as in Alertmanager
 
 
+def test_a_source_that_must_carry_the_equal_label_joins_no_target_without_it():
+    # the shipped examples' choice (docs/rules/reference.md): missing = "" as in Alertmanager, required by a matcher
+    rules = CauseRules([_inhibit(source_match=['alertname="Down"', 'cluster!=""'])])
+    assert rules.feeds({"alertname": "Down"}) == ()  # a source without cluster explains nothing
+    causes = _causes(rules, ({"alertname": "Down"}, "INC-b-1"), ({"alertname": "Down", "cluster": "eu"}, "INC-a-1"))
+    assert causes({"alertname": "Errors"}, "x", 0.0) is None
+    cause = causes({"alertname": "Errors", "cluster": "eu"}, "x", 0.0)
+    assert cause is not None and cause.incident == "INC-a-1"
+
+
 def test_an_alert_matching_source_and_target_does_not_inhibit_itself():
     rules = CauseRules([InhibitRule.model_validate({
         "name": "r", "source_match": ['severity="critical"'], "target_match": ['alertname=~".+"']})])
