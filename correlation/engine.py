@@ -7,6 +7,9 @@ at most one open incident. Lifecycle:
   opening a new one when there is none, unless something keeps it out (``lifecycle.DecisionBuilder.place``):
   a silence or maintenance window (muted), an active cause elsewhere (a symptom: inhibition or topology,
   attached to the cause's incident), a hold while it waits for such a cause, or the rule's threshold;
+* a cause that resolved stays active for its rule's ``recovery_grace``: a symptom repeating (or a new one firing)
+  meanwhile stays a symptom of the cause's incident, so a recovery pages nobody; a symptom of a recovered cause
+  is looked at again when the grace runs out (its ``h|`` timer) and, still firing with no cause, pages on its own;
 * a repeat of an alert in the same status is a duplicate: counted, never a new incident;
 * an alert that resolves lowers its incident's firing count; at zero the incident resolves (or holds, or
   waits for a person, per the rule's ``auto_resolve``);
