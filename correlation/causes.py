@@ -85,9 +85,12 @@ class Entry:
     stopped: float | None = None
 
     def encode(self) -> str:
-        if self.stopped is None:
-            return f"{self.stamp}|{self.incident}"
-        return f"{self.stamp}|{self.incident}|{self.stopped!r}"
+        return f"{self.stamp}|{self.tail()}"
+
+    def tail(self) -> str:
+        """What follows the stamp: "incident", or "incident|stopped" once the source stopped. The cause index update
+        carries it as its "incident" (so its shape, and the script, are those of the versions before the grace)."""
+        return self.incident if self.stopped is None else f"{self.incident}|{self.stopped!r}"
 
     @classmethod
     def decode(cls, raw: bytes | str) -> "Entry":

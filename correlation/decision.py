@@ -103,9 +103,9 @@ class Decision:
     # "q|<gid>|<fp>" (a flapping alert's quiet period) or "x|<gid>|<fp>" (a firing alert's expiry)
     timers: list[tuple[str, float]] = field(default_factory=list)
     symptoms: list[Symptom] = field(default_factory=list)
-    # cause index updates: (cause key, fingerprint, stamp, incident or "" when it explains nothing, when it stopped
-    # or 0.0 while it fires); a stopped source keeps its incident: it explains for its rule's recovery grace
-    sources: list[tuple[str, str, int, str, float]] = field(default_factory=list)
+    # cause index updates: (cause key, fingerprint, stamp, what follows the stamp in the entry: its incident, or
+    # "incident|stopped" once it stopped: a stopped source explains for its rules' recovery grace; Entry.tail)
+    sources: list[tuple[str, str, int, str]] = field(default_factory=list)
     recurrences: list[Recurrence] = field(default_factory=list)
 
     @property

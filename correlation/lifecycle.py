@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from rules.alert import Alert, severity_rank
 
+from correlation.causes import Entry
 from correlation.decision import Context, Decision, Event, Recurrence, Symptom, hold_timer
 from correlation.keyspace import incident_id
 from correlation.model import AlertState, GroupState, Incident
@@ -294,8 +295,8 @@ class DecisionBuilder:
                 after = source_activity(alert)
                 if after != before:
                     # a source that stops keeps its incident, stamped with when: it explains for the recovery grace
-                    incident, stopped = (after, 0.0) if after else (before, self.now)
-                    d.sources += [(key, fp, alert.rev, incident, stopped) for key in self.ctx.feeds(alert.labels)]
+                    tail = after if after else Entry(alert.rev, before, self.now).tail()
+                    d.sources += [(key, fp, alert.rev, tail) for key in self.ctx.feeds(alert.labels)]
         for event in d.events:
             event.incident = d.incidents[event.incident_id].public()
         return d

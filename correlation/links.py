@@ -58,9 +58,8 @@ class Links:
         """Cause updates, symptoms and problem occurrences of applied decisions; returns problem events."""
         follow_ups = list(follow_ups)
         await self.scripts.run_many("cause_update", [
-            ([self.keys.cause(key)], [fp, stamp, Entry(stamp, incident, (rest[0] if rest else 0.0) or None).encode(),
-                                      CAUSE_TTL])
-            for f in follow_ups for key, fp, stamp, incident, *rest in f.sources  # 4-tuples: replays of older versions
+            ([self.keys.cause(key)], [fp, stamp, tail, CAUSE_TTL])  # tail: "incident[|stopped]" (Entry.tail)
+            for f in follow_ups for key, fp, stamp, tail in f.sources
         ])
         occurrences: list[Occurrence] = []
         for f in follow_ups:

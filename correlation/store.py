@@ -31,7 +31,7 @@ class FollowUps:
     resolved: list[str]
     events: list[dict[str, Any]]
     timers: list[tuple[str, float]] = field(default_factory=list)  # (timer member, due)
-    sources: list[tuple[str, str, int, str, float]] = field(default_factory=list)  # cause index updates
+    sources: list[tuple[str, str, int, str]] = field(default_factory=list)  # cause index updates
     symptoms: list[dict[str, Any]] = field(default_factory=list)  # Symptom.public()
     recurrences: list[tuple[str, dict[str, str], str, float, str]] = field(default_factory=list)
 
