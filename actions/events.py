@@ -21,6 +21,16 @@ PUBLISH_TIMEOUT = 30.0  # a confirm that never comes becomes an error the consum
 RUNNER_ROUTE = "actions.runner"  # the routing key the action runner's queue is bound with (and only it)
 
 
+class EventPublishFailed(Exception):
+    """The broker did not take an event (channel or connection closed under the publish, a nack, no confirm in
+    time): an AMQP failure that passes when the connection is restored, not a bug in the batch. ``cause`` is the
+    client library's error."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"event not published: {cause!r}")
+        self.cause = cause
+
+
 def action_event_type(event: Mapping[str, Any]) -> bool:
     """The default for publishers that do not know the rules (the API, the CLI): every event of a kind that can
     start an action goes to the runner, which judges it against its own rules."""
@@ -43,15 +53,17 @@ class AmqpEventPublisher:
         await asyncio.gather(*(self._publish(e) for e in events))
 
     async def _publish(self, event: dict[str, Any]) -> None:
-        await self.exchange.publish(
-            aio_pika.Message(
-                orjson.dumps(event),
-                message_id=event["event_id"],
-                type=event["type"],
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                headers={"BCC": [RUNNER_ROUTE]} if self.to_runner(event) else None,
-            ),
-            routing_key=event["type"],
-            timeout=PUBLISH_TIMEOUT,
+        message = aio_pika.Message(  # built outside the try: a bad event is a bug, not a broker failure
+            orjson.dumps(event),
+            message_id=event["event_id"],
+            type=event["type"],
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            headers={"BCC": [RUNNER_ROUTE]} if self.to_runner(event) else None,
         )
+        try:
+            await self.exchange.publish(message, routing_key=event["type"], timeout=PUBLISH_TIMEOUT)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - aiormq raises RuntimeError subclasses for a closed channel
+            raise EventPublishFailed(exc) from exc

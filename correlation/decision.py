@@ -29,6 +29,7 @@ class Context:
     feeds: FeedsOf | None = None  # the cause keys an alert feeds while it is part of an incident
     flap_rule: FlapRuleOf | None = None
     problems: ProblemsOf | None = None  # recurrence problem rules an incident's first alert falls under
+    team: str = ""  # the team of an incident whose rule names none and whose first alert has no team label
 
 
 @dataclass(slots=True)

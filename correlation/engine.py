@@ -49,7 +49,7 @@ def _context(priority: PriorityOf | None, muted: MutedBy | None, context: Contex
     if priority is None and muted is None:
         return base
     return Context(priority or base.priority, muted or base.muted, base.cause, base.hold, base.feeds,
-                   base.flap_rule, base.problems)
+                   base.flap_rule, base.problems, base.team)
 
 
 def decide(

@@ -110,7 +110,7 @@ class DecisionBuilder:
             created_at=now,
             updated_at=now,
             rule=rule,
-            team=(route.team if route and route.team else "") or alert.labels.get("team", ""),
+            team=(route.team if route and route.team else "") or alert.labels.get("team", "") or self.ctx.team,
             why={
                 "rule": rule,
                 "matchers": list(route.matchers) if route else [],

@@ -21,10 +21,11 @@ from typing import Any, Mapping, Sequence
 from correlation.causes import CauseRules, Causes
 from correlation.decision import Context, MutedBy
 from correlation.enrichment import Enricher
+from rules.alert import normalise_severity
 from rules.fingerprint import labels_to_signature
 from rules.matchers import Matcher, equality_index_key, matches_all
 from rules.memo import BoundedMemo
-from rules.schema import ITIL_MATRIX, FlappingRule, GroupRule, LevelSource, MaintenanceWindow, ProblemRule, RuleSet, Threshold
+from rules.schema import DEFAULT_PRIORITIES, DEFAULT_TEAM, ITIL_MATRIX, FlappingRule, GroupRule, LevelSource, MaintenanceWindow, ProblemRule, RuleSet, Threshold
 
 DEFAULT_RULE = "default"
 ALL_LABELS = "..."
@@ -49,6 +50,20 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
+class IncidentDefaults:
+    """What an incident gets when its rule says nothing (or no rule matches): a priority from the alert's
+    ``severity`` label (``rules.schema.DEFAULT_PRIORITIES``, ITIL impact x urgency) and a team. Data passed in by
+    the shell (STORMWATCH_DEFAULT_PRIORITIES, STORMWATCH_DEFAULT_TEAM), never read from settings here."""
+
+    priorities: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
+    team: str = DEFAULT_TEAM
+
+    def priority(self, labels: Mapping[str, str]) -> str:
+        severity = normalise_severity(labels.get("severity"))
+        return self.priorities.get(severity) or self.priorities.get("none", "")
+
+
+@dataclass(frozen=True, slots=True)
 class Group:
     id: str
     key: str
@@ -64,8 +79,10 @@ def priority_rank(priority: str) -> int:
 class Router:
     """Maps an alert's labels to (route, group), with an equality index over the rules and a bounded memo."""
 
-    def __init__(self, rule_set: RuleSet | None, default_group_by: Sequence[str]) -> None:
+    def __init__(self, rule_set: RuleSet | None, default_group_by: Sequence[str],
+                 defaults: IncidentDefaults | None = None) -> None:
         self.default = Route(DEFAULT_RULE, tuple(default_group_by))
+        self.defaults = defaults if defaults is not None else IncidentDefaults()
         self.rules: tuple[GroupRule, ...] = rule_set.groups if rule_set is not None else ()
         self.maintenance: tuple[MaintenanceWindow, ...] = rule_set.maintenance if rule_set is not None else ()
         self.enrich = Enricher(rule_set.enrichment if rule_set is not None else ())
@@ -143,9 +160,10 @@ class Router:
         )
 
     def priority(self, route: Route, labels: Mapping[str, str]) -> str:
-        """ITIL priority of one alert under its route: impact x urgency through the rule set's matrix."""
+        """ITIL priority of one alert under its route: impact x urgency through the rule set's matrix; a route
+        without a priority (the default route too) takes the default for the alert's severity."""
         if route.impact is None and route.urgency is None:
-            return ""
+            return self.defaults.priority(labels)
         impact = _level(route.impact, labels)
         urgency = _level(route.urgency, labels)
         return self._matrix[impact][urgency]
@@ -185,6 +203,7 @@ class Router:
             feeds=self.causes.feeds if self.causes else None,
             flap_rule=self.flap_rule if self.flapping else None,
             problems=self.problems if self.recurrence else None,
+            team=self.defaults.team,
         )
 
     def _group(self, route: Route, labels: Mapping[str, str]) -> Group:
@@ -221,4 +240,4 @@ def _level(source: LevelSource | None, labels: Mapping[str, str]) -> str:
     return source.map.get(value, source.default) if source.map else (value if value in ("high", "medium", "low") else source.default)
 
 
-__all__ = ["ALL_LABELS", "DEFAULT_RULE", "Group", "Matcher", "Route", "Router", "priority_rank"]
+__all__ = ["ALL_LABELS", "DEFAULT_RULE", "Group", "IncidentDefaults", "Matcher", "Route", "Router", "priority_rank"]

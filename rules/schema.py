@@ -402,6 +402,25 @@ ITIL_MATRIX: dict[str, dict[str, str]] = {
 }
 
 
+#: an alert's severity (normalised, ``rules.alert.SEVERITY_ORDER``) read as ITIL impact x urgency, for incidents
+#: whose group rule gives no priority (and alerts no rule matches): a critical alert is wide and urgent, an error
+#: wide but less pressing, a warning medium on both, info low on both; an alert without a known severity is
+#: medium/medium, as a rule's ``priority`` without impact or urgency.
+SEVERITY_IMPACT_URGENCY: dict[str, tuple[str, str]] = {
+    "critical": ("high", "high"),
+    "error": ("high", "medium"),
+    "warning": ("medium", "medium"),
+    "info": ("low", "low"),
+    "none": ("medium", "medium"),
+}
+#: severity -> priority through ITIL's matrix: critical P1, error P2, warning P3, info P5, none P3
+DEFAULT_PRIORITIES: dict[str, str] = {
+    severity: ITIL_MATRIX[impact][urgency] for severity, (impact, urgency) in SEVERITY_IMPACT_URGENCY.items()
+}
+#: the team of an incident whose rule names none and whose alert has no ``team`` label
+DEFAULT_TEAM = "unassigned"
+
+
 class PriorityMatrix(RuleModel):
     """``impact -> urgency -> P1..P5``; every one of the nine cells must be given."""
 

@@ -149,8 +149,11 @@ async def serve_actions(settings: Settings, ready: Callable[[], None] | None = N
 
     from stormwatch.app import Worker
 
-    worker = Worker(settings.model_copy(update={"actions_enabled": False}))
+    # the worker here only connects and reloads rules: it serves no HTTP, so it must not hold the HTTP port
+    worker = Worker(settings.model_copy(update={"actions_enabled": False, "metrics_enabled": False}))
+    worker.runs_actions = True
     await worker.connect()
+    worker.report_rules("rules_loaded")
     assert worker.redis is not None and worker.connection is not None and worker.store is not None
     service = ActionsService(settings, worker.metrics, worker.redis, worker.connection, worker.store,
                              lambda: worker.rule_set, time.time)

@@ -5,22 +5,20 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import aio_pika
 import structlog
 from aio_pika.abc import AbstractRobustConnection
 from redis.asyncio import Redis
-from redis.exceptions import BusyLoadingError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from correlation.routing import Router
+from correlation.routing import IncidentDefaults, Router
 from correlation.silences import SilenceStore
 from correlation.keyspace import Keyspace
-from correlation.pipeline import ConflictStorm, CorrelationPipeline, Delivery, TimerFiring
+from correlation.pipeline import CorrelationPipeline, Delivery, TimerFiring
 from correlation.store import IncidentStore
 from actions.events import AmqpEventPublisher
 from actions.triggers import CurrentActionIndex
@@ -28,6 +26,7 @@ from actions.state import ActionState
 from ingest.consumer import AlertConsumer, ConsumerConfig
 from ingest.topology import Names, Topology, declare
 from rules.loader import EXAMPLES_DIR, RuleSetInvalid, load_rule_set
+from rules.yaml_lines import YamlLimits
 from rules.schema import RuleSet
 from correlation.incident_commands import IncidentCommands
 from correlation.incident_queries import IncidentQueries
@@ -39,12 +38,15 @@ from stormwatch.api.publishing import AlertPublisher
 from stormwatch.auth import Authenticator, parse_tokens
 from stormwatch.config import Settings, redact_url
 from stormwatch.fault_hooks import with_fault_hooks
-from stormwatch.http import HttpBindError, HttpServer
+from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
+from stormwatch.http import HttpBindError, HttpServer, bind_socket
+from stormwatch.http_protocol import HttpLimits
 from stormwatch.metrics import Metrics
 from stormwatch.recording import Recorder, RecordingSink
 from stormwatch.redis_client import redis_client
-from stormwatch.rules_admin import rules_summary, validate_candidate
+from stormwatch.rules_admin import ACTION_MODES, rule_file_limits, rules_summary, validate_candidate
 from stormwatch.runtime import tune_gc
+from stormwatch.worker_observer import BatchHook, WorkerObserver, is_retryable
 
 log = structlog.get_logger("stormwatch")
 
@@ -58,9 +60,6 @@ AMQP_START_HINT = (
 )
 
 
-BatchHook = Callable[[int, int, Sequence[float]], None]
-
-
 class RulesInvalid(Exception):
     """The rules directory does not validate; the message lists every error as file:line: field: message."""
 
@@ -70,12 +69,12 @@ def rules_directory(setting: str) -> Path:
     return EXAMPLES_DIR if setting == "examples" else Path(setting)
 
 
-def load_rules(setting: str) -> RuleSet | None:
+def load_rules(setting: str, limits: YamlLimits = YamlLimits()) -> RuleSet | None:
     """The rule set named by STORMWATCH_RULES ("examples", "none" or a directory)."""
     if setting == "none":
         return None
     try:
-        return load_rule_set(rules_directory(setting))
+        return load_rule_set(rules_directory(setting), limits)
     except RuleSetInvalid as exc:
         lines = "\n  ".join(str(e) for e in exc.errors)
         raise RulesInvalid(f"STORMWATCH_RULES={setting}: {len(exc.errors)} error(s):\n  {lines}") from None
@@ -96,68 +95,6 @@ class ServiceUnavailable(Exception):
     """RabbitMQ or Redis could not be reached at start; the message says which, where and what to do."""
 
 
-def is_retryable(exc: BaseException) -> bool:
-    """Failures that pass: the store or the broker is away for a while. Anything else is a bug."""
-    return isinstance(
-        exc,
-        (
-            RedisConnectionError,
-            RedisTimeoutError,
-            BusyLoadingError,
-            ConflictStorm,
-            aio_pika.exceptions.AMQPError,
-            ConnectionError,
-            asyncio.TimeoutError,
-        ),
-    )
-
-
-class WorkerObserver:
-    """Turns consumer hooks into metrics and (rate-limited) log lines."""
-
-    def __init__(self, metrics: Metrics, on_batch: BatchHook | None = None) -> None:
-        self.metrics = metrics
-        self.on_batch = on_batch
-        self._last_store_log = 0.0
-
-    def received(self, source: str, fmt: str, count: int) -> None:
-        self.metrics.alerts_received.labels(source, fmt).inc(count)
-
-    def rejected(self, reason: str, count: int) -> None:
-        self.metrics.alerts_rejected.labels(reason).inc(count)  # the consumer logs each dead letter
-
-    def redelivered(self) -> None:
-        self.metrics.redeliveries.inc()
-
-    def batch_done(self, messages: int, alerts: int, report: Any, latencies: Sequence[float]) -> None:
-        self.metrics.record_batch(messages, alerts, report, latencies)
-        self.metrics.ready.set(1)
-        if self.on_batch is not None:
-            self.on_batch(messages, alerts, latencies)
-        parts = report if isinstance(report, tuple) else (report,)  # a tuple: a batch split around a poison message
-        for part in (p for p in parts if p is not None):
-            for iid in part.opened:
-                log.info("incident_opened", incident_id=iid)
-            for iid in part.resolved:
-                log.info("incident_resolved", incident_id=iid)
-
-    def store_error(self, error: BaseException, attempt: int, delay: float) -> None:
-        self.metrics.redis_errors.inc()
-        self.metrics.ready.set(0)
-        now = time.monotonic()
-        if attempt == 1 or now - self._last_store_log > 10:
-            self._last_store_log = now
-            log.warning("store_unavailable", error=repr(error), attempt=attempt, retry_in=round(delay, 2))
-
-    def amqp_error(self, error: BaseException, where: str) -> None:
-        self.metrics.amqp_errors.labels(where).inc()
-        log.warning("amqp_error", operation=where, error=repr(error))
-
-    def crashed(self, error: BaseException) -> None:
-        self.metrics.crashes.inc()
-        log.error("processing_crashed", error=repr(error), exc_info=error)
-
-
 class Worker:
     """One worker process's service: owns its connections; start() then stop()."""
 
@@ -173,6 +110,7 @@ class Worker:
         self.metrics = metrics or Metrics.create()
         self.clock = clock
         self.names = Names(settings.namespace)
+        self.incident_defaults = IncidentDefaults(settings.incident_priorities, settings.default_team)
         self.keyspace = Keyspace(settings.namespace)
         self.redis: Redis | None = None
         self.connection: AbstractRobustConnection | None = None
@@ -180,6 +118,7 @@ class Worker:
         self.store: IncidentStore | None = None
         self.consumer: AlertConsumer | None = None
         self.ops: HttpServer | None = None  # the one HTTP server: ingest, API, /metrics, /healthz, /readyz
+        self._http_socket: socket.socket | None = None  # bound first: a busy port stops the start before any queue
         self.publisher: AlertPublisher | None = None
         self.stream: EventStream | None = None  # live events for the console (GET /api/v1/stream)
         self.rule_set: RuleSet | None = None
@@ -191,10 +130,26 @@ class Worker:
         self.timers: TimerFiring | None = None
         self.recorder: Recorder | None = None
         self.actions: Any = None  # stormwatch.actions_app.ActionsService when STORMWATCH_ACTIONS_ENABLED
+        self.runs_actions = settings.actions_enabled  # `serve --role actions` runs them beside a worker without
 
     async def connect(self) -> None:
         s = self.settings
-        self.rule_set = load_rules(s.rules)
+        self.rule_set = load_rules(s.rules, rule_file_limits(s))
+        if s.metrics_enabled and self._http_socket is None:  # before Redis and RabbitMQ: nothing is left behind
+            try:
+                self._http_socket = bind_socket(*s.http_address, reuse_port=s.http_reuse_port)
+            except HttpBindError as exc:
+                raise ServiceUnavailable(str(exc)) from None
+        try:
+            await self._connect_services()
+        except BaseException:
+            if self._http_socket is not None:
+                self._http_socket.close()
+                self._http_socket = None
+            raise
+
+    async def _connect_services(self) -> None:
+        s = self.settings
         self.redis = redis_client(
             s, socket_timeout=5, socket_connect_timeout=3, health_check_interval=10,
             retry_on_timeout=False,
@@ -216,6 +171,7 @@ class Worker:
             raise ServiceUnavailable(
                 f"RabbitMQ is not answering at {redact_url(s.amqp_url)} ({exc!r}); {AMQP_START_HINT}"
             ) from None
+        self.connection.reconnect_callbacks.add(self._amqp_reconnected)
         channel = await self.connection.channel(publisher_confirms=True)
         await channel.set_qos(prefetch_count=s.prefetch)
         self.topology = await declare(channel, self.names, delivery_limit=s.delivery_limit)
@@ -224,17 +180,22 @@ class Worker:
         )
         await self.store.load_scripts()
 
+    def _amqp_reconnected(self, _connection: Any) -> None:
+        self.metrics.amqp_reconnects.inc()
+        log.warning("amqp_reconnected", detail="the RabbitMQ connection was lost and is restored; unacked deliveries "
+                                               "of the lost connection are redelivered")
+
     async def start(self) -> None:
         if self.store is None:
             await self.connect()
         assert self.topology is not None and self.store is not None
         s = self.settings
         self.pipeline = pipeline = CorrelationPipeline(
-            self.store, Router(self.rule_set, s.group_by),
+            self.store, Router(self.rule_set, s.group_by, self.incident_defaults),
             AmqpEventPublisher(self.topology.events, CurrentActionIndex(lambda: self.rule_set)), self.clock,
             SilenceStore(self.redis, self.keyspace),
         )
-        self.metrics.group_rules.set(len(self.rule_set.groups) if self.rule_set else 0)
+        self.report_rules("rules_loaded")
         self.timers = TimerFiring(pipeline)
         if s.consume:  # an HTTP-only process correlates nothing
             self._timer_loop = asyncio.create_task(self._fire_timers(self.timers), name="stormwatch-timers")
@@ -307,13 +268,19 @@ class Worker:
             commands=IncidentCommands(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
             rules=self, max_body_bytes=s.max_body_bytes,
+            auth_limiter=AuthFailureLimiter(s.auth_failures_per_minute, s.auth_failures_burst, clock=self.clock),
+            client_address=ClientAddress(s.http_trusted_proxies),
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             actions=ActionState(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             stream=self.stream, console=True,
         )
         host, port = s.http_address
-        self.ops = HttpServer(build_app(services), host, port, limit_concurrency=s.http_max_connections,
-                              reuse_port=s.http_reuse_port)
+        limits = HttpLimits(header_timeout=s.http_header_timeout_seconds, body_timeout=s.http_body_timeout_seconds,
+                            idle_timeout=s.http_idle_timeout_seconds, send_timeout=s.http_send_timeout_seconds,
+                            max_connections=s.http_max_connections)
+        self.ops = HttpServer(build_app(services), host, port, metrics=self.metrics, limits=limits,
+                              reuse_port=s.http_reuse_port, sock=self._http_socket)
+        self._http_socket = None  # the server owns it now
         try:
             await self.ops.start()
         except HttpBindError as exc:
@@ -322,38 +289,60 @@ class Worker:
     # -- rules, as the API sees them (stormwatch.api.common.RulesControl) ------------------------------
 
     def rules_summary(self) -> dict[str, Any]:
-        return rules_summary(self.rule_set, self.settings.rules)
+        return rules_summary(self.rule_set, self.settings.rules, shadow=self.settings.actions_shadow)
 
-    def reload_rules_checked(self) -> list[str]:
-        """reload_rules, returning every error of a refused set ([] when applied)."""
+    async def reload_rules_checked(self) -> list[str]:
+        """reload_rules, reading and checking the files off the event loop; every error of a refused set
+        ([] when applied)."""
         errors: list[str] = []
-        self.reload_rules(errors)
+        self._apply_rules(await asyncio.to_thread(self._build_rules), errors)
         return errors
 
     def validate_rule_file(self, name: str, text: str) -> list[str]:
+        """Blocking (parses YAML): the API calls it in a thread."""
         setting = self.settings.rules
-        return validate_candidate(None if setting == "none" else rules_directory(setting), name, text)
+        return validate_candidate(None if setting == "none" else rules_directory(setting), name, text,
+                                  rule_file_limits(self.settings))
 
     def reload_rules(self, errors: list[str] | None = None) -> bool:
         """Build and validate the whole new rule set first; swap only if it is valid (the running set stays).
 
-        A refused set's errors are appended to ``errors`` when given."""
+        A refused set's errors are appended to ``errors`` when given. Blocking: SIGHUP calls it on the loop (the
+        limits on rule files bound its work); the API and the file watcher build in a thread."""
+        return self._apply_rules(self._build_rules(), errors)
+
+    def _build_rules(self) -> tuple[RuleSet | None, Router] | RulesInvalid:
+        """The new rule set and its router, or why not; touches nothing of the running worker (thread-safe)."""
         try:
-            rule_set = load_rules(self.settings.rules)
+            rule_set = load_rules(self.settings.rules, rule_file_limits(self.settings))
         except RulesInvalid as exc:
+            return exc
+        return rule_set, Router(rule_set, self.settings.group_by, self.incident_defaults)
+
+    def _apply_rules(self, built: tuple[RuleSet | None, Router] | RulesInvalid, errors: list[str] | None) -> bool:
+        if isinstance(built, RulesInvalid):
             self.metrics.rules_reloads.labels("refused").inc()
-            log.error("rules_reload_refused", errors=str(exc))
+            log.error("rules_reload_refused", errors=str(built))
             if errors is not None:
-                errors.extend(line.strip() for line in str(exc).splitlines()[1:] if line.strip())
+                errors.extend(line.strip() for line in str(built).splitlines()[1:] if line.strip())
             return False
-        router = Router(rule_set, self.settings.group_by)
+        rule_set, router = built
         self.rule_set = rule_set
         if self.pipeline is not None:
             self.pipeline.router = router
         self.metrics.rules_reloads.labels("applied").inc()
-        self.metrics.group_rules.set(len(rule_set.groups) if rule_set else 0)
-        log.info("rules_reloaded", group_rules=len(rule_set.groups) if rule_set else 0)
+        self.report_rules("rules_reloaded")
         return True
+
+    def report_rules(self, event: str) -> None:
+        """One log line and the metrics for the running rule set: its source, rules by kind, the action mode, and
+        whether this process runs actions."""
+        summary = self.rules_summary()
+        mode = summary["actions_mode"]
+        self.metrics.record_rules(summary["kinds"], mode["mode"], ACTION_MODES)
+        log.info(event, source=summary["source"], **{f"{kind}_rules": n for kind, n in summary["kinds"].items()},
+                 actions=mode["summary"],
+                 actions_runner=self.runs_actions)
 
     async def _fire_timers(self, timers: TimerFiring) -> None:
         """Every worker polls the shared timer index; a claim gives each due timer to one worker. A poll that found
@@ -379,7 +368,7 @@ class Worker:
             current = _rules_signature(self.settings.rules)
             if current != seen:
                 seen = current
-                self.reload_rules()
+                self._apply_rules(await asyncio.to_thread(self._build_rules), None)
 
     async def _watch_batches(self) -> None:
         """Check liveness now and then, so a stalled batch is logged and measured even if nobody probes /healthz."""
@@ -428,6 +417,9 @@ class Worker:
             await self.stream.close()  # ends open event streams, so the HTTP server stops at once
         if self.ops is not None:
             await self.ops.stop()
+        if self._http_socket is not None:  # connected, never started
+            self._http_socket.close()
+            self._http_socket = None
         if self.recorder is not None:
             self.recorder.close()
         if self.publisher is not None:

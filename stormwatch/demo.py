@@ -192,7 +192,10 @@ async def _stored(registry: Any, total: float, progress: Progress, task: Any) ->
 async def run_demo(settings: Settings, console: Console, *, keep: bool = False, scale: int = 1,
                    serve_console: bool = False) -> None:
     namespace = f"demo-{uuid.uuid4().hex[:8]}"
-    update: dict[str, Any] = {"namespace": namespace, "metrics_port": 0, "timer_poll_seconds": 0.05}
+    # the example rules' actions (pages, kubectl cordon, an ITSM ticket) are recorded, never run: a demo acts on
+    # nobody's systems, and with --console it stays up taking alerts
+    update: dict[str, Any] = {"namespace": namespace, "metrics_port": 0, "timer_poll_seconds": 0.05,
+                              "actions_shadow": True}
     token = ""
     if serve_console:
         token = new_token()  # printed once on stdout; the worker keeps only its digest
@@ -205,7 +208,7 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False, 
     registry = worker.metrics.registry
     port = worker.ops.bound_port if worker.ops else None
     console.print(f"[bold]Stormwatch demo[/bold]  namespace [cyan]{namespace}[/cyan]  "
-                  f"metrics http://127.0.0.1:{port}/metrics  (rules: {settings.rules})")
+                  f"metrics http://127.0.0.1:{port}/metrics  (rules: {settings.rules}, actions: shadow)")
     storm = build_storm(scale, now=clock())
     alerts_in = storm.valid_alerts + storm.bad_alerts + storm.recovery_alerts
     console.print(f"orders-db fails: publishing {len(storm.bodies)} messages holding "

@@ -11,6 +11,11 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 
+#: the AMQP operations ``stormwatch_amqp_errors_total`` counts: publish (incident events), ack, reject, process
+#: (a batch cancelled by a dropped connection), cancel (the consumer at shutdown)
+AMQP_OPERATIONS = ("publish", "ack", "reject", "process", "cancel")
+
+
 @dataclass(frozen=True)
 class Metrics:
     registry: CollectorRegistry
@@ -32,12 +37,15 @@ class Metrics:
     write_conflicts: Counter
     redis_errors: Counter
     amqp_errors: Counter
+    amqp_reconnects: Counter
     events_published: Counter
     crashes: Counter
     ready: Gauge
     batch_stalled_seconds: Gauge
     rules_reloads: Counter
     group_rules: Gauge
+    rules_loaded: Gauge
+    actions_mode: Gauge
     alerts_correlated: Counter
     problems_changed: Counter
     http_requests: Counter
@@ -46,6 +54,11 @@ class Metrics:
     ingest_rejected: Counter
     ingest_messages: Counter
     auth_refused: Counter
+    auth_rate_limited: Counter
+    http_timeouts: Counter
+    http_connections_open: Gauge
+    http_connections_refused: Counter
+    http_client_disconnects: Counter
     incident_commands: Counter
     actions_started: Counter
     actions_succeeded: Counter
@@ -56,7 +69,7 @@ class Metrics:
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> "Metrics":
         r = registry if registry is not None else CollectorRegistry(auto_describe=True)
-        return cls(
+        metrics = cls(
             registry=r,
             alerts_received=Counter(
                 "stormwatch_alerts_received_total", "Valid alerts received, by source and body format.",
@@ -108,6 +121,9 @@ class Metrics:
             amqp_errors=Counter(
                 "stormwatch_amqp_errors_total", "AMQP operations that failed, by operation.", ["operation"],
                 registry=r),
+            amqp_reconnects=Counter(
+                "stormwatch_amqp_reconnects_total", "Times the worker's RabbitMQ connection was restored after it was "
+                "lost.", registry=r),
             events_published=Counter(
                 "stormwatch_events_published_total", "Incident events published with a broker confirm.",
                 registry=r),
@@ -123,6 +139,12 @@ class Metrics:
                 "stormwatch_rules_reloads_total", "Rule-set reloads, by outcome (applied, refused).", ["outcome"],
                 registry=r),
             group_rules=Gauge("stormwatch_group_rules", "Group rules in the running rule set.", registry=r),
+            rules_loaded=Gauge(
+                "stormwatch_rules_loaded", "Rules in the running rule set, by kind (group; cause: inhibit rules and "
+                "topology services; problem; action).", ["kind"], registry=r),
+            actions_mode=Gauge(
+                "stormwatch_actions_mode", "1 for the running rule set's action mode (none, live, shadow, dry-run), "
+                "0 for the others.", ["mode"], registry=r),
             alerts_correlated=Counter(
                 "stormwatch_alerts_correlated_total",
                 "Notifications correlated across groups, by outcome: symptom (attached to its cause's incident), "
@@ -148,6 +170,22 @@ class Metrics:
                 "stormwatch_ingest_messages_total",
                 "Messages the ingest endpoints published with a broker confirm (alert lists posted together are "
                 "coalesced into one message).", registry=r),
+            auth_rate_limited=Counter(
+                "stormwatch_auth_rate_limited_total",
+                "Failed authentications answered 429 because their client address used up its failure budget.",
+                registry=r),
+            http_timeouts=Counter(
+                "stormwatch_http_timeouts_total",
+                "Connections cut because the request's headers or body did not arrive in time, by phase.",
+                ["phase"], registry=r),
+            http_connections_open=Gauge(
+                "stormwatch_http_connections_open", "HTTP connections open on this process.", registry=r),
+            http_connections_refused=Counter(
+                "stormwatch_http_connections_refused_total",
+                "HTTP connections closed at once because STORMWATCH_HTTP_MAX_CONNECTIONS were open.", registry=r),
+            http_client_disconnects=Counter(
+                "stormwatch_http_client_disconnects_total",
+                "Requests whose client went away before its body was read, by route.", ["route"], registry=r),
             auth_refused=Counter(
                 "stormwatch_auth_refused_total", "Requests refused by authentication or authorisation, by reason.",
                 ["reason"], registry=r),
@@ -171,6 +209,17 @@ class Metrics:
                 "stormwatch_action_duration_seconds", "Duration of executed action runs, retries included.",
                 ["type"], buckets=LATENCY_BUCKETS, registry=r),
         )
+        for operation in AMQP_OPERATIONS:  # a series from the start, so alerts on it see 0 rather than nothing
+            metrics.amqp_errors.labels(operation)
+        return metrics
+
+    def record_rules(self, kinds: dict[str, int], mode: str, modes: Sequence[str]) -> None:
+        """The running rule set, after a start or a reload."""
+        for kind, count in kinds.items():
+            self.rules_loaded.labels(kind).set(count)
+        self.group_rules.set(kinds.get("group", 0))
+        for name in modes:
+            self.actions_mode.labels(name).set(1 if name == mode else 0)
 
     def record_batch(self, messages: int, alerts: int, report: Any, latencies: Sequence[float]) -> None:
         self.batch_messages.observe(messages)

@@ -41,8 +41,9 @@ class Error(BaseModel):
     error: str
     detail: str
     field: str | None = None
-    reason: str | None = Field(default=None, description="401/403 only: no_tokens_configured, missing_token, "
-                               "malformed, unknown_token, role (or, for signed ingest, a signature problem)")
+    reason: str | None = Field(default=None, description="401/403/429 only: no_tokens_configured, missing_token, "
+                               "malformed, unknown_token, role (or, for signed ingest, a signature problem); "
+                               "too_many_failures (429)")
 
 
 class Whoami(BaseModel):
@@ -120,11 +121,23 @@ class Silence(BaseModel):
     state: Literal["pending", "active", "expired"]
 
 
+class ActionsMode(BaseModel):
+    mode: Literal["none", "live", "shadow", "dry-run"] = Field(
+        description="none: no action rules; shadow: STORMWATCH_ACTIONS_SHADOW (recorded, nothing runs); dry-run: "
+                    "every action has dry_run; live: at least one action runs for real")
+    summary: str = Field(description="The mode, naming a mixed set: 'live (2 dry-run)'.")
+    actions: int
+    dry_run: int
+
+
 class RulesSummary(BaseModel):
-    source: str
+    source: str = Field(description="STORMWATCH_RULES: none, examples or the rules directory.")
     files: list[str]
     groups: list[dict[str, Any]]
     counts: dict[str, int]
+    kinds: dict[str, int] = Field(description="Rules by kind: group, cause (inhibit rules and topology services), "
+                                              "problem, action.")
+    actions_mode: ActionsMode
 
 
 class RuleErrors(BaseModel):

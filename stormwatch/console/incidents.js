@@ -34,7 +34,7 @@ export function incidentList(main) {
         if (!cursor) break;
       }
       replace(count, `${items.length}${cursor ? '+' : ''} shown`);
-      replace(body, table(['', 'status', 'title', 'team', 'firing / alerts', 'assignee', 'created', 'updated'],
+      replace(body, table(['priority', 'status', 'title', 'team', 'firing / alerts', 'assignee', 'created', 'updated'],
         items.map(row), 'No incidents. Quiet night.'));
       replace(more, cursor ? h('button', { type: 'button', id: 'incident-more-button',
         onclick: () => { pages += 1; load(); } }, `Show ${PAGE} more`) : null);

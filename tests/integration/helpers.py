@@ -100,15 +100,17 @@ async def timer_gone(store, shard: str, member: str) -> bool:
 STORMWATCH = str(Path(sys.executable).parent / "stormwatch")
 
 
-async def run_cli(settings, *args: str) -> tuple[int, str, str]:
-    """``stormwatch ARGS`` in a subprocess on the test's namespace, straight to Redis: (exit code, stdout, stderr)."""
+async def run_cli(settings, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """``stormwatch ARGS`` in a subprocess on the test's namespace, straight to Redis: (exit code, stdout, stderr).
+    ``env``: more STORMWATCH_* variables (they win over the test's settings)."""
+    extra = env or {}
     env = os.environ | {
         "STORMWATCH_NAMESPACE": settings.namespace,
         "STORMWATCH_AMQP_URL": settings.amqp_url,
         "STORMWATCH_REDIS_URL": settings.redis_url,
         "STORMWATCH_LOG_FORMAT": "json",
         "COLUMNS": "200",
-    }
+    } | extra
     proc = await asyncio.create_subprocess_exec(
         STORMWATCH, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )

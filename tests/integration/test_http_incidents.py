@@ -88,8 +88,9 @@ async def test_assign_comment_priority_and_bad_bodies(api):
     assert (await api.post(f"/api/v1/incidents/{iid}/assign", {"assignee": "ana"}, token=RESPOND)).json()[
         "incident"]["assignee"] == "ana"
     assert (await api.post(f"/api/v1/incidents/{iid}/comment", {"text": "failover started"}, token=RESPOND)).status_code == 200
-    answer = await api.post(f"/api/v1/incidents/{iid}/priority", {"priority": "P1"}, token=RESPOND)
-    assert answer.json()["incident"]["priority"] == "P1"
+    # the incident opened with its severity's default priority (critical: P1); people change it
+    answer = await api.post(f"/api/v1/incidents/{iid}/priority", {"priority": "P2"}, token=RESPOND)
+    assert answer.json()["incident"]["priority"] == "P2"
 
     bad = await api.post(f"/api/v1/incidents/{iid}/priority", {"priority": "P9"}, token=RESPOND)
     assert bad.status_code == 422 and bad.json()["field"] == "priority"
@@ -102,7 +103,7 @@ async def test_assign_comment_priority_and_bad_bodies(api):
     assert (await api.get("/api/v1/incidents/nope")).status_code == 404
 
     texts = [e["text"] for e in (await api.get(f"/api/v1/incidents/{iid}")).json()["timeline"] if "by" in e]
-    assert texts == ["assigned to ana by sre", "sre: failover started", "priority none -> P1 by sre"]
+    assert texts == ["assigned to ana by sre", "sre: failover started", "priority P1 -> P2 by sre"]
     assert metric(api.worker, "stormwatch_incident_commands_total", {"command": "priority", "outcome": "refused"}) == 0
 
 

@@ -36,7 +36,8 @@ async def test_example_rules_group_prioritise_and_attach_symptoms_to_their_cause
         assert (db.rule, db.team, db.priority, db.alerts) == ("database-outage", "dba", "P1", 1)
         assert db.why["matchers"] == ['alertname=~"Postgres.*"'] and db.why["group_by"] == ["service"]
         other = incidents["SomethingElse / misc"]
-        assert (other.rule, other.priority, other.team) == ("default", "", "")
+        # no rule matches: the default priority of its severity (critical) and the default team
+        assert (other.rule, other.priority, other.team) == ("default", "P1", "unassigned")
         assert metric(worker, "stormwatch_alerts_correlated_total", {"outcome": "waiting"}) == 9
 
         clock.now += 31  # the hold is over: each waiting alert looks for its cause again, exactly once

@@ -35,6 +35,9 @@ def test_defaults() -> None:
     assert (s.prefetch, s.batch_size, s.batch_wait_ms) == (512, 256, 2.0)
     assert s.group_by == ("alertname", "service")
     assert (s.log_format, s.log_level) == ("auto", "info")
+    assert s.rules == "none"  # safe by default: the example rules (and their live actions) only when asked for
+    assert (s.default_team, s.default_priorities) == ("unassigned", {})
+    assert s.incident_priorities == {"critical": "P1", "error": "P2", "warning": "P3", "info": "P5", "none": "P3"}
 
 
 def test_settings_are_frozen() -> None:
@@ -237,6 +240,24 @@ def test_gc_threshold_is_three_generations_or_empty(monkeypatch) -> None:
             assert "STORMWATCH_GC_THRESHOLD" in str(exc) or "gc_threshold" in str(exc)
         else:
             raise AssertionError(f"{bad!r} was accepted")
+
+
+def test_default_priorities_override_the_built_in_matrix_and_bad_pairs_name_the_variable(monkeypatch) -> None:
+    monkeypatch.setenv("STORMWATCH_DEFAULT_PRIORITIES", " info=P4 , none=P4 ")
+    monkeypatch.setenv("STORMWATCH_DEFAULT_TEAM", "noc")
+    s = load_settings()
+    assert s.incident_priorities == {"critical": "P1", "error": "P2", "warning": "P3", "info": "P4", "none": "P4"}
+    assert s.default_team == "noc"
+    for bad, says in (("info", "severity=priority pairs"), ("sev=P1", "'sev' is not a severity"),
+                      ("info=P9", "a priority is P1 to P5")):
+        monkeypatch.setenv("STORMWATCH_DEFAULT_PRIORITIES", bad)
+        with pytest.raises(SettingsError, match="STORMWATCH_DEFAULT_PRIORITIES") as err:
+            load_settings()
+        assert says in str(err.value)
+    monkeypatch.delenv("STORMWATCH_DEFAULT_PRIORITIES")
+    monkeypatch.setenv("STORMWATCH_DEFAULT_TEAM", "")
+    with pytest.raises(SettingsError, match="STORMWATCH_DEFAULT_TEAM"):
+        load_settings()
 
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from correlation.routing import DEFAULT_RULE, Router, priority_rank
+from correlation.routing import DEFAULT_RULE, IncidentDefaults, Router, priority_rank
+from rules.alert import Alert
+from rules.schema import DEFAULT_PRIORITIES
 from rules.loader import EXAMPLES_DIR, load_rule_set
 
 
@@ -72,8 +74,34 @@ def test_priority_from_impact_and_urgency_through_the_matrix(tmp_path):
     route = router.route({"alertname": "A"})
     assert router.priority(route, {"alertname": "A", "severity": "critical"}) == "P1"
     assert router.priority(route, {"alertname": "A", "severity": "info"}) == "P3"
-    assert router.priority(router.route({"alertname": "B"}), {"alertname": "B"}) == ""
+    # a rule without a priority: the default for the alert's severity (no severity: medium x medium)
+    assert router.priority(router.route({"alertname": "B"}), {"alertname": "B"}) == "P3"
+    assert router.priority(router.route({"alertname": "B"}), {"alertname": "B", "severity": "warn"}) == "P3"
     assert sorted(["P3", "", "P1", "P5"], key=priority_rank) == ["P1", "P3", "P5", ""]
+
+
+def test_defaults_give_every_incident_a_priority_from_its_severity_and_a_team():
+    from correlation.engine import decide
+    from correlation.model import GroupState
+
+    assert DEFAULT_PRIORITIES == {"critical": "P1", "error": "P2", "warning": "P3", "info": "P5", "none": "P3"}
+    router = Router(None, ("alertname",))
+    for severity, expected in (("critical", "P1"), ("page", "P1"), ("error", "P2"), ("warning", "P3"),
+                               ("info", "P5"), ("", "P3"), ("bogus", "P3")):
+        assert router.priority(router.default, {"alertname": "A", "severity": severity}) == expected, severity
+    chosen = Router(None, ("alertname",), IncidentDefaults({**DEFAULT_PRIORITIES, "info": "P4"}, "noc"))
+    assert chosen.priority(chosen.default, {"severity": "info"}) == "P4"
+    group = chosen({"alertname": "A"})
+    state = GroupState(group.id, group.key, group.labels, route=group.route)
+    alert = Alert({"alertname": "A", "severity": "info"}, "firing", 1.0, 1.0, "f1", "test")
+    decision = decide(state, [alert], 1.0, context=chosen.context(group.route))
+    assert (state.incident.priority, state.incident.team) == ("P4", "noc")
+    assert decision.opened == [state.incident.id]
+    labelled = Alert({"alertname": "A", "team": "dba"}, "firing", 1.0, 1.0, "f2", "test")
+    other = chosen({"alertname": "B"})
+    state = GroupState(other.id, other.key, other.labels, route=other.route)
+    decide(state, [labelled], 1.0, context=chosen.context(other.route))
+    assert state.incident.team == "dba"  # the alert's team label wins over the default
 
 
 def test_incident_takes_the_most_urgent_priority_and_records_why(tmp_path):
