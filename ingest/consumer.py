@@ -24,7 +24,7 @@ import aio_pika
 import structlog
 
 from ingest.amqp import AlertMessage, AlertQueue
-from ingest.normalise import BodyRejected, Normalised, Rejection, normalise
+from ingest.normalise import BodyRejected, LabelLimits, Normalised, Rejection, normalise
 from ingest.topology import (
     DETAIL_HEADER,
     FORMAT_HEADER,
@@ -65,6 +65,7 @@ class ConsumerConfig:
     batch_wait: float = 0.002
     max_body_bytes: int = 1 << 20
     retry_max_seconds: float = 10.0
+    label_limits: LabelLimits = LabelLimits()  # alerts over them are dead-lettered naming the field (ingest.limits)
 
 
 def message_identity(message: AlertMessage) -> str:
@@ -194,6 +195,7 @@ class AlertConsumer:
                     now=now,
                     format=fmt.decode() if isinstance(fmt, bytes) else fmt,
                     max_bytes=self.config.max_body_bytes,
+                    limits=self.config.label_limits,
                 )
             except BodyRejected as exc:
                 rejected[exc.rejection.reason] = rejected.get(exc.rejection.reason, 0) + 1

@@ -21,8 +21,9 @@ from rules.fingerprint import FingerprintCache
 
 from .formats import BodyRejected, Rejection, ShapeError, json_type
 from .formats import alertmanager, generic, pagerduty
+from .limits import LabelLimits, enforce
 
-__all__ = ["FORMATS", "BodyRejected", "Normalised", "Rejection", "normalise", "canonical_format"]
+__all__ = ["FORMATS", "BodyRejected", "LabelLimits", "Normalised", "Rejection", "normalise", "canonical_format"]
 
 FORMATS = ("generic", "alertmanager_webhook", "alertmanager_v2", "pagerduty")
 
@@ -46,6 +47,7 @@ _PARSERS = {
 }
 
 _fingerprints = FingerprintCache()  # a pure, bounded cache: sharing it across calls is safe
+_DEFAULT_LIMITS = LabelLimits()
 
 
 @dataclass(slots=True)
@@ -71,11 +73,13 @@ def normalise(
     format: str | None = None,
     max_bytes: int = 1 << 20,
     fingerprints: Callable[[Mapping[str, str]], str] | None = None,
+    limits: LabelLimits = _DEFAULT_LIMITS,
 ) -> Normalised:
     """Validate and convert one body; see the module docstring and ``docs/formats.md``.
 
     ``format`` None or "" means detect it from the body. ``now`` becomes every alert's ``received_at``
-    and the start time of alerts that have none.
+    and the start time of alerts that have none. Alerts whose labels pass ``limits`` are rejected
+    (``ingest.limits``).
     """
     size = body.nbytes if isinstance(body, memoryview) else _len(body)
     if size > max_bytes:
@@ -109,6 +113,7 @@ def normalise(
         alerts, rejections = _PARSERS[fmt](data, now, _fingerprints if fingerprints is None else fingerprints)
     except ShapeError as exc:
         raise _rejected(body, "schema", str(exc)) from None
+    alerts, rejections = enforce(data, alerts, rejections, limits)
     return Normalised(fmt, alerts, rejections)
 
 

@@ -26,6 +26,7 @@ from actions.events import AmqpEventPublisher
 from actions.triggers import CurrentActionIndex
 from actions.state import ActionState
 from ingest.consumer import AlertConsumer, ConsumerConfig
+from ingest.limits import LabelLimits
 from ingest.topology import Names, Topology, declare
 from rules.loader import EXAMPLES_DIR, RuleSetInvalid, load_rule_set
 from rules.schema import RuleSet
@@ -40,7 +41,7 @@ from stormwatch.auth import Authenticator, parse_tokens
 from stormwatch.config import Settings, redact_url
 from stormwatch.fault_hooks import with_fault_hooks
 from stormwatch.http import HttpBindError, HttpServer
-from stormwatch.metrics import Metrics
+from stormwatch.metrics import Metrics, SourceLabel
 from stormwatch.recording import Recorder, RecordingSink
 from stormwatch.redis_client import redis_client
 from stormwatch.rules_admin import rules_summary, validate_candidate
@@ -89,6 +90,10 @@ def _rules_signature(setting: str) -> tuple[tuple[str, int, int], ...]:
         return ()
 
 
+def label_limits(s: Settings) -> LabelLimits:
+    return LabelLimits(s.label_value_max_bytes, s.labels_max_count, s.labels_max_bytes)
+
+
 class ServiceUnavailable(Exception):
     """RabbitMQ or Redis could not be reached at start; the message says which, where and what to do."""
 
@@ -112,13 +117,15 @@ def is_retryable(exc: BaseException) -> bool:
 class WorkerObserver:
     """Turns consumer hooks into metrics and (rate-limited) log lines."""
 
-    def __init__(self, metrics: Metrics, on_batch: BatchHook | None = None) -> None:
+    def __init__(self, metrics: Metrics, on_batch: BatchHook | None = None,
+                 source_label: SourceLabel | None = None) -> None:
         self.metrics = metrics
         self.on_batch = on_batch
+        self.source_label = source_label or SourceLabel()  # a sender's source: a closed set of label values
         self._last_store_log = 0.0
 
     def received(self, source: str, fmt: str, count: int) -> None:
-        self.metrics.alerts_received.labels(source, fmt).inc(count)
+        self.metrics.alerts_received.labels(self.source_label(source), fmt).inc(count)
 
     def rejected(self, reason: str, count: int) -> None:
         self.metrics.alerts_rejected.labels(reason).inc(count)  # the consumer logs each dead letter
@@ -227,7 +234,7 @@ class Worker:
         assert self.topology is not None and self.store is not None
         s = self.settings
         self.pipeline = pipeline = CorrelationPipeline(
-            self.store, Router(self.rule_set, s.group_by),
+            self.store, Router(self.rule_set, s.group_by, memo_max_bytes=s.memo_max_bytes),
             AmqpEventPublisher(self.topology.events, CurrentActionIndex(lambda: self.rule_set)), self.clock,
             SilenceStore(self.redis, self.keyspace),
         )
@@ -247,12 +254,13 @@ class Worker:
             self.topology,
             sink,
             Delivery,
-            WorkerObserver(self.metrics, self.on_batch),
+            WorkerObserver(self.metrics, self.on_batch, SourceLabel(s.metrics_sources)),
             ConsumerConfig(
                 batch_size=s.batch_size,
                 batch_wait=s.batch_wait_ms / 1000,
                 max_body_bytes=s.max_body_bytes,
                 retry_max_seconds=s.redis_retry_max_seconds,
+                label_limits=label_limits(s),
             ),
             self.clock,
             is_retryable,
@@ -295,7 +303,9 @@ class Worker:
         self.publisher = AlertPublisher(s.amqp_url, self.names, delivery_limit=s.delivery_limit,
                                         connection=self.connection, max_bytes=s.max_body_bytes,
                                         on_published=self.metrics.ingest_messages.inc)
-        self.stream = EventStream(self.connection, self.names.events_exchange)
+        self.stream = EventStream(self.connection, self.names.events_exchange,
+                                  max_client_bytes=s.stream_client_max_bytes,
+                                  on_drop=lambda reason: self.metrics.stream_clients_dropped.labels(reason).inc())
         await self.stream.start()
         services = ApiServices(
             metrics=self.metrics, readiness=self.readiness, liveness=self.liveness, clock=self.clock, auth=auth,
@@ -303,7 +313,7 @@ class Worker:
             queries=IncidentQueries(self.redis, self.keyspace),
             commands=IncidentCommands(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
-            rules=self, max_body_bytes=s.max_body_bytes,
+            rules=self, max_body_bytes=s.max_body_bytes, label_limits=label_limits(s), metrics_token=s.metrics_token,
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             actions=ActionState(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             stream=self.stream, console=True,
@@ -343,7 +353,7 @@ class Worker:
             if errors is not None:
                 errors.extend(line.strip() for line in str(exc).splitlines()[1:] if line.strip())
             return False
-        router = Router(rule_set, self.settings.group_by)
+        router = Router(rule_set, self.settings.group_by, memo_max_bytes=self.settings.memo_max_bytes)
         self.rule_set = rule_set
         if self.pipeline is not None:
             self.pipeline.router = router

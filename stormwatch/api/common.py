@@ -16,6 +16,7 @@ from correlation.incident_commands import EventSink, IncidentCommands
 from correlation.incident_queries import IncidentQueries
 from correlation.links import Links
 from correlation.silences import SilenceStore
+from ingest.limits import LabelLimits
 from stormwatch.auth import AuthError, Authenticator, Principal
 from stormwatch.metrics import Metrics
 
@@ -79,6 +80,8 @@ class ApiServices:
     stream: EventFeed | None = None
     console: bool = False  # serve the web console's static files at /console/
     max_body_bytes: int = 1 << 20
+    label_limits: LabelLimits = LabelLimits()  # ingest: alerts over them are refused naming the field
+    metrics_token: str = ""  # GET /metrics needs it as a bearer token when set
 
 
 async def publish_event(services: ApiServices, event: dict[str, Any], subject: str) -> bool:
