@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import random
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Protocol, Sequence
+from typing import Any, Awaitable, Callable, Mapping, Protocol, Sequence
 
 import aio_pika
 import structlog
@@ -66,6 +66,7 @@ class ConsumerConfig:
     max_body_bytes: int = 1 << 20
     retry_max_seconds: float = 10.0
     label_limits: LabelLimits = LabelLimits()  # alerts over them are dead-lettered naming the field (ingest.limits)
+    fingerprints: Callable[[Mapping[str, str]], str] | None = None  # None: the normaliser's shared memo
 
 
 def message_identity(message: AlertMessage) -> str:
@@ -196,6 +197,7 @@ class AlertConsumer:
                     format=fmt.decode() if isinstance(fmt, bytes) else fmt,
                     max_bytes=self.config.max_body_bytes,
                     limits=self.config.label_limits,
+                    fingerprints=self.config.fingerprints,
                 )
             except BodyRejected as exc:
                 rejected[exc.rejection.reason] = rejected.get(exc.rejection.reason, 0) + 1

@@ -9,7 +9,9 @@ make the process keep, so each alert's labels are bounded too:
     labels_max_bytes       names + values of one alert (STORMWATCH_LABELS_MAX_BYTES, default 64 KiB)
 
 An alert over a limit is rejected like any other invalid item (a :class:`Rejection` naming the field, reason
-``label_value_too_long``, ``too_many_labels`` or ``labels_too_large``); the valid alerts beside it go on.
+``label_value_too_long``, ``too_many_labels`` or ``labels_too_large``); the valid alerts beside it go on. The check
+runs where the normaliser fingerprints the labels (:func:`checked`), so an oversized label set never reaches the
+fingerprint memo or anything after it.
 Sizes are UTF-8 bytes. The check is a couple of ``len`` calls per label: a string of n characters is at most
 4n bytes, so it is encoded only when its character count alone could be over the limit.
 """
@@ -17,10 +19,11 @@ Sizes are UTF-8 bytes. The check is a couple of ``len`` calls per label: a strin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Mapping
 
 from rules.alert import Alert
 
-from .formats import Rejection, dumps, key_path
+from .formats import ItemError, Rejection, dumps, key_path
 
 REASONS = ("label_value_too_long", "too_many_labels", "labels_too_large")
 
@@ -38,7 +41,7 @@ def _utf8(text: str, limit: int) -> int:
     return n if n * 4 <= limit else len(text.encode("utf-8", "surrogatepass"))
 
 
-def problem(labels: dict[str, str], limits: LabelLimits) -> tuple[str, str, str] | None:
+def problem(labels: Mapping[str, str], limits: LabelLimits) -> tuple[str, str, str] | None:
     """(reason, field relative to the item, message) for the first limit the labels pass, or None."""
     if len(labels) > limits.labels_max_count:
         return ("too_many_labels", "labels",
@@ -58,37 +61,25 @@ def problem(labels: dict[str, str], limits: LabelLimits) -> tuple[str, str, str]
     return None
 
 
-def _items(data: object) -> tuple[list | None, str]:
-    """The body's item list and its path prefix; (None, "") when the body is a single item."""
-    if type(data) is list:
-        return data, ""
-    if type(data) is dict and "labels" not in data and type(data.get("alerts")) is list:
-        return data["alerts"], "alerts"
-    return None, ""
-
-
-def enforce(
-    data: object, alerts: list[Alert], rejections: list[Rejection], limits: LabelLimits
-) -> tuple[list[Alert], list[Rejection]]:
-    """Move the alerts over a limit from ``alerts`` to ``rejections`` (indices and paths as the body has them)."""
-    bad: list[tuple[int, tuple[str, str, str]]] = []
-    for position, alert in enumerate(alerts):
-        found = problem(alert.labels, limits)  # type: ignore[arg-type]
+def checked(fingerprints: Callable[[Mapping[str, str]], str], limits: LabelLimits) -> Callable[[Mapping[str, str]], str]:
+    """``fingerprints`` behind the limits: an ItemError (the item is rejected) before any memo sees the labels."""
+    def fingerprint(labels: Mapping[str, str]) -> str:
+        found = problem(labels, limits)
         if found is not None:
-            bad.append((position, found))
-    if not bad:
+            raise ItemError(*found)
+        return fingerprints(labels)
+
+    return fingerprint
+
+
+def enforce(data: object, alerts: list[Alert], rejections: list[Rejection],
+            limits: LabelLimits) -> tuple[list[Alert], list[Rejection]]:
+    """For a single-item body whose alert did not go through :func:`checked` (a PagerDuty event that names its
+    own ``dedup_key``): reject the alert when it passes the limits."""
+    if len(alerts) != 1:
         return alerts, rejections
-    items, prefix = _items(data)
-    rejected = {r.index for r in rejections}
-    # alert k is the k-th item that was not already rejected
-    indices = [i for i in range(len(items))] if items is not None else [0]
-    indices = [i for i in indices if i not in rejected]
-    gone = {position for position, _ in bad}
-    out = list(rejections)
-    for position, (reason, field, message) in bad:
-        index = indices[position] if position < len(indices) else position
-        base = f"{prefix}[{index}]" if items is not None else ""
-        raw = items[index] if items is not None and index < len(items) else data
-        out.append(Rejection(index, reason, f"{base + '.' if base else ''}{field}: {message}", dumps(raw)))
-    out.sort(key=lambda r: -1 if r.index is None else r.index)
-    return [a for position, a in enumerate(alerts) if position not in gone], out
+    found = problem(alerts[0].labels, limits)  # type: ignore[arg-type]
+    if found is None:
+        return alerts, rejections
+    reason, field, message = found
+    return [], [*rejections, Rejection(0, reason, f"{field}: {message}", dumps(data))]

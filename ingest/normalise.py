@@ -21,7 +21,7 @@ from rules.fingerprint import FingerprintCache
 
 from .formats import BodyRejected, Rejection, ShapeError, json_type
 from .formats import alertmanager, generic, pagerduty
-from .limits import LabelLimits, enforce
+from .limits import LabelLimits, checked, enforce
 
 __all__ = ["FORMATS", "BodyRejected", "LabelLimits", "Normalised", "Rejection", "normalise", "canonical_format"]
 
@@ -109,11 +109,13 @@ def normalise(
                 "(event_action), an object with an 'alerts' array, an object with 'labels', or an array of alerts",
             )
 
+    guarded = checked(_fingerprints if fingerprints is None else fingerprints, limits)
     try:
-        alerts, rejections = _PARSERS[fmt](data, now, _fingerprints if fingerprints is None else fingerprints)
+        alerts, rejections = _PARSERS[fmt](data, now, guarded)
     except ShapeError as exc:
         raise _rejected(body, "schema", str(exc)) from None
-    alerts, rejections = enforce(data, alerts, rejections, limits)
+    if fmt == "pagerduty":  # an event with its own dedup_key is not fingerprinted: check it here
+        alerts, rejections = enforce(data, alerts, rejections, limits)
     return Normalised(fmt, alerts, rejections)
 
 

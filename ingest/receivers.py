@@ -10,7 +10,7 @@ from the parsed body), so the dead-letter queue never holds what the sender was 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import orjson
 
@@ -47,11 +47,13 @@ def _problem(r: Rejection) -> dict[str, Any]:
     return {"index": r.index, "field": field_of(r), "reason": r.reason, "detail": r.detail}
 
 
-def receive(kind: str, body: bytes, *, now: float, max_bytes: int, limits: LabelLimits | None = None) -> Receipt:
+def receive(kind: str, body: bytes, *, now: float, max_bytes: int, limits: LabelLimits | None = None,
+            fingerprints: Callable[[Mapping[str, str]], str] | None = None) -> Receipt:
     """Validate one request body of the given endpoint kind (a key of FORMAT_OF)."""
     fmt = FORMAT_OF[kind]
     try:
-        result = normalise(body, now=now, format=fmt, max_bytes=max_bytes, limits=limits or LabelLimits())
+        result = normalise(body, now=now, format=fmt, max_bytes=max_bytes, limits=limits or LabelLimits(),
+                           fingerprints=fingerprints)
     except BodyRejected as exc:
         r = exc.rejection
         status = 413 if r.reason == "too_large" else 400

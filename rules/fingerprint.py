@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from rules.memo import MEMO_LIMIT, BoundedMemo
+from rules.memo import MEMO_LIMIT, MEMO_MAX_BYTES, BoundedMemo
 
 try:  # C through cffi: ~0.3 us for a typical label set, where the Python loop below takes ~9 us
     from fnv_c import fnv1a_64 as _c_fnv1a_64
@@ -51,8 +51,8 @@ class FingerprintCache:
 
     __slots__ = ("_cache",)
 
-    def __init__(self, limit: int = MEMO_LIMIT) -> None:
-        self._cache: BoundedMemo[frozenset, str] = BoundedMemo(limit)
+    def __init__(self, limit: int = MEMO_LIMIT, max_bytes: int = MEMO_MAX_BYTES) -> None:
+        self._cache: BoundedMemo[frozenset, str] = BoundedMemo(limit, max_bytes)
 
     def __call__(self, labels: Mapping[str, str]) -> str:
         key = frozenset(labels.items())

@@ -27,6 +27,7 @@ from actions.triggers import CurrentActionIndex
 from actions.state import ActionState
 from ingest.consumer import AlertConsumer, ConsumerConfig
 from ingest.limits import LabelLimits
+from rules.fingerprint import FingerprintCache
 from ingest.topology import Names, Topology, declare
 from rules.loader import EXAMPLES_DIR, RuleSetInvalid, load_rule_set
 from rules.schema import RuleSet
@@ -177,6 +178,8 @@ class Worker:
         self.metrics = metrics or Metrics.create()
         self.clock = clock
         self.names = Names(settings.namespace)
+        # one fingerprint memo for this process's ingest and consumer, under the memo byte budget
+        self.fingerprints = FingerprintCache(max_bytes=settings.memo_max_bytes)
         self.keyspace = Keyspace(settings.namespace)
         self.redis: Redis | None = None
         self.connection: AbstractRobustConnection | None = None
@@ -261,6 +264,7 @@ class Worker:
                 max_body_bytes=s.max_body_bytes,
                 retry_max_seconds=s.redis_retry_max_seconds,
                 label_limits=label_limits(s),
+                fingerprints=self.fingerprints,
             ),
             self.clock,
             is_retryable,
@@ -314,6 +318,7 @@ class Worker:
             commands=IncidentCommands(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
             rules=self, max_body_bytes=s.max_body_bytes, label_limits=label_limits(s), metrics_token=s.metrics_token,
+            fingerprints=self.fingerprints,
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             actions=ActionState(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             stream=self.stream, console=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Protocol, TypeVar
+from typing import Any, Awaitable, Callable, Mapping, Protocol, TypeVar
 
 import orjson
 import structlog
@@ -82,6 +82,7 @@ class ApiServices:
     max_body_bytes: int = 1 << 20
     label_limits: LabelLimits = LabelLimits()  # ingest: alerts over them are refused naming the field
     metrics_token: str = ""  # GET /metrics needs it as a bearer token when set
+    fingerprints: Callable[[Mapping[str, str]], str] | None = None  # ingest's fingerprint memo (None: shared one)
 
 
 async def publish_event(services: ApiServices, event: dict[str, Any], subject: str) -> bool:

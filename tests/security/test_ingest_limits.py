@@ -161,7 +161,8 @@ async def test_a_stream_client_that_stops_reading_is_dropped(clean):
 
             async def post_until_dropped() -> bool:  # events flow: each new group opens an incident
                 nonlocal n
-                alerts = [v2_alert("Stall", f"svc-{n}-{i}", "pod-" + "p" * 8_000) for i in range(10)]
+                # the group label (service) is in every incident event, several times
+                alerts = [v2_alert("Stall", f"svc-{n}-{i}-" + "s" * 8_000, "pod-1") for i in range(10)]
                 n += 1
                 answer = await api.post("/api/v2/alerts", alerts, token=INGEST)
                 assert answer.status_code == 200, answer.text

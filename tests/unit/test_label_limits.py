@@ -78,3 +78,24 @@ def test_problem_agrees_with_a_plain_count(labels: dict[str, str]) -> None:
 def test_a_body_level_problem_is_still_a_body_rejection() -> None:
     with pytest.raises(BodyRejected):
         normalise(b"[1", now=NOW, limits=LIMITS)
+
+
+def test_a_pagerduty_event_with_its_own_dedup_key_is_checked_too() -> None:
+    event = {"routing_key": "r", "event_action": "trigger", "dedup_key": "k1",
+             "payload": {"summary": "s" * 200, "source": "host", "severity": "error"}}
+    result = run(event, "pagerduty")
+    assert result.alerts == [] and result.rejections[0].reason == "label_value_too_long"
+    long_key = run({**event, "dedup_key": "k" * 256, "payload": {**event["payload"], "summary": "s"}}, "pagerduty")
+    assert long_key.alerts == [] and long_key.rejections[0].detail.startswith("dedup_key: at most 255 characters")
+
+
+def test_an_oversized_label_set_never_reaches_the_fingerprint_memo() -> None:
+    seen: list[dict] = []
+
+    def fingerprints(labels):
+        seen.append(dict(labels))
+        return "f"
+
+    body = orjson.dumps([{"labels": {"alertname": "x" * 200}}, {"labels": {"alertname": "ok"}}])
+    result = normalise(body, now=NOW, limits=LIMITS, fingerprints=fingerprints)
+    assert seen == [{"alertname": "ok"}] and len(result.alerts) == 1
