@@ -10,8 +10,8 @@ make the process keep, so each alert's labels are bounded too:
 
 An alert over a limit is rejected like any other invalid item (a :class:`Rejection` naming the field, reason
 ``label_value_too_long``, ``too_many_labels`` or ``labels_too_large``); the valid alerts beside it go on. The check
-runs where the normaliser fingerprints the labels (:func:`checked`), so an oversized label set never reaches the
-fingerprint memo or anything after it.
+runs where the normaliser fingerprints the labels (:class:`LabelGuard`, on a memo miss), so an oversized label
+set never reaches the fingerprint memo or anything after it, and a label set already seen costs nothing more.
 Sizes are UTF-8 bytes. The check is a couple of ``len`` calls per label: a string of n characters is at most
 4n bytes, so it is encoded only when its character count alone could be over the limit.
 """
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from rules.alert import Alert
+from rules.fingerprint import FingerprintCache
+from rules.memo import MEMO_MAX_BYTES
 
 from .formats import ItemError, Rejection, dumps, key_path
 
@@ -61,12 +63,33 @@ def problem(labels: Mapping[str, str], limits: LabelLimits) -> tuple[str, str, s
     return None
 
 
-def checked(fingerprints: Callable[[Mapping[str, str]], str], limits: LabelLimits) -> Callable[[Mapping[str, str]], str]:
-    """``fingerprints`` behind the limits: an ItemError (the item is rejected) before any memo sees the labels."""
-    def fingerprint(labels: Mapping[str, str]) -> str:
+def _refuse_over(limits: LabelLimits) -> Callable[[Mapping[str, str]], None]:
+    def admit(labels: Mapping[str, str]) -> None:
         found = problem(labels, limits)
         if found is not None:
             raise ItemError(*found)
+
+    return admit
+
+
+class LabelGuard:
+    """The limits and the fingerprint memo they guard: labels are checked on a memo miss, before anything is
+    computed or kept (a hit was checked when it was stored, so the hot path pays nothing). Build one per process
+    (``STORMWATCH_MEMO_MAX_BYTES`` bounds its memo) and pass it to every ``normalise`` call."""
+
+    __slots__ = ("limits", "fingerprints")
+
+    def __init__(self, limits: LabelLimits = LabelLimits(), *, max_bytes: int = MEMO_MAX_BYTES) -> None:
+        self.limits = limits
+        self.fingerprints = FingerprintCache(max_bytes=max_bytes, admit=_refuse_over(limits))
+
+
+def checked(fingerprints: Callable[[Mapping[str, str]], str], limits: LabelLimits) -> Callable[[Mapping[str, str]], str]:
+    """Any other ``fingerprints`` callable behind the limits, checked on every call."""
+    admit = _refuse_over(limits)
+
+    def fingerprint(labels: Mapping[str, str]) -> str:
+        admit(labels)
         return fingerprints(labels)
 
     return fingerprint

@@ -17,13 +17,12 @@ from typing import Callable, Mapping
 import orjson
 
 from rules.alert import Alert
-from rules.fingerprint import FingerprintCache
 
 from .formats import BodyRejected, Rejection, ShapeError, json_type
 from .formats import alertmanager, generic, pagerduty
-from .limits import LabelLimits, checked, enforce
+from .limits import LabelGuard, LabelLimits, checked, enforce
 
-__all__ = ["FORMATS", "BodyRejected", "LabelLimits", "Normalised", "Rejection", "normalise", "canonical_format"]
+__all__ = ["FORMATS", "BodyRejected", "LabelGuard", "LabelLimits", "Normalised", "Rejection", "normalise", "canonical_format"]
 
 FORMATS = ("generic", "alertmanager_webhook", "alertmanager_v2", "pagerduty")
 
@@ -46,8 +45,7 @@ _PARSERS = {
     "pagerduty": pagerduty.parse,
 }
 
-_fingerprints = FingerprintCache()  # a pure, bounded cache: sharing it across calls is safe
-_DEFAULT_LIMITS = LabelLimits()
+_DEFAULT_GUARD = LabelGuard()  # the default limits and a pure, bounded fingerprint memo: sharing it is safe
 
 
 @dataclass(slots=True)
@@ -73,13 +71,13 @@ def normalise(
     format: str | None = None,
     max_bytes: int = 1 << 20,
     fingerprints: Callable[[Mapping[str, str]], str] | None = None,
-    limits: LabelLimits = _DEFAULT_LIMITS,
+    limits: LabelGuard = _DEFAULT_GUARD,
 ) -> Normalised:
     """Validate and convert one body; see the module docstring and ``docs/formats.md``.
 
     ``format`` None or "" means detect it from the body. ``now`` becomes every alert's ``received_at``
     and the start time of alerts that have none. Alerts whose labels pass ``limits`` are rejected
-    (``ingest.limits``).
+    (``ingest.limits``); ``fingerprints`` (tests, tools) replaces the guard's memo and is checked on every call.
     """
     size = body.nbytes if isinstance(body, memoryview) else _len(body)
     if size > max_bytes:
@@ -109,13 +107,13 @@ def normalise(
                 "(event_action), an object with an 'alerts' array, an object with 'labels', or an array of alerts",
             )
 
-    guarded = checked(_fingerprints if fingerprints is None else fingerprints, limits)
+    guarded = limits.fingerprints if fingerprints is None else checked(fingerprints, limits.limits)
     try:
         alerts, rejections = _PARSERS[fmt](data, now, guarded)
     except ShapeError as exc:
         raise _rejected(body, "schema", str(exc)) from None
     if fmt == "pagerduty":  # an event with its own dedup_key is not fingerprinted: check it here
-        alerts, rejections = enforce(data, alerts, rejections, limits)
+        alerts, rejections = enforce(data, alerts, rejections, limits.limits)
     return Normalised(fmt, alerts, rejections)
 
 

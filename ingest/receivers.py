@@ -10,11 +10,11 @@ from the parsed body), so the dead-letter queue never holds what the sender was 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import orjson
 
-from ingest.normalise import BodyRejected, LabelLimits, Normalised, Rejection, normalise
+from ingest.normalise import BodyRejected, LabelGuard, Normalised, Rejection, normalise
 
 #: endpoint kind -> the format named on the published message
 FORMAT_OF = {
@@ -47,13 +47,15 @@ def _problem(r: Rejection) -> dict[str, Any]:
     return {"index": r.index, "field": field_of(r), "reason": r.reason, "detail": r.detail}
 
 
-def receive(kind: str, body: bytes, *, now: float, max_bytes: int, limits: LabelLimits | None = None,
-            fingerprints: Callable[[Mapping[str, str]], str] | None = None) -> Receipt:
-    """Validate one request body of the given endpoint kind (a key of FORMAT_OF)."""
+def receive(kind: str, body: bytes, *, now: float, max_bytes: int, limits: LabelGuard | None = None) -> Receipt:
+    """Validate one request body of the given endpoint kind (a key of FORMAT_OF); ``limits``: the process's label
+    limits and fingerprint memo (None: the defaults)."""
     fmt = FORMAT_OF[kind]
     try:
-        result = normalise(body, now=now, format=fmt, max_bytes=max_bytes, limits=limits or LabelLimits(),
-                           fingerprints=fingerprints)
+        if limits is None:
+            result = normalise(body, now=now, format=fmt, max_bytes=max_bytes)
+        else:
+            result = normalise(body, now=now, format=fmt, max_bytes=max_bytes, limits=limits)
     except BodyRejected as exc:
         r = exc.rejection
         status = 413 if r.reason == "too_large" else 400

@@ -26,8 +26,7 @@ from actions.events import AmqpEventPublisher
 from actions.triggers import CurrentActionIndex
 from actions.state import ActionState
 from ingest.consumer import AlertConsumer, ConsumerConfig
-from ingest.limits import LabelLimits
-from rules.fingerprint import FingerprintCache
+from ingest.limits import LabelGuard, LabelLimits
 from ingest.topology import Names, Topology, declare
 from rules.loader import EXAMPLES_DIR, RuleSetInvalid, load_rule_set
 from rules.schema import RuleSet
@@ -89,10 +88,6 @@ def _rules_signature(setting: str) -> tuple[tuple[str, int, int], ...]:
                             for p in rules_directory(setting).iterdir() if p.suffix in (".yaml", ".yml")))
     except OSError:
         return ()
-
-
-def label_limits(s: Settings) -> LabelLimits:
-    return LabelLimits(s.label_value_max_bytes, s.labels_max_count, s.labels_max_bytes)
 
 
 class ServiceUnavailable(Exception):
@@ -178,8 +173,10 @@ class Worker:
         self.metrics = metrics or Metrics.create()
         self.clock = clock
         self.names = Names(settings.namespace)
-        # one fingerprint memo for this process's ingest and consumer, under the memo byte budget
-        self.fingerprints = FingerprintCache(max_bytes=settings.memo_max_bytes)
+        # label limits and one fingerprint memo for this process's ingest and consumer, under the memo byte budget
+        self.label_guard = LabelGuard(
+            LabelLimits(settings.label_value_max_bytes, settings.labels_max_count, settings.labels_max_bytes),
+            max_bytes=settings.memo_max_bytes)
         self.keyspace = Keyspace(settings.namespace)
         self.redis: Redis | None = None
         self.connection: AbstractRobustConnection | None = None
@@ -263,8 +260,7 @@ class Worker:
                 batch_wait=s.batch_wait_ms / 1000,
                 max_body_bytes=s.max_body_bytes,
                 retry_max_seconds=s.redis_retry_max_seconds,
-                label_limits=label_limits(s),
-                fingerprints=self.fingerprints,
+                label_guard=self.label_guard,
             ),
             self.clock,
             is_retryable,
@@ -317,8 +313,7 @@ class Worker:
             queries=IncidentQueries(self.redis, self.keyspace),
             commands=IncidentCommands(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
-            rules=self, max_body_bytes=s.max_body_bytes, label_limits=label_limits(s), metrics_token=s.metrics_token,
-            fingerprints=self.fingerprints,
+            rules=self, max_body_bytes=s.max_body_bytes, label_guard=self.label_guard, metrics_token=s.metrics_token,
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             actions=ActionState(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             stream=self.stream, console=True,

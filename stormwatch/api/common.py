@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Mapping, Protocol, TypeVar
+from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
 import orjson
 import structlog
@@ -16,7 +16,7 @@ from correlation.incident_commands import EventSink, IncidentCommands
 from correlation.incident_queries import IncidentQueries
 from correlation.links import Links
 from correlation.silences import SilenceStore
-from ingest.limits import LabelLimits
+from ingest.limits import LabelGuard
 from stormwatch.auth import AuthError, Authenticator, Principal
 from stormwatch.metrics import Metrics
 
@@ -80,9 +80,8 @@ class ApiServices:
     stream: EventFeed | None = None
     console: bool = False  # serve the web console's static files at /console/
     max_body_bytes: int = 1 << 20
-    label_limits: LabelLimits = LabelLimits()  # ingest: alerts over them are refused naming the field
+    label_guard: LabelGuard | None = None  # ingest: label limits (alerts over them refused naming the field) + memo
     metrics_token: str = ""  # GET /metrics needs it as a bearer token when set
-    fingerprints: Callable[[Mapping[str, str]], str] | None = None  # ingest's fingerprint memo (None: shared one)
 
 
 async def publish_event(services: ApiServices, event: dict[str, Any], subject: str) -> bool:

@@ -72,7 +72,7 @@ def _handler(services: ApiServices, kind: str):  # noqa: ANN202 - a Starlette en
                 message_id = "key:" + key[:200]
 
         receipt = receive(kind, body, now=services.clock(), max_bytes=services.max_body_bytes,
-                          limits=services.label_limits, fingerprints=services.fingerprints)
+                          limits=services.label_guard)
         if receipt.rejections:
             rejected.inc(len(receipt.rejections))
             for r in receipt.rejections:

@@ -6,15 +6,16 @@ import orjson
 import pytest
 from hypothesis import given, strategies as st
 
-from ingest.limits import LabelLimits, problem
+from ingest.limits import LabelGuard, LabelLimits, problem
 from ingest.normalise import BodyRejected, normalise
 
 NOW = 1_714_566_900.0
 LIMITS = LabelLimits(label_value_max_bytes=100, labels_max_count=5, labels_max_bytes=300)
+GUARD = LabelGuard(LIMITS)
 
 
 def run(body: object, fmt: str | None = None):
-    return normalise(orjson.dumps(body), now=NOW, format=fmt, limits=LIMITS)
+    return normalise(orjson.dumps(body), now=NOW, format=fmt, limits=GUARD)
 
 
 def test_a_long_value_is_rejected_naming_its_label_and_the_neighbour_is_kept() -> None:
@@ -77,7 +78,7 @@ def test_problem_agrees_with_a_plain_count(labels: dict[str, str]) -> None:
 
 def test_a_body_level_problem_is_still_a_body_rejection() -> None:
     with pytest.raises(BodyRejected):
-        normalise(b"[1", now=NOW, limits=LIMITS)
+        normalise(b"[1", now=NOW, limits=GUARD)
 
 
 def test_a_pagerduty_event_with_its_own_dedup_key_is_checked_too() -> None:
@@ -97,5 +98,17 @@ def test_an_oversized_label_set_never_reaches_the_fingerprint_memo() -> None:
         return "f"
 
     body = orjson.dumps([{"labels": {"alertname": "x" * 200}}, {"labels": {"alertname": "ok"}}])
-    result = normalise(body, now=NOW, limits=LIMITS, fingerprints=fingerprints)
+    result = normalise(body, now=NOW, limits=GUARD, fingerprints=fingerprints)
     assert seen == [{"alertname": "ok"}] and len(result.alerts) == 1
+
+
+def test_a_label_set_seen_before_is_not_checked_again_and_a_refused_one_is_not_kept() -> None:
+    guard = LabelGuard(LIMITS)
+    checks: list[int] = []
+    real = guard.fingerprints._admit  # type: ignore[attr-defined]
+    guard.fingerprints._admit = lambda labels: (checks.append(1), real(labels))  # type: ignore[attr-defined]
+    body = orjson.dumps([{"labels": {"alertname": "ok"}}, {"labels": {"alertname": "x" * 200}}])
+    for _ in range(3):
+        result = normalise(body, now=NOW, limits=guard)
+        assert len(result.alerts) == 1 and result.rejections[0].reason == "label_value_too_long"
+    assert len(checks) == 4  # "ok" once (then a memo hit), the oversized one every time (never memoised)
