@@ -64,8 +64,14 @@ def approximate_size(value: object) -> int:
     return _OTHER
 
 
-def weigh_key(key: object, value: object) -> int:
-    """The default weight: the key's size (values usually share the key's strings, or are small)."""
+def weigh_key(key: object, value: object, _fixed: int = _SET, _pair: int = _PAIR, _chain=chain.from_iterable) -> int:
+    """The default weight: the key's size (values usually share the key's strings, or are small). A label set
+    (the usual key) is summed right here, without a further call."""
+    if type(key) is frozenset:
+        try:
+            return _fixed + len(key) * _pair + sum(map(len, _chain(key)))
+        except TypeError:
+            pass
     return approximate_size(key)
 
 
@@ -91,14 +97,15 @@ class BoundedMemo(Generic[K, V]):
         return value
 
     def put(self, key: K, value: V) -> None:
+        """Called on a miss (the key is in neither generation, or is being moved out of the old one)."""
         size = self._weigh(key, value)
-        if size > self._half_bytes:
-            return  # heavier than a generation: memoising it would evict everything else
-        if len(self._young) >= self._half or self._young_bytes + size > self._half_bytes:
+        young_bytes = self._young_bytes + size
+        if young_bytes > self._half_bytes or len(self._young) >= self._half:
+            if size > self._half_bytes:
+                return  # heavier than a generation: memoising it would evict everything else
             self._old, self._old_bytes = self._young, self._young_bytes
-            self._young, self._young_bytes = {}, 0
-        if key not in self._young:
-            self._young_bytes += size
+            self._young, young_bytes = {}, size
+        self._young_bytes = young_bytes
         self._young[key] = value
 
     def __len__(self) -> int:
