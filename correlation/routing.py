@@ -82,7 +82,8 @@ class Router:
         self.shared_cause: tuple[ProblemRule, ...] = tuple(
             p for p in (rule_set.problems if rule_set is not None else ()) if p.shared_root_cause)
         self.problem_rules = {p.name: p for p in (rule_set.problems if rule_set is not None else ())}
-        self._flap_memo: BoundedMemo[frozenset, FlappingRule | bool] = BoundedMemo(max_bytes=memo_max_bytes)  # False: no rule matches
+        # False: no rule matches
+        self._flap_memo: BoundedMemo[frozenset, FlappingRule | bool] = BoundedMemo(max_bytes=memo_max_bytes)
         matrix = rule_set.priority_matrix if rule_set is not None else None
         self._matrix: dict[str, dict[str, str]] = (
             {impact: dict(getattr(matrix, impact)) for impact in ("high", "medium", "low")} if matrix else ITIL_MATRIX

@@ -4,8 +4,8 @@
 
 Starts `python -m stormwatch.cli serve` in its own namespace on a free port, opens ``--stalled`` event-stream
 clients that read the response head and then nothing more, posts ``--requests`` generic alerts one per request,
-each with a ``service`` label of ``--label-bytes`` bytes (every alert its own group, so every one opens an incident and its
-events flow to the stalled clients), then prints the serve process's VmRSS before, at its peak and at the end,
+each with a ``service`` label of ``--label-bytes`` bytes (every alert its own group, so every one opens an incident and
+its events flow to the stalled clients), then prints the serve process's VmRSS before, at its peak and at the end,
 and what the server answered. The namespace is deleted afterwards. Issue 13's probe: 30 alerts with 900 KB labels,
 3 stalled stream clients. Run it in two checkouts (PYTHONPATH=<checkout>) to compare.
 """

@@ -84,7 +84,10 @@ class LabelGuard:
         self.fingerprints = FingerprintCache(max_bytes=max_bytes, admit=_refuse_over(limits))
 
 
-def checked(fingerprints: Callable[[Mapping[str, str]], str], limits: LabelLimits) -> Callable[[Mapping[str, str]], str]:
+Fingerprints = Callable[[Mapping[str, str]], str]
+
+
+def checked(fingerprints: Fingerprints, limits: LabelLimits) -> Fingerprints:
     """Any other ``fingerprints`` callable behind the limits, checked on every call."""
     admit = _refuse_over(limits)
 

@@ -22,7 +22,8 @@ from .formats import BodyRejected, Rejection, ShapeError, json_type
 from .formats import alertmanager, generic, pagerduty
 from .limits import LabelGuard, LabelLimits, checked, enforce
 
-__all__ = ["FORMATS", "BodyRejected", "LabelGuard", "LabelLimits", "Normalised", "Rejection", "normalise", "canonical_format"]
+__all__ = ["FORMATS", "BodyRejected", "LabelGuard", "LabelLimits", "Normalised", "Rejection", "normalise",
+           "canonical_format"]
 
 FORMATS = ("generic", "alertmanager_webhook", "alertmanager_v2", "pagerduty")
 
@@ -71,13 +72,14 @@ def normalise(
     format: str | None = None,
     max_bytes: int = 1 << 20,
     fingerprints: Callable[[Mapping[str, str]], str] | None = None,
-    limits: LabelGuard = _DEFAULT_GUARD,
+    limits: LabelGuard | None = None,
 ) -> Normalised:
     """Validate and convert one body; see the module docstring and ``docs/formats.md``.
 
     ``format`` None or "" means detect it from the body. ``now`` becomes every alert's ``received_at``
-    and the start time of alerts that have none. Alerts whose labels pass ``limits`` are rejected
-    (``ingest.limits``); ``fingerprints`` (tests, tools) replaces the guard's memo and is checked on every call.
+    and the start time of alerts that have none. Alerts whose labels pass ``limits`` (None: the defaults) are
+    rejected (``ingest.limits``); ``fingerprints`` (tests, tools) replaces the guard's memo and is then checked
+    on every call.
     """
     size = body.nbytes if isinstance(body, memoryview) else _len(body)
     if size > max_bytes:
@@ -107,13 +109,14 @@ def normalise(
                 "(event_action), an object with an 'alerts' array, an object with 'labels', or an array of alerts",
             )
 
-    guarded = limits.fingerprints if fingerprints is None else checked(fingerprints, limits.limits)
+    guard = _DEFAULT_GUARD if limits is None else limits
+    guarded = guard.fingerprints if fingerprints is None else checked(fingerprints, guard.limits)
     try:
         alerts, rejections = _PARSERS[fmt](data, now, guarded)
     except ShapeError as exc:
         raise _rejected(body, "schema", str(exc)) from None
     if fmt == "pagerduty":  # an event with its own dedup_key is not fingerprinted: check it here
-        alerts, rejections = enforce(data, alerts, rejections, limits.limits)
+        alerts, rejections = enforce(data, alerts, rejections, guard.limits)
     return Normalised(fmt, alerts, rejections)
 
 

@@ -52,10 +52,7 @@ def receive(kind: str, body: bytes, *, now: float, max_bytes: int, limits: Label
     limits and fingerprint memo (None: the defaults)."""
     fmt = FORMAT_OF[kind]
     try:
-        if limits is None:
-            result = normalise(body, now=now, format=fmt, max_bytes=max_bytes)
-        else:
-            result = normalise(body, now=now, format=fmt, max_bytes=max_bytes, limits=limits)
+        result = normalise(body, now=now, format=fmt, max_bytes=max_bytes, limits=limits)
     except BodyRejected as exc:
         r = exc.rejection
         status = 413 if r.reason == "too_large" else 400

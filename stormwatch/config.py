@@ -170,8 +170,8 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 16 characters (or empty: /metrics open)")
         return value
 
-    @field_validator("group_by", "metrics_sources", "actions_allowed_schemes", "actions_allowed_hosts", "actions_allowed_ports",
-                     "actions_allowed_networks", "gc_threshold", mode="before")
+    @field_validator("group_by", "metrics_sources", "actions_allowed_schemes", "actions_allowed_hosts",
+                     "actions_allowed_ports", "actions_allowed_networks", "gc_threshold", mode="before")
     @classmethod
     def _split_group_by(cls, value: object) -> object:
         if isinstance(value, str):

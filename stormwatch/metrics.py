@@ -81,7 +81,8 @@ class Metrics:
         return cls(
             registry=r,
             alerts_received=Counter(
-                "stormwatch_alerts_received_total", "Valid alerts received, by source (built-in and STORMWATCH_METRICS_SOURCES, else 'other') and format.",
+                "stormwatch_alerts_received_total",
+                "Valid alerts received, by source (built-in and STORMWATCH_METRICS_SOURCES, else 'other') and format.",
                 ["source", "format"], registry=r),
             alerts_duplicate=Counter(
                 "stormwatch_alerts_duplicate_total", "Alerts that repeated a known alert in the same status.",
