@@ -10,8 +10,8 @@ incident lands on the same PagerDuty alert; a generic webhook gets the incident 
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -119,7 +119,7 @@ class HttpExecutor:
             ) as response:
                 text = (await response.content.read(RESPONSE_KEEP + 1)).decode("utf-8", "replace")
                 status = response.status
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return Outcome(False, f"timed out after {prepared.timeout}s", retryable=True)
         except aiohttp.ClientConnectorError as exc:
             if isinstance(getattr(exc, "os_error", None), UrlRefused):

@@ -7,7 +7,8 @@ so two workers can never both pass the same check. Key names come from the shell
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
+from collections.abc import Sequence
 
 import orjson
 from redis.asyncio import Redis

@@ -31,7 +31,7 @@ does the same when one of the group's timers falls due.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rules.alert import Alert
 

@@ -10,7 +10,7 @@ the alert.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from rules.alert import Alert
 from rules.matchers import matches_all

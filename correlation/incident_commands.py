@@ -10,7 +10,8 @@ another's change. Every change is a timeline entry naming who made it and an eve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
+from collections.abc import Sequence
 
 import orjson
 from redis.asyncio import Redis

@@ -6,7 +6,8 @@ turns them into a ``Decision``.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from rules.alert import Alert, severity_rank
 
@@ -147,7 +148,8 @@ class DecisionBuilder:
                 incident.priority = priority
         severity = alert.severity
         if severity_rank(severity) > severity_rank(incident.severity):
-            self.note(incident, "severity", f"severity raised {incident.severity} -> {severity}", now, alert.fingerprint)
+            self.note(incident, "severity", f"severity raised {incident.severity} -> {severity}", now,
+                      alert.fingerprint)
             incident.severity = severity
         if incident.id not in self.decision.opened:
             verb = "joined" if new_member else "firing again"

@@ -16,7 +16,8 @@ share a group.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from correlation.causes import CauseRules, Causes
 from correlation.decision import Context, MutedBy
@@ -25,7 +26,18 @@ from rules.alert import normalise_severity
 from rules.fingerprint import labels_to_signature
 from rules.matchers import Matcher, equality_index_key, matches_all
 from rules.memo import MEMO_MAX_BYTES, BoundedMemo, approximate_size
-from rules.schema import DEFAULT_PRIORITIES, DEFAULT_TEAM, ITIL_MATRIX, FlappingRule, GroupRule, LevelSource, MaintenanceWindow, ProblemRule, RuleSet, Threshold
+from rules.schema import (
+    DEFAULT_PRIORITIES,
+    DEFAULT_TEAM,
+    ITIL_MATRIX,
+    FlappingRule,
+    GroupRule,
+    LevelSource,
+    MaintenanceWindow,
+    ProblemRule,
+    RuleSet,
+    Threshold,
+)
 
 DEFAULT_RULE = "default"
 ALL_LABELS = "..."
@@ -245,7 +257,9 @@ def _level(source: LevelSource | None, labels: Mapping[str, str]) -> str:
         return source.value
     assert source.from_label is not None
     value = labels.get(source.from_label, "")
-    return source.map.get(value, source.default) if source.map else (value if value in ("high", "medium", "low") else source.default)
+    if source.map:
+        return source.map.get(value, source.default)
+    return value if value in ("high", "medium", "low") else source.default
 
 
 __all__ = ["ALL_LABELS", "DEFAULT_RULE", "Group", "IncidentDefaults", "Matcher", "Route", "Router", "priority_rank"]

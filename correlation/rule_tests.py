@@ -7,7 +7,7 @@ tested with ``at:`` values (``at: 25h30m`` is Tuesday 01:30 UTC).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import yaml
@@ -22,7 +22,7 @@ from rules.loader import RuleSetInvalid, load_rule_set
 from rules.matchers import MatcherError, parse_matcher
 from rules.testfile import Checkpoint, ExpectedIncident, ExpectedProblem, RuleTest, RuleTestFile
 
-T0 = datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()  # a Monday
+T0 = datetime(2026, 1, 5, tzinfo=UTC).timestamp()  # a Monday
 _FIELDS = ("status", "priority", "team", "severity", "rule", "alerts", "firing", "occurrences", "flapping")
 
 
@@ -46,7 +46,8 @@ def run_file(path: Path) -> list[TestResult]:
     try:
         rule_set = load_rule_set(rules_dir)
     except RuleSetInvalid as exc:
-        return [TestResult(str(path), "(rules)", [f"rules in {rules_dir} are invalid:"] + [f"  {e}" for e in exc.errors])]
+        problems = [f"rules in {rules_dir} are invalid:"] + [f"  {e}" for e in exc.errors]
+        return [TestResult(str(path), "(rules)", problems)]
     return [_run_test(str(path), test, rule_set, doc.group_by) for test in doc.tests]
 
 

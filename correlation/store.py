@@ -9,7 +9,8 @@ round trips, not one per alert.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
+from collections.abc import Iterable, Sequence
 
 import orjson
 from redis.asyncio import Redis
@@ -46,7 +47,7 @@ class FollowUps:
         return orjson.dumps(doc)
 
     @classmethod
-    def from_json(cls, raw: bytes) -> "FollowUps":
+    def from_json(cls, raw: bytes) -> FollowUps:
         if not raw:
             return cls([], [], [])
         d = orjson.loads(raw)
@@ -110,12 +111,12 @@ class IncidentStore:
             wanted[gid] = (group, fp_list)  # type: ignore[assignment]
         results = await self.scripts.run_many("read_group", calls)
         states: dict[str, GroupState] = {}
-        for gid, result in zip(gids, results):
+        for gid, result in zip(gids, results, strict=True):
             group, fp_list = wanted[gid]
             raw_group, raw_incident, raw_older, *raw_alerts = result
             held = raw_alerts[len(fp_list):]
             raw_alerts = raw_alerts[: len(fp_list)]
-            h = dict(zip(raw_group[::2], raw_group[1::2]))
+            h = dict(zip(raw_group[::2], raw_group[1::2], strict=True))
             state = GroupState(
                 group_id=gid,
                 group_key=group.key,
@@ -125,17 +126,17 @@ class IncidentStore:
                 route=group.route,
             )
             if raw_incident:
-                state.incident = Incident.from_hash(dict(zip(raw_incident[::2], raw_incident[1::2])))
+                state.incident = Incident.from_hash(dict(zip(raw_incident[::2], raw_incident[1::2], strict=True)))
             for raw in raw_older:
                 if raw:
-                    older = Incident.from_hash(dict(zip(raw[::2], raw[1::2])))
+                    older = Incident.from_hash(dict(zip(raw[::2], raw[1::2], strict=True)))
                     state.older[older.id] = older
-            for fp, raw in zip(fp_list, raw_alerts):
+            for fp, raw in zip(fp_list, raw_alerts, strict=True):
                 if raw:
                     state.alerts[fp] = AlertState.from_json(raw)
             if h.get(b"pending"):
                 state.pending = {fp: (since, name) for fp, (since, name) in orjson.loads(h[b"pending"]).items()}
-            for fp, raw in zip(held[::2], held[1::2]):
+            for fp, raw in zip(held[::2], held[1::2], strict=True):
                 if raw and fp.decode() not in state.alerts:
                     state.alerts[fp.decode()] = AlertState.from_json(raw)
             states[gid] = state
@@ -197,7 +198,7 @@ class IncidentStore:
         built = [self._group_write(gid, version, decisions) for gid, version, decisions in writes]
         results = await self.scripts.run_many("apply_group", [(keys, flat) for keys, flat, _ in built])
         applied = []
-        for (_, _, follow_ups), result in zip(built, results):
+        for (_, _, follow_ups), result in zip(built, results, strict=True):
             status = result[0].decode()
             if status == "ok":
                 applied.append(Applied("ok", follow_ups))
@@ -230,7 +231,7 @@ class IncidentStore:
         calls = [([shard], [now, lease, limit]) for shard in self.keys.timer_shards]
         results = await self.scripts.run_many("claim_timers", calls)
         claimed = []
-        for (keys, _), pairs in zip(calls, results):
+        for (keys, _), pairs in zip(calls, results, strict=True):
             for i in range(0, len(pairs), 2):
                 claimed.append((keys[0], pairs[i].decode(), pairs[i + 1].decode()))
         return claimed
@@ -249,7 +250,7 @@ class IncidentStore:
         for fp in fingerprints:
             pipe.get(self.keys.sender_key(fp))
         raws = await pipe.execute()
-        return {fp: orjson.loads(raw) for fp, raw in zip(fingerprints, raws) if raw}
+        return {fp: orjson.loads(raw) for fp, raw in zip(fingerprints, raws, strict=True) if raw}
 
     async def remember_sender_keys(self, groups: dict[str, dict[str, str]]) -> None:
         if not groups:

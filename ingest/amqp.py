@@ -14,7 +14,8 @@ aio-pika's recovery re-subscribes through the base ``Queue.consume`` and so deli
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from typing import Any
+from collections.abc import Awaitable, Callable
 
 import aiormq
 from aio_pika import RobustQueue
@@ -40,7 +41,7 @@ class AlertMessage:
         self._channel = channel
 
     @classmethod
-    def of(cls, message: DeliveredMessage | AbstractIncomingMessage) -> "AlertMessage":
+    def of(cls, message: DeliveredMessage | AbstractIncomingMessage) -> AlertMessage:
         if isinstance(message, DeliveredMessage):
             props = message.header.properties
             deliver = message.delivery

@@ -19,7 +19,7 @@ Sizes are UTF-8 bytes. The check is a couple of ``len`` calls per label: a strin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from rules.alert import Alert
 from rules.fingerprint import FingerprintCache

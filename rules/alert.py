@@ -11,7 +11,8 @@ Times are float seconds since the epoch (UTC); the API renders them as RFC 3339.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Literal
+from collections.abc import Mapping
 
 Status = Literal["firing", "resolved"]
 

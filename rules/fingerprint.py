@@ -12,7 +12,7 @@ tests compare it with), and results are still memoised per label set: in an aler
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from rules.memo import MEMO_LIMIT, MEMO_MAX_BYTES, BoundedMemo
 

@@ -14,12 +14,15 @@ An entry heavier than half the budget is not memoised at all (the caller recompu
 from __future__ import annotations
 
 from itertools import chain
-from typing import Callable, Generic, Hashable, TypeVar
+from typing import Generic, TypeVar
+from collections.abc import Callable, Hashable
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-MEMO_LIMIT = 65_536  # entries, both generations together: label sets notified again within ~32,000 others hit; see docs/scaling.md (worker RSS)
+# entries, both generations together: label sets notified again within ~32,000 others hit;
+# see docs/scaling.md (worker RSS)
+MEMO_LIMIT = 65_536
 MEMO_MAX_BYTES = 128 << 20  # estimated bytes, both generations together (STORMWATCH_MEMO_MAX_BYTES); docs/security.md
 
 # CPython 3.11, 64-bit: sys.getsizeof("") == 49, of a 2-tuple 56, and a frozenset/set grows ~ 40 bytes per member

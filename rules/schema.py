@@ -13,7 +13,8 @@ Reference for SREs: ``docs/rules/reference.md``.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Sequence
+from typing import Annotated, Any, Literal
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator,
@@ -43,7 +44,7 @@ def parse_duration(value: object) -> float:
     match = _DURATION.fullmatch(text)
     if not text or match is None or not any(match.groups()):
         raise _fail(f"invalid duration {value!r}: {_DURATION_HINT}")
-    return sum(int(n) * unit for n, unit in zip(match.groups(), _DURATION_UNITS) if n)
+    return sum(int(n) * unit for n, unit in zip(match.groups(), _DURATION_UNITS, strict=True) if n)
 
 
 def _positive(seconds: float) -> float:

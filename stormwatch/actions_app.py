@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import structlog
 from aio_pika.abc import AbstractExchange, AbstractRobustConnection

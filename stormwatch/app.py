@@ -8,7 +8,8 @@ import signal
 import socket
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import aio_pika
 import structlog
@@ -436,7 +437,7 @@ class Worker:
         if self.connection is not None and not self.connection.is_closed:
             try:
                 await asyncio.wait_for(self.connection.close(), timeout=5)
-            except (asyncio.TimeoutError, aio_pika.exceptions.AMQPError) as exc:
+            except (TimeoutError, aio_pika.exceptions.AMQPError) as exc:
                 log.warning("amqp_close_failed", error=repr(exc))
         if self.redis is not None:
             await self.redis.aclose()

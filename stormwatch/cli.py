@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any, Coroutine, Optional
+from typing import Any
+from collections.abc import Coroutine
 
 import orjson
 import typer
@@ -15,6 +16,7 @@ from rich.table import Table
 from stormwatch.config import Settings, SettingsError, load_settings, redact_url
 from stormwatch.actions_cli import register as register_actions
 from stormwatch.logging import configure_logging
+from datetime import UTC
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Alerts in, incidents out.")
 incidents_app = typer.Typer(no_args_is_help=True, help="Look at incidents.")
@@ -85,7 +87,7 @@ def _run(coro: Coroutine[Any, Any, Any]) -> Any:
 
 @app.command()
 def serve(
-    namespace: Optional[str] = typer.Option(None, help="Overrides STORMWATCH_NAMESPACE."),
+    namespace: str | None = typer.Option(None, help="Overrides STORMWATCH_NAMESPACE."),
     role: str = typer.Option("all", help="all | alerts (no action runner) | actions (only the action runner)."),
 ) -> None:
     """Run a worker: consume alerts, correlate them into incidents, publish incident events, run actions."""
@@ -121,7 +123,7 @@ def demo(
 @app.command()
 def publish(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A JSON body in any supported format."),
-    format: Optional[str] = typer.Option(None, "--format", help="Name the format instead of detecting it."),
+    format: str | None = typer.Option(None, "--format", help="Name the format instead of detecting it."),
     routing_key: str = typer.Option("cli", help="Routing key on the alerts exchange."),
 ) -> None:
     """Publish one alert body to the alerts exchange (with a broker confirm)."""
@@ -139,9 +141,9 @@ def bench(
     batch: str = typer.Option("1,50", help="Alerts per message, comma-separated scenarios."),
     groups: int = typer.Option(500, help="Distinct groups the alerts fall into."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
-    rules: Optional[str] = typer.Option(
+    rules: str | None = typer.Option(
         None, help="Compare rule-set sizes instead, e.g. 10,1000: the drain with that many group rules loaded."),
-    workers: Optional[str] = typer.Option(
+    workers: str | None = typer.Option(
         None, help="Compare worker process counts instead, e.g. 1,2: throughput, Redis bytes per alert, RSS."),
     actions: int = typer.Option(0, help="Measure action start latency instead: N triggers under a steady load."),
     rate: float = typer.Option(1000.0, help="With --actions: load in single-alert messages per second."),
@@ -219,9 +221,9 @@ async def _with_store(fn: Any) -> Any:
 def _ts(value: float | None) -> str:
     if value is None:
         return "-"
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def print_json(doc: Any) -> None:

@@ -6,7 +6,7 @@ Through the API when ``STORMWATCH_API_URL`` or ``STORMWATCH_API_TOKEN`` is set, 
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -36,7 +36,7 @@ def incidents_table(incidents: list[dict[str, Any]], title: str = "incidents") -
 
 def incidents_list(
     open_only: bool = typer.Option(False, "--open", help="Only open and acknowledged incidents."),
-    status: Optional[list[str]] = typer.Option(None, "--status", help="open, acknowledged or resolved (repeatable)."),
+    status: list[str] | None = typer.Option(None, "--status", help="open, acknowledged or resolved (repeatable)."),
     limit: int = typer.Option(50, min=1, max=10_000),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:

@@ -6,9 +6,9 @@ re-sends what is still firing; one sender emits a malformed alert. The symptoms 
 example rules' holds), find the database alert and attach to its incident; then the database recovers and
 most alerts resolve, but shipping's latency keeps firing: it stays a symptom of the database incident for the
 rules' 5-minute recovery grace (a recovery does not page) and, still firing when the grace runs out, becomes an
-incident of its own; then too the database incident resolves (its rule's 5-minute resolve hold). The worker's clock is simulated, so those
-minutes pass in a second; everything else is the real worker on the real RabbitMQ and Redis. The demo prints
-the incidents, the problem, the symptoms and the compression ratio.
+incident of its own; then too the database incident resolves (its rule's 5-minute resolve hold). The worker's
+clock is simulated, so those minutes pass in a second; everything else is the real worker on the real RabbitMQ
+and Redis. The demo prints the incidents, the problem, the symptoms and the compression ratio.
 
 The simulated clock starts as far in the past as the demo skips, so it reaches the real time when the storm ends:
 every time in the kept incidents (``--keep``, ``--console``) is a real minute that just passed, never the future.
@@ -48,7 +48,7 @@ DEPENDENTS = {  # service -> the format its monitoring sends
 ROUNDS = 4  # Prometheus re-sends firing alerts every evaluation interval
 CAUSE_HOLD_SKIP = 31.0  # the symptoms' 30s hold for a cause runs out
 RESOLVE_HOLD_SKIP = 5 * 60 + 1.0  # the database incident's 5m resolve hold and its symptoms' 5m recovery grace run out
-CONSOLE_TOKEN_NAME = "demo-console"
+CONSOLE_TOKEN_NAME = "demo-console"  # noqa: S105 - the name of a token, not one
 
 
 @dataclass
@@ -252,7 +252,7 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False, 
 async def _serve_console(settings: Settings, console: Console, port: int | None, token: str) -> None:
     """Print where the console is and the run's token, then wait for Ctrl-C or SIGTERM."""
     host = settings.http_address[0]
-    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a comparison
     url = f"http://{host}:{port}/console/"
     console.print(f"console: {url}", highlight=False, soft_wrap=True)
     console.print(f"token: {token}", highlight=False, soft_wrap=True)

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import structlog
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol

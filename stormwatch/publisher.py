@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Iterable
+from collections.abc import Iterable
 
 import aio_pika
 from aio_pika.abc import AbstractExchange

@@ -117,7 +117,8 @@ def openapi_document(version: str) -> dict[str, Any]:
                 ("cursor", "next_cursor of the previous page"))]
         if path == "/api/v1/actions":
             op["parameters"] = [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
-                ("incident", "only this incident's runs"), ("problem", "only this problem's runs"), ("state", "e.g. pending_approval (comma-separated)"),
+                ("incident", "only this incident's runs"), ("problem", "only this problem's runs"),
+                ("state", "e.g. pending_approval (comma-separated)"),
                 ("limit", "1..1000, default 100"))]
         if path == "/api/v1/rules/validate":
             op["parameters"] = [{"name": "file", "in": "query", "schema": {"type": "string"},

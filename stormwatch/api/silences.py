@@ -28,7 +28,7 @@ def silence_routes(services: ApiServices) -> list[Route]:
     ]
 
 
-def _list(services: ApiServices):  # noqa: ANN202
+def _list(services: ApiServices):
     async def handle(request: Request) -> Response:
         authorise(services, request, "read")
         now = services.clock()
@@ -39,7 +39,7 @@ def _list(services: ApiServices):  # noqa: ANN202
     return handle
 
 
-def _create(services: ApiServices):  # noqa: ANN202
+def _create(services: ApiServices):
     async def handle(request: Request) -> Response:
         principal = authorise(services, request, "respond")
         body = await parse_model(request, SilenceBody)
@@ -62,8 +62,9 @@ def _create(services: ApiServices):  # noqa: ANN202
         await services.silences.add(silence)  # type: ignore[union-attr]
         log.info("silence_created", silence_id=silence.id, by=principal.name)
         doc = silence.public(now)
-        await publish_event(services, {"event_id": f"{silence.id}:created", "type": "silence.created", "by": principal.name,
-                                       "at": now, "reason": f"silence created by {principal.name}: {body.comment}",
+        await publish_event(services, {"event_id": f"{silence.id}:created", "type": "silence.created",
+                                       "by": principal.name, "at": now,
+                                       "reason": f"silence created by {principal.name}: {body.comment}",
                                        "silence": doc}, silence.id)
         return json_response(doc, 201)
 
@@ -80,7 +81,7 @@ def _matchers(texts: list[str]) -> list[Matcher]:
     return matchers
 
 
-def _preview(services: ApiServices):  # noqa: ANN202
+def _preview(services: ApiServices):
     """Which firing alerts of the open incidents (newest PREVIEW_INCIDENTS) these matchers would mute."""
 
     async def handle(request: Request) -> Response:
@@ -103,7 +104,7 @@ def _preview(services: ApiServices):  # noqa: ANN202
     return handle
 
 
-def _expire(services: ApiServices):  # noqa: ANN202
+def _expire(services: ApiServices):
     async def handle(request: Request) -> Response:
         principal = authorise(services, request, "respond")
         silence_id = request.path_params["id"]
