@@ -36,7 +36,7 @@ def backtest_command(
         settle_seconds = parse_duration(settle)
         stream = read_recordings(recordings)
     except RuleSetInvalid as exc:
-        err.print("\n".join(["candidate rules are invalid:", *exc.errors]), markup=False, highlight=False)
+        err.print("\n".join(["candidate rules are invalid:", *map(str, exc.errors)]), markup=False, highlight=False)
         raise typer.Exit(2) from None
     except (RulesInvalid, RecordingError, ValueError) as exc:
         err.print(str(exc), markup=False, highlight=False)

@@ -48,3 +48,14 @@ async def test_recorded_stream_backtests_side_by_side(clean, tmp_path):
     bad.write_text('{"at": 1}\n')
     code, _, err = await _cli(clean, "backtest", "--rules", str(EXAMPLES_DIR), str(bad))
     assert code == 2 and "bad.jsonl:1" in err
+
+
+async def test_invalid_candidate_rules_are_listed(clean, tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "groups.yaml").write_text("groups:\n  - name: x\n    bogus: 1\n")
+    recording = tmp_path / "rec.jsonl"
+    recording.write_text("")
+    code, _, err = await _cli(clean, "backtest", "--rules", str(rules), str(recording))
+    assert code == 2, err
+    assert "candidate rules are invalid:" in err and "groups.yaml:3" in err and "bogus" in err
