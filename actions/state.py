@@ -7,7 +7,7 @@ so two workers can never both pass the same check. Key names come from the shell
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from collections.abc import Sequence
 
 import orjson
@@ -208,7 +208,7 @@ class ActionState:
             index = self.keys.problem_runs(problem_id)
         else:
             index = self.keys.incident_runs(incident_id) if incident_id else self.keys.action_runs
-        ids = [i.decode() for i in await self.redis.zrevrange(index, 0, limit - 1)]
+        ids = [i.decode() for i in cast(list[bytes], await self.redis.zrevrange(index, 0, limit - 1))]  # bytes client
         pipe = self.redis.pipeline(transaction=False)
         for rid in ids:
             pipe.hgetall(self.keys.action_run(rid))
@@ -284,11 +284,11 @@ class ActionState:
         await pipe.execute()
 
     async def audit(self, count: int = 1000) -> list[dict[str, Any]]:
-        entries = await self.redis.xrange(self.keys.audit, count=count)
+        entries = cast(list[tuple[bytes, dict[bytes, bytes]]], await self.redis.xrange(self.keys.audit, count=count))
         return [orjson.loads(fields[b"entry"]) for _, fields in entries]
 
     async def put_result(self, correlation_id: str, reply: bytes, ttl: int = 86_400) -> None:
         await self.redis.set(self.keys.action_result(correlation_id), reply, ex=ttl)
 
     async def take_result(self, correlation_id: str) -> bytes | None:
-        return await self.redis.getdel(self.keys.action_result(correlation_id))
+        return cast(bytes | None, await self.redis.getdel(self.keys.action_result(correlation_id)))  # a bytes client

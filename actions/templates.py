@@ -58,7 +58,7 @@ class Renderer:
             raise TemplateFailed(f"template {template!r}: {exc}") from None
 
 
-def _compiler(finalize: Callable[[Any], str] | None) -> Callable[[str], Template]:
+def _compiler(finalize: Callable[..., str] | None) -> Callable[[str], Template]:  # (value) or (context, value)
     env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True,
                                finalize=finalize)
     return lru_cache(maxsize=1024)(env.from_string)

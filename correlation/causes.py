@@ -120,8 +120,8 @@ class CauseRules:
         self._depended_on = frozenset(depended)
         self._paths: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         self._closure: dict[str, frozenset[str]] = {}
-        self._memo: BoundedMemo[frozenset, tuple[tuple[str, ...], tuple[Lookup, ...], float]] = BoundedMemo(
-            max_bytes=memo_max_bytes)
+        self._memo: BoundedMemo[frozenset[tuple[str, str]], tuple[tuple[str, ...], tuple[Lookup, ...], float]] = (
+            BoundedMemo(max_bytes=memo_max_bytes))
 
     @classmethod
     def from_rule_set(cls, rule_set: RuleSet | None, *, memo_max_bytes: int = MEMO_MAX_BYTES) -> CauseRules:
@@ -185,7 +185,7 @@ class CauseRules:
         assert self.topology is not None
         out: list[tuple[str, tuple[str, ...]]] = []
         seen = {service}
-        queue = deque([(service, (service,))])
+        queue: deque[tuple[str, tuple[str, ...]]] = deque([(service, (service,))])
         while queue:
             current, path = queue.popleft()
             node = self.topology.services.get(current)

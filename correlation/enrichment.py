@@ -24,7 +24,7 @@ class Enricher:
         self.rules = tuple(rules)
         # keyed by the labels alone: what the rules add depends only on them (matchers and lookups read labels),
         # while annotations often carry a changing value ("CPU at 93%") that would make every alert a miss
-        self._memo: BoundedMemo[frozenset, tuple[dict[str, str] | None, dict[str, str]]] = BoundedMemo(
+        self._memo: BoundedMemo[frozenset[tuple[str, str]], tuple[dict[str, str] | None, dict[str, str]]] = BoundedMemo(
             max_bytes=memo_max_bytes)
 
     def __bool__(self) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 from collections.abc import Mapping
 
 from rules.alert import Alert, severity_rank
+from rules.schema import Threshold
 
 from correlation.causes import Entry
 from correlation.decision import Context, Decision, Event, Recurrence, Symptom, hold_timer
@@ -22,12 +23,13 @@ WAITING = "hold:"  # AlertState.muted prefix while a possible symptom waits for 
 SYMPTOM = ("inhibited:", "topology:")
 
 
-def _threshold_met(threshold: Any, pending: Mapping[str, tuple[float, str]]) -> bool:
+def _threshold_met(threshold: Threshold, pending: Mapping[str, tuple[float, str]]) -> bool:
     names = {name for _, name in pending.values()}
     if threshold.any_of is not None:
         return bool(names & set(threshold.any_of))
     if threshold.all_of is not None:
         return set(threshold.all_of) <= names
+    assert threshold.count is not None  # Threshold's validator: exactly one form, count with within
     return len(pending) >= threshold.count
 
 

@@ -14,7 +14,7 @@ idempotent follow-up, one small script per key (each keeps to one slot, as a Red
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from collections.abc import Iterable, Sequence
 
 import orjson
@@ -150,7 +150,8 @@ class Links:
                 for h, members in zip(raw[::2], raw[1::2], strict=True) if h]
 
     async def list_problems(self, *, open_only: bool = False, limit: int = 100) -> list[Problem]:
-        ids = await self.redis.zrevrange(self.keys.open_problems if open_only else self.keys.problems, 0, limit - 1)
+        index = self.keys.open_problems if open_only else self.keys.problems
+        ids = cast(list[bytes], await self.redis.zrevrange(index, 0, limit - 1))  # a bytes client
         return await self.problems([i.decode() for i in ids])
 
     async def problem_timeline(self, problem_id: str) -> list[dict[str, Any]]:

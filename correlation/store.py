@@ -9,7 +9,7 @@ round trips, not one per alert.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from collections.abc import Iterable, Sequence
 
 import orjson
@@ -51,9 +51,9 @@ class FollowUps:
         if not raw:
             return cls([], [], [])
         d = orjson.loads(raw)
-        return cls([tuple(x) for x in d["o"]], d["r"], d["e"], [tuple(x) for x in d.get("t", [])],  # type: ignore[misc]
-                   [tuple(x) for x in d.get("s", [])], d.get("y", []),  # type: ignore[misc]
-                   [tuple(x) for x in d.get("p", [])])  # type: ignore[misc]
+        return cls([tuple(x) for x in d["o"]], d["r"], d["e"], [tuple(x) for x in d.get("t", [])],
+                   [tuple(x) for x in d.get("s", [])], d.get("y", []),
+                   [tuple(x) for x in d.get("p", [])])
 
     @property
     def empty(self) -> bool:
@@ -103,16 +103,15 @@ class IncidentStore:
     async def load_groups(self, wanted: dict[str, tuple[Group, set[str]]]) -> dict[str, GroupState]:
         gids = list(wanted)
         calls = []
+        fp_lists: dict[str, list[str]] = {}  # the order of the alert keys in each call
         for gid in gids:
-            group, fps = wanted[gid]
-            fp_list = sorted(fps)
+            fp_list = fp_lists[gid] = sorted(wanted[gid][1])
             keys = [self.keys.group(gid)] + [self.keys.alert(gid, fp) for fp in fp_list]
             calls.append((keys, [self.keys.incident_prefix(gid), self.keys.alert_prefix(gid)]))
-            wanted[gid] = (group, fp_list)  # type: ignore[assignment]
         results = await self.scripts.run_many("read_group", calls)
         states: dict[str, GroupState] = {}
         for gid, result in zip(gids, results, strict=True):
-            group, fp_list = wanted[gid]
+            group, fp_list = wanted[gid][0], fp_lists[gid]
             raw_group, raw_incident, raw_older, *raw_alerts = result
             held = raw_alerts[len(fp_list):]
             raw_alerts = raw_alerts[: len(fp_list)]
@@ -172,10 +171,10 @@ class IncidentStore:
         for fp, state in alerts.items():
             ops.append(["set", k(self.keys.alert(gid, fp)), state.to_json()])
         for iid, incident in incidents.items():
-            flat: list[str] = []
+            fields: list[str] = []
             for name, value in incident.to_hash().items():
-                flat += (name, value)
-            ops.append(["hset", k(self.keys.incident(iid))] + flat)
+                fields += (name, value)
+            ops.append(["hset", k(self.keys.incident(iid))] + fields)
         for iid, fps in members.items():
             ops.append(["sadd", k(self.keys.incident_alerts(iid))] + fps)
         for iid, entries in timeline.items():
@@ -272,7 +271,7 @@ class IncidentStore:
 
     async def list_incidents(self, *, open_only: bool = False, limit: int = 100, offset: int = 0) -> list[Incident]:
         index = self.keys.open_incidents if open_only else self.keys.incidents
-        ids = await self.redis.zrevrange(index, offset, offset + limit - 1)
+        ids = cast(list[bytes], await self.redis.zrevrange(index, offset, offset + limit - 1))  # a bytes client
         if not ids:
             return []
         pipe = self.redis.pipeline(transaction=False)
@@ -285,7 +284,8 @@ class IncidentStore:
 
     async def incident_alerts(self, incident_id: str) -> list[AlertState]:
         gid, _ = parse_incident_id(incident_id)
-        fps = sorted(m.decode() for m in await self.redis.smembers(self.keys.incident_alerts(incident_id)))
+        members = cast(set[bytes], await self.redis.smembers(self.keys.incident_alerts(incident_id)))  # a bytes client
+        fps = sorted(m.decode() for m in members)
         if not fps:
             return []
         raws = await self.redis.mget([self.keys.alert(gid, fp) for fp in fps])

@@ -104,7 +104,7 @@ def enforce(data: object, alerts: list[Alert], rejections: list[Rejection],
     own ``dedup_key``): reject the alert when it passes the limits."""
     if len(alerts) != 1:
         return alerts, rejections
-    found = problem(alerts[0].labels, limits)  # type: ignore[arg-type]
+    found = problem(alerts[0].labels, limits)
     if found is None:
         return alerts, rejections
     reason, field, message = found

@@ -439,7 +439,8 @@ class PriorityMatrix(RuleModel):
         return self
 
     def priority(self, impact: str, urgency: str) -> str:
-        return getattr(self, impact)[urgency]
+        row: dict[str, str] = getattr(self, impact)
+        return row[urgency]
 
 
 from rules.action_schema import (ActionConfig, ActionPolicies, ActionTriggerItem, ProblemTriggerItem,  # noqa: E402

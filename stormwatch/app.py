@@ -194,7 +194,7 @@ class Worker:
     async def start(self) -> None:
         if self.store is None:
             await self.connect()
-        assert self.topology is not None and self.store is not None
+        assert self.topology is not None and self.store is not None and self.redis is not None
         s = self.settings
         self.pipeline = pipeline = CorrelationPipeline(
             self.store, Router(self.rule_set, s.group_by, self.incident_defaults, memo_max_bytes=s.memo_max_bytes),

@@ -6,7 +6,7 @@ import asyncio
 import sys
 from pathlib import Path
 from typing import Any
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 
 import orjson
 import typer
@@ -69,6 +69,7 @@ def _examples_unless_chosen(settings: Settings) -> Settings:
 def _run(coro: Coroutine[Any, Any, Any]) -> Any:
     from stormwatch.app import RulesInvalid, ServiceUnavailable
 
+    runner: Callable[[Coroutine[Any, Any, Any]], Any]
     try:
         import uvloop
 

@@ -23,7 +23,7 @@ import signal
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from rich.console import Console
@@ -173,8 +173,10 @@ class DemoClock:
 
 async def _timers_done(worker: Worker, prefix: str) -> None:
     """Wait until no timer of a kind is left in the shared index (fired and completed by the worker)."""
+    assert worker.redis is not None  # started
     while True:
-        members = [m for shard in worker.keyspace.timer_shards for m in await worker.redis.zrange(shard, 0, -1)]
+        members = [m for shard in worker.keyspace.timer_shards
+                   for m in cast(list[bytes], await worker.redis.zrange(shard, 0, -1))]  # a bytes client
         if not any(m.decode().startswith(prefix) for m in members):
             return
         await asyncio.sleep(0.02)
@@ -220,6 +222,7 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False, 
                       console=console, transient=False) as progress:
             sent_task = progress.add_task("published", total=len(storm.bodies) + len(storm.recovery))
             done_task = progress.add_task("correlated", total=storm.valid_alerts + storm.recovery_alerts)
+            assert worker.topology is not None  # started
             exchange = worker.topology.alerts
             for b, fmt in storm.bodies:
                 await publish_many(exchange, [b], routing_key=f"demo.{fmt}")
@@ -274,6 +277,7 @@ async def _serve_console(settings: Settings, console: Console, port: int | None,
 
 async def _report(worker: Worker, console: Console, alerts_in: int, elapsed: float) -> None:
     registry = worker.metrics.registry
+    assert worker.store is not None and worker.pipeline is not None  # started
     incidents = await worker.store.list_incidents(limit=1000)
     console.print(incidents_table([i.public() for i in incidents], title=f"{len(incidents)} incidents"))
     links = worker.pipeline.links

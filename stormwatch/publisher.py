@@ -8,14 +8,14 @@ import uuid
 from collections.abc import Iterable
 
 import aio_pika
-from aio_pika.abc import AbstractExchange
+from aio_pika.abc import AbstractExchange, HeadersType
 
 from ingest.topology import FORMAT_HEADER, PUBLISHED_AT_HEADER, Names, declare
 from stormwatch.config import Settings
 
 
 def alert_message(body: bytes, *, fmt: str | None = None, message_id: str | None = None) -> aio_pika.Message:
-    headers: dict[str, object] = {PUBLISHED_AT_HEADER: time.time_ns() // 1000}  # int µs: AMQP floats may be 32-bit
+    headers: HeadersType = {PUBLISHED_AT_HEADER: time.time_ns() // 1000}  # int µs: AMQP floats may be 32-bit
     if fmt:
         headers[FORMAT_HEADER] = fmt
     return aio_pika.Message(

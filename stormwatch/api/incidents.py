@@ -12,11 +12,11 @@ from correlation.incident_commands import Command, CommandRefused
 from correlation.incident_queries import IncidentFilter
 from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, parse_model,
                                    query_choices, query_limit, query_set)
-from stormwatch.api.schemas import AssignBody, CommentBody, NoteBody, PriorityBody
+from stormwatch.api.schemas import AssignBody, CommentBody, NoteBody, PriorityBody, Strict
 
 STATUSES = frozenset({"open", "acknowledged", "resolved"})
 #: command -> (body model, whether the body may be empty, the model field holding the value)
-COMMAND_BODIES = {
+COMMAND_BODIES: dict[str, tuple[type[Strict], bool, str]] = {
     "acknowledge": (NoteBody, True, ""),
     "resolve": (NoteBody, True, ""),
     "reopen": (NoteBody, True, ""),

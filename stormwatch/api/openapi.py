@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from stormwatch.api import schemas as s
@@ -75,10 +76,11 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
     ("get", "/readyz", "Readiness: redis, rabbitmq, consumer", "", None, {200: None, 503: None}),
 ]
 
-MODELS = [s.Error, s.IngestAnswer, s.PagerDutyAnswer, s.Incident, s.IncidentDetail, s.IncidentPage,
-          s.CommandAnswer, s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody,
-          s.PriorityBody, s.SilenceBody, s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage,
-          s.ProblemAnswer, s.LinkBody, s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami]
+MODELS: list[type[BaseModel]] = [
+    s.Error, s.IngestAnswer, s.PagerDutyAnswer, s.Incident, s.IncidentDetail, s.IncidentPage, s.CommandAnswer,
+    s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody, s.PriorityBody, s.SilenceBody,
+    s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage, s.ProblemAnswer, s.LinkBody,
+    s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami]
 
 
 def _ref(model: Any) -> dict[str, Any]:
