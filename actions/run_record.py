@@ -85,7 +85,7 @@ class ActionRun(BaseModel):
         values: dict[str, Any] = {}
         extra: dict[str, str] = {}
         for name, text in stored.items():
-            if name == "extra" or name not in cls.model_fields:
+            if name not in _TYPED:
                 extra[name] = text
                 continue
             try:
@@ -112,17 +112,20 @@ class ActionRun(BaseModel):
 
     def stored(self) -> dict[str, str]:
         """The hash: every field present, as text, in the stored order (a loaded field unchanged: its exact text)."""
+        raw, order, extra = self._raw, self._order, self.extra
+        present = self.model_fields_set
+        if len(raw) == len(order) and len(present) + len(extra) <= len(raw) + ("extra" in present):
+            return dict(raw)  # as loaded, nothing changed
         out: dict[str, str] = {}
-        present = self.model_fields_set - {"extra"}
-        for name in (*self._order, *sorted(present), *self.extra):
-            if name in out:
+        for name in (*order, *sorted(present), *extra):
+            if name in out or name == "extra":
                 continue
-            if name in self._raw:
-                out[name] = self._raw[name]
+            if name in raw:
+                out[name] = raw[name]
             elif name in present:
                 out[name] = render(getattr(self, name))
-            elif name in self.extra:
-                out[name] = self.extra[name]
+            elif name in extra:
+                out[name] = extra[name]
         return out
 
     def public(self) -> dict[str, str]:
@@ -151,6 +154,9 @@ class ActionRun(BaseModel):
     def subject(self) -> str:
         """The problem's id for a problem rule's run, else the incident's."""
         return self.problem or self.incident or ""
+
+
+_TYPED = frozenset(ActionRun.model_fields) - {"extra"}
 
 
 def render(value: Any) -> str:

@@ -7,7 +7,7 @@ so two workers can never both pass the same check. Key names come from the shell
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+from typing import Any, Collection, Protocol, Sequence
 
 import orjson
 from redis.asyncio import Redis
@@ -202,9 +202,10 @@ class ActionState:
         raw = await self.redis.hgetall(self.keys.action_run(run_id))
         return ActionRun.from_stored(decode(raw)) if raw else None
 
-    async def load_many(self, incident_id: str | None = None, limit: int = 100, problem_id: str | None = None
-                        ) -> list[ActionRun]:
-        """Runs newest first: all, an incident's, or a problem's; typed."""
+    async def load_many(self, incident_id: str | None = None, limit: int = 100, problem_id: str | None = None,
+                        states: Collection[str] = (), most: int | None = None) -> list[ActionRun]:
+        """Runs newest first: all, an incident's, or a problem's; typed. ``states``: only runs in one of them,
+        at most ``most`` of them (``limit`` bounds how many newest runs are read)."""
         if problem_id:
             index = self.keys.problem_runs(problem_id)
         else:
@@ -213,7 +214,10 @@ class ActionState:
         pipe = self.redis.pipeline(transaction=False)
         for rid in ids:
             pipe.hgetall(self.keys.action_run(rid))
-        return [ActionRun.from_stored(decode(h)) for h in await pipe.execute() if h]
+        found = [decode(h) for h in await pipe.execute() if h]
+        if states:  # only the runs kept are parsed
+            found = [h for h in found if h.get("state") in states]
+        return [ActionRun.from_stored(h) for h in found[:most]]
 
     async def run(self, run_id: str) -> dict[str, str] | None:
         """One run as the API and the CLI show it (exactly as stored)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol, TypeVar
+from typing import Any, Awaitable, Callable, Collection, Protocol, TypeVar
 
 import orjson
 import structlog
@@ -48,8 +48,8 @@ class ActionRuns(Protocol):
     async def decide(self, run_id: str, decision: str, who: str, now: float) -> str: ...
     async def run(self, run_id: str) -> dict[str, str] | None: ...
     async def load(self, run_id: str) -> ActionRun | None: ...
-    async def load_many(self, incident_id: str | None = None, limit: int = 100, problem_id: str | None = None
-                        ) -> list[ActionRun]: ...
+    async def load_many(self, incident_id: str | None = None, limit: int = 100, problem_id: str | None = None,
+                        states: Collection[str] = (), most: int | None = None) -> list[ActionRun]: ...
 
 
 class EventFeed(Protocol):
