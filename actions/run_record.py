@@ -85,6 +85,9 @@ class ActionRun(BaseModel):
         values: dict[str, Any] = {}
         extra: dict[str, str] = {}
         for name, text in stored.items():
+            if name in _TEXT:
+                values[name] = text
+                continue
             if name not in _TYPED:
                 extra[name] = text
                 continue
@@ -157,6 +160,7 @@ class ActionRun(BaseModel):
 
 
 _TYPED = frozenset(ActionRun.model_fields) - {"extra"}
+_TEXT = _TYPED - _JSON - _NUMBERS - {"attempt", "retryable"}  # as stored (``state`` is checked by the model)
 
 
 def render(value: Any) -> str:

@@ -26,7 +26,6 @@ from actions.model import IncidentEvent, MalformedEvent, Outcome, Planned, Probl
 from actions.run_record import ActionRun
 from actions.stages.base import RunContext
 from actions.stages.chain import Chain, checks
-from actions.stages.rate_limit import FLEET  # noqa: F401 - re-exported: where it has always been importable
 from actions.state import ActionState
 from actions.templates import Renderer, SecretMissing, Secrets, TemplateFailed, context
 from actions.triggers import KINDS, CurrentActionIndex, planned_runs, problem_runs
