@@ -38,9 +38,8 @@ def _list(services: ApiServices):  # noqa: ANN202
         states = query_choices(request, "state", STATES)
         limit = query_limit(request, 100, 1000)
         # the index holds every run newest first; a state filter reads a bounded window more than it returns
-        runs = await _state(services).load_many(incident, limit if not states else min(limit * 10, 5000),
-                                                problem_id=problem, states=states, most=limit)
-        items = [r.public() for r in runs]
+        items = await _state(services).stored_many(incident, limit if not states else min(limit * 10, 5000),
+                                                   problem_id=problem, states=states, most=limit)
         return json_response({"items": items})
 
     return handle
