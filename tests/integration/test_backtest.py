@@ -50,12 +50,13 @@ async def test_recorded_stream_backtests_side_by_side(clean, tmp_path):
     assert code == 2 and "bad.jsonl:1" in err
 
 
-async def test_invalid_candidate_rules_are_listed(clean, tmp_path):
+async def test_invalid_candidate_rules_are_listed_file_line_field_and_exit_2(clean, tmp_path):
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "groups.yaml").write_text("groups:\n  - name: x\n    bogus: 1\n")
+    (rules / "bad.yaml").write_text("groups:\n  - name: x\n    bogus: 1\n")
     recording = tmp_path / "rec.jsonl"
     recording.write_text("")
-    code, _, err = await _cli(clean, "backtest", "--rules", str(rules), str(recording))
-    assert code == 2, err
-    assert "candidate rules are invalid:" in err and "groups.yaml:3" in err and "bogus" in err
+    code, out, err = await _cli(clean, "backtest", "--rules", str(rules), str(recording))
+    assert code == 2, (out, err)
+    assert "candidate rules are invalid:" in err
+    assert "bad.yaml:3: groups[0].bogus: unknown key 'bogus'" in " ".join(err.split())
