@@ -90,7 +90,8 @@ class Links:
         occurrences = []
         for s, result in zip(symptoms, results, strict=True):
             title = result[1].decode() if isinstance(result[1], bytes) else str(result[1])
-            for rule, members in zip(router.shared_cause, result[2:], strict=True):
+            # strict=False: add_symptom.lua answers {0, ''} alone when the incident is gone
+            for rule, members in zip(router.shared_cause, result[2:], strict=False):
                 services = {m.decode() for m in members}
                 o = shared_cause_occurrence(rule, s["incident"], services, now, title)
                 if o is not None:
