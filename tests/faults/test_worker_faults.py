@@ -7,6 +7,7 @@ of ``harness.finish`` (no alert lost or doubled, one incident per group, each in
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from urllib.parse import urlsplit
 
@@ -119,7 +120,7 @@ async def test_broker_closes_the_workers_connections(scenario):
         pid = victim.process.pid
         cuts = [0, messages // 3, 2 * messages // 3, messages]
         held = []
-        for start, stop in zip(cuts, cuts[1:], strict=True):
+        for start, stop in itertools.pairwise(cuts):
             (connection,) = await eventually(lambda: worker_connections(ns, pid), timeout=30,
                                              what="the victim connected (again)")
             await eventually(lambda: _consuming(connection, queue), timeout=30, what="the victim consuming (again)")
