@@ -11,8 +11,8 @@ from rich.table import Table
 
 from stormwatch.cli import context
 from stormwatch.cli.backend import answer
-from stormwatch.cli.output import console, print_json, ts
-from stormwatch.cli.tables import runs_table
+from stormwatch.cli.output import console, print_json
+from stormwatch.views import runs_table, ts
 
 actions_app = typer.Typer(no_args_is_help=True, help="Remediation action runs: list, show, approve, reject.")
 

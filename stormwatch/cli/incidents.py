@@ -18,8 +18,8 @@ from rich.table import Table
 
 from stormwatch.cli import context
 from stormwatch.cli.backend import answer, call
-from stormwatch.cli.output import console, err, print_json, ts
-from stormwatch.cli.tables import incidents_table, runs_table, timeline_table
+from stormwatch.cli.output import console, err, print_json
+from stormwatch.views import incidents_table, runs_table, timeline_table, ts
 
 incidents_app = typer.Typer(no_args_is_help=True, help="Look at incidents.")
 

@@ -13,7 +13,7 @@ import typer
 
 from stormwatch.cli.backend import answer, answer_api
 from stormwatch.cli.output import console, print_json
-from stormwatch.cli.tables import problems_table, timeline_table
+from stormwatch.views import problems_table, timeline_table
 
 problems_app = typer.Typer(no_args_is_help=True, help="Problems: recurring incidents and shared root causes.")
 

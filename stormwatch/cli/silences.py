@@ -10,7 +10,8 @@ from rich.table import Table
 
 from stormwatch.cli import context
 from stormwatch.cli.backend import answer, answer_api, uses_api
-from stormwatch.cli.output import console, err, print_json, ts
+from stormwatch.cli.output import console, err, print_json
+from stormwatch.views import ts
 
 silences_app = typer.Typer(no_args_is_help=True, help="Mute alerts matching matchers for a while.")
 

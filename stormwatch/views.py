@@ -1,12 +1,19 @@
-"""The tables people read: incidents, problems, action runs and timelines, from the API's documents."""
+"""The API's documents as people read them: timestamps, and tables of incidents, problems, action runs and
+timelines. The CLI's commands and the demo (``stormwatch.tools.demo``) print them."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from rich.table import Table
 
-from stormwatch.cli.output import ts
+
+def ts(value: float | None) -> str:
+    """A Unix time for people: ``2026-01-02 03:04:05Z``; ``-`` for none."""
+    if value is None:
+        return "-"
+    return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def timeline_table(entries: list[dict[str, Any]]) -> Table:
