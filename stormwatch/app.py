@@ -37,7 +37,9 @@ from stormwatch.auth import Authenticator, parse_tokens
 from stormwatch.config import Settings, redact_url
 from stormwatch.errors import AMQP_START_HINT, REDIS_START_HINT, RulesInvalid, ServiceUnavailable
 from stormwatch.fault_hooks import with_fault_hooks
+from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
 from stormwatch.http import HttpBindError, HttpServer, bind_socket
+from stormwatch.http_protocol import HttpLimits
 from stormwatch.metrics import Metrics
 from stormwatch.recording import Recorder, RecordingSink
 from stormwatch.rules_holder import RuleHolder
@@ -82,7 +84,7 @@ class Worker:
         self.stream: EventStream | None = None  # live events for the console (GET /api/v1/stream)
         # the running rule set: loaded, reloaded and watched by the holder, which the API sees as its RulesControl
         self.rules = RuleHolder(settings, self.metrics, runs_actions=settings.actions_enabled)
-        self.rules.subscribe(self._route_with)
+        self.rules.subscribe(self._router_for)
         self.pipeline: CorrelationPipeline | None = None
         self._timer_loop: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -196,12 +198,17 @@ class Worker:
             commands=IncidentCommands(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
             rules=self.rules, max_body_bytes=s.max_body_bytes,
+            auth_limiter=AuthFailureLimiter(s.auth_failures_per_minute, s.auth_failures_burst, clock=self.clock),
+            client_address=ClientAddress(s.http_trusted_proxies),
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             actions=ActionState(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             stream=self.stream, console=True,
         )
         host, port = s.http_address
-        self.ops = HttpServer(build_app(services), host, port, limit_concurrency=s.http_max_connections,
+        limits = HttpLimits(header_timeout=s.http_header_timeout_seconds, body_timeout=s.http_body_timeout_seconds,
+                            idle_timeout=s.http_idle_timeout_seconds, send_timeout=s.http_send_timeout_seconds,
+                            max_connections=s.http_max_connections)
+        self.ops = HttpServer(build_app(services), host, port, metrics=self.metrics, limits=limits,
                               reuse_port=s.http_reuse_port, sock=self._http_socket)
         self._http_socket = None  # the server owns it now
         try:
@@ -211,9 +218,15 @@ class Worker:
 
     # -- rules: held by self.rules (stormwatch.rules_holder); these stay for callers of the worker ----------------
 
-    def _route_with(self, rule_set: RuleSet | None) -> None:
-        if self.pipeline is not None:
-            self.pipeline.router = Router(rule_set, self.settings.group_by, self.incident_defaults)
+    def _router_for(self, rule_set: RuleSet | None) -> Callable[[], None]:
+        """The new set's router, built where the set is (off the loop for the API and the watcher); swapped in
+        with the set."""
+        router = Router(rule_set, self.settings.group_by, self.incident_defaults)
+
+        def swap() -> None:
+            if self.pipeline is not None:
+                self.pipeline.router = router
+        return swap
 
     def rules_summary(self) -> dict[str, Any]:
         return self.rules.rules_summary()
@@ -221,6 +234,12 @@ class Worker:
     def reload_rules(self, errors: list[str] | None = None) -> bool:
         """Validate the whole new set, then swap it in (see RuleHolder.reload_rules)."""
         return self.rules.reload_rules(errors)
+
+    async def reload_rules_checked(self) -> list[str]:
+        return await self.rules.reload_rules_checked()
+
+    def validate_rule_file(self, name: str, text: str) -> list[str]:
+        return self.rules.validate_rule_file(name, text)
 
     async def _fire_timers(self, timers: TimerFiring) -> None:
         """Every worker polls the shared timer index; a claim gives each due timer to one worker. A poll that found

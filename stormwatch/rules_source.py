@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rules.loader import EXAMPLES_DIR, RuleSetInvalid, load_rule_set
 from rules.schema import RuleSet
+from rules.yaml_lines import YamlLimits
 from stormwatch.errors import RulesInvalid
 
 __all__ = ["RulesInvalid", "load_rules", "rules_directory", "rules_signature"]
@@ -17,12 +18,12 @@ def rules_directory(setting: str) -> Path:
     return EXAMPLES_DIR if setting == "examples" else Path(setting)
 
 
-def load_rules(setting: str) -> RuleSet | None:
+def load_rules(setting: str, limits: YamlLimits = YamlLimits()) -> RuleSet | None:
     """The rule set named by STORMWATCH_RULES ("examples", "none" or a directory)."""
     if setting == "none":
         return None
     try:
-        return load_rule_set(rules_directory(setting))
+        return load_rule_set(rules_directory(setting), limits)
     except RuleSetInvalid as exc:
         lines = "\n  ".join(str(e) for e in exc.errors)
         raise RulesInvalid(f"STORMWATCH_RULES={setting}: {len(exc.errors)} error(s):\n  {lines}") from None

@@ -28,12 +28,14 @@ def backtest_command(
     from rules.loader import RuleSetInvalid, load_rule_set
     from rules.schema import parse_duration
     from stormwatch.recording import RecordingError, read_recordings
+    from stormwatch.rules_admin import rule_file_limits
     from stormwatch.rules_source import RulesInvalid, load_rules
 
     settings = context.settings(log_level="warning")
+    limits = rule_file_limits(settings)
     try:
-        candidate = load_rule_set(rules)
-        current = load_rules(baseline or settings.rules)
+        candidate = load_rule_set(rules, limits)
+        current = load_rules(baseline or settings.rules, limits)
         settle_seconds = parse_duration(settle)
         stream = read_recordings(recordings)
     except RuleSetInvalid as exc:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from stormwatch.cli import context
 from stormwatch.cli.output import console, err
 
 rules_app = typer.Typer(no_args_is_help=True, help="Check rule files.")
@@ -15,8 +16,9 @@ rules_app = typer.Typer(no_args_is_help=True, help="Check rule files.")
 def rules_check(directory: Path = typer.Argument(..., exists=True, file_okay=False, help="A rules directory.")) -> None:
     """Validate every rule file in DIRECTORY; exit 1 listing each error as file:line: field: message."""
     from rules.loader import check_directory
+    from stormwatch.rules_admin import rule_file_limits
 
-    errors = check_directory(directory)
+    errors = check_directory(directory, rule_file_limits(context.settings(log_level="warning")))
     if errors:
         for error in errors:
             err.print(str(error), markup=False, highlight=False, soft_wrap=True)
