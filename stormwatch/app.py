@@ -57,7 +57,9 @@ log = structlog.get_logger("stormwatch")
 
 
 class Worker:
-    """One worker process's service: owns its connections; start() then stop()."""
+    """One worker process's service: start-up, health, the timer loop and the HTTP server; owns its connections
+    (``stormwatch.services``) and its rules holder (``self.rules``, also the API's RulesControl); start() then
+    stop()."""
 
     def __init__(
         self,
