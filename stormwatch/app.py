@@ -23,6 +23,7 @@ from actions.events import AmqpEventPublisher
 from actions.triggers import CurrentActionIndex
 from actions.state import ActionState
 from ingest.consumer import AlertConsumer, ConsumerConfig
+from ingest.limits import LabelGuard, LabelLimits
 from ingest.topology import Names, Topology
 from rules.schema import RuleSet
 from correlation.incident_commands import IncidentCommands
@@ -40,7 +41,7 @@ from stormwatch.fault_hooks import with_fault_hooks
 from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
 from stormwatch.http import HttpBindError, HttpServer, bind_socket
 from stormwatch.http_protocol import HttpLimits
-from stormwatch.metrics import Metrics
+from stormwatch.metrics import Metrics, SourceLabel
 from stormwatch.recording import Recorder, RecordingSink
 from stormwatch.rules_holder import RuleHolder
 from stormwatch.rules_source import load_rules, rules_directory
@@ -74,6 +75,10 @@ class Worker:
         self.clock = clock
         self.names = Names(settings.namespace)
         self.incident_defaults = IncidentDefaults(settings.incident_priorities, settings.default_team)
+        # label limits and one fingerprint memo for this process's ingest and consumer, under the memo byte budget
+        self.label_guard = LabelGuard(
+            LabelLimits(settings.label_value_max_bytes, settings.labels_max_count, settings.labels_max_bytes),
+            max_bytes=settings.memo_max_bytes)
         self.keyspace = Keyspace(settings.namespace)
         self.redis: Redis | None = None
         self.connection: AbstractRobustConnection | None = None
@@ -126,7 +131,8 @@ class Worker:
         assert self.topology is not None and self.store is not None
         s = self.settings
         self.pipeline = pipeline = CorrelationPipeline(
-            self.store, Router(self.rules.current(), s.group_by, self.incident_defaults),
+            self.store, Router(self.rules.current(), s.group_by, self.incident_defaults,
+                               memo_max_bytes=s.memo_max_bytes),
             AmqpEventPublisher(self.topology.events, CurrentActionIndex(self.rules.current)), self.clock,
             SilenceStore(self.redis, self.keyspace),
         )
@@ -145,12 +151,13 @@ class Worker:
             self.topology,
             sink,
             Delivery,
-            WorkerObserver(self.metrics, self.on_batch),
+            WorkerObserver(self.metrics, self.on_batch, SourceLabel(s.metrics_sources)),
             ConsumerConfig(
                 batch_size=s.batch_size,
                 batch_wait=s.batch_wait_ms / 1000,
                 max_body_bytes=s.max_body_bytes,
                 retry_max_seconds=s.redis_retry_max_seconds,
+                label_guard=self.label_guard,
             ),
             self.clock,
             is_retryable,
@@ -191,7 +198,9 @@ class Worker:
         self.publisher = AlertPublisher(s.amqp_url, self.names, delivery_limit=s.delivery_limit,
                                         connection=self.connection, max_bytes=s.max_body_bytes,
                                         on_published=self.metrics.ingest_messages.inc)
-        self.stream = EventStream(self.connection, self.names.events_exchange)
+        self.stream = EventStream(self.connection, self.names.events_exchange,
+                                  max_client_bytes=s.stream_client_max_bytes,
+                                  on_drop=lambda reason: self.metrics.stream_clients_dropped.labels(reason).inc())
         await self.stream.start()
         services = ApiServices(
             metrics=self.metrics, readiness=self.readiness, liveness=self.liveness, clock=self.clock, auth=auth,
@@ -199,7 +208,8 @@ class Worker:
             queries=IncidentQueries(self.redis, self.keyspace),
             commands=IncidentCommands(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
-            rules=self.rules, max_body_bytes=s.max_body_bytes,
+            rules=self.rules, max_body_bytes=s.max_body_bytes, label_guard=self.label_guard,
+            metrics_token=s.metrics_token,
             auth_limiter=AuthFailureLimiter(s.auth_failures_per_minute, s.auth_failures_burst, clock=self.clock),
             client_address=ClientAddress(s.http_trusted_proxies),
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
@@ -223,7 +233,8 @@ class Worker:
     def _router_for(self, rule_set: RuleSet | None) -> Callable[[], None]:
         """The new set's router, built where the set is (off the loop for the API and the watcher); swapped in
         with the set."""
-        router = Router(rule_set, self.settings.group_by, self.incident_defaults)
+        router = Router(rule_set, self.settings.group_by, self.incident_defaults,
+                        memo_max_bytes=self.settings.memo_max_bytes)
 
         def swap() -> None:
             if self.pipeline is not None:
