@@ -29,7 +29,7 @@ def parse_duration(value: object) -> float:
     match = _DURATION.fullmatch(text)
     if not text or match is None or not any(match.groups()):
         raise _fail(f"invalid duration {value!r}: {_DURATION_HINT}")
-    return sum(int(n) * unit for n, unit in zip(match.groups(), _DURATION_UNITS) if n)
+    return sum(int(n) * unit for n, unit in zip(match.groups(), _DURATION_UNITS, strict=True) if n)
 
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")

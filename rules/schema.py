@@ -21,7 +21,8 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 
 from rules.action_schema import ActionConfig, ActionPolicies, ActionTriggerItem, ProblemTriggerItem, config_for
 from rules.matchers import Matcher, MatcherError, matcher_from_obj, parse_matchers
-from rules.scalars import _fail, _name, parse_duration
+from rules.scalars import _fail, _name
+from rules.scalars import parse_duration as parse_duration  # re-exported: rule code imports it from here
 
 
 # --- scalar types -------------------------------------------------------------------------------------------

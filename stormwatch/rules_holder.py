@@ -14,7 +14,8 @@ A worker (``stormwatch.app.Worker``) and the action runner alone (``serve --role
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import structlog
 

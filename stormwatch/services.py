@@ -86,7 +86,7 @@ async def close_connections(connection: AbstractRobustConnection | None, redis: 
     if connection is not None and not connection.is_closed:
         try:
             await asyncio.wait_for(connection.close(), timeout=5)
-        except (asyncio.TimeoutError, aio_pika.exceptions.AMQPError) as exc:
+        except (TimeoutError, aio_pika.exceptions.AMQPError) as exc:
             log.warning("amqp_close_failed", error=repr(exc))
     if redis is not None:
         await redis.aclose()

@@ -3,7 +3,7 @@ timelines. The CLI's commands and the demo (``stormwatch.tools.demo``) print the
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from rich.table import Table
@@ -13,7 +13,7 @@ def ts(value: float | None) -> str:
     """A Unix time for people: ``2026-01-02 03:04:05Z``; ``-`` for none."""
     if value is None:
         return "-"
-    return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def timeline_table(entries: list[dict[str, Any]]) -> Table:

@@ -4,7 +4,8 @@ Redis-backed incident store for the commands that go straight to Redis."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Coroutine
+from typing import Any
+from collections.abc import Callable, Coroutine
 
 import typer
 
@@ -34,6 +35,7 @@ def examples_unless_chosen(settings: Settings) -> Settings:
 def run(coro: Coroutine[Any, Any, Any]) -> Any:
     """Run a command's coroutine; a service that is not answering exits 1, invalid rules exit 2, each with its
     message on stderr."""
+    runner: Callable[[Coroutine[Any, Any, Any]], Any]
     try:
         import uvloop
 

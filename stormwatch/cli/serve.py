@@ -4,7 +4,6 @@ the alerts exchange)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,7 +12,7 @@ from stormwatch.cli.output import console, err
 
 
 def serve(
-    namespace: Optional[str] = typer.Option(None, help="Overrides STORMWATCH_NAMESPACE."),
+    namespace: str | None = typer.Option(None, help="Overrides STORMWATCH_NAMESPACE."),
     role: str = typer.Option("all", help="all | alerts (no action runner) | actions (only the action runner)."),
 ) -> None:
     """Run a worker: consume alerts, correlate them into incidents, publish incident events, run actions."""
@@ -33,7 +32,7 @@ def serve(
 
 def publish(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A JSON body in any supported format."),
-    format: Optional[str] = typer.Option(None, "--format", help="Name the format instead of detecting it."),
+    format: str | None = typer.Option(None, "--format", help="Name the format instead of detecting it."),
     routing_key: str = typer.Option("cli", help="Routing key on the alerts exchange."),
 ) -> None:
     """Publish one alert body to the alerts exchange (with a broker confirm)."""

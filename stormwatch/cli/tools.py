@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
 
 import typer
 
@@ -30,9 +29,9 @@ def bench(
     batch: str = typer.Option("1,50", help="Alerts per message, comma-separated scenarios."),
     groups: int = typer.Option(500, help="Distinct groups the alerts fall into."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
-    rules: Optional[str] = typer.Option(
+    rules: str | None = typer.Option(
         None, help="Compare rule-set sizes instead, e.g. 10,1000: the drain with that many group rules loaded."),
-    workers: Optional[str] = typer.Option(
+    workers: str | None = typer.Option(
         None, help="Compare worker process counts instead, e.g. 1,2: throughput, Redis bytes per alert, RSS."),
     actions: int = typer.Option(0, help="Measure action start latency instead: N triggers under a steady load."),
     rate: float = typer.Option(1000.0, help="With --actions: load in single-alert messages per second."),

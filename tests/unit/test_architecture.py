@@ -13,6 +13,7 @@ only imports under ``if TYPE_CHECKING:`` are left out, since they never run.
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -243,7 +244,7 @@ def one_loop(component: list[str], edges: dict[str, dict[str, int]]) -> list[str
         if node == start:
             break
     path.reverse()
-    return [f"{a}:{edges[a][b]} -> {b}" for a, b in zip(path, path[1:])]
+    return [f"{a}:{edges[a][b]} -> {b}" for a, b in itertools.pairwise(path)]
 
 
 def import_cycles(root: Path) -> list[str]:
