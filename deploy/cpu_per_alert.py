@@ -8,7 +8,7 @@ as ``stormwatch serve`` tunes it (``STORMWATCH_GC_THRESHOLD``; set it empty for 
 """
 import asyncio, sys, time, uuid
 from rich.progress import Progress
-from stormwatch.bench import make_bodies, _fill
+from stormwatch.tools.bench import make_bodies, _fill
 from stormwatch.app import Worker
 from stormwatch.config import load_settings
 from stormwatch.namespace import delete_namespace

@@ -11,7 +11,7 @@ alert expires and every incident resolves). Prints alerts/s for each drain and t
 import asyncio, sys, tempfile, time, uuid
 from pathlib import Path
 from rich.progress import Progress
-from stormwatch.bench import make_bodies, _fill
+from stormwatch.tools.bench import make_bodies, _fill
 from stormwatch.app import Worker
 from stormwatch.config import load_settings
 from stormwatch.namespace import delete_namespace
