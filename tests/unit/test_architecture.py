@@ -2,8 +2,9 @@
 
 Order, top to bottom: ingest -> correlation -> actions -> rules -> events. A package may import only packages
 below it (plus stdlib and third-party); the shell ``stormwatch`` may import all of them, and none of them may import
-the shell. ``events`` (the event contract) is at the bottom: it imports no first-party package. The correlation engine (``correlation/engine*.py`` or ``correlation/engine/``) stays pure: no
-broker or Redis client, and no reading the wall clock.
+the shell. ``events`` (the event contract) is at the bottom: it imports no first-party package. The correlation
+engine (``correlation/engine*.py`` or ``correlation/engine/``) stays pure: no broker or Redis client, and no reading
+the wall clock.
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ def test_checker_catches(tmp_path: Path, rel: str, text: str, expected: str) -> 
 
 
 def test_checker_allows(tmp_path: Path) -> None:
-    _write(tmp_path, "stormwatch/cli.py", "import ingest, correlation, actions, rules, events\nfrom rules.alert import Alert\n")
+    _write(tmp_path, "stormwatch/cli.py",
+           "import ingest, correlation, actions, rules, events\nfrom rules.alert import Alert\n")
     _write(tmp_path, "ingest/amqp.py", "import aio_pika\nfrom correlation import engine\nfrom rules import x\n")
     _write(tmp_path, "correlation/store.py", "import redis\nimport time\nt = time.time()\nfrom . import engine\n")
     _write(tmp_path, "correlation/engine.py", "from .fingerprint import f\nfrom rules.alert import Alert\n"

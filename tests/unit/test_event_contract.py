@@ -34,15 +34,15 @@ SCHEMA_FILE = ROOT / "docs" / "events.schema.json"
 
 
 def incident(**changes: Any) -> dict[str, Any]:
-    doc = Incident("INC-0a1b-3", "Disk full on db-1", "open", "critical", "{}:{alertname=\"Disk\"}", {"alertname": "Disk"},
-                   100.0, 160.5, alerts=2, firing=1, occurrences=7, rule="storage", team="dba", priority="P2",
+    doc = Incident("INC-0a1b-3", "Disk full on db-1", "open", "critical", "{}:{alertname=\"Disk\"}",
+                   {"alertname": "Disk"}, 100.0, 160.5, alerts=2, firing=1, occurrences=7, rule="storage", team="dba", priority="P2",
                    why={"rule": "storage"}).public()
     return doc | changes
 
 
 def problem() -> dict[str, Any]:
-    return Problem("PRB-0123456789ab-1", "recurring", "recurring: Disk", "open", 10.0, 20.0, "dba", {"alertname": "Disk"},
-                   ["INC-0a1b-3"], {"kind": "recurrence"}, "INC-0a1b-3").public()
+    return Problem("PRB-0123456789ab-1", "recurring", "recurring: Disk", "open", 10.0, 20.0, "dba",
+                   {"alertname": "Disk"}, ["INC-0a1b-3"], {"kind": "recurrence"}, "INC-0a1b-3").public()
 
 
 def silence(now: float = 50.0) -> dict[str, Any]:
@@ -142,7 +142,8 @@ def test_one_set_of_broker_names() -> None:
     assert ingest.events_exchange == actions.events_exchange == "ns.events"
     assert (actions.queue, actions.dead, actions.runbooks, actions.results) == (
         "ns.actions", "ns.actions.dead", "ns.runbooks", "ns.runbooks.results")
-    assert (ingest.alerts_exchange, ingest.alerts_queue, ingest.dead_exchange) == ("ns.alerts", "ns.alerts", "ns.alerts.dead")
+    assert (ingest.alerts_exchange, ingest.alerts_queue, ingest.dead_exchange) == (
+        "ns.alerts", "ns.alerts", "ns.alerts.dead")
 
 
 def hand_built_events(root: Path) -> list[str]:
