@@ -1,6 +1,7 @@
 """The name of every RabbitMQ exchange, queue and routing key Stormwatch uses, all under the namespace.
 
-    <ns>.alerts                topic exchange   where every source publishes alerts (any routing key)
+    <ns>.alerts                topic exchange   where every source publishes alerts (any routing key; Stormwatch's HTTP
+                                                receivers use ``http.<kind>``, ``stormwatch publish`` ``cli``)
     <ns>.alerts                quorum queue     bound with ``#``; dead-letters to <ns>.alerts.dead
     <ns>.alerts.dead           fanout exchange  and a quorum queue of the same name: poison and invalid alerts
     <ns>.events                topic exchange   every event, under its type as routing key (``incident.created``, ...)
@@ -23,6 +24,13 @@ from dataclasses import dataclass
 RUNNER_ROUTE = "actions.runner"
 #: the alerts queue takes every routing key a source publishes under
 ALERTS_BINDING = "#"
+#: a subscriber that wants every event (the web console's live view) binds with this; events go out under their type
+ALL_EVENTS = "#"
+
+
+def http_alerts_route(kind: str) -> str:
+    """The routing key of alerts accepted over HTTP, by receiver kind (``http.alertmanager``, ``http.generic``, ...)."""
+    return f"http.{kind}"
 
 
 @dataclass(frozen=True, slots=True)
