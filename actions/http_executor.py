@@ -1,5 +1,8 @@
 """HTTP and notify actions: one request through the URL guard, redirects never followed.
 
+Values a template inserts are escaped for where they land (``escaping.py``): percent-encoded in URLs, Slack-escaped
+(``&``, ``<``, ``>``) in a Slack message's text, HTML-escaped in a ``text/html`` body.
+
 Notify builds its body per channel: Slack-compatible webhooks get ``{"text": ...}``; PagerDuty Events v2 gets
 ``trigger`` (``resolve`` for a resolved incident) with ``dedup_key`` = the incident id, so every run for the same
 incident lands on the same PagerDuty alert; a generic webhook gets the incident JSON with the event and the text.
@@ -51,9 +54,10 @@ class HttpExecutor:
         if isinstance(config, NotifyConfig):
             return self._prepare_notify(config, ctx, renderer, secrets)
         assert isinstance(config, HttpConfig)
-        url = _same_target(config.url, renderer.render(config.url, ctx))
+        url = _same_target(config.url, renderer.render_url(config.url, ctx))
         headers, shown_headers = _headers(config.headers, renderer, ctx, secrets)
-        body = renderer.render(config.body, ctx) if config.body is not None else None
+        markup = "html" if _is_html(config.content_type) else "text"
+        body = renderer.render(config.body, ctx, markup) if config.body is not None else None
         if body is not None:
             headers.setdefault("Content-Type", config.content_type)
         real = {"method": config.method, "url": url, "headers": headers, "body": body}
@@ -64,7 +68,7 @@ class HttpExecutor:
                         ) -> Prepared:
         headers, shown_headers = _headers(config.headers, renderer, ctx, secrets)
         headers.setdefault("Content-Type", "application/json")
-        text = renderer.render(config.text, ctx)
+        text = renderer.render(config.text, ctx, "slack" if config.channel == "slack" else "text")
         incident = ctx["incident"]
         problem = ctx.get("problem")
         subject = problem or incident  # a problem rule's run pages (and resolves) the problem, not its incident
@@ -72,7 +76,7 @@ class HttpExecutor:
             url, shown_url = secrets.resolve(config.url), f"<secret:{config.url.secret_env}>"
         else:
             template = config.url or PAGERDUTY_EVENTS_URL
-            url = shown_url = _same_target(template, renderer.render(template, ctx))
+            url = shown_url = _same_target(template, renderer.render_url(template, ctx))
         if config.channel == "slack":
             payload: dict[str, Any] = {"text": text}
             shown_payload = payload
@@ -123,6 +127,8 @@ class HttpExecutor:
             return Outcome(False, f"connection failed: {exc}", retryable=True)
         except (aiohttp.ClientError, OSError) as exc:
             return Outcome(False, f"request failed: {exc!r}", retryable=True)
+        except ValueError as exc:  # the client refuses the request as built (a control character in a header)
+            return Outcome(False, f"request refused by the HTTP client: {exc}")
         output = {"status": status, "response": truncate(text, RESPONSE_KEEP)}
         if 200 <= status < 300:
             return Outcome(True, f"HTTP {status}", output=output)
@@ -137,6 +143,10 @@ def _same_target(template: str, url: str) -> str:
     if (before.scheme, before.netloc) != (after.scheme, after.netloc):
         raise TemplateFailed(f"rendering changed the URL's target from {before.netloc!r} to {after.netloc!r}")
     return url
+
+
+def _is_html(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml")
 
 
 def _headers(spec: Mapping[str, str | SecretRef], renderer: Renderer, ctx: Mapping[str, Any], secrets: Secrets

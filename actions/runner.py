@@ -170,7 +170,7 @@ class ActionRunner:
             self.observer.started(action.type)
             self.observer.finished(action.type, False, 0.0)
             return await self._settle(record, "failed", now, detail=secrets.scrub(str(exc)), reason="inputs")
-        inputs = prepared.shown
+        inputs = secrets.scrub_data(prepared.shown)
         if self.config.shadow:
             return await self._skip(record, "shadow", now, inputs, "shadow mode: recorded, not run")
         if action.dry_run:
@@ -237,9 +237,9 @@ class ActionRunner:
             await self.state.schedule(f"verify:{record['run_id']}", extra["verify_at"])
         self.observer.finished(action.type, outcome.ok, duration)
         state = await self._settle(
-            record, "succeeded" if outcome.ok else "failed", now, inputs=prepared.shown, attempt=attempt,
-            duration=round(duration, 6), started_at=started_at, detail=secrets.scrub(outcome.detail),
-            output=secrets.scrub(orjson.dumps(outcome.output).decode()), retryable=outcome.retryable, **extra)
+            record, "succeeded" if outcome.ok else "failed", now, inputs=secrets.scrub_data(prepared.shown),
+            attempt=attempt, duration=round(duration, 6), started_at=started_at, detail=secrets.scrub(outcome.detail),
+            output=secrets.scrub_data(outcome.output), retryable=outcome.retryable, **extra)
         if opened:
             why = ("the trial run after its cooldown failed" if opened == 2
                    else f"{action.breaker.failures} consecutive failures")
@@ -285,8 +285,6 @@ class ActionRunner:
                  "event_id": record.get("event_id"), "outcome": state,
                  **{k: v for k, v in fields.items() if k in ("reason", "detail", "inputs", "attempt", "duration",
                                                              "output", "started_at", "decided_by")}}
-        if isinstance(audit.get("output"), str):
-            audit["output"] = orjson.loads(audit["output"])
         if record.get("problem"):
             audit["problem"] = record["problem"]
         await self.state.record(record["incident"], entry, audit, problem_id=record.get("problem", ""))

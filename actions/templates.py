@@ -9,13 +9,17 @@ unsafe callables. An undefined variable is an error (StrictUndefined): a command
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from rules.action_schema import SecretRef
 
-MASK = "***"
+from actions.escaping import FINALIZE, Markup, UrlValues
+from actions.scrub import MASK, Scrubber
+
+__all__ = ["MASK", "Renderer", "SecretMissing", "Secrets", "TemplateFailed", "common", "context", "value"]
+
 
 
 class TemplateFailed(Exception):
@@ -27,21 +31,47 @@ class SecretMissing(Exception):
 
 
 class Renderer:
-    def __init__(self) -> None:
-        self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-        self._compile = lru_cache(maxsize=1024)(self.env.from_string)
+    """Renders templates as text, or with the values they insert escaped for a markup (``slack``, ``html``) or for
+    the URL component they land in (:meth:`render_url`); see ``escaping.py``."""
 
-    def render(self, template: str, context: Mapping[str, Any]) -> str:
+    def __init__(self) -> None:
+        self._compile = {markup: _compiler(finalize) for markup, finalize in FINALIZE.items()}
+        self._compile_url = _compiler(UrlValues.finalize)
+
+    def render(self, template: str, context: Mapping[str, Any], markup: Markup = "text") -> str:
         if "{" not in template:
             return template
+        return _render(self._compile[markup], template, context)
+
+    def render_url(self, template: str, context: Mapping[str, Any]) -> str:
+        """A URL with every inserted value percent-encoded: a path value stays one segment, a query value one
+        value. TemplateFailed if a value would reach the scheme or host, or the path gets a dot segment."""
+        if "{" not in template:
+            return template
+        values = UrlValues()
+        with values.collecting():
+            rendered = _render(self._compile_url, template, context)
         try:
-            return self._compile(template).render(context)
-        except TemplateError as exc:
+            return values.encode(rendered)
+        except ValueError as exc:
             raise TemplateFailed(f"template {template!r}: {exc}") from None
-        except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
-            # the template is fine for most values but not for this one (``{{ 60 // labels.n|int }}`` with n=0,
-            # ``{{ "%d" % labels.n }}`` with a word): this run fails on its inputs, like an undefined variable
-            raise TemplateFailed(f"template {template!r}: {type(exc).__name__}: {exc}") from None
+
+
+def _compiler(finalize: Callable[[Any], str] | None) -> Callable[[str], Template]:
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                               finalize=finalize)
+    return lru_cache(maxsize=1024)(env.from_string)
+
+
+def _render(compile: Callable[[str], Template], template: str, context: Mapping[str, Any]) -> str:
+    try:
+        return compile(template).render(context)
+    except TemplateError as exc:
+        raise TemplateFailed(f"template {template!r}: {exc}") from None
+    except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        # the template is fine for most values but not for this one (``{{ 60 // labels.n|int }}`` with n=0,
+        # ``{{ "%d" % labels.n }}`` with a word): this run fails on its inputs, like an undefined variable
+        raise TemplateFailed(f"template {template!r}: {type(exc).__name__}: {exc}") from None
 
 
 def common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
@@ -79,24 +109,28 @@ def context(event: Mapping[str, Any], alerts: Sequence[Mapping[str, Any]], actio
 
 class Secrets:
     """Resolves secret references from an environment mapping and remembers every value it handed out, so that
-    anything recorded about the run (inputs, outputs, errors) can be scrubbed of them."""
+    anything recorded about the run (inputs, outputs, errors) can be scrubbed of them, in every encoded form
+    (``scrub.py``): :meth:`scrub` for text, :meth:`scrub_data` for data before it is encoded."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.values: set[str] = set()
+        self._scrubber = Scrubber()
 
     def resolve(self, ref: SecretRef) -> str:
         value = self.environ.get(ref.secret_env)
         if value is None:
             raise SecretMissing(f"secret {ref.secret_env} is not set in the worker's environment")
-        if value:
+        if value and value not in self.values:
             self.values.add(value)
+            self._scrubber.add(value)
         return value
 
     def scrub(self, text: str) -> str:
-        for value in sorted(self.values, key=len, reverse=True):
-            text = text.replace(value, MASK)
-        return text
+        return self._scrubber.text(text)
+
+    def scrub_data(self, data: Any) -> Any:
+        return self._scrubber.data(data)
 
 
 def value(item: str | SecretRef, renderer: Renderer, ctx: Mapping[str, Any], secrets: Secrets) -> tuple[str, str]:

@@ -1,10 +1,12 @@
 """Outbound URL guard: where actions may send requests.
 
 A URL passes when its scheme, host and port are allowed by the policy, and every address its host resolves to
-is public, or inside a network the policy explicitly allows (loopback, private, link-local, multicast, reserved
-and unspecified addresses are refused otherwise). IP-literal hosts are checked here; host names are checked by
-:class:`GuardedResolver` at connection time, on the very addresses the connection uses (no DNS rebinding window).
-Redirects are never followed (the HTTP executor sets ``allow_redirects=False``).
+is public, or inside a network the policy explicitly allows: every block of the IANA special-purpose registries
+(loopback, private, link-local, shared, documentation, benchmarking, 6to4, NAT64, Teredo, ORCHID, multicast,
+reserved, ...; see ``special_addresses.py``) is refused otherwise, and so is an IPv4 address hidden in an IPv6
+one. IP-literal hosts are checked here; host names are checked by :class:`GuardedResolver` at connection time,
+on the very addresses the connection uses (no DNS rebinding window). Redirects are never
+followed (the HTTP executor sets ``allow_redirects=False``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from urllib.parse import urlsplit
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from actions.special_addresses import GLOBAL_UNICAST_V6, IPAddress, IPNetwork, embedded, special_block, unwrapped
 
 
 class UrlRefused(OSError):
@@ -64,10 +65,23 @@ class UrlPolicy:
         return host, port
 
     def check_address(self, address: IPAddress) -> None:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+        """Refuse the address unless it is public or inside an allowed network; an IPv4 address a 6to4, NAT64 or
+        Teredo address carries must pass on its own too (even when the IPv6 prefix is allowed)."""
+        address = unwrapped(address)
+        for carrier, inner in embedded(address):
+            try:
+                self.check_address(inner)
+            except UrlRefused as exc:
+                raise UrlRefused(f"address {address} is {carrier} carrying {inner}: {exc}") from None
         if any(address in net for net in self.allowed_networks):
             return
+        block = special_block(address)
+        if block is not None:
+            raise UrlRefused(f"address {address} is not public: {block.name} ({block.network}, {block.source}); "
+                             "allow its network to reach it")
+        if isinstance(address, ipaddress.IPv6Address) and address not in GLOBAL_UNICAST_V6:
+            raise UrlRefused(f"address {address} is not public: outside IPv6 global unicast ({GLOBAL_UNICAST_V6}); "
+                             "allow its network to reach it")
         if (address.is_private or address.is_loopback or address.is_link_local or address.is_multicast
                 or address.is_reserved or address.is_unspecified or not address.is_global):
             raise UrlRefused(f"address {address} is not public (allow its network to reach it)")

@@ -1,16 +1,15 @@
 """Reading a rule directory: YAML with a line for every key, pydantic errors turned into ``file:line: path: msg``.
 
 Every ``*.yaml`` / ``*.yml`` file directly inside the directory is read, in name order. Each file is parsed
-with a YAML loader that records the line of every mapping key and sequence item under its path
-(``("groups", 0, "match", 2)``), refuses duplicate keys (PyYAML would silently keep the last one) and reads
-``22:00`` as a string (YAML 1.1 would read the number 1320). Each file is validated on its own, then the whole
+by ``rules.yaml_lines``: the line of every key, duplicate keys refused, ``22:00`` a string, and limits on size,
+aliases, nesting and alias expansion (:class:`YamlLimits`) that refuse a YAML bomb with the line and the limit
+before it is expanded. Each file is validated on its own, then the whole
 set is checked (:func:`rules.checks.check_rule_set`). All errors are collected, never just the first.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +20,10 @@ from pydantic import BaseModel, ValidationError
 
 from rules.checks import check_rule_set
 from rules.schema import NAMED_SECTIONS, RuleFile, RuleSet, Service, Topology
+from rules.yaml_lines import Loc, YamlLimitExceeded, YamlLimits, check_size, parse_yaml
 
 #: the rule sets shipped with Stormwatch
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
-
-Loc = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -46,22 +44,22 @@ class RuleSetInvalid(Exception):
         super().__init__(f"{len(self.errors)} error(s) in the rule set:\n" + "\n".join(map(str, self.errors)))
 
 
-def load_rule_set(directory: Path) -> RuleSet:
+def load_rule_set(directory: Path, limits: YamlLimits = YamlLimits()) -> RuleSet:
     """The merged, checked rule set; :class:`RuleSetInvalid` with every error when anything is wrong."""
-    rule_set, errors = _load(Path(directory))
+    rule_set, errors = _load(Path(directory), limits)
     if errors or rule_set is None:
         raise RuleSetInvalid(errors)
     return rule_set
 
 
-def check_directory(directory: Path) -> list[RuleError]:
+def check_directory(directory: Path, limits: YamlLimits = YamlLimits()) -> list[RuleError]:
     """Every error in the rule directory; ``[]`` when it is valid."""
-    return _load(Path(directory))[1]
+    return _load(Path(directory), limits)[1]
 
 
 # --- the directory --------------------------------------------------------------------------------------------
 
-def _load(directory: Path) -> tuple[RuleSet | None, list[RuleError]]:
+def _load(directory: Path, limits: YamlLimits) -> tuple[RuleSet | None, list[RuleError]]:
     if not directory.is_dir():
         return None, [RuleError(str(directory), None, "", "not a directory")]
     paths = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
@@ -71,7 +69,7 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RuleError]]:
     incomplete: set[str] = set()
     for path in paths:
         name = str(path)
-        rule_file, lines, file_errors, lost = _load_file(path, name)
+        rule_file, lines, file_errors, lost = _load_file(path, name, limits)
         lines_by_file[name] = lines
         errors.extend(file_errors)
         incomplete |= lost
@@ -86,15 +84,18 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RuleError]]:
     return RuleSet.merge(files), []
 
 
-def _load_file(path: Path, name: str) -> tuple[RuleFile | None, dict[Loc, int], list[RuleError], set[str]]:
+def _load_file(path: Path, name: str,
+               limits: YamlLimits) -> tuple[RuleFile | None, dict[Loc, int], list[RuleError], set[str]]:
     """(the file, or what of it is valid; {path: line}; errors; sections that lost something)."""
     unknown = set(RuleFile.model_fields)  # a file we cannot read may define anything
     try:
+        check_size(path.stat().st_size, limits)  # before reading it
         text = path.read_text(encoding="utf-8")
+        data, lines, duplicates = parse_yaml(text, limits)
+    except YamlLimitExceeded as exc:
+        return None, {}, [RuleError(name, exc.line, "", f"refused: {exc}")], unknown
     except (OSError, UnicodeDecodeError) as exc:
         return None, {}, [RuleError(name, None, "", f"cannot read: {exc}")], unknown
-    try:
-        data, lines, duplicates = _parse_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
@@ -153,66 +154,6 @@ def _valid_or_none(section: str, item: object) -> Any:
         return getattr(RuleFile.model_validate({section: [item]}), section)[0]
     except ValidationError:
         return None
-
-
-# --- YAML with lines ------------------------------------------------------------------------------------------
-
-_INT = "tag:yaml.org,2002:int"
-_FLOAT = "tag:yaml.org,2002:float"
-_MERGE = "tag:yaml.org,2002:merge"
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader without YAML 1.1's base-60 numbers, so ``22:00`` stays the string "22:00"."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT)]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(_INT, re.compile(
-    r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"), list("-+0123456789"))
-_Loader.add_implicit_resolver(_FLOAT, re.compile(
-    r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
-    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
-
-
-def _parse_yaml(text: str) -> tuple[Any, dict[Loc, int], list[tuple[Loc, int, int]]]:
-    """(data, {path: line}, [(path, line, first line) of each duplicate key]); lines count from 1."""
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}, []
-        lines: dict[Loc, int] = {(): node.start_mark.line + 1}
-        duplicates: list[tuple[Loc, int, int]] = []
-        _walk(loader, node, (), lines, duplicates, frozenset())
-        return loader.construct_document(node), lines, duplicates
-    finally:
-        loader.dispose()
-
-
-def _walk(loader: _Loader, node: yaml.Node, loc: Loc, lines: dict[Loc, int],
-          duplicates: list[tuple[Loc, int, int]], on_path: frozenset[int]) -> None:
-    if id(node) in on_path:  # a recursive alias
-        return
-    on_path = on_path | {id(node)}
-    if isinstance(node, yaml.MappingNode):
-        first_line: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE:
-                continue
-            key = loader.construct_object(key_node)
-            line = key_node.start_mark.line + 1
-            if key in first_line:
-                duplicates.append(((*loc, key), line, first_line[key]))
-            first_line.setdefault(key, line)
-            lines[(*loc, key)] = line
-            _walk(loader, value_node, (*loc, key), lines, duplicates, on_path)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines[(*loc, i)] = item.start_mark.line + 1
-            _walk(loader, item, (*loc, i), lines, duplicates, on_path)
 
 
 # --- pydantic errors as SREs read them ------------------------------------------------------------------------

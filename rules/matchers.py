@@ -17,7 +17,8 @@ escapes and any other backslash is literal, so ``instance=~"web\\d+"`` is the re
 parser we take double-quoted label names (``"service.name"="api"``); input both parsers would only accept with
 a warning (unbalanced braces, empty matchers between commas) is rejected. See ``docs/rules/matchers.md``.
 
-Regexes use Go's RE2 syntax, run on Python's ``re`` through ``rules.re2`` (which refuses what RE2 refuses).
+Regexes use Go's RE2 syntax and run on RE2 itself (``rules.regex``): linear time in the label's length, so no
+pattern can stall a worker (``rules.re2`` refuses what Go's RE2 refuses, with a reason).
 
 No I/O, no imports from the rest of Stormwatch.
 """
@@ -28,9 +29,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import lru_cache
 
-from rules.re2 import RE2Error, compile_re2
+from rules.re2 import RE2Error
+from rules.regex import RE2Pattern, compile_re2
 
 __all__ = [
     "MatchType",
@@ -72,7 +73,7 @@ class Matcher:
     name: str
     type: MatchType
     value: str
-    _regex: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _regex: RE2Pattern | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -98,8 +99,8 @@ class Matcher:
         if kind is MatchType.NE:
             return value != self.value
         if kind is MatchType.RE:
-            return self._regex.fullmatch(value) is not None  # type: ignore[union-attr]
-        return self._regex.fullmatch(value) is None  # type: ignore[union-attr]
+            return self._regex.fullmatch(value)  # type: ignore[union-attr]
+        return not self._regex.fullmatch(value)  # type: ignore[union-attr]
 
     def __str__(self) -> str:
         name = self.name if _BARE_NAME.fullmatch(self.name) else f'"{_escape(self.name)}"'
@@ -385,9 +386,9 @@ def matcher_from_obj(obj: object) -> Matcher:
     )
 
 
-@lru_cache(maxsize=4096)
-def _compile(pattern: str) -> re.Pattern[str]:
-    """Compile an RE2 pattern for full (anchored) matching; identical patterns share one compiled regex."""
+def _compile(pattern: str) -> RE2Pattern:
+    """Compile an RE2 pattern for full (anchored) matching; identical patterns share one compiled regex
+    (``rules.regex`` keeps a bounded cache)."""
     try:
         return compile_re2(pattern)
     except RE2Error as exc:

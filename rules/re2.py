@@ -1,9 +1,13 @@
-"""Go RE2 regex syntax (Alertmanager's) on Python's ``re``.
+"""Go RE2 regex syntax (Alertmanager's): the check that decides which patterns Stormwatch accepts.
 
-A small translation keeps RE2's meaning (``\\d`` ASCII, ``$`` end of text, ``\\z``, ``\\x{..}``, ``\\Q..\\E``, POSIX
-classes), and a check refuses what RE2 refuses but ``re`` would accept (backreferences, lookarounds, atomic groups,
-possessive quantifiers): rules are shared with Alertmanager users, and those constructs are how regexes become
-catastrophically slow. Used by ``rules.matchers``; no I/O.
+Patterns *run* on RE2 itself (``rules.regex``, linear time). This module decides what is accepted, with messages
+that say why not: it refuses what Go's RE2 refuses but Python's ``re`` would accept (backreferences, lookarounds,
+atomic groups, possessive quantifiers, ``\\Z``, Python escapes), and, to keep the accepted set exactly what it was
+when matchers ran on ``re``, what ``re`` could not run (``\\p{..}``, ``(?U)``, negated POSIX classes, flags after
+the start). The check walks a translation to ``re`` syntax that keeps RE2's meaning (``\\d`` ASCII, ``$`` end of
+text, ``\\z``, ``\\x{..}``, ``\\Q..\\E``, POSIX classes) and compiles it, never matching with it: compiling is
+linear in the pattern. The translation is also the reference the property tests compare RE2 with
+(``tests/unit/test_regex_engine.py``). No I/O.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import re
 import warnings
 
-__all__ = ["RE2Error", "compile_re2"]
+__all__ = ["RE2Error", "check_re2"]
 
 
 class RE2Error(ValueError):
@@ -183,8 +187,14 @@ def _translate(pattern: str) -> tuple[str, int]:
     return "".join(out), flags
 
 
-def compile_re2(pattern: str) -> re.Pattern[str]:
-    """Compile an RE2 pattern for Python's ``re`` (callers anchor it with ``fullmatch``)."""
+def check_re2(pattern: str) -> None:
+    """:class:`RE2Error` unless ``pattern`` is accepted RE2 syntax (RE2 may still refuse it: ``rules.regex``)."""
+    _compile_python(pattern)
+
+
+def _compile_python(pattern: str) -> re.Pattern[str]:
+    """The pattern translated for Python's ``re`` (anchor it with ``fullmatch``): how matchers ran before RE2,
+    kept as the syntax check and as the tests' reference. Never match untrusted text with it (backtracking)."""
     try:
         translated, flags = _translate(pattern)
         with warnings.catch_warnings():

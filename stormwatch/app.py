@@ -26,6 +26,7 @@ from actions.state import ActionState
 from ingest.consumer import AlertConsumer, ConsumerConfig
 from ingest.topology import Names, Topology, declare
 from rules.loader import EXAMPLES_DIR, RuleSetInvalid, load_rule_set
+from rules.yaml_lines import YamlLimits
 from rules.schema import RuleSet
 from correlation.incident_commands import IncidentCommands
 from correlation.incident_queries import IncidentQueries
@@ -37,11 +38,13 @@ from stormwatch.api.publishing import AlertPublisher
 from stormwatch.auth import Authenticator, parse_tokens
 from stormwatch.config import Settings, redact_url
 from stormwatch.fault_hooks import with_fault_hooks
+from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
 from stormwatch.http import HttpBindError, HttpServer, bind_socket
+from stormwatch.http_protocol import HttpLimits
 from stormwatch.metrics import Metrics
 from stormwatch.recording import Recorder, RecordingSink
 from stormwatch.redis_client import redis_client
-from stormwatch.rules_admin import ACTION_MODES, rules_summary, validate_candidate
+from stormwatch.rules_admin import ACTION_MODES, rule_file_limits, rules_summary, validate_candidate
 from stormwatch.runtime import tune_gc
 from stormwatch.worker_observer import BatchHook, WorkerObserver, is_retryable
 
@@ -66,12 +69,12 @@ def rules_directory(setting: str) -> Path:
     return EXAMPLES_DIR if setting == "examples" else Path(setting)
 
 
-def load_rules(setting: str) -> RuleSet | None:
+def load_rules(setting: str, limits: YamlLimits = YamlLimits()) -> RuleSet | None:
     """The rule set named by STORMWATCH_RULES ("examples", "none" or a directory)."""
     if setting == "none":
         return None
     try:
-        return load_rule_set(rules_directory(setting))
+        return load_rule_set(rules_directory(setting), limits)
     except RuleSetInvalid as exc:
         lines = "\n  ".join(str(e) for e in exc.errors)
         raise RulesInvalid(f"STORMWATCH_RULES={setting}: {len(exc.errors)} error(s):\n  {lines}") from None
@@ -131,7 +134,7 @@ class Worker:
 
     async def connect(self) -> None:
         s = self.settings
-        self.rule_set = load_rules(s.rules)
+        self.rule_set = load_rules(s.rules, rule_file_limits(s))
         if s.metrics_enabled and self._http_socket is None:  # before Redis and RabbitMQ: nothing is left behind
             try:
                 self._http_socket = bind_socket(*s.http_address, reuse_port=s.http_reuse_port)
@@ -265,12 +268,17 @@ class Worker:
             commands=IncidentCommands(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
             rules=self, max_body_bytes=s.max_body_bytes,
+            auth_limiter=AuthFailureLimiter(s.auth_failures_per_minute, s.auth_failures_burst, clock=self.clock),
+            client_address=ClientAddress(s.http_trusted_proxies),
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             actions=ActionState(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             stream=self.stream, console=True,
         )
         host, port = s.http_address
-        self.ops = HttpServer(build_app(services), host, port, limit_concurrency=s.http_max_connections,
+        limits = HttpLimits(header_timeout=s.http_header_timeout_seconds, body_timeout=s.http_body_timeout_seconds,
+                            idle_timeout=s.http_idle_timeout_seconds, send_timeout=s.http_send_timeout_seconds,
+                            max_connections=s.http_max_connections)
+        self.ops = HttpServer(build_app(services), host, port, metrics=self.metrics, limits=limits,
                               reuse_port=s.http_reuse_port, sock=self._http_socket)
         self._http_socket = None  # the server owns it now
         try:
@@ -283,29 +291,42 @@ class Worker:
     def rules_summary(self) -> dict[str, Any]:
         return rules_summary(self.rule_set, self.settings.rules, shadow=self.settings.actions_shadow)
 
-    def reload_rules_checked(self) -> list[str]:
-        """reload_rules, returning every error of a refused set ([] when applied)."""
+    async def reload_rules_checked(self) -> list[str]:
+        """reload_rules, reading and checking the files off the event loop; every error of a refused set
+        ([] when applied)."""
         errors: list[str] = []
-        self.reload_rules(errors)
+        self._apply_rules(await asyncio.to_thread(self._build_rules), errors)
         return errors
 
     def validate_rule_file(self, name: str, text: str) -> list[str]:
+        """Blocking (parses YAML): the API calls it in a thread."""
         setting = self.settings.rules
-        return validate_candidate(None if setting == "none" else rules_directory(setting), name, text)
+        return validate_candidate(None if setting == "none" else rules_directory(setting), name, text,
+                                  rule_file_limits(self.settings))
 
     def reload_rules(self, errors: list[str] | None = None) -> bool:
         """Build and validate the whole new rule set first; swap only if it is valid (the running set stays).
 
-        A refused set's errors are appended to ``errors`` when given."""
+        A refused set's errors are appended to ``errors`` when given. Blocking: SIGHUP calls it on the loop (the
+        limits on rule files bound its work); the API and the file watcher build in a thread."""
+        return self._apply_rules(self._build_rules(), errors)
+
+    def _build_rules(self) -> tuple[RuleSet | None, Router] | RulesInvalid:
+        """The new rule set and its router, or why not; touches nothing of the running worker (thread-safe)."""
         try:
-            rule_set = load_rules(self.settings.rules)
+            rule_set = load_rules(self.settings.rules, rule_file_limits(self.settings))
         except RulesInvalid as exc:
+            return exc
+        return rule_set, Router(rule_set, self.settings.group_by, self.incident_defaults)
+
+    def _apply_rules(self, built: tuple[RuleSet | None, Router] | RulesInvalid, errors: list[str] | None) -> bool:
+        if isinstance(built, RulesInvalid):
             self.metrics.rules_reloads.labels("refused").inc()
-            log.error("rules_reload_refused", errors=str(exc))
+            log.error("rules_reload_refused", errors=str(built))
             if errors is not None:
-                errors.extend(line.strip() for line in str(exc).splitlines()[1:] if line.strip())
+                errors.extend(line.strip() for line in str(built).splitlines()[1:] if line.strip())
             return False
-        router = Router(rule_set, self.settings.group_by, self.incident_defaults)
+        rule_set, router = built
         self.rule_set = rule_set
         if self.pipeline is not None:
             self.pipeline.router = router
@@ -347,7 +368,7 @@ class Worker:
             current = _rules_signature(self.settings.rules)
             if current != seen:
                 seen = current
-                self.reload_rules()
+                self._apply_rules(await asyncio.to_thread(self._build_rules), None)
 
     async def _watch_batches(self) -> None:
         """Check liveness now and then, so a stalled batch is logged and measured even if nobody probes /healthz."""

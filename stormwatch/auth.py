@@ -178,6 +178,21 @@ class Authenticator:
             raise AuthError(403, "role", f"token {found.name!r} (role {found.role}) may not {capability}")
         return principal
 
+    def signature_header(self, header: str) -> None:
+        """What can be checked before the body is read: signing is enabled, the header is well formed and its
+        timestamp is within the window; AuthError otherwise. ``signature`` then verifies the body."""
+        if not self._secret:
+            raise AuthError(401, "no_signing_secret", "signed requests are not enabled (no ingest HMAC secret)")
+        parts = dict(p.strip().partition("=")[::2] for p in header.split(","))
+        try:
+            timestamp = int(parts.get("t", ""))
+        except ValueError:
+            raise AuthError(401, "malformed", "X-Stormwatch-Signature must be t=<unix seconds>,v1=<hex>") from None
+        if not parts.get("v1"):
+            raise AuthError(401, "malformed", "X-Stormwatch-Signature must be t=<unix seconds>,v1=<hex>")
+        if abs(self.clock() - timestamp) > SIGNATURE_MAX_AGE:
+            raise AuthError(401, "stale_signature", "the signature's timestamp is more than 5 minutes away")
+
     def signature(self, header: str, body: bytes) -> tuple[Principal, str]:
         """(the signed caller, the signature's hex) or AuthError; only for ingest."""
         if not self._secret:

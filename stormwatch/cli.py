@@ -243,8 +243,9 @@ def timeline_table(entries: list[dict[str, Any]]) -> Table:
 def rules_check(directory: Path = typer.Argument(..., exists=True, file_okay=False, help="A rules directory.")) -> None:
     """Validate every rule file in DIRECTORY; exit 1 listing each error as file:line: field: message."""
     from rules.loader import check_directory
+    from stormwatch.rules_admin import rule_file_limits
 
-    errors = check_directory(directory)
+    errors = check_directory(directory, rule_file_limits(_settings(log_level="warning")))
     if errors:
         for error in errors:
             err.print(str(error), markup=False, highlight=False, soft_wrap=True)

@@ -27,11 +27,13 @@ def backtest_command(
     from stormwatch.app import RulesInvalid, load_rules
     from stormwatch.cli import _settings, console, err
     from stormwatch.recording import RecordingError, read_recordings
+    from stormwatch.rules_admin import rule_file_limits
 
     settings = _settings(log_level="warning")
+    limits = rule_file_limits(settings)
     try:
-        candidate = load_rule_set(rules)
-        current = load_rules(baseline or settings.rules)
+        candidate = load_rule_set(rules, limits)
+        current = load_rules(baseline or settings.rules, limits)
         settle_seconds = parse_duration(settle)
         stream = read_recordings(recordings)
     except RuleSetInvalid as exc:

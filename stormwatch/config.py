@@ -40,11 +40,24 @@ class Settings(BaseSettings):
     # existing STORMWATCH_METRICS_* deployments keep their port. metrics_enabled switches the server.
     http_host: str | None = None
     http_port: int | None = Field(default=None, ge=0, le=65535)
-    http_max_connections: int | None = Field(default=None, ge=1)  # uvicorn limit_concurrency (503 past it)
+    # the HTTP server's limits (stormwatch/http_protocol.py, docs/security.md): open sockets past the cap get a 503
+    # and are closed at once; headers and bodies that do not arrive within their timeouts get a 408 and a close,
+    # answers the client stops reading are aborted
+    http_max_connections: int = Field(default=1000, ge=1, le=1_000_000)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    http_idle_timeout_seconds: float = Field(default=5.0, gt=0, le=3600)  # a kept-alive connection with no request
+    http_send_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)  # an answer the client does not read
+    # X-Forwarded-For is believed (for the failed-auth limiter and logs) only from these proxies' addresses (CIDRs)
+    http_trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     http_reuse_port: bool = False  # SO_REUSEPORT: several `stormwatch serve` processes share one HTTP port
     api_tokens: str = ""  # "name:role:token,..." or a JSON list of {"name","role","token"}; see stormwatch/auth.py
     ingest_hmac_secret: str = ""  # X-Stormwatch-Signature on ingest endpoints (HMAC-SHA256 of "t.body")
     auth_disabled: bool = False  # development only: every request is "anonymous" with every role
+    # failed authentications per client address (stormwatch/auth_limiter.py): a bucket of `burst`, refilled at
+    # `per_minute`; past it, failures get 429 + Retry-After (0: no limit). Per process.
+    auth_failures_per_minute: float = Field(default=30.0, ge=0, le=1_000_000)
+    auth_failures_burst: int = Field(default=20, ge=1, le=1_000_000)
     consume: bool = True  # false: serve HTTP (ingest, API) only; another process correlates
     api_url: str = ""  # the CLI's API (incidents ack, ...); empty: http://<http host>:<http port>
     api_token: str = ""  # the CLI's bearer token
@@ -62,6 +75,9 @@ class Settings(BaseSettings):
     default_priorities: Annotated[dict[str, str], NoDecode] = {}
     default_team: str = Field(default="unassigned", min_length=1, max_length=128)  # a team no rule or label gave
     rules_poll_seconds: float = Field(default=2.0, ge=0)  # reload when a rule file changes; 0: only on SIGHUP
+    # limits on one rule file (rules/yaml_lines.py): its size, and its nodes after YAML alias expansion
+    rules_max_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    rules_max_nodes: int = Field(default=100_000, ge=1_000, le=10_000_000)
     timer_poll_seconds: float = Field(default=1.0, gt=0)  # how often a worker looks for due timers
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     timeline_max_entries: int = Field(default=1000, ge=10)
@@ -170,7 +186,7 @@ class Settings(BaseSettings):
 
         return DEFAULT_PRIORITIES | self.default_priorities
 
-    @field_validator("actions_allowed_networks")
+    @field_validator("actions_allowed_networks", "http_trusted_proxies")
     @classmethod
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         import ipaddress
@@ -183,7 +199,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("group_by", "actions_allowed_schemes", "actions_allowed_hosts", "actions_allowed_ports",
-                     "actions_allowed_networks", "gc_threshold", mode="before")
+                     "actions_allowed_networks", "http_trusted_proxies", "gc_threshold", mode="before")
     @classmethod
     def _split_group_by(cls, value: object) -> object:
         if isinstance(value, str):

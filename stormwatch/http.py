@@ -4,6 +4,9 @@ event loop, serving the Starlette app of ``stormwatch.api.app`` on STORMWATCH_HT
 uvicorn's own ``serve()`` would install signal handlers; the worker owns SIGTERM/SIGHUP, so the server is
 started and stopped through ``startup``/``shutdown`` on a socket bound here (a bind error is a clear
 exception, not uvicorn's ``sys.exit``).
+
+Connections are served by ``stormwatch.http_protocol``: uvicorn's httptools protocol plus header and body read
+deadlines and a hard cap on open sockets (``HttpLimits``); uvicorn's own ``timeout_keep_alive`` is the idle timeout.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from stormwatch.api.app import build_app
 from stormwatch.api.common import ApiServices, ReadinessCheck
+from stormwatch.http_protocol import ConnectionGuard, HttpLimits, protocol_class
 from stormwatch.metrics import Metrics
 
 
@@ -24,15 +28,18 @@ class HttpBindError(Exception):
 
 
 class HttpServer:
-    def __init__(self, app: Any, host: str, port: int, *, limit_concurrency: int | None = None,
-                 reuse_port: bool = False, sock: socket.socket | None = None) -> None:
+    def __init__(self, app: Any, host: str, port: int, *, metrics: Metrics | None = None,
+                 limits: HttpLimits = HttpLimits(), reuse_port: bool = False,
+                 sock: socket.socket | None = None) -> None:
         """``sock``: a socket already bound by ``bind_socket`` (the worker binds before it declares queues)."""
         self.host = host
         self.port = port
         self.reuse_port = reuse_port
+        self.guard = ConnectionGuard(limits, metrics if metrics is not None else Metrics.create())
         self.config = uvicorn.Config(
-            app, host=host, port=port, http="httptools", loop="none", lifespan="off", access_log=False,
-            log_config=None, log_level="warning", timeout_graceful_shutdown=5, limit_concurrency=limit_concurrency,
+            app, host=host, port=port, http=protocol_class(self.guard), ws="none", loop="none", lifespan="off",
+            access_log=False, log_config=None, log_level="warning", timeout_graceful_shutdown=5,
+            timeout_keep_alive=limits.idle_timeout,  # type: ignore[arg-type]  # uvicorn takes float seconds
             server_header=False, date_header=False, proxy_headers=False,  # no X-Forwarded-* rewriting per request
         )
         self.server = uvicorn.Server(self.config)
@@ -97,4 +104,5 @@ class OpsServer(HttpServer):
     """Only /metrics, /healthz, /readyz and /openapi.json (what a process without the API serves)."""
 
     def __init__(self, registry: CollectorRegistry, readiness: ReadinessCheck, host: str, port: int) -> None:
-        super().__init__(build_app(ApiServices(Metrics.create(), readiness), registry=registry), host, port)
+        metrics = Metrics.create()  # the app's own request counters; /metrics exports ``registry``
+        super().__init__(build_app(ApiServices(metrics, readiness), registry=registry), host, port, metrics=metrics)

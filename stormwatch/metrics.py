@@ -54,6 +54,11 @@ class Metrics:
     ingest_rejected: Counter
     ingest_messages: Counter
     auth_refused: Counter
+    auth_rate_limited: Counter
+    http_timeouts: Counter
+    http_connections_open: Gauge
+    http_connections_refused: Counter
+    http_client_disconnects: Counter
     incident_commands: Counter
     actions_started: Counter
     actions_succeeded: Counter
@@ -165,6 +170,22 @@ class Metrics:
                 "stormwatch_ingest_messages_total",
                 "Messages the ingest endpoints published with a broker confirm (alert lists posted together are "
                 "coalesced into one message).", registry=r),
+            auth_rate_limited=Counter(
+                "stormwatch_auth_rate_limited_total",
+                "Failed authentications answered 429 because their client address used up its failure budget.",
+                registry=r),
+            http_timeouts=Counter(
+                "stormwatch_http_timeouts_total",
+                "Connections cut because the request's headers or body did not arrive in time, by phase.",
+                ["phase"], registry=r),
+            http_connections_open=Gauge(
+                "stormwatch_http_connections_open", "HTTP connections open on this process.", registry=r),
+            http_connections_refused=Counter(
+                "stormwatch_http_connections_refused_total",
+                "HTTP connections closed at once because STORMWATCH_HTTP_MAX_CONNECTIONS were open.", registry=r),
+            http_client_disconnects=Counter(
+                "stormwatch_http_client_disconnects_total",
+                "Requests whose client went away before its body was read, by route.", ["route"], registry=r),
             auth_refused=Counter(
                 "stormwatch_auth_refused_total", "Requests refused by authentication or authorisation, by reason.",
                 ["reason"], registry=r),

@@ -9,12 +9,19 @@ from typing import Any
 
 from rules.loader import check_directory
 from rules.schema import RuleSet
+from rules.yaml_lines import YamlLimits
+from stormwatch.config import Settings
 
 SECTIONS = ("groups", "inhibit", "maintenance", "flapping", "problems", "enrichment", "actions")
 #: the kinds the start-up line, GET /api/v1/rules and ``stormwatch_rules_loaded{kind}`` report
 KINDS = ("group", "cause", "problem", "action")
 #: what ``actions_mode`` can answer (``stormwatch_actions_mode{mode}``)
 ACTION_MODES = ("none", "live", "shadow", "dry-run")
+
+
+def rule_file_limits(settings: Settings) -> YamlLimits:
+    """What one rule file may hold (STORMWATCH_RULES_MAX_BYTES, STORMWATCH_RULES_MAX_NODES)."""
+    return YamlLimits(max_bytes=settings.rules_max_bytes, max_nodes=settings.rules_max_nodes)
 
 
 def rule_kinds(rule_set: RuleSet | None) -> dict[str, int]:
@@ -55,9 +62,10 @@ def rules_summary(rule_set: RuleSet | None, source: str, *, shadow: bool = False
     }
 
 
-def validate_candidate(directory: Path | None, name: str, text: str) -> list[str]:
+def validate_candidate(directory: Path | None, name: str, text: str, limits: YamlLimits = YamlLimits()) -> list[str]:
     """Errors of the rules directory with ``text`` as its file ``name`` (added, or replacing that file);
-    ``directory`` None validates the file alone. File names in errors are the bare names."""
+    ``directory`` None validates the file alone. File names in errors are the bare names. Blocking (reads and
+    parses YAML under ``limits``): call it off the event loop."""
     with tempfile.TemporaryDirectory(prefix="stormwatch-rules-") as tmp:
         scratch = Path(tmp)
         if directory is not None and directory.is_dir():
@@ -65,4 +73,4 @@ def validate_candidate(directory: Path | None, name: str, text: str) -> list[str
                 if path.suffix in (".yaml", ".yml") and path.is_file() and path.name != name:
                     shutil.copyfile(path, scratch / path.name)
         (scratch / name).write_text(text, encoding="utf-8")
-        return [str(e).replace(f"{scratch}/", "") for e in check_directory(scratch)]
+        return [str(e).replace(f"{scratch}/", "") for e in check_directory(scratch, limits)]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
 import orjson
 import structlog
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from correlation.incident_commands import IncidentCommands
@@ -18,6 +18,8 @@ from correlation.links import Links
 from correlation.silences import SilenceStore
 from events.publisher import EventPublisher
 from stormwatch.auth import AuthError, Authenticator, Principal
+from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
+from stormwatch.http_protocol import TIMEOUT_SCOPE_KEY
 from stormwatch.metrics import Metrics
 
 log = structlog.get_logger("stormwatch.http")
@@ -26,6 +28,7 @@ ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 LivenessCheck = Callable[[], dict[str, bool]]
 Handler = Callable[[Request], Awaitable[Response]]
 M = TypeVar("M", bound=BaseModel)
+CLIENT_CLOSED = 499  # the status counted for a request whose client went away (nginx's convention)
 
 
 class AlertSink(Protocol):
@@ -56,8 +59,8 @@ class RulesControl(Protocol):
     """The running worker's rules (the shell's Worker implements it)."""
 
     def rules_summary(self) -> dict[str, Any]: ...
-    def reload_rules_checked(self) -> list[str]: ...
-    def validate_rule_file(self, name: str, text: str) -> list[str]: ...
+    async def reload_rules_checked(self) -> list[str]: ...
+    def validate_rule_file(self, name: str, text: str) -> list[str]: ...  # blocking: run it in a thread
 
 
 @dataclass
@@ -80,6 +83,8 @@ class ApiServices:
     stream: EventFeed | None = None
     console: bool = False  # serve the web console's static files at /console/
     max_body_bytes: int = 1 << 20
+    auth_limiter: AuthFailureLimiter | None = None  # failed authentications per client address (429 past them)
+    client_address: ClientAddress = field(default_factory=ClientAddress)
 
 
 async def publish_event(services: ApiServices, event: dict[str, Any], subject: str) -> bool:
@@ -159,9 +164,29 @@ def refusal(services: ApiServices, request: Request, status: int, reason: str, d
                     headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
 
 
+#: refusals that are not a failed guess: no credentials sent, none configured, a valid token without the role
+NOT_A_FAILURE = frozenset({"missing_token", "no_tokens_configured", "role"})
+
+
+def client_of(services: ApiServices, request: Request) -> str:
+    peer = request.client.host if request.client else ""
+    return services.client_address.of(peer, request.headers.get("x-forwarded-for"))
+
+
 def refuse(services: ApiServices, request: Request, reason: str) -> None:
+    """Count and log one refused request. A failed authentication also takes from its client address's budget:
+    past it, raises ApiError 429 with Retry-After (logged once when the address becomes limited, not per try)."""
+    client = client_of(services, request)
+    limiter = services.auth_limiter
+    limited = limiter.failed(client) if limiter is not None and reason not in NOT_A_FAILURE else None
+    if limited is not None:
+        services.metrics.auth_rate_limited.inc()
+        if limited.first:
+            log.warning("auth_rate_limited", client=client, reason=reason, path=request.url.path,
+                        retry_after=limited.retry_after)
+        raise ApiError(429, "too_many_failures", "too many failed authentications from this address; retry later",
+                       headers={"Retry-After": limited.retry_after}, reason="too_many_failures")
     services.metrics.auth_refused.labels(reason).inc()
-    client = request.client.host if request.client else ""
     log.info("auth_refused", reason=reason, path=request.url.path, method=request.method, client=client)
 
 
@@ -203,10 +228,13 @@ async def parse_model(request: Request, model: type[M], *, optional: bool = Fals
 
 
 def instrument(services: ApiServices, route: str, handler: Handler) -> Handler:
-    """Count and time every answer of a route; turn ApiError into its JSON answer."""
+    """Count and time every answer of a route; turn ApiError into its JSON answer and a client that went away
+    mid-body into one log line."""
     requests = services.metrics.http_requests
     latency = services.metrics.http_latency.labels(route)
     counters: dict[int, Any] = {}
+
+    disconnects = services.metrics.http_client_disconnects.labels(route)
 
     async def endpoint(request: Request) -> Response:
         started = time.perf_counter()
@@ -214,6 +242,12 @@ def instrument(services: ApiServices, route: str, handler: Handler) -> Handler:
             response = await handler(request)
         except ApiError as exc:
             response = exc.response()
+        except ClientDisconnect:  # gone mid-body: one line (none when the server cut it: that has its own line)
+            disconnects.inc()
+            if TIMEOUT_SCOPE_KEY not in request.scope:
+                log.info("http_client_disconnected", route=route, method=request.method,
+                         client=client_of(services, request))
+            response = Response(status_code=CLIENT_CLOSED)  # nobody reads it: counted as 499, like nginx
         code = response.status_code
         counter = counters.get(code)
         if counter is None:

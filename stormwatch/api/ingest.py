@@ -2,7 +2,9 @@
 
 They never touch the correlation engine or Redis: an accepted alert is a message RabbitMQ confirmed on
 ``<ns>.alerts``, processed by the workers like any other. Auth: a bearer token whose role may ingest
-(``ingest`` or ``admin``), or an HMAC signature of the body (``X-Stormwatch-Signature``); a signed request's
+(``ingest`` or ``admin``), or an HMAC signature of the body (``X-Stormwatch-Signature``). Everything the
+headers decide (no credentials, a wrong token, a stale or malformed signature) is refused before the body is read;
+only the signature's match needs the body, read within STORMWATCH_MAX_BODY_BYTES. A signed request's
 signature becomes its message id, so a replayed request within the idempotency TTL changes nothing.
 """
 
@@ -44,19 +46,12 @@ def _handler(services: ApiServices, kind: str):  # noqa: ANN202 - a Starlette en
     last_outage_log = [0.0]
 
     async def handle(request: Request) -> Response:
-        auth = services.auth
-        principal = None
-        if auth is None or not auth.configured or auth.disabled or "authorization" in request.headers:
-            principal = authorise(services, request, "ingest")
+        signature = _authenticate(services, request)  # from the headers alone: nothing is read before this
         body = await _body(services, request, kind)
         message_id = None
-        if principal is None:
-            signature = request.headers.get(SIGNATURE_HEADER)
-            if not signature:
-                raise refusal(services, request, 401, "missing_token",
-                              "send Authorization: Bearer <token> or X-Stormwatch-Signature")
+        if signature is not None:
             try:
-                _, mac = auth.signature(signature, body)  # type: ignore[union-attr]
+                _, mac = services.auth.signature(signature, body)  # type: ignore[union-attr]
             except AuthError as exc:
                 refuse(services, request, exc.reason)
                 raise ApiError(401, "unauthorized", exc.message, reason=exc.reason) from None
@@ -94,6 +89,25 @@ def _handler(services: ApiServices, kind: str):  # noqa: ANN202 - a Starlette en
         return json_response(receipt.document, receipt.status)
 
     return handle
+
+
+def _authenticate(services: ApiServices, request: Request) -> str | None:
+    """Refuse (401/403/429) what the headers alone condemn. Returns None for a bearer token allowed to ingest, or
+    the signature header still to verify against the body (signing enabled, well formed, timestamp in window)."""
+    auth = services.auth
+    if auth is None or not auth.configured or auth.disabled or "authorization" in request.headers:
+        authorise(services, request, "ingest")
+        return None
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if not signature:
+        raise refusal(services, request, 401, "missing_token",
+                      "send Authorization: Bearer <token> or X-Stormwatch-Signature")
+    try:
+        auth.signature_header(signature)
+    except AuthError as exc:
+        refuse(services, request, exc.reason)
+        raise ApiError(401, "unauthorized", exc.message, reason=exc.reason) from None
+    return signature
 
 
 async def _body(services: ApiServices, request: Request, kind: str) -> bytes:

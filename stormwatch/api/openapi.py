@@ -68,7 +68,7 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
     ("post", "/api/v1/rules/reload", "Reload the rules directory (validated whole before the swap)", "admin",
      None, {200: s.RulesSummary, 422: s.RuleErrors}),
     ("post", "/api/v1/rules/validate", "Validate a candidate rule file (YAML body; ?file=name.yaml)", "read",
-     "application/yaml", {200: s.RuleErrors, 422: s.RuleErrors}),
+     "application/yaml", {200: s.RuleErrors, 400: s.Error, 422: s.RuleErrors, 503: s.Error}),
     ("get", "/metrics", "Prometheus metrics", "", None, {200: None}),
     ("get", "/healthz", "Liveness", "", None, {200: None}),
     ("get", "/readyz", "Readiness: redis, rabbitmq, consumer", "", None, {200: None, 503: None}),
@@ -97,6 +97,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                                           "schema": _ref(s.Error)}}}
             op["responses"]["403"] = {"description": "the token's role may not (reason: role)",
                                       "content": {"application/json": {"schema": _ref(s.Error)}}}
+            op["responses"]["429"] = {"description": "too many failed authentications from this client address "
+                                      "(reason: too_many_failures; see Retry-After)",
+                                      "content": {"application/json": {"schema": _ref(s.Error)}}}
         for name in ("id", "run"):
             if "{" + name + "}" in path:
                 op["parameters"] = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
@@ -115,6 +118,10 @@ def openapi_document(version: str) -> dict[str, Any]:
             op["parameters"] = [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
                 ("incident", "only this incident's runs"), ("problem", "only this problem's runs"), ("state", "e.g. pending_approval (comma-separated)"),
                 ("limit", "1..1000, default 100"))]
+        if path == "/api/v1/rules/validate":
+            op["parameters"] = [{"name": "file", "in": "query", "schema": {"type": "string"},
+                                 "description": "the candidate's file name: [A-Za-z0-9_][A-Za-z0-9_.-]*.yaml or .yml, "
+                                                "at most 128 characters; default candidate.yaml"}]
         if isinstance(request, str):
             op["requestBody"] = {"required": True, "content": {request: {"schema": {}}}}
         elif request is not None:

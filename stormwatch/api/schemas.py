@@ -41,8 +41,9 @@ class Error(BaseModel):
     error: str
     detail: str
     field: str | None = None
-    reason: str | None = Field(default=None, description="401/403 only: no_tokens_configured, missing_token, "
-                               "malformed, unknown_token, role (or, for signed ingest, a signature problem)")
+    reason: str | None = Field(default=None, description="401/403/429 only: no_tokens_configured, missing_token, "
+                               "malformed, unknown_token, role (or, for signed ingest, a signature problem); "
+                               "too_many_failures (429)")
 
 
 class Whoami(BaseModel):

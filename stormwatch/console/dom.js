@@ -58,9 +58,15 @@ function span(s) {
   return Math.floor(s / 86400) + 'd ' + Math.floor((s % 86400) / 3600) + 'h';
 }
 
+// A long label is clipped with an ellipsis (console.css); its whole text is a hover or a focus (Tab) away.
+const LABEL_CLIP = 40;
+
 export function labels(map) {
-  return h('span', { class: 'labels' },
-    Object.entries(map || {}).sort().map(([k, v]) => h('span', { class: 'label' }, `${k}=${v}`)));
+  return h('span', { class: 'labels' }, Object.entries(map || {}).sort().map(([k, v]) => {
+    const text = `${k}=${v}`;
+    const long = text.length > LABEL_CLIP;
+    return h('span', { class: 'label', title: long ? text : null, tabindex: long ? '0' : null }, text);
+  }));
 }
 
 export function badge(text, kind) {

@@ -19,6 +19,8 @@ export const REFUSALS = {
   role: "That token's role may not read incidents (an ingest token); sign in with a read, respond or admin token.",
   missing_token: 'Paste a token to sign in.',
   malformed: 'That is not a token.',
+  too_many_failures: 'Too many wrong tokens came from this address. Wait a minute, then sign in with a right one '
+    + '(a right token is never refused).',
 };
 
 export function refusal(reason) {

@@ -44,12 +44,15 @@ actions:
     config:
       argv: ["{python}", "{script}", "{gate}", "{ledger}"]
       env: {{INCIDENT: "{{{{ incident.id }}}}"}}
-      timeout: 2s
+      timeout: {timeout}s
     retry: {{attempts: 1, max_backoff: 1s}}
 """ + GROUP_RULE
 
 MARGIN = 1.0  # STORMWATCH_ACTIONS_CLAIM_MARGIN_SECONDS
-LEASE = 1 * (2 + 5) + 1 * 1 + MARGIN  # attempts x (timeout + 5 s) + attempts x max backoff + margin: 9 s
+# the gated run must still be running when every other run has settled: its command's timeout is that window (2 s
+# was too short on a loaded machine, where the gated run timed out first and the test found it "failed")
+TIMEOUT = 10
+LEASE = 1 * (TIMEOUT + 5) + 1 * 1 + MARGIN  # attempts x (timeout + 5 s) + attempts x max backoff + margin: 17 s
 
 
 def _gate(path: Path) -> tuple[str, str, int] | None:
@@ -104,7 +107,7 @@ async def test_worker_killed_mid_action_run(scenario: Scenario):
     gate, script = scenario.directory / "gate.txt", scenario.directory / "gated.py"
     script.write_text(GATED)
     (scenario.rules / "faults.yaml").write_text(
-        RULES.format(python=sys.executable, script=script, gate=gate, ledger=scenario.ledger))
+        RULES.format(python=sys.executable, script=script, gate=gate, ledger=scenario.ledger, timeout=TIMEOUT))
     stream = make_stream(scenario.settings.namespace, 2000, seed=6)
     env = {"STORMWATCH_ACTIONS_CLAIM_MARGIN_SECONDS": str(MARGIN)}
     workers = [await scenario.start_worker(**env), await scenario.start_worker(**env)]

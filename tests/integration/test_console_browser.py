@@ -122,3 +122,53 @@ async def test_the_list_shows_more_than_one_page_on_request(clean, browser):
 async def _incident_count(api, expected: int) -> bool:
     page = (await api.get("/api/v1/incidents?limit=500")).json()
     return len(page["items"]) >= expected
+
+
+WIDE = "x" * 50_000  # one unbroken 50 KB label value
+
+# every table and the page itself end inside the viewport (a pixel of rounding allowed)
+_WITHIN_VIEWPORT = """() => {
+  const width = document.documentElement.clientWidth;
+  const over = [...document.querySelectorAll('table, main')]
+    .map((el) => el.getBoundingClientRect().right).filter((right) => right > width + 1);
+  return { width, scroll: document.documentElement.scrollWidth, over };
+}"""
+
+
+async def test_a_50_kb_label_stays_inside_the_viewport_and_is_shown_whole_on_demand(clean, browser):
+    async for api in start_api(clean):
+        base = str(api.client.base_url).rstrip("/")
+        alert = v2_alert("WideLabel", "wide-" + WIDE, "web-1")
+        alert["labels"]["blob"] = WIDE
+        assert (await api.post("/api/v2/alerts", [alert], token=INGEST)).status_code == 200
+        iid = await eventually(lambda: _incident_id(api, "wide-" + WIDE), what="the incident")
+
+        for width in (1400, 800):
+            page = await browser.new_page(viewport={"width": width, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(base + "/")
+            await page.fill("#token", READ)
+            await page.click("#signin button[type=submit]")
+            await page.wait_for_selector(f'#incidents tr[data-id="{iid}"]', timeout=WAIT_MS)
+            layout = await page.evaluate(_WITHIN_VIEWPORT)
+            assert layout["over"] == [] and layout["scroll"] <= layout["width"] + 1, (width, "list", layout)
+
+            await page.click(f'#incidents tr[data-id="{iid}"] a')
+            label = page.locator(f'tr[data-fingerprint] .label[title="blob={WIDE}"]')
+            await label.wait_for(timeout=WAIT_MS)
+            layout = await page.evaluate(_WITHIN_VIEWPORT)
+            assert layout["over"] == [] and layout["scroll"] <= layout["width"] + 1, (width, "incident", layout)
+            assert await label.text_content() == f"blob={WIDE}"  # clipped on screen, whole in the page
+
+            await label.focus()  # on demand: the whole value, wrapped inside the table
+            expanded = await label.evaluate("(el) => ({ h: el.getBoundingClientRect().height, "
+                                            "lines: el.scrollHeight / parseFloat(getComputedStyle(el).lineHeight) })")
+            assert expanded["lines"] > 10
+            layout = await page.evaluate(_WITHIN_VIEWPORT)
+            assert layout["over"] == [] and layout["scroll"] <= layout["width"] + 1, (width, "expanded", layout)
+            assert errors == []
+            if width == 1400:
+                ARTIFACTS.mkdir(exist_ok=True)
+                await page.screenshot(path=str(ARTIFACTS / "console-wide-label.png"))
+            await page.close()

@@ -162,9 +162,14 @@ async def test_refusals_say_why_in_a_machine_readable_reason(clean):
             assert "not-a-token" not in answer.text
         who = await api.get("/api/v1/whoami", token=READ)
         assert who.json() == {"name": "viewer", "role": "read", "capabilities": ["read"]}
+        # a timestamp in the window (a stale one is refused from the headers, before the body: stale_signature)
+        now = int(api.worker.clock())
         signed = await api.post("/api/v2/alerts", [v2_alert("X", "s", "p")], token=None,
-                                headers={"X-Stormwatch-Signature": "t=1,v1=00"})
+                                headers={"X-Stormwatch-Signature": f"t={now},v1=00"})
         assert (signed.status_code, signed.json()["reason"]) == (401, "bad_signature")
+        stale = await api.post("/api/v2/alerts", [v2_alert("X", "s", "p")], token=None,
+                               headers={"X-Stormwatch-Signature": "t=1,v1=00"})
+        assert (stale.status_code, stale.json()["reason"]) == (401, "stale_signature")
 
 
 async def test_a_signing_secret_alone_is_no_token(clean):

@@ -89,3 +89,16 @@ def test_new_tokens_are_random_and_their_entries_parse():
     entry = token_entry("night-shift", "respond", tokens.pop())
     parsed, _ = parse_tokens(f"{entry},{token_entry('bot', 'ingest', new_token())}")
     assert (parsed.name, parsed.role) == ("night-shift", "respond")
+
+
+def test_what_a_signature_header_decides_before_the_body():
+    a = auth(now=1_000_000.0)
+    a.signature_header(sign("s3cret", b"any body", 1_000_000))  # in the window: the body decides the rest
+    for header, reason in ((sign("s3cret", b"", 1_000_000 - 301), "stale_signature"),
+                           ("t=1000000", "malformed"), ("t=x,v1=00", "malformed"), ("nonsense", "malformed")):
+        with pytest.raises(AuthError) as info:
+            a.signature_header(header)
+        assert info.value.reason == reason
+    with pytest.raises(AuthError) as info:
+        auth(secret="").signature_header(sign("", b"", 1_000_000))
+    assert info.value.reason == "no_signing_secret"
