@@ -14,6 +14,12 @@ explains it.
 Both can ``hold``: a target with no active cause waits that long for one (a symptom often arrives a few
 seconds before its cause: Alertmanager issue #2229) before it may open an incident of its own.
 
+Both have a ``recovery_grace``: a source that stopped (its alert resolved or expired) still explains targets for
+that long, attached to the incident it belonged to. Symptoms clear tens of seconds after their cause (and their
+resolved notifications come a ``group_interval`` later still), so without it every recovering cascade would page
+once per symptom group at its next repeat. Alertmanager stops inhibiting the moment the source resolves; that is
+the noise this avoids. A target still firing when the grace has run out is real on its own and pages.
+
 Cause keys live in a shared index (the store keeps one small hash per key, ``fingerprint -> stamp|incident``),
 so every worker sees every source; this module only says which keys an alert feeds and reads.
 """
@@ -39,6 +45,7 @@ class Lookup:
     kind: str  # inhibited | topology
     rule: str  # the inhibit rule, or the root service for topology
     path: tuple[str, ...] = ()  # topology: own service -> ... -> root service
+    grace: float = 0.0  # how long a source that stopped still explains (the rule's recovery_grace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,7 @@ class Cause:
     incident: str  # the cause's incident
     fingerprint: str  # the source alert
     path: tuple[str, ...] = ()
+    until: float | None = None  # the source has recovered: it explains until then (None: it is firing)
 
     @property
     def reason(self) -> str:
@@ -69,19 +77,33 @@ def describe_cause(kind: str, rule: str, path: Sequence[str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One source as the index holds it: a monotonic stamp and its incident ("" when no longer a source)."""
+    """One source as the index holds it: a monotonic stamp, its incident ("" when it explains nothing) and,
+    once it has stopped (resolved, expired), when: it then explains only within its rule's recovery grace."""
 
     stamp: int
     incident: str
+    stopped: float | None = None
 
     def encode(self) -> str:
-        return f"{self.stamp}|{self.incident}"
+        return f"{self.stamp}|{self.tail()}"
+
+    def tail(self) -> str:
+        """What follows the stamp: "incident", or "incident|stopped" once the source stopped. The cause index update
+        carries it as its "incident" (so its shape, and the script, are those of the versions before the grace)."""
+        return self.incident if self.stopped is None else f"{self.incident}|{self.stopped!r}"
 
     @classmethod
     def decode(cls, raw: bytes | str) -> "Entry":
         text = raw.decode() if isinstance(raw, bytes) else raw
-        stamp, _, incident = text.partition("|")
-        return cls(int(stamp), incident)
+        stamp, _, rest = text.partition("|")
+        incident, _, stopped = rest.partition("|")
+        return cls(int(stamp), incident, float(stopped) if stopped else None)
+
+    def explains_until(self, grace: float) -> float | None:
+        """None while the source fires; else the end of its recovery grace (nothing when it never had an incident)."""
+        if self.stopped is None:
+            return None
+        return self.stopped + grace if self.incident else float("-inf")
 
 
 class CauseRules:
@@ -93,6 +115,7 @@ class CauseRules:
         self.topology = topology if topology is not None and topology.services else None
         self.service_label = topology.service_label if topology is not None else "service"
         self.topology_hold = topology_hold
+        self.recovery_grace = topology.recovery_grace if topology is not None else 0.0
         depended = {d for s in (self.topology.services.values() if self.topology else ()) for d in s.depends_on}
         self._depended_on = frozenset(depended)
         self._paths: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
@@ -124,14 +147,15 @@ class CauseRules:
                 key = _inhibit_key(rule, labels)
                 feeds.append(key)
             if matches_all(rule.target_match, labels):
-                lookups.append(Lookup(key or _inhibit_key(rule, labels), "inhibited", rule.name))
+                lookups.append(Lookup(key or _inhibit_key(rule, labels), "inhibited", rule.name,
+                                      grace=rule.recovery_grace))
                 hold = max(hold, rule.hold)
         service = labels.get(self.service_label, "")
         if self.topology is not None and service in self.topology.services:
             if service in self._depended_on:
                 feeds.append(f"svc:{service}")
             for dependency, path in self._dependencies(service):
-                lookups.append(Lookup(f"svc:{dependency}", "topology", dependency, path))
+                lookups.append(Lookup(f"svc:{dependency}", "topology", dependency, path, self.recovery_grace))
             if self._dependencies(service):
                 hold = max(hold, self.topology_hold)
         result = (tuple(feeds), tuple(lookups), hold)
@@ -184,38 +208,45 @@ def _inhibit_key(rule: InhibitRule, labels: Mapping[str, str]) -> str:
 
 
 class Causes:
-    """The cause index as read for one batch: answers "is this alert a symptom, and of what?"."""
+    """The cause index as read for one batch: answers "is this alert a symptom, and of what?" at an instant."""
 
     def __init__(self, rules: CauseRules, entries: Mapping[str, Mapping[str, Entry]]) -> None:
         self.rules = rules
         self.entries = entries
 
-    def __call__(self, labels: Mapping[str, str], fingerprint: str) -> Cause | None:
+    def __call__(self, labels: Mapping[str, str], fingerprint: str, now: float) -> Cause | None:
         lookups = self.rules.lookups(labels)
         if not lookups:
             return None
-        failing: dict[str, tuple[str, str]] = {}  # topology: failing service -> (incident, source fingerprint)
+        failing: dict[str, tuple[str, str, float | None]] = {}  # topology: failing service -> its source
         topology: list[Lookup] = []
         for lookup in lookups:
-            source = self._active(lookup.key, fingerprint)
+            source = self._active(lookup, fingerprint, now)
             if source is None:
                 continue
             if lookup.kind == "inhibited":
-                return Cause("inhibited", lookup.rule, source[1], source[0])
-            failing[lookup.rule] = (source[1], source[0])
+                return Cause("inhibited", lookup.rule, source[1], source[0], until=source[2])
+            failing[lookup.rule] = source
             topology.append(lookup)
         for lookup in topology:  # nearest first: the first failing service none of whose dependencies fails
             if not (self.rules.closure(lookup.rule) & failing.keys()):
-                incident, source_fp = failing[lookup.rule]
-                return Cause("topology", lookup.rule, incident, source_fp, lookup.path)
+                source_fp, incident, until = failing[lookup.rule]
+                return Cause("topology", lookup.rule, incident, source_fp, lookup.path, until)
         return None
 
-    def _active(self, key: str, fingerprint: str) -> tuple[str, str] | None:
-        """(source fingerprint, incident) of one active source under ``key`` other than the alert itself."""
-        best: tuple[str, str] | None = None
-        for fp, entry in self.entries.get(key, {}).items():
-            if entry.incident and fp != fingerprint and (best is None or fp < best[0]):
-                best = (fp, entry.incident)
+    def _active(self, lookup: Lookup, fingerprint: str, now: float) -> tuple[str, str, float | None] | None:
+        """(source fingerprint, incident, until) of one source under the key other than the alert itself: a firing
+        one if any (until None), else the recovered one whose grace runs longest (``now`` < until)."""
+        best: tuple[str, str, float | None] | None = None
+        for fp, entry in self.entries.get(lookup.key, {}).items():
+            if not entry.incident or fp == fingerprint:
+                continue
+            until = entry.explains_until(lookup.grace)
+            if until is None:
+                if best is None or best[2] is not None or fp < best[0]:
+                    best = (fp, entry.incident, None)
+            elif now < until and (best is None or (best[2] is not None and (until, fp) > (best[2], best[0]))):
+                best = (fp, entry.incident, until)
         return best
 
 

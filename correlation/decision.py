@@ -11,7 +11,7 @@ from correlation.model import AlertState, Incident
 
 PriorityOf = Callable[[Mapping[str, str]], str]
 MutedBy = Callable[[Mapping[str, str]], str]
-CauseOf = Callable[[Mapping[str, str], str], "Cause | None"]
+CauseOf = Callable[[Mapping[str, str], str, float], "Cause | None"]  # (labels, fingerprint, now)
 HoldOf = Callable[[Mapping[str, str]], float]
 FeedsOf = Callable[[Mapping[str, str]], Sequence[str]]
 FlapRuleOf = Callable[[Mapping[str, str]], Any]  # -> rules.schema.FlappingRule | None
@@ -99,11 +99,13 @@ class Decision:
     current_incident: str = ""
     pending: dict[str, tuple[float, str]] = field(default_factory=dict)
     older: list[str] = field(default_factory=list)  # the group's older open incidents after this decision
-    # (timer member, due): an incident id (held resolution), "h|<gid>|<fp>" (hold for a cause),
+    # (timer member, due): an incident id (held resolution), "h|<gid>|<fp>" (hold for a cause, or a symptom's
+    # recheck when its recovered cause's grace runs out),
     # "q|<gid>|<fp>" (a flapping alert's quiet period) or "x|<gid>|<fp>" (a firing alert's expiry)
     timers: list[tuple[str, float]] = field(default_factory=list)
     symptoms: list[Symptom] = field(default_factory=list)
-    # cause index updates: (cause key, fingerprint, stamp, incident or "" when no longer a source)
+    # cause index updates: (cause key, fingerprint, stamp, what follows the stamp in the entry: its incident, or
+    # "incident|stopped" once it stopped: a stopped source explains for its rules' recovery grace; Entry.tail)
     sources: list[tuple[str, str, int, str]] = field(default_factory=list)
     recurrences: list[Recurrence] = field(default_factory=list)
 

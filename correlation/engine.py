@@ -7,6 +7,9 @@ at most one open incident. Lifecycle:
   opening a new one when there is none, unless something keeps it out (``lifecycle.DecisionBuilder.place``):
   a silence or maintenance window (muted), an active cause elsewhere (a symptom: inhibition or topology,
   attached to the cause's incident), a hold while it waits for such a cause, or the rule's threshold;
+* a cause that resolved stays active for its rule's ``recovery_grace``: a symptom repeating (or a new one firing)
+  meanwhile stays a symptom of the cause's incident, so a recovery pages nobody; a symptom of a recovered cause
+  is looked at again when the grace runs out (its ``h|`` timer) and, still firing with no cause, pages on its own;
 * a repeat of an alert in the same status is a duplicate: counted, never a new incident;
 * an alert that resolves lowers its incident's firing count; at zero the incident resolves (or holds, or
   waits for a person, per the rule's ``auto_resolve``);
@@ -35,7 +38,7 @@ from rules.alert import Alert
 from correlation.decision import (
     Context, Decision, Event, MutedBy, PriorityOf, Stats, Symptom, expiry_timer, parse_timer, quiet_timer,
 )
-from correlation.lifecycle import HELD, WAITING, DecisionBuilder, as_alert, describe
+from correlation.lifecycle import HELD, SYMPTOM, WAITING, DecisionBuilder, as_alert, describe
 from correlation.model import AlertState, GroupState
 
 __all__ = ["Context", "Decision", "Event", "HELD", "Stats", "Symptom", "decide", "decide_timer"]
@@ -65,7 +68,7 @@ def decide(
     part of an open incident is recorded and counted but opens and joins nothing. ``context`` carries the rest
     of the rule set (causes, holds, flapping, problems).
     """
-    b = DecisionBuilder(state, _context(priority, muted, context))
+    b = DecisionBuilder(state, _context(priority, muted, context), now)
     stats = b.decision.stats
     timeout = state.route.resolve_timeout if state.route is not None else 0.0
     for alert in alerts:
@@ -172,7 +175,7 @@ def _track_flapping(b: DecisionBuilder, alert: AlertState, attached, now: float)
 
 def decide_timer(state: GroupState, member: str, now: float, context: Context | None = None) -> Decision:
     """One of the group's timers falls due (``member`` as in ``Decision.timers``); acts only if still due."""
-    b = DecisionBuilder(state, context or Context())
+    b = DecisionBuilder(state, context or Context(), now)
     kind, _, arg = parse_timer(member)
     if kind == "resolve":
         incident = state.open_incident(arg)
@@ -186,8 +189,8 @@ def decide_timer(state: GroupState, member: str, now: float, context: Context | 
     if kind == "expire":
         _expire(b, alert, member, now)
         return b.finish()
-    if kind == "hold":
-        if alert.status == "firing" and alert.muted.startswith(WAITING) and alert.hold_until is not None \
+    if kind == "hold":  # the hold for a cause ran out, or a symptom's recovered cause's grace did: place it again
+        if alert.status == "firing" and alert.muted.startswith((WAITING, *SYMPTOM)) and alert.hold_until is not None \
                 and now >= alert.hold_until:
             b.touch(alert)
             b.place(as_alert(alert, now), alert, now, fresh=False)
@@ -236,7 +239,7 @@ def _expire(b: DecisionBuilder, alert: AlertState, member: str, now: float) -> N
 
 def decide_manual_resolve(state: GroupState, incident_id: str, now: float, who: str) -> Decision:
     """A person resolves the group's open incident (rules with ``auto_resolve: manual`` wait for this)."""
-    b = DecisionBuilder(state, Context())
+    b = DecisionBuilder(state, Context(), now)
     incident = state.open_incident(incident_id)
     if incident is not None:
         b.resolve(incident, f"resolved by {who}", now)

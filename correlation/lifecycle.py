@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from rules.alert import Alert, severity_rank
 
+from correlation.causes import Entry
 from correlation.decision import Context, Decision, Event, Recurrence, Symptom, hold_timer
 from correlation.keyspace import incident_id
 from correlation.model import AlertState, GroupState, Incident
@@ -61,9 +62,10 @@ def as_alert(state: AlertState, now: float) -> Alert:
 
 
 class DecisionBuilder:
-    def __init__(self, state: GroupState, context: Context) -> None:
+    def __init__(self, state: GroupState, context: Context, now: float) -> None:
         self.state = state
         self.ctx = context
+        self.now = now
         self.decision = Decision(group_id=state.group_id)
         self._updated: set[str] = set()
         self._before: dict[str, str] = {}  # fingerprint -> source activity before this decision
@@ -211,11 +213,14 @@ class DecisionBuilder:
                 self.note(open_incident, "muted", f"{describe(alert.labels)} not added: muted by {mute}", now, fp)
             current.muted, current.hold_until = mute, None
             return
-        cause = ctx.cause(alert.labels, fp) if ctx.cause is not None else None
+        cause = ctx.cause(alert.labels, fp, now) if ctx.cause is not None else None
         if cause is not None:
             stats.symptoms += 1
-            was = current.muted
-            current.muted, current.cause, current.hold_until = cause.reason, cause.incident, None
+            was, armed = current.muted, current.hold_until if current.muted.startswith(SYMPTOM) else None
+            current.muted, current.cause, current.hold_until = cause.reason, cause.incident, cause.until
+            if cause.until is not None and cause.until != armed:
+                # its cause has recovered: when the grace runs out, look again (a symptom still firing then pages)
+                self.decision.timers.append((hold_timer(self.state.group_id, fp), cause.until))
             if fresh or was != cause.reason:
                 self.decision.symptoms.append(Symptom(cause.incident, self.state.group_id, fp, dict(alert.labels),
                                                       cause.kind, cause.rule, cause.path, now))
@@ -289,7 +294,9 @@ class DecisionBuilder:
                 alert = d.alerts[fp]
                 after = source_activity(alert)
                 if after != before:
-                    d.sources += [(key, fp, alert.rev, after) for key in self.ctx.feeds(alert.labels)]
+                    # a source that stops keeps its incident, stamped with when: it explains for the recovery grace
+                    tail = after if after else Entry(alert.rev, before, self.now).tail()
+                    d.sources += [(key, fp, alert.rev, tail) for key in self.ctx.feeds(alert.labels)]
         for event in d.events:
             event.incident = d.incidents[event.incident_id].public()
         return d

@@ -4,7 +4,8 @@ Each of these touches keys outside the deciding group's hash slot, so it runs af
 idempotent follow-up, one small script per key (each keeps to one slot, as a Redis Cluster requires):
 
 * cause index updates carry the alert's revision, and a script keeps only the newest, so updates that
-  reach Redis out of order from different workers cannot bring back a source that stopped;
+  reach Redis out of order from different workers cannot bring back a source that stopped (a stopped source
+  keeps its incident and when it stopped, for its rules' recovery grace);
 * a symptom is attached at most once (``HSETNX``), with its timeline entry and the count on the incident;
 * a problem occurrence is a sorted-set member per incident; the script opens a problem once per signature
   and links later incidents; a replay of the occurrence that opened it answers ``created`` again, so the
@@ -59,8 +60,8 @@ class Links:
         """Cause updates, symptoms and problem occurrences of applied decisions; returns problem events."""
         follow_ups = list(follow_ups)
         await self.scripts.run_many("cause_update", [
-            ([self.keys.cause(key)], [fp, stamp, incident, CAUSE_TTL])
-            for f in follow_ups for key, fp, stamp, incident in f.sources
+            ([self.keys.cause(key)], [fp, stamp, tail, CAUSE_TTL])  # tail: "incident[|stopped]" (Entry.tail)
+            for f in follow_ups for key, fp, stamp, tail in f.sources
         ])
         occurrences: list[Occurrence] = []
         for f in follow_ups:

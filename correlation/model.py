@@ -35,7 +35,8 @@ class AlertState:
     # (waiting for a cause), "inhibited:<rule>" or "topology:<a>><b>" (a symptom of ``cause``)
     muted: str = ""
     cause: str = ""  # a symptom: the incident of its cause (in another group)
-    hold_until: float | None = None  # "hold:": when it stops waiting for a cause
+    # "hold:": when it stops waiting for a cause; a symptom of a recovered cause: when that cause's grace runs out
+    hold_until: float | None = None
     changes: list[float] = field(default_factory=list)  # flap detection: recent status-change times
     flapping: bool = False
     rev: int = 0  # bumped on every write: orders this alert's updates to the shared cause index

@@ -295,7 +295,10 @@ class TimerFiring:
         pairs = [(m, state.alerts.get(parse_timer(m)[2])) for m in members if not m.startswith("INC-")]
         alerts = [a for _, a in pairs if a is not None]
         if alerts:
-            state.route = router(alerts[0].labels).route
+            group = router(alerts[0].labels)
+            state.route = group.route
+            if group.id == state.group_id:  # an incident a timer opens (a hold ran out) is titled by its group
+                state.group_key, state.group_labels = group.key, group.labels
         if state.route is None:
             return None
         holds = [a for m, a in pairs if a is not None and m.startswith("h|")]

@@ -101,10 +101,10 @@ class Simulation:
                 parsed = IncidentEvent.model_validate(built)
                 for run in planned_runs(rule.actions, self._defined, parsed):
                     self.actions_started.append((run.action, event.incident_id, run.trigger))
-        for key, fp, stamp, incident in decision.sources:
+        for key, fp, stamp, tail in decision.sources:
             entries = self.cause_index.setdefault(key, {})
             if fp not in entries or entries[fp].stamp < stamp:
-                entries[fp] = Entry(stamp, incident)
+                entries[fp] = Entry.decode(f"{stamp}|{tail}")
         for member, due in decision.timers:
             self.timers[member] = due
             heapq.heappush(self._heap, (due, member))

@@ -3,6 +3,9 @@
 Duplicate names within a section (across files), dangling action and service references, topology cycles,
 an inhibit rule that mutes itself, more than one priority matrix. Each problem names its file and field path;
 ``rules/loader.py`` adds the line.
+
+Warnings (:func:`rule_set_warnings`) are what is valid but probably not meant: an inhibit rule's ``equal`` label
+that neither its source nor its target matchers require, so two alerts that both lack it are joined.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from rules.matchers import Matcher
 from rules.schema import NAMED_SECTIONS, RuleFile
 
 
@@ -67,6 +71,28 @@ def check_rule_set(files: Sequence[tuple[str, RuleFile]], incomplete: frozenset[
 
     problems.extend(_check_topology(files, "topology" not in incomplete))
     return problems
+
+
+def rule_set_warnings(files: Sequence[tuple[str, RuleFile]]) -> list[SetProblem]:
+    """What is valid but may not be what the author meant (``rules check`` prints these and still passes)."""
+    warnings: list[SetProblem] = []
+    for file, rules in files:
+        for i, rule in enumerate(rules.inhibit):
+            if rule is None:
+                continue
+            for j, label in enumerate(rule.equal):
+                if _may_lack(rule.source_match, label) and _may_lack(rule.target_match, label):
+                    warnings.append(SetProblem(file, ("inhibit", i, "equal", j), (
+                        f"equal label {label!r} is required by neither source_match nor target_match: a source and "
+                        f"a target that both lack it count as equal (as in Alertmanager), so unrelated alerts "
+                        f"without {label!r} may be joined; add {label}!=\"\" to source_match (or target_match) to "
+                        f"require it")))
+    return warnings
+
+
+def _may_lack(matchers: Sequence[Matcher], label: str) -> bool:
+    """Whether an alert without ``label`` can satisfy these matchers (a missing label is the empty value)."""
+    return all(m.matches({}) for m in matchers if m.name == label)
 
 
 def _check_topology(files: Sequence[tuple[str, RuleFile]], complete: bool) -> list[SetProblem]:

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from rules.checks import check_rule_set
+from rules.checks import check_rule_set, rule_set_warnings
 from rules.schema import NAMED_SECTIONS, RuleFile, RuleSet, Service, Topology
 from rules.yaml_lines import Loc, YamlLimitExceeded, YamlLimits, check_size, parse_yaml
 
@@ -57,9 +57,18 @@ def check_directory(directory: Path, limits: YamlLimits = YamlLimits()) -> list[
     return _load(Path(directory), limits)[1]
 
 
+def lint_directory(directory: Path, limits: YamlLimits = YamlLimits()) -> tuple[list[RuleError], list[RuleError]]:
+    """(every error, every warning) of the rule directory: warnings are valid but probably not meant
+    (:func:`rules.checks.rule_set_warnings`)."""
+    warnings: list[RuleError] = []
+    errors = _load(Path(directory), limits, warnings)[1]
+    return errors, warnings
+
+
 # --- the directory --------------------------------------------------------------------------------------------
 
-def _load(directory: Path, limits: YamlLimits) -> tuple[RuleSet | None, list[RuleError]]:
+def _load(directory: Path, limits: YamlLimits,
+          warnings: list[RuleError] | None = None) -> tuple[RuleSet | None, list[RuleError]]:
     if not directory.is_dir():
         return None, [RuleError(str(directory), None, "", "not a directory")]
     paths = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
@@ -78,6 +87,10 @@ def _load(directory: Path, limits: YamlLimits) -> tuple[RuleSet | None, list[Rul
     for problem in check_rule_set(files, frozenset(incomplete)):
         errors.append(RuleError(problem.file, _line(lines_by_file[problem.file], problem.loc), _path(problem.loc),
                                 problem.message))
+    if warnings is not None:
+        warnings.extend(RuleError(w.file, _line(lines_by_file[w.file], w.loc), _path(w.loc), w.message)
+                        for w in rule_set_warnings(files))
+        warnings.sort(key=lambda w: (w.file, w.line or 0))
     if errors:
         errors.sort(key=lambda e: (e.file, e.line or 0))
         return None, errors

@@ -225,6 +225,11 @@ class GroupRule(RuleModel):
 
 # --- inhibition, maintenance ---------------------------------------------------------------------------------
 
+#: default recovery_grace of inhibit rules and the topology: Alertmanager's default group_interval, the time a
+#: symptom's resolved notification may take to arrive after the symptom cleared
+RECOVERY_GRACE = 300.0
+
+
 class InhibitRule(RuleModel):
     name: Name
     description: str = ""
@@ -232,6 +237,9 @@ class InhibitRule(RuleModel):
     target_match: RequiredMatchers
     equal: tuple[LabelName, ...] = ()
     hold: Duration = 0.0
+    # a source that resolved still explains its targets this long (attached to its incident): symptoms clear
+    # after their cause, and must not page for a cause that has just recovered (docs/rules/reference.md)
+    recovery_grace: Duration = RECOVERY_GRACE
 
 
 WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -314,6 +322,7 @@ class Topology(RuleModel):
 
     service_label: LabelName = "service"
     hold: Duration = 0.0  # how long an alert on a dependant waits for its dependency's alert before it may page
+    recovery_grace: Duration = RECOVERY_GRACE  # how long a recovered dependency still explains its dependants
     services: Annotated[dict[Name, Annotated[Service, BeforeValidator(_none_as_empty)]],
                         BeforeValidator(_none_as_empty)] = {}
 

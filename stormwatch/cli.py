@@ -241,17 +241,20 @@ def timeline_table(entries: list[dict[str, Any]]) -> Table:
 
 @rules_app.command("check")
 def rules_check(directory: Path = typer.Argument(..., exists=True, file_okay=False, help="A rules directory.")) -> None:
-    """Validate every rule file in DIRECTORY; exit 1 listing each error as file:line: field: message."""
-    from rules.loader import check_directory
+    """Validate every rule file in DIRECTORY; exit 1 listing each error as file:line: field: message.
+    Warnings (valid, but probably not meant) are listed as "warning: file:line: field: message" and do not fail."""
+    from rules.loader import lint_directory
     from stormwatch.rules_admin import rule_file_limits
 
-    errors = check_directory(directory, rule_file_limits(_settings(log_level="warning")))
+    errors, warnings = lint_directory(directory, rule_file_limits(_settings(log_level="warning")))
+    for warning in warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     if errors:
         for error in errors:
             err.print(str(error), markup=False, highlight=False, soft_wrap=True)
         err.print(f"{len(errors)} error(s) in {directory}", markup=False)
         raise typer.Exit(1)
-    console.print(f"{directory}: rules OK")
+    console.print(f"{directory}: rules OK" + (f" ({len(warnings)} warning(s))" if warnings else ""), highlight=False)
 
 
 @rules_app.command("test")

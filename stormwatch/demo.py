@@ -4,8 +4,9 @@ The orders database fails; every service that depends on it starts failing on ev
 source formats (Alertmanager webhook, Prometheus API v2, PagerDuty Events v2, generic JSON); Prometheus
 re-sends what is still firing; one sender emits a malformed alert. The symptoms wait 30s for a cause (the
 example rules' holds), find the database alert and attach to its incident; then the database recovers and
-most alerts resolve, but shipping's latency keeps firing and becomes an incident of its own; five minutes
-later the database incident resolves (its rule's resolve hold). The worker's clock is simulated, so those
+most alerts resolve, but shipping's latency keeps firing: it stays a symptom of the database incident for the
+rules' 5-minute recovery grace (a recovery does not page) and, still firing when the grace runs out, becomes an
+incident of its own; then too the database incident resolves (its rule's 5-minute resolve hold). The worker's clock is simulated, so those
 minutes pass in a second; everything else is the real worker on the real RabbitMQ and Redis. The demo prints
 the incidents, the problem, the symptoms and the compression ratio.
 
@@ -46,7 +47,7 @@ DEPENDENTS = {  # service -> the format its monitoring sends
 }
 ROUNDS = 4  # Prometheus re-sends firing alerts every evaluation interval
 CAUSE_HOLD_SKIP = 31.0  # the symptoms' 30s hold for a cause runs out
-RESOLVE_HOLD_SKIP = 5 * 60 + 1.0  # the database incident's 5m resolve hold runs out
+RESOLVE_HOLD_SKIP = 5 * 60 + 1.0  # the database incident's 5m resolve hold and its symptoms' 5m recovery grace run out
 CONSOLE_TOKEN_NAME = "demo-console"
 
 
@@ -67,7 +68,7 @@ def _alert(alertname: str, service: str, instance: str, severity: str, start: fl
            end: float | None = None) -> dict[str, Any]:
     a: dict[str, Any] = {
         "labels": {"alertname": alertname, "service": service, "instance": instance, "severity": severity,
-                   "team": "payments" if service in ("payments", "checkout") else "core"},
+                   "cluster": "eu-1", "team": "payments" if service in ("payments", "checkout") else "core"},
         "annotations": {"summary": f"{alertname} on {instance}",
                         "runbook_url": f"https://runbooks.example.com/{alertname}"},
         "startsAt": _ts(start),
@@ -232,6 +233,7 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False, 
             await _stored(registry, storm.valid_alerts + storm.recovery_alerts, progress, done_task)
             clock.skipped += RESOLVE_HOLD_SKIP  # the clock is the real one from here on
             await _timers_done(worker, "INC-")
+            await _timers_done(worker, "h|")  # shipping's latency, still firing when the grace ran out, pages
         elapsed = time.perf_counter() - started
         await _report(worker, console, alerts_in, elapsed)
         if serve_console:

@@ -26,6 +26,8 @@ async def test_example_rules_group_prioritise_and_attach_symptoms_to_their_cause
             v2_alert("HighLatency", "shipping", "pod-1", severity="warning"),
             v2_alert("SomethingElse", "misc", "host-1"),
         ]
+        for a in alerts:  # the inhibit rule's source must carry its equal label, cluster (as Prometheus adds it)
+            a["labels"]["cluster"] = "eu-1"
         await publish(clean, [body(alerts)])
         await eventually(lambda: stored_alerts(worker) >= len(alerts), what="alerts stored")
         incidents = {i.title: i for i in await worker.store.list_incidents()}

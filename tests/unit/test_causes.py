@@ -36,13 +36,23 @@ def test_inhibition_needs_equal_labels_and_a_missing_label_equals_empty():
     down = {"alertname": "Down", "cluster": "eu"}
     causes = _causes(rules, (down, "INC-a-1"))
     errors_eu = {"alertname": "Errors", "cluster": "eu"}
-    cause = causes(errors_eu, fingerprint(errors_eu))
+    cause = causes(errors_eu, fingerprint(errors_eu), 0.0)
     assert cause is not None and (cause.kind, cause.rule, cause.incident) == ("inhibited", "down-mutes-errors",
                                                                                 "INC-a-1")
-    assert causes({"alertname": "Errors", "cluster": "us"}, "x") is None
-    assert causes({"alertname": "Errors"}, "x") is None  # "" != "eu"
+    assert causes({"alertname": "Errors", "cluster": "us"}, "x", 0.0) is None
+    assert causes({"alertname": "Errors"}, "x", 0.0) is None  # "" != "eu"
     nowhere = _causes(rules, ({"alertname": "Down"}, "INC-b-1"))
-    assert nowhere({"alertname": "Errors"}, "x") is not None  # both missing: equal, as in Alertmanager
+    assert nowhere({"alertname": "Errors"}, "x", 0.0) is not None  # both missing: equal, as in Alertmanager
+
+
+def test_a_source_that_must_carry_the_equal_label_joins_no_target_without_it():
+    # the shipped examples' choice (docs/rules/reference.md): missing = "" as in Alertmanager, required by a matcher
+    rules = CauseRules([_inhibit(source_match=['alertname="Down"', 'cluster!=""'])])
+    assert rules.feeds({"alertname": "Down"}) == ()  # a source without cluster explains nothing
+    causes = _causes(rules, ({"alertname": "Down"}, "INC-b-1"), ({"alertname": "Down", "cluster": "eu"}, "INC-a-1"))
+    assert causes({"alertname": "Errors"}, "x", 0.0) is None
+    cause = causes({"alertname": "Errors", "cluster": "eu"}, "x", 0.0)
+    assert cause is not None and cause.incident == "INC-a-1"
 
 
 def test_an_alert_matching_source_and_target_does_not_inhibit_itself():
@@ -50,16 +60,16 @@ def test_an_alert_matching_source_and_target_does_not_inhibit_itself():
         "name": "r", "source_match": ['severity="critical"'], "target_match": ['alertname=~".+"']})])
     labels = {"alertname": "Down", "severity": "critical"}
     causes = _causes(rules, (labels, "INC-a-1"))
-    assert causes(labels, fingerprint(labels)) is None
+    assert causes(labels, fingerprint(labels), 0.0) is None
     other = {"alertname": "Slow", "severity": "warning"}
-    assert causes(other, fingerprint(other)) is not None
+    assert causes(other, fingerprint(other), 0.0) is not None
 
 
 def test_a_stopped_source_explains_nothing():
     rules = CauseRules([_inhibit()])
     down = {"alertname": "Down", "cluster": "eu"}
     causes = Causes(rules, {key: {fingerprint(down): Entry(2, "")} for key in rules.feeds(down)})
-    assert causes({"alertname": "Errors", "cluster": "eu"}, "x") is None
+    assert causes({"alertname": "Errors", "cluster": "eu"}, "x", 0.0) is None
 
 
 def test_topology_rolls_up_to_the_deepest_failing_dependency_with_its_path():
@@ -67,14 +77,14 @@ def test_topology_rolls_up_to_the_deepest_failing_dependency_with_its_path():
     assert rules.feeds({"service": "web"}) == ()  # nothing depends on web: it feeds no cause key
     web = {"alertname": "Errors", "service": "web"}
     only_api = _causes(rules, ({"service": "api"}, "INC-api-1"))
-    cause = only_api(web, fingerprint(web))
+    cause = only_api(web, fingerprint(web), 0.0)
     assert cause is not None and (cause.incident, cause.path) == ("INC-api-1", ("web", "api"))
     both = _causes(rules, ({"service": "api"}, "INC-api-1"), ({"service": "db"}, "INC-db-1"))
-    cause = both(web, fingerprint(web))
+    cause = both(web, fingerprint(web), 0.0)
     assert cause is not None and (cause.incident, cause.path) == ("INC-db-1", ("web", "api", "db"))
     assert cause.reason == "topology:web>api>db"
-    assert both({"service": "db"}, "x") is None  # the root itself depends on nothing
-    assert both({"service": "unknown"}, "x") is None
+    assert both({"service": "db"}, "x", 0.0) is None  # the root itself depends on nothing
+    assert both({"service": "unknown"}, "x", 0.0) is None
 
 
 def _feed(sim: Simulation, labels: dict[str, str], at: float, status: str = "firing") -> None:
@@ -85,7 +95,7 @@ def _feed(sim: Simulation, labels: dict[str, str], at: float, status: str = "fir
 def test_a_symptom_waits_for_its_cause_then_opens_its_own_incident_when_none_comes(tmp_path: Path):
     (tmp_path / "r.yaml").write_text(yaml.safe_dump({
         "inhibit": [{"name": "down", "source_match": ['alertname="Down"'], "target_match": ['alertname="Errors"'],
-                     "hold": "30s"}]}))
+                     "hold": "30s", "recovery_grace": "0s"}]}))  # no grace: a recovered cause explains nothing
     sim = Simulation(load_rule_set(tmp_path))
     _feed(sim, {"alertname": "Errors", "service": "web"}, 0.0)
     _feed(sim, {"alertname": "Errors", "service": "api"}, 0.0)
@@ -105,9 +115,11 @@ def test_a_symptom_waits_for_its_cause_then_opens_its_own_incident_when_none_com
     assert [i.title for i in sim.incidents()] == ["Down / db", "Errors / cache"]
 
 
-def test_a_symptom_whose_cause_resolves_opens_its_own_incident_on_its_next_notification(tmp_path: Path):
+def test_without_a_grace_a_symptom_whose_cause_resolves_opens_its_own_incident_on_its_next_notification(
+        tmp_path: Path):
     (tmp_path / "r.yaml").write_text(yaml.safe_dump({
-        "inhibit": [{"name": "down", "source_match": ['alertname="Down"'], "target_match": ['alertname="Errors"']}]}))
+        "inhibit": [{"name": "down", "source_match": ['alertname="Down"'], "target_match": ['alertname="Errors"'],
+                     "recovery_grace": "0s"}]}))  # Alertmanager's behaviour (tests/unit/test_recovery_grace.py: 5m)
     sim = Simulation(load_rule_set(tmp_path))
     _feed(sim, {"alertname": "Down", "service": "db"}, 0.0)
     _feed(sim, {"alertname": "Errors", "service": "web"}, 1.0)

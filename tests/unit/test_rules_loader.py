@@ -205,4 +205,4 @@ def test_a_rule_set_dumps_to_json_without_warnings() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         dumped = load_rule_set(EXAMPLES_DIR).model_dump(mode="json")
-    assert json.loads(json.dumps(dumped))["inhibit"][0]["source_match"] == ['alertname="PostgresDown"']
+    assert json.loads(json.dumps(dumped))["inhibit"][0]["source_match"] == ['alertname="PostgresDown"', 'cluster!=""']
