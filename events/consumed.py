@@ -8,13 +8,14 @@ runner dead-letters.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from events.types import ProblemType, TriggerIncidentType
 
 INCIDENT_ID = r"^INC-[0-9a-f]+-[0-9]+$"  # what a problem's incidents must look like to be looked up
+View = TypeVar("View", bound=BaseModel)
 
 
 class MalformedEvent(Exception):
@@ -100,7 +101,7 @@ class ProblemEventView(BaseModel):
         return _parse(cls, raw)
 
 
-def _parse(model: Any, raw: Any) -> Any:
+def _parse(model: type[View], raw: Any) -> View:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -10,7 +10,7 @@ Consumers that read events leniently (the action runner) use ``events.consumed``
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -90,7 +90,7 @@ class RunDoc(BaseModel):
     ``detail``, ``decided_by``, ``problem`` for a problem's action, ...)."""
 
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
-    __pydantic_extra__: dict[str, str] = Field(init=False)  # type: ignore[assignment]
+    __pydantic_extra__: dict[str, str] = Field(init=False)  # extra fields: strings too
 
     run_id: str
     incident: str = Field(description="the incident, or empty for a problem's action")
@@ -174,7 +174,7 @@ class RulesEvent(EventEnvelope):
 
 
 MODELS: tuple[type[EventEnvelope], ...] = (IncidentEvent, ProblemEvent, SilenceEvent, ActionEvent, RulesEvent)
-AnyEvent = Annotated[Union[IncidentEvent, ProblemEvent, SilenceEvent, ActionEvent, RulesEvent],
+AnyEvent = Annotated[IncidentEvent | ProblemEvent | SilenceEvent | ActionEvent | RulesEvent,
                      Field(discriminator="type")]
 
 

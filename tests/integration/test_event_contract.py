@@ -24,8 +24,8 @@ from tests.integration.actions_support import Hook, action_settings, alert, sett
 from tests.integration.api_helpers import ADMIN, INGEST, RESPOND, start_api
 from tests.integration.helpers import body, publish
 from tests.integration.test_actions_lifecycle import hook_rules
-from tests.integration.test_http_problems import a_problem, other_incident
 from tests.integration.test_flapping_problems import PROBLEM_RULES
+from tests.integration.test_http_problems import a_problem, other_incident
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "events.schema.json").read_text())
 
@@ -113,7 +113,7 @@ async def test_people_s_changes_and_the_engine_s_events_match_the_schema(clean, 
             wanted = ("incident.created", "incident.acknowledged", "incident.assigned", "incident.commented",
                       "incident.priority_changed", "incident.resolved", "incident.reopened", "action.approved",
                       "action.rejected", "silence.created", "silence.expired", "rules.reloaded")
-            await eventually(lambda: capture.has(*wanted), what="every kind of event published")
+            await eventually(lambda wanted=wanted: capture.has(*wanted), what="every kind of event published")
         events = capture.check()
         assert {e["by"] for e in events if e["type"].startswith(("action.", "silence.", "rules."))} == {"sre", "ops"}
         assert all(e["schema_version"] == 1 for e in events)

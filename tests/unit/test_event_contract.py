@@ -35,8 +35,8 @@ SCHEMA_FILE = ROOT / "docs" / "events.schema.json"
 
 def incident(**changes: Any) -> dict[str, Any]:
     doc = Incident("INC-0a1b-3", "Disk full on db-1", "open", "critical", "{}:{alertname=\"Disk\"}",
-                   {"alertname": "Disk"}, 100.0, 160.5, alerts=2, firing=1, occurrences=7, rule="storage", team="dba", priority="P2",
-                   why={"rule": "storage"}).public()
+                   {"alertname": "Disk"}, 100.0, 160.5, alerts=2, firing=1, occurrences=7, rule="storage", team="dba",
+                   priority="P2", why={"rule": "storage"}).public()
     return doc | changes
 
 
