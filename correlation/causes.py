@@ -32,7 +32,7 @@ from typing import Mapping, Sequence
 
 from rules.fingerprint import labels_to_signature
 from rules.matchers import matches_all
-from rules.memo import BoundedMemo
+from rules.memo import MEMO_MAX_BYTES, BoundedMemo
 from rules.schema import InhibitRule, RuleSet, Topology
 
 
@@ -110,7 +110,7 @@ class CauseRules:
     """Which cause keys a label set feeds and reads under one rule set (built once per rule set)."""
 
     def __init__(self, inhibit: Sequence[InhibitRule] = (), topology: Topology | None = None,
-                 topology_hold: float = 0.0) -> None:
+                 topology_hold: float = 0.0, *, memo_max_bytes: int = MEMO_MAX_BYTES) -> None:
         self.inhibit = tuple(inhibit)
         self.topology = topology if topology is not None and topology.services else None
         self.service_label = topology.service_label if topology is not None else "service"
@@ -120,13 +120,14 @@ class CauseRules:
         self._depended_on = frozenset(depended)
         self._paths: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         self._closure: dict[str, frozenset[str]] = {}
-        self._memo: BoundedMemo[frozenset, tuple[tuple[str, ...], tuple[Lookup, ...], float]] = BoundedMemo()
+        self._memo: BoundedMemo[frozenset, tuple[tuple[str, ...], tuple[Lookup, ...], float]] = BoundedMemo(
+            max_bytes=memo_max_bytes)
 
     @classmethod
-    def from_rule_set(cls, rule_set: RuleSet | None) -> "CauseRules":
+    def from_rule_set(cls, rule_set: RuleSet | None, *, memo_max_bytes: int = MEMO_MAX_BYTES) -> "CauseRules":
         if rule_set is None:
-            return cls()
-        return cls(rule_set.inhibit, rule_set.topology, rule_set.topology.hold)
+            return cls(memo_max_bytes=memo_max_bytes)
+        return cls(rule_set.inhibit, rule_set.topology, rule_set.topology.hold, memo_max_bytes=memo_max_bytes)
 
     def __bool__(self) -> bool:
         return bool(self.inhibit or self.topology)

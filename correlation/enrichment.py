@@ -14,17 +14,18 @@ from typing import Mapping, Sequence
 
 from rules.alert import Alert
 from rules.matchers import matches_all
-from rules.memo import BoundedMemo
+from rules.memo import MEMO_MAX_BYTES, BoundedMemo
 from rules.schema import EnrichmentRule
 
 
 
 class Enricher:
-    def __init__(self, rules: Sequence[EnrichmentRule]) -> None:
+    def __init__(self, rules: Sequence[EnrichmentRule], *, memo_max_bytes: int = MEMO_MAX_BYTES) -> None:
         self.rules = tuple(rules)
         # keyed by the labels alone: what the rules add depends only on them (matchers and lookups read labels),
         # while annotations often carry a changing value ("CPU at 93%") that would make every alert a miss
-        self._memo: BoundedMemo[frozenset, tuple[dict[str, str] | None, dict[str, str]]] = BoundedMemo()
+        self._memo: BoundedMemo[frozenset, tuple[dict[str, str] | None, dict[str, str]]] = BoundedMemo(
+            max_bytes=memo_max_bytes)
 
     def __bool__(self) -> bool:
         return bool(self.rules)

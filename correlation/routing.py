@@ -24,7 +24,7 @@ from correlation.enrichment import Enricher
 from rules.alert import normalise_severity
 from rules.fingerprint import labels_to_signature
 from rules.matchers import Matcher, equality_index_key, matches_all
-from rules.memo import BoundedMemo
+from rules.memo import MEMO_MAX_BYTES, BoundedMemo, approximate_size
 from rules.schema import DEFAULT_PRIORITIES, DEFAULT_TEAM, ITIL_MATRIX, FlappingRule, GroupRule, LevelSource, MaintenanceWindow, ProblemRule, RuleSet, Threshold
 
 DEFAULT_RULE = "default"
@@ -71,6 +71,10 @@ class Group:
     route: Route = field(default=Route(DEFAULT_RULE, ("alertname", "service")))
 
 
+def _group_weight(fingerprint: str, group: Group) -> int:
+    return approximate_size(fingerprint) + approximate_size(group.labels) + approximate_size(group.key)
+
+
 def priority_rank(priority: str) -> int:
     """P1 -> 0 (most urgent) .. P5 -> 4; unknown or empty ranks after P5."""
     return _PRIORITY_ORDER.index(priority) if priority in _PRIORITY_ORDER else len(_PRIORITY_ORDER)
@@ -80,20 +84,22 @@ class Router:
     """Maps an alert's labels to (route, group), with an equality index over the rules and a bounded memo."""
 
     def __init__(self, rule_set: RuleSet | None, default_group_by: Sequence[str],
-                 defaults: IncidentDefaults | None = None) -> None:
+                 defaults: IncidentDefaults | None = None, *, memo_max_bytes: int = MEMO_MAX_BYTES) -> None:
+        """``memo_max_bytes``: the estimated byte budget of each of its memos (``rules.memo``)."""
         self.default = Route(DEFAULT_RULE, tuple(default_group_by))
         self.defaults = defaults if defaults is not None else IncidentDefaults()
         self.rules: tuple[GroupRule, ...] = rule_set.groups if rule_set is not None else ()
         self.maintenance: tuple[MaintenanceWindow, ...] = rule_set.maintenance if rule_set is not None else ()
-        self.enrich = Enricher(rule_set.enrichment if rule_set is not None else ())
-        self.causes = CauseRules.from_rule_set(rule_set)
+        self.enrich = Enricher(rule_set.enrichment if rule_set is not None else (), memo_max_bytes=memo_max_bytes)
+        self.causes = CauseRules.from_rule_set(rule_set, memo_max_bytes=memo_max_bytes)
         self.flapping: tuple[FlappingRule, ...] = rule_set.flapping if rule_set is not None else ()
         self.recurrence: tuple[ProblemRule, ...] = tuple(
             p for p in (rule_set.problems if rule_set is not None else ()) if p.recurrence is not None)
         self.shared_cause: tuple[ProblemRule, ...] = tuple(
             p for p in (rule_set.problems if rule_set is not None else ()) if p.shared_root_cause)
         self.problem_rules = {p.name: p for p in (rule_set.problems if rule_set is not None else ())}
-        self._flap_memo: BoundedMemo[frozenset, FlappingRule | bool] = BoundedMemo()  # False: no rule matches
+        # False: no rule matches
+        self._flap_memo: BoundedMemo[frozenset, FlappingRule | bool] = BoundedMemo(max_bytes=memo_max_bytes)
         matrix = rule_set.priority_matrix if rule_set is not None else None
         self._matrix: dict[str, dict[str, str]] = (
             {impact: dict(getattr(matrix, impact)) for impact in ("high", "medium", "low")} if matrix else ITIL_MATRIX
@@ -123,9 +129,11 @@ class Router:
             else:
                 self._indexed.setdefault(key, []).append(position)
         self._index_labels = sorted({name for name, _ in self._indexed})
-        self._memo: BoundedMemo[frozenset, Group] = BoundedMemo()
-        self._by_fingerprint: BoundedMemo[str, Group] = BoundedMemo()
-        self._groups: BoundedMemo[tuple[str, tuple[tuple[str, str], ...]], Group] = BoundedMemo()
+        self._memo: BoundedMemo[frozenset, Group] = BoundedMemo(max_bytes=memo_max_bytes)
+        # keyed by a short fingerprint: the weight is the group's labels the entry keeps alive
+        self._by_fingerprint: BoundedMemo[str, Group] = BoundedMemo(max_bytes=memo_max_bytes, weigh=_group_weight)
+        self._groups: BoundedMemo[tuple[str, tuple[tuple[str, str], ...]], Group] = BoundedMemo(
+            max_bytes=memo_max_bytes)
 
     def __call__(self, labels: Mapping[str, str]) -> Group:
         memo_key = frozenset(labels.items())

@@ -17,14 +17,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 import aio_pika
 import structlog
 
 from ingest.amqp import AlertMessage, AlertQueue
-from ingest.normalise import BodyRejected, Normalised, Rejection, normalise
+from ingest.normalise import BodyRejected, LabelGuard, Normalised, Rejection, normalise
 from ingest.topology import (
     DETAIL_HEADER,
     FORMAT_HEADER,
@@ -65,6 +65,8 @@ class ConsumerConfig:
     batch_wait: float = 0.002
     max_body_bytes: int = 1 << 20
     retry_max_seconds: float = 10.0
+    # label limits and the fingerprint memo: alerts over the limits are dead-lettered naming the field (ingest.limits)
+    label_guard: LabelGuard = field(default_factory=LabelGuard)
 
 
 def message_identity(message: AlertMessage) -> str:
@@ -194,6 +196,7 @@ class AlertConsumer:
                     now=now,
                     format=fmt.decode() if isinstance(fmt, bytes) else fmt,
                     max_bytes=self.config.max_body_bytes,
+                    limits=self.config.label_guard,
                 )
             except BodyRejected as exc:
                 rejected[exc.rejection.reason] = rejected.get(exc.rejection.reason, 0) + 1

@@ -17,12 +17,13 @@ from typing import Callable, Mapping
 import orjson
 
 from rules.alert import Alert
-from rules.fingerprint import FingerprintCache
 
 from .formats import BodyRejected, Rejection, ShapeError, json_type
 from .formats import alertmanager, generic, pagerduty
+from .limits import LabelGuard, LabelLimits, checked, enforce
 
-__all__ = ["FORMATS", "BodyRejected", "Normalised", "Rejection", "normalise", "canonical_format"]
+__all__ = ["FORMATS", "BodyRejected", "LabelGuard", "LabelLimits", "Normalised", "Rejection", "normalise",
+           "canonical_format"]
 
 FORMATS = ("generic", "alertmanager_webhook", "alertmanager_v2", "pagerduty")
 
@@ -45,7 +46,7 @@ _PARSERS = {
     "pagerduty": pagerduty.parse,
 }
 
-_fingerprints = FingerprintCache()  # a pure, bounded cache: sharing it across calls is safe
+_DEFAULT_GUARD = LabelGuard()  # the default limits and a pure, bounded fingerprint memo: sharing it is safe
 
 
 @dataclass(slots=True)
@@ -71,11 +72,14 @@ def normalise(
     format: str | None = None,
     max_bytes: int = 1 << 20,
     fingerprints: Callable[[Mapping[str, str]], str] | None = None,
+    limits: LabelGuard | None = None,
 ) -> Normalised:
     """Validate and convert one body; see the module docstring and ``docs/formats.md``.
 
     ``format`` None or "" means detect it from the body. ``now`` becomes every alert's ``received_at``
-    and the start time of alerts that have none.
+    and the start time of alerts that have none. Alerts whose labels pass ``limits`` (None: the defaults) are
+    rejected (``ingest.limits``); ``fingerprints`` (tests, tools) replaces the guard's memo and is then checked
+    on every call.
     """
     size = body.nbytes if isinstance(body, memoryview) else _len(body)
     if size > max_bytes:
@@ -105,10 +109,14 @@ def normalise(
                 "(event_action), an object with an 'alerts' array, an object with 'labels', or an array of alerts",
             )
 
+    guard = _DEFAULT_GUARD if limits is None else limits
+    guarded = guard.fingerprints if fingerprints is None else checked(fingerprints, guard.limits)
     try:
-        alerts, rejections = _PARSERS[fmt](data, now, _fingerprints if fingerprints is None else fingerprints)
+        alerts, rejections = _PARSERS[fmt](data, now, guarded)
     except ShapeError as exc:
         raise _rejected(body, "schema", str(exc)) from None
+    if fmt == "pagerduty":  # an event with its own dedup_key is not fingerprinted: check it here
+        alerts, rejections = enforce(data, alerts, rejections, guard.limits)
     return Normalised(fmt, alerts, rejections)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from ingest.normalise import BodyRejected, Normalised, Rejection, normalise
+from ingest.normalise import BodyRejected, LabelGuard, Normalised, Rejection, normalise
 
 #: endpoint kind -> the format named on the published message
 FORMAT_OF = {
@@ -47,11 +47,12 @@ def _problem(r: Rejection) -> dict[str, Any]:
     return {"index": r.index, "field": field_of(r), "reason": r.reason, "detail": r.detail}
 
 
-def receive(kind: str, body: bytes, *, now: float, max_bytes: int) -> Receipt:
-    """Validate one request body of the given endpoint kind (a key of FORMAT_OF)."""
+def receive(kind: str, body: bytes, *, now: float, max_bytes: int, limits: LabelGuard | None = None) -> Receipt:
+    """Validate one request body of the given endpoint kind (a key of FORMAT_OF); ``limits``: the process's label
+    limits and fingerprint memo (None: the defaults)."""
     fmt = FORMAT_OF[kind]
     try:
-        result = normalise(body, now=now, format=fmt, max_bytes=max_bytes)
+        result = normalise(body, now=now, format=fmt, max_bytes=max_bytes, limits=limits)
     except BodyRejected as exc:
         r = exc.rejection
         status = 413 if r.reason == "too_large" else 400

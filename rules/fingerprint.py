@@ -12,9 +12,9 @@ tests compare it with), and results are still memoised per label set: in an aler
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping
 
-from rules.memo import MEMO_LIMIT, BoundedMemo
+from rules.memo import MEMO_LIMIT, MEMO_MAX_BYTES, BoundedMemo
 
 try:  # C through cffi: ~0.3 us for a typical label set, where the Python loop below takes ~9 us
     from fnv_c import fnv1a_64 as _c_fnv1a_64
@@ -49,15 +49,21 @@ def labels_to_signature(labels: Mapping[str, str]) -> int:
 class FingerprintCache:
     """Memoises fingerprints by label set; bounded (``rules.memo.BoundedMemo``), and storms repeat."""
 
-    __slots__ = ("_cache",)
+    __slots__ = ("_cache", "_admit")
 
-    def __init__(self, limit: int = MEMO_LIMIT) -> None:
-        self._cache: BoundedMemo[frozenset, str] = BoundedMemo(limit)
+    def __init__(self, limit: int = MEMO_LIMIT, max_bytes: int = MEMO_MAX_BYTES,
+                 admit: Callable[[Mapping[str, str]], None] | None = None) -> None:
+        """``admit``: called on a miss, before anything is computed or kept; it raises to refuse the labels (a hit
+        was admitted when it was stored, so hits cost nothing more)."""
+        self._cache: BoundedMemo[frozenset, str] = BoundedMemo(limit, max_bytes)
+        self._admit = admit
 
     def __call__(self, labels: Mapping[str, str]) -> str:
         key = frozenset(labels.items())
         fp = self._cache.get(key)
         if fp is None:
+            if self._admit is not None:
+                self._admit(labels)
             fp = format(labels_to_signature(labels), "016x")
             self._cache.put(key, fp)
         return fp

@@ -24,6 +24,7 @@ from events.amqp import AmqpEventPublisher
 from actions.triggers import CurrentActionIndex
 from actions.state import ActionState
 from ingest.consumer import AlertConsumer, ConsumerConfig
+from ingest.limits import LabelGuard, LabelLimits
 from ingest.topology import Names, Topology, declare
 from rules.loader import EXAMPLES_DIR, RuleSetInvalid, load_rule_set
 from rules.yaml_lines import YamlLimits
@@ -41,7 +42,7 @@ from stormwatch.fault_hooks import with_fault_hooks
 from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
 from stormwatch.http import HttpBindError, HttpServer, bind_socket
 from stormwatch.http_protocol import HttpLimits
-from stormwatch.metrics import Metrics
+from stormwatch.metrics import Metrics, SourceLabel
 from stormwatch.recording import Recorder, RecordingSink
 from stormwatch.redis_client import redis_client
 from stormwatch.rules_admin import ACTION_MODES, rule_file_limits, rules_summary, validate_candidate
@@ -111,6 +112,10 @@ class Worker:
         self.clock = clock
         self.names = Names(settings.namespace)
         self.incident_defaults = IncidentDefaults(settings.incident_priorities, settings.default_team)
+        # label limits and one fingerprint memo for this process's ingest and consumer, under the memo byte budget
+        self.label_guard = LabelGuard(
+            LabelLimits(settings.label_value_max_bytes, settings.labels_max_count, settings.labels_max_bytes),
+            max_bytes=settings.memo_max_bytes)
         self.keyspace = Keyspace(settings.namespace)
         self.redis: Redis | None = None
         self.connection: AbstractRobustConnection | None = None
@@ -191,7 +196,7 @@ class Worker:
         assert self.topology is not None and self.store is not None
         s = self.settings
         self.pipeline = pipeline = CorrelationPipeline(
-            self.store, Router(self.rule_set, s.group_by, self.incident_defaults),
+            self.store, Router(self.rule_set, s.group_by, self.incident_defaults, memo_max_bytes=s.memo_max_bytes),
             AmqpEventPublisher(self.topology.events, CurrentActionIndex(lambda: self.rule_set)), self.clock,
             SilenceStore(self.redis, self.keyspace),
         )
@@ -211,12 +216,13 @@ class Worker:
             self.topology,
             sink,
             Delivery,
-            WorkerObserver(self.metrics, self.on_batch),
+            WorkerObserver(self.metrics, self.on_batch, SourceLabel(s.metrics_sources)),
             ConsumerConfig(
                 batch_size=s.batch_size,
                 batch_wait=s.batch_wait_ms / 1000,
                 max_body_bytes=s.max_body_bytes,
                 retry_max_seconds=s.redis_retry_max_seconds,
+                label_guard=self.label_guard,
             ),
             self.clock,
             is_retryable,
@@ -259,7 +265,9 @@ class Worker:
         self.publisher = AlertPublisher(s.amqp_url, self.names, delivery_limit=s.delivery_limit,
                                         connection=self.connection, max_bytes=s.max_body_bytes,
                                         on_published=self.metrics.ingest_messages.inc)
-        self.stream = EventStream(self.connection, self.names.events_exchange)
+        self.stream = EventStream(self.connection, self.names.events_exchange,
+                                  max_client_bytes=s.stream_client_max_bytes,
+                                  on_drop=lambda reason: self.metrics.stream_clients_dropped.labels(reason).inc())
         await self.stream.start()
         services = ApiServices(
             metrics=self.metrics, readiness=self.readiness, liveness=self.liveness, clock=self.clock, auth=auth,
@@ -267,7 +275,7 @@ class Worker:
             queries=IncidentQueries(self.redis, self.keyspace),
             commands=IncidentCommands(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
-            rules=self, max_body_bytes=s.max_body_bytes,
+            rules=self, max_body_bytes=s.max_body_bytes, label_guard=self.label_guard, metrics_token=s.metrics_token,
             auth_limiter=AuthFailureLimiter(s.auth_failures_per_minute, s.auth_failures_burst, clock=self.clock),
             client_address=ClientAddress(s.http_trusted_proxies),
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
@@ -317,7 +325,8 @@ class Worker:
             rule_set = load_rules(self.settings.rules, rule_file_limits(self.settings))
         except RulesInvalid as exc:
             return exc
-        return rule_set, Router(rule_set, self.settings.group_by, self.incident_defaults)
+        return rule_set, Router(rule_set, self.settings.group_by, self.incident_defaults,
+                                memo_max_bytes=self.settings.memo_max_bytes)
 
     def _apply_rules(self, built: tuple[RuleSet | None, Router] | RulesInvalid, errors: list[str] | None) -> bool:
         if isinstance(built, RulesInvalid):

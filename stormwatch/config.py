@@ -19,7 +19,8 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 #: settings whose values may hold credentials: never echoed in error messages
-_SECRET_FIELDS = frozenset({"amqp_url", "redis_url", "api_tokens", "ingest_hmac_secret", "api_token"})
+_SECRET_FIELDS = frozenset(
+    {"amqp_url", "redis_url", "api_tokens", "ingest_hmac_secret", "api_token", "metrics_token"})
 
 
 class SettingsError(Exception):
@@ -53,6 +54,14 @@ class Settings(BaseSettings):
     http_reuse_port: bool = False  # SO_REUSEPORT: several `stormwatch serve` processes share one HTTP port
     api_tokens: str = ""  # "name:role:token,..." or a JSON list of {"name","role","token"}; see stormwatch/auth.py
     ingest_hmac_secret: str = ""  # X-Stormwatch-Signature on ingest endpoints (HMAC-SHA256 of "t.body")
+    # what a sender can make this process hold (docs/security.md, "Ingest, metrics and memory")
+    label_value_max_bytes: int = Field(default=16_384, ge=64, le=1 << 20)  # one label value, UTF-8 bytes
+    labels_max_count: int = Field(default=128, ge=1, le=10_000)  # labels on one alert
+    labels_max_bytes: int = Field(default=65_536, ge=256, le=16 << 20)  # one alert's names + values, UTF-8 bytes
+    memo_max_bytes: int = Field(default=128 << 20, ge=1 << 20)  # estimated bytes per hot-path memo (rules/memo.py)
+    stream_client_max_bytes: int = Field(default=4 << 20, ge=16_384)  # events queued for one stream client
+    metrics_sources: Annotated[tuple[str, ...], NoDecode] = ()  # alert sources with their own metric label value
+    metrics_token: str = ""  # when set, GET /metrics needs "Authorization: Bearer <it>"; empty: open (default)
     auth_disabled: bool = False  # development only: every request is "anonymous" with every role
     # failed authentications per client address (stormwatch/auth_limiter.py): a bucket of `burst`, refilled at
     # `per_minute`; past it, failures get 429 + Retry-After (0: no limit). Per process.
@@ -198,8 +207,26 @@ class Settings(BaseSettings):
                 raise ValueError(f"{net!r} is not a network (use CIDR, e.g. 127.0.0.1/32)") from None
         return value
 
-    @field_validator("group_by", "actions_allowed_schemes", "actions_allowed_hosts", "actions_allowed_ports",
-                     "actions_allowed_networks", "http_trusted_proxies", "gc_threshold", mode="before")
+    @field_validator("metrics_sources")
+    @classmethod
+    def _metrics_sources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(value) > 1000:
+            raise ValueError("at most 1000 sources (each is a metric series per format)")
+        for name in value:
+            if len(name) > 128:
+                raise ValueError(f"{name[:32]!r}...: a source name is at most 128 characters")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: str) -> str:
+        if value and len(value) < 16:
+            raise ValueError("must be at least 16 characters (or empty: /metrics open)")
+        return value
+
+    @field_validator("group_by", "metrics_sources", "actions_allowed_schemes", "actions_allowed_hosts",
+                     "actions_allowed_ports", "actions_allowed_networks", "http_trusted_proxies", "gc_threshold",
+                     mode="before")
     @classmethod
     def _split_group_by(cls, value: object) -> object:
         if isinstance(value, str):

@@ -1,4 +1,10 @@
-"""Every Prometheus metric Stormwatch exports, declared in one place against an injected registry."""
+"""Every Prometheus metric Stormwatch exports, declared in one place against an injected registry.
+
+Label values are closed sets: route templates, status codes, reason and outcome codes, action types from the
+rule files. The one label whose value comes from a sender is ``stormwatch_alerts_received_total{source}``; it
+goes through :class:`SourceLabel` (the sources the built-in formats set, plus ``STORMWATCH_METRICS_SOURCES``;
+anything else is ``other``), so a sender cannot add series (docs/security.md, "Ingest, metrics and memory").
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,10 @@ from typing import Any, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+#: ``Alert.source`` of the built-in formats (ingest/formats): always a label value of their own
+BUILTIN_SOURCES = frozenset({"generic", "alertmanager", "prometheus", "pagerduty"})
+OTHER_SOURCE = "other"
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
@@ -14,6 +24,18 @@ BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 #: the AMQP operations ``stormwatch_amqp_errors_total`` counts: publish (incident events), ack, reject, process
 #: (a batch cancelled by a dropped connection), cancel (the consumer at shutdown)
 AMQP_OPERATIONS = ("publish", "ack", "reject", "process", "cancel")
+
+
+class SourceLabel:
+    """The ``source`` label for an alert's source: itself when known (built in or configured), else ``other``."""
+
+    __slots__ = ("known",)
+
+    def __init__(self, configured: Sequence[str] = ()) -> None:
+        self.known = BUILTIN_SOURCES | frozenset(configured)
+
+    def __call__(self, source: str) -> str:
+        return source if source in self.known else OTHER_SOURCE
 
 
 @dataclass(frozen=True)
@@ -59,6 +81,7 @@ class Metrics:
     http_connections_open: Gauge
     http_connections_refused: Counter
     http_client_disconnects: Counter
+    stream_clients_dropped: Counter
     incident_commands: Counter
     actions_started: Counter
     actions_succeeded: Counter
@@ -72,7 +95,8 @@ class Metrics:
         metrics = cls(
             registry=r,
             alerts_received=Counter(
-                "stormwatch_alerts_received_total", "Valid alerts received, by source and body format.",
+                "stormwatch_alerts_received_total",
+                "Valid alerts received, by source (built-in and STORMWATCH_METRICS_SOURCES, else 'other') and format.",
                 ["source", "format"], registry=r),
             alerts_duplicate=Counter(
                 "stormwatch_alerts_duplicate_total", "Alerts that repeated a known alert in the same status.",
@@ -189,6 +213,10 @@ class Metrics:
             auth_refused=Counter(
                 "stormwatch_auth_refused_total", "Requests refused by authentication or authorisation, by reason.",
                 ["reason"], registry=r),
+            stream_clients_dropped=Counter(
+                "stormwatch_stream_clients_dropped_total",
+                "Event-stream clients cut off for falling behind, by reason (backlog: events; bytes: "
+                "STORMWATCH_STREAM_CLIENT_MAX_BYTES).", ["reason"], registry=r),
             incident_commands=Counter(
                 "stormwatch_incident_commands_total", "Incident commands through the API, by command and outcome.",
                 ["command", "outcome"], registry=r),

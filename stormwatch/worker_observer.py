@@ -15,7 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from events.publisher import EventPublishFailed
 from correlation.pipeline import ConflictStorm
-from stormwatch.metrics import Metrics
+from stormwatch.metrics import Metrics, SourceLabel
 
 log = structlog.get_logger("stormwatch")
 
@@ -42,13 +42,15 @@ def is_retryable(exc: BaseException) -> bool:
 class WorkerObserver:
     """Turns consumer hooks into metrics and (rate-limited) log lines."""
 
-    def __init__(self, metrics: Metrics, on_batch: BatchHook | None = None) -> None:
+    def __init__(self, metrics: Metrics, on_batch: BatchHook | None = None,
+                 source_label: SourceLabel | None = None) -> None:
         self.metrics = metrics
         self.on_batch = on_batch
+        self.source_label = source_label or SourceLabel()  # a sender's source: a closed set of label values
         self._last_store_log = 0.0
 
     def received(self, source: str, fmt: str, count: int) -> None:
-        self.metrics.alerts_received.labels(source, fmt).inc(count)
+        self.metrics.alerts_received.labels(self.source_label(source), fmt).inc(count)
 
     def rejected(self, reason: str, count: int) -> None:
         self.metrics.alerts_rejected.labels(reason).inc(count)  # the consumer logs each dead letter

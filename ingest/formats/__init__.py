@@ -38,6 +38,7 @@ _TIME_CACHE: dict[str, float | None] = {}
 _TIME_CACHE_LIMIT = 4096
 _GOOD_NAMES: set[str] = set()  # label names already seen to be valid: one hash lookup on the fast path
 _GOOD_NAMES_LIMIT = 10_000
+_GOOD_NAME_MAX = 128  # characters: longer names are valid but not remembered (bounds the set by bytes)
 
 #: the argument order of :func:`new_alert`
 ALERT_ARGS = (
@@ -189,9 +190,10 @@ def _check_labels(raw: object, path: str) -> dict[str, str]:
             # for ASCII, isidentifier() is exactly [a-zA-Z_][a-zA-Z0-9_]*; it also takes non-ASCII letters
             if not (name.isascii() and name.isidentifier()):
                 raise ItemError("label_name", path, f"label name {show(name)} does not match {LABEL_NAME_PATTERN}")
-            if len(_GOOD_NAMES) >= _GOOD_NAMES_LIMIT:
-                _GOOD_NAMES.clear()
-            _GOOD_NAMES.add(name)
+            if len(name) <= _GOOD_NAME_MAX:  # a sender's long name is checked each time, never kept
+                if len(_GOOD_NAMES) >= _GOOD_NAMES_LIMIT:
+                    _GOOD_NAMES.clear()
+                _GOOD_NAMES.add(name)
     if dropped:
         raw = {name: value for name, value in raw.items() if value}
     if not raw:

@@ -17,6 +17,9 @@ ACTIONS = ("trigger", "resolve", "acknowledge")
 REDACTED = "<redacted>"
 
 
+DEDUP_KEY_MAX = 255  # PagerDuty Events API v2: "The maximum permitted length of this property is 255 characters"
+
+
 def parse(data: object, now: float, fingerprints: Fingerprints) -> tuple[list[Alert], list[Rejection]]:
     if type(data) is not dict:
         raise ShapeError(f"body: expected an object (one PagerDuty event), got {json_type(data)}")
@@ -91,6 +94,9 @@ def build(event: dict, now: float, fingerprints: Fingerprints) -> Alert:
         raise ItemError("schema", "event_action", f"must be one of trigger, resolve, acknowledge; got {show(action)}")
     _required_str(event, "routing_key", "routing_key")
     dedup_key = optional_str(event.get("dedup_key"), "dedup_key") or None
+    if dedup_key is not None and len(dedup_key) > DEDUP_KEY_MAX:  # it becomes the fingerprint: keep it small
+        raise ItemError("dedup_key", "dedup_key", f"at most {DEDUP_KEY_MAX} characters (PagerDuty's limit), "
+                                                  f"got {len(dedup_key)}")
 
     generator_url = optional_str(event.get("client_url"), "client_url")
     if not generator_url:

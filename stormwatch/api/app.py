@@ -7,6 +7,8 @@ server. Each part's routes come from its own ``*_routes(services)`` function.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from importlib.metadata import PackageNotFoundError, version
 
 import orjson
@@ -17,7 +19,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from stormwatch.api.actions import action_routes
-from stormwatch.api.common import ApiServices
+from stormwatch.api.common import ApiServices, refuse
 from stormwatch.api.console import console_routes
 from stormwatch.api.incidents import incident_routes
 from stormwatch.api.ingest import ingest_routes
@@ -37,7 +39,16 @@ def _version() -> str:
 
 
 def ops_routes(services: ApiServices, registry: CollectorRegistry) -> list[BaseRoute]:
+    token = hashlib.sha256(services.metrics_token.encode()).digest() if services.metrics_token else None
+
     async def metrics(request: Request) -> Response:
+        if token is not None:  # STORMWATCH_METRICS_TOKEN: its own bearer token, compared in constant time
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                    hashlib.sha256(given.strip().encode()).digest(), token):
+                refuse(services, request, "metrics_token")
+                return PlainTextResponse("send Authorization: Bearer <STORMWATCH_METRICS_TOKEN>\n", 401,
+                                         headers={"WWW-Authenticate": "Bearer"})
         return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(request: Request) -> Response:

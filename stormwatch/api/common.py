@@ -17,6 +17,7 @@ from correlation.incident_queries import IncidentQueries
 from correlation.links import Links
 from correlation.silences import SilenceStore
 from events.publisher import EventPublisher
+from ingest.limits import LabelGuard
 from stormwatch.auth import AuthError, Authenticator, Principal
 from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
 from stormwatch.http_protocol import TIMEOUT_SCOPE_KEY
@@ -85,6 +86,8 @@ class ApiServices:
     max_body_bytes: int = 1 << 20
     auth_limiter: AuthFailureLimiter | None = None  # failed authentications per client address (429 past them)
     client_address: ClientAddress = field(default_factory=ClientAddress)
+    label_guard: LabelGuard | None = None  # ingest: label limits (alerts over them refused naming the field) + memo
+    metrics_token: str = ""  # GET /metrics needs it as a bearer token when set
 
 
 async def publish_event(services: ApiServices, event: dict[str, Any], subject: str) -> bool:

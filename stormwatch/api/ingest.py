@@ -4,8 +4,14 @@ They never touch the correlation engine or Redis: an accepted alert is a message
 ``<ns>.alerts``, processed by the workers like any other. Auth: a bearer token whose role may ingest
 (``ingest`` or ``admin``), or an HMAC signature of the body (``X-Stormwatch-Signature``). Everything the
 headers decide (no credentials, a wrong token, a stale or malformed signature) is refused before the body is read;
-only the signature's match needs the body, read within STORMWATCH_MAX_BODY_BYTES. A signed request's
-signature becomes its message id, so a replayed request within the idempotency TTL changes nothing.
+only the signature's match needs the body, read within STORMWATCH_MAX_BODY_BYTES.
+
+Replays (docs/formats.md, "Signed requests and replays"): a signed request's message id is derived from its
+signature alone; an ``Idempotency-Key`` header on a signed request is not covered by the signature, so it is
+ignored (else a captured request replayed with a fresh key would be new work). A replay within the signature's
+five-minute window is the same message: the workers' idempotency markers (``STORMWATCH_IDEMPOTENCY_TTL_SECONDS``,
+longer than the window) make it change nothing, and it counts in ``stormwatch_replays_total``. After the window
+the signature is refused as stale. Bearer-token requests keep honouring ``Idempotency-Key``.
 """
 
 from __future__ import annotations
@@ -55,12 +61,14 @@ def _handler(services: ApiServices, kind: str):  # noqa: ANN202 - a Starlette en
             except AuthError as exc:
                 refuse(services, request, exc.reason)
                 raise ApiError(401, "unauthorized", exc.message, reason=exc.reason) from None
-            message_id = "sig:" + mac[:64]
-        key = request.headers.get("idempotency-key")
-        if key:
-            message_id = "key:" + key[:200]
+            message_id = "sig:" + mac[:64]  # the signature covers the body and t, not Idempotency-Key: ignore it
+        else:
+            key = request.headers.get("idempotency-key")
+            if key:
+                message_id = "key:" + key[:200]
 
-        receipt = receive(kind, body, now=services.clock(), max_bytes=services.max_body_bytes)
+        receipt = receive(kind, body, now=services.clock(), max_bytes=services.max_body_bytes,
+                          limits=services.label_guard)
         if receipt.rejections:
             rejected.inc(len(receipt.rejections))
             for r in receipt.rejections:

@@ -69,7 +69,8 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
      None, {200: s.RulesSummary, 422: s.RuleErrors}),
     ("post", "/api/v1/rules/validate", "Validate a candidate rule file (YAML body; ?file=name.yaml)", "read",
      "application/yaml", {200: s.RuleErrors, 400: s.Error, 422: s.RuleErrors, 503: s.Error}),
-    ("get", "/metrics", "Prometheus metrics", "", None, {200: None}),
+    ("get", "/metrics", "Prometheus metrics (Authorization: Bearer STORMWATCH_METRICS_TOKEN when that is set)", "",
+     None, {200: None, 401: None}),
     ("get", "/healthz", "Liveness", "", None, {200: None}),
     ("get", "/readyz", "Readiness: redis, rabbitmq, consumer", "", None, {200: None, 503: None}),
 ]

@@ -89,6 +89,13 @@ def test_group_by_ignores_empty_parts_and_accepts_a_tuple(monkeypatch: pytest.Mo
         ("STORMWATCH_METRICS_PORT", "70000"),
         ("STORMWATCH_LOG_LEVEL", "verbose"),
         ("STORMWATCH_ACTIONS_CLAIM_MARGIN_SECONDS", "0"),
+        ("STORMWATCH_LABEL_VALUE_MAX_BYTES", "10"),
+        ("STORMWATCH_LABELS_MAX_COUNT", "0"),
+        ("STORMWATCH_LABELS_MAX_BYTES", "many"),
+        ("STORMWATCH_MEMO_MAX_BYTES", "1000"),
+        ("STORMWATCH_STREAM_CLIENT_MAX_BYTES", "100"),
+        ("STORMWATCH_METRICS_SOURCES", "ok," + "x" * 129),
+        ("STORMWATCH_METRICS_TOKEN", "short"),
     ],
 )
 def test_bad_values_raise_settings_error_naming_the_variable(
@@ -117,6 +124,15 @@ def test_group_by_error_names_the_bad_label(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("STORMWATCH_GROUP_BY", "alertname,bad-label")
     with pytest.raises(SettingsError, match="'bad-label' is not a valid label name"):
         load_settings()
+
+
+def test_metrics_sources_split_and_the_metrics_token_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORMWATCH_METRICS_SOURCES", "nagios, zabbix,,")
+    assert load_settings().metrics_sources == ("nagios", "zabbix")
+    monkeypatch.setenv("STORMWATCH_METRICS_TOKEN", "secret-ish")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "STORMWATCH_METRICS_TOKEN:" in str(info.value) and "secret-ish" not in str(info.value)
 
 
 def test_unknown_keyword_is_rejected() -> None:

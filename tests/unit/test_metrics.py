@@ -15,7 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from correlation.pipeline import BatchReport
 from stormwatch.http import OpsServer
-from stormwatch.metrics import Metrics
+from stormwatch.app import WorkerObserver
+from stormwatch.metrics import Metrics, SourceLabel
 
 
 def report(**overrides: object) -> BatchReport:
@@ -105,6 +106,20 @@ def test_record_batch_without_a_report_only_observes_sizes_and_latency() -> None
     assert value(m, "stormwatch_processing_latency_seconds_count") == 1
     assert value(m, "stormwatch_alerts_duplicate_total") == 0
     assert value(m, "stormwatch_incidents_open") == 0
+
+
+def test_a_senders_source_is_a_closed_set_of_label_values() -> None:
+    metrics = Metrics.create()
+    observer = WorkerObserver(metrics, source_label=SourceLabel(["nagios"]))
+    for n in range(500):
+        observer.received(f"attacker-{n}", "generic", 1)
+    for source in ("nagios", "alertmanager", "prometheus", "pagerduty", "generic"):
+        observer.received(source, "generic", 1)
+    sources = {s.labels["source"] for m in metrics.registry.collect() if m.name == "stormwatch_alerts_received"
+               for s in m.samples if s.name.endswith("_total")}
+    assert sources == {"other", "nagios", "alertmanager", "prometheus", "pagerduty", "generic"}
+    assert metrics.registry.get_sample_value(
+        "stormwatch_alerts_received_total", {"source": "other", "format": "generic"}) == 500
 
 
 def test_every_metric_name_starts_with_stormwatch() -> None:
