@@ -1,10 +1,12 @@
 """The event contract (events/): the checked-in JSON Schema is the models', every builder matches its model, the
-consumers read what the builders build, and no producer writes an event dict by hand."""
+consumers read what the builders build, no producer writes an event dict by hand, and every event type the code
+names is one the contract defines."""
 
 from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 from typing import Any, get_args
 
@@ -164,3 +166,27 @@ def test_producers_build_events_with_the_builders(tmp_path: Path) -> None:
     (tmp_path / "stormwatch").mkdir()
     (tmp_path / "stormwatch" / "x.py").write_text('e = {"event_id": "a", "type": "b", "reason": "", "at": 1}\n')
     assert hand_built_events(tmp_path) == ["stormwatch/x.py:1"]
+
+
+EVENT_TYPE_LIKE = re.compile(r"^(incident|problem|silence|action|rules)\.[a-z_]+$")
+FILE_SUFFIXES = (".yaml", ".yml", ".json", ".py", ".md")
+
+
+def unknown_event_types(root: Path) -> list[str]:
+    """String literals shaped like an event type (``incident.updated``) that the contract does not define."""
+    found = []
+    for pkg in ("ingest", "correlation", "actions", "rules", "stormwatch"):
+        for path in sorted((root / pkg).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                        and EVENT_TYPE_LIKE.match(node.value) and not node.value.endswith(FILE_SUFFIXES)
+                        and node.value not in EVENT_TYPES):
+                    found.append(f"{path.relative_to(root)}:{node.lineno}: {node.value}")
+    return found
+
+
+def test_every_event_type_the_code_names_is_in_the_contract(tmp_path: Path) -> None:
+    assert unknown_event_types(ROOT) == []
+    (tmp_path / "correlation").mkdir()
+    (tmp_path / "correlation" / "x.py").write_text('a = "incident.updated"\nb = "incident.exploded"\nc = "rules.yaml"\n')
+    assert unknown_event_types(tmp_path) == ["correlation/x.py:2: incident.exploded"]
