@@ -188,5 +188,6 @@ def unknown_event_types(root: Path) -> list[str]:
 def test_every_event_type_the_code_names_is_in_the_contract(tmp_path: Path) -> None:
     assert unknown_event_types(ROOT) == []
     (tmp_path / "correlation").mkdir()
-    (tmp_path / "correlation" / "x.py").write_text('a = "incident.updated"\nb = "incident.exploded"\nc = "rules.yaml"\n')
+    (tmp_path / "correlation" / "x.py").write_text(
+        'a = "incident.updated"\nb = "incident.exploded"\nc = "rules.yaml"\n')
     assert unknown_event_types(tmp_path) == ["correlation/x.py:2: incident.exploded"]
