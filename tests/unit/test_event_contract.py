@@ -191,3 +191,11 @@ def test_every_event_type_the_code_names_is_in_the_contract(tmp_path: Path) -> N
     (tmp_path / "correlation" / "x.py").write_text(
         'a = "incident.updated"\nb = "incident.exploded"\nc = "rules.yaml"\n')
     assert unknown_event_types(tmp_path) == ["correlation/x.py:2: incident.exploded"]
+
+
+def test_the_documented_examples_are_valid_events() -> None:
+    text = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
+    examples = re.findall(r"```json\n(.*?)```", text, re.S)
+    assert examples, "docs/events.md shows an example event"
+    for example in examples:
+        event_adapter().validate_python(json.loads(example))
