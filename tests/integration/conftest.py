@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import AsyncIterator
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from stormwatch.app import Worker
 from stormwatch.config import Settings
 from tests.integration.redis_cluster import RedisCluster3
+from tests.integration.redis_server import RedisServer
 
 
 @pytest.fixture
@@ -28,3 +30,14 @@ async def cluster(tmp_path) -> AsyncIterator[RedisCluster3]:
         yield c
     finally:
         await c.stop()
+
+
+@pytest.fixture
+async def own_redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
+    """A private redis-server (its own port and directory, no persistence configured), stopped afterwards."""
+    server = RedisServer(tmp_path)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

@@ -3,27 +3,13 @@ each risky finding by its code, and exit codes scripts can rely on (0 clean, 1 f
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
-import pytest
 
 from tests.integration.api_helpers import ADMIN, SECRET, TOKENS
 from tests.integration.helpers import run_cli
-from tests.integration.redis_server import RedisServer, free_port
+from tests.integration.redis_server import free_port
 
 PASSWORD = "amqp-password-0123456789"
-
-
-@pytest.fixture
-async def bare_redis(tmp_path: Path):
-    """A private redis-server with no persistence at all (no RDB snapshots, no AOF)."""
-    server = RedisServer(tmp_path)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def _check(settings, env: dict[str, str], *extra: str) -> tuple[int, dict]:
@@ -32,8 +18,8 @@ async def _check(settings, env: dict[str, str], *extra: str) -> tuple[int, dict]
     return code, orjson.loads(out)
 
 
-async def test_every_risk_is_named_secrets_are_masked_and_the_exit_code_says_so(settings, bare_redis):
-    env = {"STORMWATCH_REDIS_URL": bare_redis.url, "STORMWATCH_RULES": "examples",
+async def test_every_risk_is_named_secrets_are_masked_and_the_exit_code_says_so(settings, own_redis):
+    env = {"STORMWATCH_REDIS_URL": own_redis.url, "STORMWATCH_RULES": "examples",
            "STORMWATCH_ACTIONS_ALLOWED_NETWORKS": "203.0.113.0/24,10.0.0.0/8", "STORMWATCH_HTTP_HOST": "0.0.0.0",
            "STORMWATCH_AMQP_URL": f"amqp://guest:{PASSWORD}@127.0.0.1:5672/", "STORMWATCH_API_TOKENS": "",
            "STORMWATCH_INGEST_HMAC_SECRET": SECRET}
@@ -54,13 +40,13 @@ async def test_every_risk_is_named_secrets_are_masked_and_the_exit_code_says_so(
         assert PASSWORD not in text and SECRET not in text
 
 
-async def test_a_safe_setup_has_no_findings_and_exits_zero(settings, bare_redis):
-    client = bare_redis.client()
+async def test_a_safe_setup_has_no_findings_and_exits_zero(settings, own_redis):
+    client = own_redis.client()
     try:
         await client.config_set("appendonly", "yes")  # the real server now keeps an AOF
     finally:
         await client.aclose()
-    env = {"STORMWATCH_REDIS_URL": bare_redis.url, "STORMWATCH_API_TOKENS": TOKENS, "STORMWATCH_RULES": "none",
+    env = {"STORMWATCH_REDIS_URL": own_redis.url, "STORMWATCH_API_TOKENS": TOKENS, "STORMWATCH_RULES": "none",
            "STORMWATCH_HTTP_HOST": "127.0.0.1", "STORMWATCH_ACTIONS_ALLOWED_NETWORKS": "10.0.0.0/8"}
     code, doc = await _check(settings, env)
     assert (code, doc["findings"]) == (0, [])  # private networks allowed, but no rules: no action can run

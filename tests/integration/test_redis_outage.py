@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from pathlib import Path
 from typing import AsyncIterator
 
 import pytest
@@ -77,16 +76,6 @@ async def idempotency_markers(server: RedisServer, namespace: str) -> int:
         return len([k async for k in client.scan_iter(match=f"{namespace}:*:m:*", count=1000)])
     finally:
         await client.aclose()
-
-
-@pytest.fixture
-async def own_redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture

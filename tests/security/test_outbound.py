@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -28,37 +27,15 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from tests.conftest import eventually
-from tests.integration.actions_support import action_settings, alert, settled
+from tests.integration.actions_support import Hook, action_settings, alert, settled
 from tests.integration.api_helpers import INGEST, READ, Api, start_api
 
 SECRET = 'tok-"quoted"-back\\slash-\\u0041-ünï-9f2c'
 
 
-@dataclass
-class Target:
+class Target(Hook):
     """An HTTP server on loopback posing as the action's target: records each request (raw path, headers, body)
     and answers with the ``X-Token`` header echoed raw, JSON-escaped, percent-encoded and as a Python repr."""
-
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    runner: web.AppRunner | None = None
-    port: int = 0
-
-    async def start(self) -> Target:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
