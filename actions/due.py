@@ -10,9 +10,6 @@ the lease runs out; completion removes it only if the lease is still ours. Each 
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 import structlog
 
 from actions.runner import ActionRunner
@@ -50,47 +47,49 @@ class DueWork:
     async def _ready(self, run_id: str) -> None:
         """Execute an approved run (or resume one whose worker died while running it)."""
         r = self.runner
-        run = await r.state.run(run_id)
-        if run is None or run.get("state") not in ("approved", "running"):
+        run = await r.state.load(run_id)
+        if run is None or run.state not in ("approved", "running"):
             return
         rule_set = r.rules()
-        action = next((a for a in rule_set.actions if a.name == run["action"]), None) if rule_set else None
-        record = _record(run)
+        action = next((a for a in rule_set.actions if a.name == run.action), None) if rule_set else None
         if action is None:
-            status, _ = await r.state.claim(run_id, r.owner, 60.0, {}, resumable=("approved", "running"))
+            status, _ = await r.state.claim(run_id, r.owner, 60.0, resumable=("approved", "running"))
             if status == "claimed":
-                await r._settle(record, "failed", r.clock(), detail="the action is no longer defined")
+                await r._settle(run, "failed", r.clock(), detail="the action is no longer defined")
             return
-        status, _ = await r.state.claim(run_id, r.owner, r.lease(action), {}, resumable=("approved", "running"))
+        status, _ = await r.state.claim(run_id, r.owner, r.lease(action), resumable=("approved", "running"))
         if status != "claimed":
             return
-        saved = orjson.loads(run["saved"])
+        saved = run.saved
+        if saved is None:  # never the case for an approved run; the lease runs out and a later poll finds it again
+            raise ValueError(f"run {run_id} has no saved event context")
         secrets = Secrets(r.environ)
         try:
             prepared = r.executors[action.type].prepare(action, context(saved, saved.get("alerts") or [], action.name),
                                                         r.renderer, secrets)
         except (TemplateFailed, SecretMissing) as exc:
-            await r._settle(record, "failed", r.clock(), detail=secrets.scrub(str(exc)), reason="inputs")
+            await r._settle(run, "failed", r.clock(), detail=secrets.scrub(str(exc)), reason="inputs")
             return
-        await r.execute(record, action, prepared, secrets)
+        await r.execute(run, action, prepared, secrets)
 
     async def _expire(self, run_id: str, now: float) -> None:
         r = self.runner
-        run = await r.state.run(run_id)
-        if run is not None and run.get("state") == "approved":  # approved, but its ready entry was never added
+        run = await r.state.load(run_id)
+        if run is not None and run.state == "approved":  # approved, but its ready entry was never added
             await r.state.schedule(f"ready:{run_id}", now)
             return
         if await r.state.transition(run_id, "pending_approval", "expired", {"finished_at": now}):
-            run = await r.state.run(run_id)
+            run = await r.state.load(run_id)
             assert run is not None
-            await r.record(_record(run), "expired", now, {"detail": "not approved in time", "reason": "expired"})
+            await r.record(run, "expired", now, {"detail": "not approved in time", "reason": "expired"})
 
     async def _verify(self, run_id: str, now: float) -> None:
         r = self.runner
-        run = await r.state.run(run_id)
-        if run is None or run.get("state") != "succeeded" or run.get("verified"):
+        run = await r.state.load(run_id)
+        if run is None or run.state != "succeeded" or run.verified:
             return
-        incident = await r.incidents.incident(run["incident"])
+        incident_id = run.incident or ""
+        incident = await r.incidents.incident(incident_id)
         resolved = incident is not None and incident.get("status") == "resolved"
         verdict = "remediated" if resolved else "escalated"
         if not await r.state.transition(run_id, "succeeded", "succeeded", {"verified": verdict, "verified_at": now}):
@@ -99,10 +98,5 @@ class DueWork:
             detail = "incident resolved within the verify window: remediated"
         else:
             detail = "incident not resolved within the verify window: escalated"
-            await r.incidents.escalate(run["incident"], f"action {run['action']} did not remediate", now)
-        await r.record(_record(run), verdict, now, {"detail": detail, "reason": "verify"})
-
-
-def _record(run: dict[str, str]) -> dict[str, Any]:
-    keys = ("run_id", "incident", "action", "type", "rule", "trigger", "event_id")
-    return {k: run.get(k, "") for k in keys} | ({"problem": run["problem"]} if run.get("problem") else {})
+            await r.incidents.escalate(incident_id, f"action {run.action} did not remediate", now)
+        await r.record(run, verdict, now, {"detail": detail, "reason": "verify"})

@@ -1,8 +1,9 @@
 """The action runner: an incident or problem event in, the actions its rule names run (or skipped, with why).
 
 For each planned run: claim it (one run per run id, whatever redeliveries or workers), render its inputs, then
-the safety checks in order: shadow mode, dry run, circuit breaker, rate limits, approval. A run that passes is
-executed with retries for retryable failures only, and every outcome is recorded on the incident's (a problem
+the chain of checks (``actions/stages``, in order: shadow mode, dry run, circuit breaker, rate limits, approval;
+the first that does not proceed settles or holds the run). A run that passes is executed with retries for
+retryable failures only, and every outcome is recorded on the incident's (a problem
 rule's run: the problem's) timeline, in the audit stream and in metrics. Due work (approved runs, approval
 expiry, verification of incident runs) is in ``due.py``.
 """
@@ -10,7 +11,6 @@ expiry, verification of incident runs) is in ``due.py``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import time
 import uuid
@@ -23,13 +23,14 @@ from rules.schema import Action, RuleSet
 
 from actions.executor import Attempt, Executor, Prepared
 from actions.model import IncidentEvent, MalformedEvent, Outcome, Planned, ProblemEvent, parse_event
+from actions.run_record import ActionRun
+from actions.stages.base import RunContext
+from actions.stages.chain import Chain, checks
 from actions.state import ActionState
 from actions.templates import Renderer, SecretMissing, Secrets, TemplateFailed, context
 from actions.triggers import KINDS, CurrentActionIndex, planned_runs, problem_runs
 
 log = structlog.get_logger("stormwatch.actions")
-
-FLEET = "*fleet*"  # the rate-limit window shared by every action
 
 class IncidentSource(Protocol):
     """What the runner needs from the incident store (the shell implements it)."""
@@ -71,6 +72,8 @@ class ActionRunner:
         self.renderer = Renderer()
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._actions = CurrentActionIndex(rules)
+        self.checks: Chain = checks(state, self.renderer, shadow=config.shadow, fleet_max=config.fleet_max,
+                                    fleet_window=config.fleet_window)
 
     # -- events ----------------------------------------------------------------------------------------------
 
@@ -142,26 +145,26 @@ class ActionRunner:
         now = self.clock()
         problem = saved.get("problem")
         subject = problem or saved["incident"]
-        record = {"run_id": plan.run_id, "incident": "" if problem else subject["id"], "action": action.name,
-                  "type": action.type, "rule": subject.get("rule", ""), "trigger": plan.trigger,
-                  "event_id": saved["event_id"], "event_at": saved.get("at") or 0.0, "created_at": now}
-        if problem:
-            record["problem"] = problem["id"]
+        run = ActionRun.new(run_id=plan.run_id, incident="" if problem else subject["id"], action=action.name,
+                            type=action.type, rule=subject.get("rule", ""), trigger=plan.trigger,
+                            event_id=saved["event_id"], event_at=saved.get("at") or 0.0, created_at=now,
+                            **({"problem": problem["id"]} if problem else {}))
         while True:
-            status, state = await self.state.claim(plan.run_id, self.owner, self.lease(action), record)
+            status, state = await self.state.claim(plan.run_id, self.owner, self.lease(action), run)
             if status == "settled":
                 return state
             if status == "claimed":
                 break
             await self.sleep(self.config.busy_poll)  # another worker runs it: wait until it settles or lapses
-        return await self._checked(record, action, saved, now)
+        return await self._checked(run, action, saved, now)
 
     def lease(self, action: Action) -> float:
         timeout = getattr(action.config, "timeout", 60.0)
         r = action.retry
         return r.attempts * (timeout + 5) + r.attempts * r.max_backoff + self.config.claim_margin
 
-    async def _checked(self, record: dict[str, Any], action: Action, saved: dict[str, Any], now: float) -> str:
+    async def _checked(self, run: ActionRun, action: Action, saved: dict[str, Any], now: float) -> str:
+        """Prepare the run's inputs (failing: settled ``failed``), ask the chain, then execute what it lets through."""
         secrets = Secrets(self.environ)
         ctx = context(saved, saved.get("alerts") or [], action.name)
         try:
@@ -169,44 +172,18 @@ class ActionRunner:
         except (TemplateFailed, SecretMissing) as exc:
             self.observer.started(action.type)
             self.observer.finished(action.type, False, 0.0)
-            return await self._settle(record, "failed", now, detail=secrets.scrub(str(exc)), reason="inputs")
+            return await self._settle(run, "failed", now, detail=secrets.scrub(str(exc)), reason="inputs")
         inputs = secrets.scrub_data(prepared.shown)
-        if self.config.shadow:
-            return await self._skip(record, "shadow", now, inputs, "shadow mode: recorded, not run")
-        if action.dry_run:
-            return await self._skip(record, "dry_run", now, inputs, "dry run: recorded, not run")
-        if not await self.state.breaker_allows(action.name, now, self.lease(action)):
-            return await self._skip(record, "breaker", now, inputs, "circuit breaker open")
-        limits = [(action.name, self._rate_key(rl.per, ctx), rl.max, rl.window) for rl in action.rate_limit]
-        if self.config.fleet_max:
-            limits.append((FLEET, "all", self.config.fleet_max, self.config.fleet_window))
-        full = await self.state.take_rate(limits, record["run_id"], now)
-        if full:
-            which = limits[full - 1]
-            what = "fleet-wide" if which[0] == FLEET else f"per {action.rate_limit[full - 1].per or 'action'}"
-            return await self._skip(record, "rate_limit", now, inputs,
-                                    f"rate limit {what}: {which[2]} per {which[3]:g}s reached")
-        if action.approval == "required":
-            return await self._await_approval(record, action, saved, inputs, now)
-        return await self.execute(record, action, prepared, secrets)
-
-    def _rate_key(self, per: str, ctx: Mapping[str, Any]) -> str:
-        if not per:
-            return "all"
-        return hashlib.blake2b(self.renderer.render(per, ctx).encode(), digest_size=8).hexdigest()
-
-    async def _await_approval(self, record: dict[str, Any], action: Action, saved: dict[str, Any],
-                              inputs: dict[str, Any], now: float) -> str:
-        expires = now + action.approval_expires
-        await self.state.schedule(f"expire:{record['run_id']}", expires)
-        self.observer.skipped(action.type, "approval_pending")
-        return await self._settle(record, "pending_approval", now, inputs=inputs, saved=saved, expires_at=expires,
-                                  reason="approval_pending", detail=f"waiting for approval until {expires:.0f} "
-                                  f"(stormwatch actions approve {record['run_id']})")
+        verdict = await self.checks.check(RunContext(run, action, saved, ctx, inputs, now, self.lease(action)))
+        if verdict.outcome == "proceed":
+            return await self.execute(run, action, prepared, secrets)
+        self.observer.skipped(action.type, verdict.reason or "")
+        return await self._settle(run, verdict.settle, now, inputs=inputs, **verdict.fields, reason=verdict.reason,
+                                  detail=verdict.detail)
 
     # -- running -----------------------------------------------------------------------------------------------
 
-    async def execute(self, record: dict[str, Any], action: Action, prepared: Prepared, secrets: Secrets) -> str:
+    async def execute(self, run: ActionRun, action: Action, prepared: Prepared, secrets: Secrets) -> str:
         """Run with retries (retryable failures only, exponential backoff); record the outcome."""
         executor = self.executors[action.type]
         self.observer.started(action.type)
@@ -218,11 +195,11 @@ class ActionRunner:
         for attempt in range(1, retry.attempts + 1):
             try:
                 outcome = await asyncio.wait_for(
-                    executor.run(prepared, Attempt(record["run_id"], attempt, record["rule"])), prepared.timeout + 5)
+                    executor.run(prepared, Attempt(run.run_id, attempt, run.rule or "")), prepared.timeout + 5)
             except asyncio.TimeoutError:
                 outcome = Outcome(False, f"timed out after {prepared.timeout}s", retryable=True)
             except Exception as exc:  # noqa: BLE001 - an executor bug fails the run, never the worker
-                log.error("action_executor_crashed", run_id=record["run_id"], error=secrets.scrub(repr(exc)))
+                log.error("action_executor_crashed", run_id=run.run_id, error=secrets.scrub(repr(exc)))
                 outcome = Outcome(False, f"executor error: {type(exc).__name__}")
             if outcome.ok or not outcome.retryable or attempt == retry.attempts:
                 break
@@ -232,12 +209,12 @@ class ActionRunner:
         opened = await self.state.breaker_record(action.name, outcome.ok, action.breaker.failures,
                                                  action.breaker.cooldown, now)
         extra: dict[str, Any] = {}
-        if outcome.ok and action.verify is not None and not record.get("problem"):  # verify: incidents only
+        if outcome.ok and action.verify is not None and not run.problem:  # verify: incidents only
             extra["verify_at"] = now + action.verify.within
-            await self.state.schedule(f"verify:{record['run_id']}", extra["verify_at"])
+            await self.state.schedule(f"verify:{run.run_id}", extra["verify_at"])
         self.observer.finished(action.type, outcome.ok, duration)
         state = await self._settle(
-            record, "succeeded" if outcome.ok else "failed", now, inputs=secrets.scrub_data(prepared.shown),
+            run, "succeeded" if outcome.ok else "failed", now, inputs=secrets.scrub_data(prepared.shown),
             attempt=attempt, duration=round(duration, 6), started_at=started_at, detail=secrets.scrub(outcome.detail),
             output=secrets.scrub_data(outcome.output), retryable=outcome.retryable, **extra)
         if opened:
@@ -245,48 +222,45 @@ class ActionRunner:
                    else f"{action.breaker.failures} consecutive failures")
             text = (f"circuit breaker for action {action.name} opened after {why}; runs are skipped for "
                     f"{action.breaker.cooldown:g}s, then one trial run decides")
-            log.warning("action_breaker_opened", action=action.name, incident_id=record["incident"],
-                        problem_id=record.get("problem"))
-            audit = {"at": now, "outcome": "breaker_opened", "action": action.name, "incident": record["incident"],
-                     "rule": record["rule"]} | ({"problem": record["problem"]} if record.get("problem") else {})
-            await self.state.record(record["incident"], {"at": now, "kind": "action", "text": text,
+            log.warning("action_breaker_opened", action=action.name, incident_id=run.incident or "",
+                        problem_id=run.problem)
+            audit = {"at": now, "outcome": "breaker_opened", "action": action.name, "incident": run.incident or "",
+                     "rule": run.rule or ""} | ({"problem": run.problem} if run.problem else {})
+            await self.state.record(run.incident or "", {"at": now, "kind": "action", "text": text,
                                                          "action": action.name}, audit,
-                                    problem_id=record.get("problem", ""))
+                                    problem_id=run.problem or "")
         return state
 
     # -- recording ---------------------------------------------------------------------------------------------
 
-    async def _skip(self, record: dict[str, Any], reason: str, now: float, inputs: dict[str, Any], detail: str
-                    ) -> str:
-        self.observer.skipped(record["type"], reason)
-        return await self._settle(record, "skipped", now, inputs=inputs, reason=reason, detail=detail)
-
-    async def _settle(self, record: dict[str, Any], state: str, now: float, **fields: Any) -> str:
+    async def _settle(self, run: ActionRun, state: str, now: float, **fields: Any) -> str:
         """Write the run's settled record (releasing the claim), then its timeline and audit entries."""
-        written = await self.state.finish(record["run_id"], self.owner, {"state": state, "finished_at": now, **fields})
+        written = await self.state.finish(run.run_id, self.owner, {"state": state, "finished_at": now, **fields})
         if not written:  # our claim lapsed and another worker took the run over: it records the outcome
-            log.warning("action_claim_lost", run_id=record["run_id"], action=record["action"])
+            log.warning("action_claim_lost", run_id=run.run_id, action=run.action or "")
             return state
-        await self.record(record, state, now, fields)
+        await self.record(run, state, now, fields)
         return state
 
-    async def record(self, record: dict[str, Any], state: str, now: float, fields: dict[str, Any]) -> None:
+    async def record(self, run: ActionRun, state: str, now: float, fields: dict[str, Any]) -> None:
+        """The run's timeline entry (on its incident's, a problem run's: its problem's timeline) and audit entry.
+        ``state`` may be a verdict that is not a state (``remediated``, ``escalated``)."""
         detail = fields.get("detail", "")
         attempt = fields.get("attempt")
-        text = f"action {record['action']} ({record['type']}) {state}"
+        action, kind, incident = run.action or "", run.type or "", run.incident or ""
+        text = f"action {action} ({kind}) {state}"
         if attempt:
             text += f" after {attempt} attempt{'s' if attempt > 1 else ''} in {fields.get('duration', 0):.3f}s"
         if detail:
             text += f": {detail}"
-        entry = {"at": now, "kind": "action", "text": text, "run_id": record["run_id"], "action": record["action"],
-                 "state": state}
-        audit = {"at": now, "run_id": record["run_id"], "incident": record["incident"], "action": record["action"],
-                 "type": record["type"], "rule": record["rule"], "trigger": record["trigger"],
-                 "event_id": record.get("event_id"), "outcome": state,
+        entry = {"at": now, "kind": "action", "text": text, "run_id": run.run_id, "action": action, "state": state}
+        audit = {"at": now, "run_id": run.run_id, "incident": incident, "action": action, "type": kind,
+                 "rule": run.rule or "", "trigger": run.trigger or "", "event_id": run.event_id or "",
+                 "outcome": state,
                  **{k: v for k, v in fields.items() if k in ("reason", "detail", "inputs", "attempt", "duration",
                                                              "output", "started_at", "decided_by")}}
-        if record.get("problem"):
-            audit["problem"] = record["problem"]
-        await self.state.record(record["incident"], entry, audit, problem_id=record.get("problem", ""))
-        log.info("action_" + state, run_id=record["run_id"], action=record["action"], incident_id=record["incident"],
-                 problem_id=record.get("problem"), reason=fields.get("reason"), detail=detail)
+        if run.problem:
+            audit["problem"] = run.problem
+        await self.state.record(incident, entry, audit, problem_id=run.problem or "")
+        log.info("action_" + state, run_id=run.run_id, action=action, incident_id=incident, problem_id=run.problem,
+                 reason=fields.get("reason"), detail=detail)

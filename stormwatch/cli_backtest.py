@@ -37,7 +37,8 @@ def backtest_command(
         settle_seconds = parse_duration(settle)
         stream = read_recordings(recordings)
     except RuleSetInvalid as exc:
-        err.print("\n".join(["candidate rules are invalid:", *exc.errors]), markup=False, highlight=False)
+        lines = ["candidate rules are invalid:", *(str(e) for e in exc.errors)]  # RuleError: file:line: field: ...
+        err.print("\n".join(lines), markup=False, highlight=False)
         raise typer.Exit(2) from None
     except (RulesInvalid, RecordingError, ValueError) as exc:
         err.print(str(exc), markup=False, highlight=False)

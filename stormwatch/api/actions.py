@@ -39,9 +39,8 @@ def _list(services: ApiServices):  # noqa: ANN202
         states = query_choices(request, "state", STATES)
         limit = query_limit(request, 100, 1000)
         # the index holds every run newest first; a state filter reads a bounded window more than it returns
-        runs = await _state(services).runs(incident, limit if not states else min(limit * 10, 5000),
-                                           problem_id=problem)
-        items = [r for r in runs if not states or r.get("state") in states][:limit]
+        items = await _state(services).stored_many(incident, limit if not states else min(limit * 10, 5000),
+                                                   problem_id=problem, states=states, most=limit)
         return json_response({"items": items})
 
     return handle
@@ -51,10 +50,10 @@ def _one(services: ApiServices):  # noqa: ANN202
     async def handle(request: Request) -> Response:
         authorise(services, request, "read")
         run_id = request.path_params["run"]
-        run = await _state(services).run(run_id)
+        run = await _state(services).load(run_id)
         if run is None:
             raise ApiError(404, "not_found", f"no action run {run_id!r}", field="run")
-        return json_response(run)
+        return json_response(run.public())
 
     return handle
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol, TypeVar
+from typing import Any, Awaitable, Callable, Collection, Protocol, TypeVar
 
 import orjson
 import structlog
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from actions.run_record import ActionRun
 from correlation.incident_commands import IncidentCommands
 from correlation.incident_queries import IncidentQueries
 from correlation.links import Links
@@ -47,6 +48,9 @@ class ActionRuns(Protocol):
                    ) -> list[dict[str, str]]: ...
     async def decide(self, run_id: str, decision: str, who: str, now: float) -> str: ...
     async def run(self, run_id: str) -> dict[str, str] | None: ...
+    async def load(self, run_id: str) -> ActionRun | None: ...
+    async def stored_many(self, incident_id: str | None = None, limit: int = 100, problem_id: str | None = None,
+                          states: Collection[str] = (), most: int | None = None) -> list[dict[str, str]]: ...
 
 
 class EventFeed(Protocol):

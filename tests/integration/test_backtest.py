@@ -48,3 +48,15 @@ async def test_recorded_stream_backtests_side_by_side(clean, tmp_path):
     bad.write_text('{"at": 1}\n')
     code, _, err = await _cli(clean, "backtest", "--rules", str(EXAMPLES_DIR), str(bad))
     assert code == 2 and "bad.jsonl:1" in err
+
+
+async def test_invalid_candidate_rules_are_listed_file_line_field_and_exit_2(clean, tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "bad.yaml").write_text("groups:\n  - name: x\n    bogus: 1\n")
+    recording = tmp_path / "rec.jsonl"
+    recording.write_text("")
+    code, out, err = await _cli(clean, "backtest", "--rules", str(rules), str(recording))
+    assert code == 2, (out, err)
+    assert "candidate rules are invalid:" in err
+    assert "bad.yaml:3: groups[0].bogus: unknown key 'bogus'" in " ".join(err.split())
