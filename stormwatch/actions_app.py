@@ -14,7 +14,8 @@ from redis.asyncio import Redis
 from actions.command_executor import CommandExecutor
 from actions.consumer import ActionConsumer
 from actions.due import DueWork
-from actions.events import AmqpEventPublisher
+from events.amqp import AmqpEventPublisher
+from events.builders import incident_escalated
 from actions.http_executor import HttpExecutor
 from actions.runbook_executor import RunbookExecutor
 from actions.runner import ActionRunner, RunnerConfig
@@ -77,8 +78,7 @@ class StoreIncidents:
         if done is None:
             return
         incident, event_id = done
-        await self.publisher.publish_events([{"event_id": event_id, "type": "incident.escalated", "reason": because,
-                                              "at": now, "incident": incident.public()}])
+        await self.publisher.publish_events([incident_escalated(event_id, because, now, incident.public())])
         log.info("incident_escalated", incident_id=incident_id, priority=incident.priority)
 
 

@@ -19,7 +19,7 @@ from correlation.silences import SilenceStore
 from correlation.keyspace import Keyspace
 from correlation.pipeline import CorrelationPipeline, Delivery, TimerFiring
 from correlation.store import IncidentStore
-from actions.events import AmqpEventPublisher
+from events.amqp import AmqpEventPublisher
 from actions.triggers import CurrentActionIndex
 from actions.state import ActionState
 from ingest.consumer import AlertConsumer, ConsumerConfig

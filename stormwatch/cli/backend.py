@@ -27,6 +27,7 @@ from typing import Any, Awaitable, Callable, Protocol
 import orjson
 import typer
 
+from events.builders import action_decided, problem_status
 from stormwatch.cli import context
 from stormwatch.cli.output import err
 from stormwatch.config import Settings
@@ -245,9 +246,7 @@ class RedisBackend:
             raise BackendError(1, f"{problem_id} is resolved; its signature opens a new problem next time")
         changed = outcome == "changed"
         if changed:  # the same event the API publishes, so rules' problem actions start alike
-            context.run(publish_events(self.settings, [{
-                "event_id": f"{problem.id}:{status}:{now!r}", "type": f"problem.{status}",
-                "reason": f"{status} by {who}", "by": who, "at": now, "problem": problem.public()}]))
+            context.run(publish_events(self.settings, [problem_status(problem.public(), status, who, now)]))
         return {"problem": problem.public(), "changed": changed, "event_published": changed}
 
     def silences(self, include_expired: bool) -> list[dict[str, Any]]:
@@ -300,9 +299,8 @@ class RedisBackend:
             raise BackendError(1, f"no action run {run_id!r}")
         if result != "ok":
             raise BackendError(1, f"run {run_id} is not waiting for approval (state: {result})")
-        context.run(publish_events(self.settings, [{  # the event the API publishes
-            "event_id": f"{run_id}:{decision}", "type": f"action.{decision}", "by": who, "at": time.time(),
-            "reason": f"{run_doc.get('action', 'action')} {decision} by {who}", "run": run_doc}]))
+        # the event the API publishes
+        context.run(publish_events(self.settings, [action_decided(run_id, decision, run_doc, who, time.time())]))
         return run_doc
 
 

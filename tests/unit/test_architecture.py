@@ -1,9 +1,10 @@
 """Import arrows between Stormwatch's packages, checked by reading source (ast), never by importing.
 
-Order, top to bottom: ingest -> correlation -> actions -> rules. A package may import only packages below
-it (plus stdlib and third-party); the shell ``stormwatch`` may import all of them, and none of them may import
-the shell. The correlation engine (``correlation/engine*.py`` or ``correlation/engine/``) stays pure: no
-broker or Redis client, and no reading the wall clock.
+Order, top to bottom: ingest -> correlation -> actions -> rules -> events. A package may import only packages
+below it (plus stdlib and third-party); the shell ``stormwatch`` may import all of them, and none of them may import
+the shell. ``events`` (the event contract) is at the bottom: it imports no first-party package. The correlation
+engine (``correlation/engine*.py`` or ``correlation/engine/``) stays pure: no broker or Redis client, and no reading
+the wall clock.
 
 No cycles: between any two first-party modules (every top-level package of the repository but ``tests``), the
 imports form no loop, counting imports inside functions too (they close the loop at run time all the same);
@@ -21,7 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-ORDER = ("ingest", "correlation", "actions", "rules")
+ORDER = ("ingest", "correlation", "actions", "rules", "events")
 SHELL = "stormwatch"
 PACKAGES = (*ORDER, SHELL)
 
@@ -120,7 +121,7 @@ def violations(root: Path) -> list[str]:
 
 def test_no_forbidden_import_arrows() -> None:
     found = violations(ROOT)
-    assert not found, "forbidden imports (allowed order: ingest -> correlation -> actions -> rules; " \
+    assert not found, "forbidden imports (allowed order: ingest -> correlation -> actions -> rules -> events; " \
         "stormwatch may import all, none may import stormwatch):\n  " + "\n  ".join(found)
 
 
@@ -283,6 +284,11 @@ def _write(root: Path, rel: str, text: str) -> None:
         ("correlation/engine_grouping.py", "import time\nt = time.time()\n", "wall clock (time.time())"),
         ("correlation/engine.py", "from datetime import datetime\nnow = datetime.now()\n", "datetime.now()"),
         ("correlation/engine.py", "import datetime\nnow = datetime.datetime.utcnow()\n", "datetime.utcnow()"),
+        ("events/models.py", "from actions.model import IncidentEvent\n", "events must not import actions"),
+        ("events/amqp.py", "import ingest.topology\n", "events must not import ingest"),
+        ("events/builders.py", "from correlation.model import Incident\n", "events must not import correlation"),
+        ("events/types.py", "from rules.schema import RuleSet\n", "events must not import rules"),
+        ("events/names.py", "from stormwatch.config import Settings\n", "events must not import stormwatch"),
     ],
 )
 def test_checker_catches(tmp_path: Path, rel: str, text: str, expected: str) -> None:
@@ -292,7 +298,8 @@ def test_checker_catches(tmp_path: Path, rel: str, text: str, expected: str) -> 
 
 
 def test_checker_allows(tmp_path: Path) -> None:
-    _write(tmp_path, "stormwatch/cli.py", "import ingest, correlation, actions, rules\nfrom rules.alert import Alert\n")
+    _write(tmp_path, "stormwatch/cli.py",
+           "import ingest, correlation, actions, rules, events\nfrom rules.alert import Alert\n")
     _write(tmp_path, "ingest/amqp.py", "import aio_pika\nfrom correlation import engine\nfrom rules import x\n")
     _write(tmp_path, "correlation/store.py", "import redis\nimport time\nt = time.time()\nfrom . import engine\n")
     _write(tmp_path, "correlation/engine.py", "from .fingerprint import f\nfrom rules.alert import Alert\n"
@@ -300,6 +307,9 @@ def test_checker_allows(tmp_path: Path) -> None:
     _write(tmp_path, "actions/http.py", "from .policy import p\nfrom rules import r\n")
     _write(tmp_path, "rules/alert.py", "from . import matchers\nfrom .matchers import m\nimport pydantic\n")
     _write(tmp_path, "rules/sub/m.py", "from .. import alert\nfrom ..ingest import a\n")  # rules.ingest, not ingest
+    _write(tmp_path, "events/amqp.py", "import aio_pika\nfrom events.names import RUNNER_ROUTE\nfrom . import types\n")
+    for above in ("ingest/a.py", "correlation/a.py", "actions/a.py", "rules/a.py", "stormwatch/a.py"):
+        _write(tmp_path, above, "from events.builders import incident_event\n")  # everyone may use the contract
     assert violations(tmp_path) == []
 
 
