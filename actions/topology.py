@@ -1,11 +1,13 @@
 """The RabbitMQ objects of the action runner, all named under the namespace.
 
     <ns>.actions               quorum queue     bound to <ns>.events with RUNNER_ROUTE only (events BCC'd to the runner:
-                                                actions/events.py); x-delivery-limit;
+                                                events/amqp.py); x-delivery-limit;
                                                 dead-letters to <ns>.actions.dead
     <ns>.actions.dead          fanout exchange  and a quorum queue of the same name: malformed or poison events
     <ns>.runbooks              quorum queue     runbook requests for executors (docs/actions.md: the contract)
     <ns>.runbooks.results      quorum queue     executors' replies; any worker stores them in Redis
+
+The names are the event contract's (``events/names.py``); this module declares them.
 """
 
 from __future__ import annotations
@@ -15,33 +17,25 @@ from dataclasses import dataclass
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
-from actions.events import RUNNER_ROUTE
-from actions.model import EVENT_TYPES
+from events.names import RUNNER_ROUTE, BrokerNames
+from events.types import TRIGGER_INCIDENT_TYPES
 
 
 @dataclass(frozen=True, slots=True)
-class ActionNames:
-    namespace: str
-
-    @property
-    def events_exchange(self) -> str:
-        return f"{self.namespace}.events"
+class ActionNames(BrokerNames):
+    """The contract's names, under the short names the runner's code uses."""
 
     @property
     def queue(self) -> str:
-        return f"{self.namespace}.actions"
+        return self.actions_queue
 
     @property
     def dead(self) -> str:
-        return f"{self.namespace}.actions.dead"
-
-    @property
-    def runbooks(self) -> str:
-        return f"{self.namespace}.runbooks"
+        return self.actions_dead
 
     @property
     def results(self) -> str:
-        return f"{self.namespace}.runbooks.results"
+        return self.runbooks_results
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +54,10 @@ async def declare_actions(channel: AbstractChannel, names: ActionNames, *, deliv
     await dead_queue.bind(dead, routing_key="")
     queue = await channel.declare_queue(names.queue, durable=True, arguments={
         "x-queue-type": "quorum", "x-delivery-limit": delivery_limit, "x-dead-letter-exchange": names.dead})
-    # Only events a publisher marked for the runner (a BCC header naming RUNNER_ROUTE: actions/events.py) reach it;
+    # Only events a publisher marked for the runner (a BCC header naming RUNNER_ROUTE: events/amqp.py) reach it;
     # the earlier per-type bindings are removed (unbinding what is absent is a no-op).
     await queue.bind(events, routing_key=RUNNER_ROUTE)
-    for old in (*EVENT_TYPES, "incident.*", "problem.*"):
+    for old in (*TRIGGER_INCIDENT_TYPES, "incident.*", "problem.*"):
         await queue.unbind(events, routing_key=old)
     runbooks = await declare_runbook_queue(channel, names)
     results = await channel.declare_queue(names.results, durable=True, arguments={"x-queue-type": "quorum"})

@@ -9,6 +9,7 @@ from rules.action_schema import PRIORITIES, ActionTrigger
 from rules.schema import RuleSet
 
 from actions.model import IncidentEvent, Planned, ProblemEvent, run_id
+from events.types import ACTION_KINDS
 
 
 def meets(priority: str, minimum: str | None) -> bool:
@@ -57,8 +58,7 @@ def _plan(triggers: Sequence[ActionTrigger], defined: Mapping[str, object], subj
     return planned
 
 
-KINDS = {"incident": ("created", "updated", "resolved", "escalated"),
-         "problem": ("created", "updated", "known_error", "resolved")}
+KINDS = ACTION_KINDS  # subject -> the kinds of its events that may start an action (the event contract's)
 
 
 class ActionIndex:

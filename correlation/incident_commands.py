@@ -10,11 +10,13 @@ another's change. Every change is a timeline entry naming who made it and an eve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
-from collections.abc import Sequence
+from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
+
+from events.builders import incident_command
+from events.types import COMMAND_TYPES
 
 from correlation.keyspace import Keyspace, parse_incident_id
 from correlation.model import AlertState, Incident
@@ -24,14 +26,7 @@ COMMANDS = ("acknowledge", "resolve", "reopen", "assign", "comment", "priority")
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 #: hash fields people's commands add beside the engine's (the engine never writes or clears them)
 EXTRA_FIELDS = ("assignee", "acknowledged_by", "acknowledged_at", "resolved_by", "reopened_by")
-EVENT_TYPES = {
-    "acknowledge": "incident.acknowledged",
-    "resolve": "incident.resolved",
-    "reopen": "incident.reopened",
-    "assign": "incident.assigned",
-    "comment": "incident.commented",
-    "priority": "incident.priority_changed",
-}
+EVENT_TYPES = COMMAND_TYPES  # command -> the type of the event it publishes (the event contract's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +119,6 @@ def decide_command(
     return Change(True, fields, entry, open_index)
 
 
-class EventSink(Protocol):
-    async def publish_events(self, events: Sequence[dict[str, Any]]) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class CommandResult:
     incident: dict[str, Any]
@@ -199,14 +190,8 @@ class IncidentCommands:
             stored.update(change.fields)
             await self._index(incident_id, stored, change.open_index)
             view = incident_view(stored)
-            event = {
-                "event_id": f"{incident_id}:v{new_version}",
-                "type": EVENT_TYPES[command.kind],
-                "reason": change.entry["text"] if change.entry else "",
-                "at": now,
-                "by": command.actor,
-                "incident": view,
-            }
+            event = incident_command(incident_id, new_version, command.kind,
+                                     change.entry["text"] if change.entry else "", now, command.actor, view)
             return CommandResult(view, True, event)
         raise CommandRefused(409, "the incident kept changing; try again")
 

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 import orjson
 from redis.asyncio import Redis
 
+from events.builders import problem_correlated
+
 from correlation.causes import Entry, describe_cause
 from correlation.keyspace import Keyspace
 from correlation.lifecycle import describe as _describe
@@ -129,13 +131,7 @@ class Links:
             text = (f"opened: {len(problem.incidents)} incident(s) under rule {problem.rule}" if outcome == "created"
                     else f"incident {o.incident} linked")
             pipe.rpush(self.keys.problem_timeline(pid), orjson.dumps({"at": o.at, "kind": outcome, "text": text}))
-            events.append({
-                "event_id": f"{pid}:{outcome}:{o.incident}",
-                "type": f"problem.{'created' if outcome == 'created' else 'updated'}",
-                "reason": text,
-                "at": o.at,
-                "problem": problem.public(),
-            })
+            events.append(problem_correlated(problem.public(), outcome, o.incident, text, o.at))
         await pipe.execute()
         return events
 

@@ -9,9 +9,10 @@ in between), one pipeline of index updates, then the incident events with publis
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
+from events.publisher import EventPublisher
 from rules.alert import Alert
 
 from correlation.causes import Causes, lookup_keys
@@ -27,11 +28,6 @@ MAX_ROUNDS = 64
 #: sources whose fingerprint is the sender's own key (PagerDuty's dedup_key), not derived from labels: a
 #: resolve or acknowledge event may carry no labels, so their group is remembered by fingerprint.
 SENDER_KEYED_SOURCES = frozenset({"pagerduty"})
-
-
-class EventPublisher(Protocol):
-    async def publish_events(self, events: Sequence[dict[str, Any]]) -> None:
-        """Publish incident events durably (confirmed by the broker) before returning."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from correlation.problems import (
 )
 from correlation.routing import Router
 from rules.alert import Alert
+from events.builders import incident_event, problem_event
 from rules.schema import RuleSet
 
 
@@ -95,9 +96,9 @@ class Simulation:
         for n, event in enumerate(decision.events):
             rule = self._group_rules.get(event.incident.get("rule", ""))
             if rule is not None and rule.actions:
-                parsed = IncidentEvent.model_validate({"event_id": f"{decision.group_id}:{now!r}:{n}",
-                                                       "type": event.routing_key, "at": event.at,
-                                                       "incident": event.incident})
+                built = incident_event(f"{decision.group_id}:{now!r}:{n}", event.routing_key, event.reason, event.at,
+                                       event.incident)
+                parsed = IncidentEvent.model_validate(built)
                 for run in planned_runs(rule.actions, self._defined, parsed):
                     self.actions_started.append((run.action, event.incident_id, run.trigger))
         for key, fp, stamp, tail in decision.sources:
@@ -143,8 +144,7 @@ class Simulation:
         rule = self.router.problem_rules.get(problem.rule)
         if rule is None or not rule.actions:
             return
-        event = ProblemEvent.model_validate({"event_id": event_id, "type": f"problem.{kind}", "at": now,
-                                             "problem": problem.public()})
+        event = ProblemEvent.model_validate(problem_event(event_id, f"problem.{kind}", "", now, problem.public()))
         for run in problem_runs(rule.actions, self._defined, event):
             self.actions_started.append((run.action, problem.id, run.trigger))
 

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 import orjson
 from redis.asyncio import Redis
 
+from events.builders import incident_event
+
 from correlation.decision import Decision, parse_timer
 from correlation.keyspace import Keyspace, parse_incident_id
 from correlation.model import AlertState, GroupState, Incident
@@ -72,16 +74,8 @@ class Applied:
 
 def decision_follow_ups(decision: Decision, message_id: str) -> FollowUps:
     opened = [(iid, decision.incidents[iid].created_at) for iid in decision.opened]
-    events = [
-        {
-            "event_id": f"{message_id}:{decision.group_id}:{n}",
-            "type": e.routing_key,
-            "reason": e.reason,
-            "at": e.at,
-            "incident": e.incident,
-        }
-        for n, e in enumerate(decision.events)
-    ]
+    events = [incident_event(f"{message_id}:{decision.group_id}:{n}", e.routing_key, e.reason, e.at, e.incident)
+              for n, e in enumerate(decision.events)]
     return FollowUps(opened, list(decision.resolved), events, list(decision.timers), list(decision.sources),
                      [s.public() for s in decision.symptoms],
                      [(r.rule, r.signature, r.incident, r.at, r.title) for r in decision.recurrences])

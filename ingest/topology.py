@@ -8,6 +8,8 @@
 Invalid input is dead-lettered explicitly (published to <ns>.alerts.dead with reason headers, then the
 original is acked); messages that crash processing on every delivery are dead-lettered by RabbitMQ
 itself once they exceed the delivery limit (an ``x-death`` header says so).
+
+The names are the event contract's (``events/names.py``: ``Names`` is ``BrokerNames``); this module declares them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
+from events.names import ALERTS_BINDING, BrokerNames
 from ingest.amqp import AlertQueue
 
 REASON_HEADER = "x-stormwatch-reason"
@@ -26,29 +29,7 @@ FORMAT_HEADER = "format"
 PUBLISHED_AT_HEADER = "x-stormwatch-published-at"
 
 
-@dataclass(frozen=True, slots=True)
-class Names:
-    namespace: str
-
-    @property
-    def alerts_exchange(self) -> str:
-        return f"{self.namespace}.alerts"
-
-    @property
-    def alerts_queue(self) -> str:
-        return f"{self.namespace}.alerts"
-
-    @property
-    def dead_exchange(self) -> str:
-        return f"{self.namespace}.alerts.dead"
-
-    @property
-    def dead_queue(self) -> str:
-        return f"{self.namespace}.alerts.dead"
-
-    @property
-    def events_exchange(self) -> str:
-        return f"{self.namespace}.events"
+Names = BrokerNames
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +65,7 @@ async def declare(channel: AbstractChannel, names: Names, *, delivery_limit: int
     finally:
         if robust:
             del channel.QUEUE_CLASS
-    await queue.bind(alerts, routing_key="#")
+    await queue.bind(alerts, routing_key=ALERTS_BINDING)
     return Topology(alerts, queue, dead, dead_queue, events)
 
 

@@ -5,7 +5,8 @@
 never written in rule files: a value that must stay secret is ``{secret_env: NAME}``, read from the worker's
 environment when the action runs and masked in every log and audit record.
 
-This module does not import ``rules.schema`` at import time (schema imports it), so either may be imported first.
+The shared scalars (durations, names) come from ``rules.scalars``; ``rules.schema`` imports this module, never the
+reverse.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       model_validator)
 from pydantic_core import PydanticCustomError
 
+from rules.scalars import _name, parse_duration
+
 
 def _fail(message: str) -> PydanticCustomError:
     return PydanticCustomError("rule", "{message}", {"message": message})
@@ -30,18 +33,10 @@ class ActionModel(BaseModel):
 
 
 def _duration(value: object) -> float:
-    from rules.schema import parse_duration  # lazy: rules.schema imports this module
-
     seconds = parse_duration(value)
     if seconds <= 0:
         raise _fail("must be longer than 0s")
     return seconds
-
-
-def _name(value: object) -> str:
-    from rules.schema import _name as name  # lazy, as above
-
-    return name(value)
 
 
 PositiveDuration = Annotated[float, PlainValidator(_duration)]

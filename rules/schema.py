@@ -19,33 +19,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator,
                       ValidationInfo, field_validator, model_validator)
-from pydantic_core import PydanticCustomError
 
+from rules.action_schema import ActionConfig, ActionPolicies, ActionTriggerItem, ProblemTriggerItem, config_for
 from rules.matchers import Matcher, MatcherError, matcher_from_obj, parse_matchers
-
-
-def _fail(message: str) -> PydanticCustomError:
-    """An error whose message is shown as is (no "Value error, " prefix; braces in it are safe)."""
-    return PydanticCustomError("rule", "{message}", {"message": message})
+from rules.scalars import _fail, _name
+from rules.scalars import parse_duration as parse_duration  # re-exported: rule code imports it from here
 
 
 # --- scalar types -------------------------------------------------------------------------------------------
-
-_DURATION = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?")
-_DURATION_UNITS = (604800.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
-_DURATION_HINT = "use a number with a unit, largest unit first: 30s, 5m, 1h30m, 2d (units: ms, s, m, h, d, w)"
-
-
-def parse_duration(value: object) -> float:
-    """``"1h30m"`` -> ``5400.0`` seconds. Prometheus-style: integers with units, largest unit first."""
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise _fail(f"invalid duration {value!r}: {_DURATION_HINT}")
-    text = value.strip()
-    match = _DURATION.fullmatch(text)
-    if not text or match is None or not any(match.groups()):
-        raise _fail(f"invalid duration {value!r}: {_DURATION_HINT}")
-    return sum(int(n) * unit for n, unit in zip(match.groups(), _DURATION_UNITS, strict=True) if n)
-
 
 def _positive(seconds: float) -> float:
     if seconds <= 0:
@@ -59,18 +40,11 @@ Duration = Annotated[float, PlainValidator(parse_duration)]
 PositiveDuration = Annotated[float, PlainValidator(parse_duration), AfterValidator(_positive)]
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 def _label_name(value: object) -> str:
     if not isinstance(value, str) or not _LABEL_NAME.fullmatch(value):
         raise _fail(f"invalid label name {value!r}: use letters, digits and underscores, not starting with a digit")
-    return value
-
-
-def _name(value: object) -> str:
-    if not isinstance(value, str) or not _NAME.fullmatch(value) or len(value) > 128:
-        raise _fail(f"invalid name {value!r}: use letters, digits, '-', '_' and '.', starting with a letter or digit")
     return value
 
 
@@ -443,8 +417,6 @@ class PriorityMatrix(RuleModel):
         return row[urgency]
 
 
-from rules.action_schema import (ActionConfig, ActionPolicies, ActionTriggerItem, ProblemTriggerItem,  # noqa: E402
-                                 config_for)
 
 
 class Action(ActionPolicies):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import time
 from typing import Any
 from collections.abc import Callable
 
@@ -13,7 +15,8 @@ from redis.asyncio import Redis
 from actions.command_executor import CommandExecutor
 from actions.consumer import ActionConsumer
 from actions.due import DueWork
-from actions.events import AmqpEventPublisher
+from events.amqp import AmqpEventPublisher
+from events.builders import incident_escalated
 from actions.http_executor import HttpExecutor
 from actions.runbook_executor import RunbookExecutor
 from actions.runner import ActionRunner, RunnerConfig
@@ -26,7 +29,9 @@ from correlation.store import IncidentStore
 from rules.schema import RuleSet
 from stormwatch.config import Settings
 from stormwatch.metrics import Metrics
+from stormwatch.rules_holder import RuleHolder
 from stormwatch.runtime import tune_gc
+from stormwatch.services import close_connections, connect_services
 
 log = structlog.get_logger("stormwatch.actions")
 
@@ -74,8 +79,7 @@ class StoreIncidents:
         if done is None:
             return
         incident, event_id = done
-        await self.publisher.publish_events([{"event_id": event_id, "type": "incident.escalated", "reason": because,
-                                              "at": now, "incident": incident.public()}])
+        await self.publisher.publish_events([incident_escalated(event_id, because, now, incident.public())])
         log.info("incident_escalated", incident_id=incident_id, priority=incident.priority)
 
 
@@ -143,34 +147,27 @@ class ActionsService:
 
 
 async def serve_actions(settings: Settings, ready: Callable[[], None] | None = None) -> None:
-    """``stormwatch serve --role actions``: only the action runner (no alert consumer), until SIGTERM/SIGINT;
-    SIGHUP and file changes reload the rules as in a full worker."""
-    import signal
-    import time
-
-    from stormwatch.app import Worker
-
-    # the worker here only connects and reloads rules: it serves no HTTP, so it must not hold the HTTP port
-    worker = Worker(settings.model_copy(update={"actions_enabled": False, "metrics_enabled": False}))
-    worker.runs_actions = True
-    await worker.connect()
-    worker.report_rules("rules_loaded")
-    assert worker.redis is not None and worker.connection is not None and worker.store is not None
-    service = ActionsService(settings, worker.metrics, worker.redis, worker.connection, worker.store,
-                             lambda: worker.rule_set, time.time)
+    """``stormwatch serve --role actions``: only the action runner (no alert consumer, no HTTP), until
+    SIGTERM/SIGINT; SIGHUP and file changes reload the rules as in a full worker."""
+    metrics = Metrics.create()
+    rules = RuleHolder(settings, metrics, runs_actions=True)
+    rules.load()
+    services = await connect_services(settings, metrics)
+    rules.report_rules("rules_loaded")
+    service = ActionsService(settings, metrics, services.redis, services.connection, services.store,
+                             rules.current, time.time)
     await service.start()
     tune_gc(settings)
-    watch = (asyncio.create_task(worker._watch_rules()) if settings.rules_poll_seconds > 0
-             and settings.rules != "none" else None)
+    rules.start_watching()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, worker.reload_rules)
+    loop.add_signal_handler(signal.SIGHUP, rules.reload_rules)
     if ready is not None:
         ready()
     await stop.wait()
-    if watch is not None:
-        watch.cancel()
+    rules.stop_watching()
     await service.stop()
-    await worker.stop()
+    await close_connections(services.connection, services.redis)
+    structlog.get_logger("stormwatch").info("worker_stopped", namespace=settings.namespace)

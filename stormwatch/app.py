@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
-import aio_pika
 import structlog
 from aio_pika.abc import AbstractRobustConnection
 from redis.asyncio import Redis
@@ -21,84 +20,48 @@ from correlation.silences import SilenceStore
 from correlation.keyspace import Keyspace
 from correlation.pipeline import CorrelationPipeline, Delivery, TimerFiring
 from correlation.store import IncidentStore
-from actions.events import AmqpEventPublisher
+from events.amqp import AmqpEventPublisher
 from actions.triggers import CurrentActionIndex
 from actions.state import ActionState
 from ingest.consumer import AlertConsumer, ConsumerConfig
 from ingest.limits import LabelGuard, LabelLimits
-from ingest.topology import Names, Topology, declare
-from rules.loader import EXAMPLES_DIR, RuleSetInvalid, load_rule_set
-from rules.yaml_lines import YamlLimits
+from ingest.topology import Names, Topology
 from rules.schema import RuleSet
 from correlation.incident_commands import IncidentCommands
 from correlation.incident_queries import IncidentQueries
 from correlation.links import Links
+from stormwatch.actions_app import ActionsService
 from stormwatch.api.app import build_app
 from stormwatch.api.common import ApiServices
 from stormwatch.api.stream import EventStream
 from stormwatch.api.publishing import AlertPublisher
 from stormwatch.auth import Authenticator, parse_tokens
 from stormwatch.config import Settings, redact_url
+from stormwatch.errors import AMQP_START_HINT, REDIS_START_HINT, RulesInvalid, ServiceUnavailable
 from stormwatch.fault_hooks import with_fault_hooks
 from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
 from stormwatch.http import HttpBindError, HttpServer, bind_socket
 from stormwatch.http_protocol import HttpLimits
 from stormwatch.metrics import Metrics, SourceLabel
 from stormwatch.recording import Recorder, RecordingSink
-from stormwatch.redis_client import redis_client
-from stormwatch.rules_admin import ACTION_MODES, rule_file_limits, rules_summary, validate_candidate
+from stormwatch.rules_holder import RuleHolder
+from stormwatch.rules_source import load_rules, rules_directory
+from stormwatch.rules_source import rules_signature as _rules_signature
 from stormwatch.runtime import tune_gc
+from stormwatch.services import close_connections, connect_services
 from stormwatch.worker_observer import BatchHook, WorkerObserver, is_retryable
+
+# these moved to stormwatch.errors and stormwatch.rules_source; importers (tests, deploy scripts) still find them here
+__all__ = ["AMQP_START_HINT", "REDIS_START_HINT", "RulesInvalid", "ServiceUnavailable", "Worker", "_rules_signature",
+           "load_rules", "rules_directory", "serve"]
 
 log = structlog.get_logger("stormwatch")
 
-REDIS_START_HINT = (
-    "start it with: redis-server --daemonize yes --port 6379 (or `make services`), "
-    "or point STORMWATCH_REDIS_URL at a running Redis"
-)
-AMQP_START_HINT = (
-    "start it with: rabbitmq-server -detached (or `make services`), "
-    "or point STORMWATCH_AMQP_URL at a running RabbitMQ"
-)
-
-
-class RulesInvalid(Exception):
-    """The rules directory does not validate; the message lists every error as file:line: field: message."""
-
-
-def rules_directory(setting: str) -> Path:
-    """The directory named by STORMWATCH_RULES ("examples" or a path; "none" is handled by the callers)."""
-    return EXAMPLES_DIR if setting == "examples" else Path(setting)
-
-
-def load_rules(setting: str, limits: YamlLimits = YamlLimits()) -> RuleSet | None:
-    """The rule set named by STORMWATCH_RULES ("examples", "none" or a directory)."""
-    if setting == "none":
-        return None
-    try:
-        return load_rule_set(rules_directory(setting), limits)
-    except RuleSetInvalid as exc:
-        lines = "\n  ".join(str(e) for e in exc.errors)
-        raise RulesInvalid(f"STORMWATCH_RULES={setting}: {len(exc.errors)} error(s):\n  {lines}") from None
-
-
-def _rules_signature(setting: str) -> tuple[tuple[str, int, int, int], ...]:
-    """What the rules poll compares: each rule file's name and its target's inode, mtime and size (stat follows
-    symlinks). The inode catches a Kubernetes ConfigMap update, an atomic swap of the ``..data`` symlink to freshly
-    written files, even when a file keeps its size and the filesystem's coarse clock gives it the same mtime."""
-    try:
-        stats = [(p.name, p.stat()) for p in rules_directory(setting).iterdir() if p.suffix in (".yaml", ".yml")]
-        return tuple(sorted((name, st.st_ino, st.st_mtime_ns, st.st_size) for name, st in stats))
-    except OSError:
-        return ()
-
-
-class ServiceUnavailable(Exception):
-    """RabbitMQ or Redis could not be reached at start; the message says which, where and what to do."""
-
 
 class Worker:
-    """One worker process's service: owns its connections; start() then stop()."""
+    """One worker process's service: start-up, health, the timer loop and the HTTP server; owns its connections
+    (``stormwatch.services``) and its rules holder (``self.rules``, also the API's RulesControl); start() then
+    stop()."""
 
     def __init__(
         self,
@@ -127,20 +90,20 @@ class Worker:
         self._http_socket: socket.socket | None = None  # bound first: a busy port stops the start before any queue
         self.publisher: AlertPublisher | None = None
         self.stream: EventStream | None = None  # live events for the console (GET /api/v1/stream)
-        self.rule_set: RuleSet | None = None
+        # the running rule set: loaded, reloaded and watched by the holder, which the API sees as its RulesControl
+        self.rules = RuleHolder(settings, self.metrics, runs_actions=settings.actions_enabled)
+        self.rules.subscribe(self._router_for)
         self.pipeline: CorrelationPipeline | None = None
-        self._rules_watch: asyncio.Task[None] | None = None
         self._timer_loop: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._stalled_logged = False
         self.timers: TimerFiring | None = None
         self.recorder: Recorder | None = None
-        self.actions: Any = None  # stormwatch.actions_app.ActionsService when STORMWATCH_ACTIONS_ENABLED
-        self.runs_actions = settings.actions_enabled  # `serve --role actions` runs them beside a worker without
+        self.actions: ActionsService | None = None  # when STORMWATCH_ACTIONS_ENABLED
 
     async def connect(self) -> None:
         s = self.settings
-        self.rule_set = load_rules(s.rules, rule_file_limits(s))
+        self.rules.load()
         if s.metrics_enabled and self._http_socket is None:  # before Redis and RabbitMQ: nothing is left behind
             try:
                 self._http_socket = bind_socket(*s.http_address, reuse_port=s.http_reuse_port)
@@ -155,41 +118,13 @@ class Worker:
             raise
 
     async def _connect_services(self) -> None:
-        s = self.settings
-        self.redis = redis_client(
-            s, socket_timeout=5, socket_connect_timeout=3, health_check_interval=10,
-            retry_on_timeout=False,
-        )
-        try:
-            await self.redis.ping()
-        except Exception as exc:  # noqa: BLE001 - turned into a message that says what to do
-            await self.redis.aclose()
-            raise ServiceUnavailable(
-                f"Redis is not answering at {redact_url(s.redis_url)} ({exc}); {REDIS_START_HINT}"
-            ) from None
-        try:
-            # named by namespace and pid: an operator (or a fault test) can find and close one worker's connection
-            self.connection = await asyncio.wait_for(aio_pika.connect_robust(
-                s.amqp_url, client_properties={"connection_name": f"stormwatch {s.namespace} pid {os.getpid()}"},
-            ), timeout=10)
-        except Exception as exc:  # noqa: BLE001
-            await self.redis.aclose()
-            raise ServiceUnavailable(
-                f"RabbitMQ is not answering at {redact_url(s.amqp_url)} ({exc!r}); {AMQP_START_HINT}"
-            ) from None
-        self.connection.reconnect_callbacks.add(self._amqp_reconnected)
-        channel = await self.connection.channel(publisher_confirms=True)
-        await channel.set_qos(prefetch_count=s.prefetch)
-        self.topology = await declare(channel, self.names, delivery_limit=s.delivery_limit)
-        self.store = IncidentStore(
-            self.redis, self.keyspace, marker_ttl=s.idempotency_ttl_seconds, timeline_max=s.timeline_max_entries
-        )
-        await self.store.load_scripts()
+        services = await connect_services(self.settings, self.metrics)
+        self.redis, self.connection = services.redis, services.connection
+        self.topology, self.store = services.topology, services.store
 
-    def _amqp_reconnected(self, _connection: Any) -> None:
-        self.metrics.amqp_reconnects.inc()
-        log.warning("amqp_reconnected", detail="the RabbitMQ connection was lost and is restored; unacked deliveries "
-                                               "of the lost connection are redelivered")
+    @property
+    def rule_set(self) -> RuleSet | None:
+        return self.rules.current()
 
     async def start(self) -> None:
         if self.store is None:
@@ -197,16 +132,16 @@ class Worker:
         assert self.topology is not None and self.store is not None and self.redis is not None
         s = self.settings
         self.pipeline = pipeline = CorrelationPipeline(
-            self.store, Router(self.rule_set, s.group_by, self.incident_defaults, memo_max_bytes=s.memo_max_bytes),
-            AmqpEventPublisher(self.topology.events, CurrentActionIndex(lambda: self.rule_set)), self.clock,
+            self.store, Router(self.rules.current(), s.group_by, self.incident_defaults,
+                               memo_max_bytes=s.memo_max_bytes),
+            AmqpEventPublisher(self.topology.events, CurrentActionIndex(self.rules.current)), self.clock,
             SilenceStore(self.redis, self.keyspace),
         )
-        self.report_rules("rules_loaded")
+        self.rules.report_rules("rules_loaded")
         self.timers = TimerFiring(pipeline)
         if s.consume:  # an HTTP-only process correlates nothing
             self._timer_loop = asyncio.create_task(self._fire_timers(self.timers), name="stormwatch-timers")
-        if s.rules_poll_seconds > 0 and s.rules not in ("none",):
-            self._rules_watch = asyncio.create_task(self._watch_rules(), name="stormwatch-rules-watch")
+        self.rules.start_watching()
         sink: Any = pipeline
         if s.record:
             self.recorder = Recorder(s.record)
@@ -231,11 +166,9 @@ class Worker:
         if s.metrics_enabled:
             await self._start_http()
         if s.actions_enabled:  # before the alerts flow: its queue is bound when the first events go out
-            from stormwatch.actions_app import ActionsService
-
             assert self.redis is not None and self.connection is not None
             self.actions = ActionsService(s, self.metrics, self.redis, self.connection, self.store,
-                                          lambda: self.rule_set, self.clock)
+                                          self.rules.current, self.clock)
             await self.actions.start()
         if s.consume:
             await self.consumer.start()
@@ -276,7 +209,8 @@ class Worker:
             queries=IncidentQueries(self.redis, self.keyspace),
             commands=IncidentCommands(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
-            rules=self, max_body_bytes=s.max_body_bytes, label_guard=self.label_guard, metrics_token=s.metrics_token,
+            rules=self.rules, max_body_bytes=s.max_body_bytes, label_guard=self.label_guard,
+            metrics_token=s.metrics_token,
             auth_limiter=AuthFailureLimiter(s.auth_failures_per_minute, s.auth_failures_burst, clock=self.clock),
             client_address=ClientAddress(s.http_trusted_proxies),
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
@@ -295,64 +229,31 @@ class Worker:
         except HttpBindError as exc:
             raise ServiceUnavailable(str(exc)) from None
 
-    # -- rules, as the API sees them (stormwatch.api.common.RulesControl) ------------------------------
+    # -- rules: held by self.rules (stormwatch.rules_holder); these stay for callers of the worker ----------------
+
+    def _router_for(self, rule_set: RuleSet | None) -> Callable[[], None]:
+        """The new set's router, built where the set is (off the loop for the API and the watcher); swapped in
+        with the set."""
+        router = Router(rule_set, self.settings.group_by, self.incident_defaults,
+                        memo_max_bytes=self.settings.memo_max_bytes)
+
+        def swap() -> None:
+            if self.pipeline is not None:
+                self.pipeline.router = router
+        return swap
 
     def rules_summary(self) -> dict[str, Any]:
-        return rules_summary(self.rule_set, self.settings.rules, shadow=self.settings.actions_shadow)
-
-    async def reload_rules_checked(self) -> list[str]:
-        """reload_rules, reading and checking the files off the event loop; every error of a refused set
-        ([] when applied)."""
-        errors: list[str] = []
-        self._apply_rules(await asyncio.to_thread(self._build_rules), errors)
-        return errors
-
-    def validate_rule_file(self, name: str, text: str) -> list[str]:
-        """Blocking (parses YAML): the API calls it in a thread."""
-        setting = self.settings.rules
-        return validate_candidate(None if setting == "none" else rules_directory(setting), name, text,
-                                  rule_file_limits(self.settings))
+        return self.rules.rules_summary()
 
     def reload_rules(self, errors: list[str] | None = None) -> bool:
-        """Build and validate the whole new rule set first; swap only if it is valid (the running set stays).
+        """Validate the whole new set, then swap it in (see RuleHolder.reload_rules)."""
+        return self.rules.reload_rules(errors)
 
-        A refused set's errors are appended to ``errors`` when given. Blocking: SIGHUP calls it on the loop (the
-        limits on rule files bound its work); the API and the file watcher build in a thread."""
-        return self._apply_rules(self._build_rules(), errors)
+    async def reload_rules_checked(self) -> list[str]:
+        return await self.rules.reload_rules_checked()
 
-    def _build_rules(self) -> tuple[RuleSet | None, Router] | RulesInvalid:
-        """The new rule set and its router, or why not; touches nothing of the running worker (thread-safe)."""
-        try:
-            rule_set = load_rules(self.settings.rules, rule_file_limits(self.settings))
-        except RulesInvalid as exc:
-            return exc
-        return rule_set, Router(rule_set, self.settings.group_by, self.incident_defaults,
-                                memo_max_bytes=self.settings.memo_max_bytes)
-
-    def _apply_rules(self, built: tuple[RuleSet | None, Router] | RulesInvalid, errors: list[str] | None) -> bool:
-        if isinstance(built, RulesInvalid):
-            self.metrics.rules_reloads.labels("refused").inc()
-            log.error("rules_reload_refused", errors=str(built))
-            if errors is not None:
-                errors.extend(line.strip() for line in str(built).splitlines()[1:] if line.strip())
-            return False
-        rule_set, router = built
-        self.rule_set = rule_set
-        if self.pipeline is not None:
-            self.pipeline.router = router
-        self.metrics.rules_reloads.labels("applied").inc()
-        self.report_rules("rules_reloaded")
-        return True
-
-    def report_rules(self, event: str) -> None:
-        """One log line and the metrics for the running rule set: its source, rules by kind, the action mode, and
-        whether this process runs actions."""
-        summary = self.rules_summary()
-        mode = summary["actions_mode"]
-        self.metrics.record_rules(summary["kinds"], mode["mode"], ACTION_MODES)
-        log.info(event, source=summary["source"], **{f"{kind}_rules": n for kind, n in summary["kinds"].items()},
-                 actions=mode["summary"],
-                 actions_runner=self.runs_actions)
+    def validate_rule_file(self, name: str, text: str) -> list[str]:
+        return self.rules.validate_rule_file(name, text)
 
     async def _fire_timers(self, timers: TimerFiring) -> None:
         """Every worker polls the shared timer index; a claim gives each due timer to one worker. A poll that found
@@ -369,16 +270,6 @@ class Worker:
             if fired:
                 self.metrics.incidents_resolved.inc(fired)
                 log.info("timers_fired", resolved=fired)
-
-    async def _watch_rules(self) -> None:
-        """Reload when a rule file changes (polling: no extra dependency, works on any filesystem)."""
-        seen = _rules_signature(self.settings.rules)
-        while True:
-            await asyncio.sleep(self.settings.rules_poll_seconds)
-            current = _rules_signature(self.settings.rules)
-            if current != seen:
-                seen = current
-                self._apply_rules(await asyncio.to_thread(self._build_rules), None)
 
     async def _watch_batches(self) -> None:
         """Check liveness now and then, so a stalled batch is logged and measured even if nobody probes /healthz."""
@@ -413,8 +304,7 @@ class Worker:
 
     async def stop(self) -> None:
         """SIGTERM path: stop consuming, finish and ack what is in flight, close connections."""
-        if self._rules_watch is not None:
-            self._rules_watch.cancel()
+        self.rules.stop_watching()
         if self._timer_loop is not None:
             self._timer_loop.cancel()
         if self._watchdog is not None:
@@ -434,13 +324,7 @@ class Worker:
             self.recorder.close()
         if self.publisher is not None:
             await self.publisher.close()
-        if self.connection is not None and not self.connection.is_closed:
-            try:
-                await asyncio.wait_for(self.connection.close(), timeout=5)
-            except (TimeoutError, aio_pika.exceptions.AMQPError) as exc:
-                log.warning("amqp_close_failed", error=repr(exc))
-        if self.redis is not None:
-            await self.redis.aclose()
+        await close_connections(self.connection, self.redis)
         log.info("worker_stopped", namespace=self.settings.namespace)
 
 
@@ -453,7 +337,7 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, worker.reload_rules)
+    loop.add_signal_handler(signal.SIGHUP, worker.rules.reload_rules)
     await stop.wait()
     log.info("worker_stopping")
     await worker.stop()

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import aio_pika
 from aio_pika.abc import AbstractExchange, HeadersType
 
+from events.amqp import AmqpEventPublisher
 from ingest.topology import FORMAT_HEADER, PUBLISHED_AT_HEADER, Names, declare
 from stormwatch.config import Settings
 
@@ -66,8 +67,6 @@ async def publish_bodies(settings: Settings, bodies: list[bytes], *, routing_key
 
 async def publish_events(settings: Settings, events: list[dict]) -> None:
     """Publish events (problem lifecycle changes made from the CLI) to ``<ns>.events`` with confirms."""
-    from actions.events import AmqpEventPublisher
-
     connection = await aio_pika.connect(settings.amqp_url)
     try:
         channel = await connection.channel(publisher_confirms=True)

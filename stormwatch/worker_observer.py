@@ -14,7 +14,7 @@ from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from actions.events import EventPublishFailed
+from events.publisher import EventPublishFailed
 from correlation.pipeline import ConflictStorm
 from stormwatch.metrics import Metrics, SourceLabel
 

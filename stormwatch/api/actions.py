@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from events.builders import action_decided
 from stormwatch.api.common import (ActionRuns, ApiError, ApiServices, authorise, instrument, json_response, log,
                                    publish_event, query_choices, query_limit)
 
@@ -70,9 +71,7 @@ def _decide(services: ApiServices, decision: str):
         log.info("action_decided", run_id=run_id, decision=decision, by=principal.name)
         run = await _state(services).run(run_id)
         now = services.clock()
-        published = await publish_event(services, {
-            "event_id": f"{run_id}:{decision}", "type": f"action.{decision}", "by": principal.name, "at": now,
-            "reason": f"{(run or {}).get('action', 'action')} {decision} by {principal.name}", "run": run}, run_id)
+        published = await publish_event(services, action_decided(run_id, decision, run, principal.name, now), run_id)
         return json_response({"run": run, "event_published": published})
 
     return handle

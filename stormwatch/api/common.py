@@ -14,10 +14,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from actions.run_record import ActionRun
-from correlation.incident_commands import EventSink, IncidentCommands
+from correlation.incident_commands import IncidentCommands
 from correlation.incident_queries import IncidentQueries
 from correlation.links import Links
 from correlation.silences import SilenceStore
+from events.publisher import EventPublisher
 from ingest.limits import LabelGuard
 from stormwatch.auth import AuthError, Authenticator, Principal
 from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
@@ -80,7 +81,7 @@ class ApiServices:
     publisher: AlertSink | None = None
     queries: IncidentQueries | None = None
     commands: IncidentCommands | None = None
-    events: EventSink | None = None
+    events: EventPublisher | None = None  # events.amqp.AmqpEventPublisher: the confirmed publisher
     silences: SilenceStore | None = None
     rules: RulesControl | None = None
     links: Links | None = None  # problems, symptoms
@@ -95,8 +96,9 @@ class ApiServices:
 
 
 async def publish_event(services: ApiServices, event: dict[str, Any], subject: str) -> bool:
-    """Publish one people's-change event to ``<ns>.events``; False (and a warning naming ``subject``) when it could
-    not be: the change itself is already made and stays made."""
+    """Publish one people's-change event (built by ``events.builders``) to ``<ns>.events`` through the confirmed
+    publisher; False (and a warning naming ``subject``) when it could not be: the change itself is already made and
+    stays made."""
     if services.events is None:
         return False
     try:

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from events.names import http_alerts_route
 from ingest.receivers import receive
 from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, read_body, refusal,
                                    refuse)
@@ -47,7 +48,7 @@ def _handler(services: ApiServices, kind: str):
     accepted = metrics.ingest_alerts.labels(kind, "accepted")
     rejected = metrics.ingest_alerts.labels(kind, "rejected")
     unavailable = metrics.ingest_alerts.labels(kind, "unavailable")
-    routing_key = f"http.{kind}"
+    routing_key = http_alerts_route(kind)
     last_outage_log = [0.0]
 
     async def handle(request: Request) -> Response:

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from correlation.links import Links
 from correlation.problem_queries import STATUSES, ProblemFilter, is_problem_id, page_problems
+from events.builders import problem_linked, problem_status
 from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, parse_model,
                                    publish_event,
                                    query_choices, query_limit, query_set)
@@ -111,10 +112,7 @@ def _link(services: ApiServices, *, unlink: bool):
         published = False
         if outcome == "changed":
             log.info("problem_command", problem_id=pid, command=op, incident_id=body.incident, by=principal.name)
-            published = await _publish(services, {
-                "event_id": f"{pid}:{op}:{body.incident}:{now!r}", "type": "problem.updated",
-                "reason": f"incident {body.incident} {op}ed by {principal.name}", "by": principal.name,
-                "at": now, "problem": problem})
+            published = await _publish(services, problem_linked(problem, body.incident, op, principal.name, now))
         return json_response({"problem": problem, "changed": outcome == "changed", "event_published": published})
 
     return handle
@@ -136,9 +134,7 @@ def _status(services: ApiServices, status: str):
             raise ApiError(409, "conflict", f"{pid} is resolved; its signature opens a new problem next time",
                            field="id")
         log.info("problem_command", problem_id=pid, command=status, by=principal.name)
-        published = await _publish(services, {
-            "event_id": f"{pid}:{status}:{now!r}", "type": f"problem.{status}",
-            "reason": f"{status} by {principal.name}", "by": principal.name, "at": now, "problem": problem.public()})
+        published = await _publish(services, problem_status(problem.public(), status, principal.name, now))
         return json_response({"problem": problem.public(), "changed": True, "event_published": published})
 
     return handle

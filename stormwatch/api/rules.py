@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from events.builders import rules_reloaded
 from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, publish_event,
                                    read_body)
 
@@ -46,9 +47,7 @@ def _reload(services: ApiServices):
             return json_response({"valid": False, "errors": errors}, 422)
         summary = services.rules.rules_summary()  # type: ignore[union-attr]
         now = services.clock()
-        await publish_event(services, {"event_id": f"rules:reloaded:{now!r}", "type": "rules.reloaded",
-                                       "by": principal.name, "at": now, "reason": f"rules reloaded by {principal.name}",
-                                       "rules": summary}, "rules")
+        await publish_event(services, rules_reloaded(summary, principal.name, now), "rules")
         return json_response({"valid": True, "errors": []} | summary)
 
     return handle

@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from correlation.incident_queries import IncidentFilter
 from correlation.muting import Silence
+from events.builders import silence_created, silence_expired
 from rules.matchers import Matcher, MatcherError, matches_all, parse_matcher
 from rules.schema import parse_duration
 from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, parse_model,
@@ -62,10 +63,7 @@ def _create(services: ApiServices):
         await services.silences.add(silence)  # type: ignore[union-attr]
         log.info("silence_created", silence_id=silence.id, by=principal.name)
         doc = silence.public(now)
-        await publish_event(services, {"event_id": f"{silence.id}:created", "type": "silence.created",
-                                       "by": principal.name, "at": now,
-                                       "reason": f"silence created by {principal.name}: {body.comment}",
-                                       "silence": doc}, silence.id)
+        await publish_event(services, silence_created(doc, principal.name, now, body.comment), silence.id)
         return json_response(doc, 201)
 
     return handle
@@ -114,9 +112,7 @@ def _expire(services: ApiServices):
         now = services.clock()
         log.info("silence_expired", silence_id=silence_id, by=principal.name)
         doc = silence.public(now)
-        await publish_event(services, {"event_id": f"{silence_id}:expired:{now!r}", "type": "silence.expired",
-                                       "by": principal.name, "at": now,
-                                       "reason": f"silence expired by {principal.name}", "silence": doc}, silence_id)
+        await publish_event(services, silence_expired(doc, principal.name, now), silence_id)
         return json_response(doc)
 
     return handle

@@ -24,6 +24,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from events.names import ALL_EVENTS
 from stormwatch.api.common import ApiServices, authorise, instrument, log
 
 BACKLOG = 1000  # events queued for one browser before it is cut off
@@ -67,7 +68,7 @@ class EventStream:
         exchange = await self._channel.declare_exchange(self.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
         queue = await self._channel.declare_queue(exclusive=True, auto_delete=True,
                                                   arguments={"x-max-length": 10_000})
-        await queue.bind(exchange, routing_key="#")
+        await queue.bind(exchange, routing_key=ALL_EVENTS)
         await queue.consume(self._deliver, no_ack=True)
 
     async def _deliver(self, message: AbstractIncomingMessage) -> None:

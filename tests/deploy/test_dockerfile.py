@@ -108,3 +108,14 @@ def test_dockerignore_sends_only_what_the_copies_need():
             for source in sources:
                 assert source.rstrip("/") in allowed, f"COPY {source} is excluded by .dockerignore"
                 assert (ROOT / source).exists(), source
+
+
+def test_every_package_of_the_project_is_copied():
+    """The image installs what pyproject's package list names: a new top-level package (``events/``) must be copied
+    too, or the image starts with an ImportError."""
+    include = re.search(r'^include = \[(.*)\]$', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert include is not None
+    packages = {name.strip().strip('"').rstrip("*") for name in include.group(1).split(",")}
+    copied = {shlex.split(args)[0].rstrip("/") for word, args in instructions(DOCKERFILE.read_text())
+              if word == "COPY" and not args.startswith("--from")}
+    assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"

@@ -94,7 +94,7 @@ async def settled(worker: Worker, count: int, incident: str | None = None, what:
 async def publish_event(settings: Settings, body: bytes, routing_key: str = "incident.created",
                         message_id: str | None = None, to_runner: bool = True) -> None:
     """Publish an event body as a worker does: under its type, and BCC'd to the action runner (to_runner)."""
-    from actions.events import RUNNER_ROUTE
+    from events.names import RUNNER_ROUTE
 
     connection = await aio_pika.connect(settings.amqp_url)
     try:

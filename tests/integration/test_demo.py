@@ -20,7 +20,7 @@ from rich.console import Console
 from correlation.keyspace import Keyspace
 from correlation.store import IncidentStore
 from ingest.topology import Names
-from stormwatch.demo import run_demo
+from stormwatch.tools.demo import run_demo
 from stormwatch.namespace import delete_namespace
 from stormwatch.redis_client import redis_client
 from tests.integration.helpers import STORMWATCH

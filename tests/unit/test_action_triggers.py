@@ -95,7 +95,7 @@ problems:
 
 
 def test_the_action_index_says_which_events_the_runner_must_see(tmp_path) -> None:
-    from actions.events import action_event_type
+    from events.amqp import action_event_type
     from actions.triggers import ActionIndex, CurrentActionIndex
     from rules.loader import load_rule_set
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from stormwatch.bench_workers import latency_buckets, quantile_at_most
+from stormwatch.tools.bench_workers import latency_buckets, quantile_at_most
 
 BEFORE = """# HELP stormwatch_processing_latency_seconds x
 stormwatch_processing_latency_seconds_bucket{le="0.01"} 5.0

@@ -214,15 +214,15 @@ def test_cli_says_redis_is_not_answering_and_how_to_start_it(cli_runs: dict[str,
 
 
 def test_cli_redis_message_hides_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
-    # in-process (the message is built by cli._with_store) to spare a third ~1 s subprocess
-    from stormwatch import cli
+    # in-process (the message is built by the CLI's context.with_store) to spare a third ~1 s subprocess
     from stormwatch.app import ServiceUnavailable
+    from stormwatch.cli import context
 
-    monkeypatch.setattr(cli, "configure_logging", lambda *args, **kwargs: None)
+    monkeypatch.setattr(context, "configure_logging", lambda *args, **kwargs: None)
     monkeypatch.setenv("STORMWATCH_REDIS_URL", "redis://:s3cret@127.0.0.1:1/0")
 
     with pytest.raises(ServiceUnavailable) as info:
-        asyncio.run(cli._with_store(lambda store: None))
+        asyncio.run(context.with_store(lambda store: None))
 
     assert "Redis is not answering at redis://:***@127.0.0.1:1/0" in str(info.value)
     assert "s3cret" not in str(info.value)

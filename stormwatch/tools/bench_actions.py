@@ -24,7 +24,7 @@ from rich.console import Console
 from actions.state import ActionState
 from correlation.keyspace import Keyspace
 from stormwatch.app import Worker
-from stormwatch.bench import _paced_publisher, _percentile, make_bodies
+from stormwatch.tools.bench import _paced_publisher, _percentile, make_bodies
 from stormwatch.config import Settings
 from stormwatch.namespace import delete_namespace
 

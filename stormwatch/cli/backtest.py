@@ -9,6 +9,9 @@ import orjson
 import typer
 from rich.table import Table
 
+from stormwatch.cli import context
+from stormwatch.cli.output import console, err
+
 
 def backtest_command(
     recordings: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
@@ -23,12 +26,11 @@ def backtest_command(
     from correlation.backtest import backtest
     from rules.loader import RuleSetInvalid, load_rule_set
     from rules.schema import parse_duration
-    from stormwatch.app import RulesInvalid, load_rules
-    from stormwatch.cli import _settings, console, err
     from stormwatch.recording import RecordingError, read_recordings
     from stormwatch.rules_admin import rule_file_limits
+    from stormwatch.rules_source import RulesInvalid, load_rules
 
-    settings = _settings(log_level="warning")
+    settings = context.settings(log_level="warning")
     limits = rule_file_limits(settings)
     try:
         candidate = load_rule_set(rules, limits)

@@ -26,7 +26,11 @@ from typing import Any, Protocol
 from collections.abc import Awaitable, Callable
 
 import orjson
+import typer
 
+from events.builders import action_decided, problem_status
+from stormwatch.cli import context
+from stormwatch.cli.output import err
 from stormwatch.config import Settings
 
 
@@ -178,9 +182,7 @@ class RedisBackend:
     settings: Settings
 
     def _with(self, fn: Callable[[Any], Awaitable[Any]]) -> Any:
-        from stormwatch.cli import _run, _with_store
-
-        return _run(_with_store(fn))
+        return context.run(context.with_store(fn))
 
     def incidents(self, statuses: frozenset[str], limit: int) -> list[dict[str, Any]]:
         from correlation.incident_queries import IncidentFilter, IncidentQueries
@@ -228,7 +230,6 @@ class RedisBackend:
     def problem_status(self, problem_id: str, status: str, by: str | None, comment: str) -> dict[str, Any]:
         from correlation.links import Links
         from correlation.problem_queries import is_problem_id
-        from stormwatch.cli import _run
         from stormwatch.publisher import publish_events
 
         if not is_problem_id(problem_id):
@@ -246,9 +247,7 @@ class RedisBackend:
             raise BackendError(1, f"{problem_id} is resolved; its signature opens a new problem next time")
         changed = outcome == "changed"
         if changed:  # the same event the API publishes, so rules' problem actions start alike
-            _run(publish_events(self.settings, [{
-                "event_id": f"{problem.id}:{status}:{now!r}", "type": f"problem.{status}",
-                "reason": f"{status} by {who}", "by": who, "at": now, "problem": problem.public()}]))
+            context.run(publish_events(self.settings, [problem_status(problem.public(), status, who, now)]))
         return {"problem": problem.public(), "changed": changed, "event_published": changed}
 
     def silences(self, include_expired: bool) -> list[dict[str, Any]]:
@@ -293,7 +292,6 @@ class RedisBackend:
             state = ActionState(store.redis, store.keys)
             return await state.decide(run_id, decision, who, time.time()), await state.run(run_id)
 
-        from stormwatch.cli import _run
         from stormwatch.publisher import publish_events
 
         who = login(by)
@@ -302,9 +300,8 @@ class RedisBackend:
             raise BackendError(1, f"no action run {run_id!r}")
         if result != "ok":
             raise BackendError(1, f"run {run_id} is not waiting for approval (state: {result})")
-        _run(publish_events(self.settings, [{  # the event the API publishes
-            "event_id": f"{run_id}:{decision}", "type": f"action.{decision}", "by": who, "at": time.time(),
-            "reason": f"{run_doc.get('action', 'action')} {decision} by {who}", "run": run_doc}]))
+        # the event the API publishes
+        context.run(publish_events(self.settings, [action_decided(run_id, decision, run_doc, who, time.time())]))
         return run_doc
 
 
@@ -322,12 +319,17 @@ def _found(doc: Any, missing: str) -> Any:
 
 def answer(fn: Callable[[Backend], Any]) -> Any:
     """Run one backend question for a CLI command: its answer, or the error on stderr and the exit code."""
-    import typer
-
-    from stormwatch.cli import _settings, err
-
     try:
-        return fn(backend(_settings(log_level="warning")))
+        return fn(backend(context.settings(log_level="warning")))
     except BackendError as exc:
         err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def answer_api(method: str, path: str, body: dict[str, Any], what: str) -> Any:
+    """One API request for a CLI command that only the API does: its answer, or the error and the exit code."""
+    try:
+        return ask(context.settings(log_level="warning"), method, path, body, what)
+    except BackendError as exc:
+        err.print(str(exc), markup=False)
         raise typer.Exit(exc.exit_code) from None

@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ingest.topology import Names, declare
-from stormwatch.bench import make_bodies
+from stormwatch.tools.bench import make_bodies
 from stormwatch.config import Settings
 from stormwatch.namespace import delete_namespace
 from stormwatch.publisher import publish_many
@@ -211,7 +211,7 @@ async def _latency_phase(settings: Settings, bodies: list[bytes], alerts: int, r
     """Publish some of the same messages at half the drained rate for ~10 s from a child process; (msg/s, p50, p99)."""
     import multiprocessing
 
-    from stormwatch.bench import _paced_publisher
+    from stormwatch.tools.bench import _paced_publisher
 
     per_message = max(1, round(alerts / len(bodies)))
     pace = max(1.0, 0.5 * rate / per_message) if rate == rate else 10.0

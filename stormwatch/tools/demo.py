@@ -31,7 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from stormwatch.app import Worker
 from stormwatch.auth import new_token, token_entry
-from stormwatch.cli_incidents import incidents_table
+from stormwatch.views import incidents_table
 from stormwatch.config import Settings
 from stormwatch.namespace import delete_namespace
 from stormwatch.publisher import publish_many

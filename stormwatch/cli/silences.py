@@ -1,5 +1,5 @@
 """``stormwatch silences add|list|expire``: through the API when it is configured, else Redis directly
-(``stormwatch.cli_backend``)."""
+(``stormwatch.cli.backend``); ``preview`` always through the API."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from stormwatch.cli_backend import answer, uses_api
+from stormwatch.cli import context
+from stormwatch.cli.backend import answer, answer_api, uses_api
+from stormwatch.cli.output import console, err, print_json
+from stormwatch.views import ts
 
-
-def register(silences_app: typer.Typer) -> None:
-    silences_app.command("add")(silences_add)
-    silences_app.command("list")(silences_list)
-    silences_app.command("expire")(silences_expire)
+silences_app = typer.Typer(no_args_is_help=True, help="Mute alerts matching matchers for a while.")
 
 
 def silences_add(
@@ -25,15 +24,13 @@ def silences_add(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Create a silence starting now; matching firing alerts are recorded and counted but open no incident."""
-    from stormwatch.cli import _settings, _ts, console, err, print_json
-
-    if author and uses_api(_settings(log_level="warning")):
+    if author and uses_api(context.settings(log_level="warning")):
         err.print("note: through the API the silence is recorded with the token's name, not --author", markup=False)
     silence = answer(lambda b: b.add_silence(matchers, duration, author, comment))
     if json_out:
         print_json(silence)
     else:
-        console.print(f"silence {silence['id']} until {_ts(silence['ends_at'])}: {', '.join(matchers)}",
+        console.print(f"silence {silence['id']} until {ts(silence['ends_at'])}: {', '.join(matchers)}",
                       highlight=False)
 
 
@@ -42,8 +39,6 @@ def silences_list(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Silences, pending and active (with --all, expired too)."""
-    from stormwatch.cli import _ts, console, print_json
-
     silences = answer(lambda b: b.silences(all_))
     if json_out:
         print_json(silences)
@@ -52,17 +47,38 @@ def silences_list(
     for col in ("id", "state", "matchers", "starts", "ends", "by", "comment"):
         table.add_column(col)
     for s in silences:
-        table.add_row(s["id"], s["state"], ", ".join(s["matchers"]), _ts(s["starts_at"]), _ts(s["ends_at"]),
+        table.add_row(s["id"], s["state"], ", ".join(s["matchers"]), ts(s["starts_at"]), ts(s["ends_at"]),
                       s["created_by"], s["comment"])
     console.print(table)
 
 
 def silences_expire(silence_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
     """End a silence now (it stays listed with --all)."""
-    from stormwatch.cli import console, print_json
-
     silence = answer(lambda b: b.expire_silence(silence_id))
     if json_out:
         print_json(silence)
     else:
         console.print(f"silence {silence['id']} expired", highlight=False)
+
+
+def preview(matchers: list[str] = typer.Argument(..., help='e.g. service="orders-db"'),
+            json_out: bool = typer.Option(False, "--json", help="Print the API's answer as JSON.")) -> None:
+    """Which firing alerts of open incidents these matchers would mute (through the API; creates nothing)."""
+    doc = answer_api("POST", "/api/v1/silences/preview", {"matchers": matchers}, "preview")
+    if json_out:
+        print_json(doc)
+        return
+    table = Table(title=f"would mute {len(doc['matched'])} firing alert(s) of {doc['incidents_scanned']} open "
+                        f"incident(s){' (newest only)' if doc['truncated'] else ''}")
+    for col in ("incident", "alert", "labels"):
+        table.add_column(col)
+    for m in doc["matched"]:
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(m["labels"].items()))
+        table.add_row(m["incident"], m["labels"].get("alertname", m["fingerprint"]), labels)
+    console.print(table)
+
+
+silences_app.command("add")(silences_add)
+silences_app.command("list")(silences_list)
+silences_app.command("expire")(silences_expire)
+silences_app.command("preview")(preview)

@@ -1,8 +1,9 @@
-"""Incident events out to ``<ns>.events``: one persistent message per event, confirmed by the broker.
+"""The confirmed AMQP publisher of ``<ns>.events``: one persistent message per event, under its type, confirmed by
+the broker before ``publish_events`` returns.
 
-Delivery is at least once: a worker that dies after publishing but before acking its input publishes
-the same events again when the input is redelivered. Every event carries a stable ``event_id`` (also
-the AMQP message id) so subscribers can drop repeats.
+Delivery is at least once: a worker that dies after publishing but before acking its input publishes the same
+events again when the input is redelivered. Every event carries a stable ``event_id`` (also the AMQP message id)
+so subscribers can drop repeats.
 """
 
 from __future__ import annotations
@@ -15,28 +16,17 @@ import aio_pika
 import orjson
 from aio_pika.abc import AbstractExchange
 
-from actions.triggers import KINDS
-
+from events.names import RUNNER_ROUTE
+from events.publisher import EventPublishFailed
+from events.types import SCHEMA_VERSION, may_start_action
 
 PUBLISH_TIMEOUT = 30.0  # a confirm that never comes becomes an error the consumer retries, not a hang
-RUNNER_ROUTE = "actions.runner"  # the routing key the action runner's queue is bound with (and only it)
-
-
-class EventPublishFailed(Exception):
-    """The broker did not take an event (channel or connection closed under the publish, a nack, no confirm in
-    time): an AMQP failure that passes when the connection is restored, not a bug in the batch. ``cause`` is the
-    client library's error."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(f"event not published: {cause!r}")
-        self.cause = cause
 
 
 def action_event_type(event: Mapping[str, Any]) -> bool:
     """The default for publishers that do not know the rules (the API, the CLI): every event of a kind that can
     start an action goes to the runner, which judges it against its own rules."""
-    subject, _, kind = str(event.get("type", "")).partition(".")
-    return kind in KINDS.get(subject, ())
+    return may_start_action(str(event.get("type", "")))
 
 
 class AmqpEventPublisher:
@@ -54,6 +44,8 @@ class AmqpEventPublisher:
         await asyncio.gather(*(self._publish(e) for e in events))
 
     async def _publish(self, event: dict[str, Any]) -> None:
+        if "schema_version" not in event:  # follow-ups stored by a version before the contract, replayed
+            event = {**event, "schema_version": SCHEMA_VERSION}
         message = aio_pika.Message(  # built outside the try: a bad event is a bug, not a broker failure
             orjson.dumps(event),
             message_id=event["event_id"],

@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from typing import Any
 
 import typer
 from rich.table import Table
 
-from stormwatch.cli_backend import answer
+from stormwatch.cli import context
+from stormwatch.cli.backend import answer
+from stormwatch.cli.output import console, print_json
+from stormwatch.views import runs_table, ts
 
 actions_app = typer.Typer(no_args_is_help=True, help="Remediation action runs: list, show, approve, reject.")
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(actions_app, name="actions")
-    app.command("runbook-executor")(runbook_executor)
-
-
-def runs_table(runs: list[dict[str, Any]], title: str = "action runs") -> Table:
-    from stormwatch.cli import _ts
-
-    table = Table(title=title)
-    for col in ("run", "state", "action", "type", "incident/problem", "trigger", "created", "detail"):
-        table.add_column(col)
-    for r in runs:
-        table.add_row(r.get("run_id", ""), r.get("state", ""), r.get("action", ""), r.get("type", ""),
-                      r.get("incident") or r.get("problem", ""), r.get("trigger", ""), _ts(float(r["created_at"]))
-                      if r.get("created_at") else "-", (r.get("detail") or "")[:80])
-    return table
 
 
 @actions_app.command("list")
@@ -40,8 +24,6 @@ def actions_list(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Action runs, newest first: state, action, incident (or problem), trigger, outcome."""
-    from stormwatch.cli import console, print_json
-
     runs = answer(lambda b: b.action_runs(incident, problem, limit))
     if json_out:
         print_json(runs)
@@ -52,8 +34,6 @@ def actions_list(
 @actions_app.command("show")
 def actions_show(run_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
     """One run in full: why (rule, trigger, event), inputs (secrets masked), outcome, output, attempts, timing."""
-    from stormwatch.cli import _ts, console, print_json
-
     run = answer(lambda b: b.action_run(run_id))
     if json_out:
         print_json(run)
@@ -65,7 +45,7 @@ def actions_show(run_id: str, json_out: bool = typer.Option(False, "--json")) ->
         value = run[name]
         if name.endswith("_at") and value:
             try:
-                value = f"{_ts(float(value))} ({value})"
+                value = f"{ts(float(value))} ({value})"
             except ValueError:
                 pass
         table.add_row(name, str(value))
@@ -73,8 +53,6 @@ def actions_show(run_id: str, json_out: bool = typer.Option(False, "--json")) ->
 
 
 def _decide(run_id: str, decision: str, by: str | None, json_out: bool) -> None:
-    from stormwatch.cli import console, print_json
-
     run = answer(lambda b: b.decide(run_id, decision, by))
     if json_out:
         print_json(run)
@@ -101,9 +79,8 @@ def actions_reject(run_id: str, by: str | None = BY, json_out: bool = JSON) -> N
 def runbook_executor(namespace: str | None = typer.Option(None, help="Overrides STORMWATCH_NAMESPACE.")) -> None:
     """Run the example runbook executor (echo, fail, flaky) on <ns>.runbooks until SIGTERM/SIGINT."""
     from actions.example_executor import run_executor
-    from stormwatch.cli import _run, _settings
 
-    settings = _settings(namespace=namespace)
+    settings = context.settings(namespace=namespace)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -112,4 +89,4 @@ def runbook_executor(namespace: str | None = typer.Option(None, help="Overrides 
             loop.add_signal_handler(sig, stop.set)
         await run_executor(settings.amqp_url, settings.namespace, stop)
 
-    _run(main())
+    context.run(main())

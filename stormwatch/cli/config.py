@@ -24,9 +24,9 @@ config_app = typer.Typer(no_args_is_help=True, help="Look at the settings this p
 def check(json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout, for scripts.")) -> None:
     """Print the effective settings with secrets masked, then every risky or wrong finding; exit 0 when there is
     none, 1 with findings, 2 when the settings or the rules are invalid."""
-    from stormwatch.app import RulesInvalid, load_rules
     from stormwatch.config import SettingsError, load_settings
     from stormwatch.config_check import effective_settings, redis_findings, static_findings
+    from stormwatch.rules_source import RulesInvalid, load_rules
 
     try:
         settings = load_settings()
@@ -66,7 +66,3 @@ def _print(shown: dict[str, Any], findings: list[Any]) -> None:
     console.print(f"{len(findings)} finding(s):")
     for f in findings:
         console.print(f"  [bold]{f.code}[/bold]: {f.message}\n    fix: {f.fix}", soft_wrap=True)
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(config_app, name="config")

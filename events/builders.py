@@ -1,0 +1,86 @@
+"""Builders of every event: each producer calls one of these instead of writing the dict by hand.
+
+They return plain dicts, the wire form (``orjson`` serialises them as they are): the engine builds one per incident
+change per batch, so nothing here validates. ``events.models`` is the definition they must match; tests check each
+builder against it, and real published events against the JSON Schema generated from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from collections.abc import Mapping
+
+from events.types import COMMAND_TYPES, SCHEMA_VERSION
+
+Doc = Mapping[str, Any]
+
+
+def incident_event(event_id: str, event_type: str, reason: str, at: float, incident: Doc, *,
+                   by: str | None = None) -> dict[str, Any]:
+    """``incident.*``: ``incident`` is ``Incident.public()`` (or the API's view of it, with the people's fields)."""
+    event = {"event_id": event_id, "type": event_type, "schema_version": SCHEMA_VERSION, "reason": reason, "at": at,
+             "incident": incident}
+    if by is not None:
+        event["by"] = by
+    return event
+
+
+def incident_command(incident_id: str, version: int, command: str, reason: str, at: float, by: str,
+                     incident: Doc) -> dict[str, Any]:
+    """A person's command on an incident (acknowledge, resolve, ...), once per version of the group it wrote."""
+    return incident_event(f"{incident_id}:v{version}", COMMAND_TYPES[command], reason, at, incident, by=by)
+
+
+def incident_escalated(event_id: str, because: str, at: float, incident: Doc) -> dict[str, Any]:
+    return incident_event(event_id, "incident.escalated", because, at, incident)
+
+
+def problem_event(event_id: str, event_type: str, reason: str, at: float, problem: Doc, *,
+                  by: str | None = None) -> dict[str, Any]:
+    """``problem.*``: ``problem`` is ``Problem.public()``."""
+    event = {"event_id": event_id, "type": event_type, "schema_version": SCHEMA_VERSION, "reason": reason, "at": at}
+    if by is not None:
+        event["by"] = by
+    event["problem"] = problem
+    return event
+
+
+def problem_correlated(problem: Doc, outcome: str, incident_id: str, reason: str, at: float) -> dict[str, Any]:
+    """Correlation opened a problem (``outcome`` created) or linked an incident to it (linked)."""
+    return problem_event(f"{problem['id']}:{outcome}:{incident_id}",
+                         "problem.created" if outcome == "created" else "problem.updated", reason, at, problem)
+
+
+def problem_linked(problem: Doc, incident_id: str, op: str, by: str, at: float) -> dict[str, Any]:
+    """A person linked (``op`` link) or unlinked (unlink) an incident."""
+    return problem_event(f"{problem['id']}:{op}:{incident_id}:{at!r}", "problem.updated",
+                         f"incident {incident_id} {op}ed by {by}", at, problem, by=by)
+
+
+def problem_status(problem: Doc, status: str, by: str, at: float) -> dict[str, Any]:
+    """A person made a problem a known error (``status`` known_error) or resolved it (resolved)."""
+    return problem_event(f"{problem['id']}:{status}:{at!r}", f"problem.{status}", f"{status} by {by}", at, problem,
+                         by=by)
+
+
+def silence_created(silence: Doc, by: str, at: float, comment: str) -> dict[str, Any]:
+    return {"event_id": f"{silence['id']}:created", "type": "silence.created", "schema_version": SCHEMA_VERSION,
+            "by": by, "at": at, "reason": f"silence created by {by}: {comment}", "silence": silence}
+
+
+def silence_expired(silence: Doc, by: str, at: float) -> dict[str, Any]:
+    return {"event_id": f"{silence['id']}:expired:{at!r}", "type": "silence.expired",
+            "schema_version": SCHEMA_VERSION, "by": by, "at": at, "reason": f"silence expired by {by}",
+            "silence": silence}
+
+
+def action_decided(run_id: str, decision: str, run: Doc | None, by: str, at: float) -> dict[str, Any]:
+    """A person approved (``decision`` approved) or rejected (rejected) an action run waiting for approval."""
+    return {"event_id": f"{run_id}:{decision}", "type": f"action.{decision}", "schema_version": SCHEMA_VERSION,
+            "by": by, "at": at, "reason": f"{(run or {}).get('action', 'action')} {decision} by {by}", "run": run}
+
+
+def rules_reloaded(rules: Doc, by: str, at: float) -> dict[str, Any]:
+    """The running rules were reloaded on request; ``rules`` is the summary ``GET /api/v1/rules`` answers."""
+    return {"event_id": f"rules:reloaded:{at!r}", "type": "rules.reloaded", "schema_version": SCHEMA_VERSION,
+            "by": by, "at": at, "reason": f"rules reloaded by {by}", "rules": rules}

@@ -1,0 +1,118 @@
+"""How a consumer reads the events that may start an action: lenient views of the contract's incident and problem
+events (``events.models``), keeping only what the action runner relies on checked and everything else for templates.
+
+Lenient on purpose: a view accepts events published before ``schema_version`` existed and fields added later;
+what it does check (ids, types, a problem's incidents) fails as ``MalformedEvent`` with a stable reason, which the
+runner dead-letters.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from events.types import ProblemType, TriggerIncidentType
+
+INCIDENT_ID = r"^INC-[0-9a-f]+-[0-9]+$"  # what a problem's incidents must look like to be looked up
+View = TypeVar("View", bound=BaseModel)
+
+
+class MalformedEvent(Exception):
+    """An event a consumer cannot use; the runner dead-letters it with ``reason`` (a stable code) and ``detail``."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class EventIncident(BaseModel):
+    """The part of an event's incident the runner relies on; everything else is kept for templates."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str = Field(min_length=1, max_length=200)
+    rule: str = "default"
+    priority: str = ""
+    status: str = ""
+    title: str = ""
+
+
+class IncidentEventView(BaseModel):
+    """An ``incident.created|updated|resolved|escalated`` event as the runner reads it."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    event_id: str = Field(min_length=1, max_length=300)
+    type: TriggerIncidentType
+    reason: str = ""
+    at: float = 0.0
+    incident: EventIncident
+
+    @property
+    def kind(self) -> str:
+        """created | updated | resolved | escalated"""
+        return self.type.removeprefix("incident.")
+
+    @classmethod
+    def parse(cls, raw: Any) -> IncidentEventView:
+        return _parse(cls, raw)
+
+
+class EventProblem(BaseModel):
+    """The part of an event's problem the runner relies on; everything else is kept for templates."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str = Field(min_length=5, max_length=200, pattern=r"^PRB-")
+    rule: str = Field(min_length=1)
+    status: str = ""
+    title: str = ""
+    team: str = ""
+    signature: dict[str, str] = {}
+    incidents: tuple[Annotated[str, Field(pattern=INCIDENT_ID)], ...] = ()
+    created_by: Annotated[str, Field(pattern=f"^$|{INCIDENT_ID}")] = ""  # the incident whose arrival opened it
+
+    @property
+    def opened_by(self) -> str:
+        """The incident templates see as ``incident``: the one that opened the problem, else its first."""
+        return self.created_by or (self.incidents[0] if self.incidents else "")
+
+
+class ProblemEventView(BaseModel):
+    """A ``problem.*`` event as the runner reads it: ``{event_id, type, reason, at, problem: Problem.public()}``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    event_id: str = Field(min_length=1, max_length=300)
+    type: ProblemType
+    reason: str = ""
+    at: float = 0.0
+    problem: EventProblem
+
+    @property
+    def kind(self) -> str:
+        """created | updated | known_error | resolved"""
+        return self.type.removeprefix("problem.")
+
+    @classmethod
+    def parse(cls, raw: Any) -> ProblemEventView:
+        return _parse(cls, raw)
+
+
+def _parse(model: type[View], raw: Any) -> View:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "event"
+        raise MalformedEvent("invalid_event", f"{where}: {first['msg']}") from None
+
+
+def parse_event(raw: Any) -> IncidentEventView | ProblemEventView:
+    """An incident or a problem event, by its ``type``; MalformedEvent for anything else."""
+    kind = raw.get("type") if isinstance(raw, dict) else None
+    if isinstance(kind, str) and kind.startswith("problem."):
+        return ProblemEventView.parse(raw)
+    return IncidentEventView.parse(raw)

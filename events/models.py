@@ -1,0 +1,183 @@
+"""The payload of every event on ``<ns>.events``, as pydantic models: the contract's one definition.
+
+Producers build events with ``events.builders`` (plain dicts: the hot path builds one per incident change and
+pays nothing for validation); these models give the JSON Schema (``docs/events.schema.json``) and let tests check
+that every builder, and every event a real worker publishes, matches. ``extra="forbid"`` so a field added to a
+producer without its model fails those tests instead of drifting out of the documentation.
+
+Consumers that read events leniently (the action runner) use ``events.consumed``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from events.types import ActionType, IncidentType, ProblemType, RulesType, SilenceType
+
+_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class IncidentDoc(BaseModel):
+    """An incident as the API shows it (``correlation.model.Incident.public()``); the people's fields appear on the
+    events of people's commands (``incident.acknowledged`` and the rest)."""
+
+    model_config = _STRICT
+
+    id: str = Field(description="INC-<group>-<n>")
+    title: str
+    status: Literal["open", "acknowledged", "resolved"]
+    severity: str
+    group_key: str
+    group_labels: dict[str, str]
+    created_at: float
+    updated_at: float
+    resolved_at: float | None
+    alerts: int = Field(description="member alerts (fingerprints)")
+    firing: int = Field(description="members firing now")
+    occurrences: int = Field(description="notifications received for members while attached")
+    rule: str = Field(description="the group rule that formed it")
+    team: str = Field(description="assignment group")
+    priority: str = Field(description="P1..P5, or empty when the rule sets no impact/urgency")
+    why: dict[str, Any] = Field(description="why the alerts were grouped: rule, matchers, group_by, group labels")
+    resolve_at: float | None = Field(description="auto_resolve after_hold: when it resolves unless an alert fires")
+    flapping: int = Field(description="members flapping now")
+    symptoms: int = Field(description="alerts of other groups attached as symptoms")
+    assignee: str | None = Field(None, description="people's commands only, like the four below")
+    acknowledged_by: str | None = None
+    acknowledged_at: float | None = None
+    resolved_by: str | None = None
+    reopened_by: str | None = None
+
+
+class ProblemDoc(BaseModel):
+    """A problem (``correlation.problems.Problem.public()``)."""
+
+    model_config = _STRICT
+
+    id: str = Field(description="PRB-<signature>-<n>")
+    rule: str
+    title: str
+    status: Literal["open", "known_error", "resolved"]
+    created_at: float
+    updated_at: float
+    team: str
+    signature: dict[str, str]
+    incidents: list[str]
+    why: dict[str, Any]
+    created_by: str = Field(description="the incident whose arrival opened it (empty when unknown)")
+    resolved_at: float | None
+
+
+class SilenceDoc(BaseModel):
+    """A silence (``correlation.muting.Silence.public(now)``)."""
+
+    model_config = _STRICT
+
+    id: str
+    matchers: list[str]
+    starts_at: float
+    ends_at: float
+    created_by: str
+    comment: str
+    created_at: float
+    state: Literal["pending", "active", "expired"]
+
+
+class RunDoc(BaseModel):
+    """An action run as stored, every value a string; more fields appear as the run goes on (``attempts``,
+    ``detail``, ``decided_by``, ``problem`` for a problem's action, ...)."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+    __pydantic_extra__: dict[str, str] = Field(init=False)  # extra fields: strings too
+
+    run_id: str
+    incident: str = Field(description="the incident, or empty for a problem's action")
+    action: str
+    type: str
+    rule: str
+    trigger: str
+    event_id: str
+    state: str
+
+
+class ActionModeDoc(BaseModel):
+    model_config = _STRICT
+
+    mode: Literal["none", "live", "shadow", "dry-run"]
+    summary: str
+    actions: int
+    dry_run: int
+
+
+class RuleGroupDoc(BaseModel):
+    model_config = _STRICT
+
+    name: str
+    team: str | None
+
+
+class RulesDoc(BaseModel):
+    """What is loaded (``GET /api/v1/rules``)."""
+
+    model_config = _STRICT
+
+    source: str
+    kinds: dict[str, int]
+    actions_mode: ActionModeDoc
+    files: list[str]
+    groups: list[RuleGroupDoc]
+    counts: dict[str, int]
+
+
+class EventEnvelope(BaseModel):
+    """The fields every event has."""
+
+    model_config = _STRICT
+
+    event_id: str = Field(min_length=1, description="stable across redeliveries (also the AMQP message id): "
+                                                    "drop repeats by it")
+    schema_version: Literal[1] = Field(description="bumped only when a field is removed, renamed or changes meaning")
+    reason: str = Field(description="why, in words")
+    at: float = Field(description="when, in seconds since the epoch")
+
+
+class IncidentEvent(EventEnvelope):
+    type: IncidentType
+    by: str | None = Field(None, description="who, on people's commands (absent on the engine's own changes)")
+    incident: IncidentDoc
+
+
+class ProblemEvent(EventEnvelope):
+    type: ProblemType
+    by: str | None = Field(None, description="who, on people's changes (absent when correlation made it)")
+    problem: ProblemDoc
+
+
+class SilenceEvent(EventEnvelope):
+    type: SilenceType
+    by: str
+    silence: SilenceDoc
+
+
+class ActionEvent(EventEnvelope):
+    type: ActionType
+    by: str
+    run: RunDoc | None = Field(description="the run after the decision (null if it was gone by then)")
+
+
+class RulesEvent(EventEnvelope):
+    type: RulesType
+    by: str
+    rules: RulesDoc
+
+
+MODELS: tuple[type[EventEnvelope], ...] = (IncidentEvent, ProblemEvent, SilenceEvent, ActionEvent, RulesEvent)
+AnyEvent = Annotated[IncidentEvent | ProblemEvent | SilenceEvent | ActionEvent | RulesEvent,
+                     Field(discriminator="type")]
+
+
+def event_adapter() -> TypeAdapter[Any]:
+    """Validates any event by its ``type``: ``event_adapter().validate_python(doc)`` (or ``validate_json``)."""
+    return TypeAdapter(AnyEvent)

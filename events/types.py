@@ -1,0 +1,56 @@
+"""Every event type (its routing key on ``<ns>.events``), and the version of the payloads.
+
+A type is ``<subject>.<kind>``. The subjects are incident, problem, silence, action and rules; the kinds of each are
+below. ``ACTION_KINDS`` are the kinds that may start an action (rules' ``on:`` triggers): publishers route those
+events to the action runner too (``events.amqp``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+#: bumped only when a field is removed, renamed or changes meaning; fields may be added within a version
+SCHEMA_VERSION = 1
+
+#: the incident events an action can be triggered by (the engine's, and escalation's)
+TriggerIncidentType = Literal["incident.created", "incident.updated", "incident.resolved", "incident.escalated"]
+IncidentType = Literal[
+    TriggerIncidentType,
+    "incident.acknowledged", "incident.reopened", "incident.assigned", "incident.commented",  # people's commands
+    "incident.priority_changed",
+]
+ProblemType = Literal["problem.created", "problem.updated", "problem.known_error", "problem.resolved"]
+SilenceType = Literal["silence.created", "silence.expired"]
+ActionType = Literal["action.approved", "action.rejected"]
+RulesType = Literal["rules.reloaded"]
+
+INCIDENT_TYPES: tuple[str, ...] = get_args(IncidentType)
+PROBLEM_TYPES: tuple[str, ...] = get_args(ProblemType)
+SILENCE_TYPES: tuple[str, ...] = get_args(SilenceType)
+ACTION_TYPES: tuple[str, ...] = get_args(ActionType)
+RULES_TYPES: tuple[str, ...] = get_args(RulesType)
+EVENT_TYPES: tuple[str, ...] = INCIDENT_TYPES + PROBLEM_TYPES + SILENCE_TYPES + ACTION_TYPES + RULES_TYPES
+
+#: the incident event types an action can be triggered by (the runner's incident events)
+TRIGGER_INCIDENT_TYPES: tuple[str, ...] = get_args(TriggerIncidentType)
+#: subject -> the kinds of its events that may start an action (the triggers a rule's action can name)
+ACTION_KINDS: dict[str, tuple[str, ...]] = {
+    "incident": tuple(t.removeprefix("incident.") for t in TRIGGER_INCIDENT_TYPES),
+    "problem": tuple(t.removeprefix("problem.") for t in PROBLEM_TYPES),
+}
+
+#: incident command (``correlation.incident_commands.COMMANDS``) -> the event type it publishes
+COMMAND_TYPES: dict[str, str] = {
+    "acknowledge": "incident.acknowledged",
+    "resolve": "incident.resolved",
+    "reopen": "incident.reopened",
+    "assign": "incident.assigned",
+    "comment": "incident.commented",
+    "priority": "incident.priority_changed",
+}
+
+
+def may_start_action(event_type: str) -> bool:
+    """Whether an event of this type can start an action (and so goes to the action runner's queue)."""
+    subject, _, kind = event_type.partition(".")
+    return kind in ACTION_KINDS.get(subject, ())

@@ -1,0 +1,149 @@
+"""``stormwatch incidents``: look at incidents (``list``, ``show``) and change them (``ack``, ``resolve``, ``reopen``,
+``assign``, ``comment``, ``priority``).
+
+The views go through the API when ``STORMWATCH_API_URL`` or ``STORMWATCH_API_TOKEN`` is set, else Redis directly
+(``stormwatch.cli.backend``); the same documents either way, as tables for people and ``--json`` for scripts.
+
+People's changes always go through the HTTP API (``STORMWATCH_API_URL``, default the local HTTP address) with
+``STORMWATCH_API_TOKEN`` (a respond or admin token), so the change is recorded with the token's name, made with
+the same compare-and-set as every other, and published as an event. Stdlib HTTP only: no extra dependency.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from stormwatch.cli import context
+from stormwatch.cli.backend import answer, call
+from stormwatch.cli.output import console, err, print_json
+from stormwatch.views import incidents_table, runs_table, timeline_table, ts
+
+incidents_app = typer.Typer(no_args_is_help=True, help="Look at incidents.")
+
+
+STATUSES = ("open", "acknowledged", "resolved")
+
+
+def incidents_list(
+    open_only: bool = typer.Option(False, "--open", help="Only open and acknowledged incidents."),
+    status: list[str] | None = typer.Option(None, "--status", help="open, acknowledged or resolved (repeatable)."),
+    limit: int = typer.Option(50, min=1, max=10_000),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """List incidents, newest first."""
+    statuses = frozenset(status or ()) | (frozenset({"open", "acknowledged"}) if open_only else frozenset())
+    if statuses - frozenset(STATUSES):
+        err.print(f"--status: one of {', '.join(STATUSES)}", markup=False)
+        raise typer.Exit(2)
+    incidents = answer(lambda b: b.incidents(statuses, limit))
+    if json_out:
+        print_json(incidents)
+    else:
+        console.print(incidents_table(incidents))
+
+
+def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
+    """One incident: why it was formed, its alerts, symptoms it explains, action runs and timeline."""
+    doc = answer(lambda b: b.incident(incident_id))
+    if json_out:
+        print_json(doc)
+        return
+    console.print(incidents_table([doc], title=doc["id"]))
+    people = [f"{name} {doc[field]}" for name, field in (("acknowledged by", "acknowledged_by"),
+                                                         ("assignee", "assignee")) if doc.get(field)]
+    if people:
+        console.print("; ".join(people), highlight=False)
+    why = doc.get("why")
+    if why:
+        matchers = ", ".join(why.get("matchers", [])) or "(none: no group rule matched)"
+        console.print(f"why: rule [bold]{why.get('rule')}[/bold] matched {matchers}; grouped by "
+                      f"{', '.join(why.get('group_by', []))} = {why.get('group_labels')}", highlight=False)
+    table = Table(title="alerts")
+    for col in ("fingerprint", "labels", "status", "count", "first seen", "last seen"):
+        table.add_column(col)
+    for a in doc["members"]:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(a["labels"].items()))
+        status = f"{a['status']} (expired)" if a.get("expired") else a["status"]  # not sent for resolve_timeout
+        table.add_row(a["fingerprint"], labels, status, str(a["count"]), ts(a["first_seen"]),
+                      ts(a["last_seen"]))
+    console.print(table)
+    if doc.get("symptoms"):
+        st = Table(title="symptoms: alerts of other groups this incident explains (why they did not page)")
+        for col in ("fingerprint", "labels", "because", "since"):
+            st.add_column(col)
+        for sym in doc["symptoms"]:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sym["labels"].items()))
+            because = (f"topology: {' -> '.join(sym['path'])}" if sym["kind"] == "topology"
+                       else f"inhibit rule {sym['rule']}")
+            st.add_row(sym["fingerprint"], labels, because, ts(sym["at"]))
+        console.print(st)
+    if doc.get("actions"):
+        console.print(runs_table(doc["actions"], title="action runs"))
+    console.print(timeline_table(doc["timeline"]))
+
+
+def _command(incident_id: str, name: str, body: dict[str, Any], json_out: bool) -> None:
+    settings = context.settings(log_level="warning")
+    status, doc = call(settings, "POST", f"/api/v1/incidents/{incident_id}/{name}", body)
+    if status != 200:
+        detail = doc.get("detail") if isinstance(doc, dict) else doc
+        hint = " (set STORMWATCH_API_TOKEN to a respond or admin token)" if status in (401, 403) else ""
+        err.print(f"{name} {incident_id}: {status or 'no answer'}: {detail}{hint}", markup=False)
+        raise typer.Exit(2 if status in (0, 401, 403) else 1)
+    if json_out:
+        print_json(doc)
+        return
+    incident = doc["incident"]
+    what = "done" if doc["changed"] else "nothing to change"
+    console.print(f"{incident['id']}: {name} {what}; status {incident['status']}, priority "
+                  f"{incident['priority'] or '-'}, assignee {incident['assignee'] or '-'}", highlight=False)
+
+
+JSON = typer.Option(False, "--json", help="Print the API's answer as JSON.")
+NOTE = typer.Option("", "--comment", "-m", help="A note for the timeline.")
+
+
+def acknowledge(incident_id: str, note: str = NOTE, json_out: bool = JSON) -> None:
+    """Acknowledge an incident (someone is on it)."""
+    _command(incident_id, "acknowledge", {"comment": note}, json_out)
+
+
+def resolve(incident_id: str, note: str = NOTE, json_out: bool = JSON) -> None:
+    """Resolve an incident (also for rules with auto_resolve: manual)."""
+    _command(incident_id, "resolve", {"comment": note}, json_out)
+
+
+def reopen(incident_id: str, note: str = NOTE, json_out: bool = JSON) -> None:
+    """Reopen the group's latest incident."""
+    _command(incident_id, "reopen", {"comment": note}, json_out)
+
+
+def assign(incident_id: str, assignee: str = typer.Argument(..., help="Who; '' to unassign."),
+           json_out: bool = JSON) -> None:
+    """Assign an incident."""
+    _command(incident_id, "assign", {"assignee": assignee}, json_out)
+
+
+def comment(incident_id: str, text: str = typer.Argument(...), json_out: bool = JSON) -> None:
+    """Add a comment to an incident's timeline."""
+    _command(incident_id, "comment", {"text": text}, json_out)
+
+
+def priority(incident_id: str, value: str = typer.Argument(..., metavar="P1..P5"),
+             json_out: bool = JSON) -> None:
+    """Set an incident's priority."""
+    _command(incident_id, "priority", {"priority": value}, json_out)
+
+
+# the change verbs first, then the views: the order ``stormwatch incidents --help`` lists them in
+incidents_app.command("ack")(acknowledge)
+incidents_app.command("resolve")(resolve)
+incidents_app.command("reopen")(reopen)
+incidents_app.command("assign")(assign)
+incidents_app.command("comment")(comment)
+incidents_app.command("priority")(priority)
+incidents_app.command("list")(incidents_list)
+incidents_app.command("show")(incidents_show)

@@ -1,0 +1,58 @@
+"""The API's documents as people read them: timestamps, and tables of incidents, problems, action runs and
+timelines. The CLI's commands and the demo (``stormwatch.tools.demo``) print them."""
+
+from __future__ import annotations
+
+from datetime import datetime, UTC
+from typing import Any
+
+from rich.table import Table
+
+
+def ts(value: float | None) -> str:
+    """A Unix time for people: ``2026-01-02 03:04:05Z``; ``-`` for none."""
+    if value is None:
+        return "-"
+    return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def timeline_table(entries: list[dict[str, Any]]) -> Table:
+    """An incident's or problem's timeline entries (``at``, ``kind``, ``text``) for people."""
+    table = Table(title="timeline")
+    for col in ("at", "kind", "what"):
+        table.add_column(col)
+    for e in entries:
+        table.add_row(ts(e["at"]), e["kind"], e["text"])
+    return table
+
+
+def incidents_table(incidents: list[dict[str, Any]], title: str = "incidents") -> Table:
+    table = Table(title=title)
+    for col in ("id", "title", "priority", "severity", "status", "team", "alerts", "firing", "occurrences", "created"):
+        table.add_column(col, justify="right" if col in ("alerts", "firing", "occurrences") else "left")
+    for inc in incidents:
+        table.add_row(inc["id"], inc["title"], inc["priority"] or "-", inc["severity"], inc["status"],
+                      inc["team"] or "-", str(inc["alerts"]), str(inc["firing"]), str(inc["occurrences"]),
+                      ts(inc["created_at"]))
+    return table
+
+
+def problems_table(problems: list[dict[str, Any]], title: str = "problems") -> Table:
+    table = Table(title=title)
+    for col in ("id", "title", "status", "team", "incidents", "rule", "created"):
+        table.add_column(col)
+    for p in problems:
+        table.add_row(p["id"], p["title"], p["status"], p["team"] or "-", str(len(p["incidents"])), p["rule"],
+                      ts(p["created_at"]))
+    return table
+
+
+def runs_table(runs: list[dict[str, Any]], title: str = "action runs") -> Table:
+    table = Table(title=title)
+    for col in ("run", "state", "action", "type", "incident/problem", "trigger", "created", "detail"):
+        table.add_column(col)
+    for r in runs:
+        table.add_row(r.get("run_id", ""), r.get("state", ""), r.get("action", ""), r.get("type", ""),
+                      r.get("incident") or r.get("problem", ""), r.get("trigger", ""), ts(float(r["created_at"]))
+                      if r.get("created_at") else "-", (r.get("detail") or "")[:80])
+    return table
