@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from rules.action_schema import CommandConfig
 from rules.schema import Action
@@ -48,7 +49,7 @@ class CommandExecutor:
             return Outcome(False, f"cannot start {r['argv'][0]!r}: {exc.strerror or exc}")
         try:
             stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=prepared.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             _kill_group(process)
             await process.wait()
             return Outcome(False, f"timed out after {prepared.timeout}s (killed)", retryable=True)

@@ -11,7 +11,8 @@ Redelivery is safe: a settled run is never run again (``actions/state.py``).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import aio_pika
 import structlog

@@ -19,7 +19,8 @@ import html
 import secrets
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Literal
+from collections.abc import Callable, Iterator
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from jinja2 import pass_context

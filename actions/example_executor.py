@@ -11,7 +11,8 @@ Real executors (Ansible, Rundeck, a Kubernetes job) implement the same contract.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import aio_pika
 import orjson

@@ -10,8 +10,8 @@ incident lands on the same PagerDuty alert; a generic webhook gets the incident 
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -19,6 +19,7 @@ import orjson
 from rules.action_schema import PAGERDUTY_EVENTS_URL, HttpConfig, NotifyConfig, SecretRef
 from rules.schema import Action
 
+from actions.escaping import Markup
 from actions.executor import Attempt, Prepared, truncate
 from actions.model import Outcome
 from actions.templates import Renderer, Secrets, TemplateFailed, value
@@ -56,7 +57,7 @@ class HttpExecutor:
         assert isinstance(config, HttpConfig)
         url = _same_target(config.url, renderer.render_url(config.url, ctx))
         headers, shown_headers = _headers(config.headers, renderer, ctx, secrets)
-        markup = "html" if _is_html(config.content_type) else "text"
+        markup: Markup = "html" if _is_html(config.content_type) else "text"
         body = renderer.render(config.body, ctx, markup) if config.body is not None else None
         if body is not None:
             headers.setdefault("Content-Type", config.content_type)
@@ -119,7 +120,7 @@ class HttpExecutor:
             ) as response:
                 text = (await response.content.read(RESPONSE_KEEP + 1)).decode("utf-8", "replace")
                 status = response.status
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return Outcome(False, f"timed out after {prepared.timeout}s", retryable=True)
         except aiohttp.ClientConnectorError as exc:
             if isinstance(getattr(exc, "os_error", None), UrlRefused):

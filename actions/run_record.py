@@ -19,7 +19,8 @@ field whose text does not parse as its type, and any field this version does not
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Literal
+from collections.abc import Mapping
 
 import orjson
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 RunState = Literal["running", "succeeded", "failed", "skipped", "rejected", "expired", "pending_approval",
                    "approved"]
 #: a time or duration as written: the clock's float, or an int (an injected clock, an event's whole-second ``at``)
-Number = Union[float, int]
+Number = float | int
 
 _JSON = frozenset({"inputs", "output", "saved"})
 _NUMBERS = frozenset({"event_at", "created_at", "finished_at", "started_at", "expires_at", "verify_at", "verified_at",

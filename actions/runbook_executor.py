@@ -6,7 +6,8 @@ correlation id, where the run waiting for it finds it. The message contract is i
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
 
 import aio_pika
 import orjson
@@ -59,7 +60,7 @@ class RunbookExecutor:
                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
                 routing_key=self.queue, timeout=PUBLISH_TIMEOUT,
             )
-        except (aio_pika.exceptions.AMQPError, asyncio.TimeoutError, ConnectionError) as exc:
+        except (TimeoutError, aio_pika.exceptions.AMQPError, ConnectionError) as exc:
             return Outcome(False, f"runbook request not confirmed: {exc!r}", retryable=True)
         reply = await self._wait(correlation_id, prepared.timeout)
         if reply is None:

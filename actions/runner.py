@@ -15,7 +15,8 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Mapping, Protocol
+from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping
 
 import orjson
 import structlog
@@ -196,7 +197,7 @@ class ActionRunner:
             try:
                 outcome = await asyncio.wait_for(
                     executor.run(prepared, Attempt(run.run_id, attempt, run.rule or "")), prepared.timeout + 5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 outcome = Outcome(False, f"timed out after {prepared.timeout}s", retryable=True)
             except Exception as exc:  # noqa: BLE001 - an executor bug fails the run, never the worker
                 log.error("action_executor_crashed", run_id=run.run_id, error=secrets.scrub(repr(exc)))

@@ -23,7 +23,8 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 from urllib.parse import quote, quote_plus
 
 import orjson

@@ -7,7 +7,8 @@ so two workers can never both pass the same check. Key names come from the shell
 
 from __future__ import annotations
 
-from typing import Any, Collection, Protocol, Sequence
+from typing import Any, Protocol, cast
+from collections.abc import Collection, Sequence
 
 import orjson
 from redis.asyncio import Redis
@@ -212,13 +213,13 @@ class ActionState:
                           states: Collection[str] = (), most: int | None = None) -> list[dict[str, str]]:
         """Runs newest first, each as stored: the API's and the CLI's answer, what ``ActionRun.public()`` of each
         would give, without building a typed record per run (~40 us each, too much for a list on the event loop):
-        all, an incident's, or a problem's. ``states``: only runs in one of them, at most ``most`` of them (``limit`` bounds how many newest
-        runs are read)."""
+        all, an incident's, or a problem's. ``states``: only runs in one of them, at most ``most`` of them
+        (``limit`` bounds how many newest runs are read)."""
         if problem_id:
             index = self.keys.problem_runs(problem_id)
         else:
             index = self.keys.incident_runs(incident_id) if incident_id else self.keys.action_runs
-        ids = [i.decode() for i in await self.redis.zrevrange(index, 0, limit - 1)]
+        ids = [i.decode() for i in cast(list[bytes], await self.redis.zrevrange(index, 0, limit - 1))]  # bytes client
         pipe = self.redis.pipeline(transaction=False)
         for rid in ids:
             pipe.hgetall(self.keys.action_run(rid))
@@ -306,11 +307,11 @@ class ActionState:
         await pipe.execute()
 
     async def audit(self, count: int = 1000) -> list[dict[str, Any]]:
-        entries = await self.redis.xrange(self.keys.audit, count=count)
+        entries = cast(list[tuple[bytes, dict[bytes, bytes]]], await self.redis.xrange(self.keys.audit, count=count))
         return [orjson.loads(fields[b"entry"]) for _, fields in entries]
 
     async def put_result(self, correlation_id: str, reply: bytes, ttl: int = 86_400) -> None:
         await self.redis.set(self.keys.action_result(correlation_id), reply, ex=ttl)
 
     async def take_result(self, correlation_id: str) -> bytes | None:
-        return await self.redis.getdel(self.keys.action_result(correlation_id))
+        return cast(bytes | None, await self.redis.getdel(self.keys.action_result(correlation_id)))  # a bytes client

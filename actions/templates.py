@@ -9,7 +9,8 @@ unsafe callables. An undefined variable is an error (StrictUndefined): a command
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
@@ -57,7 +58,7 @@ class Renderer:
             raise TemplateFailed(f"template {template!r}: {exc}") from None
 
 
-def _compiler(finalize: Callable[[Any], str] | None) -> Callable[[str], Template]:
+def _compiler(finalize: Callable[..., str] | None) -> Callable[[str], Template]:  # (value) or (context, value)
     env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True,
                                finalize=finalize)
     return lru_cache(maxsize=1024)(env.from_string)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from rules.action_schema import PRIORITIES, ActionTrigger
 from rules.schema import RuleSet

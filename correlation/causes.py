@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from rules.fingerprint import labels_to_signature
 from rules.matchers import matches_all
@@ -93,7 +93,7 @@ class Entry:
         return self.incident if self.stopped is None else f"{self.incident}|{self.stopped!r}"
 
     @classmethod
-    def decode(cls, raw: bytes | str) -> "Entry":
+    def decode(cls, raw: bytes | str) -> Entry:
         text = raw.decode() if isinstance(raw, bytes) else raw
         stamp, _, rest = text.partition("|")
         incident, _, stopped = rest.partition("|")
@@ -120,11 +120,11 @@ class CauseRules:
         self._depended_on = frozenset(depended)
         self._paths: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         self._closure: dict[str, frozenset[str]] = {}
-        self._memo: BoundedMemo[frozenset, tuple[tuple[str, ...], tuple[Lookup, ...], float]] = BoundedMemo(
-            max_bytes=memo_max_bytes)
+        self._memo: BoundedMemo[frozenset[tuple[str, str]], tuple[tuple[str, ...], tuple[Lookup, ...], float]] = (
+            BoundedMemo(max_bytes=memo_max_bytes))
 
     @classmethod
-    def from_rule_set(cls, rule_set: RuleSet | None, *, memo_max_bytes: int = MEMO_MAX_BYTES) -> "CauseRules":
+    def from_rule_set(cls, rule_set: RuleSet | None, *, memo_max_bytes: int = MEMO_MAX_BYTES) -> CauseRules:
         if rule_set is None:
             return cls(memo_max_bytes=memo_max_bytes)
         return cls(rule_set.inhibit, rule_set.topology, rule_set.topology.hold, memo_max_bytes=memo_max_bytes)
@@ -185,7 +185,7 @@ class CauseRules:
         assert self.topology is not None
         out: list[tuple[str, tuple[str, ...]]] = []
         seen = {service}
-        queue = deque([(service, (service,))])
+        queue: deque[tuple[str, tuple[str, ...]]] = deque([(service, (service,))])
         while queue:
             current, path = queue.popleft()
             node = self.topology.services.get(current)

@@ -31,7 +31,7 @@ does the same when one of the group's timers falls due.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rules.alert import Alert
 
@@ -39,7 +39,7 @@ from correlation.decision import (
     Context, Decision, Event, MutedBy, PriorityOf, Stats, Symptom, expiry_timer, parse_timer, quiet_timer,
 )
 from correlation.lifecycle import HELD, SYMPTOM, WAITING, DecisionBuilder, as_alert, describe
-from correlation.model import AlertState, GroupState
+from correlation.model import AlertState, GroupState, Incident
 
 __all__ = ["Context", "Decision", "Event", "HELD", "Stats", "Symptom", "decide", "decide_timer"]
 
@@ -144,7 +144,8 @@ def _arm_expiry(b: DecisionBuilder, alert: AlertState, timeout: float) -> None:
     b.decision.timers.append((expiry_timer(b.state.group_id, alert.fingerprint), alert.expires_at))
 
 
-def _resolved(b: DecisionBuilder, alert: AlertState, attached, now: float, how: str = "resolved") -> None:
+def _resolved(b: DecisionBuilder, alert: AlertState, attached: Incident | None, now: float,
+              how: str = "resolved") -> None:
     """The alert (already marked resolved) stops counting: its incident's firing count drops."""
     b.state.pending.pop(alert.fingerprint, None)
     alert.muted, alert.cause, alert.hold_until = "", "", None
@@ -155,7 +156,7 @@ def _resolved(b: DecisionBuilder, alert: AlertState, attached, now: float, how: 
             b.member_resolved(attached, alert, now, how)
 
 
-def _track_flapping(b: DecisionBuilder, alert: AlertState, attached, now: float) -> None:
+def _track_flapping(b: DecisionBuilder, alert: AlertState, attached: Incident | None, now: float) -> None:
     """Record a status change; mark the alert flapping past the rule's limit and (re)start its quiet timer."""
     rule = b.ctx.flap_rule(alert.labels) if b.ctx.flap_rule is not None else None
     if rule is None:

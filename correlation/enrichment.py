@@ -10,7 +10,7 @@ the alert.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from rules.alert import Alert
 from rules.matchers import matches_all
@@ -24,7 +24,7 @@ class Enricher:
         self.rules = tuple(rules)
         # keyed by the labels alone: what the rules add depends only on them (matchers and lookups read labels),
         # while annotations often carry a changing value ("CPU at 93%") that would make every alert a miss
-        self._memo: BoundedMemo[frozenset, tuple[dict[str, str] | None, dict[str, str]]] = BoundedMemo(
+        self._memo: BoundedMemo[frozenset[tuple[str, str]], tuple[dict[str, str] | None, dict[str, str]]] = BoundedMemo(
             max_bytes=memo_max_bytes)
 
     def __bool__(self) -> bool:

@@ -10,7 +10,7 @@ another's change. Every change is a timeline entry naming who made it and an eve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
@@ -151,7 +151,8 @@ class IncidentCommands:
     async def _firing(self, incident_id: str) -> int:
         """Members firing now and attached to this incident (a reopen recounts; the group version guards it)."""
         gid, _ = parse_incident_id(incident_id)
-        fps = [m.decode() for m in await self.redis.smembers(self.keys.incident_alerts(incident_id))]
+        members = cast(set[bytes], await self.redis.smembers(self.keys.incident_alerts(incident_id)))  # bytes client
+        fps = [m.decode() for m in members]
         if not fps:
             return 0
         raws = await self.redis.mget([self.keys.alert(gid, fp) for fp in fps])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
@@ -70,7 +70,8 @@ class IncidentQueries:
         found: list[dict[str, Any]] = []
         offset = 0
         while True:
-            chunk = await self.redis.zrevrangebyscore(index, high, low, start=offset, num=CHUNK, withscores=True)
+            chunk = cast(list[tuple[bytes, float]],  # a bytes client; withscores: (member, score) pairs
+                         await self.redis.zrevrangebyscore(index, high, low, start=offset, num=CHUNK, withscores=True))
             if not chunk:
                 return found, None
             offset += len(chunk)

@@ -6,9 +6,11 @@ turns them into a ``Decision``.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from rules.alert import Alert, severity_rank
+from rules.schema import Threshold
 
 from correlation.causes import Entry
 from correlation.decision import Context, Decision, Event, Recurrence, Symptom, hold_timer
@@ -21,12 +23,13 @@ WAITING = "hold:"  # AlertState.muted prefix while a possible symptom waits for 
 SYMPTOM = ("inhibited:", "topology:")
 
 
-def _threshold_met(threshold: Any, pending: Mapping[str, tuple[float, str]]) -> bool:
+def _threshold_met(threshold: Threshold, pending: Mapping[str, tuple[float, str]]) -> bool:
     names = {name for _, name in pending.values()}
     if threshold.any_of is not None:
         return bool(names & set(threshold.any_of))
     if threshold.all_of is not None:
         return set(threshold.all_of) <= names
+    assert threshold.count is not None  # Threshold's validator: exactly one form, count with within
     return len(pending) >= threshold.count
 
 
@@ -147,7 +150,8 @@ class DecisionBuilder:
                 incident.priority = priority
         severity = alert.severity
         if severity_rank(severity) > severity_rank(incident.severity):
-            self.note(incident, "severity", f"severity raised {incident.severity} -> {severity}", now, alert.fingerprint)
+            self.note(incident, "severity", f"severity raised {incident.severity} -> {severity}", now,
+                      alert.fingerprint)
             incident.severity = severity
         if incident.id not in self.decision.opened:
             verb = "joined" if new_member else "firing again"

@@ -14,7 +14,8 @@ idempotent follow-up, one small script per key (each keeps to one slot, as a Red
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, cast
+from collections.abc import Iterable, Sequence
 
 import orjson
 from redis.asyncio import Redis
@@ -49,7 +50,7 @@ class Links:
         for key in keys:
             pipe.hgetall(self.keys.cause(key))
         out: dict[str, dict[str, Entry]] = {}
-        for key, raw in zip(keys, await pipe.execute()):
+        for key, raw in zip(keys, await pipe.execute(), strict=True):
             if raw:
                 out[key] = {fp.decode(): Entry.decode(v) for fp, v in raw.items()}
         return out
@@ -89,9 +90,10 @@ class Links:
             calls.append((keys, args))
         results = await self.scripts.run_many("add_symptom", calls)
         occurrences = []
-        for s, result in zip(symptoms, results):
+        for s, result in zip(symptoms, results, strict=True):
             title = result[1].decode() if isinstance(result[1], bytes) else str(result[1])
-            for rule, members in zip(router.shared_cause, result[2:]):
+            # strict=False: add_symptom.lua answers {0, ''} alone when the incident is gone
+            for rule, members in zip(router.shared_cause, result[2:], strict=False):
                 services = {m.decode() for m in members}
                 o = shared_cause_occurrence(rule, s["incident"], services, now, title)
                 if o is not None:
@@ -106,12 +108,13 @@ class Links:
         for (sig, _), o in unique.items():
             problem = Problem("", o.rule, o.problem_title, "open", o.at, o.at, o.team, dict(o.signature), [],
                               dict(o.why), o.incident)
-            fields = [x for k, v in problem.to_hash().items() if k not in ("id", "status", "created_by") for x in (k, v)]
+            fields = [x for k, v in problem.to_hash().items()
+                      if k not in ("id", "status", "created_by") for x in (k, v)]
             calls.append(([self.keys.problem_occurrences(sig), self.keys.problem_state(sig)],
                           [o.incident, o.at, o.within, o.count, self.keys.problem_prefix(sig), f"PRB-{sig}-", *fields]))
         results = await self.scripts.run_many("problem_occurrence", calls)
         changed: list[tuple[str, str, Occurrence]] = []
-        for o, (outcome, value) in zip(unique.values(), results):
+        for o, (outcome, value) in zip(unique.values(), results, strict=True):
             outcome = outcome.decode()
             if outcome in ("created", "linked"):
                 changed.append((outcome, value.decode(), o))
@@ -141,10 +144,11 @@ class Links:
             pipe.smembers(self.keys.problem(pid) + ":incidents")
         raw = await pipe.execute()
         return [Problem.from_hash(h, [m.decode() for m in members])
-                for h, members in zip(raw[::2], raw[1::2]) if h]
+                for h, members in zip(raw[::2], raw[1::2], strict=True) if h]
 
     async def list_problems(self, *, open_only: bool = False, limit: int = 100) -> list[Problem]:
-        ids = await self.redis.zrevrange(self.keys.open_problems if open_only else self.keys.problems, 0, limit - 1)
+        index = self.keys.open_problems if open_only else self.keys.problems
+        ids = cast(list[bytes], await self.redis.zrevrange(index, 0, limit - 1))  # a bytes client
         return await self.problems([i.decode() for i in ids])
 
     async def problem_timeline(self, problem_id: str) -> list[dict[str, Any]]:
@@ -166,7 +170,8 @@ class Links:
         entry = orjson.dumps({"at": now, "kind": status, "by": who,
                               "text": f"{status} by {who}" + (f": {comment}" if comment else "")})
         (raw,) = await self.scripts.run_many("problem_status", [
-            ([key, self.keys.problem_timeline(problem_id), self.keys.problem_state(sig)], [status, repr(now), entry, problem_id])])
+            ([key, self.keys.problem_timeline(problem_id), self.keys.problem_state(sig)],
+             [status, repr(now), entry, problem_id])])
         outcome = raw.decode() if isinstance(raw, bytes) else str(raw)
         if outcome == "missing":
             return outcome, None

@@ -54,14 +54,14 @@ class AlertState:
         ])
 
     @classmethod
-    def from_json(cls, raw: bytes | str) -> "AlertState":
+    def from_json(cls, raw: bytes | str) -> AlertState:
         d = orjson.loads(raw)
         if type(d) is list:
             return cls(*d)
         return cls._from_object(d)
 
     @classmethod
-    def _from_object(cls, d: dict[str, Any]) -> "AlertState":
+    def _from_object(cls, d: dict[str, Any]) -> AlertState:
         """The object layout written before the array one (states stored by earlier versions)."""
         return cls(
             fingerprint=d["fp"],
@@ -139,8 +139,9 @@ class Incident:
         }
 
     @classmethod
-    def from_hash(cls, h: dict[Any, Any]) -> "Incident":
-        d = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v) for k, v in h.items()}
+    def from_hash(cls, h: dict[Any, Any]) -> Incident:
+        d = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+             for k, v in h.items()}
         return cls(
             id=d["id"],
             title=d["title"],

@@ -11,7 +11,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 import orjson
 
@@ -31,7 +32,7 @@ class Silence:
 
     @classmethod
     def create(cls, matchers: Sequence[Matcher], starts_at: float, ends_at: float, created_by: str, comment: str,
-               now: float) -> "Silence":
+               now: float) -> Silence:
         if not matchers:
             raise ValueError("a silence needs at least one matcher")
         if ends_at <= starts_at:
@@ -64,7 +65,7 @@ class Silence:
         return doc
 
     @classmethod
-    def from_json(cls, raw: bytes | str) -> "Silence":
+    def from_json(cls, raw: bytes | str) -> Silence:
         d = orjson.loads(raw)
         return cls(d["id"], tuple(parse_matcher(m) for m in d["matchers"]), d["starts_at"], d["ends_at"],
                    d["created_by"], d["comment"], d.get("created_at", 0.0))

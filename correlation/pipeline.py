@@ -9,7 +9,8 @@ in between), one pipeline of index updates, then the incident events with publis
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from events.publisher import EventPublisher
 from rules.alert import Alert
@@ -149,7 +150,7 @@ class CorrelationPipeline:
                 )
             results = await self.store.apply(writes)
             retry: dict[str, list[tuple[str, list[Alert]]]] = {}
-            for (gid, _, decisions), applied in zip(writes, results):
+            for (gid, _, decisions), applied in zip(writes, results, strict=True):
                 if applied.status == "conflict":
                     report.conflicts += 1
                     retry[gid] = by_group[gid]
@@ -168,7 +169,7 @@ class CorrelationPipeline:
                         retry[gid] = rest
                 else:
                     follow_ups += applied.follow_ups
-                    for (_, decision), follow in zip(decisions, applied.follow_ups):
+                    for (_, decision), follow in zip(decisions, applied.follow_ups, strict=True):
                         s = decision.stats
                         report.new += s.new
                         report.duplicates += s.duplicates
@@ -272,7 +273,7 @@ class TimerFiring:
                 writes.append((gid, state.version, [(f"timer:{m}:{lease}", decide_timer(state, m, now, context))
                                                     for _, m, lease in items]))
             retry: dict[str, list[tuple[str, str, str]]] = {}
-            for (gid, _, _), applied in zip(writes, await p.store.apply(writes)):
+            for (gid, _, _), applied in zip(writes, await p.store.apply(writes), strict=True):
                 items = pending[gid]
                 if applied.status == "ok":
                     follow_ups += applied.follow_ups

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from correlation.incident_queries import decode_cursor, encode_cursor
 from correlation.links import Links
@@ -47,7 +47,8 @@ async def page_problems(links: Links, filters: ProblemFilter, *, limit: int, cur
     found: list[dict[str, Any]] = []
     offset = 0
     while True:
-        chunk = await links.redis.zrevrangebyscore(index, high, "-inf", start=offset, num=CHUNK, withscores=True)
+        chunk = cast(list[tuple[bytes, float]],  # a bytes client; withscores: (member, score) pairs
+                     await links.redis.zrevrangebyscore(index, high, "-inf", start=offset, num=CHUNK, withscores=True))
         if not chunk:
             return found, None
         offset += len(chunk)

@@ -16,7 +16,8 @@ memory for rule tests and backtests.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import orjson
 
@@ -83,7 +84,7 @@ class Problem:
         }
 
     @classmethod
-    def from_hash(cls, h: Mapping[Any, Any], incidents: list[str] | None = None) -> "Problem":
+    def from_hash(cls, h: Mapping[Any, Any], incidents: list[str] | None = None) -> Problem:
         d = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
              for k, v in h.items()}
         return cls(

@@ -16,7 +16,8 @@ share a group.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal
+from collections.abc import Mapping, Sequence
 
 from correlation.causes import CauseRules, Causes
 from correlation.decision import Context, MutedBy
@@ -25,7 +26,18 @@ from rules.alert import normalise_severity
 from rules.fingerprint import labels_to_signature
 from rules.matchers import Matcher, equality_index_key, matches_all
 from rules.memo import MEMO_MAX_BYTES, BoundedMemo, approximate_size
-from rules.schema import DEFAULT_PRIORITIES, DEFAULT_TEAM, ITIL_MATRIX, FlappingRule, GroupRule, LevelSource, MaintenanceWindow, ProblemRule, RuleSet, Threshold
+from rules.schema import (
+    DEFAULT_PRIORITIES,
+    DEFAULT_TEAM,
+    ITIL_MATRIX,
+    FlappingRule,
+    GroupRule,
+    LevelSource,
+    MaintenanceWindow,
+    ProblemRule,
+    RuleSet,
+    Threshold,
+)
 
 DEFAULT_RULE = "default"
 ALL_LABELS = "..."
@@ -99,7 +111,8 @@ class Router:
             p for p in (rule_set.problems if rule_set is not None else ()) if p.shared_root_cause)
         self.problem_rules = {p.name: p for p in (rule_set.problems if rule_set is not None else ())}
         # False: no rule matches
-        self._flap_memo: BoundedMemo[frozenset, FlappingRule | bool] = BoundedMemo(max_bytes=memo_max_bytes)
+        self._flap_memo: BoundedMemo[frozenset[tuple[str, str]], FlappingRule | Literal[False]] = BoundedMemo(
+            max_bytes=memo_max_bytes)
         matrix = rule_set.priority_matrix if rule_set is not None else None
         self._matrix: dict[str, dict[str, str]] = (
             {impact: dict(getattr(matrix, impact)) for impact in ("high", "medium", "low")} if matrix else ITIL_MATRIX
@@ -129,7 +142,7 @@ class Router:
             else:
                 self._indexed.setdefault(key, []).append(position)
         self._index_labels = sorted({name for name, _ in self._indexed})
-        self._memo: BoundedMemo[frozenset, Group] = BoundedMemo(max_bytes=memo_max_bytes)
+        self._memo: BoundedMemo[frozenset[tuple[str, str]], Group] = BoundedMemo(max_bytes=memo_max_bytes)
         # keyed by a short fingerprint: the weight is the group's labels the entry keeps alive
         self._by_fingerprint: BoundedMemo[str, Group] = BoundedMemo(max_bytes=memo_max_bytes, weigh=_group_weight)
         self._groups: BoundedMemo[tuple[str, tuple[tuple[str, str], ...]], Group] = BoundedMemo(
@@ -183,7 +196,8 @@ class Router:
         key = frozenset(labels.items())
         found = self._flap_memo.get(key)
         if found is None:
-            found = next((r for r in self.flapping if matches_all(r.match, labels)), False)
+            first = next((r for r in self.flapping if matches_all(r.match, labels)), None)
+            found = first if first is not None else False
             self._flap_memo.put(key, found)
         return found or None
 
@@ -245,7 +259,9 @@ def _level(source: LevelSource | None, labels: Mapping[str, str]) -> str:
         return source.value
     assert source.from_label is not None
     value = labels.get(source.from_label, "")
-    return source.map.get(value, source.default) if source.map else (value if value in ("high", "medium", "low") else source.default)
+    if source.map:
+        return source.map.get(value, source.default)
+    return value if value in ("high", "medium", "low") else source.default
 
 
 __all__ = ["ALL_LABELS", "DEFAULT_RULE", "Group", "IncidentDefaults", "Matcher", "Route", "Router", "priority_rank"]

@@ -6,8 +6,9 @@ tested with ``at:`` values (``at: 25h30m`` is Tuesday 01:30 UTC).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import yaml
@@ -22,7 +23,7 @@ from rules.loader import RuleSetInvalid, load_rule_set
 from rules.matchers import MatcherError, parse_matcher
 from rules.testfile import Checkpoint, ExpectedIncident, ExpectedProblem, RuleTest, RuleTestFile
 
-T0 = datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()  # a Monday
+T0 = datetime(2026, 1, 5, tzinfo=UTC).timestamp()  # a Monday
 _FIELDS = ("status", "priority", "team", "severity", "rule", "alerts", "firing", "occurrences", "flapping")
 
 
@@ -46,7 +47,8 @@ def run_file(path: Path) -> list[TestResult]:
     try:
         rule_set = load_rule_set(rules_dir)
     except RuleSetInvalid as exc:
-        return [TestResult(str(path), "(rules)", [f"rules in {rules_dir} are invalid:"] + [f"  {e}" for e in exc.errors])]
+        problems = [f"rules in {rules_dir} are invalid:"] + [f"  {e}" for e in exc.errors]
+        return [TestResult(str(path), "(rules)", problems)]
     return [_run_test(str(path), test, rule_set, doc.group_by) for test in doc.tests]
 
 
@@ -72,7 +74,8 @@ def _run_test(file: str, test: RuleTest, rule_set, group_by: list[str]) -> TestR
                 if act.resolve is not None and not sim.resolve(act.resolve, T0 + act.at, act.by):
                     result.problems.append(f"at {_offset(act.at)}: {act.by} cannot resolve {act.resolve!r}: "
                                            "no open incident has that title")
-                if act.problem is not None and not sim.set_problem_status(act.problem, act.status, T0 + act.at):
+                if (act.problem is not None and act.status is not None  # PersonAction: problem comes with status
+                        and not sim.set_problem_status(act.problem, act.status, T0 + act.at)):
                     result.problems.append(f"at {_offset(act.at)}: {act.by} cannot mark {act.problem!r} "
                                            f"{act.status}: no open problem has that title")
                 continue
@@ -162,7 +165,7 @@ def _summary(i: Incident, sim: Simulation) -> str:
             f"alerts={i.alerts} firing={i.firing} symptoms={len(sim.symptoms_of(i.id))} flapping={i.flapping}")
 
 
-def _actions(items: list[tuple[str, str, str]]) -> str:
+def _actions(items: Sequence[tuple[str, str, str]]) -> str:
     return "[" + ", ".join(f"{a} on {on} of {title!r}" for a, title, on in items) + "]" if items else "none"
 
 

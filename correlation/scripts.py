@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from importlib import resources
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster

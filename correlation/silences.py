@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from redis.asyncio import Redis
 
 from correlation.keyspace import Keyspace
@@ -19,7 +21,7 @@ class SilenceStore:
         return silence
 
     async def all(self) -> list[Silence]:
-        raws = await self.redis.hvals(self.keys.silences)
+        raws = cast(list[bytes], await self.redis.hvals(self.keys.silences))  # a bytes client
         parsed = {raw: self._parsed.get(raw) or Silence.from_json(raw) for raw in raws}
         self._parsed = parsed  # forget silences that are gone
         return sorted(parsed.values(), key=lambda s: (s.starts_at, s.id))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Sequence
+from collections.abc import Sequence
 
 from actions.model import IncidentEvent, ProblemEvent
 from actions.triggers import planned_runs, problem_runs
@@ -117,9 +117,9 @@ class Simulation:
                 continue
             attached[(s.group_id, s.fingerprint)] = s
             self.symptom_count += 1
-            for rule in self.router.shared_cause:
-                services = self.router.symptom_services(rule, [x.labels for x in attached.values()])
-                o = shared_cause_occurrence(rule, s.cause_incident, services, now,
+            for problem_rule in self.router.shared_cause:
+                services = self.router.symptom_services(problem_rule, [x.labels for x in attached.values()])
+                o = shared_cause_occurrence(problem_rule, s.cause_incident, services, now,
                                             self._title(s.cause_incident))
                 if o is not None:
                     occurrences.append(o)

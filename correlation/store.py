@@ -9,7 +9,8 @@ round trips, not one per alert.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, cast
+from collections.abc import Iterable, Sequence
 
 import orjson
 from redis.asyncio import Redis
@@ -48,13 +49,13 @@ class FollowUps:
         return orjson.dumps(doc)
 
     @classmethod
-    def from_json(cls, raw: bytes) -> "FollowUps":
+    def from_json(cls, raw: bytes) -> FollowUps:
         if not raw:
             return cls([], [], [])
         d = orjson.loads(raw)
-        return cls([tuple(x) for x in d["o"]], d["r"], d["e"], [tuple(x) for x in d.get("t", [])],  # type: ignore[misc]
-                   [tuple(x) for x in d.get("s", [])], d.get("y", []),  # type: ignore[misc]
-                   [tuple(x) for x in d.get("p", [])])  # type: ignore[misc]
+        return cls([tuple(x) for x in d["o"]], d["r"], d["e"], [tuple(x) for x in d.get("t", [])],
+                   [tuple(x) for x in d.get("s", [])], d.get("y", []),
+                   [tuple(x) for x in d.get("p", [])])
 
     @property
     def empty(self) -> bool:
@@ -96,20 +97,19 @@ class IncidentStore:
     async def load_groups(self, wanted: dict[str, tuple[Group, set[str]]]) -> dict[str, GroupState]:
         gids = list(wanted)
         calls = []
+        fp_lists: dict[str, list[str]] = {}  # the order of the alert keys in each call
         for gid in gids:
-            group, fps = wanted[gid]
-            fp_list = sorted(fps)
+            fp_list = fp_lists[gid] = sorted(wanted[gid][1])
             keys = [self.keys.group(gid)] + [self.keys.alert(gid, fp) for fp in fp_list]
             calls.append((keys, [self.keys.incident_prefix(gid), self.keys.alert_prefix(gid)]))
-            wanted[gid] = (group, fp_list)  # type: ignore[assignment]
         results = await self.scripts.run_many("read_group", calls)
         states: dict[str, GroupState] = {}
-        for gid, result in zip(gids, results):
-            group, fp_list = wanted[gid]
+        for gid, result in zip(gids, results, strict=True):
+            group, fp_list = wanted[gid][0], fp_lists[gid]
             raw_group, raw_incident, raw_older, *raw_alerts = result
             held = raw_alerts[len(fp_list):]
             raw_alerts = raw_alerts[: len(fp_list)]
-            h = dict(zip(raw_group[::2], raw_group[1::2]))
+            h = dict(zip(raw_group[::2], raw_group[1::2], strict=True))
             state = GroupState(
                 group_id=gid,
                 group_key=group.key,
@@ -119,17 +119,17 @@ class IncidentStore:
                 route=group.route,
             )
             if raw_incident:
-                state.incident = Incident.from_hash(dict(zip(raw_incident[::2], raw_incident[1::2])))
+                state.incident = Incident.from_hash(dict(zip(raw_incident[::2], raw_incident[1::2], strict=True)))
             for raw in raw_older:
                 if raw:
-                    older = Incident.from_hash(dict(zip(raw[::2], raw[1::2])))
+                    older = Incident.from_hash(dict(zip(raw[::2], raw[1::2], strict=True)))
                     state.older[older.id] = older
-            for fp, raw in zip(fp_list, raw_alerts):
+            for fp, raw in zip(fp_list, raw_alerts, strict=True):
                 if raw:
                     state.alerts[fp] = AlertState.from_json(raw)
             if h.get(b"pending"):
                 state.pending = {fp: (since, name) for fp, (since, name) in orjson.loads(h[b"pending"]).items()}
-            for fp, raw in zip(held[::2], held[1::2]):
+            for fp, raw in zip(held[::2], held[1::2], strict=True):
                 if raw and fp.decode() not in state.alerts:
                     state.alerts[fp.decode()] = AlertState.from_json(raw)
             states[gid] = state
@@ -165,10 +165,10 @@ class IncidentStore:
         for fp, state in alerts.items():
             ops.append(["set", k(self.keys.alert(gid, fp)), state.to_json()])
         for iid, incident in incidents.items():
-            flat: list[str] = []
+            fields: list[str] = []
             for name, value in incident.to_hash().items():
-                flat += (name, value)
-            ops.append(["hset", k(self.keys.incident(iid))] + flat)
+                fields += (name, value)
+            ops.append(["hset", k(self.keys.incident(iid))] + fields)
         for iid, fps in members.items():
             ops.append(["sadd", k(self.keys.incident_alerts(iid))] + fps)
         for iid, entries in timeline.items():
@@ -191,7 +191,7 @@ class IncidentStore:
         built = [self._group_write(gid, version, decisions) for gid, version, decisions in writes]
         results = await self.scripts.run_many("apply_group", [(keys, flat) for keys, flat, _ in built])
         applied = []
-        for (_, _, follow_ups), result in zip(built, results):
+        for (_, _, follow_ups), result in zip(built, results, strict=True):
             status = result[0].decode()
             if status == "ok":
                 applied.append(Applied("ok", follow_ups))
@@ -224,7 +224,7 @@ class IncidentStore:
         calls = [([shard], [now, lease, limit]) for shard in self.keys.timer_shards]
         results = await self.scripts.run_many("claim_timers", calls)
         claimed = []
-        for (keys, _), pairs in zip(calls, results):
+        for (keys, _), pairs in zip(calls, results, strict=True):
             for i in range(0, len(pairs), 2):
                 claimed.append((keys[0], pairs[i].decode(), pairs[i + 1].decode()))
         return claimed
@@ -243,7 +243,7 @@ class IncidentStore:
         for fp in fingerprints:
             pipe.get(self.keys.sender_key(fp))
         raws = await pipe.execute()
-        return {fp: orjson.loads(raw) for fp, raw in zip(fingerprints, raws) if raw}
+        return {fp: orjson.loads(raw) for fp, raw in zip(fingerprints, raws, strict=True) if raw}
 
     async def remember_sender_keys(self, groups: dict[str, dict[str, str]]) -> None:
         if not groups:
@@ -265,7 +265,7 @@ class IncidentStore:
 
     async def list_incidents(self, *, open_only: bool = False, limit: int = 100, offset: int = 0) -> list[Incident]:
         index = self.keys.open_incidents if open_only else self.keys.incidents
-        ids = await self.redis.zrevrange(index, offset, offset + limit - 1)
+        ids = cast(list[bytes], await self.redis.zrevrange(index, offset, offset + limit - 1))  # a bytes client
         if not ids:
             return []
         pipe = self.redis.pipeline(transaction=False)
@@ -278,7 +278,8 @@ class IncidentStore:
 
     async def incident_alerts(self, incident_id: str) -> list[AlertState]:
         gid, _ = parse_incident_id(incident_id)
-        fps = sorted(m.decode() for m in await self.redis.smembers(self.keys.incident_alerts(incident_id)))
+        members = cast(set[bytes], await self.redis.smembers(self.keys.incident_alerts(incident_id)))  # a bytes client
+        fps = sorted(m.decode() for m in members)
         if not fps:
             return []
         raws = await self.redis.mget([self.keys.alert(gid, fp) for fp in fps])

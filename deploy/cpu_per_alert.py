@@ -6,7 +6,12 @@ Wall-clock throughput on a shared 2-core machine moves with everything else runn
 worker's own process moves much less. Run two checkouts alternately and compare. The garbage collector is tuned
 as ``stormwatch serve`` tunes it (``STORMWATCH_GC_THRESHOLD``; set it empty for Python's defaults).
 """
-import asyncio, sys, time, uuid
+import asyncio
+import sys
+import time
+import uuid
+
+import uvloop
 from rich.progress import Progress
 from stormwatch.tools.bench import make_bodies, _fill
 from stormwatch.app import Worker
@@ -18,11 +23,14 @@ async def main(alerts, batch, distinct, rules):
     bodies = make_bodies(alerts, batch, 500, distinct=distinct)
     s = load_settings().model_copy(update={"namespace": f"ab-{uuid.uuid4().hex[:8]}", "metrics_enabled": False,
                                            "rules": rules, "actions_enabled": False})
-    done = asyncio.Event(); acked = 0
-    def on_batch(m, a, l):
+    done = asyncio.Event()
+    acked = 0
+
+    def on_batch(m, _alerts, _latency):
         nonlocal acked
         acked += m
-        if acked >= len(bodies): done.set()
+        if acked >= len(bodies):
+            done.set()
     w = Worker(s, on_batch=on_batch)
     await w.connect()
     try:
@@ -30,11 +38,12 @@ async def main(alerts, batch, distinct, rules):
             await _fill(w.topology.alerts, "bench", bodies, p, p.add_task("x"))
         c0, t0 = time.process_time(), time.perf_counter()
         tune_gc(s)  # as `stormwatch serve` does once started
-        await w.start(); await done.wait()
+        await w.start()
+        await done.wait()
         c1, t1 = time.process_time(), time.perf_counter()
     finally:
-        await w.stop(); await delete_namespace(s)
+        await w.stop()
+        await delete_namespace(s)
     print(f"cpu {((c1-c0)/alerts)*1e6:.1f} us/alert  wall {alerts/(t1-t0):,.0f} alerts/s")
 
-import uvloop
 uvloop.run(main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "examples"))

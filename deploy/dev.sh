@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stormwatch developer entry point: servers, tools, venv, and the CLI behind them.
-# Usage: bash deploy/dev.sh {services|tools|venv|demo|test|bench|bench-http|serve} [args...]
+# Usage: bash deploy/dev.sh {services|tools|venv|lint|demo|test|bench|bench-http|serve} [args...]
 # See deploy/README.md.
 set -euo pipefail
 
@@ -173,9 +173,18 @@ cmd_venv() {
     fi
 }
 
+cmd_lint() {  # ruff and mypy as configured in pyproject.toml (docs/development.md); no services needed
+    cmd_venv
+    say "lint: ruff check ."
+    "$VENV/bin/ruff" check . || die "lint: ruff found problems (above); see docs/development.md"
+    say "lint: mypy"
+    "$VENV/bin/mypy" || die "lint: mypy found problems (above); see docs/development.md"
+}
+
 cmd_test() {
     cmd_services; cmd_tools; cmd_venv
-    (( $# )) || set -- -q
+    # The whole suite (no arguments, as `make test` and CI run it) is linted first; a chosen subset is not.
+    (( $# )) || { cmd_lint; set -- -q; }
     local rc=0
     "$VENV/bin/python" -m pytest "$@" || rc=$?
     (( rc != 5 )) || say "dev.sh: pytest collected no tests; counted as a failure" >&2
@@ -199,8 +208,9 @@ case $sub in
     services) cmd_services ;;
     tools)    cmd_tools ;;
     venv)     cmd_venv ;;
+    lint)     cmd_lint ;;
     test)     cmd_test "$@" ;;
     demo|bench|serve) cmd_run "$sub" "$@" ;;
     bench-http) cmd_bench_http "$@" ;;
-    *) die "usage: deploy/dev.sh {services|tools|venv|demo|test|bench|bench-http|serve} [args...]" ;;
+    *) die "usage: deploy/dev.sh {services|tools|venv|lint|demo|test|bench|bench-http|serve} [args...]" ;;
 esac

@@ -25,7 +25,7 @@ import uuid
 import httpx
 import orjson
 
-TOKEN = "rss-admin-token-0123456789"
+TOKEN = "rss-admin-token-0123456789"  # noqa: S105 - a throwaway server's token
 
 
 def rss_mib(pid: int) -> float:
@@ -63,7 +63,7 @@ async def main(args: argparse.Namespace) -> None:
            "STORMWATCH_API_TOKENS": f"rss:admin:{TOKEN}", "STORMWATCH_ACTIONS_ENABLED": "false",
            "STORMWATCH_LOG_LEVEL": "warning", "STORMWATCH_LOG_FORMAT": "json",
            "STORMWATCH_RULES": "none"}  # default grouping: every alert (its own service) opens an incident
-    serve = subprocess.Popen([sys.executable, "-m", "stormwatch.cli", "serve"], env=env,
+    serve = subprocess.Popen([sys.executable, "-m", "stormwatch.cli", "serve"], env=env,  # noqa: ASYNC220 - returns at once
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
                                headers={"Authorization": f"Bearer {TOKEN}"})

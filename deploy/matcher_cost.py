@@ -6,7 +6,8 @@ Per typical matcher: ``repeat`` tests the same label value again and again (as a
 and jobs repeat), ``distinct`` a new value each time (nothing remembered). Best of 5 runs, CPU time of this
 process. Run it from two checkouts (``PYTHONPATH=<checkout>``) and compare.
 """
-import sys, time
+import sys
+import time
 
 from rules.matchers import parse_matcher
 

@@ -34,7 +34,8 @@ def main(budget: int, label_bytes: int, sets: int) -> None:
         if n % 2000 == 1999:
             gc.collect()
             out.append(f"{n + 1}:{rss_mib() - start:+.0f}")
-    print(f"budget {budget / (1 << 20):g} MiB, {label_bytes} B label sets; RSS MiB growth after N sets: " + " ".join(out))
+    print(f"budget {budget / (1 << 20):g} MiB, {label_bytes} B label sets; RSS MiB growth after N sets: "
+          + " ".join(out))
 
 
 if __name__ == "__main__":

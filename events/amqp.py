@@ -9,7 +9,8 @@ so subscribers can drop repeats.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 import aio_pika
 import orjson
@@ -57,5 +58,5 @@ class AmqpEventPublisher:
             await self.exchange.publish(message, routing_key=event["type"], timeout=PUBLISH_TIMEOUT)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - aiormq raises RuntimeError subclasses for a closed channel
+        except Exception as exc:  # aiormq raises RuntimeError subclasses for a closed channel
             raise EventPublishFailed(exc) from exc

@@ -7,7 +7,8 @@ builder against it, and real published events against the JSON Schema generated 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from events.types import COMMAND_TYPES, SCHEMA_VERSION
 

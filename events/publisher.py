@@ -4,7 +4,8 @@ No I/O library here, so any layer may name the seam."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
+from collections.abc import Sequence
 
 
 class EventPublisher(Protocol):

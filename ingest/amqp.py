@@ -14,11 +14,13 @@ aio-pika's recovery re-subscribes through the base ``Queue.consume`` and so deli
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from typing import Any, cast
+from collections.abc import Awaitable, Callable
 
 import aiormq
 from aio_pika import RobustQueue
 from aio_pika.abc import AbstractIncomingMessage
+from aiormq import spec
 from aiormq.abc import DeliveredMessage
 
 RawCallback = Callable[[Any], Awaitable[None]]
@@ -40,14 +42,14 @@ class AlertMessage:
         self._channel = channel
 
     @classmethod
-    def of(cls, message: DeliveredMessage | AbstractIncomingMessage) -> "AlertMessage":
+    def of(cls, message: DeliveredMessage | AbstractIncomingMessage) -> AlertMessage:
         if isinstance(message, DeliveredMessage):
             props = message.header.properties
-            deliver = message.delivery
+            deliver = cast(spec.Basic.Deliver, message.delivery)  # a consumer's delivery: basic.deliver
             return cls(message.body, props.headers or {}, props.message_id, deliver.routing_key or "",
-                       bool(deliver.redelivered), deliver.delivery_tag, message.channel)
+                       bool(deliver.redelivered), deliver.delivery_tag or 0, message.channel)
         return cls(message.body, message.headers or {}, message.message_id, message.routing_key or "",
-                   bool(message.redelivered), message.delivery_tag or 0, message.channel)  # type: ignore[arg-type]
+                   bool(message.redelivered), message.delivery_tag or 0, message.channel)
 
     @property
     def channel(self) -> aiormq.abc.AbstractChannel:
@@ -76,7 +78,7 @@ class AlertQueue(RobustQueue):
 
     async def consume_raw(self, callback: RawCallback, *, timeout: float | None = None) -> str:
         self._raw.add(callback)
-        return await self.consume(callback, no_ack=False, timeout=timeout)  # type: ignore[arg-type]
+        return await self.consume(callback, no_ack=False, timeout=timeout)
 
     async def consume(self, callback: Any, no_ack: bool = False, exclusive: bool = False, arguments: Any = None,
                       consumer_tag: Any = None, timeout: Any = None, robust: bool = True) -> Any:

@@ -18,7 +18,8 @@ import asyncio
 import hashlib
 import random
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol, Sequence
+from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
 
 import aio_pika
 import structlog
@@ -228,7 +229,7 @@ class AlertConsumer:
         except Exception as exc:  # noqa: BLE001 - a message that crashes correlation must not take its batch down
             self.observer.crashed(exc)
             report = await self._isolate(batch, deliveries, owners, accepted, crashed)
-            alerts_total = sum(len(d.alerts) for d, m in zip(deliveries, owners) if m not in crashed)
+            alerts_total = sum(len(d.alerts) for d, m in zip(deliveries, owners, strict=True) if m not in crashed)
         if report is ABANDONED:
             # stopping while the store is away, or our channel is gone: leave the messages unacked, and when
             # stopping everything after them too (a later multiple-ack would cover them); RabbitMQ redelivers
@@ -253,7 +254,7 @@ class AlertConsumer:
         sub-batches' reports (a tuple), or ABANDONED.
         """
         reports = []
-        for delivery, owner in zip(deliveries, owners):
+        for delivery, owner in zip(deliveries, owners, strict=True):
             if len(deliveries) > 1:
                 try:
                     report = await self._submit_until_stored(batch, [delivery])
@@ -284,7 +285,7 @@ class AlertConsumer:
                     return ABANDONED
                 attempt += 1
                 self.ready.clear()
-                delay = min(self.config.retry_max_seconds, 0.05 * 2 ** min(attempt, 16)) * random.uniform(0.8, 1.2)
+                delay = min(self.config.retry_max_seconds, 0.05 * 2 ** min(attempt, 16)) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
                 self.observer.store_error(exc, attempt, delay)
                 await asyncio.sleep(delay)  # waiting out a store outage is progress: readiness reports it
 

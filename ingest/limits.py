@@ -19,7 +19,7 @@ Sizes are UTF-8 bytes. The check is a couple of ``len`` calls per label: a strin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from rules.alert import Alert
 from rules.fingerprint import FingerprintCache
@@ -104,7 +104,7 @@ def enforce(data: object, alerts: list[Alert], rejections: list[Rejection],
     own ``dedup_key``): reject the alert when it passes the limits."""
     if len(alerts) != 1:
         return alerts, rejections
-    found = problem(alerts[0].labels, limits)  # type: ignore[arg-type]
+    found = problem(alerts[0].labels, limits)
     if found is None:
         return alerts, rejections
     reason, field, message = found

@@ -12,7 +12,7 @@ described in ``docs/formats.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import orjson
 
@@ -96,7 +96,7 @@ def normalise(
 
     try:
         data = orjson.loads(body)
-    except Exception as exc:  # JSONDecodeError, or TypeError for a body of an unexpected type
+    except Exception as exc:  # noqa: BLE001 - JSONDecodeError, or TypeError for a body of an unexpected type
         raise _rejected(body, "invalid_json", f"body: not valid JSON: {exc}") from None
 
     if fmt is None:
@@ -137,7 +137,7 @@ def _detect(data: object) -> str | None:
 def _len(body: object) -> int:
     try:
         return len(body)  # type: ignore[arg-type]
-    except Exception:
+    except Exception:  # noqa: BLE001 - any object: its __len__ may raise anything
         return 0  # not bytes at all: orjson.loads will refuse it as invalid_json
 
 

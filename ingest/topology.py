@@ -51,7 +51,7 @@ async def declare(channel: AbstractChannel, names: Names, *, delivery_limit: int
     await dead_queue.bind(dead, routing_key="")
     robust = isinstance(channel, aio_pika.RobustChannel)
     if robust:  # declare_queue builds channel.QUEUE_CLASS; AlertQueue lets the consumer skip aio-pika's wrapper
-        channel.QUEUE_CLASS = AlertQueue  # type: ignore[misc]
+        channel.QUEUE_CLASS = AlertQueue
     try:
         queue = await channel.declare_queue(
             names.alerts_queue,
@@ -64,7 +64,7 @@ async def declare(channel: AbstractChannel, names: Names, *, delivery_limit: int
         )
     finally:
         if robust:
-            del channel.QUEUE_CLASS  # type: ignore[misc]
+            del channel.QUEUE_CLASS
     await queue.bind(alerts, routing_key=ALERTS_BINDING)
     return Topology(alerts, queue, dead, dead_queue, events)
 

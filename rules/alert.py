@@ -11,7 +11,8 @@ Times are float seconds since the epoch (UTC); the API renders them as RFC 3339.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Any, Literal
+from collections.abc import Mapping
 
 Status = Literal["firing", "resolved"]
 
@@ -63,7 +64,7 @@ class Alert:
     def severity(self) -> str:
         return normalise_severity(self.labels.get("severity"))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "labels": dict(self.labels),
             "annotations": dict(self.annotations),

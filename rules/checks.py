@@ -11,7 +11,7 @@ that neither its source nor its target matchers require, so two alerts that both
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 from rules.matchers import Matcher
 from rules.schema import NAMED_SECTIONS, RuleFile
@@ -61,7 +61,8 @@ def check_rule_set(files: Sequence[tuple[str, RuleFile]], incomplete: frozenset[
                         problems.append(SetProblem(file, (section, i, "actions", j),
                                                    f"unknown action {action!r}; defined actions: {known}"))
         for i, rule in enumerate(rules.inhibit):
-            if rule is not None and set(map(str, rule.source_match)) == set(map(str, rule.target_match)) and not rule.equal:
+            if (rule is not None and not rule.equal
+                    and set(map(str, rule.source_match)) == set(map(str, rule.target_match))):
                 problems.append(SetProblem(file, ("inhibit", i), "source_match and target_match are identical and "
                                            "equal is empty: every matching alert would mute all the others"))
 

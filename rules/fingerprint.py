@@ -12,7 +12,7 @@ tests compare it with), and results are still memoised per label set: in an aler
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from rules.memo import MEMO_LIMIT, MEMO_MAX_BYTES, BoundedMemo
 
@@ -55,7 +55,7 @@ class FingerprintCache:
                  admit: Callable[[Mapping[str, str]], None] | None = None) -> None:
         """``admit``: called on a miss, before anything is computed or kept; it raises to refuse the labels (a hit
         was admitted when it was stored, so hits cost nothing more)."""
-        self._cache: BoundedMemo[frozenset, str] = BoundedMemo(limit, max_bytes)
+        self._cache: BoundedMemo[frozenset[tuple[str, str]], str] = BoundedMemo(limit, max_bytes)
         self._admit = admit
 
     def __call__(self, labels: Mapping[str, str]) -> str:

@@ -190,7 +190,7 @@ def _path(loc: Loc) -> str:
 
 
 def _message(error: Any) -> str:
-    kind, loc, msg = error["type"], tuple(error["loc"]), error["msg"]
+    kind, loc, msg = error["type"], tuple(error["loc"]), str(error["msg"])
     if kind == "extra_forbidden":
         key = loc[-1]
         allowed = _allowed_keys(loc[:-1])

@@ -14,12 +14,15 @@ An entry heavier than half the budget is not memoised at all (the caller recompu
 from __future__ import annotations
 
 from itertools import chain
-from typing import Callable, Generic, Hashable, TypeVar
+from typing import Generic, TypeVar
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sized
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-MEMO_LIMIT = 65_536  # entries, both generations together: label sets notified again within ~32,000 others hit; see docs/scaling.md (worker RSS)
+# entries, both generations together: label sets notified again within ~32,000 others hit;
+# see docs/scaling.md (worker RSS)
+MEMO_LIMIT = 65_536
 MEMO_MAX_BYTES = 128 << 20  # estimated bytes, both generations together (STORMWATCH_MEMO_MAX_BYTES); docs/security.md
 
 # CPython 3.11, 64-bit: sys.getsizeof("") == 49, of a 2-tuple 56, and a frozenset/set grows ~ 40 bytes per member
@@ -36,24 +39,21 @@ def approximate_size(value: object) -> int:
     """Rough bytes held by a memo key or value: strings, label sets (frozensets of name/value pairs), dicts of
     strings, tuples of them. Label sets and dicts are summed by C-level ``len`` calls (about a microsecond for a
     usual label set); anything else is walked."""
-    kind = type(value)
-    if kind is str:
-        return _STR + len(value)  # type: ignore[arg-type]
-    if kind is frozenset:
+    if type(value) is str:
+        return _STR + len(value)
+    if type(value) is frozenset:
         try:  # a label set: each member a (name, value) pair
-            return _SET + len(value) * _PAIR + sum(map(len, chain.from_iterable(value)))  # type: ignore[arg-type]
+            return _SET + len(value) * _PAIR + sum(map(len, chain.from_iterable(value)))
         except TypeError:  # members that are not pairs of sized things
-            return _SET + sum(_SET_ITEM + approximate_size(item) for item in value)  # type: ignore[union-attr]
-    if kind is dict:
+            return _SET + sum(_SET_ITEM + approximate_size(item) for item in value)
+    if type(value) is dict:
         try:
-            return (_SET + len(value) * (_SET_ITEM + 2 * _STR)  # type: ignore[arg-type]
-                    + sum(map(len, value)) + sum(map(len, value.values())))  # type: ignore[union-attr]
+            return _SET + len(value) * (_SET_ITEM + 2 * _STR) + sum(map(len, value)) + sum(map(len, value.values()))
         except TypeError:
-            return _SET + sum(_SET_ITEM + approximate_size(k) + approximate_size(v)
-                              for k, v in value.items())  # type: ignore[union-attr]
-    if kind is tuple:
+            return _SET + sum(_SET_ITEM + approximate_size(k) + approximate_size(v) for k, v in value.items())
+    if type(value) is tuple:
         total = _TUPLE
-        for item in value:  # type: ignore[union-attr]
+        for item in value:
             if type(item) is str:
                 total += _PER_ITEM + _STR + len(item)
             elif type(item) is tuple and len(item) == 2 and type(item[0]) is str and type(item[1]) is str:
@@ -64,7 +64,8 @@ def approximate_size(value: object) -> int:
     return _OTHER
 
 
-def weigh_key(key: object, value: object, _fixed: int = _SET, _pair: int = _PAIR, _chain=chain.from_iterable) -> int:
+def weigh_key(key: object, value: object, _fixed: int = _SET, _pair: int = _PAIR,
+              _chain: Callable[[Iterable[Iterable[Sized]]], Iterator[Sized]] = chain.from_iterable) -> int:
     """The default weight: the key's size (values usually share the key's strings, or are small). A label set
     (the usual key) is summed right here, without a further call."""
     if type(key) is frozenset:

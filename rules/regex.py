@@ -64,7 +64,8 @@ class RE2Pattern:
                 data = text.encode("utf-8")
             except UnicodeEncodeError:  # a lone surrogate: Go would hold U+FFFD there
                 data = _replace_surrogates(text).encode("utf-8")
-            found = self._re.Match(_BOTH, data, 0, len(data))[0] != _NO_MATCH
+            span: tuple[int, int] = self._re.Match(_BOTH, data, 0, len(data))[0]
+            found = span != _NO_MATCH
             if len(text) > RESULT_VALUE_CHARS:
                 return found
         if len(self._young) >= RESULTS_PER_PATTERN // 2:

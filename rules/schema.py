@@ -13,7 +13,8 @@ Reference for SREs: ``docs/rules/reference.md``.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Sequence
+from typing import Annotated, Any, Literal
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator,
@@ -412,7 +413,8 @@ class PriorityMatrix(RuleModel):
         return self
 
     def priority(self, impact: str, urgency: str) -> str:
-        return getattr(self, impact)[urgency]
+        row: dict[str, str] = getattr(self, impact)
+        return row[urgency]
 
 
 

@@ -71,7 +71,7 @@ class PersonAction(Strict):
     by: str = "rule test"
 
     @model_validator(mode="after")
-    def _one_thing(self) -> "PersonAction":
+    def _one_thing(self) -> PersonAction:
         if (self.resolve is None) == (self.problem is None) or (self.problem is None) != (self.status is None):
             raise ValueError("give either resolve: <incident title>, or problem: <problem title> with status")
         return self
@@ -108,7 +108,7 @@ class ExpectedAction(Strict):
     on: Literal["created", "updated", "resolved", "escalated", "known_error"] = "created"
 
     @model_validator(mode="after")
-    def _one_subject(self) -> "ExpectedAction":
+    def _one_subject(self) -> ExpectedAction:
         if (self.incident is None) == (self.problem is None):
             raise ValueError("give either incident: <title> or problem: <title>")
         return self

@@ -8,7 +8,8 @@ import signal
 import socket
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import structlog
 from aio_pika.abc import AbstractRobustConnection
@@ -128,7 +129,7 @@ class Worker:
     async def start(self) -> None:
         if self.store is None:
             await self.connect()
-        assert self.topology is not None and self.store is not None
+        assert self.topology is not None and self.store is not None and self.redis is not None
         s = self.settings
         self.pipeline = pipeline = CorrelationPipeline(
             self.store, Router(self.rules.current(), s.group_by, self.incident_defaults,

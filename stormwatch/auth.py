@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import orjson
 
@@ -118,7 +118,8 @@ def parse_tokens(text: str) -> tuple[ApiToken, ...]:
             parts = raw.split(":", 2)
             if len(parts) != 3:
                 raise ValueError(f"entry {n}: expected name:role:token")
-            entries.append((n, *parts))
+            name, role, token = parts
+            entries.append((n, name, role, token))
     tokens: list[ApiToken] = []
     names: set[str] = set()
     for n, name, role, token in entries:

@@ -22,7 +22,7 @@ import ipaddress
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 MAX_ADDRESSES = 10_000  # ~150 bytes each: ~1.5 MB at most
 

@@ -135,7 +135,7 @@ async def _persistent(redis: Any) -> bool | None:
         config = await redis.config_get("save") | await redis.config_get("appendonly")
         save = _text(config.get("save", ""))
         return bool(save.strip()) or _text(config.get("appendonly", "no")) == "yes"
-    except Exception:  # noqa: BLE001 - CONFIG is often disabled on managed Redis: ask INFO instead
+    except Exception:  # noqa: BLE001, S110 - CONFIG is often disabled on managed Redis: ask INFO instead
         pass
     try:
         info = await redis.info("persistence")

@@ -14,7 +14,8 @@ production.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 EXIT_AFTER_WRITE = "STORMWATCH_TEST_EXIT_AFTER_WRITE"
 POISON = "STORMWATCH_TEST_POISON"

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import structlog
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -93,7 +94,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     # -- connections ---------------------------------------------------------------------------------
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         if len(self.connections) >= self.guard.limits.max_connections:
             self._refused = True
             peer = transport.get_extra_info("peername")
@@ -193,7 +194,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
             return
         self.guard.timed_out("body", self._client(), self.scope.get("path"))
-        self.scope[TIMEOUT_SCOPE_KEY] = "body"  # type: ignore[typeddict-unknown-key]
+        self.scope[TIMEOUT_SCOPE_KEY] = "body"  # type: ignore[literal-required]  # our own key in the ASGI scope
         if cycle is not None and not cycle.response_started:
             self.transport.write(_408)
         if cycle is not None:
@@ -207,7 +208,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         self.guard.timed_out("send", self._client(), self.scope.get("path") if self.scope else None)
         if self.scope is not None:
-            self.scope[TIMEOUT_SCOPE_KEY] = "send"  # type: ignore[typeddict-unknown-key]
+            self.scope[TIMEOUT_SCOPE_KEY] = "send"  # type: ignore[literal-required]  # our own key in the ASGI scope
         self.transport.abort()  # close() would wait for the unread buffer to drain: never
 
 

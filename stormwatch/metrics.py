@@ -9,7 +9,8 @@ anything else is ``other``), so a sender cannot add series (docs/security.md, "I
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -90,7 +91,7 @@ class Metrics:
     action_duration: Histogram
 
     @classmethod
-    def create(cls, registry: CollectorRegistry | None = None) -> "Metrics":
+    def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
         r = registry if registry is not None else CollectorRegistry(auto_describe=True)
         metrics = cls(
             registry=r,

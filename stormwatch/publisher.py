@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Iterable
+from collections.abc import Iterable
 
 import aio_pika
-from aio_pika.abc import AbstractExchange
+from aio_pika.abc import AbstractExchange, HeadersType
 
 from events.amqp import AmqpEventPublisher
 from ingest.topology import FORMAT_HEADER, PUBLISHED_AT_HEADER, Names, declare
@@ -16,7 +16,7 @@ from stormwatch.config import Settings
 
 
 def alert_message(body: bytes, *, fmt: str | None = None, message_id: str | None = None) -> aio_pika.Message:
-    headers: dict[str, object] = {PUBLISHED_AT_HEADER: time.time_ns() // 1000}  # int µs: AMQP floats may be 32-bit
+    headers: HeadersType = {PUBLISHED_AT_HEADER: time.time_ns() // 1000}  # int µs: AMQP floats may be 32-bit
     if fmt:
         headers[FORMAT_HEADER] = fmt
     return aio_pika.Message(

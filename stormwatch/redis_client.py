@@ -28,8 +28,8 @@ class HiredisPackingConnection(Connection):
         except TypeError:
             pass  # a bytearray or memoryview argument (Stormwatch sends none): convert, as redis-py does
         try:
-            return [hiredis.pack_command(tuple(bytes(a) if isinstance(a, (bytearray, memoryview)) else a
-                                               for a in args))]
+            return [hiredis.pack_command(  # its stub says a 1-tuple; it takes any length
+                tuple(bytes(a) if isinstance(a, (bytearray, memoryview)) else a for a in args))]  # type: ignore[arg-type]
         except TypeError as exc:
             raise DataError(str(exc)) from None
 

@@ -11,7 +11,8 @@ import os
 import socket
 import time
 import uuid
-from typing import Any, AsyncIterator, Callable
+from typing import Any
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
 import pytest

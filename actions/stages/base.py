@@ -8,7 +8,8 @@ capabilities (a breaker gate, rate windows, a due-time schedule), never on the w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Protocol
+from typing import Any, Literal, Protocol
+from collections.abc import Mapping
 
 from rules.schema import Action
 

@@ -12,7 +12,8 @@ never takes the breaker's trial or a rate-limit slot, and a run refused by the b
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from typing import Protocol
+from collections.abc import Sequence
 
 from actions.stages.approval import Approval, DueSchedule
 from actions.stages.base import PROCEED, RunContext, Stage, Verdict

@@ -5,7 +5,8 @@ takes a slot in every window or in none (one step across workers); the first ful
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
 
 from actions.stages.base import PROCEED, RunContext, Verdict, skip
 from actions.templates import Renderer

@@ -14,8 +14,8 @@ import dataclasses
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
+from collections.abc import Callable
 
 import orjson
 
@@ -33,7 +33,7 @@ _RFC3339 = re.compile(
     r"(?:\.([0-9]{1,9}))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))?"
 )
 _MAX_TIME_LEN = 40  # longest valid form: 35 characters
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TIME_CACHE: dict[str, float | None] = {}
 _TIME_CACHE_LIMIT = 4096
 _GOOD_NAMES: set[str] = set()  # label names already seen to be valid: one hash lookup on the fast path
@@ -51,7 +51,7 @@ def _alert_factory() -> Callable[..., Alert]:
     # to keywords should someone reorder Alert's fields.
     if tuple(f.name for f in dataclasses.fields(Alert))[: len(ALERT_ARGS)] == ALERT_ARGS:
         return Alert
-    return lambda *args: Alert(**dict(zip(ALERT_ARGS, args)))
+    return lambda *args: Alert(**dict(zip(ALERT_ARGS, args, strict=True)))
 
 
 new_alert = _alert_factory()
@@ -119,11 +119,11 @@ def dumps(value: object) -> bytes:
     """JSON for a parsed value. orjson refuses nesting deeper than 254, which ``orjson.loads`` accepts."""
     try:
         return orjson.dumps(value)
-    except Exception:
+    except TypeError:  # orjson.JSONEncodeError: nesting deeper than 254, or an integer beyond 64 bits
         pass
     try:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
-    except Exception:  # RecursionError from very deep nesting
+    except Exception:  # noqa: BLE001 - RecursionError from very deep nesting; a rendering must never raise
         return b'"<nested too deeply to serialise>"'
 
 
@@ -149,7 +149,7 @@ def run_one(build, raw: object, *args) -> tuple[list, list[Rejection]]:
         return [], [rejection(0, "", err, raw)]
     except MemoryError:
         raise
-    except Exception as exc:  # see generic.build_all
+    except Exception as exc:  # noqa: BLE001 - see generic.build_all
         return [], [rejection(0, "", internal_error(exc), raw)]
 
 
@@ -260,7 +260,7 @@ def _parse_rfc3339(text: str, path: str) -> float | None:
     micro = int(frac[:6].ljust(6, "0")) if frac else 0  # nanoseconds are truncated to microseconds
     try:
         moment = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=timezone.utc
+            int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=UTC
         )
     except ValueError as exc:
         raise ItemError("time", path, f"{show(text)} is not a valid time ({exc})") from None

@@ -35,7 +35,7 @@ def looks_like_v2(items: list) -> bool:
     camel = False
     for item in items:
         if type(item) is dict:
-            if "status" in item or "starts_at" in item or "ends_at" in item or "generator_url" in item or "source" in item:
+            if any(key in item for key in ("status", "starts_at", "ends_at", "generator_url", "source")):
                 return False
             if not camel and ("startsAt" in item or "endsAt" in item or "generatorURL" in item):
                 camel = True

@@ -7,7 +7,7 @@ formats use the same builder in a stricter style (camelCase only, string times, 
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from rules.alert import Alert
 
@@ -109,7 +109,7 @@ def build_all(
             rejections.append(rejection(index, f"{prefix}[{index}]", err, raw))
         except MemoryError:
             raise
-        except Exception as exc:  # a bug, or a failing fingerprints callable: lose the item, not the batch
+        except Exception as exc:  # noqa: BLE001 - a bug, or a failing fingerprints callable: lose the item, not the batch
             rejections.append(rejection(index, f"{prefix}[{index}]", internal_error(exc), raw))
     return alerts, rejections
 

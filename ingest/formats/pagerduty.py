@@ -83,7 +83,7 @@ def _from_payload(payload: object, now: float) -> tuple[dict[str, str], dict[str
             if text is not None:
                 annotations[name] = text
     elif details is not None:
-        annotations["custom_details"] = _detail_value(details)
+        annotations["custom_details"] = _detail_value(details) or ""  # details is not None: never None
     annotations["summary"] = summary
     return labels, annotations, now if starts is None else starts
 

@@ -29,7 +29,7 @@ def _state(services: ApiServices) -> ActionRuns:
     return services.actions
 
 
-def _list(services: ApiServices):  # noqa: ANN202
+def _list(services: ApiServices):
     async def handle(request: Request) -> Response:
         authorise(services, request, "read")
         incident = request.query_params.get("incident") or None
@@ -46,7 +46,7 @@ def _list(services: ApiServices):  # noqa: ANN202
     return handle
 
 
-def _one(services: ApiServices):  # noqa: ANN202
+def _one(services: ApiServices):
     async def handle(request: Request) -> Response:
         authorise(services, request, "read")
         run_id = request.path_params["run"]
@@ -58,7 +58,7 @@ def _one(services: ApiServices):  # noqa: ANN202
     return handle
 
 
-def _decide(services: ApiServices, decision: str):  # noqa: ANN202
+def _decide(services: ApiServices, decision: str):
     async def handle(request: Request) -> Response:
         principal = authorise(services, request, "respond")
         run_id = request.path_params["run"]

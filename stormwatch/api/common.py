@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Collection, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Collection
 
 import orjson
 import structlog

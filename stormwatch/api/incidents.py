@@ -12,11 +12,11 @@ from correlation.incident_commands import Command, CommandRefused
 from correlation.incident_queries import IncidentFilter
 from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, parse_model,
                                    query_choices, query_limit, query_set)
-from stormwatch.api.schemas import AssignBody, CommentBody, NoteBody, PriorityBody
+from stormwatch.api.schemas import AssignBody, CommentBody, NoteBody, PriorityBody, Strict
 
 STATUSES = frozenset({"open", "acknowledged", "resolved"})
 #: command -> (body model, whether the body may be empty, the model field holding the value)
-COMMAND_BODIES = {
+COMMAND_BODIES: dict[str, tuple[type[Strict], bool, str]] = {
     "acknowledge": (NoteBody, True, ""),
     "resolve": (NoteBody, True, ""),
     "reopen": (NoteBody, True, ""),
@@ -60,7 +60,7 @@ def filters_of(request: Request) -> tuple[IncidentFilter, int, str | None]:
     return flt, limit, request.query_params.get("cursor") or None
 
 
-def _list(services: ApiServices):  # noqa: ANN202
+def _list(services: ApiServices):
     async def handle(request: Request) -> Response:
         authorise(services, request, "read")
         flt, limit, cursor = filters_of(request)
@@ -73,7 +73,7 @@ def _list(services: ApiServices):  # noqa: ANN202
     return handle
 
 
-def _detail(services: ApiServices):  # noqa: ANN202
+def _detail(services: ApiServices):
     async def handle(request: Request) -> Response:
         authorise(services, request, "read")
         incident_id = request.path_params["id"]
@@ -87,7 +87,7 @@ def _detail(services: ApiServices):  # noqa: ANN202
     return handle
 
 
-def _command(services: ApiServices, name: str):  # noqa: ANN202
+def _command(services: ApiServices, name: str):
     model, optional, value_field = COMMAND_BODIES[name]
     outcomes = services.metrics.incident_commands
 

@@ -43,7 +43,7 @@ def ingest_routes(services: ApiServices) -> list[Route]:
             for path, kind in INGEST_PATHS.items()]
 
 
-def _handler(services: ApiServices, kind: str):  # noqa: ANN202 - a Starlette endpoint
+def _handler(services: ApiServices, kind: str):
     metrics = services.metrics
     accepted = metrics.ingest_alerts.labels(kind, "accepted")
     rejected = metrics.ingest_alerts.labels(kind, "rejected")

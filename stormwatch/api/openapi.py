@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from stormwatch.api import schemas as s
@@ -75,10 +76,11 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
     ("get", "/readyz", "Readiness: redis, rabbitmq, consumer", "", None, {200: None, 503: None}),
 ]
 
-MODELS = [s.Error, s.IngestAnswer, s.PagerDutyAnswer, s.Incident, s.IncidentDetail, s.IncidentPage,
-          s.CommandAnswer, s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody,
-          s.PriorityBody, s.SilenceBody, s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage,
-          s.ProblemAnswer, s.LinkBody, s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami]
+MODELS: list[type[BaseModel]] = [
+    s.Error, s.IngestAnswer, s.PagerDutyAnswer, s.Incident, s.IncidentDetail, s.IncidentPage, s.CommandAnswer,
+    s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody, s.PriorityBody, s.SilenceBody,
+    s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage, s.ProblemAnswer, s.LinkBody,
+    s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami]
 
 
 def _ref(model: Any) -> dict[str, Any]:
@@ -117,7 +119,8 @@ def openapi_document(version: str) -> dict[str, Any]:
                 ("cursor", "next_cursor of the previous page"))]
         if path == "/api/v1/actions":
             op["parameters"] = [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
-                ("incident", "only this incident's runs"), ("problem", "only this problem's runs"), ("state", "e.g. pending_approval (comma-separated)"),
+                ("incident", "only this incident's runs"), ("problem", "only this problem's runs"),
+                ("state", "e.g. pending_approval (comma-separated)"),
                 ("limit", "1..1000, default 100"))]
         if path == "/api/v1/rules/validate":
             op["parameters"] = [{"name": "file", "in": "query", "schema": {"type": "string"},

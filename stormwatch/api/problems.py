@@ -53,7 +53,7 @@ async def _one(services: ApiServices, pid: str) -> dict[str, Any]:
     return found[0].public()
 
 
-def _list(services: ApiServices):  # noqa: ANN202
+def _list(services: ApiServices):
     async def handle(request: Request) -> Response:
         authorise(services, request, "read")
         statuses = query_choices(request, "status", STATUSES)
@@ -69,7 +69,7 @@ def _list(services: ApiServices):  # noqa: ANN202
     return handle
 
 
-def _detail(services: ApiServices):  # noqa: ANN202
+def _detail(services: ApiServices):
     async def handle(request: Request) -> Response:
         authorise(services, request, "read")
         pid = _problem_id(request)
@@ -93,7 +93,7 @@ async def _publish(services: ApiServices, event: dict[str, Any]) -> bool:
     return await publish_event(services, event, event["problem"]["id"])
 
 
-def _link(services: ApiServices, *, unlink: bool):  # noqa: ANN202
+def _link(services: ApiServices, *, unlink: bool):
     op = "unlink" if unlink else "link"
 
     async def handle(request: Request) -> Response:
@@ -118,7 +118,7 @@ def _link(services: ApiServices, *, unlink: bool):  # noqa: ANN202
     return handle
 
 
-def _status(services: ApiServices, status: str):  # noqa: ANN202
+def _status(services: ApiServices, status: str):
     async def handle(request: Request) -> Response:
         principal = authorise(services, request, "respond")
         pid = _problem_id(request)

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
@@ -122,7 +123,7 @@ class AlertPublisher:
         batch.size += len(inner) + 1
         await asyncio.shield(batch.done)  # one request giving up must not cancel the others' publish
 
-    def _flush(self, key: tuple[str, str], batch: "_ListBatch") -> None:
+    def _flush(self, key: tuple[str, str], batch: _ListBatch) -> None:
         if self._open.get(key) is batch:
             del self._open[key]
         task = asyncio.ensure_future(self.publish(b"[" + b",".join(batch.parts) + b"]", key[0], routing_key=key[1]))
@@ -135,7 +136,7 @@ class AlertPublisher:
                 await channel.close()
             if self._connection is not None and not self._shared and not self._connection.is_closed:
                 await self._connection.close()
-        except Exception:  # noqa: BLE001 - closing a broken connection
+        except Exception:  # noqa: BLE001, S110 - closing a broken connection
             pass
 
     def state(self) -> dict[str, Any]:

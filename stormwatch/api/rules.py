@@ -30,7 +30,7 @@ def rule_routes(services: ApiServices) -> list[Route]:
     ]
 
 
-def _summary(services: ApiServices):  # noqa: ANN202
+def _summary(services: ApiServices):
     async def handle(request: Request) -> Response:
         authorise(services, request, "read")
         return json_response(services.rules.rules_summary())  # type: ignore[union-attr]
@@ -38,7 +38,7 @@ def _summary(services: ApiServices):  # noqa: ANN202
     return handle
 
 
-def _reload(services: ApiServices):  # noqa: ANN202
+def _reload(services: ApiServices):
     async def handle(request: Request) -> Response:
         principal = authorise(services, request, "admin")
         errors = await services.rules.reload_rules_checked()  # type: ignore[union-attr]
@@ -53,7 +53,7 @@ def _reload(services: ApiServices):  # noqa: ANN202
     return handle
 
 
-def _validate(services: ApiServices):  # noqa: ANN202
+def _validate(services: ApiServices):
     running = 0
 
     async def handle(request: Request) -> Response:

@@ -29,7 +29,7 @@ def silence_routes(services: ApiServices) -> list[Route]:
     ]
 
 
-def _list(services: ApiServices):  # noqa: ANN202
+def _list(services: ApiServices):
     async def handle(request: Request) -> Response:
         authorise(services, request, "read")
         now = services.clock()
@@ -40,7 +40,7 @@ def _list(services: ApiServices):  # noqa: ANN202
     return handle
 
 
-def _create(services: ApiServices):  # noqa: ANN202
+def _create(services: ApiServices):
     async def handle(request: Request) -> Response:
         principal = authorise(services, request, "respond")
         body = await parse_model(request, SilenceBody)
@@ -79,7 +79,7 @@ def _matchers(texts: list[str]) -> list[Matcher]:
     return matchers
 
 
-def _preview(services: ApiServices):  # noqa: ANN202
+def _preview(services: ApiServices):
     """Which firing alerts of the open incidents (newest PREVIEW_INCIDENTS) these matchers would mute."""
 
     async def handle(request: Request) -> Response:
@@ -102,7 +102,7 @@ def _preview(services: ApiServices):  # noqa: ANN202
     return handle
 
 
-def _expire(services: ApiServices):  # noqa: ANN202
+def _expire(services: ApiServices):
     async def handle(request: Request) -> Response:
         principal = authorise(services, request, "respond")
         silence_id = request.path_params["id"]

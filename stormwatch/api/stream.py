@@ -13,7 +13,8 @@ Events are what ``<ns>.events`` carries (incident and problem documents).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Callable
+from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 import aio_pika
 import orjson
@@ -115,7 +116,7 @@ class EventStream:
         if channel is not None and not channel.is_closed:
             try:
                 await channel.close()
-            except Exception:  # noqa: BLE001 - closing a broken channel
+            except Exception:  # noqa: BLE001, S110 - closing a broken channel
                 pass
 
 
@@ -164,7 +165,7 @@ def _frame(body: bytes) -> bytes:
     return b"event: " + kind.replace("\n", " ").encode() + b"\ndata: " + body.replace(b"\n", b" ") + b"\n\n"
 
 
-def _stream(services: ApiServices):  # noqa: ANN202
+def _stream(services: ApiServices):
     async def handle(request: Request) -> Response:
         principal = authorise(services, request, "read")
         feed = services.stream
@@ -178,7 +179,7 @@ def _stream(services: ApiServices):  # noqa: ANN202
                 while True:
                     try:
                         body = await asyncio.wait_for(subscriber.get(), KEEPALIVE)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         yield b": keepalive\n\n"
                         continue
                     if body == _CLOSED:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -19,8 +18,8 @@ actions_app = typer.Typer(no_args_is_help=True, help="Remediation action runs: l
 
 @actions_app.command("list")
 def actions_list(
-    incident: Optional[str] = typer.Option(None, "--incident", help="Only this incident's runs."),
-    problem: Optional[str] = typer.Option(None, "--problem", help="Only this problem's runs (problem rules)."),
+    incident: str | None = typer.Option(None, "--incident", help="Only this incident's runs."),
+    problem: str | None = typer.Option(None, "--problem", help="Only this problem's runs (problem rules)."),
     limit: int = typer.Option(50, min=1, max=1000),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -53,7 +52,7 @@ def actions_show(run_id: str, json_out: bool = typer.Option(False, "--json")) ->
     console.print(table)
 
 
-def _decide(run_id: str, decision: str, by: Optional[str], json_out: bool) -> None:
+def _decide(run_id: str, decision: str, by: str | None, json_out: bool) -> None:
     run = answer(lambda b: b.decide(run_id, decision, by))
     if json_out:
         print_json(run)
@@ -66,18 +65,18 @@ JSON = typer.Option(False, "--json")
 
 
 @actions_app.command("approve")
-def actions_approve(run_id: str, by: Optional[str] = BY, json_out: bool = JSON) -> None:
+def actions_approve(run_id: str, by: str | None = BY, json_out: bool = JSON) -> None:
     """Approve a run waiting for approval; a worker starts it within STORMWATCH_ACTIONS_POLL_SECONDS."""
     _decide(run_id, "approved", by, json_out)
 
 
 @actions_app.command("reject")
-def actions_reject(run_id: str, by: Optional[str] = BY, json_out: bool = JSON) -> None:
+def actions_reject(run_id: str, by: str | None = BY, json_out: bool = JSON) -> None:
     """Reject a run waiting for approval; it never runs."""
     _decide(run_id, "rejected", by, json_out)
 
 
-def runbook_executor(namespace: Optional[str] = typer.Option(None, help="Overrides STORMWATCH_NAMESPACE.")) -> None:
+def runbook_executor(namespace: str | None = typer.Option(None, help="Overrides STORMWATCH_NAMESPACE.")) -> None:
     """Run the example runbook executor (echo, fail, flaky) on <ns>.runbooks until SIGTERM/SIGINT."""
     from actions.example_executor import run_executor
 

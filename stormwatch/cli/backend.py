@@ -22,7 +22,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
 
 import orjson
 import typer
@@ -71,14 +72,14 @@ def api_url(settings: Settings) -> str:
     if settings.api_url:
         return settings.api_url.rstrip("/")
     host, port = settings.http_address
-    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"  # noqa: S104 - a comparison
 
 
 def call(settings: Settings, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
     """(status, parsed JSON) of one API request; status 0 when the server cannot be reached.
     Stdlib HTTP only: the CLI needs no extra dependency."""
     data = orjson.dumps(body) if body is not None else None
-    request = urllib.request.Request(api_url(settings) + path, data=data, method=method,
+    request = urllib.request.Request(api_url(settings) + path, data=data, method=method,  # noqa: S310 - as below
                                      headers={"Content-Type": "application/json"})
     if settings.api_token:
         request.add_header("Authorization", f"Bearer {settings.api_token}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import orjson
 import typer
@@ -18,7 +17,7 @@ def backtest_command(
     recordings: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
                                             help="Recorded alert streams (STORMWATCH_RECORD files)."),
     rules: Path = typer.Option(..., "--rules", exists=True, file_okay=False, help="The candidate rules directory."),
-    baseline: Optional[str] = typer.Option(
+    baseline: str | None = typer.Option(
         None, help="The rule set to compare with: a directory, 'examples' or 'none' (default: STORMWATCH_RULES)."),
     settle: str = typer.Option("1h", help="Simulated time to run on after the last alert (holds, quiet periods)."),
     json_out: bool = typer.Option(False, "--json"),

@@ -11,7 +11,7 @@ the same compare-and-set as every other, and published as an event. Stdlib HTTP 
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -29,7 +29,7 @@ STATUSES = ("open", "acknowledged", "resolved")
 
 def incidents_list(
     open_only: bool = typer.Option(False, "--open", help="Only open and acknowledged incidents."),
-    status: Optional[list[str]] = typer.Option(None, "--status", help="open, acknowledged or resolved (repeatable)."),
+    status: list[str] | None = typer.Option(None, "--status", help="open, acknowledged or resolved (repeatable)."),
     limit: int = typer.Option(50, min=1, max=10_000),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:

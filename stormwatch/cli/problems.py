@@ -6,7 +6,6 @@ Through the API when ``STORMWATCH_API_URL`` or ``STORMWATCH_API_TOKEN`` is set, 
 
 from __future__ import annotations
 
-from typing import Optional
 
 import orjson
 import typer
@@ -45,7 +44,7 @@ def problems_show(problem_id: str, json_out: bool = typer.Option(False, "--json"
     console.print(timeline_table(doc["timeline"]))
 
 
-def _set_status(problem_id: str, status: str, by: Optional[str], comment: str, json_out: bool) -> None:
+def _set_status(problem_id: str, status: str, by: str | None, comment: str, json_out: bool) -> None:
     doc = answer(lambda b: b.problem_status(problem_id, status, by, comment))
     if json_out:
         print_json(doc)
@@ -60,14 +59,14 @@ JSON = typer.Option(False, "--json")
 
 
 @problems_app.command("known-error")
-def problems_known_error(problem_id: str, by: Optional[str] = BY, comment: str = COMMENT,
+def problems_known_error(problem_id: str, by: str | None = BY, comment: str = COMMENT,
                          json_out: bool = JSON) -> None:
     """Mark a problem a known error: the cause is understood, a workaround exists."""
     _set_status(problem_id, "known_error", by, comment, json_out)
 
 
 @problems_app.command("resolve")
-def problems_resolve(problem_id: str, by: Optional[str] = BY, comment: str = COMMENT, json_out: bool = JSON) -> None:
+def problems_resolve(problem_id: str, by: str | None = BY, comment: str = COMMENT, json_out: bool = JSON) -> None:
     """Resolve a problem; the next recurrence of its signature opens a new one."""
     _set_status(problem_id, "resolved", by, comment, json_out)
 

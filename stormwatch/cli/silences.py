@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -19,7 +18,7 @@ silences_app = typer.Typer(no_args_is_help=True, help="Mute alerts matching matc
 def silences_add(
     matchers: list[str] = typer.Argument(..., help='Matchers, e.g. \'service="orders-db"\' \'alertname=~"High.*"\'.'),
     duration: str = typer.Option("1h", help="How long, e.g. 30m, 2h, 1d."),
-    author: Optional[str] = typer.Option(None, help="Who creates it (default: the login name; through the API, "
+    author: str | None = typer.Option(None, help="Who creates it (default: the login name; through the API, "
                                                     "the token's name)."),
     comment: str = typer.Option(..., help="Why: shown to whoever looks at muted alerts."),
     json_out: bool = typer.Option(False, "--json"),

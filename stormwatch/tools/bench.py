@@ -65,8 +65,9 @@ def make_bodies(alerts: int, per_message: int, groups: int, distinct: int) -> li
         n = i % distinct
         g = (n // 10) % groups  # alerts of one rule arrive together, as Prometheus sends them
         batch.append({
-            "labels": {"alertname": f"Alert{g % 50}", "service": f"svc-{g // 50}", "instance": f"10.0.{n // 250}.{n % 250}:9100",
-                       "job": "node", "severity": "critical" if n % 7 == 0 else "warning", "cluster": "prod-eu-1"},
+            "labels": {"alertname": f"Alert{g % 50}", "service": f"svc-{g // 50}",
+                       "instance": f"10.0.{n // 250}.{n % 250}:9100", "job": "node",
+                       "severity": "critical" if n % 7 == 0 else "warning", "cluster": "prod-eu-1"},
             "annotations": {"summary": f"Alert{g % 50} firing on instance {n}", "runbook_url": "https://runbooks/x"},
             "startsAt": starts,
             "generatorURL": "http://prometheus:9090/graph?g0.expr=up",
@@ -229,7 +230,8 @@ async def run_bench(settings: Settings, console: Console, *, alerts: int, sizes:
                   console=console, transient=True, disable=as_json) as progress:
         for size in sizes:
             bodies = make_bodies(alerts, size, groups, distinct=max(groups, alerts // 4))
-            progress.console.print(f"[bold]{size} alert(s) per message[/bold]: {len(bodies):,} messages, {alerts:,} alerts")
+            progress.console.print(
+                f"[bold]{size} alert(s) per message[/bold]: {len(bodies):,} messages, {alerts:,} alerts")
             ns = settings.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}", "metrics_enabled": False})
             try:
                 bare = await _between_phases(_bare_ceiling(ns, bodies, progress))
@@ -307,8 +309,9 @@ def results_table(results: list[Result]) -> Table:
         table.add_column(col, justify="right")
     for r in results:
         table.add_row(
-            str(r.alerts_per_message), f"{r.messages:,}", f"{r.bare_msgs_per_s:,.0f}", f"{r.stormwatch_msgs_per_s:,.0f}",
-            f"{r.stormwatch_alerts_per_s:,.0f}", f"{r.ratio:.2f}x", f"{r.latency_p50_ms:.1f}", f"{r.latency_p99_ms:.1f}",
+            str(r.alerts_per_message), f"{r.messages:,}", f"{r.bare_msgs_per_s:,.0f}",
+            f"{r.stormwatch_msgs_per_s:,.0f}", f"{r.stormwatch_alerts_per_s:,.0f}", f"{r.ratio:.2f}x",
+            f"{r.latency_p50_ms:.1f}", f"{r.latency_p99_ms:.1f}",
             f"{r.latency_rate_msgs_per_s:,.0f}",
         )
     return table

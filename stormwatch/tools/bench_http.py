@@ -100,14 +100,14 @@ async def _wait_ready(url: str, process: asyncio.subprocess.Process, log: Path, 
     async with httpx.AsyncClient() as client:
         while loop.time() < deadline:
             if process.returncode is not None:
-                raise BenchUnavailable(f"{url} exited with {process.returncode}:\n{log.read_text()[-2000:]}")
+                raise BenchUnavailable(f"{url} exited with {process.returncode}:\n{log.read_text()[-2000:]}")  # noqa: ASYNC240
             try:
                 if (await client.get(url, timeout=1)).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.1)
-    raise BenchUnavailable(f"{url} not ready after {timeout}s:\n{log.read_text()[-2000:]}")
+    raise BenchUnavailable(f"{url} not ready after {timeout}s:\n{log.read_text()[-2000:]}")  # noqa: ASYNC240
 
 
 async def _wrk(wrk: str, url: str, body: Path, token: str, threads: int, connections: int, seconds: int) -> Round:
@@ -171,7 +171,7 @@ async def run_http_bench(settings: Settings, console: Console, *, alerts: int = 
             await _wait_ready(f"http://127.0.0.1:{am_port}/-/ready", procs[0], am_log)
             targets = {"alertmanager": (f"http://127.0.0.1:{am_port}/api/v2/alerts", ""),
                        "stormwatch": (f"http://127.0.0.1:{sw_port}/api/v2/alerts", TOKEN)}
-            for name, (url, token) in targets.items():  # warm-up: connections, caches, JIT-free but fair
+            for url, token in targets.values():  # warm-up: connections, caches, JIT-free but fair
                 await _wrk(wrk, url, body, token, threads, connections, 2)
             for n in range(rounds):
                 order = list(targets) if n % 2 == 0 else list(reversed(targets))
@@ -189,7 +189,7 @@ async def run_http_bench(settings: Settings, console: Console, *, alerts: int = 
                     proc.send_signal(signal.SIGTERM)
                     try:
                         await asyncio.wait_for(proc.wait(), timeout=15)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         proc.kill()
                         await proc.wait()
             await delete_namespace(settings.model_copy(update={"namespace": namespace}))

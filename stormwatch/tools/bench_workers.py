@@ -62,13 +62,13 @@ async def _scrape(port: int) -> str:
     """A worker's /metrics text ("" when it does not answer in time)."""
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout=2)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return ""
     try:
         writer.write(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
         await writer.drain()
         return (await asyncio.wait_for(reader.read(), timeout=5)).decode(errors="replace")
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return ""  # a worker busy with a long batch answers late: no sample this round (it is not a failure)
     finally:
         writer.close()
@@ -200,7 +200,7 @@ async def _one(settings: Settings, bodies: list[bytes], alerts: int, distinct: i
         for proc in procs:
             try:
                 await asyncio.wait_for(proc.wait(), timeout=30)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 proc.kill()
     return WorkersResult(workers, alerts, rate, samples[-1][0] - samples[0][0], memory / max(1, distinct),
                          [round(v, 1) for r in rss for v in r], round(pace, 1), p50 * 1000, p99 * 1000)

@@ -6,9 +6,9 @@ re-sends what is still firing; one sender emits a malformed alert. The symptoms 
 example rules' holds), find the database alert and attach to its incident; then the database recovers and
 most alerts resolve, but shipping's latency keeps firing: it stays a symptom of the database incident for the
 rules' 5-minute recovery grace (a recovery does not page) and, still firing when the grace runs out, becomes an
-incident of its own; then too the database incident resolves (its rule's 5-minute resolve hold). The worker's clock is simulated, so those
-minutes pass in a second; everything else is the real worker on the real RabbitMQ and Redis. The demo prints
-the incidents, the problem, the symptoms and the compression ratio.
+incident of its own; then too the database incident resolves (its rule's 5-minute resolve hold). The worker's
+clock is simulated, so those minutes pass in a second; everything else is the real worker on the real RabbitMQ
+and Redis. The demo prints the incidents, the problem, the symptoms and the compression ratio.
 
 The simulated clock starts as far in the past as the demo skips, so it reaches the real time when the storm ends:
 every time in the kept incidents (``--keep``, ``--console``) is a real minute that just passed, never the future.
@@ -23,7 +23,7 @@ import signal
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from rich.console import Console
@@ -48,7 +48,7 @@ DEPENDENTS = {  # service -> the format its monitoring sends
 ROUNDS = 4  # Prometheus re-sends firing alerts every evaluation interval
 CAUSE_HOLD_SKIP = 31.0  # the symptoms' 30s hold for a cause runs out
 RESOLVE_HOLD_SKIP = 5 * 60 + 1.0  # the database incident's 5m resolve hold and its symptoms' 5m recovery grace run out
-CONSOLE_TOKEN_NAME = "demo-console"
+CONSOLE_TOKEN_NAME = "demo-console"  # noqa: S105 - the name of a token, not one
 
 
 @dataclass
@@ -173,8 +173,10 @@ class DemoClock:
 
 async def _timers_done(worker: Worker, prefix: str) -> None:
     """Wait until no timer of a kind is left in the shared index (fired and completed by the worker)."""
+    assert worker.redis is not None  # started
     while True:
-        members = [m for shard in worker.keyspace.timer_shards for m in await worker.redis.zrange(shard, 0, -1)]
+        members = [m for shard in worker.keyspace.timer_shards
+                   for m in cast(list[bytes], await worker.redis.zrange(shard, 0, -1))]  # a bytes client
         if not any(m.decode().startswith(prefix) for m in members):
             return
         await asyncio.sleep(0.02)
@@ -220,6 +222,7 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False, 
                       console=console, transient=False) as progress:
             sent_task = progress.add_task("published", total=len(storm.bodies) + len(storm.recovery))
             done_task = progress.add_task("correlated", total=storm.valid_alerts + storm.recovery_alerts)
+            assert worker.topology is not None  # started
             exchange = worker.topology.alerts
             for b, fmt in storm.bodies:
                 await publish_many(exchange, [b], routing_key=f"demo.{fmt}")
@@ -252,7 +255,7 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False, 
 async def _serve_console(settings: Settings, console: Console, port: int | None, token: str) -> None:
     """Print where the console is and the run's token, then wait for Ctrl-C or SIGTERM."""
     host = settings.http_address[0]
-    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a comparison
     url = f"http://{host}:{port}/console/"
     console.print(f"console: {url}", highlight=False, soft_wrap=True)
     console.print(f"token: {token}", highlight=False, soft_wrap=True)
@@ -274,6 +277,7 @@ async def _serve_console(settings: Settings, console: Console, port: int | None,
 
 async def _report(worker: Worker, console: Console, alerts_in: int, elapsed: float) -> None:
     registry = worker.metrics.registry
+    assert worker.store is not None and worker.pipeline is not None  # started
     incidents = await worker.store.list_incidents(limit=1000)
     console.print(incidents_table([i.public() for i in incidents], title=f"{len(incidents)} incidents"))
     links = worker.pipeline.links

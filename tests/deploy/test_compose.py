@@ -67,9 +67,9 @@ def test_no_secret_is_written_in_the_file(compose):
     secretish = re.compile(r"PASS|TOKEN|SECRET|KEY|CREDENTIAL", re.I)
     for name, service in compose["services"].items():
         env = service.get("environment", {})
-        for key, value in env.items():
+        for key in env:
             if secretish.search(key):
-                assert key.endswith("__FILE") or key.endswith("_FILE"), f"{name}: {key} is a literal secret"
+                assert key.endswith(("__FILE", "_FILE")), f"{name}: {key} is a literal secret"
         assert "amqp://" not in json.dumps(env), f"{name}: the AMQP URL (with its password) goes in secrets.env"
     ignored = (DEPLOY / ".gitignore").read_text().split()
     for secret in compose["secrets"].values():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -32,7 +32,7 @@ async def scenario(request: pytest.FixtureRequest, clean: Settings, tmp_path: Pa
         await world.stop_all()
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001 - pytest's hook
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if not ROWS:
         return
     tr = terminalreporter
@@ -41,8 +41,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
     rows = [(r["scenario"], str(r["sent"]), str(r["processed"]), str(r["lost"]), str(r["duplicated"]),
              r["recovery"], r["notes"]) for r in ROWS]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
-    tr.write_line("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |")
+    tr.write_line("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
     tr.write_line("|" + "|".join("-" * (w + 1) + ("-" if i in (0, 6) else ":") for i, w in enumerate(widths)) + "|")
     for row in rows:
-        cells = [c.ljust(w) if i in (0, 6) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        cells = [c.ljust(w) if i in (0, 6) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         tr.write_line("| " + " | ".join(cells) + " |")

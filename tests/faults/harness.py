@@ -160,7 +160,7 @@ class Scenario:
             channel = await connection.channel(publisher_confirms=True)
             exchange = await channel.get_exchange(Names(self.settings.namespace).alerts_exchange)
             pending: set[asyncio.Future[Any]] = set()
-            for b, mid in zip(stream.bodies[start:stop], stream.ids[start:stop]):
+            for b, mid in zip(stream.bodies[start:stop], stream.ids[start:stop], strict=True):
                 pending.add(asyncio.ensure_future(exchange.publish(alert_message(b, message_id=mid), "faults")))
                 if len(pending) >= window:
                     done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)

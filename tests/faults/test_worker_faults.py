@@ -7,6 +7,7 @@ of ``harness.finish`` (no alert lost or doubled, one incident per group, each in
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from urllib.parse import urlsplit
 
@@ -38,7 +39,7 @@ async def test_exit_between_state_write_and_ack(scenario):
     # batches to reach its exit (the survivor alone could otherwise drain the rest while it restarts)
     third = len(stream.bodies) // 3
     publisher = asyncio.create_task(scenario.publish(stream, 0, third))
-    for nth, (start, stop) in zip(("9", ""), ((third, 2 * third), (2 * third, None))):
+    for nth, (start, stop) in zip(("9", ""), ((third, 2 * third), (2 * third, None)), strict=True):
         # exits after its 5th write; the restart exits after its 9th; the last one stays
         assert await asyncio.wait_for(doomed.process.wait(), timeout=60) == 137
         await publisher
@@ -119,7 +120,7 @@ async def test_broker_closes_the_workers_connections(scenario):
         pid = victim.process.pid
         cuts = [0, messages // 3, 2 * messages // 3, messages]
         held = []
-        for start, stop in zip(cuts, cuts[1:]):
+        for start, stop in itertools.pairwise(cuts):
             (connection,) = await eventually(lambda: worker_connections(ns, pid), timeout=30,
                                              what="the victim connected (again)")
             await eventually(lambda: _consuming(connection, queue), timeout=30, what="the victim consuming (again)")

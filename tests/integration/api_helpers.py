@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from typing import Any
+from collections.abc import AsyncIterator
 
 import aio_pika
 import httpx
@@ -66,7 +67,7 @@ class EventTap:
         self.queue: aio_pika.abc.AbstractQueue | None = None
         self.seen: list[dict[str, Any]] = []  # every event read so far, in order
 
-    async def start(self) -> "EventTap":
+    async def start(self) -> EventTap:
         self.connection = await aio_pika.connect(self.settings.amqp_url)
         channel = await self.connection.channel()
         exchange = await channel.declare_exchange(Names(self.settings.namespace).events_exchange,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 

@@ -52,7 +52,7 @@ class RedisCluster3:
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
             ))
-        for port, process in zip(self.ports, self.processes):
+        for port, process in zip(self.ports, self.processes, strict=True):
             await eventually(lambda port=port, process=process: self._ping(port, process), timeout=10,
                              what=f"cluster node {port} up")
         create = await asyncio.create_subprocess_exec(
@@ -104,6 +104,6 @@ class RedisCluster3:
         for process in self.processes:
             try:
                 await asyncio.wait_for(process.wait(), timeout=5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 process.kill()
                 await process.wait()

@@ -4,7 +4,8 @@ scheduled in the due index)."""
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis

@@ -67,7 +67,7 @@ async def test_a_flapping_alert_keeps_its_incident_open_until_quiet_and_two_work
 
         clock.now += 4 * 60  # 4m30s after the last change: not quiet long enough
         polls = [w.timers.polls for w in workers]
-        await eventually(lambda: all(w.timers.polls >= n + 2 for w, n in zip(workers, polls)), what="timer polls")
+        await eventually(lambda: all(w.timers.polls >= n + 2 for w, n in zip(workers, polls, strict=True)), what="timer polls")
         assert (await store.incident(second.id)).status == "open"
 
         clock.now += 60  # quiet for 5m: no longer flapping; the alert is resolved, so the incident resolves

@@ -13,7 +13,6 @@ import shutil
 import socket
 from pathlib import Path
 
-import pytest
 
 from tests.conftest import eventually, missing_tool
 from tests.integration.api_helpers import INGEST, start_api

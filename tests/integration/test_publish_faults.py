@@ -5,7 +5,8 @@ Nothing is lost: the batch's deliveries stay unacked, RabbitMQ redelivers them, 
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import structlog
 

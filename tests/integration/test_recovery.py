@@ -77,7 +77,7 @@ async def test_a_recovering_cascade_pages_once_and_a_symptom_still_firing_after_
         # shipping keeps firing: when the grace runs out (300s after the recovery) its recheck timer pages it
         clock.now += 209
         polls = [w.timers.polls for w in workers]
-        await eventually(lambda: all(w.timers.polls >= n + 2 for w, n in zip(workers, polls)), what="timer polls")
+        await eventually(lambda: all(w.timers.polls >= n + 2 for w, n in zip(workers, polls, strict=True)), what="timer polls")
         assert [i.id for i in await store.list_incidents()] == [db.id]
         clock.now += 2
 

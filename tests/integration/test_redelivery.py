@@ -39,7 +39,7 @@ async def test_four_workers_with_redeliveries_count_exactly_once(clean):
         await w.start()
     try:
         messages = []
-        for r in range(ROUNDS):
+        for _round in range(ROUNDS):
             for g in range(GROUPS):
                 alerts = [v2_alert(f"Alert{g}", f"svc-{g % 3}", f"pod-{p}") for p in range(PODS)]
                 messages.append((uuid.uuid4().hex, orjson.dumps(alerts)))
@@ -82,7 +82,7 @@ async def test_four_workers_with_redeliveries_count_exactly_once(clean):
         for w in workers:
             try:
                 await w.stop()
-            except Exception:  # noqa: BLE001 - worker 0's connection is already closed
+            except Exception:  # noqa: BLE001, S110 - worker 0's connection is already closed
                 pass
 
 

@@ -51,7 +51,7 @@ class Serve:
         } | env
         self.process: asyncio.subprocess.Process | None = None
 
-    async def start(self) -> "Serve":
+    async def start(self) -> Serve:
         assert STORMWATCH, "the stormwatch console script is not installed next to the interpreter"
         with self.log.open("wb") as out:
             self.process = await asyncio.create_subprocess_exec(
@@ -81,7 +81,7 @@ class Serve:
             writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
             await writer.drain()
             raw = await asyncio.wait_for(reader.read(), timeout=5)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             return None
         finally:
             writer.close()

@@ -7,7 +7,8 @@ dependency looks like from the consumer); time moves on an injected clock.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import httpx
 from structlog.testing import capture_logs

@@ -40,7 +40,7 @@ async def test_incident_resolves_after_the_hold_exactly_once_across_two_workers(
 
         clock.now += 299  # not yet due: both workers poll, nothing resolves
         polls = [w.timers.polls for w in workers]
-        await eventually(lambda: all(w.timers.polls >= n + 2 for w, n in zip(workers, polls)), what="timer polls")
+        await eventually(lambda: all(w.timers.polls >= n + 2 for w, n in zip(workers, polls, strict=True)), what="timer polls")
         assert (await store.incident(incident.id)).status == "open"
 
         clock.now += 2

@@ -34,7 +34,7 @@ async def api(clean, tmp_path: Path):
         yield api
 
 
-async def _with_healthz(api, request):  # noqa: ANN001, ANN202
+async def _with_healthz(api, request):
     """``request`` and a /healthz sent at the same moment; both must answer."""
     answer, health = await asyncio.gather(request, api.client.get("/healthz"))
     assert health.status_code == 200, health.text

@@ -26,7 +26,7 @@ def reference_signature(labels: dict[str, str]) -> int:
 
 
 def reference_fingerprint(labels: dict[str, str]) -> str:
-    return "%016x" % reference_signature(labels)
+    return f"{reference_signature(labels):016x}"
 
 
 # Literal values from prometheus/common, model/signature_test.go (TestLabelsToSignature and the
@@ -47,8 +47,8 @@ PROMETHEUS_COMMON_CASES = [
 def test_matches_prometheus_common_literals(labels, expected):
     assert reference_signature(labels) == expected  # the reference implementation is right...
     assert labels_to_signature(labels) == expected  # ...and so is the real one
-    assert fingerprint(labels) == "%016x" % expected
-    assert FingerprintCache()(labels) == "%016x" % expected
+    assert fingerprint(labels) == f"{expected:016x}"
+    assert FingerprintCache()(labels) == f"{expected:016x}"
 
 
 def test_empty_label_set_is_the_offset_basis():

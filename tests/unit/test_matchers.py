@@ -466,7 +466,7 @@ def test_eq_ne_agree_with_reference(
         name = data.draw(st.sampled_from(sorted(labels)))
         specs = [*specs, (name, data.draw(st.sampled_from([EQ, NE])), labels[name])]
     ms = [Matcher(n, k, v) for n, k, v in specs]
-    for matcher, (n, k, v) in zip(ms, specs):
+    for matcher, (n, k, v) in zip(ms, specs, strict=True):
         assert matcher.matches(labels) is reference_matches(n, k, v, labels)
     assert matches_all(ms, labels) is all(reference_matches(n, k, v, labels) for n, k, v in specs)
     # the string form means the same thing

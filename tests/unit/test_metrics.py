@@ -8,7 +8,7 @@ import asyncio
 import os
 import shutil
 import subprocess
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest

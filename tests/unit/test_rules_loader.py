@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from rules.loader import EXAMPLES_DIR, RuleError, RuleSetInvalid, check_directory, load_rule_set
 from rules.matchers import MatchType
@@ -194,7 +195,7 @@ def test_matchers_accept_one_string_listing_several(tmp_path: Path) -> None:
 
 def test_models_are_frozen() -> None:
     rule_file = RuleFile.model_validate({"actions": [{"name": "a", "type": "http"}]})
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         rule_file.actions[0].name = "b"  # type: ignore[misc]
 
 
