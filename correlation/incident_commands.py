@@ -20,7 +20,7 @@ from events.types import COMMAND_TYPES
 
 from correlation.keyspace import Keyspace, parse_incident_id
 from correlation.model import AlertState, Incident
-from correlation.scripts import Scripts
+from kv.scripts import Scripts
 
 COMMANDS = ("acknowledge", "resolve", "reopen", "assign", "comment", "priority")
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
@@ -134,7 +134,7 @@ class IncidentCommands:
         self.keys = keyspace
         self.timeline_max = timeline_max
         self.max_attempts = max_attempts
-        self.scripts = Scripts(redis, "incident_command")
+        self.scripts = Scripts(redis, "correlation", "incident_command")
 
     async def _read(self, incident_id: str) -> tuple[int, str, dict[str, str]]:
         gid, _ = parse_incident_id(incident_id)

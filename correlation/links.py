@@ -27,7 +27,7 @@ from correlation.keyspace import Keyspace
 from correlation.lifecycle import describe as _describe
 from correlation.problems import Occurrence, Problem, recurrence_occurrence, shared_cause_occurrence, signature_id
 from correlation.routing import Router
-from correlation.scripts import Scripts
+from kv.scripts import Scripts
 
 CAUSE_TTL = 7 * 86400  # a cause key nobody wrote to for a week holds only stopped sources
 
@@ -37,8 +37,8 @@ class Links:
         self.redis = redis
         self.keys = keyspace
         self.timeline_max = timeline_max
-        self.scripts = Scripts(redis, "cause_update", "add_symptom", "problem_occurrence", "problem_link",
-                               "problem_status")
+        self.scripts = Scripts(redis, "correlation", "cause_update", "add_symptom", "problem_occurrence",
+                               "problem_link", "problem_status")
 
     # -- the cause index --------------------------------------------------------------------------
 

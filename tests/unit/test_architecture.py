@@ -1,8 +1,9 @@
 """Import arrows between Stormwatch's packages, checked by reading source (ast), never by importing.
 
-Order, top to bottom: ingest -> correlation -> actions -> rules -> events. A package may import only packages
-below it (plus stdlib and third-party); the shell ``stormwatch`` may import all of them, and none of them may import
-the shell. ``events`` (the event contract) is at the bottom: it imports no first-party package. The correlation
+Order, top to bottom: replay -> ingest -> correlation -> actions -> rules -> kv -> events. A package may import only
+packages below it (plus stdlib and third-party); the shell ``stormwatch`` may import all of them, and none of them may
+import the shell. ``events`` (the event contract) is at the bottom: it imports no first-party package; ``kv`` (the
+shared Redis conventions) imports none but the contract. The correlation
 engine (``correlation/engine*.py`` or ``correlation/engine/``) stays pure: no broker or Redis client, and no reading
 the wall clock.
 
@@ -22,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-ORDER = ("ingest", "correlation", "actions", "rules", "events")
+ORDER = ("replay", "ingest", "correlation", "actions", "rules", "kv", "events")
 SHELL = "stormwatch"
 PACKAGES = (*ORDER, SHELL)
 
@@ -121,7 +122,7 @@ def violations(root: Path) -> list[str]:
 
 def test_no_forbidden_import_arrows() -> None:
     found = violations(ROOT)
-    assert not found, "forbidden imports (allowed order: ingest -> correlation -> actions -> rules -> events; " \
+    assert not found, "forbidden imports (allowed order: replay -> ingest -> correlation -> actions -> rules -> kv -> events; " \
         "stormwatch may import all, none may import stormwatch):\n  " + "\n  ".join(found)
 
 

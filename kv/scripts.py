@@ -1,4 +1,5 @@
-"""The store's Lua scripts: loaded by name from ``correlation/lua/``, run many at a time by SHA in one pipeline."""
+"""Lua scripts, the one convention: ``<package>/lua/<name>.lua`` loaded by name, run many at a time by SHA in one
+pipeline, reloaded once if Redis forgot them (a restart or ``SCRIPT FLUSH``)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from redis.exceptions import NoScriptError
 
 
 class Scripts:
-    def __init__(self, redis: Redis, *names: str) -> None:
+    def __init__(self, redis: Redis, package: str, *names: str) -> None:
+        """Load ``names`` from ``package``'s ``lua/`` folder (``package`` as imported, e.g. ``"correlation"``)."""
         self.redis = redis
-        self._src = {name: resources.files("correlation").joinpath("lua", f"{name}.lua").read_text() for name in names}
+        self._src = {name: resources.files(package).joinpath("lua", f"{name}.lua").read_text() for name in names}
         self._sha: dict[str, str] = {}
         self._cluster = isinstance(redis, RedisCluster)
 
