@@ -1,8 +1,8 @@
 """Import arrows between Stormwatch's packages, checked by reading source (ast), never by importing.
 
 Order, top to bottom: replay -> ingest -> correlation -> actions -> rules -> kv -> events. A package may import only
-packages below it (plus stdlib and third-party); the shell ``stormwatch`` may import all of them, and none of them may
-import the shell. ``events`` (the event contract) is at the bottom: it imports no first-party package; ``kv`` (the
+packages below it (plus stdlib and third-party), and correlation not actions either (only replay runs both); the shell
+``stormwatch`` may import all of them, and none of them may import the shell. ``events`` (the event contract) is at the bottom: it imports no first-party package; ``kv`` (the
 shared Redis conventions) imports none but the contract. The correlation
 engine (``correlation/engine*.py`` or ``correlation/engine/``) stays pure: no broker or Redis client, and no reading
 the wall clock.
@@ -32,6 +32,9 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     pkg: frozenset(ORDER[: ORDER.index(pkg)]) | {SHELL} for pkg in ORDER
 }
 FORBIDDEN[SHELL] = frozenset()
+# correlation decides; actions acts on its events (through the contract in events/). Only the offline tools in
+# replay/ run both, so correlation imports neither replay nor actions.
+FORBIDDEN["correlation"] |= {"actions"}
 
 ENGINE_FORBIDDEN_IMPORTS = frozenset({"aio_pika", "aiormq", "redis"})
 
@@ -122,8 +125,8 @@ def violations(root: Path) -> list[str]:
 
 def test_no_forbidden_import_arrows() -> None:
     found = violations(ROOT)
-    assert not found, "forbidden imports (allowed order: replay -> ingest -> correlation -> actions -> rules -> kv -> events; " \
-        "stormwatch may import all, none may import stormwatch):\n  " + "\n  ".join(found)
+    assert not found, "forbidden imports (allowed order: replay -> ingest -> correlation -> actions -> rules -> kv -> events, " \
+        "but correlation never imports actions; stormwatch may import all, none may import stormwatch):\n  " + "\n  ".join(found)
 
 
 # --- cycles between modules ------------------------------------------------------------------------------------
@@ -277,6 +280,8 @@ def _write(root: Path, rel: str, text: str) -> None:
         ("rules/schema.py", "from stormwatch import cli\n", "rules must not import stormwatch"),
         ("actions/http.py", "from ingest.amqp import x\n", "actions must not import ingest"),
         ("correlation/dedup.py", "if True:\n    import ingest\n", "correlation/dedup.py:2: correlation must not import ingest"),
+        ("correlation/store/pipeline.py", "from actions.triggers import planned_runs\n", "correlation must not import actions"),
+        ("correlation/core/engine.py", "import replay.simulation\n", "correlation must not import replay"),
         ("ingest/amqp.py", "import stormwatch.settings\n", "ingest must not import stormwatch"),
         ("rules/sub/m.py", "from ...ingest import a\n", "relative import beyond top level: ...ingest"),
         ("rules/sub/__init__.py", "from .. import x\nfrom ... import y\n", "relative import beyond top level"),
@@ -309,6 +314,7 @@ def test_checker_allows(tmp_path: Path) -> None:
     _write(tmp_path, "rules/alert.py", "from . import matchers\nfrom .matchers import m\nimport pydantic\n")
     _write(tmp_path, "rules/sub/m.py", "from .. import alert\nfrom ..ingest import a\n")  # rules.ingest, not ingest
     _write(tmp_path, "events/amqp.py", "import aio_pika\nfrom events.names import RUNNER_ROUTE\nfrom . import types\n")
+    _write(tmp_path, "replay/simulation.py", "from actions.triggers import planned_runs\nfrom correlation.core import engine\n")
     for above in ("ingest/a.py", "correlation/a.py", "actions/a.py", "rules/a.py", "stormwatch/a.py"):
         _write(tmp_path, above, "from events.builders import incident_event\n")  # everyone may use the contract
     assert violations(tmp_path) == []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from correlation.simulation import Simulation
+from replay.simulation import Simulation
 from rules.alert import Alert
 from rules.fingerprint import fingerprint
 from rules.loader import load_rule_set

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from correlation.model import Incident
 from correlation.muting import Silence
-from correlation.simulation import Simulation
+from replay.simulation import Simulation
 from rules.alert import Alert
 from rules.fingerprint import fingerprint
 from rules.loader import RuleSetInvalid, load_rule_set
