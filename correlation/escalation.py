@@ -12,8 +12,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from correlation.keyspace import Keyspace, parse_incident_id
-from correlation.model import Incident
+from correlation.core.model import parse_incident_id
+from correlation.keyspace import Keyspace
+from correlation.core.model import Incident
 
 # KEYS: group, incident, timeline, marker; ARGV: now, text prefix, timeline max, marker ttl
 _ESCALATE = """

@@ -18,8 +18,9 @@ from redis.asyncio import Redis
 from events.builders import incident_command
 from events.types import COMMAND_TYPES
 
-from correlation.keyspace import Keyspace, parse_incident_id
-from correlation.model import AlertState, Incident
+from correlation.core.model import parse_incident_id
+from correlation.keyspace import Keyspace
+from correlation.core.model import AlertState, Incident
 from kv.scripts import Scripts
 
 COMMANDS = ("acknowledge", "resolve", "reopen", "assign", "comment", "priority")

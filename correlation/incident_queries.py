@@ -15,8 +15,9 @@ import orjson
 from redis.asyncio import Redis
 
 from correlation.incident_commands import incident_view
-from correlation.keyspace import Keyspace, parse_incident_id
-from correlation.model import OPEN_STATUSES, AlertState
+from correlation.core.model import parse_incident_id
+from correlation.keyspace import Keyspace
+from correlation.core.model import OPEN_STATUSES, AlertState
 
 CHUNK = 200
 

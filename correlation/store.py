@@ -17,10 +17,11 @@ from redis.asyncio import Redis
 
 from events.builders import incident_event
 
-from correlation.decision import Decision, parse_timer
-from correlation.keyspace import Keyspace, parse_incident_id
-from correlation.model import AlertState, GroupState, Incident
-from correlation.routing import Group
+from correlation.core.decision import Decision, parse_timer
+from correlation.core.model import parse_incident_id
+from correlation.keyspace import Keyspace
+from correlation.core.model import AlertState, GroupState, Incident
+from correlation.core.routing import Group
 from kv.scripts import Scripts
 
 TIMER_CLAIM_LIMIT = 100  # due timers claimed per shard per poll

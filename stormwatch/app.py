@@ -15,7 +15,7 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 from redis.asyncio import Redis
 
-from correlation.routing import IncidentDefaults, Router
+from correlation.core.routing import IncidentDefaults, Router
 from correlation.silences import SilenceStore
 from correlation.keyspace import Keyspace
 from correlation.pipeline import CorrelationPipeline, Delivery, TimerFiring

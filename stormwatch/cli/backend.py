@@ -256,14 +256,16 @@ class RedisBackend:
         return [s.public(now) for s in found if include_expired or s.state(now) != "expired"]
 
     def add_silence(self, matchers: list[str], duration: str, author: str | None, comment: str) -> dict[str, Any]:
-        from correlation.muting import Silence
+        from correlation.core.muting import Silence
+        from correlation.silences import new_silence_id
         from rules.matchers import MatcherError, parse_matcher
         from rules.schema import parse_duration
 
         now = time.time()
         try:
             parsed = [parse_matcher(m) for m in matchers]
-            silence = Silence.create(parsed, now, now + parse_duration(duration), login(author), comment, now)
+            silence = Silence.create(parsed, now, now + parse_duration(duration), login(author), comment, now,
+                                     silence_id=new_silence_id())
         except (MatcherError, ValueError) as exc:
             raise BackendError(2, f"invalid silence: {exc}") from None
         self._with(lambda store: _silences(store).add(silence))

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from correlation.keyspace import Keyspace, incident_id
+from correlation.core.model import incident_id
+from correlation.keyspace import Keyspace
 from correlation.links import Links
-from correlation.routing import Router
+from correlation.core.routing import Router
 from correlation.store import FollowUps
 from rules.schema import RuleSet
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from correlation.causes import CauseRules, Causes, Entry
+from correlation.core.causes import CauseRules, Causes, Entry
 from replay.simulation import Simulation
 from rules.alert import Alert
 from rules.fingerprint import fingerprint

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from correlation.model import GroupState
+from correlation.core.model import GroupState
 from replay.simulation import Simulation
 from rules.alert import Alert
 from rules.fingerprint import fingerprint
