@@ -7,8 +7,7 @@ from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
 from correlation.core.causes import Cause
-from correlation.core.model import parse_incident_id
-from correlation.core.model import AlertState, Incident
+from correlation.core.model import AlertState, Incident, parse_incident_id
 
 PriorityOf = Callable[[Mapping[str, str]], str]
 MutedBy = Callable[[Mapping[str, str]], str]

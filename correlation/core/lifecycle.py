@@ -14,8 +14,7 @@ from rules.schema import Threshold
 
 from correlation.core.causes import Entry
 from correlation.core.decision import Context, Decision, Event, Recurrence, Symptom, hold_timer
-from correlation.core.model import incident_id
-from correlation.core.model import AlertState, GroupState, Incident
+from correlation.core.model import AlertState, GroupState, Incident, incident_id
 from correlation.core.routing import DEFAULT_RULE, priority_rank
 
 HELD = "threshold"  # AlertState.muted while the group rule's threshold holds the alert back

@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from correlation.incident_commands import Command, CommandRefused
-from correlation.incident_queries import IncidentFilter
+from correlation.store.incident_commands import Command, CommandRefused
+from correlation.store.incident_queries import IncidentFilter
 from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, parse_model,
                                    query_choices, query_limit, query_set)
 from stormwatch.api.schemas import AssignBody, CommentBody, NoteBody, PriorityBody, Strict

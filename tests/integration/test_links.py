@@ -8,10 +8,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from correlation.core.model import incident_id
-from correlation.keyspace import Keyspace
-from correlation.links import Links
+from correlation.store.keyspace import Keyspace
+from correlation.store.links import Links
 from correlation.core.routing import Router
-from correlation.store import FollowUps
+from correlation.store.store import FollowUps
 from rules.schema import RuleSet
 
 T0 = 1_800_000_000.0

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from actions.model import IncidentEvent, ProblemEvent, parse_event
 from actions.topology import ActionNames
-from correlation.incident_commands import incident_view
+from correlation.store.incident_commands import incident_view
 from correlation.core.model import Incident
 from correlation.core.muting import Silence
 from correlation.core.problems import Problem

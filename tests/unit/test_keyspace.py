@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from correlation.core.model import incident_id, parse_incident_id
-from correlation.keyspace import Keyspace
+from correlation.store.keyspace import Keyspace
 
 CLUSTER_SLOTS = 16384
 

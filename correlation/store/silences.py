@@ -7,7 +7,7 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from correlation.keyspace import Keyspace
+from correlation.store.keyspace import Keyspace
 from correlation.core.muting import Silence
 
 

@@ -18,9 +18,8 @@ from redis.asyncio import Redis
 from events.builders import incident_event
 
 from correlation.core.decision import Decision, parse_timer
-from correlation.core.model import parse_incident_id
-from correlation.keyspace import Keyspace
-from correlation.core.model import AlertState, GroupState, Incident
+from correlation.store.keyspace import Keyspace
+from correlation.core.model import AlertState, GroupState, Incident, parse_incident_id
 from correlation.core.routing import Group
 from kv.scripts import Scripts
 
@@ -88,7 +87,8 @@ class IncidentStore:
         self.keys = keyspace
         self.marker_ttl = marker_ttl
         self.timeline_max = timeline_max
-        self.scripts = Scripts(redis, "correlation", "read_group", "apply_group", "claim_timers", "complete_timer")
+        self.scripts = Scripts(redis, "correlation.store", "read_group", "apply_group", "claim_timers",
+                               "complete_timer")
 
     async def load_scripts(self) -> None:
         await self.scripts.load()
