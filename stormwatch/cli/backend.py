@@ -195,15 +195,14 @@ class RedisBackend:
 
     def incident(self, incident_id: str) -> dict[str, Any]:
         from actions.state import ActionState
+        from correlation.store.incident_document import incident_document
         from correlation.store.incident_queries import IncidentQueries
         from correlation.store.links import Links
 
         async def run(store: Any) -> dict[str, Any] | None:
-            doc = await IncidentQueries(store.redis, store.keys).detail(incident_id)
-            if doc is not None:
-                doc["symptoms"] = await Links(store.redis, store.keys, timeline_max=1).symptoms(incident_id)
-                doc["actions"] = await ActionState(store.redis, store.keys).runs(incident_id, 50)
-            return doc
+            return await incident_document(IncidentQueries(store.redis, store.keys),
+                                           Links(store.redis, store.keys, timeline_max=1),
+                                           ActionState(store.redis, store.keys), incident_id)
 
         return _found(self._with(run), f"no incident {incident_id!r}")
 
