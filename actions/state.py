@@ -1,8 +1,9 @@
 """Every piece of action state, in Redis (any number of workers share it; nothing is kept in-process).
 
 Claims (one run per run id), completed records, rate-limit windows, circuit breakers, approvals, due times
-(approved runs, approval expiry, verification) and the audit stream. Each check-and-change is one Lua script,
-so two workers can never both pass the same check. Key names come from the shell's keyspace (``ActionKeys``).
+(approved runs, approval expiry, verification) and the audit stream. Each check-and-change is one Lua script
+(``actions/lua/``, loaded by ``kv.scripts``; the due index's claim and complete are still inline here), so two
+workers can never both pass the same check. Key names come from the shell's keyspace (``ActionKeys``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import orjson
 from redis.asyncio import Redis
 
 from actions.run_record import ActionRun
+from kv.scripts import Scripts
 
 #: states after which a redelivered event changes nothing (pending/approved runs continue through the due index)
 SETTLED = ("succeeded", "failed", "skipped", "rejected", "expired", "pending_approval", "approved")
@@ -37,73 +39,6 @@ class ActionKeys(Protocol):
     def audit(self) -> str: ...
 
 
-# KEYS: run, claim; ARGV: owner, lease ms, resumable states (",running,"), then field/value pairs written when the
-# run is first claimed. A run in a resumable state whose claim lapsed (its worker died) is claimed again.
-_CLAIM = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if state and not string.find(ARGV[3], ',' .. state .. ',', 1, true) then return {'settled', state} end
-if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'busy', state or ''} end
-if not state then
-  for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-end
-redis.call('HSET', KEYS[1], 'state', 'running')
-return {'claimed', ''}
-"""
-
-# KEYS: run, claim; ARGV: owner, flat field/value pairs. Writes only while the claim is ours.
-_FINISH = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('DEL', KEYS[2])
-return 1
-"""
-
-# KEYS: one window per limit; ARGV: now, member, then (max, window) per key. All pass, or none is taken.
-_RATE = """
-local now = tonumber(ARGV[1])
-for i, key in ipairs(KEYS) do
-  local max, window = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  if redis.call('ZSCORE', key, ARGV[2]) == false and redis.call('ZCARD', key) >= max then return i end
-end
-for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, now, ARGV[2])
-  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2 + 2 * i]) * 1000) + 1000)
-end
-return 0
-"""
-
-# KEYS: breaker; ARGV: now, trial lease. 1: closed; 2: half-open and this run is the one trial (leased, so a trial
-# whose worker died lets another try after the lease); 0: open, or half-open with a trial under way.
-_BREAKER_ALLOWS = """
-local h = redis.call('HMGET', KEYS[1], 'open_until', 'trial_until')
-local open_until = tonumber(h[1] or '0')
-if open_until == 0 then return 1 end
-local now = tonumber(ARGV[1])
-if open_until > now then return 0 end
-if tonumber(h[2] or '0') > now then return 0 end
-redis.call('HSET', KEYS[1], 'trial_until', now + tonumber(ARGV[2]))
-return 2
-"""
-
-# KEYS: breaker; ARGV: ok (1/0), threshold, cooldown, now. Returns 1 when this failure opened the breaker, 2 when
-# it opened it again (the half-open trial failed), else 0.
-# A success closes it. A failure while half-open (the trial's) opens it again at once for another cooldown; a
-# failure of a run that started before it opened, finishing while it is open, changes nothing.
-_BREAKER_RECORD = """
-if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) return 0 end
-local now = tonumber(ARGV[4])
-local open_until = tonumber(redis.call('HGET', KEYS[1], 'open_until') or '0')
-if open_until > now then return 0 end
-local fails = redis.call('HINCRBY', KEYS[1], 'failures', 1)
-if open_until > 0 or fails >= tonumber(ARGV[2]) then
-  redis.call('HSET', KEYS[1], 'open_until', now + tonumber(ARGV[3]), 'failures', 0, 'trial_until', 0)
-  if open_until > 0 then return 2 end
-  return 1
-end
-return 0
-"""
-
 # KEYS: due; ARGV: now, lease, limit. Claims due members by moving them to now + lease.
 _CLAIM_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
@@ -124,23 +59,6 @@ if score and tonumber(score) == tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1
 return 0
 """
 
-# KEYS: run; ARGV: decision (approved|rejected), who, now. Only a pending run can be decided.
-_DECIDE = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if state ~= 'pending_approval' then return state or '' end
-redis.call('HSET', KEYS[1], 'state', ARGV[1], 'decided_by', ARGV[2], 'decided_at', ARGV[3])
-return 'ok'
-"""
-
-# KEYS: run; ARGV: expected state, new state, then flat field/value pairs
-_TRANSITION = """
-if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[2])
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return 1
-"""
-
-
 def _flat(run_id: str, fields: dict[str, Any]) -> list[str]:
     """A write's field/value pairs: each field checked against its type in the run record, rendered as stored."""
     out: list[str] = []
@@ -160,15 +78,10 @@ class ActionState:
         self.keys = keys
         self.timeline_max = timeline_max
         self.audit_max = audit_max
-        self._claim = redis.register_script(_CLAIM)
-        self._finish = redis.register_script(_FINISH)
-        self._rate = redis.register_script(_RATE)
-        self._breaker_allows = redis.register_script(_BREAKER_ALLOWS)
-        self._breaker_record = redis.register_script(_BREAKER_RECORD)
+        self.scripts = Scripts(redis, "actions", "claim_run", "finish_run", "transition_run", "rate_limit",
+                               "breaker_allows", "breaker_record", "decide_approval")
         self._claim_due = redis.register_script(_CLAIM_DUE)
         self._complete_due = redis.register_script(_COMPLETE_DUE)
-        self._decide = redis.register_script(_DECIDE)
-        self._transition = redis.register_script(_TRANSITION)
 
     # -- runs --------------------------------------------------------------------------------------------------
 
@@ -178,8 +91,8 @@ class ActionState:
         yet is stored as ``run`` (and indexed by its ``created_at``); ``None``: resume a stored run as it is."""
         k = self.keys
         fields = [text for pair in run.stored().items() for text in pair] if run is not None else []
-        status, state = await self._claim(keys=[k.action_run(run_id), k.action_claim(run_id)],
-                                          args=[owner, int(lease * 1000), "," + ",".join(resumable) + ",", *fields])
+        status, state = await self.scripts.run("claim_run", [k.action_run(run_id), k.action_claim(run_id)],
+                                               [owner, int(lease * 1000), "," + ",".join(resumable) + ",", *fields])
         if status == b"claimed" and run is not None and run.created_at is not None:
             pipe = self.redis.pipeline(transaction=False)
             pipe.zadd(k.action_runs, {run_id: run.created_at}, nx=True)
@@ -191,12 +104,12 @@ class ActionState:
     async def finish(self, run_id: str, owner: str, fields: dict[str, Any]) -> bool:
         """Write the run's settled record and release the claim (only if the claim is still ours)."""
         k = self.keys
-        return bool(await self._finish(keys=[k.action_run(run_id), k.action_claim(run_id)],
-                                       args=[owner, *_flat(run_id, fields)]))
+        return bool(await self.scripts.run("finish_run", [k.action_run(run_id), k.action_claim(run_id)],
+                                           [owner, *_flat(run_id, fields)]))
 
     async def transition(self, run_id: str, expected: str, new: str, fields: dict[str, Any] | None = None) -> bool:
-        return bool(await self._transition(keys=[self.keys.action_run(run_id)],
-                                           args=[expected, new, *_flat(run_id, fields or {})]))
+        return bool(await self.scripts.run("transition_run", [self.keys.action_run(run_id)],
+                                           [expected, new, *_flat(run_id, fields or {})]))
 
     async def load(self, run_id: str) -> ActionRun | None:
         """One run, typed."""
@@ -248,22 +161,23 @@ class ActionState:
         args: list[Any] = [now, member]
         for _, _, most, window in limits:
             args += [most, window]
-        return int(await self._rate(keys=keys, args=args))
+        return int(await self.scripts.run("rate_limit", keys, args))
 
     async def breaker_allows(self, action: str, now: float, trial_lease: float = 60.0) -> bool:
         """Closed: yes. Open: no. After the cooldown (half-open): yes for one trial run at a time (for
         ``trial_lease`` seconds); its outcome closes the breaker or opens it again."""
-        return bool(await self._breaker_allows(keys=[self.keys.action_breaker(action)], args=[now, trial_lease]))
+        return bool(await self.scripts.run("breaker_allows", [self.keys.action_breaker(action)], [now, trial_lease]))
 
     async def breaker_record(self, action: str, ok: bool, threshold: int, cooldown: float, now: float) -> int:
         """Count a run's outcome: 1 when this failure opened the breaker, 2 when it opened it again (the trial after
         the cooldown failed), else 0."""
-        return int(await self._breaker_record(keys=[self.keys.action_breaker(action)],
-                                               args=[1 if ok else 0, threshold, cooldown, now]))
+        return int(await self.scripts.run("breaker_record", [self.keys.action_breaker(action)],
+                                          [1 if ok else 0, threshold, cooldown, now]))
 
     async def decide(self, run_id: str, decision: str, who: str, now: float) -> str:
         """Approve or reject a pending run: 'ok', or the state it was in instead."""
-        result = (await self._decide(keys=[self.keys.action_run(run_id)], args=[decision, who, now])).decode()
+        result = (await self.scripts.run("decide_approval", [self.keys.action_run(run_id)],
+                                         [decision, who, now])).decode()
         if result == "ok":
             # the due index is another slot: schedule after the decision; if this stops in between, the run's
             # expiry entry (removed last) finds it approved and schedules it then (actions/due.py)

@@ -11,7 +11,7 @@ once the memos turn their generations by bytes.
 import gc
 import sys
 
-from correlation.routing import Router
+from correlation.core.routing import Router
 from ingest.limits import LabelGuard
 
 

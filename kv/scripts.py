@@ -15,7 +15,7 @@ from redis.exceptions import NoScriptError
 
 class Scripts:
     def __init__(self, redis: Redis, package: str, *names: str) -> None:
-        """Load ``names`` from ``package``'s ``lua/`` folder (``package`` as imported, e.g. ``"correlation"``)."""
+        """Load ``names`` from ``package``'s ``lua/`` folder (``package`` as imported, e.g. ``"correlation.store"``)."""
         self.redis = redis
         self._src = {name: resources.files(package).joinpath("lua", f"{name}.lua").read_text() for name in names}
         self._sha: dict[str, str] = {}
@@ -45,6 +45,10 @@ class Scripts:
                     raise r
             return results
         raise AssertionError("unreachable")
+
+    async def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """Run one script once (``run_many`` with one call)."""
+        return (await self.run_many(name, [(keys, args)]))[0]
 
     async def _evalsha_all(self, sha: str, calls: Sequence[tuple[list[str], list[Any]]]) -> list[Any]:
         if self._cluster:

@@ -16,8 +16,8 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 from redis.asyncio import Redis
 
-from correlation.keyspace import Keyspace
-from correlation.store import IncidentStore
+from correlation.store.keyspace import Keyspace
+from correlation.store.store import IncidentStore
 from ingest.topology import Names, Topology, declare
 from stormwatch.config import Settings, redact_url
 from stormwatch.errors import AMQP_START_HINT, REDIS_START_HINT, ServiceUnavailable

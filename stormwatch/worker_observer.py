@@ -15,7 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from events.publisher import EventPublishFailed
-from correlation.pipeline import ConflictStorm
+from correlation.store.pipeline import ConflictStorm
 from stormwatch.metrics import Metrics, SourceLabel
 
 log = structlog.get_logger("stormwatch")

@@ -8,8 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from correlation.incident_commands import Command, CommandRefused
-from correlation.incident_queries import IncidentFilter
+from correlation.store.incident_commands import Command, CommandRefused
+from correlation.store.incident_document import incident_document
+from correlation.store.incident_queries import IncidentFilter
 from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, parse_model,
                                    query_choices, query_limit, query_set)
 from stormwatch.api.schemas import AssignBody, CommentBody, NoteBody, PriorityBody, Strict
@@ -77,11 +78,10 @@ def _detail(services: ApiServices):
     async def handle(request: Request) -> Response:
         authorise(services, request, "read")
         incident_id = request.path_params["id"]
-        doc = await services.queries.detail(incident_id)  # type: ignore[union-attr]
+        doc = await incident_document(services.queries, services.links, services.actions,  # type: ignore[arg-type]
+                                      incident_id)
         if doc is None:
             raise ApiError(404, "not_found", f"no incident {incident_id!r}", field="id")
-        doc["symptoms"] = await services.links.symptoms(incident_id) if services.links is not None else []
-        doc["actions"] = await services.actions.runs(incident_id, 50) if services.actions is not None else []
         return json_response(doc)
 
     return handle

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from correlation.links import Links
-from correlation.problem_queries import STATUSES, ProblemFilter, is_problem_id, page_problems
+from correlation.store.links import Links
+from correlation.store.problem_queries import STATUSES, ProblemFilter, is_problem_id, page_problems
 from events.builders import problem_linked, problem_status
 from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, parse_model,
                                    publish_event,

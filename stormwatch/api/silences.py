@@ -1,4 +1,4 @@
-"""Silence routes over correlation.silences.SilenceStore (the same store the CLI and the workers use)."""
+"""Silence routes over correlation.store.silences.SilenceStore (the same store the CLI and the workers use)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from correlation.incident_queries import IncidentFilter
-from correlation.muting import Silence
+from correlation.store.incident_queries import IncidentFilter
+from correlation.core.muting import Silence
+from correlation.store.silences import new_silence_id
 from events.builders import silence_created, silence_expired
 from rules.matchers import Matcher, MatcherError, matches_all, parse_matcher
 from rules.schema import parse_duration
@@ -57,7 +58,8 @@ def _create(services: ApiServices):
         else:
             raise ApiError(422, "invalid", "duration: give duration or ends_at", field="duration")
         try:
-            silence = Silence.create(matchers, starts, ends, principal.name, body.comment, now)
+            silence = Silence.create(matchers, starts, ends, principal.name, body.comment, now,
+                                     silence_id=new_silence_id())
         except ValueError as exc:
             raise ApiError(422, "invalid", f"ends_at: {exc}", field="ends_at") from None
         await services.silences.add(silence)  # type: ignore[union-attr]

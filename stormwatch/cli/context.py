@@ -54,8 +54,8 @@ def run(coro: Coroutine[Any, Any, Any]) -> Any:
 
 async def with_store(fn: Any) -> Any:
     """``await fn(store)`` with an IncidentStore on the namespace's Redis (ServiceUnavailable when it is down)."""
-    from correlation.keyspace import Keyspace
-    from correlation.store import IncidentStore
+    from correlation.store.keyspace import Keyspace
+    from correlation.store.store import IncidentStore
     from stormwatch.redis_client import redis_client
 
     s = settings(log_level="warning")

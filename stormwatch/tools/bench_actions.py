@@ -22,7 +22,7 @@ from aiohttp import web
 from rich.console import Console
 
 from actions.state import ActionState
-from correlation.keyspace import Keyspace
+from correlation.store.keyspace import Keyspace
 from stormwatch.app import Worker
 from stormwatch.tools.bench import _paced_publisher, _percentile, make_bodies
 from stormwatch.config import Settings

@@ -25,7 +25,7 @@ from typing import Any
 import aio_pika
 from redis.asyncio import Redis
 
-from correlation.model import AlertState
+from correlation.core.model import AlertState
 from ingest.topology import Names
 from stormwatch.config import Settings
 from stormwatch.publisher import alert_message

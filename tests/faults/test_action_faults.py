@@ -15,7 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from correlation.keyspace import Keyspace
+from correlation.store.keyspace import Keyspace
 from tests.conftest import eventually
 from tests.faults.harness import GROUP_RULE, GROUPS, Scenario, finish, make_stream, note
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from actions.state import ActionState
-from correlation.keyspace import Keyspace
+from correlation.store.keyspace import Keyspace
 
 T0 = 1_800_000_000.0
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from rich.console import Console
 
-from correlation.keyspace import Keyspace
-from correlation.store import IncidentStore
+from correlation.store.keyspace import Keyspace
+from correlation.store.store import IncidentStore
 from ingest.topology import Names
 from stormwatch.tools.demo import run_demo
 from stormwatch.namespace import delete_namespace

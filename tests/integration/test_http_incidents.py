@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 from redis.asyncio import Redis
 
 from stormwatch.app import Worker
 from tests.conftest import eventually
 from tests.integration.api_helpers import ADMIN, INGEST, READ, RESPOND, EventTap, start_api
-from tests.integration.helpers import body, metric, publish, stored_alerts, v2_alert
+from tests.integration.helpers import body, metric, publish, run_cli, stored_alerts, v2_alert
 
 MANUAL_RULE = """
 groups:
@@ -34,6 +35,21 @@ async def one_incident(api, alertname: str = "PostgresDown", service: str = "ord
     await eventually(lambda: stored_alerts(api.worker) > before, what="alert stored")
     (incident,) = [i for i in await api.worker.store.list_incidents() if i.group_labels.get("service") == service]
     return incident.id
+
+
+async def test_the_api_and_the_cli_show_one_incident_document(api):
+    """GET /api/v1/incidents/{id} and `stormwatch incidents show` straight from Redis: one document, one home."""
+    incident_id = await one_incident(api)
+    assert (await api.post(f"/api/v1/incidents/{incident_id}/comment", {"text": "looking"},
+                           token=RESPOND)).status_code == 200
+    response = await api.get(f"/api/v1/incidents/{incident_id}")
+    assert response.status_code == 200
+    from_api = response.json()
+    assert {"members", "timeline", "symptoms", "actions"} <= from_api.keys()
+    assert from_api["timeline"][-1]["kind"] == "commented"
+    code, out, err = await run_cli(api.worker.settings, "incidents", "show", incident_id, "--json")
+    assert code == 0, err
+    assert orjson.loads(out) == from_api
 
 
 async def test_acknowledge_resolve_reopen_with_timeline_events_and_index(api):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import aio_pika
 import orjson
 
-from correlation.causes import Entry
+from correlation.core.causes import Entry
 from ingest.topology import Names
 from stormwatch.app import Worker
 from tests.conftest import ManualClock, eventually

@@ -7,7 +7,7 @@ import uuid
 import aio_pika
 import orjson
 
-from correlation.keyspace import Keyspace
+from correlation.store.keyspace import Keyspace
 from ingest.topology import Names
 from stormwatch.app import Worker
 from tests.conftest import eventually

@@ -33,7 +33,7 @@ async def test_storm_symptoms_problem_and_timers_on_a_redis_cluster(settings, cl
         db = next(i for i in await store.list_incidents() if i.rule == "database-outage")
         links = workers[0].pipeline.links
         await eventually(lambda: _count(links, db.id, 12), what="12 symptoms attached")
-        # the problem is written one round trip after the symptoms (correlation/links.py): wait for it too
+        # the problem is written one round trip after the symptoms (correlation/store/links.py): wait for it too
         (problem,) = await eventually(links.list_problems, what="the shared-cause problem")
         assert problem.incidents == [db.id]
         assert (await store.incident(db.id)).symptoms == 12

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from correlation.routing import Router
+from correlation.core.routing import Router
 from stormwatch.app import Worker
 from stormwatch.config import Settings
 from tests.conftest import eventually

@@ -1,11 +1,12 @@
 """Import arrows between Stormwatch's packages, checked by reading source (ast), never by importing.
 
 Order, top to bottom: replay -> ingest -> correlation -> actions -> rules -> kv -> events. A package may import only
-packages below it (plus stdlib and third-party); the shell ``stormwatch`` may import all of them, and none of them may
-import the shell. ``events`` (the event contract) is at the bottom: it imports no first-party package; ``kv`` (the
-shared Redis conventions) imports none but the contract. The correlation
-engine (``correlation/engine*.py`` or ``correlation/engine/``) stays pure: no broker or Redis client, and no reading
-the wall clock.
+packages below it (plus stdlib and third-party), and correlation not actions either (only replay runs both); the
+shell ``stormwatch`` may import all of them, and none of them may import the shell. ``events`` (the event contract)
+is at the bottom: it imports no first-party package; ``kv`` (the shared Redis conventions) imports none but the
+contract. The correlation core (every module under ``correlation/core/``) stays pure: no broker or Redis client (nor
+``kv`` or ``correlation/store/``), no asyncio, no reading a clock and no randomness (a ``now`` or an id is an
+argument).
 
 No cycles: between any two first-party modules (every top-level package of the repository but ``tests``), the
 imports form no loop, counting imports inside functions too (they close the loop at run time all the same);
@@ -32,8 +33,12 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     pkg: frozenset(ORDER[: ORDER.index(pkg)]) | {SHELL} for pkg in ORDER
 }
 FORBIDDEN[SHELL] = frozenset()
+# correlation decides; actions acts on its events (through the contract in events/). Only the offline tools in
+# replay/ run both, so correlation imports neither replay nor actions.
+FORBIDDEN["correlation"] |= {"actions"}
 
-ENGINE_FORBIDDEN_IMPORTS = frozenset({"aio_pika", "aiormq", "redis"})
+CORE_FORBIDDEN_IMPORTS = frozenset({"aio_pika", "aiormq", "redis", "asyncio", "random", "secrets", "kv"})
+CORE_FORBIDDEN_MODULES = ("correlation.store",)  # the core's Redis adapters sit above it, not below
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -73,23 +78,29 @@ def imported_modules(tree: ast.AST, path: Path, root: Path) -> Iterator[tuple[in
                 yield node.lineno, base
 
 
-def is_engine(path: Path, root: Path) -> bool:
+def is_core(path: Path, root: Path) -> bool:
     rel = path.relative_to(root).parts
-    return len(rel) >= 2 and rel[0] == "correlation" and rel[1].startswith("engine")
+    return len(rel) >= 3 and rel[:2] == ("correlation", "core")
 
 
-def wall_clock_calls(tree: ast.AST) -> Iterator[tuple[int, str]]:
-    """time.time(), datetime.now()/utcnow()/today(), date.today(), and `from time import time`."""
+CLOCKS = frozenset({"time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns"})
+RANDOM_IDS = frozenset({"uuid1", "uuid4"})  # uuid3/uuid5 are functions of their arguments
+
+
+def hidden_input_calls(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """Reading a clock or making a random id: time.time() and the other clocks of ``time``,
+    datetime.now()/utcnow()/today(), date.today(), uuid.uuid1()/uuid4(), and importing those names from their
+    modules."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module == "time" and node.level == 0:
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in {"time", "uuid"}:
             for alias in node.names:
-                if alias.name == "time":
-                    yield node.lineno, "from time import time"
+                if alias.name in (CLOCKS if node.module == "time" else RANDOM_IDS):
+                    yield node.lineno, f"from {node.module} import {alias.name}"
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
             continue
         attr, owner = node.func.attr, node.func.value
         owner_name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", None)
-        if (owner_name, attr) == ("time", "time") or (
+        if (owner_name == "time" and attr in CLOCKS) or (owner_name == "uuid" and attr in RANDOM_IDS) or (
             owner_name in {"datetime", "date"} and attr in {"now", "utcnow", "today"}
         ):
             yield node.lineno, f"{owner_name}.{attr}()"
@@ -105,25 +116,26 @@ def violations(root: Path) -> list[str]:
             except SyntaxError as exc:
                 found.append(f"{rel}:{exc.lineno}: cannot parse: {exc.msg}")
                 continue
-            engine = is_engine(path, root)
+            core = is_core(path, root)
             for line, mod in imported_modules(tree, path, root):
                 top = mod.split(".")[0]
                 if mod.startswith("<"):
                     found.append(f"{rel}:{line}: {mod}")
                 elif top in FORBIDDEN[pkg]:
                     found.append(f"{rel}:{line}: {pkg} must not import {top} (imports {mod})")
-                elif engine and top in ENGINE_FORBIDDEN_IMPORTS:
-                    found.append(f"{rel}:{line}: the correlation engine must stay pure, but imports {mod}")
-            if engine:
-                for line, what in wall_clock_calls(tree):
-                    found.append(f"{rel}:{line}: the correlation engine reads the wall clock ({what}); take `now` as an argument")
+                elif core and (top in CORE_FORBIDDEN_IMPORTS or mod.startswith(CORE_FORBIDDEN_MODULES)):
+                    found.append(f"{rel}:{line}: the correlation core must stay pure, but imports {mod}")
+            if core:
+                for line, what in hidden_input_calls(tree):
+                    found.append(f"{rel}:{line}: the correlation core reads a hidden input ({what}); "
+                                 "take `now` or the id as an argument")
     return found
 
 
 def test_no_forbidden_import_arrows() -> None:
     found = violations(ROOT)
-    assert not found, "forbidden imports (allowed order: replay -> ingest -> correlation -> actions -> rules -> kv -> events; " \
-        "stormwatch may import all, none may import stormwatch):\n  " + "\n  ".join(found)
+    assert not found, "forbidden imports (allowed order: replay -> ingest -> correlation -> actions -> rules -> kv -> events, " \
+        "but correlation never imports actions; stormwatch may import all, none may import stormwatch):\n  " + "\n  ".join(found)
 
 
 # --- cycles between modules ------------------------------------------------------------------------------------
@@ -277,17 +289,30 @@ def _write(root: Path, rel: str, text: str) -> None:
         ("rules/schema.py", "from stormwatch import cli\n", "rules must not import stormwatch"),
         ("actions/http.py", "from ingest.amqp import x\n", "actions must not import ingest"),
         ("correlation/dedup.py", "if True:\n    import ingest\n", "correlation/dedup.py:2: correlation must not import ingest"),
+        ("correlation/store/pipeline.py", "from actions.triggers import planned_runs\n", "correlation must not import actions"),
+        ("correlation/core/engine.py", "import replay.simulation\n", "correlation must not import replay"),
         ("ingest/amqp.py", "import stormwatch.settings\n", "ingest must not import stormwatch"),
         ("rules/sub/m.py", "from ...ingest import a\n", "relative import beyond top level: ...ingest"),
         ("rules/sub/__init__.py", "from .. import x\nfrom ... import y\n", "relative import beyond top level"),
-        ("correlation/engine.py", "import aio_pika\n", "engine must stay pure, but imports aio_pika"),
-        ("correlation/engine/core.py", "from redis.asyncio import Redis\n", "imports redis.asyncio"),
-        ("correlation/engine_grouping.py", "import time\nt = time.time()\n", "wall clock (time.time())"),
-        ("correlation/engine.py", "from datetime import datetime\nnow = datetime.now()\n", "datetime.now()"),
-        ("correlation/engine.py", "import datetime\nnow = datetime.datetime.utcnow()\n", "datetime.utcnow()"),
+        ("correlation/core/engine.py", "import aio_pika\n", "core must stay pure, but imports aio_pika"),
+        ("correlation/core/muting.py", "from redis.asyncio import Redis\n", "imports redis.asyncio"),
+        ("correlation/core/sub/routing.py", "import aiormq\n", "core must stay pure, but imports aiormq"),
+        ("correlation/core/lifecycle.py", "import asyncio\n", "core must stay pure, but imports asyncio"),
+        ("correlation/core/problems.py", "import random\n", "core must stay pure, but imports random"),
+        ("correlation/core/decision.py", "from correlation.store.keyspace import Keyspace\n",
+         "core must stay pure, but imports correlation.store.keyspace"),
+        ("correlation/core/decision.py", "from ..store import links\n", "but imports correlation.store"),
+        ("correlation/core/engine.py", "from kv.scripts import Scripts\n", "core must stay pure, but imports kv"),
+        ("correlation/core/causes.py", "import time\nt = time.time()\n", "hidden input (time.time())"),
+        ("correlation/core/causes.py", "import time\nt = time.monotonic()\n", "hidden input (time.monotonic())"),
+        ("correlation/core/engine.py", "from time import time\n", "hidden input (from time import time)"),
+        ("correlation/core/engine.py", "from datetime import datetime\nnow = datetime.now()\n", "datetime.now()"),
+        ("correlation/core/engine.py", "import datetime\nnow = datetime.datetime.utcnow()\n", "datetime.utcnow()"),
+        ("correlation/core/muting.py", "import uuid\nsid = uuid.uuid4().hex\n", "hidden input (uuid.uuid4())"),
+        ("correlation/core/muting.py", "from uuid import uuid4\n", "hidden input (from uuid import uuid4)"),
         ("events/models.py", "from actions.model import IncidentEvent\n", "events must not import actions"),
         ("events/amqp.py", "import ingest.topology\n", "events must not import ingest"),
-        ("events/builders.py", "from correlation.model import Incident\n", "events must not import correlation"),
+        ("events/builders.py", "from correlation.core.model import Incident\n", "events must not import correlation"),
         ("events/types.py", "from rules.schema import RuleSet\n", "events must not import rules"),
         ("events/names.py", "from stormwatch.config import Settings\n", "events must not import stormwatch"),
     ],
@@ -302,13 +327,16 @@ def test_checker_allows(tmp_path: Path) -> None:
     _write(tmp_path, "stormwatch/cli.py",
            "import ingest, correlation, actions, rules, events\nfrom rules.alert import Alert\n")
     _write(tmp_path, "ingest/amqp.py", "import aio_pika\nfrom correlation import engine\nfrom rules import x\n")
-    _write(tmp_path, "correlation/store.py", "import redis\nimport time\nt = time.time()\nfrom . import engine\n")
-    _write(tmp_path, "correlation/engine.py", "from .fingerprint import f\nfrom rules.alert import Alert\n"
-           '"""never call datetime.now() here"""\n')
+    _write(tmp_path, "correlation/store/store.py", "import redis\nimport time\nt = time.time()\n"
+           "from ..core import engine\nimport uuid\ni = uuid.uuid4()\n")  # the store may touch all of it
+    _write(tmp_path, "correlation/core/engine.py", "from .fingerprint import f\nfrom rules.alert import Alert\n"
+           '"""never call datetime.now() here"""\nfrom datetime import datetime\n'
+           "t = datetime.fromtimestamp(0.0)\nimport uuid\nu = uuid.uuid5(uuid.NAMESPACE_DNS, 'x')\n")
     _write(tmp_path, "actions/http.py", "from .policy import p\nfrom rules import r\n")
     _write(tmp_path, "rules/alert.py", "from . import matchers\nfrom .matchers import m\nimport pydantic\n")
     _write(tmp_path, "rules/sub/m.py", "from .. import alert\nfrom ..ingest import a\n")  # rules.ingest, not ingest
     _write(tmp_path, "events/amqp.py", "import aio_pika\nfrom events.names import RUNNER_ROUTE\nfrom . import types\n")
+    _write(tmp_path, "replay/simulation.py", "from actions.triggers import planned_runs\nfrom correlation.core import engine\n")
     for above in ("ingest/a.py", "correlation/a.py", "actions/a.py", "rules/a.py", "stormwatch/a.py"):
         _write(tmp_path, above, "from events.builders import incident_event\n")  # everyone may use the contract
     assert violations(tmp_path) == []

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from correlation.causes import CauseRules, Causes, Entry
-from correlation.simulation import Simulation
+from correlation.core.causes import CauseRules, Causes, Entry
+from replay.simulation import Simulation
 from rules.alert import Alert
 from rules.fingerprint import fingerprint
 from rules.loader import load_rule_set

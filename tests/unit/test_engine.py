@@ -12,9 +12,9 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from correlation.engine import Decision, decide
-from correlation.routing import Router
-from correlation.model import GroupState, Incident
+from correlation.core.engine import Decision, decide
+from correlation.core.routing import Router
+from correlation.core.model import GroupState, Incident
 from rules.alert import Alert
 from rules.fingerprint import fingerprint
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from correlation.enrichment import Enricher
+from correlation.core.enrichment import Enricher
 from rules.alert import Alert
 from rules.fingerprint import fingerprint
 from rules.loader import load_rule_set

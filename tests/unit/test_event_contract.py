@@ -16,10 +16,10 @@ from pydantic import ValidationError
 
 from actions.model import IncidentEvent, ProblemEvent, parse_event
 from actions.topology import ActionNames
-from correlation.incident_commands import incident_view
-from correlation.model import Incident
-from correlation.muting import Silence
-from correlation.problems import Problem
+from correlation.store.incident_commands import incident_view
+from correlation.core.model import Incident
+from correlation.core.muting import Silence
+from correlation.core.problems import Problem
 from events import builders
 from events.consumed import IncidentEventView, ProblemEventView
 from events.models import MODELS, event_adapter
@@ -48,7 +48,8 @@ def problem() -> dict[str, Any]:
 
 
 def silence(now: float = 50.0) -> dict[str, Any]:
-    return Silence.create([parse_matcher('service="db"')], 40.0, 400.0, "ana", "patching", 40.0).public(now)
+    return Silence.create([parse_matcher('service="db"')], 40.0, 400.0, "ana", "patching", 40.0,
+                          silence_id="5e1ec7ed0001").public(now)
 
 
 RUN = {"run_id": "R-00ff", "incident": "INC-0a1b-3", "action": "restart", "type": "command", "rule": "storage",

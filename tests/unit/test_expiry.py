@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from correlation.decision import expiry_timer, parse_timer
-from correlation.engine import decide, decide_timer
-from correlation.simulation import Simulation
+from correlation.core.decision import expiry_timer, parse_timer
+from correlation.core.engine import decide, decide_timer
+from replay.simulation import Simulation
 from rules.alert import Alert
 from rules.fingerprint import fingerprint
 from rules.loader import RuleSetInvalid, load_rule_set

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from correlation.incident_commands import Command, CommandRefused, decide_command, incident_view
-from correlation.model import Incident
+from correlation.store.incident_commands import Command, CommandRefused, decide_command, incident_view
+from correlation.core.model import Incident
 
 NOW = 1_800_000_000.0
 

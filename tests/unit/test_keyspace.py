@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from correlation.keyspace import Keyspace, incident_id, parse_incident_id
+from correlation.core.model import incident_id, parse_incident_id
+from correlation.store.keyspace import Keyspace
 
 CLUSTER_SLOTS = 16384
 

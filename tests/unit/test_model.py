@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from hypothesis import given, strategies as st
 
-from correlation.model import AlertState
+from correlation.core.model import AlertState
 
 LABELS = {"alertname": "DiskFull", "service": "orders-db", "instance": "db-1:9100"}
 

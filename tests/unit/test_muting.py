@@ -6,10 +6,10 @@ from datetime import datetime, UTC
 
 import pytest
 
-from correlation.engine import decide
-from correlation.model import GroupState
-from correlation.muting import Muter, Silence, window_active
-from correlation.routing import Router
+from correlation.core.engine import decide
+from correlation.core.model import GroupState
+from correlation.core.muting import Muter, Silence, window_active
+from correlation.core.routing import Router
 from rules.alert import Alert
 from rules.fingerprint import fingerprint
 from rules.matchers import parse_matcher
@@ -56,19 +56,19 @@ def test_window_in_its_time_zone():
 
 def test_silence_lifecycle_and_validation():
     m = [parse_matcher('service="db"')]
-    s = Silence.create(m, 100.0, 200.0, "ana", "drill", now=90.0)
+    s = Silence.create(m, 100.0, 200.0, "ana", "drill", now=90.0, silence_id="s1")
     assert [s.state(t) for t in (99.0, 100.0, 199.9, 200.0)] == ["pending", "active", "active", "expired"]
     assert Silence.from_json(s.to_json()) == s
     with pytest.raises(ValueError):
-        Silence.create([], 100.0, 200.0, "ana", "x", now=0.0)
+        Silence.create([], 100.0, 200.0, "ana", "x", now=0.0, silence_id="s1")
     with pytest.raises(ValueError):
-        Silence.create(m, 200.0, 100.0, "ana", "x", now=0.0)
+        Silence.create(m, 200.0, 100.0, "ana", "x", now=0.0, silence_id="s1")
     with pytest.raises(ValueError):
-        Silence.create(m, 100.0, 200.0, " ", "x", now=0.0)
+        Silence.create(m, 100.0, 200.0, " ", "x", now=0.0, silence_id="s1")
 
 
 def test_muter_names_what_mutes():
-    s = Silence.create([parse_matcher('service="db"')], 0.0, 100.0, "ana", "drill", now=0.0)
+    s = Silence.create([parse_matcher('service="db"')], 0.0, 100.0, "ana", "drill", now=0.0, silence_id="s1")
     w = window(start="00:00", end="24:00")
     muter = Muter([s], [w], now=50.0)
     assert muter({"service": "db"}) == f"silence:{s.id}"
@@ -87,7 +87,7 @@ def test_muted_alerts_are_recorded_and_counted_but_open_nothing_until_the_silenc
     router = Router(None, ("alertname", "service"))
     group = router(_alert("1").labels)
     state = GroupState(group.id, group.key, group.labels)
-    silence = Silence.create([parse_matcher('service="api"')], 0.0, 100.0, "ana", "deploy", now=0.0)
+    silence = Silence.create([parse_matcher('service="api"')], 0.0, 100.0, "ana", "deploy", now=0.0, silence_id="s1")
 
     during = decide(state, [_alert("1"), _alert("1")], 10.0, muted=Muter([silence], [], now=10.0))
     assert during.opened == [] and during.incidents == {} and during.stats.muted == 2
@@ -105,7 +105,7 @@ def test_a_silence_does_not_pull_alerts_out_of_an_open_incident():
     group = router(_alert("1").labels)
     state = GroupState(group.id, group.key, group.labels)
     decide(state, [_alert("1")], 10.0)
-    silence = Silence.create([parse_matcher('service="api"')], 0.0, 100.0, "ana", "late", now=20.0)
+    silence = Silence.create([parse_matcher('service="api"')], 0.0, 100.0, "ana", "late", now=20.0, silence_id="s1")
     muter = Muter([silence], [], now=20.0)
     repeat = decide(state, [_alert("1"), _alert("2")], 20.0, muted=muter)
     (incident,) = repeat.incidents.values()

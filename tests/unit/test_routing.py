@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from correlation.routing import DEFAULT_RULE, IncidentDefaults, Router, priority_rank
+from correlation.core.routing import DEFAULT_RULE, IncidentDefaults, Router, priority_rank
 from rules.alert import Alert
 from rules.schema import DEFAULT_PRIORITIES
 from rules.loader import EXAMPLES_DIR, load_rule_set
@@ -81,8 +81,8 @@ def test_priority_from_impact_and_urgency_through_the_matrix(tmp_path):
 
 
 def test_defaults_give_every_incident_a_priority_from_its_severity_and_a_team():
-    from correlation.engine import decide
-    from correlation.model import GroupState
+    from correlation.core.engine import decide
+    from correlation.core.model import GroupState
 
     assert DEFAULT_PRIORITIES == {"critical": "P1", "error": "P2", "warning": "P3", "info": "P5", "none": "P3"}
     router = Router(None, ("alertname",))
@@ -105,8 +105,8 @@ def test_defaults_give_every_incident_a_priority_from_its_severity_and_a_team():
 
 
 def test_incident_takes_the_most_urgent_priority_and_records_why(tmp_path):
-    from correlation.engine import decide
-    from correlation.model import GroupState
+    from correlation.core.engine import decide
+    from correlation.core.model import GroupState
     from rules.alert import Alert
     from rules.fingerprint import fingerprint
 

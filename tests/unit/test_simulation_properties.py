@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from correlation.model import GroupState
-from correlation.simulation import Simulation
+from correlation.core.model import GroupState
+from replay.simulation import Simulation
 from rules.alert import Alert
 from rules.fingerprint import fingerprint
 from rules.loader import EXAMPLES_DIR, load_rule_set

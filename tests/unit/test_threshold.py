@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from correlation.simulation import Simulation
+from replay.simulation import Simulation
 from rules.alert import Alert
 from rules.fingerprint import fingerprint
 from rules.loader import load_rule_set
@@ -64,7 +64,7 @@ def test_an_open_incident_takes_new_alerts_without_a_threshold(tmp_path):
 
 
 def test_after_hold_resolves_only_when_due_and_a_refire_cancels_it(tmp_path):
-    from correlation.engine import decide_timer
+    from correlation.core.engine import decide_timer
 
     (tmp_path / "r.yaml").write_text(yaml.safe_dump({"groups": [
         {"name": "r", "match": ['service="api"'], "group_by": ["service"],

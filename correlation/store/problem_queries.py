@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, cast
 
-from correlation.incident_queries import decode_cursor, encode_cursor
-from correlation.links import Links
+from correlation.store.incident_queries import decode_cursor, encode_cursor
+from correlation.store.links import Links
 
 CHUNK = 200
 STATUSES = frozenset({"open", "known_error", "resolved"})

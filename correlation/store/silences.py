@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import cast
 
 from redis.asyncio import Redis
 
-from correlation.keyspace import Keyspace
-from correlation.muting import Silence
+from correlation.store.keyspace import Keyspace
+from correlation.core.muting import Silence
+
+
+def new_silence_id() -> str:
+    """A fresh silence id (random: the core takes it as an argument, so it stays free of hidden inputs)."""
+    return uuid.uuid4().hex[:12]
 
 
 class SilenceStore:

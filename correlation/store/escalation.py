@@ -12,24 +12,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from correlation.keyspace import Keyspace, parse_incident_id
-from correlation.model import Incident
-
-# KEYS: group, incident, timeline, marker; ARGV: now, text prefix, timeline max, marker ttl
-_ESCALATE = """
-if redis.call('EXISTS', KEYS[2]) == 0 then return false end
-if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[4]) then return {'dup'} end
-local before = redis.call('HGET', KEYS[2], 'priority') or ''
-local up = {P5 = 'P4', P4 = 'P3', P3 = 'P2', P2 = 'P1', P1 = 'P1'}
-local after = up[before] or before
-redis.call('HSET', KEYS[2], 'priority', after, 'updated_at', ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'v', 1)
-local text = ARGV[2]
-if after ~= before then text = text .. ': priority ' .. before .. ' -> ' .. after end
-redis.call('RPUSH', KEYS[3], cjson.encode({at = tonumber(ARGV[1]), kind = 'escalated', text = text}))
-redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1)
-return {'ok', before, after}
-"""
+from correlation.core.model import Incident, parse_incident_id
+from correlation.store.keyspace import Keyspace
+from kv.scripts import Scripts
 
 
 class Escalation:
@@ -38,7 +23,7 @@ class Escalation:
         self.keys = keyspace
         self.timeline_max = timeline_max
         self.marker_ttl = marker_ttl
-        self._script = redis.register_script(_ESCALATE)
+        self.scripts = Scripts(redis, "correlation.store", "escalate")
 
     async def escalate(self, incident_id: str, because: str, now: float) -> tuple[Incident, str] | None:
         """Escalate once per (incident, reason): (the incident after, the event id), or None when there is no such
@@ -47,10 +32,11 @@ class Escalation:
         gid, _ = parse_incident_id(incident_id)
         tag = hashlib.blake2b(because.encode(), digest_size=8).hexdigest()
         marker = self.keys.marker(gid, f"esc:{incident_id}:{tag}")
-        result = await self._script(
-            keys=[self.keys.group(gid), self.keys.incident(incident_id), self.keys.incident_timeline(incident_id),
-                  marker],
-            args=[now, f"escalated: {because}", self.timeline_max, self.marker_ttl])
+        result = await self.scripts.run(
+            "escalate",
+            [self.keys.group(gid), self.keys.incident(incident_id), self.keys.incident_timeline(incident_id),
+             marker],
+            [now, f"escalated: {because}", self.timeline_max, self.marker_ttl])
         if not result:
             return None
         raw: Any = await self.redis.hgetall(self.keys.incident(incident_id))

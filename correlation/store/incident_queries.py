@@ -14,9 +14,9 @@ from typing import Any, cast
 import orjson
 from redis.asyncio import Redis
 
-from correlation.incident_commands import incident_view
-from correlation.keyspace import Keyspace, parse_incident_id
-from correlation.model import OPEN_STATUSES, AlertState
+from correlation.store.incident_commands import incident_view
+from correlation.store.keyspace import Keyspace
+from correlation.core.model import AlertState, OPEN_STATUSES, parse_incident_id
 
 CHUNK = 200
 

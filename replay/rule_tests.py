@@ -14,9 +14,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from correlation.model import Incident
-from correlation.muting import Silence
-from correlation.simulation import Simulation
+from correlation.core.model import Incident
+from correlation.core.muting import Silence
+from replay.simulation import Simulation
 from rules.alert import Alert
 from rules.fingerprint import fingerprint
 from rules.loader import RuleSetInvalid, load_rule_set
@@ -58,8 +58,8 @@ def _run_test(file: str, test: RuleTest, rule_set, group_by: list[str]) -> TestR
     try:
         sim.silences = [
             Silence.create([parse_matcher(m) for m in s.matchers], T0 + s.from_, T0 + s.until, "rule test",
-                           s.comment, T0)
-            for s in test.silences
+                           s.comment, T0, silence_id=f"{n:012x}")  # ids by position: a replay is reproducible
+            for n, s in enumerate(test.silences, 1)
         ]
     except (MatcherError, ValueError) as exc:
         result.problems.append(f"invalid silence: {exc}")

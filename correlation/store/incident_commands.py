@@ -18,8 +18,8 @@ from redis.asyncio import Redis
 from events.builders import incident_command
 from events.types import COMMAND_TYPES
 
-from correlation.keyspace import Keyspace, parse_incident_id
-from correlation.model import AlertState, Incident
+from correlation.store.keyspace import Keyspace
+from correlation.core.model import AlertState, Incident, parse_incident_id
 from kv.scripts import Scripts
 
 COMMANDS = ("acknowledge", "resolve", "reopen", "assign", "comment", "priority")
@@ -134,7 +134,7 @@ class IncidentCommands:
         self.keys = keyspace
         self.timeline_max = timeline_max
         self.max_attempts = max_attempts
-        self.scripts = Scripts(redis, "correlation", "incident_command")
+        self.scripts = Scripts(redis, "correlation.store", "incident_command")
 
     async def _read(self, incident_id: str) -> tuple[int, str, dict[str, str]]:
         gid, _ = parse_incident_id(incident_id)

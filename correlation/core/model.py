@@ -13,6 +13,22 @@ import orjson
 
 IncidentStatus = str  # "open" | "acknowledged" | "resolved"
 OPEN_STATUSES = frozenset({"open", "acknowledged"})
+INCIDENT_PREFIX = "INC-"
+
+
+def incident_id(group_id: str, seq: int) -> str:
+    """A group's ``seq``-th incident: ``INC-<group id>-<n>``, so an id names the Cluster slot of its keys."""
+    return f"{INCIDENT_PREFIX}{group_id}-{seq}"
+
+
+def parse_incident_id(value: str) -> tuple[str, int]:
+    """``INC-<group id>-<n>`` -> (group id, n); ValueError when it is not one."""
+    if not value.startswith(INCIDENT_PREFIX):
+        raise ValueError(f"not an incident id: {value!r}")
+    group_id, _, seq = value[len(INCIDENT_PREFIX):].rpartition("-")
+    if not group_id or not seq.isdigit() or not all(c in "0123456789abcdef" for c in group_id):
+        raise ValueError(f"not an incident id: {value!r}")
+    return group_id, int(seq)
 
 
 @dataclass(slots=True)
@@ -186,7 +202,7 @@ class GroupState:
     seq: int = 0
     incident: Incident | None = None  # the group's latest incident (open or resolved)
     alerts: dict[str, AlertState] = field(default_factory=dict)
-    route: Any = None  # correlation.routing.Route: the group rule (None: the default grouping)
+    route: Any = None  # correlation.core.routing.Route: the group rule (None: the default grouping)
     # alerts held back by the rule's threshold: fingerprint -> (first firing time, alertname)
     pending: dict[str, tuple[float, str]] = field(default_factory=dict)
     # older incidents still open but closed to new alerts (the rule's window ran out): id -> incident

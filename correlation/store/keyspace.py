@@ -46,7 +46,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-INCIDENT_PREFIX = "INC-"
+from correlation.core.model import parse_incident_id
+
 TIMER_SHARDS = 16
 
 
@@ -182,16 +183,3 @@ class Keyspace:
         """A SCAN pattern matching every key of this namespace (used by cleanup)."""
         return f"{self.namespace}:*"
 
-
-def incident_id(group_id: str, seq: int) -> str:
-    return f"{INCIDENT_PREFIX}{group_id}-{seq}"
-
-
-def parse_incident_id(value: str) -> tuple[str, int]:
-    """``INC-<group id>-<n>`` -> (group id, n); ValueError when it is not one."""
-    if not value.startswith(INCIDENT_PREFIX):
-        raise ValueError(f"not an incident id: {value!r}")
-    group_id, _, seq = value[len(INCIDENT_PREFIX):].rpartition("-")
-    if not group_id or not seq.isdigit() or not all(c in "0123456789abcdef" for c in group_id):
-        raise ValueError(f"not an incident id: {value!r}")
-    return group_id, int(seq)

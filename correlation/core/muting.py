@@ -8,7 +8,6 @@ re-sends firing alerts) opens or joins an incident as usual.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,14 +31,15 @@ class Silence:
 
     @classmethod
     def create(cls, matchers: Sequence[Matcher], starts_at: float, ends_at: float, created_by: str, comment: str,
-               now: float) -> Silence:
+               now: float, *, silence_id: str) -> Silence:
+        """A checked new silence; its id comes from the caller (the store makes them: ``new_silence_id``)."""
         if not matchers:
             raise ValueError("a silence needs at least one matcher")
         if ends_at <= starts_at:
             raise ValueError("a silence must end after it starts")
         if not created_by.strip():
             raise ValueError("a silence needs an author (created_by)")
-        return cls(uuid.uuid4().hex[:12], tuple(matchers), starts_at, ends_at, created_by, comment, now)
+        return cls(silence_id, tuple(matchers), starts_at, ends_at, created_by, comment, now)
 
     def active(self, now: float) -> bool:
         return self.starts_at <= now < self.ends_at
