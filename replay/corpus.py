@@ -9,6 +9,7 @@ files through ``replay.placement`` and scoring with ``replay.scoring``: nothing 
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from replay.placement import replay
 from replay.recordings import read_notifications, recording_line
 from replay.scoring import Score
 from replay.storms import Storm, corpus
+from replay.suggest import suggest
 from rules.loader import EXAMPLES_DIR, load_rule_set
 from rules.schema import RuleSet
 
@@ -62,10 +64,20 @@ class StormScore:
     score: Score
 
 
+def suggested_rules(directory: Path) -> RuleSet:
+    """The default grouping plus every candidate ``stormwatch rules suggest`` drafts from the storm's recording,
+    loaded as ``rules check`` loads it."""
+    draft = suggest(read_notifications([directory / RECORDING])).draft()
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "suggested.yaml").write_text(draft)
+        return load_rule_set(Path(tmp))
+
+
 RULE_SETS: dict[str, Callable[[Path], RuleSet | None]] = {
     "none": lambda _: None,
     "examples": lambda _: load_rule_set(EXAMPLES_DIR),
     "storm": lambda d: load_rule_set(d / "rules"),
+    "suggested": suggested_rules,
 }
 
 

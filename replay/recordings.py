@@ -44,7 +44,7 @@ def read_notifications(paths: Sequence[Path], *, truth: bool = False) -> list[No
     must carry a truth id."""
     out: list[Notification] = []
     for path in paths:
-        for number, line in _lines(path):
+        for number, line in numbered_lines(path):
             ref = f"{path}:{number}"
             try:
                 out.append(parse_line(line, ref, truth=truth))
@@ -120,7 +120,8 @@ def recording_line(at: float, alert: Alert, truth: str | None = None, problem: s
     return orjson.dumps(doc) + b"\n"
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+def numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """The file's non-blank lines with their numbers (from 1)."""
     with path.open("rb") as f:
         for number, line in enumerate(f, 1):
             if line.strip():
