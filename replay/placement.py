@@ -34,7 +34,6 @@ class PlacingSimulation(Simulation):
     last_in: dict[str, str] = field(default_factory=dict)  # fingerprint -> its episode's last placement
     waiting: dict[str, list[int]] = field(default_factory=dict)  # fingerprint -> its episode's unplaced notifications
     firing: set[str] = field(default_factory=set)  # fingerprints firing after the last decision that touched them
-    merged: dict[str, str] = field(default_factory=dict)  # incident -> the incident it merged into
 
     def feed(self, alert: Any, now: float) -> None:
         super().feed(alert, now)
@@ -46,9 +45,6 @@ class PlacingSimulation(Simulation):
 
     def _apply(self, decision: Decision, now: float) -> None:
         super()._apply(decision, now)
-        for event in decision.events:
-            if event.routing_key == "incident.merged" and event.incident.get("merged_into"):
-                self.merged[event.incident_id] = event.incident["merged_into"]
         firing, placed = self.firing, self.placed
         for fp, state in decision.alerts.items():
             if state.status == "firing":
@@ -66,14 +62,17 @@ class PlacingSimulation(Simulation):
                     placed[n] = where
 
     def placements(self) -> list[str]:
-        """Per notification fed, in order: the incident it counts in ("" unplaced), merges followed."""
+        """Per notification fed, in order: the incident it counts in ("" unplaced), merges followed (an incident a
+        late cause's incident took over names it in ``merged_into``)."""
+        merged = {i.id: into for i in self.all_incidents.values() if (into := getattr(i, "merged_into", ""))}
+
         def final(incident: str) -> str:
             seen = {incident}
-            while incident in self.merged and self.merged[incident] not in seen:
-                incident = self.merged[incident]
+            while incident in merged and merged[incident] not in seen:
+                incident = merged[incident]
                 seen.add(incident)
             return incident
-        return [final(p) if p else "" for p in self.placed] if self.merged else list(self.placed)
+        return [final(p) if p else "" for p in self.placed] if merged else list(self.placed)
 
 
 @dataclass
