@@ -2,7 +2,8 @@
 
 ``python -m replay.corpus write`` writes each storm of ``replay.storms`` to ``replay/corpus/<name>/``
 (``recording.jsonl``, ``rules/rules.yaml``) and the corpus README; ``python -m replay.corpus table`` prints the score
-table of ``docs/quality.md`` (the test suite checks both are current). Every figure is computed by replaying the
+table of ``docs/quality.md`` and ``python -m replay.corpus doc`` puts it there (the test suite checks both are
+current). Every figure is computed by replaying the
 files through ``replay.placement`` and scoring with ``replay.scoring``: nothing here knows a result.
 """
 
@@ -23,8 +24,9 @@ from rules.loader import EXAMPLES_DIR, load_rule_set
 from rules.schema import RuleSet
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
+QUALITY_DOC = Path(__file__).resolve().parents[1] / "docs" / "quality.md"
 RECORDING = "recording.jsonl"
-TABLE_BEGIN = "<!-- corpus-scores: begin (python -m replay.corpus table) -->"
+TABLE_BEGIN = "<!-- corpus-scores: begin (python -m replay.corpus doc) -->"
 TABLE_END = "<!-- corpus-scores: end -->"
 
 
@@ -103,6 +105,13 @@ def table(scores: Sequence[StormScore]) -> str:
     return "\n".join(rows)
 
 
+def write_doc(doc: Path = QUALITY_DOC) -> None:
+    """Put the current table between the markers of docs/quality.md."""
+    text = doc.read_text()
+    begin, end = text.index(TABLE_BEGIN) + len(TABLE_BEGIN), text.index(TABLE_END)
+    doc.write_text(f"{text[:begin]}\n{table(score_corpus())}\n{text[end:]}")
+
+
 def main(argv: Sequence[str]) -> int:
     if argv == ["write"]:
         write()
@@ -110,7 +119,10 @@ def main(argv: Sequence[str]) -> int:
     if argv == ["table"]:
         print(table(score_corpus()))
         return 0
-    print("usage: python -m replay.corpus write|table", file=sys.stderr)
+    if argv == ["doc"]:
+        write_doc()
+        return 0
+    print("usage: python -m replay.corpus write|table|doc", file=sys.stderr)
     return 2
 
 
