@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 from collections.abc import Iterable, Sequence
 
-import orjson
-
-from replay.recordings import RecordingError, read_notifications
+from replay.recordings import RecordingError, read_notifications, recording_line
 from rules.alert import Alert
 
 __all__ = ["Recorder", "RecordingError", "RecordingSink", "read_recordings"]
@@ -27,7 +25,7 @@ class Recorder:
         self._file: IO[bytes] = self.path.open("ab")
 
     def record(self, alerts: Iterable[Alert]) -> None:
-        self._file.write(b"".join(orjson.dumps({"at": a.received_at, "alert": a.to_dict()}) + b"\n" for a in alerts))
+        self._file.write(b"".join(recording_line(a.received_at, a) for a in alerts))
         self._file.flush()
 
     def close(self) -> None:
