@@ -6,10 +6,14 @@ An alert's **episode** runs from a firing notification of an alert that was not 
 * **topology edges** ``B depends_on A`` (services, by the topology's service label): an episode on A and one on B
   **co-occur** when they start within ``window`` of each other (either first: a cause may alert late) and B's ends
   within ``end_window`` after A's (a symptom clears after its cause). *support*: B's episodes that co-occur with
-  one of A's; *confidence*: support / B's episodes that ended; *lift*: confidence / the chance that an end of B
-  falls in one of A's end windows at random (the share of the recording's span those windows cover). An edge is
-  kept when all three reach their minimum, strongest first, unless it would close a cycle. The topology's ``hold``
-  is the longest a symptom of a kept edge started before its cause (plus ``10s``), so a late cause still explains.
+  one of A's; *confidence*: support / B's episodes that ended (how much of B's trouble A explains); *cause
+  confidence*: A's episodes some episode of B co-occurs with / A's episodes that ended (how often A's trouble
+  brings B's); *lift*: confidence / the chance that an end of B falls in one of A's end windows at random (the share
+  of the recording's span those windows cover). An edge is kept when its support, the larger of its two
+  confidences (a service with several dependencies has a low confidence for each) and its lift reach their
+  minimum, strongest first, unless it would close a cycle. The topology's ``hold`` is the largest, over the kept
+  edges, of the median time their symptoms started before their cause (plus ``10s``), so a late cause still
+  explains.
 * **inhibit rules**, the same co-occurrence per alert name (source alertname on A, target alertname on B), for
   senders without a service label or to mute narrower than a topology; written commented out in the draft, as an
   alternative to the edge they repeat; of two alert names that co-occur both ways, only the stronger direction.
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,8 +62,8 @@ class Episode:
 class Settings:
     window: float = 300.0  # starts within this of each other
     end_window: float = 120.0  # the symptom's end at most this after the cause's
-    min_support: int = 1
-    min_confidence: float = 0.5
+    min_support: int = 2
+    min_confidence: float = 0.7  # of the larger of confidence and cause confidence
     min_lift: float = 2.0
     recurrences: int = 3  # separate failures of one alert that make a problem
     recurrence_within: float = 7 * 86400.0
@@ -225,10 +230,19 @@ def _chance(ends: Sequence[float], width: float, span: float) -> float:
     return min(1.0, covered / (span + width))
 
 
+@dataclass(frozen=True, slots=True)
+class Measure:
+    support: int  # the symptom key's episodes that co-occur with one of the cause key's
+    confidence: float  # support / the symptom key's ended episodes
+    cause_confidence: float  # the cause key's episodes some symptom episode co-occurs with / its ended episodes
+    lift: float  # confidence / chance
+    found: list[Episode]  # the supporting symptom episodes, by start
+    lead: float  # the median of how long a supporting symptom started before its cause (<= 0: after it)
+
+
 def _measure(key_of: Any, eps: Sequence[Episode], pairs: Sequence[tuple[Episode, Episode]], span: float,
-             s: Settings) -> dict[tuple[str, str], tuple[int, float, float, list[Episode], float]]:
-    """Per (cause key, symptom key): support, confidence, lift, the supporting symptom episodes, and the longest a
-    symptom started before its cause."""
+             s: Settings) -> dict[tuple[str, str], Measure]:
+    """Per (cause key, symptom key), over the co-occurring pairs of their episodes."""
     ended: dict[str, int] = defaultdict(int)
     cause_ends: dict[str, list[float]] = defaultdict(list)
     for e in eps:
@@ -236,41 +250,47 @@ def _measure(key_of: Any, eps: Sequence[Episode], pairs: Sequence[tuple[Episode,
             ended[key_of(e)] += 1
             cause_ends[key_of(e)].append(e.end)
     supported: dict[tuple[str, str], dict[tuple[str, float], Episode]] = defaultdict(dict)
-    lead: dict[tuple[str, str], float] = defaultdict(float)
+    causes: dict[tuple[str, str], set[tuple[str, float]]] = defaultdict(set)
+    leads: dict[tuple[str, str], list[float]] = defaultdict(list)
     for cause, symptom in pairs:
         key = (key_of(cause), key_of(symptom))
         supported[key][(symptom.fingerprint, symptom.start)] = symptom
-        lead[key] = max(lead[key], cause.start - symptom.start)
+        causes[key].add((cause.fingerprint, cause.start))
+        leads[key].append(cause.start - symptom.start)
     out = {}
     for key, found in supported.items():
-        support = len(found)
-        confidence = support / ended[key[1]]
+        confidence = len(found) / ended[key[1]]
         chance = _chance(cause_ends[key[0]], s.end_window, span)
-        lift = confidence / chance if chance > 0 else math.inf
-        out[key] = (support, confidence, lift, sorted(found.values(), key=lambda e: e.start), lead[key])
+        out[key] = Measure(len(found), confidence, len(causes[key]) / ended[key[0]],
+                           confidence / chance if chance > 0 else math.inf,
+                           sorted(found.values(), key=lambda e: e.start), statistics.median(leads[key]))
     return out
 
 
-def _keep(m: tuple[int, float, float, list[Episode], float], s: Settings) -> bool:
-    return m[0] >= s.min_support and m[1] >= s.min_confidence and m[2] >= s.min_lift
+def _keep(m: Measure, s: Settings) -> bool:
+    return (m.support >= s.min_support and max(m.confidence, m.cause_confidence) >= s.min_confidence
+            and m.lift >= s.min_lift)
 
 
 def _edges(eps: Sequence[Episode], pairs: Sequence[tuple[Episode, Episode]], span: float,
            s: Settings) -> tuple[list[Candidate], float]:
     measured = _measure(lambda e: e.service, eps, pairs, span, s)
     ranked = sorted(((k, m) for k, m in measured.items() if _keep(m, s)),
-                    key=lambda km: (-km[1][0], -km[1][1], -km[1][2], km[0]))
+                    key=lambda km: (-km[1].support, -max(km[1].confidence, km[1].cause_confidence), -km[1].lift,
+                                    km[0]))
     depends: dict[str, set[str]] = defaultdict(set)
     kept: list[Candidate] = []
     hold = 0.0
-    for (cause, symptom), (support, confidence, lift, found, lead) in ranked:
+    for (cause, symptom), m in ranked:
         if _reaches(depends, cause, symptom):
             continue  # symptom -> cause would close a cycle
         depends[symptom].add(cause)
-        hold = max(hold, lead + 10.0 if lead > 0 else 0.0)
-        kept.append(Candidate("topology", f"{symptom} -> {cause}", support, confidence, lift,
-                              [e.ref for e in found[:EVIDENCE]],
-                              {"service": symptom, "depends_on": cause, "symptom_led_by": round(max(lead, 0.0), 1)}))
+        hold = max(hold, m.lead + 10.0 if m.lead > 0 else 0.0)
+        kept.append(Candidate("topology", f"{symptom} -> {cause}", m.support, m.confidence, m.lift,
+                              [e.ref for e in m.found[:EVIDENCE]],
+                              {"service": symptom, "depends_on": cause,
+                               "cause_confidence": round(m.cause_confidence, 3),
+                               "symptom_led_by": round(max(m.lead, 0.0), 1)}))
     return kept, hold
 
 
@@ -292,13 +312,16 @@ def _inhibits(eps: Sequence[Episode], pairs: Sequence[tuple[Episode, Episode]], 
     measured = _measure(lambda e: e.alertname, eps, [(c, x) for c, x in pairs if c.alertname != x.alertname],
                         span, s)
     out = []
-    for (source, target), (support, confidence, lift, found, _) in sorted(measured.items()):
+    for (source, target), m in sorted(measured.items()):
         reverse = measured.get((target, source))
-        if reverse is not None and _keep(reverse, s) and (reverse[0], reverse[1]) > (support, confidence):
+        if reverse is not None and _keep(reverse, s) and (reverse.support, reverse.confidence) > (m.support,
+                                                                                                  m.confidence):
             continue  # the other direction is the stronger: one of the two, never both
-        if _keep((support, confidence, lift, found, 0.0), s):
-            out.append(Candidate("inhibit", f"{source} mutes {target}", support, confidence, lift,
-                                 [e.ref for e in found[:EVIDENCE]], {"source": source, "target": target}))
+        if _keep(m, s):
+            out.append(Candidate("inhibit", f"{source} mutes {target}", m.support, m.confidence, m.lift,
+                                 [e.ref for e in m.found[:EVIDENCE]],
+                                 {"source": source, "target": target,
+                                  "cause_confidence": round(m.cause_confidence, 3)}))
     return out
 
 

@@ -41,10 +41,13 @@ def test_a_late_cause_sets_the_hold_and_a_weak_edge_is_dropped():
     s.alert({"alertname": "DbDown", "service": "db"}, "x", [(90, 600)])
     for k in range(4):  # api fails alone four more times: db explains a fifth of its episodes
         s.alert({"alertname": "Errors", "service": "api"}, "x", [(2000 + 1000 * k, 2100 + 1000 * k)])
-    assert suggest(s.ordered()).topology == []
-    found = suggest(s.ordered(), Settings(min_confidence=0.2))
-    assert [c.name for c in found.topology] == ["api -> db"] and found.topology[0].confidence == 0.2
+    assert suggest(s.ordered()).topology == []  # one co-occurrence: under the default support of 2
+    found = suggest(s.ordered(), Settings(min_support=1))
+    (edge,) = found.topology
+    assert edge.name == "api -> db" and edge.confidence == 0.2 and edge.detail["cause_confidence"] == 1.0
     assert found.hold == 100.0  # the symptom led its cause by 90 s, plus 10 s
+    assert suggest(s.ordered(), Settings(min_support=1, min_confidence=1.0)).topology == [edge]
+    assert suggest(s.ordered(), Settings(min_support=1, min_lift=100.0)).topology == []
 
 
 def test_refires_and_recurrences():
@@ -65,7 +68,7 @@ def test_edges_never_close_a_cycle(tmp_path):
     s.alert({"alertname": "A", "service": "a"}, "x", [(0, 100)])
     s.alert({"alertname": "B", "service": "b"}, "x", [(5, 100)])  # ends together: either may be the cause
     s.alert({"alertname": "C", "service": "c"}, "y", [(5000, 5100)])
-    found = suggest(s.ordered())
+    found = suggest(s.ordered(), Settings(min_support=1))
     assert len(found.topology) == 1
     (tmp_path / "s.yaml").write_text(found.draft())
     assert lint_directory(tmp_path) == ([], [])
