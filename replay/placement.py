@@ -5,8 +5,8 @@ a symptom of its cause's incident (``AlertState.cause``). One that was kept out 
 held by a threshold) counts in the incident its alert is placed in next, if that happens before the alert's episode
 ends (an episode runs from a firing notification of an alert that was not firing to the next such one); a resolved
 notification counts where its episode was last placed. An incident merged into another (its ``merged_into``, once a
-late cause merges) counts as that other. A notification whose alert was never placed (muted, still waiting or held at the end, or a resolve of
-an alert never seen firing) is unplaced: ``""``.
+late cause merges) counts as that other. A notification whose alert was never placed (muted, still waiting or held
+at the end, or a resolve of an alert never seen firing) is unplaced: ``""``.
 """
 
 from __future__ import annotations
