@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from correlation.backtest import BacktestSummary, backtest
-from correlation.decision import Decision, Symptom
-from correlation.model import Incident
-from correlation.problems import Problem
-from correlation.simulation import Simulation
+from replay.backtest import BacktestSummary, backtest
+from correlation.core.decision import Decision, Symptom
+from correlation.core.model import Incident
+from correlation.core.problems import Problem
+from replay.simulation import Simulation
 from replay.recordings import Notification
 from replay.scoring import Score, score
 from rules.schema import RuleSet

@@ -33,7 +33,7 @@ def rules_check(directory: Path = typer.Argument(..., exists=True, file_okay=Fal
 @rules_app.command("test")
 def rules_test(files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Rule test files.")) -> None:
     """Run rule test files: alerts at times in, expected incidents at checkpoints; exit 1 on any difference."""
-    from correlation.rule_tests import run_file
+    from replay.rule_tests import run_file
 
     failed = passed = 0
     for path in files:
