@@ -79,7 +79,7 @@ class UrlValues:
         path = self._fill(parts.path)
         for segment in path.split("/"):
             if unquote(segment) in (".", ".."):
-                raise ValueError(f"the URL path has a {unquote(segment)!r} segment")
+                raise ValueError(f"the URL path has a {unquote(segment)!r} segment, which would change the target")
         return urlunsplit((parts.scheme, parts.netloc, path, self._fill(parts.query), self._fill(parts.fragment)))
 
     def _fill(self, text: str) -> str:

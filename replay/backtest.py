@@ -46,8 +46,10 @@ class BacktestSummary:
 
 
 def backtest(rule_set: RuleSet | None, recording: Sequence[tuple[float, Alert]], *,
-             default_group_by: Sequence[str] = ("alertname", "service"), settle: float = 3600.0) -> BacktestSummary:
-    sim = Simulation(rule_set, tuple(default_group_by))
+             default_group_by: Sequence[str] = ("alertname", "service"), settle: float = 3600.0,
+             sim: Simulation | None = None) -> BacktestSummary:
+    """``sim``: the simulation to replay through (one that also tracks placements, for scoring); a new one if None."""
+    sim = sim if sim is not None else Simulation(rule_set, tuple(default_group_by))
     summary = BacktestSummary()
     last = 0.0
     for at, alert in recording:

@@ -53,7 +53,7 @@ class Simulation:
         self._defined = {a.name: a for a in (self.rule_set.actions if self.rule_set is not None else ())}
 
     def _context(self, state: GroupState, now: float):
-        muter = Muter(self.silences, self.router.maintenance, now)
+        muter = Muter(self.silences, self.router.maintenance, now) if self.silences or self.router.maintenance else None
         causes = Causes(self.router.causes, self.cause_index) if self.router.causes else None
         return self.router.context(state.route, muter if muter else None, causes)
 

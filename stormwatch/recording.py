@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import IO, Any
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
-import orjson
-
+from replay.recordings import RecordingError, read_notifications, recording_line
 from rules.alert import Alert
+
+__all__ = ["Recorder", "RecordingError", "RecordingSink", "read_recordings"]
 
 
 class Recorder:
@@ -24,7 +25,7 @@ class Recorder:
         self._file: IO[bytes] = self.path.open("ab")
 
     def record(self, alerts: Iterable[Alert]) -> None:
-        self._file.write(b"".join(orjson.dumps({"at": a.received_at, "alert": a.to_dict()}) + b"\n" for a in alerts))
+        self._file.write(b"".join(recording_line(a.received_at, a) for a in alerts))
         self._file.flush()
 
     def close(self) -> None:
@@ -44,31 +45,7 @@ class RecordingSink:
         return report
 
 
-class RecordingError(ValueError):
-    pass
-
-
 def read_recordings(paths: Sequence[Path]) -> list[tuple[float, Alert]]:
-    """Every recorded alert of the files, in time order (stable for equal times)."""
-    out: list[tuple[float, Alert]] = []
-    for path in paths:
-        for number, line in _lines(path):
-            try:
-                doc = orjson.loads(line)
-                a = doc["alert"]
-                alert = Alert(labels=a["labels"], status=a["status"], starts_at=a["starts_at"],
-                              received_at=a["received_at"], fingerprint=a["fingerprint"], source=a["source"],
-                              annotations=a.get("annotations", {}), ends_at=a.get("ends_at"),
-                              generator_url=a.get("generator_url", ""))
-                out.append((float(doc["at"]), alert))
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                raise RecordingError(f"{path}:{number}: not a recorded alert ({exc})") from None
-    out.sort(key=lambda item: item[0])
-    return out
-
-
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    with path.open("rb") as f:
-        for number, line in enumerate(f, 1):
-            if line.strip():
-                yield number, line
+    """Every recorded alert of the files, in time order (stable for equal times); a malformed line raises
+    ``RecordingError`` naming its file and line (``replay.recordings`` reads and checks them)."""
+    return [(n.at, n.alert) for n in read_notifications(paths)]

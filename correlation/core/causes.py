@@ -221,7 +221,10 @@ class Causes:
             return None
         failing: dict[str, tuple[str, str, float | None]] = {}  # topology: failing service -> its source
         topology: list[Lookup] = []
+        entries = self.entries
         for lookup in lookups:
+            if not entries.get(lookup.key):
+                continue  # nothing ever fed this key (most of a deep topology's dependencies): no call
             source = self._active(lookup, fingerprint, now)
             if source is None:
                 continue

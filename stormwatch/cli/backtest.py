@@ -9,6 +9,8 @@ import orjson
 import typer
 from rich.table import Table
 
+from replay.scoring import Score
+
 from stormwatch.cli import context
 from stormwatch.cli.output import console, err
 
@@ -20,13 +22,17 @@ def backtest_command(
     baseline: str | None = typer.Option(
         None, help="The rule set to compare with: a directory, 'examples' or 'none' (default: STORMWATCH_RULES)."),
     settle: str = typer.Option("1h", help="Simulated time to run on after the last alert (holds, quiet periods)."),
-    json_out: bool = typer.Option(False, "--json"),
+    truth: bool = typer.Option(
+        False, "--truth", help="Score both against the truth ids the recordings carry (docs/quality.md): pairwise "
+                               "precision, recall and F1, compression and its ideal, splits, merges, problems."),
+    json_out: bool = typer.Option(False, "--json", help="Every figure, and every incident with its notifications "
+                                                        "(file:line), symptoms and their paths, and problems."),
 ) -> None:
     """Replay recordings through the candidate and the current rule set at full speed; compare what they do."""
-    from replay.backtest import backtest
+    from replay.placement import replay
+    from replay.recordings import RecordingError, read_notifications
     from rules.loader import RuleSetInvalid, load_rule_set
     from rules.schema import parse_duration
-    from stormwatch.recording import RecordingError, read_recordings
     from stormwatch.rules_admin import rule_file_limits
     from stormwatch.rules_source import RulesInvalid, load_rules
 
@@ -36,7 +42,7 @@ def backtest_command(
         candidate = load_rule_set(rules, limits)
         current = load_rules(baseline or settings.rules, limits)
         settle_seconds = parse_duration(settle)
-        stream = read_recordings(recordings)
+        stream = read_notifications(recordings, truth=truth)
     except RuleSetInvalid as exc:
         lines = ["candidate rules are invalid:", *(str(e) for e in exc.errors)]  # RuleError: file:line: field: ...
         err.print("\n".join(lines), markup=False, highlight=False)
@@ -44,14 +50,20 @@ def backtest_command(
     except (RulesInvalid, RecordingError, ValueError) as exc:
         err.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(2) from None
-    results = {
-        "current": backtest(current, stream, default_group_by=settings.group_by, settle=settle_seconds),
-        "candidate": backtest(candidate, stream, default_group_by=settings.group_by, settle=settle_seconds),
+    replays = {
+        "current": replay(current, stream, default_group_by=settings.group_by, settle=settle_seconds),
+        "candidate": replay(candidate, stream, default_group_by=settings.group_by, settle=settle_seconds),
     }
     if json_out:
-        sys.stdout.write(orjson.dumps({k: v.public() for k, v in results.items()}).decode() + "\n")
+        doc = {}
+        for side, r in replays.items():
+            doc[side] = r.summary.public() | {"incident_list": r.incident_docs(), "problem_list": r.problem_docs(),
+                                              "unplaced": r.unplaced()}
+            if truth:
+                doc[side]["score"] = r.score().public()
+        sys.stdout.write(orjson.dumps(doc).decode() + "\n")
         return
-    cur, cand = results["current"], results["candidate"]
+    cur, cand = replays["current"].summary, replays["candidate"].summary
     table = Table(title=f"backtest: {len(stream)} recorded notifications")
     for col in ("", f"current ({baseline or settings.rules})", f"candidate ({rules})"):
         table.add_column(col, justify="right")
@@ -68,6 +80,9 @@ def backtest_command(
     for name, a, b in rows:
         table.add_row(name, str(a), str(b))
     console.print(table)
+    if truth:
+        print_scores(f"current ({baseline or settings.rules})", replays["current"].score(),
+                     f"candidate ({rules})", replays["candidate"].score())
     only_cand = cand.titles - cur.titles
     only_cur = cur.titles - cand.titles
     for label, diff in (("only with the candidate", only_cand), ("only with the current set", only_cur)):
@@ -75,3 +90,33 @@ def backtest_command(
             console.print(f"incidents {label}:", highlight=False)
             for title, n in diff.most_common(20):
                 console.print(f"  {n} x {title}", highlight=False)
+
+
+def print_scores(name_a: str, a: Score, name_b: str, b: Score) -> None:
+    """The truth figures of two replays side by side, then each one's worst splits and merges."""
+    table = Table(title=f"against the truth: {a.notifications} notifications, {a.truths} labelled incidents")
+    for col in ("", name_a, name_b):
+        table.add_column(col, justify="right")
+    rows = [
+        ("pairwise precision", f"{a.precision:.3f}", f"{b.precision:.3f}"),
+        ("pairwise recall", f"{a.recall:.3f}", f"{b.recall:.3f}"),
+        ("pairwise F1", f"{a.f1:.3f}", f"{b.f1:.3f}"),
+        ("compression (ideal)", f"{a.compression:.1f}x ({a.ideal_compression:.1f}x)",
+         f"{b.compression:.1f}x ({b.ideal_compression:.1f}x)"),
+        ("splits (extra incidents for one truth)", str(a.splits), str(b.splits)),
+        ("merges (extra truths in one incident)", str(a.merges), str(b.merges)),
+        ("unplaced notifications", str(a.unplaced), str(b.unplaced)),
+        ("problems found / labelled", f"{a.problems.found} / {a.problems.labelled}",
+         f"{b.problems.found} / {b.problems.labelled}"),
+        ("labelled problems matched", str(a.problems.matched), str(b.problems.matched)),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    for name, s in ((name_a, a), (name_b, b)):
+        for split in s.worst_splits:
+            console.print(f"{name}: split: truth {split.truth} went to {len(split.incidents)} incidents: "
+                          f"{', '.join(split.incidents)}", highlight=False, soft_wrap=True)
+        for merge in s.worst_merges:
+            console.print(f"{name}: merge: {merge.incident} ({merge.title}) holds {len(merge.truths)} truths: "
+                          f"{', '.join(merge.truths)}", highlight=False, soft_wrap=True)

@@ -49,3 +49,54 @@ def rules_test(files: list[Path] = typer.Argument(..., exists=True, dir_okay=Fal
     console.print(f"{passed} passed, {failed} failed", highlight=False)
     if failed:
         raise typer.Exit(1)
+
+
+@rules_app.command("suggest")
+def rules_suggest(
+    recordings: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Recorded alert streams."),
+    out: Path | None = typer.Option(None, "--out", file_okay=False,
+                                    help="Write the draft rule file to OUT/suggested.yaml (a rules directory)."),
+    window: str = typer.Option("5m", help="Episode starts within this of each other co-occur."),
+    end_window: str = typer.Option("2m", help="A symptom's end at most this after its cause's."),
+    min_support: int = typer.Option(2, min=1, help="Least supporting episodes per candidate."),
+    min_confidence: float = typer.Option(0.7, min=0.0, max=1.0,
+                                         help="Least confidence (the larger of confidence and cause confidence)."),
+    min_lift: float = typer.Option(2.0, min=0.0, help="Least confidence over chance."),
+    refire: str = typer.Option("5m", help="An alert firing again this soon after resolving is one incident."),
+    service_label: str = typer.Option("service", help="The label naming the service."),
+    json_out: bool = typer.Option(False, "--json", help="Every candidate with its figures and evidence."),
+) -> None:
+    """Mine recordings for candidate topology edges, inhibit, group and problem rules, each with its support,
+    confidence, lift and evidence (docs/quality.md); write a draft that `rules check` accepts."""
+    import sys
+
+    import orjson
+
+    from replay.recordings import RecordingError, read_notifications
+    from replay.suggest import Settings, suggest
+    from rules.schema import parse_duration
+
+    try:
+        settings = Settings(window=parse_duration(window), end_window=parse_duration(end_window),
+                            min_support=min_support, min_confidence=min_confidence, min_lift=min_lift,
+                            refire=parse_duration(refire), service_label=service_label)
+        notifications = read_notifications(recordings)
+    except (RecordingError, ValueError) as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    found = suggest(notifications, settings)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "suggested.yaml").write_text(found.draft())
+    if json_out:
+        doc = {"hold": found.hold, "candidates": [c.public() for c in found.all()],
+               "draft": str(out / "suggested.yaml") if out is not None else None}
+        sys.stdout.write(orjson.dumps(doc).decode() + "\n")
+        return
+    for c in found.all():
+        console.print(f"{c.kind:8} {c.name}: support {c.support}, confidence {c.confidence:.2f}, lift {c.lift:.1f}; "
+                      f"evidence {', '.join(c.evidence)}", highlight=False, soft_wrap=True)
+    console.print(f"{len(found.topology)} topology edge(s), {len(found.inhibit)} inhibit rule(s), "
+                  f"{len(found.groups)} group rule(s), {len(found.problems)} problem rule(s) "
+                  f"from {len(notifications)} notifications"
+                  + (f"; draft written to {out / 'suggested.yaml'}" if out is not None else ""), highlight=False)

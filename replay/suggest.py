@@ -1,0 +1,381 @@
+"""``stormwatch rules suggest``: candidate rules mined from recordings, each with its evidence. Pure, no model.
+
+An alert's **episode** runs from a firing notification of an alert that was not firing to its resolved notification
+(an episode never resolved has no end). Three kinds of candidate, each counted over episodes:
+
+* **topology edges** ``B depends_on A`` (services, by the topology's service label): an episode on A and one on B
+  **co-occur** when they start within ``window`` of each other (either first: a cause may alert late) and B's ends
+  within ``end_window`` after A's (a symptom clears after its cause). *support*: B's episodes that co-occur with
+  one of A's; *confidence*: support / B's episodes that ended (how much of B's trouble A explains); *cause
+  confidence*: A's episodes some episode of B co-occurs with / A's episodes that ended (how often A's trouble
+  brings B's); *lift*: confidence / the chance that an end of B falls in one of A's end windows at random (the share
+  of the recording's span those windows cover). An edge is kept when its support, the larger of its two
+  confidences (a service with several dependencies has a low confidence for each) and its lift reach their
+  minimum, strongest first, unless it would close a cycle. The topology's ``hold`` is the largest, over the kept
+  edges, of the median time their symptoms started before their cause (plus ``10s``), so a late cause still
+  explains.
+* **inhibit rules**, the same co-occurrence per alert name (source alertname on A, target alertname on B), for
+  senders without a service label or to mute narrower than a topology; written commented out in the draft, as an
+  alternative to the edge they repeat; of two alert names that co-occur both ways, only the stronger direction.
+* **group rules** for alerts that fire again soon after resolving (``refire`` or less after, at least
+  ``min_refires`` times): ``auto_resolve: after_hold`` with a hold just above the longest such gap, so the incident
+  stays open across the flaps instead of paging at each. *confidence*: the share of the alert name's episodes that
+  are such re-fires; *lift*: confidence / the chance of a re-fire that soon if its episodes started uniformly at
+  random over the recording (1 - exp(-episodes / span * refire)).
+
+* **problem rules** for an alert that fails again and again, each time more than ``refire`` after it resolved
+  (at least ``recurrences`` times): a recurrence rule on its alert name, its signature the alert's labels but
+  ``severity`` and the service label. *confidence*: the share of the alert name's alerts that recur so; *lift*:
+  confidence / the share of all alerts that do.
+
+The evidence of each candidate is the recording lines (``file:line``) of the episode starts that support it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from replay.recordings import Notification
+
+EVIDENCE = 5  # evidence references kept per candidate
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    fingerprint: str
+    service: str
+    alertname: str
+    start: float
+    end: float | None
+    ref: str  # the line of its first firing notification
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    window: float = 300.0  # starts within this of each other
+    end_window: float = 120.0  # the symptom's end at most this after the cause's
+    min_support: int = 2
+    min_confidence: float = 0.7  # of the larger of confidence and cause confidence
+    min_lift: float = 2.0
+    recurrences: int = 3  # separate failures of one alert that make a problem
+    recurrence_within: float = 7 * 86400.0
+    refire: float = 300.0  # an alert firing again at most this long after resolving
+    min_refires: int = 2
+    service_label: str = "service"
+
+
+@dataclass
+class Candidate:
+    kind: str  # topology | inhibit | group
+    name: str  # "B -> A" for an edge, the alertname(s) otherwise
+    support: int
+    confidence: float
+    lift: float
+    evidence: list[str] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def public(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "support": self.support,
+                "confidence": round(self.confidence, 3), "lift": round(self.lift, 2), "evidence": self.evidence,
+                **self.detail}
+
+
+@dataclass
+class Suggestions:
+    topology: list[Candidate]
+    inhibit: list[Candidate]
+    groups: list[Candidate]
+    hold: float  # the topology's hold
+    service_label: str = "service"
+    problems: list[Candidate] = field(default_factory=list)
+
+    def all(self) -> list[Candidate]:
+        return [*self.topology, *self.inhibit, *self.groups, *self.problems]
+
+    def draft(self) -> str:
+        """A rule file with the candidates: topology and group rules active, inhibit rules commented out."""
+        out = ["# Drafted by `stormwatch rules suggest` from recordings: review each rule and its evidence",
+               "# (`stormwatch rules suggest --json`), then score it: `stormwatch backtest --truth --rules DIR ...`.",
+               ""]
+        if self.topology:
+            depends: dict[str, list[str]] = defaultdict(list)
+            for c in self.topology:
+                depends[c.detail["service"]].append(c.detail["depends_on"])
+                depends.setdefault(c.detail["depends_on"], [])
+            out += ["topology:", f"  service_label: {_q(self.service_label)}", f"  hold: {_duration(self.hold)}",
+                    "  services:"]
+            for c in self.topology:
+                out.append(f"    # {c.name}: support {c.support}, confidence {c.confidence:.2f}, lift {c.lift:.1f}")
+            for service in sorted(depends):
+                deps = ", ".join(_q(d) for d in sorted(depends[service]))
+                out.append(f"    {_q(service)}: {{depends_on: [{deps}]}}" if deps else f"    {_q(service)}: {{}}")
+            out.append("")
+        if self.groups:
+            out.append("groups:")
+            for n, c in enumerate(self.groups):
+                out += [f"  # {c.name}: fired again within {_duration(c.detail['longest_gap'])} of resolving "
+                        f"{c.support} times",
+                        f"  - name: suggested-refire-{n + 1}",
+                        "    match:",
+                        f"      - {_q('alertname=' + orjson.dumps(c.detail['alertname']).decode())}",
+                        "    auto_resolve:",
+                        "      mode: after_hold",
+                        f"      hold: {_duration(c.detail['hold'])}"]
+            out.append("")
+        if self.problems:
+            out.append("problems:")
+            for n, c in enumerate(self.problems):
+                signature = ", ".join(_q(label) for label in c.detail["signature"])
+                out += [f"  # {c.name}: {c.support} separate failures of one alert",
+                        f"  - name: suggested-recurrence-{n + 1}",
+                        "    match:",
+                        f"      - {_q('alertname=' + orjson.dumps(c.detail['alertname']).decode())}",
+                        f"    signature: [{signature}]",
+                        f"    recurrence: {{count: {c.detail['count']}, within: {_duration(c.detail['within'])}}}"]
+            out.append("")
+        if self.inhibit:
+            out.append("# Inhibit rules repeating the topology per alert name: uncomment to use them instead.")
+            out.append("# inhibit:")
+            for n, c in enumerate(self.inhibit):
+                source = "alertname=" + orjson.dumps(c.detail["source"]).decode()
+                target = "alertname=" + orjson.dumps(c.detail["target"]).decode()
+                out += [f"#   - name: suggested-inhibit-{n + 1}  # support {c.support}, confidence "
+                        f"{c.confidence:.2f}, lift {c.lift:.1f}",
+                        f"#     source_match: [{_q(source)}]",
+                        f"#     target_match: [{_q(target)}]",
+                        f"#     hold: {_duration(self.hold)}"]
+            out.append("")
+        return "\n".join(out)
+
+
+def _q(text: str) -> str:
+    return orjson.dumps(text).decode()  # a JSON string is a YAML string
+
+
+def _duration(seconds: float) -> str:
+    return f"{math.ceil(seconds)}s"
+
+
+def episodes(notifications: Sequence[Notification], service_label: str = "service") -> list[Episode]:
+    """Every episode of the notifications (in time order), by its start."""
+    open_: dict[str, tuple[float, str]] = {}
+    out: list[Episode] = []
+    labels_of: dict[str, Any] = {}
+    for n in notifications:
+        a = n.alert
+        fp = a.fingerprint
+        if a.status == "firing":
+            if fp not in open_:
+                open_[fp] = (n.at, n.ref)
+                labels_of[fp] = a.labels
+        elif fp in open_:
+            start, ref = open_.pop(fp)
+            out.append(_episode(fp, labels_of[fp], start, n.at, ref, service_label))
+    out += [_episode(fp, labels_of[fp], start, None, ref, service_label) for fp, (start, ref) in open_.items()]
+    out.sort(key=lambda e: (e.start, e.fingerprint))
+    return out
+
+
+def _episode(fp: str, labels: Any, start: float, end: float | None, ref: str, service_label: str) -> Episode:
+    return Episode(fp, labels.get(service_label, ""), labels.get("alertname", ""), start, end, ref)
+
+
+def suggest(notifications: Sequence[Notification], settings: Settings = Settings()) -> Suggestions:
+    eps = episodes(notifications, settings.service_label)
+    span = (notifications[-1].at - notifications[0].at) if notifications else 0.0
+    pairs = _co_occurrences(eps, settings)
+    topology, hold = _edges(eps, pairs, span, settings)
+    inhibit = _inhibits(eps, pairs, span, settings, {(c.detail["depends_on"], c.detail["service"]) for c in topology})
+    return Suggestions(topology, inhibit, _refires(eps, span, settings), hold, settings.service_label,
+                       _recurrences(notifications, eps, settings))
+
+
+def _co_occurrences(eps: Sequence[Episode], s: Settings) -> list[tuple[Episode, Episode]]:
+    """(cause, symptom) pairs of episodes on different services: starts within the window, the symptom's end
+    within the end window after the cause's."""
+    out = []
+    starts = [e.start for e in eps]
+    for i, cause in enumerate(eps):
+        if cause.end is None or not cause.service:
+            continue
+        lo = bisect.bisect_left(starts, cause.start - s.window)
+        hi = bisect.bisect_right(starts, cause.start + s.window)
+        for j in range(lo, hi):
+            symptom = eps[j]
+            if j == i or symptom.end is None or not symptom.service or symptom.service == cause.service:
+                continue
+            if 0.0 <= symptom.end - cause.end <= s.end_window:
+                out.append((cause, symptom))
+    return out
+
+
+def _chance(ends: Sequence[float], width: float, span: float) -> float:
+    """The share of the span covered by [end, end + width] windows (their union)."""
+    if span <= 0:
+        return 1.0
+    covered, reach = 0.0, -math.inf
+    for end in sorted(ends):
+        lo = max(end, reach)
+        if end + width > lo:
+            covered += end + width - lo
+        reach = max(reach, end + width)
+    return min(1.0, covered / (span + width))
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    support: int  # the symptom key's episodes that co-occur with one of the cause key's
+    confidence: float  # support / the symptom key's ended episodes
+    cause_confidence: float  # the cause key's episodes some symptom episode co-occurs with / its ended episodes
+    lift: float  # confidence / chance
+    found: list[Episode]  # the supporting symptom episodes, by start
+    lead: float  # the median of how long a supporting symptom started before its cause (<= 0: after it)
+
+
+def _measure(key_of: Any, eps: Sequence[Episode], pairs: Sequence[tuple[Episode, Episode]], span: float,
+             s: Settings) -> dict[tuple[str, str], Measure]:
+    """Per (cause key, symptom key), over the co-occurring pairs of their episodes."""
+    ended: dict[str, int] = defaultdict(int)
+    cause_ends: dict[str, list[float]] = defaultdict(list)
+    for e in eps:
+        if e.end is not None:
+            ended[key_of(e)] += 1
+            cause_ends[key_of(e)].append(e.end)
+    supported: dict[tuple[str, str], dict[tuple[str, float], Episode]] = defaultdict(dict)
+    causes: dict[tuple[str, str], set[tuple[str, float]]] = defaultdict(set)
+    leads: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for cause, symptom in pairs:
+        key = (key_of(cause), key_of(symptom))
+        supported[key][(symptom.fingerprint, symptom.start)] = symptom
+        causes[key].add((cause.fingerprint, cause.start))
+        leads[key].append(cause.start - symptom.start)
+    out = {}
+    for key, found in supported.items():
+        confidence = len(found) / ended[key[1]]
+        chance = _chance(cause_ends[key[0]], s.end_window, span)
+        out[key] = Measure(len(found), confidence, len(causes[key]) / ended[key[0]],
+                           confidence / chance if chance > 0 else math.inf,
+                           sorted(found.values(), key=lambda e: e.start), statistics.median(leads[key]))
+    return out
+
+
+def _keep(m: Measure, s: Settings) -> bool:
+    return (m.support >= s.min_support and max(m.confidence, m.cause_confidence) >= s.min_confidence
+            and m.lift >= s.min_lift)
+
+
+def _edges(eps: Sequence[Episode], pairs: Sequence[tuple[Episode, Episode]], span: float,
+           s: Settings) -> tuple[list[Candidate], float]:
+    measured = _measure(lambda e: e.service, eps, pairs, span, s)
+    ranked = sorted(((k, m) for k, m in measured.items() if _keep(m, s)),
+                    key=lambda km: (-km[1].support, -max(km[1].confidence, km[1].cause_confidence), -km[1].lift,
+                                    km[0]))
+    depends: dict[str, set[str]] = defaultdict(set)
+    kept: list[Candidate] = []
+    hold = 0.0
+    for (cause, symptom), m in ranked:
+        if _reaches(depends, cause, symptom):
+            continue  # symptom -> cause would close a cycle
+        depends[symptom].add(cause)
+        hold = max(hold, m.lead + 10.0 if m.lead > 0 else 0.0)
+        kept.append(Candidate("topology", f"{symptom} -> {cause}", m.support, m.confidence, m.lift,
+                              [e.ref for e in m.found[:EVIDENCE]],
+                              {"service": symptom, "depends_on": cause,
+                               "cause_confidence": round(m.cause_confidence, 3),
+                               "symptom_led_by": round(max(m.lead, 0.0), 1)}))
+    return kept, hold
+
+
+def _reaches(depends: dict[str, set[str]], start: str, goal: str) -> bool:
+    """Whether ``start`` depends on ``goal``, directly or not."""
+    seen, todo = {start}, [start]
+    while todo:
+        for d in depends.get(todo.pop(), ()):
+            if d == goal:
+                return True
+            if d not in seen:
+                seen.add(d)
+                todo.append(d)
+    return False
+
+
+def _inhibits(eps: Sequence[Episode], pairs: Sequence[tuple[Episode, Episode]], span: float, s: Settings,
+              edges: set[tuple[str, str]]) -> list[Candidate]:
+    measured = _measure(lambda e: e.alertname, eps, [(c, x) for c, x in pairs if c.alertname != x.alertname],
+                        span, s)
+    out = []
+    for (source, target), m in sorted(measured.items()):
+        reverse = measured.get((target, source))
+        if reverse is not None and _keep(reverse, s) and (reverse.support, reverse.confidence) > (m.support,
+                                                                                                  m.confidence):
+            continue  # the other direction is the stronger: one of the two, never both
+        if _keep(m, s):
+            out.append(Candidate("inhibit", f"{source} mutes {target}", m.support, m.confidence, m.lift,
+                                 [e.ref for e in m.found[:EVIDENCE]],
+                                 {"source": source, "target": target,
+                                  "cause_confidence": round(m.cause_confidence, 3)}))
+    return out
+
+
+def _refires(eps: Sequence[Episode], span: float, s: Settings) -> list[Candidate]:
+    by_fp: dict[str, list[Episode]] = defaultdict(list)
+    for e in eps:
+        by_fp[e.fingerprint].append(e)
+    gaps: dict[str, list[tuple[float, Episode]]] = defaultdict(list)
+    episodes_of: dict[str, int] = defaultdict(int)
+    for seq in by_fp.values():
+        episodes_of[seq[0].alertname] += len(seq)
+        for before, after in zip(seq, seq[1:], strict=False):
+            if before.end is not None and after.start - before.end <= s.refire:
+                gaps[before.alertname].append((after.start - before.end, after))
+    out = []
+    for alertname, found in sorted(gaps.items()):
+        if len(found) < s.min_refires:
+            continue
+        longest = max(g for g, _ in found)
+        confidence = len(found) / episodes_of[alertname]
+        chance = 1.0 - math.exp(-episodes_of[alertname] / span * s.refire) if span > 0 else 1.0
+        out.append(Candidate("group", alertname, len(found), confidence, confidence / chance,
+                             [e.ref for _, e in found[:EVIDENCE]],
+                             {"alertname": alertname, "longest_gap": longest, "hold": longest + 60.0}))
+    return out
+
+
+def _recurrences(notifications: Sequence[Notification], eps: Sequence[Episode], s: Settings) -> list[Candidate]:
+    labels = {n.alert.fingerprint: n.alert.labels for n in notifications}
+    failures: dict[str, list[Episode]] = defaultdict(list)
+    for e in eps:
+        seq = failures[e.fingerprint]
+        if not seq or seq[-1].end is None or e.start - seq[-1].end > s.refire:
+            seq.append(e)
+        else:
+            seq[-1] = Episode(e.fingerprint, e.service, e.alertname, seq[-1].start, e.end, seq[-1].ref)
+    recurring = {fp: seq for fp, seq in failures.items() if len(seq) >= s.recurrences}
+    if not recurring:
+        return []
+    alerts_of: dict[str, int] = defaultdict(int)
+    for fp in failures:
+        alerts_of[labels[fp].get("alertname", "")] += 1
+    base = len(recurring) / len(failures)
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for fp in recurring:
+        by_name[labels[fp].get("alertname", "")].append(fp)
+    out = []
+    for alertname, fps in sorted(by_name.items()):
+        signature = sorted(set.intersection(*(set(labels[fp]) for fp in fps)) - {"severity", s.service_label}
+                           - {"alertname"})
+        confidence = len(fps) / alerts_of[alertname]
+        found = sorted((e for fp in fps for e in recurring[fp]), key=lambda e: e.start)
+        out.append(Candidate("problem", alertname, len(found), confidence, confidence / base,
+                             [e.ref for e in found[:EVIDENCE]],
+                             {"alertname": alertname, "signature": ["alertname", *signature],
+                              "count": s.recurrences, "within": s.recurrence_within}))
+    return out
