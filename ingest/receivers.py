@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from ingest.formats import loads
 from ingest.normalise import BodyRejected, LabelGuard, Normalised, Rejection, normalise
 
 #: endpoint kind -> the format named on the published message
@@ -86,7 +87,7 @@ def _pagerduty(body: bytes, result: Normalised) -> Receipt:
 
 def _only_valid(kind: str, body: bytes, result: Normalised) -> bytes:
     """The body without its rejected items (rare path: parsed again, re-serialised)."""
-    data = orjson.loads(body)
+    data, _ = loads(body)  # leniently when a string is not UTF-8: the valid items hold none (ingest.normalise)
     bad = {r.index for r in result.rejections}
     if type(data) is list:
         return orjson.dumps([item for i, item in enumerate(data) if i not in bad])

@@ -110,7 +110,7 @@ def build_all(
         except MemoryError:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug, or a failing fingerprints callable: lose the item, not the batch
-            rejections.append(rejection(index, f"{prefix}[{index}]", internal_error(exc), raw))
+            rejections.append(rejection(index, f"{prefix}[{index}]", internal_error(exc, raw), raw))
     return alerts, rejections
 
 

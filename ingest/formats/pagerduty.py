@@ -25,9 +25,16 @@ def parse(data: object, now: float, fingerprints: Fingerprints) -> tuple[list[Al
         raise ShapeError(f"body: expected an object (one PagerDuty event), got {json_type(data)}")
     alerts, rejections = run_one(build, data, now, fingerprints)
     if rejections and "routing_key" in data:  # the secret must not reach dead-letter queues or logs either
-        redacted = dumps({**data, "routing_key": REDACTED})
-        rejections = [Rejection(r.index, r.reason, r.detail, redacted) for r in rejections]
+        shown = dumps(redacted(data))
+        rejections = [Rejection(r.index, r.reason, r.detail, shown) for r in rejections]
     return alerts, rejections
+
+
+def redacted(event: object) -> object:
+    """The event with its routing key (a secret) replaced, for rejections, logs and dead-letter queues."""
+    if type(event) is dict and "routing_key" in event:
+        return {**event, "routing_key": REDACTED}
+    return event
 
 
 def _required_str(raw: dict, key: str, path: str) -> str:

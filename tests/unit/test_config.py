@@ -84,7 +84,7 @@ def test_group_by_ignores_empty_parts_and_accepts_a_tuple(monkeypatch: pytest.Mo
         ("STORMWATCH_NAMESPACE", "Bad NS"),
         ("STORMWATCH_AMQP_URL", "http://x"),
         ("STORMWATCH_REDIS_URL", "foo"),
-        ("STORMWATCH_GROUP_BY", "bad-label"),
+        ("STORMWATCH_LABEL_NAMES", "latin1"),
         ("STORMWATCH_GROUP_BY", " , "),
         ("STORMWATCH_METRICS_PORT", "70000"),
         ("STORMWATCH_LOG_LEVEL", "verbose"),
@@ -122,6 +122,8 @@ def test_every_bad_variable_is_named_at_once(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_group_by_error_names_the_bad_label(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STORMWATCH_GROUP_BY", "alertname,bad-label")
+    assert load_settings().group_by == ("alertname", "bad-label")  # a UTF-8 label name (the default scheme)
+    monkeypatch.setenv("STORMWATCH_LABEL_NAMES", "classic")
     with pytest.raises(SettingsError, match="'bad-label' is not a valid label name"):
         load_settings()
 

@@ -51,6 +51,29 @@ def test_matches_prometheus_common_literals(labels, expected):
     assert FingerprintCache()(labels) == f"{expected:016x}"
 
 
+# UTF-8 label names (Alertmanager 0.27+ in its default UTF-8 mode, Prometheus 3): the fingerprint is the same function
+# of the names' UTF-8 bytes, sorted bytewise as Go's sort.Strings sorts them (for valid UTF-8 that is code point order,
+# Python's). Debian's Alertmanager 0.25 refuses these names ("invalid label set"), so the values below were computed
+# with reference_signature, the definition run byte for byte, and are kept as literals so that a change in either
+# implementation shows. tests/integration/test_alertmanager_fingerprints.py checks classic names against the binary.
+UTF8_NAME_CASES = [
+    ({"alertname": "HighLatency", "service.name": "payments"}, "eebc8b0e87014ad3"),
+    ({"alertname": "PodCrash", "k8s.pod.name": "api-7d9f", "k8s.namespace.name": "prod"}, "d13ec1c2f436e140"),
+    ({"温度": "高い", "alertname": "Heat"}, "194cefa789a524cc"),
+    ({"http.status_code": "503", "alertname": "Errors", "service.name": "checkout", "deployment.environment": "prod"},
+     "d17cd530ff80a0d4"),
+    ({"🔥": "🚒"}, "a28d89d3fcf797a2"),
+    ({"a b": "c", "a": "b"}, "936606ee225a278e"),  # "a" sorts before "a b": a prefix first, as bytes do
+]
+
+
+@pytest.mark.parametrize(("labels", "expected"), UTF8_NAME_CASES)
+def test_utf8_label_names(labels, expected):
+    assert reference_fingerprint(labels) == expected
+    assert fingerprint(labels) == expected
+    assert FingerprintCache()(labels) == expected
+
+
 def test_empty_label_set_is_the_offset_basis():
     assert fingerprint({}) == "cbf29ce484222325"
     assert FingerprintCache()({}) == "cbf29ce484222325"
