@@ -9,12 +9,15 @@ from the parsed body), so the dead-letter queue never holds what the sender was 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from ingest.formats import loads
+from ingest.formats.pagerduty import INTEGRATION, REDACTED
+from ingest.integrations import Integration
 from ingest.normalise import BodyRejected, LabelGuard, Normalised, Rejection, normalise
 
 #: endpoint kind -> the format named on the published message
@@ -66,6 +69,31 @@ def receive(kind: str, body: bytes, *, now: float, max_bytes: int, limits: Label
         doc = _refused(kind, result.rejections) | {"accepted": accepted}
         return Receipt(400, doc, publish if accepted else None, fmt, accepted, result.rejections)
     return Receipt(200, {"status": "success", "accepted": accepted}, publish if accepted else None, fmt, accepted)
+
+
+def routing_key_of(body: bytes) -> object:
+    """The ``routing_key`` of a PagerDuty event body (None when the body is no JSON object)."""
+    try:
+        data, _ = loads(body)
+    except Exception:  # noqa: BLE001 - not JSON at all: no key; the normaliser says what is wrong
+        return None
+    return data.get("routing_key") if type(data) is dict else None
+
+
+def with_integration(body: bytes, integration: Integration) -> bytes:
+    """The event as Stormwatch publishes it when its routing key was the credential: the key (a secret) replaced,
+    what the integration maps to (source, team, service) added in ``stormwatch_integration``."""
+    data, lenient = loads(body)
+    event = {**data, "routing_key": REDACTED, INTEGRATION: integration.as_dict()}  # type: ignore[dict-item]
+    if lenient:  # a string that is not UTF-8: keep it escaped, so that the normaliser refuses it as before
+        return json.dumps(event, ensure_ascii=True, separators=(",", ":")).encode()
+    return orjson.dumps(event)
+
+
+def invalid_routing_key() -> Receipt:
+    """The answer to an event whose routing key is no configured integration key (PagerDuty's shape)."""
+    return Receipt(400, {"status": "invalid event", "message": "Event object is invalid",
+                         "errors": ["routing_key: not a known integration key"]}, None, "pagerduty")
 
 
 def _refused(kind: str, rejections: list[Rejection]) -> dict[str, Any]:

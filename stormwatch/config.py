@@ -297,8 +297,9 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"]) or "?"
-            env = f"STORMWATCH_{field.upper()}"
-            shown = "" if field in _SECRET_FIELDS else f" (got {error.get('input')!r})"
+            env = f"STORMWATCH_{field.upper()}" if error["loc"] else "settings"  # a rule across settings
+            # a rule across settings has every setting as its input, secrets included: never shown
+            shown = "" if field in _SECRET_FIELDS or not error["loc"] else f" (got {error.get('input')!r})"
             lines.append(f"{env}: {error['msg']}{shown}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
 
