@@ -112,6 +112,11 @@ class Integrations:
     def __len__(self) -> int:
         return len(self._all)
 
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The sources the integrations name (each a metric label value of its own, as STORMWATCH_METRICS_SOURCES)."""
+        return tuple(dict.fromkeys(i.source for i in self._all))
+
     def find(self, key: object) -> Integration | None:
         """The integration whose key is ``key``, or None; every configured digest is compared (constant time)."""
         if type(key) is not str or not key:

@@ -19,13 +19,13 @@ import orjson
 from rules.alert import Alert
 
 from .formats import BodyRejected, ItemError, Rejection, ShapeError, json_type, loads, not_utf8, rejection
-from .formats import alertmanager, generic, pagerduty
+from .formats import alertmanager, generic, grafana, pagerduty
 from .limits import LabelGuard, LabelLimits, checked, enforce
 
 __all__ = ["FORMATS", "BodyRejected", "LabelGuard", "LabelLimits", "Normalised", "Rejection", "normalise",
            "canonical_format"]
 
-FORMATS = ("generic", "alertmanager_webhook", "alertmanager_v2", "pagerduty")
+FORMATS = ("generic", "alertmanager_webhook", "alertmanager_v2", "pagerduty", "grafana")
 
 #: accepted spellings of a format name (after lower-casing and turning "-" into "_")
 _ALIASES = {
@@ -37,6 +37,8 @@ _ALIASES = {
     "pagerduty": "pagerduty",
     "pagerduty_v2": "pagerduty",
     "events_v2": "pagerduty",
+    "grafana": "grafana",
+    "grafana_webhook": "grafana",
 }
 
 _PARSERS = {
@@ -44,6 +46,7 @@ _PARSERS = {
     "alertmanager_webhook": alertmanager.parse_webhook,
     "alertmanager_v2": alertmanager.parse_v2,
     "pagerduty": pagerduty.parse,
+    "grafana": grafana.parse,
 }
 
 _DEFAULT_GUARD = LabelGuard()  # the default limits and a pure, bounded fingerprint memo: sharing it is safe
@@ -109,6 +112,8 @@ def normalise(
                 "(event_action), an object with an 'alerts' array, an object with 'labels', or an array of alerts",
             )
 
+    if (fmt == "alertmanager_webhook" or fmt == "generic") and grafana.looks_like_grafana(data):
+        fmt = "grafana"  # Grafana posts its webhook wherever it is pointed: keep its own fields
     guard = _DEFAULT_GUARD if limits is None else limits
     guarded = guard.fingerprints if fingerprints is None else checked(fingerprints, guard.limits)
     try:
@@ -172,7 +177,7 @@ def _detect(data: object) -> str | None:
         if "event_action" in data:
             return "pagerduty"
         if "alerts" in data:  # version "4", groupKey, receiver, or just an alerts array: all webhook-shaped
-            return "alertmanager_webhook"
+            return "grafana" if grafana.looks_like_grafana(data) else "alertmanager_webhook"
         if "labels" in data:
             return "generic"
         return None

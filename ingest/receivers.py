@@ -67,8 +67,9 @@ def receive(kind: str, body: bytes, *, now: float, max_bytes: int, limits: Label
     accepted = len(result.alerts)
     if result.rejections:
         doc = _refused(kind, result.rejections) | {"accepted": accepted}
-        return Receipt(400, doc, publish if accepted else None, fmt, accepted, result.rejections)
-    return Receipt(200, {"status": "success", "accepted": accepted}, publish if accepted else None, fmt, accepted)
+        return Receipt(400, doc, publish if accepted else None, result.format, accepted, result.rejections)
+    return Receipt(200, {"status": "success", "accepted": accepted}, publish if accepted else None, result.format,
+                   accepted)
 
 
 def routing_key_of(body: bytes) -> object:

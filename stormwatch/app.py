@@ -153,7 +153,8 @@ class Worker:
             self.topology,
             sink,
             Delivery,
-            WorkerObserver(self.metrics, self.on_batch, SourceLabel(s.metrics_sources)),
+            WorkerObserver(self.metrics, self.on_batch, SourceLabel(
+                (*s.metrics_sources, *parse_integrations(s.pagerduty_routing_keys).sources))),
             ConsumerConfig(
                 batch_size=s.batch_size,
                 batch_wait=s.batch_wait_ms / 1000,

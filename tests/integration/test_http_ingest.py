@@ -261,3 +261,20 @@ async def test_concurrent_lists_are_coalesced_within_the_body_limit_and_none_is_
             (f"Co{r} / svc", 5, 5) for r in range(requests))
         dead = await drain_queue(api.worker.settings, Names(api.worker.settings.namespace).dead_queue)
         assert dead == []  # no coalesced message went over the limit
+
+
+async def test_grafana_webhook_is_detected_and_keeps_its_fields(api):
+    """Grafana's webhook contact point pointed at the Alertmanager webhook route, its documented body as sent."""
+    from tests.unit.test_grafana_format import GRAFANA_BODY
+
+    body = {**GRAFANA_BODY, "alerts": [{**a, "startsAt": "2026-11-21T10:00:00Z"} for a in GRAFANA_BODY["alerts"]]}
+    answer = await api.post("/api/v1/webhooks/alertmanager", body, token=INGEST)
+    assert answer.json() == {"status": "success", "accepted": 2}
+    await eventually(lambda: stored_alerts(api.worker) >= 2, what="both alerts stored")
+    titles = sorted(i.title for i in await api.worker.store.list_incidents())
+    assert titles == ["High CPU usage", "High memory usage"]
+    stored = [a for i in await api.worker.store.list_incidents() for a in await api.worker.store.incident_alerts(i.id)]
+    memory = next(a for a in stored if a.labels["alertname"] == "High memory usage")
+    assert memory.annotations["silenceURL"].startswith("https://play.grafana.org/alerting/silence/new")
+    assert memory.annotations["title"] == "[FIRING:2]  (blue)" and memory.annotations["orgId"] == "1"
+    assert metric(api.worker, "stormwatch_alerts_received_total", {"source": "grafana", "format": "grafana"}) == 2

@@ -180,3 +180,11 @@ async def test_guessing_routing_keys_is_rate_limited_and_oversize_is_refused(cle
             assert metric(api.worker, "stormwatch_auth_rate_limited_total") == 1
         assert stored_alerts(api.worker) == 0
         assert metric(api.worker, "stormwatch_ingest_alerts_total", {"format": "pagerduty", "outcome": "accepted"}) == 0
+
+
+async def test_an_integrations_source_has_its_own_metric_label(https_api, certificates):
+    session = _pdpyras(https_api, PAYMENTS_KEY, certificates)
+    await asyncio.to_thread(session.trigger, "Latency high", "pay-3", dedup_key="payments/latency")
+    await eventually(lambda: metric(https_api.worker, "stormwatch_alerts_received_total",
+                                    {"source": "payments-app", "format": "pagerduty"}) == 1,
+                     what="counted under the integration's source")

@@ -776,7 +776,7 @@ def test_deeply_nested_rejected_item_still_serialises():
 
 
 def test_formats_constant():
-    assert FORMATS == ("generic", "alertmanager_webhook", "alertmanager_v2", "pagerduty")
+    assert FORMATS == ("generic", "alertmanager_webhook", "alertmanager_v2", "pagerduty", "grafana")
 
 
 def test_infinity_and_nan_are_not_json():
