@@ -61,7 +61,7 @@ def _handler(services: ApiServices, kind: str):
         signature = _authenticate(services, request, kind)  # from the headers alone: nothing is read before this
         body = await _body(services, request, kind)
         message_id = None
-        if signature is ROUTING_KEY:  # PagerDuty's authentication: the event's routing key
+        if isinstance(signature, _ByRoutingKey):  # PagerDuty's authentication: the event's routing key
             integration = services.integrations.find(routing_key_of(body))  # type: ignore[union-attr]
             if integration is None:
                 return _unknown_routing_key(services, request)
@@ -110,10 +110,14 @@ def _handler(services: ApiServices, kind: str):
     return handle
 
 
-ROUTING_KEY = "routing_key"  #: _authenticate: the PagerDuty event's routing key, in the body, is the credential
+class _ByRoutingKey:
+    """_authenticate's answer when the PagerDuty event's routing key, in the body, is the credential."""
 
 
-def _authenticate(services: ApiServices, request: Request, kind: str) -> str | None:
+ROUTING_KEY = _ByRoutingKey()
+
+
+def _authenticate(services: ApiServices, request: Request, kind: str) -> str | _ByRoutingKey | None:
     """Refuse (401/403/429) what the headers alone condemn. Returns None for a bearer token allowed to ingest,
     ROUTING_KEY when a PagerDuty event's routing key is to authenticate it, or the signature header still to verify
     against the body (signing enabled, well formed, timestamp in window)."""
