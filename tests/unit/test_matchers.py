@@ -154,7 +154,9 @@ PARSE_BAD = [
 
 
 # UTF-8 label names (the default): names as Alertmanager 0.27+ reads them (its fallback mode takes the UTF-8 parser's
-# reading whenever the classic parser refuses the input)
+# reading whenever the classic parser refuses the input). Every input of this file was also run through Alertmanager's
+# own matcher/parse and pkg/labels (its main branch, built with Go as compat.FallbackMatchersParser combines them):
+# the results agree except where docs/rules/matchers.md says Stormwatch differs.
 PARSE_UTF8_OK = [
     ("service.name=payments", [m("service.name", EQ, "payments")]),
     ('{"service.name"="payments"}', [m("service.name", EQ, "payments")]),
