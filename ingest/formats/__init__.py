@@ -148,14 +148,22 @@ def internal_error(exc: Exception, raw: object = None) -> ItemError:
     return ItemError("internal", "", f"unexpected {type(exc).__name__}: {exc}")
 
 
-def not_utf8(raw: object, path: str = "") -> ItemError | None:
+def not_utf8(raw: object) -> ItemError | None:
     """The first string (key or value) in a parsed item that is not valid UTF-8, as an ItemError naming its field
-    (reason ``label_name`` for a label's name, else ``utf8``); None when every string is valid."""
+    (reason ``label_name`` for a label's name, else ``utf8``); None when every string is valid. An item nested too
+    deeply to walk is named as a whole."""
+    try:
+        return _not_utf8(raw, "")
+    except RecursionError:
+        return ItemError("utf8", "", "a string is not valid UTF-8")
+
+
+def _not_utf8(raw: object, path: str) -> ItemError | None:
     if type(raw) is str:
         return None if label_names.is_utf8(raw) else ItemError("utf8", path, "not valid UTF-8")
     if type(raw) is list:
         for index, value in enumerate(raw):
-            found = not_utf8(value, f"{path}[{index}]")
+            found = _not_utf8(value, f"{path}[{index}]")
             if found is not None:
                 return found
     elif type(raw) is dict:
@@ -163,7 +171,7 @@ def not_utf8(raw: object, path: str = "") -> ItemError | None:
             if not label_names.is_utf8(name):
                 reason = "label_name" if path == "labels" else "utf8"
                 return ItemError(reason, path, f"name {show(name)} is not valid UTF-8")
-            found = not_utf8(value, key_path(path, name) if path else name)
+            found = _not_utf8(value, key_path(path, name) if path else name)
             if found is not None:
                 return found
     return None

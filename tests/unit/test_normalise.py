@@ -785,3 +785,13 @@ def test_infinity_and_nan_are_not_json():
         with pytest.raises(BodyRejected) as err:
             normalise(raw, now=1_700_000_000.0)
         assert err.value.rejection.reason == "invalid_json"
+
+
+@pytest.mark.parametrize("depth", [50, 900])
+def test_a_deeply_nested_item_with_a_string_that_is_not_utf8_is_refused_never_raised(depth):
+    deep = b"[" * depth + b"]" * depth
+    body = (b'[{"labels": {"alertname": "A"}, "extra": ' + deep + b', "annotations": {"s": "\\udc00"}}, '
+            b'{"labels": {"alertname": "B"}, "extra": ' + deep + b'}]')
+    result = run(body, format="alertmanager_v2")
+    assert [a.labels["alertname"] for a in result.alerts] == ["B"]
+    assert [(r.index, r.reason) for r in result.rejections] == [(0, "utf8")]
