@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from typing import Literal
 
-__all__ = ["CLASSIC_PATTERN", "SCHEMES", "Scheme", "describe", "is_utf8", "problem", "scheme", "set_scheme", "valid"]
+__all__ = ["CLASSIC_PATTERN", "SCHEMES", "Scheme", "is_utf8", "on_change", "problem", "scheme", "set_scheme", "valid"]
 
 Scheme = Literal["utf8", "classic"]
 SCHEMES: tuple[Scheme, ...] = ("utf8", "classic")
@@ -82,13 +82,6 @@ def on_change(listener: Callable[[Scheme], None]) -> None:
 def valid(name: str) -> bool:
     """Whether ``name`` is a valid label name under the scheme in force."""
     return _check(name)
-
-
-def describe() -> str:
-    """What a valid name is under the scheme in force, for messages."""
-    if _scheme == "classic":
-        return f"match {CLASSIC_PATTERN} (STORMWATCH_LABEL_NAMES=classic)"
-    return "be a non-empty, valid UTF-8 string"
 
 
 def problem(name: str) -> str | None:

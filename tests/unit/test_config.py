@@ -331,3 +331,11 @@ def test_pagerduty_routing_keys_are_validated_and_never_echoed(monkeypatch: pyte
     with pytest.raises(SettingsError) as info:
         load_settings()
     assert "STORMWATCH_PAGERDUTY_ROUTING_KEYS" in str(info.value) and "short-key" not in str(info.value)
+
+
+def test_config_check_masks_the_routing_keys() -> None:
+    from stormwatch.config_check import effective_settings
+
+    key = "0123456789abcdef0123456789abcdef"
+    shown = effective_settings(load_settings(pagerduty_routing_keys=f"payments:::{key}"))
+    assert shown["STORMWATCH_PAGERDUTY_ROUTING_KEYS"] == "***" and key not in str(shown)
