@@ -131,7 +131,7 @@ async def test_a_wrong_routing_key_is_refused_in_pagerdutys_shape_and_its_neighb
     good = _pdpyras(api, PAYMENTS_KEY, certificates)
     await asyncio.to_thread(good.trigger, "Refunds slow", "pay-2", dedup_key="payments/refunds")
     await _incident(api, "Refunds slow / checkout")
-    assert stored_alerts(api.worker) == 1
+    assert metric(api.worker, "stormwatch_ingest_alerts_total", {"format": "pagerduty", "outcome": "accepted"}) == 1
 
 
 async def test_routing_keys_never_travel_and_bearer_senders_still_work(https_api, certificates):
@@ -188,3 +188,19 @@ async def test_an_integrations_source_has_its_own_metric_label(https_api, certif
     await eventually(lambda: metric(https_api.worker, "stormwatch_alerts_received_total",
                                     {"source": "payments-app", "format": "pagerduty"}) == 1,
                      what="counted under the integration's source")
+
+
+async def test_with_auth_disabled_an_unknown_key_is_ingested_unmapped(clean, certificates):
+    """STORMWATCH_AUTH_DISABLED (development) means anyone may ingest: an unknown routing key is not refused there, a
+    known one is still mapped to its integration."""
+    async for api in start_api(clean, auth_disabled=True, pagerduty_routing_keys=ROUTING_KEYS):
+        event = {"event_action": "trigger", "payload": {"summary": "Dev alert", "source": "laptop", "severity": "info"}}
+        answer = await api.post("/v2/enqueue", {**event, "routing_key": "some-other-key-0123456789"}, token=None)
+        assert answer.status_code == 202
+        answer = await api.post("/v2/enqueue", {**event, "routing_key": PAYMENTS_KEY, "dedup_key": "dev/mapped"},
+                                token=None)
+        assert answer.status_code == 202
+        await eventually(lambda: stored_alerts(api.worker) >= 2, what="both stored")
+        sources = sorted([a.source for i in await api.worker.store.list_incidents()
+                          for a in await api.worker.store.incident_alerts(i.id)])
+        assert sources == ["pagerduty", "payments-app"]
