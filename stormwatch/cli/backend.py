@@ -186,7 +186,7 @@ class RedisBackend:
         return context.run(context.with_store(fn))
 
     def incidents(self, statuses: frozenset[str], limit: int) -> list[dict[str, Any]]:
-        from correlation.incident_queries import IncidentFilter, IncidentQueries
+        from correlation.store.incident_queries import IncidentFilter, IncidentQueries
 
         async def run(store: Any) -> list[dict[str, Any]]:
             items, _ = await IncidentQueries(store.redis, store.keys).page(IncidentFilter(statuses), limit=limit)
@@ -196,8 +196,8 @@ class RedisBackend:
 
     def incident(self, incident_id: str) -> dict[str, Any]:
         from actions.state import ActionState
-        from correlation.incident_queries import IncidentQueries
-        from correlation.links import Links
+        from correlation.store.incident_queries import IncidentQueries
+        from correlation.store.links import Links
 
         async def run(store: Any) -> dict[str, Any] | None:
             doc = await IncidentQueries(store.redis, store.keys).detail(incident_id)
@@ -209,7 +209,7 @@ class RedisBackend:
         return _found(self._with(run), f"no incident {incident_id!r}")
 
     def problems(self, open_only: bool, limit: int) -> list[dict[str, Any]]:
-        from correlation.links import Links
+        from correlation.store.links import Links
 
         async def run(store: Any) -> list[dict[str, Any]]:
             links = Links(store.redis, store.keys, timeline_max=1)
@@ -218,8 +218,8 @@ class RedisBackend:
         return self._with(run)
 
     def problem(self, problem_id: str) -> dict[str, Any]:
-        from correlation.links import Links
-        from correlation.problem_queries import is_problem_id
+        from correlation.store.links import Links
+        from correlation.store.problem_queries import is_problem_id
 
         async def run(store: Any) -> dict[str, Any] | None:
             links = Links(store.redis, store.keys, timeline_max=1)
@@ -229,8 +229,8 @@ class RedisBackend:
         return _found(self._with(run), f"no problem {problem_id!r}")
 
     def problem_status(self, problem_id: str, status: str, by: str | None, comment: str) -> dict[str, Any]:
-        from correlation.links import Links
-        from correlation.problem_queries import is_problem_id
+        from correlation.store.links import Links
+        from correlation.store.problem_queries import is_problem_id
         from stormwatch.publisher import publish_events
 
         if not is_problem_id(problem_id):
@@ -257,7 +257,7 @@ class RedisBackend:
         return [s.public(now) for s in found if include_expired or s.state(now) != "expired"]
 
     def add_silence(self, matchers: list[str], duration: str, author: str | None, comment: str) -> dict[str, Any]:
-        from correlation.muting import Silence
+        from correlation.core.muting import Silence
         from rules.matchers import MatcherError, parse_matcher
         from rules.schema import parse_duration
 
@@ -307,7 +307,7 @@ class RedisBackend:
 
 
 def _silences(store: Any) -> Any:
-    from correlation.silences import SilenceStore
+    from correlation.store.silences import SilenceStore
 
     return SilenceStore(store.redis, store.keys)
 
