@@ -18,14 +18,14 @@ import orjson
 
 from rules.alert import Alert
 
-from .formats import BodyRejected, Rejection, ShapeError, json_type
-from .formats import alertmanager, generic, pagerduty
+from .formats import BodyRejected, ItemError, Rejection, ShapeError, json_type, loads, not_utf8, rejection
+from .formats import alertmanager, generic, grafana, pagerduty
 from .limits import LabelGuard, LabelLimits, checked, enforce
 
 __all__ = ["FORMATS", "BodyRejected", "LabelGuard", "LabelLimits", "Normalised", "Rejection", "normalise",
            "canonical_format"]
 
-FORMATS = ("generic", "alertmanager_webhook", "alertmanager_v2", "pagerduty")
+FORMATS = ("generic", "alertmanager_webhook", "alertmanager_v2", "pagerduty", "grafana")
 
 #: accepted spellings of a format name (after lower-casing and turning "-" into "_")
 _ALIASES = {
@@ -37,6 +37,8 @@ _ALIASES = {
     "pagerduty": "pagerduty",
     "pagerduty_v2": "pagerduty",
     "events_v2": "pagerduty",
+    "grafana": "grafana",
+    "grafana_webhook": "grafana",
 }
 
 _PARSERS = {
@@ -44,6 +46,7 @@ _PARSERS = {
     "alertmanager_webhook": alertmanager.parse_webhook,
     "alertmanager_v2": alertmanager.parse_v2,
     "pagerduty": pagerduty.parse,
+    "grafana": grafana.parse,
 }
 
 _DEFAULT_GUARD = LabelGuard()  # the default limits and a pure, bounded fingerprint memo: sharing it is safe
@@ -95,7 +98,7 @@ def normalise(
             )
 
     try:
-        data = orjson.loads(body)
+        data, lenient = loads(body)
     except Exception as exc:  # noqa: BLE001 - JSONDecodeError, or TypeError for a body of an unexpected type
         raise _rejected(body, "invalid_json", f"body: not valid JSON: {exc}") from None
 
@@ -109,6 +112,8 @@ def normalise(
                 "(event_action), an object with an 'alerts' array, an object with 'labels', or an array of alerts",
             )
 
+    if (fmt == "alertmanager_webhook" or fmt == "generic") and grafana.looks_like_grafana(data):
+        fmt = "grafana"  # Grafana posts its webhook wherever it is pointed: keep its own fields
     guard = _DEFAULT_GUARD if limits is None else limits
     guarded = guard.fingerprints if fingerprints is None else checked(fingerprints, guard.limits)
     try:
@@ -117,7 +122,54 @@ def normalise(
         raise _rejected(body, "schema", str(exc)) from None
     if fmt == "pagerduty":  # an event with its own dedup_key is not fingerprinted: check it here
         alerts, rejections = enforce(data, alerts, rejections, guard.limits)
+    if lenient:  # some string in the body is not valid UTF-8: no alert may carry one on
+        alerts, rejections = _only_utf8(body, fmt, data, alerts, rejections)
     return Normalised(fmt, alerts, rejections)
+
+
+def _items(fmt: str, data: object) -> tuple[list, str | None]:
+    """The body's items and the path prefix of their list (None: the body is one item)."""
+    if type(data) is list:
+        return data, ""
+    if type(data) is dict:
+        items = data.get("alerts")
+        if fmt != "pagerduty" and type(items) is list and (fmt != "generic" or "labels" not in data):
+            return items, "alerts"
+    return [data], None
+
+
+def _clean(alert: Alert) -> bool:
+    text = orjson.dumps  # refuses lone surrogates: exactly what the store and the events could not write
+    try:
+        text((alert.labels, alert.annotations, alert.generator_url, alert.fingerprint, alert.source))
+    except TypeError:
+        return False
+    return True
+
+
+def _only_utf8(body: bytes, fmt: str, data: object, alerts: list[Alert],
+               rejections: list[Rejection]) -> tuple[list[Alert], list[Rejection]]:
+    """Refuse (reason ``utf8``, or ``label_name`` for a label's name) each alert built from an item holding a string
+    that is not valid UTF-8; the alerts beside it are kept."""
+    if all(_clean(a) for a in alerts):
+        return alerts, rejections
+    items, prefix = _items(fmt, data)
+    refused = {r.index for r in rejections}
+    indexes = [i for i in range(len(items)) if i not in refused]
+    if len(indexes) != len(alerts):  # cannot tell which alert came from which item: keep none of them
+        raise _rejected(body, "utf8", "body: a string is not valid UTF-8")
+    kept: list[Alert] = []
+    out = list(rejections)
+    for index, alert in zip(indexes, alerts, strict=True):
+        if _clean(alert):
+            kept.append(alert)
+            continue
+        raw = items[index]
+        err = not_utf8(raw) or ItemError("utf8", "", "a string is not valid UTF-8")
+        shown = pagerduty.redacted(raw) if fmt == "pagerduty" else raw  # the routing key is a secret
+        out.append(rejection(index, "" if prefix is None else f"{prefix}[{index}]", err, shown))
+    out.sort(key=lambda r: -1 if r.index is None else r.index)
+    return kept, out
 
 
 def _detect(data: object) -> str | None:
@@ -125,7 +177,7 @@ def _detect(data: object) -> str | None:
         if "event_action" in data:
             return "pagerduty"
         if "alerts" in data:  # version "4", groupKey, receiver, or just an alerts array: all webhook-shaped
-            return "alertmanager_webhook"
+            return "grafana" if grafana.looks_like_grafana(data) else "alertmanager_webhook"
         if "labels" in data:
             return "generic"
         return None

@@ -9,11 +9,15 @@ from the parsed body), so the dead-letter queue never holds what the sender was 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from ingest.formats import loads
+from ingest.formats.pagerduty import INTEGRATION, REDACTED
+from ingest.integrations import Integration
 from ingest.normalise import BodyRejected, LabelGuard, Normalised, Rejection, normalise
 
 #: endpoint kind -> the format named on the published message
@@ -63,8 +67,34 @@ def receive(kind: str, body: bytes, *, now: float, max_bytes: int, limits: Label
     accepted = len(result.alerts)
     if result.rejections:
         doc = _refused(kind, result.rejections) | {"accepted": accepted}
-        return Receipt(400, doc, publish if accepted else None, fmt, accepted, result.rejections)
-    return Receipt(200, {"status": "success", "accepted": accepted}, publish if accepted else None, fmt, accepted)
+        return Receipt(400, doc, publish if accepted else None, result.format, accepted, result.rejections)
+    return Receipt(200, {"status": "success", "accepted": accepted}, publish if accepted else None, result.format,
+                   accepted)
+
+
+def routing_key_of(body: bytes) -> object:
+    """The ``routing_key`` of a PagerDuty event body (None when the body is no JSON object)."""
+    try:
+        data, _ = loads(body)
+    except Exception:  # noqa: BLE001 - not JSON at all: no key; the normaliser says what is wrong
+        return None
+    return data.get("routing_key") if type(data) is dict else None
+
+
+def with_integration(body: bytes, integration: Integration) -> bytes:
+    """The event as Stormwatch publishes it when its routing key was the credential: the key (a secret) replaced,
+    what the integration maps to (source, team, service) added in ``stormwatch_integration``."""
+    data, lenient = loads(body)
+    event = {**data, "routing_key": REDACTED, INTEGRATION: integration.as_dict()}  # type: ignore[dict-item]
+    if lenient:  # a string that is not UTF-8: keep it escaped, so that the normaliser refuses it as before
+        return json.dumps(event, ensure_ascii=True, separators=(",", ":")).encode()
+    return orjson.dumps(event)
+
+
+def invalid_routing_key() -> Receipt:
+    """The answer to an event whose routing key is no configured integration key (PagerDuty's shape)."""
+    return Receipt(400, {"status": "invalid event", "message": "Event object is invalid",
+                         "errors": ["routing_key: not a known integration key"]}, None, "pagerduty")
 
 
 def _refused(kind: str, rejections: list[Rejection]) -> dict[str, Any]:
@@ -86,7 +116,7 @@ def _pagerduty(body: bytes, result: Normalised) -> Receipt:
 
 def _only_valid(kind: str, body: bytes, result: Normalised) -> bytes:
     """The body without its rejected items (rare path: parsed again, re-serialised)."""
-    data = orjson.loads(body)
+    data, _ = loads(body)  # leniently when a string is not UTF-8: the valid items hold none (ingest.normalise)
     bad = {r.index for r in result.rejections}
     if type(data) is list:
         return orjson.dumps([item for i, item in enumerate(data) if i not in bad])

@@ -12,10 +12,14 @@ Two forms, one meaning:
 
 The string syntax follows Alertmanager's classic parser (``pkg/labels/parse.go``) where it and the newer UTF-8
 parser (``matcher/parse``) agree. Where they disagree on what an input *means*, the classic reading wins, as it
-does in Alertmanager's default fallback mode (``matcher/compat``): inside quotes only ``\\"``, ``\\\\`` and ``\\n`` are
-escapes and any other backslash is literal, so ``instance=~"web\\d+"`` is the regex ``web\\d+``. From the UTF-8
-parser we take double-quoted label names (``"service.name"="api"``); input both parsers would only accept with
-a warning (unbalanced braces, empty matchers between commas) is rejected. See ``docs/rules/matchers.md``.
+does in Alertmanager's default fallback mode (``matcher/compat``): inside quoted values only ``\\"``, ``\\\\`` and
+``\\n`` are escapes and any other backslash is literal, so ``instance=~"web\\d+"`` is the regex ``web\\d+``. Label
+names follow the UTF-8 parser: a double-quoted name (``"service.name"="api"``) is read as Go's ``strconv.Unquote``
+reads it and may be any non-empty valid UTF-8 string; with UTF-8 label names (``rules.label_names``, the default) an
+unquoted name is, as in the UTF-8 parser, any run of characters other than spaces, backquotes and ``{}!=~,\\"'`` (so
+``service.name=api`` parses, as it does in Alertmanager 0.27+), and with ``STORMWATCH_LABEL_NAMES=classic`` it is
+``[a-zA-Z_:][a-zA-Z0-9_:]*``. Input both parsers would only accept with a warning (unbalanced braces, empty matchers
+between commas) is rejected. See ``docs/rules/matchers.md``.
 
 Regexes use Go's RE2 syntax and run on RE2 itself (``rules.regex``): linear time in the label's length, so no
 pattern can stall a worker (``rules.re2`` refuses what Go's RE2 refuses, with a reason).
@@ -30,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
+from rules import label_names
 from rules.re2 import RE2Error
 from rules.regex import RE2Pattern, compile_re2
 
@@ -64,6 +69,8 @@ class MatchType(str, Enum):
 #: label names that need no quotes; others (UTF-8 names) are written in double quotes.
 _BARE_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _BARE_NAME_DESC = "[a-zA-Z_:][a-zA-Z0-9_:]*"
+#: what ends an unquoted name or value in Alertmanager's UTF-8 parser (``matcher/parse/lexer.go``, ``isReserved``)
+_RESERVED = frozenset('{}!=~,\\"\'`')
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +85,8 @@ class Matcher:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise MatcherError(f"label name must be a non-empty string, got {self.name!r}")
+        if not label_names.is_utf8(self.name):
+            raise MatcherError(f"label name {self.name!r} is not valid UTF-8")
         if not isinstance(self.value, str):
             raise MatcherError(f"matcher value for {self.name!r} must be a string, got {self.value!r}")
         if not isinstance(self.type, MatchType):
@@ -206,10 +215,18 @@ class _Parser:
     def name(self) -> str:
         pos = self.pos
         if pos < self.n and self.text[pos] == '"':
-            name = self.quoted(strict=True)
+            name = self.quoted_name()
             if not name:
                 raise self.error("label name must not be empty", pos)
             return name
+        if label_names.scheme() == "utf8":  # the UTF-8 parser: any run of unreserved characters
+            text, n, end = self.text, self.n, pos
+            while end < n and not text[end].isspace() and text[end] not in _RESERVED:
+                end += 1
+            if end == pos:
+                raise self.error(f"expected a label name, found {self.found(pos)}", pos)
+            self.pos = end
+            return text[pos:end]
         m = _BARE_NAME.match(self.text, pos)
         end = m.end() if m else pos
         stop = end
@@ -227,6 +244,59 @@ class _Parser:
         self.pos = end
         return m.group()
 
+    def quoted_name(self) -> str:
+        """A double-quoted label name at ``self.pos``, read as Go's ``strconv.Unquote`` reads it (Alertmanager's
+        UTF-8 parser): ``\\a \\b \\f \\n \\r \\t \\v \\\\ \\"``, ``\\xHH``, ``\\ooo``, ``\\uHHHH``,
+        ``\\UHHHHHHHH``; the result must be valid UTF-8."""
+        text, n, start = self.text, self.n, self.pos
+        out = bytearray()
+        pos = start + 1
+        while pos < n:
+            c = text[pos]
+            if c == '"':
+                self.pos = pos + 1
+                try:
+                    return out.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise self.error("quoted label name is not valid UTF-8", start) from None
+            if c == "\n":
+                raise self.error("line feed in a quoted label name (write \\n)", pos)
+            if c != "\\":
+                try:
+                    out += c.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise self.error("quoted label name is not valid UTF-8", pos) from None
+                pos += 1
+                continue
+            pos = self._escape_in_name(pos, out)
+        raise self.error("unterminated quoted string: missing closing '\"' for the quote", start)
+
+    def _escape_in_name(self, pos: int, out: bytearray) -> int:
+        """One escape sequence at ``pos`` (the backslash) appended to ``out``; returns the position after it."""
+        text = self.text
+        d = text[pos + 1] if pos + 1 < self.n else ""
+        simple = _GO_ESCAPES.get(d)
+        if simple is not None:
+            out += simple
+            return pos + 2
+        width = {"x": 2, "u": 4, "U": 8}.get(d)
+        if width is not None:
+            digits = text[pos + 2:pos + 2 + width]
+            if len(digits) == width and all(h in _HEX for h in digits):
+                value = int(digits, 16)
+                if d == "x":
+                    out.append(value)
+                    return pos + 2 + width
+                if value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF:
+                    out += chr(value).encode("utf-8")
+                    return pos + 2 + width
+        elif d in _OCTAL:
+            digits = text[pos + 1:pos + 4]
+            if len(digits) == 3 and all(o in _OCTAL for o in digits) and int(digits, 8) <= 0xFF:
+                out.append(int(digits, 8))
+                return pos + 4
+        raise self.error(f"unsupported escape '\\{d}' in a quoted label name", pos)
+
     def operator(self) -> MatchType:
         for op in _OPERATORS:
             if self.text.startswith(op, self.pos):
@@ -236,7 +306,7 @@ class _Parser:
 
     def value(self) -> str:
         if self.pos < self.n and self.text[self.pos] == '"':
-            return self.quoted(strict=False)
+            return self.quoted()
         # unquoted: up to the next comma, or a closing brace that closes no '{' of the value itself, trimmed
         text, n, start = self.text, self.n, self.pos
         pos, depth = start, 0
@@ -258,9 +328,9 @@ class _Parser:
         self.pos = pos
         return _unescape_unquoted(text[start:pos].strip())
 
-    def quoted(self, *, strict: bool) -> str:
-        """A double-quoted string at ``self.pos``; ``\\"``, ``\\\\``, ``\\n`` are escapes. In values any other
-        backslash is literal (classic Alertmanager); in names (``strict``) it is an error."""
+    def quoted(self) -> str:
+        """A double-quoted value at ``self.pos``; ``\\"``, ``\\\\``, ``\\n`` are escapes and any other backslash
+        is literal (classic Alertmanager)."""
         text, n, start = self.text, self.n, self.pos
         out: list[str] = []
         pos = start + 1
@@ -275,8 +345,6 @@ class _Parser:
                     out.append("\n")
                 elif d in '"\\':
                     out.append(d)
-                elif strict:
-                    raise self.error(f"unsupported escape '\\{d}' in a quoted label name", pos)
                 else:
                     out.append("\\" + d)
                 pos += 2
@@ -284,6 +352,12 @@ class _Parser:
             out.append(c)
             pos += 1
         raise self.error("unterminated quoted string: missing closing '\"' for the quote", start)
+
+
+_GO_ESCAPES = {"a": b"\a", "b": b"\b", "f": b"\f", "n": b"\n", "r": b"\r", "t": b"\t", "v": b"\v",
+               "\\": b"\\", '"': b'"'}
+_HEX = frozenset("0123456789abcdefABCDEF")
+_OCTAL = frozenset("01234567")
 
 
 def _quote(s: str) -> str:

@@ -21,6 +21,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       ValidationInfo, field_validator, model_validator)
 
 from rules.action_schema import ActionConfig, ActionPolicies, ActionTriggerItem, ProblemTriggerItem, config_for
+from rules import label_names
 from rules.matchers import Matcher, MatcherError, matcher_from_obj, parse_matchers
 from rules.scalars import _fail, _name
 from rules.scalars import parse_duration as parse_duration  # re-exported: rule code imports it from here
@@ -39,12 +40,13 @@ Duration = Annotated[float, PlainValidator(parse_duration)]
 #: seconds, > 0
 PositiveDuration = Annotated[float, PlainValidator(parse_duration), AfterValidator(_positive)]
 
-_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-
-
 def _label_name(value: object) -> str:
-    if not isinstance(value, str) or not _LABEL_NAME.fullmatch(value):
-        raise _fail(f"invalid label name {value!r}: use letters, digits and underscores, not starting with a digit")
+    """A label name valid under the process's scheme (``rules.label_names``: UTF-8 by default, or classic)."""
+    if not isinstance(value, str):
+        raise _fail(f"invalid label name {value!r}: expected a string")
+    why = label_names.problem(value)
+    if why is not None:
+        raise _fail(f"invalid label name {value!r}: it {why}")
     return value
 
 

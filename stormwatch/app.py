@@ -40,7 +40,8 @@ from stormwatch.config import Settings, redact_url
 from stormwatch.errors import AMQP_START_HINT, REDIS_START_HINT, RulesInvalid, ServiceUnavailable
 from stormwatch.fault_hooks import with_fault_hooks
 from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
-from stormwatch.http import HttpBindError, HttpServer, bind_socket
+from ingest.integrations import parse_integrations
+from stormwatch.http import HttpBindError, HttpServer, HttpTls, bind_socket
 from stormwatch.http_protocol import HttpLimits
 from stormwatch.metrics import Metrics, SourceLabel
 from stormwatch.recording import Recorder, RecordingSink
@@ -152,7 +153,8 @@ class Worker:
             self.topology,
             sink,
             Delivery,
-            WorkerObserver(self.metrics, self.on_batch, SourceLabel(s.metrics_sources)),
+            WorkerObserver(self.metrics, self.on_batch, SourceLabel(
+                (*s.metrics_sources, *parse_integrations(s.pagerduty_routing_keys).sources))),
             ConsumerConfig(
                 batch_size=s.batch_size,
                 batch_wait=s.batch_wait_ms / 1000,
@@ -210,7 +212,7 @@ class Worker:
             commands=IncidentCommands(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
             rules=self.rules, max_body_bytes=s.max_body_bytes, label_guard=self.label_guard,
-            metrics_token=s.metrics_token,
+            integrations=parse_integrations(s.pagerduty_routing_keys), metrics_token=s.metrics_token,
             auth_limiter=AuthFailureLimiter(s.auth_failures_per_minute, s.auth_failures_burst, clock=self.clock),
             client_address=ClientAddress(s.http_trusted_proxies),
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
@@ -221,8 +223,9 @@ class Worker:
         limits = HttpLimits(header_timeout=s.http_header_timeout_seconds, body_timeout=s.http_body_timeout_seconds,
                             idle_timeout=s.http_idle_timeout_seconds, send_timeout=s.http_send_timeout_seconds,
                             max_connections=s.http_max_connections)
+        tls = HttpTls(s.http_tls_cert_file, s.http_tls_key_file) if s.http_tls else None
         self.ops = HttpServer(build_app(services), host, port, metrics=self.metrics, limits=limits,
-                              reuse_port=s.http_reuse_port, sock=self._http_socket)
+                              reuse_port=s.http_reuse_port, sock=self._http_socket, tls=tls)
         self._http_socket = None  # the server owns it now
         try:
             await self.ops.start()

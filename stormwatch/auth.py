@@ -43,6 +43,7 @@ REFUSALS = {
     "malformed": "the Authorization header is not 'Bearer <token>'",
     "unknown_token": "the server does not know this token",
     "role": "the token's role may not do this",
+    "unknown_routing_key": "the PagerDuty event's routing_key is no configured integration key",
 }
 
 

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from rules import label_names as label_name_scheme
 
 _NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -20,7 +22,8 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 #: settings whose values may hold credentials: never echoed in error messages
 _SECRET_FIELDS = frozenset(
-    {"amqp_url", "redis_url", "api_tokens", "ingest_hmac_secret", "api_token", "metrics_token"})
+    {"amqp_url", "redis_url", "api_tokens", "ingest_hmac_secret", "api_token", "metrics_token",
+     "pagerduty_routing_keys"})
 
 
 class SettingsError(Exception):
@@ -52,8 +55,17 @@ class Settings(BaseSettings):
     # X-Forwarded-For is believed (for the failed-auth limiter and logs) only from these proxies' addresses (CIDRs)
     http_trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     http_reuse_port: bool = False  # SO_REUSEPORT: several `stormwatch serve` processes share one HTTP port
+    # TLS for the HTTP server (stormwatch/http.py): a PEM certificate (chain) and its private key; both or neither
+    http_tls_cert_file: str = ""
+    http_tls_key_file: str = ""
     api_tokens: str = ""  # "name:role:token,..." or a JSON list of {"name","role","token"}; see stormwatch/auth.py
     ingest_hmac_secret: str = ""  # X-Stormwatch-Signature on ingest endpoints (HMAC-SHA256 of "t.body")
+    # PagerDuty integration keys: /v2/enqueue takes an event whose routing_key is one of them with no other credential
+    # ("source:team:service:key,..." or a JSON list; ingest/integrations.py); a secret, never logged
+    pagerduty_routing_keys: str = ""
+    # which label names are valid (rules/label_names.py): "utf8" (Alertmanager 0.27+, Prometheus 3: any non-empty
+    # UTF-8 name, e.g. service.name) or "classic" ([a-zA-Z_][a-zA-Z0-9_]*)
+    label_names: Literal["utf8", "classic"] = "utf8"
     # what a sender can make this process hold (docs/security.md, "Ingest, metrics and memory")
     label_value_max_bytes: int = Field(default=16_384, ge=64, le=1 << 20)  # one label value, UTF-8 bytes
     labels_max_count: int = Field(default=128, ge=1, le=10_000)  # labels on one alert
@@ -124,6 +136,26 @@ class Settings(BaseSettings):
 
         parse_tokens(value)  # raises ValueError naming the bad entry, never echoing a token
         return value
+
+    @field_validator("pagerduty_routing_keys")
+    @classmethod
+    def _pagerduty_routing_keys(cls, value: str) -> str:
+        from ingest.integrations import parse_integrations  # the format lives with the code that uses it
+
+        parse_integrations(value)  # raises ValueError naming the bad entry, never echoing a key
+        return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if bool(self.http_tls_cert_file) != bool(self.http_tls_key_file):
+            raise ValueError("STORMWATCH_HTTP_TLS_CERT_FILE and STORMWATCH_HTTP_TLS_KEY_FILE are set together "
+                             "(both for https, neither for http)")
+        return self
+
+    @property
+    def http_tls(self) -> bool:
+        """Whether the HTTP server speaks https."""
+        return bool(self.http_tls_cert_file)
 
     @property
     def http_address(self) -> tuple[str, int]:
@@ -242,25 +274,32 @@ class Settings(BaseSettings):
 
     @field_validator("group_by")
     @classmethod
-    def _group_by(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _group_by(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         if not value:
             raise ValueError("needs at least one label name")
+        classic = info.data.get("label_names") == "classic"  # declared before group_by: validated first
         for name in value:
-            if not _LABEL_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid label name")
+            if classic and not _LABEL_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid label name (STORMWATCH_LABEL_NAMES=classic)")
         return value
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment (and overrides); raise SettingsError naming each bad variable."""
+    """Build settings from the environment (and overrides); raise SettingsError naming each bad variable.
+
+    Applies the process-wide label name scheme (STORMWATCH_LABEL_NAMES, ``rules.label_names``), as Alertmanager's
+    ``compat.InitFromFlags`` does, so every reader of label names (ingest, matchers, rules) agrees."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        label_name_scheme.set_scheme(settings.label_names)
+        return settings
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"]) or "?"
-            env = f"STORMWATCH_{field.upper()}"
-            shown = "" if field in _SECRET_FIELDS else f" (got {error.get('input')!r})"
+            env = f"STORMWATCH_{field.upper()}" if error["loc"] else "settings"  # a rule across settings
+            # a rule across settings has every setting as its input, secrets included: never shown
+            shown = "" if field in _SECRET_FIELDS or not error["loc"] else f" (got {error.get('input')!r})"
             lines.append(f"{env}: {error['msg']}{shown}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
 

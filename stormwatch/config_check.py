@@ -27,7 +27,7 @@ _PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
 @dataclass(frozen=True, slots=True)
 class Finding:
     code: str  # no_api_tokens | example_rules | actions_private_networks | redis_not_persistent | redis_unreachable |
-    #            no_tls
+    #            no_tls | tls_unreadable | tls_invalid
     message: str
     fix: str
 
@@ -83,14 +83,37 @@ def static_findings(settings: Settings, rule_set: RuleSet | None) -> list[Findin
             f"loopback addresses: STORMWATCH_ACTIONS_ALLOWED_NETWORKS={','.join(open_to)}",
             "narrow STORMWATCH_ACTIONS_ALLOWED_NETWORKS to the hosts actions must reach (e.g. 10.1.2.3/32), or "
             "STORMWATCH_ACTIONS_SHADOW=true while you try the rules"))
+    findings.extend(tls_findings(settings))
     host = settings.http_address[0]
-    if settings.metrics_enabled and not _loopback(host):
+    if settings.metrics_enabled and not settings.http_tls and not _loopback(host):
         findings.append(Finding(
-            "no_tls", f"the HTTP server listens on {host} and serves plain HTTP (Stormwatch has no TLS of its own): "
-            "tokens and incidents cross the network in clear",
-            "put a TLS proxy in front and bind STORMWATCH_HTTP_HOST to 127.0.0.1 (or a private interface the proxy "
-            "alone reaches)"))
+            "no_tls", f"the HTTP server listens on {host} and serves plain HTTP: tokens and incidents cross the "
+            "network in clear",
+            "set STORMWATCH_HTTP_TLS_CERT_FILE and STORMWATCH_HTTP_TLS_KEY_FILE, or put a TLS proxy in front and bind "
+            "STORMWATCH_HTTP_HOST to 127.0.0.1 (or a private interface the proxy alone reaches)"))
     return findings
+
+
+def tls_findings(settings: Settings) -> list[Finding]:
+    """The TLS certificate and key: files that exist, can be read, and load as a pair (the server would not start)."""
+    if not settings.http_tls:
+        return []
+    from stormwatch.http import HttpTls, HttpTlsError, tls_context
+
+    for variable, path in (("STORMWATCH_HTTP_TLS_CERT_FILE", settings.http_tls_cert_file),
+                           ("STORMWATCH_HTTP_TLS_KEY_FILE", settings.http_tls_key_file)):
+        try:
+            with open(path, "rb") as file:
+                file.read(1)
+        except OSError as exc:
+            return [Finding("tls_unreadable", f"{variable}={path!r} cannot be read ({exc.strerror or exc}): the HTTP "
+                            "server will not start", f"point {variable} at a PEM file the service's user can read")]
+    try:
+        tls_context(HttpTls(settings.http_tls_cert_file, settings.http_tls_key_file))
+    except HttpTlsError as exc:
+        return [Finding("tls_invalid", f"{exc}: the HTTP server will not start",
+                        "use a PEM certificate (chain) and the unencrypted PEM private key that belongs to it")]
+    return []
 
 
 def _reaches_private(network: str) -> bool:

@@ -7,11 +7,17 @@ exception, not uvicorn's ``sys.exit``).
 
 Connections are served by ``stormwatch.http_protocol``: uvicorn's httptools protocol plus header and body read
 deadlines and a hard cap on open sockets (``HttpLimits``); uvicorn's own ``timeout_keep_alive`` is the idle timeout.
+
+TLS (``HttpTls``: STORMWATCH_HTTP_TLS_CERT_FILE and _KEY_FILE): uvicorn wraps the same protocol in asyncio's TLS
+transport (TLS 1.2 at least, Python's server defaults), so every limit above applies to https as to http; the
+protocol's connection starts once the handshake is done (asyncio allows a handshake 60 seconds).
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -27,11 +33,36 @@ class HttpBindError(Exception):
     """The HTTP port could not be bound; the message names host and port."""
 
 
+class HttpTlsError(HttpBindError):
+    """The TLS certificate or key could not be loaded; the message names the setting and the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpTls:
+    """A PEM certificate (chain) and its private key: the server speaks https."""
+
+    cert_file: str
+    key_file: str
+
+
+def tls_context(tls: HttpTls) -> ssl.SSLContext:
+    """The server's TLS context (TLS 1.2 at least); HttpTlsError naming the setting when a file is unusable."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise HttpTlsError(f"cannot load the TLS certificate {tls.cert_file!r} with the key {tls.key_file!r} "
+                           f"(STORMWATCH_HTTP_TLS_CERT_FILE, STORMWATCH_HTTP_TLS_KEY_FILE): {exc}") from None
+    return context
+
+
 class HttpServer:
     def __init__(self, app: Any, host: str, port: int, *, metrics: Metrics | None = None,
                  limits: HttpLimits = HttpLimits(), reuse_port: bool = False,
-                 sock: socket.socket | None = None) -> None:
-        """``sock``: a socket already bound by ``bind_socket`` (the worker binds before it declares queues)."""
+                 sock: socket.socket | None = None, tls: HttpTls | None = None) -> None:
+        """``sock``: a socket already bound by ``bind_socket`` (the worker binds before it declares queues);
+        ``tls``: serve https."""
         self.host = host
         self.port = port
         self.reuse_port = reuse_port
@@ -42,6 +73,7 @@ class HttpServer:
             timeout_keep_alive=limits.idle_timeout,  # type: ignore[arg-type]  # uvicorn takes float seconds
             server_header=False, date_header=False, proxy_headers=False,  # no X-Forwarded-* rewriting per request
         )
+        self.tls = tls
         self.server = uvicorn.Server(self.config)
         self._socket: socket.socket | None = sock
 
@@ -59,9 +91,11 @@ class HttpServer:
         return self._socket
 
     async def start(self) -> None:
+        context = tls_context(self.tls) if self.tls is not None else None  # before binding: a bad file fails first
         sock = self.bind()
         if not self.config.loaded:
             self.config.load()
+            self.config.ssl = context  # uvicorn hands it to loop.create_server with our protocol
         self.server.lifespan = self.config.lifespan_class(self.config)
         await self.server.startup(sockets=[sock])
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 #: ``Alert.source`` of the built-in formats (ingest/formats): always a label value of their own
-BUILTIN_SOURCES = frozenset({"generic", "alertmanager", "prometheus", "pagerduty"})
+BUILTIN_SOURCES = frozenset({"generic", "alertmanager", "prometheus", "pagerduty", "grafana"})
 OTHER_SOURCE = "other"
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from rules import label_names
 from stormwatch.config import Settings, load_settings
 from stormwatch.namespace import delete_namespace
 
@@ -55,6 +56,20 @@ def require_services() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _utf8_label_names() -> Any:
+    """The label name scheme is process-wide (``rules.label_names``): every test starts and ends with the default."""
+    label_names.set_scheme("utf8")
+    yield
+    label_names.set_scheme("utf8")
+
+
+@pytest.fixture
+def classic_label_names() -> None:
+    """STORMWATCH_LABEL_NAMES=classic for one test."""
+    label_names.set_scheme("classic")
 
 
 @pytest.fixture

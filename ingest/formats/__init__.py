@@ -19,10 +19,11 @@ from collections.abc import Callable
 
 import orjson
 
+from rules import label_names
 from rules.alert import Alert
 
-#: Alertmanager's label name rule (``model.LabelNameRE``, the legacy/ASCII validation scheme).
-LABEL_NAME_PATTERN = "[a-zA-Z_][a-zA-Z0-9_]*"
+#: Alertmanager's classic label name rule (``model.LabelNameRE``); which rule applies: ``rules.label_names``
+LABEL_NAME_PATTERN = label_names.CLASSIC_PATTERN
 LABEL_NAME_RE = re.compile(LABEL_NAME_PATTERN)
 
 ZERO_TIME = -62135596800.0  # Go's zero time.Time, 0001-01-01T00:00:00Z, in epoch seconds
@@ -39,6 +40,7 @@ _TIME_CACHE_LIMIT = 4096
 _GOOD_NAMES: set[str] = set()  # label names already seen to be valid: one hash lookup on the fast path
 _GOOD_NAMES_LIMIT = 10_000
 _GOOD_NAME_MAX = 128  # characters: longer names are valid but not remembered (bounds the set by bytes)
+label_names.on_change(lambda _scheme: _GOOD_NAMES.clear())  # names valid under one scheme may not be under another
 
 #: the argument order of :func:`new_alert`
 ALERT_ARGS = (
@@ -136,9 +138,67 @@ def rejection(index: int | None, base: str, err: ItemError, raw: object) -> Reje
     return Rejection(index, err.reason, f"{path}: {err.message}", dumps(raw))
 
 
-def internal_error(exc: Exception) -> ItemError:
-    """An unexpected exception while building an item, as an ItemError (reason ``internal``)."""
+def internal_error(exc: Exception, raw: object = None) -> ItemError:
+    """An unexpected exception while building an item, as an ItemError (reason ``internal``); a string that is not
+    valid UTF-8 (hashing or encoding it failed) is reason ``utf8``, naming the field."""
+    if isinstance(exc, UnicodeError):
+        found = not_utf8(raw)
+        if found is not None:
+            return found
     return ItemError("internal", "", f"unexpected {type(exc).__name__}: {exc}")
+
+
+def not_utf8(raw: object) -> ItemError | None:
+    """The first string (key or value) in a parsed item that is not valid UTF-8, as an ItemError naming its field
+    (reason ``label_name`` for a label's name, else ``utf8``); None when every string is valid. An item nested too
+    deeply to walk is named as a whole."""
+    try:
+        return _not_utf8(raw, "")
+    except RecursionError:
+        return ItemError("utf8", "", "a string is not valid UTF-8")
+
+
+def _not_utf8(raw: object, path: str) -> ItemError | None:
+    if type(raw) is str:
+        return None if label_names.is_utf8(raw) else ItemError("utf8", path, "not valid UTF-8")
+    if type(raw) is list:
+        for index, value in enumerate(raw):
+            found = _not_utf8(value, f"{path}[{index}]")
+            if found is not None:
+                return found
+    elif type(raw) is dict:
+        for name, value in raw.items():
+            if not label_names.is_utf8(name):
+                reason = "label_name" if path == "labels" else "utf8"
+                return ItemError(reason, path, f"name {show(name)} is not valid UTF-8")
+            found = _not_utf8(value, key_path(path, name) if path else name)
+            if found is not None:
+                return found
+    return None
+
+
+_LENIENT_ERRORS = ("utf-8", "surrogate")  # orjson's words when a string is not valid UTF-8
+
+
+def loads(body: bytes) -> tuple[object, bool]:
+    """Parse JSON; returns (value, lenient). orjson refuses the whole body when one string in it is not valid UTF-8
+    (an invalid byte, or a lone surrogate escape such as ``\\ud800``); such a body is parsed once more, leniently
+    (invalid bytes become lone surrogates), so that only the items holding those strings are refused (``lenient`` is
+    then True and the caller checks what it built). Raises ``ValueError`` when the body is not JSON either way."""
+    try:
+        return orjson.loads(body), False
+    except orjson.JSONDecodeError as exc:
+        if not any(word in str(exc).lower() for word in _LENIENT_ERRORS) or not isinstance(body, (bytes, bytearray)):
+            raise
+        first = exc
+    try:
+        return json.loads(bytes(body).decode("utf-8", "surrogateescape"), parse_constant=_no_constant), True
+    except (ValueError, RecursionError):
+        raise first from None
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")  # json accepts NaN and Infinity; orjson (and JSON) do not
 
 
 def run_one(build, raw: object, *args) -> tuple[list, list[Rejection]]:
@@ -150,7 +210,7 @@ def run_one(build, raw: object, *args) -> tuple[list, list[Rejection]]:
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - see generic.build_all
-        return [], [rejection(0, "", internal_error(exc), raw)]
+        return [], [rejection(0, "", internal_error(exc, raw), raw)]
 
 
 def key_path(parent: str, name: str) -> str:
@@ -161,7 +221,8 @@ def key_path(parent: str, name: str) -> str:
 
 
 def check_labels(raw: object, path: str) -> dict[str, str]:
-    """Alertmanager's label rules: string values, empty values dropped, valid names, at least one label.
+    """Alertmanager's label rules: string values, empty values dropped, valid names (``rules.label_names``: UTF-8 or
+    classic), at least one label.
 
     Returns ``raw`` itself when nothing is dropped (it is a freshly parsed dict that nobody else holds).
     """
@@ -187,9 +248,9 @@ def _check_labels(raw: object, path: str) -> dict[str, str]:
         if not value:
             dropped = True
         elif name not in _GOOD_NAMES:
-            # for ASCII, isidentifier() is exactly [a-zA-Z_][a-zA-Z0-9_]*; it also takes non-ASCII letters
-            if not (name.isascii() and name.isidentifier()):
-                raise ItemError("label_name", path, f"label name {show(name)} does not match {LABEL_NAME_PATTERN}")
+            why = label_names.problem(name)
+            if why is not None:
+                raise ItemError("label_name", path, f"label name {show(name)} {why}")
             if len(name) <= _GOOD_NAME_MAX:  # a sender's long name is checked each time, never kept
                 if len(_GOOD_NAMES) >= _GOOD_NAMES_LIMIT:
                     _GOOD_NAMES.clear()

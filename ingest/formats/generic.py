@@ -96,21 +96,24 @@ def build(raw: object, now: float, fingerprints: Fingerprints, style: Style) -> 
 
 
 def build_all(
-    items: list, prefix: str, now: float, fingerprints: Fingerprints, style: Style
+    items: list, prefix: str, now: float, fingerprints: Fingerprints, style: Style,
+    finish: Callable[[Alert, dict], Alert] | None = None,
 ) -> tuple[list[Alert], list[Rejection]]:
-    """Every item of a list; bad ones become Rejections at ``prefix[i]``."""
+    """Every item of a list; bad ones become Rejections at ``prefix[i]``. ``finish(alert, item)``: a format's own
+    fields added to each built alert (Grafana's)."""
     alerts: list[Alert] = []
     rejections: list[Rejection] = []
     append = alerts.append
     for index, raw in enumerate(items):
         try:
-            append(build(raw, now, fingerprints, style))
+            alert = build(raw, now, fingerprints, style)
+            append(alert if finish is None else finish(alert, raw))
         except ItemError as err:
             rejections.append(rejection(index, f"{prefix}[{index}]", err, raw))
         except MemoryError:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug, or a failing fingerprints callable: lose the item, not the batch
-            rejections.append(rejection(index, f"{prefix}[{index}]", internal_error(exc), raw))
+            rejections.append(rejection(index, f"{prefix}[{index}]", internal_error(exc, raw), raw))
     return alerts, rejections
 
 

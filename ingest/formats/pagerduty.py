@@ -3,6 +3,10 @@
 ``routing_key`` is checked but never copied: it is a secret (a rejected event's ``item`` carries it as
 "<redacted>"). The fingerprint is the ``dedup_key`` when there is one, else (trigger only) the
 Alertmanager fingerprint of the mapped labels. Field mapping: ``docs/formats.md``.
+
+An event that came in through a configured integration key (``ingest.integrations``) carries
+``stormwatch_integration: {source, team?, service?}`` in place of its key: the alert's ``source`` is that source, and
+``team`` / ``service`` become labels (before the fingerprint is taken).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from .generic import Fingerprints
 SEVERITIES = frozenset({"critical", "error", "warning", "info"})
 ACTIONS = ("trigger", "resolve", "acknowledge")
 REDACTED = "<redacted>"
+INTEGRATION = "stormwatch_integration"  #: what an integration key maps to, set by the HTTP receiver
 
 
 DEDUP_KEY_MAX = 255  # PagerDuty Events API v2: "The maximum permitted length of this property is 255 characters"
@@ -25,9 +30,16 @@ def parse(data: object, now: float, fingerprints: Fingerprints) -> tuple[list[Al
         raise ShapeError(f"body: expected an object (one PagerDuty event), got {json_type(data)}")
     alerts, rejections = run_one(build, data, now, fingerprints)
     if rejections and "routing_key" in data:  # the secret must not reach dead-letter queues or logs either
-        redacted = dumps({**data, "routing_key": REDACTED})
-        rejections = [Rejection(r.index, r.reason, r.detail, redacted) for r in rejections]
+        shown = dumps(redacted(data))
+        rejections = [Rejection(r.index, r.reason, r.detail, shown) for r in rejections]
     return alerts, rejections
+
+
+def redacted(event: object) -> object:
+    """The event with its routing key (a secret) replaced, for rejections, logs and dead-letter queues."""
+    if type(event) is dict and "routing_key" in event:
+        return {**event, "routing_key": REDACTED}
+    return event
 
 
 def _required_str(raw: dict, key: str, path: str) -> str:
@@ -104,11 +116,13 @@ def build(event: dict, now: float, fingerprints: Fingerprints) -> Alert:
         if type(links) is list and links and type(links[0]) is dict and type(links[0].get("href")) is str:
             generator_url = links[0]["href"]
 
+    source, mapped = _integration(event.get(INTEGRATION))
     payload = event.get("payload")
     if action == "trigger":
         labels, annotations, starts = _from_payload(payload, now)
+        labels.update(mapped)
         fingerprint = dedup_key or fingerprints(labels)
-        return new_alert(labels, "firing", starts, now, fingerprint, "pagerduty", annotations, None, generator_url)
+        return new_alert(labels, "firing", starts, now, fingerprint, source, annotations, None, generator_url)
 
     if dedup_key is None:
         raise ItemError("dedup_key", "dedup_key", f"required for event_action {action!r}")
@@ -116,9 +130,25 @@ def build(event: dict, now: float, fingerprints: Fingerprints) -> Alert:
         labels, annotations, starts = _from_payload(payload, now)
     except ItemError:
         labels, annotations, starts = {"alertname": "pagerduty", "dedup_key": dedup_key}, {}, now
+    labels.update(mapped)
     if action == "acknowledge":
         annotations["event_action"] = "acknowledge"
         status, ends = "firing", None
     else:
         status, ends = "resolved", (now if now > starts else starts)
-    return new_alert(labels, status, starts, now, dedup_key, "pagerduty", annotations, ends, generator_url)
+    return new_alert(labels, status, starts, now, dedup_key, source, annotations, ends, generator_url)
+
+
+def _integration(raw: object) -> tuple[str, dict[str, str]]:
+    """The alert's source and the labels an integration adds (``stormwatch_integration``); none: "pagerduty"."""
+    if raw is None:
+        return "pagerduty", {}
+    if type(raw) is not dict:
+        raise ItemError("schema", INTEGRATION, f"expected an object, got {json_type(raw)}")
+    source = optional_str(raw.get("source"), f"{INTEGRATION}.source") or "pagerduty"
+    labels = {}
+    for name in ("team", "service"):
+        value = optional_str(raw.get(name), f"{INTEGRATION}.{name}")
+        if value:
+            labels[name] = value
+    return source, labels

@@ -20,6 +20,7 @@ from correlation.store.links import Links
 from correlation.store.silences import SilenceStore
 from events.publisher import EventPublisher
 from ingest.limits import LabelGuard
+from ingest.integrations import Integrations
 from stormwatch.auth import AuthError, Authenticator, Principal
 from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
 from stormwatch.http_protocol import TIMEOUT_SCOPE_KEY
@@ -92,6 +93,7 @@ class ApiServices:
     auth_limiter: AuthFailureLimiter | None = None  # failed authentications per client address (429 past them)
     client_address: ClientAddress = field(default_factory=ClientAddress)
     label_guard: LabelGuard | None = None  # ingest: label limits (alerts over them refused naming the field) + memo
+    integrations: Integrations | None = None  # PagerDuty integration keys (/v2/enqueue's routing_key as credential)
     metrics_token: str = ""  # GET /metrics needs it as a bearer token when set
 
 

@@ -6,6 +6,12 @@ They never touch the correlation engine or Redis: an accepted alert is a message
 headers decide (no credentials, a wrong token, a stale or malformed signature) is refused before the body is read;
 only the signature's match needs the body, read within STORMWATCH_MAX_BODY_BYTES.
 
+PagerDuty's own authentication (``/v2/enqueue`` only, when STORMWATCH_PAGERDUTY_ROUTING_KEYS is set): a request with
+neither an Authorization nor a signature header is authenticated by the event's ``routing_key``, as PagerDuty does.
+The body is read (within the limit) to find the key; an unknown key is a failed authentication (counted, logged
+without the key, 429 past the client's budget) answered in PagerDuty's shape. A known key's event is published with
+the key redacted and its integration's source, team and service (``ingest.integrations``).
+
 Replays (docs/formats.md, "Signed requests and replays"): a signed request's message id is derived from its
 signature alone; an ``Idempotency-Key`` header on a signed request is not covered by the signature, so it is
 ignored (else a captured request replayed with a fresh key would be new work). A replay within the signature's
@@ -23,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from events.names import http_alerts_route
-from ingest.receivers import receive
+from ingest.receivers import Receipt, invalid_routing_key, receive, routing_key_of, with_integration
 from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, read_body, refusal,
                                    refuse)
 from stormwatch.api.publishing import IngestUnavailable
@@ -52,10 +58,16 @@ def _handler(services: ApiServices, kind: str):
     last_outage_log = [0.0]
 
     async def handle(request: Request) -> Response:
-        signature = _authenticate(services, request)  # from the headers alone: nothing is read before this
+        signature = _authenticate(services, request, kind)  # from the headers alone: nothing is read before this
         body = await _body(services, request, kind)
         message_id = None
-        if signature is not None:
+        if isinstance(signature, _ByRoutingKey):  # PagerDuty's authentication: the event's routing key
+            integration = services.integrations.find(routing_key_of(body))  # type: ignore[union-attr]
+            if integration is not None:
+                body = with_integration(body, integration)
+            elif services.auth is None or not services.auth.disabled:  # disabled (development): anyone may ingest
+                return _unknown_routing_key(services, request)
+        elif signature is not None:
             try:
                 _, mac = services.auth.signature(signature, body)  # type: ignore[union-attr]
             except AuthError as exc:
@@ -99,9 +111,20 @@ def _handler(services: ApiServices, kind: str):
     return handle
 
 
-def _authenticate(services: ApiServices, request: Request) -> str | None:
-    """Refuse (401/403/429) what the headers alone condemn. Returns None for a bearer token allowed to ingest, or
-    the signature header still to verify against the body (signing enabled, well formed, timestamp in window)."""
+class _ByRoutingKey:
+    """_authenticate's answer when the PagerDuty event's routing key, in the body, is the credential."""
+
+
+ROUTING_KEY = _ByRoutingKey()
+
+
+def _authenticate(services: ApiServices, request: Request, kind: str) -> str | _ByRoutingKey | None:
+    """Refuse (401/403/429) what the headers alone condemn. Returns None for a bearer token allowed to ingest,
+    ROUTING_KEY when a PagerDuty event's routing key is to authenticate it, or the signature header still to verify
+    against the body (signing enabled, well formed, timestamp in window)."""
+    if (kind == "pagerduty" and services.integrations and "authorization" not in request.headers
+            and SIGNATURE_HEADER not in request.headers):
+        return ROUTING_KEY
     auth = services.auth
     if auth is None or not auth.configured or auth.disabled or "authorization" in request.headers:
         authorise(services, request, "ingest")
@@ -116,6 +139,18 @@ def _authenticate(services: ApiServices, request: Request) -> str | None:
         refuse(services, request, exc.reason)
         raise ApiError(401, "unauthorized", exc.message, reason=exc.reason) from None
     return signature
+
+
+def _unknown_routing_key(services: ApiServices, request: Request) -> Response:
+    """A routing key no integration has: a failed authentication, answered as PagerDuty answers (400; 429 once the
+    client has failed too often)."""
+    try:
+        refuse(services, request, "unknown_routing_key")
+    except ApiError as exc:  # the client's budget of failures is spent
+        return json_response({"status": "throttled", "message": exc.detail, "errors": [exc.detail]}, exc.status,
+                             exc.headers)
+    receipt: Receipt = invalid_routing_key()
+    return json_response(receipt.document, receipt.status)
 
 
 async def _body(services: ApiServices, request: Request, kind: str) -> bytes:

@@ -103,6 +103,12 @@ def openapi_document(version: str) -> dict[str, Any]:
             op["responses"]["429"] = {"description": "too many failed authentications from this client address "
                                       "(reason: too_many_failures; see Retry-After)",
                                       "content": {"application/json": {"schema": _ref(s.Error)}}}
+        if path == "/v2/enqueue":  # PagerDuty's own credential: the routing key in the body (docs/formats.md)
+            op["description"] += (" Without an Authorization or signature header, the event's routing_key is the "
+                                  "credential when it is one of STORMWATCH_PAGERDUTY_ROUTING_KEYS: an unknown key is "
+                                  "400 in PagerDuty's shape, and 429 (status throttled) past the client's budget of "
+                                  "failed authentications.")
+            op["security"] = [*op["security"], {}]
         for name in ("id", "run"):
             if "{" + name + "}" in path:
                 op["parameters"] = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]

@@ -72,7 +72,8 @@ def api_url(settings: Settings) -> str:
     if settings.api_url:
         return settings.api_url.rstrip("/")
     host, port = settings.http_address
-    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"  # noqa: S104 - a comparison
+    scheme = "https" if settings.http_tls else "http"  # the server's own certificate: trust it (SSL_CERT_FILE)
+    return f"{scheme}://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"  # noqa: S104 - a comparison
 
 
 def call(settings: Settings, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:

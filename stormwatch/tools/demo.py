@@ -134,11 +134,12 @@ def build_storm(scale: int = 1, now: float | None = None) -> Storm:
                       for name, sev in (("HighErrorRate", "critical"), ("HighLatency", "warning"))
                       for p in range(pods)]
             add(fmt, alerts)
-    # one monitoring rule with a broken label name: dead-lettered with a reason, the rest still lands
+    # one monitoring rule with a broken label name (an exporter writing Latin-1, so the name is not UTF-8):
+    # dead-lettered with a reason, the rest still lands
     bad = _alert("DiskFull", "inventory", "inventory-0", "warning", start)
-    bad["labels"]["mount-point"] = "/var"
-    bodies.append((orjson.dumps([bad, _alert("DiskFull", "inventory", "inventory-1", "warning", start)]),
-                   "alertmanager_v2"))
+    bad["labels"]["mount_point"] = "/var"
+    body = orjson.dumps([bad, _alert("DiskFull", "inventory", "inventory-1", "warning", start)])
+    bodies.append((body.replace(b'"mount_point"', b'"mount\xe9point"'), "alertmanager_v2"))
     valid += 1
     outage, outage_valid = bodies, valid
     bodies, valid = [], 0

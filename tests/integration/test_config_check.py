@@ -73,3 +73,33 @@ async def test_invalid_settings_exit_two_naming_the_variable(settings, tmp_path)
     (tmp_path / "bad.yaml").write_text("groups:\n  - name: g\n    match: ['alertname==\"X\"']\n")
     code, doc = await _check(settings, {"STORMWATCH_RULES": str(tmp_path)})
     assert code == 2 and doc["valid"] is False and any("bad.yaml" in e for e in doc["errors"]), doc
+
+
+async def test_tls_files_are_checked(settings, own_redis, tmp_path):
+    """STORMWATCH_HTTP_TLS_*: files that cannot be read or do not load as a pair are findings (the server would not
+    start); a usable pair on a public address is no `no_tls` finding; one file without the other is invalid."""
+    from tests.integration.tls import make_certificates
+
+    certs = make_certificates(tmp_path)
+    (tmp_path / "other").mkdir()
+    other = make_certificates(tmp_path / "other")
+    client = own_redis.client()
+    try:
+        await client.config_set("appendonly", "yes")
+    finally:
+        await client.aclose()
+    base = {"STORMWATCH_REDIS_URL": own_redis.url, "STORMWATCH_API_TOKENS": TOKENS, "STORMWATCH_RULES": "none",
+            "STORMWATCH_HTTP_HOST": "0.0.0.0"}
+    good = {**base, "STORMWATCH_HTTP_TLS_CERT_FILE": str(certs.cert_file),
+            "STORMWATCH_HTTP_TLS_KEY_FILE": str(certs.key_file)}
+    code, doc = await _check(settings, good)
+    assert (code, doc["findings"]) == (0, [])
+    code, doc = await _check(settings, {**good, "STORMWATCH_HTTP_TLS_KEY_FILE": str(tmp_path / "missing.pem")})
+    assert code == 1 and [f["code"] for f in doc["findings"]] == ["tls_unreadable"]
+    assert "STORMWATCH_HTTP_TLS_KEY_FILE" in doc["findings"][0]["message"]
+    code, doc = await _check(settings, {**good, "STORMWATCH_HTTP_TLS_KEY_FILE": str(other.key_file)})
+    assert code == 1 and [f["code"] for f in doc["findings"]] == ["tls_invalid"]
+    code, doc = await _check(settings, {**base, "STORMWATCH_HTTP_TLS_CERT_FILE": str(certs.cert_file)})
+    assert code == 2 and any("STORMWATCH_HTTP_TLS_KEY_FILE" in e for e in doc["errors"]), doc
+    code, doc = await _check(settings, base)
+    assert [f["code"] for f in doc["findings"]] == ["no_tls"]

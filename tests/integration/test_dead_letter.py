@@ -29,14 +29,14 @@ async def test_bad_bodies_and_items_are_dead_lettered_with_reasons(clean):
     try:
         good = v2_alert("HighLatency", "checkout", "pod-1")
         bad_name = v2_alert("HighLatency", "checkout", "pod-2")
-        bad_name["labels"]["bad-name"] = "x"
+        bad_name["labels"]["bad_NAME"] = "x"  # made a name that is not UTF-8 below
         no_labels = {"labels": {"alertname": ""}, "startsAt": "2026-11-21T10:00:00Z"}
         bad_time = v2_alert("HighLatency", "checkout", "pod-3")
         bad_time["startsAt"] = "yesterday"
         bodies = [
             (b"{not json", {}),
             (orjson.dumps({"hello": "world"}), {}),
-            (orjson.dumps([good, bad_name, no_labels, bad_time]), {}),
+            (orjson.dumps([good, bad_name, no_labels, bad_time]).replace(b"bad_NAME", b"bad\xffname"), {}),
             (orjson.dumps([v2_alert("Big", "svc", "i", severity="x" * 5000)]), {}),
             (orjson.dumps([good]), {FORMAT_HEADER: "smoke-signals"}),
         ]
@@ -54,8 +54,8 @@ async def test_bad_bodies_and_items_are_dead_lettered_with_reasons(clean):
         by_reason = {m.headers[REASON_HEADER]: m for m in dead}
         item = by_reason["label_name"]
         assert item.headers[INDEX_HEADER] == 1
-        assert "bad-name" in item.headers[DETAIL_HEADER]
-        assert orjson.loads(item.body)["labels"]["bad-name"] == "x"  # the rejected item itself, to fix and replay
+        assert "'bad\\udcffname' is not valid UTF-8" in item.headers[DETAIL_HEADER]
+        assert orjson.loads(item.body)["labels"]["bad?name"] == "x"  # the rejected item itself (the byte shown as ?)
         assert item.headers["x-stormwatch-message-id"] == "m2"
         assert by_reason["time"].headers[INDEX_HEADER] == 3
         assert by_reason["invalid_json"].body == b"{not json"

@@ -10,6 +10,7 @@ import pytest
 import structlog
 
 from ingest.topology import Names
+from rules.fingerprint import fingerprint
 from stormwatch.api.app import build_app
 from stormwatch.api.common import ApiServices
 from stormwatch.api.publishing import AlertPublisher
@@ -43,16 +44,30 @@ async def test_v2_list_of_50_is_accepted_and_becomes_incidents(api):
                                                                    "format": "alertmanager_v2"}) == 50
 
 
+async def test_utf8_label_names_open_an_incident_with_alertmanagers_fingerprint(api):
+    alert = v2_alert("HighLatency", "checkout", "pod-1")
+    alert["labels"] |= {"service.name": "payments", "k8s.pod.name": "api-7d9f"}
+    answer = await api.post("/api/v2/alerts", [alert], token=INGEST)
+    assert answer.json() == {"status": "success", "accepted": 1}
+    await eventually(lambda: stored_alerts(api.worker) >= 1, what="the alert stored")
+    (incident,) = await api.worker.store.list_incidents()
+    (stored,) = await api.worker.store.incident_alerts(incident.id)
+    assert stored.labels["service.name"] == "payments"
+    assert stored.fingerprint == fingerprint(alert["labels"])
+
+
 async def test_bad_alert_is_refused_naming_the_field_and_the_good_ones_are_kept(api):
+    """A label name that is not valid UTF-8 (an invalid byte): orjson would refuse the whole body; only its alert goes."""
     good, bad = v2_alert("Kept", "svc", "pod-1"), v2_alert("Bad", "svc", "pod-2")
-    bad["labels"]["bad-name"] = "x"
+    bad["labels"]["bad_NAME"] = "x"
+    body = orjson.dumps([good, bad]).replace(b"bad_NAME", b"bad\xffname")
     with structlog.testing.capture_logs() as logs:
-        answer = await api.post("/api/v2/alerts", [good, bad], token=INGEST)
+        answer = await api.post("/api/v2/alerts", body, token=INGEST)
     assert answer.status_code == 400
     doc = answer.json()
     assert doc["accepted"] == 1
     assert doc["rejected"][0]["field"] == "[1].labels" and doc["rejected"][0]["reason"] == "label_name"
-    assert "bad-name" in doc["error"]
+    assert "bad\\udcffname' is not valid UTF-8" in doc["error"]
     assert any(e["event"] == "ingest_rejected" and e["reason"] == "label_name" for e in logs)
     assert metric(api.worker, "stormwatch_ingest_rejected_total", {"format": "alertmanager_v2",
                                                                    "reason": "label_name"}) == 1
@@ -246,3 +261,20 @@ async def test_concurrent_lists_are_coalesced_within_the_body_limit_and_none_is_
             (f"Co{r} / svc", 5, 5) for r in range(requests))
         dead = await drain_queue(api.worker.settings, Names(api.worker.settings.namespace).dead_queue)
         assert dead == []  # no coalesced message went over the limit
+
+
+async def test_grafana_webhook_is_detected_and_keeps_its_fields(api):
+    """Grafana's webhook contact point pointed at the Alertmanager webhook route, its documented body as sent."""
+    from tests.unit.test_grafana_format import GRAFANA_BODY
+
+    body = {**GRAFANA_BODY, "alerts": [{**a, "startsAt": "2026-11-21T10:00:00Z"} for a in GRAFANA_BODY["alerts"]]}
+    answer = await api.post("/api/v1/webhooks/alertmanager", body, token=INGEST)
+    assert answer.json() == {"status": "success", "accepted": 2}
+    await eventually(lambda: stored_alerts(api.worker) >= 2, what="both alerts stored")
+    titles = sorted(i.title for i in await api.worker.store.list_incidents())
+    assert titles == ["High CPU usage", "High memory usage"]
+    stored = [a for i in await api.worker.store.list_incidents() for a in await api.worker.store.incident_alerts(i.id)]
+    memory = next(a for a in stored if a.labels["alertname"] == "High memory usage")
+    assert memory.annotations["silenceURL"].startswith("https://play.grafana.org/alerting/silence/new")
+    assert memory.annotations["title"] == "[FIRING:2]  (blue)" and memory.annotations["orgId"] == "1"
+    assert metric(api.worker, "stormwatch_alerts_received_total", {"source": "grafana", "format": "grafana"}) == 2

@@ -41,3 +41,22 @@ async def test_silence_mutes_then_expires(worker):
 
     code, out, err = await _cli(settings, "silences", "expire", "nope")
     assert code == 1 and "no silence" in err
+
+
+async def test_a_silence_on_a_utf8_label_name_through_the_cli(worker):
+    """`stormwatch silences add` with Alertmanager's quoted and unquoted UTF-8 names; the silence mutes the alert that
+    carries the OpenTelemetry-style label and nothing else; the name round-trips through the store."""
+    settings = worker.settings
+    code, out, err = await _cli(settings, "silences", "add", '"service.name"="payments"', "k8s.pod.name=~api-.*",
+                                "--duration", "1h", "--author", "ana", "--comment", "otel", "--json")
+    assert code == 0, err
+    assert orjson.loads(out)["matchers"] == ['"service.name"="payments"', '"k8s.pod.name"=~"api-.*"']
+    muted, kept = v2_alert("HighLatency", "checkout", "pod-1"), v2_alert("HighLatency", "refunds", "pod-2")
+    muted["labels"] |= {"service.name": "payments", "k8s.pod.name": "api-7d9f"}
+    kept["labels"] |= {"service.name": "refunds", "k8s.pod.name": "api-1"}
+    await publish(settings, [body([muted, kept])])
+    await eventually(lambda: stored_alerts(worker) >= 2, what="both alerts stored")
+    assert [i.title for i in await worker.store.list_incidents()] == ["HighLatency / refunds"]
+    assert metric(worker, "stormwatch_alerts_muted_total") == 1
+    code, out, err = await _cli(settings, "silences", "list", "--json")
+    assert [s["matchers"] for s in orjson.loads(out)] == [['"service.name"="payments"', '"k8s.pod.name"=~"api-.*"']]

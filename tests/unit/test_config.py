@@ -84,7 +84,7 @@ def test_group_by_ignores_empty_parts_and_accepts_a_tuple(monkeypatch: pytest.Mo
         ("STORMWATCH_NAMESPACE", "Bad NS"),
         ("STORMWATCH_AMQP_URL", "http://x"),
         ("STORMWATCH_REDIS_URL", "foo"),
-        ("STORMWATCH_GROUP_BY", "bad-label"),
+        ("STORMWATCH_LABEL_NAMES", "latin1"),
         ("STORMWATCH_GROUP_BY", " , "),
         ("STORMWATCH_METRICS_PORT", "70000"),
         ("STORMWATCH_LOG_LEVEL", "verbose"),
@@ -122,6 +122,8 @@ def test_every_bad_variable_is_named_at_once(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_group_by_error_names_the_bad_label(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STORMWATCH_GROUP_BY", "alertname,bad-label")
+    assert load_settings().group_by == ("alertname", "bad-label")  # a UTF-8 label name (the default scheme)
+    monkeypatch.setenv("STORMWATCH_LABEL_NAMES", "classic")
     with pytest.raises(SettingsError, match="'bad-label' is not a valid label name"):
         load_settings()
 
@@ -300,3 +302,40 @@ def test_the_readme_settings_table_lists_every_setting_with_its_format() -> None
     assert sorted(rows.keys() - variables) == [], "README rows for settings that do not exist"
     assert [v for v, fmt in rows.items() if not fmt] == [], "rows without a format"
     assert "name:role:token" in rows["STORMWATCH_API_TOKENS"] and "JSON" in rows["STORMWATCH_API_TOKENS"]
+
+
+def test_tls_files_are_set_together_and_the_error_shows_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORMWATCH_API_TOKENS", "ops:admin:very-secret-token-0123456789")
+    monkeypatch.setenv("STORMWATCH_HTTP_TLS_CERT_FILE", "/etc/stormwatch/tls.crt")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "STORMWATCH_HTTP_TLS_KEY_FILE" in str(info.value)
+    assert "very-secret-token" not in str(info.value)
+    monkeypatch.setenv("STORMWATCH_HTTP_TLS_KEY_FILE", "/etc/stormwatch/tls.key")
+    assert load_settings().http_tls
+
+
+def test_label_names_scheme_is_applied_by_load_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rules import label_names
+
+    monkeypatch.setenv("STORMWATCH_LABEL_NAMES", "classic")
+    assert load_settings().label_names == "classic" and label_names.scheme() == "classic"
+    assert not label_names.valid("service.name") and label_names.valid("service_name")
+    monkeypatch.setenv("STORMWATCH_LABEL_NAMES", "utf8")
+    load_settings()
+    assert label_names.valid("service.name") and not label_names.valid("") and not label_names.valid("\udcff")
+
+
+def test_pagerduty_routing_keys_are_validated_and_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORMWATCH_PAGERDUTY_ROUTING_KEYS", "payments:::short-key")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "STORMWATCH_PAGERDUTY_ROUTING_KEYS" in str(info.value) and "short-key" not in str(info.value)
+
+
+def test_config_check_masks_the_routing_keys() -> None:
+    from stormwatch.config_check import effective_settings
+
+    key = "0123456789abcdef0123456789abcdef"
+    shown = effective_settings(load_settings(pagerduty_routing_keys=f"payments:::{key}"))
+    assert shown["STORMWATCH_PAGERDUTY_ROUTING_KEYS"] == "***" and key not in str(shown)

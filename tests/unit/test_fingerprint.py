@@ -51,6 +51,33 @@ def test_matches_prometheus_common_literals(labels, expected):
     assert FingerprintCache()(labels) == f"{expected:016x}"
 
 
+# UTF-8 label names (Alertmanager 0.27+ in its default UTF-8 mode, Prometheus 3): the fingerprint is the same function
+# of the names' UTF-8 bytes, sorted bytewise as Go's sort.Strings sorts them (for valid UTF-8 that is code point order,
+# Python's). Debian's Alertmanager 0.25 refuses these names ("invalid label set"), so these literals were produced by
+# Go itself: a ten-line program printing model.LabelSet.Fingerprint().String() for each set, built against Debian's
+# golang-github-prometheus-common-dev 0.39.0 (the code Alertmanager fingerprints with); Go is not a CI dependency, so
+# the values are kept here. tests/integration/test_alertmanager_fingerprints.py checks classic names against the
+# real Alertmanager binary.
+UTF8_NAME_CASES = [
+    ({"alertname": "HighLatency", "service.name": "payments"}, "eebc8b0e87014ad3"),
+    ({"alertname": "PodCrash", "k8s.pod.name": "api-7d9f", "k8s.namespace.name": "prod"}, "d13ec1c2f436e140"),
+    ({"温度": "高い", "alertname": "Heat"}, "194cefa789a524cc"),
+    ({"http.status_code": "503", "alertname": "Errors", "service.name": "checkout", "deployment.environment": "prod"},
+     "d17cd530ff80a0d4"),
+    ({"🔥": "🚒"}, "a28d89d3fcf797a2"),
+    ({"a b": "c", "a": "b"}, "936606ee225a278e"),  # "a" sorts before "a b": a prefix first, as bytes do
+    ({"é": "1", "z": "2", "Z": "3", "𝔘": "4", "\uffff": "5"}, "7a0b2c9c55f0f8c6"),  # 1- to 4-byte names, byte order
+    ({"alertname": "A", "a\x00b": "v"}, "5377762d43c737b2"),  # a NUL inside a name
+]
+
+
+@pytest.mark.parametrize(("labels", "expected"), UTF8_NAME_CASES)
+def test_utf8_label_names(labels, expected):
+    assert reference_fingerprint(labels) == expected
+    assert fingerprint(labels) == expected
+    assert FingerprintCache()(labels) == expected
+
+
 def test_empty_label_set_is_the_offset_basis():
     assert fingerprint({}) == "cbf29ce484222325"
     assert FingerprintCache()({}) == "cbf29ce484222325"

@@ -27,7 +27,7 @@ from rules.schema import Action
 from tests.unit.test_normalise_properties import NOW, bodies, check, encode, json_values
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-ITEM_REASONS = {"dedup_key", "ends_before_start", "label_name", "no_labels", "schema", "time"}
+ITEM_REASONS = {"dedup_key", "ends_before_start", "label_name", "no_labels", "schema", "time", "utf8"}
 BODY_REASONS = {"too_large", "unknown_format", "invalid_json", "schema"}
 ODD = ["\x00", "\u202e", "\ufeff", "\U0001f525", "a\r\nb", "\\", "'\"", "\u0301", "\uffff", "x" * 5000]
 odd_text = st.text(max_size=40) | st.sampled_from(ODD)

@@ -8,7 +8,7 @@ from datetime import datetime
 import orjson
 import pytest
 
-from ingest.formats import LABEL_NAME_RE
+from ingest.formats import LABEL_NAME_RE  # the classic rule
 from ingest.normalise import FORMATS, BodyRejected, Normalised, Rejection, canonical_format, normalise
 from rules.fingerprint import fingerprint
 
@@ -483,13 +483,48 @@ def test_body_at_the_limit_is_accepted():
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"{", b"not json", b'{"labels": {"a": "\xff"}}', b"NaN", b"[1e400]", b'["\\ud800"]', b"[" * 2000 + b"]" * 2000],
+    [b"", b"{", b"not json", b"NaN", b"[1e400]", b"[NaN]", b'[{"a": Infinity, "b": "\\ud800"}]',
+     b'{"labels": {"a": "\xff"}', b"[" * 2000 + b"]" * 2000],
 )
 def test_invalid_json(body):
     rej = rejected(body)
     assert rej.reason == "invalid_json"
     assert rej.detail.startswith("body: not valid JSON")
     assert rej.item == body
+
+
+@pytest.mark.parametrize(("body", "index", "reason", "detail"), [
+    (b'[{"labels": {"alertname": "A", "a\xffb": "v"}}, {"labels": {"alertname": "B"}}]', 0, "label_name",
+     "[0].labels: label name 'a\\udcffb' is not valid UTF-8"),
+    (b'[{"labels": {"alertname": "B"}}, {"labels": {"alertname": "A", "\\ud800": "v"}}]', 1, "label_name",
+     "[1].labels: label name '\\ud800' is not valid UTF-8"),
+    (b'[{"labels": {"alertname": "B"}}, {"labels": {"alertname": "A\xff"}}]', 1, "utf8",
+     "[1].labels.alertname: not valid UTF-8"),
+    (b'[{"labels": {"alertname": "B"}}, {"labels": {"alertname": "A"}, "annotations": {"s": "\\udc00"}}]', 1,
+     "utf8", "[1].annotations.s: not valid UTF-8"),
+])
+def test_strings_that_are_not_utf8_cost_only_their_item(body, index, reason, detail):
+    """orjson refuses such a body whole; it is read once more leniently and only the item holding the string goes."""
+    result = run(body, format="alertmanager_v2")
+    assert [a.labels["alertname"] for a in result.alerts] == ["B"]
+    (rej,) = result.rejections
+    assert (rej.index, rej.reason, rej.detail) == (index, reason, detail)
+    orjson.loads(rej.item.decode("utf-8", "replace"))  # the rejected item is still shown, as valid JSON
+
+
+def test_strings_that_are_not_utf8_in_webhook_and_pagerduty_bodies():
+    webhook = orjson.dumps({**WEBHOOK_BODY, "alerts": [{"labels": {"alertname": "A"}}, {"labels": {"ok": "x"}}]})
+    webhook = webhook.replace(b'"ok"', b'"o\xffk"')
+    result = run(webhook)
+    assert result.format == "alertmanager_webhook" and len(result.alerts) == 1
+    assert [(r.index, r.reason, r.detail) for r in result.rejections] == [
+        (1, "label_name", "alerts[1].labels: label name 'o\\udcffk' is not valid UTF-8")]
+    event = orjson.dumps(PD_TRIGGER).replace(b'"summary":"', b'"summary":"\\ud83d')
+    result = run(event)
+    assert result.alerts == [] and [(r.reason, r.detail) for r in result.rejections] == [
+        ("utf8", "payload.summary: not valid UTF-8")]
+    assert b"<redacted>" in result.rejections[0].item and PD_TRIGGER["routing_key"].encode() not in \
+        result.rejections[0].item
 
 
 def test_non_bytes_bodies_never_raise_anything_else():
@@ -524,10 +559,7 @@ def v2(**fields) -> list:
         ({"labels": {"alertname": "A", "job": True}}, "schema", "[0].labels.job: "),
         ({"labels": {"alertname": "A", "odd name": 5}}, "schema", "[0].labels['odd name']: "),
         ({"labels": ["alertname", "A"]}, "schema", "[0].labels: "),
-        ({"labels": {"foo-bar": "x"}}, "label_name", "[0].labels: label name 'foo-bar' does not match"),
-        ({"labels": {"1abc": "x"}}, "label_name", "[0].labels: "),
-        ({"labels": {"naïve": "x"}}, "label_name", "[0].labels: "),  # isidentifier() would accept it
-        ({"labels": {"": "x"}}, "label_name", "[0].labels: "),
+        ({"labels": {"": "x"}}, "label_name", "[0].labels: label name '' must not be empty"),
         ({"labels": {}}, "no_labels", "[0].labels: "),
         ({"labels": {"alertname": ""}}, "no_labels", "[0].labels: "),
         ({"annotations": {}}, "no_labels", "[0].labels: "),
@@ -559,13 +591,32 @@ def test_v2_item_rejections(item, reason, detail_start):
         ("alert", "schema", "alerts[0]: expected an object, got string"),
         ({"status": "pending", "labels": {"a": "b"}}, "schema", "alerts[0].status: "),
         ({"status": None, "labels": {"a": "b"}, "endsAt": 5}, "time", "alerts[0].endsAt: "),
-        ({"status": "firing", "labels": {"a-b": "c"}}, "label_name", "alerts[0].labels: "),
+        ({"status": "firing", "labels": {"": "c"}}, "label_name", "alerts[0].labels: "),
     ],
 )
 def test_webhook_item_rejections(item, reason, detail_start):
     rej = only_rejection({**WEBHOOK_BODY, "alerts": [item]})
     assert (rej.reason, rej.index) == (reason, 0)
     assert rej.detail.startswith(detail_start), rej.detail
+
+
+@pytest.mark.parametrize(("name", "detail"), [
+    ("foo-bar", "[0].labels: label name 'foo-bar' does not match [a-zA-Z_][a-zA-Z0-9_]* (STORMWATCH_LABEL_NAMES=classic)"),
+    ("1abc", "[0].labels: label name '1abc' does not match"),
+    ("naïve", "[0].labels: label name 'naïve' does not match"),  # isidentifier() would accept it
+    ("service.name", "[0].labels: label name 'service.name' does not match"),
+])
+def test_classic_label_names_refuse_the_rest(classic_label_names, name, detail):
+    rej = only_rejection([{"labels": {"alertname": "A", name: "x"}}], format="alertmanager_v2")
+    assert rej.reason == "label_name" and rej.detail.startswith(detail), rej.detail
+
+
+@pytest.mark.parametrize("name", ["service.name", "k8s.pod.name", "foo-bar", "1abc", "naïve", "温度", "🔥", "a b",
+                                  "a\u0000b", "x" * 300])
+def test_utf8_label_names_are_accepted_and_fingerprinted_as_alertmanager_does(name):
+    (alert,) = run([{"labels": {"alertname": "A", name: "v"}}]).alerts
+    assert alert.labels[name] == "v"
+    assert alert.fingerprint == fingerprint({"alertname": "A", name: "v"})
 
 
 def test_generic_single_item_rejection_paths():
@@ -582,7 +633,7 @@ def test_generic_single_item_rejection_paths():
 def test_mixed_batch_keeps_the_good_alerts():
     items = [
         PROMETHEUS_BODY[0],
-        {"labels": {"bad-name": "x"}, "startsAt": "2024-05-01T12:00:00Z"},
+        {"labels": {"": "x"}, "startsAt": "2024-05-01T12:00:00Z"},
         PROMETHEUS_BODY[1],
         "garbage",
         {"labels": {"alertname": "C"}, "startsAt": "2024-05-01T12:00:00Z", "endsAt": "2024-05-01T11:00:00Z"},
@@ -608,7 +659,7 @@ def test_empty_labels_are_dropped_before_validation():
     assert alert.fingerprint == fingerprint({"alertname": "A", "job": "j"})
 
 
-def test_label_names_match_the_regex_exactly():
+def test_classic_label_names_match_the_regex_exactly(classic_label_names):
     names = ["_", "_a1", "A_b_C", "a" * 300, "ab\u0130", "a b", "a.b", "a:b", "é", "٣", "a\u0663", "Ⅻ", "𝔘"]
     for name in names:
         result = run([{"labels": {"x": "1", name: "v"}}])
@@ -725,7 +776,7 @@ def test_deeply_nested_rejected_item_still_serialises():
 
 
 def test_formats_constant():
-    assert FORMATS == ("generic", "alertmanager_webhook", "alertmanager_v2", "pagerduty")
+    assert FORMATS == ("generic", "alertmanager_webhook", "alertmanager_v2", "pagerduty", "grafana")
 
 
 def test_infinity_and_nan_are_not_json():
@@ -734,3 +785,13 @@ def test_infinity_and_nan_are_not_json():
         with pytest.raises(BodyRejected) as err:
             normalise(raw, now=1_700_000_000.0)
         assert err.value.rejection.reason == "invalid_json"
+
+
+@pytest.mark.parametrize("depth", [50, 900])
+def test_a_deeply_nested_item_with_a_string_that_is_not_utf8_is_refused_never_raised(depth):
+    deep = b"[" * depth + b"]" * depth
+    body = (b'[{"labels": {"alertname": "A"}, "extra": ' + deep + b', "annotations": {"s": "\\udc00"}}, '
+            b'{"labels": {"alertname": "B"}, "extra": ' + deep + b'}]')
+    result = run(body, format="alertmanager_v2")
+    assert [a.labels["alertname"] for a in result.alerts] == ["B"]
+    assert [(r.index, r.reason) for r in result.rejections] == [(0, "utf8")]

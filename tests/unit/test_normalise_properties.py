@@ -10,7 +10,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.formats import LABEL_NAME_RE
+from rules import label_names as name_scheme
 from ingest.normalise import FORMATS, BodyRejected, Normalised, normalise
 from rules.fingerprint import fingerprint
 
@@ -119,7 +119,8 @@ def check(body: bytes, fmt=None) -> Normalised | None:
     for alert in result.alerts:
         assert alert.labels, alert
         for name, value in alert.labels.items():
-            assert LABEL_NAME_RE.fullmatch(name), name
+            assert name_scheme.valid(name), name  # the scheme in force (UTF-8 by default)
+            assert name_scheme.is_utf8(name) and name_scheme.is_utf8(value)
             assert type(value) is str and value
         assert all(type(k) is str and type(v) is str for k, v in alert.annotations.items())
         assert alert.status in ("firing", "resolved")

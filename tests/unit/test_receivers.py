@@ -22,7 +22,7 @@ def test_all_valid_publishes_the_body_as_sent():
 
 
 def test_partly_valid_publishes_only_the_valid_items_with_the_same_fingerprints():
-    items = [v2("A"), {"labels": {"bad-name": "x"}}, v2("C", job="x")]
+    items = [v2("A"), {"labels": {"": "x"}}, v2("C", job="x")]
     r = receive("alertmanager_v2", orjson.dumps(items), now=NOW, max_bytes=1 << 20)
     assert r.status == 400 and r.accepted == 2
     assert r.document["rejected"] == [{"index": 1, "field": "[1].labels", "reason": "label_name",
@@ -56,3 +56,14 @@ def test_pagerduty_answers_like_pagerduty():
                 max_bytes=1 << 20)
     assert r.status == 400 and r.document["status"] == "invalid event" and r.document["errors"]
     assert b"rk-secret" not in orjson.dumps(r.document)
+
+
+def test_an_item_with_a_name_that_is_not_utf8_is_refused_and_its_neighbours_published():
+    body = b'[{"labels": {"alertname": "A"}}, {"labels": {"alertname": "B", "bad\xffname": "x"}}, ' \
+           b'{"labels": {"alertname": "C", "service.name": "payments"}}]'
+    r = receive("alertmanager_v2", body, now=NOW, max_bytes=1 << 20)
+    assert r.status == 400 and r.accepted == 2
+    assert r.document["rejected"] == [{"index": 1, "field": "[1].labels", "reason": "label_name",
+                                       "detail": "[1].labels: label name 'bad\\udcffname' is not valid UTF-8"}]
+    published = normalise(r.publish, now=NOW, format=r.format)
+    assert [a.labels["alertname"] for a in published.alerts] == ["A", "C"] and published.rejections == []

@@ -21,7 +21,7 @@ groups:
     match: ['alertname="A"']
     group_by: [service]
 """
-INVALID = ONE_GROUP.replace("group_by: [service]", "group_by: [not a label]")
+INVALID = ONE_GROUP.replace("group_by: [service]", "group_by: [\"\"]")
 TWO_GROUPS = ONE_GROUP + """  - name: second
     match: ['alertname="B"']
     group_by: [service]

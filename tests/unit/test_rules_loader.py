@@ -178,7 +178,7 @@ def test_garbage_durations_are_refused(text: object) -> None:
     ("problems", "- {name: p, shared_root_cause: true, recurrence: {count: 2, within: 1d}}", "exactly one of"),
     ("flapping", "- {name: f, changes: 1, within: 5m, quiet: 5m}", "greater than or equal to 2"),
     ("enrichment", "- {name: e}", "adds nothing"),
-    ("enrichment", "- {name: e, add_labels: {bad-name: x}}", "invalid label name 'bad-name'"),
+    ("enrichment", "- {name: e, add_labels: {'': x}}", "invalid label name '': it must not be empty"),
 ])
 def test_field_rules(section: str, text: str, fragment: str, tmp_path: Path) -> None:
     (tmp_path / "r.yaml").write_text(f"{section}:\n  {text}\n")
@@ -207,3 +207,14 @@ def test_a_rule_set_dumps_to_json_without_warnings() -> None:
         warnings.simplefilter("error")
         dumped = load_rule_set(EXAMPLES_DIR).model_dump(mode="json")
     assert json.loads(json.dumps(dumped))["inhibit"][0]["source_match"] == ['alertname="PostgresDown"', 'cluster!=""']
+
+
+def test_utf8_label_names_in_rules_and_classic_refusing_them(tmp_path: Path, classic_label_names: None) -> None:
+    from rules import label_names
+
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n  - name: otel\n    match: ['\"service.name\"=\"payments\"']\n    group_by: [service.name, k8s.pod.name]\n")
+    errors = check_directory(tmp_path)
+    assert any("invalid label name 'service.name'" in str(e) for e in errors), errors  # classic
+    label_names.set_scheme("utf8")
+    assert check_directory(tmp_path) == []
