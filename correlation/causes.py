@@ -46,6 +46,7 @@ class Lookup:
     rule: str  # the inhibit rule, or the root service for topology
     path: tuple[str, ...] = ()  # topology: own service -> ... -> root service
     grace: float = 0.0  # how long a source that stopped still explains (the rule's recovery_grace)
+    merge: bool = False  # a source arriving after the target opened an incident merges it (merge_late_symptoms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ class Cause:
     fingerprint: str  # the source alert
     path: tuple[str, ...] = ()
     until: float | None = None  # the source has recovered: it explains until then (None: it is firing)
+    merge: bool = False  # its rule merges an incident its target opened before it fired (merge_late_symptoms)
 
     @property
     def reason(self) -> str:
@@ -116,6 +118,7 @@ class CauseRules:
         self.service_label = topology.service_label if topology is not None else "service"
         self.topology_hold = topology_hold
         self.recovery_grace = topology.recovery_grace if topology is not None else 0.0
+        self.topology_merge = topology.merge_late_symptoms if topology is not None else False
         depended = {d for s in (self.topology.services.values() if self.topology else ()) for d in s.depends_on}
         self._depended_on = frozenset(depended)
         self._paths: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
@@ -149,14 +152,15 @@ class CauseRules:
                 feeds.append(key)
             if matches_all(rule.target_match, labels):
                 lookups.append(Lookup(key or _inhibit_key(rule, labels), "inhibited", rule.name,
-                                      grace=rule.recovery_grace))
+                                      grace=rule.recovery_grace, merge=rule.merge_late_symptoms))
                 hold = max(hold, rule.hold)
         service = labels.get(self.service_label, "")
         if self.topology is not None and service in self.topology.services:
             if service in self._depended_on:
                 feeds.append(f"svc:{service}")
             for dependency, path in self._dependencies(service):
-                lookups.append(Lookup(f"svc:{dependency}", "topology", dependency, path, self.recovery_grace))
+                lookups.append(Lookup(f"svc:{dependency}", "topology", dependency, path, self.recovery_grace,
+                                      self.topology_merge))
             if self._dependencies(service):
                 hold = max(hold, self.topology_hold)
         result = (tuple(feeds), tuple(lookups), hold)
@@ -170,6 +174,11 @@ class CauseRules:
     def lookups(self, labels: Mapping[str, str]) -> tuple[Lookup, ...]:
         """The cause keys an alert with these labels reads, in order of preference (inhibition first)."""
         return self._analyse(labels)[1]
+
+    def merge_keys(self, labels: Mapping[str, str]) -> tuple[str, ...]:
+        """The cause keys whose source, firing late, would merge an incident an alert with these labels is part of
+        (its lookups under rules with ``merge_late_symptoms``): the alert is a *candidate* under them meanwhile."""
+        return tuple(lookup.key for lookup in self._analyse(labels)[1] if lookup.merge)
 
     def hold(self, labels: Mapping[str, str]) -> float:
         """How long a target waits for a cause before it may open an incident (0: it does not wait)."""
@@ -226,13 +235,13 @@ class Causes:
             if source is None:
                 continue
             if lookup.kind == "inhibited":
-                return Cause("inhibited", lookup.rule, source[1], source[0], until=source[2])
+                return Cause("inhibited", lookup.rule, source[1], source[0], until=source[2], merge=lookup.merge)
             failing[lookup.rule] = source
             topology.append(lookup)
         for lookup in topology:  # nearest first: the first failing service none of whose dependencies fails
             if not (self.rules.closure(lookup.rule) & failing.keys()):
                 source_fp, incident, until = failing[lookup.rule]
-                return Cause("topology", lookup.rule, incident, source_fp, lookup.path, until)
+                return Cause("topology", lookup.rule, incident, source_fp, lookup.path, until, lookup.merge)
         return None
 
     def _active(self, lookup: Lookup, fingerprint: str, now: float) -> tuple[str, str, float | None] | None:

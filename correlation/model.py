@@ -111,6 +111,7 @@ class Incident:
     # alerts of other groups attached as symptoms: counted by the store's symptom script, never written back
     # from here (so a decision cannot overwrite the count)
     symptoms: int = 0
+    merged_into: str = ""  # a late cause explained all its alerts: the cause's incident, which took them as symptoms
 
     @property
     def is_open(self) -> bool:
@@ -136,6 +137,7 @@ class Incident:
             "why": orjson.dumps(self.why).decode(),
             "resolve_at": "" if self.resolve_at is None else repr(self.resolve_at),
             "flapping": str(self.flapping),
+            "merged_into": self.merged_into,
         }
 
     @classmethod
@@ -162,6 +164,7 @@ class Incident:
             resolve_at=float(d["resolve_at"]) if d.get("resolve_at") else None,
             flapping=int(d.get("flapping") or 0),
             symptoms=int(d.get("symptoms") or 0),
+            merged_into=d.get("merged_into", ""),
         )
 
     def public(self) -> dict[str, Any]:

@@ -214,6 +214,14 @@ def coalesce_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for i, e in enumerate(events) if e["type"] != "incident.updated" or last_update[e["incident"]["id"]] == i]
 
 
+def _timer_alerts(member: str, incident_members: Mapping[str, Sequence[str]]) -> Sequence[str]:
+    """The alerts a timer decides on: none for a held resolution, an incident's members for a merge, else its own."""
+    kind, _, arg = parse_timer(member)
+    if kind == "resolve":
+        return ()
+    return incident_members.get(arg, ()) if kind == "merge" else (arg,)
+
+
 class TimerFiring:
     """Fires due timers (held resolutions, holds for a cause, flap quiet periods, alert expiry) from the shared index;
     any number of workers may run it: each due timer is claimed by one of them at a time.
@@ -226,6 +234,7 @@ class TimerFiring:
         self.pipeline = pipeline
         self.polls = 0
         self.backlog = False  # the last poll claimed a full share of some shard: more may be due already
+        self.merged = 0  # incidents the last poll merged into a late cause's incident (among those it resolved)
 
     async def fire_due(self) -> int:
         """Fire what is due; returns the number of incidents resolved."""
@@ -234,6 +243,7 @@ class TimerFiring:
         self.polls += 1
         self.backlog = False
         claimed = await p.store.claim_due_timers(now)
+        self.merged = 0
         if not claimed:
             return 0
         per_shard: dict[str, int] = {}
@@ -252,6 +262,7 @@ class TimerFiring:
                 await p.publisher.publish_events(events)
         # what stayed contended is left claimed: its lease runs out and it is claimed again
         await p.store.complete_timers(fired)
+        self.merged = sum(e["type"] == "incident.merged" for f in follow_ups for e in f.events)
         return sum(len(f.resolved) for f in follow_ups)
 
     async def _fire(self, by_group: dict[str, list[tuple[str, str, str]]], now: float
@@ -263,7 +274,10 @@ class TimerFiring:
         for _ in range(MAX_ROUNDS):
             if not pending:
                 break
-            wanted = {gid: (Group(gid, "", {}), {parse_timer(m)[2] for _, m, _ in items if not m.startswith("INC-")})
+            # a merge timer decides on every member of its incident: read the member sets first
+            members = await p.store.incident_members(sorted(
+                {parse_timer(m)[2] for items in pending.values() for _, m, _ in items if m.startswith("m|")}))
+            wanted = {gid: (Group(gid, "", {}), {fp for _, m, _ in items for fp in _timer_alerts(m, members)})
                       for gid, items in pending.items()}
             states = await p.store.load_groups(wanted)
             writes = []
@@ -294,7 +308,9 @@ class TimerFiring:
         p = self.pipeline
         router = p.router
         pairs = [(m, state.alerts.get(parse_timer(m)[2])) for m in members if not m.startswith("INC-")]
-        alerts = [a for _, a in pairs if a is not None]
+        merging = {parse_timer(m)[2] for m in members if m.startswith("m|")}
+        merged = [a for a in state.alerts.values() if a.incident and a.incident in merging]
+        alerts = [a for _, a in pairs if a is not None] + merged
         if alerts:
             group = router(alerts[0].labels)
             state.route = group.route
@@ -304,8 +320,8 @@ class TimerFiring:
             return None
         holds = [a for m, a in pairs if a is not None and m.startswith("h|")]
         causes = None
-        if holds and router.causes:
-            keys = lookup_keys(router.causes, [a.labels for a in holds])
+        if (holds or merged) and router.causes:
+            keys = lookup_keys(router.causes, [a.labels for a in holds + merged])
             causes = Causes(router.causes, await p.links.read_causes(keys))
         silences = await p.silences.all() if p.silences is not None and holds else []
         muter = Muter(silences, router.maintenance, now)

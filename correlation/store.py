@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 import orjson
 from redis.asyncio import Redis
 
-from events.builders import incident_event
+from events.builders import incident_change
 
 from correlation.decision import Decision, parse_timer
 from correlation.keyspace import Keyspace, parse_incident_id
@@ -37,6 +37,7 @@ class FollowUps:
     sources: list[tuple[str, str, int, str]] = field(default_factory=list)  # cause index updates
     symptoms: list[dict[str, Any]] = field(default_factory=list)  # Symptom.public()
     recurrences: list[tuple[str, dict[str, str], str, float, str]] = field(default_factory=list)
+    candidates: list[tuple[str, str, int, str]] = field(default_factory=list)  # symptom candidate index updates
 
     def to_json(self) -> bytes:
         doc: dict[str, Any] = {"o": self.opened, "r": self.resolved, "e": self.events, "t": self.timers}
@@ -46,6 +47,8 @@ class FollowUps:
             doc["y"] = self.symptoms
         if self.recurrences:
             doc["p"] = self.recurrences
+        if self.candidates:
+            doc["c"] = self.candidates
         return orjson.dumps(doc)
 
     @classmethod
@@ -55,12 +58,12 @@ class FollowUps:
         d = orjson.loads(raw)
         return cls([tuple(x) for x in d["o"]], d["r"], d["e"], [tuple(x) for x in d.get("t", [])],
                    [tuple(x) for x in d.get("s", [])], d.get("y", []),
-                   [tuple(x) for x in d.get("p", [])])
+                   [tuple(x) for x in d.get("p", [])], [tuple(x) for x in d.get("c", [])])
 
     @property
     def empty(self) -> bool:
         return not (self.opened or self.resolved or self.events or self.timers or self.sources or self.symptoms
-                    or self.recurrences)
+                    or self.recurrences or self.candidates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +77,12 @@ class Applied:
 
 def decision_follow_ups(decision: Decision, message_id: str) -> FollowUps:
     opened = [(iid, decision.incidents[iid].created_at) for iid in decision.opened]
-    events = [incident_event(f"{message_id}:{decision.group_id}:{n}", e.routing_key, e.reason, e.at, e.incident)
+    events = [incident_change(f"{message_id}:{decision.group_id}:{n}", e.routing_key, e.reason, e.at, e.incident)
               for n, e in enumerate(decision.events)]
     return FollowUps(opened, list(decision.resolved), events, list(decision.timers), list(decision.sources),
                      [s.public() for s in decision.symptoms],
-                     [(r.rule, r.signature, r.incident, r.at, r.title) for r in decision.recurrences])
+                     [(r.rule, r.signature, r.incident, r.at, r.title) for r in decision.recurrences],
+                     list(decision.candidates))
 
 
 class IncidentStore:
@@ -234,6 +238,14 @@ class IncidentStore:
         if claimed:
             calls = [([shard], [member, lease]) for shard, member, lease in claimed]
             await self.scripts.run_many("complete_timer", calls)
+
+    async def incident_members(self, incident_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The member fingerprints of each incident (one pipeline: each set lives in its group's slot)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for iid in incident_ids:
+            pipe.smembers(self.keys.incident_alerts(iid))
+        raws = await pipe.execute() if incident_ids else []
+        return {iid: sorted(m.decode() for m in raw) for iid, raw in zip(incident_ids, raws, strict=True)}
 
     async def sender_key_groups(self, fingerprints: Sequence[str]) -> dict[str, dict[str, str]]:
         """Labels remembered for sender-keyed fingerprints (one MGET)."""

@@ -215,6 +215,9 @@ class InhibitRule(RuleModel):
     # a source that resolved still explains its targets this long (attached to its incident): symptoms clear
     # after their cause, and must not page for a cause that has just recovered (docs/rules/reference.md)
     recovery_grace: Duration = RECOVERY_GRACE
+    # a source that fires after a target opened an incident of its own merges that incident into its own, when it
+    # explains every alert still firing there (docs/rules/reference.md, "A late cause merges")
+    merge_late_symptoms: bool = True
 
 
 WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -298,6 +301,7 @@ class Topology(RuleModel):
     service_label: LabelName = "service"
     hold: Duration = 0.0  # how long an alert on a dependant waits for its dependency's alert before it may page
     recovery_grace: Duration = RECOVERY_GRACE  # how long a recovered dependency still explains its dependants
+    merge_late_symptoms: bool = True  # a dependency failing after its dependants opened incidents merges them
     services: Annotated[dict[Name, Annotated[Service, BeforeValidator(_none_as_empty)]],
                         BeforeValidator(_none_as_empty)] = {}
 

@@ -1,0 +1,230 @@
+"""A late cause merges: a cause firing after its symptoms opened an incident of their own takes that incident's alerts
+as symptoms, and the incident resolves as merged. Pure core (plan_merges with hypothesis properties, decide_timer)
+and the in-memory simulation with a moved clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, strategies as st
+
+from correlation.causes import Cause
+from correlation.decision import Context, merge_timer
+from correlation.engine import decide, decide_timer
+from correlation.merging import plan_merges, to_check
+from correlation.causes import Entry
+from correlation.model import GroupState
+from correlation.simulation import Simulation
+from events.models import event_adapter
+from events.builders import incident_change
+from rules.alert import Alert
+from rules.fingerprint import fingerprint
+from rules.loader import load_rule_set
+
+INHIBIT = {"inhibit": [{"name": "down", "source_match": ['alertname="Down"'],
+                        "target_match": ['alertname="Errors"']}]}
+TOPOLOGY = {"topology": {"services": {"db": {}, "api": {"depends_on": ["db"]}, "web": {"depends_on": ["api"]}}}}
+DOWN = {"alertname": "Down", "service": "db"}
+WEB = {"alertname": "Errors", "service": "web"}
+API = {"alertname": "Errors", "service": "api"}
+API_DOWN = {"alertname": "Down", "service": "api"}
+FLAT = {"topology": {"services": {"db": {}, "api": {"depends_on": ["db"]}, "web": {"depends_on": ["db"]}}}}
+
+
+def _sim(tmp_path: Path, rules: dict) -> Simulation:
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(rules))
+    return Simulation(load_rule_set(tmp_path))
+
+
+def _alert(labels: dict[str, str], at: float, status: str = "firing", starts_at: float = 0.0) -> Alert:
+    return Alert(labels=labels, status=status, starts_at=starts_at, received_at=at,
+                 fingerprint=fingerprint(labels), source="test")
+
+
+def _feed(sim: Simulation, labels: dict[str, str], at: float, status: str = "firing", starts_at: float = 0.0) -> None:
+    sim.feed(_alert(labels, at, status, starts_at), at)
+
+
+def _by_title(sim: Simulation) -> dict[str, object]:
+    return {i.title: i for i in sim.incidents()}
+
+
+# -- the simulation: a late cause merges, once --------------------------------------------------------------------
+
+@pytest.mark.parametrize("rules", [INHIBIT, FLAT], ids=["inhibit", "topology"])
+def test_a_late_cause_merges_the_incident_its_symptoms_opened(tmp_path: Path, rules: dict):
+    sim = _sim(tmp_path, rules)
+    _feed(sim, WEB, 0.0)  # no hold: the symptom pages on its own
+    _feed(sim, API, 1.0)
+    assert sorted(_by_title(sim)) == ["Errors / api", "Errors / web"]
+    _feed(sim, DOWN, 60.0, starts_at=60.0)  # the cause arrives late
+    sim.advance(60.0)
+    incidents = _by_title(sim)
+    down = incidents["Down / db"]
+    for title in ("Errors / web", "Errors / api"):
+        merged = incidents[title]
+        assert (merged.status, merged.merged_into, merged.firing) == ("resolved", down.id, 0)
+    symptoms = sim.symptoms_of(down.id)
+    assert sorted(s.labels["service"] for s in symptoms) == ["api", "web"]
+    assert all(s.merged_from for s in symptoms)
+    if rules is FLAT:
+        assert sorted(" > ".join(s.path) for s in symptoms) == ["api > db", "web > db"]
+    assert sim.merged == 2
+    # the symptoms repeat: still symptoms, nothing new pages; the cause resolves: they stay symptoms in its grace
+    _feed(sim, WEB, 90.0)
+    _feed(sim, DOWN, 120.0, status="resolved", starts_at=60.0)
+    _feed(sim, WEB, 130.0, status="resolved")
+    _feed(sim, API, 130.0, status="resolved")
+    sim.advance(2000.0)
+    assert len(sim.incidents()) == 3 and sim.merged == 2
+
+
+def test_merge_late_symptoms_false_keeps_the_incident(tmp_path: Path):
+    rules = {"inhibit": [{**INHIBIT["inhibit"][0], "merge_late_symptoms": False}]}
+    sim = _sim(tmp_path, rules)
+    _feed(sim, WEB, 0.0)
+    _feed(sim, DOWN, 60.0, starts_at=60.0)
+    sim.advance(120.0)
+    assert {t: i.status for t, i in _by_title(sim).items()} == {"Errors / web": "open", "Down / db": "open"}
+    assert sim.merged == 0
+
+
+def test_an_incident_with_an_unexplained_alert_stays(tmp_path: Path):
+    rules = {**TOPOLOGY, "groups": [{"name": "errors", "match": ['alertname="Errors"'], "group_by": ["alertname"]}]}
+    sim = _sim(tmp_path, rules)
+    _feed(sim, WEB, 0.0)
+    _feed(sim, {"alertname": "Errors", "service": "mail"}, 1.0)  # same incident, outside the topology
+    _feed(sim, DOWN, 60.0, starts_at=60.0)
+    sim.advance(120.0)
+    errors = _by_title(sim)["errors: Errors"]
+    assert (errors.status, errors.merged_into, errors.firing) == ("open", "", 2)
+
+
+def test_a_recovered_cause_merges_nothing(tmp_path: Path):
+    sim = _sim(tmp_path, INHIBIT)
+    _feed(sim, DOWN, 0.0)
+    _feed(sim, DOWN, 10.0, status="resolved")
+    _feed(sim, WEB, 400.0, starts_at=400.0)  # after the grace: its own incident
+    _feed(sim, DOWN, 500.0, status="resolved")  # (a repeat of the resolve: no source fires)
+    sim.advance(600.0)
+    assert _by_title(sim)["Errors / web"].status == "open"
+
+
+def test_a_chain_merges_into_its_root(tmp_path: Path):
+    sim = _sim(tmp_path, TOPOLOGY)
+    _feed(sim, WEB, 0.0)
+    _feed(sim, API_DOWN, 30.0, starts_at=30.0)  # api fails: web's incident merges into api's
+    sim.advance(30.0)
+    api = _by_title(sim)["Down / api"]
+    assert _by_title(sim)["Errors / web"].merged_into == api.id
+    _feed(sim, DOWN, 60.0, starts_at=60.0)  # db fails: api's incident merges into db's
+    sim.advance(60.0)
+    incidents = _by_title(sim)
+    db = incidents["Down / db"].id
+    assert incidents["Down / api"].merged_into == db
+    assert [s.labels["alertname"] for s in sim.symptoms_of(db)] == ["Down"]
+    _feed(sim, WEB, 90.0)  # web's symptom moves to the root at its next notification (its path now ends there)
+    assert sorted(" > ".join(s.path) for s in sim.symptoms_of(db)) == ["api > db", "web > api > db"]
+    assert [i.status for i in sim.incidents()] == ["resolved", "resolved", "open"]
+
+
+def test_merge_events_match_the_contract(tmp_path: Path):
+    sim = _sim(tmp_path, INHIBIT)
+    _feed(sim, WEB, 0.0)
+    _feed(sim, DOWN, 60.0, starts_at=60.0)
+    (web_group,) = [g for g in sim.groups.values() if g.group_labels.get("service") == "web"]
+    state = web_group
+    incident = state.incident
+    assert incident is not None
+    decision = decide_timer(state, merge_timer(incident.id), 60.0, sim._context(state, 60.0))
+    assert [e.routing_key for e in decision.events] == ["incident.resolved", "incident.merged"]
+    for n, e in enumerate(decision.events):
+        event = event_adapter().validate_python(incident_change(f"m:{n}", e.routing_key, e.reason, e.at, e.incident))
+        assert event.incident.merged_into == decision.incidents[incident.id].merged_into != ""
+    merged = event_adapter().validate_python(incident_change("m", "incident.merged", "r", 1.0,
+                                                             decision.events[1].incident))
+    assert merged.into == merged.incident.merged_into
+    # idempotent: the same timer again changes nothing
+    again = decide_timer(state, merge_timer(incident.id), 61.0, sim._context(state, 61.0))
+    assert not again.changed and not again.events
+
+
+# -- decide_timer on a partial view decides nothing ------------------------------------------------------------------
+
+def test_a_merge_needs_every_member_read():
+    state = GroupState("0123456789ab", "k", {"alertname": "Errors"})
+    cause = Cause("inhibited", "down", "INC-00000000000f-1", "fp-source", merge=True)
+    ctx = Context(cause=lambda labels, fp, now: cause)
+    decide(state, [_alert(WEB, 0.0), _alert(API, 0.0)], 0.0, context=Context())
+    incident = state.incident
+    assert incident is not None and incident.alerts == 2
+    del state.alerts[fingerprint(API)]  # the worker read only one member
+    assert not decide_timer(state, merge_timer(incident.id), 5.0, ctx).changed
+    assert state.incident is not None and state.incident.is_open
+
+
+def test_an_acknowledged_incident_is_not_merged():
+    state = GroupState("0123456789ab", "k", {"alertname": "Errors"})
+    cause = Cause("inhibited", "down", "INC-00000000000f-1", "fp-source", merge=True)
+    decide(state, [_alert(WEB, 0.0)], 0.0, context=Context())
+    assert state.incident is not None
+    state.incident.status = "acknowledged"
+    ctx = Context(cause=lambda labels, fp, now: cause)
+    assert not decide_timer(state, merge_timer(state.incident.id), 5.0, ctx).changed
+
+
+# -- who looks: to_check --------------------------------------------------------------------------------------------
+
+def test_to_check_sees_both_sides():
+    candidates = {"svc:db": {"fpw": Entry(3, "INC-w-1")}}
+    causes = {"svc:db": {"fpd": Entry(2, "INC-d-1")}}
+    # a source starts firing: the candidates' incidents under its key
+    assert to_check([("svc:db", "fpd", 2, "INC-d-1")], [], candidates, {}) == {"INC-w-1"}
+    # a stopping source looks at nothing
+    assert to_check([("svc:db", "fpd", 4, "INC-d-1|10.0")], [], candidates, {}) == set()
+    # a new candidate under a key a source fires under
+    assert to_check([], [("svc:db", "fpw", 3, "INC-w-1")], {}, causes) == {"INC-w-1"}
+    # a candidate whose own incident is the source's: nothing to merge
+    assert to_check([], [("svc:db", "fpw", 3, "INC-d-1")], {}, causes) == set()
+    # a stopped source does not make a candidate look
+    assert to_check([], [("svc:db", "fpw", 3, "INC-w-1")], {}, {"svc:db": {"fpd": Entry(5, "INC-d-1", 9.0)}}) == set()
+
+
+# -- plan_merges: properties ---------------------------------------------------------------------------------------
+
+IDS = st.sampled_from([f"INC-{c}-1" for c in "abcdef"])
+EXPLAINED = st.dictionaries(IDS, st.lists(st.one_of(st.none(), IDS), max_size=4), max_size=6)
+
+
+@given(EXPLAINED)
+def test_no_incident_merges_into_itself(explained):
+    assert all(a != b for a, b in plan_merges(explained).items())
+
+
+@given(EXPLAINED)
+def test_a_merged_incident_is_never_the_target_of_another_merge(explained):
+    plan = plan_merges(explained)
+    assert not set(plan) & set(plan.values())
+
+
+@given(EXPLAINED)
+def test_merging_is_idempotent(explained):
+    plan = plan_merges(explained)
+    assert plan_merges({a: [b] for a, b in plan.items()}) == plan
+
+
+@given(EXPLAINED)
+def test_only_wholly_explained_incidents_merge(explained):
+    for incident in plan_merges(explained):
+        causes = explained[incident]
+        assert causes and None not in causes and incident not in causes
+
+
+def test_plan_examples():
+    assert plan_merges({"a": ["b", "b", "c"]}) == {"a": "b"}
+    assert plan_merges({"a": ["c", "b"]}) == {"a": "b"}  # a tie: the lowest id
+    assert plan_merges({"a": ["b", None]}) == {}
+    assert plan_merges({"a": ["b"], "b": ["c"]}) == {"a": "c", "b": "c"}  # a chain merges into its end
+    assert plan_merges({"a": ["b"], "b": ["a"], "d": ["a"]}) == {"d": "a"}  # a cycle has no root: it stays
