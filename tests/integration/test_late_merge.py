@@ -1,0 +1,129 @@
+"""A late cause merges, against the real Redis and RabbitMQ, with two workers and redeliveries.
+
+Checkout and payments page on their own; the database they depend on fails a minute later. Both incidents merge into
+the database incident, once: their alerts are its symptoms with their topology paths, they resolve as merged, one
+``incident.merged`` each goes out on the events exchange, and both timelines say why. Re-published messages (a
+publisher's retry) and a merge timer fired again change nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from correlation.decision import merge_timer, parse_timer
+from stormwatch.app import Worker
+from tests.conftest import eventually
+from tests.integration.helpers import body, metric, publish, v2_alert
+from tests.integration.test_event_contract import Capture
+
+RULES = """
+topology:
+  services:
+    orders-db: {}
+    checkout: {depends_on: [orders-db]}
+    payments: {depends_on: [orders-db]}
+groups:
+  - name: by-service
+    match: ['alertname=~".+"']
+    group_by: [service]
+"""
+
+
+async def test_two_workers_merge_late_causes_once(clean, tmp_path):
+    (tmp_path / "rules.yaml").write_text(RULES)
+    settings = clean.model_copy(update={"rules": str(tmp_path), "timer_poll_seconds": 0.05})
+    capture = await Capture(settings).start()
+    workers = [Worker(settings) for _ in range(2)]
+    for w in workers:
+        await w.start()
+    reader = workers[0]
+    try:
+        symptoms = [body([v2_alert("HighErrorRate", service, f"{service}-1")]) for service in ("checkout", "payments")]
+        cause = body([v2_alert("PostgresDown", "orders-db", "db-1")])
+        ids = ["m-checkout", "m-payments", "m-cause"]
+        await publish(settings, symptoms, message_ids=ids[:2])
+
+        async def open_titles() -> list[str]:
+            return await _open_titles(reader)
+
+        await eventually(lambda: _equal(open_titles(), ["by-service: checkout", "by-service: payments"]),
+                         what="each symptom paged on its own")
+        await publish(settings, [cause], message_ids=ids[2:])
+
+        async def merged() -> dict[str, str] | None:
+            incidents = await reader.store.list_incidents()
+            found = {i.title: i.merged_into for i in incidents if i.merged_into and i.status == "resolved"}
+            return found if len(found) == 2 else None
+
+        into = await eventually(merged, what="both incidents merged into the database incident")
+        (db,) = [i for i in await reader.store.list_incidents() if i.is_open]
+        assert db.title == "by-service: orders-db" and set(into.values()) == {db.id}
+
+        # redeliveries: every message again under its id (a publisher's retry), and the merge timers again
+        await publish(settings, [*symptoms, cause], message_ids=ids)
+        await eventually(lambda: sum(metric(w, "stormwatch_replays_total") for w in workers) >= 3,
+                         what="the re-published messages recognised as applied")
+        merged_ids = sorted(i.id for i in await reader.store.list_incidents() if i.merged_into)
+        pipe = reader.redis.pipeline(transaction=False)
+        for iid in merged_ids:
+            member = merge_timer(iid)
+            pipe.zadd(reader.store.keys.timer_shard(parse_timer(member)[1]), {member: 0})
+        await pipe.execute()
+        await eventually(lambda: _timers_gone(reader, merged_ids), what="the merge timers fired again")
+
+        # once: one incident.merged each, the metric counts two, the incidents are as they were
+        assert await eventually(lambda: capture.has("incident.merged"), what="incident.merged published")
+        events = capture.check()  # every event against the contract (JSON Schema and strict models)
+        merged_events = {e["event_id"]: e for e in events if e["type"] == "incident.merged"}
+        assert Counter(e["incident"]["id"] for e in merged_events.values()) == Counter(merged_ids)
+        assert all(e["into"] == db.id == e["incident"]["merged_into"] for e in merged_events.values())
+        resolved = [e for e in events if e["type"] == "incident.resolved" and e["incident"]["id"] in merged_ids]
+        assert {e["reason"] for e in resolved} == {f"merged into {db.id}"}
+        assert sum(metric(w, "stormwatch_incidents_merged_total") for w in workers) == 2
+        assert await _open_titles(reader) == [db.title]
+
+        # the database incident holds both alerts as symptoms, with their paths and the incident they left
+        attached = await reader.pipeline.links.symptoms(db.id)
+        assert sorted((s["labels"]["service"], s["path"][-1], s["merged_from"] in merged_ids) for s in attached) == [
+            ("checkout", "orders-db", True), ("payments", "orders-db", True)]
+        assert (await reader.store.incident(db.id)).symptoms == 2
+        # both timelines say why
+        for iid in merged_ids:
+            kinds = {e["kind"]: e["text"] for e in await reader.store.timeline(iid)}
+            assert kinds["merged"].startswith(f"merged into {db.id}: its cause fired after it opened")
+            assert kinds["resolved"] == f"merged into {db.id}"
+        db_timeline = [e["text"] for e in await reader.store.timeline(db.id) if e["kind"] == "symptom"]
+        assert len(db_timeline) == 2 and all("which merged into this incident" in t for t in db_timeline)
+
+        # the merged alerts are symptoms now: a repeat pages nobody
+        await publish(settings, symptoms)
+        await eventually(lambda: _checkout_counted(reader), what="the repeats stored")
+        assert await _open_titles(reader) == [db.title]
+    finally:
+        for w in workers:
+            await w.stop()
+        await capture.close()
+
+
+async def _open_titles(worker: Worker) -> list[str]:
+    # the incident records, not the open index: a replay of the message that opened an incident adds it to the
+    # index again after it resolved (the index is kept idempotently, not conditionally; a known limit)
+    return sorted(i.title for i in await worker.store.list_incidents() if i.is_open)
+
+
+async def _equal(value, expected) -> bool:
+    return await value == expected
+
+
+async def _timers_gone(worker: Worker, incident_ids: list[str]) -> bool:
+    for iid in incident_ids:
+        member = merge_timer(iid)
+        if await worker.redis.zscore(worker.store.keys.timer_shard(parse_timer(member)[1]), member) is not None:
+            return False
+    return True
+
+
+async def _checkout_counted(worker: Worker) -> bool:
+    incidents = await worker.store.list_incidents()
+    checkout = next(i for i in incidents if i.title == "by-service: checkout")
+    alerts = await worker.store.incident_alerts(checkout.id)
+    return bool(alerts) and alerts[0].count >= 2
