@@ -485,6 +485,10 @@ class RuleSet(RuleModel):
             merged["topology"] = Topology.model_construct(
                 service_label=topologies[0].service_label,
                 hold=max(t.hold for t in topologies),
+                # the settings a file gives (the default when none does): the longest grace, off if any file says so
+                recovery_grace=max((t.recovery_grace for t in topologies if "recovery_grace" in t.model_fields_set),
+                                   default=RECOVERY_GRACE),
+                merge_late_symptoms=all(t.merge_late_symptoms for t in topologies),
                 services={name: svc for t in topologies for name, svc in t.services.items()})
         matrices = [f.priority_matrix for _, f in files if f.priority_matrix is not None]
         if matrices:

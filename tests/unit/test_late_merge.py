@@ -228,3 +228,36 @@ def test_plan_examples():
     assert plan_merges({"a": ["b", None]}) == {}
     assert plan_merges({"a": ["b"], "b": ["c"]}) == {"a": "c", "b": "c"}  # a chain merges into its end
     assert plan_merges({"a": ["b"], "b": ["a"], "d": ["a"]}) == {"d": "a"}  # a cycle has no root: it stays
+
+
+def test_the_backtest_counts_merged_incidents(tmp_path: Path):
+    from correlation.backtest import backtest
+
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(FLAT))
+    rule_set = load_rule_set(tmp_path)
+    recording = [(0.0, _alert(WEB, 0.0)), (1.0, _alert(API, 1.0)), (60.0, _alert(DOWN, 60.0, starts_at=60.0)),
+                 (90.0, _alert(WEB, 90.0))]
+    summary = backtest(rule_set, recording)
+    assert (summary.incidents, summary.merged, summary.symptoms, summary.open_at_end) == (3, 2, 2, 1)
+    assert summary.public()["merged"] == 2
+    kept = backtest(load_rule_set(_write(tmp_path / "off", {"topology": {**FLAT["topology"],
+                                                                          "merge_late_symptoms": False}})), recording)
+    assert (kept.incidents, kept.merged, kept.open_at_end) == (3, 0, 3)
+
+
+def _write(directory: Path, rules: dict) -> Path:
+    directory.mkdir()
+    (directory / "r.yaml").write_text(yaml.safe_dump(rules))
+    return directory
+
+
+def test_topology_settings_survive_loading_several_files(tmp_path: Path):
+    """The loader merges the topologies of several files: its settings are kept (a file turning merging off wins;
+    the longest recovery grace and hold win), not reset to their defaults."""
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump({"topology": {"services": {"db": {}}, "recovery_grace": "2m",
+                                                                  "merge_late_symptoms": False}}))
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump({"topology": {"services": {"web": {"depends_on": ["db"]}},
+                                                                  "hold": "20s"}}))
+    topology = load_rule_set(tmp_path).topology
+    assert (topology.merge_late_symptoms, topology.recovery_grace, topology.hold) == (False, 120.0, 20.0)
+    assert load_rule_set(_write(tmp_path / "one", FLAT)).topology.merge_late_symptoms is True
