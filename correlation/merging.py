@@ -79,13 +79,17 @@ def merging_cause(cause: Cause | None, incident_id: str) -> Cause | None:
 
 def decide_merge(b: DecisionBuilder, incident_id: str, now: float) -> None:
     """The merge timer of ``incident_id`` fell due: merge it if late causes now explain all its firing alerts.
-    Needs every member's state in ``b.state`` (it decides nothing on a partial view) and ``b.ctx.cause``."""
+    Needs the incident's member set and every member's state in ``b.state`` (it decides nothing on a partial view:
+    a member that joined after the set was read makes the count differ; its own candidate write looks again), and
+    ``b.ctx.cause``."""
     incident = b.state.open_incident(incident_id)
     if incident is None or incident.status != "open" or b.ctx.cause is None:
         return
-    members = [a for a in b.state.alerts.values() if a.incident == incident_id]
-    if len(members) != incident.alerts:
-        return  # a member joined after its set was read: its own candidate write looks again
+    fps = b.state.incident_members.get(incident_id)
+    if fps is None or len(fps) != incident.alerts or not fps <= b.state.alerts.keys():
+        return
+    # members that left it (a re-fire that became a symptom, or joined a newer incident) are not counted in it
+    members = [b.state.alerts[fp] for fp in sorted(fps) if b.state.alerts[fp].incident == incident_id]
     counted = [a for a in members if a.status == "firing" or a.flapping]
     if not counted:
         return

@@ -194,6 +194,8 @@ class GroupState:
     pending: dict[str, tuple[float, str]] = field(default_factory=dict)
     # older incidents still open but closed to new alerts (the rule's window ran out): id -> incident
     older: dict[str, Incident] = field(default_factory=dict)
+    # member fingerprints of incidents as read with the state (only for a merge timer: correlation.merging)
+    incident_members: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def open_incident(self, incident_id: str) -> Incident | None:
         """The group's open incident with this id: the current one or an older one."""

@@ -283,6 +283,8 @@ class TimerFiring:
             writes = []
             for gid, items in pending.items():
                 state = states[gid]
+                state.incident_members = {iid: frozenset(fps) for iid, fps in members.items()
+                                          if iid.startswith(f"INC-{gid}-")}
                 context = await self._context(state, [m for _, m, _ in items], now)
                 writes.append((gid, state.version, [(f"timer:{m}:{lease}", decide_timer(state, m, now, context))
                                                     for _, m, lease in items]))

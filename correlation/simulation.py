@@ -41,6 +41,7 @@ class Simulation:
     all_incidents: dict[str, Incident] = field(default_factory=dict)
     cause_index: dict[str, dict[str, Entry]] = field(default_factory=dict)
     candidate_index: dict[str, dict[str, Entry]] = field(default_factory=dict)  # correlation.merging
+    members: dict[str, set[str]] = field(default_factory=dict)  # incident -> member fingerprints
     merged: int = 0  # incidents merged into a late cause's incident
     symptoms: dict[str, dict[tuple[str, str], Symptom]] = field(default_factory=dict)  # cause incident -> ...
     timers: dict[str, float] = field(default_factory=dict)  # member -> due (the latest scheduling wins)
@@ -67,9 +68,11 @@ class Simulation:
             if self.timers.get(member) != at:
                 continue  # rescheduled or already fired
             del self.timers[member]
-            _, gid, _ = parse_timer(member)
+            kind, gid, arg = parse_timer(member)
             state = self.groups.get(gid)
             if state is not None:
+                if kind == "merge":  # as the store reads it for a merge timer: the incident's member set
+                    state.incident_members = {arg: frozenset(self.members.get(arg, ()))}
                 self._apply(decide_timer(state, member, at, self._context(state, at)), at)
 
     def feed(self, alert: Alert, now: float) -> None:
@@ -105,6 +108,8 @@ class Simulation:
                 for run in planned_runs(rule.actions, self._defined, parsed):
                     self.actions_started.append((run.action, event.incident_id, run.trigger))
         self.merged += sum(e.routing_key == "incident.merged" for e in decision.events)
+        for incident_id, fps in decision.new_members.items():
+            self.members.setdefault(incident_id, set()).update(fps)
         _record(self.cause_index, decision.sources)
         _record(self.candidate_index, decision.candidates)
         for incident_id in to_check(decision.sources, decision.candidates, self.candidate_index, self.cause_index):

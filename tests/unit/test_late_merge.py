@@ -138,6 +138,7 @@ def test_merge_events_match_the_contract(tmp_path: Path):
     state = web_group
     incident = state.incident
     assert incident is not None
+    state.incident_members = {incident.id: frozenset(sim.members[incident.id])}
     decision = decide_timer(state, merge_timer(incident.id), 60.0, sim._context(state, 60.0))
     assert [e.routing_key for e in decision.events] == ["incident.resolved", "incident.merged"]
     for n, e in enumerate(decision.events):
@@ -160,9 +161,32 @@ def test_a_merge_needs_every_member_read():
     decide(state, [_alert(WEB, 0.0), _alert(API, 0.0)], 0.0, context=Context())
     incident = state.incident
     assert incident is not None and incident.alerts == 2
-    del state.alerts[fingerprint(API)]  # the worker read only one member
+    both = frozenset({fingerprint(WEB), fingerprint(API)})
+    state.incident_members = {incident.id: frozenset({fingerprint(WEB)})}  # a member joined after the set was read
+    assert not decide_timer(state, merge_timer(incident.id), 5.0, ctx).changed
+    state.incident_members = {incident.id: both}
+    api = state.alerts.pop(fingerprint(API))  # its state was not read
     assert not decide_timer(state, merge_timer(incident.id), 5.0, ctx).changed
     assert state.incident is not None and state.incident.is_open
+    state.alerts[api.fingerprint] = api  # the whole incident read: it merges
+    assert [e.routing_key for e in decide_timer(state, merge_timer(incident.id), 5.0, ctx).events] == [
+        "incident.resolved", "incident.merged"]
+
+
+def test_a_member_that_left_the_incident_does_not_block_its_merge():
+    state = GroupState("0123456789ab", "k", {"alertname": "Errors"})
+    decide(state, [_alert(WEB, 0.0), _alert(API, 0.0)], 0.0, context=Context())
+    incident = state.incident
+    assert incident is not None
+    cause = Cause("inhibited", "down", "INC-00000000000f-1", "fp-source", merge=True)
+    ctx = Context(cause=lambda labels, fp, now: cause)
+    decide(state, [_alert(API, 10.0, "resolved")], 10.0, context=Context())
+    decide(state, [_alert(API, 20.0, starts_at=20.0)], 20.0, context=ctx)  # fires again, now a symptom
+    assert state.alerts[fingerprint(API)].incident == "" and incident.alerts == 2 and incident.firing == 1
+    state.incident_members = {incident.id: frozenset({fingerprint(WEB), fingerprint(API)})}
+    decision = decide_timer(state, merge_timer(incident.id), 30.0, ctx)
+    assert incident.merged_into == "INC-00000000000f-1"
+    assert [s.fingerprint for s in decision.symptoms] == [fingerprint(WEB)]
 
 
 def test_an_acknowledged_incident_is_not_merged():
@@ -171,6 +195,7 @@ def test_an_acknowledged_incident_is_not_merged():
     decide(state, [_alert(WEB, 0.0)], 0.0, context=Context())
     assert state.incident is not None
     state.incident.status = "acknowledged"
+    state.incident_members = {state.incident.id: frozenset({fingerprint(WEB)})}
     ctx = Context(cause=lambda labels, fp, now: cause)
     assert not decide_timer(state, merge_timer(state.incident.id), 5.0, ctx).changed
 
