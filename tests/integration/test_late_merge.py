@@ -12,7 +12,7 @@ from collections import Counter
 from correlation.decision import merge_timer, parse_timer
 from stormwatch.app import Worker
 from tests.conftest import eventually
-from tests.integration.helpers import body, metric, publish, v2_alert
+from tests.integration.helpers import body, metric, publish, run_cli, v2_alert
 from tests.integration.test_event_contract import Capture
 
 RULES = """
@@ -93,6 +93,12 @@ async def test_two_workers_merge_late_causes_once(clean, tmp_path):
             assert kinds["resolved"] == f"merged into {db.id}"
         db_timeline = [e["text"] for e in await reader.store.timeline(db.id) if e["kind"] == "symptom"]
         assert len(db_timeline) == 2 and all("which merged into this incident" in t for t in db_timeline)
+
+        # people see it: `incidents show` on either side
+        code, out, _ = await run_cli(settings, "incidents", "show", merged_ids[0])
+        assert code == 0 and f"merged into {db.id}" in out
+        code, out, _ = await run_cli(settings, "incidents", "show", db.id)
+        assert code == 0 and out.count(", merged)") == 2
 
         # the merged alerts are symptoms now: a repeat pages nobody
         await publish(settings, symptoms)
