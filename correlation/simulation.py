@@ -107,13 +107,16 @@ class Simulation:
                 parsed = IncidentEvent.model_validate(built)
                 for run in planned_runs(rule.actions, self._defined, parsed):
                     self.actions_started.append((run.action, event.incident_id, run.trigger))
-        self.merged += sum(e.routing_key == "incident.merged" for e in decision.events)
+        if decision.events:
+            self.merged += sum(e.routing_key == "incident.merged" for e in decision.events)
         for incident_id, fps in decision.new_members.items():
             self.members.setdefault(incident_id, set()).update(fps)
-        _record(self.cause_index, decision.sources)
-        _record(self.candidate_index, decision.candidates)
-        for incident_id in to_check(decision.sources, decision.candidates, self.candidate_index, self.cause_index):
-            self._schedule(merge_timer(incident_id), now)  # due now: fires at the next advance
+        if decision.sources or decision.candidates:  # (most decisions change neither: the replay's hot path)
+            _record(self.cause_index, decision.sources)
+            _record(self.candidate_index, decision.candidates)
+            for incident_id in to_check(decision.sources, decision.candidates, self.candidate_index,
+                                        self.cause_index):
+                self._schedule(merge_timer(incident_id), now)  # due now: fires at the next advance
         for member, due in decision.timers:
             self._schedule(member, due)
         occurrences: list[Occurrence] = []
