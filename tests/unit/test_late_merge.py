@@ -23,28 +23,15 @@ from rules.alert import Alert
 from rules.fingerprint import fingerprint
 from rules.loader import load_rule_set
 
-INHIBIT = {"inhibit": [{"name": "down", "source_match": ['alertname="Down"'],
-                        "target_match": ['alertname="Errors"']}]}
-TOPOLOGY = {"topology": {"services": {"db": {}, "api": {"depends_on": ["db"]}, "web": {"depends_on": ["api"]}}}}
-DOWN = {"alertname": "Down", "service": "db"}
-WEB = {"alertname": "Errors", "service": "web"}
-API = {"alertname": "Errors", "service": "api"}
+from tests.unit.test_recovery_grace import API, DOWN, INHIBIT, TOPOLOGY, WEB, _feed, _sim
+
 API_DOWN = {"alertname": "Down", "service": "api"}
 FLAT = {"topology": {"services": {"db": {}, "api": {"depends_on": ["db"]}, "web": {"depends_on": ["db"]}}}}
-
-
-def _sim(tmp_path: Path, rules: dict) -> Simulation:
-    (tmp_path / "r.yaml").write_text(yaml.safe_dump(rules))
-    return Simulation(load_rule_set(tmp_path))
 
 
 def _alert(labels: dict[str, str], at: float, status: str = "firing", starts_at: float = 0.0) -> Alert:
     return Alert(labels=labels, status=status, starts_at=starts_at, received_at=at,
                  fingerprint=fingerprint(labels), source="test")
-
-
-def _feed(sim: Simulation, labels: dict[str, str], at: float, status: str = "firing", starts_at: float = 0.0) -> None:
-    sim.feed(_alert(labels, at, status, starts_at), at)
 
 
 def _by_title(sim: Simulation) -> dict[str, object]:
