@@ -7,9 +7,10 @@ explains it.
 
 * Inhibition: an alert matching an inhibit rule's ``source_match`` feeds ``inh:<rule>:<equal signature>``;
   an alert matching ``target_match`` looks the same key up (the alert itself never counts as its own source).
-* Topology: an alert on a service that others depend on feeds ``svc:<service>``; an alert on a service looks
-  up every service it depends on, directly or not, and rolls up into the deepest one that is failing (a failing
-  service none of whose own dependencies is failing), with the path from its own service to that root.
+* Topology: an alert on a service that others depend on feeds ``svc:<service>`` (if the topology lets it be a cause:
+  its ``source_match`` and ``min_severity``, so an info notice on a dependency captures nothing); an alert on a
+  service looks up every service it depends on, directly or not, and rolls up into the deepest one that is failing
+  (a failing service none of whose own dependencies is failing), with the path from its own service to that root.
 
 Both can ``hold``: a target with no active cause waits that long for one (a symptom often arrives a few
 seconds before its cause: Alertmanager issue #2229) before it may open an incident of its own.
@@ -30,6 +31,7 @@ from collections import deque
 from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 
+from rules.alert import normalise_severity, severity_rank
 from rules.fingerprint import labels_to_signature
 from rules.matchers import matches_all
 from rules.memo import MEMO_MAX_BYTES, BoundedMemo
@@ -119,6 +121,8 @@ class CauseRules:
         self.topology_hold = topology_hold
         self.recovery_grace = topology.recovery_grace if topology is not None else 0.0
         self.topology_merge = topology.merge_late_symptoms if topology is not None else False
+        self.source_match = topology.source_match if topology is not None else ()
+        self.min_severity = severity_rank(topology.min_severity) if topology is not None else 0
         depended = {d for s in (self.topology.services.values() if self.topology else ()) for d in s.depends_on}
         self._depended_on = frozenset(depended)
         self._paths: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
@@ -156,7 +160,7 @@ class CauseRules:
                 hold = max(hold, rule.hold)
         service = labels.get(self.service_label, "")
         if self.topology is not None and service in self.topology.services:
-            if service in self._depended_on:
+            if service in self._depended_on and self._can_cause(labels):
                 feeds.append(f"svc:{service}")
             for dependency, path in self._dependencies(service):
                 lookups.append(Lookup(f"svc:{dependency}", "topology", dependency, path, self.recovery_grace,
@@ -166,6 +170,12 @@ class CauseRules:
         result = (tuple(feeds), tuple(lookups), hold)
         self._memo.put(memo_key, result)
         return result
+
+    def _can_cause(self, labels: Mapping[str, str]) -> bool:
+        """Whether an alert makes its service failing for its dependants: it matches the topology's
+        ``source_match`` and its severity reaches ``min_severity`` (an unknown severity counts)."""
+        rank = severity_rank(normalise_severity(labels.get("severity")))
+        return (rank == 0 or rank >= self.min_severity) and matches_all(self.source_match, labels)
 
     def feeds(self, labels: Mapping[str, str]) -> tuple[str, ...]:
         """The cause keys a firing alert with these labels feeds while it is part of an incident."""
