@@ -28,6 +28,7 @@ after the group write.
                                            holds for a cause ("h|<gid>|<fp>"), flap quiet periods ("q|..."),
                                            alert expiry under resolve_timeout ("x|..."), a late cause's
                                            merge ("m|<gid>|<incident>")
+    <ns>:timers:{t<n>}:claims        hash  timer -> its attempt (the first lease of a claim not completed yet)
     <ns>:incidents                   zset  incident id -> created_at
     <ns>:incidents:open              zset  open incident id -> created_at
 
@@ -132,6 +133,11 @@ class Keyspace:
     def timer_shard(self, group_id: str) -> str:
         """The timer shard of a group (16 shards, each its own Cluster slot, so timers spread over nodes)."""
         return self.timer_shards[int(group_id[:2], 16) % TIMER_SHARDS]
+
+    @staticmethod
+    def timer_claims(shard: str) -> str:
+        """A timer shard's claims: member -> the attempt of a claim not completed yet (the shard's slot)."""
+        return f"{shard}:claims"
 
     @property
     def timer_shards(self) -> list[str]:

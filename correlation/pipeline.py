@@ -22,7 +22,7 @@ from correlation.links import Links
 from correlation.muting import Muter
 from correlation.routing import Group, Router
 from correlation.silences import SilenceStore
-from correlation.store import TIMER_CLAIM_LIMIT, FollowUps, IncidentStore
+from correlation.store import TIMER_CLAIM_LIMIT, ClaimedTimer, FollowUps, IncidentStore
 
 MAX_ROUNDS = 64
 #: sources whose fingerprint is the sender's own key (PagerDuty's dedup_key), not derived from labels: a
@@ -247,12 +247,12 @@ class TimerFiring:
         if not claimed:
             return 0
         per_shard: dict[str, int] = {}
-        for shard, _, _ in claimed:
-            per_shard[shard] = per_shard.get(shard, 0) + 1
+        for claim in claimed:
+            per_shard[claim.shard] = per_shard.get(claim.shard, 0) + 1
         self.backlog = max(per_shard.values()) >= TIMER_CLAIM_LIMIT
-        by_group: dict[str, list[tuple[str, str, str]]] = {}
-        for shard, member, lease in claimed:
-            by_group.setdefault(parse_timer(member)[1], []).append((shard, member, lease))
+        by_group: dict[str, list[ClaimedTimer]] = {}
+        for claim in claimed:
+            by_group.setdefault(parse_timer(claim.member)[1], []).append(claim)
         follow_ups, fired = await self._fire(by_group, now)
         if follow_ups:
             await p.store.index(follow_ups)
@@ -265,19 +265,19 @@ class TimerFiring:
         self.merged = sum(e["type"] == "incident.merged" for f in follow_ups for e in f.events)
         return sum(len(f.resolved) for f in follow_ups)
 
-    async def _fire(self, by_group: dict[str, list[tuple[str, str, str]]], now: float
-                    ) -> tuple[list[FollowUps], list[tuple[str, str, str]]]:
+    async def _fire(self, by_group: dict[str, list[ClaimedTimer]], now: float
+                    ) -> tuple[list[FollowUps], list[ClaimedTimer]]:
         p = self.pipeline
         follow_ups: list[FollowUps] = []
-        fired: list[tuple[str, str, str]] = []
+        fired: list[ClaimedTimer] = []
         pending = by_group
         for _ in range(MAX_ROUNDS):
             if not pending:
                 break
             # a merge timer decides on every member of its incident: read the member sets first
             members = await p.store.incident_members(sorted(
-                {parse_timer(m)[2] for items in pending.values() for _, m, _ in items if m.startswith("m|")}))
-            wanted = {gid: (Group(gid, "", {}), {fp for _, m, _ in items for fp in _timer_alerts(m, members)})
+                {parse_timer(c.member)[2] for items in pending.values() for c in items if c.member.startswith("m|")}))
+            wanted = {gid: (Group(gid, "", {}), {fp for c in items for fp in _timer_alerts(c.member, members)})
                       for gid, items in pending.items()}
             states = await p.store.load_groups(wanted)
             writes = []
@@ -285,19 +285,25 @@ class TimerFiring:
                 state = states[gid]
                 state.incident_members = {iid: frozenset(fps) for iid, fps in members.items()
                                           if iid.startswith(f"INC-{gid}-")}
-                context = await self._context(state, [m for _, m, _ in items], now)
-                writes.append((gid, state.version, [(f"timer:{m}:{lease}", decide_timer(state, m, now, context))
-                                                    for _, m, lease in items]))
-            retry: dict[str, list[tuple[str, str, str]]] = {}
+                context = await self._context(state, [c.member for c in items], now)
+                writes.append((gid, state.version, [(c.message_id, decide_timer(state, c.member, now, context))
+                                                    for c in items]))
+            retry: dict[str, list[ClaimedTimer]] = {}
             for (gid, _, _), applied in zip(writes, await p.store.apply(writes), strict=True):
                 items = pending[gid]
                 if applied.status == "ok":
                     follow_ups += applied.follow_ups
                     fired += items
-                elif applied.status == "dup":  # fired before under the same claim: its follow-ups are replayed
+                elif applied.status == "dup":
+                    # written before under this attempt (a worker that died after its write, before completing the
+                    # timer): its follow-ups are replayed; then the timer is decided again under our own lease
+                    # (decide_timer acts only on what is still due, so this changes nothing unless it was rescheduled)
                     follow_ups += list(applied.replayed.values())
-                    fired += [items[i] for i in applied.replayed]
-                    rest = [item for i, item in enumerate(items) if i not in applied.replayed]
+                    again = [items[i]._replace(replayed=True) for i in applied.replayed
+                             if items[i].attempt != items[i].lease and not items[i].replayed]
+                    fired += [items[i] for i in applied.replayed if items[i].attempt == items[i].lease
+                              or items[i].replayed]
+                    rest = [item for i, item in enumerate(items) if i not in applied.replayed] + again
                     if rest:
                         retry[gid] = rest
                 else:

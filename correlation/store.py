@@ -9,7 +9,7 @@ round trips, not one per alert.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from collections.abc import Iterable, Sequence
 
 import orjson
@@ -64,6 +64,22 @@ class FollowUps:
     def empty(self) -> bool:
         return not (self.opened or self.resolved or self.events or self.timers or self.sources or self.symptoms
                     or self.recurrences or self.candidates)
+
+
+class ClaimedTimer(NamedTuple):
+    """A due timer this worker claimed: it is ours until ``lease`` (a score); ``attempt`` names the write it decides
+    under (``timer:<member>:<attempt>``): the lease of the first claim not completed, so a worker that claims a timer
+    whose previous worker died finds that worker's write, if it made one, and replays what it left undone."""
+
+    shard: str
+    member: str
+    lease: str
+    attempt: str
+    replayed: bool = False  # the attempt's write was found and replayed: decide again under our own lease
+
+    @property
+    def message_id(self) -> str:
+        return f"timer:{self.member}:{self.lease if self.replayed else self.attempt}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,20 +239,21 @@ class IncidentStore:
         return int(results[-1])
 
     async def claim_due_timers(self, now: float, *, lease: float = 60.0, limit: int = TIMER_CLAIM_LIMIT
-                               ) -> list[tuple[str, str, str]]:
-        """Claim due timers from every shard, at most ``limit`` each: [(shard key, timer member, lease score)]."""
-        calls = [([shard], [now, lease, limit]) for shard in self.keys.timer_shards]
+                               ) -> list[ClaimedTimer]:
+        """Claim due timers from every shard, at most ``limit`` each."""
+        calls = [([shard, self.keys.timer_claims(shard)], [now, lease, limit]) for shard in self.keys.timer_shards]
         results = await self.scripts.run_many("claim_timers", calls)
         claimed = []
-        for (keys, _), pairs in zip(calls, results, strict=True):
-            for i in range(0, len(pairs), 2):
-                claimed.append((keys[0], pairs[i].decode(), pairs[i + 1].decode()))
+        for (keys, _), triples in zip(calls, results, strict=True):
+            for i in range(0, len(triples), 3):
+                claimed.append(ClaimedTimer(keys[0], triples[i].decode(), triples[i + 1].decode(),
+                                            triples[i + 2].decode()))
         return claimed
 
-    async def complete_timers(self, claimed: Sequence[tuple[str, str, str]]) -> None:
-        """Remove fired timers, each only if it still holds our lease (one pipeline)."""
+    async def complete_timers(self, claimed: Sequence[ClaimedTimer]) -> None:
+        """End fired timers' attempts, and remove each only if it still holds our lease (one pipeline)."""
         if claimed:
-            calls = [([shard], [member, lease]) for shard, member, lease in claimed]
+            calls = [([c.shard, self.keys.timer_claims(c.shard)], [c.member, c.lease, c.attempt]) for c in claimed]
             await self.scripts.run_many("complete_timer", calls)
 
     async def incident_members(self, incident_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -325,4 +342,4 @@ async def _chunks(aiter: Any, size: int) -> Any:
         yield batch
 
 
-__all__ = ["Applied", "FollowUps", "IncidentStore"]
+__all__ = ["Applied", "ClaimedTimer", "FollowUps", "IncidentStore"]

@@ -11,7 +11,7 @@ from collections import Counter
 
 from correlation.decision import merge_timer, parse_timer
 from stormwatch.app import Worker
-from tests.conftest import eventually
+from tests.conftest import ManualClock, eventually
 from tests.integration.helpers import body, metric, publish, run_cli, v2_alert
 from tests.integration.test_event_contract import Capture
 
@@ -133,3 +133,59 @@ async def _checkout_counted(worker: Worker) -> bool:
     checkout = next(i for i in incidents if i.title == "by-service: checkout")
     alerts = await worker.store.incident_alerts(checkout.id)
     return bool(alerts) and alerts[0].count >= 2
+
+
+async def test_a_worker_dying_after_the_merge_write_leaves_nothing_undone(clean, tmp_path):
+    """A worker claims the merge timer, writes the merge, and dies before its follow-ups (the symptoms attached to the
+    cause's incident, the events, the open index). Its lease runs out; the next worker's claim keeps the attempt,
+    finds the write and replays what was left undone, once."""
+    (tmp_path / "rules.yaml").write_text(RULES)
+    clock = ManualClock()
+    # the workers' own timer loops stay asleep: the test fires the timers itself
+    settings = clean.model_copy(update={"rules": str(tmp_path), "timer_poll_seconds": 3600})
+    capture = await Capture(settings).start()
+    workers = [Worker(settings, clock=clock) for _ in range(2)]
+    for w in workers:
+        await w.start()
+    doomed, survivor = workers
+    try:
+        await publish(settings, [body([v2_alert("HighErrorRate", "checkout", "checkout-1")])])
+        await eventually(lambda: _equal(_open_titles(survivor), ["by-service: checkout"]), what="checkout paged")
+        await publish(settings, [body([v2_alert("PostgresDown", "orders-db", "db-1")])])
+        await eventually(lambda: _equal(_open_titles(survivor), ["by-service: checkout", "by-service: orders-db"]),
+                         what="the database incident opened")
+        (checkout,) = [i for i in await survivor.store.list_incidents() if i.title == "by-service: checkout"]
+        member = merge_timer(checkout.id)
+        shard = survivor.store.keys.timer_shard(parse_timer(member)[1])
+        await eventually(lambda: survivor.redis.zscore(shard, member), what="the merge timer armed")
+
+        # the doomed worker claims it and writes the merge, then "dies": no follow-ups, no completion
+        claimed = await doomed.store.claim_due_timers(clock.now)
+        assert [c.member for c in claimed] == [member]
+        by_group = {parse_timer(member)[1]: claimed}
+        _, fired = await doomed.timers._fire(by_group, clock.now)
+        assert fired == claimed
+        assert (await survivor.store.incident(checkout.id)).merged_into  # written ...
+        (db,) = [i for i in await survivor.store.list_incidents() if i.title == "by-service: orders-db"]
+        assert await survivor.pipeline.links.symptoms(db.id) == []  # ... but nothing after it
+
+        clock.now += 61  # the lease runs out: the survivor claims it again, under the same attempt
+        assert await survivor.timers.fire_due() == 1
+        attached = await survivor.pipeline.links.symptoms(db.id)
+        assert [(s["labels"]["service"], s["merged_from"]) for s in attached] == [("checkout", checkout.id)]
+        assert await survivor.store.count_incidents(open_only=True) == 1
+        assert await eventually(lambda: capture.has("incident.merged"), what="incident.merged published")
+        merged = [e for e in capture.check() if e["type"] == "incident.merged"]
+        assert [(e["incident"]["id"], e["into"]) for e in merged] == [(checkout.id, db.id)]
+        assert await survivor.redis.zscore(shard, member) is None
+        assert await survivor.redis.hlen(survivor.store.keys.timer_claims(shard)) == 0  # the attempt ended
+
+        # armed again later (a redelivered follow-up), it is a new attempt: it decides, finds nothing to do
+        await survivor.redis.zadd(shard, {member: clock.now})
+        assert await survivor.timers.fire_due() == 0
+        assert await survivor.redis.zscore(shard, member) is None
+        assert len((await survivor.pipeline.links.symptoms(db.id))) == 1
+    finally:
+        for w in workers:
+            await w.stop()
+        await capture.close()
