@@ -184,7 +184,7 @@ async def test_a_worker_dying_after_the_merge_write_leaves_nothing_undone(clean,
         await survivor.redis.zadd(shard, {member: clock.now})
         assert await survivor.timers.fire_due() == 0
         assert await survivor.redis.zscore(shard, member) is None
-        assert len((await survivor.pipeline.links.symptoms(db.id))) == 1
+        assert len(await survivor.pipeline.links.symptoms(db.id)) == 1
     finally:
         for w in workers:
             await w.stop()
