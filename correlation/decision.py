@@ -64,6 +64,11 @@ class Symptom:
             doc["merged_from"] = self.merged_from
         return doc
 
+    @classmethod
+    def from_public(cls, doc: dict[str, Any]) -> Symptom:
+        return cls(doc["incident"], doc["group"], doc["fingerprint"], dict(doc["labels"]), doc["kind"], doc["rule"],
+                   tuple(doc["path"]), doc["at"], doc.get("merged_from", ""))
+
 
 @dataclass(frozen=True, slots=True)
 class Recurrence:

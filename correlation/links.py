@@ -29,7 +29,7 @@ from correlation.causes import Entry, describe_cause
 from correlation.decision import merge_timer, parse_timer
 from correlation.keyspace import Keyspace
 from correlation.lifecycle import describe as _describe
-from correlation.merging import late_cause_reads, to_check
+from correlation.merging import late_cause_reads, rehomed, to_check
 from correlation.problems import Occurrence, Problem, recurrence_occurrence, shared_cause_occurrence, signature_id
 from correlation.routing import Router
 from kv.scripts import Scripts
@@ -92,6 +92,7 @@ class Links:
                 if rule is not None and rule.recurrence is not None:
                     occurrences.append(recurrence_occurrence(rule, signature, incident, at))
         symptoms = [s for f in follow_ups for s in f.symptoms]
+        symptoms += await self._rehomed(follow_ups, symptoms)
         occurrences += await self._attach_symptoms(symptoms, router, now)
         return await self._occur(occurrences, now)
 
@@ -113,13 +114,26 @@ class Links:
             await pipe.execute()
         return incidents
 
+    async def _rehomed(self, follow_ups: Sequence[Any], symptoms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The symptoms of incidents these follow-ups merged, for the incidents they merged into (merging.rehomed)."""
+        merges = {e["incident"]["id"]: e["into"] for f in follow_ups for e in f.events
+                  if e["type"] == "incident.merged"}
+        if not merges:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for merged in merges:
+            pipe.hgetall(self.keys.incident_symptoms(merged))
+        raws = await pipe.execute()
+        attached = {merged: [orjson.loads(v) for v in raw.values()] for merged, raw in zip(merges, raws, strict=True)}
+        return rehomed(merges, attached, symptoms)
+
     async def _attach_symptoms(self, symptoms: list[dict[str, Any]], router: Router, now: float) -> list[Occurrence]:
         calls = []
         for s in symptoms:
             iid = s["incident"]
             text = f"{_describe(s['labels'])} is a symptom: {describe_cause(s['kind'], s['rule'], s['path'])}"
             if s.get("merged_from"):
-                text += f" (it was in {s['merged_from']}, which merged into this incident: its cause fired later)"
+                text += f" (from {s['merged_from']}, which merged into this incident: its cause fired later)"
             entry = {"at": s["at"], "kind": "symptom", "text": text, "fingerprint": s["fingerprint"]}
             keys = [self.keys.incident(iid), self.keys.incident_symptoms(iid), self.keys.incident_timeline(iid)]
             args: list[Any] = [f"{s['group']}:{s['fingerprint']}", orjson.dumps(s), orjson.dumps(entry),

@@ -21,13 +21,16 @@ with ``merge_late_symptoms`` (the default), it merges:
   or topology path (``Symptom.merged_from`` names the incident it left), exactly as if it had arrived after its
   cause; the incident resolves as ``merged into INC-...`` (``Incident.merged_into``), publishing
   ``incident.resolved`` (a subscriber that only knows that closes what it opened) and then ``incident.merged``.
-  Both timelines say why: the merged incident's own entry, and the cause incident's symptom entries.
+  Both timelines say why: the merged incident's own entry, and the cause incident's symptom entries. The symptoms
+  that had attached to the merged incident are attached again to the incident it merged into (``rehomed``), with
+  their topology path extended along the merge.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from correlation.causes import Cause, Entry
 from correlation.decision import Event, Symptom
@@ -116,6 +119,26 @@ def merge(b: DecisionBuilder, incident: Incident, into: str, alerts: Sequence[tu
                                f"{'is' if len(alerts) == 1 else 'are'} now symptoms there ({first.describe()})", now)
     b.resolve(incident, f"merged into {into}", now)
     b.decision.events.append(Event("incident.merged", incident.id, f"merged into {into}", now))
+
+
+def rehomed(merges: Mapping[str, str], attached: Mapping[str, Sequence[Mapping[str, Any]]],
+            moved: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The symptoms that were attached to incidents that merged (``attached``: merged incident -> its symptoms, as
+    ``Symptom.public``), attached again to the incident each merged into (``merges``), so the root's incident shows
+    them at once rather than at their next notification. A topology path is extended along the merge (``moved``: the
+    merge's own symptoms): web > api, with api's alert merged along api > db, becomes web > api > db."""
+    out: list[dict[str, Any]] = []
+    for merged, into in merges.items():
+        onward = {tuple(m["path"])[0]: m for m in moved
+                  if m.get("merged_from") == merged and m["kind"] == "topology" and m["path"]}
+        for symptom in attached.get(merged, ()):
+            doc = dict(symptom, incident=into, merged_from=merged)
+            path = list(symptom["path"])
+            step = onward.get(path[-1]) if symptom["kind"] == "topology" and path else None
+            if step is not None:
+                doc["path"], doc["rule"] = path + list(step["path"][1:]), step["rule"]
+            out.append(doc)
+    return out
 
 
 def late_cause_reads(sources: Iterable[IndexUpdate], candidates: Iterable[IndexUpdate]) -> tuple[list[str], list[str]]:

@@ -17,7 +17,7 @@ from actions.triggers import planned_runs, problem_runs
 from correlation.causes import Causes, Entry
 from correlation.decision import Decision, Symptom, merge_timer, parse_timer
 from correlation.engine import decide, decide_manual_resolve, decide_timer
-from correlation.merging import IndexUpdate, to_check
+from correlation.merging import IndexUpdate, rehomed, to_check
 from correlation.model import GroupState, Incident
 from correlation.muting import Muter, Silence
 from correlation.problems import (
@@ -122,7 +122,7 @@ class Simulation:
         occurrences: list[Occurrence] = []
         for r in decision.recurrences:
             occurrences.append(recurrence_occurrence(self.router.problem_rules[r.rule], r.signature, r.incident, r.at))
-        for s in decision.symptoms:
+        for s in decision.symptoms + self._rehomed(decision):
             attached = self.symptoms.setdefault(s.cause_incident, {})
             if (s.group_id, s.fingerprint) in attached:
                 continue
@@ -140,6 +140,15 @@ class Simulation:
                 self.problem_events.append((f"problem.{change.outcome}", change.problem.id))
                 kind = "created" if change.outcome == "created" else "updated"
                 self._problem_actions(change.problem, kind, f"{change.problem.id}:{kind}:{o.incident}", now)
+
+    def _rehomed(self, decision: Decision) -> list[Symptom]:
+        """The symptoms of the incidents this decision merged, for the incidents they merged into (as ``Links``)."""
+        merges = {e.incident_id: e.incident["merged_into"] for e in decision.events
+                  if e.routing_key == "incident.merged"}
+        if not merges:
+            return []
+        attached = {m: [s.public() for s in self.symptoms.get(m, {}).values()] for m in merges}
+        return [Symptom.from_public(doc) for doc in rehomed(merges, attached, [s.public() for s in decision.symptoms])]
 
     def _schedule(self, member: str, due: float) -> None:
         self.timers[member] = due

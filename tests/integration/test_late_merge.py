@@ -189,3 +189,39 @@ async def test_a_worker_dying_after_the_merge_write_leaves_nothing_undone(clean,
         for w in workers:
             await w.stop()
         await capture.close()
+
+
+CHAIN = """
+topology:
+  services:
+    db: {}
+    api: {depends_on: [db]}
+    web: {depends_on: [api]}
+groups:
+  - name: by-service
+    match: ['alertname=~".+"']
+    group_by: [service]
+"""
+
+
+async def test_a_chain_ends_at_its_root_with_the_symptoms_of_what_merged(clean, tmp_path):
+    """web pages, api fails (web's incident merges into api's), db fails (api's merges into db's): db's incident holds
+    api's alert and web's, whose path runs on to the root at once."""
+    (tmp_path / "rules.yaml").write_text(CHAIN)
+    settings = clean.model_copy(update={"rules": str(tmp_path), "timer_poll_seconds": 0.05})
+    w = Worker(settings)
+    await w.start()
+    try:
+        for service in ("web", "api", "db"):
+            name = "HighErrorRate" if service == "web" else "Down"
+            await publish(settings, [body([v2_alert(name, service, f"{service}-1")])])
+            await eventually(lambda service=service: _equal(_open_titles(w), [f"by-service: {service}"]),
+                             what=f"{service}'s incident the only one open")
+        incidents = {i.title: i for i in await w.store.list_incidents()}
+        db, api = incidents["by-service: db"], incidents["by-service: api"]
+        attached = await w.pipeline.links.symptoms(db.id)
+        assert sorted((s["labels"]["service"], " > ".join(s["path"]), s["merged_from"]) for s in attached) == [
+            ("api", "api > db", api.id), ("web", "web > api > db", api.id)]
+        assert (await w.store.incident(db.id)).symptoms == 2
+    finally:
+        await w.stop()

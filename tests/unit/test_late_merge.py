@@ -111,9 +111,11 @@ def test_a_chain_merges_into_its_root(tmp_path: Path):
     incidents = _by_title(sim)
     db = incidents["Down / db"].id
     assert incidents["Down / api"].merged_into == db
-    assert [s.labels["alertname"] for s in sim.symptoms_of(db)] == ["Down"]
-    _feed(sim, WEB, 90.0)  # web's symptom moves to the root at its next notification (its path now ends there)
+    # api's alert, and web's that had attached to api's incident, are symptoms of the root, the path extended
     assert sorted(" > ".join(s.path) for s in sim.symptoms_of(db)) == ["api > db", "web > api > db"]
+    assert {s.merged_from for s in sim.symptoms_of(db)} == {api.id}
+    _feed(sim, WEB, 90.0)  # web's next notification finds the same root: nothing new
+    assert len(sim.symptoms_of(db)) == 2
     assert [i.status for i in sim.incidents()] == ["resolved", "resolved", "open"]
 
 
@@ -273,3 +275,20 @@ def test_topology_settings_survive_loading_several_files(tmp_path: Path):
     topology = load_rule_set(tmp_path).topology
     assert (topology.merge_late_symptoms, topology.recovery_grace, topology.hold) == (False, 120.0, 20.0)
     assert load_rule_set(_write(tmp_path / "one", FLAT)).topology.merge_late_symptoms is True
+
+
+def test_rehomed_extends_a_topology_path_and_keeps_an_inhibition():
+    from correlation.merging import rehomed
+
+    moved = [{"incident": "INC-db", "kind": "topology", "rule": "db", "path": ["api", "db"], "merged_from": "INC-api",
+              "fingerprint": "a", "group": "g", "labels": {}, "at": 1.0}]
+    attached = {"INC-api": [
+        {"incident": "INC-api", "kind": "topology", "rule": "api", "path": ["web", "api"], "fingerprint": "w",
+         "group": "h", "labels": {}, "at": 0.5},
+        {"incident": "INC-api", "kind": "inhibited", "rule": "down", "path": [], "fingerprint": "x", "group": "i",
+         "labels": {}, "at": 0.6}]}
+    got = rehomed({"INC-api": "INC-db"}, attached, moved)
+    assert [(d["incident"], d["kind"], d["rule"], d["path"], d["merged_from"]) for d in got] == [
+        ("INC-db", "topology", "db", ["web", "api", "db"], "INC-api"),
+        ("INC-db", "inhibited", "down", [], "INC-api")]
+    assert rehomed({}, attached, moved) == []
