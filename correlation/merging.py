@@ -46,7 +46,7 @@ def plan_merges(explained: Mapping[str, Sequence[str | None]]) -> dict[str, str]
     (None: no merging cause explains that alert). Returns incident -> the incident it merges into.
 
     No incident merges into itself, none merged here is the target of another merge, and planning the result again
-    gives the result (``plan_merges({a: [b]} for a, b in plan) == plan``)."""
+    gives the result (``plan_merges({a: [b] for a, b in plan.items()}) == plan``)."""
     edges: dict[str, str] = {}
     for incident, causes in explained.items():
         if not causes or any(c is None or c == incident for c in causes):
