@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Sequence
 
-from correlation.simulation import Simulation
+from replay.simulation import Simulation
 from rules.alert import Alert
 from rules.schema import RuleSet
 

@@ -38,12 +38,12 @@ from dataclasses import replace
 
 from rules.alert import Alert
 
-from correlation.decision import (
+from correlation.core.decision import (
     Context, Decision, Event, MutedBy, PriorityOf, Stats, Symptom, expiry_timer, parse_timer, quiet_timer,
 )
-from correlation.lifecycle import HELD, SYMPTOM, WAITING, DecisionBuilder, as_alert, describe
+from correlation.core.lifecycle import HELD, SYMPTOM, WAITING, DecisionBuilder, as_alert, describe
 from correlation.merging import decide_merge
-from correlation.model import AlertState, GroupState, Incident
+from correlation.core.model import AlertState, GroupState, Incident
 
 __all__ = ["Context", "Decision", "Event", "HELD", "Stats", "Symptom", "decide", "decide_timer"]
 

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from rules.alert import Alert, severity_rank
 from rules.schema import Threshold
 
-from correlation.causes import Entry
-from correlation.decision import Context, Decision, Event, Recurrence, Symptom, hold_timer
-from correlation.keyspace import incident_id
-from correlation.model import AlertState, GroupState, Incident
-from correlation.routing import DEFAULT_RULE, priority_rank
+from correlation.core.causes import Entry
+from correlation.core.decision import Context, Decision, Event, Recurrence, Symptom, hold_timer
+from correlation.core.model import incident_id
+from correlation.core.model import AlertState, GroupState, Incident
+from correlation.core.routing import DEFAULT_RULE, priority_rank
 
 HELD = "threshold"  # AlertState.muted while the group rule's threshold holds the alert back
 WAITING = "hold:"  # AlertState.muted prefix while a possible symptom waits for its cause

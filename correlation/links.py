@@ -25,13 +25,13 @@ from redis.asyncio import Redis
 
 from events.builders import problem_correlated
 
-from correlation.causes import Entry, describe_cause
-from correlation.decision import merge_timer, parse_timer
-from correlation.keyspace import Keyspace
-from correlation.lifecycle import describe as _describe
+from correlation.core.causes import Entry, describe_cause
+from correlation.core.decision import merge_timer, parse_timer
+from correlation.store.keyspace import Keyspace
+from correlation.core.lifecycle import describe as _describe
 from correlation.merging import late_cause_reads, rehomed, to_check
-from correlation.problems import Occurrence, Problem, recurrence_occurrence, shared_cause_occurrence, signature_id
-from correlation.routing import Router
+from correlation.core.problems import Occurrence, Problem, recurrence_occurrence, shared_cause_occurrence, signature_id
+from correlation.core.routing import Router
 from kv.scripts import Scripts
 
 CAUSE_TTL = 7 * 86400  # a cause key nobody wrote to for a week holds only stopped sources
@@ -42,7 +42,7 @@ class Links:
         self.redis = redis
         self.keys = keyspace
         self.timeline_max = timeline_max
-        self.scripts = Scripts(redis, "correlation", "cause_update", "add_symptom", "problem_occurrence",
+        self.scripts = Scripts(redis, "correlation.store", "cause_update", "add_symptom", "problem_occurrence",
                                "problem_link", "problem_status")
 
     # -- the cause index --------------------------------------------------------------------------

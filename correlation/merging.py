@@ -32,10 +32,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from correlation.causes import Cause, Entry
-from correlation.decision import Event, Symptom
-from correlation.lifecycle import DecisionBuilder, describe
-from correlation.model import AlertState, Incident
+from correlation.core.causes import Cause, Entry
+from correlation.core.decision import Event, Symptom
+from correlation.core.lifecycle import DecisionBuilder, describe
+from correlation.core.model import AlertState, Incident
 
 IndexUpdate = tuple[str, str, int, str]  # (cause key, fingerprint, stamp, tail): Decision.sources / .candidates
 Index = Mapping[str, Mapping[str, Entry]]  # cause key -> fingerprint -> entry

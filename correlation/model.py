@@ -189,7 +189,7 @@ class GroupState:
     seq: int = 0
     incident: Incident | None = None  # the group's latest incident (open or resolved)
     alerts: dict[str, AlertState] = field(default_factory=dict)
-    route: Any = None  # correlation.routing.Route: the group rule (None: the default grouping)
+    route: Any = None  # correlation.core.routing.Route: the group rule (None: the default grouping)
     # alerts held back by the rule's threshold: fingerprint -> (first firing time, alertname)
     pending: dict[str, tuple[float, str]] = field(default_factory=dict)
     # older incidents still open but closed to new alerts (the rule's window ran out): id -> incident

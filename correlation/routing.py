@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from collections.abc import Mapping, Sequence
 
-from correlation.causes import CauseRules, Causes
-from correlation.decision import Context, MutedBy
-from correlation.enrichment import Enricher
+from correlation.core.causes import CauseRules, Causes
+from correlation.core.decision import Context, MutedBy
+from correlation.core.enrichment import Enricher
 from rules.alert import normalise_severity
 from rules.fingerprint import labels_to_signature
 from rules.matchers import Matcher, equality_index_key, matches_all

@@ -14,9 +14,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from correlation.model import Incident
-from correlation.muting import Silence
-from correlation.simulation import Simulation
+from correlation.core.model import Incident
+from correlation.core.muting import Silence
+from replay.simulation import Simulation
 from rules.alert import Alert
 from rules.fingerprint import fingerprint
 from rules.loader import RuleSetInvalid, load_rule_set

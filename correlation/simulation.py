@@ -14,16 +14,16 @@ from collections.abc import Sequence
 
 from actions.model import IncidentEvent, ProblemEvent
 from actions.triggers import planned_runs, problem_runs
-from correlation.causes import Causes, Entry
-from correlation.decision import Decision, Symptom, merge_timer, parse_timer
-from correlation.engine import decide, decide_manual_resolve, decide_timer
+from correlation.core.causes import Causes, Entry
+from correlation.core.decision import Decision, Symptom, merge_timer, parse_timer
+from correlation.core.engine import decide, decide_manual_resolve, decide_timer
 from correlation.merging import IndexUpdate, rehomed, to_check
-from correlation.model import GroupState, Incident
-from correlation.muting import Muter, Silence
-from correlation.problems import (
+from correlation.core.model import GroupState, Incident
+from correlation.core.muting import Muter, Silence
+from correlation.core.problems import (
     Occurrence, Problem, ProblemBook, recurrence_occurrence, shared_cause_occurrence,
 )
-from correlation.routing import Router
+from correlation.core.routing import Router
 from rules.alert import Alert
 from events.builders import incident_change, problem_event
 from rules.schema import RuleSet

@@ -33,7 +33,7 @@ def incident_merged(event_id: str, reason: str, at: float, incident: Doc) -> dic
 
 
 def incident_change(event_id: str, event_type: str, reason: str, at: float, incident: Doc) -> dict[str, Any]:
-    """Any event of the engine's own incident changes (``correlation.decision.Event``), by its type."""
+    """Any event of the engine's own incident changes (``correlation.core.decision.Event``), by its type."""
     if event_type == "incident.merged":
         return incident_merged(event_id, reason, at, incident)
     return incident_event(event_id, event_type, reason, at, incident)

@@ -22,7 +22,7 @@ _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class IncidentDoc(BaseModel):
-    """An incident as the API shows it (``correlation.model.Incident.public()``); the people's fields appear on the
+    """An incident as the API shows it (``correlation.core.model.Incident.public()``); the people's fields appear on the
     events of people's commands (``incident.acknowledged`` and the rest)."""
 
     model_config = _STRICT
@@ -56,7 +56,7 @@ class IncidentDoc(BaseModel):
 
 
 class ProblemDoc(BaseModel):
-    """A problem (``correlation.problems.Problem.public()``)."""
+    """A problem (``correlation.core.problems.Problem.public()``)."""
 
     model_config = _STRICT
 
@@ -75,7 +75,7 @@ class ProblemDoc(BaseModel):
 
 
 class SilenceDoc(BaseModel):
-    """A silence (``correlation.muting.Silence.public(now)``)."""
+    """A silence (``correlation.core.muting.Silence.public(now)``)."""
 
     model_config = _STRICT
 

@@ -43,7 +43,7 @@ ACTION_KINDS: dict[str, tuple[str, ...]] = {
     "problem": tuple(t.removeprefix("problem.") for t in PROBLEM_TYPES),
 }
 
-#: incident command (``correlation.incident_commands.COMMANDS``) -> the event type it publishes
+#: incident command (``correlation.store.incident_commands.COMMANDS``) -> the event type it publishes
 COMMAND_TYPES: dict[str, str] = {
     "acknowledge": "incident.acknowledged",
     "resolve": "incident.resolved",

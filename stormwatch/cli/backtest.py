@@ -23,7 +23,7 @@ def backtest_command(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Replay recordings through the candidate and the current rule set at full speed; compare what they do."""
-    from correlation.backtest import backtest
+    from replay.backtest import backtest
     from rules.loader import RuleSetInvalid, load_rule_set
     from rules.schema import parse_duration
     from stormwatch.recording import RecordingError, read_recordings

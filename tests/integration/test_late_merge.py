@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from correlation.decision import merge_timer, parse_timer
+from correlation.core.decision import merge_timer, parse_timer
 from stormwatch.app import Worker
 from tests.conftest import ManualClock, eventually
 from tests.integration.helpers import body, metric, publish, run_cli, v2_alert

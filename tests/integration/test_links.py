@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from correlation.keyspace import Keyspace, incident_id
-from correlation.links import Links
-from correlation.routing import Router
-from correlation.store import FollowUps
+from correlation.core.model import incident_id
+from correlation.store.keyspace import Keyspace
+from correlation.store.links import Links
+from correlation.core.routing import Router
+from correlation.store.store import FollowUps
 from rules.schema import RuleSet
 
 T0 = 1_800_000_000.0

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from correlation.causes import CauseRules
+from correlation.core.causes import CauseRules
 from rules.loader import RuleSetInvalid, load_rule_set
 from rules.schema import RuleSet
 from tests.unit.test_recovery_grace import WEB, _feed, _sim

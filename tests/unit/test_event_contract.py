@@ -16,10 +16,10 @@ from pydantic import ValidationError
 
 from actions.model import IncidentEvent, ProblemEvent, parse_event
 from actions.topology import ActionNames
-from correlation.incident_commands import incident_view
-from correlation.model import Incident
-from correlation.muting import Silence
-from correlation.problems import Problem
+from correlation.store.incident_commands import incident_view
+from correlation.core.model import Incident
+from correlation.core.muting import Silence
+from correlation.core.problems import Problem
 from events import builders
 from events.consumed import IncidentEventView, ProblemEventView
 from events.models import MODELS, event_adapter

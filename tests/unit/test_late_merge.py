@@ -10,13 +10,13 @@ import pytest
 import yaml
 from hypothesis import given, strategies as st
 
-from correlation.causes import Cause
-from correlation.decision import Context, merge_timer
-from correlation.engine import decide, decide_timer
+from correlation.core.causes import Cause
+from correlation.core.decision import Context, merge_timer
+from correlation.core.engine import decide, decide_timer
 from correlation.merging import plan_merges, to_check
-from correlation.causes import Entry
-from correlation.model import GroupState
-from correlation.simulation import Simulation
+from correlation.core.causes import Entry
+from correlation.core.model import GroupState
+from replay.simulation import Simulation
 from events.models import event_adapter
 from events.builders import incident_change
 from rules.alert import Alert
@@ -245,7 +245,7 @@ def test_plan_examples():
 
 
 def test_the_backtest_counts_merged_incidents(tmp_path: Path):
-    from correlation.backtest import backtest
+    from replay.backtest import backtest
 
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(FLAT))
     rule_set = load_rule_set(tmp_path)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from correlation.rule_tests import run_file
+from replay.rule_tests import run_file
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_TESTS = sorted((ROOT / "rules" / "examples" / "tests").glob("*.yaml"))
