@@ -28,7 +28,7 @@ class BacktestSummary:
     paged_by_priority: dict[str, int] = field(default_factory=dict)
     problems: int = 0
     symptoms: int = 0
-    merged: int = 0  # incidents that paged, then merged into a late cause's incident (correlation.merging)
+    merged: int = 0  # incidents that paged, then merged into a late cause's incident (correlation.core.merging)
     muted: int = 0
     titles: Counter = field(default_factory=Counter)
     problem_titles: list[str] = field(default_factory=list)

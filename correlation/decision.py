@@ -121,7 +121,7 @@ class Decision:
     sources: list[tuple[str, str, int, str]] = field(default_factory=list)
     recurrences: list[Recurrence] = field(default_factory=list)
     # symptom candidate index updates, as ``sources``: (cause key, fingerprint, stamp, its incident or "" once it is
-    # no longer a firing member): a source firing later under the key may merge that incident (correlation.merging)
+    # no longer a firing member): a source firing later under the key may merge that incident (correlation.core.merging)
     candidates: list[tuple[str, str, int, str]] = field(default_factory=list)
 
     @property
@@ -142,7 +142,7 @@ def expiry_timer(group_id: str, fingerprint: str) -> str:
 
 
 def merge_timer(incident_id: str) -> str:
-    """Look whether a late cause now explains every alert of this incident (correlation.merging)."""
+    """Look whether a late cause now explains every alert of this incident (correlation.core.merging)."""
     return f"m|{parse_incident_id(incident_id)[0]}|{incident_id}"
 
 

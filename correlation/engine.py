@@ -11,7 +11,7 @@ at most one open incident. Lifecycle:
   meanwhile stays a symptom of the cause's incident, so a recovery pages nobody; a symptom of a recovered cause
   is looked at again when the grace runs out (its ``h|`` timer) and, still firing with no cause, pages on its own;
 * a cause that fires after its symptoms opened an incident of their own merges that incident into its own, when it
-  explains every alert still firing there (``correlation.merging``; the rule's ``merge_late_symptoms``);
+  explains every alert still firing there (``correlation.core.merging``; the rule's ``merge_late_symptoms``);
 * a repeat of an alert in the same status is a duplicate: counted, never a new incident;
 * an alert that resolves lowers its incident's firing count; at zero the incident resolves (or holds, or
   waits for a person, per the rule's ``auto_resolve``);
@@ -42,7 +42,7 @@ from correlation.core.decision import (
     Context, Decision, Event, MutedBy, PriorityOf, Stats, Symptom, expiry_timer, parse_timer, quiet_timer,
 )
 from correlation.core.lifecycle import HELD, SYMPTOM, WAITING, DecisionBuilder, as_alert, describe
-from correlation.merging import decide_merge
+from correlation.core.merging import decide_merge
 from correlation.core.model import AlertState, GroupState, Incident
 
 __all__ = ["Context", "Decision", "Event", "HELD", "Stats", "Symptom", "decide", "decide_timer"]

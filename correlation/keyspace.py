@@ -18,7 +18,7 @@ after the group write.
     <ns>:cause:<key>                 hash  fingerprint -> "stamp|incident": the shared cause index
                                            (inh:<rule>:<equal signature>, svc:<service>)
     <ns>:cand:<key>                  hash  fingerprint -> "stamp|incident": firing members of incidents that a
-                                           source firing under <key> later would merge (correlation.merging)
+                                           source firing under <key> later would merge (correlation.core.merging)
     <ns>:{p<sig>}:occ                zset  incident -> time: incidents counted under one problem signature
     <ns>:{p<sig>}:state              hash  seq, open (the signature's open problem id)
     <ns>:{p<sig>}:p:<n>              hash  problem record; :incidents (set), :timeline (list)

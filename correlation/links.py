@@ -9,7 +9,7 @@ idempotent follow-up, one small script per key (each keeps to one slot, as a Red
 * a symptom is attached at most once (``HSETNX``), with its timeline entry and the count on the incident;
 * the symptom candidate index (members a late source may explain) is kept as the cause index is; after both are
   written, each side reads the other's, and an incident a late cause may now explain gets a merge timer, due now
-  (``correlation.merging``): the merge itself is a group write like any other;
+  (``correlation.core.merging``): the merge itself is a group write like any other;
 * a problem occurrence is a sorted-set member per incident; the script opens a problem once per signature
   and links later incidents; a replay of the occurrence that opened it answers ``created`` again, so the
   ``problem.created`` event is published again (at least once, like every event, with a stable id).
@@ -29,7 +29,7 @@ from correlation.core.causes import Entry, describe_cause
 from correlation.core.decision import merge_timer, parse_timer
 from correlation.store.keyspace import Keyspace
 from correlation.core.lifecycle import describe as _describe
-from correlation.merging import late_cause_reads, rehomed, to_check
+from correlation.core.merging import late_cause_reads, rehomed, to_check
 from correlation.core.problems import Occurrence, Problem, recurrence_occurrence, shared_cause_occurrence, signature_id
 from correlation.core.routing import Router
 from kv.scripts import Scripts
@@ -98,7 +98,7 @@ class Links:
 
     async def late_causes(self, follow_ups: Sequence[Any], now: float) -> set[str]:
         """After the index updates: arm a merge timer (due now) for every incident a late cause may now explain
-        (``correlation.merging``); returns those incidents. Idempotent: a timer is one sorted-set member."""
+        (``correlation.core.merging``); returns those incidents. Idempotent: a timer is one sorted-set member."""
         sources = [u for f in follow_ups for u in f.sources]
         candidates = [u for f in follow_ups for u in f.candidates]
         candidate_keys, cause_keys = late_cause_reads(sources, candidates)

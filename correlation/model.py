@@ -194,7 +194,7 @@ class GroupState:
     pending: dict[str, tuple[float, str]] = field(default_factory=dict)
     # older incidents still open but closed to new alerts (the rule's window ran out): id -> incident
     older: dict[str, Incident] = field(default_factory=dict)
-    # member fingerprints of incidents as read with the state (only for a merge timer: correlation.merging)
+    # member fingerprints of incidents as read with the state (only for a merge timer: correlation.core.merging)
     incident_members: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def open_incident(self, incident_id: str) -> Incident | None:

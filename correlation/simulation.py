@@ -17,7 +17,7 @@ from actions.triggers import planned_runs, problem_runs
 from correlation.core.causes import Causes, Entry
 from correlation.core.decision import Decision, Symptom, merge_timer, parse_timer
 from correlation.core.engine import decide, decide_manual_resolve, decide_timer
-from correlation.merging import IndexUpdate, rehomed, to_check
+from correlation.core.merging import IndexUpdate, rehomed, to_check
 from correlation.core.model import GroupState, Incident
 from correlation.core.muting import Muter, Silence
 from correlation.core.problems import (
@@ -40,7 +40,7 @@ class Simulation:
     symptom_count: int = 0
     all_incidents: dict[str, Incident] = field(default_factory=dict)
     cause_index: dict[str, dict[str, Entry]] = field(default_factory=dict)
-    candidate_index: dict[str, dict[str, Entry]] = field(default_factory=dict)  # correlation.merging
+    candidate_index: dict[str, dict[str, Entry]] = field(default_factory=dict)  # correlation.core.merging
     members: dict[str, set[str]] = field(default_factory=dict)  # incident -> member fingerprints
     merged: int = 0  # incidents merged into a late cause's incident
     symptoms: dict[str, dict[tuple[str, str], Symptom]] = field(default_factory=dict)  # cause incident -> ...

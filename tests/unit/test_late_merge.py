@@ -13,7 +13,7 @@ from hypothesis import given, strategies as st
 from correlation.core.causes import Cause
 from correlation.core.decision import Context, merge_timer
 from correlation.core.engine import decide, decide_timer
-from correlation.merging import plan_merges, to_check
+from correlation.core.merging import plan_merges, to_check
 from correlation.core.causes import Entry
 from correlation.core.model import GroupState
 from replay.simulation import Simulation
@@ -278,7 +278,7 @@ def test_topology_settings_survive_loading_several_files(tmp_path: Path):
 
 
 def test_rehomed_extends_a_topology_path_and_keeps_an_inhibition():
-    from correlation.merging import rehomed
+    from correlation.core.merging import rehomed
 
     moved = [{"incident": "INC-db", "kind": "topology", "rule": "db", "path": ["api", "db"], "merged_from": "INC-api",
               "fingerprint": "a", "group": "g", "labels": {}, "at": 1.0}]
