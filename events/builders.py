@@ -25,6 +25,20 @@ def incident_event(event_id: str, event_type: str, reason: str, at: float, incid
     return event
 
 
+def incident_merged(event_id: str, reason: str, at: float, incident: Doc) -> dict[str, Any]:
+    """``incident.merged``: ``incident`` (resolved) merged into the incident its ``merged_into`` names."""
+    event = incident_event(event_id, "incident.merged", reason, at, incident)
+    event["into"] = incident["merged_into"]
+    return event
+
+
+def incident_change(event_id: str, event_type: str, reason: str, at: float, incident: Doc) -> dict[str, Any]:
+    """Any event of the engine's own incident changes (``correlation.core.decision.Event``), by its type."""
+    if event_type == "incident.merged":
+        return incident_merged(event_id, reason, at, incident)
+    return incident_event(event_id, event_type, reason, at, incident)
+
+
 def incident_command(incident_id: str, version: int, command: str, reason: str, at: float, by: str,
                      incident: Doc) -> dict[str, Any]:
     """A person's command on an incident (acknowledge, resolve, ...), once per version of the group it wrote."""

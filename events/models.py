@@ -14,7 +14,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from events.types import ActionType, IncidentType, ProblemType, RulesType, SilenceType
+from events.types import (
+    ActionType, ChangeIncidentType, CommandIncidentType, MergedIncidentType, ProblemType, RulesType, SilenceType,
+)
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -44,6 +46,8 @@ class IncidentDoc(BaseModel):
     resolve_at: float | None = Field(description="auto_resolve after_hold: when it resolves unless an alert fires")
     flapping: int = Field(description="members flapping now")
     symptoms: int = Field(description="alerts of other groups attached as symptoms")
+    merged_into: str = Field("", description="the incident it merged into when a late cause explained all its "
+                                             "alerts (empty otherwise)")
     assignee: str | None = Field(None, description="people's commands only, like the four below")
     acknowledged_by: str | None = None
     acknowledged_at: float | None = None
@@ -144,9 +148,18 @@ class EventEnvelope(BaseModel):
 
 
 class IncidentEvent(EventEnvelope):
-    type: IncidentType
+    type: Literal[ChangeIncidentType, CommandIncidentType]
     by: str | None = Field(None, description="who, on people's commands (absent on the engine's own changes)")
     incident: IncidentDoc
+
+
+class IncidentMergedEvent(EventEnvelope):
+    """``incident.merged``: a cause that fired after ``incident`` opened explains all its alerts; they are symptoms of
+    ``into`` now and ``incident`` is resolved (its ``incident.resolved`` went out just before)."""
+
+    type: MergedIncidentType
+    incident: IncidentDoc = Field(description="the incident that merged (resolved; merged_into names into)")
+    into: str = Field(description="the cause's incident, which took its alerts as symptoms")
 
 
 class ProblemEvent(EventEnvelope):
@@ -173,8 +186,9 @@ class RulesEvent(EventEnvelope):
     rules: RulesDoc
 
 
-MODELS: tuple[type[EventEnvelope], ...] = (IncidentEvent, ProblemEvent, SilenceEvent, ActionEvent, RulesEvent)
-AnyEvent = Annotated[IncidentEvent | ProblemEvent | SilenceEvent | ActionEvent | RulesEvent,
+MODELS: tuple[type[EventEnvelope], ...] = (IncidentEvent, IncidentMergedEvent, ProblemEvent, SilenceEvent, ActionEvent,
+                                           RulesEvent)
+AnyEvent = Annotated[IncidentEvent | IncidentMergedEvent | ProblemEvent | SilenceEvent | ActionEvent | RulesEvent,
                      Field(discriminator="type")]
 
 

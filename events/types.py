@@ -12,13 +12,17 @@ from typing import Literal, get_args
 #: bumped only when a field is removed, renamed or changes meaning; fields may be added within a version
 SCHEMA_VERSION = 1
 
-#: the incident events an action can be triggered by (the engine's, and escalation's)
-TriggerIncidentType = Literal["incident.created", "incident.updated", "incident.resolved", "incident.escalated"]
-IncidentType = Literal[
-    TriggerIncidentType,
+#: the engine's incident events (and escalation's) that carry the incident alone
+ChangeIncidentType = Literal["incident.created", "incident.updated", "incident.resolved", "incident.escalated"]
+#: a late cause explained every alert of an incident: it merged into the cause's incident (it names both)
+MergedIncidentType = Literal["incident.merged"]
+#: the incident events an action can be triggered by
+TriggerIncidentType = Literal[ChangeIncidentType, MergedIncidentType]
+CommandIncidentType = Literal[
     "incident.acknowledged", "incident.reopened", "incident.assigned", "incident.commented",  # people's commands
     "incident.priority_changed",
 ]
+IncidentType = Literal[TriggerIncidentType, CommandIncidentType]
 ProblemType = Literal["problem.created", "problem.updated", "problem.known_error", "problem.resolved"]
 SilenceType = Literal["silence.created", "silence.expired"]
 ActionType = Literal["action.approved", "action.rejected"]

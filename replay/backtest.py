@@ -4,7 +4,7 @@ The replay uses the same ``Simulation`` as rule tests: each alert is fed at its 
 fire at their due times in between, and after the last alert time runs on for ``settle`` seconds so holds and
 quiet periods can finish. The summary says what the rule set would have done: incidents, what would have paged
 (every incident opened pages its team; broken down by priority), problems, symptoms, silenced or maintenance
-notifications, and the compression ratio (notifications per incident).
+notifications, incidents merged into a late cause's incident, and the compression ratio (notifications per incident).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class BacktestSummary:
     paged_by_priority: dict[str, int] = field(default_factory=dict)
     problems: int = 0
     symptoms: int = 0
+    merged: int = 0  # incidents that paged, then merged into a late cause's incident (correlation.core.merging)
     muted: int = 0
     titles: Counter = field(default_factory=Counter)
     problem_titles: list[str] = field(default_factory=list)
@@ -41,6 +42,7 @@ class BacktestSummary:
             "notifications": self.notifications, "firing": self.firing, "incidents": self.incidents,
             "paged": self.incidents, "paged_by_priority": self.paged_by_priority, "open_at_end": self.open_at_end,
             "problems": self.problems, "problem_titles": self.problem_titles, "symptoms": self.symptoms,
+            "merged": self.merged,
             "muted": self.muted, "compression": round(self.compression, 2), "incident_titles": dict(self.titles),
         }
 
@@ -66,5 +68,6 @@ def backtest(rule_set: RuleSet | None, recording: Sequence[tuple[float, Alert]],
     summary.problems = len(sim.problems())
     summary.problem_titles = [p.title for p in sim.problems()]
     summary.symptoms = sim.symptom_count
+    summary.merged = sim.merged
     summary.muted = sim.muted
     return summary

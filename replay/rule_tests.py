@@ -151,6 +151,8 @@ def _differences(expected: ExpectedIncident, actual: Incident, sim: Simulation) 
     got = {name: getattr(actual, name) for name in _FIELDS}
     got["symptoms"] = len(symptoms)
     got["symptom_paths"] = sorted(" > ".join(s.path) for s in symptoms if s.path)
+    into = sim.all_incidents.get(actual.merged_into)
+    got["merged_into"] = into.title if into is not None else actual.merged_into
     for name, value in got.items():
         want = getattr(expected, name)
         if name == "symptom_paths" and want is not None:
@@ -162,7 +164,9 @@ def _differences(expected: ExpectedIncident, actual: Incident, sim: Simulation) 
 
 def _summary(i: Incident, sim: Simulation) -> str:
     return (f"{i.title!r} status={i.status} priority={i.priority or '-'} team={i.team or '-'} rule={i.rule} "
-            f"alerts={i.alerts} firing={i.firing} symptoms={len(sim.symptoms_of(i.id))} flapping={i.flapping}")
+            f"alerts={i.alerts} firing={i.firing} symptoms={len(sim.symptoms_of(i.id))} flapping={i.flapping}"
+            + (f" merged_into={sim.all_incidents[i.merged_into].title!r}" if i.merged_into in sim.all_incidents
+               else ""))
 
 
 def _actions(items: Sequence[tuple[str, str, str]]) -> str:

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from actions.model import IncidentEvent, ProblemEvent
 from actions.triggers import planned_runs, problem_runs
 from correlation.core.causes import Causes, Entry
-from correlation.core.decision import Decision, Symptom, parse_timer
+from correlation.core.decision import Decision, Symptom, merge_timer, parse_timer
 from correlation.core.engine import decide, decide_manual_resolve, decide_timer
+from correlation.core.merging import IndexUpdate, rehomed, to_check
 from correlation.core.model import GroupState, Incident
 from correlation.core.muting import Muter, Silence
 from correlation.core.problems import (
@@ -24,7 +25,7 @@ from correlation.core.problems import (
 )
 from correlation.core.routing import Router
 from rules.alert import Alert
-from events.builders import incident_event, problem_event
+from events.builders import incident_change, problem_event
 from rules.schema import RuleSet
 
 
@@ -39,6 +40,9 @@ class Simulation:
     symptom_count: int = 0
     all_incidents: dict[str, Incident] = field(default_factory=dict)
     cause_index: dict[str, dict[str, Entry]] = field(default_factory=dict)
+    candidate_index: dict[str, dict[str, Entry]] = field(default_factory=dict)  # correlation.core.merging
+    members: dict[str, set[str]] = field(default_factory=dict)  # incident -> member fingerprints
+    merged: int = 0  # incidents merged into a late cause's incident
     symptoms: dict[str, dict[tuple[str, str], Symptom]] = field(default_factory=dict)  # cause incident -> ...
     timers: dict[str, float] = field(default_factory=dict)  # member -> due (the latest scheduling wins)
     _heap: list[tuple[float, str]] = field(default_factory=list)
@@ -64,9 +68,11 @@ class Simulation:
             if self.timers.get(member) != at:
                 continue  # rescheduled or already fired
             del self.timers[member]
-            _, gid, _ = parse_timer(member)
+            kind, gid, arg = parse_timer(member)
             state = self.groups.get(gid)
             if state is not None:
+                if kind == "merge":  # as the store reads it for a merge timer: the incident's member set
+                    state.incident_members = {arg: frozenset(self.members.get(arg, ()))}
                 self._apply(decide_timer(state, member, at, self._context(state, at)), at)
 
     def feed(self, alert: Alert, now: float) -> None:
@@ -96,22 +102,27 @@ class Simulation:
         for n, event in enumerate(decision.events):
             rule = self._group_rules.get(event.incident.get("rule", ""))
             if rule is not None and rule.actions:
-                built = incident_event(f"{decision.group_id}:{now!r}:{n}", event.routing_key, event.reason, event.at,
-                                       event.incident)
+                built = incident_change(f"{decision.group_id}:{now!r}:{n}", event.routing_key, event.reason,
+                                        event.at, event.incident)
                 parsed = IncidentEvent.model_validate(built)
                 for run in planned_runs(rule.actions, self._defined, parsed):
                     self.actions_started.append((run.action, event.incident_id, run.trigger))
-        for key, fp, stamp, tail in decision.sources:
-            entries = self.cause_index.setdefault(key, {})
-            if fp not in entries or entries[fp].stamp < stamp:
-                entries[fp] = Entry.decode(f"{stamp}|{tail}")
+        if decision.events:
+            self.merged += sum(e.routing_key == "incident.merged" for e in decision.events)
+        for incident_id, fps in decision.new_members.items():
+            self.members.setdefault(incident_id, set()).update(fps)
+        if decision.sources or decision.candidates:  # (most decisions change neither: the replay's hot path)
+            _record(self.cause_index, decision.sources)
+            _record(self.candidate_index, decision.candidates)
+            for incident_id in to_check(decision.sources, decision.candidates, self.candidate_index,
+                                        self.cause_index):
+                self._schedule(merge_timer(incident_id), now)  # due now: fires at the next advance
         for member, due in decision.timers:
-            self.timers[member] = due
-            heapq.heappush(self._heap, (due, member))
+            self._schedule(member, due)
         occurrences: list[Occurrence] = []
         for r in decision.recurrences:
             occurrences.append(recurrence_occurrence(self.router.problem_rules[r.rule], r.signature, r.incident, r.at))
-        for s in decision.symptoms:
+        for s in decision.symptoms + self._rehomed(decision):
             attached = self.symptoms.setdefault(s.cause_incident, {})
             if (s.group_id, s.fingerprint) in attached:
                 continue
@@ -129,6 +140,19 @@ class Simulation:
                 self.problem_events.append((f"problem.{change.outcome}", change.problem.id))
                 kind = "created" if change.outcome == "created" else "updated"
                 self._problem_actions(change.problem, kind, f"{change.problem.id}:{kind}:{o.incident}", now)
+
+    def _rehomed(self, decision: Decision) -> list[Symptom]:
+        """The symptoms of the incidents this decision merged, for the incidents they merged into (as ``Links``)."""
+        merges = {e.incident_id: e.incident["merged_into"] for e in decision.events
+                  if e.routing_key == "incident.merged"}
+        if not merges:
+            return []
+        attached = {m: [s.public() for s in self.symptoms.get(m, {}).values()] for m in merges}
+        return [Symptom.from_public(doc) for doc in rehomed(merges, attached, [s.public() for s in decision.symptoms])]
+
+    def _schedule(self, member: str, due: float) -> None:
+        self.timers[member] = due
+        heapq.heappush(self._heap, (due, member))
 
     def set_problem_status(self, title: str, status: str, now: float) -> bool:
         """A person moves the problem with this title on (known_error, resolved); False when there is none."""
@@ -161,3 +185,11 @@ class Simulation:
 
     def symptoms_of(self, incident_id: str) -> list[Symptom]:
         return sorted(self.symptoms.get(incident_id, {}).values(), key=lambda s: (s.at, s.fingerprint))
+
+
+def _record(index: dict[str, dict[str, Entry]], updates: Sequence[IndexUpdate]) -> None:
+    """Index updates as ``cause_update.lua`` applies them: the newest stamp of each fingerprint wins."""
+    for key, fp, stamp, tail in updates:
+        entries = index.setdefault(key, {})
+        if fp not in entries or entries[fp].stamp < stamp:
+            entries[fp] = Entry.decode(f"{stamp}|{tail}")

@@ -217,6 +217,9 @@ class InhibitRule(RuleModel):
     # a source that resolved still explains its targets this long (attached to its incident): symptoms clear
     # after their cause, and must not page for a cause that has just recovered (docs/rules/reference.md)
     recovery_grace: Duration = RECOVERY_GRACE
+    # a source that fires after a target opened an incident of its own merges that incident into its own, when it
+    # explains every alert still firing there (docs/rules/reference.md, "A late cause merges")
+    merge_late_symptoms: bool = True
 
 
 WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -294,12 +297,22 @@ def _none_as_empty(value: object) -> object:
     return {} if value is None else value
 
 
+#: the severities ``min_severity`` names (``rules.alert.SEVERITY_ORDER`` but "none": an unknown severity always counts)
+CauseSeverity = Literal["info", "warning", "error", "critical"]
+CAUSE_SEVERITIES: tuple[str, ...] = ("info", "warning", "error", "critical")
+
+
 class Topology(RuleModel):
-    """The service dependency graph. ``service_label`` names the alert label holding the service."""
+    """The service dependency graph. ``service_label`` names the alert label holding the service. An alert makes its
+    service *failing* for its dependants when it matches ``source_match`` and its severity is at least
+    ``min_severity`` (an alert without a known severity counts: nothing says it is noise)."""
 
     service_label: LabelName = "service"
     hold: Duration = 0.0  # how long an alert on a dependant waits for its dependency's alert before it may page
     recovery_grace: Duration = RECOVERY_GRACE  # how long a recovered dependency still explains its dependants
+    merge_late_symptoms: bool = True  # a dependency failing after its dependants opened incidents merges them
+    source_match: Matchers = ()  # which alerts can make their service failing (default: any)
+    min_severity: CauseSeverity = "warning"  # an info notice is not a failure
     services: Annotated[dict[Name, Annotated[Service, BeforeValidator(_none_as_empty)]],
                         BeforeValidator(_none_as_empty)] = {}
 
@@ -483,6 +496,14 @@ class RuleSet(RuleModel):
             merged["topology"] = Topology.model_construct(
                 service_label=topologies[0].service_label,
                 hold=max(t.hold for t in topologies),
+                # the settings a file gives (the default when none does): the longest grace, off if any file says so
+                recovery_grace=max((t.recovery_grace for t in topologies if "recovery_grace" in t.model_fields_set),
+                                   default=RECOVERY_GRACE),
+                merge_late_symptoms=all(t.merge_late_symptoms for t in topologies),
+                # which alerts can be a cause: every file's matchers apply; the strictest severity
+                source_match=tuple(m for t in topologies for m in t.source_match),
+                min_severity=max((t.min_severity for t in topologies if "min_severity" in t.model_fields_set),
+                                 key=CAUSE_SEVERITIES.index, default="warning"),
                 services={name: svc for t in topologies for name, svc in t.services.items()})
         matrices = [f.priority_matrix for _, f in files if f.priority_matrix is not None]
         if matrices:

@@ -20,8 +20,8 @@ Each checkpoint lists every incident that exists at that time (so a missing or a
 expected incident gives only the fields it cares about. ``muted`` (optional) counts firing notifications kept out
 of incidents by silences and maintenance windows so far. ``problems`` (optional) lists every problem that exists
 at that time; an expected incident may give ``symptoms`` (how many alerts of other groups are attached to it by
-inhibition or topology), ``symptom_paths`` (their topology paths) and ``flapping`` (members flapping).
-"""
+inhibition or topology), ``symptom_paths`` (their topology paths), ``flapping`` (members flapping) and
+``merged_into`` (the title of the incident it merged into when its cause fired late; "" for none)."""
 
 from __future__ import annotations
 
@@ -90,6 +90,7 @@ class ExpectedIncident(Strict):
     flapping: int | None = None  # members flapping
     symptoms: int | None = None  # alerts of other groups attached as symptoms (inhibition, topology)
     symptom_paths: list[str] | None = None  # topology paths of its symptoms, e.g. "checkout > orders-db"
+    merged_into: str | None = None  # the title of the incident it merged into (a late cause), "" for none
 
 
 class ExpectedProblem(Strict):

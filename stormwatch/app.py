@@ -272,7 +272,8 @@ class Worker:
                 continue
             if fired:
                 self.metrics.incidents_resolved.inc(fired)
-                log.info("timers_fired", resolved=fired)
+                self.metrics.incidents_merged.inc(timers.merged)
+                log.info("timers_fired", resolved=fired, merged=timers.merged)
 
     async def _watch_batches(self) -> None:
         """Check liveness now and then, so a stalled batch is logged and measured even if nobody probes /healthz."""

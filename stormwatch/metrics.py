@@ -50,6 +50,7 @@ class Metrics:
     alerts_held: Counter
     incidents_opened: Counter
     incidents_resolved: Counter
+    incidents_merged: Counter
     incidents_open: Gauge
     incidents_by_priority: Counter
     batch_messages: Histogram
@@ -117,6 +118,9 @@ class Metrics:
                 "stormwatch_incidents_opened_total", "Incidents opened.", registry=r),
             incidents_resolved=Counter(
                 "stormwatch_incidents_resolved_total", "Incidents resolved.", registry=r),
+            incidents_merged=Counter(
+                "stormwatch_incidents_merged_total",
+                "Incidents merged into a late cause's incident (also counted as resolved).", registry=r),
             incidents_open=Gauge(
                 "stormwatch_incidents_open", "Incidents currently open in this namespace (all workers).",
                 registry=r),

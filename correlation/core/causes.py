@@ -7,9 +7,10 @@ explains it.
 
 * Inhibition: an alert matching an inhibit rule's ``source_match`` feeds ``inh:<rule>:<equal signature>``;
   an alert matching ``target_match`` looks the same key up (the alert itself never counts as its own source).
-* Topology: an alert on a service that others depend on feeds ``svc:<service>``; an alert on a service looks
-  up every service it depends on, directly or not, and rolls up into the deepest one that is failing (a failing
-  service none of whose own dependencies is failing), with the path from its own service to that root.
+* Topology: an alert on a service that others depend on feeds ``svc:<service>`` (if the topology lets it be a cause:
+  its ``source_match`` and ``min_severity``, so an info notice on a dependency captures nothing); an alert on a
+  service looks up every service it depends on, directly or not, and rolls up into the deepest one that is failing
+  (a failing service none of whose own dependencies is failing), with the path from its own service to that root.
 
 Both can ``hold``: a target with no active cause waits that long for one (a symptom often arrives a few
 seconds before its cause: Alertmanager issue #2229) before it may open an incident of its own.
@@ -30,6 +31,7 @@ from collections import deque
 from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 
+from rules.alert import normalise_severity, severity_rank
 from rules.fingerprint import labels_to_signature
 from rules.matchers import matches_all
 from rules.memo import MEMO_MAX_BYTES, BoundedMemo
@@ -46,6 +48,7 @@ class Lookup:
     rule: str  # the inhibit rule, or the root service for topology
     path: tuple[str, ...] = ()  # topology: own service -> ... -> root service
     grace: float = 0.0  # how long a source that stopped still explains (the rule's recovery_grace)
+    merge: bool = False  # a source arriving after the target opened an incident merges it (merge_late_symptoms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,7 @@ class Cause:
     fingerprint: str  # the source alert
     path: tuple[str, ...] = ()
     until: float | None = None  # the source has recovered: it explains until then (None: it is firing)
+    merge: bool = False  # its rule merges an incident its target opened before it fired (merge_late_symptoms)
 
     @property
     def reason(self) -> str:
@@ -116,6 +120,9 @@ class CauseRules:
         self.service_label = topology.service_label if topology is not None else "service"
         self.topology_hold = topology_hold
         self.recovery_grace = topology.recovery_grace if topology is not None else 0.0
+        self.topology_merge = topology.merge_late_symptoms if topology is not None else False
+        self.source_match = topology.source_match if topology is not None else ()
+        self.min_severity = severity_rank(topology.min_severity) if topology is not None else 0
         depended = {d for s in (self.topology.services.values() if self.topology else ()) for d in s.depends_on}
         self._depended_on = frozenset(depended)
         self._paths: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
@@ -149,19 +156,26 @@ class CauseRules:
                 feeds.append(key)
             if matches_all(rule.target_match, labels):
                 lookups.append(Lookup(key or _inhibit_key(rule, labels), "inhibited", rule.name,
-                                      grace=rule.recovery_grace))
+                                      grace=rule.recovery_grace, merge=rule.merge_late_symptoms))
                 hold = max(hold, rule.hold)
         service = labels.get(self.service_label, "")
         if self.topology is not None and service in self.topology.services:
-            if service in self._depended_on:
+            if service in self._depended_on and self._can_cause(labels):
                 feeds.append(f"svc:{service}")
             for dependency, path in self._dependencies(service):
-                lookups.append(Lookup(f"svc:{dependency}", "topology", dependency, path, self.recovery_grace))
+                lookups.append(Lookup(f"svc:{dependency}", "topology", dependency, path, self.recovery_grace,
+                                      self.topology_merge))
             if self._dependencies(service):
                 hold = max(hold, self.topology_hold)
         result = (tuple(feeds), tuple(lookups), hold)
         self._memo.put(memo_key, result)
         return result
+
+    def _can_cause(self, labels: Mapping[str, str]) -> bool:
+        """Whether an alert makes its service failing for its dependants: it matches the topology's
+        ``source_match`` and its severity reaches ``min_severity`` (an unknown severity counts)."""
+        rank = severity_rank(normalise_severity(labels.get("severity")))
+        return (rank == 0 or rank >= self.min_severity) and matches_all(self.source_match, labels)
 
     def feeds(self, labels: Mapping[str, str]) -> tuple[str, ...]:
         """The cause keys a firing alert with these labels feeds while it is part of an incident."""
@@ -170,6 +184,11 @@ class CauseRules:
     def lookups(self, labels: Mapping[str, str]) -> tuple[Lookup, ...]:
         """The cause keys an alert with these labels reads, in order of preference (inhibition first)."""
         return self._analyse(labels)[1]
+
+    def merge_keys(self, labels: Mapping[str, str]) -> tuple[str, ...]:
+        """The cause keys whose source, firing late, would merge an incident an alert with these labels is part of
+        (its lookups under rules with ``merge_late_symptoms``): the alert is a *candidate* under them meanwhile."""
+        return tuple(lookup.key for lookup in self._analyse(labels)[1] if lookup.merge)
 
     def hold(self, labels: Mapping[str, str]) -> float:
         """How long a target waits for a cause before it may open an incident (0: it does not wait)."""
@@ -229,13 +248,13 @@ class Causes:
             if source is None:
                 continue
             if lookup.kind == "inhibited":
-                return Cause("inhibited", lookup.rule, source[1], source[0], until=source[2])
+                return Cause("inhibited", lookup.rule, source[1], source[0], until=source[2], merge=lookup.merge)
             failing[lookup.rule] = source
             topology.append(lookup)
         for lookup in topology:  # nearest first: the first failing service none of whose dependencies fails
             if not (self.rules.closure(lookup.rule) & failing.keys()):
                 source_fp, incident, until = failing[lookup.rule]
-                return Cause("topology", lookup.rule, incident, source_fp, lookup.path, until)
+                return Cause("topology", lookup.rule, incident, source_fp, lookup.path, until, lookup.merge)
         return None
 
     def _active(self, lookup: Lookup, fingerprint: str, now: float) -> tuple[str, str, float | None] | None:

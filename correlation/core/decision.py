@@ -30,11 +30,12 @@ class Context:
     flap_rule: FlapRuleOf | None = None
     problems: ProblemsOf | None = None  # recurrence problem rules an incident's first alert falls under
     team: str = ""  # the team of an incident whose rule names none and whose first alert has no team label
+    merge_keys: FeedsOf | None = None  # the cause keys under which an incident's member is a late-merge candidate
 
 
 @dataclass(slots=True)
 class Event:
-    routing_key: str  # incident.created | incident.updated | incident.resolved
+    routing_key: str  # incident.created | incident.updated | incident.resolved | incident.merged
     incident_id: str
     reason: str
     at: float
@@ -53,10 +54,19 @@ class Symptom:
     rule: str  # inhibit rule, or the root service
     path: tuple[str, ...]
     at: float
+    merged_from: str = ""  # it was a member of this incident, which merged into its cause's (a late cause)
 
     def public(self) -> dict[str, Any]:
-        return {"incident": self.cause_incident, "group": self.group_id, "fingerprint": self.fingerprint,
-                "labels": self.labels, "kind": self.kind, "rule": self.rule, "path": list(self.path), "at": self.at}
+        doc = {"incident": self.cause_incident, "group": self.group_id, "fingerprint": self.fingerprint,
+               "labels": self.labels, "kind": self.kind, "rule": self.rule, "path": list(self.path), "at": self.at}
+        if self.merged_from:
+            doc["merged_from"] = self.merged_from
+        return doc
+
+    @classmethod
+    def from_public(cls, doc: dict[str, Any]) -> Symptom:
+        return cls(doc["incident"], doc["group"], doc["fingerprint"], dict(doc["labels"]), doc["kind"], doc["rule"],
+                   tuple(doc["path"]), doc["at"], doc.get("merged_from", ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +111,17 @@ class Decision:
     older: list[str] = field(default_factory=list)  # the group's older open incidents after this decision
     # (timer member, due): an incident id (held resolution), "h|<gid>|<fp>" (hold for a cause, or a symptom's
     # recheck when its recovered cause's grace runs out),
-    # "q|<gid>|<fp>" (a flapping alert's quiet period) or "x|<gid>|<fp>" (a firing alert's expiry)
+    # "q|<gid>|<fp>" (a flapping alert's quiet period), "x|<gid>|<fp>" (a firing alert's expiry) or
+    # "m|<gid>|<incident>" (a late cause may now explain the incident: merge it)
     timers: list[tuple[str, float]] = field(default_factory=list)
     symptoms: list[Symptom] = field(default_factory=list)
     # cause index updates: (cause key, fingerprint, stamp, what follows the stamp in the entry: its incident, or
     # "incident|stopped" once it stopped: a stopped source explains for its rules' recovery grace; Entry.tail)
     sources: list[tuple[str, str, int, str]] = field(default_factory=list)
     recurrences: list[Recurrence] = field(default_factory=list)
+    # symptom candidate index updates, as ``sources``: (cause key, fingerprint, stamp, its incident or "" once it is
+    # no longer a firing member): a source firing later under the key may merge that incident (correlation.core.merging)
+    candidates: list[tuple[str, str, int, str]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -126,12 +140,17 @@ def expiry_timer(group_id: str, fingerprint: str) -> str:
     return f"x|{group_id}|{fingerprint}"
 
 
-_TIMER_KINDS = {"h": "hold", "q": "quiet", "x": "expire"}
+def merge_timer(incident_id: str) -> str:
+    """Look whether a late cause now explains every alert of this incident (correlation.core.merging)."""
+    return f"m|{parse_incident_id(incident_id)[0]}|{incident_id}"
+
+
+_TIMER_KINDS = {"h": "hold", "q": "quiet", "x": "expire", "m": "merge"}
 
 
 def parse_timer(member: str) -> tuple[str, str, str]:
     """A timer member -> (kind, group id, argument): ("resolve", gid, incident id), ("hold"|"quiet"|"expire",
-    gid, fp)."""
+    gid, fp), ("merge", gid, incident id)."""
     if member[1:2] == "|" and member[:1] in _TIMER_KINDS:
         kind, gid, fp = member.split("|", 2)
         return _TIMER_KINDS[kind], gid, fp

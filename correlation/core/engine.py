@@ -10,6 +10,8 @@ at most one open incident. Lifecycle:
 * a cause that resolved stays active for its rule's ``recovery_grace``: a symptom repeating (or a new one firing)
   meanwhile stays a symptom of the cause's incident, so a recovery pages nobody; a symptom of a recovered cause
   is looked at again when the grace runs out (its ``h|`` timer) and, still firing with no cause, pages on its own;
+* a cause that fires after its symptoms opened an incident of their own merges that incident into its own, when it
+  explains every alert still firing there (``correlation.core.merging``; the rule's ``merge_late_symptoms``);
 * a repeat of an alert in the same status is a duplicate: counted, never a new incident;
 * an alert that resolves lowers its incident's firing count; at zero the incident resolves (or holds, or
   waits for a person, per the rule's ``auto_resolve``);
@@ -32,6 +34,7 @@ does the same when one of the group's timers falls due.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from rules.alert import Alert
 
@@ -39,6 +42,7 @@ from correlation.core.decision import (
     Context, Decision, Event, MutedBy, PriorityOf, Stats, Symptom, expiry_timer, parse_timer, quiet_timer,
 )
 from correlation.core.lifecycle import HELD, SYMPTOM, WAITING, DecisionBuilder, as_alert, describe
+from correlation.core.merging import decide_merge
 from correlation.core.model import AlertState, GroupState, Incident
 
 __all__ = ["Context", "Decision", "Event", "HELD", "Stats", "Symptom", "decide", "decide_timer"]
@@ -48,8 +52,7 @@ def _context(priority: PriorityOf | None, muted: MutedBy | None, context: Contex
     base = context or Context()
     if priority is None and muted is None:
         return base
-    return Context(priority or base.priority, muted or base.muted, base.cause, base.hold, base.feeds,
-                   base.flap_rule, base.problems, base.team)
+    return replace(base, priority=priority or base.priority, muted=muted or base.muted)
 
 
 def decide(
@@ -183,6 +186,9 @@ def decide_timer(state: GroupState, member: str, now: float, context: Context | 
         if (incident is not None and incident.firing == 0
                 and incident.resolve_at is not None and now >= incident.resolve_at):
             b.resolve(incident, "all alerts stayed resolved for the hold", now)
+        return b.finish()
+    if kind == "merge":  # a late cause may now explain every alert of this incident
+        decide_merge(b, arg, now)
         return b.finish()
     alert = state.alerts.get(arg)
     if alert is None:

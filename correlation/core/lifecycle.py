@@ -292,14 +292,19 @@ class DecisionBuilder:
         d.current_incident = self.state.incident.id if self.state.incident else ""
         for alert in d.alerts.values():
             alert.rev += 1
-        if self.ctx.feeds is not None:
+        feeds, merge_keys = self.ctx.feeds, self.ctx.merge_keys
+        if feeds is not None or merge_keys is not None:
             for fp, before in self._before.items():
                 alert = d.alerts[fp]
                 after = source_activity(alert)
-                if after != before:
+                if after == before:
+                    continue
+                if feeds is not None:
                     # a source that stops keeps its incident, stamped with when: it explains for the recovery grace
                     tail = after if after else Entry(alert.rev, before, self.now).tail()
-                    d.sources += [(key, fp, alert.rev, tail) for key in self.ctx.feeds(alert.labels)]
+                    d.sources += [(key, fp, alert.rev, tail) for key in feeds(alert.labels)]
+                if merge_keys is not None:  # a member a late source may explain: its incident may merge
+                    d.candidates += [(key, fp, alert.rev, after) for key in merge_keys(alert.labels)]
         for event in d.events:
             event.incident = d.incidents[event.incident_id].public()
         return d

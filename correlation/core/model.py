@@ -127,6 +127,7 @@ class Incident:
     # alerts of other groups attached as symptoms: counted by the store's symptom script, never written back
     # from here (so a decision cannot overwrite the count)
     symptoms: int = 0
+    merged_into: str = ""  # a late cause explained all its alerts: the cause's incident, which took them as symptoms
 
     @property
     def is_open(self) -> bool:
@@ -152,6 +153,7 @@ class Incident:
             "why": orjson.dumps(self.why).decode(),
             "resolve_at": "" if self.resolve_at is None else repr(self.resolve_at),
             "flapping": str(self.flapping),
+            "merged_into": self.merged_into,
         }
 
     @classmethod
@@ -178,6 +180,7 @@ class Incident:
             resolve_at=float(d["resolve_at"]) if d.get("resolve_at") else None,
             flapping=int(d.get("flapping") or 0),
             symptoms=int(d.get("symptoms") or 0),
+            merged_into=d.get("merged_into", ""),
         )
 
     def public(self) -> dict[str, Any]:
@@ -207,6 +210,8 @@ class GroupState:
     pending: dict[str, tuple[float, str]] = field(default_factory=dict)
     # older incidents still open but closed to new alerts (the rule's window ran out): id -> incident
     older: dict[str, Incident] = field(default_factory=dict)
+    # member fingerprints of incidents as read with the state (only for a merge timer: correlation.core.merging)
+    incident_members: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def open_incident(self, incident_id: str) -> Incident | None:
         """The group's open incident with this id: the current one or an older one."""

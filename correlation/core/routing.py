@@ -226,6 +226,7 @@ class Router:
             flap_rule=self.flap_rule if self.flapping else None,
             problems=self.problems if self.recurrence else None,
             team=self.defaults.team,
+            merge_keys=self.causes.merge_keys if self.causes else None,
         )
 
     def _group(self, route: Route, labels: Mapping[str, str]) -> Group:

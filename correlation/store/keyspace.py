@@ -17,6 +17,8 @@ after the group write.
     <ns>:sk:<fingerprint>            str   labels of a sender-keyed alert (PagerDuty dedup_key) at its trigger
     <ns>:cause:<key>                 hash  fingerprint -> "stamp|incident": the shared cause index
                                            (inh:<rule>:<equal signature>, svc:<service>)
+    <ns>:cand:<key>                  hash  fingerprint -> "stamp|incident": firing members of incidents that a
+                                           source firing under <key> later would merge (correlation.core.merging)
     <ns>:{p<sig>}:occ                zset  incident -> time: incidents counted under one problem signature
     <ns>:{p<sig>}:state              hash  seq, open (the signature's open problem id)
     <ns>:{p<sig>}:p:<n>              hash  problem record; :incidents (set), :timeline (list)
@@ -24,7 +26,9 @@ after the group write.
     <ns>:silences                    hash  silence id -> JSON silence
     <ns>:timers:{t<n>}               zset  timer -> due time (16 shards): held resolutions ("INC-..."),
                                            holds for a cause ("h|<gid>|<fp>"), flap quiet periods ("q|..."),
-                                           alert expiry under resolve_timeout ("x|...")
+                                           alert expiry under resolve_timeout ("x|..."), a late cause's
+                                           merge ("m|<gid>|<incident>")
+    <ns>:timers:{t<n>}:claims        hash  timer -> its attempt (the first lease of a claim not completed yet)
     <ns>:incidents                   zset  incident id -> created_at
     <ns>:incidents:open              zset  open incident id -> created_at
 
@@ -92,6 +96,10 @@ class Keyspace:
         """One key of the shared cause index (each its own Cluster slot; read and written one at a time)."""
         return f"{self.namespace}:cause:{key}"
 
+    def symptom_candidates(self, key: str) -> str:
+        """The candidates under one cause key: members of incidents a source firing there later would merge."""
+        return f"{self.namespace}:cand:{key}"
+
     def problem_occurrences(self, sig_id: str) -> str:
         return f"{self.namespace}:{{p{sig_id}}}:occ"
 
@@ -126,6 +134,11 @@ class Keyspace:
     def timer_shard(self, group_id: str) -> str:
         """The timer shard of a group (16 shards, each its own Cluster slot, so timers spread over nodes)."""
         return self.timer_shards[int(group_id[:2], 16) % TIMER_SHARDS]
+
+    @staticmethod
+    def timer_claims(shard: str) -> str:
+        """A timer shard's claims: member -> the attempt of a claim not completed yet (the shard's slot)."""
+        return f"{shard}:claims"
 
     @property
     def timer_shards(self) -> list[str]:

@@ -7,6 +7,9 @@ idempotent follow-up, one small script per key (each keeps to one slot, as a Red
   reach Redis out of order from different workers cannot bring back a source that stopped (a stopped source
   keeps its incident and when it stopped, for its rules' recovery grace);
 * a symptom is attached at most once (``HSETNX``), with its timeline entry and the count on the incident;
+* the symptom candidate index (members a late source may explain) is kept as the cause index is; after both are
+  written, each side reads the other's, and an incident a late cause may now explain gets a merge timer, due now
+  (``correlation.core.merging``): the merge itself is a group write like any other;
 * a problem occurrence is a sorted-set member per incident; the script opens a problem once per signature
   and links later incidents; a replay of the occurrence that opened it answers ``created`` again, so the
   ``problem.created`` event is published again (at least once, like every event, with a stable id).
@@ -23,8 +26,10 @@ from redis.asyncio import Redis
 from events.builders import problem_correlated
 
 from correlation.core.causes import Entry, describe_cause
+from correlation.core.decision import merge_timer, parse_timer
 from correlation.store.keyspace import Keyspace
 from correlation.core.lifecycle import describe as _describe
+from correlation.core.merging import late_cause_reads, rehomed, to_check
 from correlation.core.problems import Occurrence, Problem, recurrence_occurrence, shared_cause_occurrence, signature_id
 from correlation.core.routing import Router
 from kv.scripts import Scripts
@@ -44,15 +49,27 @@ class Links:
 
     async def read_causes(self, keys: Sequence[str]) -> dict[str, dict[str, Entry]]:
         """The cause index entries under ``keys`` (one round trip)."""
-        if not keys:
-            return {}
+        return (await self._read_indexes([self.keys.cause(key) for key in keys], keys))[0]
+
+    async def _read_indexes(self, *names_and_keys: Sequence[str]) -> list[dict[str, dict[str, Entry]]]:
+        """Index hashes (the cause and candidate indexes) in one round trip: for each (redis names, cause keys) pair,
+        cause key -> fingerprint -> entry."""
+        pairs = [(names_and_keys[i], names_and_keys[i + 1]) for i in range(0, len(names_and_keys), 2)]
+        if not any(names for names, _ in pairs):
+            return [{} for _ in pairs]
         pipe = self.redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.hgetall(self.keys.cause(key))
-        out: dict[str, dict[str, Entry]] = {}
-        for key, raw in zip(keys, await pipe.execute(), strict=True):
-            if raw:
-                out[key] = {fp.decode(): Entry.decode(v) for fp, v in raw.items()}
+        for names, _ in pairs:
+            for name in names:
+                pipe.hgetall(name)
+        raws = iter(await pipe.execute())
+        out: list[dict[str, dict[str, Entry]]] = []
+        for _, keys in pairs:
+            index: dict[str, dict[str, Entry]] = {}
+            for key in keys:
+                raw = next(raws)
+                if raw:
+                    index[key] = {fp.decode(): Entry.decode(v) for fp, v in raw.items()}
+            out.append(index)
         return out
 
     # -- follow-ups ---------------------------------------------------------------------------------
@@ -63,7 +80,11 @@ class Links:
         await self.scripts.run_many("cause_update", [
             ([self.keys.cause(key)], [fp, stamp, tail, CAUSE_TTL])  # tail: "incident[|stopped]" (Entry.tail)
             for f in follow_ups for key, fp, stamp, tail in f.sources
+        ] + [
+            ([self.keys.symptom_candidates(key)], [fp, stamp, incident, CAUSE_TTL])  # the same shape, and script
+            for f in follow_ups for key, fp, stamp, incident in f.candidates
         ])
+        await self.late_causes(follow_ups, now)
         occurrences: list[Occurrence] = []
         for f in follow_ups:
             for rule_name, signature, incident, at, _ in f.recurrences:
@@ -71,14 +92,48 @@ class Links:
                 if rule is not None and rule.recurrence is not None:
                     occurrences.append(recurrence_occurrence(rule, signature, incident, at))
         symptoms = [s for f in follow_ups for s in f.symptoms]
+        symptoms += await self._rehomed(follow_ups, symptoms)
         occurrences += await self._attach_symptoms(symptoms, router, now)
         return await self._occur(occurrences, now)
+
+    async def late_causes(self, follow_ups: Sequence[Any], now: float) -> set[str]:
+        """After the index updates: arm a merge timer (due now) for every incident a late cause may now explain
+        (``correlation.core.merging``); returns those incidents. Idempotent: a timer is one sorted-set member."""
+        sources = [u for f in follow_ups for u in f.sources]
+        candidates = [u for f in follow_ups for u in f.candidates]
+        candidate_keys, cause_keys = late_cause_reads(sources, candidates)
+        candidate_index, cause_index = await self._read_indexes(
+            [self.keys.symptom_candidates(k) for k in candidate_keys], candidate_keys,
+            [self.keys.cause(k) for k in cause_keys], cause_keys)
+        incidents = to_check(sources, candidates, candidate_index, cause_index)
+        if incidents:
+            pipe = self.redis.pipeline(transaction=False)
+            for iid in sorted(incidents):
+                member = merge_timer(iid)
+                pipe.zadd(self.keys.timer_shard(parse_timer(member)[1]), {member: now})
+            await pipe.execute()
+        return incidents
+
+    async def _rehomed(self, follow_ups: Sequence[Any], symptoms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The symptoms of incidents these follow-ups merged, for the incidents they merged into (merging.rehomed)."""
+        merges = {e["incident"]["id"]: e["into"] for f in follow_ups for e in f.events
+                  if e["type"] == "incident.merged"}
+        if not merges:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for merged in merges:
+            pipe.hgetall(self.keys.incident_symptoms(merged))
+        raws = await pipe.execute()
+        attached = {merged: [orjson.loads(v) for v in raw.values()] for merged, raw in zip(merges, raws, strict=True)}
+        return rehomed(merges, attached, symptoms)
 
     async def _attach_symptoms(self, symptoms: list[dict[str, Any]], router: Router, now: float) -> list[Occurrence]:
         calls = []
         for s in symptoms:
             iid = s["incident"]
             text = f"{_describe(s['labels'])} is a symptom: {describe_cause(s['kind'], s['rule'], s['path'])}"
+            if s.get("merged_from"):
+                text += f" (from {s['merged_from']}, which merged into this incident: its cause fired later)"
             entry = {"at": s["at"], "kind": "symptom", "text": text, "fingerprint": s["fingerprint"]}
             keys = [self.keys.incident(iid), self.keys.incident_symptoms(iid), self.keys.incident_timeline(iid)]
             args: list[Any] = [f"{s['group']}:{s['fingerprint']}", orjson.dumps(s), orjson.dumps(entry),

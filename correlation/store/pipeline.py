@@ -22,7 +22,7 @@ from correlation.store.links import Links
 from correlation.core.muting import Muter
 from correlation.core.routing import Group, Router
 from correlation.store.silences import SilenceStore
-from correlation.store.store import TIMER_CLAIM_LIMIT, FollowUps, IncidentStore
+from correlation.store.store import TIMER_CLAIM_LIMIT, ClaimedTimer, FollowUps, IncidentStore
 
 MAX_ROUNDS = 64
 #: sources whose fingerprint is the sender's own key (PagerDuty's dedup_key), not derived from labels: a
@@ -214,6 +214,14 @@ def coalesce_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for i, e in enumerate(events) if e["type"] != "incident.updated" or last_update[e["incident"]["id"]] == i]
 
 
+def _timer_alerts(member: str, incident_members: Mapping[str, Sequence[str]]) -> Sequence[str]:
+    """The alerts a timer decides on: none for a held resolution, an incident's members for a merge, else its own."""
+    kind, _, arg = parse_timer(member)
+    if kind == "resolve":
+        return ()
+    return incident_members.get(arg, ()) if kind == "merge" else (arg,)
+
+
 class TimerFiring:
     """Fires due timers (held resolutions, holds for a cause, flap quiet periods, alert expiry) from the shared index;
     any number of workers may run it: each due timer is claimed by one of them at a time.
@@ -226,6 +234,7 @@ class TimerFiring:
         self.pipeline = pipeline
         self.polls = 0
         self.backlog = False  # the last poll claimed a full share of some shard: more may be due already
+        self.merged = 0  # incidents the last poll merged into a late cause's incident (among those it resolved)
 
     async def fire_due(self) -> int:
         """Fire what is due; returns the number of incidents resolved."""
@@ -234,15 +243,16 @@ class TimerFiring:
         self.polls += 1
         self.backlog = False
         claimed = await p.store.claim_due_timers(now)
+        self.merged = 0
         if not claimed:
             return 0
         per_shard: dict[str, int] = {}
-        for shard, _, _ in claimed:
-            per_shard[shard] = per_shard.get(shard, 0) + 1
+        for claim in claimed:
+            per_shard[claim.shard] = per_shard.get(claim.shard, 0) + 1
         self.backlog = max(per_shard.values()) >= TIMER_CLAIM_LIMIT
-        by_group: dict[str, list[tuple[str, str, str]]] = {}
-        for shard, member, lease in claimed:
-            by_group.setdefault(parse_timer(member)[1], []).append((shard, member, lease))
+        by_group: dict[str, list[ClaimedTimer]] = {}
+        for claim in claimed:
+            by_group.setdefault(parse_timer(claim.member)[1], []).append(claim)
         follow_ups, fired = await self._fire(by_group, now)
         if follow_ups:
             await p.store.index(follow_ups)
@@ -252,36 +262,48 @@ class TimerFiring:
                 await p.publisher.publish_events(events)
         # what stayed contended is left claimed: its lease runs out and it is claimed again
         await p.store.complete_timers(fired)
+        self.merged = sum(e["type"] == "incident.merged" for f in follow_ups for e in f.events)
         return sum(len(f.resolved) for f in follow_ups)
 
-    async def _fire(self, by_group: dict[str, list[tuple[str, str, str]]], now: float
-                    ) -> tuple[list[FollowUps], list[tuple[str, str, str]]]:
+    async def _fire(self, by_group: dict[str, list[ClaimedTimer]], now: float
+                    ) -> tuple[list[FollowUps], list[ClaimedTimer]]:
         p = self.pipeline
         follow_ups: list[FollowUps] = []
-        fired: list[tuple[str, str, str]] = []
+        fired: list[ClaimedTimer] = []
         pending = by_group
         for _ in range(MAX_ROUNDS):
             if not pending:
                 break
-            wanted = {gid: (Group(gid, "", {}), {parse_timer(m)[2] for _, m, _ in items if not m.startswith("INC-")})
+            # a merge timer decides on every member of its incident: read the member sets first
+            members = await p.store.incident_members(sorted(
+                {parse_timer(c.member)[2] for items in pending.values() for c in items if c.member.startswith("m|")}))
+            wanted = {gid: (Group(gid, "", {}), {fp for c in items for fp in _timer_alerts(c.member, members)})
                       for gid, items in pending.items()}
             states = await p.store.load_groups(wanted)
             writes = []
             for gid, items in pending.items():
                 state = states[gid]
-                context = await self._context(state, [m for _, m, _ in items], now)
-                writes.append((gid, state.version, [(f"timer:{m}:{lease}", decide_timer(state, m, now, context))
-                                                    for _, m, lease in items]))
-            retry: dict[str, list[tuple[str, str, str]]] = {}
+                state.incident_members = {iid: frozenset(fps) for iid, fps in members.items()
+                                          if iid.startswith(f"INC-{gid}-")}
+                context = await self._context(state, [c.member for c in items], now)
+                writes.append((gid, state.version, [(c.message_id, decide_timer(state, c.member, now, context))
+                                                    for c in items]))
+            retry: dict[str, list[ClaimedTimer]] = {}
             for (gid, _, _), applied in zip(writes, await p.store.apply(writes), strict=True):
                 items = pending[gid]
                 if applied.status == "ok":
                     follow_ups += applied.follow_ups
                     fired += items
-                elif applied.status == "dup":  # fired before under the same claim: its follow-ups are replayed
+                elif applied.status == "dup":
+                    # written before under this attempt (a worker that died after its write, before completing the
+                    # timer): its follow-ups are replayed; then the timer is decided again under our own lease
+                    # (decide_timer acts only on what is still due, so this changes nothing unless it was rescheduled)
                     follow_ups += list(applied.replayed.values())
-                    fired += [items[i] for i in applied.replayed]
-                    rest = [item for i, item in enumerate(items) if i not in applied.replayed]
+                    again = [items[i]._replace(replayed=True) for i in applied.replayed
+                             if items[i].attempt != items[i].lease and not items[i].replayed]
+                    fired += [items[i] for i in applied.replayed if items[i].attempt == items[i].lease
+                              or items[i].replayed]
+                    rest = [item for i, item in enumerate(items) if i not in applied.replayed] + again
                     if rest:
                         retry[gid] = rest
                 else:
@@ -294,7 +316,9 @@ class TimerFiring:
         p = self.pipeline
         router = p.router
         pairs = [(m, state.alerts.get(parse_timer(m)[2])) for m in members if not m.startswith("INC-")]
-        alerts = [a for _, a in pairs if a is not None]
+        merging = {parse_timer(m)[2] for m in members if m.startswith("m|")}
+        merged = [a for a in state.alerts.values() if a.incident and a.incident in merging]
+        alerts = [a for _, a in pairs if a is not None] + merged
         if alerts:
             group = router(alerts[0].labels)
             state.route = group.route
@@ -304,8 +328,8 @@ class TimerFiring:
             return None
         holds = [a for m, a in pairs if a is not None and m.startswith("h|")]
         causes = None
-        if holds and router.causes:
-            keys = lookup_keys(router.causes, [a.labels for a in holds])
+        if (holds or merged) and router.causes:
+            keys = lookup_keys(router.causes, [a.labels for a in holds + merged])
             causes = Causes(router.causes, await p.links.read_causes(keys))
         silences = await p.silences.all() if p.silences is not None and holds else []
         muter = Muter(silences, router.maintenance, now)

@@ -9,13 +9,13 @@ round trips, not one per alert.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from collections.abc import Iterable, Sequence
 
 import orjson
 from redis.asyncio import Redis
 
-from events.builders import incident_event
+from events.builders import incident_change
 
 from correlation.core.decision import Decision, parse_timer
 from correlation.store.keyspace import Keyspace
@@ -37,6 +37,7 @@ class FollowUps:
     sources: list[tuple[str, str, int, str]] = field(default_factory=list)  # cause index updates
     symptoms: list[dict[str, Any]] = field(default_factory=list)  # Symptom.public()
     recurrences: list[tuple[str, dict[str, str], str, float, str]] = field(default_factory=list)
+    candidates: list[tuple[str, str, int, str]] = field(default_factory=list)  # symptom candidate index updates
 
     def to_json(self) -> bytes:
         doc: dict[str, Any] = {"o": self.opened, "r": self.resolved, "e": self.events, "t": self.timers}
@@ -46,6 +47,8 @@ class FollowUps:
             doc["y"] = self.symptoms
         if self.recurrences:
             doc["p"] = self.recurrences
+        if self.candidates:
+            doc["c"] = self.candidates
         return orjson.dumps(doc)
 
     @classmethod
@@ -55,12 +58,28 @@ class FollowUps:
         d = orjson.loads(raw)
         return cls([tuple(x) for x in d["o"]], d["r"], d["e"], [tuple(x) for x in d.get("t", [])],
                    [tuple(x) for x in d.get("s", [])], d.get("y", []),
-                   [tuple(x) for x in d.get("p", [])])
+                   [tuple(x) for x in d.get("p", [])], [tuple(x) for x in d.get("c", [])])
 
     @property
     def empty(self) -> bool:
         return not (self.opened or self.resolved or self.events or self.timers or self.sources or self.symptoms
-                    or self.recurrences)
+                    or self.recurrences or self.candidates)
+
+
+class ClaimedTimer(NamedTuple):
+    """A due timer this worker claimed: it is ours until ``lease`` (a score); ``attempt`` names the write it decides
+    under (``timer:<member>:<attempt>``): the lease of the first claim not completed, so a worker that claims a timer
+    whose previous worker died finds that worker's write, if it made one, and replays what it left undone."""
+
+    shard: str
+    member: str
+    lease: str
+    attempt: str
+    replayed: bool = False  # the attempt's write was found and replayed: decide again under our own lease
+
+    @property
+    def message_id(self) -> str:
+        return f"timer:{self.member}:{self.lease if self.replayed else self.attempt}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +93,12 @@ class Applied:
 
 def decision_follow_ups(decision: Decision, message_id: str) -> FollowUps:
     opened = [(iid, decision.incidents[iid].created_at) for iid in decision.opened]
-    events = [incident_event(f"{message_id}:{decision.group_id}:{n}", e.routing_key, e.reason, e.at, e.incident)
+    events = [incident_change(f"{message_id}:{decision.group_id}:{n}", e.routing_key, e.reason, e.at, e.incident)
               for n, e in enumerate(decision.events)]
     return FollowUps(opened, list(decision.resolved), events, list(decision.timers), list(decision.sources),
                      [s.public() for s in decision.symptoms],
-                     [(r.rule, r.signature, r.incident, r.at, r.title) for r in decision.recurrences])
+                     [(r.rule, r.signature, r.incident, r.at, r.title) for r in decision.recurrences],
+                     list(decision.candidates))
 
 
 class IncidentStore:
@@ -220,21 +240,30 @@ class IncidentStore:
         return int(results[-1])
 
     async def claim_due_timers(self, now: float, *, lease: float = 60.0, limit: int = TIMER_CLAIM_LIMIT
-                               ) -> list[tuple[str, str, str]]:
-        """Claim due timers from every shard, at most ``limit`` each: [(shard key, timer member, lease score)]."""
-        calls = [([shard], [now, lease, limit]) for shard in self.keys.timer_shards]
+                               ) -> list[ClaimedTimer]:
+        """Claim due timers from every shard, at most ``limit`` each."""
+        calls = [([shard, self.keys.timer_claims(shard)], [now, lease, limit]) for shard in self.keys.timer_shards]
         results = await self.scripts.run_many("claim_timers", calls)
         claimed = []
-        for (keys, _), pairs in zip(calls, results, strict=True):
-            for i in range(0, len(pairs), 2):
-                claimed.append((keys[0], pairs[i].decode(), pairs[i + 1].decode()))
+        for (keys, _), triples in zip(calls, results, strict=True):
+            for i in range(0, len(triples), 3):
+                claimed.append(ClaimedTimer(keys[0], triples[i].decode(), triples[i + 1].decode(),
+                                            triples[i + 2].decode()))
         return claimed
 
-    async def complete_timers(self, claimed: Sequence[tuple[str, str, str]]) -> None:
-        """Remove fired timers, each only if it still holds our lease (one pipeline)."""
+    async def complete_timers(self, claimed: Sequence[ClaimedTimer]) -> None:
+        """End fired timers' attempts, and remove each only if it still holds our lease (one pipeline)."""
         if claimed:
-            calls = [([shard], [member, lease]) for shard, member, lease in claimed]
+            calls = [([c.shard, self.keys.timer_claims(c.shard)], [c.member, c.lease, c.attempt]) for c in claimed]
             await self.scripts.run_many("complete_timer", calls)
+
+    async def incident_members(self, incident_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The member fingerprints of each incident (one pipeline: each set lives in its group's slot)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for iid in incident_ids:
+            pipe.smembers(self.keys.incident_alerts(iid))
+        raws = await pipe.execute() if incident_ids else []
+        return {iid: sorted(m.decode() for m in raw) for iid, raw in zip(incident_ids, raws, strict=True)}
 
     async def sender_key_groups(self, fingerprints: Sequence[str]) -> dict[str, dict[str, str]]:
         """Labels remembered for sender-keyed fingerprints (one MGET)."""
@@ -314,4 +343,4 @@ async def _chunks(aiter: Any, size: int) -> Any:
         yield batch
 
 
-__all__ = ["Applied", "FollowUps", "IncidentStore"]
+__all__ = ["Applied", "ClaimedTimer", "FollowUps", "IncidentStore"]

@@ -74,6 +74,7 @@ def backtest_command(
         ("open at the end", cur.open_at_end, cand.open_at_end),
         ("problems", cur.problems, cand.problems),
         ("symptoms (attached, not paged)", cur.symptoms, cand.symptoms),
+        ("merged into a late cause's incident", cur.merged, cand.merged),
         ("muted (silence, maintenance)", cur.muted, cand.muted),
         ("compression (notifications per incident)", f"{cur.compression:.1f}x", f"{cand.compression:.1f}x"),
     ]

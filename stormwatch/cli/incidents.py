@@ -56,6 +56,9 @@ def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--jso
                                                          ("assignee", "assignee")) if doc.get(field)]
     if people:
         console.print("; ".join(people), highlight=False)
+    if doc.get("merged_into"):
+        console.print(f"merged into {doc['merged_into']}: a cause that fired later explains its alerts (they are "
+                      "symptoms there)", highlight=False)
     why = doc.get("why")
     if why:
         matchers = ", ".join(why.get("matchers", [])) or "(none: no group rule matched)"
@@ -78,6 +81,8 @@ def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--jso
             labels = ",".join(f"{k}={v}" for k, v in sorted(sym["labels"].items()))
             because = (f"topology: {' -> '.join(sym['path'])}" if sym["kind"] == "topology"
                        else f"inhibit rule {sym['rule']}")
+            if sym.get("merged_from"):
+                because += f" (from {sym['merged_from']}, merged)"
             st.add_row(sym["fingerprint"], labels, because, ts(sym["at"]))
         console.print(st)
     if doc.get("actions"):

@@ -30,13 +30,24 @@ async def test_truth_json_scores_both_sides_and_lists_every_incident(clean):
 
 
 async def test_truth_table_names_the_worst_offenders(clean):
-    code, out, err = await run_cli(clean, "backtest", "--truth", "--rules", str(LATE / "rules"), "--baseline", "none",
-                                   str(LATE / RECORDING))
+    partial = CORPUS_DIR / "partial-topology"
+    code, out, err = await run_cli(clean, "backtest", "--truth", "--rules", str(partial / "rules"), "--baseline",
+                                   "none", str(partial / RECORDING))
     assert code == 0, err
     text = " ".join(out.split())
     assert "pairwise F1" in text and "compression (ideal)" in text
-    assert f"{score_storm(LATE, 'storm').f1:.3f}" in text and f"{score_storm(LATE, 'none').f1:.3f}" in text
-    assert "split: truth db-outage went to 2 incidents" in text  # the candidate's: the late cause's own incident
+    assert f"{score_storm(partial, 'storm').f1:.3f}" in text and f"{score_storm(partial, 'none').f1:.3f}" in text
+    # the candidate's: the services the partial topology does not know page on their own
+    assert "candidate (" in text and "split: truth db-outage went to 3 incidents" in text
+
+
+async def test_a_late_cause_merges_in_the_truth_table(clean):
+    code, out, err = await run_cli(clean, "backtest", "--truth", "--json", "--rules", str(LATE / "rules"),
+                                   "--baseline", "none", str(LATE / RECORDING))
+    assert code == 0, err
+    candidate = orjson.loads(out)["candidate"]
+    assert candidate["score"]["f1"] == 1.0 == score_storm(LATE, "storm").f1
+    assert candidate["merged"] == 1  # the symptoms' own incident, merged into the late cause's
 
 
 async def test_problems_link_in_json(clean):

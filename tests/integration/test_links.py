@@ -39,3 +39,38 @@ async def test_symptom_of_an_incident_that_is_gone_is_dropped_under_shared_cause
     events = await links.apply([FollowUps([], [], [], symptoms=[symptom])], router, T0)
     assert events == []
     assert await links.redis.exists(links.keys.incident_symptoms(gone)) == 0
+
+
+async def _merge_timers(links: Links) -> set[str]:
+    found: set[str] = set()
+    for shard in links.keys.timer_shards:
+        found |= {m.decode() for m in await links.redis.zrange(shard, 0, -1) if m.startswith(b"m|")}
+    return found
+
+
+async def test_a_late_source_and_its_candidate_find_each_other_in_either_order(links):
+    """A source and a candidate under one cause key, written by two workers at about the same time: each side writes
+    its index, then reads the other's, so whichever comes second arms the merge timer of the candidate's incident."""
+    router = Router(None, ("alertname", "service"))
+    symptom, cause = incident_id("0000000000aa", 1), incident_id("0000000000bb", 1)
+    candidate = FollowUps([], [], [], candidates=[("svc:db", "f" * 16, 1, symptom)])
+    source = FollowUps([], [], [], sources=[("svc:db", "e" * 16, 1, cause)])
+    assert await links.late_causes([candidate], T0) == set()  # nothing fires there yet
+    await links.apply([candidate], router, T0)
+    assert await _merge_timers(links) == set()
+    await links.apply([source], router, T0)  # the source second: it reads the candidate
+    assert await _merge_timers(links) == {f"m|0000000000aa|{symptom}"}
+
+    await links.redis.delete(*links.keys.timer_shards, links.keys.cause("svc:db"),
+                             links.keys.symptom_candidates("svc:db"))
+    await links.apply([source], router, T0)
+    assert await _merge_timers(links) == set()
+    await links.apply([candidate], router, T0)  # the candidate second: it reads the source
+    assert await _merge_timers(links) == {f"m|0000000000aa|{symptom}"}
+
+    # a source that stops arms nothing; a candidate that leaves its incident is dropped from the index
+    await links.redis.delete(*links.keys.timer_shards)
+    await links.apply([FollowUps([], [], [], sources=[("svc:db", "e" * 16, 2, f"{cause}|{T0!r}")]),
+                       FollowUps([], [], [], candidates=[("svc:db", "f" * 16, 2, "")])], router, T0)
+    assert await _merge_timers(links) == set()
+    assert (await links.redis.hget(links.keys.symptom_candidates("svc:db"), "f" * 16)) == b"2|"

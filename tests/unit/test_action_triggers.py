@@ -125,3 +125,21 @@ def test_the_action_index_says_which_events_the_runner_must_see(tmp_path) -> Non
     # publishers without rules (API, CLI) send every event of an action-starting kind
     assert action_event_type(incident("updated", "quiet")) and action_event_type(problem)
     assert not action_event_type({"type": "incident.assigned"}) and not action_event_type({"type": "silence.expired"})
+
+
+def test_an_action_can_run_when_its_incident_merges_into_a_late_cause_s() -> None:
+    from actions.triggers import ActionIndex
+    from rules.schema import RuleSet
+
+    ts = triggers({"action": "ticket", "on": ["merged"]}, "page")
+    assert [p.action for p in planned_runs(ts, DEFINED, event("merged"))] == ["ticket"]
+    assert [p.action for p in planned_runs(ts, DEFINED, event("created"))] == ["page"]
+    # once per incident, however often the event is redelivered
+    assert planned_runs(ts, DEFINED, event("merged", event_id="e2")) == planned_runs(ts, DEFINED, event("merged"))
+    rule_set = RuleSet.model_validate({
+        "actions": [{"name": "ticket", "type": "notify",
+                     "config": {"channel": "webhook", "url": "https://hooks.example.com/x"}}],
+        "groups": [{"name": "r", "actions": [{"action": "ticket", "on": ["merged"]}]}]})
+    index = ActionIndex(rule_set)
+    assert index.actionable({"type": "incident.merged", "incident": {"rule": "r"}})
+    assert not index.actionable({"type": "incident.resolved", "incident": {"rule": "r"}})

@@ -68,6 +68,8 @@ def every_builder() -> list[dict[str, Any]]:
         builders.incident_command("INC-0a1b-3", 9, "acknowledge", "acknowledged by ana", 170.25, "ana",
                                   incident_view(stored)),
         builders.incident_escalated("INC-0a1b-3:escalated:1", "restart failed", 180.0, incident(priority="P1")),
+        builders.incident_change("m2:g:1", "incident.merged", "merged into INC-0c0d-1", 190.0,
+                                 incident(status="resolved", resolved_at=190.0, merged_into="INC-0c0d-1")),
         builders.problem_correlated(problem(), "created", "INC-0a1b-3", "opened: 1 incident(s)", 20.0),
         builders.problem_correlated(problem(), "linked", "INC-0a1b-4", "incident INC-0a1b-4 linked", 21.0),
         builders.problem_linked(problem(), "INC-0a1b-5", "unlink", "ana", 22.0),
@@ -135,7 +137,7 @@ def test_the_action_runner_reads_what_the_builders_build() -> None:
 
 def test_only_the_trigger_kinds_go_to_the_runner() -> None:
     assert [t for t in EVENT_TYPES if may_start_action(t)] == [
-        "incident.created", "incident.updated", "incident.resolved", "incident.escalated",
+        "incident.created", "incident.updated", "incident.resolved", "incident.escalated", "incident.merged",
         "problem.created", "problem.updated", "problem.known_error", "problem.resolved"]
 
 

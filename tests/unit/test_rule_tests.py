@@ -62,3 +62,42 @@ def test_an_unreadable_test_file_is_a_failure(tmp_path):
     bad.write_text("tests: [{name: x, expect: [], surprise: 1}]")
     (result,) = run_file(bad)
     assert not result.passed and "cannot read the test file" in result.problems[0]
+
+
+def test_an_sre_asserts_that_the_late_incident_merged(tmp_path):
+    """``merged_into`` names the incident a late cause's incident took in (by title): wrong, it fails readably."""
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text("""
+topology:
+  services: {db: {}, web: {depends_on: [db]}}
+""")
+    test = tmp_path / "merge.test.yaml"
+    test.write_text("""
+rules: rules
+tests:
+  - name: web pages, then its database fails
+    alerts:
+      - {at: 0s,  labels: {alertname: Errors, service: web}}
+      - {at: 60s, labels: {alertname: Down, service: db}}
+    expect:
+      - at: 30s
+        incidents: [{title: "Errors / web", status: open, merged_into: ""}]
+      - at: 2m
+        incidents:
+          - {title: "Errors / web", status: resolved, merged_into: "Down / db"}
+          - {title: "Down / db", status: open, symptoms: 1, symptom_paths: ["web > db"]}
+  - name: the same, expecting it to stay
+    alerts:
+      - {at: 0s,  labels: {alertname: Errors, service: web}}
+      - {at: 60s, labels: {alertname: Down, service: db}}
+    expect:
+      - at: 2m
+        incidents:
+          - {title: "Errors / web", status: open, merged_into: ""}
+          - {title: "Down / db"}
+""")
+    passed, failed = run_file(test)
+    assert passed.passed, passed.problems
+    assert failed.problems[:2] == [
+        "at 2m: incident 'Errors / web': status expected 'open', got 'resolved'",
+        "at 2m: incident 'Errors / web': merged_into expected '', got 'Down / db'"]
