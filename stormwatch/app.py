@@ -31,6 +31,7 @@ from correlation.incident_commands import IncidentCommands
 from correlation.incident_queries import IncidentQueries
 from correlation.links import Links
 from stormwatch.actions_app import ActionsService
+from stormwatch.history.service import HistoryService
 from stormwatch.api.app import build_app
 from stormwatch.api.common import ApiServices
 from stormwatch.api.stream import EventStream
@@ -100,6 +101,7 @@ class Worker:
         self.timers: TimerFiring | None = None
         self.recorder: Recorder | None = None
         self.actions: ActionsService | None = None  # when STORMWATCH_ACTIONS_ENABLED
+        self.history: HistoryService | None = None  # when STORMWATCH_HISTORY_ENABLED
 
     async def connect(self) -> None:
         s = self.settings
@@ -170,6 +172,10 @@ class Worker:
             self.actions = ActionsService(s, self.metrics, self.redis, self.connection, self.store,
                                           self.rules.current, self.clock)
             await self.actions.start()
+        if s.history_enabled:  # its queue declared before the alerts flow: it sees every event from here on
+            assert self.redis is not None and self.connection is not None
+            self.history = HistoryService(s, self.metrics.registry, self.redis, self.connection, self.clock)
+            await self.history.start()
         if s.consume:
             await self.consumer.start()
             if s.stalled_batch_seconds > 0:
@@ -313,6 +319,8 @@ class Worker:
             await self.consumer.stop()
         if self.actions is not None:
             await self.actions.stop()
+        if self.history is not None:
+            await self.history.stop()
         if self.stream is not None:
             await self.stream.close()  # ends open event streams, so the HTTP server stops at once
         if self.ops is not None:
