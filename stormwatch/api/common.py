@@ -22,6 +22,7 @@ from events.publisher import EventPublisher
 from ingest.limits import LabelGuard
 from stormwatch.auth import AuthError, Authenticator, Principal
 from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
+from stormwatch.history.queries import HistoryQueries
 from stormwatch.http_protocol import TIMEOUT_SCOPE_KEY
 from stormwatch.metrics import Metrics
 
@@ -93,6 +94,7 @@ class ApiServices:
     client_address: ClientAddress = field(default_factory=ClientAddress)
     label_guard: LabelGuard | None = None  # ingest: label limits (alerts over them refused naming the field) + memo
     metrics_token: str = ""  # GET /metrics needs it as a bearer token when set
+    history: HistoryQueries | None = None  # incident search over the history database (docs/history.md)
 
 
 async def publish_event(services: ApiServices, event: dict[str, Any], subject: str) -> bool:

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from actions.state import ActionState
 from correlation.keyspace import Keyspace
 from correlation.links import Links
+from correlation.restore import PEOPLE_FIELDS
 from correlation.silences import SilenceStore
 from correlation.store import IncidentStore
 from stormwatch.history.store import IncidentDetail
@@ -35,6 +36,12 @@ class RedisSource:
         symptoms = await self.links.symptoms(incident_id)
         runs = await self.actions.runs(incident_id, limit=RUNS_PER_INCIDENT)
         return IncidentDetail(members=members, symptoms=symptoms, runs=runs)
+
+    async def people(self, incident_id: str) -> dict[str, str]:
+        """The people's fields of the incident's hash (assignee, acknowledged_by, ...), those set."""
+        values = await self.redis.hmget(self.keys.incident(incident_id), list(PEOPLE_FIELDS))
+        return {k: (v.decode() if isinstance(v, bytes) else str(v))
+                for k, v in zip(PEOPLE_FIELDS, values, strict=True) if v}
 
     async def all_incidents(self, page: int = 500) -> AsyncIterator[dict[str, Any]]:
         """Every incident Redis holds, as ``Incident.public()``, newest first."""

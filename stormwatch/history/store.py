@@ -135,7 +135,7 @@ class HistoryStore:
         elif subject == "silence" and isinstance(doc, dict):
             await self._silence(conn, event, doc)
         elif subject == "action" and isinstance(doc, dict):
-            await self._runs(conn, [doc], decided=(event.get("by"), float(event["at"]), event["event_id"]))
+            await self.write_runs(conn, [doc], decided=(event.get("by"), float(event["at"]), event["event_id"]))
         return True
 
     # -- incidents -------------------------------------------------------------------------------------------
@@ -146,7 +146,7 @@ class HistoryStore:
                                    people=event.get("by") is not None)
         acknowledged = at if event["type"] == "incident.acknowledged" else None
         resolved = (doc.get("resolved_at") or at) if event["type"] == "incident.resolved" else None
-        await self._first_times(conn, doc["id"], acknowledged, resolved)
+        await self.first_times(conn, doc["id"], acknowledged, resolved)
         await self._timeline(conn, event, incident_id=doc["id"], status=str(doc.get("status", "")),
                              priority=str(doc.get("priority", "")))
 
@@ -191,7 +191,7 @@ class HistoryStore:
                       else_=t.incident_groups.c.last_created_at)}))
         await self._labels(conn, incident_id, labels)
 
-    async def _first_times(self, conn: AsyncConnection, incident_id: str, acknowledged: float | None,
+    async def first_times(self, conn: AsyncConnection, incident_id: str, acknowledged: float | None,
                            resolved: float | None) -> None:
         c = t.incidents.c
         for column, value in ((c.first_acknowledged_at, acknowledged), (c.first_resolved_at, resolved)):
@@ -224,7 +224,7 @@ class HistoryStore:
                 fingerprint=str(symptom.get("fingerprint", "")), alertname=labels.get("alertname", ""),
                 labels=labels, detail=dict(symptom), at=float(symptom.get("at") or 0),
             ).on_conflict_do_nothing())
-        await self._runs(conn, detail.runs)
+        await self.write_runs(conn, detail.runs)
 
     async def _labels(self, conn: AsyncConnection, incident_id: str, labels: Mapping[str, str]) -> None:
         rows = [{"incident_id": incident_id, "name": k[:200], "value": v}
@@ -305,7 +305,7 @@ class HistoryStore:
             index_elements=["id"], set_={name: insert.excluded[name] for name in changed},
             where=t.silences.c.version < insert.excluded.version))
 
-    async def _runs(self, conn: AsyncConnection, runs: Iterable[Mapping[str, Any]],
+    async def write_runs(self, conn: AsyncConnection, runs: Iterable[Mapping[str, Any]],
                     decided: tuple[str | None, float, str] | None = None) -> None:
         for run in runs:
             record = {str(k): v if isinstance(v, str) else str(v) for k, v in run.items()}
