@@ -94,7 +94,7 @@ async def search(engine: AsyncEngine, f: SearchFilter) -> dict[str, Any]:
              .order_by(i.created_at.desc(), i.id.desc()).limit(limit + 1).offset(max(0, f.offset)))
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).mappings().all()
-    return {"incidents": [dict(r) for r in rows[:limit]], "more": len(rows) > limit}
+    return {"incidents": [_plain(r) for r in rows[:limit]], "more": len(rows) > limit}
 
 
 async def incident(engine: AsyncEngine, incident_id: str) -> dict[str, Any] | None:
@@ -103,23 +103,23 @@ async def incident(engine: AsyncEngine, incident_id: str) -> dict[str, Any] | No
         row = (await conn.execute(sa.select(t.incidents).where(t.incidents.c.id == incident_id))).mappings().first()
         if row is None:
             return None
-        doc = {k: v for k, v in row.items() if k not in ("version", "people_version")}
-        doc["members"] = [dict(r) for r in (await conn.execute(
+        doc = {k: v for k, v in _plain(row).items() if k not in ("version", "people_version")}
+        doc["members"] = [_plain(r) for r in (await conn.execute(
             sa.select(t.incident_alerts.c.fingerprint, t.incident_alerts.c.status, t.incident_alerts.c.labels,
                       t.incident_alerts.c.first_seen, t.incident_alerts.c.last_seen,
                       t.incident_alerts.c.notifications, t.incident_alerts.c.flapping)
             .where(t.incident_alerts.c.incident_id == incident_id)
             .order_by(t.incident_alerts.c.first_seen))).mappings()]
-        doc["symptom_alerts"] = [dict(r) for r in (await conn.execute(
+        doc["symptom_alerts"] = [_plain(r) for r in (await conn.execute(
             sa.select(t.incident_symptoms.c.fingerprint, t.incident_symptoms.c.labels, t.incident_symptoms.c.at)
             .where(t.incident_symptoms.c.incident_id == incident_id)
             .order_by(t.incident_symptoms.c.at))).mappings()]
-        doc["timeline"] = [dict(r) for r in (await conn.execute(
+        doc["timeline"] = [_plain(r) for r in (await conn.execute(
             sa.select(t.timeline_entries.c.at, t.timeline_entries.c.type, t.timeline_entries.c.by,
                       t.timeline_entries.c.reason, t.timeline_entries.c.event_id)
             .where(t.timeline_entries.c.incident_id == incident_id)
             .order_by(t.timeline_entries.c.at, t.timeline_entries.c.event_id))).mappings()]
-        doc["runs"] = [dict(r) for r in (await conn.execute(
+        doc["runs"] = [_plain(r) for r in (await conn.execute(
             sa.select(t.action_runs.c.run_id, t.action_runs.c.action, t.action_runs.c.state,
                       t.action_runs.c.created_at, t.action_runs.c.finished_at)
             .where(t.action_runs.c.incident_id == incident_id)
@@ -141,3 +141,8 @@ class HistoryQueries:
 
     async def incident(self, incident_id: str) -> dict[str, Any] | None:
         return await incident(self.engine, incident_id)
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    """A row as a dict with plain ``str`` keys (SQLAlchemy's are a str subclass that orjson refuses)."""
+    return {str(k): v for k, v in row.items()}

@@ -33,6 +33,20 @@ def order_key(doc_time: float, event_at: float, tiebreak: str) -> str:
     return f"{max(doc_time, 0.0):020.6f}|{max(event_at, 0.0):020.6f}|{tiebreak[:70]}"
 
 
+#: where a change of each kind falls among the events one batch makes at one moment (same document time): an
+#: incident's creation comes first, its resolution last (a batch's next alert of the group opens a new incident)
+_KIND_RANK = {"created": 0, "known_error": 2, "resolved": 3}
+
+
+def event_version(event: Mapping[str, Any], doc: Mapping[str, Any]) -> str:
+    """The version an event gives its subject's row: the document's time, then the event's, then where its kind
+    falls in one batch (created, then updates, then resolved), then the event id. Events of one batch share both
+    times (the engine's ``now``), and only one ``updated`` per incident is published per batch (its latest state),
+    so this orders them as the engine made them whatever order they arrive in."""
+    rank = _KIND_RANK.get(str(event["type"]).partition(".")[2], 1)
+    return order_key(float(doc["updated_at"]), float(event["at"]), f"{rank}|{event['event_id']}")
+
+
 class InvalidEvent(ValueError):
     """An event the history cannot use (no id, no document, an unknown shape): ``reason`` is a stable code."""
 
@@ -142,8 +156,7 @@ class HistoryStore:
 
     async def _incident(self, conn: AsyncConnection, event: dict[str, Any], doc: Doc) -> None:
         at = float(event["at"])
-        await self.upsert_incident(conn, doc, order_key(float(doc["updated_at"]), at, event["event_id"]),
-                                   people=event.get("by") is not None)
+        await self.upsert_incident(conn, doc, event_version(event, doc), people=event.get("by") is not None)
         acknowledged = at if event["type"] == "incident.acknowledged" else None
         resolved = (doc.get("resolved_at") or at) if event["type"] == "incident.resolved" else None
         await self.first_times(conn, doc["id"], acknowledged, resolved)
@@ -243,8 +256,7 @@ class HistoryStore:
     # -- problems, silences, runs -----------------------------------------------------------------------------
 
     async def _problem(self, conn: AsyncConnection, event: dict[str, Any], doc: Doc) -> None:
-        version = order_key(float(doc["updated_at"]), float(event["at"]), event["event_id"])
-        await self.upsert_problem(conn, doc, version)
+        await self.upsert_problem(conn, doc, event_version(event, doc))
         await self._timeline(conn, event, problem_id=str(doc["id"]), status=str(doc.get("status", "")))
 
     async def upsert_problem(self, conn: AsyncConnection, doc: Doc, version: str) -> None:
