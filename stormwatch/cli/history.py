@@ -138,3 +138,42 @@ def history_restore(json_out: bool = typer.Option(False, "--json")) -> None:
             f"restored {done.incidents} incidents ({done.alerts} alert states; {done.incidents_live} were live and "
             f"left alone), {done.problems} problems, {done.silences} silences; {done.counters_raised} incident "
             f"counters raised", highlight=False)
+
+
+@history_app.command("generate")
+def history_generate(
+    incidents: int = typer.Option(100_000, min=1, max=20_000_000, help="Incidents spread over the past year."),
+    seed: int = typer.Option(17),
+) -> None:
+    """Fill an EMPTY history database with a generated year of incidents (for `history bench`; not for production:
+    point STORMWATCH_HISTORY_URL or STORMWATCH_HISTORY_PATH at a scratch database)."""
+    import sqlalchemy as sa
+
+    from stormwatch.history import schema
+    from stormwatch.tools.history_bench import generate
+
+    async def go(engine: Any) -> Any:
+        async with engine.connect() as conn:
+            if (await conn.execute(sa.select(sa.func.count()).select_from(schema.incidents))).scalar():
+                err.print("the history database is not empty: generate into a scratch database", highlight=False)
+                raise typer.Exit(2)
+        began = time.perf_counter()
+        written = await generate(engine, incidents, seed=seed)
+        return written, time.perf_counter() - began
+
+    written, seconds = _with_engine(go)
+    console.print(f"generated in {seconds:.0f} s: " + ", ".join(f"{k} {v}" for k, v in written.items()),
+                  highlight=False)
+
+
+@history_app.command("bench")
+def history_bench(runs: int = typer.Option(5, min=1, max=100), json_out: bool = typer.Option(False, "--json")) -> None:
+    """Time the representative report and search queries on the history (median ms of RUNS after a warm-up)."""
+    from stormwatch.tools.history_bench import QUERIES, measure
+
+    figures = _with_engine(lambda engine: measure(engine, time.time(), runs))
+    if json_out:
+        print_json(figures)
+        return
+    for name, ms in figures.items():
+        console.print(f"{name:<34} {ms:9.1f} ms  {QUERIES[name][0]}", highlight=False)

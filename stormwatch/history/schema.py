@@ -105,6 +105,7 @@ incident_alerts = sa.Table(
     sa.Column("version", Version, nullable=False),
     sa.Index("ix_incident_alerts_fingerprint", "fingerprint"),
     sa.Index("ix_incident_alerts_alertname_first_seen", "alertname", "first_seen"),
+    sa.Index("ix_incident_alerts_first_seen", "first_seen"),
 )
 
 #: alerts of other groups attached to an incident as symptoms (attached once, never changed)

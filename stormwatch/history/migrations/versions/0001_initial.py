@@ -67,6 +67,7 @@ def upgrade() -> None:
     with op.batch_alter_table('incident_alerts', schema=None) as batch_op:
         batch_op.create_index('ix_incident_alerts_alertname_first_seen', ['alertname', 'first_seen'], unique=False)
         batch_op.create_index('ix_incident_alerts_fingerprint', ['fingerprint'], unique=False)
+        batch_op.create_index('ix_incident_alerts_first_seen', ['first_seen'], unique=False)
 
     op.create_table('incident_groups',
     sa.Column('group_id', sa.String(length=32), nullable=False),
@@ -245,6 +246,7 @@ def downgrade() -> None:
     op.drop_table('incident_groups')
     with op.batch_alter_table('incident_alerts', schema=None) as batch_op:
         batch_op.drop_index('ix_incident_alerts_fingerprint')
+        batch_op.drop_index('ix_incident_alerts_first_seen')
         batch_op.drop_index('ix_incident_alerts_alertname_first_seen')
 
     op.drop_table('incident_alerts')
