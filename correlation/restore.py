@@ -53,12 +53,24 @@ class Restored:
     silences: int = 0
 
 
+def whole_marker(keyspace: Keyspace) -> str:
+    """A key that says this namespace's Redis data is whole: set on a first start (nothing to restore) and after a
+    restore. Redis that lost its data has lost this key too, which is how a restore that runs by itself knows."""
+    return f"{keyspace.namespace}:whole"
+
+
 class Restorer:
     def __init__(self, redis: Redis, keyspace: Keyspace, *, restored_at: float) -> None:
         self.redis = redis
         self.keys = keyspace
         self.at = restored_at
         self.scripts = Scripts(redis, "correlation", "restore_incident", "restore_seq")
+
+    async def is_whole(self) -> bool:
+        return bool(await self.redis.exists(whole_marker(self.keys)))
+
+    async def mark_whole(self) -> None:
+        await self.redis.set(whole_marker(self.keys), repr(self.at))
 
     async def raise_counters(self, seqs: Mapping[str, int], done: Restored) -> None:
         """Every group's counter to at least its highest issued number."""

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     history_retention_days: float = Field(default=400.0, ge=0)  # 0: keep everything
     history_batch_size: int = Field(default=200, ge=1, le=10_000)  # events written per transaction
     history_retry_max_seconds: float = Field(default=30.0, gt=0)  # longest wait between writes while it is down
+    # restore from the history by itself when Redis lost its data (its `whole` marker gone), checked this often
+    history_auto_restore: bool = True
+    history_restore_check_seconds: float = Field(default=5.0, gt=0, le=3600)
 
     @field_validator("api_tokens")
     @classmethod

@@ -29,6 +29,20 @@ CHUNK = 500
 _ALERT_FIELDS = frozenset(f.name for f in fields(AlertState))
 
 
+async def restore_if_lost(engine: AsyncEngine, redis: Redis, namespace: str, now: float) -> Restored | None:
+    """Restore when Redis lost its data: the namespace's ``whole`` marker is gone while the history knows incidents
+    (a first start, with an empty history, only sets the marker). None when nothing was lost."""
+    restorer = Restorer(redis, Keyspace(namespace), restored_at=now)
+    if await restorer.is_whole():
+        return None
+    async with engine.connect() as conn:
+        known = (await conn.execute(sa.select(t.incident_groups.c.group_id).limit(1))).first() is not None
+    if not known:
+        await restorer.mark_whole()
+        return None
+    return await restore(engine, redis, namespace, now)
+
+
 async def restore(engine: AsyncEngine, redis: Redis, namespace: str, now: float) -> Restored:
     restorer = Restorer(redis, Keyspace(namespace), restored_at=now)
     done = Restored()
@@ -56,6 +70,7 @@ async def restore(engine: AsyncEngine, redis: Redis, namespace: str, now: float)
         silences = (await conn.execute(sa.select(t.silences).where(
             t.silences.c.ends_at > now, t.silences.c.expired_at.is_(None)))).mappings().all()
         await restorer.silences([dict(s) for s in silences], done)
+    await restorer.mark_whole()
     return done
 
 

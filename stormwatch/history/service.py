@@ -22,6 +22,7 @@ from stormwatch.config import Settings
 from stormwatch.history import migrate
 from stormwatch.history.database import open_engine, redacted
 from stormwatch.history.redis_source import RedisSource
+from stormwatch.history.restore import restore_if_lost
 from stormwatch.history.retention import prune
 from stormwatch.history.store import HistoryStore
 from stormwatch.history.writer import HistoryMetrics, HistoryWriter, declare_history
@@ -77,6 +78,23 @@ class HistoryService:
                  queue=BrokerNames(self.settings.namespace).history_queue)
         if self.settings.history_retention_days > 0:
             self._tasks.append(asyncio.create_task(self._retain(), name="stormwatch-history-retention"))
+        if self.settings.history_auto_restore:
+            self._tasks.append(asyncio.create_task(self._watch_redis(), name="stormwatch-history-restore"))
+
+    async def _watch_redis(self) -> None:
+        """Restore from the history as soon as Redis is found to have lost its data (docs/history.md)."""
+        assert self.engine is not None
+        while True:
+            try:
+                done = await restore_if_lost(self.engine, self.redis, self.settings.namespace, self.clock())
+                if done is not None:
+                    self.metrics.restores.inc()
+                    log.warning("redis_data_lost_restored", incidents=done.incidents, alerts=done.alerts,
+                                incidents_live=done.incidents_live, counters_raised=done.counters_raised,
+                                problems=done.problems, silences=done.silences)
+            except Exception as exc:  # noqa: BLE001 - Redis or the database away: looked at again next round
+                log.warning("history_restore_check_failed", error=repr(exc)[:300])
+            await asyncio.sleep(self.settings.history_restore_check_seconds)
 
     async def _retain(self) -> None:
         assert self.engine is not None

@@ -67,6 +67,7 @@ class HistoryMetrics:
     dead_lettered: Counter
     write_failures: Counter
     down: Gauge
+    restores: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> HistoryMetrics:
@@ -83,6 +84,9 @@ class HistoryMetrics:
                                    registry=registry),
             down=Gauge("stormwatch_history_store_down",
                        "1 while the history writer cannot write (events wait in its queue)", registry=registry),
+            restores=Counter("stormwatch_history_restores_total",
+                             "Times this writer found that Redis lost its data and restored it from the history",
+                             registry=registry),
         )
 
 

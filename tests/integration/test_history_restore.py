@@ -37,7 +37,8 @@ async def _forget(worker: Worker, namespace: str) -> None:
 @pytest.mark.parametrize("restored", [True, False])
 async def test_ids_are_never_issued_twice_after_redis_lost_its_data(clean, tmp_path, kind, restored):
     async with history_database(kind, tmp_path) as url:
-        settings = clean.model_copy(update={"history_enabled": True, "history_url": url, "metrics_enabled": False})
+        settings = clean.model_copy(update={"history_enabled": True, "history_url": url, "metrics_enabled": False,
+                                            "history_auto_restore": False})  # restored here, or not at all
         capture = await Capture(settings).start()
         worker = Worker(settings)
         await worker.start()
