@@ -71,17 +71,12 @@ def _rows(n: int, end: float, seed: int) -> Iterator[tuple[str, list[dict[str, A
                 "state": {"fingerprint": fp, "labels": member_labels}, "first_seen": created,
                 "last_seen": resolved or created, "notifications": rng.randint(1, 20), "flapping": False,
                 "version": version})
-        buf["timeline_entries"].append({"event_id": f"e{k}:c", "type": "incident.created", "incident_id": iid,
-                                        "problem_id": None, "at": created, "by": None, "reason": "opened",
-                                        "status": "open", "priority": ""})
+        buf["timeline_entries"].append(_entry(f"e{k}:c", "incident.created", iid, created, None, "open"))
         if acked:
-            buf["timeline_entries"].append({"event_id": f"e{k}:a", "type": "incident.acknowledged", "incident_id": iid,
-                                            "problem_id": None, "at": acked, "by": "sre", "reason": "acknowledged",
-                                            "status": "acknowledged", "priority": ""})
+            buf["timeline_entries"].append(_entry(f"e{k}:a", "incident.acknowledged", iid, acked, "sre",
+                                                  "acknowledged"))
         if resolved:
-            buf["timeline_entries"].append({"event_id": f"e{k}:r", "type": "incident.resolved", "incident_id": iid,
-                                            "problem_id": None, "at": resolved, "by": None, "reason": "resolved",
-                                            "status": "resolved", "priority": ""})
+            buf["timeline_entries"].append(_entry(f"e{k}:r", "incident.resolved", iid, resolved, None, "resolved"))
         if len(buf["incident_alerts"]) >= CHUNK:
             for name, rows in buf.items():
                 if rows:
@@ -92,6 +87,13 @@ def _rows(n: int, end: float, seed: int) -> Iterator[tuple[str, list[dict[str, A
     for name, rows in buf.items():
         if rows:
             yield name, rows
+
+
+def _entry(event_id: str, kind: str, incident_id: str, at: float, by: str | None, status: str) -> dict[str, Any]:
+    """A timeline row (a table row, not an event: the history's rows of the event's kind)."""
+    values = (event_id, kind, incident_id, None, at, by, kind.removeprefix("incident."), status, "")
+    return dict(zip(("event_id", "type", "incident_id", "problem_id", "at", "by", "reason", "status", "priority"),
+                    values, strict=True))
 
 
 async def generate(engine: AsyncEngine, incidents: int, *, end: float | None = None, seed: int = 17,
