@@ -230,6 +230,12 @@ class HistoryStore:
                     "status", "labels", "state", "last_seen", "notifications", "flapping", "version", "alertname")},
                 where=t.incident_alerts.c.version < insert.excluded.version))
             await self._labels(conn, incident_id, labels)
+        services = sorted({str(m["labels"]["service"]) for m in detail.members
+                           if isinstance(m.get("labels"), Mapping) and m["labels"].get("service")})
+        if services:  # no `service` group label: the members' service (the first by name when they differ)
+            c = t.incidents.c
+            await conn.execute(sa.update(t.incidents).where(c.id == incident_id, c.service == "")
+                               .values(service=services[0][:200]))
         for symptom in detail.symptoms:
             labels = {str(k): str(v) for k, v in (symptom.get("labels") or {}).items()}
             await conn.execute(self._insert(t.incident_symptoms).values(
