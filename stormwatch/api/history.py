@@ -42,6 +42,9 @@ def _search(services: ApiServices):
     async def handle(request: Request) -> Response:
         authorise(services, request, "read")
         params = request.query_params
+        for name, value in params.multi_items():
+            if "\x00" in value:  # PostgreSQL text cannot hold it: refused here rather than by the database
+                raise ApiError(400, "bad_query", f"{name}: contains a NUL character", field=name)
         statuses = query_choices(request, "status", STATUSES)
         if len(statuses) > 1:
             raise ApiError(400, "bad_query", "status: one of acknowledged, open, resolved", field="status")
@@ -68,7 +71,7 @@ def _detail(services: ApiServices):
     async def handle(request: Request) -> Response:
         authorise(services, request, "read")
         incident_id = request.path_params["id"]
-        doc = await _history(services).incident(incident_id)
+        doc = None if "\x00" in incident_id else await _history(services).incident(incident_id)
         if doc is None:
             raise ApiError(404, "not_found", f"no incident {incident_id!r} in the history", field="id")
         return json_response(doc)
