@@ -200,3 +200,48 @@ async def test_postgres_outage_mid_stream_loses_nothing_and_never_stops_the_pipe
             await proxy.stop()
             await engine.dispose()
             await capture.close()
+
+
+async def test_serve_role_history_runs_only_the_writer(clean, tmp_path):
+    """`stormwatch serve --role history` alone: declares its queue, writes what arrives, stops on SIGTERM."""
+    import asyncio
+    import os
+    import signal
+
+    from tests.integration.helpers import STORMWATCH
+
+    db = tmp_path / "history.db"
+    env = os.environ | {"STORMWATCH_NAMESPACE": clean.namespace, "STORMWATCH_AMQP_URL": clean.amqp_url,
+                        "STORMWATCH_REDIS_URL": clean.redis_url, "STORMWATCH_HISTORY_PATH": str(db),
+                        "STORMWATCH_LOG_FORMAT": "json"}
+    log = (tmp_path / "serve.log").open("wb")
+    process = await asyncio.create_subprocess_exec(STORMWATCH, "serve", "--role", "history", env=env,
+                                                   stdout=log, stderr=log)
+    engine = open_engine(f"sqlite:///{db}")
+    connection = await aio_pika.connect(clean.amqp_url)
+    try:
+        await eventually(lambda: b"history_started" in (tmp_path / "serve.log").read_bytes(), what="started")
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(BrokerNames(clean.namespace).events_exchange,
+                                                  aio_pika.ExchangeType.TOPIC, durable=True)
+        silence = {"id": "s-9", "matchers": ['service="a"'], "starts_at": 1.0, "ends_at": 2e9, "created_by": "me",
+                   "comment": "c", "created_at": 1.0, "state": "active"}
+        await exchange.publish(aio_pika.Message(orjson.dumps(builders.silence_created(silence, "me", 1.0, "c"))),
+                               routing_key="silence.created")
+        await eventually(lambda: _has(engine, "s-9:created"), what="the event written")
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), timeout=30) == 0
+        assert b"worker_started" not in (tmp_path / "serve.log").read_bytes()  # no alert consumer, no HTTP
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await connection.close()
+        await engine.dispose()
+        log.close()
+
+
+async def _has(engine: Any, event_id: str) -> bool:
+    try:
+        return event_id in await applied_ids(engine)
+    except sa.exc.OperationalError:  # not migrated yet
+        return False
