@@ -29,6 +29,11 @@ def _with_engine(fn: Callable[[Any], Awaitable[Any]]) -> Any:
         engine = open_engine(settings.history_database)
         try:
             await migrate.upgrade(engine)
+            try:
+                await migrate.bind_namespace(engine, settings.namespace)
+            except migrate.OtherNamespace as exc:
+                err.print(str(exc), highlight=False)
+                raise typer.Exit(2) from None
             return await fn(engine)
         finally:
             await engine.dispose()

@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -40,6 +41,26 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     async with engine.begin() as connection:
         await connection.run_sync(run)
+
+
+class OtherNamespace(Exception):
+    """The database holds the history of another namespace: one database per namespace, never mixed."""
+
+
+async def bind_namespace(engine: AsyncEngine, namespace: str) -> None:
+    """Record the database's namespace on first use; OtherNamespace when it already holds another's history
+    (its incidents would be restored into the wrong namespace, its reports mixed)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from stormwatch.history.schema import history_meta
+
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    async with engine.begin() as conn:
+        await conn.execute(insert(history_meta).values(key="namespace", value=namespace).on_conflict_do_nothing())
+        bound = (await conn.execute(sa.select(history_meta.c.value).where(history_meta.c.key == "namespace"))).one()
+    if bound[0] != namespace:
+        raise OtherNamespace(f"the history database holds namespace {bound[0]!r}, not {namespace!r}: give each "
+                             f"namespace a database of its own (STORMWATCH_HISTORY_URL / STORMWATCH_HISTORY_PATH)")
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:

@@ -24,6 +24,13 @@ Version = sa.String(120)  # store.order_key: "<doc time>|<event time>|<event id 
 Id = sa.String(200)
 Name = sa.String(200)
 
+#: facts about the database itself: ``namespace`` (the one Stormwatch namespace whose history it holds)
+history_meta = sa.Table(
+    "history_meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
 #: every event the writer applied, by id: the exactly-once ledger (a repeat finds its id here and changes nothing)
 applied_events = sa.Table(
     "applied_events", metadata,

@@ -64,7 +64,12 @@ class HistoryService:
         while True:
             try:
                 await migrate.upgrade(self.engine)
+                await migrate.bind_namespace(self.engine, self.settings.namespace)
                 break
+            except migrate.OtherNamespace as exc:  # never mix two namespaces: the events wait in the queue
+                self.metrics.down.set(1)
+                log.error("history_database_of_another_namespace", detail=str(exc))
+                return
             except Exception as exc:  # noqa: BLE001 - the database is away: events wait in the queue
                 self.metrics.down.set(1)
                 log.warning("history_database_unavailable", database=redacted(self.settings.history_database),

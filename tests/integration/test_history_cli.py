@@ -51,6 +51,9 @@ async def test_backfill_writes_what_redis_holds_then_search_finds_it(clean, tmp_
         assert code == 2 and "--since" in err
         code, out, err = await run_cli(clean, "history", "search", env=env)  # the table for people
         assert code == 0 and "orders" in out and "billing" in out, err
+        # one database per namespace: another namespace's restore would put these incidents in the wrong place
+        code, out, err = await run_cli(clean, "history", "restore", env={**env, "STORMWATCH_NAMESPACE": "other-ns"})
+        assert code == 2 and f"holds namespace '{clean.namespace}'" in err, err
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

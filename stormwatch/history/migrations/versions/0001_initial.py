@@ -21,6 +21,11 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
+    op.create_table('history_meta',
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('key')
+    )
     op.create_table('action_runs',
     sa.Column('run_id', sa.String(length=200), nullable=False),
     sa.Column('incident_id', sa.String(length=200), server_default='', nullable=False),
@@ -256,3 +261,4 @@ def downgrade() -> None:
         batch_op.drop_index('ix_action_runs_created_at')
 
     op.drop_table('action_runs')
+    op.drop_table('history_meta')
