@@ -17,13 +17,14 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from correlation.decision import expiry_timer
-from correlation.keyspace import Keyspace, parse_incident_id
-from correlation.model import AlertState, Incident
-from correlation.problems import Problem
+from correlation.core.decision import expiry_timer
+from correlation.core.model import parse_incident_id
+from correlation.store.keyspace import Keyspace
+from correlation.core.model import AlertState, Incident
+from correlation.core.problems import Problem
 from kv.scripts import Scripts
 
-#: the people's fields an incident hash holds beside Incident.to_hash() (correlation.incident_commands)
+#: the people's fields an incident hash holds beside Incident.to_hash() (correlation.store.incident_commands)
 PEOPLE_FIELDS = ("assignee", "acknowledged_by", "acknowledged_at", "resolved_by", "reopened_by")
 
 
@@ -64,7 +65,7 @@ class Restorer:
         self.redis = redis
         self.keys = keyspace
         self.at = restored_at
-        self.scripts = Scripts(redis, "correlation", "restore_incident", "restore_seq")
+        self.scripts = Scripts(redis, "correlation.store", "restore_incident", "restore_seq")
 
     async def is_whole(self) -> bool:
         return bool(await self.redis.exists(whole_marker(self.keys)))

@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from correlation.keyspace import Keyspace
-from correlation.model import AlertState, Incident
-from correlation.problems import Problem
+from correlation.store.keyspace import Keyspace
+from correlation.core.model import AlertState, Incident
+from correlation.core.problems import Problem
 from correlation.restore import PEOPLE_FIELDS, IncidentRecord, ProblemRecord, Restored, Restorer
 from stormwatch.history import schema as t
 

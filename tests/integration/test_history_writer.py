@@ -13,8 +13,8 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from correlation.keyspace import Keyspace
-from correlation.store import IncidentStore
+from correlation.store.keyspace import Keyspace
+from correlation.store.store import IncidentStore
 from events import builders
 from events.names import BrokerNames
 from stormwatch.app import Worker

@@ -20,8 +20,8 @@ import aio_pika
 import orjson
 from redis.asyncio import Redis
 
-from correlation.keyspace import Keyspace
-from correlation.store import IncidentStore
+from correlation.store.keyspace import Keyspace
+from correlation.store.store import IncidentStore
 from ingest.topology import Names
 from stormwatch.config import Settings
 from stormwatch.publisher import publish_many
