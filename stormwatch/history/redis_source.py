@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from actions.state import ActionState
 from correlation.store.keyspace import Keyspace
 from correlation.store.links import Links
-from correlation.restore import PEOPLE_FIELDS
+from correlation.store.restore import PEOPLE_FIELDS
 from correlation.store.silences import SilenceStore
 from correlation.store.store import IncidentStore
 from stormwatch.history.store import IncidentDetail

@@ -1,6 +1,6 @@
 """``stormwatch history restore``: after Redis lost its data, put back what the history knows is still going on.
 
-What comes back (``correlation.restore`` writes it, never over anything live): every open or acknowledged incident
+What comes back (``correlation.store.restore`` writes it, never over anything live): every open or acknowledged incident
 with its member alerts' last states, its symptoms and its people's fields; the group's current incident, so the
 next notification of a member (or of a new alert of the group) joins it instead of opening a second one and
 paging again; each group's incident counter, raised past every id the history ever saw (``incident_groups``, never
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from correlation.store.keyspace import Keyspace
 from correlation.core.model import AlertState, Incident
 from correlation.core.problems import Problem
-from correlation.restore import PEOPLE_FIELDS, IncidentRecord, ProblemRecord, Restored, Restorer
+from correlation.store.restore import PEOPLE_FIELDS, IncidentRecord, ProblemRecord, Restored, Restorer
 from stormwatch.history import schema as t
 
 OPEN = ("open", "acknowledged")
