@@ -9,6 +9,8 @@ cd "$ROOT"
 
 AMQP_URL="${STORMWATCH_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}"
 REDIS_URL="${STORMWATCH_REDIS_URL:-redis://127.0.0.1:6379/0}"
+# the history's tests create and drop a database of their own on this server (tests/integration/history_support.py)
+POSTGRES_URL="${STORMWATCH_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
 WAIT_SECS="${STORMWATCH_SERVICE_WAIT:-120}"
@@ -89,6 +91,22 @@ start_rabbitmq() {  # start_rabbitmq PORT
         || die "rabbitmq-server -detached failed (see /var/log/rabbitmq/)"
 }
 
+start_postgresql() {  # start_postgresql PORT: Debian's cluster (its own port setting), installed when missing
+    if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+        apt_install postgresql || die "could not install postgresql"
+    fi
+    local version; version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+    local hba="/etc/postgresql/$version/main/pg_hba.conf"
+    # the tests connect as postgres over TCP without a password: trust it from this machine only (a dev or CI box)
+    if ! as_root grep -qE '^host[[:space:]]+all[[:space:]]+(all|postgres)[[:space:]]+127\.0\.0\.1/32[[:space:]]+trust' "$hba"; then
+        say "postgresql: trusting local TCP connections of postgres in $hba (dev and CI machines only)"
+        as_root sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+    fi
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start >/dev/null 2>&1 \
+        || as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload >/dev/null 2>&1 \
+        || die "pg_ctlcluster $version main start failed (see /var/log/postgresql/)"
+}
+
 ensure_service() {  # ensure_service NAME URL DEFAULT_PORT
     local name=$1 url=$2 hp host port
     hp="$(url_hostport "$url" "$3")" || exit 1
@@ -99,6 +117,7 @@ ensure_service() {  # ensure_service NAME URL DEFAULT_PORT
         case $name in
             redis)    how="start Redis there (e.g. redis-server --port $port), or point STORMWATCH_REDIS_URL at a running one" ;;
             rabbitmq) how="start RabbitMQ there (e.g. rabbitmq-server -detached), or point STORMWATCH_AMQP_URL at a running one" ;;
+            postgresql) how="start PostgreSQL there, or point STORMWATCH_TEST_POSTGRES_URL at a running one" ;;
         esac
         die "$name: not answering at $host:$port; $how"
     fi
@@ -116,6 +135,7 @@ ensure_service() {  # ensure_service NAME URL DEFAULT_PORT
 cmd_services() {
     ensure_service rabbitmq "$AMQP_URL" 5672
     ensure_service redis "$REDIS_URL" 6379
+    ensure_service postgresql "$POSTGRES_URL" 5432
 }
 
 cmd_tools() {

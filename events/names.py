@@ -8,10 +8,14 @@
     <ns>.actions               quorum queue     bound to <ns>.events with ``RUNNER_ROUTE`` only (events BCC'd to the
                                                 action runner); dead-letters to <ns>.actions.dead
     <ns>.actions.dead          fanout exchange  and a quorum queue of the same name: malformed or poison events
+    <ns>.history               quorum queue     bound to <ns>.events with ``#``: every event, for the history writer;
+                                                dead-letters to <ns>.history.dead
+    <ns>.history.dead          fanout exchange  and a quorum queue of the same name: events the history cannot use
     <ns>.runbooks              quorum queue     runbook requests for executors
     <ns>.runbooks.results      quorum queue     executors' replies
 
-Who declares what stays with its owner (``ingest/topology.py``, ``actions/topology.py``); the names live here so a
+Who declares what stays with its owner (``ingest/topology.py``, ``actions/topology.py``,
+``stormwatch/history/writer.py``); the names live here so a
 subscriber, a producer and the declaring side cannot drift apart.
 """
 
@@ -64,6 +68,14 @@ class BrokerNames:
     @property
     def actions_dead(self) -> str:
         return f"{self.namespace}.actions.dead"
+
+    @property
+    def history_queue(self) -> str:
+        return f"{self.namespace}.history"
+
+    @property
+    def history_dead(self) -> str:
+        return f"{self.namespace}.history.dead"
 
     @property
     def runbooks(self) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import structlog
 from aio_pika.abc import AbstractRobustConnection
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from correlation.core.routing import IncidentDefaults, Router
 from correlation.store.silences import SilenceStore
@@ -31,6 +32,9 @@ from correlation.store.incident_commands import IncidentCommands
 from correlation.store.incident_queries import IncidentQueries
 from correlation.store.links import Links
 from stormwatch.actions_app import ActionsService
+from stormwatch.history.database import open_engine
+from stormwatch.history.queries import HistoryQueries
+from stormwatch.history.service import HistoryService
 from stormwatch.api.app import build_app
 from stormwatch.api.common import ApiServices
 from stormwatch.api.stream import EventStream
@@ -101,6 +105,8 @@ class Worker:
         self.timers: TimerFiring | None = None
         self.recorder: Recorder | None = None
         self.actions: ActionsService | None = None  # when STORMWATCH_ACTIONS_ENABLED
+        self.history: HistoryService | None = None  # when STORMWATCH_HISTORY_ENABLED
+        self._history_engine: AsyncEngine | None = None  # the API's reads of the history
 
     async def connect(self) -> None:
         s = self.settings
@@ -172,6 +178,10 @@ class Worker:
             self.actions = ActionsService(s, self.metrics, self.redis, self.connection, self.store,
                                           self.rules.current, self.clock)
             await self.actions.start()
+        if s.history_enabled:  # its queue declared before the alerts flow: it sees every event from here on
+            assert self.redis is not None and self.connection is not None
+            self.history = HistoryService(s, self.metrics.registry, self.redis, self.connection, self.clock)
+            await self.history.start()
         if s.consume:
             await self.consumer.start()
             if s.stalled_batch_seconds > 0:
@@ -217,7 +227,7 @@ class Worker:
             client_address=ClientAddress(s.http_trusted_proxies),
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             actions=ActionState(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
-            stream=self.stream, console=True,
+            stream=self.stream, console=True, history=self._history_queries(),
         )
         host, port = s.http_address
         limits = HttpLimits(header_timeout=s.http_header_timeout_seconds, body_timeout=s.http_body_timeout_seconds,
@@ -231,6 +241,14 @@ class Worker:
             await self.ops.start()
         except HttpBindError as exc:
             raise ServiceUnavailable(str(exc)) from None
+
+    def _history_queries(self) -> HistoryQueries | None:
+        """Search over the history when this worker writes it or names its database (a separate writer)."""
+        s = self.settings
+        if not (s.history_enabled or s.history_url):
+            return None
+        self._history_engine = open_engine(s.history_database)
+        return HistoryQueries(self._history_engine)
 
     # -- rules: held by self.rules (stormwatch.rules_holder); these stay for callers of the worker ----------------
 
@@ -317,6 +335,10 @@ class Worker:
             await self.consumer.stop()
         if self.actions is not None:
             await self.actions.stop()
+        if self.history is not None:
+            await self.history.stop()
+        if self._history_engine is not None:
+            await self._history_engine.dispose()
         if self.stream is not None:
             await self.stream.close()  # ends open event streams, so the HTTP server stops at once
         if self.ops is not None:

@@ -23,7 +23,7 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 #: settings whose values may hold credentials: never echoed in error messages
 _SECRET_FIELDS = frozenset(
     {"amqp_url", "redis_url", "api_tokens", "ingest_hmac_secret", "api_token", "metrics_token",
-     "pagerduty_routing_keys"})
+     "pagerduty_routing_keys", "history_url"})
 
 
 class SettingsError(Exception):
@@ -128,6 +128,16 @@ class Settings(BaseSettings):
     actions_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()  # empty: any host with public addresses
     actions_allowed_ports: Annotated[tuple[int, ...], NoDecode] = (80, 443)  # empty: any port
     actions_allowed_networks: Annotated[tuple[str, ...], NoDecode] = ()  # CIDRs exempt from the private refusal
+    # the incident history (docs/history.md)
+    history_enabled: bool = True  # run the history writer in `serve`
+    history_url: str = ""  # postgresql://... (or sqlite:///path); empty: the SQLite file history_path
+    history_path: str = "stormwatch-history.db"
+    history_retention_days: float = Field(default=400.0, ge=0)  # 0: keep everything
+    history_batch_size: int = Field(default=200, ge=1, le=10_000)  # events written per transaction
+    history_retry_max_seconds: float = Field(default=30.0, gt=0)  # longest wait between writes while it is down
+    # restore from the history by itself when Redis lost its data (its `whole` marker gone), checked this often
+    history_auto_restore: bool = True
+    history_restore_check_seconds: float = Field(default=5.0, gt=0, le=3600)
 
     @field_validator("api_tokens")
     @classmethod
@@ -178,6 +188,19 @@ class Settings(BaseSettings):
         if parts.scheme not in ("redis", "rediss", "unix") or (parts.scheme != "unix" and not parts.hostname):
             raise ValueError("must look like redis://host:6379/0")
         return value
+
+    @field_validator("history_url")
+    @classmethod
+    def _history_url(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme.partition("+")[0]
+        if value and scheme not in ("postgresql", "postgres", "sqlite"):
+            raise ValueError("must look like postgresql://user:password@host:5432/db or sqlite:///path/to/file.db")
+        return value
+
+    @property
+    def history_database(self) -> str:
+        """The history's database URL: STORMWATCH_HISTORY_URL, else the SQLite file STORMWATCH_HISTORY_PATH."""
+        return self.history_url or f"sqlite:///{self.history_path}"
 
     @field_validator("namespace")
     @classmethod

@@ -7,8 +7,10 @@ import aio_pika
 from actions.topology import ActionNames, delete_actions
 from correlation.store.keyspace import Keyspace
 from correlation.store.store import IncidentStore
+from events.names import BrokerNames
 from ingest.topology import Names, delete
 from stormwatch.config import Settings
+from stormwatch.history.writer import delete_history
 from stormwatch.redis_client import redis_client
 
 
@@ -21,6 +23,7 @@ async def delete_namespace(settings: Settings) -> None:
     connection = await aio_pika.connect(settings.amqp_url)
     try:
         await delete_actions(await connection.channel(), ActionNames(settings.namespace))
+        await delete_history(await connection.channel(), BrokerNames(settings.namespace))
         await delete(await connection.channel(), Names(settings.namespace))
     finally:
         await connection.close()

@@ -56,3 +56,14 @@ def runs_table(runs: list[dict[str, Any]], title: str = "action runs") -> Table:
                       r.get("incident") or r.get("problem", ""), r.get("trigger", ""), ts(float(r["created_at"]))
                       if r.get("created_at") else "-", (r.get("detail") or "")[:80])
     return table
+
+
+def history_table(incidents: list[dict[str, Any]], title: str = "incident history") -> Table:
+    """Incidents as the history holds them (``stormwatch history search``)."""
+    table = Table(title=title)
+    for col in ("id", "title", "priority", "status", "team", "service", "alerts", "created", "resolved"):
+        table.add_column(col, justify="right" if col == "alerts" else "left")
+    for inc in incidents:
+        table.add_row(inc["id"], inc["title"], inc["priority"] or "-", inc["status"], inc["team"] or "-",
+                      inc["service"] or "-", str(inc["alerts"]), ts(inc["created_at"]), ts(inc["resolved_at"]))
+    return table

@@ -83,6 +83,7 @@ def settings(namespace: str) -> Settings:
     return load_settings(
         namespace=namespace, amqp_url=AMQP_URL, redis_url=REDIS_URL, metrics_port=0, batch_wait_ms=1,
         redis_retry_max_seconds=0.5, rules="none",  # the default grouping; rule tests choose their rules
+        history_enabled=False,  # on by default in `serve`; the history's tests give it a database of their own
     )
 
 

@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 from stormwatch.api.actions import action_routes
 from stormwatch.api.common import ApiServices, refuse
 from stormwatch.api.console import console_routes
+from stormwatch.api.history import history_routes
 from stormwatch.api.incidents import incident_routes
 from stormwatch.api.ingest import ingest_routes
 from stormwatch.api.openapi import openapi_document
@@ -95,6 +96,8 @@ def build_app(services: ApiServices, *, registry: CollectorRegistry | None = Non
         routes += action_routes(services)
     if services.stream is not None:
         routes += stream_routes(services)
+    if services.history is not None:
+        routes += history_routes(services)
     if services.console:
         routes += console_routes()
     return Starlette(routes=routes)

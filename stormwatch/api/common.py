@@ -23,6 +23,7 @@ from ingest.limits import LabelGuard
 from ingest.integrations import Integrations
 from stormwatch.auth import AuthError, Authenticator, Principal
 from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
+from stormwatch.history.queries import HistoryQueries
 from stormwatch.http_protocol import TIMEOUT_SCOPE_KEY
 from stormwatch.metrics import Metrics
 
@@ -95,6 +96,7 @@ class ApiServices:
     label_guard: LabelGuard | None = None  # ingest: label limits (alerts over them refused naming the field) + memo
     integrations: Integrations | None = None  # PagerDuty integration keys (/v2/enqueue's routing_key as credential)
     metrics_token: str = ""  # GET /metrics needs it as a bearer token when set
+    history: HistoryQueries | None = None  # incident search over the history database (docs/history.md)
 
 
 async def publish_event(services: ApiServices, event: dict[str, Any], subject: str) -> bool:

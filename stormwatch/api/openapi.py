@@ -54,6 +54,10 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
      "respond", s.NoteBody, {200: s.ProblemAnswer, 404: s.Error, 409: s.Error}),
     ("post", "/api/v1/problems/{id}/resolve", "Resolve (the signature's next recurrence opens a new problem)",
      "respond", s.NoteBody, {200: s.ProblemAnswer, 404: s.Error}),
+    ("get", "/api/v1/history/incidents", "Incident search over the history, resolved incidents Redis no longer "
+     "holds included; newest first", "read", None, {200: s.HistoryPage, 400: s.Error}),
+    ("get", "/api/v1/history/incidents/{id}", "One incident as the history holds it: members, symptoms, timeline, "
+     "runs, problems", "read", None, {200: s.HistoryIncidentDetail, 404: s.Error}),
     ("get", "/api/v1/actions", "Action runs, newest first; filters incident, state", "read", None,
      {200: s.ActionRunList}),
     ("get", "/api/v1/actions/{run}", "One action run: inputs (secrets masked), outcome, output, attempts", "read",
@@ -80,7 +84,8 @@ MODELS: list[type[BaseModel]] = [
     s.Error, s.IngestAnswer, s.PagerDutyAnswer, s.Incident, s.IncidentDetail, s.IncidentPage, s.CommandAnswer,
     s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody, s.PriorityBody, s.SilenceBody,
     s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage, s.ProblemAnswer, s.LinkBody,
-    s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami]
+    s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami, s.HistoryIncident, s.HistoryPage,
+    s.HistoryIncidentDetail]
 
 
 def _ref(model: Any) -> dict[str, Any]:
@@ -123,6 +128,13 @@ def openapi_document(version: str) -> dict[str, Any]:
                 ("status", "open, known_error, resolved (comma-separated)"), ("rule", "problem rule name"),
                 ("team", "assignment group"), ("limit", "1..500, default 50"),
                 ("cursor", "next_cursor of the previous page"))]
+        if path == "/api/v1/history/incidents":
+            op["parameters"] = [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
+                ("q", "text in the title or the id"), ("label", "name=value, repeatable: a group or member label"),
+                ("team", "assignment group"), ("service", "the service label"),
+                ("status", "open, acknowledged or resolved"),
+                ("since", "created at or after: 30d, 12h, epoch seconds or ISO 8601"), ("until", "created before"),
+                ("limit", "1..1000, default 50"), ("offset", "0..100000"))]
         if path == "/api/v1/actions":
             op["parameters"] = [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
                 ("incident", "only this incident's runs"), ("problem", "only this problem's runs"),

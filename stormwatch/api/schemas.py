@@ -217,3 +217,45 @@ class PreviewAnswer(BaseModel):
     matched: list[PreviewMatch]
     incidents_scanned: int
     truncated: bool = Field(description="True when more open incidents exist than were scanned")
+
+
+class HistoryIncident(BaseModel):
+    """An incident as the history holds it (docs/history.md): the latest state its events gave, and first times."""
+
+    id: str
+    title: str
+    status: str
+    severity: str
+    priority: str
+    rule: str
+    team: str
+    service: str
+    group_key: str
+    group_labels: dict[str, str]
+    created_at: float
+    updated_at: float
+    resolved_at: float | None
+    first_acknowledged_at: float | None
+    first_resolved_at: float | None
+    alerts: int
+    occurrences: int
+    symptoms: int
+    assignee: str | None
+    acknowledged_by: str | None
+    resolved_by: str | None
+
+
+class HistoryPage(BaseModel):
+    incidents: list[HistoryIncident]
+    more: bool = Field(description="more incidents match: raise limit or offset, or narrow the search")
+
+
+class HistoryIncidentDetail(HistoryIncident):
+    model_config = ConfigDict(extra="allow")
+
+    members: list[dict[str, Any]] = Field(description="member alerts: fingerprint, status, labels, first_seen, "
+                                                      "last_seen, notifications, flapping")
+    symptom_alerts: list[dict[str, Any]] = Field(description="alerts of other groups attached as symptoms")
+    timeline: list[dict[str, Any]] = Field(description="one entry per event: at, type, by, reason, event_id")
+    runs: list[dict[str, Any]]
+    problems: list[str]

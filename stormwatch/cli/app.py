@@ -1,9 +1,9 @@
 """The ``stormwatch`` command, assembled: every domain module's commands on one typer app.
 
 Each command lives in the module of its domain (``incidents``, ``problems``, ``silences``, ``actions``, ``rules``,
-``tokens``, ``config``, ``backtest``, ``recording``, ``serve``, ``tools``); they share ``output`` (consoles, JSON,
-timestamps), ``tables``, ``context`` (settings, the event loop, exit codes) and ``backend`` (API or Redis). Only
-this module knows them all; none of them imports it.
+``tokens``, ``config``, ``backtest``, ``recording``, ``serve``, ``tools``, ``history``); they share ``output``
+(consoles, JSON, timestamps), ``tables``, ``context`` (settings, the event loop, exit codes) and ``backend`` (API or
+Redis). Only this module knows them all; none of them imports it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import typer
 
 from stormwatch.cli import (
-    actions, backtest, config, incidents, problems, recording, rules, serve, silences, tokens, tools,
+    actions, backtest, config, history, incidents, problems, recording, rules, serve, silences, tokens, tools,
 )
 from stormwatch.cli.output import console, err
 
@@ -54,6 +54,7 @@ app.add_typer(tokens.tokens_app, name="tokens")
 app.command("backtest")(backtest.backtest_command)
 app.add_typer(recording.recording_app, name="recording")
 app.add_typer(config.config_app, name="config")
+app.add_typer(history.history_app, name="history")
 
 
 def main() -> None:

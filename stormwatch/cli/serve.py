@@ -13,20 +13,28 @@ from stormwatch.cli.output import console, err
 
 def serve(
     namespace: str | None = typer.Option(None, help="Overrides STORMWATCH_NAMESPACE."),
-    role: str = typer.Option("all", help="all | alerts (no action runner) | actions (only the action runner)."),
+    role: str = typer.Option("all", help="all | alerts (no action runner, no history writer) | actions (only the "
+                                         "action runner) | history (only the history writer)."),
 ) -> None:
-    """Run a worker: consume alerts, correlate them into incidents, publish incident events, run actions."""
+    """Run a worker: consume alerts, correlate them into incidents, publish incident events, run actions, write
+    the history."""
     from stormwatch.app import serve as serve_worker
 
-    if role not in ("all", "alerts", "actions"):
-        err.print(f"--role must be all, alerts or actions (got {role!r})")
+    if role not in ("all", "alerts", "actions", "history"):
+        err.print(f"--role must be all, alerts, actions or history (got {role!r})")
         raise typer.Exit(2)
+    if role == "history":
+        from stormwatch.history.service import serve_history
+
+        context.run(serve_history(context.settings(namespace=namespace)))
+        return
     if role == "actions":
         from stormwatch.actions_app import serve_actions
 
         context.run(serve_actions(context.settings(namespace=namespace)))
         return
-    settings = context.settings(namespace=namespace, actions_enabled=False if role == "alerts" else None)
+    settings = context.settings(namespace=namespace, actions_enabled=False if role == "alerts" else None,
+                                history_enabled=False if role == "alerts" else None)
     context.run(serve_worker(settings))
 
 

@@ -197,8 +197,9 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False, 
     namespace = f"demo-{uuid.uuid4().hex[:8]}"
     # the example rules' actions (pages, kubectl cordon, an ITSM ticket) are recorded, never run: a demo acts on
     # nobody's systems, and with --console it stays up taking alerts
+    # and it writes no history: a history database holds one namespace, and each demo run is a new one
     update: dict[str, Any] = {"namespace": namespace, "metrics_port": 0, "timer_poll_seconds": 0.05,
-                              "actions_shadow": True}
+                              "actions_shadow": True, "history_enabled": False}
     token = ""
     if serve_console:
         token = new_token()  # printed once on stdout; the worker keeps only its digest

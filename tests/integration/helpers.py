@@ -110,6 +110,7 @@ async def run_cli(settings, *args: str, env: dict[str, str] | None = None) -> tu
         "STORMWATCH_AMQP_URL": settings.amqp_url,
         "STORMWATCH_REDIS_URL": settings.redis_url,
         "STORMWATCH_LOG_FORMAT": "json",
+        "STORMWATCH_HISTORY_ENABLED": "false",  # on by default; the history's tests give it a database of their own
         "COLUMNS": "200",
     } | extra
     proc = await asyncio.create_subprocess_exec(

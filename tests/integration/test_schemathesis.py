@@ -59,7 +59,8 @@ async def test_no_operation_answers_a_server_error(clean, tmp_path):
     exe = _schemathesis()
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "rules.yaml").write_text(PROBLEM_RULES)
-    async for api in start_api(clean, rules=str(tmp_path / "rules")):
+    async for api in start_api(clean, rules=str(tmp_path / "rules"), history_enabled=True,
+                               history_path=str(tmp_path / "history.db")):  # the history's search routes too
         base = str(api.client.base_url).rstrip("/")
         config = _config(tmp_path, await _seed(api))
         # run as a subprocess: the worker keeps serving on this event loop meanwhile

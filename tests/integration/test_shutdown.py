@@ -47,6 +47,7 @@ class Serve:
             "STORMWATCH_REDIS_URL": settings.redis_url,
             "STORMWATCH_METRICS_PORT": str(self.port),
             "STORMWATCH_LOG_FORMAT": "json",
+            "STORMWATCH_HISTORY_ENABLED": "false",  # on by default; the history's tests turn it on with a database
             "COLUMNS": "200",
         } | env
         self.process: asyncio.subprocess.Process | None = None

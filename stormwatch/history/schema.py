@@ -1,0 +1,220 @@
+"""The history's tables (SQLAlchemy Core): what happened, kept after Redis forgot it. docs/history.md.
+
+Rules of the schema, so it can grow without rewrites:
+
+* Times are epoch seconds (double precision), as in the events: reports subtract them and bucket them without any
+  dialect's date functions.
+* Every row a later event may change carries ``version``: a sortable text key built from the document's own time,
+  the event's time and its id (``store.order_key``). A write replaces a row only when its key is greater, so events
+  applied in any order leave the same rows; ``applied_events`` makes a repeated event id change nothing at all.
+* New subjects (service-level records, changes) add tables; these tables gain nullable columns at most.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+#: JSON documents: JSONB on PostgreSQL (indexable, compact), JSON text on SQLite
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+Time = sa.Float(precision=53)  # epoch seconds: a double on every dialect
+Version = sa.String(120)  # store.order_key: "<doc time>|<event time>|<event id prefix>", sortable as text
+Id = sa.String(200)
+Name = sa.String(200)
+
+#: facts about the database itself: ``namespace`` (the one Stormwatch namespace whose history it holds)
+history_meta = sa.Table(
+    "history_meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+#: every event the writer applied, by id: the exactly-once ledger (a repeat finds its id here and changes nothing)
+applied_events = sa.Table(
+    "applied_events", metadata,
+    sa.Column("event_id", sa.String(300), primary_key=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("subject", Id, nullable=False, server_default=""),  # the incident, problem, silence or run id
+    sa.Column("at", Time, nullable=False),  # the event's time
+    sa.Column("applied_at", Time, nullable=False),  # when the writer applied it (retention prunes by it)
+)
+
+#: the latest state of each incident (its newest document wins), with the people's fields and first times
+incidents = sa.Table(
+    "incidents", metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("group_id", sa.String(32), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("severity", sa.String(64), nullable=False),
+    sa.Column("priority", sa.String(8), nullable=False, server_default=""),
+    sa.Column("rule", Name, nullable=False),
+    sa.Column("team", Name, nullable=False, server_default=""),
+    sa.Column("service", Name, nullable=False, server_default=""),  # group label `service`, else the members' one
+    sa.Column("group_key", sa.Text, nullable=False),
+    sa.Column("group_labels", Json, nullable=False),
+    sa.Column("why", Json, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("resolved_at", Time),
+    sa.Column("resolve_at", Time),
+    sa.Column("first_acknowledged_at", Time),  # the earliest acknowledgement seen (MTTA)
+    sa.Column("first_resolved_at", Time),  # the earliest resolution seen (a reopened incident keeps it)
+    sa.Column("alerts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("firing", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("flapping", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("occurrences", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("symptoms", sa.Integer, nullable=False, server_default="0"),
+    # people's fields: present only on the events of people's commands, so versioned on their own
+    sa.Column("assignee", Name),
+    sa.Column("acknowledged_by", Name),
+    sa.Column("acknowledged_at", Time),
+    sa.Column("resolved_by", Name),
+    sa.Column("reopened_by", Name),
+    sa.Column("people_version", Version, nullable=False, server_default=""),
+    sa.Column("version", Version, nullable=False),
+    sa.Index("ix_incidents_created_at", "created_at"),
+    sa.Index("ix_incidents_team_created_at", "team", "created_at"),
+    sa.Index("ix_incidents_service_created_at", "service", "created_at"),
+    sa.Index("ix_incidents_priority_created_at", "priority", "created_at"),
+    sa.Index("ix_incidents_rule_created_at", "rule", "created_at"),
+    sa.Index("ix_incidents_resolved_at", "resolved_at"),
+    sa.Index("ix_incidents_status", "status"),
+    sa.UniqueConstraint("group_id", "seq", name="uq_incidents_group_seq"),
+)
+
+#: every group that ever had an incident, and the highest incident number issued: never pruned, so `restore`
+#: can set each group's counter past every id already issued
+incident_groups = sa.Table(
+    "incident_groups", metadata,
+    sa.Column("group_id", sa.String(32), primary_key=True),
+    sa.Column("last_seq", sa.BigInteger, nullable=False),
+    sa.Column("last_created_at", Time, nullable=False),
+)
+
+#: member alerts of an incident (one row per fingerprint), the alert's latest state while a member
+incident_alerts = sa.Table(
+    "incident_alerts", metadata,
+    sa.Column("incident_id", Id, primary_key=True),
+    sa.Column("fingerprint", sa.String(200), primary_key=True),
+    sa.Column("group_id", sa.String(32), nullable=False),
+    sa.Column("alertname", Name, nullable=False, server_default=""),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("labels", Json, nullable=False),
+    sa.Column("state", Json, nullable=False),  # correlation.core.model.AlertState.public(): what `restore` writes back
+    sa.Column("first_seen", Time, nullable=False),
+    sa.Column("last_seen", Time, nullable=False),
+    sa.Column("notifications", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("flapping", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("version", Version, nullable=False),
+    sa.Index("ix_incident_alerts_fingerprint", "fingerprint"),
+    sa.Index("ix_incident_alerts_alertname_first_seen", "alertname", "first_seen"),
+    sa.Index("ix_incident_alerts_first_seen", "first_seen"),
+)
+
+#: alerts of other groups attached to an incident as symptoms (attached once, never changed)
+incident_symptoms = sa.Table(
+    "incident_symptoms", metadata,
+    sa.Column("incident_id", Id, primary_key=True),
+    sa.Column("group_id", sa.String(32), primary_key=True),
+    sa.Column("fingerprint", sa.String(200), primary_key=True),
+    sa.Column("alertname", Name, nullable=False, server_default=""),
+    sa.Column("labels", Json, nullable=False),
+    sa.Column("detail", Json, nullable=False),  # the symptom as the store keeps it (kind, rule, path, at, ...)
+    sa.Column("at", Time, nullable=False),
+    sa.Index("ix_incident_symptoms_at", "at"),
+)
+
+#: label pairs of an incident (its group labels and its members' labels), for search by label
+incident_labels = sa.Table(
+    "incident_labels", metadata,
+    sa.Column("incident_id", Id, primary_key=True),
+    sa.Column("name", Name, primary_key=True),
+    sa.Column("value", sa.String(500), primary_key=True),
+    sa.Index("ix_incident_labels_name_value", "name", "value", "incident_id"),
+)
+
+#: one entry per event about an incident or a problem, keyed by the event id (a repeat adds nothing)
+timeline_entries = sa.Table(
+    "timeline_entries", metadata,
+    sa.Column("event_id", sa.String(300), primary_key=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("incident_id", Id),
+    sa.Column("problem_id", Id),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("by", Name),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("status", sa.String(16), nullable=False, server_default=""),  # the subject's status after it
+    sa.Column("priority", sa.String(8), nullable=False, server_default=""),  # an incident's priority after it
+    sa.Index("ix_timeline_incident_at", "incident_id", "at"),
+    sa.Index("ix_timeline_problem_at", "problem_id", "at"),
+    sa.Index("ix_timeline_type_at", "type", "at"),
+)
+
+#: the latest state of each problem
+problems = sa.Table(
+    "problems", metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("rule", Name, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("team", Name, nullable=False, server_default=""),
+    sa.Column("signature", Json, nullable=False),
+    sa.Column("why", Json, nullable=False),
+    sa.Column("created_by", Id, nullable=False, server_default=""),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("resolved_at", Time),
+    sa.Column("version", Version, nullable=False),
+    sa.Index("ix_problems_created_at", "created_at"),
+    sa.Index("ix_problems_status", "status"),
+)
+
+#: incidents linked to a problem; an unlinked one stays with `linked` false (the newest document decides)
+problem_incidents = sa.Table(
+    "problem_incidents", metadata,
+    sa.Column("problem_id", Id, primary_key=True),
+    sa.Column("incident_id", Id, primary_key=True),
+    sa.Column("linked", sa.Boolean, nullable=False),
+    sa.Column("version", Version, nullable=False),
+    sa.Index("ix_problem_incidents_incident", "incident_id"),
+)
+
+#: action runs (every field the run record holds, as strings, in `record`)
+action_runs = sa.Table(
+    "action_runs", metadata,
+    sa.Column("run_id", Id, primary_key=True),
+    sa.Column("incident_id", Id, nullable=False, server_default=""),
+    sa.Column("problem_id", Id, nullable=False, server_default=""),
+    sa.Column("action", Name, nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("rule", Name, nullable=False, server_default=""),
+    sa.Column("trigger", sa.String(64), nullable=False, server_default=""),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("created_at", Time),
+    sa.Column("finished_at", Time),
+    sa.Column("decided_by", Name),
+    sa.Column("record", Json, nullable=False),
+    sa.Column("version", Version, nullable=False),
+    sa.Index("ix_action_runs_incident", "incident_id"),
+    sa.Index("ix_action_runs_created_at", "created_at"),
+)
+
+#: silences, as last seen
+silences = sa.Table(
+    "silences", metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("matchers", Json, nullable=False),
+    sa.Column("starts_at", Time, nullable=False),
+    sa.Column("ends_at", Time, nullable=False),
+    sa.Column("created_by", Name, nullable=False, server_default=""),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expired_at", Time),  # when a person expired it (else it ran to ends_at)
+    sa.Column("expired_by", Name),
+    sa.Column("version", Version, nullable=False),
+    sa.Index("ix_silences_starts_at", "starts_at"),
+)

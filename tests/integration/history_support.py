@@ -1,0 +1,69 @@
+"""Databases for the history's tests: a SQLite file in the test's tmp dir, or a PostgreSQL database of its own
+(``CREATE DATABASE test_<uuid>`` on the local server, dropped afterwards)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from stormwatch.history import schema
+from stormwatch.history.database import open_engine
+from tests.conftest import _answers, missing_tool
+
+PG_URL = os.environ.get("STORMWATCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def require_postgres() -> None:
+    if not _answers(PG_URL, 5432):
+        missing_tool(f"PostgreSQL not answering at {PG_URL}; run `bash deploy/dev.sh services`")
+
+
+@asynccontextmanager
+async def postgres_database(server_url: str = PG_URL) -> AsyncIterator[str]:
+    """A fresh database on the server; yields its URL and drops it afterwards."""
+    require_postgres()
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    admin = open_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@asynccontextmanager
+async def history_database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'history.db'}"
+        return
+    async with postgres_database() as url:
+        yield url
+
+
+async def dump(engine: Any, *, skip: tuple[str, ...] = ("applied_at",)) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every history table, sorted: two histories with equal dumps hold the same facts."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    async with engine.connect() as conn:
+        for table in schema.metadata.sorted_tables:
+            columns = [c for c in table.columns if c.name not in skip]
+            rows = (await conn.execute(sa.select(*columns))).all()
+            out[table.name] = sorted((tuple(_plain(v) for v in row) for row in rows), key=repr)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _plain(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_plain(v) for v in value)
+    return value
