@@ -1,0 +1,162 @@
+"""The rows a report reads from the history (SQLAlchemy Core, the same SQL on SQLite and PostgreSQL).
+
+Every query is bounded by the window on an indexed time column and the filters on indexed columns
+(``ix_incidents_team_created_at`` and its siblings); aggregation that the dialects would do differently
+(percentiles) is left to ``figures`` in Python, over the durations fetched here. docs/reports.md defines each figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from stormwatch.history import schema as t
+from stormwatch.reports.window import Window
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    id: str
+    created_at: float
+    first_acknowledged_at: float | None
+    first_resolved_at: float | None
+    occurrences: int
+    alerts: int
+    symptoms: int
+    team: str
+    service: str
+    priority: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    incident_id: str
+    alertname: str
+    notifications: int
+    flapping: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    run_id: str
+    incident_id: str
+    action: str
+    state: str
+    created_at: float
+    finished_at: float | None
+    saves: float | None  # seconds a successful run saves, as the action states it (rules: `saves`)
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemCount:
+    id: str
+    title: str
+    status: str
+    incidents: int
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceRow:
+    id: str
+    starts_at: float
+    ends_at: float
+    expired_at: float | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """Everything one window's figures are computed from."""
+
+    incidents: Sequence[IncidentRow]
+    reopened: frozenset[str]  # incidents with an incident.reopened entry
+    flapping_noted: frozenset[str]  # incidents with an "alert flapping" update on their timeline
+    members: Sequence[MemberRow]
+    runs: Sequence[RunRow]
+    problems: Sequence[ProblemCount]
+    silences: Sequence[SilenceRow]
+
+
+#: the reason of the incident.updated event the engine publishes when a member starts flapping
+FLAPPING_REASON = "alert flapping"
+TOP = 10
+
+
+def _opened(window: Window) -> sa.ColumnElement[bool]:
+    c = t.incidents.c
+    clauses = [c.created_at >= window.since, c.created_at < window.until]
+    f = window.filters
+    if f.team:
+        clauses.append(c.team == f.team)
+    if f.service:
+        clauses.append(c.service == f.service)
+    if f.priority:
+        clauses.append(c.priority == f.priority)
+    return sa.and_(*clauses)
+
+
+async def read_rows(engine: AsyncEngine, window: Window) -> Rows:
+    async with engine.connect() as conn:
+        return await _read(conn, window)
+
+
+async def _read(conn: AsyncConnection, window: Window) -> Rows:
+    i = t.incidents.c
+    opened = _opened(window)
+    incidents = [IncidentRow(*row) for row in await conn.execute(
+        sa.select(i.id, i.created_at, i.first_acknowledged_at, i.first_resolved_at, i.occurrences, i.alerts,
+                  i.symptoms, i.team, i.service, i.priority).where(opened))]
+    in_window = sa.select(i.id).where(opened)
+    tl = t.timeline_entries.c
+    reopened = frozenset(r[0] for r in await conn.execute(
+        sa.select(tl.incident_id).distinct().where(tl.type == "incident.reopened", tl.incident_id.in_(in_window))))
+    flapping = frozenset(r[0] for r in await conn.execute(
+        sa.select(tl.incident_id).distinct().where(tl.type == "incident.updated", tl.reason == FLAPPING_REASON,
+                                                   tl.incident_id.in_(in_window))))
+    m = t.incident_alerts.c
+    members = [MemberRow(*row) for row in await conn.execute(
+        sa.select(m.incident_id, m.alertname, m.notifications, m.flapping).where(m.incident_id.in_(in_window)))]
+    return Rows(incidents, reopened, flapping, members, await _runs(conn, window), await _problems(conn, window),
+                await _silences(conn, window))
+
+
+async def _runs(conn: AsyncConnection, window: Window) -> list[RunRow]:
+    r = t.action_runs.c
+    query = sa.select(r.run_id, r.incident_id, r.action, r.state, r.created_at, r.finished_at, r.record)
+    if window.filters.any:  # only runs of the incidents counted (a problem's run has no team, service or priority)
+        query = query.where(r.incident_id.in_(sa.select(t.incidents.c.id).where(_opened(window))))
+    else:
+        query = query.where(r.created_at >= window.since, r.created_at < window.until)
+    return [RunRow(row.run_id, row.incident_id, row.action, row.state, float(row.created_at or 0),
+                   row.finished_at, _seconds(row.record)) for row in await conn.execute(query)]
+
+
+def _seconds(record: Any) -> float | None:
+    value = record.get("saves") if isinstance(record, dict) else None
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+async def _problems(conn: AsyncConnection, window: Window) -> list[ProblemCount]:
+    """The problems with the most incidents opened in the window (linked ones only)."""
+    pi, p = t.problem_incidents.c, t.problems.c
+    count = sa.func.count(pi.incident_id).label("n")
+    query = (sa.select(p.id, p.title, p.status, count)
+             .select_from(t.problem_incidents.join(t.problems, p.id == pi.problem_id))
+             .where(pi.linked.is_(True), pi.incident_id.in_(sa.select(t.incidents.c.id).where(_opened(window))))
+             .group_by(p.id, p.title, p.status).order_by(count.desc(), p.id).limit(TOP))
+    return [ProblemCount(row.id, row.title, row.status, int(row.n)) for row in await conn.execute(query)]
+
+
+async def _silences(conn: AsyncConnection, window: Window) -> list[SilenceRow]:
+    """Silences in effect at some moment of the window (silences carry no team or service: never filtered)."""
+    s = t.silences.c
+    query = sa.select(s.id, s.starts_at, s.ends_at, s.expired_at, s.created_at).where(
+        s.starts_at < window.until, sa.func.coalesce(s.expired_at, s.ends_at) > window.since)
+    return [SilenceRow(*row) for row in await conn.execute(query)]
