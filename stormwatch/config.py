@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     history_retention_days: float = Field(default=400.0, ge=0)  # 0: keep everything
     history_batch_size: int = Field(default=200, ge=1, le=10_000)  # events written per transaction
     history_retry_max_seconds: float = Field(default=30.0, gt=0)  # longest wait between writes while it is down
+    # reports (docs/reports.md): interruptions inside and outside these hours
+    business_hours: str = "Mon-Fri 09:00-17:00 UTC"
 
     @field_validator("api_tokens")
     @classmethod
@@ -160,6 +162,14 @@ class Settings(BaseSettings):
         scheme = urlsplit(value).scheme.partition("+")[0]
         if value and scheme not in ("postgresql", "postgres", "sqlite"):
             raise ValueError("must look like postgresql://user:password@host:5432/db or sqlite:///path/to/file.db")
+        return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _business_hours(cls, value: str) -> str:
+        from stormwatch.reports.window import parse_business_hours  # the format lives with the code that uses it
+
+        parse_business_hours(value)
         return value
 
     @property

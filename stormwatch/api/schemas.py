@@ -217,3 +217,31 @@ class PreviewAnswer(BaseModel):
     matched: list[PreviewMatch]
     incidents_scanned: int
     truncated: bool = Field(description="True when more open incidents exist than were scanned")
+
+
+class ReportFigure(BaseModel):
+    value: float | None
+    previous: float | None
+    change: float | None
+    relative_change: float | None
+
+
+class Report(BaseModel):
+    """A report over the history (docs/reports.md defines each figure)."""
+
+    window: dict[str, Any]
+    business_hours: str
+    figures: dict[str, ReportFigure]
+    series: list[dict[str, Any]]
+    by_team: list[dict[str, Any]]
+    by_service: list[dict[str, Any]]
+    by_priority: list[dict[str, Any]]
+    alerts: dict[str, list[dict[str, Any]]]
+    automation: dict[str, Any]
+    problems: list[dict[str, Any]]
+    not_recorded: dict[str, str]
+
+
+class ReportCharts(BaseModel):
+    window: dict[str, Any]
+    charts: dict[str, str] = Field(description="chart name -> SVG document (no script, labels escaped)")

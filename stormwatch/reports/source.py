@@ -1,0 +1,37 @@
+"""Reports over a history database: what the API and the CLI ask (``HistoryReports.report(window)``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from stormwatch.reports.report import build_report
+from stormwatch.reports.window import BusinessHours, Window
+
+
+class HistoryUnavailable(Exception):
+    """The history database did not answer, or holds no history tables yet (the writer migrates it)."""
+
+
+class HistoryReports:
+    def __init__(self, engine: AsyncEngine, hours: BusinessHours) -> None:
+        self.engine = engine
+        self.hours = hours
+
+    async def report(self, window: Window) -> dict[str, Any]:
+        try:
+            return await build_report(self.engine, window, self.hours)
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.InterfaceError, OSError) as exc:
+            raise HistoryUnavailable(_why(exc)) from exc
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _why(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", exc)).lower()
+    if "no such table" in text or "does not exist" in text and "relation" in text:
+        return "the history database has no history yet (the history writer creates its tables when it starts)"
+    return "the history database is not answering"
