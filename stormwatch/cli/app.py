@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import typer
 
-from stormwatch.cli import actions, backtest, config, incidents, problems, rules, serve, silences, tokens, tools
+from stormwatch.cli import (actions, backtest, config, incidents, problems, reports, rules, serve, silences, tokens,
+                            tools)
 from stormwatch.cli.output import console, err
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Alerts in, incidents out.")
@@ -51,6 +52,8 @@ app.add_typer(problems.problems_app, name="problems")
 app.add_typer(tokens.tokens_app, name="tokens")
 app.command("backtest")(backtest.backtest_command)
 app.add_typer(config.config_app, name="config")
+app.command("report")(reports.report_command)
+incidents.incidents_app.command("export")(reports.incidents_export)
 
 
 def main() -> None:

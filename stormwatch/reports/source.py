@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pathlib import Path
+
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stormwatch.reports.report import build_report
@@ -28,6 +31,15 @@ class HistoryReports:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def missing_file(url: str) -> str | None:
+    """The path of a SQLite history that does not exist (opening it would create an empty one), else None."""
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite") and parsed.database and parsed.database != ":memory:" \
+            and not Path(parsed.database).exists():
+        return parsed.database
+    return None
 
 
 def _why(exc: Exception) -> str:

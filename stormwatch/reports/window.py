@@ -6,6 +6,7 @@ Buckets are UTC days, ISO weeks (Monday 00:00 UTC) or calendar months (the 1st, 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -95,11 +96,17 @@ def next_bucket(start: float, period: str) -> float:
 
 def parse_time(name: str, text: str, now: float) -> float:
     """Epoch seconds, RFC 3339 (``2026-12-01T00:00:00Z``), or a duration before ``now`` (``30d``)."""
+    if len(text) > 64:
+        raise WindowError(name, "at most 64 characters")
     text = text.strip()
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(value) or not 0 <= value < 1e11:
+            raise WindowError(name, "epoch seconds between 1970 and the year 5000")
+        return value
     try:
         return now - parse_duration(text)
     except ValueError:
@@ -115,9 +122,10 @@ def parse_time(name: str, text: str, now: float) -> float:
 
 def window(now: float, *, since: str = "30d", until: str = "", period: str = "", team: str = "", service: str = "",
            priority: str = "") -> Window:
-    """The report window from its parameters as people write them; WindowError naming the bad one."""
-    start = parse_time("since", since or "30d", now)
+    """The report window from its parameters as people write them (``since`` as a duration counts back from
+    ``until``); WindowError naming the bad one."""
     end = parse_time("until", until, now) if until else now
+    start = parse_time("since", since or "30d", end)  # a duration counts back from the window's end
     if not end > start:
         raise WindowError("since", "must be before until")
     if end - start > MAX_WINDOW_SECONDS:
