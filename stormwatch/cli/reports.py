@@ -68,7 +68,7 @@ def report_command(
 def _from_api(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
     query = urllib.parse.urlencode({k: v for k, v in params.items() if v})
     try:
-        return ask(settings, "GET", f"/api/v1/reports/summary?{query}", None, "report")  # type: ignore[no-any-return]
+        return ask(settings, "GET", f"/api/v1/reports/summary?{query}", None, "report")
     except BackendError as exc:
         err.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(exc.exit_code) from None

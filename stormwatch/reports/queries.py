@@ -107,7 +107,7 @@ async def read_rows(engine: AsyncEngine, window: Window) -> Rows:
 async def _read(conn: AsyncConnection, window: Window) -> Rows:
     i = t.incidents.c
     opened = _opened(window)
-    incidents = [IncidentRow(*row) for row in await conn.execute(
+    incidents = [IncidentRow(**row._mapping) for row in await conn.execute(
         sa.select(i.id, i.created_at, i.first_acknowledged_at, i.first_resolved_at, i.occurrences, i.alerts,
                   i.symptoms, i.team, i.service, i.priority).where(opened))]
     in_window = sa.select(i.id).where(opened)
@@ -118,7 +118,7 @@ async def _read(conn: AsyncConnection, window: Window) -> Rows:
         sa.select(tl.incident_id).distinct().where(tl.type == "incident.updated", tl.reason == FLAPPING_REASON,
                                                    tl.incident_id.in_(in_window))))
     m = t.incident_alerts.c
-    members = [MemberRow(*row) for row in await conn.execute(
+    members = [MemberRow(*row.tuple()) for row in await conn.execute(
         sa.select(m.incident_id, m.alertname, m.notifications, m.flapping).where(m.incident_id.in_(in_window)))]
     return Rows(incidents, reopened, flapping, members, await _runs(conn, window), await _problems(conn, window),
                 await _silences(conn, window))
@@ -159,4 +159,4 @@ async def _silences(conn: AsyncConnection, window: Window) -> list[SilenceRow]:
     s = t.silences.c
     query = sa.select(s.id, s.starts_at, s.ends_at, s.expired_at, s.created_at).where(
         s.starts_at < window.until, sa.func.coalesce(s.expired_at, s.ends_at) > window.since)
-    return [SilenceRow(*row) for row in await conn.execute(query)]
+    return [SilenceRow(*row.tuple()) for row in await conn.execute(query)]

@@ -30,10 +30,14 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
+def _scaled(value: Any, scale: float) -> float | None:
+    return float(value) / scale if value is not None else None
+
+
 def trend(title: str, buckets: Sequence[dict[str, Any]], series: Sequence[tuple[str, str]],
           scale: float = 1.0) -> str:
     """Lines of ``series`` ((key, label), ...) over the buckets; values divided by ``scale`` (e.g. 60: minutes)."""
-    points = [[(b.get(key) / scale) if b.get(key) is not None else None for b in buckets] for key, _ in series]
+    points = [[_scaled(b.get(key), scale) for b in buckets] for key, _ in series]
     top = max([v for line in points for v in line if v is not None] or [0.0]) or 1.0
     inner_w, inner_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
     n = max(len(buckets), 1)

@@ -178,7 +178,7 @@ def parse_business_hours(text: str) -> BusinessHours:
         if first not in DAYS or (last and last not in DAYS):
             raise ValueError(f"business hours {text!r}: days are Mon..Sun")
         a, b = DAYS.index(first), DAYS.index(last or first)
-        days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+        days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(b + 1)])
     start, end = (_minutes(text, match[name]) for name in ("start", "end"))
     if not start < end:
         raise ValueError(f"business hours {text!r}: the day's start must be before its end")

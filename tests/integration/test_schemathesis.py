@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from stormwatch.history import migrate
+from stormwatch.history.database import open_engine
 from tests.conftest import eventually, missing_tool
 from tests.integration.api_helpers import ADMIN, INGEST, start_api
 from tests.integration.helpers import stored_alerts, v2_alert
@@ -59,7 +61,11 @@ async def test_no_operation_answers_a_server_error(clean, tmp_path):
     exe = _schemathesis()
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "rules.yaml").write_text(PROBLEM_RULES)
-    async for api in start_api(clean, rules=str(tmp_path / "rules")):
+    history = f"sqlite:///{tmp_path / 'history.db'}"  # the reports' routes answer from it
+    engine = open_engine(history)
+    await migrate.upgrade(engine)
+    await engine.dispose()
+    async for api in start_api(clean, rules=str(tmp_path / "rules"), history_url=history):
         base = str(api.client.base_url).rstrip("/")
         config = _config(tmp_path, await _seed(api))
         # run as a subprocess: the worker keeps serving on this event loop meanwhile
