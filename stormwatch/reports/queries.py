@@ -112,13 +112,15 @@ async def _read(conn: AsyncConnection, window: Window) -> Rows:
                   i.symptoms, i.team, i.service, i.priority).where(opened))]
     in_window = sa.select(i.id).where(opened)
     tl = t.timeline_entries.c
+    # an incident's entries come after its opening: `at >= since` lets ix_timeline_type_at bound the scan
     reopened = frozenset(r[0] for r in await conn.execute(
-        sa.select(tl.incident_id).distinct().where(tl.type == "incident.reopened", tl.incident_id.in_(in_window))))
-    flapping = frozenset(r[0] for r in await conn.execute(
-        sa.select(tl.incident_id).distinct().where(tl.type == "incident.updated", tl.reason == FLAPPING_REASON,
+        sa.select(tl.incident_id).distinct().where(tl.type == "incident.reopened", tl.at >= window.since,
                                                    tl.incident_id.in_(in_window))))
+    flapping = frozenset(r[0] for r in await conn.execute(
+        sa.select(tl.incident_id).distinct().where(tl.type == "incident.updated", tl.at >= window.since,
+                                                   tl.reason == FLAPPING_REASON, tl.incident_id.in_(in_window))))
     m = t.incident_alerts.c
-    members = [MemberRow(*row.tuple()) for row in await conn.execute(
+    members = [MemberRow(**row._mapping) for row in await conn.execute(
         sa.select(m.incident_id, m.alertname, m.notifications, m.flapping).where(m.incident_id.in_(in_window)))]
     return Rows(incidents, reopened, flapping, members, await _runs(conn, window), await _problems(conn, window),
                 await _silences(conn, window))
@@ -159,4 +161,4 @@ async def _silences(conn: AsyncConnection, window: Window) -> list[SilenceRow]:
     s = t.silences.c
     query = sa.select(s.id, s.starts_at, s.ends_at, s.expired_at, s.created_at).where(
         s.starts_at < window.until, sa.func.coalesce(s.expired_at, s.ends_at) > window.since)
-    return [SilenceRow(*row.tuple()) for row in await conn.execute(query)]
+    return [SilenceRow(**row._mapping) for row in await conn.execute(query)]
