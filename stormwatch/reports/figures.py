@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from stormwatch.reports.queries import TOP, IncidentRow, Rows
@@ -49,34 +49,34 @@ def ratio(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
-def durations(incidents: Iterable[IncidentRow], end: Callable[[IncidentRow], float | None]) -> list[float]:
-    """Seconds from each incident's opening to ``end`` (those that have one; never negative)."""
-    out = []
-    for row in incidents:
-        moment = end(row)
-        if moment is not None:
-            out.append(max(moment - row.created_at, 0.0))
-    return out
-
-
 def incident_figures(incidents: Sequence[IncidentRow], reopened: frozenset[str]) -> dict[str, Any]:
-    """The figures a set of incidents gives on its own (the totals, a bucket, a breakdown row)."""
-    tta = durations(incidents, lambda r: r.first_acknowledged_at)
-    ttr = durations(incidents, lambda r: r.first_resolved_at)
-    notifications = sum(r.occurrences for r in incidents)
-    alerts = sum(r.alerts for r in incidents)
-    symptoms = sum(r.symptoms for r in incidents)
-    reopens = sum(1 for r in incidents if r.id in reopened)
+    """The figures a set of incidents gives on its own (the totals, a bucket, a breakdown row); one pass."""
+    tta: list[float] = []
+    ttr: list[float] = []
+    notifications = alerts = symptoms = reopens = duplicates = 0
+    for r in incidents:
+        created = r.created_at
+        acked, resolved = r.first_acknowledged_at, r.first_resolved_at
+        if acked is not None:
+            tta.append(acked - created if acked > created else 0.0)
+        if resolved is not None:
+            ttr.append(resolved - created if resolved > created else 0.0)
+        notifications += r.occurrences
+        alerts += r.alerts
+        symptoms += r.symptoms
+        if r.occurrences > r.alerts:
+            duplicates += r.occurrences - r.alerts
+        if r.id in reopened:
+            reopens += 1
+    count = len(incidents)
     return {
-        "incidents": len(incidents), "notifications": notifications,
-        "compression": ratio(notifications, len(incidents)),
-        "symptoms": symptoms, "symptom_share": ratio(symptoms, alerts + symptoms),
-        "duplicates": sum(max(r.occurrences - r.alerts, 0) for r in incidents),
+        "incidents": count, "notifications": notifications, "compression": ratio(notifications, count),
+        "symptoms": symptoms, "symptom_share": ratio(symptoms, alerts + symptoms), "duplicates": duplicates,
         "acknowledged": len(tta), "mtta_mean": mean(tta), "mtta_p50": percentile(tta, 0.5),
         "mtta_p90": percentile(tta, 0.9),
         "resolved": len(ttr), "mttr_mean": mean(ttr), "mttr_p50": percentile(ttr, 0.5),
         "mttr_p90": percentile(ttr, 0.9),
-        "reopened": reopens, "reopen_rate": ratio(reopens, len(incidents)),
+        "reopened": reopens, "reopen_rate": ratio(reopens, count),
     }
 
 
@@ -158,26 +158,16 @@ def _bucket_of(starts: list[float], at: float) -> int | None:
 
 def noisiest(rows: Rows) -> dict[str, list[dict[str, Any]]]:
     """Alert names ranked by notifications and by incidents; the flapping ones by incidents they flapped in."""
-    notifications: Counter[str] = Counter()
-    incidents: dict[str, set[str]] = defaultdict(set)
-    flapped: dict[str, set[str]] = defaultdict(set)
-    for m in rows.members:
-        name = m.alertname or "(no alertname)"
-        notifications[name] += m.notifications
-        incidents[name].add(m.incident_id)
-        if m.flapping or m.incident_id in rows.flapping_noted:
-            flapped[name].add(m.incident_id)
+    names: list[dict[str, Any]] = [{"alertname": a.alertname or "(no alertname)", "notifications": a.notifications,
+              "incidents": a.incidents, "flapping_incidents": a.flapping_incidents} for a in rows.alert_names]
 
-    def entry(name: str) -> dict[str, Any]:
-        return {"alertname": name, "notifications": notifications[name], "incidents": len(incidents[name])}
+    def top(key: str) -> list[dict[str, Any]]:
+        return sorted((n for n in names if n[key]), key=lambda n: (-n[key], n["alertname"]))[:TOP]
 
-    names = list(notifications)
-    return {
-        "by_notifications": [entry(n) for n in sorted(names, key=lambda n: (-notifications[n], n))[:TOP]],
-        "by_incidents": [entry(n) for n in sorted(names, key=lambda n: (-len(incidents[n]), n))[:TOP]],
-        "flapping": [{**entry(n), "flapping_incidents": len(flapped[n])}
-                     for n in sorted(flapped, key=lambda n: (-len(flapped[n]), n))[:TOP]],
-    }
+    plain = ("alertname", "notifications", "incidents")
+    return {"by_notifications": [{k: n[k] for k in plain} for n in top("notifications")],
+            "by_incidents": [{k: n[k] for k in plain} for n in top("incidents")],
+            "flapping": top("flapping_incidents")}
 
 
 def trend(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, dict[str, Any]]:

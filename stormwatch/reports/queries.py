@@ -33,11 +33,13 @@ class IncidentRow:
 
 
 @dataclass(frozen=True, slots=True)
-class MemberRow:
-    incident_id: str
+class AlertNameRow:
+    """One alert name over the member alerts of the window's incidents."""
+
     alertname: str
-    notifications: int
-    flapping: bool
+    notifications: int  # sum of its members' notifications
+    incidents: int  # incidents it was a member of
+    flapping_incidents: int  # of those, incidents it was recorded flapping in (docs/reports.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +76,10 @@ class Rows:
 
     incidents: Sequence[IncidentRow]
     reopened: frozenset[str]  # incidents with an incident.reopened entry
-    flapping_noted: frozenset[str]  # incidents with an "alert flapping" update on their timeline
-    members: Sequence[MemberRow]
     runs: Sequence[RunRow]
-    problems: Sequence[ProblemCount]
     silences: Sequence[SilenceRow]
+    alert_names: Sequence[AlertNameRow] = ()  # the lists: read for the report's own window only
+    problems: Sequence[ProblemCount] = ()
 
 
 #: the reason of the incident.updated event the engine publishes when a member starts flapping
@@ -99,15 +100,16 @@ def _opened(window: Window) -> sa.ColumnElement[bool]:
     return sa.and_(*clauses)
 
 
-async def read_rows(engine: AsyncEngine, window: Window) -> Rows:
+async def read_rows(engine: AsyncEngine, window: Window, *, lists: bool = True) -> Rows:
+    """The window's rows; ``lists``: also the alert names and problems (the previous window needs none)."""
     async with engine.connect() as conn:
-        return await _read(conn, window)
+        return await _read(conn, window, lists)
 
 
-async def _read(conn: AsyncConnection, window: Window) -> Rows:
+async def _read(conn: AsyncConnection, window: Window, lists: bool) -> Rows:
     i = t.incidents.c
     opened = _opened(window)
-    incidents = [IncidentRow(**row._mapping) for row in await conn.execute(
+    incidents = [IncidentRow(*row) for row in await conn.execute(  # type: ignore[call-arg]
         sa.select(i.id, i.created_at, i.first_acknowledged_at, i.first_resolved_at, i.occurrences, i.alerts,
                   i.symptoms, i.team, i.service, i.priority).where(opened))]
     in_window = sa.select(i.id).where(opened)
@@ -116,14 +118,23 @@ async def _read(conn: AsyncConnection, window: Window) -> Rows:
     reopened = frozenset(r[0] for r in await conn.execute(
         sa.select(tl.incident_id).distinct().where(tl.type == "incident.reopened", tl.at >= window.since,
                                                    tl.incident_id.in_(in_window))))
-    flapping = frozenset(r[0] for r in await conn.execute(
-        sa.select(tl.incident_id).distinct().where(tl.type == "incident.updated", tl.at >= window.since,
-                                                   tl.reason == FLAPPING_REASON, tl.incident_id.in_(in_window))))
-    m = t.incident_alerts.c
-    members = [MemberRow(**row._mapping) for row in await conn.execute(
-        sa.select(m.incident_id, m.alertname, m.notifications, m.flapping).where(m.incident_id.in_(in_window)))]
-    return Rows(incidents, reopened, flapping, members, await _runs(conn, window), await _problems(conn, window),
-                await _silences(conn, window))
+    rows = Rows(incidents, reopened, await _runs(conn, window), await _silences(conn, window))
+    if not lists:
+        return rows
+    return Rows(rows.incidents, rows.reopened, rows.runs, rows.silences, await _alert_names(conn, window, in_window),
+                await _problems(conn, window))
+
+
+async def _alert_names(conn: AsyncConnection, window: Window, in_window: sa.Select[Any]) -> list[AlertNameRow]:
+    """Per alert name: notifications, incidents, incidents flapped in (aggregated in SQL: one row per name)."""
+    m, tl = t.incident_alerts.c, t.timeline_entries.c
+    noted = sa.select(tl.incident_id).where(tl.type == "incident.updated", tl.at >= window.since,
+                                            tl.reason == FLAPPING_REASON, tl.incident_id.in_(in_window))
+    flapped = sa.case((sa.or_(m.flapping.is_(True), m.incident_id.in_(noted)), m.incident_id))
+    query = (sa.select(m.alertname, sa.func.sum(m.notifications), sa.func.count(sa.distinct(m.incident_id)),
+                       sa.func.count(sa.distinct(flapped)))
+             .where(m.incident_id.in_(in_window)).group_by(m.alertname))
+    return [AlertNameRow(name, int(n or 0), int(k), int(f)) for name, n, k, f in await conn.execute(query)]
 
 
 async def _runs(conn: AsyncConnection, window: Window) -> list[RunRow]:

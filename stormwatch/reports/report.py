@@ -42,4 +42,5 @@ def compose(current: Rows, previous: Rows, window: Window, hours: BusinessHours)
 
 
 async def build_report(engine: AsyncEngine, window: Window, hours: BusinessHours) -> dict[str, Any]:
-    return compose(await read_rows(engine, window), await read_rows(engine, window.previous), window, hours)
+    return compose(await read_rows(engine, window), await read_rows(engine, window.previous, lists=False), window,
+                   hours)
