@@ -162,7 +162,10 @@ class BusinessHours:
         return moment.weekday() in self.days and self.start_minute <= minute < self.end_minute
 
     def describe(self) -> str:
-        names = ",".join(DAYS[d].capitalize() for d in sorted(self.days))
+        days = sorted(self.days)
+        names = ",".join(DAYS[d].capitalize() for d in days)
+        if len(days) > 2 and days == list(range(days[0], days[-1] + 1)):
+            names = f"{DAYS[days[0]].capitalize()}-{DAYS[days[-1]].capitalize()}"
         return (f"{names} {self.start_minute // 60:02d}:{self.start_minute % 60:02d}-"
                 f"{self.end_minute // 60:02d}:{self.end_minute % 60:02d} {self.zone}")
 

@@ -15,7 +15,7 @@ from events import builders
 from stormwatch.history.store import HistoryStore, IncidentDetail
 
 DAY = 86400.0
-#: the report's end: Monday 2026-11-30 00:00 UTC
+#: the report's end: Tuesday 2026-12-01 00:00 UTC
 END = 1_796_083_200.0
 TEAMS = ("dba", "web", "net")
 SERVICES = ("orders", "payments", "search", "")
