@@ -4,6 +4,7 @@ breakdowns by team, service and priority, and the top lists. The document every 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,5 +43,8 @@ def compose(current: Rows, previous: Rows, window: Window, hours: BusinessHours)
 
 
 async def build_report(engine: AsyncEngine, window: Window, hours: BusinessHours) -> dict[str, Any]:
-    return compose(await read_rows(engine, window), await read_rows(engine, window.previous, lists=False), window,
-                   hours)
+    """Read both windows, then compute in a thread: a long window's figures take CPU time the event loop (and the
+    worker's alert pipeline on it) must not wait for."""
+    current = await read_rows(engine, window)
+    previous = await read_rows(engine, window.previous, lists=False)
+    return await asyncio.to_thread(compose, current, previous, window, hours)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncio
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -18,14 +19,20 @@ class HistoryUnavailable(Exception):
     """The history database did not answer, or holds no history tables yet (the writer migrates it)."""
 
 
+#: reports computed at once by one process; more wait their turn (each reads two windows and computes in a thread)
+CONCURRENT_REPORTS = 2
+
+
 class HistoryReports:
     def __init__(self, engine: AsyncEngine, hours: BusinessHours) -> None:
         self.engine = engine
         self.hours = hours
+        self._turns = asyncio.Semaphore(CONCURRENT_REPORTS)
 
     async def report(self, window: Window) -> dict[str, Any]:
         try:
-            return await build_report(self.engine, window, self.hours)
+            async with self._turns:
+                return await build_report(self.engine, window, self.hours)
         except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.InterfaceError, OSError) as exc:
             raise HistoryUnavailable(_why(exc)) from exc
 
