@@ -30,11 +30,17 @@ ROW_FIGURES = ("incidents", "notifications", "compression", "mtta_mean", "mtta_p
 SUCCEEDED, FAILED = "succeeded", "failed"
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-quantile (0..1) of ``values``, interpolated linearly between closest ranks; None when empty."""
+def percentile(values: Sequence[float], q: float, *, ordered: bool = False) -> float | None:
+    """The q-quantile (0..1) of ``values`` (already sorted when ``ordered``), interpolated linearly between closest
+    ranks; None when empty."""
     if not values:
         return None
-    ordered = sorted(values)
+    if not ordered:
+        values = sorted(values)
+    return _interpolate(values, q)
+
+
+def _interpolate(ordered: Sequence[float], q: float) -> float:
     rank = q * (len(ordered) - 1)
     low = math.floor(rank)
     high = min(low + 1, len(ordered) - 1)
@@ -69,13 +75,15 @@ def incident_figures(incidents: Sequence[IncidentRow], reopened: frozenset[str])
         if r.id in reopened:
             reopens += 1
     count = len(incidents)
+    tta.sort()
+    ttr.sort()
     return {
         "incidents": count, "notifications": notifications, "compression": ratio(notifications, count),
         "symptoms": symptoms, "symptom_share": ratio(symptoms, alerts + symptoms), "duplicates": duplicates,
-        "acknowledged": len(tta), "mtta_mean": mean(tta), "mtta_p50": percentile(tta, 0.5),
-        "mtta_p90": percentile(tta, 0.9),
-        "resolved": len(ttr), "mttr_mean": mean(ttr), "mttr_p50": percentile(ttr, 0.5),
-        "mttr_p90": percentile(ttr, 0.9),
+        "acknowledged": len(tta), "mtta_mean": mean(tta), "mtta_p50": percentile(tta, 0.5, ordered=True),
+        "mtta_p90": percentile(tta, 0.9, ordered=True),
+        "resolved": len(ttr), "mttr_mean": mean(ttr), "mttr_p50": percentile(ttr, 0.5, ordered=True),
+        "mttr_p90": percentile(ttr, 0.9, ordered=True),
         "reopened": reopens, "reopen_rate": ratio(reopens, count),
     }
 

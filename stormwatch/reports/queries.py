@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -18,8 +18,7 @@ from stormwatch.history import schema as t
 from stormwatch.reports.window import Window
 
 
-@dataclass(frozen=True, slots=True)
-class IncidentRow:
+class IncidentRow(NamedTuple):
     id: str
     created_at: float
     first_acknowledged_at: float | None
@@ -32,8 +31,7 @@ class IncidentRow:
     priority: str
 
 
-@dataclass(frozen=True, slots=True)
-class AlertNameRow:
+class AlertNameRow(NamedTuple):
     """One alert name over the member alerts of the window's incidents."""
 
     alertname: str
@@ -42,8 +40,7 @@ class AlertNameRow:
     flapping_incidents: int  # of those, incidents it was recorded flapping in (docs/reports.md)
 
 
-@dataclass(frozen=True, slots=True)
-class RunRow:
+class RunRow(NamedTuple):
     run_id: str
     incident_id: str
     action: str
@@ -53,16 +50,14 @@ class RunRow:
     saves: float | None  # seconds a successful run saves, as the action states it (rules: `saves`)
 
 
-@dataclass(frozen=True, slots=True)
-class ProblemCount:
+class ProblemCount(NamedTuple):
     id: str
     title: str
     status: str
     incidents: int
 
 
-@dataclass(frozen=True, slots=True)
-class SilenceRow:
+class SilenceRow(NamedTuple):
     id: str
     starts_at: float
     ends_at: float
@@ -109,7 +104,7 @@ async def read_rows(engine: AsyncEngine, window: Window, *, lists: bool = True) 
 async def _read(conn: AsyncConnection, window: Window, lists: bool) -> Rows:
     i = t.incidents.c
     opened = _opened(window)
-    incidents = [IncidentRow(*row) for row in await conn.execute(  # type: ignore[call-arg]
+    incidents = [IncidentRow._make(row) for row in await conn.execute(
         sa.select(i.id, i.created_at, i.first_acknowledged_at, i.first_resolved_at, i.occurrences, i.alerts,
                   i.symptoms, i.team, i.service, i.priority).where(opened))]
     in_window = sa.select(i.id).where(opened)
@@ -172,4 +167,4 @@ async def _silences(conn: AsyncConnection, window: Window) -> list[SilenceRow]:
     s = t.silences.c
     query = sa.select(s.id, s.starts_at, s.ends_at, s.expired_at, s.created_at).where(
         s.starts_at < window.until, sa.func.coalesce(s.expired_at, s.ends_at) > window.since)
-    return [SilenceRow(**row._mapping) for row in await conn.execute(query)]
+    return [SilenceRow._make(row) for row in await conn.execute(query)]

@@ -146,6 +146,11 @@ def window(now: float, *, since: str = "30d", until: str = "", period: str = "",
 _HOURS = re.compile(r"(?P<days>[A-Za-z,-]+)\s+(?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})(?:\s+(?P<tz>\S+))?")
 
 
+OFFSET_STEP = 900
+#: zone -> 15-minute step of UTC -> the zone's UTC offset then (seconds)
+_OFFSETS: dict[str, dict[int, float]] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class BusinessHours:
     """Weekdays and a daily span in one time zone (``Mon-Fri 09:00-17:00 Europe/Paris``); no holidays (service
@@ -157,9 +162,22 @@ class BusinessHours:
     zone: str = "UTC"
 
     def contains(self, at: float) -> bool:
-        moment = datetime.fromtimestamp(at, ZoneInfo(self.zone))
-        minute = moment.hour * 60 + moment.minute
-        return moment.weekday() in self.days and self.start_minute <= minute < self.end_minute
+        local = at + self._offset(int(at // OFFSET_STEP))
+        minute = int(local % 86400) // 60
+        weekday = (int(local // 86400) + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
+        return weekday in self.days and self.start_minute <= minute < self.end_minute
+
+    def _offset(self, step: int) -> float:
+        """The zone's UTC offset (seconds) during a 15-minute step of UTC: every offset change in the time zone
+        database falls on a quarter hour, so one look-up serves the whole step (reports ask for many)."""
+        cache = _OFFSETS.setdefault(self.zone, {})
+        offset = cache.get(step)
+        if offset is None:
+            moment = datetime.fromtimestamp(step * OFFSET_STEP, ZoneInfo(self.zone))
+            offset = cache[step] = (moment.utcoffset() or timedelta()).total_seconds()
+            if len(cache) > 1_000_000:
+                cache.clear()
+        return offset
 
     def describe(self) -> str:
         days = sorted(self.days)

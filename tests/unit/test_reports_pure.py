@@ -95,3 +95,17 @@ def test_an_actions_saves_reaches_its_run() -> None:
     run = ActionRun.new(run_id="r1", action="restart", saves=action.saves)
     assert run.stored()["saves"] == "900.0"
     assert ActionRun.from_stored(run.stored()).saves == 900.0
+
+
+@pytest.mark.parametrize("zone", ["Europe/Paris", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu",
+                                  "Australia/Lord_Howe", "UTC"])
+def test_business_hours_agree_with_the_zone_database_across_a_year(zone: str) -> None:
+    """The offset cache against datetime's own conversion, every 7 min 13 s over a year (transitions included)."""
+    from zoneinfo import ZoneInfo
+
+    hours = parse_business_hours(f"Mon-Fri 08:30-17:45 {zone}")
+    start = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    for at in range(int(start), int(start) + 366 * 86400, 7 * 60 + 13):
+        local = datetime.fromtimestamp(at, ZoneInfo(zone))
+        minute = local.hour * 60 + local.minute
+        assert hours.contains(at) == (local.weekday() < 5 and 510 <= minute < 1065), (zone, at)
