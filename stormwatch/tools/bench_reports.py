@@ -45,16 +45,20 @@ def _rows(n: int, end: float, days: float, rnd: random.Random) -> dict[str, list
                 "alertname": rnd.choice(NAMES), "status": "resolved", "labels": {}, "state": {},
                 "first_seen": created, "last_seen": created, "notifications": rnd.randint(1, 10),
                 "flapping": rnd.random() < 0.02, "version": "v"} for k in range(2)]
-    timeline = [{"event_id": f"{iid}:{kind}", "type": f"incident.{kind}", "incident_id": iid, "at": at,
-                 "reason": kind} for kind, at in (("created", created), ("acknowledged", acked),
-                                                  ("resolved", resolved)) if at is not None]
+    timeline = [_entry(iid, kind, at) for kind, at in (("created", created), ("acknowledged", acked),
+                                                       ("resolved", resolved)) if at is not None]
     if resolved and rnd.random() < 0.1:
-        timeline.append({"event_id": f"{iid}:reopened", "type": "incident.reopened", "incident_id": iid,
-                         "at": resolved + 60, "reason": "reopened"})
+        timeline.append(_entry(iid, "reopened", resolved + 60))
     runs = [{"run_id": f"run-{n}", "incident_id": iid, "action": "restart", "type": "http", "state":
              rnd.choice(("succeeded", "failed")), "created_at": created + 10, "finished_at": created + 30,
              "record": {"saves": "600"}, "version": "v"}] if rnd.random() < 0.2 else []
     return {"incidents": [incident], "incident_alerts": members, "timeline_entries": timeline, "action_runs": runs}
+
+
+def _entry(incident_id: str, kind: str, at: float) -> dict[str, Any]:
+    """A timeline_entries row (a table row, not an event: events are built by events.builders)."""
+    return dict(event_id=f"{incident_id}:{kind}", type=f"incident.{kind}", incident_id=incident_id, at=at,
+                reason=kind)
 
 
 async def fill(url: str, incidents: int, end: float, days: float, seed: int = 1) -> float:
