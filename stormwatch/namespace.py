@@ -5,8 +5,8 @@ from __future__ import annotations
 import aio_pika
 
 from actions.topology import ActionNames, delete_actions
-from correlation.keyspace import Keyspace
-from correlation.store import IncidentStore
+from correlation.store.keyspace import Keyspace
+from correlation.store.store import IncidentStore
 from events.names import BrokerNames
 from ingest.topology import Names, delete
 from stormwatch.config import Settings

@@ -12,10 +12,10 @@ from typing import Any
 from redis.asyncio import Redis
 
 from actions.state import ActionState
-from correlation.keyspace import Keyspace
-from correlation.links import Links
-from correlation.silences import SilenceStore
-from correlation.store import IncidentStore
+from correlation.store.keyspace import Keyspace
+from correlation.store.links import Links
+from correlation.store.silences import SilenceStore
+from correlation.store.store import IncidentStore
 from stormwatch.history.store import IncidentDetail
 
 RUNS_PER_INCIDENT = 200

@@ -97,7 +97,7 @@ incident_alerts = sa.Table(
     sa.Column("alertname", Name, nullable=False, server_default=""),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("labels", Json, nullable=False),
-    sa.Column("state", Json, nullable=False),  # correlation.model.AlertState.public(): what `restore` writes back
+    sa.Column("state", Json, nullable=False),  # correlation.core.model.AlertState.public(): what `restore` writes back
     sa.Column("first_seen", Time, nullable=False),
     sa.Column("last_seen", Time, nullable=False),
     sa.Column("notifications", sa.Integer, nullable=False, server_default="0"),
