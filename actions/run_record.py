@@ -32,7 +32,7 @@ Number = float | int
 
 _JSON = frozenset({"inputs", "output", "saved"})
 _NUMBERS = frozenset({"event_at", "created_at", "finished_at", "started_at", "expires_at", "verify_at", "verified_at",
-                      "decided_at", "duration"})
+                      "decided_at", "duration", "saves"})
 
 
 class ActionRun(BaseModel):
@@ -72,6 +72,7 @@ class ActionRun(BaseModel):
     verify_at: Number | None = None
     verified: str | None = None  # remediated | escalated
     verified_at: Number | None = None
+    saves: Number | None = None  # seconds one successful run saves, as its action states (`saves`): reports
     #: fields this version does not know, or whose text is not of their type: kept verbatim
     extra: dict[str, str] = {}
 

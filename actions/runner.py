@@ -149,7 +149,8 @@ class ActionRunner:
         run = ActionRun.new(run_id=plan.run_id, incident="" if problem else subject["id"], action=action.name,
                             type=action.type, rule=subject.get("rule", ""), trigger=plan.trigger,
                             event_id=saved["event_id"], event_at=saved.get("at") or 0.0, created_at=now,
-                            **({"problem": problem["id"]} if problem else {}))
+                            **({"problem": problem["id"]} if problem else {}),
+                            **({"saves": action.saves} if action.saves is not None else {}))
         while True:
             status, state = await self.state.claim(plan.run_id, self.owner, self.lease(action), run)
             if status == "settled":

@@ -250,6 +250,8 @@ class ActionPolicies(ActionModel):
     breaker: Breaker = Breaker()
     retry: Retry = Retry()
     verify: Verify | None = None
+    #: the people's time one successful run saves (a duration, e.g. ``15m``): the reports' "time saved"
+    saves: PositiveDuration | None = None
 
 
 # --- triggers on group rules ----------------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ from stormwatch.actions_app import ActionsService
 from stormwatch.history.database import open_engine
 from stormwatch.history.queries import HistoryQueries
 from stormwatch.history.service import HistoryService
+from stormwatch.reports.source import HistoryReports
+from stormwatch.reports.window import parse_business_hours
 from stormwatch.api.app import build_app
 from stormwatch.api.common import ApiServices
 from stormwatch.api.stream import EventStream
@@ -107,6 +109,7 @@ class Worker:
         self.actions: ActionsService | None = None  # when STORMWATCH_ACTIONS_ENABLED
         self.history: HistoryService | None = None  # when STORMWATCH_HISTORY_ENABLED
         self._history_engine: AsyncEngine | None = None  # the API's reads of the history
+        self.reports: HistoryReports | None = None  # the API's reports, when the worker has a history database
 
     async def connect(self) -> None:
         s = self.settings
@@ -227,7 +230,7 @@ class Worker:
             client_address=ClientAddress(s.http_trusted_proxies),
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             actions=ActionState(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
-            stream=self.stream, console=True, history=self._history_queries(),
+            stream=self.stream, console=True, history=self._history_queries(), reports=self._reports(),
         )
         host, port = s.http_address
         limits = HttpLimits(header_timeout=s.http_header_timeout_seconds, body_timeout=s.http_body_timeout_seconds,
@@ -317,6 +320,15 @@ class Worker:
             self._stalled_logged = False
         return {"consumer": live}
 
+    def _reports(self) -> HistoryReports | None:
+        """Reports read the history database the writer fills (this worker's, or another process's given
+        STORMWATCH_HISTORY_URL); none without one."""
+        s = self.settings
+        if not (s.history_enabled or s.history_url):
+            return None
+        self.reports = HistoryReports(open_engine(s.history_database), parse_business_hours(s.business_hours))
+        return self.reports
+
     async def readiness(self) -> dict[str, bool]:
         return {
             "redis": bool(self.store and await self.store.ping()),
@@ -339,6 +351,8 @@ class Worker:
             await self.history.stop()
         if self._history_engine is not None:
             await self._history_engine.dispose()
+        if self.reports is not None:
+            await self.reports.close()
         if self.stream is not None:
             await self.stream.close()  # ends open event streams, so the HTTP server stops at once
         if self.ops is not None:

@@ -138,6 +138,8 @@ class Settings(BaseSettings):
     # restore from the history by itself when Redis lost its data (its `whole` marker gone), checked this often
     history_auto_restore: bool = True
     history_restore_check_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # reports (docs/reports.md): interruptions inside and outside these hours
+    business_hours: str = "Mon-Fri 09:00-17:00 UTC"
 
     @field_validator("api_tokens")
     @classmethod
@@ -195,6 +197,14 @@ class Settings(BaseSettings):
         scheme = urlsplit(value).scheme.partition("+")[0]
         if value and scheme not in ("postgresql", "postgres", "sqlite"):
             raise ValueError("must look like postgresql://user:password@host:5432/db or sqlite:///path/to/file.db")
+        return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _business_hours(cls, value: str) -> str:
+        from stormwatch.reports.window import parse_business_hours  # the format lives with the code that uses it
+
+        parse_business_hours(value)
         return value
 
     @property

@@ -26,6 +26,7 @@ from stormwatch.api.incidents import incident_routes
 from stormwatch.api.ingest import ingest_routes
 from stormwatch.api.openapi import openapi_document
 from stormwatch.api.problems import problem_routes
+from stormwatch.api.reports import report_routes
 from stormwatch.api.rules import rule_routes
 from stormwatch.api.silences import silence_routes
 from stormwatch.api.stream import stream_routes
@@ -98,6 +99,8 @@ def build_app(services: ApiServices, *, registry: CollectorRegistry | None = Non
         routes += stream_routes(services)
     if services.history is not None:
         routes += history_routes(services)
+    if services.reports is not None:
+        routes += report_routes(services)
     if services.console:
         routes += console_routes()
     return Starlette(routes=routes)

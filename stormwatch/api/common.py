@@ -63,6 +63,12 @@ class EventFeed(Protocol):
     def unsubscribe(self, queue: Any) -> None: ...
 
 
+class ReportSource(Protocol):
+    """Reports over the history (stormwatch.reports.source.HistoryReports); raises HistoryUnavailable."""
+
+    async def report(self, window: Any) -> dict[str, Any]: ...
+
+
 class RulesControl(Protocol):
     """The running worker's rules (the shell's Worker implements it)."""
 
@@ -89,6 +95,7 @@ class ApiServices:
     links: Links | None = None  # problems, symptoms
     actions: ActionRuns | None = None
     stream: EventFeed | None = None
+    reports: ReportSource | None = None  # the history's reports (served when the worker has a history database)
     console: bool = False  # serve the web console's static files at /console/
     max_body_bytes: int = 1 << 20
     auth_limiter: AuthFailureLimiter | None = None  # failed authentications per client address (429 past them)

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from stormwatch.api import schemas as s
+from stormwatch.api.reports import PARAMETERS as REPORT_PARAMETERS
 
 #: (method, path, summary, role, request body model or media type, {status: response model or None})
 OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
@@ -74,6 +75,10 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
      None, {200: s.RulesSummary, 422: s.RuleErrors}),
     ("post", "/api/v1/rules/validate", "Validate a candidate rule file (YAML body; ?file=name.yaml)", "read",
      "application/yaml", {200: s.RuleErrors, 400: s.Error, 422: s.RuleErrors, 503: s.Error}),
+    ("get", "/api/v1/reports/summary", "Report over the history: figures with their trend, series, breakdowns, "
+     "top lists (format=csv: CSV)", "read", None, {200: s.Report, 400: s.Error, 503: s.Error}),
+    ("get", "/api/v1/reports/charts", "The same report's charts as server-drawn SVG", "read", None,
+     {200: s.ReportCharts, 400: s.Error, 503: s.Error}),
     ("get", "/metrics", "Prometheus metrics (Authorization: Bearer STORMWATCH_METRICS_TOKEN when that is set)", "",
      None, {200: None, 401: None}),
     ("get", "/healthz", "Liveness", "", None, {200: None}),
@@ -85,7 +90,7 @@ MODELS: list[type[BaseModel]] = [
     s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody, s.PriorityBody, s.SilenceBody,
     s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage, s.ProblemAnswer, s.LinkBody,
     s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami, s.HistoryIncident, s.HistoryPage,
-    s.HistoryIncidentDetail]
+    s.HistoryIncidentDetail, s.Report, s.ReportCharts]
 
 
 def _ref(model: Any) -> dict[str, Any]:
@@ -144,6 +149,12 @@ def openapi_document(version: str) -> dict[str, Any]:
             op["parameters"] = [{"name": "file", "in": "query", "schema": {"type": "string"},
                                  "description": "the candidate's file name: [A-Za-z0-9_][A-Za-z0-9_.-]*.yaml or .yml, "
                                                 "at most 128 characters; default candidate.yaml"}]
+        if path.startswith("/api/v1/reports/"):
+            op["parameters"] = [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d}
+                                for n, d in REPORT_PARAMETERS]
+            if path.endswith("/summary"):
+                op["parameters"].append({"name": "format", "in": "query", "description": "json (default) or csv",
+                                         "schema": {"type": "string", "enum": ["json", "csv"]}})
         if isinstance(request, str):
             op["requestBody"] = {"required": True, "content": {request: {"schema": {}}}}
         elif request is not None:
@@ -155,6 +166,8 @@ def openapi_document(version: str) -> dict[str, Any]:
             op["responses"][str(status)] = answer
         if request is not None and role:
             op["responses"].setdefault("413", {"description": "body larger than STORMWATCH_MAX_BODY_BYTES"})
+        if path == "/api/v1/reports/summary":
+            op["responses"]["200"]["content"]["text/csv"] = {"schema": {"type": "string"}}
         if role == "ingest":
             op["responses"]["503"] = {"description": "RabbitMQ unavailable: nothing accepted; see Retry-After"}
         paths.setdefault(path, {})[method] = op

@@ -259,3 +259,29 @@ class HistoryIncidentDetail(HistoryIncident):
     timeline: list[dict[str, Any]] = Field(description="one entry per event: at, type, by, reason, event_id")
     runs: list[dict[str, Any]]
     problems: list[str]
+class ReportFigure(BaseModel):
+    value: float | None
+    previous: float | None
+    change: float | None
+    relative_change: float | None
+
+
+class Report(BaseModel):
+    """A report over the history (docs/reports.md defines each figure)."""
+
+    window: dict[str, Any]
+    business_hours: str
+    figures: dict[str, ReportFigure]
+    series: list[dict[str, Any]]
+    by_team: list[dict[str, Any]]
+    by_service: list[dict[str, Any]]
+    by_priority: list[dict[str, Any]]
+    alerts: dict[str, list[dict[str, Any]]]
+    automation: dict[str, Any]
+    problems: list[dict[str, Any]]
+    not_recorded: dict[str, str]
+
+
+class ReportCharts(BaseModel):
+    window: dict[str, Any]
+    charts: dict[str, str] = Field(description="chart name -> SVG document (no script, labels escaped)")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import typer
 
 from stormwatch.cli import (
-    actions, backtest, config, history, incidents, problems, recording, rules, serve, silences, tokens, tools,
+    actions, backtest, config, history, incidents, problems, recording, reports, rules, serve, silences, tokens,
+    tools,
 )
 from stormwatch.cli.output import console, err
 
@@ -55,6 +56,8 @@ app.command("backtest")(backtest.backtest_command)
 app.add_typer(recording.recording_app, name="recording")
 app.add_typer(config.config_app, name="config")
 app.add_typer(history.history_app, name="history")
+app.command("report")(reports.report_command)
+incidents.incidents_app.command("export")(reports.incidents_export)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ import { h, replace } from './dom.js';
 import { clearListeners, emit } from './live.js';
 import { incidentList, incidentPage } from './incidents.js';
 import { problemList, problemPage } from './problems.js';
+import { reportsPage } from './reports.js';
 import { silencesPage } from './silences.js';
 import { refusal, session } from './session.js';
 
@@ -57,6 +58,7 @@ function route() {
     incidents: () => (id ? incidentPage(main, id) : incidentList(main)),
     problems: () => (id ? problemPage(main, id) : problemList(main)),
     silences: () => silencesPage(main),
+    reports: () => reportsPage(main),
   }[section] || (() => incidentList(main));
   view();
 }

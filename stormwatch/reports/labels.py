@@ -1,0 +1,59 @@
+"""How people read the figures: a label for each, and its value as text (durations, shares, counts). The terminal
+tables and the HTML page share these; the JSON and CSV keep raw numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LABELS = {
+    "incidents": "Incidents opened", "notifications": "Notifications received",
+    "compression": "Notifications per incident", "symptoms": "Symptoms attached",
+    "symptom_share": "Alerts correlated as symptoms", "duplicates": "Repeated notifications",
+    "acknowledged": "Incidents acknowledged", "mtta_mean": "MTTA mean", "mtta_p50": "MTTA p50", "mtta_p90": "MTTA p90",
+    "resolved": "Incidents resolved", "mttr_mean": "MTTR mean", "mttr_p50": "MTTR p50", "mttr_p90": "MTTR p90",
+    "reopened": "Incidents reopened", "reopen_rate": "Reopen rate",
+    "interruptions_business_hours": "Interruptions in business hours",
+    "interruptions_outside_business_hours": "Interruptions outside business hours",
+    "action_runs": "Action runs", "action_success_rate": "Action success rate",
+    "resolved_after_action": "Resolved after an action", "time_saved_seconds": "Time saved by actions",
+    "silences": "Silences created", "silenced_seconds": "Silenced time",
+}
+DURATIONS = frozenset({"mtta_mean", "mtta_p50", "mtta_p90", "mttr_mean", "mttr_p50", "mttr_p90",
+                       "time_saved_seconds", "silenced_seconds"})
+SHARES = frozenset({"symptom_share", "reopen_rate", "action_success_rate"})
+
+
+def duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f}m"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def show(name: str, value: Any) -> str:
+    if value is None:
+        return "–"
+    if name in DURATIONS:
+        return duration(float(value))
+    if name in SHARES:
+        return f"{100 * value:.1f}%"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def change(name: str, figure: dict[str, Any]) -> str:
+    """The change against the previous window, as text (``+12``, ``-3.5m``, ``+4.0 pt``)."""
+    delta = figure.get("change")
+    if delta is None:
+        return ""
+    sign = "+" if delta > 0 else "-" if delta < 0 else "±"
+    if name in SHARES:
+        return f"{sign}{abs(100 * delta):.1f} pt"
+    if name in DURATIONS:
+        return sign + duration(abs(delta))
+    return f"{sign}{abs(delta):,.2f}" if isinstance(delta, float) and not delta.is_integer() else \
+        f"{sign}{abs(int(delta)):,}"

@@ -1,0 +1,170 @@
+"""The rows a report reads from the history (SQLAlchemy Core, the same SQL on SQLite and PostgreSQL).
+
+Every query is bounded by the window on an indexed time column and the filters on indexed columns
+(``ix_incidents_team_created_at`` and its siblings); aggregation that the dialects would do differently
+(percentiles) is left to ``figures`` in Python, over the durations fetched here. docs/reports.md defines each figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from stormwatch.history import schema as t
+from stormwatch.reports.window import Window
+
+
+class IncidentRow(NamedTuple):
+    id: str
+    created_at: float
+    first_acknowledged_at: float | None
+    first_resolved_at: float | None
+    occurrences: int
+    alerts: int
+    symptoms: int
+    team: str
+    service: str
+    priority: str
+
+
+class AlertNameRow(NamedTuple):
+    """One alert name over the member alerts of the window's incidents."""
+
+    alertname: str
+    notifications: int  # sum of its members' notifications
+    incidents: int  # incidents it was a member of
+    flapping_incidents: int  # of those, incidents it was recorded flapping in (docs/reports.md)
+
+
+class RunRow(NamedTuple):
+    run_id: str
+    incident_id: str
+    action: str
+    state: str
+    created_at: float
+    finished_at: float | None
+    saves: float | None  # seconds a successful run saves, as the action states it (rules: `saves`)
+
+
+class ProblemCount(NamedTuple):
+    id: str
+    title: str
+    status: str
+    incidents: int
+
+
+class SilenceRow(NamedTuple):
+    id: str
+    starts_at: float
+    ends_at: float
+    expired_at: float | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """Everything one window's figures are computed from."""
+
+    incidents: Sequence[IncidentRow]
+    reopened: frozenset[str]  # incidents with an incident.reopened entry
+    runs: Sequence[RunRow]
+    silences: Sequence[SilenceRow]
+    alert_names: Sequence[AlertNameRow] = ()  # the lists: read for the report's own window only
+    problems: Sequence[ProblemCount] = ()
+
+
+#: the reason of the incident.updated event the engine publishes when a member starts flapping
+FLAPPING_REASON = "alert flapping"
+TOP = 10
+
+
+def _opened(window: Window) -> sa.ColumnElement[bool]:
+    c = t.incidents.c
+    clauses = [c.created_at >= window.since, c.created_at < window.until]
+    f = window.filters
+    if f.team:
+        clauses.append(c.team == f.team)
+    if f.service:
+        clauses.append(c.service == f.service)
+    if f.priority:
+        clauses.append(c.priority == f.priority)
+    return sa.and_(*clauses)
+
+
+async def read_rows(engine: AsyncEngine, window: Window, *, lists: bool = True) -> Rows:
+    """The window's rows; ``lists``: also the alert names and problems (the previous window needs none)."""
+    async with engine.connect() as conn:
+        return await _read(conn, window, lists)
+
+
+async def _read(conn: AsyncConnection, window: Window, lists: bool) -> Rows:
+    i = t.incidents.c
+    opened = _opened(window)
+    incidents = [IncidentRow._make(row) for row in await conn.execute(
+        sa.select(i.id, i.created_at, i.first_acknowledged_at, i.first_resolved_at, i.occurrences, i.alerts,
+                  i.symptoms, i.team, i.service, i.priority).where(opened))]
+    in_window = sa.select(i.id).where(opened)
+    tl = t.timeline_entries.c
+    # an incident's entries come after its opening: `at >= since` lets ix_timeline_type_at bound the scan
+    reopened = frozenset(r[0] for r in await conn.execute(
+        sa.select(tl.incident_id).distinct().where(tl.type == "incident.reopened", tl.at >= window.since,
+                                                   tl.incident_id.in_(in_window))))
+    rows = Rows(incidents, reopened, await _runs(conn, window), await _silences(conn, window))
+    if not lists:
+        return rows
+    return Rows(rows.incidents, rows.reopened, rows.runs, rows.silences, await _alert_names(conn, window, in_window),
+                await _problems(conn, window))
+
+
+async def _alert_names(conn: AsyncConnection, window: Window, in_window: sa.Select[Any]) -> list[AlertNameRow]:
+    """Per alert name: notifications, incidents, incidents flapped in (aggregated in SQL: one row per name)."""
+    m, tl = t.incident_alerts.c, t.timeline_entries.c
+    noted = sa.select(tl.incident_id).where(tl.type == "incident.updated", tl.at >= window.since,
+                                            tl.reason == FLAPPING_REASON, tl.incident_id.in_(in_window))
+    flapped = sa.case((sa.or_(m.flapping.is_(True), m.incident_id.in_(noted)), m.incident_id))
+    query = (sa.select(m.alertname, sa.func.sum(m.notifications), sa.func.count(sa.distinct(m.incident_id)),
+                       sa.func.count(sa.distinct(flapped)))
+             .where(m.incident_id.in_(in_window)).group_by(m.alertname))
+    return [AlertNameRow(name, int(n or 0), int(k), int(f)) for name, n, k, f in await conn.execute(query)]
+
+
+async def _runs(conn: AsyncConnection, window: Window) -> list[RunRow]:
+    r = t.action_runs.c
+    query = sa.select(r.run_id, r.incident_id, r.action, r.state, r.created_at, r.finished_at, r.record)
+    if window.filters.any:  # only runs of the incidents counted (a problem's run has no team, service or priority)
+        query = query.where(r.incident_id.in_(sa.select(t.incidents.c.id).where(_opened(window))))
+    else:
+        query = query.where(r.created_at >= window.since, r.created_at < window.until)
+    return [RunRow(row.run_id, row.incident_id, row.action, row.state, float(row.created_at or 0),
+                   row.finished_at, _seconds(row.record)) for row in await conn.execute(query)]
+
+
+def _seconds(record: Any) -> float | None:
+    value = record.get("saves") if isinstance(record, dict) else None
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+async def _problems(conn: AsyncConnection, window: Window) -> list[ProblemCount]:
+    """The problems with the most incidents opened in the window (linked ones only)."""
+    pi, p = t.problem_incidents.c, t.problems.c
+    count = sa.func.count(pi.incident_id).label("n")
+    query = (sa.select(p.id, p.title, p.status, count)
+             .select_from(t.problem_incidents.join(t.problems, p.id == pi.problem_id))
+             .where(pi.linked.is_(True), pi.incident_id.in_(sa.select(t.incidents.c.id).where(_opened(window))))
+             .group_by(p.id, p.title, p.status).order_by(count.desc(), p.id).limit(TOP))
+    return [ProblemCount(row.id, row.title, row.status, int(row.n)) for row in await conn.execute(query)]
+
+
+async def _silences(conn: AsyncConnection, window: Window) -> list[SilenceRow]:
+    """Silences in effect at some moment of the window (silences carry no team or service: never filtered)."""
+    s = t.silences.c
+    query = sa.select(s.id, s.starts_at, s.ends_at, s.expired_at, s.created_at).where(
+        s.starts_at < window.until, sa.func.coalesce(s.expired_at, s.ends_at) > window.since)
+    return [SilenceRow._make(row) for row in await conn.execute(query)]

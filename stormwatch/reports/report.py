@@ -1,0 +1,50 @@
+"""One report: the window's figures with their trend against the previous window, the series by period, the
+breakdowns by team, service and priority, and the top lists. The document every surface shows (API JSON and CSV,
+``stormwatch report``, the console's Reports page)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from stormwatch.reports import figures as f
+from stormwatch.reports.queries import Rows, read_rows
+from stormwatch.reports.window import BusinessHours, Window
+
+#: figures the history cannot give (no event records them); docs/reports.md says why
+NOT_RECORDED = {
+    "muted_notifications": "notifications muted by a silence or a maintenance window open no incident and publish "
+                           "no event, so the history never sees them; silences are reported by their own rows",
+    "maintenance_volume": "maintenance windows live in the rules and mute without an event: not in the history",
+    "sla_attainment": "service levels have not landed yet",
+}
+
+
+def compose(current: Rows, previous: Rows, window: Window, hours: BusinessHours) -> dict[str, Any]:
+    """The report document from both windows' rows (pure)."""
+    now = f.scalar_figures(current, window, hours)
+    before = f.scalar_figures(previous, window.previous, hours)
+    return {
+        "window": window.public(),
+        "business_hours": hours.describe(),
+        "figures": f.trend(now, before),
+        "series": f.series(current, window),
+        "by_team": f.breakdown(current, lambda r: r.team, "team"),
+        "by_service": f.breakdown(current, lambda r: r.service, "service"),
+        "by_priority": f.breakdown(current, lambda r: r.priority, "priority"),
+        "alerts": f.noisiest(current),
+        "automation": {"runs_by_state": f.runs_by_state(current)},
+        "problems": [{"id": p.id, "title": p.title, "status": p.status, "incidents": p.incidents}
+                     for p in current.problems],
+        "not_recorded": NOT_RECORDED,
+    }
+
+
+async def build_report(engine: AsyncEngine, window: Window, hours: BusinessHours) -> dict[str, Any]:
+    """Read both windows, then compute in a thread: a long window's figures take CPU time the event loop (and the
+    worker's alert pipeline on it) must not wait for."""
+    current = await read_rows(engine, window)
+    previous = await read_rows(engine, window.previous, lists=False)
+    return await asyncio.to_thread(compose, current, previous, window, hours)

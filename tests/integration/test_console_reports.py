@@ -1,0 +1,59 @@
+"""The console's Reports page in headless Chromium over a worker whose history holds a generated history: the
+figures table, the team breakdown and the server-drawn charts appear; a screenshot of the charts is decoded and
+must hold the charts' line and bar colours (drawn, not blank)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stormwatch.history import migrate
+from stormwatch.history.database import open_engine
+from stormwatch.history.store import HistoryStore
+from tests.integration import report_history as gen
+from tests.integration.api_helpers import READ, start_api
+from tests.integration.png import count_near, pixels
+from tests.integration.test_console_browser import ARTIFACTS, WAIT_MS, browser  # noqa: F401 - the fixture
+
+BLUE = (0x25, 0x63, 0xEB)  # svg.COLOURS[0]: incidents line, bars
+RED = (0xDC, 0x26, 0x26)  # svg.COLOURS[1]: MTTR line
+
+
+async def test_reports_page_shows_figures_and_charts(clean, browser, tmp_path: Path):  # noqa: F811
+    url = f"sqlite:///{tmp_path / 'history.db'}"
+    engine = open_engine(url)
+    await migrate.upgrade(engine)
+    history = gen.generate(seed=5, count=150, days=120)
+    await gen.write(HistoryStore(engine), history)
+    await engine.dispose()
+    async for api in start_api(clean, history_url=url):
+        base = str(api.client.base_url).rstrip("/")
+        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(base + "/")
+        await page.fill("#token", READ)
+        await page.click("#signin button[type=submit]")
+        await page.wait_for_selector("#incidents", timeout=WAIT_MS)
+        await page.click("a[data-nav=reports]")
+        await page.select_option("#report-since", "90d")
+        await page.wait_for_selector("#report tr[data-figure=mttr_p90]", timeout=WAIT_MS)
+        await page.wait_for_function(
+            "[...document.querySelectorAll('img.chart')].length >= 4 && "
+            "[...document.querySelectorAll('img.chart')].every((i) => i.complete && i.naturalWidth > 0)",
+            timeout=WAIT_MS)
+        incidents = await page.locator("#report tr[data-figure=incidents] td").all_inner_texts()
+        report = (await api.get("/api/v1/reports/summary?since=90d")).json()
+        assert incidents[1].strip() == f"{report['figures']['incidents']['value']:,}"
+        assert report["figures"]["incidents"]["value"] > 0
+        teams = await page.locator("#report table").nth(1).inner_text()
+        assert all(team in teams for team in ("dba", "web", "net"))
+        assert errors == []
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "console-reports.png"
+        png = await page.locator("#report .charts").screenshot(path=str(shot))
+        print(f"reports screenshot: {shot}")
+        width, height, rgb = pixels(png)
+        assert width > 600 and height > 200
+        assert count_near(rgb, BLUE) > 500, "the charts' blue lines and bars are not on the screenshot"
+        assert count_near(rgb, RED) > 50, "the MTTR line is not on the screenshot"

@@ -1,0 +1,182 @@
+"""Report figures on a generated history, on SQLite and the real PostgreSQL, checked against values computed here
+from the generator's specs (plain Python and ``statistics``; no report code, no SQL)."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from stormwatch.history import migrate
+from stormwatch.history.database import open_engine
+from stormwatch.history.store import HistoryStore
+from stormwatch.reports.report import build_report
+from stormwatch.reports.window import parse_business_hours, window
+from tests.integration import report_history as gen
+from tests.integration.history_support import history_database
+
+HOURS = "Mon-Fri 09:00-17:00 Europe/Paris"
+
+
+@pytest.fixture(scope="module")
+def history() -> gen.History:
+    return gen.generate(seed=17, count=400)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request: Any, tmp_path: Any, history: gen.History):
+    async with history_database(request.param, tmp_path) as url:
+        eng = open_engine(url)
+        try:
+            await migrate.upgrade(eng)
+            await gen.write(HistoryStore(eng, clock=lambda: gen.END), history)
+            yield eng
+        finally:
+            await eng.dispose()
+
+
+def close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+
+
+def quantile(values: list[float], q: int) -> float | None:
+    """p50 / p90 from statistics: the inclusive method is linear interpolation between closest ranks."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=10, method="inclusive")[q // 10 - 1]
+
+
+def in_hours(at: float) -> bool:
+    from zoneinfo import ZoneInfo
+    local = datetime.fromtimestamp(at, ZoneInfo("Europe/Paris"))
+    return local.isoweekday() <= 5 and 9 <= local.hour < 17
+
+
+def expected(h: gen.History, since: float, until: float, *, team: str = "", service: str = "") -> dict[str, Any]:
+    specs = [s for s in h.incidents if since <= s.created_at < until and (not team or s.team == team)
+             and (not service or s.service == service)]
+    tta = [s.acked_at - s.created_at for s in specs if s.acked_at is not None]
+    ttr = [s.resolved_at - s.created_at for s in specs if s.resolved_at is not None]
+    notifications = sum(s.occurrences for s in specs)
+    alerts = sum(len(s.members) for s in specs)
+    symptoms = sum(s.symptoms for s in specs)
+    runs = [r | {"incident": s} for s in specs for r in s.runs] if team or service else [
+        r | {"incident": s} for s in h.incidents for r in s.runs if since <= r["created_at"] < until] + [
+        r | {"incident": None} for r in h.problem_runs if since <= r["created_at"] < until]
+    ok = [r for r in runs if r["state"] == "succeeded"]
+    bad = [r for r in runs if r["state"] == "failed"]
+    after = 0
+    for s in specs:
+        finished = [r["finished_at"] for r in s.runs if r["state"] == "succeeded"]
+        if s.resolved_at is not None and finished and min(finished) <= s.resolved_at:
+            after += 1
+    silenced = 0.0
+    for sil in h.silences:
+        end = sil["ends_at"] if sil["expired_at"] is None else min(sil["ends_at"], sil["expired_at"])
+        silenced += max(0.0, min(end, until) - max(sil["starts_at"], since))
+    return {
+        "incidents": len(specs), "notifications": notifications,
+        "compression": notifications / len(specs) if specs else None,
+        "symptoms": symptoms, "symptom_share": symptoms / (alerts + symptoms) if alerts + symptoms else None,
+        "duplicates": notifications - alerts,
+        "acknowledged": len(tta), "mtta_mean": statistics.fmean(tta) if tta else None,
+        "mtta_p50": statistics.median(tta) if tta else None, "mtta_p90": quantile(tta, 90),
+        "resolved": len(ttr), "mttr_mean": statistics.fmean(ttr) if ttr else None,
+        "mttr_p50": statistics.median(ttr) if ttr else None, "mttr_p90": quantile(ttr, 90),
+        "reopened": sum(s.reopened for s in specs),
+        "reopen_rate": sum(s.reopened for s in specs) / len(specs) if specs else None,
+        "interruptions_business_hours": sum(in_hours(s.created_at) for s in specs),
+        "interruptions_outside_business_hours": sum(not in_hours(s.created_at) for s in specs),
+        "action_runs": len(runs), "action_success_rate": len(ok) / (len(ok) + len(bad)) if ok or bad else None,
+        "resolved_after_action": after, "time_saved_seconds": sum(r["saves"] or 0.0 for r in ok),
+        "silences": sum(since <= sil["created_at"] < until for sil in h.silences), "silenced_seconds": silenced,
+        "_specs": specs,
+    }
+
+
+def check_figures(report: dict[str, Any], want: dict[str, Any], side: str) -> None:
+    for name, value in want.items():
+        if name.startswith("_"):
+            continue
+        got = report["figures"][name][side]
+        assert close(got, value), f"{name} ({side}): report {got!r}, expected {value!r}"
+
+
+async def test_report_figures_match_the_generated_history(engine: Any, history: gen.History) -> None:
+    """One history written per database (writing it is the slow part), three reports read from it."""
+    await check_window_and_trend(engine, history)
+    await check_filters(engine, history)
+    await check_empty_window(engine)
+
+
+async def check_window_and_trend(engine: Any, history: gen.History) -> None:
+    w = window(gen.END, since="30d")
+    report = await build_report(engine, w, parse_business_hours(HOURS))
+    now = expected(history, gen.END - 30 * gen.DAY, gen.END)
+    before = expected(history, gen.END - 60 * gen.DAY, gen.END - 30 * gen.DAY)
+    assert now["incidents"] > 100 and before["incidents"] > 100 and now["reopened"] > 0  # the data covers the cases
+    check_figures(report, now, "value")
+    check_figures(report, before, "previous")
+    for name in ("incidents", "mttr_p90"):
+        f = report["figures"][name]
+        assert close(f["change"], now[name] - before[name])
+
+    specs = now["_specs"]
+    # breakdown by team
+    by_team = {row["team"]: row for row in report["by_team"]}
+    assert set(by_team) == {s.team for s in specs}
+    for team, row in by_team.items():
+        mine = expected(history, gen.END - 30 * gen.DAY, gen.END, team=team)
+        for name in ("incidents", "notifications", "mtta_p50", "mttr_p90", "reopen_rate"):
+            assert close(row[name], mine[name]), (team, name)
+    assert [r["priority"] for r in report["by_priority"]] == [
+        p for p, _ in sorted(Counter(s.priority for s in specs).items(), key=lambda kv: (-kv[1], kv[0]))]
+    # series: one bucket per UTC day, incidents counted by opening
+    days = Counter(int((s.created_at - (gen.END - 30 * gen.DAY)) // gen.DAY) for s in specs)
+    assert len(report["series"]) == 30
+    assert [b["incidents"] for b in report["series"]] == [days.get(k, 0) for k in range(30)]
+    # noisiest alerts
+    notes: Counter[str] = Counter()
+    incs: dict[str, set[str]] = defaultdict(set)
+    flapped: dict[str, set[str]] = defaultdict(set)
+    for s in specs:
+        for m in s.members:
+            notes[m["alertname"]] += m["notifications"]
+            incs[m["alertname"]].add(s.id)
+            if m["flapping"] or s.flapping_noted:
+                flapped[m["alertname"]].add(s.id)
+    top = report["alerts"]["by_notifications"]
+    assert [(a["alertname"], a["notifications"]) for a in top] == sorted(notes.items(), key=lambda kv: (-kv[1], kv[0]))
+    assert [(a["alertname"], a["incidents"]) for a in report["alerts"]["by_incidents"]] == sorted(
+        ((n, len(v)) for n, v in incs.items()), key=lambda kv: (-kv[1], kv[0]))
+    assert [(a["alertname"], a["flapping_incidents"]) for a in report["alerts"]["flapping"]] == sorted(
+        ((n, len(v)) for n, v in flapped.items()), key=lambda kv: (-kv[1], kv[0]))
+    # problems: linked incidents opened in the window (the unlinked one is not counted)
+    in_window = {s.id for s in specs}
+    want = sorted(((p["id"], len(set(p["incidents"]) & in_window)) for p in history.problems
+                   if set(p["incidents"]) & in_window), key=lambda kv: (-kv[1], kv[0]))
+    assert [(p["id"], p["incidents"]) for p in report["problems"]] == want
+
+
+async def check_filters(engine: Any, history: gen.History) -> None:
+    w = window(gen.END, since="30d", team="dba", service="orders")
+    report = await build_report(engine, w, parse_business_hours(HOURS))
+    now = expected(history, gen.END - 30 * gen.DAY, gen.END, team="dba", service="orders")
+    assert now["incidents"] > 5
+    check_figures(report, now, "value")
+    assert {r["team"] for r in report["by_team"]} == {"dba"}
+
+
+async def check_empty_window(engine: Any) -> None:
+    w = window(gen.END, since=str(gen.END - 400 * gen.DAY), until=str(gen.END - 300 * gen.DAY))
+    report = await build_report(engine, w, parse_business_hours(HOURS))
+    assert report["figures"]["incidents"]["value"] == 0
+    assert report["figures"]["mttr_mean"]["value"] is None
+    assert report["figures"]["compression"]["value"] is None
