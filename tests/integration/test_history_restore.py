@@ -65,6 +65,8 @@ async def test_ids_are_never_issued_twice_after_redis_lost_its_data(clean, tmp_p
             await publish(settings, [body([v2_alert("Gone", "a", "h1")]), body([v2_alert("Stays", "b", "h1")]),
                                      body([v2_alert("Stays", "b", "h2")])])
             await eventually(lambda: _firing_in_redis(worker, settings.namespace, 3), what="the second wave in")
+            # the events follow the state: wait for the second wave's incident.created (1 new with restore, 2 without)
+            await eventually(lambda: _count(capture, 3 if restored else 4), what="the second wave's incidents")
             created = await _created(capture)
             repeated = [i for i, n in Counter(created).items() if n > 1]
             if restored:
