@@ -30,6 +30,11 @@ groups:
     match: ['service="payments"']
     group_by: [alertname, service]
     team: payments-oncall
+inhibit:
+  - name: node-down-mutes-its-services
+    source_match: ['alertname="NodeDown"']
+    target_match: ['alertname="ServiceDown"']
+    equal: [node]
 """
 
 
@@ -149,6 +154,25 @@ async def test_amtool_alert_add_and_query_with_matchers(api, amtool):
 
     receivers = (await api.get("/api/v2/receivers")).json()
     assert receivers == [{"name": "payments-oncall"}, {"name": "unassigned"}]
+
+
+async def test_a_symptom_is_inhibited_by_its_cause_and_groups_are_incidents(api, amtool):
+    await _add_alert(api, amtool, "alertname=NodeDown", "node=n1", "service=infra")
+    await _add_alert(api, amtool, "alertname=ServiceDown", "node=n1", "service=payments")
+    (cause,) = (await api.get("/api/v1/incidents")).json()["items"]  # the symptom paged nobody
+    assert await amtool.json("alert", "query", "alertname=ServiceDown") == []  # active only, by default
+    inhibited = await amtool.json("alert", "query", "--inhibited", "alertname=ServiceDown")
+    assert [(a["status"]["state"], a["status"]["inhibitedBy"]) for a in inhibited] == [("suppressed", [cause["id"]])]
+    assert inhibited[0]["receivers"] == [{"name": "payments-oncall"}]  # the team its own incident would have
+
+    groups = (await api.get("/api/v2/alerts/groups")).json()
+    assert [(g["labels"], g["receiver"]["name"], [a["labels"]["alertname"] for a in g["alerts"]]) for g in groups] == [
+        ({"alertname": "ServiceDown", "service": "payments"}, "payments-oncall", ["ServiceDown"]),  # its rule's group
+        (cause["group_labels"], "unassigned", ["NodeDown"])]  # the incident
+    unmuted = (await api.get("/api/v2/alerts/groups?muted=false")).json()
+    assert [g["labels"] for g in unmuted] == [cause["group_labels"]]
+    only_suppressed = (await api.get("/api/v2/alerts/groups?active=false")).json()
+    assert [[a["labels"]["alertname"] for a in g["alerts"]] for g in only_suppressed] == [["ServiceDown"]]
 
 
 async def test_amtool_silences_are_stormwatch_silences(api, amtool, clean):
