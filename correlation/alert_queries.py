@@ -2,9 +2,10 @@
 
 There is no index of all alerts: each lives under its group's hash tag (``<ns>:{g<gid>}:a:<fingerprint>``,
 ``correlation.keyspace``), so listing them walks the keyspace with SCAN (``MATCH <ns>:{g*}:a:*``, server-side
-filtering; on a Redis Cluster the client scans every primary) and reads the states in pipelined chunks. The cost
-grows with the namespace's key count, not with the answer: it is what ``amtool alert query`` pays per call, not
-something the hot path does. Read-only.
+filtering; on a Redis Cluster the client scans every primary) and reads the states with MGET in chunks (per slot on
+a Cluster). Resolved states, the bulk of a long-lived store, are skipped without being parsed. The cost grows with
+the namespace's key count, not with the answer: it is what ``amtool alert query`` pays per call, not something the
+hot path does (docs/alertmanager-api.md, "Cost"). Read-only.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from correlation.incident_commands import incident_view
 from correlation.keyspace import Keyspace
 from correlation.model import AlertState
 
-CHUNK = 500  # keys read per pipeline
+CHUNK = 1000  # keys read per MGET
+#: in a stored state (a JSON array, ``AlertState.to_json``) a status is an array element: '"firing"' between commas.
+#: Label and annotation values are object members (after ':'), and quotes inside strings are escaped, so a state
+#: without this is not firing; one with it is parsed and checked.
+FIRING = b',"firing",'
 
 
 class AlertQueries:
@@ -45,10 +50,10 @@ class AlertQueries:
         return sorted(found, key=lambda a: a.fingerprint)
 
     async def _read(self, keys: list[Any]) -> list[AlertState]:
-        pipe = self.redis.pipeline(transaction=False)  # keys of many slots: no MGET on a Cluster
-        for key in keys:
-            pipe.get(key)
-        states = [AlertState.from_json(raw) for raw in await pipe.execute() if raw]
+        mget = getattr(self.redis, "mget_nonatomic", None) or self.redis.mget  # a Cluster: one MGET per slot
+        raws = await mget(keys)
+        states = [AlertState.from_json(raw) for raw in raws
+                  if raw and (FIRING in raw or raw[:1] == b"{")]  # "{": the older object layout, parsed
         return [s for s in states if s.status == "firing"]
 
     async def incidents(self, incident_ids: set[str]) -> dict[str, dict[str, Any]]:

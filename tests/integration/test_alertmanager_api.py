@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from datetime import UTC, datetime
 import shutil
 import socket
 from pathlib import Path
@@ -154,6 +155,11 @@ async def test_amtool_alert_add_and_query_with_matchers(api, amtool):
 
     receivers = (await api.get("/api/v2/receivers")).json()
     assert receivers == [{"name": "payments-oncall"}, {"name": "unassigned"}]
+
+    # a resolved alert is no longer listed (Alertmanager leaves out alerts whose endsAt has passed)
+    ended = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    await _add_alert(api, amtool, "alertname=DiskFull", "service=orders", "instance=db-2", f"--end={ended}")
+    assert {a["labels"]["instance"] for a in await amtool.json("alert", "query")} == {"db-1", "web-1"}
 
 
 async def test_a_symptom_is_inhibited_by_its_cause_and_groups_are_incidents(api, amtool):

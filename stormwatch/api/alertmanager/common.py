@@ -9,6 +9,7 @@ Alertmanager answers a refused request with a JSON string (``"failed to parse ma
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -36,6 +37,7 @@ def am_route(services: ApiServices, route: str, handler: Handler) -> Handler:
     return instrument(services, route, answer)
 
 
+@lru_cache(maxsize=4096)  # alerts of one storm share their times
 def am_time(epoch: float) -> str:
     """An RFC 3339 time in UTC with milliseconds, as Alertmanager writes them (``2026-12-06T16:00:00.000Z``)."""
     return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
