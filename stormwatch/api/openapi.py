@@ -201,7 +201,8 @@ def openapi_document(version: str) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Stormwatch", "version": version,
                  "description": "Alerts in, incidents out. Ingest endpoints, the incident, problem, action, "
-                                "silence and rule APIs, live events, ops endpoints."},
+                                "silence and rule APIs, Alertmanager's API v2 (read side and silences; "
+                                "docs/alertmanager-api.md), live events, ops endpoints."},
         "paths": paths,
         "components": {
             "schemas": defs.get("$defs", {}),
