@@ -1,7 +1,7 @@
 """Reading alerts for people (Alertmanager's API v2): every alert that fires now, and the incidents they are in.
 
 There is no index of all alerts: each lives under its group's hash tag (``<ns>:{g<gid>}:a:<fingerprint>``,
-``correlation.keyspace``), so listing them walks the keyspace with SCAN (``MATCH <ns>:{g*}:a:*``, server-side
+``correlation.store.keyspace``), so listing them walks the keyspace with SCAN (``MATCH <ns>:{g*}:a:*``, server-side
 filtering; on a Redis Cluster the client scans every primary) and reads the states with MGET in chunks (per slot on
 a Cluster). Resolved states, the bulk of a long-lived store, are skipped without being parsed. The cost grows with
 the namespace's key count, not with the answer: it is what ``amtool alert query`` pays per call, not something the
@@ -14,9 +14,9 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from correlation.incident_commands import incident_view
-from correlation.keyspace import Keyspace
-from correlation.model import AlertState
+from correlation.store.incident_commands import incident_view
+from correlation.store.keyspace import Keyspace
+from correlation.core.model import AlertState
 
 CHUNK = 1000  # keys read per MGET
 #: in a stored state (a JSON array, ``AlertState.to_json``) a status is an array element: '"firing"' between commas.

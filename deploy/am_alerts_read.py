@@ -18,8 +18,8 @@ import orjson
 from redis.asyncio import Redis
 
 from correlation.alert_queries import AlertQueries
-from correlation.keyspace import Keyspace
-from correlation.model import AlertState
+from correlation.store.keyspace import Keyspace
+from correlation.core.model import AlertState
 from rules.fingerprint import fingerprint
 from stormwatch.api.alertmanager.alerts import am_alert
 

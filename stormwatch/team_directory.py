@@ -3,14 +3,14 @@
 A receiver is where Alertmanager sends a group; Stormwatch assigns an incident to a team. The teams are those the
 group rules name, then the default team (``STORMWATCH_DEFAULT_TEAM``). An alert's team is its incident's when it
 is in one; for an alert kept out of incidents (silenced, held, a symptom) it is the team its incident would get:
-the rule's team, else its ``team`` label, else the default (as ``correlation.lifecycle`` assigns an incident).
+the rule's team, else its ``team`` label, else the default (as ``correlation.core.lifecycle`` assigns an incident).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from correlation.routing import Router
+from correlation.core.routing import Router
 
 
 class TeamDirectory:

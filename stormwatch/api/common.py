@@ -16,10 +16,10 @@ from starlette.responses import Response
 
 from actions.run_record import ActionRun
 from correlation.alert_queries import AlertQueries
-from correlation.incident_commands import IncidentCommands
-from correlation.incident_queries import IncidentQueries
-from correlation.links import Links
-from correlation.silences import SilenceStore
+from correlation.store.incident_commands import IncidentCommands
+from correlation.store.incident_queries import IncidentQueries
+from correlation.store.links import Links
+from correlation.store.silences import SilenceStore
 from events.publisher import EventPublisher
 from ingest.limits import LabelGuard
 from stormwatch.auth import AuthError, Authenticator, Principal

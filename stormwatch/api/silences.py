@@ -1,4 +1,4 @@
-"""Silence routes over correlation.silences.SilenceStore (the same store the CLI and the workers use)."""
+"""Silence routes over correlation.store.silences.SilenceStore (the same store the CLI and the workers use)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from correlation.incident_queries import IncidentFilter
-from correlation.muting import Silence
+from correlation.store.incident_queries import IncidentFilter
+from correlation.core.muting import Silence
 from events.builders import silence_created, silence_expired
 from rules.matchers import Matcher, MatcherError, matches_all, parse_matcher
 from rules.schema import parse_duration

@@ -9,8 +9,8 @@ import orjson
 from redis.asyncio import Redis
 
 from correlation.alert_queries import AlertQueries
-from correlation.keyspace import Keyspace
-from correlation.model import AlertState
+from correlation.store.keyspace import Keyspace
+from correlation.core.model import AlertState
 
 
 def _state(fp: str, status: str, **labels: str) -> AlertState:

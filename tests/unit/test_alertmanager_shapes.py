@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from starlette.requests import Request
 
-from correlation.model import AlertState
-from correlation.muting import Silence
+from correlation.core.model import AlertState
+from correlation.core.muting import Silence
 from rules.matchers import parse_matcher
 from stormwatch.api.alertmanager.alerts import am_alert, am_status
 from stormwatch.api.alertmanager.common import Query, am_time, parse_am_time

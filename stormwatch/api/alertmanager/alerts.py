@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from correlation.model import AlertState
+from correlation.core.model import AlertState
 from rules.matchers import Matcher, MatcherError, MatchType, matches_all
 from stormwatch.api.alertmanager.common import Query, am_route, am_time
 from stormwatch.api.common import ApiError, ApiServices, authorise, json_response

@@ -1,6 +1,6 @@
 """Alertmanager API v2 silences: ``GET/POST /api/v2/silences``, ``GET/DELETE /api/v2/silence/{id}``.
 
-One silence model: these read and write Stormwatch's silence store (``correlation.silences.SilenceStore``) and
+One silence model: these read and write Stormwatch's silence store (``correlation.store.silences.SilenceStore``) and
 announce through the same code as ``/api/v1/silences`` (log line, ``silence.created`` / ``silence.expired``
 event), so a silence made with amtool is in the console and the CLI, and the reverse. ``createdBy`` is the
 author the client names (amtool's ``--author``), as in Alertmanager; the token that made the change is the
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from correlation.muting import Silence
+from correlation.core.muting import Silence
 from rules.matchers import Matcher, MatcherError, MatchType
 from stormwatch.api.alertmanager.common import Query, am_route, am_time, parse_am_time
 from stormwatch.api.alertmanager.schemas import AmPostableSilence
