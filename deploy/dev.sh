@@ -142,7 +142,8 @@ cmd_tools() {
     # tool_install COMMAND PACKAGE... : the Debian packages that provide COMMAND, unless it is on PATH
     APT_WHY="promtool: the metrics tests, deploy/prometheus rules, the real-Prometheus test" \
         tool_install promtool prometheus
-    APT_WHY="amtool: checks deploy/alertmanager/alertmanager.yml" tool_install amtool prometheus-alertmanager
+    APT_WHY="amtool: checks deploy/alertmanager/alertmanager.yml; drives the Alertmanager API v2 tests" \
+        tool_install amtool prometheus-alertmanager
     APT_WHY="systemd-analyze: verifies deploy/systemd/stormwatch.service" tool_install systemd-analyze systemd
     APT_WHY="the web console's browser test (headless Chromium)" tool_install chromium chromium chromium-driver
 }

@@ -16,6 +16,7 @@ from aio_pika.abc import AbstractRobustConnection
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from correlation.store.alert_queries import AlertQueries
 from correlation.core.routing import IncidentDefaults, Router
 from correlation.store.silences import SilenceStore
 from correlation.store.keyspace import Keyspace
@@ -51,6 +52,7 @@ from stormwatch.http import HttpBindError, HttpServer, HttpTls, bind_socket
 from stormwatch.http_protocol import HttpLimits
 from stormwatch.metrics import Metrics, SourceLabel
 from stormwatch.recording import Recorder, RecordingSink
+from stormwatch.team_directory import TeamDirectory
 from stormwatch.rules_holder import RuleHolder
 from stormwatch.rules_source import load_rules, rules_directory
 from stormwatch.rules_source import rules_signature as _rules_signature
@@ -231,6 +233,9 @@ class Worker:
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             actions=ActionState(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             stream=self.stream, console=True, history=self._history_queries(), reports=self._reports(),
+            alerts=AlertQueries(self.redis, self.keyspace),
+            teams=TeamDirectory(lambda: self.pipeline.router if self.pipeline is not None else None,
+                                s.default_team),
         )
         host, port = s.http_address
         limits = HttpLimits(header_timeout=s.http_header_timeout_seconds, body_timeout=s.http_body_timeout_seconds,

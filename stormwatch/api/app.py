@@ -1,5 +1,5 @@
-"""The one HTTP application: ingest, incident, problem, action, silence and rule APIs, the live event stream,
-the web console, OpenAPI, and /metrics /healthz /readyz.
+"""The one HTTP application: ingest, incident, problem, action, silence and rule APIs, Alertmanager's API v2,
+the live event stream, the web console, OpenAPI, and /metrics /healthz /readyz.
 
 Parts of ``ApiServices`` left None are not routed, so the same builder serves a full worker and an ops-only
 server. Each part's routes come from its own ``*_routes(services)`` function.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from importlib.metadata import PackageNotFoundError, version
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -19,7 +18,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from stormwatch.api.actions import action_routes
-from stormwatch.api.common import ApiServices, refuse
+from stormwatch.api.alertmanager import alertmanager_routes
+from stormwatch.api.common import ApiServices, refuse, stormwatch_version
 from stormwatch.api.console import console_routes
 from stormwatch.api.history import history_routes
 from stormwatch.api.incidents import incident_routes
@@ -31,13 +31,6 @@ from stormwatch.api.rules import rule_routes
 from stormwatch.api.silences import silence_routes
 from stormwatch.api.stream import stream_routes
 from stormwatch.api.whoami import whoami_routes
-
-
-def _version() -> str:
-    try:
-        return version("stormwatch")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0"
 
 
 def ops_routes(services: ApiServices, registry: CollectorRegistry) -> list[BaseRoute]:
@@ -65,7 +58,7 @@ def ops_routes(services: ApiServices, registry: CollectorRegistry) -> list[BaseR
         text = "".join(f"{name}: {'ok' if ok else 'not ready'}\n" for name, ok in checks.items())
         return PlainTextResponse(text, 200 if all(checks.values()) else 503)
 
-    document = orjson.dumps(openapi_document(_version()))
+    document = orjson.dumps(openapi_document(stormwatch_version()))
 
     async def openapi(request: Request) -> Response:
         return Response(document, media_type="application/json")
@@ -91,6 +84,7 @@ def build_app(services: ApiServices, *, registry: CollectorRegistry | None = Non
         routes += silence_routes(services)
     if services.rules is not None:
         routes += rule_routes(services)
+    routes += alertmanager_routes(services)
     if services.links is not None:
         routes += problem_routes(services)
     if services.actions is not None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from importlib.metadata import PackageNotFoundError, version
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 
 import orjson
 import structlog
@@ -14,6 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from actions.run_record import ActionRun
+from correlation.store.alert_queries import AlertQueries
 from correlation.store.incident_commands import IncidentCommands
 from correlation.store.incident_queries import IncidentQueries
 from correlation.store.links import Links
@@ -54,6 +56,14 @@ class ActionRuns(Protocol):
     async def load(self, run_id: str) -> ActionRun | None: ...
     async def stored_many(self, incident_id: str | None = None, limit: int = 100, problem_id: str | None = None,
                           states: Collection[str] = (), most: int | None = None) -> list[dict[str, str]]: ...
+
+
+class Teams(Protocol):
+    """Alertmanager's receivers: the teams (stormwatch.team_directory.TeamDirectory)."""
+
+    def teams(self) -> list[str]: ...
+    def team_of(self, labels: Mapping[str, str]) -> str: ...
+    def group_labels(self, labels: Mapping[str, str]) -> dict[str, str]: ...
 
 
 class EventFeed(Protocol):
@@ -104,6 +114,15 @@ class ApiServices:
     integrations: Integrations | None = None  # PagerDuty integration keys (/v2/enqueue's routing_key as credential)
     metrics_token: str = ""  # GET /metrics needs it as a bearer token when set
     history: HistoryQueries | None = None  # incident search over the history database (docs/history.md)
+    alerts: AlertQueries | None = None  # Alertmanager API v2: the firing alerts (with teams: its read routes)
+    teams: Teams | None = None
+
+
+def stormwatch_version() -> str:
+    try:
+        return version("stormwatch")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0"
 
 
 async def publish_event(services: ApiServices, event: dict[str, Any], subject: str) -> bool:

@@ -10,6 +10,7 @@ from pydantic.json_schema import models_json_schema
 
 from stormwatch.api import schemas as s
 from stormwatch.api.reports import PARAMETERS as REPORT_PARAMETERS
+from stormwatch.api.alertmanager import schemas as am
 
 #: (method, path, summary, role, request body model or media type, {status: response model or None})
 OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
@@ -79,6 +80,22 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
      "top lists (format=csv: CSV)", "read", None, {200: s.Report, 400: s.Error, 503: s.Error}),
     ("get", "/api/v1/reports/charts", "The same report's charts as server-drawn SVG", "read", None,
      {200: s.ReportCharts, 400: s.Error, 503: s.Error}),
+    ("get", "/api/v2/status", "Alertmanager API v2: this node, version, a YAML summary of the rules, uptime",
+     "read", None, {200: am.AmStatus}),
+    ("get", "/api/v2/receivers", "Alertmanager API v2: the receivers (Stormwatch's teams)", "read", None,
+     {200: [am.AmReceiver], 400: str}),
+    ("get", "/api/v2/alerts", "Alertmanager API v2: the firing alerts and their status", "read", None,
+     {200: [am.AmGettableAlert], 400: str}),
+    ("get", "/api/v2/alerts/groups", "Alertmanager API v2: alerts by group (an incident, else their rule's group)",
+     "read", None, {200: [am.AmAlertGroup], 400: str}),
+    ("get", "/api/v2/silences", "Alertmanager API v2: silences", "read", None,
+     {200: [am.AmGettableSilence], 400: str}),
+    ("post", "/api/v2/silences", "Alertmanager API v2: create a silence, or replace one (id: expired, new id)",
+     "respond", am.AmPostableSilence, {200: am.AmSilenceCreated, 400: str, 404: str}),
+    ("get", "/api/v2/silence/{id}", "Alertmanager API v2: one silence", "read", None,
+     {200: am.AmGettableSilence, 404: str}),
+    ("delete", "/api/v2/silence/{id}", "Alertmanager API v2: expire a silence now", "respond", None,
+     {200: None, 404: str}),
     ("get", "/metrics", "Prometheus metrics (Authorization: Bearer STORMWATCH_METRICS_TOKEN when that is set)", "",
      None, {200: None, 401: None}),
     ("get", "/healthz", "Liveness", "", None, {200: None}),
@@ -90,11 +107,45 @@ MODELS: list[type[BaseModel]] = [
     s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody, s.PriorityBody, s.SilenceBody,
     s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage, s.ProblemAnswer, s.LinkBody,
     s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami, s.HistoryIncident, s.HistoryPage,
-    s.HistoryIncidentDetail, s.Report, s.ReportCharts]
+    s.HistoryIncidentDetail, s.Report, s.ReportCharts, *am.MODELS]
+
+_FLAG = {"type": "boolean", "default": True}
+_MATCHERS = {"type": "array", "items": {"type": "string"}}
+#: Alertmanager API v2 query parameters (its openapi.yaml): name -> (schema, description)
+AM_QUERY: dict[str, tuple[dict[str, Any], str]] = {
+    "filter": (_MATCHERS, 'Matchers, one per value, e.g. alertname="DiskFull" (repeat the parameter)'),
+    "active": (_FLAG, "Include active alerts (silences: active silences)"),
+    "silenced": (_FLAG, "Include silenced alerts (a silence or a maintenance window)"),
+    "inhibited": (_FLAG, "Include inhibited alerts (symptoms of a cause, or waiting for one)"),
+    "unprocessed": (_FLAG, "Include unprocessed alerts (Stormwatch answers none)"),
+    "muted": (_FLAG, "Include groups whose alerts are all suppressed"),
+    "receiver": ({"type": "string"}, "An anchored regex over team names"),
+    "receiver_matchers": (_MATCHERS, "Matchers on receiver labels (teams carry none)"),
+    "expired": (_FLAG, "Include expired silences"),
+    "pending": (_FLAG, "Include pending silences"),
+}
+AM_PARAMETERS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("get", "/api/v2/alerts"): ("filter", "active", "silenced", "inhibited", "unprocessed", "receiver",
+                                "receiver_matchers"),
+    ("get", "/api/v2/alerts/groups"): ("filter", "active", "silenced", "inhibited", "muted", "receiver",
+                                       "receiver_matchers"),
+    ("get", "/api/v2/silences"): ("filter", "active", "expired", "pending"),
+    ("get", "/api/v2/receivers"): ("receiver_matchers",),
+}
+_STRING = {"type": "string"}
 
 
 def _ref(model: Any) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _schema(model: Any) -> dict[str, Any]:
+    """A model's reference, ``[Model]`` an array of it, ``str`` a JSON string (Alertmanager's error body)."""
+    if model is str:
+        return _STRING
+    if isinstance(model, list):
+        return {"type": "array", "items": _ref(model[0])}
+    return _ref(model)
 
 
 def openapi_document(version: str) -> dict[str, Any]:
@@ -102,17 +153,18 @@ def openapi_document(version: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary, role, request, responses in OPERATIONS:
         op: dict[str, Any] = {"summary": summary, "responses": {}}
+        refusal = _STRING if path.startswith("/api/v2/") and role != "ingest" else _ref(s.Error)
         if role:
             op["description"] = f"Role: {role} (or any role that includes it)."
             op["security"] = [{"bearer": []}, {"signature": []}] if role == "ingest" else [{"bearer": []}]
             op["responses"]["401"] = {"description": "not authenticated (reason: no_tokens_configured, missing_token, "
                                       "malformed, unknown_token)", "content": {"application/json": {
-                                          "schema": _ref(s.Error)}}}
+                                          "schema": refusal}}}
             op["responses"]["403"] = {"description": "the token's role may not (reason: role)",
-                                      "content": {"application/json": {"schema": _ref(s.Error)}}}
+                                      "content": {"application/json": {"schema": refusal}}}
             op["responses"]["429"] = {"description": "too many failed authentications from this client address "
                                       "(reason: too_many_failures; see Retry-After)",
-                                      "content": {"application/json": {"schema": _ref(s.Error)}}}
+                                      "content": {"application/json": {"schema": refusal}}}
         if path == "/v2/enqueue":  # PagerDuty's own credential: the routing key in the body (docs/formats.md)
             op["description"] += (" Without an Authorization or signature header, the event's routing_key is the "
                                   "credential when it is one of STORMWATCH_PAGERDUTY_ROUTING_KEYS: an unknown key is "
@@ -155,14 +207,19 @@ def openapi_document(version: str) -> dict[str, Any]:
             if path.endswith("/summary"):
                 op["parameters"].append({"name": "format", "in": "query", "description": "json (default) or csv",
                                          "schema": {"type": "string", "enum": ["json", "csv"]}})
+        if (method, path) in AM_PARAMETERS:
+            op["parameters"] = [{"name": n, "in": "query", "schema": AM_QUERY[n][0], "description": AM_QUERY[n][1],
+                                 **({"style": "form", "explode": True} if AM_QUERY[n][0] is _MATCHERS else {})}
+                                for n in AM_PARAMETERS[(method, path)]]
         if isinstance(request, str):
             op["requestBody"] = {"required": True, "content": {request: {"schema": {}}}}
         elif request is not None:
-            op["requestBody"] = {"content": {"application/json": {"schema": _ref(request)}}}
+            op["requestBody"] = {"required": path.startswith("/api/v2/"),
+                                 "content": {"application/json": {"schema": _ref(request)}}}
         for status, model in responses.items():
             answer: dict[str, Any] = {"description": summary if status < 300 else "refused"}
             if model is not None:
-                answer["content"] = {"application/json": {"schema": _ref(model)}}
+                answer["content"] = {"application/json": {"schema": _schema(model)}}
             op["responses"][str(status)] = answer
         if request is not None and role:
             op["responses"].setdefault("413", {"description": "body larger than STORMWATCH_MAX_BODY_BYTES"})
@@ -175,7 +232,8 @@ def openapi_document(version: str) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Stormwatch", "version": version,
                  "description": "Alerts in, incidents out. Ingest endpoints, the incident, problem, action, "
-                                "silence and rule APIs, live events, ops endpoints."},
+                                "silence and rule APIs, Alertmanager's API v2 (read side and silences; "
+                                "docs/alertmanager-api.md), live events, ops endpoints."},
         "paths": paths,
         "components": {
             "schemas": defs.get("$defs", {}),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -62,13 +64,32 @@ def _create(services: ApiServices):
                                      silence_id=new_silence_id())
         except ValueError as exc:
             raise ApiError(422, "invalid", f"ends_at: {exc}", field="ends_at") from None
-        await services.silences.add(silence)  # type: ignore[union-attr]
-        log.info("silence_created", silence_id=silence.id, by=principal.name)
-        doc = silence.public(now)
-        await publish_event(services, silence_created(doc, principal.name, now, body.comment), silence.id)
-        return json_response(doc, 201)
+        return json_response(await store_silence(services, silence, principal.name, now), 201)
 
     return handle
+
+
+async def store_silence(services: ApiServices, silence: Silence, by: str, now: float, **context: str
+                        ) -> dict[str, Any]:
+    """Store a new silence and announce it (log line, ``silence.created`` event): the one way a silence is made
+    through the API, whichever API (v1 or Alertmanager's v2). Returns its public form."""
+    await services.silences.add(silence)  # type: ignore[union-attr]
+    log.info("silence_created", silence_id=silence.id, by=by, **context)
+    doc = silence.public(now)
+    await publish_event(services, silence_created(doc, by, now, silence.comment), silence.id)
+    return doc
+
+
+async def end_silence(services: ApiServices, silence_id: str, by: str) -> Silence | None:
+    """Expire a silence now and announce it (log line, ``silence.expired`` event); None when there is no such
+    silence. One already expired stays as it is, announced again (the v1 API's behaviour)."""
+    now = services.clock()
+    silence = await services.silences.expire(silence_id, now)  # type: ignore[union-attr]
+    if silence is None:
+        return None
+    log.info("silence_expired", silence_id=silence_id, by=by)
+    await publish_event(services, silence_expired(silence.public(now), by, now), silence_id)
+    return silence
 
 
 def _matchers(texts: list[str]) -> list[Matcher]:
@@ -108,13 +129,9 @@ def _expire(services: ApiServices):
     async def handle(request: Request) -> Response:
         principal = authorise(services, request, "respond")
         silence_id = request.path_params["id"]
-        silence = await services.silences.expire(silence_id, services.clock())  # type: ignore[union-attr]
+        silence = await end_silence(services, silence_id, principal.name)
         if silence is None:
             raise ApiError(404, "not_found", f"no silence {silence_id!r}", field="id")
-        now = services.clock()
-        log.info("silence_expired", silence_id=silence_id, by=principal.name)
-        doc = silence.public(now)
-        await publish_event(services, silence_expired(doc, principal.name, now), silence_id)
-        return json_response(doc)
+        return json_response(silence.public(services.clock()))
 
     return handle

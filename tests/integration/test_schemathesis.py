@@ -1,9 +1,9 @@
 """schemathesis against /openapi.json of the real service (worker + HTTP on a free port, real Redis and
 RabbitMQ): generated requests to every documented operation with a valid admin token must never get a server
 error (5xx). Bounded: a few examples per operation, deterministic generation (a red run is reproducible). An
-incident, a problem and a silence are made first and their ids given for the ``{id}`` path parameters, so the
-operations on one of them are exercised past the 404. The event stream (an endless
-response) is left out; its answer codes are covered by test_http_console."""
+incident, a problem and a silence are made first and their ids given for the ``{id}`` path parameters (the silence's
+for its v1 and Alertmanager v2 routes), so the operations on one of them are exercised past the 404. The event
+stream (an endless response) is left out; its answer codes are covered by test_http_console."""
 
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ async def _seed(api) -> dict[str, str]:
     incident = (await api.get("/api/v1/incidents?status=open")).json()["items"][0]["id"]
     silence = await api.post("/api/v1/silences", {"matchers": ['service="x"'], "duration": "1h", "comment": "t"})
     return {r"^/api/v1/incidents/\\{id\\}": incident, r"^/api/v1/problems/\\{id\\}": problems[0].id,
-            r"^/api/v1/silences/\\{id\\}$": silence.json()["id"]}
+            r"^/api/v1/silences/\\{id\\}$": silence.json()["id"],
+            r"^/api/v2/silence/\\{id\\}$": silence.json()["id"]}
 
 
 @pytest.mark.timeout(180)
