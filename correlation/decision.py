@@ -128,6 +128,7 @@ def expiry_timer(group_id: str, fingerprint: str) -> str:
 
 
 _TIMER_KINDS = {"h": "hold", "q": "quiet", "x": "expire"}
+TIMER_KINDS = ("resolve", *_TIMER_KINDS.values())  # the kinds of the engine's timers on the due-time service
 
 
 def parse_timer(member: str) -> tuple[str, str, str]:

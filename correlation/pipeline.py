@@ -13,6 +13,7 @@ from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
 from events.publisher import EventPublisher
+from kv.due import Due
 from rules.alert import Alert
 
 from correlation.causes import Causes, lookup_keys
@@ -22,7 +23,7 @@ from correlation.links import Links
 from correlation.muting import Muter
 from correlation.routing import Group, Router
 from correlation.silences import SilenceStore
-from correlation.store import TIMER_CLAIM_LIMIT, FollowUps, IncidentStore
+from correlation.store import FollowUps, IncidentStore
 
 MAX_ROUNDS = 64
 #: sources whose fingerprint is the sender's own key (PagerDuty's dedup_key), not derived from labels: a
@@ -215,34 +216,24 @@ def coalesce_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class TimerFiring:
-    """Fires due timers (held resolutions, holds for a cause, flap quiet periods, alert expiry) from the shared index;
-    any number of workers may run it: each due timer is claimed by one of them at a time.
+    """The handler of correlation's timer kinds (``TIMER_KINDS``: held resolutions, holds for a cause, flap quiet
+    periods, alert expiry) on the due-time service (``kv.due``), which hands each due timer to one worker at a time.
 
-    One poll costs a fixed number of round trips however many timers fell due, as ``submit`` does for a batch: the
+    One call costs a fixed number of round trips however many timers fell due, as ``submit`` does for a batch: the
     claimed timers are grouped by their group, each group is read once and decided once per timer in due order, and
     every group's write goes in one pipeline (repeated only for the groups another worker changed meanwhile)."""
 
-    def __init__(self, pipeline: CorrelationPipeline) -> None:
+    def __init__(self, pipeline: CorrelationPipeline, on_resolved: Callable[[int], None] | None = None) -> None:
         self.pipeline = pipeline
-        self.polls = 0
-        self.backlog = False  # the last poll claimed a full share of some shard: more may be due already
+        self.on_resolved = on_resolved  # told how many incidents a call resolved
 
-    async def fire_due(self) -> int:
-        """Fire what is due; returns the number of incidents resolved."""
+    async def fire(self, due: Sequence[Due], now: float) -> list[Due]:
+        """Fire claimed timers; returns those fired (what stayed contended is left claimed: its lease runs out and
+        it is claimed again)."""
         p = self.pipeline
-        now = p.clock()
-        self.polls += 1
-        self.backlog = False
-        claimed = await p.store.claim_due_timers(now)
-        if not claimed:
-            return 0
-        per_shard: dict[str, int] = {}
-        for shard, _, _ in claimed:
-            per_shard[shard] = per_shard.get(shard, 0) + 1
-        self.backlog = max(per_shard.values()) >= TIMER_CLAIM_LIMIT
-        by_group: dict[str, list[tuple[str, str, str]]] = {}
-        for shard, member, lease in claimed:
-            by_group.setdefault(parse_timer(member)[1], []).append((shard, member, lease))
+        by_group: dict[str, list[Due]] = {}
+        for timer in due:
+            by_group.setdefault(parse_timer(timer.key)[1], []).append(timer)
         follow_ups, fired = await self._fire(by_group, now)
         if follow_ups:
             await p.store.index(follow_ups)
@@ -250,29 +241,29 @@ class TimerFiring:
             events += await p.links.apply(follow_ups, p.router, now)
             if events:
                 await p.publisher.publish_events(events)
-        # what stayed contended is left claimed: its lease runs out and it is claimed again
-        await p.store.complete_timers(fired)
-        return sum(len(f.resolved) for f in follow_ups)
+        resolved = sum(len(f.resolved) for f in follow_ups)
+        if resolved and self.on_resolved is not None:
+            self.on_resolved(resolved)
+        return fired
 
-    async def _fire(self, by_group: dict[str, list[tuple[str, str, str]]], now: float
-                    ) -> tuple[list[FollowUps], list[tuple[str, str, str]]]:
+    async def _fire(self, by_group: dict[str, list[Due]], now: float) -> tuple[list[FollowUps], list[Due]]:
         p = self.pipeline
         follow_ups: list[FollowUps] = []
-        fired: list[tuple[str, str, str]] = []
+        fired: list[Due] = []
         pending = by_group
         for _ in range(MAX_ROUNDS):
             if not pending:
                 break
-            wanted = {gid: (Group(gid, "", {}), {parse_timer(m)[2] for _, m, _ in items if not m.startswith("INC-")})
+            wanted = {gid: (Group(gid, "", {}), {parse_timer(t.key)[2] for t in items if not t.key.startswith("INC-")})
                       for gid, items in pending.items()}
             states = await p.store.load_groups(wanted)
             writes = []
             for gid, items in pending.items():
                 state = states[gid]
-                context = await self._context(state, [m for _, m, _ in items], now)
-                writes.append((gid, state.version, [(f"timer:{m}:{lease}", decide_timer(state, m, now, context))
-                                                    for _, m, lease in items]))
-            retry: dict[str, list[tuple[str, str, str]]] = {}
+                context = await self._context(state, [t.key for t in items], now)
+                writes.append((gid, state.version, [
+                    (f"timer:{t.key}:{t.claimed}", decide_timer(state, t.key, now, context)) for t in items]))
+            retry: dict[str, list[Due]] = {}
             for (gid, _, _), applied in zip(writes, await p.store.apply(writes), strict=True):
                 items = pending[gid]
                 if applied.status == "ok":

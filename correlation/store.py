@@ -21,9 +21,8 @@ from correlation.decision import Decision, parse_timer
 from correlation.keyspace import Keyspace, parse_incident_id
 from correlation.model import AlertState, GroupState, Incident
 from correlation.routing import Group
+from kv.due import DueIndex
 from kv.scripts import Scripts
-
-TIMER_CLAIM_LIMIT = 100  # due timers claimed per shard per poll
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +86,8 @@ class IncidentStore:
         self.keys = keyspace
         self.marker_ttl = marker_ttl
         self.timeline_max = timeline_max
-        self.scripts = Scripts(redis, "correlation", "read_group", "apply_group", "claim_timers", "complete_timer")
+        self.scripts = Scripts(redis, "correlation", "read_group", "apply_group")
+        self.due = DueIndex(redis, keyspace)  # the decisions' timers; fired by correlation.pipeline.TimerFiring
 
     async def load_scripts(self) -> None:
         await self.scripts.load()
@@ -213,27 +213,11 @@ class IncidentStore:
             if f.resolved:
                 pipe.zrem(self.keys.open_incidents, *f.resolved)
             for member, due in f.timers:
-                pipe.zadd(self.keys.timer_shard(parse_timer(member)[1]), {member: due})
+                kind, gid, _ = parse_timer(member)
+                self.due.schedule_in(pipe, kind, member, due, shard=self.keys.timer_shard(gid))
         pipe.zcard(self.keys.open_incidents)
         results = await pipe.execute()
         return int(results[-1])
-
-    async def claim_due_timers(self, now: float, *, lease: float = 60.0, limit: int = TIMER_CLAIM_LIMIT
-                               ) -> list[tuple[str, str, str]]:
-        """Claim due timers from every shard, at most ``limit`` each: [(shard key, timer member, lease score)]."""
-        calls = [([shard], [now, lease, limit]) for shard in self.keys.timer_shards]
-        results = await self.scripts.run_many("claim_timers", calls)
-        claimed = []
-        for (keys, _), pairs in zip(calls, results, strict=True):
-            for i in range(0, len(pairs), 2):
-                claimed.append((keys[0], pairs[i].decode(), pairs[i + 1].decode()))
-        return claimed
-
-    async def complete_timers(self, claimed: Sequence[tuple[str, str, str]]) -> None:
-        """Remove fired timers, each only if it still holds our lease (one pipeline)."""
-        if claimed:
-            calls = [([shard], [member, lease]) for shard, member, lease in claimed]
-            await self.scripts.run_many("complete_timer", calls)
 
     async def sender_key_groups(self, fingerprints: Sequence[str]) -> dict[str, dict[str, str]]:
         """Labels remembered for sender-keyed fingerprints (one MGET)."""
