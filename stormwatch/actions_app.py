@@ -122,7 +122,7 @@ class ActionsService:
             RunnerConfig(shadow=s.actions_shadow, fleet_max=s.actions_fleet_max,
                          fleet_window=s.actions_fleet_window_seconds,
                          claim_margin=s.actions_claim_margin_seconds))
-        self.due = DueLoop("actions", action_timers(self.state, DueWork(self.runner), self.keyspace), self.clock,
+        self.due = DueLoop("actions", action_timers(self.state.due, DueWork(self.runner), self.keyspace), self.clock,
                            s.actions_poll_seconds, self.metrics)
         self.consumer = ActionConsumer(topology, self.runner, self.state,
                                        on_error=lambda exc: self.metrics.crashes.inc())

@@ -140,7 +140,7 @@ class Worker:
         )
         self.rules.report_rules("rules_loaded")
         firing = TimerFiring(pipeline, on_resolved=self._timers_resolved)
-        self.timers = DueLoop("correlation", correlation_timers(self.store, firing, self.keyspace), self.clock,
+        self.timers = DueLoop("correlation", correlation_timers(self.store.due, firing, self.keyspace), self.clock,
                               s.timer_poll_seconds, self.metrics)
         if s.consume:  # an HTTP-only process correlates nothing
             self.timers.start()

@@ -17,40 +17,37 @@ from collections.abc import Callable
 
 import structlog
 
-from actions.due import DueWork
 from actions.due_kinds import KINDS as ACTION_KINDS
 from actions.due_kinds import legacy as legacy_action
-from actions.state import ActionState
 from correlation.decision import TIMER_KINDS, parse_timer
 from correlation.keyspace import Keyspace
-from correlation.pipeline import TimerFiring
-from correlation.store import IncidentStore
-from kv.due import DueTimers, Legacy, Poll
+from kv.due import DueHandler, DueIndex, DueTimers, Legacy, Poll
 from stormwatch.metrics import Metrics
 
 log = structlog.get_logger("stormwatch")
 
 
-def correlation_timers(store: IncidentStore, firing: TimerFiring, keys: Keyspace) -> DueTimers:
-    """Correlation's kinds: held resolutions, holds for a cause, flap quiet periods, alert expiry."""
-    timers = DueTimers(store.due)
+def correlation_timers(index: DueIndex, firing: DueHandler, keys: Keyspace) -> DueTimers:
+    """Correlation's kinds (``correlation.pipeline.TimerFiring``): held resolutions, holds for a cause, flap quiet
+    periods, alert expiry."""
+    timers = DueTimers(index)
     for kind in TIMER_KINDS:
         timers.register(kind, firing)
     for n, key in enumerate(keys.legacy_timer_shards):  # old shard n shares the slot of the index's shard n
-        timers.upgrade_from(Legacy(key, _legacy_timer, shard=n))
+        timers.upgrade_from(Legacy(key, legacy_timer, shard=n))
     return timers
 
 
-def action_timers(state: ActionState, work: DueWork, keys: Keyspace) -> DueTimers:
-    """The action runner's kinds: approved runs, approval expiry, verification."""
-    timers = DueTimers(state.due)
+def action_timers(index: DueIndex, work: DueHandler, keys: Keyspace) -> DueTimers:
+    """The action runner's kinds (``actions.due.DueWork``): approved runs, approval expiry, verification."""
+    timers = DueTimers(index)
     for kind in ACTION_KINDS:
         timers.register(kind, work)
     timers.upgrade_from(Legacy(keys.legacy_action_due, legacy_action, lock=keys.due_upgrade_lock))
     return timers
 
 
-def _legacy_timer(member: str) -> tuple[str, str] | None:
+def legacy_timer(member: str) -> tuple[str, str] | None:
     """A member of an old timer shard -> (kind, timer key): correlation keeps the engine's timer names as keys."""
     try:
         kind = parse_timer(member)[0]
