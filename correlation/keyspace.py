@@ -58,9 +58,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kv.due import SHARDS
-
 INCIDENT_PREFIX = "INC-"
+DUE_SHARDS = 16  # shards of the due-time index: as many as the previous layout's timer shards, each moving into its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +134,10 @@ class Keyspace:
         """Labels of an alert whose fingerprint is the sender's key (PagerDuty dedup_key), to route its resolve."""
         return f"{self.namespace}:sk:{fingerprint}"
 
+    @property
+    def due_shards(self) -> int:
+        return DUE_SHARDS
+
     def due(self, kind: str, shard: int) -> str:
         """One kind's sorted set in one shard of the due-time index (kv/due.py); a shard's kinds share its slot."""
         return f"{self.namespace}:due:{{t{shard}}}:{kind}"
@@ -142,12 +145,12 @@ class Keyspace:
     @staticmethod
     def timer_shard(group_id: str) -> int:
         """The due-index shard of a group's timers (all of a group's timers in one shard, as in the old layout)."""
-        return int(group_id[:2], 16) % SHARDS
+        return int(group_id[:2], 16) % DUE_SHARDS
 
     @property
     def legacy_timer_shards(self) -> list[str]:
         """Where the previous version kept correlation's timers (shard n shares the slot of the index's shard n)."""
-        return [f"{self.namespace}:timers:{{t{n}}}" for n in range(SHARDS)]
+        return [f"{self.namespace}:timers:{{t{n}}}" for n in range(DUE_SHARDS)]
 
     @property
     def legacy_action_due(self) -> str:

@@ -1,9 +1,10 @@
 """The due-time service: everything that must happen later, exactly once across workers, as timers of kinds.
 
 A timer is a *key* of a *kind* (``resolve`` + an incident id, ``approved`` + a run id, ...) due at a time. The index
-is 16 shards, each one Redis Cluster slot (hash tag ``{t<n>}``), so a Cluster spreads it; in each shard every kind
-has its own sorted set (timer key -> due time), named by the keyspace (``DueKeys``; correlation/keyspace.py lists
-every key). The shard of a timer is chosen by whoever schedules it: by default a hash of its key (``shard_of``).
+is a number of shards (16), each one Redis Cluster slot (hash tag ``{t<n>}``), so a Cluster spreads it; in each
+shard every kind has its own sorted set (timer key -> due time). The keyspace names them and says how many shards
+there are (``DueKeys``; correlation/keyspace.py lists every key). The shard of a timer is chosen by whoever
+schedules it: by default a hash of its key (``DueIndex.shard_of``).
 
 - ``DueIndex``: ``schedule`` (a later schedule of the same timer moves it), ``cancel``, ``claim`` and ``complete``.
   ``lua/due_claim.lua`` hands each due timer to one caller: up to ``limit`` per kind per shard are re-scored to
@@ -34,7 +35,6 @@ from redis.asyncio import Redis
 
 from kv.scripts import Scripts
 
-SHARDS = 16
 CLAIM_LIMIT = 100  # due timers claimed per kind per shard per poll
 LEASE = 60.0  # seconds a claimed timer is held before it falls due again
 UPGRADE_CHUNK = 500  # old members moved per script call
@@ -45,14 +45,14 @@ KIND = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 class DueKeys(Protocol):
     """Where the index lives (``correlation.keyspace.Keyspace``)."""
 
+    @property
+    def due_shards(self) -> int:
+        """How many shards the index has (shards 0 to due_shards - 1)."""
+        ...
+
     def due(self, kind: str, shard: int) -> str:
         """The sorted set of one kind in one shard; every kind's set of shard ``n`` is in the same Cluster slot."""
         ...
-
-
-def shard_of(text: str) -> int:
-    """The default shard of a timer: a stable hash of its key."""
-    return zlib.crc32(text.encode()) % SHARDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +97,16 @@ class DueIndex:
     def __init__(self, redis: Redis, keys: DueKeys) -> None:
         self.redis = redis
         self.keys = keys
+        self.shards = keys.due_shards
         self.scripts = Scripts(redis, "kv", "due_claim", "due_complete", "due_upgrade")
+
+    def shard_of(self, text: str) -> int:
+        """The default shard of a timer: a stable hash of its key."""
+        return zlib.crc32(text.encode()) % self.shards
 
     def key(self, kind: str, timer: str, shard: int | None = None) -> str:
         """The sorted set a timer is in."""
-        return self.keys.due(kind, shard_of(timer) if shard is None else shard)
+        return self.keys.due(kind, self.shard_of(timer) if shard is None else shard)
 
     # -- scheduling ----------------------------------------------------------------------------------------------
 
@@ -123,7 +128,7 @@ class DueIndex:
         """Timers of these kinds due at or before ``until`` (tools and tests; one pipeline)."""
         pipe = self.redis.pipeline(transaction=False)
         for kind in kinds:
-            for n in range(SHARDS):
+            for n in range(self.shards):
                 pipe.zcount(self.keys.due(kind, n), "-inf", until)
         return sum(await pipe.execute())
 
@@ -134,7 +139,7 @@ class DueIndex:
         """Claim due timers of ``kinds`` from every shard, at most ``limit`` per kind per shard."""
         if not kinds:
             return Claimed([], False)
-        calls = [([self.keys.due(kind, n) for kind in kinds], [now, lease, limit]) for n in range(SHARDS)]
+        calls = [([self.keys.due(kind, n) for kind in kinds], [now, lease, limit]) for n in range(self.shards)]
         results = await self.scripts.run_many("due_claim", calls)
         timers: list[Due] = []
         backlog = False

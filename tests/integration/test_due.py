@@ -11,8 +11,9 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
+from correlation.keyspace import DUE_SHARDS as SHARDS
 from correlation.keyspace import Keyspace
-from kv.due import CLAIM_LIMIT, LEASE, SHARDS, Due, DueIndex, DueTimers
+from kv.due import CLAIM_LIMIT, LEASE, Due, DueIndex, DueTimers
 from stormwatch.due_loop import action_timers, correlation_timers
 
 T0 = 1_800_000_000.0

@@ -10,8 +10,9 @@ from redis.asyncio import Redis
 from actions.due_kinds import KINDS as ACTION_KINDS
 from actions.due_kinds import legacy as legacy_action
 from correlation.decision import TIMER_KINDS, expiry_timer, hold_timer, parse_timer, quiet_timer
+from correlation.keyspace import DUE_SHARDS as SHARDS
 from correlation.keyspace import Keyspace
-from kv.due import SHARDS, Due, DueIndex, DueTimers, shard_of
+from kv.due import Due, DueIndex, DueTimers
 from stormwatch.due_loop import legacy_timer
 from tests.unit.test_keyspace import hash_tag, keyslot
 
@@ -44,8 +45,9 @@ def test_a_group_s_timers_share_one_shard_as_in_the_previous_layout() -> None:
 
 
 def test_the_default_shard_is_a_stable_hash_of_the_key() -> None:
-    assert shard_of("r-1") == shard_of("r-1")
-    assert {shard_of(f"run-{i}") for i in range(500)} == set(range(SHARDS))  # spread over every shard
+    index = DueIndex(Redis(), KEYS)  # a client object: nothing connects
+    assert index.shard_of("r-1") == index.shard_of("r-1")
+    assert {index.shard_of(f"run-{i}") for i in range(500)} == set(range(SHARDS))  # spread over every shard
 
 
 def test_every_timer_the_engine_writes_is_of_a_registered_kind() -> None:
