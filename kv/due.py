@@ -86,6 +86,10 @@ class Legacy:
     shard: int | None = None
     lock: str = ""
 
+    def __post_init__(self) -> None:
+        if self.shard is None and not self.lock:
+            raise ValueError(f"moving {self.key} across slots needs a lock key")
+
 
 @dataclass(slots=True)
 class Claimed:

@@ -12,7 +12,7 @@ from actions.due_kinds import legacy as legacy_action
 from correlation.decision import TIMER_KINDS, expiry_timer, hold_timer, parse_timer, quiet_timer
 from correlation.keyspace import DUE_SHARDS as SHARDS
 from correlation.keyspace import Keyspace
-from kv.due import Due, DueIndex, DueTimers
+from kv.due import Due, DueIndex, DueTimers, Legacy
 from stormwatch.due_loop import legacy_timer
 from tests.unit.test_keyspace import hash_tag, keyslot
 
@@ -89,3 +89,9 @@ def test_a_member_of_an_old_timer_shard_keeps_its_name_under_its_kind(member: st
 ])
 def test_a_member_of_the_old_action_due_set_becomes_a_run_id_under_its_kind(member: str, expected: object) -> None:
     assert legacy_action(member) == expected
+
+
+def test_an_old_set_in_another_slot_is_moved_only_under_a_lock() -> None:
+    with pytest.raises(ValueError, match="needs a lock key"):
+        Legacy(KEYS.legacy_action_due, legacy_action)
+    assert Legacy(KEYS.legacy_timer_shards[0], legacy_timer, shard=0).lock == ""  # same slot: one script, no lock
