@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
-from correlation.causes import Cause
-from correlation.keyspace import parse_incident_id
-from correlation.model import AlertState, Incident
+from correlation.core.causes import Cause
+from correlation.core.model import parse_incident_id
+from correlation.core.model import AlertState, Incident
 
 PriorityOf = Callable[[Mapping[str, str]], str]
 MutedBy = Callable[[Mapping[str, str]], str]

@@ -16,14 +16,14 @@ from events.publisher import EventPublisher
 from kv.due import Due
 from rules.alert import Alert
 
-from correlation.causes import Causes, lookup_keys
-from correlation.decision import parse_timer
-from correlation.engine import decide, decide_timer
-from correlation.links import Links
-from correlation.muting import Muter
-from correlation.routing import Group, Router
-from correlation.silences import SilenceStore
-from correlation.store import FollowUps, IncidentStore
+from correlation.core.causes import Causes, lookup_keys
+from correlation.core.decision import parse_timer
+from correlation.core.engine import decide, decide_timer
+from correlation.store.links import Links
+from correlation.core.muting import Muter
+from correlation.core.routing import Group, Router
+from correlation.store.silences import SilenceStore
+from correlation.store.store import FollowUps, IncidentStore
 
 MAX_ROUNDS = 64
 #: sources whose fingerprint is the sender's own key (PagerDuty's dedup_key), not derived from labels: a

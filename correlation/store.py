@@ -17,10 +17,11 @@ from redis.asyncio import Redis
 
 from events.builders import incident_event
 
-from correlation.decision import Decision, parse_timer
-from correlation.keyspace import Keyspace, parse_incident_id
-from correlation.model import AlertState, GroupState, Incident
-from correlation.routing import Group
+from correlation.core.decision import Decision, parse_timer
+from correlation.core.model import parse_incident_id
+from correlation.store.keyspace import Keyspace
+from correlation.core.model import AlertState, GroupState, Incident
+from correlation.core.routing import Group
 from kv.due import DueIndex
 from kv.scripts import Scripts
 
@@ -86,8 +87,8 @@ class IncidentStore:
         self.keys = keyspace
         self.marker_ttl = marker_ttl
         self.timeline_max = timeline_max
-        self.scripts = Scripts(redis, "correlation", "read_group", "apply_group")
-        self.due = DueIndex(redis, keyspace)  # the decisions' timers; fired by correlation.pipeline.TimerFiring
+        self.scripts = Scripts(redis, "correlation.store", "read_group", "apply_group")
+        self.due = DueIndex(redis, keyspace)  # the decisions' timers; fired by correlation.store.pipeline.TimerFiring
 
     async def load_scripts(self) -> None:
         await self.scripts.load()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import uvloop
 from rich.progress import Progress
-from correlation.decision import TIMER_KINDS
+from correlation.core.decision import TIMER_KINDS
 from stormwatch.tools.bench import make_bodies, _fill
 from stormwatch.app import Worker
 from stormwatch.config import load_settings

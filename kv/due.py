@@ -43,7 +43,7 @@ KIND = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 class DueKeys(Protocol):
-    """Where the index lives (``correlation.keyspace.Keyspace``)."""
+    """Where the index lives (``correlation.store.keyspace.Keyspace``)."""
 
     @property
     def due_shards(self) -> int:

@@ -23,9 +23,9 @@ from actions.runner import ActionRunner, RunnerConfig
 from actions.state import ActionState
 from actions.topology import ActionNames, declare_actions
 from actions.urlguard import UrlPolicy
-from correlation.escalation import Escalation
-from correlation.keyspace import Keyspace
-from correlation.store import IncidentStore
+from correlation.store.escalation import Escalation
+from correlation.store.keyspace import Keyspace
+from correlation.store.store import IncidentStore
 from rules.schema import RuleSet
 from stormwatch.config import Settings
 from stormwatch.due_loop import DueLoop, action_timers

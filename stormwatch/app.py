@@ -15,11 +15,11 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 from redis.asyncio import Redis
 
-from correlation.routing import IncidentDefaults, Router
-from correlation.silences import SilenceStore
-from correlation.keyspace import Keyspace
-from correlation.pipeline import CorrelationPipeline, Delivery, TimerFiring
-from correlation.store import IncidentStore
+from correlation.core.routing import IncidentDefaults, Router
+from correlation.store.silences import SilenceStore
+from correlation.store.keyspace import Keyspace
+from correlation.store.pipeline import CorrelationPipeline, Delivery, TimerFiring
+from correlation.store.store import IncidentStore
 from events.amqp import AmqpEventPublisher
 from actions.triggers import CurrentActionIndex
 from actions.state import ActionState
@@ -27,9 +27,9 @@ from ingest.consumer import AlertConsumer, ConsumerConfig
 from ingest.limits import LabelGuard, LabelLimits
 from ingest.topology import Names, Topology
 from rules.schema import RuleSet
-from correlation.incident_commands import IncidentCommands
-from correlation.incident_queries import IncidentQueries
-from correlation.links import Links
+from correlation.store.incident_commands import IncidentCommands
+from correlation.store.incident_queries import IncidentQueries
+from correlation.store.links import Links
 from stormwatch.actions_app import ActionsService
 from stormwatch.api.app import build_app
 from stormwatch.api.common import ApiServices

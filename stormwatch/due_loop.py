@@ -19,8 +19,8 @@ import structlog
 
 from actions.due_kinds import KINDS as ACTION_KINDS
 from actions.due_kinds import legacy as legacy_action
-from correlation.decision import TIMER_KINDS, parse_timer
-from correlation.keyspace import Keyspace
+from correlation.core.decision import TIMER_KINDS, parse_timer
+from correlation.store.keyspace import Keyspace
 from kv.due import DueHandler, DueIndex, DueTimers, Legacy, Poll
 from stormwatch.metrics import Metrics
 
@@ -28,7 +28,7 @@ log = structlog.get_logger("stormwatch")
 
 
 def correlation_timers(index: DueIndex, firing: DueHandler, keys: Keyspace) -> DueTimers:
-    """Correlation's kinds (``correlation.pipeline.TimerFiring``): held resolutions, holds for a cause, flap quiet
+    """Correlation's kinds (``correlation.store.pipeline.TimerFiring``): held resolutions, holds for a cause, flap quiet
     periods, alert expiry."""
     timers = DueTimers(index)
     for kind in TIMER_KINDS:

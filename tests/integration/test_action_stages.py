@@ -19,7 +19,7 @@ from actions.stages.breaker import Breaker
 from actions.stages.rate_limit import RateLimit
 from actions.state import ActionState
 from actions.templates import Renderer
-from correlation.keyspace import Keyspace
+from correlation.store.keyspace import Keyspace
 
 T0 = 1_800_000_000.0
 

@@ -11,8 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
-from correlation.keyspace import DUE_SHARDS as SHARDS
-from correlation.keyspace import Keyspace
+from correlation.store.keyspace import DUE_SHARDS as SHARDS
+from correlation.store.keyspace import Keyspace
 from kv.due import CLAIM_LIMIT, LEASE, Due, DueIndex, DueTimers
 from stormwatch.due_loop import action_timers, correlation_timers
 

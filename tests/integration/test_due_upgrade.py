@@ -10,7 +10,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from actions.due_kinds import APPROVAL_EXPIRY
-from correlation.keyspace import Keyspace, parse_incident_id
+from correlation.core.model import parse_incident_id
+from correlation.store.keyspace import Keyspace
 from kv.due import DueIndex
 from stormwatch.app import Worker
 from tests.conftest import ManualClock, eventually

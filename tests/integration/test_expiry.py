@@ -6,8 +6,8 @@ import uuid
 
 import orjson
 
-from correlation.decision import expiry_timer
-from correlation.keyspace import parse_incident_id
+from correlation.core.decision import expiry_timer
+from correlation.core.model import parse_incident_id
 from stormwatch.app import Worker
 from tests.conftest import ManualClock, eventually
 from tests.integration.helpers import (

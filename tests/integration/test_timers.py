@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from correlation.keyspace import parse_incident_id
+from correlation.core.model import parse_incident_id
 from stormwatch.app import Worker
 from tests.conftest import ManualClock, eventually
 from tests.integration.helpers import (

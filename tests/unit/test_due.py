@@ -9,9 +9,9 @@ from redis.asyncio import Redis
 
 from actions.due_kinds import KINDS as ACTION_KINDS
 from actions.due_kinds import legacy as legacy_action
-from correlation.decision import TIMER_KINDS, expiry_timer, hold_timer, parse_timer, quiet_timer
-from correlation.keyspace import DUE_SHARDS as SHARDS
-from correlation.keyspace import Keyspace
+from correlation.core.decision import TIMER_KINDS, expiry_timer, hold_timer, parse_timer, quiet_timer
+from correlation.store.keyspace import DUE_SHARDS as SHARDS
+from correlation.store.keyspace import Keyspace
 from kv.due import Due, DueIndex, DueTimers, Legacy
 from stormwatch.due_loop import legacy_timer
 from tests.unit.test_keyspace import hash_tag, keyslot

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from correlation.pipeline import BatchReport
+from correlation.store.pipeline import BatchReport
 from stormwatch.http import OpsServer
 from stormwatch.app import WorkerObserver
 from stormwatch.metrics import Metrics, SourceLabel
