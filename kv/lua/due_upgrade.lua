@@ -3,7 +3,8 @@
 -- A timer already in the index (scheduled since by a new worker) keeps its due time there (NX).
 -- An old set with a claims hash (member -> attempt of a claim not completed) hands each moving member's attempt to
 -- the index's claims hash (unless the index has one already), so a timer claimed by a worker of the older version
--- that died keeps its attempt: the next claimer finds that worker's write. The old hash goes with the set's last member.
+-- that died keeps its attempt: the next claimer finds that worker's write. The old hash goes with the set's last
+-- member.
 -- KEYS[1] the old sorted set; KEYS[2] its claims hash; KEYS[3] the index's claims hash; KEYS[4..] the index's sorted
 -- sets of the same slot
 -- ARGV[1] "1" if the old set has a claims hash (else KEYS[2] is never read); then quadruples (old member, index

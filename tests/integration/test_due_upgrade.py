@@ -1,6 +1,6 @@
-"""Upgrading across the due-time index: timers the previous version left in its keys (``<ns>:timers:{t<n>}``,
-``<ns>:act:due``) are moved when new workers start, and each fires exactly once. Two workers start at once, on an
-injected clock; the real Redis and RabbitMQ."""
+"""Upgrading across the due-time index: timers the previous version left in its keys (``<ns>:timers:{t<n>}`` with
+its ``:claims``, ``<ns>:act:due``) are moved when new workers start, and each fires exactly once. Two workers start
+at once, on an injected clock; the real Redis and RabbitMQ."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ import pytest
 import redis.asyncio as aioredis
 
 from actions.due_kinds import APPROVAL_EXPIRY
+from correlation.core.decision import merge_timer, parse_timer
 from correlation.core.model import parse_incident_id
 from correlation.store.keyspace import Keyspace
+from correlation.store.store import ClaimedTimer
 from kv.due import DueIndex
 from stormwatch.app import Worker
 from tests.conftest import ManualClock, eventually
 from tests.integration.actions_support import Hook, action_settings, alert, settled
 from tests.integration.helpers import body, incident_status_is, publish, stored_alerts, v2_alert
+from tests.integration.test_late_merge import RULES as LATE
 
 HELD = """
 groups:
@@ -152,3 +155,55 @@ groups:
     finally:
         for w in workers:
             await w.stop()
+
+
+async def test_a_merge_an_old_worker_wrote_and_died_on_is_finished_after_the_upgrade(clean, tmp_path, redis):
+    """A worker of the previous version claimed a late cause's merge timer (``timers:{t<n>}`` with its ``:claims``),
+    wrote the merge and died before its follow-ups. The timer moves into the index with its attempt, so the new
+    worker that claims it finds that write, replays what was left undone (the symptom attached to the cause's
+    incident) and completes it, once."""
+    (tmp_path / "rules.yaml").write_text(LATE)
+    clock = ManualClock()
+    settings = clean.model_copy(update={"rules": str(tmp_path), "timer_poll_seconds": 3600})  # polled by hand
+    keys = Keyspace(clean.namespace)
+    old = Worker(settings, clock=clock)
+    await old.start()
+    try:
+        await publish(clean, [body([v2_alert("HighErrorRate", "checkout", "checkout-1")])])
+        await eventually(lambda: stored_alerts(old) >= 1, what="checkout paged")
+        await publish(clean, [body([v2_alert("PostgresDown", "orders-db", "db-1")])])
+        await eventually(lambda: stored_alerts(old) >= 2, what="the database alert stored")
+        (checkout,) = [i for i in await old.store.list_incidents() if i.title == "by-service: checkout"]
+        member = merge_timer(checkout.id)
+        n = keys.timer_shard(parse_timer(member)[1])
+        await eventually(lambda: redis.zscore(keys.due("merge", n), member), what="the merge timer armed")
+        # the old worker claims it, writes the merge and dies: no follow-ups, no completion
+        (claim,) = (await old.store.due.claim(["merge"], clock.now)).timers
+        assert old.timers is not None
+        await old.timers.timers.handlers["merge"]._fire({parse_timer(member)[1]: [ClaimedTimer(claim)]}, clock.now)
+    finally:
+        await old.stop()
+    (db,) = [i for i in await old.store.list_incidents() if i.title == "by-service: orders-db"]
+    assert (await old.store.incident(checkout.id)).merged_into == db.id
+    # the state as the previous version left it: the claimed timer in its old shard, its attempt in the shard's claims
+    old_shard = keys.legacy_timer_shards[n]
+    await redis.zadd(old_shard, {member: float(claim.claimed)})
+    await redis.hset(keys.legacy_timer_claims(old_shard), member, claim.attempt)
+    await redis.zrem(keys.due("merge", n), member)
+    await redis.delete(keys.due_claims(n))
+
+    new = Worker(settings, clock=clock)
+    await new.start()
+    try:
+        await eventually(lambda: gone(redis, old_shard, keys.legacy_timer_claims(old_shard)),
+                         what="the old shard and its claims moved")
+        assert await redis.hget(keys.due_claims(n), f"merge:{member}") == claim.attempt.encode()
+        assert new.pipeline is not None and await new.pipeline.links.symptoms(db.id) == []  # left undone
+        clock.now += 61  # the old claim's lease runs out
+        assert new.timers is not None and (await new.timers.fire_due()).fired == {"merge": 1}
+        attached = await new.pipeline.links.symptoms(db.id)
+        assert [(s["labels"]["service"], s["merged_from"]) for s in attached] == [("checkout", checkout.id)]
+        assert new.metrics.registry.get_sample_value("stormwatch_incidents_merged_total") == 1
+        assert await redis.exists(keys.due("merge", n), keys.due_claims(n)) == 0  # completed, its attempt ended
+    finally:
+        await new.stop()

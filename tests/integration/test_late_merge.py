@@ -67,7 +67,8 @@ async def test_two_workers_merge_late_causes_once(clean, tmp_path):
         pipe = reader.redis.pipeline(transaction=False)
         for iid in merged_ids:
             member = merge_timer(iid)
-            reader.store.due.schedule_in(pipe, "merge", member, 0, shard=reader.store.keys.timer_shard(parse_timer(member)[1]))
+            shard = reader.store.keys.timer_shard(parse_timer(member)[1])
+            reader.store.due.schedule_in(pipe, "merge", member, 0, shard=shard)
         await pipe.execute()
         await eventually(lambda: _timers_gone(reader, merged_ids), what="the merge timers fired again")
 
