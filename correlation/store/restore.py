@@ -22,6 +22,7 @@ from correlation.core.model import parse_incident_id
 from correlation.store.keyspace import Keyspace
 from correlation.core.model import AlertState, Incident
 from correlation.core.problems import Problem
+from kv.due import DueIndex
 from kv.scripts import Scripts
 
 #: the people's fields an incident hash holds beside Incident.to_hash() (correlation.store.incident_commands)
@@ -66,6 +67,7 @@ class Restorer:
         self.keys = keyspace
         self.at = restored_at
         self.scripts = Scripts(redis, "correlation.store", "restore_incident", "restore_seq")
+        self.due = DueIndex(redis, keyspace)  # held resolutions and expiry timers put back (only where absent)
 
     async def is_whole(self) -> bool:
         return bool(await self.redis.exists(whole_marker(self.keys)))
@@ -110,10 +112,12 @@ class Restorer:
             pipe.zadd(self.keys.incidents, {inc.id: inc.created_at})
             pipe.zadd(self.keys.open_incidents, {inc.id: inc.created_at})
             if inc.resolve_at is not None:  # a held resolution: due again
-                pipe.zadd(self.keys.timer_shard(gid), {inc.id: inc.resolve_at}, nx=True)
+                resolve = self.due.key("resolve", inc.id, self.keys.timer_shard(gid))
+                pipe.zadd(resolve, {inc.id: inc.resolve_at}, nx=True)
             for m in r.members:
                 if m.expires_at is not None and m.status == "firing":
-                    pipe.zadd(self.keys.timer_shard(gid), {expiry_timer(gid, m.fingerprint): m.expires_at}, nx=True)
+                    timer = expiry_timer(gid, m.fingerprint)
+                    pipe.zadd(self.due.key("expire", timer, self.keys.timer_shard(gid)), {timer: m.expires_at}, nx=True)
         await pipe.execute()
 
     async def problems(self, records: Sequence[ProblemRecord], done: Restored) -> None:

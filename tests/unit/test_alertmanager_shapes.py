@@ -59,7 +59,7 @@ def test_times_round_trip():
 
 def test_silence_shape_and_matchers():
     matchers = [parse_matcher(t) for t in ('a="1"', 'b!="2"', 'c=~"3|4"', 'd!~"5"', '"service.name"="x"')]
-    silence = Silence.create(matchers, T0, T0 + 3600, "alice", "why", T0 - 10)
+    silence = Silence.create(matchers, T0, T0 + 3600, "alice", "why", T0 - 10, silence_id="0123456789ab")
     assert [am_matcher(m) for m in matchers] == [
         {"name": "a", "value": "1", "isRegex": False, "isEqual": True},
         {"name": "b", "value": "2", "isRegex": False, "isEqual": False},
