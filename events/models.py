@@ -53,6 +53,14 @@ class IncidentDoc(BaseModel):
     acknowledged_at: float | None = None
     resolved_by: str | None = None
     reopened_by: str | None = None
+    declared: bool | None = Field(None, description="true on an incident a person declared (absent otherwise, like "
+                                                    "the five below and also_reported_by)")
+    reporter: str | None = Field(None, description="who reported the declared incident")
+    description: str | None = None
+    service: str | None = Field(None, description="the service the declared incident is about")
+    impact: Literal["high", "medium", "low"] | None = None
+    urgency: Literal["high", "medium", "low"] | None = None
+    also_reported_by: list[str] | None = Field(None, description="people who reported it again while it was open")
 
 
 class ProblemDoc(BaseModel):

@@ -15,7 +15,8 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 from redis.asyncio import Redis
 
-from correlation.core.routing import IncidentDefaults, Router
+from correlation.core.routing import IncidentDefaults, Router, priority_matrix
+from correlation.store.declared_incidents import DeclaredIncidents
 from correlation.store.silences import SilenceStore
 from correlation.store.keyspace import Keyspace
 from correlation.store.pipeline import CorrelationPipeline, Delivery, TimerFiring
@@ -210,6 +211,9 @@ class Worker:
             publisher=self.publisher,
             queries=IncidentQueries(self.redis, self.keyspace),
             commands=IncidentCommands(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
+            declared=DeclaredIncidents(self.redis, self.keyspace, timeline_max=s.timeline_max_entries,
+                                       matrix=lambda: priority_matrix(self.rules.current()),
+                                       default_team=s.default_team),
             events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
             rules=self.rules, max_body_bytes=s.max_body_bytes, label_guard=self.label_guard,
             integrations=parse_integrations(s.pagerduty_routing_keys), metrics_token=s.metrics_token,

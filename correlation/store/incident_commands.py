@@ -27,6 +27,8 @@ PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 #: hash fields people's commands add beside the engine's (the engine never writes or clears them)
 EXTRA_FIELDS = ("assignee", "acknowledged_by", "acknowledged_at", "resolved_by", "reopened_by")
 EVENT_TYPES = COMMAND_TYPES  # command -> the type of the event it publishes (the event contract's)
+#: hash fields of declared incidents (``correlation.core.declared``), shown only when set
+DECLARED_FIELDS = ("reporter", "description", "service", "impact", "urgency")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,12 @@ def incident_view(raw: dict[Any, Any]) -> dict[str, Any]:
     for name in EXTRA_FIELDS:
         value = h.get(name, "")
         doc[name] = (float(value) if value else None) if name.endswith("_at") else (value or None)
+    if h.get("declared"):
+        doc["declared"] = True
+        for name in DECLARED_FIELDS:
+            doc[name] = h.get(name, "")
+        if h.get("also_reported_by"):
+            doc["also_reported_by"] = orjson.loads(h["also_reported_by"])
     return doc
 
 

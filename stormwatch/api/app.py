@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 from stormwatch.api.actions import action_routes
 from stormwatch.api.common import ApiServices, refuse
 from stormwatch.api.console import console_routes
+from stormwatch.api.declared import declared_routes
 from stormwatch.api.incidents import incident_routes
 from stormwatch.api.ingest import ingest_routes
 from stormwatch.api.openapi import openapi_document
@@ -84,6 +85,7 @@ def build_app(services: ApiServices, *, registry: CollectorRegistry | None = Non
     routes += ops_routes(services, registry if registry is not None else services.metrics.registry)
     if services.queries is not None and services.commands is not None:
         routes += incident_routes(services)
+        routes += declared_routes(services)
         routes += whoami_routes(services)
     if services.silences is not None:
         routes += silence_routes(services)

@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from actions.run_record import ActionRun
+from correlation.store.declared_incidents import DeclaredIncidents
 from correlation.store.incident_commands import IncidentCommands
 from correlation.store.incident_queries import IncidentQueries
 from correlation.store.links import Links
@@ -82,6 +83,7 @@ class ApiServices:
     publisher: AlertSink | None = None
     queries: IncidentQueries | None = None
     commands: IncidentCommands | None = None
+    declared: DeclaredIncidents | None = None  # people's declared incidents, attached alerts (issue 21)
     events: EventPublisher | None = None  # events.amqp.AmqpEventPublisher: the confirmed publisher
     silences: SilenceStore | None = None
     rules: RulesControl | None = None

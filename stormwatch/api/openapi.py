@@ -36,6 +36,12 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
      {200: s.CommandAnswer, 404: s.Error}),
     ("post", "/api/v1/incidents/{id}/priority", "Set the priority", "respond", s.PriorityBody,
      {200: s.CommandAnswer, 404: s.Error}),
+    ("post", "/api/v1/incidents", "Declare an incident (201); a report for a service whose incident is open joins "
+     "it (200, joined: true)", "respond", s.DeclareBody, {200: s.DeclareAnswer, 201: s.DeclareAnswer, 422: s.Error}),
+    ("post", "/api/v1/incidents/{id}/attach", "Attach an alert (listed among the incident's symptoms)", "respond",
+     s.AlertLinkBody, {200: s.CommandAnswer, 404: s.Error, 422: s.Error}),
+    ("post", "/api/v1/incidents/{id}/detach", "Detach an attached alert", "respond", s.AlertLinkBody,
+     {200: s.CommandAnswer, 404: s.Error, 422: s.Error}),
     ("get", "/api/v1/silences", "Silences (pending, active; expired=true for all)", "read", None,
      {200: s.Silence}),
     ("post", "/api/v1/silences", "Create a silence", "respond", s.SilenceBody, {201: s.Silence, 422: s.Error}),
@@ -80,7 +86,7 @@ MODELS: list[type[BaseModel]] = [
     s.Error, s.IngestAnswer, s.PagerDutyAnswer, s.Incident, s.IncidentDetail, s.IncidentPage, s.CommandAnswer,
     s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody, s.PriorityBody, s.SilenceBody,
     s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage, s.ProblemAnswer, s.LinkBody,
-    s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami]
+    s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami, s.DeclareBody, s.DeclareAnswer, s.AlertLinkBody]
 
 
 def _ref(model: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -89,13 +89,21 @@ class Incident(BaseModel):
     acknowledged_at: float | None
     resolved_by: str | None
     reopened_by: str | None
+    declared: bool | None = Field(None, description="declared incidents only, like the fields below")
+    reporter: str | None = None
+    description: str | None = None
+    service: str | None = None
+    impact: str | None = None
+    urgency: str | None = None
+    also_reported_by: list[str] | None = None
 
 
 class IncidentDetail(Incident):
     members: list[dict[str, Any]]
     timeline: list[dict[str, Any]] = Field(description="at, kind, text, by (people's changes), fingerprint")
     symptoms: list[dict[str, Any]] = Field(default=[], description="alerts of other groups it explains: labels, "
-                                                                    "kind (topology|inhibition), path, rule, at")
+                                                                    "kind (topology|inhibition|attached), path, rule, "
+                                                                    "at, by (attached)")
     actions: list[dict[str, Any]] = Field(default=[], description="its action runs, newest first (up to 50)")
 
 
@@ -217,3 +225,36 @@ class PreviewAnswer(BaseModel):
     matched: list[PreviewMatch]
     incidents_scanned: int
     truncated: bool = Field(description="True when more open incidents exist than were scanned")
+
+
+#: an alert's fingerprint: Alertmanager's 16 hex digits, or a sender's own key (PagerDuty's dedup_key)
+Fingerprint = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._:@/+=-]+$")]
+
+
+class DeclareBody(Strict):
+    """``POST /api/v1/incidents``: a person declares an incident (issue 21)."""
+
+    title: str = Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")
+    service: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f\"\\{}]+$",
+                         description="The service it is about; a second report while one is open for it joins it.")
+    description: str = Field(default="", max_length=10_000)
+    impact: Literal["high", "medium", "low"] = "medium"
+    urgency: Literal["high", "medium", "low"] = "medium"
+    team: str = Field(default="", max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
+    reporter: str = Field(default="", max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$",
+                          description="Who reports it; default the API token's name.")
+    alerts: list[Fingerprint] = Field(default_factory=list, max_length=100,
+                              description="Fingerprints of alerts (members of open incidents) to attach.")
+    major: bool = False
+
+
+class AlertLinkBody(Strict):
+    """``POST /api/v1/incidents/{id}/attach`` and ``/detach``."""
+
+    fingerprint: Fingerprint
+
+
+class DeclareAnswer(BaseModel):
+    incident: Incident
+    joined: bool = Field(description="true: an incident was open for the service; the report joined it")
+    event_published: bool
