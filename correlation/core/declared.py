@@ -6,9 +6,9 @@ one group, ``declared_group(service)``: its group labels are ``{"__declared__": 
 its gid is the FNV-1a signature of the service signed under the rule name ``\x00declared`` (the way routing signs a
 rule's groups, with a NUL no rule name has), so no alert's group has the same id unless an alert is grouped by all its
 labels and carries that NUL name itself; the store also marks the group hash ``declared`` and refuses to declare into
-a group it did not create (``declare_incident.lua``). A group has at most one open incident, so "is an incident already open for this service?"
-is the group's ``inc`` field: a second report while it is open joins it ("also reported by") instead of opening a
-second incident, and the store decides that atomically (``declare_incident.lua``).
+a group it did not create. A group has at most one open incident, so "is an incident already open for this
+service?" is the group's ``inc`` field: a second report while it is open joins it ("also reported by") instead of
+opening a second incident, and the store decides that atomically (``declare_incident.lua``).
 """
 
 from __future__ import annotations
