@@ -254,12 +254,12 @@ class ActionPolicies(ActionModel):
 
 # --- triggers on group rules ----------------------------------------------------------------------------------------
 
-TriggerOn = Literal["created", "updated", "resolved", "escalated", "merged"]
+TriggerOn = Literal["created", "updated", "resolved", "escalated", "merged", "promoted", "status_update"]
 
 
 def _some(value: tuple[Any, ...]) -> tuple[Any, ...]:
     if not value:
-        raise _fail("needs at least one of: created, updated, resolved, escalated, merged")
+        raise _fail("needs at least one of: created, updated, resolved, escalated, merged, promoted, status_update")
     return value
 
 

@@ -217,6 +217,7 @@ class Worker:
             events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
             rules=self.rules, max_body_bytes=s.max_body_bytes, label_guard=self.label_guard,
             integrations=parse_integrations(s.pagerduty_routing_keys), metrics_token=s.metrics_token,
+            status_page_secret=s.status_page_secret,
             auth_limiter=AuthFailureLimiter(s.auth_failures_per_minute, s.auth_failures_burst, clock=self.clock),
             client_address=ClientAddress(s.http_trusted_proxies),
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),

@@ -85,6 +85,7 @@ class Metrics:
     http_client_disconnects: Counter
     stream_clients_dropped: Counter
     incident_commands: Counter
+    status_page_refused: Counter
     actions_started: Counter
     actions_succeeded: Counter
     actions_failed: Counter
@@ -222,6 +223,9 @@ class Metrics:
                 "stormwatch_stream_clients_dropped_total",
                 "Event-stream clients cut off for falling behind, by reason (backlog: events; bytes: "
                 "STORMWATCH_STREAM_CLIENT_MAX_BYTES).", ["reason"], registry=r),
+            status_page_refused=Counter(
+                "stormwatch_status_page_refused_total", "Status page requests refused, by reason (off, "
+                "missing_token, bad_token).", ["reason"], registry=r),
             incident_commands=Counter(
                 "stormwatch_incident_commands_total", "Incident commands through the API, by command and outcome.",
                 ["command", "outcome"], registry=r),

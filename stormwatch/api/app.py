@@ -22,6 +22,7 @@ from stormwatch.api.actions import action_routes
 from stormwatch.api.common import ApiServices, refuse
 from stormwatch.api.console import console_routes
 from stormwatch.api.declared import declared_routes
+from stormwatch.api.major import major_routes
 from stormwatch.api.incidents import incident_routes
 from stormwatch.api.ingest import ingest_routes
 from stormwatch.api.openapi import openapi_document
@@ -86,6 +87,7 @@ def build_app(services: ApiServices, *, registry: CollectorRegistry | None = Non
     if services.queries is not None and services.commands is not None:
         routes += incident_routes(services)
         routes += declared_routes(services)
+        routes += major_routes(services)
         routes += whoami_routes(services)
     if services.silences is not None:
         routes += silence_routes(services)

@@ -97,6 +97,7 @@ class ApiServices:
     label_guard: LabelGuard | None = None  # ingest: label limits (alerts over them refused naming the field) + memo
     integrations: Integrations | None = None  # PagerDuty integration keys (/v2/enqueue's routing_key as credential)
     metrics_token: str = ""  # GET /metrics needs it as a bearer token when set
+    status_page_secret: str = ""  # signs status pages' read tokens (empty: no status pages)
 
 
 async def publish_event(services: ApiServices, event: dict[str, Any], subject: str) -> bool:
@@ -254,6 +255,8 @@ def instrument(services: ApiServices, route: str, handler: Handler) -> Handler:
             response = await handler(request)
         except ApiError as exc:
             response = exc.response()
+            if exc.field is not None:  # a refused request names what was wrong: one line saying which
+                log.info("http_refused", route=route, status=exc.status, field=exc.field, detail=exc.detail[:200])
         except ClientDisconnect:  # gone mid-body: one line (none when the server cut it: that has its own line)
             disconnects.inc()
             if TIMEOUT_SCOPE_KEY not in request.scope:

@@ -42,6 +42,18 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
      s.AlertLinkBody, {200: s.CommandAnswer, 404: s.Error, 422: s.Error}),
     ("post", "/api/v1/incidents/{id}/detach", "Detach an attached alert", "respond", s.AlertLinkBody,
      {200: s.CommandAnswer, 404: s.Error, 422: s.Error}),
+    ("post", "/api/v1/incidents/{id}/major", "Promote to a major incident (optionally naming its roles)", "respond",
+     s.MajorBody, {200: s.CommandAnswer, 404: s.Error, 409: s.Error}),
+    ("post", "/api/v1/incidents/{id}/roles", "A major incident's incident commander and communications lead",
+     "respond", s.RolesBody, {200: s.CommandAnswer, 404: s.Error, 409: s.Error, 422: s.Error}),
+    ("post", "/api/v1/incidents/{id}/updates", "Publish a stakeholder status update (incident.status_update)",
+     "respond", s.StatusUpdateBody, {201: s.StatusUpdateAnswer, 404: s.Error, 409: s.Error, 422: s.Error}),
+    ("get", "/api/v1/incidents/{id}/updates", "The incident's stakeholder status updates, oldest first", "read",
+     None, {200: None, 404: s.Error}),
+    ("post", "/api/v1/incidents/{id}/share", "A read token for the incident's status page (this incident only)",
+     "respond", None, {200: s.ShareAnswer, 404: s.Error}),
+    ("get", "/status/{id}", "The incident's read-only status page (HTML; ?token= from /share)", "", None,
+     {200: None, 403: s.Error, 404: s.Error}),
     ("get", "/api/v1/silences", "Silences (pending, active; expired=true for all)", "read", None,
      {200: s.Silence}),
     ("post", "/api/v1/silences", "Create a silence", "respond", s.SilenceBody, {201: s.Silence, 422: s.Error}),
@@ -86,7 +98,8 @@ MODELS: list[type[BaseModel]] = [
     s.Error, s.IngestAnswer, s.PagerDutyAnswer, s.Incident, s.IncidentDetail, s.IncidentPage, s.CommandAnswer,
     s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody, s.PriorityBody, s.SilenceBody,
     s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage, s.ProblemAnswer, s.LinkBody,
-    s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami, s.DeclareBody, s.DeclareAnswer, s.AlertLinkBody]
+    s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami, s.DeclareBody, s.DeclareAnswer, s.AlertLinkBody,
+    s.MajorBody, s.RolesBody, s.StatusUpdateBody, s.StatusUpdateAnswer, s.ShareAnswer]
 
 
 def _ref(model: Any) -> dict[str, Any]:

@@ -96,6 +96,13 @@ class Incident(BaseModel):
     impact: str | None = None
     urgency: str | None = None
     also_reported_by: list[str] | None = None
+    major: bool | None = Field(None, description="major incidents only, like the fields below")
+    major_at: float | None = None
+    commander: str | None = None
+    communications_lead: str | None = None
+    update_state: str | None = None
+    status_updates: int | None = None
+    last_update_at: float | None = None
 
 
 class IncidentDetail(Incident):
@@ -258,3 +265,39 @@ class DeclareAnswer(BaseModel):
     incident: Incident
     joined: bool = Field(description="true: an incident was open for the service; the report joined it")
     event_published: bool
+
+
+PersonName = Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+class MajorBody(Strict):
+    """``POST /api/v1/incidents/{id}/major``: promote to a major incident, optionally naming its roles."""
+
+    commander: PersonName = ""
+    communications_lead: PersonName = ""
+    comment: str = Field(default="", max_length=2000)
+
+
+class RolesBody(Strict):
+    """``POST /api/v1/incidents/{id}/roles``: a major incident's roles (a field left out is unchanged; "" unassigns)."""
+
+    commander: PersonName | None = None
+    communications_lead: PersonName | None = None
+
+
+class StatusUpdateBody(Strict):
+    """``POST /api/v1/incidents/{id}/updates``: a stakeholder status update on a major incident."""
+
+    text: str = Field(min_length=1, max_length=5000)
+    state: Literal["investigating", "identified", "monitoring", "resolved"] = "investigating"
+
+
+class StatusUpdateAnswer(BaseModel):
+    incident: Incident
+    update: dict[str, Any] = Field(description="number, state, text, by, at")
+    event_published: bool
+
+
+class ShareAnswer(BaseModel):
+    url: str = Field(description="the status page: /status/{id}?token=... (read-only, this incident only)")
+    token: str
