@@ -162,20 +162,53 @@ class RunbookConfig(ActionModel):
 
 
 def _url_or_secret(value: object) -> str | SecretRef:
-    return _value(value) if isinstance(value, dict) else _target_url(value)
+    if isinstance(value, dict):
+        return _value(value)
+    if isinstance(value, str) and urlsplit(value).scheme in ("smtp", "smtps"):
+        return _smtp_url(value)
+    return _target_url(value)
+
+
+def _smtp_url(value: str) -> str:
+    """``smtp://host:port`` (or ``smtps://``): literal, with its port, no credentials (those are secrets)."""
+    parts = urlsplit(value)
+    if "{" in value or "%" in parts.netloc or not parts.hostname:
+        raise _fail(f"invalid url {value!r}: an SMTP server is literal: smtp://host:port")
+    if parts.username or parts.password:
+        raise _fail(f"invalid url {value!r}: no credentials in URLs; use username/password with {{secret_env: NAME}}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        raise _fail(f"invalid url {value!r}: name the port (smtp://host:25, :587; smtps://host:465)")
+    if parts.path not in ("", "/") or parts.query:
+        raise _fail(f"invalid url {value!r}: an SMTP URL has no path")
+    return value
+
+
+#: an e-mail address: a local part and a domain, no display name, no spaces or control characters
+EmailAddress = Annotated[str, Field(pattern=r"^[^\s@<>()\[\],;:\\\"\x00-\x1f\x7f]+@[A-Za-z0-9.-]+$", max_length=254)]
 
 
 class NotifyConfig(ActionModel):
     """Slack-compatible webhook, PagerDuty Events v2 (dedup_key = incident id), or a generic webhook (incident
     JSON). Webhook URLs are often secrets themselves: ``url`` may be ``{secret_env: NAME}``."""
 
-    channel: Literal["slack", "pagerduty", "webhook"]
+    channel: Literal["slack", "pagerduty", "webhook", "email"]
     url: Annotated[str | SecretRef | None, PlainValidator(_url_or_secret),
                    PlainSerializer(_dump_value)] = None  # pagerduty: defaults to the Events v2 endpoint
     routing_key: SecretRef | None = None  # pagerduty integration key
     text: Template = "[{{ incident.priority or '-' }}] {{ incident.title }} ({{ incident.status }})"
     headers: Headers = {}
     timeout: PositiveDuration = 10.0
+    # email (issue 21): url smtp://host:port or smtps://host:port, through the URL guard like every target
+    to: tuple[EmailAddress, ...] = ()
+    sender: EmailAddress | None = None  # the From address
+    subject: Template = "[{{ incident.priority or '-' }}] {{ incident.id }}: {{ incident.title }}"
+    username: SecretRef | None = None
+    password: SecretRef | None = None
+    starttls: bool = False  # smtp:// then STARTTLS (smtps:// is TLS from the start)
 
     @model_validator(mode="after")
     def _target(self) -> NotifyConfig:
@@ -183,6 +216,16 @@ class NotifyConfig(ActionModel):
             raise _fail("pagerduty needs routing_key: {secret_env: NAME}")
         if self.channel != "pagerduty" and self.url is None:
             raise _fail(f"{self.channel} needs url")
+        smtp = isinstance(self.url, str) and urlsplit(self.url).scheme in ("smtp", "smtps")
+        if self.channel == "email":
+            if not smtp:
+                raise _fail("email needs url: smtp://host:port or smtps://host:port")
+            if not self.to or self.sender is None:
+                raise _fail("email needs to (one address or more) and sender")
+            if (self.username is None) != (self.password is None):
+                raise _fail("email: give username and password together (each {secret_env: NAME})")
+        elif smtp:
+            raise _fail(f"{self.channel} needs an http(s) url")
         return self
 
 

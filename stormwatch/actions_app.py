@@ -17,6 +17,7 @@ from actions.consumer import ActionConsumer
 from actions.due import DueWork
 from events.amqp import AmqpEventPublisher
 from events.builders import incident_escalated
+from actions.email_executor import EmailExecutor, NotifyExecutor
 from actions.http_executor import HttpExecutor
 from actions.runbook_executor import RunbookExecutor
 from actions.runner import ActionRunner, RunnerConfig
@@ -111,7 +112,8 @@ class ActionsService:
         topology = await declare_actions(channel, self.names, delivery_limit=s.delivery_limit)
         self.http = HttpExecutor(url_policy(s))
         executors: dict[str, Any] = {
-            "http": self.http, "notify": self.http, "command": CommandExecutor(),
+            "http": self.http, "notify": NotifyExecutor(self.http, EmailExecutor(url_policy(s))),
+            "command": CommandExecutor(),
             "runbook": RunbookExecutor(channel, self.names.runbooks, self.names.results, self.state, self.clock),
         }
         escalation = Escalation(self.redis, self.keyspace, timeline_max=s.timeline_max_entries,

@@ -4,6 +4,10 @@ read-only status page behind its per-incident token, and hostile input refused n
 
 from __future__ import annotations
 
+import socket
+from email import message_from_bytes
+from typing import Any
+
 import pytest
 
 from events.models import event_adapter
@@ -132,3 +136,81 @@ async def test_hostile_major_input_is_refused_naming_the_field(api, path, body, 
     assert answer.json()["field"] == field
     missing = await api.post("/api/v1/incidents/INC-0000000000ab-9/updates", {"text": "x"}, token=RESPOND)
     assert missing.status_code == 404 and missing.json()["field"] == "id"
+
+
+class Inbox:
+    """aiosmtpd's handler: every message the SMTP server the test started received."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it by this name
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:  # a free port on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def email_rules(tmp_path, port: int) -> None:
+    (tmp_path / "rules.yaml").write_text(f"""
+actions:
+  - name: mail-stakeholders
+    type: notify
+    config:
+      channel: email
+      url: "smtp://127.0.0.1:{port}"
+      to: [execs@example.com, support@example.com]
+      sender: stormwatch@example.com
+      subject: "{{{{ incident.id }}}} {{{{ incident.title }}}}"
+      text: "Update {{{{ event.reason }}}}"
+groups:
+  - name: declared
+    match: ['__declared__="service"']
+    actions:
+      - {{action: mail-stakeholders, on: [status_update]}}
+""")
+
+
+async def test_status_updates_reach_an_smtp_server_the_test_started(clean, tmp_path, smtp):
+    inbox, port = smtp
+    email_rules(tmp_path, port)
+    settings = action_settings(clean, tmp_path, actions_allowed_schemes=("http", "smtp"))
+    async for api in start_api(settings):
+        hostile = "Checkout\r\nBcc: victim@example.com"
+        iid = (await api.post("/api/v1/incidents", declaration(title=hostile.replace("\r\n", " "), major=True),
+                              token=RESPOND)).json()["incident"]["id"]
+        answer = await api.post(f"/api/v1/incidents/{iid}/updates", {"text": "payments rolled back\nBcc: x@y.z"},
+                                token=RESPOND)
+        assert answer.status_code == 201
+        (run,) = await settled(api.worker, 1, iid, what="the e-mail run")
+        assert run["state"] == "succeeded", run
+        await eventually(lambda: len(inbox.messages) == 1, what="the e-mail")
+        (mail,) = inbox.messages
+        assert mail["To"] == "execs@example.com, support@example.com" and mail["From"] == "stormwatch@example.com"
+        assert mail["Subject"].startswith(iid) and mail["Bcc"] is None  # the text's line stays in the body
+        assert "payments rolled back" in mail.get_payload(decode=True).decode()
+
+
+async def test_an_smtp_target_the_guard_does_not_allow_is_refused(clean, tmp_path, smtp):
+    inbox, port = smtp
+    email_rules(tmp_path, port)
+    async for api in start_api(action_settings(clean, tmp_path)):  # smtp is not an allowed scheme
+        iid = (await api.post("/api/v1/incidents", declaration(major=True), token=RESPOND)).json()["incident"]["id"]
+        assert (await api.post(f"/api/v1/incidents/{iid}/updates", {"text": "x"}, token=RESPOND)).status_code == 201
+        (run,) = await settled(api.worker, 1, iid, what="the refused run")
+        assert run["state"] == "failed" and "URL guard" in run.get("detail", ""), run
+        assert inbox.messages == []
