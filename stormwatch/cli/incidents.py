@@ -1,5 +1,6 @@
 """``stormwatch incidents``: look at incidents (``list``, ``show``), declare one (``declare``) and change them
-(``ack``, ``resolve``, ``reopen``, ``assign``, ``comment``, ``priority``, ``attach``, ``detach``).
+(``ack``, ``resolve``, ``reopen``, ``assign``, ``comment``, ``priority``, ``attach``, ``detach``), and run a major
+incident (``major``, ``roles``, ``update``, ``share``).
 
 The views go through the API when ``STORMWATCH_API_URL`` or ``STORMWATCH_API_TOKEN`` is set, else Redis directly
 (``stormwatch.cli.backend``); the same documents either way, as tables for people and ``--json`` for scripts.
@@ -17,7 +18,7 @@ import typer
 from rich.table import Table
 
 from stormwatch.cli import context
-from stormwatch.cli.backend import answer, call
+from stormwatch.cli.backend import answer, api_url, call
 from stormwatch.cli.output import console, err, print_json
 from stormwatch.views import incidents_table, runs_table, timeline_table, ts
 
@@ -61,6 +62,9 @@ def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--jso
             people.insert(1, f"also reported by {', '.join(doc['also_reported_by'])}")
         if doc.get("description"):
             people.insert(1, doc["description"])
+    if doc.get("major"):
+        people.append(f"MAJOR incident: commander {doc['commander'] or '-'}, communications lead "
+                      f"{doc['communications_lead'] or '-'}, {doc['status_updates']} stakeholder update(s)")
     if people:
         console.print("; ".join(people), highlight=False)
     if doc.get("merged_into"):
@@ -117,8 +121,10 @@ def _command(incident_id: str, name: str, body: dict[str, Any], json_out: bool) 
         return
     incident = doc["incident"]
     what = "done" if doc["changed"] else "nothing to change"
+    roles_said = (f", commander {incident['commander'] or '-'}, communications lead "
+                  f"{incident['communications_lead'] or '-'}") if incident.get("major") else ""
     console.print(f"{incident['id']}: {name} {what}; status {incident['status']}, priority "
-                  f"{incident['priority'] or '-'}, assignee {incident['assignee'] or '-'}", highlight=False)
+                  f"{incident['priority'] or '-'}, assignee {incident['assignee'] or '-'}{roles_said}", highlight=False)
 
 
 JSON = typer.Option(False, "--json", help="Print the API's answer as JSON.")
@@ -197,6 +203,49 @@ def detach(incident_id: str, fingerprint: str = typer.Argument(..., help="The al
     _command(incident_id, "detach", {"fingerprint": fingerprint}, json_out)
 
 
+def major(incident_id: str,
+          commander: str = typer.Option("", "--commander", help="The incident commander."),
+          communications_lead: str = typer.Option("", "--communications-lead", help="The communications lead."),
+          note: str = NOTE, json_out: bool = JSON) -> None:
+    """Promote an incident to a major incident (optionally naming its roles)."""
+    _command(incident_id, "major", {"commander": commander, "communications_lead": communications_lead,
+                                    "comment": note}, json_out)
+
+
+def roles(incident_id: str,
+          commander: str | None = typer.Option(None, "--commander", help="The incident commander ('' unassigns)."),
+          communications_lead: str | None = typer.Option(None, "--communications-lead",
+                                                         help="The communications lead ('' unassigns)."),
+          json_out: bool = JSON) -> None:
+    """Assign a major incident's roles."""
+    body = {k: v for k, v in (("commander", commander), ("communications_lead", communications_lead))
+            if v is not None}
+    _command(incident_id, "roles", body, json_out)
+
+
+def update(incident_id: str, text: str = typer.Argument(..., help="What stakeholders should know."),
+           state: str = typer.Option("investigating", "--state",
+                                     help="investigating, identified, monitoring or resolved."),
+           json_out: bool = JSON) -> None:
+    """Publish a stakeholder status update on a major incident (incident.status_update)."""
+    doc = _post(f"/api/v1/incidents/{incident_id}/updates", {"text": text, "state": state}, f"update {incident_id}")
+    if json_out:
+        print_json(doc)
+        return
+    console.print(f"{incident_id}: update {doc['update']['number']} ({doc['update']['state']}) published",
+                  highlight=False)
+
+
+def share(incident_id: str, json_out: bool = JSON) -> None:
+    """The read-only status page of an incident, with its read token (that incident only)."""
+    doc = _post(f"/api/v1/incidents/{incident_id}/share", {}, f"share {incident_id}")
+    if json_out:
+        print_json(doc)
+        return
+    settings = context.settings(log_level="warning")
+    console.print(api_url(settings).rstrip("/") + doc["url"], highlight=False, soft_wrap=True)
+
+
 # the change verbs first, then the views: the order ``stormwatch incidents --help`` lists them in
 incidents_app.command("declare")(declare)
 incidents_app.command("ack")(acknowledge)
@@ -205,6 +254,10 @@ incidents_app.command("reopen")(reopen)
 incidents_app.command("assign")(assign)
 incidents_app.command("comment")(comment)
 incidents_app.command("priority")(priority)
+incidents_app.command("major")(major)
+incidents_app.command("roles")(roles)
+incidents_app.command("update")(update)
+incidents_app.command("share")(share)
 incidents_app.command("attach")(attach)
 incidents_app.command("detach")(detach)
 incidents_app.command("list")(incidents_list)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import socket
 from email import message_from_bytes
 from typing import Any
+from urllib.parse import urlsplit
 
+import orjson
 import pytest
 
 from events.models import event_adapter
@@ -15,6 +17,7 @@ from tests.conftest import eventually
 from tests.integration.actions_support import Hook, action_settings, settled
 from tests.integration.api_helpers import READ, RESPOND, EventTap, start_api
 from tests.integration.helpers import metric
+from tests.integration.test_cli_incident_commands import _cli_as
 from tests.integration.test_declared_incidents import declaration
 
 SECRET = "status-page-secret-0123456789"
@@ -214,3 +217,23 @@ async def test_an_smtp_target_the_guard_does_not_allow_is_refused(clean, tmp_pat
         (run,) = await settled(api.worker, 1, iid, what="the refused run")
         assert run["state"] == "failed" and "URL guard" in run.get("detail", ""), run
         assert inbox.messages == []
+
+
+async def test_the_cli_promotes_assigns_updates_and_shares(api):
+    iid = (await api.post("/api/v1/incidents", declaration(), token=RESPOND)).json()["incident"]["id"]
+    code, out, err = await _cli_as(api, RESPOND, "incidents", "major", iid, "--commander", "carol", "--json")
+    assert code == 0 and orjson.loads(out)["incident"]["commander"] == "carol", err
+    code, out, err = await _cli_as(api, RESPOND, "incidents", "roles", iid, "--communications-lead", "dan")
+    assert code == 0 and "communications lead dan" in out, err
+    code, out, err = await _cli_as(api, RESPOND, "incidents", "update", iid, "rolled back", "--state", "monitoring")
+    assert code == 0 and "update 1 (monitoring) published" in out, err
+    code, out, err = await _cli_as(api, RESPOND, "incidents", "share", iid)
+    assert code == 0, err
+    url = urlsplit(out.strip())
+    assert url.path == f"/status/{iid}"
+    page = await api.client.get(f"{url.path}?{url.query}")
+    assert page.status_code == 200 and "rolled back" in page.text
+    code, out, err = await _cli_as(api, None, "incidents", "show", iid)
+    assert code == 0 and "MAJOR incident: commander carol" in out, err
+    code, _, err = await _cli_as(api, RESPOND, "incidents", "update", iid, "x", "--state", "panicking")
+    assert code == 1 and "state" in err
