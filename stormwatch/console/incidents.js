@@ -3,6 +3,7 @@
 
 import { api } from './api.js';
 import { declaredNotice, declareForm } from './declare.js';
+import { majorControls } from './major.js';
 import { onLiveEvent } from './live.js';
 import { badge, h, labels, replace, section, table, time } from './dom.js';
 import { session } from './session.js';
@@ -70,6 +71,7 @@ export function incidentPage(main, id) {
   const path = `/api/v1/incidents/${encodeURIComponent(id)}`;
   const notice = h('p', { class: 'notice', role: 'status', id: 'incident-notice' });
   const controls = session.can('respond') ? respondControls(path, notice, () => load()) : null;
+  const major = session.can('respond') ? majorControls(path, notice, () => load()) : null;
   const declared = declaredNotice();
   if (declared) notice.textContent = declared;
 
@@ -96,13 +98,17 @@ export function incidentPage(main, id) {
         h('div', { class: 'head' }, title, meta,
           controls ? h('div', { class: 'actions' }, controls.buttons) : readOnly(), notice),
         h('div', { class: 'columns' }, left,
-          h('div', null, controls ? section('Respond', controls.form) : null, facts)));
+          h('div', null, controls ? section('Respond', controls.form) : null,
+            major ? section('Major incident', major.form) : null, facts)));
     }
     if (controls) controls.show(doc);
+    if (major) major.show(doc);
     replace(title, Object.assign(badge(doc.priority, 'prio'), { id: 'incident-priority' }), ' ', doc.title);
     replace(meta, status(doc.status), ' · ', doc.id, ' · severity ', doc.severity, ' · team ', doc.team || '–',
       doc.declared ? h('span', { id: 'incident-declared' }, ` · declared for ${doc.service}, reported by ${doc.reporter}`,
         doc.also_reported_by ? `, also by ${doc.also_reported_by.join(', ')}` : '') : '',
+      doc.major ? h('span', { id: 'incident-major' }, ` · MAJOR: commander ${doc.commander || '–'}, communications lead `
+        + `${doc.communications_lead || '–'}, ${doc.status_updates} update(s)`) : '',
       ' · created ', time(doc.created_at), doc.acknowledged_by ? ` · acknowledged by ${doc.acknowledged_by}` : '',
       h('span', { id: 'incident-assignee', 'data-assignee': doc.assignee || '' },
         doc.assignee ? ` · assigned to ${doc.assignee}` : ''));

@@ -54,3 +54,29 @@ async def test_declare_from_the_console_and_join_the_open_incident(clean, browse
         await page.wait_for_selector("#incidents tr[data-id]", timeout=WAIT_MS)
         assert await page.locator("#declare-open").count() == 0
     assert errors == []
+
+
+async def test_promote_assign_roles_and_publish_an_update_from_the_console(clean, browser):  # noqa: F811
+    errors: list[str] = []
+    async for api in start_api(clean):
+        base = str(api.client.base_url).rstrip("/")
+        iid = (await api.post("/api/v1/incidents", {"title": "Checkout down", "service": "checkout"},
+                              token=RESPOND)).json()["incident"]["id"]
+        page = await _page(browser, base, errors)
+        await _sign_in(page, RESPOND)
+        await page.wait_for_selector("#incidents tr[data-id]", timeout=WAIT_MS)
+        await page.goto(f"{base}/#/incidents/{iid}")
+        await page.click("#cmd-major", timeout=WAIT_MS)
+        await page.wait_for_selector("#commander-input", timeout=WAIT_MS)
+        await page.fill("#commander-input", "carol")
+        await page.fill("#comms-lead-input", "dan")
+        await page.click("#cmd-roles")
+        await page.wait_for_selector("#incident-major >> text=commander carol", timeout=WAIT_MS)
+        await page.select_option("#update-state", "identified")
+        await page.fill("#update-text", HOSTILE)
+        await page.click("#cmd-update")
+        await page.wait_for_selector("#incident-major >> text=1 update(s)", timeout=WAIT_MS)
+        (update,) = (await api.get(f"/api/v1/incidents/{iid}/updates")).json()["items"]
+        assert (update["text"], update["state"], update["by"]) == (HOSTILE, "identified", "sre")
+        assert await page.evaluate("window.__pwned === undefined")
+    assert errors == []
