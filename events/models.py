@@ -62,6 +62,8 @@ class IncidentDoc(BaseModel):
     impact: Literal["high", "medium", "low"] | None = None
     urgency: Literal["high", "medium", "low"] | None = None
     also_reported_by: list[str] | None = Field(None, description="people who reported it again while it was open")
+    ticket: str | None = Field(None, description="<system>:<reference> of its ticket (the ticket action's; absent "
+                                                 "until one exists)")
     major: bool | None = Field(None, description="true on a major incident (absent otherwise, like the six below)")
     major_at: float | None = Field(None, description="when it was declared or promoted major")
     commander: str | None = Field(None, description="the incident commander (empty until assigned)")

@@ -20,11 +20,14 @@ MergedIncidentType = Literal["incident.merged"]
 PromotedIncidentType = Literal["incident.promoted"]
 #: a stakeholder status update on a (major) incident: its own model (the update), a trigger for notify actions
 StatusUpdateType = Literal["incident.status_update"]
+#: people's commands a ticket follows (issue 21): triggers too, so a ``ticket`` action can update on them
+TicketCommandType = Literal["incident.acknowledged", "incident.reopened", "incident.commented",
+                            "incident.priority_changed"]
 #: the incident events an action can be triggered by
-TriggerIncidentType = Literal[ChangeIncidentType, MergedIncidentType, PromotedIncidentType, StatusUpdateType]
+TriggerIncidentType = Literal[ChangeIncidentType, MergedIncidentType, PromotedIncidentType, StatusUpdateType,
+                              TicketCommandType]
 CommandIncidentType = Literal[
-    "incident.acknowledged", "incident.reopened", "incident.assigned", "incident.commented",  # people's commands
-    "incident.priority_changed", "incident.role_assigned",
+    TicketCommandType, "incident.assigned", "incident.role_assigned",  # people's commands
 ]
 IncidentType = Literal[TriggerIncidentType, CommandIncidentType]
 ProblemType = Literal["problem.created", "problem.updated", "problem.known_error", "problem.resolved"]
@@ -61,7 +64,7 @@ COMMAND_TYPES: dict[str, str] = {
     "status_update": "incident.status_update",
 }
 #: trigger kinds that start their actions once per event (each update), not once per incident
-PER_EVENT_KINDS = ("updated", "status_update")
+PER_EVENT_KINDS = ("updated", "status_update", "acknowledged", "reopened", "commented", "priority_changed")
 
 
 def may_start_action(event_type: str) -> bool:

@@ -229,12 +229,34 @@ class NotifyConfig(ActionModel):
         return self
 
 
+class TicketConfig(ActionModel):
+    """A ticket in the organisation's ticketing system (issue 21): created when the incident opens (or is
+    promoted), updated on acknowledge, priority change, comment, resolve and reopen; one per incident."""
+
+    system: Literal["rt", "servicenow", "jira"]
+    url: TargetUrl  # the system's base URL (https://rt.example.com, https://acme.service-now.com, https://acme.atlassian.net)
+    queue: Annotated[str, Field(min_length=1, max_length=200)] = "General"  # RT queue, Jira project key, SN group
+    issue_type: Annotated[str, Field(min_length=1, max_length=100)] = "Incident"  # Jira
+    resolve_transition: str | None = None  # Jira: the transition id that resolves an issue (none: comment only)
+    reopen_transition: str | None = None  # Jira: the transition id that reopens it
+    user: Annotated[str, Field(max_length=200)] = ""  # the account Stormwatch writes as: its changes are echoes
+    headers: Headers = {}  # the credential, e.g. Authorization: {secret_env: RT_TOKEN}
+    timeout: PositiveDuration = 10.0
+
+    @model_validator(mode="after")
+    def _host_literal(self) -> TicketConfig:
+        if "{" in self.url:
+            raise _fail("ticket url: a literal base URL (no template)")
+        return self
+
+
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 CONFIG_TYPES: dict[str, type[ActionModel]] = {
     "http": HttpConfig, "command": CommandConfig, "runbook": RunbookConfig, "notify": NotifyConfig,
+    "ticket": TicketConfig,
 }
 #: the config of any type (validated by :func:`config_for` for the action's type, dumped as what it is)
-ActionConfig = Annotated[HttpConfig | CommandConfig | RunbookConfig | NotifyConfig,
+ActionConfig = Annotated[HttpConfig | CommandConfig | RunbookConfig | NotifyConfig | TicketConfig,
                          PlainSerializer(lambda c: c.model_dump(mode="json"))]
 
 
@@ -297,12 +319,14 @@ class ActionPolicies(ActionModel):
 
 # --- triggers on group rules ----------------------------------------------------------------------------------------
 
-TriggerOn = Literal["created", "updated", "resolved", "escalated", "merged", "promoted", "status_update"]
+TriggerOn = Literal["created", "updated", "resolved", "escalated", "merged", "promoted", "status_update",
+                    "acknowledged", "reopened", "commented", "priority_changed"]
 
 
 def _some(value: tuple[Any, ...]) -> tuple[Any, ...]:
     if not value:
-        raise _fail("needs at least one of: created, updated, resolved, escalated, merged, promoted, status_update")
+        raise _fail("needs at least one of: created, updated, resolved, escalated, merged, promoted, status_update, "
+                    "acknowledged, reopened, commented, priority_changed")
     return value
 
 

@@ -19,6 +19,7 @@ from events.amqp import AmqpEventPublisher
 from events.builders import incident_escalated
 from actions.email_executor import EmailExecutor, NotifyExecutor
 from actions.http_executor import HttpExecutor
+from actions.tickets.executor import TicketExecutor
 from actions.runbook_executor import RunbookExecutor
 from actions.runner import ActionRunner, RunnerConfig
 from actions.state import ActionState
@@ -31,6 +32,7 @@ from rules.schema import RuleSet
 from stormwatch.config import Settings
 from stormwatch.metrics import Metrics
 from stormwatch.rules_holder import RuleHolder
+from stormwatch.ticket_refs import RedisTicketRefs
 from stormwatch.runtime import tune_gc
 from stormwatch.services import close_connections, connect_services
 
@@ -114,6 +116,7 @@ class ActionsService:
         executors: dict[str, Any] = {
             "http": self.http, "notify": NotifyExecutor(self.http, EmailExecutor(url_policy(s))),
             "command": CommandExecutor(),
+            "ticket": TicketExecutor(self.http, RedisTicketRefs(self.redis, self.keyspace)),
             "runbook": RunbookExecutor(channel, self.names.runbooks, self.names.results, self.state, self.clock),
         }
         escalation = Escalation(self.redis, self.keyspace, timeline_max=s.timeline_max_entries,

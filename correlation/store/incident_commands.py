@@ -77,6 +77,8 @@ def incident_view(raw: dict[Any, Any]) -> dict[str, Any]:
             doc[name] = h.get(name, "")
         if h.get("also_reported_by"):
             doc["also_reported_by"] = orjson.loads(h["also_reported_by"])
+    if h.get("ticket"):
+        doc["ticket"] = h["ticket"]
     if h.get("major"):
         doc["major"] = True
         doc["major_at"] = float(h["major_at"])

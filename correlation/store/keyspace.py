@@ -44,6 +44,12 @@ Remediation actions (``actions/``; that package reaches these through its ``Acti
     <ns>:act:inc:<incident id>       zset  the incident's run ids -> created_at
     <ns>:act:prb:<problem id>        zset  the problem's run ids -> created_at (problem rules' actions)
     <ns>:audit                       stream every run outcome (append-only, capped)
+
+The ticketing bridge (issue 21; ``stormwatch.ticket_refs``): the reference is the incident hash's ``ticket`` field
+(``<system>:<ref>``), beside
+
+    <ns>:ticket:claim:<system>:<incident>  str  the worker creating the ticket (SET NX with a lease)
+    <ns>:ticket:ref:<system>:<ref>         str  the ticket's incident (inbound webhooks name the ticket)
 """
 
 from __future__ import annotations
@@ -190,6 +196,14 @@ class Keyspace:
     @property
     def audit(self) -> str:
         return f"{self.namespace}:audit"
+
+    def ticket_claim(self, incident_id: str, system: str) -> str:
+        """The worker creating an incident's ticket in ``system`` (SET NX with a lease; issue 21)."""
+        return f"{self.namespace}:ticket:claim:{system}:{incident_id}"
+
+    def ticket_incident(self, system: str, ref: str) -> str:
+        """A ticket's incident (the ticketing system's webhook names the ticket)."""
+        return f"{self.namespace}:ticket:ref:{system}:{ref}"
 
     @property
     def pattern(self) -> str:

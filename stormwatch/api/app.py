@@ -23,6 +23,7 @@ from stormwatch.api.common import ApiServices, refuse
 from stormwatch.api.console import console_routes
 from stormwatch.api.declared import declared_routes
 from stormwatch.api.major import major_routes
+from stormwatch.api.tickets import ticket_routes
 from stormwatch.api.incidents import incident_routes
 from stormwatch.api.ingest import ingest_routes
 from stormwatch.api.openapi import openapi_document
@@ -88,6 +89,7 @@ def build_app(services: ApiServices, *, registry: CollectorRegistry | None = Non
         routes += incident_routes(services)
         routes += declared_routes(services)
         routes += major_routes(services)
+        routes += ticket_routes(services)
         routes += whoami_routes(services)
     if services.silences is not None:
         routes += silence_routes(services)

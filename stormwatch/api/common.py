@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from actions.run_record import ActionRun
+from actions.tickets.adapters import Settings as TicketSettings
 from correlation.store.declared_incidents import DeclaredIncidents
 from correlation.store.incident_commands import IncidentCommands
 from correlation.store.incident_queries import IncidentQueries
@@ -71,6 +72,10 @@ class RulesControl(Protocol):
     def validate_rule_file(self, name: str, text: str) -> list[str]: ...  # blocking: run it in a thread
 
 
+class TicketIndex(Protocol):
+    async def incident_of(self, system: str, ref: str) -> str | None: ...
+
+
 @dataclass
 class ApiServices:
     """Everything the routes use; a part left None is not served (404), so ops-only servers stay small."""
@@ -98,6 +103,9 @@ class ApiServices:
     integrations: Integrations | None = None  # PagerDuty integration keys (/v2/enqueue's routing_key as credential)
     metrics_token: str = ""  # GET /metrics needs it as a bearer token when set
     status_page_secret: str = ""  # signs status pages' read tokens (empty: no status pages)
+    ticket_webhook_secret: str = ""  # HMAC of the ticketing systems' webhooks (empty: off)
+    ticket_refs: TicketIndex | None = None  # ticket -> incident (stormwatch.ticket_refs)
+    ticket_settings: Callable[[str], TicketSettings] | None = None  # a system's ticket action settings (echoes)
 
 
 async def publish_event(services: ApiServices, event: dict[str, Any], subject: str) -> bool:

@@ -54,6 +54,9 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
      "respond", None, {200: s.ShareAnswer, 404: s.Error}),
     ("get", "/status/{id}", "The incident's read-only status page (HTML; ?token= from /share)", "", None,
      {200: None, 403: s.Error, 404: s.Error}),
+    ("post", "/api/v1/webhooks/tickets/{system}", "A ticketing system's change (rt, servicenow, jira), signed "
+     "with X-Stormwatch-Signature: resolved, reassigned, commented applied as people's changes; echoes dropped",
+     "", "application/json", {200: None, 401: s.Error, 404: s.Error, 422: s.Error}),
     ("get", "/api/v1/silences", "Silences (pending, active; expired=true for all)", "read", None,
      {200: s.Silence}),
     ("post", "/api/v1/silences", "Create a silence", "respond", s.SilenceBody, {201: s.Silence, 422: s.Error}),
@@ -128,7 +131,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                                   "400 in PagerDuty's shape, and 429 (status throttled) past the client's budget of "
                                   "failed authentications.")
             op["security"] = [*op["security"], {}]
-        for name in ("id", "run"):
+        for name in ("id", "run", "system"):
             if "{" + name + "}" in path:
                 op["parameters"] = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
         if path == "/api/v1/incidents":

@@ -96,6 +96,7 @@ class Incident(BaseModel):
     impact: str | None = None
     urgency: str | None = None
     also_reported_by: list[str] | None = None
+    ticket: str | None = Field(None, description="<system>:<reference> of its ticket, once the ticket action made one")
     major: bool | None = Field(None, description="major incidents only, like the fields below")
     major_at: float | None = None
     commander: str | None = None

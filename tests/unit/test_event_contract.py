@@ -150,7 +150,8 @@ def test_the_action_runner_reads_what_the_builders_build() -> None:
 def test_only_the_trigger_kinds_go_to_the_runner() -> None:
     assert [t for t in EVENT_TYPES if may_start_action(t)] == [
         "incident.created", "incident.updated", "incident.resolved", "incident.escalated", "incident.merged",
-        "incident.promoted", "incident.status_update",
+        "incident.promoted", "incident.status_update", "incident.acknowledged", "incident.reopened",
+        "incident.commented", "incident.priority_changed",
         "problem.created", "problem.updated", "problem.known_error", "problem.resolved"]
 
 
