@@ -60,8 +60,13 @@ def _declare(services: ApiServices):
                                                          exc.message, field=field), principal.name) from None
         events: list[dict[str, Any]] = [declared.event]
         incident = declared.incident
+        not_attached: list[str] = []
         for fingerprint in body.alerts:
-            attached = await services.declared.link(incident["id"], fingerprint, "attach", principal.name, now)
+            try:
+                attached = await services.declared.link(incident["id"], fingerprint, "attach", principal.name, now)
+            except CommandRefused:  # its incident closed between the check and now: said in the answer
+                not_attached.append(fingerprint)
+                continue
             incident = attached.incident
             if attached.event is not None:
                 events.append(attached.event)
@@ -70,7 +75,10 @@ def _declare(services: ApiServices):
         services.metrics.incident_commands.labels("declare", outcome).inc()
         log.info("incident_declared", incident_id=incident["id"], outcome=outcome, service=body.service,
                  reporter=declaration.reporter, by=principal.name)
-        return json_response({"incident": incident, "joined": declared.joined, "event_published": all(published)},
+        answer = {"incident": incident, "joined": declared.joined, "event_published": all(published)}
+        if not_attached:
+            answer["not_attached"] = not_attached
+        return json_response(answer,
                              200 if declared.joined else 201,
                              {"Location": f"/api/v1/incidents/{incident['id']}"})
 

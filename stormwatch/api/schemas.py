@@ -266,6 +266,8 @@ class DeclareAnswer(BaseModel):
     incident: Incident
     joined: bool = Field(description="true: an incident was open for the service; the report joined it")
     event_published: bool
+    not_attached: list[str] | None = Field(None, description="alerts whose incident closed between the check and "
+                                                             "the attachment (rare)")
 
 
 PersonName = Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
