@@ -9,7 +9,7 @@ from rules.action_schema import PRIORITIES, ActionTrigger
 from rules.schema import RuleSet
 
 from actions.model import IncidentEvent, Planned, ProblemEvent, run_id
-from events.types import ACTION_KINDS
+from events.types import ACTION_KINDS, PER_EVENT_KINDS
 
 
 def meets(priority: str, minimum: str | None) -> bool:
@@ -25,7 +25,8 @@ def planned_runs(triggers: Sequence[ActionTrigger], defined: Mapping[str, object
                  ) -> list[Planned]:
     """The runs an event starts, in rule order, one per run id (an action listed twice runs once per trigger).
 
-    ``updated`` triggers once per update event (keyed by its event id); the other kinds once per incident.
+    ``updated`` and ``status_update`` trigger once per event (keyed by its event id); the other kinds once per
+    incident.
     Actions the rule names but the set does not define are ignored (``rules check`` reports them).
     """
     admitted = [t for t in triggers if meets(event.incident.priority, t.min_priority)]
@@ -45,7 +46,7 @@ def problem_runs(triggers: Sequence[ActionTrigger], defined: Mapping[str, object
 
 def _plan(triggers: Sequence[ActionTrigger], defined: Mapping[str, object], subject: str, kind: str, event_id: str
           ) -> list[Planned]:
-    key = event_id if kind == "updated" else kind
+    key = event_id if kind in PER_EVENT_KINDS else kind
     seen: set[str] = set()
     planned: list[Planned] = []
     for trigger in triggers:

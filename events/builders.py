@@ -45,6 +45,15 @@ def incident_command(incident_id: str, version: int, command: str, reason: str, 
     return incident_event(f"{incident_id}:v{version}", COMMAND_TYPES[command], reason, at, incident, by=by)
 
 
+def status_update(incident_id: str, version: int, update: Doc, incident: Doc) -> dict[str, Any]:
+    """``incident.status_update``: a stakeholder update on a major incident; ``update`` is its timeline entry
+    (``at``, ``text``, ``by``, ``state``, ``number``), ``reason`` its text."""
+    event = incident_event(f"{incident_id}:v{version}", "incident.status_update", update["text"], update["at"],
+                           incident, by=update["by"])
+    event["update"] = {name: update[name] for name in ("number", "state", "text", "by", "at")}
+    return event
+
+
 def incident_escalated(event_id: str, because: str, at: float, incident: Doc) -> dict[str, Any]:
     return incident_event(event_id, "incident.escalated", because, at, incident)
 

@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from events.types import (
-    ActionType, ChangeIncidentType, CommandIncidentType, MergedIncidentType, ProblemType, RulesType, SilenceType,
+    ActionType, ChangeIncidentType, CommandIncidentType, MergedIncidentType, ProblemType, PromotedIncidentType,
+    RulesType, SilenceType, StatusUpdateType,
 )
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -53,6 +54,23 @@ class IncidentDoc(BaseModel):
     acknowledged_at: float | None = None
     resolved_by: str | None = None
     reopened_by: str | None = None
+    declared: bool | None = Field(None, description="true on an incident a person declared (absent otherwise, like "
+                                                    "the five below and also_reported_by)")
+    reporter: str | None = Field(None, description="who reported the declared incident")
+    description: str | None = None
+    service: str | None = Field(None, description="the service the declared incident is about")
+    impact: Literal["high", "medium", "low"] | None = None
+    urgency: Literal["high", "medium", "low"] | None = None
+    also_reported_by: list[str] | None = Field(None, description="people who reported it again while it was open")
+    ticket: str | None = Field(None, description="<system>:<reference> of its ticket (the ticket action's; absent "
+                                                 "until one exists)")
+    major: bool | None = Field(None, description="true on a major incident (absent otherwise, like the six below)")
+    major_at: float | None = Field(None, description="when it was declared or promoted major")
+    commander: str | None = Field(None, description="the incident commander (empty until assigned)")
+    communications_lead: str | None = Field(None, description="the communications lead (empty until assigned)")
+    update_state: str | None = Field(None, description="the state its latest stakeholder update gave")
+    status_updates: int | None = Field(None, description="stakeholder updates published so far")
+    last_update_at: float | None = Field(None, description="when the latest was published")
 
 
 class ProblemDoc(BaseModel):
@@ -148,7 +166,7 @@ class EventEnvelope(BaseModel):
 
 
 class IncidentEvent(EventEnvelope):
-    type: Literal[ChangeIncidentType, CommandIncidentType]
+    type: Literal[ChangeIncidentType, CommandIncidentType, PromotedIncidentType]
     by: str | None = Field(None, description="who, on people's commands (absent on the engine's own changes)")
     incident: IncidentDoc
 
@@ -160,6 +178,28 @@ class IncidentMergedEvent(EventEnvelope):
     type: MergedIncidentType
     incident: IncidentDoc = Field(description="the incident that merged (resolved; merged_into names into)")
     into: str = Field(description="the cause's incident, which took its alerts as symptoms")
+
+
+class StatusUpdateDoc(BaseModel):
+    """One stakeholder status update on a major incident."""
+
+    model_config = _STRICT
+
+    number: int = Field(ge=1, description="1, 2, ... per incident")
+    state: Literal["investigating", "identified", "monitoring", "resolved"]
+    text: str
+    by: str = Field(description="who published it (the API token's name)")
+    at: float
+
+
+class StatusUpdateEvent(EventEnvelope):
+    """``incident.status_update``: a stakeholder update on a major incident (issue 21); ``reason`` is its text. A
+    trigger: notify actions ``on: [status_update]`` send each one (once per event)."""
+
+    type: StatusUpdateType
+    by: str
+    incident: IncidentDoc
+    update: StatusUpdateDoc
 
 
 class ProblemEvent(EventEnvelope):
@@ -186,10 +226,10 @@ class RulesEvent(EventEnvelope):
     rules: RulesDoc
 
 
-MODELS: tuple[type[EventEnvelope], ...] = (IncidentEvent, IncidentMergedEvent, ProblemEvent, SilenceEvent, ActionEvent,
-                                           RulesEvent)
-AnyEvent = Annotated[IncidentEvent | IncidentMergedEvent | ProblemEvent | SilenceEvent | ActionEvent | RulesEvent,
-                     Field(discriminator="type")]
+MODELS: tuple[type[EventEnvelope], ...] = (IncidentEvent, IncidentMergedEvent, StatusUpdateEvent, ProblemEvent,
+                                           SilenceEvent, ActionEvent, RulesEvent)
+AnyEvent = Annotated[IncidentEvent | IncidentMergedEvent | StatusUpdateEvent | ProblemEvent | SilenceEvent
+                     | ActionEvent | RulesEvent, Field(discriminator="type")]
 
 
 def event_adapter() -> TypeAdapter[Any]:

@@ -16,11 +16,18 @@ SCHEMA_VERSION = 1
 ChangeIncidentType = Literal["incident.created", "incident.updated", "incident.resolved", "incident.escalated"]
 #: a late cause explained every alert of an incident: it merged into the cause's incident (it names both)
 MergedIncidentType = Literal["incident.merged"]
+#: a person promoted an incident to a major incident (issue 21): a trigger, so a ticket can open on promotion
+PromotedIncidentType = Literal["incident.promoted"]
+#: a stakeholder status update on a (major) incident: its own model (the update), a trigger for notify actions
+StatusUpdateType = Literal["incident.status_update"]
+#: people's commands a ticket follows (issue 21): triggers too, so a ``ticket`` action can update on them
+TicketCommandType = Literal["incident.acknowledged", "incident.reopened", "incident.commented",
+                            "incident.priority_changed"]
 #: the incident events an action can be triggered by
-TriggerIncidentType = Literal[ChangeIncidentType, MergedIncidentType]
+TriggerIncidentType = Literal[ChangeIncidentType, MergedIncidentType, PromotedIncidentType, StatusUpdateType,
+                              TicketCommandType]
 CommandIncidentType = Literal[
-    "incident.acknowledged", "incident.reopened", "incident.assigned", "incident.commented",  # people's commands
-    "incident.priority_changed",
+    TicketCommandType, "incident.assigned", "incident.role_assigned",  # people's commands
 ]
 IncidentType = Literal[TriggerIncidentType, CommandIncidentType]
 ProblemType = Literal["problem.created", "problem.updated", "problem.known_error", "problem.resolved"]
@@ -51,7 +58,13 @@ COMMAND_TYPES: dict[str, str] = {
     "assign": "incident.assigned",
     "comment": "incident.commented",
     "priority": "incident.priority_changed",
+    "promote": "incident.promoted",
+    "commander": "incident.role_assigned",
+    "communications_lead": "incident.role_assigned",
+    "status_update": "incident.status_update",
 }
+#: trigger kinds that start their actions once per event (each update), not once per incident
+PER_EVENT_KINDS = ("updated", "status_update", "acknowledged", "reopened", "commented", "priority_changed")
 
 
 def may_start_action(event_type: str) -> bool:

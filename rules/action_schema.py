@@ -162,20 +162,53 @@ class RunbookConfig(ActionModel):
 
 
 def _url_or_secret(value: object) -> str | SecretRef:
-    return _value(value) if isinstance(value, dict) else _target_url(value)
+    if isinstance(value, dict):
+        return _value(value)
+    if isinstance(value, str) and urlsplit(value).scheme in ("smtp", "smtps"):
+        return _smtp_url(value)
+    return _target_url(value)
+
+
+def _smtp_url(value: str) -> str:
+    """``smtp://host:port`` (or ``smtps://``): literal, with its port, no credentials (those are secrets)."""
+    parts = urlsplit(value)
+    if "{" in value or "%" in parts.netloc or not parts.hostname:
+        raise _fail(f"invalid url {value!r}: an SMTP server is literal: smtp://host:port")
+    if parts.username or parts.password:
+        raise _fail(f"invalid url {value!r}: no credentials in URLs; use username/password with {{secret_env: NAME}}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        raise _fail(f"invalid url {value!r}: name the port (smtp://host:25, :587; smtps://host:465)")
+    if parts.path not in ("", "/") or parts.query:
+        raise _fail(f"invalid url {value!r}: an SMTP URL has no path")
+    return value
+
+
+#: an e-mail address: a local part and a domain, no display name, no spaces or control characters
+EmailAddress = Annotated[str, Field(pattern=r"^[^\s@<>()\[\],;:\\\"\x00-\x1f\x7f]+@[A-Za-z0-9.-]+$", max_length=254)]
 
 
 class NotifyConfig(ActionModel):
     """Slack-compatible webhook, PagerDuty Events v2 (dedup_key = incident id), or a generic webhook (incident
     JSON). Webhook URLs are often secrets themselves: ``url`` may be ``{secret_env: NAME}``."""
 
-    channel: Literal["slack", "pagerduty", "webhook"]
+    channel: Literal["slack", "pagerduty", "webhook", "email"]
     url: Annotated[str | SecretRef | None, PlainValidator(_url_or_secret),
                    PlainSerializer(_dump_value)] = None  # pagerduty: defaults to the Events v2 endpoint
     routing_key: SecretRef | None = None  # pagerduty integration key
     text: Template = "[{{ incident.priority or '-' }}] {{ incident.title }} ({{ incident.status }})"
     headers: Headers = {}
     timeout: PositiveDuration = 10.0
+    # email (issue 21): url smtp://host:port or smtps://host:port, through the URL guard like every target
+    to: tuple[EmailAddress, ...] = ()
+    sender: EmailAddress | None = None  # the From address
+    subject: Template = "[{{ incident.priority or '-' }}] {{ incident.id }}: {{ incident.title }}"
+    username: SecretRef | None = None
+    password: SecretRef | None = None
+    starttls: bool = False  # smtp:// then STARTTLS (smtps:// is TLS from the start)
 
     @model_validator(mode="after")
     def _target(self) -> NotifyConfig:
@@ -183,15 +216,47 @@ class NotifyConfig(ActionModel):
             raise _fail("pagerduty needs routing_key: {secret_env: NAME}")
         if self.channel != "pagerduty" and self.url is None:
             raise _fail(f"{self.channel} needs url")
+        smtp = isinstance(self.url, str) and urlsplit(self.url).scheme in ("smtp", "smtps")
+        if self.channel == "email":
+            if not smtp:
+                raise _fail("email needs url: smtp://host:port or smtps://host:port")
+            if not self.to or self.sender is None:
+                raise _fail("email needs to (one address or more) and sender")
+            if (self.username is None) != (self.password is None):
+                raise _fail("email: give username and password together (each {secret_env: NAME})")
+        elif smtp:
+            raise _fail(f"{self.channel} needs an http(s) url")
+        return self
+
+
+class TicketConfig(ActionModel):
+    """A ticket in the organisation's ticketing system (issue 21): created when the incident opens (or is
+    promoted), updated on acknowledge, priority change, comment, resolve and reopen; one per incident."""
+
+    system: Literal["rt", "servicenow", "jira"]
+    url: TargetUrl  # the system's base URL (https://rt.example.com, https://acme.service-now.com, https://acme.atlassian.net)
+    queue: Annotated[str, Field(min_length=1, max_length=200)] = "General"  # RT queue, Jira project key, SN group
+    issue_type: Annotated[str, Field(min_length=1, max_length=100)] = "Incident"  # Jira
+    resolve_transition: str | None = None  # Jira: the transition id that resolves an issue (none: comment only)
+    reopen_transition: str | None = None  # Jira: the transition id that reopens it
+    user: Annotated[str, Field(max_length=200)] = ""  # the account Stormwatch writes as: its changes are echoes
+    headers: Headers = {}  # the credential, e.g. Authorization: {secret_env: RT_TOKEN}
+    timeout: PositiveDuration = 10.0
+
+    @model_validator(mode="after")
+    def _host_literal(self) -> TicketConfig:
+        if "{" in self.url:
+            raise _fail("ticket url: a literal base URL (no template)")
         return self
 
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 CONFIG_TYPES: dict[str, type[ActionModel]] = {
     "http": HttpConfig, "command": CommandConfig, "runbook": RunbookConfig, "notify": NotifyConfig,
+    "ticket": TicketConfig,
 }
 #: the config of any type (validated by :func:`config_for` for the action's type, dumped as what it is)
-ActionConfig = Annotated[HttpConfig | CommandConfig | RunbookConfig | NotifyConfig,
+ActionConfig = Annotated[HttpConfig | CommandConfig | RunbookConfig | NotifyConfig | TicketConfig,
                          PlainSerializer(lambda c: c.model_dump(mode="json"))]
 
 
@@ -256,12 +321,14 @@ class ActionPolicies(ActionModel):
 
 # --- triggers on group rules ----------------------------------------------------------------------------------------
 
-TriggerOn = Literal["created", "updated", "resolved", "escalated", "merged"]
+TriggerOn = Literal["created", "updated", "resolved", "escalated", "merged", "promoted", "status_update",
+                    "acknowledged", "reopened", "commented", "priority_changed"]
 
 
 def _some(value: tuple[Any, ...]) -> tuple[Any, ...]:
     if not value:
-        raise _fail("needs at least one of: created, updated, resolved, escalated, merged")
+        raise _fail("needs at least one of: created, updated, resolved, escalated, merged, promoted, status_update, "
+                    "acknowledged, reopened, commented, priority_changed")
     return value
 
 

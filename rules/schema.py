@@ -441,7 +441,7 @@ class Action(ActionPolicies):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Name
-    type: Literal["http", "command", "runbook", "notify"]
+    type: Literal["http", "command", "runbook", "notify", "ticket"]
     description: str = ""
     config: ActionConfig | None = None  # required to run; `rules check` reports an action without one
 

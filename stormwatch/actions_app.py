@@ -17,7 +17,9 @@ from actions.consumer import ActionConsumer
 from actions.due import DueWork
 from events.amqp import AmqpEventPublisher
 from events.builders import incident_escalated
+from actions.email_executor import EmailExecutor, NotifyExecutor
 from actions.http_executor import HttpExecutor
+from actions.tickets.executor import TicketExecutor
 from actions.runbook_executor import RunbookExecutor
 from actions.runner import ActionRunner, RunnerConfig
 from actions.state import ActionState
@@ -31,6 +33,7 @@ from stormwatch.config import Settings
 from stormwatch.due_loop import DueLoop, action_timers
 from stormwatch.metrics import Metrics
 from stormwatch.rules_holder import RuleHolder
+from stormwatch.ticket_refs import RedisTicketRefs
 from stormwatch.runtime import tune_gc
 from stormwatch.services import close_connections, connect_services
 
@@ -111,7 +114,9 @@ class ActionsService:
         topology = await declare_actions(channel, self.names, delivery_limit=s.delivery_limit)
         self.http = HttpExecutor(url_policy(s))
         executors: dict[str, Any] = {
-            "http": self.http, "notify": self.http, "command": CommandExecutor(),
+            "http": self.http, "notify": NotifyExecutor(self.http, EmailExecutor(url_policy(s))),
+            "command": CommandExecutor(),
+            "ticket": TicketExecutor(self.http, RedisTicketRefs(self.redis, self.keyspace)),
             "runbook": RunbookExecutor(channel, self.names.runbooks, self.names.results, self.state, self.clock),
         }
         escalation = Escalation(self.redis, self.keyspace, timeline_max=s.timeline_max_entries,

@@ -17,7 +17,12 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from correlation.store.alert_queries import AlertQueries
-from correlation.core.routing import IncidentDefaults, Router
+from correlation.core.routing import IncidentDefaults, Router, priority_matrix
+from actions.tickets.adapters import Settings as TicketSettings
+from actions.tickets.executor import settings_of
+from correlation.store.declared_incidents import DeclaredIncidents
+from rules.action_schema import TicketConfig
+from stormwatch.ticket_refs import RedisTicketRefs
 from correlation.store.silences import SilenceStore
 from correlation.store.keyspace import Keyspace
 from correlation.store.pipeline import CorrelationPipeline, Delivery, TimerFiring
@@ -228,9 +233,14 @@ class Worker:
             publisher=self.publisher,
             queries=IncidentQueries(self.redis, self.keyspace),
             commands=IncidentCommands(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
+            declared=DeclaredIncidents(self.redis, self.keyspace, timeline_max=s.timeline_max_entries,
+                                       matrix=lambda: priority_matrix(self.rules.current()),
+                                       default_team=s.default_team),
             events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
             rules=self.rules, max_body_bytes=s.max_body_bytes, label_guard=self.label_guard,
             integrations=parse_integrations(s.pagerduty_routing_keys), metrics_token=s.metrics_token,
+            status_page_secret=s.status_page_secret, ticket_webhook_secret=s.ticket_webhook_secret,
+            ticket_refs=RedisTicketRefs(self.redis, self.keyspace), ticket_settings=self._ticket_settings,
             auth_limiter=AuthFailureLimiter(s.auth_failures_per_minute, s.auth_failures_burst, clock=self.clock),
             client_address=ClientAddress(s.http_trusted_proxies),
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
@@ -260,6 +270,14 @@ class Worker:
             return None
         self._history_engine = open_engine(s.history_database)
         return HistoryQueries(self._history_engine)
+
+    def _ticket_settings(self, system: str) -> TicketSettings:
+        """The first ticket action of ``system`` in the running rules (its ``user``: whose changes are echoes)."""
+        rule_set = self.rules.current()
+        for action in rule_set.actions if rule_set is not None else ():
+            if isinstance(action.config, TicketConfig) and action.config.system == system:
+                return settings_of(action.config)
+        return TicketSettings()
 
     # -- rules: held by self.rules (stormwatch.rules_holder); these stay for callers of the worker ----------------
 

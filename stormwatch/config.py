@@ -23,7 +23,7 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 #: settings whose values may hold credentials: never echoed in error messages
 _SECRET_FIELDS = frozenset(
     {"amqp_url", "redis_url", "api_tokens", "ingest_hmac_secret", "api_token", "metrics_token",
-     "pagerduty_routing_keys", "history_url"})
+     "pagerduty_routing_keys", "history_url", "status_page_secret", "ticket_webhook_secret"})
 
 
 class SettingsError(Exception):
@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     memo_max_bytes: int = Field(default=128 << 20, ge=1 << 20)  # estimated bytes per hot-path memo (rules/memo.py)
     stream_client_max_bytes: int = Field(default=4 << 20, ge=16_384)  # events queued for one stream client
     metrics_sources: Annotated[tuple[str, ...], NoDecode] = ()  # alert sources with their own metric label value
+    ticket_webhook_secret: str = ""  # HMAC of POST /api/v1/webhooks/tickets/{system} (issue 21); empty: off
+    status_page_secret: str = ""  # signs the read tokens of incident status pages (issue 21); empty: pages off
     metrics_token: str = ""  # when set, GET /metrics needs "Authorization: Bearer <it>"; empty: open (default)
     auth_disabled: bool = False  # development only: every request is "anonymous" with every role
     # failed authentications per client address (stormwatch/auth_limiter.py): a bucket of `burst`, refilled at
@@ -287,6 +289,13 @@ class Settings(BaseSettings):
     def _metrics_token(cls, value: str) -> str:
         if value and len(value) < 16:
             raise ValueError("must be at least 16 characters (or empty: /metrics open)")
+        return value
+
+    @field_validator("status_page_secret", "ticket_webhook_secret")
+    @classmethod
+    def _status_page_secret(cls, value: str) -> str:
+        if value and len(value) < 16:
+            raise ValueError("must be at least 16 characters (or empty: off)")
         return value
 
     @field_validator("group_by", "metrics_sources", "actions_allowed_schemes", "actions_allowed_hosts",

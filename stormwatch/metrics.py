@@ -86,6 +86,8 @@ class Metrics:
     http_client_disconnects: Counter
     stream_clients_dropped: Counter
     incident_commands: Counter
+    status_page_refused: Counter
+    ticket_webhooks: Counter
     actions_started: Counter
     actions_succeeded: Counter
     actions_failed: Counter
@@ -226,6 +228,12 @@ class Metrics:
                 "stormwatch_stream_clients_dropped_total",
                 "Event-stream clients cut off for falling behind, by reason (backlog: events; bytes: "
                 "STORMWATCH_STREAM_CLIENT_MAX_BYTES).", ["reason"], registry=r),
+            ticket_webhooks=Counter(
+                "stormwatch_ticket_webhooks_total", "Ticketing systems' webhooks, by outcome (applied, unchanged, "
+                "echo, ignored, or why it was refused).", ["outcome"], registry=r),
+            status_page_refused=Counter(
+                "stormwatch_status_page_refused_total", "Status page requests refused, by reason (off, "
+                "missing_token, bad_token).", ["reason"], registry=r),
             incident_commands=Counter(
                 "stormwatch_incident_commands_total", "Incident commands through the API, by command and outcome.",
                 ["command", "outcome"], registry=r),

@@ -87,6 +87,12 @@ def _group_weight(fingerprint: str, group: Group) -> int:
     return approximate_size(fingerprint) + approximate_size(group.labels) + approximate_size(group.key)
 
 
+def priority_matrix(rule_set: RuleSet | None) -> dict[str, dict[str, str]]:
+    """impact -> urgency -> P1..P5: the rule set's ``priority_matrix``, ITIL's usual one without rules."""
+    matrix = rule_set.priority_matrix if rule_set is not None else None
+    return {impact: dict(getattr(matrix, impact)) for impact in ("high", "medium", "low")} if matrix else ITIL_MATRIX
+
+
 def priority_rank(priority: str) -> int:
     """P1 -> 0 (most urgent) .. P5 -> 4; unknown or empty ranks after P5."""
     return _PRIORITY_ORDER.index(priority) if priority in _PRIORITY_ORDER else len(_PRIORITY_ORDER)
@@ -113,10 +119,7 @@ class Router:
         # False: no rule matches
         self._flap_memo: BoundedMemo[frozenset[tuple[str, str]], FlappingRule | Literal[False]] = BoundedMemo(
             max_bytes=memo_max_bytes)
-        matrix = rule_set.priority_matrix if rule_set is not None else None
-        self._matrix: dict[str, dict[str, str]] = (
-            {impact: dict(getattr(matrix, impact)) for impact in ("high", "medium", "low")} if matrix else ITIL_MATRIX
-        )
+        self._matrix = priority_matrix(rule_set)
         self._routes = [
             Route(
                 rule=r.name,

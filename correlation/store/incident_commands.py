@@ -15,18 +15,27 @@ from typing import Any, cast
 import orjson
 from redis.asyncio import Redis
 
-from events.builders import incident_command
+from events.builders import incident_command, status_update
 from events.types import COMMAND_TYPES
 
 from correlation.store.keyspace import Keyspace
 from correlation.core.model import AlertState, Incident, parse_incident_id
 from kv.scripts import Scripts
 
-COMMANDS = ("acknowledge", "resolve", "reopen", "assign", "comment", "priority")
+COMMANDS = ("acknowledge", "resolve", "reopen", "assign", "comment", "priority", "promote", "commander",
+            "communications_lead", "status_update")
+#: major incident roles (issue 21): command -> how the timeline names it
+ROLES = {"commander": "incident commander", "communications_lead": "communications lead"}
+#: a stakeholder update's state, as status pages say it
+UPDATE_STATES = ("investigating", "identified", "monitoring", "resolved")
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 #: hash fields people's commands add beside the engine's (the engine never writes or clears them)
 EXTRA_FIELDS = ("assignee", "acknowledged_by", "acknowledged_at", "resolved_by", "reopened_by")
 EVENT_TYPES = COMMAND_TYPES  # command -> the type of the event it publishes (the event contract's)
+#: hash fields of declared incidents (``correlation.core.declared``), shown only when set
+DECLARED_FIELDS = ("reporter", "description", "service", "impact", "urgency")
+#: hash fields of major incidents, shown only on one
+MAJOR_FIELDS = ("commander", "communications_lead", "update_state")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,21 @@ def incident_view(raw: dict[Any, Any]) -> dict[str, Any]:
     for name in EXTRA_FIELDS:
         value = h.get(name, "")
         doc[name] = (float(value) if value else None) if name.endswith("_at") else (value or None)
+    if h.get("declared"):
+        doc["declared"] = True
+        for name in DECLARED_FIELDS:
+            doc[name] = h.get(name, "")
+        if h.get("also_reported_by"):
+            doc["also_reported_by"] = orjson.loads(h["also_reported_by"])
+    if h.get("ticket"):
+        doc["ticket"] = h["ticket"]
+    if h.get("major"):
+        doc["major"] = True
+        doc["major_at"] = float(h["major_at"])
+        for name in MAJOR_FIELDS:
+            doc[name] = h.get(name, "")
+        doc["status_updates"] = int(h.get("status_updates") or 0)
+        doc["last_update_at"] = float(h["last_update_at"]) if h.get("last_update_at") else None
     return doc
 
 
@@ -112,6 +136,32 @@ def decide_command(
             return Change(False)
         fields = {"priority": command.value}
         text = f"priority {old or 'none'} -> {command.value} by {who}"
+    elif kind == "promote":
+        if stored.get("major"):
+            return Change(False)
+        if status == "resolved":
+            raise CommandRefused(409, "the incident is resolved; reopen it first")
+        fields = {"major": "1", "major_at": repr(now)}
+        text = f"promoted to a major incident by {who}{note}"
+    elif kind in ROLES:
+        if not stored.get("major"):
+            raise CommandRefused(409, "only a major incident has roles; promote it first")
+        if stored.get(kind, "") == command.value:
+            return Change(False)
+        fields = {kind: command.value}
+        text = (f"{ROLES[kind]}: {command.value} (assigned by {who})" if command.value
+                else f"{ROLES[kind]} unassigned by {who}")
+    elif kind == "status_update":
+        if not stored.get("major"):
+            raise CommandRefused(409, "stakeholder updates are for major incidents; promote it first")
+        state = command.comment or "investigating"
+        if state not in UPDATE_STATES:
+            raise CommandRefused(422, f"state must be one of {', '.join(UPDATE_STATES)}")
+        number = int(stored.get("status_updates") or 0) + 1
+        fields = {"status_updates": str(number), "last_update_at": repr(now), "update_state": state}
+        text = command.value
+        entry = {"at": now, "kind": "status_update", "text": text, "by": who, "state": state, "number": number}
+        return Change(True, fields | {"updated_at": repr(now)}, entry, "")
     else:
         raise CommandRefused(422, f"unknown command {kind!r}")
     fields["updated_at"] = repr(now)
@@ -190,8 +240,11 @@ class IncidentCommands:
             stored.update(change.fields)
             await self._index(incident_id, stored, change.open_index)
             view = incident_view(stored)
-            event = incident_command(incident_id, new_version, command.kind,
-                                     change.entry["text"] if change.entry else "", now, command.actor, view)
+            if command.kind == "status_update" and change.entry is not None:
+                event = status_update(incident_id, new_version, change.entry, view)
+            else:
+                event = incident_command(incident_id, new_version, command.kind,
+                                         change.entry["text"] if change.entry else "", now, command.actor, view)
             return CommandResult(view, True, event)
         raise CommandRefused(409, "the incident kept changing; try again")
 

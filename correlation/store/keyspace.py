@@ -58,6 +58,11 @@ finds there into the due index when its due-time loop starts (``stormwatch/due_l
 same shard, whose keys share its slot (``{t<n>}``), one script per 500 members that adds and removes each member in
 one step; ``act:due`` (another slot) member by member under ``<ns>:due:upgrading``: added (NX), then removed only
 if unchanged.
+The ticketing bridge (issue 21; ``stormwatch.ticket_refs``): the reference is the incident hash's ``ticket`` field
+(``<system>:<ref>``), beside
+
+    <ns>:ticket:claim:<system>:<incident>  str  the worker creating the ticket (SET NX with a lease)
+    <ns>:ticket:ref:<system>:<ref>         str  the ticket's incident (inbound webhooks name the ticket)
 """
 
 from __future__ import annotations
@@ -223,6 +228,14 @@ class Keyspace:
     @property
     def audit(self) -> str:
         return f"{self.namespace}:audit"
+
+    def ticket_claim(self, incident_id: str, system: str) -> str:
+        """The worker creating an incident's ticket in ``system`` (SET NX with a lease; issue 21)."""
+        return f"{self.namespace}:ticket:claim:{system}:{incident_id}"
+
+    def ticket_incident(self, system: str, ref: str) -> str:
+        """A ticket's incident (the ticketing system's webhook names the ticket)."""
+        return f"{self.namespace}:ticket:ref:{system}:{ref}"
 
     @property
     def pattern(self) -> str:

@@ -22,6 +22,9 @@ from stormwatch.api.alertmanager import alertmanager_routes
 from stormwatch.api.common import ApiServices, refuse, stormwatch_version
 from stormwatch.api.console import console_routes
 from stormwatch.api.history import history_routes
+from stormwatch.api.declared import declared_routes
+from stormwatch.api.major import major_routes
+from stormwatch.api.tickets import ticket_routes
 from stormwatch.api.incidents import incident_routes
 from stormwatch.api.ingest import ingest_routes
 from stormwatch.api.openapi import openapi_document
@@ -79,6 +82,9 @@ def build_app(services: ApiServices, *, registry: CollectorRegistry | None = Non
     routes += ops_routes(services, registry if registry is not None else services.metrics.registry)
     if services.queries is not None and services.commands is not None:
         routes += incident_routes(services)
+        routes += declared_routes(services)
+        routes += major_routes(services)
+        routes += ticket_routes(services)
         routes += whoami_routes(services)
     if services.silences is not None:
         routes += silence_routes(services)

@@ -16,6 +16,8 @@ from starlette.responses import Response
 
 from actions.run_record import ActionRun
 from correlation.store.alert_queries import AlertQueries
+from actions.tickets.adapters import Settings as TicketSettings
+from correlation.store.declared_incidents import DeclaredIncidents
 from correlation.store.incident_commands import IncidentCommands
 from correlation.store.incident_queries import IncidentQueries
 from correlation.store.links import Links
@@ -87,6 +89,10 @@ class RulesControl(Protocol):
     def validate_rule_file(self, name: str, text: str) -> list[str]: ...  # blocking: run it in a thread
 
 
+class TicketIndex(Protocol):
+    async def incident_of(self, system: str, ref: str) -> str | None: ...
+
+
 @dataclass
 class ApiServices:
     """Everything the routes use; a part left None is not served (404), so ops-only servers stay small."""
@@ -99,6 +105,7 @@ class ApiServices:
     publisher: AlertSink | None = None
     queries: IncidentQueries | None = None
     commands: IncidentCommands | None = None
+    declared: DeclaredIncidents | None = None  # people's declared incidents, attached alerts (issue 21)
     events: EventPublisher | None = None  # events.amqp.AmqpEventPublisher: the confirmed publisher
     silences: SilenceStore | None = None
     rules: RulesControl | None = None
@@ -116,6 +123,10 @@ class ApiServices:
     history: HistoryQueries | None = None  # incident search over the history database (docs/history.md)
     alerts: AlertQueries | None = None  # Alertmanager API v2: the firing alerts (with teams: its read routes)
     teams: Teams | None = None
+    status_page_secret: str = ""  # signs status pages' read tokens (empty: no status pages)
+    ticket_webhook_secret: str = ""  # HMAC of the ticketing systems' webhooks (empty: off)
+    ticket_refs: TicketIndex | None = None  # ticket -> incident (stormwatch.ticket_refs)
+    ticket_settings: Callable[[str], TicketSettings] | None = None  # a system's ticket action settings (echoes)
 
 
 def stormwatch_version() -> str:
@@ -280,6 +291,8 @@ def instrument(services: ApiServices, route: str, handler: Handler) -> Handler:
             response = await handler(request)
         except ApiError as exc:
             response = exc.response()
+            if exc.field is not None:  # a refused request names what was wrong: one line saying which
+                log.info("http_refused", route=route, status=exc.status, field=exc.field, detail=exc.detail[:200])
         except ClientDisconnect:  # gone mid-body: one line (none when the server cut it: that has its own line)
             disconnects.inc()
             if TIMEOUT_SCOPE_KEY not in request.scope:

@@ -8,11 +8,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from correlation.store.incident_commands import Command, CommandRefused
+from correlation.store.incident_commands import Command, CommandRefused, CommandResult
 from correlation.store.incident_document import incident_document
 from correlation.store.incident_queries import IncidentFilter
 from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, parse_model,
-                                   query_choices, query_limit, query_set)
+                                   publish_event, query_choices, query_limit, query_set)
 from stormwatch.api.schemas import AssignBody, CommentBody, NoteBody, PriorityBody, Strict
 
 STATUSES = frozenset({"open", "acknowledged", "resolved"})
@@ -87,33 +87,38 @@ def _detail(services: ApiServices):
     return handle
 
 
+async def execute_command(services: ApiServices, incident_id: str, command: Command) -> tuple[CommandResult, bool]:
+    """Run one person's command and publish its event: (the result, whether the event was published). A refusal
+    is counted and raised as its ApiError (``field`` names what was refused)."""
+    outcomes = services.metrics.incident_commands
+    try:
+        result = await services.commands.execute(incident_id, command, services.clock())  # type: ignore[union-attr]
+    except CommandRefused as exc:
+        outcomes.labels(command.kind, "refused").inc()
+        log.info("incident_command_refused", incident_id=incident_id, command=command.kind, status=exc.status,
+                 detail=exc.message, by=command.actor)
+        raise ApiError(exc.status, "not_found" if exc.status == 404 else "conflict" if exc.status == 409
+                       else "invalid", exc.message, field="id" if exc.status == 404 else None) from None
+    published = False
+    if result.event is not None:
+        published = await publish_event(services, result.event, incident_id)
+    outcomes.labels(command.kind, "changed" if result.changed else "unchanged").inc()
+    if result.changed and command.kind == "resolve":
+        services.metrics.incidents_resolved.inc()
+    if result.changed:
+        log.info("incident_command", incident_id=incident_id, command=command.kind, by=command.actor)
+    return result, published
+
+
 def _command(services: ApiServices, name: str):
     model, optional, value_field = COMMAND_BODIES[name]
-    outcomes = services.metrics.incident_commands
 
     async def handle(request: Request) -> Response:
         principal = authorise(services, request, "respond")
         body = await parse_model(request, model, optional=optional)
         value = getattr(body, value_field) if value_field else ""
         command = Command(name, principal.name, value, getattr(body, "comment", ""))
-        incident_id = request.path_params["id"]
-        try:
-            result = await services.commands.execute(incident_id, command, services.clock())  # type: ignore[union-attr]
-        except CommandRefused as exc:
-            outcomes.labels(name, "refused").inc()
-            raise ApiError(exc.status, "not_found" if exc.status == 404 else "conflict", exc.message) from None
-        published = False
-        if result.event is not None:
-            try:
-                await services.events.publish_events([result.event])  # type: ignore[union-attr]
-                published = True
-            except Exception as exc:  # noqa: BLE001 - the change is made; say the event is not
-                log.warning("incident_event_not_published", incident_id=incident_id, command=name, error=repr(exc))
-        outcomes.labels(name, "changed" if result.changed else "unchanged").inc()
-        if result.changed and name == "resolve":
-            services.metrics.incidents_resolved.inc()
-        if result.changed:
-            log.info("incident_command", incident_id=incident_id, command=name, by=principal.name)
+        result, published = await execute_command(services, request.path_params["id"], command)
         return json_response({"incident": result.incident, "changed": result.changed, "event_published": published})
 
     return handle

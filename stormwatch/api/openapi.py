@@ -38,6 +38,27 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
      {200: s.CommandAnswer, 404: s.Error}),
     ("post", "/api/v1/incidents/{id}/priority", "Set the priority", "respond", s.PriorityBody,
      {200: s.CommandAnswer, 404: s.Error}),
+    ("post", "/api/v1/incidents", "Declare an incident (201); a report for a service whose incident is open joins "
+     "it (200, joined: true)", "respond", s.DeclareBody, {200: s.DeclareAnswer, 201: s.DeclareAnswer, 422: s.Error}),
+    ("post", "/api/v1/incidents/{id}/attach", "Attach an alert (listed among the incident's symptoms)", "respond",
+     s.AlertLinkBody, {200: s.CommandAnswer, 404: s.Error, 422: s.Error}),
+    ("post", "/api/v1/incidents/{id}/detach", "Detach an attached alert", "respond", s.AlertLinkBody,
+     {200: s.CommandAnswer, 404: s.Error, 422: s.Error}),
+    ("post", "/api/v1/incidents/{id}/major", "Promote to a major incident (optionally naming its roles)", "respond",
+     s.MajorBody, {200: s.CommandAnswer, 404: s.Error, 409: s.Error}),
+    ("post", "/api/v1/incidents/{id}/roles", "A major incident's incident commander and communications lead",
+     "respond", s.RolesBody, {200: s.CommandAnswer, 404: s.Error, 409: s.Error, 422: s.Error}),
+    ("post", "/api/v1/incidents/{id}/updates", "Publish a stakeholder status update (incident.status_update)",
+     "respond", s.StatusUpdateBody, {201: s.StatusUpdateAnswer, 404: s.Error, 409: s.Error, 422: s.Error}),
+    ("get", "/api/v1/incidents/{id}/updates", "The incident's stakeholder status updates, oldest first", "read",
+     None, {200: None, 404: s.Error}),
+    ("post", "/api/v1/incidents/{id}/share", "A read token for the incident's status page (this incident only)",
+     "respond", None, {200: s.ShareAnswer, 404: s.Error}),
+    ("get", "/status/{id}", "The incident's read-only status page (HTML; ?token= from /share)", "", None,
+     {200: None, 403: s.Error, 404: s.Error}),
+    ("post", "/api/v1/webhooks/tickets/{system}", "A ticketing system's change (rt, servicenow, jira), signed "
+     "with X-Stormwatch-Signature: resolved, reassigned, commented applied as people's changes; echoes dropped",
+     "", "application/json", {200: None, 401: s.Error, 404: s.Error, 422: s.Error}),
     ("get", "/api/v1/silences", "Silences (pending, active; expired=true for all)", "read", None,
      {200: s.Silence}),
     ("post", "/api/v1/silences", "Create a silence", "respond", s.SilenceBody, {201: s.Silence, 422: s.Error}),
@@ -107,7 +128,9 @@ MODELS: list[type[BaseModel]] = [
     s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody, s.PriorityBody, s.SilenceBody,
     s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage, s.ProblemAnswer, s.LinkBody,
     s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami, s.HistoryIncident, s.HistoryPage,
-    s.HistoryIncidentDetail, s.Report, s.ReportCharts, *am.MODELS]
+    s.HistoryIncidentDetail, s.Report, s.ReportCharts, *am.MODELS,
+    s.DeclareBody, s.DeclareAnswer, s.AlertLinkBody, s.MajorBody, s.RolesBody, s.StatusUpdateBody,
+    s.StatusUpdateAnswer, s.ShareAnswer]
 
 _FLAG = {"type": "boolean", "default": True}
 _MATCHERS = {"type": "array", "items": {"type": "string"}}
@@ -171,7 +194,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                                   "400 in PagerDuty's shape, and 429 (status throttled) past the client's budget of "
                                   "failed authentications.")
             op["security"] = [*op["security"], {}]
-        for name in ("id", "run"):
+        for name in ("id", "run", "system"):
             if "{" + name + "}" in path:
                 op["parameters"] = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
         if path == "/api/v1/incidents":

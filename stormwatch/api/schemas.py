@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -89,13 +89,29 @@ class Incident(BaseModel):
     acknowledged_at: float | None
     resolved_by: str | None
     reopened_by: str | None
+    declared: bool | None = Field(None, description="declared incidents only, like the fields below")
+    reporter: str | None = None
+    description: str | None = None
+    service: str | None = None
+    impact: str | None = None
+    urgency: str | None = None
+    also_reported_by: list[str] | None = None
+    ticket: str | None = Field(None, description="<system>:<reference> of its ticket, once the ticket action made one")
+    major: bool | None = Field(None, description="major incidents only, like the fields below")
+    major_at: float | None = None
+    commander: str | None = None
+    communications_lead: str | None = None
+    update_state: str | None = None
+    status_updates: int | None = None
+    last_update_at: float | None = None
 
 
 class IncidentDetail(Incident):
     members: list[dict[str, Any]]
     timeline: list[dict[str, Any]] = Field(description="at, kind, text, by (people's changes), fingerprint")
     symptoms: list[dict[str, Any]] = Field(default=[], description="alerts of other groups it explains: labels, "
-                                                                    "kind (topology|inhibition), path, rule, at")
+                                                                    "kind (topology|inhibition|attached), path, rule, "
+                                                                    "at, by (attached)")
     actions: list[dict[str, Any]] = Field(default=[], description="its action runs, newest first (up to 50)")
 
 
@@ -285,3 +301,72 @@ class Report(BaseModel):
 class ReportCharts(BaseModel):
     window: dict[str, Any]
     charts: dict[str, str] = Field(description="chart name -> SVG document (no script, labels escaped)")
+#: an alert's fingerprint: Alertmanager's 16 hex digits, or a sender's own key (PagerDuty's dedup_key)
+Fingerprint = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._:@/+=-]+$")]
+
+
+class DeclareBody(Strict):
+    """``POST /api/v1/incidents``: a person declares an incident (issue 21)."""
+
+    title: str = Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")
+    service: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f\"\\{}]+$",
+                         description="The service it is about; a second report while one is open for it joins it.")
+    description: str = Field(default="", max_length=10_000)
+    impact: Literal["high", "medium", "low"] = "medium"
+    urgency: Literal["high", "medium", "low"] = "medium"
+    team: str = Field(default="", max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
+    reporter: str = Field(default="", max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$",
+                          description="Who reports it; default the API token's name.")
+    alerts: list[Fingerprint] = Field(default_factory=list, max_length=100,
+                              description="Fingerprints of alerts (members of open incidents) to attach.")
+    major: bool = False
+
+
+class AlertLinkBody(Strict):
+    """``POST /api/v1/incidents/{id}/attach`` and ``/detach``."""
+
+    fingerprint: Fingerprint
+
+
+class DeclareAnswer(BaseModel):
+    incident: Incident
+    joined: bool = Field(description="true: an incident was open for the service; the report joined it")
+    event_published: bool
+    not_attached: list[str] | None = Field(None, description="alerts whose incident closed between the check and "
+                                                             "the attachment (rare)")
+
+
+PersonName = Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+class MajorBody(Strict):
+    """``POST /api/v1/incidents/{id}/major``: promote to a major incident, optionally naming its roles."""
+
+    commander: PersonName = ""
+    communications_lead: PersonName = ""
+    comment: str = Field(default="", max_length=2000)
+
+
+class RolesBody(Strict):
+    """``POST /api/v1/incidents/{id}/roles``: a major incident's roles (a field left out is unchanged; "" unassigns)."""
+
+    commander: PersonName | None = None
+    communications_lead: PersonName | None = None
+
+
+class StatusUpdateBody(Strict):
+    """``POST /api/v1/incidents/{id}/updates``: a stakeholder status update on a major incident."""
+
+    text: str = Field(min_length=1, max_length=5000)
+    state: Literal["investigating", "identified", "monitoring", "resolved"] = "investigating"
+
+
+class StatusUpdateAnswer(BaseModel):
+    incident: Incident
+    update: dict[str, Any] = Field(description="number, state, text, by, at")
+    event_published: bool
+
+
+class ShareAnswer(BaseModel):
+    url: str = Field(description="the status page: /status/{id}?token=... (read-only, this incident only)")
+    token: str

@@ -1,5 +1,6 @@
-"""``stormwatch incidents``: look at incidents (``list``, ``show``) and change them (``ack``, ``resolve``, ``reopen``,
-``assign``, ``comment``, ``priority``).
+"""``stormwatch incidents``: look at incidents (``list``, ``show``), declare one (``declare``) and change them
+(``ack``, ``resolve``, ``reopen``, ``assign``, ``comment``, ``priority``, ``attach``, ``detach``), and run a major
+incident (``major``, ``roles``, ``update``, ``share``).
 
 The views go through the API when ``STORMWATCH_API_URL`` or ``STORMWATCH_API_TOKEN`` is set, else Redis directly
 (``stormwatch.cli.backend``); the same documents either way, as tables for people and ``--json`` for scripts.
@@ -17,7 +18,7 @@ import typer
 from rich.table import Table
 
 from stormwatch.cli import context
-from stormwatch.cli.backend import answer, call
+from stormwatch.cli.backend import answer, api_url, call
 from stormwatch.cli.output import console, err, print_json
 from stormwatch.views import incidents_table, runs_table, timeline_table, ts
 
@@ -54,6 +55,16 @@ def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--jso
     console.print(incidents_table([doc], title=doc["id"]))
     people = [f"{name} {doc[field]}" for name, field in (("acknowledged by", "acknowledged_by"),
                                                          ("assignee", "assignee")) if doc.get(field)]
+    if doc.get("declared"):
+        people.insert(0, f"declared for service {doc['service']} (impact {doc['impact']}, urgency {doc['urgency']}), "
+                         f"reported by {doc['reporter']}")
+        if doc.get("also_reported_by"):
+            people.insert(1, f"also reported by {', '.join(doc['also_reported_by'])}")
+        if doc.get("description"):
+            people.insert(1, doc["description"])
+    if doc.get("major"):
+        people.append(f"MAJOR incident: commander {doc['commander'] or '-'}, communications lead "
+                      f"{doc['communications_lead'] or '-'}, {doc['status_updates']} stakeholder update(s)")
     if people:
         console.print("; ".join(people), highlight=False)
     if doc.get("merged_into"):
@@ -80,6 +91,7 @@ def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--jso
         for sym in doc["symptoms"]:
             labels = ",".join(f"{k}={v}" for k, v in sorted(sym["labels"].items()))
             because = (f"topology: {' -> '.join(sym['path'])}" if sym["kind"] == "topology"
+                       else f"attached by {sym.get('by')}" if sym["kind"] == "attached"
                        else f"inhibit rule {sym['rule']}")
             if sym.get("merged_from"):
                 because += f" (from {sym['merged_from']}, merged)"
@@ -90,21 +102,29 @@ def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--jso
     console.print(timeline_table(doc["timeline"]))
 
 
-def _command(incident_id: str, name: str, body: dict[str, Any], json_out: bool) -> None:
+def _post(path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
+    """POST to the API; a refusal is one line on stderr and exit 2 (no answer, auth) or 1."""
     settings = context.settings(log_level="warning")
-    status, doc = call(settings, "POST", f"/api/v1/incidents/{incident_id}/{name}", body)
-    if status != 200:
+    status, doc = call(settings, "POST", path, body)
+    if status not in (200, 201):
         detail = doc.get("detail") if isinstance(doc, dict) else doc
         hint = " (set STORMWATCH_API_TOKEN to a respond or admin token)" if status in (401, 403) else ""
-        err.print(f"{name} {incident_id}: {status or 'no answer'}: {detail}{hint}", markup=False)
+        err.print(f"{what}: {status or 'no answer'}: {detail}{hint}", markup=False)
         raise typer.Exit(2 if status in (0, 401, 403) else 1)
+    return dict(doc)
+
+
+def _command(incident_id: str, name: str, body: dict[str, Any], json_out: bool) -> None:
+    doc = _post(f"/api/v1/incidents/{incident_id}/{name}", body, f"{name} {incident_id}")
     if json_out:
         print_json(doc)
         return
     incident = doc["incident"]
     what = "done" if doc["changed"] else "nothing to change"
+    roles_said = (f", commander {incident['commander'] or '-'}, communications lead "
+                  f"{incident['communications_lead'] or '-'}") if incident.get("major") else ""
     console.print(f"{incident['id']}: {name} {what}; status {incident['status']}, priority "
-                  f"{incident['priority'] or '-'}, assignee {incident['assignee'] or '-'}", highlight=False)
+                  f"{incident['priority'] or '-'}, assignee {incident['assignee'] or '-'}{roles_said}", highlight=False)
 
 
 JSON = typer.Option(False, "--json", help="Print the API's answer as JSON.")
@@ -143,12 +163,102 @@ def priority(incident_id: str, value: str = typer.Argument(..., metavar="P1..P5"
     _command(incident_id, "priority", {"priority": value}, json_out)
 
 
+LEVEL = typer.Option("medium", help="high, medium or low (with the other: the ITIL priority).")
+
+
+def declare(
+    title: str = typer.Argument(..., help="What is wrong, in a line."),
+    service: str = typer.Option(..., "--service", help="The service it is about (one open incident per service)."),
+    description: str = typer.Option("", "--description", "-d"),
+    impact: str = LEVEL,
+    urgency: str = LEVEL,
+    team: str = typer.Option("", "--team", help="Assignment group (default STORMWATCH_DEFAULT_TEAM)."),
+    reporter: str = typer.Option("", "--reporter", help="Who reports it (default the API token's name)."),
+    alerts: list[str] | None = typer.Option(None, "--alert", help="Fingerprint of an alert to attach (repeatable)."),
+    major: bool = typer.Option(False, "--major", help="Declare it as a major incident."),
+    json_out: bool = JSON,
+) -> None:
+    """Declare an incident; a report for a service whose incident is open joins it (also reported by)."""
+    body = {"title": title, "service": service, "description": description, "impact": impact, "urgency": urgency,
+            "team": team, "reporter": reporter, "alerts": alerts or [], "major": major}
+    doc = _post("/api/v1/incidents", body, "declare")
+    if json_out:
+        print_json(doc)
+        return
+    incident = doc["incident"]
+    what = "joined the open incident" if doc["joined"] else "declared"
+    console.print(f"{incident['id']}: {what} for service {incident['service']}; priority {incident['priority']}, "
+                  f"team {incident['team']}", highlight=False)
+
+
+def attach(incident_id: str, fingerprint: str = typer.Argument(..., help="The alert's fingerprint."),
+           json_out: bool = JSON) -> None:
+    """Attach an alert (a member of an open incident) to an incident: listed among its symptoms."""
+    _command(incident_id, "attach", {"fingerprint": fingerprint}, json_out)
+
+
+def detach(incident_id: str, fingerprint: str = typer.Argument(..., help="The alert's fingerprint."),
+           json_out: bool = JSON) -> None:
+    """Detach an alert attached to an incident."""
+    _command(incident_id, "detach", {"fingerprint": fingerprint}, json_out)
+
+
+def major(incident_id: str,
+          commander: str = typer.Option("", "--commander", help="The incident commander."),
+          communications_lead: str = typer.Option("", "--communications-lead", help="The communications lead."),
+          note: str = NOTE, json_out: bool = JSON) -> None:
+    """Promote an incident to a major incident (optionally naming its roles)."""
+    _command(incident_id, "major", {"commander": commander, "communications_lead": communications_lead,
+                                    "comment": note}, json_out)
+
+
+def roles(incident_id: str,
+          commander: str | None = typer.Option(None, "--commander", help="The incident commander ('' unassigns)."),
+          communications_lead: str | None = typer.Option(None, "--communications-lead",
+                                                         help="The communications lead ('' unassigns)."),
+          json_out: bool = JSON) -> None:
+    """Assign a major incident's roles."""
+    body = {k: v for k, v in (("commander", commander), ("communications_lead", communications_lead))
+            if v is not None}
+    _command(incident_id, "roles", body, json_out)
+
+
+def update(incident_id: str, text: str = typer.Argument(..., help="What stakeholders should know."),
+           state: str = typer.Option("investigating", "--state",
+                                     help="investigating, identified, monitoring or resolved."),
+           json_out: bool = JSON) -> None:
+    """Publish a stakeholder status update on a major incident (incident.status_update)."""
+    doc = _post(f"/api/v1/incidents/{incident_id}/updates", {"text": text, "state": state}, f"update {incident_id}")
+    if json_out:
+        print_json(doc)
+        return
+    console.print(f"{incident_id}: update {doc['update']['number']} ({doc['update']['state']}) published",
+                  highlight=False)
+
+
+def share(incident_id: str, json_out: bool = JSON) -> None:
+    """The read-only status page of an incident, with its read token (that incident only)."""
+    doc = _post(f"/api/v1/incidents/{incident_id}/share", {}, f"share {incident_id}")
+    if json_out:
+        print_json(doc)
+        return
+    settings = context.settings(log_level="warning")
+    console.print(api_url(settings).rstrip("/") + doc["url"], highlight=False, soft_wrap=True)
+
+
 # the change verbs first, then the views: the order ``stormwatch incidents --help`` lists them in
+incidents_app.command("declare")(declare)
 incidents_app.command("ack")(acknowledge)
 incidents_app.command("resolve")(resolve)
 incidents_app.command("reopen")(reopen)
 incidents_app.command("assign")(assign)
 incidents_app.command("comment")(comment)
 incidents_app.command("priority")(priority)
+incidents_app.command("major")(major)
+incidents_app.command("roles")(roles)
+incidents_app.command("update")(update)
+incidents_app.command("share")(share)
+incidents_app.command("attach")(attach)
+incidents_app.command("detach")(detach)
 incidents_app.command("list")(incidents_list)
 incidents_app.command("show")(incidents_show)

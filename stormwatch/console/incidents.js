@@ -2,6 +2,8 @@
 // token's role allows: acknowledge, resolve, reopen, assign, comment, priority).
 
 import { api } from './api.js';
+import { declaredNotice, declareForm } from './declare.js';
+import { majorControls } from './major.js';
 import { onLiveEvent } from './live.js';
 import { badge, h, labels, replace, section, table, time } from './dom.js';
 import { session } from './session.js';
@@ -18,7 +20,10 @@ export function incidentList(main) {
   select.addEventListener('change', () => { filter = select.value; sessionStorage.setItem('stormwatch.filter', filter); pages = 1; load(); });
   const count = h('span', { class: 'muted', id: 'incident-count' });
   const more = h('p', { id: 'incident-more' });
-  replace(main, h('div', { class: 'bar' }, h('h1', null, 'Incidents'), select, count), body, more);
+  const notice = h('p', { class: 'notice', role: 'status', id: 'declare-notice' });
+  const declare = session.can('respond') ? declareForm(notice) : null;
+  replace(main, h('div', { class: 'bar' }, h('h1', null, 'Incidents'), select, count, declare ? declare.open : null),
+    declare ? declare.form : null, notice, body, more);
   let pages = 1; // pages of PAGE incidents shown; a live reload reads them all again, newest first
 
   async function load() {
@@ -66,6 +71,9 @@ export function incidentPage(main, id) {
   const path = `/api/v1/incidents/${encodeURIComponent(id)}`;
   const notice = h('p', { class: 'notice', role: 'status', id: 'incident-notice' });
   const controls = session.can('respond') ? respondControls(path, notice, () => load()) : null;
+  const major = session.can('respond') ? majorControls(path, notice, () => load()) : null;
+  const declared = declaredNotice();
+  if (declared) notice.textContent = declared;
 
   // The page is laid out once; a (live) reload refills its parts, so the Respond form keeps focus and typing.
   const title = h('h1');
@@ -90,11 +98,17 @@ export function incidentPage(main, id) {
         h('div', { class: 'head' }, title, meta,
           controls ? h('div', { class: 'actions' }, controls.buttons) : readOnly(), notice),
         h('div', { class: 'columns' }, left,
-          h('div', null, controls ? section('Respond', controls.form) : null, facts)));
+          h('div', null, controls ? section('Respond', controls.form) : null,
+            major ? section('Major incident', major.form) : null, facts)));
     }
     if (controls) controls.show(doc);
+    if (major) major.show(doc);
     replace(title, Object.assign(badge(doc.priority, 'prio'), { id: 'incident-priority' }), ' ', doc.title);
     replace(meta, status(doc.status), ' · ', doc.id, ' · severity ', doc.severity, ' · team ', doc.team || '–',
+      doc.declared ? h('span', { id: 'incident-declared' }, ` · declared for ${doc.service}, reported by ${doc.reporter}`,
+        doc.also_reported_by ? `, also by ${doc.also_reported_by.join(', ')}` : '') : '',
+      doc.major ? h('span', { id: 'incident-major' }, ` · MAJOR: commander ${doc.commander || '–'}, communications lead `
+        + `${doc.communications_lead || '–'}, ${doc.status_updates} update(s)`) : '',
       ' · created ', time(doc.created_at), doc.acknowledged_by ? ` · acknowledged by ${doc.acknowledged_by}` : '',
       h('span', { id: 'incident-assignee', 'data-assignee': doc.assignee || '' },
         doc.assignee ? ` · assigned to ${doc.assignee}` : ''));
@@ -184,7 +198,7 @@ function symptoms(list) {
     h('td', null, labels(s.labels)),
     h('td', null, s.kind === 'topology'
       ? h('span', { class: 'path' }, 'topology: ', (s.path || []).join(' → '))
-      : `inhibition rule ${s.rule || ''}`),
+      : s.kind === 'attached' ? `attached by ${s.by || ''}` : `inhibition rule ${s.rule || ''}`),
     h('td', null, time(s.at)))), 'No symptoms attached.');
 }
 

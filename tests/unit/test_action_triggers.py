@@ -111,7 +111,7 @@ def test_the_action_index_says_which_events_the_runner_must_see(tmp_path) -> Non
     assert not index.actionable(incident("created", "no-such-rule"))
     problem = {"event_id": "e", "type": "problem.known_error", "problem": {"id": "PRB-ab-1", "rule": "recurring"}}
     assert index.actionable(problem) and not index.actionable(problem | {"type": "problem.created"})
-    for other in ("incident.acknowledged", "silence.created", "action.approved", "rules.reloaded"):
+    for other in ("incident.assigned", "silence.created", "action.approved", "rules.reloaded"):
         assert not index.actionable({"type": other, "event_id": "e"})
     # what it cannot judge goes to the runner, which dead-letters it with a reason
     assert index.actionable({"type": "incident.created"}) and index.actionable({"no": "type"})

@@ -61,12 +61,24 @@ def every_builder() -> list[dict[str, Any]]:
     stored = {k: str(v) for k, v in incident().items() if v is not None and not isinstance(v, dict)}
     stored |= {"group_labels": json.dumps({"alertname": "Disk"}), "why": "{}", "status": "acknowledged",
                "acknowledged_by": "ana", "acknowledged_at": "170.25"}
+    major = stored | {"major": "1", "major_at": "171.0"}
+    declared = stored | {"declared": "1", "reporter": "alice", "service": "checkout", "impact": "high",
+                         "urgency": "low", "description": "", "also_reported_by": '["bob"]'}
     return [
         builders.incident_event("m1:g:0", "incident.created", "opened", 100.0, incident()),
         builders.incident_event("m1:g:1", "incident.resolved", "all alerts resolved", 200.0,
                                 incident(status="resolved", resolved_at=200.0)),
         builders.incident_command("INC-0a1b-3", 9, "acknowledge", "acknowledged by ana", 170.25, "ana",
                                   incident_view(stored)),
+        builders.incident_command("INC-0a1b-3", 10, "promote", "promoted to a major incident by ana", 171.0, "ana",
+                                  incident_view(major)),
+        builders.incident_command("INC-0a1b-3", 11, "commander", "incident commander: bo (assigned by ana)", 172.0,
+                                  "ana", incident_view(major | {"commander": "bo"})),
+        builders.status_update("INC-0a1b-3", 12, {"number": 1, "state": "identified", "text": "a bad deploy",
+                                                  "by": "ana", "at": 173.0},
+                               incident_view(major | {"status_updates": "1", "last_update_at": "173.0"})),
+        builders.incident_event("d:created", "incident.created", "declared by alice", 174.0,
+                                incident_view(declared), by="sre"),
         builders.incident_escalated("INC-0a1b-3:escalated:1", "restart failed", 180.0, incident(priority="P1")),
         builders.incident_change("m2:g:1", "incident.merged", "merged into INC-0c0d-1", 190.0,
                                  incident(status="resolved", resolved_at=190.0, merged_into="INC-0c0d-1")),
@@ -138,6 +150,8 @@ def test_the_action_runner_reads_what_the_builders_build() -> None:
 def test_only_the_trigger_kinds_go_to_the_runner() -> None:
     assert [t for t in EVENT_TYPES if may_start_action(t)] == [
         "incident.created", "incident.updated", "incident.resolved", "incident.escalated", "incident.merged",
+        "incident.promoted", "incident.status_update", "incident.acknowledged", "incident.reopened",
+        "incident.commented", "incident.priority_changed",
         "problem.created", "problem.updated", "problem.known_error", "problem.resolved"]
 
 

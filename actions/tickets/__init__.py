@@ -1,0 +1,1 @@
+"""The ticketing bridge (issue 21): one adapter per ticketing system, the ``ticket`` action's executor."""
