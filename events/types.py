@@ -16,13 +16,15 @@ SCHEMA_VERSION = 1
 ChangeIncidentType = Literal["incident.created", "incident.updated", "incident.resolved", "incident.escalated"]
 #: a late cause explained every alert of an incident: it merged into the cause's incident (it names both)
 MergedIncidentType = Literal["incident.merged"]
+#: a service-level checkpoint crossed (a warning fraction of a target, or the target itself): they name the SLA record
+SlaIncidentType = Literal["incident.sla_warning", "incident.sla_breached"]
 #: the incident events an action can be triggered by
 TriggerIncidentType = Literal[ChangeIncidentType, MergedIncidentType]
 CommandIncidentType = Literal[
     "incident.acknowledged", "incident.reopened", "incident.assigned", "incident.commented",  # people's commands
     "incident.priority_changed",
 ]
-IncidentType = Literal[TriggerIncidentType, CommandIncidentType]
+IncidentType = Literal[TriggerIncidentType, CommandIncidentType, SlaIncidentType]
 ProblemType = Literal["problem.created", "problem.updated", "problem.known_error", "problem.resolved"]
 SilenceType = Literal["silence.created", "silence.expired"]
 ActionType = Literal["action.approved", "action.rejected"]
