@@ -22,22 +22,19 @@ Outcomes, documented in ``docs/service-levels.md``:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from correlation.core.calendars import ALWAYS, Calendar, Pause, due_at, elapsed
+from correlation.core.muting import _minutes
 from rules.matchers import matches_all
-from rules.schema import DEFAULT_WARNINGS, SLA_KINDS, WEEKDAYS, CalendarRule, ServiceLevelPolicy
+from rules.schema import (DEFAULT_WARNINGS, SLA_KINDS, WEEKDAYS, CalendarRule, MaintenanceWindow, RuleSet,
+                          ServiceLevelPolicy)
 
 RUNNING, WARNING, BREACHED, MET = "running", "warning", "breached", "met"
 STAGES: tuple[str, ...] = (RUNNING, WARNING, BREACHED, MET)
 #: why the clock stops
 ON_HOLD, MAINTENANCE, RESOLVED = "on_hold", "maintenance", "resolved"
-
-
-def _minutes(clock: str) -> int:
-    hours, minutes = clock.split(":")
-    return int(hours) * 60 + int(minutes)
 
 
 def calendar_from_rule(rule: CalendarRule) -> Calendar:
@@ -99,24 +96,25 @@ class SlaRecord:
     def paused_seconds(self, now: float) -> float:
         return sum((now if end is None else end) - start for start, end in self.pauses if start < now)
 
-    def due(self, calendar: Calendar) -> float | None:
-        """When the target falls due given the pauses so far (None while paused and not yet due)."""
-        return due_at(calendar, self.started, self.target, self.pauses)
+    def due(self, calendar: Calendar, extra: Sequence[Pause] = ()) -> float | None:
+        """When the target falls due given the pauses so far and ``extra`` ones (maintenance windows); None while
+        paused and not yet due."""
+        return due_at(calendar, self.started, self.target, (*self.pauses, *extra))
 
     def checkpoints(self) -> tuple[float, ...]:
         return (*self.warnings, 1.0)
 
-    def next_check(self, calendar: Calendar) -> float | None:
+    def next_check(self, calendar: Calendar, extra: Sequence[Pause] = ()) -> float | None:
         """When the due-time service must look at it next; None: never (finished, paused, or all crossed)."""
         if self.stage == BREACHED or self.met_at is not None or self.warned >= len(self.checkpoints()):
             return None
-        return due_at(calendar, self.started, self.target * self.checkpoints()[self.warned], self.pauses)
+        return due_at(calendar, self.started, self.target * self.checkpoints()[self.warned], (*self.pauses, *extra))
 
-    def time_left(self, calendar: Calendar, now: float) -> float | None:
+    def time_left(self, calendar: Calendar, now: float, extra: Sequence[Pause] = ()) -> float | None:
         """Business seconds left before the breach (negative once breached); None when met."""
         if self.met_at is not None:
             return None
-        return self.target - elapsed(calendar, self.started, now, self.pauses)
+        return self.target - elapsed(calendar, self.started, now, (*self.pauses, *extra))
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "policy": self.policy, "priority": self.priority, "target": self.target,
@@ -134,9 +132,9 @@ class SlaRecord:
                    warned=int(data.get("warned", 0)), stage=data.get("stage", RUNNING),
                    met_at=data.get("met_at"), breached_at=data.get("breached_at"))
 
-    def public(self, calendar: Calendar, now: float) -> dict[str, Any]:
+    def public(self, calendar: Calendar, now: float, extra: Sequence[Pause] = ()) -> dict[str, Any]:
         """The record as the API and CLI show it: with due, time left and paused seconds at ``now``."""
-        return {**self.to_json(), "due": self.due(calendar), "time_left": self.time_left(calendar, now),
+        return {**self.to_json(), "due": self.due(calendar, extra), "time_left": self.time_left(calendar, now, extra),
                 "paused": self.paused, "paused_seconds": self.paused_seconds(now)}
 
 
@@ -150,16 +148,18 @@ def open_records(policy: ServiceLevelPolicy, priority: str, started: float) -> t
                  for kind in SLA_KINDS if (target := targets.of(kind)) is not None)
 
 
-def fire(record: SlaRecord, calendar: Calendar, now: float) -> tuple[SlaRecord, Crossing | None]:
+def fire(record: SlaRecord, calendar: Calendar, now: float, extra: Sequence[Pause] = ()
+         ) -> tuple[SlaRecord, Crossing | None]:
     """Decide a due check at ``now``: the furthest checkpoint crossed and not yet published, if any. Idempotent:
-    fired again, it finds nothing new."""
+    fired again, it finds nothing new. ``extra``: pauses not in the record (maintenance windows)."""
     if record.finished:
         return record, None
     points = record.checkpoints()
     crossed = record.warned
     at: float | None = None
+    pauses = (*record.pauses, *extra)
     while crossed < len(points):
-        when = due_at(calendar, record.started, record.target * points[crossed], record.pauses)
+        when = due_at(calendar, record.started, record.target * points[crossed], pauses)
         if when is None or when > now:
             break
         at = when
@@ -167,7 +167,7 @@ def fire(record: SlaRecord, calendar: Calendar, now: float) -> tuple[SlaRecord, 
     if at is None:
         return record, None
     fraction = points[crossed - 1]
-    due = record.due(calendar)
+    due = record.due(calendar, extra)
     if fraction >= 1.0:
         return (replace(record, warned=crossed, stage=BREACHED, breached_at=now),
                 Crossing(record.kind, BREACHED, fraction, at, due))
@@ -221,3 +221,105 @@ def retarget(record: SlaRecord, policy: ServiceLevelPolicy, priority: str) -> Sl
         return None
     return replace(record, priority=priority, target=target, policy=policy.name, calendar=policy.calendar,
                    warnings=policy.warnings, warned=min(record.warned, len(policy.warnings)))
+
+
+# --- an incident's records against its state ------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class IncidentClock:
+    """What of an incident moves its SLA records."""
+
+    status: str  # open | acknowledged | resolved
+    priority: str
+    acknowledged_at: float | None = None
+    resolved_at: float | None = None
+    on_hold: str = ""  # the reason people gave; "" when not on hold
+
+
+def reconcile(records: Sequence[SlaRecord], clock: IncidentClock, policy: ServiceLevelPolicy | None, now: float
+              ) -> tuple[SlaRecord, ...]:
+    """The records after the incident's state at ``now``: an acknowledgement meets ``respond``, a resolution meets
+    both, a reopen resumes ``resolve``, a new priority retargets, ``on_hold`` pauses (when the policy says so).
+    Idempotent: reconciled again with the same state, nothing changes."""
+    out: list[SlaRecord] = []
+    for record in records:
+        if clock.status == "resolved":
+            record = meet(record, clock.resolved_at if clock.resolved_at is not None else now)
+        else:
+            if record.kind == "resolve":
+                record = reopen(record, now)
+            if clock.status == "acknowledged" and record.kind == "respond":
+                record = meet(record, clock.acknowledged_at if clock.acknowledged_at is not None else now)
+        if policy is not None and clock.priority and clock.priority != record.priority:
+            retargeted = retarget(record, policy, clock.priority)
+            if retargeted is None:
+                continue
+            record = retargeted
+        hold = bool(clock.on_hold) and (policy is None or policy.pause.on_hold) and clock.status != "resolved"
+        held = record.paused and record.pause_reasons[-1:] == (ON_HOLD,)
+        if hold and not record.paused:
+            record = pause(record, now, ON_HOLD)
+        elif held and not hold:
+            record = resume(record, now)
+        out.append(record)
+    return tuple(out)
+
+
+# --- maintenance windows as pauses ----------------------------------------------------------------------------
+
+def _window_calendars(window: MaintenanceWindow) -> tuple[Calendar, ...]:
+    """A recurring window as calendars (one, or two when it runs past midnight: the evening and the morning)."""
+    start, end = _minutes(window.start), _minutes(window.end)
+    days = frozenset(WEEKDAYS.index(d) for d in window.weekdays)
+    if start < end:
+        return (Calendar(name=window.name, time_zone=window.time_zone, weekdays=days, opens=start, closes=end),)
+    evening = Calendar(name=window.name, time_zone=window.time_zone, weekdays=days, opens=start)
+    if end == 0:
+        return (evening,)
+    mornings = frozenset((d + 1) % 7 for d in days)
+    return evening, Calendar(name=window.name, time_zone=window.time_zone, weekdays=mornings, opens=0, closes=end)
+
+
+def maintenance_pauses(windows: Sequence[MaintenanceWindow], labels: Mapping[str, str], start: float, end: float
+                       ) -> tuple[Pause, ...]:
+    """The intervals within ``[start, end)`` when a maintenance window matching ``labels`` is open: pauses of the
+    SLA clock for policies with ``pause: {maintenance: true}``."""
+    spans: list[Pause] = []
+    for window in windows:
+        if matches_all(window.match, labels):
+            for calendar in _window_calendars(window):
+                spans.extend(calendar.open_intervals(start, end))
+    return tuple(sorted(spans, key=lambda span: span[0]))
+
+
+#: how far past now maintenance windows are laid out as pauses (a due time further out is recomputed when the
+#: due-time service fires it)
+MAINTENANCE_LOOKAHEAD = 14 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLevels:
+    """A rule set's service-level definitions: the policies in order, the calendars by name, the maintenance
+    windows (pauses for policies that ask)."""
+
+    policies: tuple[ServiceLevelPolicy, ...] = ()
+    calendars: Mapping[str, Calendar] = field(default_factory=lambda: {ALWAYS: Calendar()})
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+
+    @classmethod
+    def of(cls, rules: RuleSet) -> ServiceLevels:
+        return cls(rules.service_levels, calendars_by_name(rules.calendars), rules.maintenance)
+
+    def policy(self, name: str) -> ServiceLevelPolicy | None:
+        return next((p for p in self.policies if p.name == name), None)
+
+    def calendar(self, name: str) -> Calendar:
+        """The named calendar; 24x7 when the rule set no longer defines it."""
+        return self.calendars.get(name) or Calendar()
+
+    def pauses(self, record: SlaRecord, labels: Mapping[str, str], now: float) -> tuple[Pause, ...]:
+        """The maintenance pauses of ``record`` (none when its policy does not pause for maintenance)."""
+        policy = self.policy(record.policy)
+        if policy is None or not policy.pause.maintenance or not self.maintenance:
+            return ()
+        return maintenance_pauses(self.maintenance, labels, record.started, now + MAINTENANCE_LOOKAHEAD)

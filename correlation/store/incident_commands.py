@@ -119,6 +119,20 @@ def decide_command(
     return Change(True, fields, entry, open_index)
 
 
+async def read_incident(redis: Redis, keys: Keyspace, incident_id: str) -> tuple[int, str, dict[str, str]]:
+    """The group's version, its current incident id and the incident's hash, for a compare-and-set on the group."""
+    gid, _ = parse_incident_id(incident_id)
+    # the version first: whatever is read after it, a change since makes the compare-and-set fail and retry
+    # (a plain pipeline keeps the order on the group's one node; MULTI is not available on Redis Cluster)
+    pipe = redis.pipeline(transaction=False)
+    pipe.hget(keys.group(gid), "v")
+    pipe.hget(keys.group(gid), "inc")
+    pipe.hgetall(keys.incident(incident_id))
+    version, current, raw = await pipe.execute()
+    stored = {k.decode(): v.decode() for k, v in raw.items()}
+    return int(version or 0), (current or b"").decode(), stored
+
+
 @dataclass(frozen=True, slots=True)
 class CommandResult:
     incident: dict[str, Any]
@@ -137,16 +151,7 @@ class IncidentCommands:
         self.scripts = Scripts(redis, "correlation.store", "incident_command")
 
     async def _read(self, incident_id: str) -> tuple[int, str, dict[str, str]]:
-        gid, _ = parse_incident_id(incident_id)
-        # the version first: whatever is read after it, a change since makes the compare-and-set fail and retry
-        # (a plain pipeline keeps the order on the group's one node; MULTI is not available on Redis Cluster)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hget(self.keys.group(gid), "v")
-        pipe.hget(self.keys.group(gid), "inc")
-        pipe.hgetall(self.keys.incident(incident_id))
-        version, current, raw = await pipe.execute()
-        stored = {k.decode(): v.decode() for k, v in raw.items()}
-        return int(version or 0), (current or b"").decode(), stored
+        return await read_incident(self.redis, self.keys, incident_id)
 
     async def _firing(self, incident_id: str) -> int:
         """Members firing now and attached to this incident (a reopen recounts; the group version guards it)."""
