@@ -10,8 +10,9 @@ on it (a met record crosses nothing; a breached record stays breached when ackno
 A crossing's event is written with it, in the same compare-and-set, to the incident's outbox (field
 ``sla_outbox``), and the timeline gets an entry. The caller publishes the outbox and then clears it
 (:meth:`SlaStore.clear_outbox`, only if it still holds what was published); a worker that dies in between leaves
-it to the next update of the incident, which returns it again: its events have stable ids (at least once, never
-lost). The engine never writes these fields (``Incident.to_hash`` has none of them).
+it to the first update of the incident at least ``OUTBOX_GRACE`` (the due-time lease) after it was written, which
+returns it again (its events have stable ids): never lost, and not published twice by two live workers. The
+engine never writes these fields (``Incident.to_hash`` has none of them).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ SLA_FIELD = "sla"
 OUTBOX_FIELD = "sla_outbox"
 #: the hash field people's ``on_hold`` command sets (the reason; empty when released)
 ON_HOLD_FIELD = "on_hold"
+#: seconds after which events left in an outbox are published again by the next update (the due-time service's
+#: lease: a publisher still holding its timer is still publishing)
+OUTBOX_GRACE = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +75,9 @@ def _dump(records: tuple[SlaRecord, ...]) -> str:
 
 
 class SlaStore:
-    def __init__(self, redis: Redis, keyspace: Keyspace, *, timeline_max: int, max_attempts: int = 20) -> None:
+    def __init__(self, redis: Redis, keyspace: Keyspace, *, timeline_max: int, max_attempts: int = 20,
+                 outbox_grace: float = OUTBOX_GRACE) -> None:
+        self.outbox_grace = outbox_grace
         self.redis = redis
         self.keys = keyspace
         self.timeline_max = timeline_max
@@ -115,12 +121,18 @@ class SlaStore:
                     entries.append(orjson.dumps({"at": now, "kind": f"sla_{crossing.stage}",
                                                  "text": event["reason"], "by": "stormwatch"}))
             records = tuple(fired)
-            pending = orjson.loads(stored[OUTBOX_FIELD]) if stored.get(OUTBOX_FIELD) else []
-            outbox = orjson.dumps(pending + events).decode() if events else stored.get(OUTBOX_FIELD, "")
+            box = orjson.loads(stored[OUTBOX_FIELD]) if stored.get(OUTBOX_FIELD) else {"at": now, "events": []}
+            # events another writer left: its publisher is presumed dead once they are older than the grace (until
+            # then it may be publishing them right now, and a second copy is not wanted)
+            pending: list[dict[str, Any]] = box["events"] if now - float(box["at"]) >= self.outbox_grace else []
+            outbox = (orjson.dumps({"at": now, "events": box["events"] + events}).decode() if events
+                      else stored.get(OUTBOX_FIELD, ""))
             next_check = min((t for r in records if (t := r.next_check(levels.calendar(r.calendar),
                                                                          levels.pauses(r, labels, now)))
                               is not None), default=None)
             if before is not None and records == before and not events:
+                if pending:  # republished now: due again later
+                    next_check = min(now + self.outbox_grace, next_check or now + self.outbox_grace)
                 return SlaUpdate(view, records, tuple(pending), next_check, outbox)
             fields = [SLA_FIELD, _dump(records)] + ([OUTBOX_FIELD, outbox] if events else [])
             keys = [self.keys.group(gid), self.keys.incident(incident_id), self.keys.incident_timeline(incident_id)]
