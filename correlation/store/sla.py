@@ -121,7 +121,8 @@ class SlaStore:
                     entries.append(orjson.dumps({"at": now, "kind": f"sla_{crossing.stage}",
                                                  "text": event["reason"], "by": "stormwatch"}))
             records = tuple(fired)
-            box = orjson.loads(stored[OUTBOX_FIELD]) if stored.get(OUTBOX_FIELD) else {"at": now, "events": []}
+            box: dict[str, Any] = (orjson.loads(stored[OUTBOX_FIELD]) if stored.get(OUTBOX_FIELD)
+                                   else {"at": now, "events": []})
             # events another writer left: its publisher is presumed dead once they are older than the grace (until
             # then it may be publishing them right now, and a second copy is not wanted)
             pending: list[dict[str, Any]] = box["events"] if now - float(box["at"]) >= self.outbox_grace else []
