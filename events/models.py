@@ -54,6 +54,8 @@ class IncidentDoc(BaseModel):
     acknowledged_at: float | None = None
     resolved_by: str | None = None
     reopened_by: str | None = None
+    on_hold: str | None = Field(None, description="why people put it on hold (its SLA clock may stop); null when "
+                                                  "not on hold")
 
 
 class ProblemDoc(BaseModel):

@@ -22,7 +22,7 @@ SlaIncidentType = Literal["incident.sla_warning", "incident.sla_breached"]
 TriggerIncidentType = Literal[ChangeIncidentType, MergedIncidentType]
 CommandIncidentType = Literal[
     "incident.acknowledged", "incident.reopened", "incident.assigned", "incident.commented",  # people's commands
-    "incident.priority_changed",
+    "incident.priority_changed", "incident.on_hold",
 ]
 IncidentType = Literal[TriggerIncidentType, CommandIncidentType, SlaIncidentType]
 ProblemType = Literal["problem.created", "problem.updated", "problem.known_error", "problem.resolved"]
@@ -31,6 +31,7 @@ ActionType = Literal["action.approved", "action.rejected"]
 RulesType = Literal["rules.reloaded"]
 
 INCIDENT_TYPES: tuple[str, ...] = get_args(IncidentType)
+SLA_TYPES: tuple[str, ...] = get_args(SlaIncidentType)
 PROBLEM_TYPES: tuple[str, ...] = get_args(ProblemType)
 SILENCE_TYPES: tuple[str, ...] = get_args(SilenceType)
 ACTION_TYPES: tuple[str, ...] = get_args(ActionType)
@@ -53,6 +54,7 @@ COMMAND_TYPES: dict[str, str] = {
     "assign": "incident.assigned",
     "comment": "incident.commented",
     "priority": "incident.priority_changed",
+    "on_hold": "incident.on_hold",
 }
 
 

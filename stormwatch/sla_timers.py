@@ -21,6 +21,7 @@ import structlog
 from correlation.core.service_levels import ServiceLevels
 from correlation.store.sla import SlaStore
 from events.publisher import EventPublisher
+from events.types import INCIDENT_TYPES, SLA_TYPES
 from stormwatch.metrics import Metrics
 
 log = structlog.get_logger("stormwatch")
@@ -98,7 +99,7 @@ class SlaScheduling:
     async def publish_events(self, events: Sequence[dict[str, Any]]) -> None:
         await self.inner.publish_events(events)
         incidents = dict.fromkeys(e["incident"]["id"] for e in events
-                                  if e["type"].startswith("incident.") and not e["type"].startswith("incident.sla_")
+                                  if e["type"] in INCIDENT_TYPES and e["type"] not in SLA_TYPES
                                   and isinstance(e.get("incident"), dict))
         now = self.clock()
         for incident_id in incidents:

@@ -1,4 +1,4 @@
-"""People's changes to incidents: acknowledge, resolve, reopen, assign, comment, priority.
+"""People's changes to incidents: acknowledge, resolve, reopen, assign, comment, priority, on_hold.
 
 ``decide_command`` is pure (the incident as stored + the command + now in, the change out), like the engine.
 ``IncidentCommands`` applies a change in Redis with ``incident_command.lua``: a compare-and-set on the
@@ -22,10 +22,10 @@ from correlation.store.keyspace import Keyspace
 from correlation.core.model import AlertState, Incident, parse_incident_id
 from kv.scripts import Scripts
 
-COMMANDS = ("acknowledge", "resolve", "reopen", "assign", "comment", "priority")
+COMMANDS = ("acknowledge", "resolve", "reopen", "assign", "comment", "priority", "on_hold")
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 #: hash fields people's commands add beside the engine's (the engine never writes or clears them)
-EXTRA_FIELDS = ("assignee", "acknowledged_by", "acknowledged_at", "resolved_by", "reopened_by")
+EXTRA_FIELDS = ("assignee", "acknowledged_by", "acknowledged_at", "resolved_by", "reopened_by", "on_hold")
 EVENT_TYPES = COMMAND_TYPES  # command -> the type of the event it publishes (the event contract's)
 
 
@@ -33,7 +33,7 @@ EVENT_TYPES = COMMAND_TYPES  # command -> the type of the event it publishes (th
 class Command:
     kind: str  #: one of COMMANDS
     actor: str  #: who: the API token's name
-    value: str = ""  #: assignee, comment text, or priority
+    value: str = ""  #: assignee, comment text, priority, or the reason for on_hold ("" takes it off hold)
     comment: str = ""  #: an optional note with acknowledge / resolve / reopen
 
 
@@ -112,6 +112,14 @@ def decide_command(
             return Change(False)
         fields = {"priority": command.value}
         text = f"priority {old or 'none'} -> {command.value} by {who}"
+    elif kind == "on_hold":
+        # the SLA clock stops while it holds a reason, where the incident's service-level policy says so
+        if status == "resolved":
+            raise CommandRefused(409, "the incident is resolved; reopen it first")
+        if stored.get("on_hold", "") == command.value:
+            return Change(False)
+        fields = {"on_hold": command.value}
+        text = (f"put on hold by {who}: {command.value}" if command.value else f"taken off hold by {who}")
     else:
         raise CommandRefused(422, f"unknown command {kind!r}")
     fields["updated_at"] = repr(now)

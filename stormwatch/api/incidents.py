@@ -13,7 +13,7 @@ from correlation.store.incident_document import incident_document
 from correlation.store.incident_queries import IncidentFilter
 from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, parse_model,
                                    query_choices, query_limit, query_set)
-from stormwatch.api.schemas import AssignBody, CommentBody, NoteBody, PriorityBody, Strict
+from stormwatch.api.schemas import AssignBody, CommentBody, HoldBody, NoteBody, PriorityBody, Strict
 
 STATUSES = frozenset({"open", "acknowledged", "resolved"})
 #: command -> (body model, whether the body may be empty, the model field holding the value)
@@ -24,6 +24,7 @@ COMMAND_BODIES: dict[str, tuple[type[Strict], bool, str]] = {
     "assign": (AssignBody, False, "assignee"),
     "comment": (CommentBody, False, "text"),
     "priority": (PriorityBody, False, "priority"),
+    "on_hold": (HoldBody, False, "reason"),
 }
 
 

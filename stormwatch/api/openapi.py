@@ -36,6 +36,8 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
      {200: s.CommandAnswer, 404: s.Error}),
     ("post", "/api/v1/incidents/{id}/priority", "Set the priority", "respond", s.PriorityBody,
      {200: s.CommandAnswer, 404: s.Error}),
+    ("post", "/api/v1/incidents/{id}/on_hold", "Put on hold with a reason (empty: take it off hold); the SLA clock "
+     "stops where its policy says so", "respond", s.HoldBody, {200: s.CommandAnswer, 404: s.Error, 409: s.Error}),
     ("get", "/api/v1/silences", "Silences (pending, active; expired=true for all)", "read", None,
      {200: s.Silence}),
     ("post", "/api/v1/silences", "Create a silence", "respond", s.SilenceBody, {201: s.Silence, 422: s.Error}),

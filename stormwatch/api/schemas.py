@@ -29,6 +29,10 @@ class PriorityBody(Strict):
     priority: Literal["P1", "P2", "P3", "P4", "P5"]
 
 
+class HoldBody(Strict):
+    reason: str = Field(max_length=2000, description="Why it waits (a vendor, a change); empty to take it off hold.")
+
+
 class SilenceBody(Strict):
     matchers: list[str] = Field(min_length=1, description='Alertmanager matchers, e.g. service="orders-db".')
     comment: str = Field(min_length=1, max_length=2000)
@@ -89,6 +93,7 @@ class Incident(BaseModel):
     acknowledged_at: float | None
     resolved_by: str | None
     reopened_by: str | None
+    on_hold: str | None = Field(default=None, description="why it is on hold; null when not")
 
 
 class IncidentDetail(Incident):

@@ -143,6 +143,12 @@ def priority(incident_id: str, value: str = typer.Argument(..., metavar="P1..P5"
     _command(incident_id, "priority", {"priority": value}, json_out)
 
 
+def on_hold(incident_id: str, reason: str = typer.Argument(..., help="Why it waits; '' to take it off hold."),
+            json_out: bool = JSON) -> None:
+    """Put an incident on hold with a reason (its SLA clock stops where the policy says so)."""
+    _command(incident_id, "on_hold", {"reason": reason}, json_out)
+
+
 # the change verbs first, then the views: the order ``stormwatch incidents --help`` lists them in
 incidents_app.command("ack")(acknowledge)
 incidents_app.command("resolve")(resolve)
@@ -150,5 +156,6 @@ incidents_app.command("reopen")(reopen)
 incidents_app.command("assign")(assign)
 incidents_app.command("comment")(comment)
 incidents_app.command("priority")(priority)
+incidents_app.command("on-hold")(on_hold)
 incidents_app.command("list")(incidents_list)
 incidents_app.command("show")(incidents_show)

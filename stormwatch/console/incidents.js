@@ -1,5 +1,5 @@
 // Incidents: the live list and one incident's page (alerts, why, symptoms, actions, timeline, and the commands the
-// token's role allows: acknowledge, resolve, reopen, assign, comment, priority).
+// token's role allows: acknowledge, resolve, reopen, assign, comment, priority, on hold).
 
 import { api } from './api.js';
 import { onLiveEvent } from './live.js';
@@ -139,6 +139,9 @@ function respondControls(path, notice, reload) {
   const priority = h('select', { id: 'priority-select', 'aria-label': 'priority' },
     h('option', { value: '', disabled: true }, 'none'), ['P1', 'P2', 'P3', 'P4', 'P5'].map((p) => h('option', { value: p }, p)));
   const setPriority = runButton('Set priority', () => send('priority', { priority: priority.value }), notice, { id: 'cmd-priority' });
+  const holdReason = h('input', { id: 'hold-input', size: 24, maxlength: 2000, placeholder: 'why it waits (empty: off hold)',
+    'aria-label': 'on hold reason' });
+  const hold = runButton('On hold', () => send('on_hold', { reason: holdReason.value.trim() }), notice, { id: 'cmd-on_hold' });
   const comment = h('textarea', { id: 'comment-text', rows: 3, maxlength: 10000, placeholder: 'what you found, what you did',
     'aria-label': 'comment' });
   const addComment = runButton('Add comment', () => send('comment', { text: comment.value }, () => { comment.value = ''; }),
@@ -148,6 +151,7 @@ function respondControls(path, notice, reload) {
   const form = h('div', { class: 'respond', id: 'respond' },
     h('label', { for: 'assign-input' }, 'Assignee'), assignee, assign,
     h('label', { for: 'priority-select' }, 'Priority'), priority, setPriority,
+    h('label', { for: 'hold-input' }, 'On hold'), holdReason, hold,
     h('label', { for: 'comment-text' }, 'Comment'), comment, addComment);
 
   function show(doc) {
@@ -158,6 +162,7 @@ function respondControls(path, notice, reload) {
     replace(buttons, next);
     if (document.activeElement !== assignee) assignee.value = doc.assignee || '';
     if (document.activeElement !== priority) priority.value = doc.priority;
+    if (document.activeElement !== holdReason) holdReason.value = doc.on_hold || '';
   }
   return { buttons, form, show };
 }

@@ -167,3 +167,32 @@ async def test_incident_events_schedule_the_sla_timer(worker: Worker) -> None:
     await publisher.publish_events([{"event_id": "e1", "type": "incident.acknowledged", "schema_version": 1,
                                      "reason": "", "at": 1.0, "incident": incident}])
     assert timers.scheduled == [(SLA_KIND, "INC-0123456789ab-1", 42.0)]
+
+
+async def test_on_hold_pauses_the_clock_and_is_on_the_timeline(worker: Worker, tap: EventTap) -> None:
+    incident_id, created = await database_incident(worker)
+    (timer,), clients, timers = handlers(worker, 1)
+    assert worker.redis is not None and worker.store is not None
+    commands = IncidentCommands(worker.redis, worker.keyspace, timeline_max=100)
+    try:
+        await timer.fire([Claimed(incident_id)], created + 1)
+        held = await commands.execute(incident_id, Command("on_hold", "ana", "waiting for the vendor"), created + 100)
+        assert held.changed and held.incident["on_hold"] == "waiting for the vendor"
+        await timer.fire([Claimed(incident_id)], created + 100)
+        respond = (await timer.store.records(incident_id))[0]
+        assert respond.paused and respond.pause_reasons == ("on_hold",)
+        assert timers.scheduled == [(SLA_KIND, incident_id, created + 150.0)]  # paused: nothing more scheduled
+        await timer.fire([Claimed(incident_id)], created + 1000)  # past the unpaused due: nothing fires
+        await tap.types()
+        assert [e for e in tap.seen if e["type"].startswith("incident.sla_")] == []
+        await commands.execute(incident_id, Command("on_hold", "ana", ""), created + 1100)
+        await timer.fire([Claimed(incident_id)], created + 1100)
+        respond = (await timer.store.records(incident_id))[0]
+        assert not respond.paused and respond.pauses == ((created + 100, created + 1100),)
+        assert respond.due(LEVELS.calendar("24x7")) == created + 300 + 1000
+        assert timers.scheduled[-1] == (SLA_KIND, incident_id, created + 150 + 1000)
+        kinds = [e["text"] for e in await worker.store.timeline(incident_id) if e["kind"] == "on_hold"]
+        assert kinds == ["put on hold by ana: waiting for the vendor", "taken off hold by ana"]
+    finally:
+        for c in clients:
+            await c.aclose()
