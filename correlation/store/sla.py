@@ -70,8 +70,36 @@ def _clock(stored: dict[str, str]) -> IncidentClock:
                          on_hold=stored.get(ON_HOLD_FIELD, ""))
 
 
-def _dump(records: tuple[SlaRecord, ...]) -> str:
-    return orjson.dumps([r.to_json() for r in records]).decode()
+def _dump(records: tuple[SlaRecord, ...], dues: list[float | None]) -> str:
+    """The records with the due time each had when written (calendar, pauses and maintenance windows applied):
+    what a countdown reads without the rule set."""
+    return orjson.dumps([r.to_json() | {"due": due} for r, due in zip(records, dues, strict=True)]).decode()
+
+
+def sla_view(stored: dict[str, str], now: float) -> list[dict[str, Any]]:
+    """The records as the API and the CLI show them: each with ``due`` (as last written) and ``time_left``, the
+    wall-clock seconds until it (negative when overdue; null when met, breached or paused)."""
+    raw = stored.get(SLA_FIELD)
+    out: list[dict[str, Any]] = []
+    for item in orjson.loads(raw) if raw else []:
+        record = SlaRecord.from_json(item)
+        due = item.get("due")
+        running = due is not None and not record.finished and not record.paused
+        out.append(record.to_json() | {"due": due, "time_left": (due - now) if running else None,
+                                       "paused": record.paused})
+    return out
+
+
+def sla_stage(view: list[dict[str, Any]]) -> str:
+    """The incident's SLA as one word: ``breached`` (any record), ``at_risk`` (one warned and running), ``ok``, or
+    ``none`` (no records)."""
+    if not view:
+        return "none"
+    if any(r["stage"] == BREACHED for r in view):
+        return "breached"
+    if any(r["stage"] == "warning" and r["met_at"] is None for r in view):
+        return "at_risk"
+    return "ok"
 
 
 class SlaStore:
@@ -131,11 +159,13 @@ class SlaStore:
             next_check = min((t for r in records if (t := r.next_check(levels.calendar(r.calendar),
                                                                          levels.pauses(r, labels, now)))
                               is not None), default=None)
-            if before is not None and records == before and not events:
+            dues = [r.due(levels.calendar(r.calendar), levels.pauses(r, labels, now)) for r in records]
+            stored_dues = [item.get("due") for item in orjson.loads(stored[SLA_FIELD])] if before is not None else []
+            if before is not None and records == before and not events and dues == stored_dues:
                 if pending:  # republished now: due again later
                     next_check = min(now + self.outbox_grace, next_check or now + self.outbox_grace)
                 return SlaUpdate(view, records, tuple(pending), next_check, outbox)
-            fields = [SLA_FIELD, _dump(records)] + ([OUTBOX_FIELD, outbox] if events else [])
+            fields = [SLA_FIELD, _dump(records, dues)] + ([OUTBOX_FIELD, outbox] if events else [])
             keys = [self.keys.group(gid), self.keys.incident(incident_id), self.keys.incident_timeline(incident_id)]
             args = [version, self.timeline_max, len(fields), *fields, *entries]
             (result,) = await self.scripts.run_many("incident_command", [(keys, args)])

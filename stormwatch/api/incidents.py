@@ -16,6 +16,7 @@ from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument,
 from stormwatch.api.schemas import AssignBody, CommentBody, HoldBody, NoteBody, PriorityBody, Strict
 
 STATUSES = frozenset({"open", "acknowledged", "resolved"})
+SLA_STAGES = frozenset({"at_risk", "breached", "ok", "none"})
 #: command -> (body model, whether the body may be empty, the model field holding the value)
 COMMAND_BODIES: dict[str, tuple[type[Strict], bool, str]] = {
     "acknowledge": (NoteBody, True, ""),
@@ -58,7 +59,8 @@ def filters_of(request: Request) -> tuple[IncidentFilter, int, str | None]:
     statuses = query_choices(request, "status", STATUSES)
     limit = query_limit(request, 50, 500)
     flt = IncidentFilter(statuses, query_set(request, "priority"), query_set(request, "team"),
-                         query_set(request, "rule"), _time(request, "since"), _time(request, "until"))
+                         query_set(request, "rule"), _time(request, "since"), _time(request, "until"),
+                         query_choices(request, "sla", SLA_STAGES))
     return flt, limit, request.query_params.get("cursor") or None
 
 

@@ -94,6 +94,12 @@ class Incident(BaseModel):
     resolved_by: str | None
     reopened_by: str | None
     on_hold: str | None = Field(default=None, description="why it is on hold; null when not")
+    sla: list[dict[str, Any]] = Field(default=[], description="its SLA records (docs/service-levels.md): kind, "
+                                      "policy, priority, target, calendar, started, pauses, stage, met_at, "
+                                      "breached_at, due, time_left (seconds until due; null when met, breached "
+                                      "or paused), paused")
+    sla_stage: Literal["ok", "at_risk", "breached", "none"] = Field(
+        default="none", description="breached (a record breached), at_risk (one warned), ok, none (no SLA)")
 
 
 class IncidentDetail(Incident):

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from correlation.core.service_levels import BREACHED, MET, ServiceLevels, calendars_by_name
 from correlation.store.incident_commands import Command, IncidentCommands
+from correlation.store.incident_queries import IncidentFilter, IncidentQueries
 from correlation.store.sla import OUTBOX_GRACE, SlaStore
 from events.amqp import AmqpEventPublisher
 from events.models import IncidentSlaEvent
@@ -193,6 +194,31 @@ async def test_on_hold_pauses_the_clock_and_is_on_the_timeline(worker: Worker, t
         assert timers.scheduled[-1] == (SLA_KIND, incident_id, created + 150 + 1000)
         kinds = [e["text"] for e in await worker.store.timeline(incident_id) if e["kind"] == "on_hold"]
         assert kinds == ["put on hold by ana: waiting for the vendor", "taken off hold by ana"]
+    finally:
+        for c in clients:
+            await c.aclose()
+
+
+async def test_incidents_carry_their_sla_and_filter_by_it(worker: Worker, tap: EventTap) -> None:
+    incident_id, created = await database_incident(worker)
+    (timer,), clients, _ = handlers(worker, 1)
+    assert worker.redis is not None
+    queries = IncidentQueries(worker.redis, worker.keyspace)
+    try:
+        await timer.fire([Claimed(incident_id)], created + 1)
+        (doc,), _ = await queries.page(IncidentFilter(), limit=10, now=created + 100)
+        respond = doc["sla"][0]
+        assert (doc["sla_stage"], respond["kind"], respond["due"], respond["time_left"]) == (
+            "ok", "respond", created + 300, 200.0)
+        assert (await queries.page(IncidentFilter(sla=frozenset({"at_risk"})), limit=10))[0] == []
+        await timer.fire([Claimed(incident_id)], created + 160)
+        at_risk, _ = await queries.page(IncidentFilter(sla=frozenset({"at_risk"})), limit=10, now=created + 170)
+        assert [d["id"] for d in at_risk] == [incident_id] and at_risk[0]["sla"][0]["time_left"] == 130.0
+        await timer.fire([Claimed(incident_id)], created + 300)
+        breached, _ = await queries.page(IncidentFilter(sla=frozenset({"breached"})), limit=10)
+        assert [d["id"] for d in breached] == [incident_id] and breached[0]["sla"][0]["time_left"] is None
+        detail = await queries.detail(incident_id)
+        assert detail is not None and [r["stage"] for r in detail["sla"]] == ["breached", "running"]
     finally:
         for c in clients:
             await c.aclose()
