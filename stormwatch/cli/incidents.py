@@ -19,7 +19,7 @@ from rich.table import Table
 from stormwatch.cli import context
 from stormwatch.cli.backend import answer, call
 from stormwatch.cli.output import console, err, print_json
-from stormwatch.views import incidents_table, runs_table, timeline_table, ts
+from stormwatch.views import incidents_table, runs_table, sla_table, timeline_table, ts
 
 incidents_app = typer.Typer(no_args_is_help=True, help="Look at incidents.")
 
@@ -85,6 +85,8 @@ def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--jso
                 because += f" (from {sym['merged_from']}, merged)"
             st.add_row(sym["fingerprint"], labels, because, ts(sym["at"]))
         console.print(st)
+    if doc.get("sla"):
+        console.print(sla_table(doc["sla"]))
     if doc.get("actions"):
         console.print(runs_table(doc["actions"], title="action runs"))
     console.print(timeline_table(doc["timeline"]))
