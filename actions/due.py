@@ -1,48 +1,43 @@
-"""Due work of the action runner, from one shared due-time index (``<ns>:act:due``) that every worker polls.
-
-    ready:<run id>    an approved run: execute it
-    expire:<run id>   a run still waiting for approval at its expiry: it expires
-    verify:<run id>   a run with ``verify: {within}``: remediated if its incident resolved, else escalate
-
-A claim moves the member's due time to now + a lease, so a worker that dies holding it loses it to another when
-the lease runs out; completion removes it only if the lease is still ours. Each kind is idempotent.
+"""Due work of the action runner: the handler of its timer kinds (``actions/due_kinds.py``) on the due-time
+service (``kv.due``), which hands each due timer to one worker at a time. Each kind is idempotent: a timer claimed
+again after a worker died finds its work done, or does it once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import structlog
 
+from actions.due_kinds import APPROVAL_EXPIRY, APPROVED, VERIFY
 from actions.runner import ActionRunner
 from actions.templates import SecretMissing, Secrets, TemplateFailed, context
+from kv.due import Due
 
 log = structlog.get_logger("stormwatch.actions")
 
 
 class DueWork:
-    def __init__(self, runner: ActionRunner, lease: float = 60.0) -> None:
+    def __init__(self, runner: ActionRunner) -> None:
         self.runner = runner
-        self.lease = lease
-        self.polls = 0
 
-    async def fire_due(self) -> int:
-        r = self.runner
-        now = r.clock()
-        self.polls += 1
-        claimed = await r.state.claim_due(now, self.lease)
-        for member, lease in claimed:
-            kind, _, run_id = member.partition(":")
+    async def fire(self, due: Sequence[Due], now: float) -> list[Due]:
+        """Do each claimed timer's work; returns those done (one that failed stays claimed: its lease runs out and
+        a later poll tries again)."""
+        done = []
+        for timer in due:
             try:
-                if kind == "ready":
-                    await self._ready(run_id)
-                elif kind == "expire":
-                    await self._expire(run_id, now)
-                elif kind == "verify":
-                    await self._verify(run_id, now)
+                if timer.kind == APPROVED:
+                    await self._ready(timer.key)
+                elif timer.kind == APPROVAL_EXPIRY:
+                    await self._expire(timer.key, now)
+                elif timer.kind == VERIFY:
+                    await self._verify(timer.key, now)
             except Exception as exc:  # noqa: BLE001 - the lease runs out and another poll tries again
-                log.warning("action_due_failed", member=member, error=repr(exc))
+                log.warning("action_due_failed", kind=timer.kind, run_id=timer.key, error=repr(exc))
                 continue
-            await r.state.complete_due(member, lease)
-        return len(claimed)
+            done.append(timer)
+        return done
 
     async def _ready(self, run_id: str) -> None:
         """Execute an approved run (or resume one whose worker died while running it)."""
@@ -76,7 +71,7 @@ class DueWork:
         r = self.runner
         run = await r.state.load(run_id)
         if run is not None and run.state == "approved":  # approved, but its ready entry was never added
-            await r.state.schedule(f"ready:{run_id}", now)
+            await r.state.schedule(APPROVED, run_id, now)
             return
         if await r.state.transition(run_id, "pending_approval", "expired", {"finished_at": now}):
             run = await r.state.load(run_id)

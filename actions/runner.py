@@ -22,6 +22,7 @@ import orjson
 import structlog
 from rules.schema import Action, RuleSet
 
+from actions.due_kinds import VERIFY
 from actions.executor import Attempt, Executor, Prepared
 from actions.model import IncidentEvent, MalformedEvent, Outcome, Planned, ProblemEvent, parse_event
 from actions.run_record import ActionRun
@@ -212,7 +213,7 @@ class ActionRunner:
         extra: dict[str, Any] = {}
         if outcome.ok and action.verify is not None and not run.problem:  # verify: incidents only
             extra["verify_at"] = now + action.verify.within
-            await self.state.schedule(f"verify:{run.run_id}", extra["verify_at"])
+            await self.state.schedule(VERIFY, run.run_id, extra["verify_at"])
         self.observer.finished(action.type, outcome.ok, duration)
         state = await self._settle(
             run, "succeeded" if outcome.ok else "failed", now, inputs=secrets.scrub_data(prepared.shown),

@@ -14,14 +14,16 @@ from collections.abc import Collection, Sequence
 import orjson
 from redis.asyncio import Redis
 
+from actions.due_kinds import APPROVAL_EXPIRY, APPROVED
 from actions.run_record import ActionRun
+from kv.due import DueIndex, DueKeys
 from kv.scripts import Scripts
 
 #: states after which a redelivered event changes nothing (pending/approved runs continue through the due index)
 SETTLED = ("succeeded", "failed", "skipped", "rejected", "expired", "pending_approval", "approved")
 
 
-class ActionKeys(Protocol):
+class ActionKeys(DueKeys, Protocol):
     def action_run(self, run_id: str) -> str: ...
     def action_claim(self, run_id: str) -> str: ...
     def action_rate(self, action: str, key: str) -> str: ...
@@ -32,32 +34,10 @@ class ActionKeys(Protocol):
     def problem_runs(self, problem_id: str) -> str: ...
     def problem_timeline(self, problem_id: str) -> str: ...
     @property
-    def action_due(self) -> str: ...
-    @property
     def action_runs(self) -> str: ...
     @property
     def audit(self) -> str: ...
 
-
-# KEYS: due; ARGV: now, lease, limit. Claims due members by moving them to now + lease.
-_CLAIM_DUE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
-local lease = tonumber(ARGV[1]) + tonumber(ARGV[2])
-for _, member in ipairs(due) do
-  redis.call('ZADD', KEYS[1], lease, member)
-  table.insert(out, member)
-  table.insert(out, tostring(lease))
-end
-return out
-"""
-
-# KEYS: due; ARGV: member, lease
-_COMPLETE_DUE = """
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if score and tonumber(score) == tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) return 1 end
-return 0
-"""
 
 def _flat(run_id: str, fields: dict[str, Any]) -> list[str]:
     """A write's field/value pairs: each field checked against its type in the run record, rendered as stored."""
@@ -80,8 +60,7 @@ class ActionState:
         self.audit_max = audit_max
         self.scripts = Scripts(redis, "actions", "claim_run", "finish_run", "transition_run", "rate_limit",
                                "breaker_allows", "breaker_record", "decide_approval")
-        self._claim_due = redis.register_script(_CLAIM_DUE)
-        self._complete_due = redis.register_script(_COMPLETE_DUE)
+        self.due = DueIndex(redis, keys)  # the runs' due work (actions/due_kinds.py), fired by actions/due.py
 
     # -- runs --------------------------------------------------------------------------------------------------
 
@@ -182,8 +161,8 @@ class ActionState:
             # the due index is another slot: schedule after the decision; if this stops in between, the run's
             # expiry entry (removed last) finds it approved and schedules it then (actions/due.py)
             if decision == "approved":
-                await self.schedule(f"ready:{run_id}", now)
-            await self.redis.zrem(self.keys.action_due, f"expire:{run_id}")
+                await self.schedule(APPROVED, run_id, now)
+            await self.due.cancel(APPROVAL_EXPIRY, run_id)
             run = await self.load(run_id)
             assert run is not None
             text = f"action {run.action} ({run.type}) {decision} by {who}"
@@ -198,15 +177,9 @@ class ActionState:
 
     # -- due times ---------------------------------------------------------------------------------------------
 
-    async def schedule(self, member: str, when: float) -> None:
-        await self.redis.zadd(self.keys.action_due, {member: when})
-
-    async def claim_due(self, now: float, lease: float, limit: int = 100) -> list[tuple[str, str]]:
-        flat = await self._claim_due(keys=[self.keys.action_due], args=[now, lease, limit])
-        return [(flat[i].decode(), flat[i + 1].decode()) for i in range(0, len(flat), 2)]
-
-    async def complete_due(self, member: str, lease: str) -> None:
-        await self._complete_due(keys=[self.keys.action_due], args=[member, lease])
+    async def schedule(self, kind: str, run_id: str, when: float) -> None:
+        """A run's due work of a kind (actions/due_kinds.py) at ``when`` (again: it moves)."""
+        await self.due.schedule(kind, run_id, when)
 
     # -- audit, timeline ---------------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import uvloop
 from rich.progress import Progress
+from correlation.core.decision import TIMER_KINDS
 from stormwatch.tools.bench import make_bodies, _fill
 from stormwatch.app import Worker
 from stormwatch.config import load_settings
@@ -62,7 +63,7 @@ async def drain(bodies, workers_n, rules_dir, clock):
 
 
 async def due_below(store, bound):
-    return sum([await store.redis.zcount(shard, "-inf", bound) for shard in store.keys.timer_shards])
+    return await store.due.count(TIMER_KINDS, bound)
 
 
 async def timers_pass(store, clock, advance, remaining_below):

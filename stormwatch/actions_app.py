@@ -1,4 +1,4 @@
-"""Wiring of the action runner inside a worker: its queues, executors, state, due-work loop and metrics."""
+"""Wiring of the action runner inside a worker: its queues, executors, state, due-time loop and metrics."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from correlation.store.keyspace import Keyspace
 from correlation.store.store import IncidentStore
 from rules.schema import RuleSet
 from stormwatch.config import Settings
+from stormwatch.due_loop import DueLoop, action_timers
 from stormwatch.metrics import Metrics
 from stormwatch.rules_holder import RuleHolder
 from stormwatch.runtime import tune_gc
@@ -100,9 +101,8 @@ class ActionsService:
         self.state = ActionState(redis, self.keyspace, timeline_max=settings.timeline_max_entries)
         self.runner: ActionRunner | None = None
         self.consumer: ActionConsumer | None = None
-        self.due: DueWork | None = None
+        self.due: DueLoop | None = None  # the runner's timers (stormwatch/due_loop.py)
         self.http: HttpExecutor | None = None
-        self._due_loop: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -122,24 +122,17 @@ class ActionsService:
             RunnerConfig(shadow=s.actions_shadow, fleet_max=s.actions_fleet_max,
                          fleet_window=s.actions_fleet_window_seconds,
                          claim_margin=s.actions_claim_margin_seconds))
-        self.due = DueWork(self.runner)
+        self.due = DueLoop("actions", action_timers(self.state.due, DueWork(self.runner), self.keyspace), self.clock,
+                           s.actions_poll_seconds, self.metrics)
         self.consumer = ActionConsumer(topology, self.runner, self.state,
                                        on_error=lambda exc: self.metrics.crashes.inc())
         await self.consumer.start()
-        self._due_loop = asyncio.create_task(self._poll_due(self.due), name="stormwatch-actions-due")
+        self.due.start()
         log.info("actions_started", shadow=s.actions_shadow, queue=self.names.queue)
 
-    async def _poll_due(self, due: DueWork) -> None:
-        while True:
-            await asyncio.sleep(self.settings.actions_poll_seconds)
-            try:
-                await due.fire_due()
-            except Exception as exc:  # noqa: BLE001 - retried at the next tick (leases keep due work safe)
-                log.warning("actions_due_failed", error=repr(exc))
-
     async def stop(self) -> None:
-        if self._due_loop is not None:
-            self._due_loop.cancel()
+        if self.due is not None:
+            self.due.stop()
         if self.consumer is not None:
             await self.consumer.stop()
         if self.http is not None:

@@ -37,6 +37,7 @@ from stormwatch.api.stream import EventStream
 from stormwatch.api.publishing import AlertPublisher
 from stormwatch.auth import Authenticator, parse_tokens
 from stormwatch.config import Settings, redact_url
+from stormwatch.due_loop import DueLoop, correlation_timers
 from stormwatch.errors import AMQP_START_HINT, REDIS_START_HINT, RulesInvalid, ServiceUnavailable
 from stormwatch.fault_hooks import with_fault_hooks
 from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
@@ -60,7 +61,8 @@ log = structlog.get_logger("stormwatch")
 
 
 class Worker:
-    """One worker process's service: start-up, health, the timer loop and the HTTP server; owns its connections
+    """One worker process's service: start-up, health, the due-time loop of correlation's timers and the HTTP
+    server; owns its connections
     (``stormwatch.services``) and its rules holder (``self.rules``, also the API's RulesControl); start() then
     stop()."""
 
@@ -95,10 +97,9 @@ class Worker:
         self.rules = RuleHolder(settings, self.metrics, runs_actions=settings.actions_enabled)
         self.rules.subscribe(self._router_for)
         self.pipeline: CorrelationPipeline | None = None
-        self._timer_loop: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._stalled_logged = False
-        self.timers: TimerFiring | None = None
+        self.timers: DueLoop | None = None  # correlation's timers (stormwatch/due_loop.py)
         self.recorder: Recorder | None = None
         self.actions: ActionsService | None = None  # when STORMWATCH_ACTIONS_ENABLED
 
@@ -139,9 +140,11 @@ class Worker:
             SilenceStore(self.redis, self.keyspace),
         )
         self.rules.report_rules("rules_loaded")
-        self.timers = TimerFiring(pipeline)
+        firing = TimerFiring(pipeline, on_fired=self._timers_fired)
+        self.timers = DueLoop("correlation", correlation_timers(self.store.due, firing, self.keyspace), self.clock,
+                              s.timer_poll_seconds, self.metrics)
         if s.consume:  # an HTTP-only process correlates nothing
-            self._timer_loop = asyncio.create_task(self._fire_timers(self.timers), name="stormwatch-timers")
+            self.timers.start()
         self.rules.start_watching()
         sink: Any = pipeline
         if s.record:
@@ -258,22 +261,10 @@ class Worker:
     def validate_rule_file(self, name: str, text: str) -> list[str]:
         return self.rules.validate_rule_file(name, text)
 
-    async def _fire_timers(self, timers: TimerFiring) -> None:
-        """Every worker polls the shared timer index; a claim gives each due timer to one worker. A poll that found
-        a backlog (a full claim from some shard) is followed by the next one at once."""
-        while True:
-            await asyncio.sleep(0 if timers.backlog else self.settings.timer_poll_seconds)
-            try:
-                fired = await timers.fire_due()
-            except Exception as exc:  # noqa: BLE001 - retried at the next tick (leases keep timers safe)
-                timers.backlog = False  # wait a whole tick before trying again
-                self.metrics.redis_errors.inc()
-                log.warning("timers_failed", error=repr(exc))
-                continue
-            if fired:
-                self.metrics.incidents_resolved.inc(fired)
-                self.metrics.incidents_merged.inc(timers.merged)
-                log.info("timers_fired", resolved=fired, merged=timers.merged)
+    def _timers_fired(self, resolved: int, merged: int) -> None:
+        self.metrics.incidents_resolved.inc(resolved)
+        self.metrics.incidents_merged.inc(merged)
+        log.info("timers_fired", resolved=resolved, merged=merged)
 
     async def _watch_batches(self) -> None:
         """Check liveness now and then, so a stalled batch is logged and measured even if nobody probes /healthz."""
@@ -309,8 +300,8 @@ class Worker:
     async def stop(self) -> None:
         """SIGTERM path: stop consuming, finish and ack what is in flight, close connections."""
         self.rules.stop_watching()
-        if self._timer_loop is not None:
-            self._timer_loop.cancel()
+        if self.timers is not None:
+            self.timers.stop()
         if self._watchdog is not None:
             self._watchdog.cancel()
         if self.consumer is not None:

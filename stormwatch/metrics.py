@@ -63,6 +63,7 @@ class Metrics:
     replays: Counter
     write_conflicts: Counter
     redis_errors: Counter
+    due_fired: Counter
     amqp_errors: Counter
     amqp_reconnects: Counter
     events_published: Counter
@@ -159,6 +160,9 @@ class Metrics:
                 registry=r),
             redis_errors=Counter(
                 "stormwatch_redis_errors_total", "Redis operations that failed (retried).", registry=r),
+            due_fired=Counter(
+                "stormwatch_due_fired_total", "Timers fired by this process's due-time loops, by kind.", ["kind"],
+                registry=r),
             amqp_errors=Counter(
                 "stormwatch_amqp_errors_total", "AMQP operations that failed, by operation.", ["operation"],
                 registry=r),

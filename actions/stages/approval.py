@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from actions.due_kinds import APPROVAL_EXPIRY
 from actions.stages.base import PROCEED, RunContext, Verdict, hold
 
 
 class DueSchedule(Protocol):
-    """actions.state.ActionState: due work at a time (``expire:<run id>``, ``ready:<run id>``, ...)."""
+    """actions.state.ActionState: a run's due work of a kind (``actions/due_kinds.py``) at a time."""
 
-    async def schedule(self, member: str, when: float) -> None: ...
+    async def schedule(self, kind: str, run_id: str, when: float) -> None: ...
 
 
 class Approval:
@@ -25,6 +26,6 @@ class Approval:
             return PROCEED
         run_id = run.run.run_id
         expires = run.now + run.action.approval_expires
-        await self.due.schedule(f"expire:{run_id}", expires)
+        await self.due.schedule(APPROVAL_EXPIRY, run_id, expires)
         return hold("approval_pending", f"waiting for approval until {expires:.0f} "
                     f"(stormwatch actions approve {run_id})", saved=dict(run.saved), expires_at=expires)

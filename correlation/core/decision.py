@@ -146,6 +146,7 @@ def merge_timer(incident_id: str) -> str:
 
 
 _TIMER_KINDS = {"h": "hold", "q": "quiet", "x": "expire", "m": "merge"}
+TIMER_KINDS = ("resolve", *_TIMER_KINDS.values())  # the kinds of the engine's timers on the due-time service
 
 
 def parse_timer(member: str) -> tuple[str, str, str]:

@@ -24,11 +24,18 @@ after the group write.
     <ns>:{p<sig>}:p:<n>              hash  problem record; :incidents (set), :timeline (list)
     <ns>:problems, <ns>:problems:open  zset  problem id -> created_at
     <ns>:silences                    hash  silence id -> JSON silence
-    <ns>:timers:{t<n>}               zset  timer -> due time (16 shards): held resolutions ("INC-..."),
-                                           holds for a cause ("h|<gid>|<fp>"), flap quiet periods ("q|..."),
-                                           alert expiry under resolve_timeout ("x|..."), a late cause's
-                                           merge ("m|<gid>|<incident>")
-    <ns>:timers:{t<n>}:claims        hash  timer -> its attempt (the first lease of a claim not completed yet)
+    <ns>:due:{t<n>}:<kind>           zset  the due-time index (kv/due.py): timer key -> due time, one set per
+                                           kind in each of 16 shards (n = 0..15, one Cluster slot per shard,
+                                           shared by its kinds). Correlation's kinds, keyed by the engine's timer
+                                           names and sharded by group (``timer_shard``): resolve ("INC-...": held
+                                           resolutions), hold ("h|<gid>|<fp>": holds for a cause, rechecks after a
+                                           recovery grace), quiet ("q|...": flap quiet periods), expire ("x|...":
+                                           alert expiry under resolve_timeout), merge ("m|<gid>|<incident>": a
+                                           late cause's merge). The action runner's, keyed by run id: approved,
+                                           approval_expiry, verify
+    <ns>:due:{t<n>}:claims           hash  "<kind>:<timer key>" -> its attempt (the lease of the first claim not
+                                           completed yet; the shard's slot)
+    <ns>:due:upgrading               str   lock of the move of <ns>:act:due into the index (60 s, left to expire)
     <ns>:incidents                   zset  incident id -> created_at
     <ns>:incidents:open              zset  open incident id -> created_at
     <ns>:sla:at_risk                 zset  incident id -> its earliest due: a record warned, not met nor breached
@@ -43,12 +50,19 @@ Remediation actions (``actions/``; that package reaches these through its ``Acti
     <ns>:act:{<run id>}:claim        str   the worker running it (SET NX with a lease)
     <ns>:act:{rl}:<action>:<key>     zset  rate-limit window: run id -> start time (one slot for all limits)
     <ns>:act:breaker:<action>        hash  consecutive failures, open until
-    <ns>:act:due                     zset  "<kind>:<run id>" -> due time (approved, approval expiry, verify)
     <ns>:act:result:<correlation id> str   a runbook executor's reply, until its run reads it
     <ns>:act:runs                    zset  run id -> created_at
     <ns>:act:inc:<incident id>       zset  the incident's run ids -> created_at
     <ns>:act:prb:<problem id>        zset  the problem's run ids -> created_at (problem rules' actions)
     <ns>:audit                       stream every run outcome (append-only, capped)
+
+Upgrading: the previous version kept timers in ``<ns>:timers:{t<n>}`` (correlation's, one zset per shard, members
+the timer keys above, with ``<ns>:timers:{t<n>}:claims``: member -> attempt, which moves into the shard's claims
+hash) and ``<ns>:act:due`` (the runner's, members ``ready:|expire:|verify:<run id>``). A worker moves what it
+finds there into the due index when its due-time loop starts (``stormwatch/due_loop.py``): each old shard into the
+same shard, whose keys share its slot (``{t<n>}``), one script per 500 members that adds and removes each member in
+one step; ``act:due`` (another slot) member by member under ``<ns>:due:upgrading``: added (NX), then removed only
+if unchanged.
 """
 
 from __future__ import annotations
@@ -57,7 +71,7 @@ from dataclasses import dataclass
 
 from correlation.core.model import parse_incident_id
 
-TIMER_SHARDS = 16
+DUE_SHARDS = 16  # shards of the due-time index: as many as the previous layout's timer shards, each moving into its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,18 +150,41 @@ class Keyspace:
         """Labels of an alert whose fingerprint is the sender's key (PagerDuty dedup_key), to route its resolve."""
         return f"{self.namespace}:sk:{fingerprint}"
 
-    def timer_shard(self, group_id: str) -> str:
-        """The timer shard of a group (16 shards, each its own Cluster slot, so timers spread over nodes)."""
-        return self.timer_shards[int(group_id[:2], 16) % TIMER_SHARDS]
+    @property
+    def due_shards(self) -> int:
+        return DUE_SHARDS
+
+    def due(self, kind: str, shard: int) -> str:
+        """One kind's sorted set in one shard of the due-time index (kv/due.py); a shard's kinds share its slot."""
+        return f"{self.namespace}:due:{{t{shard}}}:{kind}"
 
     @staticmethod
-    def timer_claims(shard: str) -> str:
-        """A timer shard's claims: member -> the attempt of a claim not completed yet (the shard's slot)."""
+    def timer_shard(group_id: str) -> int:
+        """The due-index shard of a group's timers (all of a group's timers in one shard, as in the old layout)."""
+        return int(group_id[:2], 16) % DUE_SHARDS
+
+    def due_claims(self, shard: int) -> str:
+        """One shard's claims hash (kv/due.py): "<kind>:<timer key>" -> the attempt of a claim not completed yet."""
+        return f"{self.namespace}:due:{{t{shard}}}:claims"
+
+    @property
+    def legacy_timer_shards(self) -> list[str]:
+        """Where the previous version kept correlation's timers (shard n shares the slot of the index's shard n)."""
+        return [f"{self.namespace}:timers:{{t{n}}}" for n in range(DUE_SHARDS)]
+
+    @staticmethod
+    def legacy_timer_claims(shard: str) -> str:
+        """The claims hash beside an old timer shard (member -> attempt), moved with its members."""
         return f"{shard}:claims"
 
     @property
-    def timer_shards(self) -> list[str]:
-        return [f"{self.namespace}:timers:{{t{n}}}" for n in range(TIMER_SHARDS)]
+    def legacy_action_due(self) -> str:
+        """Where the previous version kept the action runner's due work."""
+        return f"{self.namespace}:act:due"
+
+    @property
+    def due_upgrade_lock(self) -> str:
+        return f"{self.namespace}:due:upgrading"
 
     @property
     def silences(self) -> str:
@@ -191,10 +228,6 @@ class Keyspace:
 
     def problem_runs(self, problem_id: str) -> str:
         return f"{self.namespace}:act:prb:{problem_id}"
-
-    @property
-    def action_due(self) -> str:
-        return f"{self.namespace}:act:due"
 
     @property
     def action_runs(self) -> str:

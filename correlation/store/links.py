@@ -32,6 +32,7 @@ from correlation.core.lifecycle import describe as _describe
 from correlation.core.merging import late_cause_reads, rehomed, to_check
 from correlation.core.problems import Occurrence, Problem, recurrence_occurrence, shared_cause_occurrence, signature_id
 from correlation.core.routing import Router
+from kv.due import DueIndex
 from kv.scripts import Scripts
 
 CAUSE_TTL = 7 * 86400  # a cause key nobody wrote to for a week holds only stopped sources
@@ -42,6 +43,7 @@ class Links:
         self.redis = redis
         self.keys = keyspace
         self.timeline_max = timeline_max
+        self.due = DueIndex(redis, keyspace)  # a late cause's merge timers (fired by pipeline.TimerFiring)
         self.scripts = Scripts(redis, "correlation.store", "cause_update", "add_symptom", "problem_occurrence",
                                "problem_link", "problem_status")
 
@@ -110,7 +112,7 @@ class Links:
             pipe = self.redis.pipeline(transaction=False)
             for iid in sorted(incidents):
                 member = merge_timer(iid)
-                pipe.zadd(self.keys.timer_shard(parse_timer(member)[1]), {member: now})
+                self.due.schedule_in(pipe, "merge", member, now, shard=self.keys.timer_shard(parse_timer(member)[1]))
             await pipe.execute()
         return incidents
 

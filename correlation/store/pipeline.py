@@ -13,6 +13,7 @@ from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
 from events.publisher import EventPublisher
+from kv.due import Due
 from rules.alert import Alert
 
 from correlation.core.causes import Causes, lookup_keys
@@ -22,7 +23,7 @@ from correlation.store.links import Links
 from correlation.core.muting import Muter
 from correlation.core.routing import Group, Router
 from correlation.store.silences import SilenceStore
-from correlation.store.store import TIMER_CLAIM_LIMIT, ClaimedTimer, FollowUps, IncidentStore
+from correlation.store.store import ClaimedTimer, FollowUps, IncidentStore
 
 MAX_ROUNDS = 64
 #: sources whose fingerprint is the sender's own key (PagerDuty's dedup_key), not derived from labels: a
@@ -223,36 +224,26 @@ def _timer_alerts(member: str, incident_members: Mapping[str, Sequence[str]]) ->
 
 
 class TimerFiring:
-    """Fires due timers (held resolutions, holds for a cause, flap quiet periods, alert expiry) from the shared index;
-    any number of workers may run it: each due timer is claimed by one of them at a time.
+    """The handler of correlation's timer kinds (``TIMER_KINDS``: held resolutions, holds for a cause, flap quiet
+    periods, alert expiry, a late cause's merge) on the due-time service (``kv.due``), which hands each due timer to
+    one worker at a time. Each timer is written under its claim's attempt (``ClaimedTimer``), so a worker that died
+    after a timer's write but before its follow-ups is recovered by the next claimer.
 
-    One poll costs a fixed number of round trips however many timers fell due, as ``submit`` does for a batch: the
+    One call costs a fixed number of round trips however many timers fell due, as ``submit`` does for a batch: the
     claimed timers are grouped by their group, each group is read once and decided once per timer in due order, and
     every group's write goes in one pipeline (repeated only for the groups another worker changed meanwhile)."""
 
-    def __init__(self, pipeline: CorrelationPipeline) -> None:
+    def __init__(self, pipeline: CorrelationPipeline, on_fired: Callable[[int, int], None] | None = None) -> None:
         self.pipeline = pipeline
-        self.polls = 0
-        self.backlog = False  # the last poll claimed a full share of some shard: more may be due already
-        self.merged = 0  # incidents the last poll merged into a late cause's incident (among those it resolved)
+        self.on_fired = on_fired  # told how many incidents a call resolved, and how many of them it merged
 
-    async def fire_due(self) -> int:
-        """Fire what is due; returns the number of incidents resolved."""
+    async def fire(self, due: Sequence[Due], now: float) -> list[Due]:
+        """Fire claimed timers; returns those fired (what stayed contended is left claimed: its lease runs out and
+        it is claimed again)."""
         p = self.pipeline
-        now = p.clock()
-        self.polls += 1
-        self.backlog = False
-        claimed = await p.store.claim_due_timers(now)
-        self.merged = 0
-        if not claimed:
-            return 0
-        per_shard: dict[str, int] = {}
-        for claim in claimed:
-            per_shard[claim.shard] = per_shard.get(claim.shard, 0) + 1
-        self.backlog = max(per_shard.values()) >= TIMER_CLAIM_LIMIT
         by_group: dict[str, list[ClaimedTimer]] = {}
-        for claim in claimed:
-            by_group.setdefault(parse_timer(claim.member)[1], []).append(claim)
+        for timer in due:
+            by_group.setdefault(parse_timer(timer.key)[1], []).append(ClaimedTimer(timer))
         follow_ups, fired = await self._fire(by_group, now)
         if follow_ups:
             await p.store.index(follow_ups)
@@ -260,10 +251,11 @@ class TimerFiring:
             events += await p.links.apply(follow_ups, p.router, now)
             if events:
                 await p.publisher.publish_events(events)
-        # what stayed contended is left claimed: its lease runs out and it is claimed again
-        await p.store.complete_timers(fired)
-        self.merged = sum(e["type"] == "incident.merged" for f in follow_ups for e in f.events)
-        return sum(len(f.resolved) for f in follow_ups)
+        resolved = sum(len(f.resolved) for f in follow_ups)
+        merged = sum(e["type"] == "incident.merged" for f in follow_ups for e in f.events)
+        if resolved and self.on_fired is not None:
+            self.on_fired(resolved, merged)
+        return [c.due for c in fired]
 
     async def _fire(self, by_group: dict[str, list[ClaimedTimer]], now: float
                     ) -> tuple[list[FollowUps], list[ClaimedTimer]]:
@@ -300,9 +292,8 @@ class TimerFiring:
                     # (decide_timer acts only on what is still due, so this changes nothing unless it was rescheduled)
                     follow_ups += list(applied.replayed.values())
                     again = [items[i]._replace(replayed=True) for i in applied.replayed
-                             if items[i].attempt != items[i].lease and not items[i].replayed]
-                    fired += [items[i] for i in applied.replayed if items[i].attempt == items[i].lease
-                              or items[i].replayed]
+                             if items[i].due.retried and not items[i].replayed]
+                    fired += [items[i] for i in applied.replayed if not items[i].due.retried or items[i].replayed]
                     rest = [item for i, item in enumerate(items) if i not in applied.replayed] + again
                     if rest:
                         retry[gid] = rest

@@ -21,9 +21,8 @@ from correlation.core.decision import Decision, parse_timer
 from correlation.store.keyspace import Keyspace
 from correlation.core.model import AlertState, GroupState, Incident, parse_incident_id
 from correlation.core.routing import Group
+from kv.due import Due, DueIndex
 from kv.scripts import Scripts
-
-TIMER_CLAIM_LIMIT = 100  # due timers claimed per shard per poll
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,19 +66,21 @@ class FollowUps:
 
 
 class ClaimedTimer(NamedTuple):
-    """A due timer this worker claimed: it is ours until ``lease`` (a score); ``attempt`` names the write it decides
-    under (``timer:<member>:<attempt>``): the lease of the first claim not completed, so a worker that claims a timer
-    whose previous worker died finds that worker's write, if it made one, and replays what it left undone."""
+    """A timer of correlation's this worker claimed from the due-time service (``kv.due.Due``), as it is decided: its
+    write is marked ``timer:<member>:<attempt>``. The attempt is the lease of the first claim not completed, so a
+    worker that claims a timer whose previous worker died finds that worker's write, if it made one, and replays what
+    it left undone; then it decides again under its own lease (``replayed``)."""
 
-    shard: str
-    member: str
-    lease: str
-    attempt: str
+    due: Due
     replayed: bool = False  # the attempt's write was found and replayed: decide again under our own lease
 
     @property
+    def member(self) -> str:
+        return self.due.key
+
+    @property
     def message_id(self) -> str:
-        return f"timer:{self.member}:{self.lease if self.replayed else self.attempt}"
+        return f"timer:{self.member}:{self.due.claimed if self.replayed else self.due.attempt}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +108,8 @@ class IncidentStore:
         self.keys = keyspace
         self.marker_ttl = marker_ttl
         self.timeline_max = timeline_max
-        self.scripts = Scripts(redis, "correlation.store", "read_group", "apply_group", "claim_timers",
-                               "complete_timer")
+        self.scripts = Scripts(redis, "correlation.store", "read_group", "apply_group")
+        self.due = DueIndex(redis, keyspace)  # the decisions' timers; fired by correlation.store.pipeline.TimerFiring
 
     async def load_scripts(self) -> None:
         await self.scripts.load()
@@ -234,28 +235,11 @@ class IncidentStore:
             if f.resolved:
                 pipe.zrem(self.keys.open_incidents, *f.resolved)
             for member, due in f.timers:
-                pipe.zadd(self.keys.timer_shard(parse_timer(member)[1]), {member: due})
+                kind, gid, _ = parse_timer(member)
+                self.due.schedule_in(pipe, kind, member, due, shard=self.keys.timer_shard(gid))
         pipe.zcard(self.keys.open_incidents)
         results = await pipe.execute()
         return int(results[-1])
-
-    async def claim_due_timers(self, now: float, *, lease: float = 60.0, limit: int = TIMER_CLAIM_LIMIT
-                               ) -> list[ClaimedTimer]:
-        """Claim due timers from every shard, at most ``limit`` each."""
-        calls = [([shard, self.keys.timer_claims(shard)], [now, lease, limit]) for shard in self.keys.timer_shards]
-        results = await self.scripts.run_many("claim_timers", calls)
-        claimed = []
-        for (keys, _), triples in zip(calls, results, strict=True):
-            for i in range(0, len(triples), 3):
-                claimed.append(ClaimedTimer(keys[0], triples[i].decode(), triples[i + 1].decode(),
-                                            triples[i + 2].decode()))
-        return claimed
-
-    async def complete_timers(self, claimed: Sequence[ClaimedTimer]) -> None:
-        """End fired timers' attempts, and remove each only if it still holds our lease (one pipeline)."""
-        if claimed:
-            calls = [([c.shard, self.keys.timer_claims(c.shard)], [c.member, c.lease, c.attempt]) for c in claimed]
-            await self.scripts.run_many("complete_timer", calls)
 
     async def incident_members(self, incident_ids: Sequence[str]) -> dict[str, list[str]]:
         """The member fingerprints of each incident (one pipeline: each set lives in its group's slot)."""

@@ -23,7 +23,7 @@ import signal
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from rich.console import Console
@@ -172,14 +172,10 @@ class DemoClock:
         return time.time() - self.behind + self.skipped
 
 
-async def _timers_done(worker: Worker, prefix: str) -> None:
-    """Wait until no timer of a kind is left in the shared index (fired and completed by the worker)."""
-    assert worker.redis is not None  # started
-    while True:
-        members = [m for shard in worker.keyspace.timer_shards
-                   for m in cast(list[bytes], await worker.redis.zrange(shard, 0, -1))]  # a bytes client
-        if not any(m.decode().startswith(prefix) for m in members):
-            return
+async def _timers_done(worker: Worker, kind: str) -> None:
+    """Wait until no timer of a kind is left in the due index (fired and completed by the worker)."""
+    assert worker.store is not None  # started
+    while await worker.store.due.count([kind]):  # noqa: ASYNC110 - polls Redis, no event to wait on
         await asyncio.sleep(0.02)
 
 
@@ -230,14 +226,14 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False, 
                 progress.advance(sent_task)
             await _stored(registry, storm.valid_alerts, progress, done_task)
             clock.skipped += CAUSE_HOLD_SKIP
-            await _timers_done(worker, "h|")
+            await _timers_done(worker, "hold")
             for b, fmt in storm.recovery:
                 await publish_many(exchange, [b], routing_key=f"demo.{fmt}")
                 progress.advance(sent_task)
             await _stored(registry, storm.valid_alerts + storm.recovery_alerts, progress, done_task)
             clock.skipped += RESOLVE_HOLD_SKIP  # the clock is the real one from here on
-            await _timers_done(worker, "INC-")
-            await _timers_done(worker, "h|")  # shipping's latency, still firing when the grace ran out, pages
+            await _timers_done(worker, "resolve")
+            await _timers_done(worker, "hold")  # shipping's latency, still firing when the grace ran out, pages
         elapsed = time.perf_counter() - started
         await _report(worker, console, alerts_in, elapsed)
         if serve_console:

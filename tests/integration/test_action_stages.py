@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from rules.schema import Action
 
+from actions.due_kinds import APPROVAL_EXPIRY, KINDS
 from actions.run_record import ActionRun
 from actions.stages.approval import Approval
 from actions.stages.base import PROCEED, RunContext, hold, skip
@@ -82,9 +83,9 @@ async def test_the_fleet_window_is_shared_by_every_action_and_a_full_one_takes_n
 async def test_the_approval_stage_holds_the_run_and_schedules_its_expiry(state):
     stage = Approval(state)
     assert await stage.check(ctx(action(), "r0", T0)) == PROCEED
-    assert await state.redis.zcard(state.keys.action_due) == 0
+    assert await state.due.count(KINDS) == 0
     run = ctx(action(approval="required", approval_expires="30m"), "r1", T0)
     assert await stage.check(run) == hold("approval_pending", f"waiting for approval until {T0 + 1800:.0f} "
                                           "(stormwatch actions approve r1)", saved=dict(run.saved),
                                           expires_at=T0 + 1800)
-    assert await state.redis.zscore(state.keys.action_due, "expire:r1") == T0 + 1800
+    assert await state.due.due_at(APPROVAL_EXPIRY, "r1") == T0 + 1800

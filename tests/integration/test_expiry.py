@@ -46,7 +46,7 @@ async def test_alerts_not_notified_again_expire_once_and_a_later_copy_fires_agai
         await stored(2)
         (incident,) = await store.list_incidents()
         gid = parse_incident_id(incident.id)[0]
-        shard = store.keys.timer_shard(gid)
+        shard = store.keys.due("expire", store.keys.timer_shard(gid))
         alerts = {a.labels["instance"]: a for a in await store.incident_alerts(incident.id)}
         armed = {i: expiry_timer(gid, a.fingerprint) for i, a in alerts.items()}
         for member in armed.values():

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from correlation.core.decision import merge_timer, parse_timer
+from correlation.store.store import ClaimedTimer
 from stormwatch.app import Worker
 from tests.conftest import ManualClock, eventually
 from tests.integration.helpers import body, metric, publish, run_cli, v2_alert
@@ -66,7 +67,7 @@ async def test_two_workers_merge_late_causes_once(clean, tmp_path):
         pipe = reader.redis.pipeline(transaction=False)
         for iid in merged_ids:
             member = merge_timer(iid)
-            pipe.zadd(reader.store.keys.timer_shard(parse_timer(member)[1]), {member: 0})
+            reader.store.due.schedule_in(pipe, "merge", member, 0, shard=reader.store.keys.timer_shard(parse_timer(member)[1]))
         await pipe.execute()
         await eventually(lambda: _timers_gone(reader, merged_ids), what="the merge timers fired again")
 
@@ -123,7 +124,8 @@ async def _equal(value, expected) -> bool:
 async def _timers_gone(worker: Worker, incident_ids: list[str]) -> bool:
     for iid in incident_ids:
         member = merge_timer(iid)
-        if await worker.redis.zscore(worker.store.keys.timer_shard(parse_timer(member)[1]), member) is not None:
+        shard = worker.store.keys.timer_shard(parse_timer(member)[1])
+        if await worker.store.due.due_at("merge", member, shard=shard) is not None:
             return False
     return True
 
@@ -156,21 +158,24 @@ async def test_a_worker_dying_after_the_merge_write_leaves_nothing_undone(clean,
                          what="the database incident opened")
         (checkout,) = [i for i in await survivor.store.list_incidents() if i.title == "by-service: checkout"]
         member = merge_timer(checkout.id)
-        shard = survivor.store.keys.timer_shard(parse_timer(member)[1])
+        n = survivor.store.keys.timer_shard(parse_timer(member)[1])
+        shard = survivor.store.keys.due("merge", n)
         await eventually(lambda: survivor.redis.zscore(shard, member), what="the merge timer armed")
 
         # the doomed worker claims it and writes the merge, then "dies": no follow-ups, no completion
-        claimed = await doomed.store.claim_due_timers(clock.now)
-        assert [c.member for c in claimed] == [member]
-        by_group = {parse_timer(member)[1]: claimed}
-        _, fired = await doomed.timers._fire(by_group, clock.now)
-        assert fired == claimed
+        claimed = (await doomed.store.due.claim(["merge"], clock.now)).timers
+        assert [(d.key, d.attempt) for d in claimed] == [(member, claimed[0].claimed)]  # a first claim: its own attempt
+        by_group = {parse_timer(member)[1]: [ClaimedTimer(d) for d in claimed]}
+        assert doomed.timers is not None
+        _, fired = await doomed.timers.timers.handlers["merge"]._fire(by_group, clock.now)
+        assert [c.due for c in fired] == claimed
         assert (await survivor.store.incident(checkout.id)).merged_into  # written ...
         (db,) = [i for i in await survivor.store.list_incidents() if i.title == "by-service: orders-db"]
         assert await survivor.pipeline.links.symptoms(db.id) == []  # ... but nothing after it
 
         clock.now += 61  # the lease runs out: the survivor claims it again, under the same attempt
-        assert await survivor.timers.fire_due() == 1
+        assert (await survivor.timers.fire_due()).fired == {"merge": 1}
+        assert metric(survivor, "stormwatch_incidents_merged_total") == 1  # the replayed merge, counted here
         attached = await survivor.pipeline.links.symptoms(db.id)
         assert [(s["labels"]["service"], s["merged_from"]) for s in attached] == [("checkout", checkout.id)]
         assert await survivor.store.count_incidents(open_only=True) == 1
@@ -178,11 +183,14 @@ async def test_a_worker_dying_after_the_merge_write_leaves_nothing_undone(clean,
         merged = [e for e in capture.check() if e["type"] == "incident.merged"]
         assert [(e["incident"]["id"], e["into"]) for e in merged] == [(checkout.id, db.id)]
         assert await survivor.redis.zscore(shard, member) is None
-        assert await survivor.redis.hlen(survivor.store.keys.timer_claims(shard)) == 0  # the attempt ended
+        assert await survivor.redis.hlen(survivor.store.keys.due_claims(n)) == 0  # the attempt ended
 
         # armed again later (a redelivered follow-up), it is a new attempt: it decides, finds nothing to do
-        await survivor.redis.zadd(shard, {member: clock.now})
-        assert await survivor.timers.fire_due() == 0
+        resolved = metric(survivor, "stormwatch_incidents_resolved_total")
+        await survivor.store.due.schedule("merge", member, clock.now, shard=n)
+        assert (await survivor.timers.fire_due()).fired == {"merge": 1}
+        assert metric(survivor, "stormwatch_incidents_resolved_total") == resolved
+        assert metric(survivor, "stormwatch_incidents_merged_total") == 1
         assert await survivor.redis.zscore(shard, member) is None
         assert len(await survivor.pipeline.links.symptoms(db.id)) == 1
     finally:

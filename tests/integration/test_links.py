@@ -43,9 +43,14 @@ async def test_symptom_of_an_incident_that_is_gone_is_dropped_under_shared_cause
 
 async def _merge_timers(links: Links) -> set[str]:
     found: set[str] = set()
-    for shard in links.keys.timer_shards:
-        found |= {m.decode() for m in await links.redis.zrange(shard, 0, -1) if m.startswith(b"m|")}
+    for shard in _merge_sets(links):
+        found |= {m.decode() for m in await links.redis.zrange(shard, 0, -1)}
     return found
+
+
+def _merge_sets(links: Links) -> list[str]:
+    """The merge timers' sorted sets of the due index, one per shard."""
+    return [links.keys.due("merge", n) for n in range(links.keys.due_shards)]
 
 
 async def test_a_late_source_and_its_candidate_find_each_other_in_either_order(links):
@@ -61,7 +66,7 @@ async def test_a_late_source_and_its_candidate_find_each_other_in_either_order(l
     await links.apply([source], router, T0)  # the source second: it reads the candidate
     assert await _merge_timers(links) == {f"m|0000000000aa|{symptom}"}
 
-    await links.redis.delete(*links.keys.timer_shards, links.keys.cause("svc:db"),
+    await links.redis.delete(*_merge_sets(links), links.keys.cause("svc:db"),
                              links.keys.symptom_candidates("svc:db"))
     await links.apply([source], router, T0)
     assert await _merge_timers(links) == set()
@@ -69,7 +74,7 @@ async def test_a_late_source_and_its_candidate_find_each_other_in_either_order(l
     assert await _merge_timers(links) == {f"m|0000000000aa|{symptom}"}
 
     # a source that stops arms nothing; a candidate that leaves its incident is dropped from the index
-    await links.redis.delete(*links.keys.timer_shards)
+    await links.redis.delete(*_merge_sets(links))
     await links.apply([FollowUps([], [], [], sources=[("svc:db", "e" * 16, 2, f"{cause}|{T0!r}")]),
                        FollowUps([], [], [], candidates=[("svc:db", "f" * 16, 2, "")])], router, T0)
     assert await _merge_timers(links) == set()

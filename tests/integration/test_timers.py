@@ -35,7 +35,7 @@ async def test_incident_resolves_after_the_hold_exactly_once_across_two_workers(
         (incident,) = await store.list_incidents()
         assert incident.status == "open" and incident.firing == 0
         assert incident.resolve_at is not None and abs(incident.resolve_at - (clock.now + 300)) < 5
-        shard = store.keys.timer_shard(parse_incident_id(incident.id)[0])
+        shard = store.keys.due("resolve", store.keys.timer_shard(parse_incident_id(incident.id)[0]))
         assert await store.redis.zscore(shard, incident.id) is not None
 
         clock.now += 299  # not yet due: both workers poll, nothing resolves

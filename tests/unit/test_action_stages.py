@@ -87,7 +87,7 @@ class NoPolicies:
     async def take_rate(self, limits: Any, member: str, now: float) -> int:
         raise AssertionError("not called")
 
-    async def schedule(self, member: str, when: float) -> None:
+    async def schedule(self, kind: str, run_id: str, when: float) -> None:
         raise AssertionError("not called")
 
 

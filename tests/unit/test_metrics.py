@@ -39,6 +39,7 @@ def exercised() -> Metrics:
     m.alerts_rejected.labels(reason="invalid_json").inc()
     m.amqp_errors.labels(operation="publish").inc()
     m.redis_errors.inc()
+    m.due_fired.labels(kind="expire").inc()
     m.redeliveries.inc()
     m.crashes.inc()
     m.ready.set(1)

@@ -1,0 +1,104 @@
+"""The due-time loop: a process fires the timers of the kinds it has handlers for (the service is ``kv/due.py``).
+
+A worker runs one loop over correlation's kinds (every ``STORMWATCH_TIMER_POLL_SECONDS``; none in a process that
+consumes no alerts) and, with the action runner, one over the runner's kinds (every
+``STORMWATCH_ACTIONS_POLL_SECONDS``); ``serve --role actions`` runs only the second, so it never claims a timer it
+cannot handle. A poll that claimed a full share of some kind in some shard is followed by the next at once, so a
+backlog is not paced by the poll interval. A loop polls once when it starts, and its first polls move the timers the
+previous version left in its old keys into the index (``correlation/keyspace.py``, "Upgrading").
+
+A new kind of timer is one line: ``timers.register("<kind>", handler)`` where its loop's kinds are registered below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import structlog
+
+from actions.due_kinds import KINDS as ACTION_KINDS
+from actions.due_kinds import legacy as legacy_action
+from correlation.core.decision import TIMER_KINDS, parse_timer
+from correlation.store.keyspace import Keyspace
+from kv.due import DueHandler, DueIndex, DueTimers, Legacy, Poll
+from stormwatch.metrics import Metrics
+
+log = structlog.get_logger("stormwatch")
+
+
+def correlation_timers(index: DueIndex, firing: DueHandler, keys: Keyspace) -> DueTimers:
+    """Correlation's kinds (``correlation.store.pipeline.TimerFiring``): held resolutions, holds for a cause, flap quiet
+    periods, alert expiry, late causes' merges. An old shard's claims (attempts of claims not completed) move with
+    its timers, so a timer a worker of the previous version claimed and died on is recovered as it would have been."""
+    timers = DueTimers(index)
+    for kind in TIMER_KINDS:
+        timers.register(kind, firing)
+    for n, key in enumerate(keys.legacy_timer_shards):  # old shard n shares the slot of the index's shard n
+        timers.upgrade_from(Legacy(key, legacy_timer, shard=n, claims=keys.legacy_timer_claims(key)))
+    return timers
+
+
+def action_timers(index: DueIndex, work: DueHandler, keys: Keyspace) -> DueTimers:
+    """The action runner's kinds (``actions.due.DueWork``): approved runs, approval expiry, verification."""
+    timers = DueTimers(index)
+    for kind in ACTION_KINDS:
+        timers.register(kind, work)
+    timers.upgrade_from(Legacy(keys.legacy_action_due, legacy_action, lock=keys.due_upgrade_lock))
+    return timers
+
+
+def legacy_timer(member: str) -> tuple[str, str] | None:
+    """A member of an old timer shard -> (kind, timer key): correlation keeps the engine's timer names as keys."""
+    try:
+        kind = parse_timer(member)[0]
+    except ValueError:
+        return None
+    return kind, member
+
+
+class DueLoop:
+    """One loop over one set of kinds: start() then stop(); ``fire_due`` is one poll (tests call it by hand)."""
+
+    def __init__(self, name: str, timers: DueTimers, clock: Callable[[], float], poll_seconds: float,
+                 metrics: Metrics) -> None:
+        self.name = name
+        self.timers = timers
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.metrics = metrics
+        self.polls = 0
+        self.backlog = False  # the last poll claimed a full share somewhere: more may be due already
+        self._upgraded = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def fire_due(self) -> Poll:
+        self.polls += 1
+        self.backlog = False
+        if not self._upgraded:
+            self._upgraded = await self.timers.upgrade()
+        poll = await self.timers.poll(self.clock())
+        self.backlog = poll.backlog
+        for kind, n in poll.fired.items():
+            self.metrics.due_fired.labels(kind).inc(n)
+        for kinds, exc in poll.failed:  # their timers stay claimed until the lease runs out, then fall due again
+            self.metrics.redis_errors.inc()
+            log.warning("due_failed", loop=self.name, kinds=kinds, error=repr(exc))
+        return poll
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.fire_due()
+            except Exception as exc:  # noqa: BLE001 - retried at the next tick (leases keep timers safe)
+                self.backlog = False  # wait a whole tick before trying again
+                self.metrics.redis_errors.inc()
+                log.warning("due_failed", loop=self.name, error=repr(exc))
+            await asyncio.sleep(0 if self.backlog else self.poll_seconds)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"stormwatch-due-{self.name}")
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
