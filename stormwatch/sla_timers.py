@@ -22,6 +22,8 @@ from correlation.core.service_levels import ServiceLevels
 from correlation.store.sla import SlaStore
 from events.publisher import EventPublisher
 from events.types import INCIDENT_TYPES, SLA_TYPES
+from kv.due import Due
+from rules.schema import RuleSet
 from stormwatch.metrics import Metrics
 
 log = structlog.get_logger("stormwatch")
@@ -29,17 +31,24 @@ log = structlog.get_logger("stormwatch")
 SLA_KIND = "sla"
 
 
-class DueTimer(Protocol):
-    """A claimed timer (``kv.due.Due``): its key is the incident id."""
-
-    @property
-    def key(self) -> str: ...
-
-
 class Schedule(Protocol):
     """Where timers are scheduled (``kv.due.DueIndex``)."""
 
     async def schedule(self, kind: str, timer: str, when: float) -> None: ...
+
+
+def current_levels(rules: Callable[[], RuleSet | None]) -> Callable[[], ServiceLevels]:
+    """The running rule set's service levels, rebuilt only when the rule set was swapped."""
+    cache: dict[str, Any] = {"rules": None, "levels": ServiceLevels()}
+
+    def levels() -> ServiceLevels:
+        current = rules()
+        if current is not cache["rules"]:
+            cache["rules"] = current
+            cache["levels"] = ServiceLevels() if current is None else ServiceLevels.of(current)
+        result: ServiceLevels = cache["levels"]
+        return result
+    return levels
 
 
 class SlaTimers:
@@ -53,8 +62,9 @@ class SlaTimers:
         self.levels = levels
         self.metrics = metrics
 
-    async def fire(self, due: Sequence[DueTimer], now: float) -> Iterable[DueTimer]:
-        done: list[DueTimer] = []
+    async def fire(self, due: Sequence[Due], now: float) -> Iterable[Due]:
+        """Each claimed timer's key is an incident id."""
+        done: list[Due] = []
         levels = self.levels()
         for timer in due:
             try:
