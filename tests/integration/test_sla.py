@@ -4,6 +4,7 @@ died after the write (issue 18)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from correlation.store.incident_queries import IncidentFilter, IncidentQueries
 from correlation.store.sla import OUTBOX_GRACE, SlaStore
 from events.amqp import AmqpEventPublisher
 from events.models import IncidentSlaEvent
-from rules.schema import RuleFile
+from rules.schema import WEEKDAYS, RuleFile
 from kv.due import LEASE, DueIndex
 from stormwatch.app import Worker
 from stormwatch.config import Settings
@@ -271,5 +272,37 @@ async def test_incidents_carry_their_sla_and_filter_by_it(worker: Worker, tap: E
         assert [d["id"] for d in breached] == [incident_id] and breached[0]["sla"][0]["time_left"] is None
         detail = await queries.detail(incident_id)
         assert detail is not None and [r["stage"] for r in detail["sla"]] == ["breached", "running"]
+    finally:
+        await client.aclose()
+
+
+async def test_the_clock_pauses_through_a_maintenance_window_and_resumes(worker: Worker, tap: EventTap) -> None:
+    incident_id, created = await database_incident(worker)
+    opens = datetime.fromtimestamp(created + 60, UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    closes = opens + timedelta(minutes=10)
+    if closes.date() != opens.date():
+        pytest.skip("the window would cross midnight UTC; rerun")  # a window is per day in this test
+    window = {"name": "db-patching", "match": ['service="orders-db"'], "weekdays": [WEEKDAYS[opens.weekday()]],
+              "start": opens.strftime("%H:%M"), "end": closes.strftime("%H:%M")}
+    rules = RuleFile.model_validate({"maintenance": [window], "service_levels": [
+        {"name": "database", "match": ['service="orders-db"'], "targets": {"P1": {"respond": "5m"}}}]})
+    levels = ServiceLevels(rules.service_levels, calendars_by_name(()), rules.maintenance)
+    client = Redis.from_url(worker.settings.redis_url)
+    store = SlaStore(client, worker.keyspace, timeline_max=100)
+    try:
+        await client.hdel(worker.keyspace.incident(incident_id), "sla")  # opened again under this policy
+        update = await store.update(incident_id, levels, created + 1)
+        assert update is not None
+        window_opens = opens.timestamp()
+        # 5 minutes of counting: the part before the window, then 10 minutes paused, then the rest
+        half = created + 150 if created + 150 <= window_opens else created + 150 + 600  # before or after the window
+        assert update.next_check == half
+        due = created + 300 + 600
+        assert update.records[0].due(levels.calendar("24x7"), levels.pauses(update.records[0], {"service": "orders-db"},
+                                                                            created + 1)) == due
+        quiet = await store.update(incident_id, levels, due - 1)  # inside the old due time: no breach yet
+        assert quiet is not None and all(stage != "breached" for stage, _, _ in quiet.crossings)
+        breach = await store.update(incident_id, levels, due)
+        assert breach is not None and ("breached", "respond", "P1") in breach.crossings
     finally:
         await client.aclose()
