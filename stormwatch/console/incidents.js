@@ -5,6 +5,7 @@ import { api } from './api.js';
 import { onLiveEvent } from './live.js';
 import { badge, h, labels, replace, section, table, time } from './dom.js';
 import { session } from './session.js';
+import { slaCountdown } from './sla.js';
 import { failure, runButton, throttle } from './ui.js';
 
 const PAGE = 200; // incidents per request (the API's limit is 500)
@@ -34,7 +35,7 @@ export function incidentList(main) {
         if (!cursor) break;
       }
       replace(count, `${items.length}${cursor ? '+' : ''} shown`);
-      replace(body, table(['priority', 'status', 'title', 'team', 'firing / alerts', 'assignee', 'created', 'updated'],
+      replace(body, table(['priority', 'status', 'title', 'team', 'firing / alerts', 'assignee', 'created', 'updated', 'sla'],
         items.map(row), 'No incidents. Quiet night.'));
       replace(more, cursor ? h('button', { type: 'button', id: 'incident-more-button',
         onclick: () => { pages += 1; load(); } }, `Show ${PAGE} more`) : null);
@@ -54,7 +55,8 @@ export function incidentList(main) {
     h('td', { class: 'num' }, `${i.firing} / ${i.alerts}`),
     h('td', null, i.assignee || '–'),
     h('td', null, time(i.created_at)),
-    h('td', null, time(i.updated_at)));
+    h('td', null, time(i.updated_at)),
+    h('td', null, slaCountdown(i.sla)));
   }
 
   const reload = throttle(load, 500);
@@ -95,7 +97,7 @@ export function incidentPage(main, id) {
     if (controls) controls.show(doc);
     replace(title, Object.assign(badge(doc.priority, 'prio'), { id: 'incident-priority' }), ' ', doc.title);
     replace(meta, status(doc.status), ' · ', doc.id, ' · severity ', doc.severity, ' · team ', doc.team || '–',
-      ' · created ', time(doc.created_at), doc.acknowledged_by ? ` · acknowledged by ${doc.acknowledged_by}` : '',
+      ' · created ', time(doc.created_at), ' · SLA ', Object.assign(slaCountdown(doc.sla), { id: 'incident-sla' }), doc.acknowledged_by ? ` · acknowledged by ${doc.acknowledged_by}` : '',
       h('span', { id: 'incident-assignee', 'data-assignee': doc.assignee || '' },
         doc.assignee ? ` · assigned to ${doc.assignee}` : ''));
     replace(left,
