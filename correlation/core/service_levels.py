@@ -323,3 +323,25 @@ class ServiceLevels:
         if policy is None or not policy.pause.maintenance or not self.maintenance:
             return ()
         return maintenance_pauses(self.maintenance, labels, record.started, now + MAINTENANCE_LOOKAHEAD)
+
+
+def replay_records(levels: ServiceLevels, facts: Mapping[str, str], labels: Mapping[str, str], created: float,
+                   acknowledged_at: float | None, resolved_at: float | None, now: float) -> tuple[SlaRecord, ...]:
+    """An incident's records at ``now`` from its history, as the rule tests (``replay/``) see them: the checkpoints
+    crossed before it was met, then met. A record met exactly at its due time is breached (the breach timer fires
+    at the due time; the acknowledgement would have to be written before it). No reopen, hold or priority change."""
+    policy = select_policy(levels.policies, facts)
+    if policy is None:
+        return ()
+    out: list[SlaRecord] = []
+    for record in open_records(policy, facts.get("priority", ""), created):
+        met = acknowledged_at if record.kind == "respond" else None
+        if resolved_at is not None:
+            met = resolved_at if met is None else min(met, resolved_at)
+        calendar = levels.calendar(record.calendar)
+        extra = levels.pauses(record, labels, now)
+        record, _ = fire(record, calendar, now if met is None or met > now else met, extra)
+        if met is not None and met <= now:
+            record = meet(record, met)
+        out.append(record)
+    return tuple(out)
