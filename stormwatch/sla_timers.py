@@ -22,7 +22,7 @@ from correlation.core.service_levels import ServiceLevels
 from correlation.store.sla import SlaStore
 from events.publisher import EventPublisher
 from events.types import INCIDENT_TYPES, SLA_TYPES
-from kv.due import Due
+from kv.due import Due, DueIndex
 from rules.schema import RuleSet
 from stormwatch.metrics import Metrics
 
@@ -99,11 +99,12 @@ class SlaTimers:
 
 class SlaScheduling:
     """An ``EventPublisher`` that, once the events are published, schedules the ``sla`` timer of every incident
-    they name at ``clock()``: the SLA handler then opens or reconciles its records."""
+    they name at ``clock()`` (one pipeline per batch of events): the SLA handler then opens or reconciles its
+    records. An update that changes nothing writes nothing (no version bump the pipeline would conflict on)."""
 
-    def __init__(self, inner: EventPublisher, schedule: Schedule, clock: Callable[[], float]) -> None:
+    def __init__(self, inner: EventPublisher, index: DueIndex, clock: Callable[[], float]) -> None:
         self.inner = inner
-        self.schedule = schedule
+        self.index = index
         self.clock = clock
 
     async def publish_events(self, events: Sequence[dict[str, Any]]) -> None:
@@ -111,6 +112,10 @@ class SlaScheduling:
         incidents = dict.fromkeys(e["incident"]["id"] for e in events
                                   if e["type"] in INCIDENT_TYPES and e["type"] not in SLA_TYPES
                                   and isinstance(e.get("incident"), dict))
+        if not incidents:
+            return
         now = self.clock()
+        pipe = self.index.redis.pipeline(transaction=False)
         for incident_id in incidents:
-            await self.schedule.schedule(SLA_KIND, incident_id, now)
+            self.index.schedule_in(pipe, SLA_KIND, incident_id, now)
+        await pipe.execute()
