@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from correlation.core.calendars import Calendar
@@ -136,3 +138,34 @@ def test_rules_check_refuses_a_dangling_calendar(tmp_path: Path) -> None:
         "service_levels:\n  - name: p\n    calendar: ofice\n    targets: {P1: {respond: 5m}}\n")
     with pytest.raises(Exception, match=r"unknown calendar 'ofice'; known calendars: 24x7, office"):
         load_rule_set(tmp_path)
+
+
+# --- properties --------------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["fire", "ack", "hold", "release"]), st.floats(0, 2000)), max_size=12))
+def test_a_record_ends_met_or_breached_never_both_and_firing_again_changes_nothing(
+        steps: list[tuple[str, float]]) -> None:
+    policy = policy_for("P1", "orders-db")
+    assert policy is not None
+    record = open_records(policy, "P1", 0.0)[0]
+    published = 0
+    now = 0.0
+    for what, dt in steps:
+        now += dt
+        if what == "fire":
+            record, crossing = fire(record, ALWAYS, now)
+            published += crossing is not None
+            assert fire(record, ALWAYS, now) == (record, None)  # idempotent
+        elif what == "ack":
+            record = meet(record, now)
+        elif what == "hold":
+            record = pause(record, now, "on_hold")
+        else:
+            record = resume(record, now)
+        assert record.stage in (RUNNING, WARNING, BREACHED, MET)
+        assert not (record.stage == MET and record.breached_at is not None)
+        assert published <= len(record.checkpoints()) and record.warned <= len(record.checkpoints())
+        if record.stage == BREACHED:
+            assert record.breached_at is not None
