@@ -32,6 +32,19 @@ def incident_merged(event_id: str, reason: str, at: float, incident: Doc) -> dic
     return event
 
 
+def incident_sla(incident: Doc, sla: Doc, stage: str, fraction: float, crossed_at: float, at: float
+                 ) -> dict[str, Any]:
+    """``incident.sla_warning`` / ``incident.sla_breached``: a checkpoint of the SLA record ``sla`` crossed. The id
+    names the incident, the record's kind and the checkpoint, so a republished crossing is the same event."""
+    kind = sla["kind"]
+    reason = (f"{kind} SLA breached ({sla['priority']}, policy {sla['policy']})" if stage == "breached"
+              else f"{kind} SLA at {fraction:.0%} of its target ({sla['priority']}, policy {sla['policy']})")
+    event = incident_event(f"{incident['id']}:sla:{kind}:{sla['warned']}", f"incident.sla_{stage}", reason, at,
+                           incident)
+    event.update(sla=sla, fraction=fraction, crossed_at=crossed_at)
+    return event
+
+
 def incident_change(event_id: str, event_type: str, reason: str, at: float, incident: Doc) -> dict[str, Any]:
     """Any event of the engine's own incident changes (``correlation.core.decision.Event``), by its type."""
     if event_type == "incident.merged":

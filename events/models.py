@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from events.types import (
     ActionType, ChangeIncidentType, CommandIncidentType, MergedIncidentType, ProblemType, PromotedIncidentType,
-    RulesType, SilenceType, StatusUpdateType,
+    RulesType, SilenceType, SlaIncidentType, StatusUpdateType,
 )
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -71,6 +71,8 @@ class IncidentDoc(BaseModel):
     update_state: str | None = Field(None, description="the state its latest stakeholder update gave")
     status_updates: int | None = Field(None, description="stakeholder updates published so far")
     last_update_at: float | None = Field(None, description="when the latest was published")
+    on_hold: str | None = Field(None, description="why people put it on hold (its SLA clock may stop); null when "
+                                                  "not on hold")
 
 
 class ProblemDoc(BaseModel):
@@ -200,6 +202,37 @@ class StatusUpdateEvent(EventEnvelope):
     by: str
     incident: IncidentDoc
     update: StatusUpdateDoc
+class SlaDoc(BaseModel):
+    """One SLA record of an incident (``correlation.core.service_levels.SlaRecord``), as its event carries it."""
+
+    model_config = _STRICT
+
+    kind: Literal["respond", "resolve"] = Field(description="respond: until acknowledged; resolve: until resolved")
+    policy: str = Field(description="the service-level policy (rule files' service_levels:) that set it")
+    priority: str = Field(description="the priority whose target applies")
+    target: float = Field(description="the target, in seconds of the calendar's business time")
+    calendar: str = Field(description="the calendar the time counts over (24x7 or a name under calendars:)")
+    started: float = Field(description="when the clock started (the incident's creation)")
+    pauses: list[list[float | None]] = Field(description="[start, end] wall-time intervals the clock stopped "
+                                                         "(end null: still paused)")
+    pause_reasons: list[str] = Field(description="why, one per pause: on_hold, maintenance, resolved")
+    warnings: list[float] = Field(description="the warning fractions of the target")
+    warned: int = Field(description="checkpoints crossed so far (the warnings, then the breach)")
+    stage: Literal["running", "warning", "breached", "met"]
+    met_at: float | None = Field(description="when it was acknowledged / resolved (also on a breached record)")
+    breached_at: float | None = Field(description="when the breach was recorded")
+    due: float | None = Field(description="when the target falls due given the pauses (null while paused)")
+
+
+class IncidentSlaEvent(EventEnvelope):
+    """``incident.sla_warning`` / ``incident.sla_breached``: an SLA record of ``incident`` crossed ``fraction`` of
+    its target at ``crossed_at``; ``sla`` is the record after the crossing."""
+
+    type: SlaIncidentType
+    incident: IncidentDoc
+    sla: SlaDoc
+    fraction: float = Field(description="the checkpoint crossed: a warning fraction, or 1.0 for the breach")
+    crossed_at: float = Field(description="when the checkpoint fell due (at is when it was fired)")
 
 
 class ProblemEvent(EventEnvelope):
@@ -226,10 +259,10 @@ class RulesEvent(EventEnvelope):
     rules: RulesDoc
 
 
-MODELS: tuple[type[EventEnvelope], ...] = (IncidentEvent, IncidentMergedEvent, StatusUpdateEvent, ProblemEvent,
-                                           SilenceEvent, ActionEvent, RulesEvent)
-AnyEvent = Annotated[IncidentEvent | IncidentMergedEvent | StatusUpdateEvent | ProblemEvent | SilenceEvent
-                     | ActionEvent | RulesEvent, Field(discriminator="type")]
+MODELS: tuple[type[EventEnvelope], ...] = (IncidentEvent, IncidentMergedEvent, IncidentSlaEvent, StatusUpdateEvent,
+                                           ProblemEvent, SilenceEvent, ActionEvent, RulesEvent)
+AnyEvent = Annotated[IncidentEvent | IncidentMergedEvent | IncidentSlaEvent | StatusUpdateEvent | ProblemEvent
+                     | SilenceEvent | ActionEvent | RulesEvent, Field(discriminator="type")]
 
 
 def event_adapter() -> TypeAdapter[Any]:

@@ -23,19 +23,22 @@ StatusUpdateType = Literal["incident.status_update"]
 #: people's commands a ticket follows (issue 21): triggers too, so a ``ticket`` action can update on them
 TicketCommandType = Literal["incident.acknowledged", "incident.reopened", "incident.commented",
                             "incident.priority_changed"]
+#: a service-level checkpoint crossed (a warning fraction of a target, or the target itself): they name the SLA record
+SlaIncidentType = Literal["incident.sla_warning", "incident.sla_breached"]
 #: the incident events an action can be triggered by
 TriggerIncidentType = Literal[ChangeIncidentType, MergedIncidentType, PromotedIncidentType, StatusUpdateType,
                               TicketCommandType]
 CommandIncidentType = Literal[
-    TicketCommandType, "incident.assigned", "incident.role_assigned",  # people's commands
+    TicketCommandType, "incident.assigned", "incident.role_assigned", "incident.on_hold",  # people's commands
 ]
-IncidentType = Literal[TriggerIncidentType, CommandIncidentType]
+IncidentType = Literal[TriggerIncidentType, CommandIncidentType, SlaIncidentType]
 ProblemType = Literal["problem.created", "problem.updated", "problem.known_error", "problem.resolved"]
 SilenceType = Literal["silence.created", "silence.expired"]
 ActionType = Literal["action.approved", "action.rejected"]
 RulesType = Literal["rules.reloaded"]
 
 INCIDENT_TYPES: tuple[str, ...] = get_args(IncidentType)
+SLA_TYPES: tuple[str, ...] = get_args(SlaIncidentType)
 PROBLEM_TYPES: tuple[str, ...] = get_args(ProblemType)
 SILENCE_TYPES: tuple[str, ...] = get_args(SilenceType)
 ACTION_TYPES: tuple[str, ...] = get_args(ActionType)
@@ -62,6 +65,7 @@ COMMAND_TYPES: dict[str, str] = {
     "commander": "incident.role_assigned",
     "communications_lead": "incident.role_assigned",
     "status_update": "incident.status_update",
+    "on_hold": "incident.on_hold",
 }
 #: trigger kinds that start their actions once per event (each update), not once per incident
 PER_EVENT_KINDS = ("updated", "status_update", "acknowledged", "reopened", "commented", "priority_changed")

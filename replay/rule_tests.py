@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from correlation.core.model import Incident
 from correlation.core.muting import Silence
+from correlation.core.service_levels import ServiceLevels, incident_facts, replay_records
 from replay.simulation import Simulation
 from rules.alert import Alert
 from rules.fingerprint import fingerprint
@@ -71,6 +72,9 @@ def _run_test(file: str, test: RuleTest, rule_set, group_by: list[str]) -> TestR
         while (pending and pending[0].at <= checkpoint.at) or (people and people[0].at <= checkpoint.at):
             if people and (not pending or people[0].at < pending[0].at):
                 act = people.pop(0)
+                if act.acknowledge is not None and not sim.acknowledge(act.acknowledge, T0 + act.at):
+                    result.problems.append(f"at {_offset(act.at)}: {act.by} cannot acknowledge {act.acknowledge!r}: "
+                                           "no open incident has that title")
                 if act.resolve is not None and not sim.resolve(act.resolve, T0 + act.at, act.by):
                     result.problems.append(f"at {_offset(act.at)}: {act.by} cannot resolve {act.resolve!r}: "
                                            "no open incident has that title")
@@ -108,7 +112,8 @@ def _compare(checkpoint: Checkpoint, sim: Simulation) -> list[str]:
             problems.append(f"{where}: missing incident {expected.title!r}")
             continue
         unmatched.remove(found)
-        problems += [f"{where}: incident {expected.title!r}: {d}" for d in _differences(expected, found, sim)]
+        problems += [f"{where}: incident {expected.title!r}: {d}"
+                     for d in _differences(expected, found, sim, T0 + checkpoint.at)]
     for extra in unmatched:
         problems.append(f"{where}: unexpected incident {extra.title!r} ({extra.status}, {extra.alerts} alert(s))")
     if checkpoint.muted is not None and sim.muted != checkpoint.muted:
@@ -145,8 +150,22 @@ def _compare_problems(where: str, expected: list[ExpectedProblem], sim: Simulati
     return out
 
 
-def _differences(expected: ExpectedIncident, actual: Incident, sim: Simulation) -> list[str]:
+def _sla_stages(incident: Incident, sim: Simulation, now: float) -> dict[str, str]:
+    levels = ServiceLevels.of(sim.rule_set) if sim.rule_set is not None else ServiceLevels()
+    facts = incident_facts(incident.priority, incident.team, incident.rule, incident.group_labels)
+    records = replay_records(levels, facts, incident.group_labels, incident.created_at,
+                             sim.acknowledged.get(incident.id), incident.resolved_at, now)
+    stages = {r.kind: r.stage for r in records}
+    return {kind: stages.get(kind, "none") for kind in ("respond", "resolve")}
+
+
+def _differences(expected: ExpectedIncident, actual: Incident, sim: Simulation, now: float) -> list[str]:
     out = []
+    if expected.sla is not None:
+        stages = _sla_stages(actual, sim, now)
+        for kind, stage in expected.sla.items():
+            if stages[kind] != stage:
+                out.append(f"sla {kind} expected {stage}, got {stages[kind]}")
     symptoms = sim.symptoms_of(actual.id)
     got = {name: getattr(actual, name) for name in _FIELDS}
     got["symptoms"] = len(symptoms)

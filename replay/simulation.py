@@ -50,6 +50,7 @@ class Simulation:
     problem_events: list[tuple[str, str]] = field(default_factory=list)  # (problem.created|linked, problem id)
     # actions the rules would start: (action, incident id, trigger), in order (nothing runs in a simulation)
     actions_started: list[tuple[str, str, str]] = field(default_factory=list)
+    acknowledged: dict[str, float] = field(default_factory=dict)  # incident id -> when a person acknowledged it
 
     def __post_init__(self) -> None:
         self.router = Router(self.rule_set, self.default_group_by)
@@ -92,6 +93,15 @@ class Simulation:
                 if incident is not None and incident.is_open and incident.title == title:
                     self._apply(decide_manual_resolve(state, incident.id, now, who), now)
                     return True
+        return False
+
+    def acknowledge(self, title: str, now: float) -> bool:
+        """A person acknowledges the open incident with this title (the simulation keeps when, for its SLA)."""
+        self.advance(now)
+        for incident in self.incidents():
+            if incident.is_open and incident.title == title:
+                self.acknowledged.setdefault(incident.id, now)
+                return True
         return False
 
     def _apply(self, decision: Decision, now: float) -> None:

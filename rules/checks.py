@@ -1,6 +1,6 @@
 """Whole-set checks of a rule set: what only all files together can tell.
 
-Duplicate names within a section (across files), dangling action and service references, topology cycles,
+Duplicate names within a section (across files), dangling action, service and calendar references, topology cycles,
 an inhibit rule that mutes itself, more than one priority matrix. Each problem names its file and field path;
 ``rules/loader.py`` adds the line.
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from collections.abc import Sequence
 
 from rules.matchers import Matcher
-from rules.schema import NAMED_SECTIONS, RuleFile
+from rules.schema import ALWAYS_CALENDAR, NAMED_SECTIONS, RuleFile
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,22 @@ def check_rule_set(files: Sequence[tuple[str, RuleFile]], incomplete: frozenset[
         problems.append(SetProblem(file, ("priority_matrix",), f"priority_matrix is already defined in {matrices[0]}"))
 
     problems.extend(_check_topology(files, "topology" not in incomplete))
+    problems.extend(_check_calendar_names(files, "calendars" not in incomplete))
+    return problems
+
+
+def _check_calendar_names(files: Sequence[tuple[str, RuleFile]], complete: bool) -> list[SetProblem]:
+    """Every service-level policy's ``calendar`` is defined under ``calendars:`` (or is the built-in 24x7)."""
+    if not complete:
+        return []
+    defined = {c.name for _, f in files for c in f.calendars if c is not None}
+    known = ", ".join([ALWAYS_CALENDAR, *sorted(defined)])
+    problems: list[SetProblem] = []
+    for file, rules in files:
+        for i, policy in enumerate(rules.service_levels):
+            if policy is not None and policy.calendar != ALWAYS_CALENDAR and policy.calendar not in defined:
+                problems.append(SetProblem(file, ("service_levels", i, "calendar"),
+                                           f"unknown calendar {policy.calendar!r}; known calendars: {known}"))
     return problems
 
 

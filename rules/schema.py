@@ -1,7 +1,8 @@
 """The rule language: pydantic models for one rule file (the whole-set checks are in ``rules/checks.py``).
 
 A rule set is a directory of YAML files; each file is a mapping of optional sections (``groups``, ``inhibit``,
-``maintenance``, ``topology``, ``flapping``, ``problems``, ``enrichment``, ``priority_matrix``, ``actions``).
+``maintenance``, ``topology``, ``flapping``, ``problems``, ``enrichment``, ``priority_matrix``, ``actions``,
+``calendars``, ``service_levels``).
 Every model forbids unknown keys and is frozen. Each field validates itself (durations, matchers, label names,
 times, time zones); :func:`rules.checks.check_rule_set` then checks what only the whole set can tell (duplicate names,
 dangling action and service references, topology cycles, an inhibit rule that mutes itself, two priority
@@ -13,6 +14,7 @@ Reference for SREs: ``docs/rules/reference.md``.
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -286,6 +288,111 @@ class MaintenanceWindow(RuleModel):
         return ZoneInfo(self.time_zone)
 
 
+# --- calendars, service levels ------------------------------------------------------------------------------
+
+#: the calendar that is always open; a policy without ``calendar`` counts over it (it needs no definition)
+ALWAYS_CALENDAR = "24x7"
+#: the facts of an incident a service-level policy's matchers may name
+SLA_MATCH_NAMES: tuple[str, ...] = ("priority", "team", "service", "rule")
+SLA_KINDS: tuple[str, ...] = ("respond", "resolve")
+#: warnings at these fractions of a target unless a policy says otherwise; the breach is at 1.0
+DEFAULT_WARNINGS: tuple[float, ...] = (0.5, 0.75)
+
+
+def _holiday(value: object) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise _fail(f"invalid holiday {value!r}: use a date YYYY-MM-DD, e.g. 2026-12-25")
+
+
+class CalendarRule(RuleModel):
+    """Business hours: on ``weekdays`` from ``start`` to ``end`` (local time in ``time_zone``), except on
+    ``holidays`` (local dates). Service-level policies (``calendar:``) and catalog services (``support_hours:``)
+    name one; ``24x7`` is built in."""
+
+    name: Name
+    description: str = ""
+    weekdays: Annotated[tuple[str, ...], BeforeValidator(_weekdays)] = WEEKDAYS[:5]
+    start: Annotated[str, PlainValidator(_clock)] = "09:00"
+    end: Annotated[str, PlainValidator(_clock)] = "17:00"
+    time_zone: Annotated[str, PlainValidator(_time_zone)] = "UTC"
+    holidays: tuple[Annotated[date, PlainValidator(_holiday)], ...] = ()
+
+    @model_validator(mode="after")
+    def _a_day(self) -> CalendarRule:
+        if self.name == ALWAYS_CALENDAR:
+            raise _fail(f"{ALWAYS_CALENDAR!r} is built in (always open): choose another name")
+        if self.start == "24:00" or not self.start < self.end:
+            raise _fail(f"start ({self.start}) must be before end ({self.end}) on the same day")
+        return self
+
+    @property
+    def weekday_numbers(self) -> frozenset[int]:
+        return frozenset(WEEKDAYS.index(d) for d in self.weekdays)
+
+
+class Targets(RuleModel):
+    """How long an incident of one priority may take: to be acknowledged (``respond``), to be resolved."""
+
+    respond: PositiveDuration | None = None
+    resolve: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> Targets:
+        if self.respond is None and self.resolve is None:
+            raise _fail("give respond, resolve or both, e.g. {respond: 5m, resolve: 4h}")
+        if self.respond is not None and self.resolve is not None and self.respond > self.resolve:
+            raise _fail("respond is longer than resolve: an incident is acknowledged before it is resolved")
+        return self
+
+    def of(self, kind: str) -> float | None:
+        target: float | None = getattr(self, kind)
+        return target
+
+
+class PauseConditions(RuleModel):
+    """What stops the clock: a maintenance window the incident is in, people putting it ``on_hold``."""
+
+    maintenance: bool = True
+    on_hold: bool = True
+
+
+def _warnings(value: tuple[float, ...]) -> tuple[float, ...]:
+    if any(not 0 < f < 1 for f in value):
+        raise _fail("each warning is a fraction of the target between 0 and 1 (exclusive), e.g. [0.5, 0.75]")
+    if list(value) != sorted(set(value)):
+        raise _fail("warnings must be increasing and distinct, e.g. [0.5, 0.75]")
+    return value
+
+
+class ServiceLevelPolicy(RuleModel):
+    """Targets per priority for the incidents its matchers (on priority, team, service, rule) select; the first
+    matching policy of the set wins. Reference: ``docs/service-levels.md``."""
+
+    name: Name
+    description: str = ""
+    match: Matchers = ()
+    calendar: Name = ALWAYS_CALENDAR
+    targets: dict[PriorityName, Targets]
+    pause: PauseConditions = PauseConditions()
+    warnings: Annotated[tuple[float, ...], AfterValidator(_warnings)] = DEFAULT_WARNINGS
+
+    @model_validator(mode="after")
+    def _known_facts(self) -> ServiceLevelPolicy:
+        unknown = sorted({m.name for m in self.match} - set(SLA_MATCH_NAMES))
+        if unknown:
+            raise _fail(f"matchers may name {', '.join(SLA_MATCH_NAMES)} (facts of the incident), not "
+                        f"{', '.join(unknown)}")
+        if not self.targets:
+            raise _fail("needs targets for at least one priority, e.g. {P1: {respond: 5m, resolve: 4h}}")
+        return self
+
+
 # --- topology, flapping, problems, enrichment ----------------------------------------------------------------
 
 class Service(RuleModel):
@@ -465,10 +572,13 @@ class RuleFile(RuleModel):
     enrichment: tuple[EnrichmentRule, ...] = ()
     priority_matrix: PriorityMatrix | None = None
     actions: tuple[Action, ...] = ()
+    calendars: tuple[CalendarRule, ...] = ()
+    service_levels: tuple[ServiceLevelPolicy, ...] = ()
 
 
 #: the sections holding lists of named rules
-NAMED_SECTIONS: tuple[str, ...] = ("groups", "inhibit", "maintenance", "flapping", "problems", "enrichment", "actions")
+NAMED_SECTIONS: tuple[str, ...] = ("groups", "inhibit", "maintenance", "flapping", "problems", "enrichment", "actions",
+                                   "calendars", "service_levels")
 
 
 class RuleSet(RuleModel):
@@ -484,6 +594,8 @@ class RuleSet(RuleModel):
     enrichment: tuple[EnrichmentRule, ...] = ()
     priority_matrix: PriorityMatrix = PriorityMatrix.model_validate(ITIL_MATRIX)
     actions: tuple[Action, ...] = ()
+    calendars: tuple[CalendarRule, ...] = ()
+    service_levels: tuple[ServiceLevelPolicy, ...] = ()
 
     @classmethod
     def merge(cls, files: Sequence[tuple[str, RuleFile]]) -> RuleSet:

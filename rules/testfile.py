@@ -66,14 +66,17 @@ class PersonAction(Strict):
 
     at: Seconds
     resolve: str | None = None  # the title of the open incident to resolve
+    acknowledge: str | None = None  # the title of the open incident to acknowledge (its respond SLA is met)
     problem: str | None = None  # the title of the problem to move on ...
     status: Literal["known_error", "resolved"] | None = None  # ... to this status
     by: str = "rule test"
 
     @model_validator(mode="after")
     def _one_thing(self) -> PersonAction:
-        if (self.resolve is None) == (self.problem is None) or (self.problem is None) != (self.status is None):
-            raise ValueError("give either resolve: <incident title>, or problem: <problem title> with status")
+        things = [self.resolve, self.acknowledge, self.problem]
+        if sum(t is not None for t in things) != 1 or (self.problem is None) != (self.status is None):
+            raise ValueError("give one of resolve: <incident title>, acknowledge: <incident title>, or problem: "
+                             "<problem title> with status")
         return self
 
 
@@ -91,6 +94,8 @@ class ExpectedIncident(Strict):
     symptoms: int | None = None  # alerts of other groups attached as symptoms (inhibition, topology)
     symptom_paths: list[str] | None = None  # topology paths of its symptoms, e.g. "checkout > orders-db"
     merged_into: str | None = None  # the title of the incident it merged into (a late cause), "" for none
+    # the stage of each SLA record (docs/service-levels.md): running, warning, breached, met; "none" for no record
+    sla: dict[Literal["respond", "resolve"], Literal["running", "warning", "breached", "met", "none"]] | None = None
 
 
 class ExpectedProblem(Strict):

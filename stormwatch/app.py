@@ -50,6 +50,8 @@ from stormwatch.api.publishing import AlertPublisher
 from stormwatch.auth import Authenticator, parse_tokens
 from stormwatch.config import Settings, redact_url
 from stormwatch.due_loop import DueLoop, correlation_timers
+from stormwatch.sla_timers import SlaScheduling, SlaTimers, current_levels
+from correlation.store.sla import SlaStore
 from stormwatch.errors import AMQP_START_HINT, REDIS_START_HINT, RulesInvalid, ServiceUnavailable
 from stormwatch.fault_hooks import with_fault_hooks
 from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
@@ -152,13 +154,16 @@ class Worker:
         self.pipeline = pipeline = CorrelationPipeline(
             self.store, Router(self.rules.current(), s.group_by, self.incident_defaults,
                                memo_max_bytes=s.memo_max_bytes),
-            AmqpEventPublisher(self.topology.events, CurrentActionIndex(self.rules.current)), self.clock,
+            SlaScheduling(AmqpEventPublisher(self.topology.events, CurrentActionIndex(self.rules.current)),
+                          self.store.due, self.clock), self.clock,
             SilenceStore(self.redis, self.keyspace),
         )
         self.rules.report_rules("rules_loaded")
         firing = TimerFiring(pipeline, on_fired=self._timers_fired)
-        self.timers = DueLoop("correlation", correlation_timers(self.store.due, firing, self.keyspace), self.clock,
-                              s.timer_poll_seconds, self.metrics)
+        sla = SlaTimers(SlaStore(self.redis, self.keyspace, timeline_max=s.timeline_max_entries), self.store.due,
+                        AmqpEventPublisher(self.topology.events), current_levels(self.rules.current), self.metrics)
+        self.timers = DueLoop("correlation", correlation_timers(self.store.due, firing, self.keyspace, sla),
+                              self.clock, s.timer_poll_seconds, self.metrics)
         if s.consume:  # an HTTP-only process correlates nothing
             self.timers.start()
         self.rules.start_watching()
@@ -213,6 +218,7 @@ class Worker:
     async def _start_http(self) -> None:
         s = self.settings
         assert self.redis is not None and self.connection is not None and self.topology is not None
+        assert self.store is not None
         auth = Authenticator(parse_tokens(s.api_tokens), s.ingest_hmac_secret, disabled=s.auth_disabled,
                              clock=self.clock)
         if s.auth_disabled:
@@ -236,7 +242,8 @@ class Worker:
             declared=DeclaredIncidents(self.redis, self.keyspace, timeline_max=s.timeline_max_entries,
                                        matrix=lambda: priority_matrix(self.rules.current()),
                                        default_team=s.default_team),
-            events=AmqpEventPublisher(self.topology.events), silences=SilenceStore(self.redis, self.keyspace),
+            events=SlaScheduling(AmqpEventPublisher(self.topology.events), self.store.due, self.clock),
+            silences=SilenceStore(self.redis, self.keyspace),
             rules=self.rules, max_body_bytes=s.max_body_bytes, label_guard=self.label_guard,
             integrations=parse_integrations(s.pagerduty_routing_keys), metrics_token=s.metrics_token,
             status_page_secret=s.status_page_secret, ticket_webhook_secret=s.ticket_webhook_secret,

@@ -23,17 +23,22 @@ from correlation.core.decision import TIMER_KINDS, parse_timer
 from correlation.store.keyspace import Keyspace
 from kv.due import DueHandler, DueIndex, DueTimers, Legacy, Poll
 from stormwatch.metrics import Metrics
+from stormwatch.sla_timers import SLA_KIND
 
 log = structlog.get_logger("stormwatch")
 
 
-def correlation_timers(index: DueIndex, firing: DueHandler, keys: Keyspace) -> DueTimers:
+def correlation_timers(index: DueIndex, firing: DueHandler, keys: Keyspace, sla: DueHandler | None = None
+                       ) -> DueTimers:
     """Correlation's kinds (``correlation.store.pipeline.TimerFiring``): held resolutions, holds for a cause, flap quiet
-    periods, alert expiry, late causes' merges. An old shard's claims (attempts of claims not completed) move with
+    periods, alert expiry, late causes' merges; and, given its handler, the SLA checkpoints (``sla``,
+    ``stormwatch.sla_timers.SlaTimers``). An old shard's claims (attempts of claims not completed) move with
     its timers, so a timer a worker of the previous version claimed and died on is recovered as it would have been."""
     timers = DueTimers(index)
     for kind in TIMER_KINDS:
         timers.register(kind, firing)
+    if sla is not None:
+        timers.register(SLA_KIND, sla)
     for n, key in enumerate(keys.legacy_timer_shards):  # old shard n shares the slot of the index's shard n
         timers.upgrade_from(Legacy(key, legacy_timer, shard=n, claims=keys.legacy_timer_claims(key)))
     return timers

@@ -52,6 +52,9 @@ class Metrics:
     incidents_resolved: Counter
     incidents_merged: Counter
     incidents_open: Gauge
+    sla_crossings: Counter
+    sla_breaches: Counter
+    sla_at_risk: Gauge
     incidents_by_priority: Counter
     batch_messages: Histogram
     batch_alerts: Histogram
@@ -124,6 +127,15 @@ class Metrics:
             incidents_merged=Counter(
                 "stormwatch_incidents_merged_total",
                 "Incidents merged into a late cause's incident (also counted as resolved).", registry=r),
+            sla_crossings=Counter(
+                "stormwatch_sla_warnings_total", "SLA warnings fired, by record kind (respond, resolve) and priority.",
+                ["kind", "priority"], registry=r),
+            sla_breaches=Counter(
+                "stormwatch_sla_breaches_total", "SLA breaches fired, by record kind, priority and team.",
+                ["kind", "priority", "team"], registry=r),
+            sla_at_risk=Gauge(
+                "stormwatch_sla_at_risk",
+                "Incidents with an SLA record that warned and is neither met nor breached (all workers).", registry=r),
             incidents_open=Gauge(
                 "stormwatch_incidents_open", "Incidents currently open in this namespace (all workers).",
                 registry=r),

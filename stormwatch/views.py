@@ -26,14 +26,66 @@ def timeline_table(entries: list[dict[str, Any]]) -> Table:
     return table
 
 
+def span(seconds: float) -> str:
+    """Seconds for people: ``4m05s``, ``2h10m``, ``3d4h``; negative with a leading ``-``."""
+    sign, left = ("-" if seconds < 0 else ""), int(abs(seconds))
+    days, rest = divmod(left, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{sign}{days}d{hours}h"
+    if hours:
+        return f"{sign}{hours}h{minutes:02d}m"
+    return f"{sign}{minutes}m{secs:02d}s"
+
+
+#: an SLA stage's colour in the CLI (the console uses the same words as classes)
+SLA_COLOURS = {"running": "green", "warning": "yellow", "breached": "red", "met": "dim"}
+
+
+def sla_cell(records: list[dict[str, Any]]) -> str:
+    """The most urgent running SLA record of an incident as rich markup: kind and time left, coloured by stage;
+    ``breached``; ``met``; ``paused``; ``-`` without records."""
+    if not records:
+        return "-"
+    breached = [r for r in records if r["stage"] == "breached"]
+    if breached:
+        return f"[red]{breached[0]['kind']} breached[/red]"
+    running = [r for r in records if r.get("time_left") is not None]
+    if running:
+        first = min(running, key=lambda r: r["time_left"])
+        colour = SLA_COLOURS.get(first["stage"], "green")
+        return f"[{colour}]{first['kind']} {span(first['time_left'])}[/{colour}]"
+    if any(r.get("paused") for r in records):
+        return "[cyan]paused[/cyan]"
+    return "[dim]met[/dim]"
+
+
 def incidents_table(incidents: list[dict[str, Any]], title: str = "incidents") -> Table:
     table = Table(title=title)
-    for col in ("id", "title", "priority", "severity", "status", "team", "alerts", "firing", "occurrences", "created"):
+    for col in ("id", "title", "priority", "severity", "status", "team", "alerts", "firing", "occurrences", "created",
+                "sla"):
         table.add_column(col, justify="right" if col in ("alerts", "firing", "occurrences") else "left")
     for inc in incidents:
         table.add_row(inc["id"], inc["title"], inc["priority"] or "-", inc["severity"], inc["status"],
                       inc["team"] or "-", str(inc["alerts"]), str(inc["firing"]), str(inc["occurrences"]),
-                      ts(inc["created_at"]))
+                      ts(inc["created_at"]), sla_cell(inc.get("sla") or []))
+    return table
+
+
+def sla_table(records: list[dict[str, Any]]) -> Table:
+    """An incident's SLA records, one row each."""
+    table = Table(title="service levels")
+    for col in ("kind", "policy", "priority", "target", "calendar", "started", "paused", "due", "time left", "stage",
+                "met", "breached"):
+        table.add_column(col)
+    for r in records:
+        colour = SLA_COLOURS.get(r["stage"], "green")
+        paused = sum(end - start for start, end in r["pauses"] if end is not None)
+        table.add_row(r["kind"], r["policy"], r["priority"], span(r["target"]), r["calendar"], ts(r["started"]),
+                      ("now; " if r.get("paused") else "") + span(paused), ts(r.get("due")),
+                      "-" if r.get("time_left") is None else span(r["time_left"]),
+                      f"[{colour}]{r['stage']}[/{colour}]", ts(r.get("met_at")), ts(r.get("breached_at")))
     return table
 
 

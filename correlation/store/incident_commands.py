@@ -1,4 +1,4 @@
-"""People's changes to incidents: acknowledge, resolve, reopen, assign, comment, priority.
+"""People's changes to incidents: acknowledge, resolve, reopen, assign, comment, priority, on_hold.
 
 ``decide_command`` is pure (the incident as stored + the command + now in, the change out), like the engine.
 ``IncidentCommands`` applies a change in Redis with ``incident_command.lua``: a compare-and-set on the
@@ -23,14 +23,14 @@ from correlation.core.model import AlertState, Incident, parse_incident_id
 from kv.scripts import Scripts
 
 COMMANDS = ("acknowledge", "resolve", "reopen", "assign", "comment", "priority", "promote", "commander",
-            "communications_lead", "status_update")
+            "communications_lead", "status_update", "on_hold")
 #: major incident roles (issue 21): command -> how the timeline names it
 ROLES = {"commander": "incident commander", "communications_lead": "communications lead"}
 #: a stakeholder update's state, as status pages say it
 UPDATE_STATES = ("investigating", "identified", "monitoring", "resolved")
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 #: hash fields people's commands add beside the engine's (the engine never writes or clears them)
-EXTRA_FIELDS = ("assignee", "acknowledged_by", "acknowledged_at", "resolved_by", "reopened_by")
+EXTRA_FIELDS = ("assignee", "acknowledged_by", "acknowledged_at", "resolved_by", "reopened_by", "on_hold")
 EVENT_TYPES = COMMAND_TYPES  # command -> the type of the event it publishes (the event contract's)
 #: hash fields of declared incidents (``correlation.core.declared``), shown only when set
 DECLARED_FIELDS = ("reporter", "description", "service", "impact", "urgency")
@@ -42,7 +42,7 @@ MAJOR_FIELDS = ("commander", "communications_lead", "update_state")
 class Command:
     kind: str  #: one of COMMANDS
     actor: str  #: who: the API token's name
-    value: str = ""  #: assignee, comment text, or priority
+    value: str = ""  #: assignee, comment text, priority, or the reason for on_hold ("" takes it off hold)
     comment: str = ""  #: an optional note with acknowledge / resolve / reopen
 
 
@@ -162,11 +162,33 @@ def decide_command(
         text = command.value
         entry = {"at": now, "kind": "status_update", "text": text, "by": who, "state": state, "number": number}
         return Change(True, fields | {"updated_at": repr(now)}, entry, "")
+    elif kind == "on_hold":
+        # the SLA clock stops while it holds a reason, where the incident's service-level policy says so
+        if status == "resolved":
+            raise CommandRefused(409, "the incident is resolved; reopen it first")
+        if stored.get("on_hold", "") == command.value:
+            return Change(False)
+        fields = {"on_hold": command.value}
+        text = (f"put on hold by {who}: {command.value}" if command.value else f"taken off hold by {who}")
     else:
         raise CommandRefused(422, f"unknown command {kind!r}")
     fields["updated_at"] = repr(now)
     entry = {"at": now, "kind": EVENT_TYPES[kind].split(".", 1)[1], "text": text, "by": who}
     return Change(True, fields, entry, open_index)
+
+
+async def read_incident(redis: Redis, keys: Keyspace, incident_id: str) -> tuple[int, str, dict[str, str]]:
+    """The group's version, its current incident id and the incident's hash, for a compare-and-set on the group."""
+    gid, _ = parse_incident_id(incident_id)
+    # the version first: whatever is read after it, a change since makes the compare-and-set fail and retry
+    # (a plain pipeline keeps the order on the group's one node; MULTI is not available on Redis Cluster)
+    pipe = redis.pipeline(transaction=False)
+    pipe.hget(keys.group(gid), "v")
+    pipe.hget(keys.group(gid), "inc")
+    pipe.hgetall(keys.incident(incident_id))
+    version, current, raw = await pipe.execute()
+    stored = {k.decode(): v.decode() for k, v in raw.items()}
+    return int(version or 0), (current or b"").decode(), stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,16 +209,7 @@ class IncidentCommands:
         self.scripts = Scripts(redis, "correlation.store", "incident_command")
 
     async def _read(self, incident_id: str) -> tuple[int, str, dict[str, str]]:
-        gid, _ = parse_incident_id(incident_id)
-        # the version first: whatever is read after it, a change since makes the compare-and-set fail and retry
-        # (a plain pipeline keeps the order on the group's one node; MULTI is not available on Redis Cluster)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hget(self.keys.group(gid), "v")
-        pipe.hget(self.keys.group(gid), "inc")
-        pipe.hgetall(self.keys.incident(incident_id))
-        version, current, raw = await pipe.execute()
-        stored = {k.decode(): v.decode() for k, v in raw.items()}
-        return int(version or 0), (current or b"").decode(), stored
+        return await read_incident(self.redis, self.keys, incident_id)
 
     async def _firing(self, incident_id: str) -> int:
         """Members firing now and attached to this incident (a reopen recounts; the group version guards it)."""

@@ -8,6 +8,7 @@ last returned item's (created_at, id), so pages stay stable while new incidents 
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -16,6 +17,7 @@ from redis.asyncio import Redis
 
 from correlation.store.incident_commands import incident_view
 from correlation.store.keyspace import Keyspace
+from correlation.store.sla import sla_stage, sla_view
 from correlation.core.model import AlertState, OPEN_STATUSES, parse_incident_id
 
 CHUNK = 200
@@ -29,10 +31,12 @@ class IncidentFilter:
     rules: frozenset[str] = frozenset()
     since: float | None = None  # created_at >= since
     until: float | None = None  # created_at <= until
+    sla: frozenset[str] = frozenset()  # at_risk, breached (correlation.store.sla.sla_stage); empty: any
 
     def matches(self, doc: dict[str, Any]) -> bool:
         return (
-            (not self.statuses or doc["status"] in self.statuses)
+            (not self.sla or sla_stage(doc.get("sla", [])) in self.sla)
+            and (not self.statuses or doc["status"] in self.statuses)
             and (not self.priorities or doc["priority"] in self.priorities)
             and (not self.teams or doc["team"] in self.teams)
             and (not self.rules or doc["rule"] in self.rules)
@@ -52,14 +56,26 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         raise ValueError("not a cursor returned by this API") from None
 
 
+def with_sla(raw: dict[Any, Any], now: float) -> dict[str, Any]:
+    """The incident's public view with its SLA records (``sla``) and their one-word stage (``sla_stage``)."""
+    doc = incident_view(raw)
+    stored = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+              for k, v in raw.items()}
+    doc["sla"] = sla_view(stored, now)
+    doc["sla_stage"] = sla_stage(doc["sla"])
+    return doc
+
+
 class IncidentQueries:
     def __init__(self, redis: Redis, keyspace: Keyspace) -> None:
         self.redis = redis
         self.keys = keyspace
 
-    async def page(self, filters: IncidentFilter, *, limit: int, cursor: str | None = None
+    async def page(self, filters: IncidentFilter, *, limit: int, cursor: str | None = None, now: float | None = None
                    ) -> tuple[list[dict[str, Any]], str | None]:
-        """Up to ``limit`` incidents, newest first, and the cursor of the next page (None at the end)."""
+        """Up to ``limit`` incidents, newest first, and the cursor of the next page (None at the end); each with
+        its SLA records (``sla``, time left at ``now``, the wall clock by default)."""
+        now = time.time() if now is None else now
         open_only = bool(filters.statuses) and filters.statuses <= OPEN_STATUSES
         index = self.keys.open_incidents if open_only else self.keys.incidents
         high: Any = "+inf" if filters.until is None else filters.until
@@ -88,7 +104,7 @@ class IncidentQueries:
             for raw in await pipe.execute() if ids else []:
                 if not raw:
                     continue
-                doc = incident_view(raw)
+                doc = with_sla(raw, now)
                 if filters.matches(doc):
                     found.append(doc)
                     if len(found) == limit:
@@ -103,7 +119,8 @@ class IncidentQueries:
             return False
         return bool(await self.redis.exists(self.keys.incident(incident_id)))
 
-    async def detail(self, incident_id: str, *, timeline_limit: int = 1000) -> dict[str, Any] | None:
+    async def detail(self, incident_id: str, *, timeline_limit: int = 1000, now: float | None = None
+                     ) -> dict[str, Any] | None:
         """One incident with its member alerts and timeline (newest ``timeline_limit`` entries)."""
         try:
             gid, _ = parse_incident_id(incident_id)
@@ -120,7 +137,7 @@ class IncidentQueries:
         fps = sorted(m.decode() for m in members)
         states = [AlertState.from_json(r) for r in await self.redis.mget([self.keys.alert(gid, f) for f in fps]) if r] \
             if fps else []
-        doc = incident_view(raw)
+        doc = with_sla(raw, time.time() if now is None else now)
         doc["members"] = [s.public() for s in states]
         doc["timeline"] = [orjson.loads(e) for e in timeline]
         return doc

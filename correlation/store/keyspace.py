@@ -38,6 +38,11 @@ after the group write.
     <ns>:due:upgrading               str   lock of the move of <ns>:act:due into the index (60 s, left to expire)
     <ns>:incidents                   zset  incident id -> created_at
     <ns>:incidents:open              zset  open incident id -> created_at
+    <ns>:sla:at_risk                 zset  incident id -> its earliest due: a record warned, not met nor breached
+    <ns>:sla:breached                zset  incident id -> when a record of it breached
+
+An incident's SLA records are fields of its hash (``correlation/store/sla.py``): ``sla`` (JSON list of records),
+``sla_outbox`` (events written with a crossing, cleared once published), ``on_hold`` (people's reason).
 
 Remediation actions (``actions/``; that package reaches these through its ``ActionKeys`` protocol):
 
@@ -197,6 +202,14 @@ class Keyspace:
     @property
     def open_incidents(self) -> str:
         return f"{self.namespace}:incidents:open"
+
+    @property
+    def sla_at_risk(self) -> str:
+        return f"{self.namespace}:sla:at_risk"
+
+    @property
+    def sla_breached(self) -> str:
+        return f"{self.namespace}:sla:breached"
 
     # -- remediation actions (see the module docstring) -------------------------------------------------------
 

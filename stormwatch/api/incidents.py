@@ -13,9 +13,10 @@ from correlation.store.incident_document import incident_document
 from correlation.store.incident_queries import IncidentFilter
 from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, parse_model,
                                    publish_event, query_choices, query_limit, query_set)
-from stormwatch.api.schemas import AssignBody, CommentBody, NoteBody, PriorityBody, Strict
+from stormwatch.api.schemas import AssignBody, CommentBody, HoldBody, NoteBody, PriorityBody, Strict
 
 STATUSES = frozenset({"open", "acknowledged", "resolved"})
+SLA_STAGES = frozenset({"at_risk", "breached", "ok", "none"})
 #: command -> (body model, whether the body may be empty, the model field holding the value)
 COMMAND_BODIES: dict[str, tuple[type[Strict], bool, str]] = {
     "acknowledge": (NoteBody, True, ""),
@@ -24,6 +25,7 @@ COMMAND_BODIES: dict[str, tuple[type[Strict], bool, str]] = {
     "assign": (AssignBody, False, "assignee"),
     "comment": (CommentBody, False, "text"),
     "priority": (PriorityBody, False, "priority"),
+    "on_hold": (HoldBody, False, "reason"),
 }
 
 
@@ -57,7 +59,8 @@ def filters_of(request: Request) -> tuple[IncidentFilter, int, str | None]:
     statuses = query_choices(request, "status", STATUSES)
     limit = query_limit(request, 50, 500)
     flt = IncidentFilter(statuses, query_set(request, "priority"), query_set(request, "team"),
-                         query_set(request, "rule"), _time(request, "since"), _time(request, "until"))
+                         query_set(request, "rule"), _time(request, "since"), _time(request, "until"),
+                         query_choices(request, "sla", SLA_STAGES))
     return flt, limit, request.query_params.get("cursor") or None
 
 

@@ -22,7 +22,7 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
      "application/json", {202: s.PagerDutyAnswer, 400: s.PagerDutyAnswer}),
     ("post", "/api/v1/alerts", "Generic alerts: one, a list, or {alerts: [...]}", "ingest",
      "application/json", {200: s.IngestAnswer, 400: s.IngestAnswer}),
-    ("get", "/api/v1/incidents", "Incidents, newest first; filters status, priority, team, rule, since, until",
+    ("get", "/api/v1/incidents", "Incidents, newest first; filters status, priority, team, rule, since, until, sla",
      "read", None, {200: s.IncidentPage}),
     ("get", "/api/v1/incidents/{id}", "One incident with its alerts, timeline and why", "read", None,
      {200: s.IncidentDetail, 404: s.Error}),
@@ -59,6 +59,8 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
     ("post", "/api/v1/webhooks/tickets/{system}", "A ticketing system's change (rt, servicenow, jira), signed "
      "with X-Stormwatch-Signature: resolved, reassigned, commented applied as people's changes; echoes dropped",
      "", "application/json", {200: None, 401: s.Error, 404: s.Error, 422: s.Error}),
+    ("post", "/api/v1/incidents/{id}/on_hold", "Put on hold with a reason (empty: take it off hold); the SLA clock "
+     "stops where its policy says so", "respond", s.HoldBody, {200: s.CommandAnswer, 404: s.Error, 409: s.Error}),
     ("get", "/api/v1/silences", "Silences (pending, active; expired=true for all)", "read", None,
      {200: s.Silence}),
     ("post", "/api/v1/silences", "Create a silence", "respond", s.SilenceBody, {201: s.Silence, 422: s.Error}),
@@ -202,6 +204,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                 ("status", "open, acknowledged, resolved (comma-separated)"), ("priority", "P1..P5"),
                 ("team", "assignment group"), ("rule", "group rule name"),
                 ("since", "created at or after (epoch seconds or RFC 3339)"), ("until", "created at or before"),
+                ("sla", "at_risk, breached, ok, none (comma-separated): the incident's sla_stage"),
                 ("limit", "1..500, default 50"), ("cursor", "next_cursor of the previous page"))]
         if path == "/api/v1/problems":
             op["parameters"] = [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (

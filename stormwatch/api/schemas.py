@@ -29,6 +29,10 @@ class PriorityBody(Strict):
     priority: Literal["P1", "P2", "P3", "P4", "P5"]
 
 
+class HoldBody(Strict):
+    reason: str = Field(max_length=2000, description="Why it waits (a vendor, a change); empty to take it off hold.")
+
+
 class SilenceBody(Strict):
     matchers: list[str] = Field(min_length=1, description='Alertmanager matchers, e.g. service="orders-db".')
     comment: str = Field(min_length=1, max_length=2000)
@@ -104,6 +108,13 @@ class Incident(BaseModel):
     update_state: str | None = None
     status_updates: int | None = None
     last_update_at: float | None = None
+    on_hold: str | None = Field(default=None, description="why it is on hold; null when not")
+    sla: list[dict[str, Any]] = Field(default=[], description="its SLA records (docs/service-levels.md): kind, "
+                                      "policy, priority, target, calendar, started, pauses, stage, met_at, "
+                                      "breached_at, due, time_left (seconds until due; null when met, breached "
+                                      "or paused), paused")
+    sla_stage: Literal["ok", "at_risk", "breached", "none"] = Field(
+        default="none", description="breached (a record breached), at_risk (one warned), ok, none (no SLA)")
 
 
 class IncidentDetail(Incident):

@@ -20,7 +20,7 @@ from rich.table import Table
 from stormwatch.cli import context
 from stormwatch.cli.backend import answer, api_url, call
 from stormwatch.cli.output import console, err, print_json
-from stormwatch.views import incidents_table, runs_table, timeline_table, ts
+from stormwatch.views import incidents_table, runs_table, sla_table, timeline_table, ts
 
 incidents_app = typer.Typer(no_args_is_help=True, help="Look at incidents.")
 
@@ -97,6 +97,8 @@ def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--jso
                 because += f" (from {sym['merged_from']}, merged)"
             st.add_row(sym["fingerprint"], labels, because, ts(sym["at"]))
         console.print(st)
+    if doc.get("sla"):
+        console.print(sla_table(doc["sla"]))
     if doc.get("actions"):
         console.print(runs_table(doc["actions"], title="action runs"))
     console.print(timeline_table(doc["timeline"]))
@@ -244,6 +246,10 @@ def share(incident_id: str, json_out: bool = JSON) -> None:
         return
     settings = context.settings(log_level="warning")
     console.print(api_url(settings).rstrip("/") + doc["url"], highlight=False, soft_wrap=True)
+def on_hold(incident_id: str, reason: str = typer.Argument(..., help="Why it waits; '' to take it off hold."),
+            json_out: bool = JSON) -> None:
+    """Put an incident on hold with a reason (its SLA clock stops where the policy says so)."""
+    _command(incident_id, "on_hold", {"reason": reason}, json_out)
 
 
 # the change verbs first, then the views: the order ``stormwatch incidents --help`` lists them in
@@ -260,5 +266,6 @@ incidents_app.command("update")(update)
 incidents_app.command("share")(share)
 incidents_app.command("attach")(attach)
 incidents_app.command("detach")(detach)
+incidents_app.command("on-hold")(on_hold)
 incidents_app.command("list")(incidents_list)
 incidents_app.command("show")(incidents_show)

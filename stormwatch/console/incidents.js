@@ -1,5 +1,5 @@
 // Incidents: the live list and one incident's page (alerts, why, symptoms, actions, timeline, and the commands the
-// token's role allows: acknowledge, resolve, reopen, assign, comment, priority).
+// token's role allows: acknowledge, resolve, reopen, assign, comment, priority, on hold).
 
 import { api } from './api.js';
 import { declaredNotice, declareForm } from './declare.js';
@@ -7,6 +7,7 @@ import { majorControls } from './major.js';
 import { onLiveEvent } from './live.js';
 import { badge, h, labels, replace, section, table, time } from './dom.js';
 import { session } from './session.js';
+import { slaCountdown } from './sla.js';
 import { failure, runButton, throttle } from './ui.js';
 
 const PAGE = 200; // incidents per request (the API's limit is 500)
@@ -39,7 +40,7 @@ export function incidentList(main) {
         if (!cursor) break;
       }
       replace(count, `${items.length}${cursor ? '+' : ''} shown`);
-      replace(body, table(['priority', 'status', 'title', 'team', 'firing / alerts', 'assignee', 'created', 'updated'],
+      replace(body, table(['priority', 'status', 'title', 'team', 'firing / alerts', 'assignee', 'created', 'updated', 'sla'],
         items.map(row), 'No incidents. Quiet night.'));
       replace(more, cursor ? h('button', { type: 'button', id: 'incident-more-button',
         onclick: () => { pages += 1; load(); } }, `Show ${PAGE} more`) : null);
@@ -59,7 +60,8 @@ export function incidentList(main) {
     h('td', { class: 'num' }, `${i.firing} / ${i.alerts}`),
     h('td', null, i.assignee || '–'),
     h('td', null, time(i.created_at)),
-    h('td', null, time(i.updated_at)));
+    h('td', null, time(i.updated_at)),
+    h('td', null, slaCountdown(i.sla)));
   }
 
   const reload = throttle(load, 500);
@@ -109,7 +111,7 @@ export function incidentPage(main, id) {
         doc.also_reported_by ? `, also by ${doc.also_reported_by.join(', ')}` : '') : '',
       doc.major ? h('span', { id: 'incident-major' }, ` · MAJOR: commander ${doc.commander || '–'}, communications lead `
         + `${doc.communications_lead || '–'}, ${doc.status_updates} update(s)`) : '',
-      ' · created ', time(doc.created_at), doc.acknowledged_by ? ` · acknowledged by ${doc.acknowledged_by}` : '',
+      ' · created ', time(doc.created_at), ' · SLA ', Object.assign(slaCountdown(doc.sla), { id: 'incident-sla' }), doc.acknowledged_by ? ` · acknowledged by ${doc.acknowledged_by}` : '',
       h('span', { id: 'incident-assignee', 'data-assignee': doc.assignee || '' },
         doc.assignee ? ` · assigned to ${doc.assignee}` : ''));
     replace(left,
@@ -153,6 +155,9 @@ function respondControls(path, notice, reload) {
   const priority = h('select', { id: 'priority-select', 'aria-label': 'priority' },
     h('option', { value: '', disabled: true }, 'none'), ['P1', 'P2', 'P3', 'P4', 'P5'].map((p) => h('option', { value: p }, p)));
   const setPriority = runButton('Set priority', () => send('priority', { priority: priority.value }), notice, { id: 'cmd-priority' });
+  const holdReason = h('input', { id: 'hold-input', size: 24, maxlength: 2000, placeholder: 'why it waits (empty: off hold)',
+    'aria-label': 'on hold reason' });
+  const hold = runButton('On hold', () => send('on_hold', { reason: holdReason.value.trim() }), notice, { id: 'cmd-on_hold' });
   const comment = h('textarea', { id: 'comment-text', rows: 3, maxlength: 10000, placeholder: 'what you found, what you did',
     'aria-label': 'comment' });
   const addComment = runButton('Add comment', () => send('comment', { text: comment.value }, () => { comment.value = ''; }),
@@ -162,6 +167,7 @@ function respondControls(path, notice, reload) {
   const form = h('div', { class: 'respond', id: 'respond' },
     h('label', { for: 'assign-input' }, 'Assignee'), assignee, assign,
     h('label', { for: 'priority-select' }, 'Priority'), priority, setPriority,
+    h('label', { for: 'hold-input' }, 'On hold'), holdReason, hold,
     h('label', { for: 'comment-text' }, 'Comment'), comment, addComment);
 
   function show(doc) {
@@ -172,6 +178,7 @@ function respondControls(path, notice, reload) {
     replace(buttons, next);
     if (document.activeElement !== assignee) assignee.value = doc.assignee || '';
     if (document.activeElement !== priority) priority.value = doc.priority;
+    if (document.activeElement !== holdReason) holdReason.value = doc.on_hold || '';
   }
   return { buttons, form, show };
 }

@@ -175,7 +175,8 @@ async def test_a_worker_dying_after_the_merge_write_leaves_nothing_undone(clean,
         assert await survivor.pipeline.links.symptoms(db.id) == []  # ... but nothing after it
 
         clock.now += 61  # the lease runs out: the survivor claims it again, under the same attempt
-        assert (await survivor.timers.fire_due()).fired == {"merge": 1}
+        # (the same loop fires the incidents' sla timers too, scheduled by their events: docs/service-levels.md)
+        assert (await survivor.timers.fire_due()).fired.get("merge") == 1
         assert metric(survivor, "stormwatch_incidents_merged_total") == 1  # the replayed merge, counted here
         attached = await survivor.pipeline.links.symptoms(db.id)
         assert [(s["labels"]["service"], s["merged_from"]) for s in attached] == [("checkout", checkout.id)]
@@ -189,7 +190,8 @@ async def test_a_worker_dying_after_the_merge_write_leaves_nothing_undone(clean,
         # armed again later (a redelivered follow-up), it is a new attempt: it decides, finds nothing to do
         resolved = metric(survivor, "stormwatch_incidents_resolved_total")
         await survivor.store.due.schedule("merge", member, clock.now, shard=n)
-        assert (await survivor.timers.fire_due()).fired == {"merge": 1}
+        # (the same loop fires the incidents' sla timers too, scheduled by their events: docs/service-levels.md)
+        assert (await survivor.timers.fire_due()).fired.get("merge") == 1
         assert metric(survivor, "stormwatch_incidents_resolved_total") == resolved
         assert metric(survivor, "stormwatch_incidents_merged_total") == 1
         assert await survivor.redis.zscore(shard, member) is None

@@ -57,6 +57,11 @@ RUN = {"run_id": "R-00ff", "incident": "INC-0a1b-3", "action": "restart", "type"
        "decided_by": "ana"}
 
 
+SLA = {"kind": "respond", "policy": "database", "priority": "P2", "target": 300.0, "calendar": "24x7",
+       "started": 100.0, "pauses": [[120.0, 130.0]], "pause_reasons": ["on_hold"], "warnings": [0.5, 0.75],
+       "warned": 0, "stage": "running", "met_at": None, "breached_at": None, "due": 410.0}
+
+
 def every_builder() -> list[dict[str, Any]]:
     stored = {k: str(v) for k, v in incident().items() if v is not None and not isinstance(v, dict)}
     stored |= {"group_labels": json.dumps({"alertname": "Disk"}), "why": "{}", "status": "acknowledged",
@@ -82,6 +87,9 @@ def every_builder() -> list[dict[str, Any]]:
         builders.incident_escalated("INC-0a1b-3:escalated:1", "restart failed", 180.0, incident(priority="P1")),
         builders.incident_change("m2:g:1", "incident.merged", "merged into INC-0c0d-1", 190.0,
                                  incident(status="resolved", resolved_at=190.0, merged_into="INC-0c0d-1")),
+        builders.incident_sla(incident(), SLA | {"warned": 1, "stage": "warning"}, "warning", 0.5, 250.0, 250.5),
+        builders.incident_sla(incident(), SLA | {"warned": 3, "stage": "breached", "breached_at": 400.5}, "breached",
+                              1.0, 400.0, 400.5),
         builders.problem_correlated(problem(), "created", "INC-0a1b-3", "opened: 1 incident(s)", 20.0),
         builders.problem_correlated(problem(), "linked", "INC-0a1b-4", "incident INC-0a1b-4 linked", 21.0),
         builders.problem_linked(problem(), "INC-0a1b-5", "unlink", "ana", 22.0),

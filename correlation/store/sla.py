@@ -1,0 +1,212 @@
+"""An incident's SLA records in Redis: kept in its hash (field ``sla``, JSON), moved under the group's compare-and-set.
+
+``SlaStore.update`` reads the incident, opens its records the first time (the first matching policy,
+``correlation.core.service_levels``), reconciles them with the incident's state (acknowledged, resolved, reopened,
+priority, on hold), fires the checkpoints due at ``now``, and writes the result with ``incident_command.lua``: the
+compare-and-set on the group's version every write of the group makes. So of two workers firing the same
+checkpoint, or a breach racing an acknowledgement, exactly one write wins and the other reads again and decides
+on it (a met record crosses nothing; a breached record stays breached when acknowledged late).
+
+A crossing's event is written with it, in the same compare-and-set, to the incident's outbox (field
+``sla_outbox``), and the timeline gets an entry. The caller publishes the outbox and then clears it
+(:meth:`SlaStore.clear_outbox`, only if it still holds what was published); a worker that dies in between leaves
+it to the first update of the incident at least ``OUTBOX_GRACE`` (the due-time lease) after it was written, which
+returns it again (its events have stable ids): never lost, and not published twice by two live workers. The
+engine never writes these fields (``Incident.to_hash`` has none of them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from correlation.core.service_levels import (BREACHED, IncidentClock, ServiceLevels, SlaRecord, fire,
+                                             incident_facts, open_records, reconcile, select_policy)
+from correlation.store.incident_commands import incident_view, read_incident
+from correlation.store.keyspace import Keyspace
+from correlation.core.model import parse_incident_id
+from events.builders import incident_sla
+from kv.scripts import Scripts
+
+SLA_FIELD = "sla"
+OUTBOX_FIELD = "sla_outbox"
+#: the hash field people's ``on_hold`` command sets (the reason; empty when released)
+ON_HOLD_FIELD = "on_hold"
+#: seconds after which events left in an outbox are published again by the next update (the due-time service's
+#: lease: a publisher still holding its timer is still publishing)
+OUTBOX_GRACE = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class SlaUpdate:
+    """What an update found and did: the records after it, the events to publish (this update's crossings and any
+    an earlier publisher left in the outbox), and when the due-time service must look at the incident next."""
+
+    incident: dict[str, Any]
+    records: tuple[SlaRecord, ...]
+    events: tuple[dict[str, Any], ...] = ()
+    next_check: float | None = None
+    outbox: str = ""  # the outbox as written (what clear_outbox compares)
+    crossings: tuple[tuple[str, str, str], ...] = field(default=())  # (stage, kind, priority) of this update
+
+
+def records_of(stored: dict[str, str]) -> tuple[SlaRecord, ...] | None:
+    """The records in an incident hash; None when they were never opened."""
+    raw = stored.get(SLA_FIELD)
+    if raw is None:
+        return None
+    return tuple(SlaRecord.from_json(r) for r in orjson.loads(raw))
+
+
+def _clock(stored: dict[str, str]) -> IncidentClock:
+    def number(name: str) -> float | None:
+        value = stored.get(name, "")
+        return float(value) if value else None
+    return IncidentClock(status=stored["status"], priority=stored.get("priority", ""),
+                         acknowledged_at=number("acknowledged_at"), resolved_at=number("resolved_at"),
+                         on_hold=stored.get(ON_HOLD_FIELD, ""))
+
+
+def _dump(records: tuple[SlaRecord, ...], dues: list[float | None]) -> str:
+    """The records with the due time each had when written (calendar, pauses and maintenance windows applied):
+    what a countdown reads without the rule set."""
+    return orjson.dumps([r.to_json() | {"due": due} for r, due in zip(records, dues, strict=True)]).decode()
+
+
+def sla_view(stored: dict[str, str], now: float) -> list[dict[str, Any]]:
+    """The records as the API and the CLI show them: each with ``due`` (as last written) and ``time_left``, the
+    wall-clock seconds until it (negative when overdue; null when met, breached or paused)."""
+    raw = stored.get(SLA_FIELD)
+    out: list[dict[str, Any]] = []
+    for item in orjson.loads(raw) if raw else []:
+        record = SlaRecord.from_json(item)
+        due = item.get("due")
+        running = due is not None and not record.finished and not record.paused
+        out.append(record.to_json() | {"due": due, "time_left": (due - now) if running else None,
+                                       "paused": record.paused})
+    return out
+
+
+def sla_stage(view: list[dict[str, Any]]) -> str:
+    """The incident's SLA as one word: ``breached`` (any record), ``at_risk`` (one warned and running), ``ok``, or
+    ``none`` (no records)."""
+    if not view:
+        return "none"
+    if any(r["stage"] == BREACHED for r in view):
+        return "breached"
+    if any(r["stage"] == "warning" and r["met_at"] is None for r in view):
+        return "at_risk"
+    return "ok"
+
+
+class SlaStore:
+    def __init__(self, redis: Redis, keyspace: Keyspace, *, timeline_max: int, max_attempts: int = 20,
+                 outbox_grace: float = OUTBOX_GRACE) -> None:
+        self.outbox_grace = outbox_grace
+        self.redis = redis
+        self.keys = keyspace
+        self.timeline_max = timeline_max
+        self.max_attempts = max_attempts
+        self.scripts = Scripts(redis, "correlation.store", "incident_command", "sla_outbox_clear")
+
+    async def update(self, incident_id: str, levels: ServiceLevels, now: float) -> SlaUpdate | None:
+        """Open, reconcile and fire the incident's records at ``now``; None when there is no such incident."""
+        gid, _ = parse_incident_id(incident_id)
+        for _ in range(self.max_attempts):
+            version, _current, stored = await read_incident(self.redis, self.keys, incident_id)
+            if not stored:
+                return None
+            labels: dict[str, str] = orjson.loads(stored.get("group_labels") or "{}")
+            before = records_of(stored)
+            if before is None:
+                policy = select_policy(levels.policies, incident_facts(
+                    stored.get("priority", ""), stored.get("team", ""), stored.get("rule", ""), labels))
+                opened = () if policy is None else open_records(policy, stored.get("priority", ""),
+                                                                float(stored["created_at"]))
+            else:
+                opened = before
+                policy = levels.policy(before[0].policy) if before else None
+            records = reconcile(opened, _clock(stored), policy, now)
+            view = incident_view(stored)
+            events: list[dict[str, Any]] = []
+            entries: list[bytes] = []
+            crossings: list[tuple[str, str, str]] = []
+            fired: list[SlaRecord] = []
+            for record in records:
+                calendar = levels.calendar(record.calendar)
+                extra = levels.pauses(record, labels, now)
+                record, crossing = fire(record, calendar, now, extra)
+                fired.append(record)
+                if crossing is not None:
+                    doc = record.public(calendar, now, extra)
+                    sla = {k: doc[k] for k in (*record.to_json(), "due")}
+                    event = incident_sla(view, sla, crossing.stage, crossing.fraction, crossing.at, now)
+                    events.append(event)
+                    crossings.append((crossing.stage, record.kind, record.priority))
+                    entries.append(orjson.dumps({"at": now, "kind": f"sla_{crossing.stage}",
+                                                 "text": event["reason"], "by": "stormwatch"}))
+            records = tuple(fired)
+            box: dict[str, Any] = (orjson.loads(stored[OUTBOX_FIELD]) if stored.get(OUTBOX_FIELD)
+                                   else {"at": now, "events": []})
+            # events another writer left: its publisher is presumed dead once they are older than the grace (until
+            # then it may be publishing them right now, and a second copy is not wanted)
+            pending: list[dict[str, Any]] = box["events"] if now - float(box["at"]) >= self.outbox_grace else []
+            outbox = (orjson.dumps({"at": now, "events": box["events"] + events}).decode() if events
+                      else stored.get(OUTBOX_FIELD, ""))
+            next_check = min((t for r in records if (t := r.next_check(levels.calendar(r.calendar),
+                                                                         levels.pauses(r, labels, now)))
+                              is not None), default=None)
+            dues = [r.due(levels.calendar(r.calendar), levels.pauses(r, labels, now)) for r in records]
+            stored_dues = [item.get("due") for item in orjson.loads(stored[SLA_FIELD])] if before is not None else []
+            if before is not None and records == before and not events and dues == stored_dues:
+                if pending:  # republished now: due again later
+                    next_check = min(now + self.outbox_grace, next_check or now + self.outbox_grace)
+                return SlaUpdate(view, records, tuple(pending), next_check, outbox)
+            fields = [SLA_FIELD, _dump(records, dues)] + ([OUTBOX_FIELD, outbox] if events else [])
+            keys = [self.keys.group(gid), self.keys.incident(incident_id), self.keys.incident_timeline(incident_id)]
+            args = [version, self.timeline_max, len(fields), *fields, *entries]
+            (result,) = await self.scripts.run_many("incident_command", [(keys, args)])
+            status = result[0].decode()
+            if status == "conflict":
+                continue
+            if status == "missing":
+                return None
+            await self._index(incident_id, records, levels)
+            return SlaUpdate(view, records, tuple(pending + events), next_check, outbox, tuple(crossings))
+        raise RuntimeError(f"the SLA of {incident_id} kept conflicting after {self.max_attempts} attempts")
+
+    async def _index(self, incident_id: str, records: tuple[SlaRecord, ...], levels: ServiceLevels) -> None:
+        """The at-risk and breached indexes agree with the records (idempotent ZADD/ZREM, after the write)."""
+        pipe = self.redis.pipeline(transaction=False)
+        if at_risk(records):
+            dues = [r.due(levels.calendar(r.calendar)) for r in records if r.warned and r.met_at is None]
+            pipe.zadd(self.keys.sla_at_risk, {incident_id: min((d for d in dues if d is not None), default=0.0)})
+        else:
+            pipe.zrem(self.keys.sla_at_risk, incident_id)
+        breached = [r.breached_at for r in records if r.breached_at is not None]
+        if breached:
+            pipe.zadd(self.keys.sla_breached, {incident_id: min(breached)})
+        await pipe.execute()
+
+    async def count_at_risk(self) -> int:
+        return int(await self.redis.zcard(self.keys.sla_at_risk))
+
+    async def clear_outbox(self, incident_id: str, outbox: str) -> bool:
+        """Forget the published events, only if no crossing was written since they were read."""
+        if not outbox:
+            return False
+        (cleared,) = await self.scripts.run_many(
+            "sla_outbox_clear", [([self.keys.incident(incident_id)], [outbox])])
+        return bool(cleared)
+
+    async def records(self, incident_id: str) -> tuple[SlaRecord, ...]:
+        raw = await self.redis.hget(self.keys.incident(incident_id), SLA_FIELD)
+        return () if raw is None else tuple(SlaRecord.from_json(r) for r in orjson.loads(raw))
+
+
+def at_risk(records: tuple[SlaRecord, ...]) -> bool:
+    """A record warned and neither met nor breached yet."""
+    return any(r.warned > 0 and r.stage != BREACHED and r.met_at is None for r in records)
