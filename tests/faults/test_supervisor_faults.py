@@ -74,7 +74,10 @@ async def test_kill_a_process_of_serve_processes_2(scenario: Scenario):
     # SIGHUP reaches every process (each reloads its rules); SIGTERM stops them all, then the supervisor
     before = await reloads_applied(supervisor)
     supervisor.process.send_signal(signal.SIGHUP)
-    await eventually(lambda: _reloads_at_least(supervisor, before + 2), timeout=30, what="both processes reload")
+    try:
+        await eventually(lambda: _reloads_at_least(supervisor, before + 2), timeout=30, what="both processes reload")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{supervisor.output()[-4000:]}") from None
     live = children(pid)
     assert await supervisor.terminate() == 0
     assert not any(_is_running(p) for p in live), "every worker process exited"
