@@ -212,10 +212,19 @@ cmd_test() {
     exit "$rc"
 }
 
-cmd_bench_http() {  # wrk and Alertmanager are needed by the HTTP benchmark only, never by the tests
+bench_tools() {  # wrk and Alertmanager are needed by the benchmarks against Alertmanager only, never by the tests
     command -v wrk >/dev/null 2>&1 && command -v prometheus-alertmanager >/dev/null 2>&1 \
         || apt_install wrk prometheus-alertmanager || die "could not install wrk and prometheus-alertmanager"
+}
+
+cmd_bench_http() {
+    bench_tools
     cmd_run bench-http "$@"
+}
+
+cmd_bench() {  # `bench --against alertmanager` needs them too
+    [[ " $* " == *" --against "* || " $* " == *" --against="* ]] && bench_tools
+    cmd_run bench "$@"
 }
 
 cmd_run() {  # demo | bench | bench-http | serve
@@ -231,7 +240,8 @@ case $sub in
     venv)     cmd_venv ;;
     lint)     cmd_lint ;;
     test)     cmd_test "$@" ;;
-    demo|bench|serve) cmd_run "$sub" "$@" ;;
+    demo|serve) cmd_run "$sub" "$@" ;;
+    bench)      cmd_bench "$@" ;;
     bench-http) cmd_bench_http "$@" ;;
     *) die "usage: deploy/dev.sh {services|tools|venv|lint|demo|test|bench|bench-http|serve} [args...]" ;;
 esac

@@ -392,13 +392,15 @@ class Worker:
 async def serve(settings: Settings) -> None:
     """Run a worker until SIGTERM or SIGINT."""
     worker = Worker(settings)
+    loop = asyncio.get_running_loop()
+    # before the start: a SIGHUP while starting (`serve --processes` forwards one to a process it just restarted)
+    # must not end the process, which SIGHUP's default action would; the start loads the rules afresh anyway
+    loop.add_signal_handler(signal.SIGHUP, worker.rules.reload_rules)
     await worker.start()
     tune_gc(settings)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, worker.rules.reload_rules)
     await stop.wait()
     log.info("worker_stopping")
     await worker.stop()

@@ -8,11 +8,13 @@ anything else is ``other``), so a sender cannot add series (docs/security.md, "I
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
 
 #: ``Alert.source`` of the built-in formats (ingest/formats): always a label value of their own
 BUILTIN_SOURCES = frozenset({"generic", "alertmanager", "prometheus", "pagerduty", "grafana"})
@@ -25,6 +27,23 @@ BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 #: the AMQP operations ``stormwatch_amqp_errors_total`` counts: publish (incident events), ack, reject, process
 #: (a batch cancelled by a dropped connection), cancel (the consumer at shutdown)
 AMQP_OPERATIONS = ("publish", "ack", "reject", "process", "cancel")
+
+
+def live_gauge(name: str, documentation: str, labelnames: Sequence[str] = (), *,
+               registry: CollectorRegistry) -> Gauge:
+    """A gauge; in multiprocess mode (``serve --processes``) one series per living process, labelled ``pid``."""
+    return Gauge(name, documentation, labelnames, registry=registry, multiprocess_mode="liveall")
+
+
+def exposition(registry: CollectorRegistry) -> CollectorRegistry:
+    """What /metrics exports: ``registry``, or under ``serve --processes`` (prometheus-client's multiprocess mode,
+    ``PROMETHEUS_MULTIPROC_DIR`` set by the supervisor) the samples of every process from that directory."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return registry
+    merged = CollectorRegistry()
+    MultiProcessCollector(merged, path=directory)
+    return merged
 
 
 class SourceLabel:
@@ -133,10 +152,10 @@ class Metrics:
             sla_breaches=Counter(
                 "stormwatch_sla_breaches_total", "SLA breaches fired, by record kind, priority and team.",
                 ["kind", "priority", "team"], registry=r),
-            sla_at_risk=Gauge(
+            sla_at_risk=live_gauge(
                 "stormwatch_sla_at_risk",
                 "Incidents with an SLA record that warned and is neither met nor breached (all workers).", registry=r),
-            incidents_open=Gauge(
+            incidents_open=live_gauge(
                 "stormwatch_incidents_open", "Incidents currently open in this namespace (all workers).",
                 registry=r),
             incidents_by_priority=Counter(
@@ -177,19 +196,19 @@ class Metrics:
             crashes=Counter(
                 "stormwatch_processing_crashes_total", "Unexpected errors while processing (requeued).",
                 registry=r),
-            ready=Gauge("stormwatch_ready", "1 when the worker can process alerts.", registry=r),
-            batch_stalled_seconds=Gauge(
+            ready=live_gauge("stormwatch_ready", "1 when the worker can process alerts.", registry=r),
+            batch_stalled_seconds=live_gauge(
                 "stormwatch_batch_stalled_seconds",
                 "Seconds the batch in hand has gone without progress (0 when none; a store outage's retries are "
                 "progress). Past STORMWATCH_STALLED_BATCH_SECONDS, /healthz answers 503.", registry=r),
             rules_reloads=Counter(
                 "stormwatch_rules_reloads_total", "Rule-set reloads, by outcome (applied, refused).", ["outcome"],
                 registry=r),
-            group_rules=Gauge("stormwatch_group_rules", "Group rules in the running rule set.", registry=r),
-            rules_loaded=Gauge(
+            group_rules=live_gauge("stormwatch_group_rules", "Group rules in the running rule set.", registry=r),
+            rules_loaded=live_gauge(
                 "stormwatch_rules_loaded", "Rules in the running rule set, by kind (group; cause: inhibit rules and "
                 "topology services; problem; action).", ["kind"], registry=r),
-            actions_mode=Gauge(
+            actions_mode=live_gauge(
                 "stormwatch_actions_mode", "1 for the running rule set's action mode (none, live, shadow, dry-run), "
                 "0 for the others.", ["mode"], registry=r),
             alerts_correlated=Counter(
@@ -225,7 +244,7 @@ class Metrics:
                 "stormwatch_http_timeouts_total",
                 "Connections cut because the request's headers or body did not arrive in time, by phase.",
                 ["phase"], registry=r),
-            http_connections_open=Gauge(
+            http_connections_open=live_gauge(
                 "stormwatch_http_connections_open", "HTTP connections open on this process.", registry=r),
             http_connections_refused=Counter(
                 "stormwatch_http_connections_refused_total",

@@ -34,10 +34,12 @@ from stormwatch.api.rules import rule_routes
 from stormwatch.api.silences import silence_routes
 from stormwatch.api.stream import stream_routes
 from stormwatch.api.whoami import whoami_routes
+from stormwatch.metrics import exposition
 
 
 def ops_routes(services: ApiServices, registry: CollectorRegistry) -> list[BaseRoute]:
     token = hashlib.sha256(services.metrics_token.encode()).digest() if services.metrics_token else None
+    exported = exposition(registry)  # every process's samples under `serve --processes`
 
     async def metrics(request: Request) -> Response:
         if token is not None:  # STORMWATCH_METRICS_TOKEN: its own bearer token, compared in constant time
@@ -47,7 +49,7 @@ def ops_routes(services: ApiServices, registry: CollectorRegistry) -> list[BaseR
                 refuse(services, request, "metrics_token")
                 return PlainTextResponse("send Authorization: Bearer <STORMWATCH_METRICS_TOKEN>\n", 401,
                                          headers={"WWW-Authenticate": "Bearer"})
-        return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return Response(generate_latest(exported), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(request: Request) -> Response:
         checks = services.liveness() if services.liveness is not None else {}

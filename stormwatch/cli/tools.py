@@ -7,6 +7,7 @@ import typer
 
 from stormwatch.cli import context
 from stormwatch.cli.output import console, err
+from stormwatch.config import Settings
 
 
 def demo(
@@ -36,6 +37,12 @@ def bench(
     actions: int = typer.Option(0, help="Measure action start latency instead: N triggers under a steady load."),
     rate: float = typer.Option(1000.0, help="With --actions: load in single-alert messages per second."),
     separate: bool = typer.Option(False, help="With --actions: the action runner in its own process."),
+    against: str | None = typer.Option(
+        None, help="alertmanager: the same bodies end to end through `serve --processes` and into Alertmanager's "
+                   "POST /api/v2/alerts (wrk), ratio printed."),
+    processes: str = typer.Option("auto", help="With --against: serve --processes (auto: one per core)."),
+    rounds: int = typer.Option(2, min=1, help="With --against: rounds per side, alternating which goes first."),
+    seconds: int = typer.Option(10, min=1, help="With --against: wrk's duration per Alertmanager round."),
 ) -> None:
     """Measure end-to-end throughput and latency against the bare broker ceiling, side by side."""
     from stormwatch.runtime import tune_gc
@@ -43,6 +50,9 @@ def bench(
 
     # the example rules unless chosen: the figures so far were measured with them
     settings = context.examples_unless_chosen(context.settings(log_level="warning"))
+    if against is not None:
+        bench_against(settings, against, alerts, batch, groups, processes, rounds, seconds, json_out)
+        return
     tune_gc(settings)  # as `stormwatch serve` runs (the bare ceiling, in this process too, gets the same)
     if actions:
         from stormwatch.tools.bench_actions import run_actions_bench
@@ -64,6 +74,31 @@ def bench(
                                     rule_counts=counts))
         return
     context.run(run_bench(settings, console, alerts=alerts, sizes=sizes, groups=groups, as_json=json_out))
+
+
+def bench_against(settings: Settings, against: str, alerts: int, batch: str, groups: int, processes: str,
+                  rounds: int, seconds: int, json_out: bool) -> None:
+    """``bench --against alertmanager`` (stormwatch.tools.bench_against); the last --batch size per message."""
+    from stormwatch.supervisor import process_count
+    from stormwatch.tools.bench_against import run_against_alertmanager
+    from stormwatch.tools.bench_http import BenchUnavailable
+
+    if against != "alertmanager":
+        err.print(f"--against knows only alertmanager (got {against!r})")
+        raise typer.Exit(2)
+    try:
+        count = process_count(processes)
+    except ValueError as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from None
+    size = [int(x) for x in batch.split(",") if x.strip()][-1]
+    try:
+        context.run(run_against_alertmanager(settings, console, alerts=alerts, per_message=size, groups=groups,
+                                             processes=count, rounds=rounds, seconds=seconds,
+                                             as_json=json_out))
+    except BenchUnavailable as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
 
 
 def bench_http(

@@ -34,7 +34,7 @@ from rich.table import Table
 from stormwatch.config import Settings
 from stormwatch.namespace import delete_namespace
 
-LUA = Path(__file__).resolve().parents[1] / "deploy" / "wrk-post.lua"
+LUA = Path(__file__).resolve().parents[2] / "deploy" / "wrk-post.lua"  # stormwatch/tools/ -> the checkout
 AM_CONFIG = 'route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n'
 TOKEN = "bench-" + uuid.uuid4().hex  # lives only for this run
 
@@ -49,7 +49,8 @@ class Round:
     requests_per_s: float
     p50_ms: float
     p99_ms: float
-    non_2xx: int
+    non_2xx: int  # answers that were not 2xx, plus socket errors
+    socket_errors: int = 0  # of which connect, read, write errors and timeouts (wrk's 2 s)
 
 
 @dataclass
@@ -91,7 +92,8 @@ def _tool(*names: str) -> str:
         if path:
             return path
     raise BenchUnavailable(f"{names[0]} is not installed: apt-get install wrk prometheus-alertmanager "
-                           "(or `make bench-http`, which installs them)")
+                           "(or `make bench-http` / `bash deploy/dev.sh bench --against alertmanager`, which "
+                           "install them)")
 
 
 async def _wait_ready(url: str, process: asyncio.subprocess.Process, log: Path, timeout: float = 30) -> None:
@@ -110,8 +112,10 @@ async def _wait_ready(url: str, process: asyncio.subprocess.Process, log: Path, 
     raise BenchUnavailable(f"{url} not ready after {timeout}s:\n{log.read_text()[-2000:]}")  # noqa: ASYNC240
 
 
-async def _wrk(wrk: str, url: str, body: Path, token: str, threads: int, connections: int, seconds: int) -> Round:
-    env = os.environ | {"BODY": str(body), "TOKEN": token}
+async def _wrk(wrk: str, url: str, body: Path, token: str, threads: int, connections: int, seconds: int,
+               *, lines: bool = False) -> Round:
+    """One wrk run posting ``body`` (``lines``: one body per line of the file, in turn)."""
+    env = os.environ | {"BODY": str(body), "TOKEN": token} | ({"BODIES": "1"} if lines else {})
     proc = await asyncio.create_subprocess_exec(
         wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(LUA), url,
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
@@ -120,8 +124,8 @@ async def _wrk(wrk: str, url: str, body: Path, token: str, threads: int, connect
     if rps is None:
         raise BenchUnavailable(f"wrk output not understood:\n{out}")
     non_2xx = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", out))
-    non_2xx += sum(int(x) for x in re.findall(r"errors: (\d+)", out))
-    return Round("", float(rps.group(1)), _ms(out, "50%"), _ms(out, "99%"), non_2xx)
+    socket_errors = sum(int(x) for x in re.findall(r"errors: (\d+)", out))
+    return Round("", float(rps.group(1)), _ms(out, "50%"), _ms(out, "99%"), non_2xx + socket_errors, socket_errors)
 
 
 def _ms(out: str, pct: str) -> float:

@@ -147,8 +147,8 @@ async def _usage(redis: Any, keys: list[Any]) -> int:
     return sum(v or 0 for v in await pipe.execute())
 
 
-async def _one(settings: Settings, bodies: list[bytes], alerts: int, distinct: int, workers: int,
-               console: Console) -> WorkersResult:
+async def fill_queue(settings: Settings, bodies: list[bytes]) -> None:
+    """The namespace's topology declared and its alerts queue filled with ``bodies`` (broker-confirmed)."""
     connection = await aio_pika.connect(settings.amqp_url)
     try:
         channel = await connection.channel(publisher_confirms=True)
@@ -157,6 +157,18 @@ async def _one(settings: Settings, bodies: list[bytes], alerts: int, distinct: i
             await publish_many(topology.alerts, bodies[start:start + 1000], routing_key="bench")
     finally:
         await connection.close()
+
+
+def steady_rate(samples: list[tuple[float, float]], alerts: int) -> float:
+    """Alerts per second between 10% and 90% of ``alerts`` stored (start-up and the tail not counted)."""
+    t10 = next(t for t, n in samples if n >= 0.1 * alerts)
+    t90 = next(t for t, n in samples if n >= 0.9 * alerts)
+    return 0.8 * alerts / (t90 - t10) if t90 > t10 else float("nan")
+
+
+async def _one(settings: Settings, bodies: list[bytes], alerts: int, distinct: int, workers: int,
+               console: Console) -> WorkersResult:
+    await fill_queue(settings, bodies)
     ports = [_free_port() for _ in range(workers)]
     procs = []
     for port in ports:
@@ -189,9 +201,7 @@ async def _one(settings: Settings, bodies: list[bytes], alerts: int, distinct: i
         else:
             raise RuntimeError("the workers did not drain the queue within 30 minutes")
         memory = await _redis_bytes(settings)  # before the latency phase adds its idempotency markers
-        t10 = next(t for t, n in samples if n >= 0.1 * alerts)
-        t90 = next(t for t, n in samples if n >= 0.9 * alerts)
-        rate = 0.8 * alerts / (t90 - t10) if t90 > t10 else float("nan")
+        rate = steady_rate(samples, alerts)
         pace, p50, p99 = await _latency_phase(settings, bodies, alerts, rate, ports, console)
     finally:
         for proc in procs:

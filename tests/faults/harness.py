@@ -127,7 +127,8 @@ class Scenario:
 
     # -- workers -----------------------------------------------------------------------------------------
 
-    async def start_worker(self, **env: str) -> Serve:
+    async def start_worker(self, *args: str, **env: str) -> Serve:
+        """A ``stormwatch serve`` (with ``args``, e.g. ``--processes 2``) in the scenario's namespace."""
         n = len(self.workers)
         base = {
             "STORMWATCH_RULES": str(self.rules), "STORMWATCH_RULES_POLL_SECONDS": "0",
@@ -136,7 +137,7 @@ class Scenario:
             "STORMWATCH_ACTIONS_POLL_SECONDS": "0.2", "STORMWATCH_ACTIONS_FLEET_MAX": "0",
             "STORMWATCH_TIMER_POLL_SECONDS": "0.5", "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
         }
-        worker = Serve(self.settings, self.directory / f"worker-{n}.log", **(base | env))
+        worker = Serve(self.settings, self.directory / f"worker-{n}.log", args=args, **(base | env))
         await worker.start()
         self.workers.append(worker)
         return worker

@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import aio_pika
@@ -37,8 +38,9 @@ TOTAL = GROUPS * INSTANCES * REPEATS  # 2,000 single-alert messages
 class Serve:
     """One ``stormwatch serve`` subprocess with its output in a file."""
 
-    def __init__(self, settings: Settings, log: Path, **env: str) -> None:
+    def __init__(self, settings: Settings, log: Path, *, args: Sequence[str] = (), **env: str) -> None:
         self.settings = settings
+        self.args = tuple(args)  # after ``serve``
         self.log = log
         self.port = free_port()
         self.env = os.environ | {
@@ -56,7 +58,7 @@ class Serve:
         assert STORMWATCH, "the stormwatch console script is not installed next to the interpreter"
         with self.log.open("wb") as out:
             self.process = await asyncio.create_subprocess_exec(
-                STORMWATCH, "serve", env=self.env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
+                STORMWATCH, "serve", *self.args, env=self.env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
             )
         return self
 

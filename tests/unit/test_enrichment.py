@@ -60,3 +60,19 @@ def test_what_is_added_is_remembered_per_label_set_whatever_the_annotations_say(
     assert [a.annotations["runbook_url"] for a in seen] == ["https://runbooks/pg"] * 2 + ["https://runbooks/own"]
     assert all(a.labels is labels for a in seen)  # no rule adds a label: the alert's own mapping is kept
     assert len(enrich._memo) == 1
+
+
+def test_one_fingerprint_with_other_labels_is_enriched_by_its_own_labels(tmp_path):
+    """The memo is looked up by fingerprint but a hit needs equal labels: a sender-keyed fingerprint (PagerDuty's
+    dedup key) may arrive with other labels, and each label set gets its own additions, alternately too."""
+    enrich = _enricher(tmp_path, [
+        {"name": "owners", "lookup": {"from_label": "service", "table": {
+            "orders-db": {"labels": {"team": "dba"}}, "checkout": {"labels": {"team": "payments"}}}}},
+    ])
+
+    def keyed(service: str) -> Alert:
+        return Alert(labels={"service": service}, status="firing", starts_at=1.0, received_at=1.0,
+                     fingerprint="dedup-key-1", source="pagerduty", annotations={})
+
+    teams = [enrich(keyed(s)).labels.get("team") for s in ("orders-db", "checkout", "orders-db", "other")]
+    assert teams == ["dba", "payments", "dba", None]
