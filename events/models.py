@@ -44,6 +44,9 @@ class IncidentDoc(BaseModel):
     resolve_at: float | None = Field(description="auto_resolve after_hold: when it resolves unless an alert fires")
     flapping: int = Field(description="members flapping now")
     symptoms: int = Field(description="alerts of other groups attached as symptoms")
+    service: str = Field("", description="the service its first alert is bound to (docs/services.md)")
+    binding: str = Field("", description="what bound it: binding:<rule> or label:<label name>")
+    business_services: list[str] = Field([], description="business services it affects (impact roll-up)")
     assignee: str | None = Field(None, description="people's commands only, like the four below")
     acknowledged_by: str | None = None
     acknowledged_at: float | None = None

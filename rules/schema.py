@@ -49,6 +49,12 @@ def _label_name(value: object) -> str:
 
 
 LabelName = Annotated[str, PlainValidator(_label_name)]
+
+
+def _web_link(value: object) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"https?://[^\s]+", value):
+        raise _fail(f"invalid link {value!r}: use an http:// or https:// URL")
+    return value
 #: a rule, action or service name, e.g. ``database-outage``
 Name = Annotated[str, PlainValidator(_name)]
 
@@ -283,8 +289,49 @@ class MaintenanceWindow(RuleModel):
 
 # --- topology, flapping, problems, enrichment ----------------------------------------------------------------
 
+class ServiceLinks(RuleModel):
+    """Where people go for a service: its runbook, dashboard and source repository (http or https URLs)."""
+
+    runbook: Annotated[str, PlainValidator(_web_link)] = ""
+    dashboard: Annotated[str, PlainValidator(_web_link)] = ""
+    repository: Annotated[str, PlainValidator(_web_link)] = ""
+
+
 class Service(RuleModel):
+    """A catalog entry (``docs/services.md``): ``depends_on`` is the one dependency graph; the rest describes it.
+    ``owner`` names a team of ``topology.teams``, ``business_services`` names entries of
+    ``topology.business_services``, ``support_hours`` a calendar (checked when the rule set has ``calendars``)."""
+
     depends_on: tuple[Name, ...] = ()
+    description: str = ""
+    owner: Name | None = None
+    tier: Annotated[int, Field(ge=1, le=4)] | None = None
+    business_services: tuple[Name, ...] = ()
+    links: ServiceLinks = ServiceLinks()
+    support_hours: Name | None = None
+
+
+class Team(RuleModel):
+    """An owner team; it becomes the assignment group of its services' incidents whose group rule names none."""
+
+    description: str = ""
+    contact: str = ""
+
+
+class BusinessService(RuleModel):
+    """What the business sees (``checkout``, ``payouts``): supported by catalog services."""
+
+    description: str = ""
+    owner: Name | None = None
+
+
+class ServiceBinding(RuleModel):
+    """Binds the alerts its matchers match to ``service``; binding rules are tried in order, first match wins,
+    before the service label."""
+
+    name: Name
+    match: RequiredMatchers
+    service: Name
 
 
 def _none_as_empty(value: object) -> object:
@@ -300,6 +347,14 @@ class Topology(RuleModel):
     recovery_grace: Duration = RECOVERY_GRACE  # how long a recovered dependency still explains its dependants
     services: Annotated[dict[Name, Annotated[Service, BeforeValidator(_none_as_empty)]],
                         BeforeValidator(_none_as_empty)] = {}
+    # the catalog around the graph (docs/services.md)
+    teams: Annotated[dict[Name, Annotated[Team, BeforeValidator(_none_as_empty)]],
+                     BeforeValidator(_none_as_empty)] = {}
+    business_services: Annotated[dict[Name, Annotated[BusinessService, BeforeValidator(_none_as_empty)]],
+                                 BeforeValidator(_none_as_empty)] = {}
+    bindings: tuple[ServiceBinding, ...] = ()
+    # tier -> ITIL impact, for incidents whose group rule gives no priority (rule, then tier, then the default)
+    tier_impact: dict[Annotated[int, Field(ge=1, le=4)], Level] = {}
 
 
 class FlappingRule(RuleModel):
@@ -481,7 +536,11 @@ class RuleSet(RuleModel):
             merged["topology"] = Topology.model_construct(
                 service_label=topologies[0].service_label,
                 hold=max(t.hold for t in topologies),
-                services={name: svc for t in topologies for name, svc in t.services.items()})
+                services={name: svc for t in topologies for name, svc in t.services.items()},
+                teams={name: team for t in topologies for name, team in t.teams.items()},
+                business_services={name: b for t in topologies for name, b in t.business_services.items()},
+                bindings=tuple(b for t in topologies for b in t.bindings),
+                tier_impact={tier: level for t in reversed(topologies) for tier, level in t.tier_impact.items()})
         matrices = [f.priority_matrix for _, f in files if f.priority_matrix is not None]
         if matrices:
             merged["priority_matrix"] = matrices[0]

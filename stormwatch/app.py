@@ -15,6 +15,7 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 from redis.asyncio import Redis
 
+from correlation.core.catalog import Catalog
 from correlation.core.routing import IncidentDefaults, Router
 from correlation.store.silences import SilenceStore
 from correlation.store.keyspace import Keyspace
@@ -215,7 +216,7 @@ class Worker:
             client_address=ClientAddress(s.http_trusted_proxies),
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             actions=ActionState(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
-            stream=self.stream, console=True,
+            stream=self.stream, console=True, catalog=self.catalog,
         )
         host, port = s.http_address
         limits = HttpLimits(header_timeout=s.http_header_timeout_seconds, body_timeout=s.http_body_timeout_seconds,
@@ -241,6 +242,13 @@ class Worker:
             if self.pipeline is not None:
                 self.pipeline.router = router
         return swap
+
+    def catalog(self) -> Catalog:
+        """The running rule set's service catalog (the pipeline's router carries it)."""
+        if self.pipeline is not None:
+            return self.pipeline.router.catalog
+        rule_set = self.rules.current()
+        return Catalog(rule_set.topology if rule_set is not None else None)
 
     def rules_summary(self) -> dict[str, Any]:
         return self.rules.rules_summary()

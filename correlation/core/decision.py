@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
+from correlation.core.catalog import Bound
 from correlation.core.causes import Cause
 from correlation.core.model import AlertState, Incident, parse_incident_id
 
@@ -16,6 +17,7 @@ HoldOf = Callable[[Mapping[str, str]], float]
 FeedsOf = Callable[[Mapping[str, str]], Sequence[str]]
 FlapRuleOf = Callable[[Mapping[str, str]], Any]  # -> rules.schema.FlappingRule | None
 ProblemsOf = Callable[[Mapping[str, str]], Sequence[tuple[str, dict[str, str]]]]
+ServiceOf = Callable[[Mapping[str, str]], "Bound | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,7 @@ class Context:
     flap_rule: FlapRuleOf | None = None
     problems: ProblemsOf | None = None  # recurrence problem rules an incident's first alert falls under
     team: str = ""  # the team of an incident whose rule names none and whose first alert has no team label
+    service: ServiceOf | None = None  # the catalog's binding of an incident's first alert (catalog.Catalog.bind)
 
 
 @dataclass(slots=True)

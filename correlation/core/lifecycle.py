@@ -102,6 +102,7 @@ class DecisionBuilder:
         state.seq += 1
         route = state.route
         rule = route.rule if route else DEFAULT_RULE
+        bound = self.ctx.service(alert.labels) if self.ctx.service is not None else None
         incident = Incident(
             id=incident_id(state.group_id, state.seq),
             title=_title(state.group_labels, rule),
@@ -112,7 +113,9 @@ class DecisionBuilder:
             created_at=now,
             updated_at=now,
             rule=rule,
-            team=(route.team if route and route.team else "") or alert.labels.get("team", "") or self.ctx.team,
+            # the rule's team, else the owner of the alert's service, else the alert's team label, else the default
+            team=((route.team if route and route.team else "") or (bound.owner if bound else "")
+                  or alert.labels.get("team", "") or self.ctx.team),
             why={
                 "rule": rule,
                 "matchers": list(route.matchers) if route else [],
@@ -120,6 +123,9 @@ class DecisionBuilder:
                 "group_labels": dict(state.group_labels),
             },
         )
+        if bound is not None:
+            incident.service, incident.binding = bound.service, bound.binding
+            incident.business_services = list(bound.business_services)
         state.incident = incident
         self.decision.opened.append(incident.id)
         self.note(incident, "created", f"opened by {describe(alert.labels)}", now, alert.fingerprint)

@@ -127,6 +127,11 @@ class Incident:
     # alerts of other groups attached as symptoms: counted by the store's symptom script, never written back
     # from here (so a decision cannot overwrite the count)
     symptoms: int = 0
+    # the service catalog (correlation/core/catalog.py): the service its first alert is bound to, the binding
+    # that chose it ("binding:<rule>" or "label:<label>"), and the business services it affects
+    service: str = ""
+    binding: str = ""
+    business_services: list[str] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -152,6 +157,9 @@ class Incident:
             "why": orjson.dumps(self.why).decode(),
             "resolve_at": "" if self.resolve_at is None else repr(self.resolve_at),
             "flapping": str(self.flapping),
+            "service": self.service,
+            "binding": self.binding,
+            "business_services": orjson.dumps(self.business_services).decode(),
         }
 
     @classmethod
@@ -178,6 +186,9 @@ class Incident:
             resolve_at=float(d["resolve_at"]) if d.get("resolve_at") else None,
             flapping=int(d.get("flapping") or 0),
             symptoms=int(d.get("symptoms") or 0),
+            service=d.get("service", ""),
+            binding=d.get("binding", ""),
+            business_services=orjson.loads(d["business_services"]) if d.get("business_services") else [],
         )
 
     def public(self) -> dict[str, Any]:
@@ -185,6 +196,7 @@ class Incident:
         doc = {name: getattr(self, name) for name in _INCIDENT_FIELDS}
         doc["group_labels"] = dict(self.group_labels)
         doc["why"] = dict(self.why)
+        doc["business_services"] = list(self.business_services)
         return doc
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from collections.abc import Mapping, Sequence
 
+from correlation.core.catalog import Catalog
 from correlation.core.causes import CauseRules, Causes
 from correlation.core.decision import Context, MutedBy
 from correlation.core.enrichment import Enricher
@@ -36,6 +37,7 @@ from rules.schema import (
     MaintenanceWindow,
     ProblemRule,
     RuleSet,
+    SEVERITY_IMPACT_URGENCY,
     Threshold,
 )
 
@@ -104,6 +106,7 @@ class Router:
         self.maintenance: tuple[MaintenanceWindow, ...] = rule_set.maintenance if rule_set is not None else ()
         self.enrich = Enricher(rule_set.enrichment if rule_set is not None else (), memo_max_bytes=memo_max_bytes)
         self.causes = CauseRules.from_rule_set(rule_set, memo_max_bytes=memo_max_bytes)
+        self.catalog = Catalog(rule_set.topology if rule_set is not None else None, memo_max_bytes=memo_max_bytes)
         self.flapping: tuple[FlappingRule, ...] = rule_set.flapping if rule_set is not None else ()
         self.recurrence: tuple[ProblemRule, ...] = tuple(
             p for p in (rule_set.problems if rule_set is not None else ()) if p.recurrence is not None)
@@ -182,8 +185,12 @@ class Router:
 
     def priority(self, route: Route, labels: Mapping[str, str]) -> str:
         """ITIL priority of one alert under its route: impact x urgency through the rule set's matrix; a route
-        without a priority (the default route too) takes the default for the alert's severity."""
+        without a priority (the default route too) takes the impact its service's tier sets
+        (``topology.tier_impact``) with the urgency of the alert's severity, else the default for its severity."""
         if route.impact is None and route.urgency is None:
+            tier_impact = self.catalog.tier_level(labels) if self.catalog.tier_impact else None
+            if tier_impact is not None:
+                return self._matrix[tier_impact][SEVERITY_IMPACT_URGENCY[normalise_severity(labels.get("severity"))][1]]
             return self.defaults.priority(labels)
         impact = _level(route.impact, labels)
         urgency = _level(route.urgency, labels)
@@ -226,6 +233,7 @@ class Router:
             flap_rule=self.flap_rule if self.flapping else None,
             problems=self.problems if self.recurrence else None,
             team=self.defaults.team,
+            service=self.catalog.bind,
         )
 
     def _group(self, route: Route, labels: Mapping[str, str]) -> Group:

@@ -26,6 +26,7 @@ from stormwatch.api.ingest import ingest_routes
 from stormwatch.api.openapi import openapi_document
 from stormwatch.api.problems import problem_routes
 from stormwatch.api.rules import rule_routes
+from stormwatch.api.services import service_routes
 from stormwatch.api.silences import silence_routes
 from stormwatch.api.stream import stream_routes
 from stormwatch.api.whoami import whoami_routes
@@ -87,6 +88,8 @@ def build_app(services: ApiServices, *, registry: CollectorRegistry | None = Non
         routes += whoami_routes(services)
     if services.silences is not None:
         routes += silence_routes(services)
+    if services.catalog is not None and services.queries is not None:
+        routes += service_routes(services)
     if services.rules is not None:
         routes += rule_routes(services)
     if services.links is not None:

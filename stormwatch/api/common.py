@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from actions.run_record import ActionRun
+from correlation.core.catalog import Catalog
 from correlation.store.incident_commands import IncidentCommands
 from correlation.store.incident_queries import IncidentQueries
 from correlation.store.links import Links
@@ -93,6 +94,7 @@ class ApiServices:
     client_address: ClientAddress = field(default_factory=ClientAddress)
     label_guard: LabelGuard | None = None  # ingest: label limits (alerts over them refused naming the field) + memo
     metrics_token: str = ""  # GET /metrics needs it as a bearer token when set
+    catalog: Callable[[], Catalog] | None = None  # the running rule set's service catalog (services routes)
 
 
 async def publish_event(services: ApiServices, event: dict[str, Any], subject: str) -> bool:

@@ -54,6 +54,12 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
      "respond", s.NoteBody, {200: s.ProblemAnswer, 404: s.Error, 409: s.Error}),
     ("post", "/api/v1/problems/{id}/resolve", "Resolve (the signature's next recurrence opens a new problem)",
      "respond", s.NoteBody, {200: s.ProblemAnswer, 404: s.Error}),
+    ("get", "/api/v1/services", "The service catalog, each service with its health and open incidents", "read",
+     None, {200: s.ServiceList}),
+    ("get", "/api/v1/services/{name}", "One service: owner, tier, links, dependencies both ways, open incidents, "
+     "health", "read", None, {200: s.Service, 404: s.Error}),
+    ("get", "/api/v1/business-services", "Business services with their health and the services supporting them",
+     "read", None, {200: s.BusinessServiceList}),
     ("get", "/api/v1/actions", "Action runs, newest first; filters incident, state", "read", None,
      {200: s.ActionRunList}),
     ("get", "/api/v1/actions/{run}", "One action run: inputs (secrets masked), outcome, output, attempts", "read",
@@ -80,7 +86,7 @@ MODELS: list[type[BaseModel]] = [
     s.Error, s.IngestAnswer, s.PagerDutyAnswer, s.Incident, s.IncidentDetail, s.IncidentPage, s.CommandAnswer,
     s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody, s.PriorityBody, s.SilenceBody,
     s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage, s.ProblemAnswer, s.LinkBody,
-    s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami]
+    s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami, s.Service, s.ServiceList, s.BusinessServiceList]
 
 
 def _ref(model: Any) -> dict[str, Any]:
@@ -103,7 +109,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             op["responses"]["429"] = {"description": "too many failed authentications from this client address "
                                       "(reason: too_many_failures; see Retry-After)",
                                       "content": {"application/json": {"schema": _ref(s.Error)}}}
-        for name in ("id", "run"):
+        for name in ("id", "run", "name"):
             if "{" + name + "}" in path:
                 op["parameters"] = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
         if path == "/api/v1/incidents":

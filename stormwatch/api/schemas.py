@@ -84,6 +84,9 @@ class Incident(BaseModel):
     firing: int
     occurrences: int
     why: dict[str, Any]
+    service: str = Field("", description="the service its first alert is bound to (docs/services.md)")
+    binding: str = Field("", description="what bound it: binding:<rule> or label:<label name>")
+    business_services: list[str] = Field([], description="business services it affects (impact roll-up)")
     assignee: str | None
     acknowledged_by: str | None
     acknowledged_at: float | None
@@ -97,6 +100,54 @@ class IncidentDetail(Incident):
     symptoms: list[dict[str, Any]] = Field(default=[], description="alerts of other groups it explains: labels, "
                                                                     "kind (topology|inhibition), path, rule, at")
     actions: list[dict[str, Any]] = Field(default=[], description="its action runs, newest first (up to 50)")
+
+
+class ServiceIncident(BaseModel):
+    id: str
+    title: str
+    status: str
+    priority: str
+    team: str
+    service: str
+    binding: str
+    business_services: list[str]
+    created_at: float
+
+
+class Service(BaseModel):
+    name: str
+    known: bool = Field(description="false: named by alerts (their service label) but not in the catalog")
+    description: str
+    owner: str = Field(description="owner team (topology.teams)")
+    tier: int | None = Field(description="1 (most critical) .. 4")
+    business_services: list[str] = Field(description="business services it supports directly")
+    affects: list[str] = Field(description="business services an incident on it affects (its own and its "
+                                           "dependants')")
+    links: dict[str, str] = Field(description="runbook, dashboard, repository")
+    support_hours: str = Field(description="a calendar name")
+    depends_on: list[str]
+    dependants: list[str]
+    health: Literal["operational", "degraded", "outage"]
+    open_incidents: list[ServiceIncident]
+
+
+class ServiceList(BaseModel):
+    items: list[Service]
+    truncated: bool = Field(description="health read from the newest 5000 open incidents only")
+
+
+class BusinessService(BaseModel):
+    name: str
+    description: str
+    owner: str
+    services: list[str] = Field(description="catalog services supporting it directly")
+    health: Literal["operational", "degraded", "outage"]
+    open_incidents: list[ServiceIncident]
+
+
+class BusinessServiceList(BaseModel):
+    items: list[BusinessService]
+    truncated: bool
 
 
 class IncidentPage(BaseModel):

@@ -52,6 +52,9 @@ class Backend(Protocol):
     def action_runs(self, incident: str | None, problem: str | None, limit: int) -> list[dict[str, Any]]: ...
     def action_run(self, run_id: str) -> dict[str, Any]: ...
     def decide(self, run_id: str, decision: str, by: str | None) -> dict[str, Any]: ...
+    def services(self) -> dict[str, Any]: ...
+    def service(self, name: str) -> dict[str, Any]: ...
+    def business_services(self) -> dict[str, Any]: ...
 
 
 def uses_api(settings: Settings) -> bool:
@@ -173,6 +176,15 @@ class ApiBackend:
     def decide(self, run_id: str, decision: str, by: str | None) -> dict[str, Any]:
         verb = "approve" if decision == "approved" else "reject"
         return self._ask("POST", f"/api/v1/actions/{_seg(run_id)}/{verb}", {}, f"{verb} {run_id}")["run"]
+
+    def services(self) -> dict[str, Any]:
+        return self._ask("GET", "/api/v1/services", None, "services")
+
+    def service(self, name: str) -> dict[str, Any]:
+        return self._ask("GET", f"/api/v1/services/{_seg(name)}", None, name)
+
+    def business_services(self) -> dict[str, Any]:
+        return self._ask("GET", "/api/v1/business-services", None, "business services")
 
 
 # --- straight to Redis ----------------------------------------------------------------------------------------------
@@ -304,6 +316,38 @@ class RedisBackend:
         # the event the API publishes
         context.run(publish_events(self.settings, [action_decided(run_id, decision, run_doc, who, time.time())]))
         return run_doc
+
+    def _catalog_view(self, build: Callable[[Any, list[dict[str, Any]], bool], Any]) -> Any:
+        """``build(catalog, open incidents, truncated)`` over STORMWATCH_RULES' catalog and the open incidents."""
+        from correlation.core.catalog import Catalog
+        from correlation.store.incident_queries import IncidentQueries
+        from correlation.store.service_document import open_incidents
+        from stormwatch.rules_source import load_rules
+
+        rule_set = load_rules(self.settings.rules)
+        catalog = Catalog(rule_set.topology if rule_set is not None else None)
+
+        async def run(store: Any) -> Any:
+            incidents, truncated = await open_incidents(IncidentQueries(store.redis, store.keys))
+            return build(catalog, incidents, truncated)
+
+        return self._with(run)
+
+    def services(self) -> dict[str, Any]:
+        from correlation.store.service_document import services_overview
+
+        return self._catalog_view(services_overview)
+
+    def service(self, name: str) -> dict[str, Any]:
+        from correlation.store.service_document import service_detail
+
+        return _found(self._catalog_view(lambda catalog, incidents, _: service_detail(catalog, name, incidents)),
+                      f"no service {name!r} in the catalog or on an open incident")
+
+    def business_services(self) -> dict[str, Any]:
+        from correlation.store.service_document import business_overview
+
+        return self._catalog_view(business_overview)
 
 
 def _silences(store: Any) -> Any:

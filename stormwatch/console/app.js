@@ -5,6 +5,7 @@ import { h, replace } from './dom.js';
 import { clearListeners, emit } from './live.js';
 import { incidentList, incidentPage } from './incidents.js';
 import { problemList, problemPage } from './problems.js';
+import { serviceList, servicePage } from './services.js';
 import { silencesPage } from './silences.js';
 import { refusal, session } from './session.js';
 
@@ -57,6 +58,7 @@ function route() {
     incidents: () => (id ? incidentPage(main, id) : incidentList(main)),
     problems: () => (id ? problemPage(main, id) : problemList(main)),
     silences: () => silencesPage(main),
+    services: () => (id ? servicePage(main, id) : serviceList(main)),
   }[section] || (() => incidentList(main));
   view();
 }

@@ -97,7 +97,10 @@ export function incidentPage(main, id) {
     replace(meta, status(doc.status), ' · ', doc.id, ' · severity ', doc.severity, ' · team ', doc.team || '–',
       ' · created ', time(doc.created_at), doc.acknowledged_by ? ` · acknowledged by ${doc.acknowledged_by}` : '',
       h('span', { id: 'incident-assignee', 'data-assignee': doc.assignee || '' },
-        doc.assignee ? ` · assigned to ${doc.assignee}` : ''));
+        doc.assignee ? ` · assigned to ${doc.assignee}` : ''),
+      doc.service ? h('span', { id: 'incident-service', title: doc.binding },
+        ' · service ', h('a', { href: `#/services/${encodeURIComponent(doc.service)}` }, doc.service),
+        (doc.business_services || []).length ? ` · affects ${doc.business_services.join(', ')}` : '') : '');
     replace(left,
       section(`Alerts (${doc.firing} firing of ${doc.alerts})`, alerts(doc.members)),
       section(`Symptoms (${doc.symptoms.length})`, symptoms(doc.symptoms)),
