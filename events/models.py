@@ -19,6 +19,26 @@ from events.types import ActionType, IncidentType, ProblemType, RulesType, Silen
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class ChangeLinkDoc(BaseModel):
+    """A change linked to an incident as a probable cause (``docs/changes.md``), best first."""
+
+    model_config = _STRICT
+
+    id: str
+    service: str
+    summary: str
+    kind: Literal["deploy", "config", "infrastructure", "feature-flag"]
+    at: float = Field(description="when the change happened")
+    environment: str
+    source: str
+    links: list[dict[str, str]]
+    relation: Literal["same_service", "dependency", "symptom"] = Field(
+        description="the incident's own service, something it depends on, or a service of its symptoms")
+    distance: int = Field(description="dependency distance from the incident's service (0: the same service)")
+    reason: str = Field(description="why it is linked, in words")
+    window: str = Field("", description="the change window it happened in, if any")
+
+
 class IncidentDoc(BaseModel):
     """An incident as the API shows it (``correlation.core.model.Incident.public()``); the people's fields appear on the
     events of people's commands (``incident.acknowledged`` and the rest)."""
@@ -47,6 +67,8 @@ class IncidentDoc(BaseModel):
     service: str = Field("", description="the service its first alert is bound to (docs/services.md)")
     binding: str = Field("", description="what bound it: binding:<rule> or label:<label name>")
     business_services: list[str] = Field([], description="business services it affects (impact roll-up)")
+    changes: list[ChangeLinkDoc] | None = Field(None, description="probable causes: changes linked to it, best "
+                                                               "first (docs/changes.md); absent when none")
     assignee: str | None = Field(None, description="people's commands only, like the four below")
     acknowledged_by: str | None = None
     acknowledged_at: float | None = None

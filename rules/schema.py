@@ -202,6 +202,8 @@ class GroupRule(RuleModel):
     # that repeat firing alerts and may stop without a resolve (Prometheus, scripts, heartbeats)
     resolve_timeout: PositiveDuration | None = None
     actions: tuple[ActionTriggerItem, ...] = ()  # a name, or {action, on: [...], min_priority} (action_schema.py)
+    # how far back before its incident opened changes are linked as probable causes (docs/changes.md; default 2h)
+    change_lookback: PositiveDuration | None = None
 
 
 # --- inhibition, maintenance ---------------------------------------------------------------------------------

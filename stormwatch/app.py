@@ -19,6 +19,7 @@ from correlation.core.catalog import Catalog
 from correlation.core.routing import IncidentDefaults, Router
 from correlation.store.silences import SilenceStore
 from correlation.store.keyspace import Keyspace
+from correlation.store.changes import ChangeRetention, ChangeStore
 from correlation.store.pipeline import CorrelationPipeline, Delivery, TimerFiring
 from correlation.store.store import IncidentStore
 from events.amqp import AmqpEventPublisher
@@ -49,6 +50,7 @@ from stormwatch.rules_holder import RuleHolder
 from stormwatch.rules_source import load_rules, rules_directory
 from stormwatch.rules_source import rules_signature as _rules_signature
 from stormwatch.runtime import tune_gc
+from stormwatch.changes_service import ChangesService
 from stormwatch.services import close_connections, connect_services
 from stormwatch.worker_observer import BatchHook, WorkerObserver, is_retryable
 
@@ -101,6 +103,7 @@ class Worker:
         self.timers: TimerFiring | None = None
         self.recorder: Recorder | None = None
         self.actions: ActionsService | None = None  # when STORMWATCH_ACTIONS_ENABLED
+        self.changes: ChangesService | None = None  # change events: intake, consumer, store
 
     async def connect(self) -> None:
         s = self.settings
@@ -132,12 +135,20 @@ class Worker:
             await self.connect()
         assert self.topology is not None and self.store is not None and self.redis is not None
         s = self.settings
+        change_store = ChangeStore(self.redis, self.keyspace,
+                                   ChangeRetention(s.change_retention_seconds, s.changes_per_service),
+                                   timeline_max=s.timeline_max_entries)
+        event_publisher = AmqpEventPublisher(self.topology.events, CurrentActionIndex(self.rules.current))
         self.pipeline = pipeline = CorrelationPipeline(
             self.store, Router(self.rules.current(), s.group_by, self.incident_defaults,
                                memo_max_bytes=s.memo_max_bytes),
-            AmqpEventPublisher(self.topology.events, CurrentActionIndex(self.rules.current)), self.clock,
-            SilenceStore(self.redis, self.keyspace),
+            event_publisher, self.clock, SilenceStore(self.redis, self.keyspace), change_store,
         )
+        assert self.connection is not None
+        self.changes = ChangesService(self.connection, self.names, change_store, event_publisher, self.catalog,
+                                      self.clock, self.metrics, delivery_limit=s.delivery_limit,
+                                      max_bytes=s.max_body_bytes)
+        await self.changes.start(consume=s.consume)
         self.rules.report_rules("rules_loaded")
         self.timers = TimerFiring(pipeline)
         if s.consume:  # an HTTP-only process correlates nothing
@@ -216,7 +227,7 @@ class Worker:
             client_address=ClientAddress(s.http_trusted_proxies),
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             actions=ActionState(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
-            stream=self.stream, console=True, catalog=self.catalog,
+            stream=self.stream, console=True, catalog=self.catalog, changes=self.changes,
         )
         host, port = s.http_address
         limits = HttpLimits(header_timeout=s.http_header_timeout_seconds, body_timeout=s.http_body_timeout_seconds,
@@ -248,7 +259,7 @@ class Worker:
         if self.pipeline is not None:
             return self.pipeline.router.catalog
         rule_set = self.rules.current()
-        return Catalog(rule_set.topology if rule_set is not None else None)
+        return Catalog.from_rule_set(rule_set)
 
     def rules_summary(self) -> dict[str, Any]:
         return self.rules.rules_summary()
@@ -319,6 +330,8 @@ class Worker:
             self._watchdog.cancel()
         if self.consumer is not None:
             await self.consumer.stop()
+        if self.changes is not None:
+            await self.changes.stop()
         if self.actions is not None:
             await self.actions.stop()
         if self.stream is not None:

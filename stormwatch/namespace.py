@@ -7,6 +7,7 @@ import aio_pika
 from actions.topology import ActionNames, delete_actions
 from correlation.store.keyspace import Keyspace
 from correlation.store.store import IncidentStore
+from ingest.changes import delete_changes
 from ingest.topology import Names, delete
 from stormwatch.config import Settings
 from stormwatch.redis_client import redis_client
@@ -21,6 +22,7 @@ async def delete_namespace(settings: Settings) -> None:
     connection = await aio_pika.connect(settings.amqp_url)
     try:
         await delete_actions(await connection.channel(), ActionNames(settings.namespace))
+        await delete_changes(await connection.channel(), Names(settings.namespace))
         await delete(await connection.channel(), Names(settings.namespace))
     finally:
         await connection.close()

@@ -21,7 +21,7 @@ from typing import Literal
 
 from rules.matchers import matches_all
 from rules.memo import MEMO_MAX_BYTES, BoundedMemo
-from rules.schema import Topology
+from rules.schema import RuleSet, Topology
 
 OPERATIONAL, DEGRADED, OUTAGE = "operational", "degraded", "outage"
 #: the priorities that put a service in outage (any other open incident degrades it)
@@ -52,8 +52,11 @@ def health_of(priorities: Iterable[str]) -> str:
 class Catalog:
     """One rule set's catalog: built once per rule set (the router carries it), swapped whole on reload."""
 
-    def __init__(self, topology: Topology | None = None, *, memo_max_bytes: int = MEMO_MAX_BYTES) -> None:
+    def __init__(self, topology: Topology | None = None, *, memo_max_bytes: int = MEMO_MAX_BYTES,
+                 lookbacks: Mapping[str, float] | None = None) -> None:
+        """``lookbacks``: group rule -> its ``change_lookback`` (rules that set one)."""
         self.topology = topology if topology is not None else Topology()
+        self.lookbacks: Mapping[str, float] = lookbacks or {}
         self.label = self.topology.service_label
         self.services = self.topology.services
         self.bindings = self.topology.bindings
@@ -66,6 +69,17 @@ class Catalog:
         # False: nothing binds these labels
         self._memo: BoundedMemo[frozenset[tuple[str, str]], Bound | Literal[False]] = BoundedMemo(
             max_bytes=memo_max_bytes)
+
+    @classmethod
+    def from_rule_set(cls, rule_set: RuleSet | None, *, memo_max_bytes: int = MEMO_MAX_BYTES) -> Catalog:
+        if rule_set is None:
+            return cls(memo_max_bytes=memo_max_bytes)
+        return cls(rule_set.topology, memo_max_bytes=memo_max_bytes,
+                   lookbacks={g.name: g.change_lookback for g in rule_set.groups if g.change_lookback is not None})
+
+    def lookback(self, rule: str, default: float) -> float:
+        """How far back before an incident of ``rule`` opened its changes are looked for."""
+        return self.lookbacks.get(rule, default)
 
     def __bool__(self) -> bool:
         """Whether there is anything to bind to (bindings or catalog services)."""

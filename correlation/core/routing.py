@@ -106,7 +106,7 @@ class Router:
         self.maintenance: tuple[MaintenanceWindow, ...] = rule_set.maintenance if rule_set is not None else ()
         self.enrich = Enricher(rule_set.enrichment if rule_set is not None else (), memo_max_bytes=memo_max_bytes)
         self.causes = CauseRules.from_rule_set(rule_set, memo_max_bytes=memo_max_bytes)
-        self.catalog = Catalog(rule_set.topology if rule_set is not None else None, memo_max_bytes=memo_max_bytes)
+        self.catalog = Catalog.from_rule_set(rule_set, memo_max_bytes=memo_max_bytes)
         self.flapping: tuple[FlappingRule, ...] = rule_set.flapping if rule_set is not None else ()
         self.recurrence: tuple[ProblemRule, ...] = tuple(
             p for p in (rule_set.problems if rule_set is not None else ()) if p.recurrence is not None)

@@ -28,6 +28,15 @@ after the group write.
     <ns>:incidents                   zset  incident id -> created_at
     <ns>:incidents:open              zset  open incident id -> created_at
 
+Change events (``docs/changes.md``; ``correlation/store/changes.py``), per service under its own hash tag so a
+service's changes sit in one Cluster slot and a busy service does not crowd one node:
+
+    <ns>:{c<service>}:changes        zset  change id -> when it happened (trimmed to the retention and the cap)
+    <ns>:{c<service>}:change         hash  change id -> JSON change (events/changes.py)
+    <ns>:changes                     zset  "<service>|<id>" -> when: every service's changes, for listing
+    <ns>:{g<gid>}:i:<n>:changes      hash  "<service>|<id>" -> JSON link: changes linked to an incident as probable
+                                           causes (with the incident's other keys, one slot)
+
 Remediation actions (``actions/``; that package reaches these through its ``ActionKeys`` protocol):
 
     <ns>:act:{<run id>}:run          hash  one action run: state, inputs (secrets masked), outcome, attempts
@@ -87,6 +96,19 @@ class Keyspace:
 
     def incident_symptom_services(self, incident_id: str, rule: str) -> str:
         return self.incident(incident_id) + f":svc:{rule}"
+
+    def incident_changes(self, incident_id: str) -> str:
+        return self.incident(incident_id) + ":changes"
+
+    def service_changes(self, service: str) -> str:
+        return f"{self.namespace}:{{c{service}}}:changes"
+
+    def service_change_docs(self, service: str) -> str:
+        return f"{self.namespace}:{{c{service}}}:change"
+
+    @property
+    def changes(self) -> str:
+        return f"{self.namespace}:changes"
 
     def cause(self, key: str) -> str:
         """One key of the shared cause index (each its own Cluster slot; read and written one at a time)."""

@@ -18,6 +18,7 @@ from rules.alert import Alert
 from correlation.core.causes import Causes, lookup_keys
 from correlation.core.decision import parse_timer
 from correlation.core.engine import decide, decide_timer
+from correlation.store.changes import ChangeStore
 from correlation.store.links import Links
 from correlation.core.muting import Muter
 from correlation.core.routing import Group, Router
@@ -73,8 +74,10 @@ class CorrelationPipeline:
         publisher: EventPublisher,
         clock: Callable[[], float],
         silences: SilenceStore | None = None,
+        changes: ChangeStore | None = None,
     ) -> None:
         self.store = store
+        self.changes = changes  # probable cause: recent changes linked to the incidents a batch opens
         self.silences = silences
         self.router = router
         self.publisher = publisher
@@ -196,6 +199,8 @@ class CorrelationPipeline:
             if event["type"] == "incident.created":
                 priority = (event.get("incident") or {}).get("priority") or "none"
                 report.opened_priorities[priority] = report.opened_priorities.get(priority, 0) + 1
+        if self.changes is not None and report.opened:
+            await self.changes.link_opened(events, router.catalog, self.clock())
         if events:
             await self.publisher.publish_events(events)
         report.events = len(events)
@@ -248,6 +253,8 @@ class TimerFiring:
             await p.store.index(follow_ups)
             events = [e for f in follow_ups for e in f.events]
             events += await p.links.apply(follow_ups, p.router, now)
+            if p.changes is not None and any(f.opened for f in follow_ups):
+                await p.changes.link_opened(events, p.router.catalog, now)
             if events:
                 await p.publisher.publish_events(events)
         # what stayed contended is left claimed: its lease runs out and it is claimed again

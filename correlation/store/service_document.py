@@ -55,12 +55,14 @@ def services_overview(catalog: Catalog, incidents: list[dict[str, Any]], truncat
     return {"items": [service_entry(catalog, n, incidents, health) for n in names], "truncated": truncated}
 
 
-def service_detail(catalog: Catalog, name: str, incidents: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """One service, or None when neither the catalog nor an open incident knows it."""
-    if name not in catalog.services and not any(d.get("service") == name for d in incidents):
+def service_detail(catalog: Catalog, name: str, incidents: list[dict[str, Any]],
+                   changes: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """One service with its recent ``changes`` (newest first), or None when neither the catalog, an open incident
+    nor a change knows it."""
+    if name not in catalog.services and not any(d.get("service") == name for d in incidents) and not changes:
         return None
     health, _ = service_health(incidents)
-    return service_entry(catalog, name, incidents, health)
+    return {**service_entry(catalog, name, incidents, health), "changes": changes or []}
 
 
 def business_overview(catalog: Catalog, incidents: list[dict[str, Any]], truncated: bool = False

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from stormwatch.api.actions import action_routes
 from stormwatch.api.common import ApiServices, refuse
+from stormwatch.api.changes import change_routes
 from stormwatch.api.console import console_routes
 from stormwatch.api.incidents import incident_routes
 from stormwatch.api.ingest import ingest_routes
@@ -90,6 +91,8 @@ def build_app(services: ApiServices, *, registry: CollectorRegistry | None = Non
         routes += silence_routes(services)
     if services.catalog is not None and services.queries is not None:
         routes += service_routes(services)
+    if services.changes is not None:
+        routes += change_routes(services)
     if services.rules is not None:
         routes += rule_routes(services)
     if services.links is not None:

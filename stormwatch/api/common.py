@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from actions.run_record import ActionRun
 from correlation.core.catalog import Catalog
+from correlation.store.changes import ChangeStore
 from correlation.store.incident_commands import IncidentCommands
 from correlation.store.incident_queries import IncidentQueries
 from correlation.store.links import Links
@@ -62,6 +63,14 @@ class EventFeed(Protocol):
     def unsubscribe(self, queue: Any) -> None: ...
 
 
+class ChangesIntake(Protocol):
+    """Change events (stormwatch.changes_service.ChangesService): put on RabbitMQ, and the store to list them."""
+
+    store: ChangeStore
+
+    async def publish(self, body: bytes, fmt: str, message_id: str) -> None: ...
+
+
 class RulesControl(Protocol):
     """The running worker's rules (the shell's Worker implements it)."""
 
@@ -95,6 +104,7 @@ class ApiServices:
     label_guard: LabelGuard | None = None  # ingest: label limits (alerts over them refused naming the field) + memo
     metrics_token: str = ""  # GET /metrics needs it as a bearer token when set
     catalog: Callable[[], Catalog] | None = None  # the running rule set's service catalog (services routes)
+    changes: ChangesIntake | None = None  # change events: publish (ingest), the store (listing)
 
 
 async def publish_event(services: ApiServices, event: dict[str, Any], subject: str) -> bool:

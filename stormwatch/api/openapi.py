@@ -20,6 +20,11 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
      "application/json", {202: s.PagerDutyAnswer, 400: s.PagerDutyAnswer}),
     ("post", "/api/v1/alerts", "Generic alerts: one, a list, or {alerts: [...]}", "ingest",
      "application/json", {200: s.IngestAnswer, 400: s.IngestAnswer}),
+    ("post", "/api/v1/changes", "A change event (deploy, config, infrastructure, feature-flag)", "ingest",
+     s.ChangeBody, {202: s.ChangeAnswer, 400: s.Error, 503: s.Error}),
+    ("get", "/api/v1/changes", "Change events, newest first; filter service", "read", None, {200: s.ChangeList}),
+    ("post", "/v2/change/enqueue", "PagerDuty Change Events API v2 change event", "ingest", "application/json",
+     {202: s.PagerDutyChangeAnswer, 400: s.PagerDutyChangeAnswer}),
     ("get", "/api/v1/incidents", "Incidents, newest first; filters status, priority, team, rule, since, until",
      "read", None, {200: s.IncidentPage}),
     ("get", "/api/v1/incidents/{id}", "One incident with its alerts, timeline and why", "read", None,
@@ -86,7 +91,8 @@ MODELS: list[type[BaseModel]] = [
     s.Error, s.IngestAnswer, s.PagerDutyAnswer, s.Incident, s.IncidentDetail, s.IncidentPage, s.CommandAnswer,
     s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody, s.PriorityBody, s.SilenceBody,
     s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage, s.ProblemAnswer, s.LinkBody,
-    s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami, s.Service, s.ServiceList, s.BusinessServiceList]
+    s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami, s.Service, s.ServiceList, s.BusinessServiceList,
+    s.ChangeBody, s.ChangeAnswer, s.PagerDutyChangeAnswer, s.ChangeList]
 
 
 def _ref(model: Any) -> dict[str, Any]:
@@ -128,6 +134,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                 ("incident", "only this incident's runs"), ("problem", "only this problem's runs"),
                 ("state", "e.g. pending_approval (comma-separated)"),
                 ("limit", "1..1000, default 100"))]
+        if path == "/api/v1/changes" and method == "get":
+            op["parameters"] = [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
+                ("service", "only this service's changes"), ("limit", "1..1000, default 100"))]
         if path == "/api/v1/rules/validate":
             op["parameters"] = [{"name": "file", "in": "query", "schema": {"type": "string"},
                                  "description": "the candidate's file name: [A-Za-z0-9_][A-Za-z0-9_.-]*.yaml or .yml, "

@@ -87,6 +87,7 @@ class Incident(BaseModel):
     service: str = Field("", description="the service its first alert is bound to (docs/services.md)")
     binding: str = Field("", description="what bound it: binding:<rule> or label:<label name>")
     business_services: list[str] = Field([], description="business services it affects (impact roll-up)")
+    changes: list[dict[str, Any]] | None = Field(None, description="probable causes: linked changes, best first")
     assignee: str | None
     acknowledged_by: str | None
     acknowledged_at: float | None
@@ -129,6 +130,7 @@ class Service(BaseModel):
     dependants: list[str]
     health: Literal["operational", "degraded", "outage"]
     open_incidents: list[ServiceIncident]
+    changes: list[dict[str, Any]] = Field([], description="its recent changes, newest first (detail only)")
 
 
 class ServiceList(BaseModel):
@@ -148,6 +150,54 @@ class BusinessService(BaseModel):
 class BusinessServiceList(BaseModel):
     items: list[BusinessService]
     truncated: bool
+
+
+class ChangeBody(BaseModel):
+    """A change event (docs/changes.md); unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(None, description="idempotency: the same id on the same service is stored once "
+                                             "(default: made up)")
+    summary: str = Field(description="what changed, at most 1024 characters")
+    service: str = Field(description="the service it changed (unknown services are accepted and kept)")
+    environment: str | None = None
+    kind: Literal["deploy", "config", "infrastructure", "feature-flag"] = "deploy"
+    source: str | None = Field(None, description="what sent it (a CI system, a host)")
+    at: str | float | None = Field(None, description="when it happened: RFC 3339 or epoch seconds (default: now)")
+    links: list[dict[str, str]] = Field([], description="{href, text}, at most 20")
+    custom_details: dict[str, Any] = Field({}, description="anything else, at most 16 KiB as JSON")
+
+
+class ChangeAnswer(BaseModel):
+    status: str
+    id: str
+    service: str
+
+
+class PagerDutyChangeAnswer(BaseModel):
+    status: str = Field(description='"success", or "invalid event"')
+    message: str
+    id: str | None = None
+    errors: list[str] | None = None
+
+
+class Change(BaseModel):
+    id: str
+    service: str
+    summary: str
+    at: float
+    kind: str
+    environment: str
+    source: str
+    links: list[dict[str, str]]
+    custom_details: dict[str, Any]
+    received_at: float
+    window: str
+
+
+class ChangeList(BaseModel):
+    items: list[Change]
 
 
 class IncidentPage(BaseModel):

@@ -12,6 +12,10 @@ from correlation.store.service_document import (business_overview, open_incident
 from stormwatch.api.common import ApiError, ApiServices, authorise, instrument, json_response
 
 
+#: the recent changes a service's document shows
+RECENT_CHANGES = 20
+
+
 def service_routes(services: ApiServices) -> list[Route]:
     return [
         Route("/api/v1/services", instrument(services, "/api/v1/services", _list(services)), methods=["GET"]),
@@ -36,7 +40,8 @@ def _detail(services: ApiServices):
         authorise(services, request, "read")
         name = request.path_params["name"]
         incidents, _ = await open_incidents(services.queries)  # type: ignore[arg-type]
-        doc = service_detail(services.catalog(), name, incidents)  # type: ignore[misc]
+        recent = await services.changes.store.page(name, RECENT_CHANGES) if services.changes is not None else []
+        doc = service_detail(services.catalog(), name, incidents, recent)  # type: ignore[misc]
         if doc is None:
             raise ApiError(404, "not_found", f"no service {name!r} in the catalog or on an open incident",
                            field="name")

@@ -207,6 +207,7 @@ class RedisBackend:
 
     def incident(self, incident_id: str) -> dict[str, Any]:
         from actions.state import ActionState
+        from correlation.store.changes import ChangeStore
         from correlation.store.incident_document import incident_document
         from correlation.store.incident_queries import IncidentQueries
         from correlation.store.links import Links
@@ -214,7 +215,8 @@ class RedisBackend:
         async def run(store: Any) -> dict[str, Any] | None:
             return await incident_document(IncidentQueries(store.redis, store.keys),
                                            Links(store.redis, store.keys, timeline_max=1),
-                                           ActionState(store.redis, store.keys), incident_id)
+                                           ActionState(store.redis, store.keys), incident_id,
+                                           ChangeStore(store.redis, store.keys))
 
         return _found(self._with(run), f"no incident {incident_id!r}")
 
@@ -317,19 +319,26 @@ class RedisBackend:
         context.run(publish_events(self.settings, [action_decided(run_id, decision, run_doc, who, time.time())]))
         return run_doc
 
-    def _catalog_view(self, build: Callable[[Any, list[dict[str, Any]], bool], Any]) -> Any:
-        """``build(catalog, open incidents, truncated)`` over STORMWATCH_RULES' catalog and the open incidents."""
+    def _catalog_view(self, build: Callable[[Any, list[dict[str, Any]], Any], Any],
+                      changes_of: str | None = None) -> Any:
+        """``build(catalog, open incidents, truncated or the recent changes of service changes_of)`` over
+        STORMWATCH_RULES' catalog and the open incidents."""
         from correlation.core.catalog import Catalog
+        from correlation.store.changes import ChangeStore
         from correlation.store.incident_queries import IncidentQueries
         from correlation.store.service_document import open_incidents
+        from stormwatch.api.services import RECENT_CHANGES
         from stormwatch.rules_source import load_rules
 
         rule_set = load_rules(self.settings.rules)
-        catalog = Catalog(rule_set.topology if rule_set is not None else None)
+        catalog = Catalog.from_rule_set(rule_set)
 
         async def run(store: Any) -> Any:
             incidents, truncated = await open_incidents(IncidentQueries(store.redis, store.keys))
-            return build(catalog, incidents, truncated)
+            if changes_of is None:
+                return build(catalog, incidents, truncated)
+            return build(catalog, incidents, await ChangeStore(store.redis, store.keys).page(changes_of,
+                                                                                            RECENT_CHANGES))
 
         return self._with(run)
 
@@ -341,8 +350,9 @@ class RedisBackend:
     def service(self, name: str) -> dict[str, Any]:
         from correlation.store.service_document import service_detail
 
-        return _found(self._catalog_view(lambda catalog, incidents, _: service_detail(catalog, name, incidents)),
-                      f"no service {name!r} in the catalog or on an open incident")
+        return _found(self._catalog_view(lambda catalog, incidents, changes: service_detail(
+            catalog, name, incidents, changes), changes_of=name), f"no service {name!r} in the catalog or on an open "
+            "incident")
 
     def business_services(self) -> dict[str, Any]:
         from correlation.store.service_document import business_overview
