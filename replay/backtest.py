@@ -31,6 +31,8 @@ class BacktestSummary:
     muted: int = 0
     titles: Counter = field(default_factory=Counter)
     problem_titles: list[str] = field(default_factory=list)
+    changes: int = 0  # change events replayed beside the alerts
+    incidents_with_changes: int = 0  # incidents that got a probable cause (docs/changes.md)
 
     @property
     def compression(self) -> float:
@@ -42,20 +44,31 @@ class BacktestSummary:
             "paged": self.incidents, "paged_by_priority": self.paged_by_priority, "open_at_end": self.open_at_end,
             "problems": self.problems, "problem_titles": self.problem_titles, "symptoms": self.symptoms,
             "muted": self.muted, "compression": round(self.compression, 2), "incident_titles": dict(self.titles),
+            "changes": self.changes, "incidents_with_changes": self.incidents_with_changes,
         }
 
 
 def backtest(rule_set: RuleSet | None, recording: Sequence[tuple[float, Alert]], *,
-             default_group_by: Sequence[str] = ("alertname", "service"), settle: float = 3600.0) -> BacktestSummary:
+             default_group_by: Sequence[str] = ("alertname", "service"), settle: float = 3600.0,
+             changes: Sequence[dict[str, Any]] = ()) -> BacktestSummary:
+    """``changes``: change events (``events.changes.Change.public()`` documents) replayed at their ``at`` beside the
+    alerts (a change before an alert at the same instant)."""
     sim = Simulation(rule_set, tuple(default_group_by))
     summary = BacktestSummary()
+    pending = sorted(changes, key=lambda c: float(c["at"]))
     last = 0.0
     for at, alert in recording:
+        while pending and float(pending[0]["at"]) <= at:
+            change = pending.pop(0)
+            sim.add_change(change, float(change["at"]))
         sim.feed(alert, at)
         summary.notifications += 1
         summary.firing += alert.status == "firing"
         last = at
-    sim.advance(last + settle)
+    for change in pending:
+        sim.add_change(change, float(change["at"]))
+    summary.changes = len(changes)
+    sim.advance(max([last + settle, *(float(c["at"]) for c in pending)]))
     incidents = sim.incidents()
     summary.incidents = len(incidents)
     summary.open_at_end = sum(i.is_open for i in incidents)
@@ -65,4 +78,5 @@ def backtest(rule_set: RuleSet | None, recording: Sequence[tuple[float, Alert]],
     summary.problem_titles = [p.title for p in sim.problems()]
     summary.symptoms = sim.symptom_count
     summary.muted = sim.muted
+    summary.incidents_with_changes = sum(1 for i in incidents if sim.linked_changes.get(i.id))
     return summary

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from typing import Any
 from collections.abc import Sequence
 
 from actions.model import IncidentEvent, ProblemEvent
 from actions.triggers import planned_runs, problem_runs
 from correlation.core.causes import Causes, Entry
+from correlation.core.probable_cause import DEFAULT_LOOKBACK, probable_causes, rank
 from correlation.core.decision import Decision, Symptom, parse_timer
 from correlation.core.engine import decide, decide_manual_resolve, decide_timer
 from correlation.core.model import GroupState, Incident
@@ -46,6 +48,9 @@ class Simulation:
     problem_events: list[tuple[str, str]] = field(default_factory=list)  # (problem.created|linked, problem id)
     # actions the rules would start: (action, incident id, trigger), in order (nothing runs in a simulation)
     actions_started: list[tuple[str, str, str]] = field(default_factory=list)
+    # change events fed so far (documents of events.changes.Change), and the ones linked to each incident (ranked)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    linked_changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.router = Router(self.rule_set, self.default_group_by)
@@ -78,6 +83,24 @@ class Simulation:
             state = self.groups[group.id] = GroupState(group.id, group.key, group.labels, route=group.route)
         self._apply(decide(state, [alert], now, context=self._context(state, now)), now)
 
+    def add_change(self, change: dict[str, Any], now: float) -> None:
+        """A change event arrives: kept, and linked to the open incidents that watch its service (as the worker's
+        ``ChangeStore.link_arrived`` does)."""
+        self.advance(now)
+        self.changes.append(change)
+        catalog = self.router.catalog
+        for incident in self.all_incidents.values():
+            if incident.is_open and incident.service:
+                self._link(incident, [change], catalog.lookback(incident.rule, DEFAULT_LOOKBACK))
+
+    def _link(self, incident: Incident, changes: list[dict[str, Any]], lookback: float) -> None:
+        label = self.router.catalog.label
+        symptoms = [s.labels.get(label, "") for s in self.symptoms_of(incident.id)]
+        found = probable_causes(self.router.catalog, incident.service, symptoms, incident.created_at, lookback,
+                                changes)
+        if found:
+            self.linked_changes[incident.id] = rank([*self.linked_changes.get(incident.id, []), *found])
+
     def resolve(self, title: str, now: float, who: str) -> bool:
         """A person resolves the open incident with this title; False when there is none."""
         self.advance(now)
@@ -93,6 +116,10 @@ class Simulation:
         self.muted += decision.stats.muted
         self.duplicates += decision.stats.duplicates
         self.all_incidents.update(decision.incidents)
+        for iid in decision.opened:  # probable cause at its opening (the worker's ChangeStore.link_opened)
+            incident = decision.incidents[iid]
+            if incident.service and self.changes:
+                self._link(incident, self.changes, self.router.catalog.lookback(incident.rule, DEFAULT_LOOKBACK))
         for n, event in enumerate(decision.events):
             rule = self._group_rules.get(event.incident.get("rule", ""))
             if rule is not None and rule.actions:

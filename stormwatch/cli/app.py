@@ -1,17 +1,17 @@
 """The ``stormwatch`` command, assembled: every domain module's commands on one typer app.
 
-Each command lives in the module of its domain (``incidents``, ``problems``, ``services``, ``silences``, ``actions``,
-``rules``, ``tokens``, ``config``, ``backtest``, ``serve``, ``tools``); they share ``output`` (consoles, JSON,
-timestamps), ``tables``, ``context`` (settings, the event loop, exit codes) and ``backend`` (API or Redis). Only this
-module knows them all; none of them imports it.
+Each command lives in the module of its domain (``incidents``, ``problems``, ``services``, ``changes``, ``silences``,
+``actions``, ``rules``, ``tokens``, ``config``, ``backtest``, ``serve``, ``tools``); they share ``output``
+(consoles, JSON, timestamps), ``tables``, ``context`` (settings, the event loop, exit codes) and ``backend`` (API or
+Redis). Only this module knows them all; none of them imports it.
 """
 
 from __future__ import annotations
 
 import typer
 
-from stormwatch.cli import (actions, backtest, config, incidents, problems, rules, serve, services, silences, tokens,
-                            tools)
+from stormwatch.cli import (actions, backtest, changes, config, incidents, problems, rules, serve, services, silences,
+                            tokens, tools)
 from stormwatch.cli.output import console, err
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Alerts in, incidents out.")
@@ -50,6 +50,7 @@ app.command()(tools.bench)
 app.command("bench-http")(tools.bench_http)
 app.add_typer(problems.problems_app, name="problems")
 app.add_typer(services.services_app, name="services")
+app.add_typer(changes.changes_app, name="changes")
 app.add_typer(tokens.tokens_app, name="tokens")
 app.command("backtest")(backtest.backtest_command)
 app.add_typer(config.config_app, name="config")

@@ -55,6 +55,8 @@ class Backend(Protocol):
     def services(self) -> dict[str, Any]: ...
     def service(self, name: str) -> dict[str, Any]: ...
     def business_services(self) -> dict[str, Any]: ...
+    def changes(self, service: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def add_change(self, body: dict[str, Any]) -> dict[str, Any]: ...
 
 
 def uses_api(settings: Settings) -> bool:
@@ -185,6 +187,13 @@ class ApiBackend:
 
     def business_services(self) -> dict[str, Any]:
         return self._ask("GET", "/api/v1/business-services", None, "business services")
+
+    def changes(self, service: str | None, limit: int) -> list[dict[str, Any]]:
+        return self._ask("GET", "/api/v1/changes" + _q(service=service, limit=min(limit, 1000)), None,
+                         "changes")["items"]
+
+    def add_change(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._ask("POST", "/api/v1/changes", body, "change")
 
 
 # --- straight to Redis ----------------------------------------------------------------------------------------------
@@ -358,6 +367,26 @@ class RedisBackend:
         from correlation.store.service_document import business_overview
 
         return self._catalog_view(business_overview)
+
+    def changes(self, service: str | None, limit: int) -> list[dict[str, Any]]:
+        from correlation.store.changes import ChangeStore
+
+        return self._with(lambda store: ChangeStore(store.redis, store.keys).page(service, limit))
+
+    def add_change(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Validated here as the API would (BackendError naming the field), then published to ``<ns>.changes``."""
+        import time
+
+        from ingest.changes import read_change
+        from ingest.formats import ItemError
+        from stormwatch.publisher import publish_change
+
+        try:
+            change = read_change(orjson.dumps(body), "change", time.time(), self.settings.max_body_bytes)
+        except ItemError as exc:
+            raise BackendError(2, f"change: {exc.path + ': ' if exc.path else ''}{exc.message}") from None
+        context.run(publish_change(self.settings, orjson.dumps(change.body()), f"chg:{change.service}|{change.id}"))
+        return {"status": "accepted", "id": change.id, "service": change.service}
 
 
 def _silences(store: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import typer
@@ -20,6 +21,9 @@ def backtest_command(
     baseline: str | None = typer.Option(
         None, help="The rule set to compare with: a directory, 'examples' or 'none' (default: STORMWATCH_RULES)."),
     settle: str = typer.Option("1h", help="Simulated time to run on after the last alert (holds, quiet periods)."),
+    changes: Path | None = typer.Option(
+        None, "--changes", exists=True, dir_okay=False,
+        help="Change events to replay beside the alerts: a JSON list or JSON lines of POST /api/v1/changes bodies."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Replay recordings through the candidate and the current rule set at full speed; compare what they do."""
@@ -37,6 +41,7 @@ def backtest_command(
         current = load_rules(baseline or settings.rules, limits)
         settle_seconds = parse_duration(settle)
         stream = read_recordings(recordings)
+        change_docs = read_changes(changes) if changes is not None else []
     except RuleSetInvalid as exc:
         lines = ["candidate rules are invalid:", *(str(e) for e in exc.errors)]  # RuleError: file:line: field: ...
         err.print("\n".join(lines), markup=False, highlight=False)
@@ -45,8 +50,10 @@ def backtest_command(
         err.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(2) from None
     results = {
-        "current": backtest(current, stream, default_group_by=settings.group_by, settle=settle_seconds),
-        "candidate": backtest(candidate, stream, default_group_by=settings.group_by, settle=settle_seconds),
+        "current": backtest(current, stream, default_group_by=settings.group_by, settle=settle_seconds,
+                            changes=change_docs),
+        "candidate": backtest(candidate, stream, default_group_by=settings.group_by, settle=settle_seconds,
+                              changes=change_docs),
     }
     if json_out:
         sys.stdout.write(orjson.dumps({k: v.public() for k, v in results.items()}).decode() + "\n")
@@ -64,6 +71,8 @@ def backtest_command(
         ("symptoms (attached, not paged)", cur.symptoms, cand.symptoms),
         ("muted (silence, maintenance)", cur.muted, cand.muted),
         ("compression (notifications per incident)", f"{cur.compression:.1f}x", f"{cand.compression:.1f}x"),
+        *((("incidents with a probable cause (change)", cur.incidents_with_changes, cand.incidents_with_changes),)
+          if change_docs else ()),
     ]
     for name, a, b in rows:
         table.add_row(name, str(a), str(b))
@@ -75,3 +84,26 @@ def backtest_command(
             console.print(f"incidents {label}:", highlight=False)
             for title, n in diff.most_common(20):
                 console.print(f"  {n} x {title}", highlight=False)
+
+
+def read_changes(path: Path) -> list[dict[str, Any]]:
+    """Change events from a file: a JSON list, or one JSON object per line; each validated as ``POST /api/v1/changes``
+    validates it (``ItemError`` naming the line or item and the field), and each must say when it happened."""
+    from ingest.formats import ItemError
+    from ingest.formats.change import parse
+
+    text = path.read_bytes()
+    try:
+        items = orjson.loads(text) if text.lstrip()[:1] == b"[" else [orjson.loads(x) for x in text.splitlines()
+                                                                        if x.strip()]
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON or JSON lines: {exc}") from None
+    out = []
+    for n, item in enumerate(items, 1):
+        if not isinstance(item, dict) or "at" not in item:
+            raise ValueError(f"{path}: change {n}: needs an object with at (when it happened)")
+        try:
+            out.append(parse(item, "change", 0.0).public())
+        except ItemError as exc:
+            raise ValueError(f"{path}: change {n}: {exc.path}: {exc.message}") from None
+    return out

@@ -197,3 +197,29 @@ async def test_a_change_arriving_at_another_worker_is_linked_to_the_open_inciden
             assert [c["id"] for c in service["changes"]] == ["db-migration"]
     finally:
         await tap.close()
+
+
+async def test_the_cli_adds_and_lists_changes_through_rabbitmq_and_the_api(clean):
+    async for api in start_api(clean):
+        code, out, err = await run_cli(clean, "changes", "add", "--service", "orders-db", "--summary",
+                                       "Upgrade to 16.2", "--kind", "infrastructure", "--id", "cli-1", "--link",
+                                       "https://ci.example.com/1")
+        assert code == 0 and "cli-1" in out, err
+        code, out, err = await run_cli(clean, "changes", "add", "--service", "orders-db", "--summary", "x",
+                                       "--kind", "reboot")
+        assert code == 2 and "kind" in err  # refused before it is published, naming the field
+        api_env = {"STORMWATCH_API_URL": str(api.client.base_url), "STORMWATCH_API_TOKEN": INGEST}
+        code, out, err = await run_cli(clean, "changes", "add", "-s", "orders-api", "-m", "v2", "--id", "cli-2",
+                                       env=api_env)
+        assert code == 0, err
+        await eventually(lambda: metric(api.worker, "stormwatch_changes_total", {"outcome": "stored"}) == 2,
+                         what="both changes stored")
+        code, out, err = await run_cli(clean, "changes", "list", "--json")
+        assert code == 0, err
+        listed = {c["id"]: c for c in orjson.loads(out)}
+        assert set(listed) == {"cli-1", "cli-2"} and listed["cli-1"]["kind"] == "infrastructure"
+        assert listed["cli-1"]["links"] == [{"href": "https://ci.example.com/1", "text": ""}]
+        code, out, err = await run_cli(clean, "changes", "list", "--service", "orders-db",
+                                       env={"STORMWATCH_API_URL": str(api.client.base_url),
+                                            "STORMWATCH_API_TOKEN": READ})
+        assert code == 0 and "Upgrade to 16.2" in out and "cli-2" not in out, err

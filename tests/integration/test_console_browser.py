@@ -206,3 +206,36 @@ async def test_the_services_page_shows_health_at_a_glance_and_a_page_per_service
         await page.wait_for_selector("#service-health.s-operational", timeout=WAIT_MS)
         assert await page.locator("#depends-on >> text=payments-db").count() == 1
         assert await page.evaluate("window.__pwned === undefined") and errors == []
+
+
+async def test_the_incident_page_shows_the_changes_linked_as_probable_causes(clean, browser, tmp_path):
+    import time
+
+    from tests.integration.test_services import write_catalog
+
+    async for api in start_api(clean, rules=write_catalog(tmp_path / "rules")):
+        base = str(api.client.base_url).rstrip("/")
+        change = {"id": "deploy-42", "service": "payments-db", "summary": HOSTILE, "kind": "deploy",
+                  "at": time.time() - 240, "links": [{"href": "https://ci.example.com/42", "text": "build 42"}]}
+        assert (await api.post("/api/v1/changes", change, token=INGEST)).status_code == 202
+        await eventually(lambda: _changes_stored(api), what="the change stored")
+        alert = v2_alert("PostgresDown", "postgres", "pg-1")
+        assert (await api.post("/api/v2/alerts", [alert], token=INGEST)).status_code == 200
+        await eventually(lambda: _incident_count(api, 1), what="the incident")
+        iid = (await api.get("/api/v1/incidents")).json()["items"][0]["id"]
+
+        page = await browser.new_page(viewport={"width": 1400, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"{base}/#/incidents/{iid}")
+        await page.fill("#token", READ)
+        await page.click("#signin button[type=submit]")
+        row = await page.wait_for_selector('#incident-changes tr[data-change="deploy-42"]', timeout=WAIT_MS)
+        text = await row.inner_text()
+        assert HOSTILE in text and "4m before; the incident's own service" in text and "build 42" in text
+        assert await page.locator("#incident-service >> text=payments-db").count() == 1
+        assert await page.evaluate("window.__pwned === undefined") and errors == []
+
+
+async def _changes_stored(api) -> bool:
+    return bool((await api.get("/api/v1/changes")).json()["items"])
