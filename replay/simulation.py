@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from actions.model import IncidentEvent, ProblemEvent
 from actions.triggers import planned_runs, problem_runs
 from correlation.core.causes import Causes, Entry
+from correlation.core.change_windows import ChangeWindow, WindowMuter
 from correlation.core.probable_cause import DEFAULT_LOOKBACK, probable_causes, rank
 from correlation.core.decision import Decision, Symptom, parse_timer
 from correlation.core.engine import decide, decide_manual_resolve, decide_timer
@@ -35,6 +36,7 @@ class Simulation:
     rule_set: RuleSet | None
     default_group_by: Sequence[str] = ("alertname", "service")
     silences: list[Silence] = field(default_factory=list)
+    change_windows: list[ChangeWindow] = field(default_factory=list)
     groups: dict[str, GroupState] = field(default_factory=dict)
     muted: int = 0
     duplicates: int = 0
@@ -58,7 +60,14 @@ class Simulation:
         self._defined = {a.name: a for a in (self.rule_set.actions if self.rule_set is not None else ())}
 
     def _context(self, state: GroupState, now: float):
-        muter = Muter(self.silences, self.router.maintenance, now)
+        catalog = self.router.catalog
+
+        def service_of(labels):  # type: ignore[no-untyped-def]
+            bound = catalog.bind(labels)
+            return bound.service if bound is not None else ""
+
+        windows = WindowMuter(self.change_windows, now, service_of) if self.change_windows else None
+        muter = Muter(self.silences, self.router.maintenance, now, windows)
         causes = Causes(self.router.causes, self.cause_index) if self.router.causes else None
         return self.router.context(state.route, muter if muter else None, causes)
 

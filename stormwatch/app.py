@@ -19,6 +19,7 @@ from correlation.core.catalog import Catalog
 from correlation.core.routing import IncidentDefaults, Router
 from correlation.store.silences import SilenceStore
 from correlation.store.keyspace import Keyspace
+from correlation.store.change_windows import ChangeWindowStore
 from correlation.store.changes import ChangeRetention, ChangeStore
 from correlation.store.pipeline import CorrelationPipeline, Delivery, TimerFiring
 from correlation.store.store import IncidentStore
@@ -104,6 +105,7 @@ class Worker:
         self.recorder: Recorder | None = None
         self.actions: ActionsService | None = None  # when STORMWATCH_ACTIONS_ENABLED
         self.changes: ChangesService | None = None  # change events: intake, consumer, store
+        self.change_windows: ChangeWindowStore | None = None
 
     async def connect(self) -> None:
         s = self.settings
@@ -135,6 +137,7 @@ class Worker:
             await self.connect()
         assert self.topology is not None and self.store is not None and self.redis is not None
         s = self.settings
+        self.change_windows = ChangeWindowStore(self.redis, self.keyspace)
         change_store = ChangeStore(self.redis, self.keyspace,
                                    ChangeRetention(s.change_retention_seconds, s.changes_per_service),
                                    timeline_max=s.timeline_max_entries)
@@ -142,12 +145,12 @@ class Worker:
         self.pipeline = pipeline = CorrelationPipeline(
             self.store, Router(self.rules.current(), s.group_by, self.incident_defaults,
                                memo_max_bytes=s.memo_max_bytes),
-            event_publisher, self.clock, SilenceStore(self.redis, self.keyspace), change_store,
+            event_publisher, self.clock, SilenceStore(self.redis, self.keyspace), change_store, self.change_windows,
         )
         assert self.connection is not None
         self.changes = ChangesService(self.connection, self.names, change_store, event_publisher, self.catalog,
                                       self.clock, self.metrics, delivery_limit=s.delivery_limit,
-                                      max_bytes=s.max_body_bytes)
+                                      max_bytes=s.max_body_bytes, windows=self.change_windows)
         await self.changes.start(consume=s.consume)
         self.rules.report_rules("rules_loaded")
         self.timers = TimerFiring(pipeline)
@@ -228,6 +231,7 @@ class Worker:
             links=Links(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             actions=ActionState(self.redis, self.keyspace, timeline_max=s.timeline_max_entries),
             stream=self.stream, console=True, catalog=self.catalog, changes=self.changes,
+            change_windows=self.change_windows,
         )
         host, port = s.http_address
         limits = HttpLimits(header_timeout=s.http_header_timeout_seconds, body_timeout=s.http_body_timeout_seconds,

@@ -5,12 +5,15 @@ that stores a change and links it to the open incidents it may explain (publishi
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import aio_pika
 import structlog
 from aio_pika.abc import AbstractConnection, AbstractExchange
 
 from correlation.core.catalog import Catalog
+from correlation.core.change_windows import window_of
+from correlation.store.change_windows import ChangeWindowStore
 from correlation.store.changes import ChangeStore
 from events.changes import Change
 from events.names import CHANGES_ROUTE, BrokerNames
@@ -30,7 +33,9 @@ class ChangesUnavailable(Exception):
 class ChangesService:
     def __init__(self, connection: AbstractConnection, names: BrokerNames, store: ChangeStore,
                  events: EventPublisher, catalog: Callable[[], Catalog], clock: Callable[[], float],
-                 metrics: Metrics, *, delivery_limit: int, max_bytes: int) -> None:
+                 metrics: Metrics, *, delivery_limit: int, max_bytes: int,
+                 windows: ChangeWindowStore | None = None) -> None:
+        self.windows = windows  # a change inside a change window on its service is linked to it
         self.connection = connection
         self.names = names
         self.store = store
@@ -77,6 +82,10 @@ class ChangesService:
         """Store a change and link it to the open incidents that watch its service. A duplicate (same id on the
         same service) is linked again: linking is idempotent, and a worker that died between the two is repaired."""
         now = self.clock()
+        if self.windows is not None and not change.window:
+            window = window_of(await self.windows.all(), change.service, change.at)
+            if window:
+                change = replace(change, window=window)
         outcome = await self.store.add(change, now)
         self.metrics.changes.labels(outcome).inc()
         events = await self.store.link_arrived(change, self.catalog(), now)

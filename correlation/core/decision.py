@@ -33,6 +33,8 @@ class Context:
     problems: ProblemsOf | None = None  # recurrence problem rules an incident's first alert falls under
     team: str = ""  # the team of an incident whose rule names none and whose first alert has no team label
     service: ServiceOf | None = None  # the catalog's binding of an incident's first alert (catalog.Catalog.bind)
+    mute_until: Callable[[str], float | None] | None = None  # when a change:<id> mute ends (muting.Muter.until)
+    annotate: Callable[[Mapping[str, str]], str] | None = None  # an annotate-mode change window covering labels
 
 
 @dataclass(slots=True)

@@ -1,4 +1,4 @@
-"""Silences and maintenance windows: whether an alert is muted at a given time. Pure, no I/O, no clock.
+"""Silences, maintenance windows and change windows: whether an alert is muted at a given time. Pure, no I/O, no clock.
 
 A muted firing alert is recorded and counted but opens no incident and joins none (so nothing pages for it).
 Muting is decided when an alert is not yet part of an open incident: a silence created after an incident
@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import orjson
 
+from correlation.core.change_windows import WindowMuter
 from rules.matchers import Matcher, matches_all, parse_matcher
 from rules.schema import WEEKDAYS, MaintenanceWindow
 
@@ -95,18 +96,29 @@ class Muter:
     silences: Sequence[Silence] = ()
     windows: Sequence[MaintenanceWindow] = ()
     now: float = 0.0
+    changes: WindowMuter | None = None  # change windows active now (correlation/core/change_windows.py)
     _active: list[tuple[str, tuple[Matcher, ...]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._active = [(f"silence:{s.id}", s.matchers) for s in self.silences if s.active(self.now)]
         self._active += [(f"maintenance:{w.name}", w.match) for w in self.windows if window_active(w, self.now)]
+        if self.changes is not None and not self.changes:
+            self.changes = None
 
     def __bool__(self) -> bool:
-        return bool(self._active)
+        return bool(self._active) or self.changes is not None
 
     def __call__(self, labels: Mapping[str, str]) -> str:
-        """The muting reason (``silence:<id>`` or ``maintenance:<name>``), or "" when not muted."""
+        """The muting reason (``silence:<id>``, ``maintenance:<name>`` or ``change:<id>``), or "" when not muted."""
         for reason, matchers in self._active:
             if matches_all(matchers, labels):
                 return reason
-        return ""
+        return self.changes.mute(labels) if self.changes is not None else ""
+
+    def until(self, reason: str) -> float | None:
+        """When a ``change:<id>`` mute ends (its window's end), so the alert is placed again then."""
+        return self.changes.until(reason) if self.changes is not None else None
+
+    def annotation(self, labels: Mapping[str, str]) -> str:
+        """The annotate-mode change window covering the label set, or ""."""
+        return self.changes.annotation(labels) if self.changes is not None else ""

@@ -223,10 +223,13 @@ class Router:
         return {labels[label] for labels in symptoms if labels.get(label) and matches_all(rule.match, labels)}
 
     def context(self, route: Route, muted: MutedBy | None = None, causes: Causes | None = None) -> Context:
-        """What ``decide`` needs beyond the group's state, for a group under ``route``."""
+        """What ``decide`` needs beyond the group's state, for a group under ``route``; a ``muted`` that knows
+        change windows (``muting.Muter``) also says when their mutes end and which windows annotate."""
         return Context(
             priority=lambda labels: self.priority(route, labels),
             muted=muted,
+            mute_until=getattr(muted, "until", None),
+            annotate=getattr(muted, "annotation", None),
             cause=causes,
             hold=self.causes.hold if self.causes else None,
             feeds=self.causes.feeds if self.causes else None,

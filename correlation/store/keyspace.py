@@ -22,6 +22,7 @@ after the group write.
     <ns>:{p<sig>}:p:<n>              hash  problem record; :incidents (set), :timeline (list)
     <ns>:problems, <ns>:problems:open  zset  problem id -> created_at
     <ns>:silences                    hash  silence id -> JSON silence
+    <ns>:change-windows              hash  change window id -> JSON window (correlation/core/change_windows.py)
     <ns>:timers:{t<n>}               zset  timer -> due time (16 shards): held resolutions ("INC-..."),
                                            holds for a cause ("h|<gid>|<fp>"), flap quiet periods ("q|..."),
                                            alert expiry under resolve_timeout ("x|...")
@@ -156,6 +157,10 @@ class Keyspace:
     @property
     def silences(self) -> str:
         return f"{self.namespace}:silences"
+
+    @property
+    def change_windows(self) -> str:
+        return f"{self.namespace}:change-windows"
 
     @property
     def incidents(self) -> str:

@@ -8,6 +8,7 @@ in between), one pipeline of index updates, then the incident events with publis
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +19,8 @@ from rules.alert import Alert
 from correlation.core.causes import Causes, lookup_keys
 from correlation.core.decision import parse_timer
 from correlation.core.engine import decide, decide_timer
+from correlation.core.change_windows import ChangeWindow, WindowMuter
+from correlation.store.change_windows import ChangeWindowStore
 from correlation.store.changes import ChangeStore
 from correlation.store.links import Links
 from correlation.core.muting import Muter
@@ -75,7 +78,9 @@ class CorrelationPipeline:
         clock: Callable[[], float],
         silences: SilenceStore | None = None,
         changes: ChangeStore | None = None,
+        windows: ChangeWindowStore | None = None,
     ) -> None:
+        self.windows = windows  # change windows: read with the silences (silences needed)
         self.store = store
         self.changes = changes  # probable cause: recent changes linked to the incidents a batch opens
         self.silences = silences
@@ -83,6 +88,15 @@ class CorrelationPipeline:
         self.publisher = publisher
         self.clock = clock
         self.links = Links(store.redis, store.keys, timeline_max=store.timeline_max)
+
+    async def _mutes(self) -> tuple[list[Any], list[ChangeWindow]]:
+        """The silences and the change windows, read concurrently."""
+        if self.silences is None:
+            return [], []
+        if self.windows is None:
+            return await self.silences.all(), []
+        silences, windows = await asyncio.gather(self.silences.all(), self.windows.all())
+        return silences, windows
 
     async def submit(self, deliveries: Sequence[Delivery]) -> BatchReport:
         report = BatchReport()
@@ -124,8 +138,9 @@ class CorrelationPipeline:
             pending += [(delivery.message_id, gid, alerts) for gid, alerts in in_message.items()]
 
         await self.store.remember_sender_keys(remember)  # before the state write: a crash leaves no orphan
-        silences = await self.silences.all() if self.silences is not None else []
-        muter = Muter(silences, router.maintenance, self.clock())
+        silences, windows = await self._mutes()
+        now = self.clock()
+        muter = Muter(silences, router.maintenance, now, _window_muter(windows, now, router))
         muted = muter if muter else None
         causes = None
         if router.causes:
@@ -205,6 +220,18 @@ class CorrelationPipeline:
             await self.publisher.publish_events(events)
         report.events = len(events)
         return report
+
+
+def _window_muter(windows: list[ChangeWindow], now: float, router: Router) -> WindowMuter | None:
+    if not windows:
+        return None
+    catalog = router.catalog
+
+    def service_of(labels: Mapping[str, str]) -> str:
+        bound = catalog.bind(labels)
+        return bound.service if bound is not None else ""
+
+    return WindowMuter(windows, now, service_of)
 
 
 def coalesce_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -314,6 +341,6 @@ class TimerFiring:
         if holds and router.causes:
             keys = lookup_keys(router.causes, [a.labels for a in holds])
             causes = Causes(router.causes, await p.links.read_causes(keys))
-        silences = await p.silences.all() if p.silences is not None and holds else []
-        muter = Muter(silences, router.maintenance, now)
+        silences, windows = await p._mutes() if holds else ([], [])
+        muter = Muter(silences, router.maintenance, now, _window_muter(windows, now, router))
         return router.context(state.route, muter if muter else None, causes)

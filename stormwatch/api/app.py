@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from stormwatch.api.actions import action_routes
 from stormwatch.api.common import ApiServices, refuse
+from stormwatch.api.change_windows import change_window_routes
 from stormwatch.api.changes import change_routes
 from stormwatch.api.console import console_routes
 from stormwatch.api.incidents import incident_routes
@@ -93,6 +94,8 @@ def build_app(services: ApiServices, *, registry: CollectorRegistry | None = Non
         routes += service_routes(services)
     if services.changes is not None:
         routes += change_routes(services)
+    if services.change_windows is not None:
+        routes += change_window_routes(services)
     if services.rules is not None:
         routes += rule_routes(services)
     if services.links is not None:

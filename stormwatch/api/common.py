@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from actions.run_record import ActionRun
 from correlation.core.catalog import Catalog
+from correlation.store.change_windows import ChangeWindowStore
 from correlation.store.changes import ChangeStore
 from correlation.store.incident_commands import IncidentCommands
 from correlation.store.incident_queries import IncidentQueries
@@ -105,6 +106,7 @@ class ApiServices:
     metrics_token: str = ""  # GET /metrics needs it as a bearer token when set
     catalog: Callable[[], Catalog] | None = None  # the running rule set's service catalog (services routes)
     changes: ChangesIntake | None = None  # change events: publish (ingest), the store (listing)
+    change_windows: ChangeWindowStore | None = None
 
 
 async def publish_event(services: ApiServices, event: dict[str, Any], subject: str) -> bool:

@@ -25,6 +25,12 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
     ("get", "/api/v1/changes", "Change events, newest first; filter service", "read", None, {200: s.ChangeList}),
     ("post", "/v2/change/enqueue", "PagerDuty Change Events API v2 change event", "ingest", "application/json",
      {202: s.PagerDutyChangeAnswer, 400: s.PagerDutyChangeAnswer}),
+    ("get", "/api/v1/change-windows", "Change windows (pending, active; expired=true for all)", "read", None,
+     {200: s.ChangeWindow}),
+    ("post", "/api/v1/change-windows", "Schedule a change window (mute or annotate)", "respond", s.ChangeWindowBody,
+     {201: s.ChangeWindow, 422: s.Error}),
+    ("delete", "/api/v1/change-windows/{id}", "End a change window now", "respond", None,
+     {200: s.ChangeWindow, 404: s.Error}),
     ("get", "/api/v1/incidents", "Incidents, newest first; filters status, priority, team, rule, since, until",
      "read", None, {200: s.IncidentPage}),
     ("get", "/api/v1/incidents/{id}", "One incident with its alerts, timeline and why", "read", None,
@@ -92,7 +98,7 @@ MODELS: list[type[BaseModel]] = [
     s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody, s.PriorityBody, s.SilenceBody,
     s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage, s.ProblemAnswer, s.LinkBody,
     s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami, s.Service, s.ServiceList, s.BusinessServiceList,
-    s.ChangeBody, s.ChangeAnswer, s.PagerDutyChangeAnswer, s.ChangeList]
+    s.ChangeBody, s.ChangeAnswer, s.PagerDutyChangeAnswer, s.ChangeList, s.ChangeWindowBody, s.ChangeWindow]
 
 
 def _ref(model: Any) -> dict[str, Any]:

@@ -37,6 +37,29 @@ class SilenceBody(Strict):
     ends_at: float | None = Field(default=None, description="Epoch seconds.")
 
 
+class ChangeWindowBody(Strict):
+    services: list[str] = Field(default=[], description="services it covers (alerts bound to them by the catalog)")
+    matchers: list[str] = Field(default=[], description='and/or Alertmanager matchers, e.g. cluster="eu-1"')
+    mode: Literal["mute", "annotate"] = "mute"
+    summary: str = Field(default="", max_length=2000)
+    duration: str | None = Field(default=None, description="e.g. 2h; or give ends_at.")
+    starts_at: float | None = Field(default=None, description="Epoch seconds; default now.")
+    ends_at: float | None = Field(default=None, description="Epoch seconds.")
+
+
+class ChangeWindow(BaseModel):
+    id: str
+    starts_at: float
+    ends_at: float
+    mode: str
+    services: list[str]
+    matchers: list[str]
+    summary: str
+    created_by: str
+    created_at: float
+    state: str
+
+
 class Error(BaseModel):
     error: str
     detail: str

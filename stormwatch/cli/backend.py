@@ -57,6 +57,9 @@ class Backend(Protocol):
     def business_services(self) -> dict[str, Any]: ...
     def changes(self, service: str | None, limit: int) -> list[dict[str, Any]]: ...
     def add_change(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    def change_windows(self, include_expired: bool) -> list[dict[str, Any]]: ...
+    def add_change_window(self, body: dict[str, Any], by: str | None) -> dict[str, Any]: ...
+    def end_change_window(self, window_id: str) -> dict[str, Any]: ...
 
 
 def uses_api(settings: Settings) -> bool:
@@ -194,6 +197,16 @@ class ApiBackend:
 
     def add_change(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._ask("POST", "/api/v1/changes", body, "change")
+
+    def change_windows(self, include_expired: bool) -> list[dict[str, Any]]:
+        return self._ask("GET", "/api/v1/change-windows" + _q(expired="true" if include_expired else None), None,
+                         "change windows")
+
+    def add_change_window(self, body: dict[str, Any], by: str | None) -> dict[str, Any]:
+        return self._ask("POST", "/api/v1/change-windows", body, "change window")
+
+    def end_change_window(self, window_id: str) -> dict[str, Any]:
+        return self._ask("DELETE", f"/api/v1/change-windows/{_seg(window_id)}", None, f"end {window_id}")
 
 
 # --- straight to Redis ----------------------------------------------------------------------------------------------
@@ -387,6 +400,39 @@ class RedisBackend:
             raise BackendError(2, f"change: {exc.path + ': ' if exc.path else ''}{exc.message}") from None
         context.run(publish_change(self.settings, orjson.dumps(change.body()), f"chg:{change.service}|{change.id}"))
         return {"status": "accepted", "id": change.id, "service": change.service}
+
+    def change_windows(self, include_expired: bool) -> list[dict[str, Any]]:
+        now = time.time()
+        windows = self._with(lambda store: _windows(store).all())
+        return [w.public(now) for w in windows if include_expired or w.state(now) != "expired"]
+
+    def add_change_window(self, body: dict[str, Any], by: str | None) -> dict[str, Any]:
+        from correlation.core.change_windows import ChangeWindow
+        from correlation.store.change_windows import new_window_id
+        from rules.matchers import MatcherError, parse_matcher
+        from rules.schema import parse_duration
+
+        now = time.time()
+        try:
+            starts = float(body.get("starts_at") or now)
+            window = ChangeWindow.create(
+                new_window_id(), starts, starts + parse_duration(body["duration"]), mode=body.get("mode", "mute"),
+                services=body.get("services") or [], matchers=[parse_matcher(m) for m in body.get("matchers") or []],
+                summary=body.get("summary", ""), created_by=login(by), now=now)
+        except (ValueError, MatcherError) as exc:
+            raise BackendError(2, f"change window: {exc}") from None
+        return self._with(lambda store: _windows(store).add(window)).public(now)
+
+    def end_change_window(self, window_id: str) -> dict[str, Any]:
+        now = time.time()
+        window = self._with(lambda store: _windows(store).expire(window_id, now))
+        return _found(window.public(now) if window is not None else None, f"no change window {window_id!r}")
+
+
+def _windows(store: Any) -> Any:
+    from correlation.store.change_windows import ChangeWindowStore
+
+    return ChangeWindowStore(store.redis, store.keys)
 
 
 def _silences(store: Any) -> Any:

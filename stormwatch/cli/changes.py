@@ -61,3 +61,54 @@ def changes_list(
         table.add_row(ts(c["at"]), c["service"], c["kind"], c["environment"] or "-", c["summary"], c["source"] or "-",
                       c["id"])
     console.print(table)
+
+
+@changes_app.command("window-add")
+def window_add(
+    service: list[str] = typer.Option([], "--service", "-s", help="A service it covers (repeatable)."),
+    matcher: list[str] = typer.Option([], "--match", help='A matcher it covers, e.g. cluster="eu-1" (repeatable).'),
+    duration: str = typer.Option(..., "--duration", "-d", help="How long, e.g. 2h."),
+    starts_at: float | None = typer.Option(None, "--starts-at", help="Epoch seconds (default: now)."),
+    mode: str = typer.Option("mute", "--mode", help="mute (alerts page only if still firing at the end) or annotate."),
+    summary: str = typer.Option("", "--summary", "-m"),
+    by: str | None = typer.Option(None, help="Who (recorded; default the login name). Through the API: the token's."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Schedule a change window."""
+    body = {"services": service, "matchers": matcher, "duration": duration, "mode": mode, "summary": summary}
+    if starts_at is not None:
+        body["starts_at"] = starts_at
+    doc = answer(lambda b: b.add_change_window(body, by))
+    if json_out:
+        print_json(doc)
+    else:
+        console.print(f"change window {doc['id']} ({doc['mode']}) until {ts(doc['ends_at'])}", highlight=False)
+
+
+@changes_app.command("windows")
+def windows_list(
+    expired: bool = typer.Option(False, "--expired", help="Also the windows that are over."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Change windows: pending and active (and over, with --expired)."""
+    items = answer(lambda b: b.change_windows(expired))
+    if json_out:
+        print_json(items)
+        return
+    table = Table(title="change windows")
+    for col in ("id", "state", "mode", "services", "matchers", "from", "until", "summary"):
+        table.add_column(col)
+    for w in items:
+        table.add_row(w["id"], w["state"], w["mode"], ", ".join(w["services"]) or "-",
+                      ", ".join(w["matchers"]) or "-", ts(w["starts_at"]), ts(w["ends_at"]), w["summary"])
+    console.print(table)
+
+
+@changes_app.command("window-end")
+def window_end(window_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
+    """End a change window now."""
+    doc = answer(lambda b: b.end_change_window(window_id))
+    if json_out:
+        print_json(doc)
+    else:
+        console.print(f"change window {doc['id']} ended", highlight=False)
