@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from actions.model import IncidentEvent, ProblemEvent
 from actions.triggers import planned_runs, problem_runs
@@ -62,7 +62,7 @@ class Simulation:
     def _context(self, state: GroupState, now: float):
         catalog = self.router.catalog
 
-        def service_of(labels):  # type: ignore[no-untyped-def]
+        def service_of(labels: Mapping[str, str]) -> str:
             bound = catalog.bind(labels)
             return bound.service if bound is not None else ""
 

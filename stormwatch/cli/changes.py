@@ -75,7 +75,8 @@ def window_add(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Schedule a change window."""
-    body = {"services": service, "matchers": matcher, "duration": duration, "mode": mode, "summary": summary}
+    body: dict[str, object] = {"services": service, "matchers": matcher, "duration": duration, "mode": mode,
+                               "summary": summary}
     if starts_at is not None:
         body["starts_at"] = starts_at
     doc = answer(lambda b: b.add_change_window(body, by))
