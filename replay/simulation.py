@@ -21,7 +21,7 @@ from correlation.core.probable_cause import DEFAULT_LOOKBACK, probable_causes, r
 from correlation.core.decision import Decision, Symptom, parse_timer
 from correlation.core.engine import decide, decide_manual_resolve, decide_timer
 from correlation.core.model import GroupState, Incident
-from correlation.core.muting import Muter, Silence
+from correlation.core.muting import Muter, Silence, change_windows_at
 from correlation.core.problems import (
     Occurrence, Problem, ProblemBook, recurrence_occurrence, shared_cause_occurrence,
 )
@@ -66,7 +66,8 @@ class Simulation:
             bound = catalog.bind(labels)
             return bound.service if bound is not None else ""
 
-        windows = WindowMuter(self.change_windows, now, service_of) if self.change_windows else None
+        open_windows = change_windows_at(self.change_windows, self.router.change_windows, now)
+        windows = WindowMuter(open_windows, now, service_of) if open_windows else None
         muter = Muter(self.silences, self.router.maintenance, now, windows)
         causes = Causes(self.router.causes, self.cause_index) if self.router.causes else None
         return self.router.context(state.route, muter if muter else None, causes)

@@ -1,5 +1,6 @@
-"""The service catalog's whole-set checks (``docs/services.md``): every team, business service, binding target and
-support-hours calendar a catalog entry names exists somewhere in the rule set; each defined once.
+"""The service catalog's whole-set checks (``docs/services.md``): every team, business service, binding target,
+recurring change window's service and support-hours calendar a catalog entry names exists somewhere in the rule
+set; each defined once.
 
 Cycles in ``depends_on`` and unknown dependencies are the topology's own checks (``rules/checks.py``): the catalog is
 the topology's services, not a second graph. A calendar is checked only when the rule set has a ``calendars``
@@ -81,4 +82,11 @@ def check_catalog(files: Sequence[tuple[str, RuleFile]], complete: bool) -> list
                 problems.append(CatalogProblem(file, ("topology", "bindings", i, "service"),
                                                f"binding {binding.name!r} names unknown service "
                                                f"{binding.service!r}; add it under topology.services"))
+    for file, rules in files:
+        for i, window in enumerate(rules.change_windows):
+            for j, service in enumerate(() if window is None else window.services):
+                if service not in services:
+                    problems.append(CatalogProblem(file, ("change_windows", i, "services", j),
+                                                   f"change window {window.name!r} names unknown service "
+                                                   f"{service!r}; add it under topology.services"))
     return problems

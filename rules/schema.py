@@ -289,6 +289,21 @@ class MaintenanceWindow(RuleModel):
         return ZoneInfo(self.time_zone)
 
 
+class RecurringChangeWindow(MaintenanceWindow):
+    """A change window that recurs (``docs/changes.md``): on ``weekdays`` from ``start`` to ``end``, covering
+    ``services`` (through the catalog's binding) and/or the alerts ``match`` matches; ``mode`` mute or annotate."""
+
+    match: Matchers = ()
+    services: tuple[Name, ...] = ()
+    mode: Literal["mute", "annotate"] = "mute"
+
+    @model_validator(mode="after")
+    def _covers_something(self) -> RecurringChangeWindow:
+        if not self.services and not self.match:
+            raise _fail("covers nothing: give services, match, or both")
+        return self
+
+
 # --- topology, flapping, problems, enrichment ----------------------------------------------------------------
 
 class ServiceLinks(RuleModel):
@@ -507,10 +522,12 @@ class RuleFile(RuleModel):
     enrichment: tuple[EnrichmentRule, ...] = ()
     priority_matrix: PriorityMatrix | None = None
     actions: tuple[Action, ...] = ()
+    change_windows: tuple[RecurringChangeWindow, ...] = ()
 
 
 #: the sections holding lists of named rules
-NAMED_SECTIONS: tuple[str, ...] = ("groups", "inhibit", "maintenance", "flapping", "problems", "enrichment", "actions")
+NAMED_SECTIONS: tuple[str, ...] = ("groups", "inhibit", "maintenance", "flapping", "problems", "enrichment", "actions",
+                                   "change_windows")
 
 
 class RuleSet(RuleModel):
@@ -526,6 +543,7 @@ class RuleSet(RuleModel):
     enrichment: tuple[EnrichmentRule, ...] = ()
     priority_matrix: PriorityMatrix = PriorityMatrix.model_validate(ITIL_MATRIX)
     actions: tuple[Action, ...] = ()
+    change_windows: tuple[RecurringChangeWindow, ...] = ()
 
     @classmethod
     def merge(cls, files: Sequence[tuple[str, RuleFile]]) -> RuleSet:

@@ -150,7 +150,8 @@ class Worker:
         assert self.connection is not None
         self.changes = ChangesService(self.connection, self.names, change_store, event_publisher, self.catalog,
                                       self.clock, self.metrics, delivery_limit=s.delivery_limit,
-                                      max_bytes=s.max_body_bytes, windows=self.change_windows)
+                                      max_bytes=s.max_body_bytes, windows=self.change_windows,
+                                      recurring=self._recurring_change_windows)
         await self.changes.start(consume=s.consume)
         self.rules.report_rules("rules_loaded")
         self.timers = TimerFiring(pipeline)
@@ -257,6 +258,9 @@ class Worker:
             if self.pipeline is not None:
                 self.pipeline.router = router
         return swap
+
+    def _recurring_change_windows(self) -> tuple[Any, ...]:
+        return self.pipeline.router.change_windows if self.pipeline is not None else ()
 
     def catalog(self) -> Catalog:
         """The running rule set's service catalog (the pipeline's router carries it)."""

@@ -4,7 +4,7 @@ that stores a change and links it to the open incidents it may explain (publishi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import aio_pika
@@ -13,9 +13,11 @@ from aio_pika.abc import AbstractConnection, AbstractExchange
 
 from correlation.core.catalog import Catalog
 from correlation.core.change_windows import window_of
+from correlation.core.muting import change_windows_at
 from correlation.store.change_windows import ChangeWindowStore
 from correlation.store.changes import ChangeStore
 from events.changes import Change
+from rules.schema import RecurringChangeWindow
 from events.names import CHANGES_ROUTE, BrokerNames
 from events.publisher import EventPublisher
 from ingest.changes import ChangeConsumer, ChangeTopology, change_message, declare_changes
@@ -34,8 +36,10 @@ class ChangesService:
     def __init__(self, connection: AbstractConnection, names: BrokerNames, store: ChangeStore,
                  events: EventPublisher, catalog: Callable[[], Catalog], clock: Callable[[], float],
                  metrics: Metrics, *, delivery_limit: int, max_bytes: int,
-                 windows: ChangeWindowStore | None = None) -> None:
+                 windows: ChangeWindowStore | None = None,
+                 recurring: Callable[[], Sequence[RecurringChangeWindow]] = tuple) -> None:
         self.windows = windows  # a change inside a change window on its service is linked to it
+        self.recurring = recurring  # the rule files' recurring change windows
         self.connection = connection
         self.names = names
         self.store = store
@@ -83,7 +87,8 @@ class ChangesService:
         same service) is linked again: linking is idempotent, and a worker that died between the two is repaired."""
         now = self.clock()
         if self.windows is not None and not change.window:
-            window = window_of(await self.windows.all(), change.service, change.at)
+            windows = change_windows_at(await self.windows.all(), self.recurring(), change.at)
+            window = window_of(windows, change.service, change.at)
             if window:
                 change = replace(change, window=window)
         outcome = await self.store.add(change, now)

@@ -9,15 +9,15 @@ re-sends firing alerts) opens or joins an incident as usual.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from collections.abc import Mapping, Sequence
 
 import orjson
 
-from correlation.core.change_windows import WindowMuter
+from correlation.core.change_windows import ChangeWindow, WindowMuter
 from rules.matchers import Matcher, matches_all, parse_matcher
-from rules.schema import WEEKDAYS, MaintenanceWindow
+from rules.schema import WEEKDAYS, MaintenanceWindow, RecurringChangeWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,31 @@ def window_active(window: MaintenanceWindow, now: float) -> bool:
     if start < end:
         return today in window.weekdays and start <= minute < end
     return (today in window.weekdays and minute >= start) or (yesterday in window.weekdays and minute < end)
+
+
+def recurring_change_window(rule: RecurringChangeWindow, now: float) -> ChangeWindow | None:
+    """The occurrence of a recurring change window open at ``now`` (its id ``<name>@<start epoch>``), or None."""
+    if not window_active(rule, now):
+        return None
+    zone = rule.zone
+    local = datetime.fromtimestamp(now, tz=zone)
+    start, end = _minutes(rule.start), _minutes(rule.end)
+    day = local.date()
+    if start >= end and local.hour * 60 + local.minute < end:  # past midnight: it opened yesterday
+        day -= timedelta(days=1)
+    opened = datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(minutes=start)
+    closes = datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(minutes=end + (1440 if end <= start
+                                                                                                else 0))
+    starts_at = opened.timestamp()
+    return ChangeWindow(f"{rule.name}@{int(starts_at)}", starts_at, closes.timestamp(), rule.mode,
+                        tuple(rule.services), tuple(rule.match), rule.description, "rules", 0.0)
+
+
+def change_windows_at(stored: Sequence[ChangeWindow], rules: Sequence[RecurringChangeWindow], now: float
+                      ) -> list[ChangeWindow]:
+    """The stored (API, CLI) windows and the occurrences of the rule files' recurring ones open at ``now``."""
+    found = [w for w in (recurring_change_window(r, now) for r in rules) if w is not None]
+    return [*stored, *found] if found else list(stored)
 
 
 @dataclass(slots=True)

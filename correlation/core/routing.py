@@ -36,6 +36,7 @@ from rules.schema import (
     LevelSource,
     MaintenanceWindow,
     ProblemRule,
+    RecurringChangeWindow,
     RuleSet,
     SEVERITY_IMPACT_URGENCY,
     Threshold,
@@ -104,6 +105,7 @@ class Router:
         self.defaults = defaults if defaults is not None else IncidentDefaults()
         self.rules: tuple[GroupRule, ...] = rule_set.groups if rule_set is not None else ()
         self.maintenance: tuple[MaintenanceWindow, ...] = rule_set.maintenance if rule_set is not None else ()
+        self.change_windows: tuple[RecurringChangeWindow, ...] = rule_set.change_windows if rule_set is not None else ()
         self.enrich = Enricher(rule_set.enrichment if rule_set is not None else (), memo_max_bytes=memo_max_bytes)
         self.causes = CauseRules.from_rule_set(rule_set, memo_max_bytes=memo_max_bytes)
         self.catalog = Catalog.from_rule_set(rule_set, memo_max_bytes=memo_max_bytes)

@@ -23,7 +23,7 @@ from correlation.core.change_windows import ChangeWindow, WindowMuter
 from correlation.store.change_windows import ChangeWindowStore
 from correlation.store.changes import ChangeStore
 from correlation.store.links import Links
-from correlation.core.muting import Muter
+from correlation.core.muting import Muter, change_windows_at
 from correlation.core.routing import Group, Router
 from correlation.store.silences import SilenceStore
 from correlation.store.store import TIMER_CLAIM_LIMIT, FollowUps, IncidentStore
@@ -222,7 +222,8 @@ class CorrelationPipeline:
         return report
 
 
-def _window_muter(windows: list[ChangeWindow], now: float, router: Router) -> WindowMuter | None:
+def _window_muter(stored: list[ChangeWindow], now: float, router: Router) -> WindowMuter | None:
+    windows = change_windows_at(stored, router.change_windows, now)
     if not windows:
         return None
     catalog = router.catalog

@@ -88,3 +88,52 @@ def test_a_change_inside_a_window_on_its_service_names_it():
     assert window_of(windows, "payments-db", T0 + 10) == "cw-4"
     assert window_of(windows, "payments-db", T0 + 600) == ""
     assert window_of(windows, "checkout", T0 + 10) == ""
+
+
+def test_a_recurring_change_window_from_the_rule_files_mutes_its_occurrence_and_pages_at_its_end(tmp_path):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from correlation.core.muting import recurring_change_window
+    from rules.loader import lint_directory, load_rule_set
+
+    (tmp_path / "windows.yaml").write_text("""
+topology:
+  services: {payments-db: {}}
+change_windows:
+  - name: nightly-deploys
+    services: [payments-db]
+    weekdays: [monday:friday]
+    start: "22:00"
+    end: "02:00"
+    time_zone: Europe/Paris
+""")
+    rules = load_rule_set(tmp_path)
+    paris = ZoneInfo("Europe/Paris")
+    night = datetime(2026, 12, 8, 1, 0, tzinfo=paris).timestamp()  # Tuesday 01:00: Monday's window, still open
+    window = recurring_change_window(rules.change_windows[0], night)
+    assert window is not None
+    assert window.starts_at == datetime(2026, 12, 7, 22, 0, tzinfo=paris).timestamp()
+    assert window.ends_at == datetime(2026, 12, 8, 2, 0, tzinfo=paris).timestamp()
+    assert window.id == f"nightly-deploys@{int(window.starts_at)}"
+    assert recurring_change_window(rules.change_windows[0], night + 3600) is None  # 02:00: over
+
+    sim = Simulation(rules)
+    labels = {"alertname": "PostgresDown", "service": "payments-db"}
+    alert = Alert(labels=labels, status="firing", starts_at=night, received_at=night, fingerprint=fingerprint(labels),
+                  source="test")
+    sim.feed(alert, night)
+    assert sim.muted == 1 and sim.incidents() == []
+    sim.advance(window.ends_at)
+    (incident,) = sim.incidents()
+    assert incident.created_at == window.ends_at
+
+    (tmp_path / "windows.yaml").write_text("""
+change_windows:
+  - {name: a, services: [ghost], start: "22:00", end: "23:00"}
+  - {name: b, start: "22:00", end: "23:00"}
+""")
+    errors = [f"{e.path}: {e.message}" for e in lint_directory(tmp_path)[0]]
+    assert "change_windows[0].services[0]: change window 'a' names unknown service 'ghost'; add it under " \
+           "topology.services" in errors
+    assert any(e.startswith("change_windows[1]") and "covers nothing" in e for e in errors)
