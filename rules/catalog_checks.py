@@ -84,9 +84,9 @@ def check_catalog(files: Sequence[tuple[str, RuleFile]], complete: bool) -> list
                                                f"{binding.service!r}; add it under topology.services"))
     for file, rules in files:
         for i, window in enumerate(rules.change_windows):
-            for j, service in enumerate(() if window is None else window.services):
-                if service not in services:
+            for j, covered in enumerate(() if window is None else window.services):
+                if covered not in services:
                     problems.append(CatalogProblem(file, ("change_windows", i, "services", j),
                                                    f"change window {window.name!r} names unknown service "
-                                                   f"{service!r}; add it under topology.services"))
+                                                   f"{covered!r}; add it under topology.services"))
     return problems
