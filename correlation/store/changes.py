@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, cast
-from collections.abc import Sequence
 
 import orjson
 from redis.asyncio import Redis
@@ -71,14 +70,15 @@ class ChangeStore:
             await pipe.execute()
         return outcome
 
-    async def recent(self, services: Sequence[str], since: float, until: float | None = None
-                     ) -> list[dict[str, Any]]:
-        """The changes of ``services`` that happened at or after ``since`` (and at or before ``until``)."""
-        if not services:
+    async def recent_since(self, since: dict[str, float]) -> list[dict[str, Any]]:
+        """The changes of each service that happened at or after its time in ``since`` (one round trip, a second
+        for the documents when there are any)."""
+        if not since:
             return []
+        services = list(since)
         pipe = self.redis.pipeline(transaction=False)
         for service in services:
-            pipe.zrangebyscore(self.keys.service_changes(service), since, "+inf" if until is None else until)
+            pipe.zrangebyscore(self.keys.service_changes(service), since[service], "+inf")
         found = await pipe.execute()
         pipe = self.redis.pipeline(transaction=False)
         asked = []
@@ -127,19 +127,30 @@ class ChangeStore:
 
     async def link_opened(self, events: list[dict[str, Any]], catalog: Catalog, now: float) -> None:
         """Link recent changes to the incidents these ``incident.created`` events opened; each event's incident gains
-        ``changes`` (every link, best first) when there are any."""
+        ``changes`` (every link, best first) when there are any. The changes of every service watched by every
+        opened incident are read in one pipelined round trip (a second only when some exist)."""
+        opened = []
+        since: dict[str, float] = {}  # service -> the earliest time any incident watching it looks back to
         for event in events:
-            if event.get("type") != "incident.created":
+            incident = event["incident"] if event.get("type") == "incident.created" else None
+            if incident is None or not incident.get("service"):
                 continue
-            incident = event["incident"]
-            service = incident.get("service") or ""
-            if not service:
-                continue
-            opened = float(incident["created_at"])
             lookback = catalog.lookback(incident.get("rule", ""), DEFAULT_LOOKBACK)
-            watched = watched_services(catalog, service)
-            candidates = await self.recent(sorted(watched), opened - lookback)
-            links = probable_causes(catalog, service, (), opened, lookback, candidates)
+            start = float(incident["created_at"]) - lookback
+            opened.append((incident, lookback))
+            for service in watched_services(catalog, incident["service"]):
+                since[service] = min(start, since.get(service, start))
+        if not opened:
+            return
+        by_service: dict[str, list[dict[str, Any]]] = {}
+        for change in await self.recent_since(since):
+            by_service.setdefault(change["service"], []).append(change)
+        if not by_service:
+            return
+        for incident, lookback in opened:
+            service = incident["service"]
+            candidates = [c for name in watched_services(catalog, service) for c in by_service.get(name, ())]
+            links = probable_causes(catalog, service, (), float(incident["created_at"]), lookback, candidates)
             if links:
                 _, every = await self._link(incident["id"], links, now)
                 if every:

@@ -9,10 +9,9 @@ from starlette.routing import Route
 
 from correlation.core.change_windows import ChangeWindow
 from correlation.store.change_windows import new_window_id
-from rules.schema import parse_duration
 from stormwatch.api.common import ApiError, ApiServices, authorise, instrument, json_response, log, parse_model
 from stormwatch.api.schemas import ChangeWindowBody
-from stormwatch.api.silences import _matchers
+from stormwatch.api.silences import _matchers, time_span
 
 
 def change_window_routes(services: ApiServices) -> list[Route]:
@@ -40,16 +39,7 @@ def _create(services: ApiServices):
         principal = authorise(services, request, "respond")
         body = await parse_model(request, ChangeWindowBody)
         now = services.clock()
-        starts = body.starts_at if body.starts_at is not None else now
-        if body.ends_at is not None:
-            ends = body.ends_at
-        elif body.duration is not None:
-            try:
-                ends = starts + parse_duration(body.duration)
-            except ValueError as exc:
-                raise ApiError(422, "invalid", f"duration: {exc}", field="duration") from None
-        else:
-            raise ApiError(422, "invalid", "duration: give duration or ends_at", field="duration")
+        starts, ends = time_span(body.starts_at, body.ends_at, body.duration, now)
         try:
             window = ChangeWindow.create(new_window_id(), starts, ends, mode=body.mode, services=body.services,
                                          matchers=_matchers(body.matchers), summary=body.summary,

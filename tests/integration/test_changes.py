@@ -15,7 +15,8 @@ from events.names import CHANGES_ROUTE
 from ingest.topology import FORMAT_HEADER, REASON_HEADER, Names
 from tests.conftest import eventually
 from tests.integration.api_helpers import INGEST, READ, EventTap, start_api
-from tests.integration.helpers import drain_queue, metric, run_cli, v2_alert
+from tests.integration.helpers import metric, run_cli, v2_alert
+from tests.integration.test_dead_letter import _dead_letters
 from tests.integration.test_services import write_catalog
 
 
@@ -27,17 +28,6 @@ def _change(cid: str, service: str, *, minutes_ago: float = 1.0, **more) -> dict
 async def _listed(api, service: str | None = None) -> list[dict]:
     path = "/api/v1/changes" + (f"?service={service}" if service else "")
     return (await api.get(path)).json()["items"]
-
-
-async def _dead_letters(settings, n: int) -> list:
-    collected: list = []
-
-    async def enough():
-        collected.extend(await drain_queue(settings, Names(settings.namespace).dead_queue))
-        return len(collected) >= n
-
-    await eventually(enough, what=f"{n} dead letters")
-    return collected
 
 
 async def test_changes_come_in_through_both_apis_and_hostile_input_is_refused(clean, tmp_path):

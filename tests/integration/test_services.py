@@ -12,24 +12,9 @@ import yaml
 from tests.conftest import eventually
 from tests.integration.api_helpers import INGEST, READ, start_api
 from tests.integration.helpers import run_cli, v2_alert
+from tests.unit.test_catalog import CATALOG as UNIT_CATALOG
 
-CATALOG = {
-    "topology": {
-        "services": {
-            "payments-db": {"owner": "dba", "tier": 1, "description": "the ledger",
-                            "links": {"runbook": "https://runbooks.example.com/payments-db"}},
-            "payments-api": {"depends_on": ["payments-db"], "owner": "payments", "tier": 2,
-                             "business_services": ["card-payments"]},
-            "checkout": {"depends_on": ["payments-api"], "owner": "web", "tier": 3,
-                         "business_services": ["online-shop"]},
-            "reports": {"owner": "web", "tier": 4, "business_services": ["finance"]},
-        },
-        "teams": {"dba": {}, "payments": {}, "web": {}},
-        "business_services": {"card-payments": {"owner": "payments"}, "online-shop": {}, "finance": {}},
-        "bindings": [{"name": "pg-hosts", "match": ['instance=~"pg-.*"'], "service": "payments-db"}],
-        "tier_impact": {1: "high", 2: "high", 3: "medium", 4: "low"},
-    },
-}
+CATALOG = UNIT_CATALOG  # the unit tests' catalog (tests/unit/test_catalog.py), through the real services
 
 
 def write_catalog(directory: Path) -> str:
