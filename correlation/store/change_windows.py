@@ -1,5 +1,5 @@
 """Change windows in Redis: one hash per namespace (``<ns>:change-windows``), shared by every worker, the API and
-the CLI, read with the silences for every batch (``docs/changes.md``)."""
+the CLI, read with the silences in one round trip for every batch (``docs/changes.md``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import cast
 from redis.asyncio import Redis
 
 from correlation.core.change_windows import ChangeWindow
+from correlation.core.muting import Silence
+from correlation.store.silences import SilenceStore
 from correlation.store.keyspace import Keyspace
 
 
@@ -27,7 +29,17 @@ class ChangeWindowStore:
         return window
 
     async def all(self) -> list[ChangeWindow]:
-        raws = cast(list[bytes], await self.redis.hvals(self.keys.change_windows))  # a bytes client
+        return self.parse(cast(list[bytes], await self.redis.hvals(self.keys.change_windows)))  # a bytes client
+
+    async def with_silences(self, silences: SilenceStore) -> tuple[list[Silence], list[ChangeWindow]]:
+        """The silences and the change windows in one round trip (every batch reads both)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hvals(self.keys.silences)
+        pipe.hvals(self.keys.change_windows)
+        silence_raws, window_raws = await pipe.execute()
+        return silences.parse(silence_raws), self.parse(window_raws)
+
+    def parse(self, raws: list[bytes]) -> list[ChangeWindow]:
         parsed = {raw: self._parsed.get(raw) or ChangeWindow.from_json(raw) for raw in raws}
         self._parsed = parsed
         return sorted(parsed.values(), key=lambda w: (w.starts_at, w.id))

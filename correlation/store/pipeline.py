@@ -8,7 +8,6 @@ in between), one pipeline of index updates, then the incident events with publis
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Callable, Mapping, Sequence
@@ -90,13 +89,12 @@ class CorrelationPipeline:
         self.links = Links(store.redis, store.keys, timeline_max=store.timeline_max)
 
     async def _mutes(self) -> tuple[list[Any], list[ChangeWindow]]:
-        """The silences and the change windows, read concurrently."""
+        """The silences and the change windows (one round trip)."""
         if self.silences is None:
             return [], []
         if self.windows is None:
             return await self.silences.all(), []
-        silences, windows = await asyncio.gather(self.silences.all(), self.windows.all())
-        return silences, windows
+        return await self.windows.with_silences(self.silences)
 
     async def submit(self, deliveries: Sequence[Delivery]) -> BatchReport:
         report = BatchReport()
