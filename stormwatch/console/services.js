@@ -87,7 +87,11 @@ export function servicePage(main, name) {
       h('div', { class: 'columns' },
         h('div', null, section(`Open incidents (${s.open_incidents.length})`,
           table(['incident', 'priority', 'status', 'service', 'created'], incidentRows(s.open_incidents),
-            'No open incidents.'))),
+            'No open incidents.')),
+        section('Recent changes', h('div', { id: 'service-changes' }, table(['change', 'kind', 'when'],
+          (s.changes || []).map((c) => h('tr', { 'data-change': c.id },
+            h('td', { class: 'title' }, c.summary, h('div', { class: 'sub' }, c.id)),
+            h('td', null, c.kind), h('td', null, time(c.at)))), 'No recent changes.')))),
         h('div', null, section('Service', facts))));
   }
 

@@ -234,6 +234,8 @@ async def test_the_incident_page_shows_the_changes_linked_as_probable_causes(cle
         text = await row.inner_text()
         assert HOSTILE in text and "4m before; the incident's own service" in text and "build 42" in text
         assert await page.locator("#incident-service >> text=payments-db").count() == 1
+        await page.click("#incident-service a")  # its service's page lists the change among its recent changes
+        await page.wait_for_selector('#service-changes tr[data-change="deploy-42"]', timeout=WAIT_MS)
         assert await page.evaluate("window.__pwned === undefined") and errors == []
 
 
