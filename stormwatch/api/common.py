@@ -16,6 +16,9 @@ from starlette.responses import Response
 
 from actions.run_record import ActionRun
 from correlation.store.alert_queries import AlertQueries
+from correlation.core.catalog import Catalog
+from correlation.store.change_windows import ChangeWindowStore
+from correlation.store.changes import ChangeStore
 from correlation.store.incident_commands import IncidentCommands
 from correlation.store.incident_queries import IncidentQueries
 from correlation.store.links import Links
@@ -79,6 +82,14 @@ class ReportSource(Protocol):
     async def report(self, window: Any) -> dict[str, Any]: ...
 
 
+class ChangesIntake(Protocol):
+    """Change events (stormwatch.changes_service.ChangesService): put on RabbitMQ, and the store to list them."""
+
+    store: ChangeStore
+
+    async def publish(self, body: bytes, fmt: str, message_id: str) -> None: ...
+
+
 class RulesControl(Protocol):
     """The running worker's rules (the shell's Worker implements it)."""
 
@@ -116,6 +127,9 @@ class ApiServices:
     history: HistoryQueries | None = None  # incident search over the history database (docs/history.md)
     alerts: AlertQueries | None = None  # Alertmanager API v2: the firing alerts (with teams: its read routes)
     teams: Teams | None = None
+    catalog: Callable[[], Catalog] | None = None  # the running rule set's service catalog (services routes)
+    changes: ChangesIntake | None = None  # change events: publish (ingest), the store (listing)
+    change_windows: ChangeWindowStore | None = None
 
 
 def stormwatch_version() -> str:
