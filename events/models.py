@@ -22,6 +22,26 @@ from events.types import (
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class ChangeLinkDoc(BaseModel):
+    """A change linked to an incident as a probable cause (``docs/changes.md``), best first."""
+
+    model_config = _STRICT
+
+    id: str
+    service: str
+    summary: str
+    kind: Literal["deploy", "config", "infrastructure", "feature-flag"]
+    at: float = Field(description="when the change happened")
+    environment: str
+    source: str
+    links: list[dict[str, str]]
+    relation: Literal["same_service", "dependency", "symptom"] = Field(
+        description="the incident's own service, something it depends on, or a service of its symptoms")
+    distance: int = Field(description="dependency distance from the incident's service (0: the same service)")
+    reason: str = Field(description="why it is linked, in words")
+    window: str = Field("", description="the change window it happened in, if any")
+
+
 class IncidentDoc(BaseModel):
     """An incident as the API shows it (``correlation.core.model.Incident.public()``); the people's fields appear on the
     events of people's commands (``incident.acknowledged`` and the rest)."""
@@ -49,6 +69,12 @@ class IncidentDoc(BaseModel):
     symptoms: int = Field(description="alerts of other groups attached as symptoms")
     merged_into: str = Field("", description="the incident it merged into when a late cause explained all its "
                                              "alerts (empty otherwise)")
+    service: str = Field("", description="the service it is about: its first alert's binding (docs/services.md), "
+                                         "or the one named when it was declared")
+    binding: str = Field("", description="what bound it: binding:<rule> or label:<label name>")
+    business_services: list[str] = Field([], description="business services it affects (impact roll-up)")
+    changes: list[ChangeLinkDoc] | None = Field(None, description="probable causes: changes linked to it, best "
+                                                               "first (docs/changes.md); absent when none")
     assignee: str | None = Field(None, description="people's commands only, like the four below")
     acknowledged_by: str | None = None
     acknowledged_at: float | None = None
@@ -58,7 +84,6 @@ class IncidentDoc(BaseModel):
                                                     "the five below and also_reported_by)")
     reporter: str | None = Field(None, description="who reported the declared incident")
     description: str | None = None
-    service: str | None = Field(None, description="the service the declared incident is about")
     impact: Literal["high", "medium", "low"] | None = None
     urgency: Literal["high", "medium", "low"] | None = None
     also_reported_by: list[str] | None = Field(None, description="people who reported it again while it was open")

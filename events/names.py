@@ -5,6 +5,9 @@
     <ns>.alerts                quorum queue     bound with ``#``; dead-letters to <ns>.alerts.dead
     <ns>.alerts.dead           fanout exchange  and a quorum queue of the same name: poison and invalid alerts
     <ns>.events                topic exchange   every event, under its type as routing key (``incident.created``, ...)
+    <ns>.changes               direct exchange  change events (``events/changes.py``), routing key ``CHANGES_ROUTE``
+    <ns>.changes               quorum queue     bound with ``CHANGES_ROUTE``; invalid ones go to <ns>.alerts.dead with
+                                                a reason header, like invalid alerts
     <ns>.actions               quorum queue     bound to <ns>.events with ``RUNNER_ROUTE`` only (events BCC'd to the
                                                 action runner); dead-letters to <ns>.actions.dead
     <ns>.actions.dead          fanout exchange  and a quorum queue of the same name: malformed or poison events
@@ -28,6 +31,8 @@ from dataclasses import dataclass
 RUNNER_ROUTE = "actions.runner"
 #: the alerts queue takes every routing key a source publishes under
 ALERTS_BINDING = "#"
+#: the routing key of change events on <ns>.changes
+CHANGES_ROUTE = "change"
 #: a subscriber that wants every event (the web console's live view) binds with this; events go out under their type
 ALL_EVENTS = "#"
 
@@ -56,6 +61,14 @@ class BrokerNames:
     @property
     def dead_queue(self) -> str:
         return f"{self.namespace}.alerts.dead"
+
+    @property
+    def changes_exchange(self) -> str:
+        return f"{self.namespace}.changes"
+
+    @property
+    def changes_queue(self) -> str:
+        return f"{self.namespace}.changes"
 
     @property
     def events_exchange(self) -> str:

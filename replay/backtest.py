@@ -32,6 +32,8 @@ class BacktestSummary:
     muted: int = 0
     titles: Counter = field(default_factory=Counter)
     problem_titles: list[str] = field(default_factory=list)
+    changes: int = 0  # change events replayed beside the alerts
+    incidents_with_changes: int = 0  # incidents that got a probable cause (docs/changes.md)
 
     @property
     def compression(self) -> float:
@@ -44,22 +46,32 @@ class BacktestSummary:
             "problems": self.problems, "problem_titles": self.problem_titles, "symptoms": self.symptoms,
             "merged": self.merged,
             "muted": self.muted, "compression": round(self.compression, 2), "incident_titles": dict(self.titles),
+            "changes": self.changes, "incidents_with_changes": self.incidents_with_changes,
         }
 
 
 def backtest(rule_set: RuleSet | None, recording: Sequence[tuple[float, Alert]], *,
              default_group_by: Sequence[str] = ("alertname", "service"), settle: float = 3600.0,
-             sim: Simulation | None = None) -> BacktestSummary:
-    """``sim``: the simulation to replay through (one that also tracks placements, for scoring); a new one if None."""
+             sim: Simulation | None = None, changes: Sequence[dict[str, Any]] = ()) -> BacktestSummary:
+    """``sim``: the simulation to replay through (one that also tracks placements, for scoring); a new one if None.
+    ``changes``: change events (``events.changes.Change.public()`` documents) replayed at their ``at`` beside the
+    alerts (a change before an alert at the same instant)."""
     sim = sim if sim is not None else Simulation(rule_set, tuple(default_group_by))
     summary = BacktestSummary()
+    pending = sorted(changes, key=lambda c: float(c["at"]))
     last = 0.0
     for at, alert in recording:
+        while pending and float(pending[0]["at"]) <= at:
+            change = pending.pop(0)
+            sim.add_change(change, float(change["at"]))
         sim.feed(alert, at)
         summary.notifications += 1
         summary.firing += alert.status == "firing"
         last = at
-    sim.advance(last + settle)
+    for change in pending:
+        sim.add_change(change, float(change["at"]))
+    summary.changes = len(changes)
+    sim.advance(max([last + settle, *(float(c["at"]) for c in pending)]))
     incidents = sim.incidents()
     summary.incidents = len(incidents)
     summary.open_at_end = sum(i.is_open for i in incidents)
@@ -70,4 +82,5 @@ def backtest(rule_set: RuleSet | None, recording: Sequence[tuple[float, Alert]],
     summary.symptoms = sim.symptom_count
     summary.merged = sim.merged
     summary.muted = sim.muted
+    summary.incidents_with_changes = sum(1 for i in incidents if sim.linked_changes.get(i.id))
     return summary

@@ -119,10 +119,12 @@ class Replay:
 
 
 def replay(rule_set: RuleSet | None, notifications: Sequence[Notification], *,
-           default_group_by: Sequence[str] = ("alertname", "service"), settle: float = 3600.0) -> Replay:
+           default_group_by: Sequence[str] = ("alertname", "service"), settle: float = 3600.0,
+           changes: Sequence[dict[str, Any]] = ()) -> Replay:
+    """``changes``: change events replayed beside the notifications (``replay.backtest.backtest``)."""
     sim = PlacingSimulation(rule_set, tuple(default_group_by))
     summary = backtest(rule_set, [(n.at, n.alert) for n in notifications], default_group_by=default_group_by,
-                       settle=settle, sim=sim)
+                       settle=settle, sim=sim, changes=changes)
     incidents = sim.incidents()
     return Replay(summary, notifications, sim.placements(), incidents,
                   {i.id: sim.symptoms_of(i.id) for i in incidents}, sim.problems())

@@ -25,7 +25,8 @@ from rules.matchers import MatcherError, parse_matcher
 from rules.testfile import Checkpoint, ExpectedIncident, ExpectedProblem, RuleTest, RuleTestFile
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC).timestamp()  # a Monday
-_FIELDS = ("status", "priority", "team", "severity", "rule", "alerts", "firing", "occurrences", "flapping")
+_FIELDS = ("status", "priority", "team", "severity", "rule", "alerts", "firing", "occurrences", "flapping", "service",
+           "business_services")
 
 
 @dataclass
@@ -67,9 +68,19 @@ def _run_test(file: str, test: RuleTest, rule_set, group_by: list[str]) -> TestR
         return result
     pending = sorted(test.alerts, key=lambda a: a.at)  # stable: same-time alerts keep file order
     people = sorted(test.people, key=lambda p: p.at)
+    # changes come first at the same instant: a deploy recorded at 0s precedes an alert at 0s
+    changes = sorted(((c.at, n, c) for n, c in enumerate(test.changes, 1)), key=lambda t: (t[0], t[1]))
     episode_start: dict[str, float] = {}
+
+    def feed_changes(until: float) -> None:
+        while changes and changes[0][0] <= until:
+            at, n, c = changes.pop(0)
+            sim.add_change({"id": c.id or f"change-{n}", "service": c.service, "summary": c.summary, "kind": c.kind,
+                            "at": T0 + at, "environment": c.environment, "source": c.source, "links": []}, T0 + at)
+
     for checkpoint in sorted(test.expect, key=lambda c: c.at):
         while (pending and pending[0].at <= checkpoint.at) or (people and people[0].at <= checkpoint.at):
+            feed_changes(min([x.at for x in (pending[:1] + people[:1])]))
             if people and (not pending or people[0].at < pending[0].at):
                 act = people.pop(0)
                 if act.acknowledge is not None and not sim.acknowledge(act.acknowledge, T0 + act.at):
@@ -96,6 +107,7 @@ def _run_test(file: str, test: RuleTest, rule_set, group_by: list[str]) -> TestR
                 ends_at=T0 + item.at if item.status == "resolved" else None,
             )
             sim.feed(alert, T0 + item.at)
+        feed_changes(checkpoint.at)
         sim.advance(T0 + checkpoint.at)
         result.problems += _compare(checkpoint, sim)
     return result
@@ -172,6 +184,7 @@ def _differences(expected: ExpectedIncident, actual: Incident, sim: Simulation, 
     got["symptom_paths"] = sorted(" > ".join(s.path) for s in symptoms if s.path)
     into = sim.all_incidents.get(actual.merged_into)
     got["merged_into"] = into.title if into is not None else actual.merged_into
+    got["changes"] = [c["summary"] for c in sim.linked_changes.get(actual.id, [])]
     for name, value in got.items():
         want = getattr(expected, name)
         if name == "symptom_paths" and want is not None:

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from collections.abc import Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from actions.model import IncidentEvent, ProblemEvent
 from actions.triggers import planned_runs, problem_runs
 from correlation.core.causes import Causes, Entry
+from correlation.core.change_windows import ChangeWindow, WindowMuter
+from correlation.core.probable_cause import DEFAULT_LOOKBACK, probable_causes, rank
 from correlation.core.decision import Decision, Symptom, merge_timer, parse_timer
 from correlation.core.engine import decide, decide_manual_resolve, decide_timer
 from correlation.core.merging import IndexUpdate, rehomed, to_check
 from correlation.core.model import GroupState, Incident
-from correlation.core.muting import Muter, Silence
+from correlation.core.muting import Muter, Silence, change_windows_at
 from correlation.core.problems import (
     Occurrence, Problem, ProblemBook, recurrence_occurrence, shared_cause_occurrence,
 )
@@ -34,6 +37,7 @@ class Simulation:
     rule_set: RuleSet | None
     default_group_by: Sequence[str] = ("alertname", "service")
     silences: list[Silence] = field(default_factory=list)
+    change_windows: list[ChangeWindow] = field(default_factory=list)
     groups: dict[str, GroupState] = field(default_factory=dict)
     muted: int = 0
     duplicates: int = 0
@@ -51,6 +55,9 @@ class Simulation:
     # actions the rules would start: (action, incident id, trigger), in order (nothing runs in a simulation)
     actions_started: list[tuple[str, str, str]] = field(default_factory=list)
     acknowledged: dict[str, float] = field(default_factory=dict)  # incident id -> when a person acknowledged it
+    # change events fed so far (documents of events.changes.Change), and the ones linked to each incident (ranked)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    linked_changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.router = Router(self.rule_set, self.default_group_by)
@@ -58,9 +65,23 @@ class Simulation:
         self._defined = {a.name: a for a in (self.rule_set.actions if self.rule_set is not None else ())}
 
     def _context(self, state: GroupState, now: float):
-        muter = Muter(self.silences, self.router.maintenance, now) if self.silences or self.router.maintenance else None
         causes = Causes(self.router.causes, self.cause_index) if self.router.causes else None
-        return self.router.context(state.route, muter if muter else None, causes)
+        return self.router.context(state.route, self._muter(now), causes)
+
+    def _muter(self, now: float) -> Muter | None:
+        """Silences, maintenance windows and the change windows open at ``now``; None when nothing can mute."""
+        if not (self.silences or self.router.maintenance or self.change_windows or self.router.change_windows):
+            return None
+        catalog = self.router.catalog
+
+        def service_of(labels: Mapping[str, str]) -> str:
+            bound = catalog.bind(labels)
+            return bound.service if bound is not None else ""
+
+        open_windows = change_windows_at(self.change_windows, self.router.change_windows, now)
+        windows = WindowMuter(open_windows, now, service_of) if open_windows else None
+        muter = Muter(self.silences, self.router.maintenance, now, windows)
+        return muter if muter else None
 
     def advance(self, now: float) -> None:
         """Fire every timer due by ``now``, in due order, each at its due time (as the shared index would)."""
@@ -84,6 +105,24 @@ class Simulation:
         if state is None:
             state = self.groups[group.id] = GroupState(group.id, group.key, group.labels, route=group.route)
         self._apply(decide(state, [alert], now, context=self._context(state, now)), now)
+
+    def add_change(self, change: dict[str, Any], now: float) -> None:
+        """A change event arrives: kept, and linked to the open incidents that watch its service (as the worker's
+        ``ChangeStore.link_arrived`` does)."""
+        self.advance(now)
+        self.changes.append(change)
+        catalog = self.router.catalog
+        for incident in self.all_incidents.values():
+            if incident.is_open and incident.service:
+                self._link(incident, [change], catalog.lookback(incident.rule, DEFAULT_LOOKBACK))
+
+    def _link(self, incident: Incident, changes: list[dict[str, Any]], lookback: float) -> None:
+        label = self.router.catalog.label
+        symptoms = [s.labels.get(label, "") for s in self.symptoms_of(incident.id)]
+        found = probable_causes(self.router.catalog, incident.service, symptoms, incident.created_at, lookback,
+                                changes)
+        if found:
+            self.linked_changes[incident.id] = rank([*self.linked_changes.get(incident.id, []), *found])
 
     def resolve(self, title: str, now: float, who: str) -> bool:
         """A person resolves the open incident with this title; False when there is none."""
@@ -109,6 +148,10 @@ class Simulation:
         self.muted += decision.stats.muted
         self.duplicates += decision.stats.duplicates
         self.all_incidents.update(decision.incidents)
+        for iid in decision.opened:  # probable cause at its opening (the worker's ChangeStore.link_opened)
+            incident = decision.incidents[iid]
+            if incident.service and self.changes:
+                self._link(incident, self.changes, self.router.catalog.lookback(incident.rule, DEFAULT_LOOKBACK))
         for n, event in enumerate(decision.events):
             rule = self._group_rules.get(event.incident.get("rule", ""))
             if rule is not None and rule.actions:

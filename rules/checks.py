@@ -1,6 +1,7 @@
 """Whole-set checks of a rule set: what only all files together can tell.
 
 Duplicate names within a section (across files), dangling action, service and calendar references, topology cycles,
+the service catalog's references (``rules/catalog_checks.py``),
 an inhibit rule that mutes itself, more than one priority matrix. Each problem names its file and field path;
 ``rules/loader.py`` adds the line.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from collections.abc import Sequence
 
+from rules.catalog_checks import check_catalog
 from rules.matchers import Matcher
 from rules.schema import ALWAYS_CALENDAR, NAMED_SECTIONS, RuleFile
 
@@ -71,6 +73,7 @@ def check_rule_set(files: Sequence[tuple[str, RuleFile]], incomplete: frozenset[
         problems.append(SetProblem(file, ("priority_matrix",), f"priority_matrix is already defined in {matrices[0]}"))
 
     problems.extend(_check_topology(files, "topology" not in incomplete))
+    problems.extend(SetProblem(*p) for p in check_catalog(files, "topology" not in incomplete))
     problems.extend(_check_calendar_names(files, "calendars" not in incomplete))
     return problems
 

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from rules.checks import check_rule_set, rule_set_warnings
-from rules.schema import NAMED_SECTIONS, RuleFile, RuleSet, Service, Topology
+from rules.schema import NAMED_SECTIONS, BusinessService, RuleFile, RuleSet, Service, Team, Topology
 from rules.yaml_lines import Loc, YamlLimitExceeded, YamlLimits, check_size, parse_yaml
 
 #: the rule sets shipped with Stormwatch
@@ -156,10 +156,33 @@ def _salvage(data: dict[Any, Any]) -> tuple[RuleFile, set[str]]:
                     services.update(Topology.model_validate({"services": {name: service}}).services)
                 except ValidationError:
                     services[name] = Service()
-            parts[section] = Topology.model_construct(services=services)
+            parts[section] = Topology.model_construct(services=services, **_salvage_catalog(value))
             if "service_label" not in value or isinstance(value.get("service_label"), str):
                 lost.discard(section)
     return RuleFile.model_construct(**parts), lost
+
+
+def _salvage_catalog(topology: dict[Any, Any]) -> dict[str, Any]:
+    """The catalog around a failed topology's services: every team and business service (one that failed still
+    exists, empty, so references to it are not reported as dangling), and the bindings that are valid."""
+    parts: dict[str, Any] = {}
+    for key, empty in (("teams", Team()), ("business_services", BusinessService())):
+        entries = topology.get(key)
+        if isinstance(entries, dict):
+            parts[key] = {name: _valid_entry(key, name, entry, empty) for name, entry in entries.items()
+                          if isinstance(name, str)}
+    bindings = topology.get("bindings")
+    if isinstance(bindings, list):
+        parts["bindings"] = tuple(b for b in (_valid_entry("bindings", None, item, None) for item in bindings) if b)
+    return parts
+
+
+def _valid_entry(key: str, name: str | None, entry: object, empty: Any) -> Any:
+    try:
+        found = getattr(Topology.model_validate({key: {name: entry} if name is not None else [entry]}), key)
+    except ValidationError:
+        return empty
+    return found[name] if name is not None else found[0]
 
 
 def _valid_or_none(section: str, item: object) -> Any:

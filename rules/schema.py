@@ -53,6 +53,12 @@ def _label_name(value: object) -> str:
 
 
 LabelName = Annotated[str, PlainValidator(_label_name)]
+
+
+def _web_link(value: object) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"https?://[^\s]+", value):
+        raise _fail(f"invalid link {value!r}: use an http:// or https:// URL")
+    return value
 #: a rule, action or service name, e.g. ``database-outage``
 Name = Annotated[str, PlainValidator(_name)]
 
@@ -200,6 +206,8 @@ class GroupRule(RuleModel):
     # that repeat firing alerts and may stop without a resolve (Prometheus, scripts, heartbeats)
     resolve_timeout: PositiveDuration | None = None
     actions: tuple[ActionTriggerItem, ...] = ()  # a name, or {action, on: [...], min_priority} (action_schema.py)
+    # how far back before its incident opened changes are linked as probable causes (docs/changes.md; default 2h)
+    change_lookback: PositiveDuration | None = None
 
 
 # --- inhibition, maintenance ---------------------------------------------------------------------------------
@@ -393,10 +401,66 @@ class ServiceLevelPolicy(RuleModel):
         return self
 
 
+class RecurringChangeWindow(MaintenanceWindow):
+    """A change window that recurs (``docs/changes.md``): on ``weekdays`` from ``start`` to ``end``, covering
+    ``services`` (through the catalog's binding) and/or the alerts ``match`` matches; ``mode`` mute or annotate."""
+
+    match: Matchers = ()
+    services: tuple[Name, ...] = ()
+    mode: Literal["mute", "annotate"] = "mute"
+
+    @model_validator(mode="after")
+    def _covers_something(self) -> RecurringChangeWindow:
+        if not self.services and not self.match:
+            raise _fail("covers nothing: give services, match, or both")
+        return self
+
+
 # --- topology, flapping, problems, enrichment ----------------------------------------------------------------
 
+class ServiceLinks(RuleModel):
+    """Where people go for a service: its runbook, dashboard and source repository (http or https URLs)."""
+
+    runbook: Annotated[str, PlainValidator(_web_link)] = ""
+    dashboard: Annotated[str, PlainValidator(_web_link)] = ""
+    repository: Annotated[str, PlainValidator(_web_link)] = ""
+
+
 class Service(RuleModel):
+    """A catalog entry (``docs/services.md``): ``depends_on`` is the one dependency graph; the rest describes it.
+    ``owner`` names a team of ``topology.teams``, ``business_services`` names entries of
+    ``topology.business_services``, ``support_hours`` a calendar (checked when the rule set has ``calendars``)."""
+
     depends_on: tuple[Name, ...] = ()
+    description: str = ""
+    owner: Name | None = None
+    tier: Annotated[int, Field(ge=1, le=4)] | None = None
+    business_services: tuple[Name, ...] = ()
+    links: ServiceLinks = ServiceLinks()
+    support_hours: Name | None = None
+
+
+class Team(RuleModel):
+    """An owner team; it becomes the assignment group of its services' incidents whose group rule names none."""
+
+    description: str = ""
+    contact: str = ""
+
+
+class BusinessService(RuleModel):
+    """What the business sees (``checkout``, ``payouts``): supported by catalog services."""
+
+    description: str = ""
+    owner: Name | None = None
+
+
+class ServiceBinding(RuleModel):
+    """Binds the alerts its matchers match to ``service``; binding rules are tried in order, first match wins,
+    before the service label."""
+
+    name: Name
+    match: RequiredMatchers
+    service: Name
 
 
 def _none_as_empty(value: object) -> object:
@@ -422,6 +486,14 @@ class Topology(RuleModel):
     min_severity: CauseSeverity = "warning"  # an info notice is not a failure
     services: Annotated[dict[Name, Annotated[Service, BeforeValidator(_none_as_empty)]],
                         BeforeValidator(_none_as_empty)] = {}
+    # the catalog around the graph (docs/services.md)
+    teams: Annotated[dict[Name, Annotated[Team, BeforeValidator(_none_as_empty)]],
+                     BeforeValidator(_none_as_empty)] = {}
+    business_services: Annotated[dict[Name, Annotated[BusinessService, BeforeValidator(_none_as_empty)]],
+                                 BeforeValidator(_none_as_empty)] = {}
+    bindings: tuple[ServiceBinding, ...] = ()
+    # tier -> ITIL impact, for incidents whose group rule gives no priority (rule, then tier, then the default)
+    tier_impact: dict[Annotated[int, Field(ge=1, le=4)], Level] = {}
 
 
 class FlappingRule(RuleModel):
@@ -574,11 +646,12 @@ class RuleFile(RuleModel):
     actions: tuple[Action, ...] = ()
     calendars: tuple[CalendarRule, ...] = ()
     service_levels: tuple[ServiceLevelPolicy, ...] = ()
+    change_windows: tuple[RecurringChangeWindow, ...] = ()
 
 
 #: the sections holding lists of named rules
 NAMED_SECTIONS: tuple[str, ...] = ("groups", "inhibit", "maintenance", "flapping", "problems", "enrichment", "actions",
-                                   "calendars", "service_levels")
+                                   "calendars", "service_levels", "change_windows")
 
 
 class RuleSet(RuleModel):
@@ -596,6 +669,7 @@ class RuleSet(RuleModel):
     actions: tuple[Action, ...] = ()
     calendars: tuple[CalendarRule, ...] = ()
     service_levels: tuple[ServiceLevelPolicy, ...] = ()
+    change_windows: tuple[RecurringChangeWindow, ...] = ()
 
     @classmethod
     def merge(cls, files: Sequence[tuple[str, RuleFile]]) -> RuleSet:
@@ -616,7 +690,11 @@ class RuleSet(RuleModel):
                 source_match=tuple(m for t in topologies for m in t.source_match),
                 min_severity=max((t.min_severity for t in topologies if "min_severity" in t.model_fields_set),
                                  key=CAUSE_SEVERITIES.index, default="warning"),
-                services={name: svc for t in topologies for name, svc in t.services.items()})
+                services={name: svc for t in topologies for name, svc in t.services.items()},
+                teams={name: team for t in topologies for name, team in t.teams.items()},
+                business_services={name: b for t in topologies for name, b in t.business_services.items()},
+                bindings=tuple(b for t in topologies for b in t.bindings),
+                tier_impact={tier: level for t in reversed(topologies) for tier, level in t.tier_impact.items()})
         matrices = [f.priority_matrix for _, f in files if f.priority_matrix is not None]
         if matrices:
             merged["priority_matrix"] = matrices[0]

@@ -53,6 +53,18 @@ class InputAlert(Strict):
     starts_at: Seconds | None = None  # default: the first time this label set fired in the test
 
 
+class InputChange(Strict):
+    """A change event at a time: ``{at: -4m, service: orders-db, summary: "deploy v2"}`` (docs/changes.md)."""
+
+    at: Seconds
+    service: str
+    summary: str
+    kind: Literal["deploy", "config", "infrastructure", "feature-flag"] = "deploy"
+    id: str | None = None  # default: change-<n>, by position
+    environment: str = ""
+    source: str = "rule test"
+
+
 class TestSilence(Strict):
     matchers: list[str] = Field(min_length=1)
     from_: Seconds = Field(default=0.0, alias="from")
@@ -96,6 +108,9 @@ class ExpectedIncident(Strict):
     merged_into: str | None = None  # the title of the incident it merged into (a late cause), "" for none
     # the stage of each SLA record (docs/service-levels.md): running, warning, breached, met; "none" for no record
     sla: dict[Literal["respond", "resolve"], Literal["running", "warning", "breached", "met", "none"]] | None = None
+    service: str | None = None  # the service it is bound to (docs/services.md)
+    business_services: list[str] | None = None
+    changes: list[str] | None = None  # the summaries of the changes linked to it, best first (docs/changes.md)
 
 
 class ExpectedProblem(Strict):
@@ -139,6 +154,7 @@ class Checkpoint(Strict):
 class RuleTest(Strict):
     name: str
     alerts: list[InputAlert] = []
+    changes: list[InputChange] = []
     silences: list[TestSilence] = []
     people: list[PersonAction] = []
     expect: list[Checkpoint] = Field(min_length=1)

@@ -23,8 +23,11 @@ from actions.tickets.executor import settings_of
 from correlation.store.declared_incidents import DeclaredIncidents
 from rules.action_schema import TicketConfig
 from stormwatch.ticket_refs import RedisTicketRefs
+from correlation.core.catalog import Catalog
 from correlation.store.silences import SilenceStore
 from correlation.store.keyspace import Keyspace
+from correlation.store.change_windows import ChangeWindowStore
+from correlation.store.changes import ChangeRetention, ChangeStore
 from correlation.store.pipeline import CorrelationPipeline, Delivery, TimerFiring
 from correlation.store.store import IncidentStore
 from events.amqp import AmqpEventPublisher
@@ -65,6 +68,7 @@ from stormwatch.rules_holder import RuleHolder
 from stormwatch.rules_source import load_rules, rules_directory
 from stormwatch.rules_source import rules_signature as _rules_signature
 from stormwatch.runtime import tune_gc
+from stormwatch.changes_service import ChangesService
 from stormwatch.services import close_connections, connect_services
 from stormwatch.worker_observer import BatchHook, WorkerObserver, is_retryable
 
@@ -120,6 +124,8 @@ class Worker:
         self.history: HistoryService | None = None  # when STORMWATCH_HISTORY_ENABLED
         self._history_engine: AsyncEngine | None = None  # the API's reads of the history
         self.reports: HistoryReports | None = None  # the API's reports, when the worker has a history database
+        self.changes: ChangesService | None = None  # change events: intake, consumer, store
+        self.change_windows: ChangeWindowStore | None = None
 
     async def connect(self) -> None:
         s = self.settings
@@ -151,13 +157,23 @@ class Worker:
             await self.connect()
         assert self.topology is not None and self.store is not None and self.redis is not None
         s = self.settings
+        self.change_windows = ChangeWindowStore(self.redis, self.keyspace)
+        change_store = ChangeStore(self.redis, self.keyspace,
+                                   ChangeRetention(s.change_retention_seconds, s.changes_per_service),
+                                   timeline_max=s.timeline_max_entries)
+        publisher = AmqpEventPublisher(self.topology.events, CurrentActionIndex(self.rules.current))
+        event_publisher = SlaScheduling(publisher, self.store.due, self.clock)  # incident events schedule SLA timers
         self.pipeline = pipeline = CorrelationPipeline(
             self.store, Router(self.rules.current(), s.group_by, self.incident_defaults,
                                memo_max_bytes=s.memo_max_bytes),
-            SlaScheduling(AmqpEventPublisher(self.topology.events, CurrentActionIndex(self.rules.current)),
-                          self.store.due, self.clock), self.clock,
-            SilenceStore(self.redis, self.keyspace),
+            event_publisher, self.clock, SilenceStore(self.redis, self.keyspace), change_store, self.change_windows,
         )
+        assert self.connection is not None
+        self.changes = ChangesService(self.connection, self.names, change_store, event_publisher, self.catalog,
+                                      self.clock, self.metrics, delivery_limit=s.delivery_limit,
+                                      max_bytes=s.max_body_bytes, windows=self.change_windows,
+                                      recurring=self._recurring_change_windows)
+        await self.changes.start(consume=s.consume)
         self.rules.report_rules("rules_loaded")
         firing = TimerFiring(pipeline, on_fired=self._timers_fired)
         sla = SlaTimers(SlaStore(self.redis, self.keyspace, timeline_max=s.timeline_max_entries), self.store.due,
@@ -256,6 +272,7 @@ class Worker:
             alerts=AlertQueries(self.redis, self.keyspace),
             teams=TeamDirectory(lambda: self.pipeline.router if self.pipeline is not None else None,
                                 s.default_team),
+            catalog=self.catalog, changes=self.changes, change_windows=self.change_windows,
         )
         host, port = s.http_address
         limits = HttpLimits(header_timeout=s.http_header_timeout_seconds, body_timeout=s.http_body_timeout_seconds,
@@ -298,6 +315,16 @@ class Worker:
             if self.pipeline is not None:
                 self.pipeline.router = router
         return swap
+
+    def _recurring_change_windows(self) -> tuple[Any, ...]:
+        return self.pipeline.router.change_windows if self.pipeline is not None else ()
+
+    def catalog(self) -> Catalog:
+        """The running rule set's service catalog (the pipeline's router carries it)."""
+        if self.pipeline is not None:
+            return self.pipeline.router.catalog
+        rule_set = self.rules.current()
+        return Catalog.from_rule_set(rule_set)
 
     def rules_summary(self) -> dict[str, Any]:
         return self.rules.rules_summary()
@@ -366,6 +393,8 @@ class Worker:
             self._watchdog.cancel()
         if self.consumer is not None:
             await self.consumer.stop()
+        if self.changes is not None:
+            await self.changes.stop()
         if self.actions is not None:
             await self.actions.stop()
         if self.history is not None:

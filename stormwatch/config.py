@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     timer_poll_seconds: float = Field(default=1.0, gt=0)  # how often a worker looks for due timers
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     timeline_max_entries: int = Field(default=1000, ge=10)
+    # change events (docs/changes.md): how long they are kept, and how many per service at most
+    change_retention_seconds: int = Field(default=30 * 86_400, ge=3600)
+    changes_per_service: int = Field(default=1000, ge=1, le=1_000_000)
     redis_retry_max_seconds: float = Field(default=10.0, gt=0)
     # a batch without progress for this long (no store answer, no retry, no confirm) fails /healthz so the process
     # is restarted and its unacked messages go to another worker; 0: never

@@ -100,6 +100,7 @@ class Metrics:
     ingest_alerts: Counter
     ingest_rejected: Counter
     ingest_messages: Counter
+    changes: Counter
     auth_refused: Counter
     auth_rate_limited: Counter
     http_timeouts: Counter
@@ -232,6 +233,10 @@ class Metrics:
             ingest_rejected=Counter(
                 "stormwatch_ingest_rejected_total", "Alerts or bodies refused by the ingest endpoints, by reason.",
                 ["format", "reason"], registry=r),
+            changes=Counter(
+                "stormwatch_changes_total",
+                "Change events taken off <ns>.changes, by outcome (stored, duplicate, too_old, rejected: "
+                "dead-lettered).", ["outcome"], registry=r),
             ingest_messages=Counter(
                 "stormwatch_ingest_messages_total",
                 "Messages the ingest endpoints published with a broker confirm (alert lists posted together are "

@@ -8,6 +8,7 @@ from actions.topology import ActionNames, delete_actions
 from correlation.store.keyspace import Keyspace
 from correlation.store.store import IncidentStore
 from events.names import BrokerNames
+from ingest.changes import delete_changes
 from ingest.topology import Names, delete
 from stormwatch.config import Settings
 from stormwatch.history.writer import delete_history
@@ -24,6 +25,7 @@ async def delete_namespace(settings: Settings) -> None:
     try:
         await delete_actions(await connection.channel(), ActionNames(settings.namespace))
         await delete_history(await connection.channel(), BrokerNames(settings.namespace))
+        await delete_changes(await connection.channel(), Names(settings.namespace))
         await delete(await connection.channel(), Names(settings.namespace))
     finally:
         await connection.close()

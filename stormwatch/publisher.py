@@ -74,3 +74,18 @@ async def publish_events(settings: Settings, events: list[dict]) -> None:
         await AmqpEventPublisher(topology.events).publish_events(events)
     finally:
         await connection.close()
+
+
+async def publish_change(settings: Settings, body: bytes, message_id: str) -> None:
+    """Publish one validated change (Stormwatch's change JSON) to ``<ns>.changes`` with a broker confirm."""
+    from events.names import CHANGES_ROUTE
+    from ingest.changes import change_message, declare_changes
+
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        topology = await declare_changes(channel, Names(settings.namespace), delivery_limit=settings.delivery_limit)
+        await topology.exchange.publish(change_message(body, "change", message_id), routing_key=CHANGES_ROUTE,
+                                        mandatory=True)
+    finally:
+        await connection.close()

@@ -119,3 +119,24 @@ def history_table(incidents: list[dict[str, Any]], title: str = "incident histor
         table.add_row(inc["id"], inc["title"], inc["priority"] or "-", inc["status"], inc["team"] or "-",
                       inc["service"] or "-", str(inc["alerts"]), ts(inc["created_at"]), ts(inc["resolved_at"]))
     return table
+
+
+def services_table(services: list[dict[str, Any]], title: str = "services") -> Table:
+    table = Table(title=title)
+    for col in ("service", "health", "owner", "tier", "business services", "depends on", "open incidents"):
+        table.add_column(col)
+    for s in services:
+        table.add_row(s["name"] + ("" if s["known"] else " (not in the catalog)"), s["health"], s["owner"] or "-",
+                      str(s["tier"]) if s["tier"] is not None else "-", ", ".join(s["affects"]) or "-",
+                      ", ".join(s["depends_on"]) or "-", str(len(s["open_incidents"])))
+    return table
+
+
+def business_services_table(items: list[dict[str, Any]], title: str = "business services") -> Table:
+    table = Table(title=title)
+    for col in ("business service", "health", "owner", "services", "open incidents"):
+        table.add_column(col)
+    for b in items:
+        table.add_row(b["name"], b["health"], b["owner"] or "-", ", ".join(b["services"]) or "-",
+                      str(len(b["open_incidents"])))
+    return table

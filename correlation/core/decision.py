@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
+from correlation.core.catalog import Bound
 from correlation.core.causes import Cause
 from correlation.core.model import AlertState, Incident, parse_incident_id
 
@@ -16,6 +17,7 @@ HoldOf = Callable[[Mapping[str, str]], float]
 FeedsOf = Callable[[Mapping[str, str]], Sequence[str]]
 FlapRuleOf = Callable[[Mapping[str, str]], Any]  # -> rules.schema.FlappingRule | None
 ProblemsOf = Callable[[Mapping[str, str]], Sequence[tuple[str, dict[str, str]]]]
+ServiceOf = Callable[[Mapping[str, str]], "Bound | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,9 @@ class Context:
     problems: ProblemsOf | None = None  # recurrence problem rules an incident's first alert falls under
     team: str = ""  # the team of an incident whose rule names none and whose first alert has no team label
     merge_keys: FeedsOf | None = None  # the cause keys under which an incident's member is a late-merge candidate
+    service: ServiceOf | None = None  # the catalog's binding of an incident's first alert (catalog.Catalog.bind)
+    mute_until: Callable[[str], float | None] | None = None  # when a change:<id> mute ends (muting.Muter.until)
+    annotate: Callable[[Mapping[str, str]], str] | None = None  # an annotate-mode change window covering labels
 
 
 @dataclass(slots=True)

@@ -41,6 +41,7 @@ from rules.alert import Alert
 from correlation.core.decision import (
     Context, Decision, Event, MutedBy, PriorityOf, Stats, Symptom, expiry_timer, parse_timer, quiet_timer,
 )
+from correlation.core.change_windows import CHANGE_REASON
 from correlation.core.lifecycle import HELD, SYMPTOM, WAITING, DecisionBuilder, as_alert, describe
 from correlation.core.merging import decide_merge
 from correlation.core.model import AlertState, GroupState, Incident
@@ -196,8 +197,9 @@ def decide_timer(state: GroupState, member: str, now: float, context: Context | 
     if kind == "expire":
         _expire(b, alert, member, now)
         return b.finish()
-    if kind == "hold":  # the hold for a cause ran out, or a symptom's recovered cause's grace did: place it again
-        if alert.status == "firing" and alert.muted.startswith((WAITING, *SYMPTOM)) and alert.hold_until is not None \
+    if kind == "hold":  # a hold for a cause, a recovered cause's grace or a change window ran out: place it again
+        if alert.status == "firing" and alert.muted.startswith((WAITING, CHANGE_REASON, *SYMPTOM)) \
+                and alert.hold_until is not None \
                 and now >= alert.hold_until:
             b.touch(alert)
             b.place(as_alert(alert, now), alert, now, fresh=False)

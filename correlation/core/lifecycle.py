@@ -13,6 +13,7 @@ from rules.alert import Alert, severity_rank
 from rules.schema import Threshold
 
 from correlation.core.causes import Entry
+from correlation.core.change_windows import CHANGE_REASON
 from correlation.core.decision import Context, Decision, Event, Recurrence, Symptom, hold_timer
 from correlation.core.model import AlertState, GroupState, Incident, incident_id
 from correlation.core.routing import DEFAULT_RULE, priority_rank
@@ -102,6 +103,7 @@ class DecisionBuilder:
         state.seq += 1
         route = state.route
         rule = route.rule if route else DEFAULT_RULE
+        bound = self.ctx.service(alert.labels) if self.ctx.service is not None else None
         incident = Incident(
             id=incident_id(state.group_id, state.seq),
             title=_title(state.group_labels, rule),
@@ -112,7 +114,9 @@ class DecisionBuilder:
             created_at=now,
             updated_at=now,
             rule=rule,
-            team=(route.team if route and route.team else "") or alert.labels.get("team", "") or self.ctx.team,
+            # the rule's team, else the owner of the alert's service, else the alert's team label, else the default
+            team=((route.team if route and route.team else "") or (bound.owner if bound else "")
+                  or alert.labels.get("team", "") or self.ctx.team),
             why={
                 "rule": rule,
                 "matchers": list(route.matchers) if route else [],
@@ -120,9 +124,15 @@ class DecisionBuilder:
                 "group_labels": dict(state.group_labels),
             },
         )
+        if bound is not None:
+            incident.service, incident.binding = bound.service, bound.binding
+            incident.business_services = list(bound.business_services)
         state.incident = incident
         self.decision.opened.append(incident.id)
         self.note(incident, "created", f"opened by {describe(alert.labels)}", now, alert.fingerprint)
+        window = self.ctx.annotate(alert.labels) if self.ctx.annotate is not None else ""
+        if window:
+            self.note(incident, "change_window", f"opened during change window {window} (annotate)", now)
         self.decision.events.append(Event("incident.created", incident.id, "opened", now))
         if self.ctx.problems is not None:
             for rule_name, signature in self.ctx.problems(alert.labels):
@@ -214,7 +224,13 @@ class DecisionBuilder:
             if open_incident is not None and open_incident.is_open and (fresh or current.muted != mute):
                 # recorded where people look: the group's open incident says what was kept out of it, and why
                 self.note(open_incident, "muted", f"{describe(alert.labels)} not added: muted by {mute}", now, fp)
+            armed = current.hold_until if current.muted == mute else None
             current.muted, current.hold_until = mute, None
+            until = ctx.mute_until(mute) if ctx.mute_until is not None and mute.startswith(CHANGE_REASON) else None
+            if until is not None:  # a change window: placed again when it ends, so it pages then if still firing
+                current.hold_until = until
+                if until != armed:
+                    self.decision.timers.append((hold_timer(self.state.group_id, fp), until))
             return
         cause = ctx.cause(alert.labels, fp, now) if ctx.cause is not None else None
         if cause is not None:

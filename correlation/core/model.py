@@ -128,6 +128,11 @@ class Incident:
     # from here (so a decision cannot overwrite the count)
     symptoms: int = 0
     merged_into: str = ""  # a late cause explained all its alerts: the cause's incident, which took them as symptoms
+    # the service catalog (correlation/core/catalog.py): the service its first alert is bound to, the binding
+    # that chose it ("binding:<rule>" or "label:<label>"), and the business services it affects
+    service: str = ""
+    binding: str = ""
+    business_services: list[str] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -154,6 +159,9 @@ class Incident:
             "resolve_at": "" if self.resolve_at is None else repr(self.resolve_at),
             "flapping": str(self.flapping),
             "merged_into": self.merged_into,
+            "service": self.service,
+            "binding": self.binding,
+            "business_services": orjson.dumps(self.business_services).decode(),
         }
 
     @classmethod
@@ -181,6 +189,9 @@ class Incident:
             flapping=int(d.get("flapping") or 0),
             symptoms=int(d.get("symptoms") or 0),
             merged_into=d.get("merged_into", ""),
+            service=d.get("service", ""),
+            binding=d.get("binding", ""),
+            business_services=orjson.loads(d["business_services"]) if d.get("business_services") else [],
         )
 
     def public(self) -> dict[str, Any]:
@@ -188,6 +199,7 @@ class Incident:
         doc = {name: getattr(self, name) for name in _INCIDENT_FIELDS}
         doc["group_labels"] = dict(self.group_labels)
         doc["why"] = dict(self.why)
+        doc["business_services"] = list(self.business_services)
         return doc
 
 

@@ -1,4 +1,4 @@
-"""Silences and maintenance windows: whether an alert is muted at a given time. Pure, no I/O, no clock.
+"""Silences, maintenance windows and change windows: whether an alert is muted at a given time. Pure, no I/O, no clock.
 
 A muted firing alert is recorded and counted but opens no incident and joins none (so nothing pages for it).
 Muting is decided when an alert is not yet part of an open incident: a silence created after an incident
@@ -9,14 +9,15 @@ re-sends firing alerts) opens or joins an incident as usual.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from collections.abc import Mapping, Sequence
 
 import orjson
 
+from correlation.core.change_windows import ChangeWindow, WindowMuter
 from rules.matchers import Matcher, matches_all, parse_matcher
-from rules.schema import WEEKDAYS, MaintenanceWindow
+from rules.schema import WEEKDAYS, MaintenanceWindow, RecurringChangeWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,31 @@ def window_active(window: MaintenanceWindow, now: float) -> bool:
     return (today in window.weekdays and minute >= start) or (yesterday in window.weekdays and minute < end)
 
 
+def recurring_change_window(rule: RecurringChangeWindow, now: float) -> ChangeWindow | None:
+    """The occurrence of a recurring change window open at ``now`` (its id ``<name>@<start epoch>``), or None."""
+    if not window_active(rule, now):
+        return None
+    zone = rule.zone
+    local = datetime.fromtimestamp(now, tz=zone)
+    start, end = _minutes(rule.start), _minutes(rule.end)
+    day = local.date()
+    if start >= end and local.hour * 60 + local.minute < end:  # past midnight: it opened yesterday
+        day -= timedelta(days=1)
+    opened = datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(minutes=start)
+    closes = datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(minutes=end + (1440 if end <= start
+                                                                                                else 0))
+    starts_at = opened.timestamp()
+    return ChangeWindow(f"{rule.name}@{int(starts_at)}", starts_at, closes.timestamp(), rule.mode,
+                        tuple(rule.services), tuple(rule.match), rule.description, "rules", 0.0)
+
+
+def change_windows_at(stored: Sequence[ChangeWindow], rules: Sequence[RecurringChangeWindow], now: float
+                      ) -> list[ChangeWindow]:
+    """The stored (API, CLI) windows and the occurrences of the rule files' recurring ones open at ``now``."""
+    found = [w for w in (recurring_change_window(r, now) for r in rules) if w is not None]
+    return [*stored, *found] if found else list(stored)
+
+
 @dataclass(slots=True)
 class Muter:
     """Answers "is this label set muted, and by what?" at one instant, for one batch."""
@@ -95,18 +121,29 @@ class Muter:
     silences: Sequence[Silence] = ()
     windows: Sequence[MaintenanceWindow] = ()
     now: float = 0.0
+    changes: WindowMuter | None = None  # change windows active now (correlation/core/change_windows.py)
     _active: list[tuple[str, tuple[Matcher, ...]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._active = [(f"silence:{s.id}", s.matchers) for s in self.silences if s.active(self.now)]
         self._active += [(f"maintenance:{w.name}", w.match) for w in self.windows if window_active(w, self.now)]
+        if self.changes is not None and not self.changes:
+            self.changes = None
 
     def __bool__(self) -> bool:
-        return bool(self._active)
+        return bool(self._active) or self.changes is not None
 
     def __call__(self, labels: Mapping[str, str]) -> str:
-        """The muting reason (``silence:<id>`` or ``maintenance:<name>``), or "" when not muted."""
+        """The muting reason (``silence:<id>``, ``maintenance:<name>`` or ``change:<id>``), or "" when not muted."""
         for reason, matchers in self._active:
             if matches_all(matchers, labels):
                 return reason
-        return ""
+        return self.changes.mute(labels) if self.changes is not None else ""
+
+    def until(self, reason: str) -> float | None:
+        """When a ``change:<id>`` mute ends (its window's end), so the alert is placed again then."""
+        return self.changes.until(reason) if self.changes is not None else None
+
+    def annotation(self, labels: Mapping[str, str]) -> str:
+        """The annotate-mode change window covering the label set, or ""."""
+        return self.changes.annotation(labels) if self.changes is not None else ""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from collections.abc import Mapping, Sequence
 
+from correlation.core.catalog import Catalog
 from correlation.core.causes import CauseRules, Causes
 from correlation.core.decision import Context, MutedBy
 from correlation.core.enrichment import Enricher
@@ -35,7 +36,9 @@ from rules.schema import (
     LevelSource,
     MaintenanceWindow,
     ProblemRule,
+    RecurringChangeWindow,
     RuleSet,
+    SEVERITY_IMPACT_URGENCY,
     Threshold,
 )
 
@@ -108,8 +111,10 @@ class Router:
         self.defaults = defaults if defaults is not None else IncidentDefaults()
         self.rules: tuple[GroupRule, ...] = rule_set.groups if rule_set is not None else ()
         self.maintenance: tuple[MaintenanceWindow, ...] = rule_set.maintenance if rule_set is not None else ()
+        self.change_windows: tuple[RecurringChangeWindow, ...] = rule_set.change_windows if rule_set is not None else ()
         self.enrich = Enricher(rule_set.enrichment if rule_set is not None else (), memo_max_bytes=memo_max_bytes)
         self.causes = CauseRules.from_rule_set(rule_set, memo_max_bytes=memo_max_bytes)
+        self.catalog = Catalog.from_rule_set(rule_set, memo_max_bytes=memo_max_bytes)
         self.flapping: tuple[FlappingRule, ...] = rule_set.flapping if rule_set is not None else ()
         self.recurrence: tuple[ProblemRule, ...] = tuple(
             p for p in (rule_set.problems if rule_set is not None else ()) if p.recurrence is not None)
@@ -185,8 +190,12 @@ class Router:
 
     def priority(self, route: Route, labels: Mapping[str, str]) -> str:
         """ITIL priority of one alert under its route: impact x urgency through the rule set's matrix; a route
-        without a priority (the default route too) takes the default for the alert's severity."""
+        without a priority (the default route too) takes the impact its service's tier sets
+        (``topology.tier_impact``) with the urgency of the alert's severity, else the default for its severity."""
         if route.impact is None and route.urgency is None:
+            tier_impact = self.catalog.tier_level(labels) if self.catalog.tier_impact else None
+            if tier_impact is not None:
+                return self._matrix[tier_impact][SEVERITY_IMPACT_URGENCY[normalise_severity(labels.get("severity"))][1]]
             return self.defaults.priority(labels)
         impact = _level(route.impact, labels)
         urgency = _level(route.urgency, labels)
@@ -219,10 +228,13 @@ class Router:
         return {labels[label] for labels in symptoms if labels.get(label) and matches_all(rule.match, labels)}
 
     def context(self, route: Route, muted: MutedBy | None = None, causes: Causes | None = None) -> Context:
-        """What ``decide`` needs beyond the group's state, for a group under ``route``."""
+        """What ``decide`` needs beyond the group's state, for a group under ``route``; a ``muted`` that knows
+        change windows (``muting.Muter``) also says when their mutes end and which windows annotate."""
         return Context(
             priority=lambda labels: self.priority(route, labels),
             muted=muted,
+            mute_until=getattr(muted, "until", None),
+            annotate=getattr(muted, "annotation", None),
             cause=causes,
             hold=self.causes.hold if self.causes else None,
             feeds=self.causes.feeds if self.causes else None,
@@ -230,6 +242,7 @@ class Router:
             problems=self.problems if self.recurrence else None,
             team=self.defaults.team,
             merge_keys=self.causes.merge_keys if self.causes else None,
+            service=self.catalog.bind,
         )
 
     def _group(self, route: Route, labels: Mapping[str, str]) -> Group:

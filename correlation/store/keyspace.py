@@ -24,15 +24,16 @@ after the group write.
     <ns>:{p<sig>}:p:<n>              hash  problem record; :incidents (set), :timeline (list)
     <ns>:problems, <ns>:problems:open  zset  problem id -> created_at
     <ns>:silences                    hash  silence id -> JSON silence
+    <ns>:change-windows              hash  change window id -> JSON window (correlation/core/change_windows.py)
     <ns>:due:{t<n>}:<kind>           zset  the due-time index (kv/due.py): timer key -> due time, one set per
                                            kind in each of 16 shards (n = 0..15, one Cluster slot per shard,
                                            shared by its kinds). Correlation's kinds, keyed by the engine's timer
                                            names and sharded by group (``timer_shard``): resolve ("INC-...": held
                                            resolutions), hold ("h|<gid>|<fp>": holds for a cause, rechecks after a
-                                           recovery grace), quiet ("q|...": flap quiet periods), expire ("x|...":
-                                           alert expiry under resolve_timeout), merge ("m|<gid>|<incident>": a
-                                           late cause's merge). The action runner's, keyed by run id: approved,
-                                           approval_expiry, verify
+                                           recovery grace, the end of a change window that muted it), quiet ("q|...":
+                                           flap quiet periods), expire ("x|...": alert expiry under
+                                           resolve_timeout), merge ("m|<gid>|<incident>": a late cause's merge).
+                                           The action runner's, keyed by run id: approved, approval_expiry, verify
     <ns>:due:{t<n>}:claims           hash  "<kind>:<timer key>" -> its attempt (the lease of the first claim not
                                            completed yet; the shard's slot)
     <ns>:due:upgrading               str   lock of the move of <ns>:act:due into the index (60 s, left to expire)
@@ -43,6 +44,15 @@ after the group write.
 
 An incident's SLA records are fields of its hash (``correlation/store/sla.py``): ``sla`` (JSON list of records),
 ``sla_outbox`` (events written with a crossing, cleared once published), ``on_hold`` (people's reason).
+
+Change events (``docs/changes.md``; ``correlation/store/changes.py``), per service under its own hash tag so a
+service's changes sit in one Cluster slot and a busy service does not crowd one node:
+
+    <ns>:{c<service>}:changes        zset  change id -> when it happened (trimmed to the retention and the cap)
+    <ns>:{c<service>}:change         hash  change id -> JSON change (events/changes.py)
+    <ns>:changes                     zset  "<service>|<id>" -> when: every service's changes, for listing
+    <ns>:{g<gid>}:i:<n>:changes      hash  "<service>|<id>" -> JSON link: changes linked to an incident as probable
+                                           causes (with the incident's other keys, one slot)
 
 Remediation actions (``actions/``; that package reaches these through its ``ActionKeys`` protocol):
 
@@ -115,6 +125,19 @@ class Keyspace:
 
     def incident_symptom_services(self, incident_id: str, rule: str) -> str:
         return self.incident(incident_id) + f":svc:{rule}"
+
+    def incident_changes(self, incident_id: str) -> str:
+        return self.incident(incident_id) + ":changes"
+
+    def service_changes(self, service: str) -> str:
+        return f"{self.namespace}:{{c{service}}}:changes"
+
+    def service_change_docs(self, service: str) -> str:
+        return f"{self.namespace}:{{c{service}}}:change"
+
+    @property
+    def changes(self) -> str:
+        return f"{self.namespace}:changes"
 
     def cause(self, key: str) -> str:
         """One key of the shared cause index (each its own Cluster slot; read and written one at a time)."""
@@ -194,6 +217,10 @@ class Keyspace:
     @property
     def silences(self) -> str:
         return f"{self.namespace}:silences"
+
+    @property
+    def change_windows(self) -> str:
+        return f"{self.namespace}:change-windows"
 
     @property
     def incidents(self) -> str:

@@ -19,8 +19,11 @@ from rules.alert import Alert
 from correlation.core.causes import Causes, lookup_keys
 from correlation.core.decision import parse_timer
 from correlation.core.engine import decide, decide_timer
+from correlation.core.change_windows import ChangeWindow, WindowMuter
+from correlation.store.change_windows import ChangeWindowStore
+from correlation.store.changes import ChangeStore
 from correlation.store.links import Links
-from correlation.core.muting import Muter
+from correlation.core.muting import Muter, change_windows_at
 from correlation.core.routing import Group, Router
 from correlation.store.silences import SilenceStore
 from correlation.store.store import ClaimedTimer, FollowUps, IncidentStore
@@ -74,13 +77,25 @@ class CorrelationPipeline:
         publisher: EventPublisher,
         clock: Callable[[], float],
         silences: SilenceStore | None = None,
+        changes: ChangeStore | None = None,
+        windows: ChangeWindowStore | None = None,
     ) -> None:
+        self.windows = windows  # change windows: read with the silences (silences needed)
         self.store = store
+        self.changes = changes  # probable cause: recent changes linked to the incidents a batch opens
         self.silences = silences
         self.router = router
         self.publisher = publisher
         self.clock = clock
         self.links = Links(store.redis, store.keys, timeline_max=store.timeline_max)
+
+    async def _mutes(self) -> tuple[list[Any], list[ChangeWindow]]:
+        """The silences and the change windows (one round trip)."""
+        if self.silences is None:
+            return [], []
+        if self.windows is None:
+            return await self.silences.all(), []
+        return await self.windows.with_silences(self.silences)
 
     async def submit(self, deliveries: Sequence[Delivery]) -> BatchReport:
         report = BatchReport()
@@ -122,8 +137,9 @@ class CorrelationPipeline:
             pending += [(delivery.message_id, gid, alerts) for gid, alerts in in_message.items()]
 
         await self.store.remember_sender_keys(remember)  # before the state write: a crash leaves no orphan
-        silences = await self.silences.all() if self.silences is not None else []
-        muter = Muter(silences, router.maintenance, self.clock())
+        silences, windows = await self._mutes()
+        now = self.clock()
+        muter = Muter(silences, router.maintenance, now, _window_muter(windows, now, router))
         muted = muter if muter else None
         causes = None
         if router.causes:
@@ -197,10 +213,25 @@ class CorrelationPipeline:
             if event["type"] == "incident.created":
                 priority = (event.get("incident") or {}).get("priority") or "none"
                 report.opened_priorities[priority] = report.opened_priorities.get(priority, 0) + 1
+        if self.changes is not None and report.opened:
+            await self.changes.link_opened(events, router.catalog, self.clock())
         if events:
             await self.publisher.publish_events(events)
         report.events = len(events)
         return report
+
+
+def _window_muter(stored: list[ChangeWindow], now: float, router: Router) -> WindowMuter | None:
+    windows = change_windows_at(stored, router.change_windows, now)
+    if not windows:
+        return None
+    catalog = router.catalog
+
+    def service_of(labels: Mapping[str, str]) -> str:
+        bound = catalog.bind(labels)
+        return bound.service if bound is not None else ""
+
+    return WindowMuter(windows, now, service_of)
 
 
 def coalesce_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -249,6 +280,8 @@ class TimerFiring:
             await p.store.index(follow_ups)
             events = [e for f in follow_ups for e in f.events]
             events += await p.links.apply(follow_ups, p.router, now)
+            if p.changes is not None and any(f.opened for f in follow_ups):
+                await p.changes.link_opened(events, p.router.catalog, now)
             if events:
                 await p.publisher.publish_events(events)
         resolved = sum(len(f.resolved) for f in follow_ups)
@@ -322,6 +355,6 @@ class TimerFiring:
         if (holds or merged) and router.causes:
             keys = lookup_keys(router.causes, [a.labels for a in holds + merged])
             causes = Causes(router.causes, await p.links.read_causes(keys))
-        silences = await p.silences.all() if p.silences is not None and holds else []
-        muter = Muter(silences, router.maintenance, now)
+        silences, windows = await p._mutes() if holds else ([], [])
+        muter = Muter(silences, router.maintenance, now, _window_muter(windows, now, router))
         return router.context(state.route, muter if muter else None, causes)

@@ -27,7 +27,10 @@ class SilenceStore:
         return silence
 
     async def all(self) -> list[Silence]:
-        raws = cast(list[bytes], await self.redis.hvals(self.keys.silences))  # a bytes client
+        return self.parse(cast(list[bytes], await self.redis.hvals(self.keys.silences)))  # a bytes client
+
+    def parse(self, raws: list[bytes]) -> list[Silence]:
+        """The silences of the hash's values (read here, or in a caller's pipeline), each stored one parsed once."""
         parsed = {raw: self._parsed.get(raw) or Silence.from_json(raw) for raw in raws}
         self._parsed = parsed  # forget silences that are gone
         return sorted(parsed.values(), key=lambda s: (s.starts_at, s.id))

@@ -20,6 +20,8 @@ from starlette.routing import BaseRoute, Route
 from stormwatch.api.actions import action_routes
 from stormwatch.api.alertmanager import alertmanager_routes
 from stormwatch.api.common import ApiServices, refuse, stormwatch_version
+from stormwatch.api.change_windows import change_window_routes
+from stormwatch.api.changes import change_routes
 from stormwatch.api.console import console_routes
 from stormwatch.api.history import history_routes
 from stormwatch.api.declared import declared_routes
@@ -31,6 +33,7 @@ from stormwatch.api.openapi import openapi_document
 from stormwatch.api.problems import problem_routes
 from stormwatch.api.reports import report_routes
 from stormwatch.api.rules import rule_routes
+from stormwatch.api.services import service_routes
 from stormwatch.api.silences import silence_routes
 from stormwatch.api.stream import stream_routes
 from stormwatch.api.whoami import whoami_routes
@@ -90,6 +93,12 @@ def build_app(services: ApiServices, *, registry: CollectorRegistry | None = Non
         routes += whoami_routes(services)
     if services.silences is not None:
         routes += silence_routes(services)
+    if services.catalog is not None and services.queries is not None:
+        routes += service_routes(services)
+    if services.changes is not None:
+        routes += change_routes(services)
+    if services.change_windows is not None:
+        routes += change_window_routes(services)
     if services.rules is not None:
         routes += rule_routes(services)
     routes += alertmanager_routes(services)

@@ -18,6 +18,9 @@ from actions.run_record import ActionRun
 from correlation.store.alert_queries import AlertQueries
 from actions.tickets.adapters import Settings as TicketSettings
 from correlation.store.declared_incidents import DeclaredIncidents
+from correlation.core.catalog import Catalog
+from correlation.store.change_windows import ChangeWindowStore
+from correlation.store.changes import ChangeStore
 from correlation.store.incident_commands import IncidentCommands
 from correlation.store.incident_queries import IncidentQueries
 from correlation.store.links import Links
@@ -81,6 +84,14 @@ class ReportSource(Protocol):
     async def report(self, window: Any) -> dict[str, Any]: ...
 
 
+class ChangesIntake(Protocol):
+    """Change events (stormwatch.changes_service.ChangesService): put on RabbitMQ, and the store to list them."""
+
+    store: ChangeStore
+
+    async def publish(self, body: bytes, fmt: str, message_id: str) -> None: ...
+
+
 class RulesControl(Protocol):
     """The running worker's rules (the shell's Worker implements it)."""
 
@@ -127,6 +138,9 @@ class ApiServices:
     ticket_webhook_secret: str = ""  # HMAC of the ticketing systems' webhooks (empty: off)
     ticket_refs: TicketIndex | None = None  # ticket -> incident (stormwatch.ticket_refs)
     ticket_settings: Callable[[str], TicketSettings] | None = None  # a system's ticket action settings (echoes)
+    catalog: Callable[[], Catalog] | None = None  # the running rule set's service catalog (services routes)
+    changes: ChangesIntake | None = None  # change events: publish (ingest), the store (listing)
+    change_windows: ChangeWindowStore | None = None
 
 
 def stormwatch_version() -> str:

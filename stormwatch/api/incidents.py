@@ -82,7 +82,7 @@ def _detail(services: ApiServices):
         authorise(services, request, "read")
         incident_id = request.path_params["id"]
         doc = await incident_document(services.queries, services.links, services.actions,  # type: ignore[arg-type]
-                                      incident_id)
+                                      incident_id, services.changes.store if services.changes else None)
         if doc is None:
             raise ApiError(404, "not_found", f"no incident {incident_id!r}", field="id")
         return json_response(doc)

@@ -22,6 +22,17 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
      "application/json", {202: s.PagerDutyAnswer, 400: s.PagerDutyAnswer}),
     ("post", "/api/v1/alerts", "Generic alerts: one, a list, or {alerts: [...]}", "ingest",
      "application/json", {200: s.IngestAnswer, 400: s.IngestAnswer}),
+    ("post", "/api/v1/changes", "A change event (deploy, config, infrastructure, feature-flag)", "ingest",
+     s.ChangeBody, {202: s.ChangeAnswer, 400: s.Error, 503: s.Error}),
+    ("get", "/api/v1/changes", "Change events, newest first; filter service", "read", None, {200: s.ChangeList}),
+    ("post", "/v2/change/enqueue", "PagerDuty Change Events API v2 change event", "ingest", "application/json",
+     {202: s.PagerDutyChangeAnswer, 400: s.PagerDutyChangeAnswer}),
+    ("get", "/api/v1/change-windows", "Change windows (pending, active; expired=true for all)", "read", None,
+     {200: s.ChangeWindow}),
+    ("post", "/api/v1/change-windows", "Schedule a change window (mute or annotate)", "respond", s.ChangeWindowBody,
+     {201: s.ChangeWindow, 422: s.Error}),
+    ("delete", "/api/v1/change-windows/{id}", "End a change window now", "respond", None,
+     {200: s.ChangeWindow, 404: s.Error}),
     ("get", "/api/v1/incidents", "Incidents, newest first; filters status, priority, team, rule, since, until, sla",
      "read", None, {200: s.IncidentPage}),
     ("get", "/api/v1/incidents/{id}", "One incident with its alerts, timeline and why", "read", None,
@@ -83,6 +94,12 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
      "holds included; newest first", "read", None, {200: s.HistoryPage, 400: s.Error}),
     ("get", "/api/v1/history/incidents/{id}", "One incident as the history holds it: members, symptoms, timeline, "
      "runs, problems", "read", None, {200: s.HistoryIncidentDetail, 404: s.Error}),
+    ("get", "/api/v1/services", "The service catalog, each service with its health and open incidents", "read",
+     None, {200: s.ServiceList}),
+    ("get", "/api/v1/services/{name}", "One service: owner, tier, links, dependencies both ways, open incidents, "
+     "health", "read", None, {200: s.Service, 404: s.Error}),
+    ("get", "/api/v1/business-services", "Business services with their health and the services supporting them",
+     "read", None, {200: s.BusinessServiceList}),
     ("get", "/api/v1/actions", "Action runs, newest first; filters incident, state", "read", None,
      {200: s.ActionRunList}),
     ("get", "/api/v1/actions/{run}", "One action run: inputs (secrets masked), outcome, output, attempts", "read",
@@ -130,7 +147,9 @@ MODELS: list[type[BaseModel]] = [
     s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody, s.PriorityBody, s.SilenceBody,
     s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage, s.ProblemAnswer, s.LinkBody,
     s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami, s.HistoryIncident, s.HistoryPage,
-    s.HistoryIncidentDetail, s.Report, s.ReportCharts, *am.MODELS,
+    s.HistoryIncidentDetail, s.Report, s.ReportCharts, *am.MODELS, s.Service, s.ServiceList,
+    s.BusinessServiceList, s.ChangeBody, s.ChangeAnswer, s.PagerDutyChangeAnswer, s.ChangeList, s.ChangeWindowBody,
+    s.ChangeWindow,
     s.DeclareBody, s.DeclareAnswer, s.AlertLinkBody, s.MajorBody, s.RolesBody, s.StatusUpdateBody,
     s.StatusUpdateAnswer, s.ShareAnswer]
 
@@ -196,7 +215,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                                   "400 in PagerDuty's shape, and 429 (status throttled) past the client's budget of "
                                   "failed authentications.")
             op["security"] = [*op["security"], {}]
-        for name in ("id", "run", "system"):
+        for name in ("id", "run", "system", "name"):
             if "{" + name + "}" in path:
                 op["parameters"] = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
         if path == "/api/v1/incidents":
@@ -223,6 +242,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                 ("incident", "only this incident's runs"), ("problem", "only this problem's runs"),
                 ("state", "e.g. pending_approval (comma-separated)"),
                 ("limit", "1..1000, default 100"))]
+        if path == "/api/v1/changes" and method == "get":
+            op["parameters"] = [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
+                ("service", "only this service's changes"), ("limit", "1..1000, default 100"))]
         if path == "/api/v1/rules/validate":
             op["parameters"] = [{"name": "file", "in": "query", "schema": {"type": "string"},
                                  "description": "the candidate's file name: [A-Za-z0-9_][A-Za-z0-9_.-]*.yaml or .yml, "

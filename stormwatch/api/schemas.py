@@ -41,6 +41,29 @@ class SilenceBody(Strict):
     ends_at: float | None = Field(default=None, description="Epoch seconds.")
 
 
+class ChangeWindowBody(Strict):
+    services: list[str] = Field(default=[], description="services it covers (alerts bound to them by the catalog)")
+    matchers: list[str] = Field(default=[], description='and/or Alertmanager matchers, e.g. cluster="eu-1"')
+    mode: Literal["mute", "annotate"] = "mute"
+    summary: str = Field(default="", max_length=2000)
+    duration: str | None = Field(default=None, description="e.g. 2h; or give ends_at.")
+    starts_at: float | None = Field(default=None, description="Epoch seconds; default now.")
+    ends_at: float | None = Field(default=None, description="Epoch seconds.")
+
+
+class ChangeWindow(BaseModel):
+    id: str
+    starts_at: float
+    ends_at: float
+    mode: str
+    services: list[str]
+    matchers: list[str]
+    summary: str
+    created_by: str
+    created_at: float
+    state: str
+
+
 class Error(BaseModel):
     error: str
     detail: str
@@ -88,6 +111,11 @@ class Incident(BaseModel):
     firing: int
     occurrences: int
     why: dict[str, Any]
+    service: str = Field("", description="the service it is about: its first alert's binding (docs/services.md), "
+                                         "or the one named when it was declared")
+    binding: str = Field("", description="what bound it: binding:<rule> or label:<label name>")
+    business_services: list[str] = Field([], description="business services it affects (impact roll-up)")
+    changes: list[dict[str, Any]] | None = Field(None, description="probable causes: linked changes, best first")
     assignee: str | None
     acknowledged_by: str | None
     acknowledged_at: float | None
@@ -96,7 +124,6 @@ class Incident(BaseModel):
     declared: bool | None = Field(None, description="declared incidents only, like the fields below")
     reporter: str | None = None
     description: str | None = None
-    service: str | None = None
     impact: str | None = None
     urgency: str | None = None
     also_reported_by: list[str] | None = None
@@ -124,6 +151,103 @@ class IncidentDetail(Incident):
                                                                     "kind (topology|inhibition|attached), path, rule, "
                                                                     "at, by (attached)")
     actions: list[dict[str, Any]] = Field(default=[], description="its action runs, newest first (up to 50)")
+
+
+class ServiceIncident(BaseModel):
+    id: str
+    title: str
+    status: str
+    priority: str
+    team: str
+    service: str
+    binding: str
+    business_services: list[str]
+    created_at: float
+
+
+class Service(BaseModel):
+    name: str
+    known: bool = Field(description="false: named by alerts (their service label) but not in the catalog")
+    description: str
+    owner: str = Field(description="owner team (topology.teams)")
+    tier: int | None = Field(description="1 (most critical) .. 4")
+    business_services: list[str] = Field(description="business services it supports directly")
+    affects: list[str] = Field(description="business services an incident on it affects (its own and its "
+                                           "dependants')")
+    links: dict[str, str] = Field(description="runbook, dashboard, repository")
+    support_hours: str = Field(description="a calendar name")
+    depends_on: list[str]
+    dependants: list[str]
+    health: Literal["operational", "degraded", "outage"]
+    open_incidents: list[ServiceIncident]
+    changes: list[dict[str, Any]] = Field([], description="its recent changes, newest first (detail only)")
+
+
+class ServiceList(BaseModel):
+    items: list[Service]
+    truncated: bool = Field(description="health read from the newest 5000 open incidents only")
+
+
+class BusinessService(BaseModel):
+    name: str
+    description: str
+    owner: str
+    services: list[str] = Field(description="catalog services supporting it directly")
+    health: Literal["operational", "degraded", "outage"]
+    open_incidents: list[ServiceIncident]
+
+
+class BusinessServiceList(BaseModel):
+    items: list[BusinessService]
+    truncated: bool
+
+
+class ChangeBody(BaseModel):
+    """A change event (docs/changes.md); unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(None, description="idempotency: the same id on the same service is stored once "
+                                             "(default: made up)")
+    summary: str = Field(description="what changed, at most 1024 characters")
+    service: str = Field(description="the service it changed (unknown services are accepted and kept)")
+    environment: str | None = None
+    kind: Literal["deploy", "config", "infrastructure", "feature-flag"] = "deploy"
+    source: str | None = Field(None, description="what sent it (a CI system, a host)")
+    at: str | float | None = Field(None, description="when it happened: RFC 3339 or epoch seconds (default: now)")
+    links: list[dict[str, str]] = Field([], description="{href, text}, at most 20")
+    custom_details: dict[str, Any] = Field({}, description="anything else, at most 16 KiB as JSON")
+
+
+class ChangeAnswer(BaseModel):
+    status: str
+    id: str
+    service: str
+
+
+class PagerDutyChangeAnswer(BaseModel):
+    status: str = Field(description='"success", or "invalid event"')
+    message: str
+    id: str | None = None
+    errors: list[str] | None = None
+
+
+class Change(BaseModel):
+    id: str
+    service: str
+    summary: str
+    at: float
+    kind: str
+    environment: str
+    source: str
+    links: list[dict[str, str]]
+    custom_details: dict[str, Any]
+    received_at: float
+    window: str
+
+
+class ChangeList(BaseModel):
+    items: list[Change]
 
 
 class IncidentPage(BaseModel):

@@ -49,16 +49,7 @@ def _create(services: ApiServices):
         body = await parse_model(request, SilenceBody)
         now = services.clock()
         matchers = _matchers(body.matchers)
-        starts = body.starts_at if body.starts_at is not None else now
-        if body.ends_at is not None:
-            ends = body.ends_at
-        elif body.duration is not None:
-            try:
-                ends = starts + parse_duration(body.duration)
-            except ValueError as exc:
-                raise ApiError(422, "invalid", f"duration: {exc}", field="duration") from None
-        else:
-            raise ApiError(422, "invalid", "duration: give duration or ends_at", field="duration")
+        starts, ends = time_span(body.starts_at, body.ends_at, body.duration, now)
         try:
             silence = Silence.create(matchers, starts, ends, principal.name, body.comment, now,
                                      silence_id=new_silence_id())
@@ -90,6 +81,21 @@ async def end_silence(services: ApiServices, silence_id: str, by: str) -> Silenc
     log.info("silence_expired", silence_id=silence_id, by=by)
     await publish_event(services, silence_expired(silence.public(now), by, now), silence_id)
     return silence
+
+
+def time_span(starts_at: float | None, ends_at: float | None, duration: str | None, now: float
+              ) -> tuple[float, float]:
+    """(start, end) of a silence or a change window: from ``starts_at`` (default now) to ``ends_at``, or for
+    ``duration``; 422 naming ``duration`` when neither is given or the duration is not one."""
+    starts = starts_at if starts_at is not None else now
+    if ends_at is not None:
+        return starts, ends_at
+    if duration is None:
+        raise ApiError(422, "invalid", "duration: give duration or ends_at", field="duration")
+    try:
+        return starts, starts + parse_duration(duration)
+    except ValueError as exc:
+        raise ApiError(422, "invalid", f"duration: {exc}", field="duration") from None
 
 
 def _matchers(texts: list[str]) -> list[Matcher]:

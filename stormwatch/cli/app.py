@@ -1,9 +1,9 @@
 """The ``stormwatch`` command, assembled: every domain module's commands on one typer app.
 
-Each command lives in the module of its domain (``incidents``, ``problems``, ``silences``, ``actions``, ``rules``,
-``tokens``, ``config``, ``backtest``, ``recording``, ``serve``, ``tools``, ``history``); they share ``output``
-(consoles, JSON, timestamps), ``tables``, ``context`` (settings, the event loop, exit codes) and ``backend`` (API or
-Redis). Only this module knows them all; none of them imports it.
+Each command lives in the module of its domain (``incidents``, ``problems``, ``services``, ``changes``, ``silences``,
+``actions``, ``rules``, ``tokens``, ``config``, ``backtest``, ``recording``, ``serve``, ``tools``, ``history``,
+``reports``); they share ``output`` (consoles, JSON, timestamps), ``tables``, ``context`` (settings, the event loop,
+exit codes) and ``backend`` (API or Redis). Only this module knows them all; none of them imports it.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import typer
 
 from stormwatch.cli import (
-    actions, backtest, config, history, incidents, problems, recording, reports, rules, serve, silences, tokens,
-    tools,
+    actions, backtest, changes, config, history, incidents, problems, recording, reports, rules, serve, services,
+    silences, tokens, tools,
 )
 from stormwatch.cli.output import console, err
 
@@ -51,6 +51,8 @@ app.command()(serve.publish)
 app.command()(tools.bench)
 app.command("bench-http")(tools.bench_http)
 app.add_typer(problems.problems_app, name="problems")
+app.add_typer(services.services_app, name="services")
+app.add_typer(changes.changes_app, name="changes")
 app.add_typer(tokens.tokens_app, name="tokens")
 app.command("backtest")(backtest.backtest_command)
 app.add_typer(recording.recording_app, name="recording")

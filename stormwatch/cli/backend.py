@@ -52,6 +52,14 @@ class Backend(Protocol):
     def action_runs(self, incident: str | None, problem: str | None, limit: int) -> list[dict[str, Any]]: ...
     def action_run(self, run_id: str) -> dict[str, Any]: ...
     def decide(self, run_id: str, decision: str, by: str | None) -> dict[str, Any]: ...
+    def services(self) -> dict[str, Any]: ...
+    def service(self, name: str) -> dict[str, Any]: ...
+    def business_services(self) -> dict[str, Any]: ...
+    def changes(self, service: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def add_change(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    def change_windows(self, include_expired: bool) -> list[dict[str, Any]]: ...
+    def add_change_window(self, body: dict[str, Any], by: str | None) -> dict[str, Any]: ...
+    def end_change_window(self, window_id: str) -> dict[str, Any]: ...
 
 
 def uses_api(settings: Settings) -> bool:
@@ -175,6 +183,32 @@ class ApiBackend:
         verb = "approve" if decision == "approved" else "reject"
         return self._ask("POST", f"/api/v1/actions/{_seg(run_id)}/{verb}", {}, f"{verb} {run_id}")["run"]
 
+    def services(self) -> dict[str, Any]:
+        return self._ask("GET", "/api/v1/services", None, "services")
+
+    def service(self, name: str) -> dict[str, Any]:
+        return self._ask("GET", f"/api/v1/services/{_seg(name)}", None, name)
+
+    def business_services(self) -> dict[str, Any]:
+        return self._ask("GET", "/api/v1/business-services", None, "business services")
+
+    def changes(self, service: str | None, limit: int) -> list[dict[str, Any]]:
+        return self._ask("GET", "/api/v1/changes" + _q(service=service, limit=min(limit, 1000)), None,
+                         "changes")["items"]
+
+    def add_change(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._ask("POST", "/api/v1/changes", body, "change")
+
+    def change_windows(self, include_expired: bool) -> list[dict[str, Any]]:
+        return self._ask("GET", "/api/v1/change-windows" + _q(expired="true" if include_expired else None), None,
+                         "change windows")
+
+    def add_change_window(self, body: dict[str, Any], by: str | None) -> dict[str, Any]:
+        return self._ask("POST", "/api/v1/change-windows", body, "change window")
+
+    def end_change_window(self, window_id: str) -> dict[str, Any]:
+        return self._ask("DELETE", f"/api/v1/change-windows/{_seg(window_id)}", None, f"end {window_id}")
+
 
 # --- straight to Redis ----------------------------------------------------------------------------------------------
 
@@ -196,6 +230,7 @@ class RedisBackend:
 
     def incident(self, incident_id: str) -> dict[str, Any]:
         from actions.state import ActionState
+        from correlation.store.changes import ChangeStore
         from correlation.store.incident_document import incident_document
         from correlation.store.incident_queries import IncidentQueries
         from correlation.store.links import Links
@@ -203,7 +238,8 @@ class RedisBackend:
         async def run(store: Any) -> dict[str, Any] | None:
             return await incident_document(IncidentQueries(store.redis, store.keys),
                                            Links(store.redis, store.keys, timeline_max=1),
-                                           ActionState(store.redis, store.keys), incident_id)
+                                           ActionState(store.redis, store.keys), incident_id,
+                                           ChangeStore(store.redis, store.keys))
 
         return _found(self._with(run), f"no incident {incident_id!r}")
 
@@ -305,6 +341,99 @@ class RedisBackend:
         # the event the API publishes
         context.run(publish_events(self.settings, [action_decided(run_id, decision, run_doc, who, time.time())]))
         return run_doc
+
+    def _catalog_view(self, build: Callable[[Any, list[dict[str, Any]], Any], Any],
+                      changes_of: str | None = None) -> Any:
+        """``build(catalog, open incidents, truncated or the recent changes of service changes_of)`` over
+        STORMWATCH_RULES' catalog and the open incidents."""
+        from correlation.core.catalog import Catalog
+        from correlation.store.changes import ChangeStore
+        from correlation.store.incident_queries import IncidentQueries
+        from correlation.store.service_document import open_incidents
+        from stormwatch.api.services import RECENT_CHANGES
+        from stormwatch.rules_source import load_rules
+
+        rule_set = load_rules(self.settings.rules)
+        catalog = Catalog.from_rule_set(rule_set)
+
+        async def run(store: Any) -> Any:
+            incidents, truncated = await open_incidents(IncidentQueries(store.redis, store.keys))
+            if changes_of is None:
+                return build(catalog, incidents, truncated)
+            return build(catalog, incidents, await ChangeStore(store.redis, store.keys).page(changes_of,
+                                                                                            RECENT_CHANGES))
+
+        return self._with(run)
+
+    def services(self) -> dict[str, Any]:
+        from correlation.store.service_document import services_overview
+
+        return self._catalog_view(services_overview)
+
+    def service(self, name: str) -> dict[str, Any]:
+        from correlation.store.service_document import service_detail
+
+        return _found(self._catalog_view(lambda catalog, incidents, changes: service_detail(
+            catalog, name, incidents, changes), changes_of=name), f"no service {name!r} in the catalog or on an open "
+            "incident")
+
+    def business_services(self) -> dict[str, Any]:
+        from correlation.store.service_document import business_overview
+
+        return self._catalog_view(business_overview)
+
+    def changes(self, service: str | None, limit: int) -> list[dict[str, Any]]:
+        from correlation.store.changes import ChangeStore
+
+        return self._with(lambda store: ChangeStore(store.redis, store.keys).page(service, limit))
+
+    def add_change(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Validated here as the API would (BackendError naming the field), then published to ``<ns>.changes``."""
+        import time
+
+        from ingest.changes import read_change
+        from ingest.formats import ItemError
+        from stormwatch.publisher import publish_change
+
+        try:
+            change = read_change(orjson.dumps(body), "change", time.time(), self.settings.max_body_bytes)
+        except ItemError as exc:
+            raise BackendError(2, f"change: {exc.path + ': ' if exc.path else ''}{exc.message}") from None
+        context.run(publish_change(self.settings, orjson.dumps(change.body()), f"chg:{change.service}|{change.id}"))
+        return {"status": "accepted", "id": change.id, "service": change.service}
+
+    def change_windows(self, include_expired: bool) -> list[dict[str, Any]]:
+        now = time.time()
+        windows = self._with(lambda store: _windows(store).all())
+        return [w.public(now) for w in windows if include_expired or w.state(now) != "expired"]
+
+    def add_change_window(self, body: dict[str, Any], by: str | None) -> dict[str, Any]:
+        from correlation.core.change_windows import ChangeWindow
+        from correlation.store.change_windows import new_window_id
+        from rules.matchers import MatcherError, parse_matcher
+        from rules.schema import parse_duration
+
+        now = time.time()
+        try:
+            starts = float(body.get("starts_at") or now)
+            window = ChangeWindow.create(
+                new_window_id(), starts, starts + parse_duration(body["duration"]), mode=body.get("mode", "mute"),
+                services=body.get("services") or [], matchers=[parse_matcher(m) for m in body.get("matchers") or []],
+                summary=body.get("summary", ""), created_by=login(by), now=now)
+        except (ValueError, MatcherError) as exc:
+            raise BackendError(2, f"change window: {exc}") from None
+        return self._with(lambda store: _windows(store).add(window)).public(now)
+
+    def end_change_window(self, window_id: str) -> dict[str, Any]:
+        now = time.time()
+        window = self._with(lambda store: _windows(store).expire(window_id, now))
+        return _found(window.public(now) if window is not None else None, f"no change window {window_id!r}")
+
+
+def _windows(store: Any) -> Any:
+    from correlation.store.change_windows import ChangeWindowStore
+
+    return ChangeWindowStore(store.redis, store.keys)
 
 
 def _silences(store: Any) -> Any:

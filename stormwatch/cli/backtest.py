@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import typer
@@ -25,6 +26,9 @@ def backtest_command(
     truth: bool = typer.Option(
         False, "--truth", help="Score both against the truth ids the recordings carry (docs/quality.md): pairwise "
                                "precision, recall and F1, compression and its ideal, splits, merges, problems."),
+    changes: Path | None = typer.Option(
+        None, "--changes", exists=True, dir_okay=False,
+        help="Change events to replay beside the alerts: a JSON list or JSON lines of POST /api/v1/changes bodies."),
     json_out: bool = typer.Option(False, "--json", help="Every figure, and every incident with its notifications "
                                                         "(file:line), symptoms and their paths, and problems."),
 ) -> None:
@@ -43,6 +47,7 @@ def backtest_command(
         current = load_rules(baseline or settings.rules, limits)
         settle_seconds = parse_duration(settle)
         stream = read_notifications(recordings, truth=truth)
+        change_docs = read_changes(changes) if changes is not None else []
     except RuleSetInvalid as exc:
         lines = ["candidate rules are invalid:", *(str(e) for e in exc.errors)]  # RuleError: file:line: field: ...
         err.print("\n".join(lines), markup=False, highlight=False)
@@ -51,8 +56,10 @@ def backtest_command(
         err.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(2) from None
     replays = {
-        "current": replay(current, stream, default_group_by=settings.group_by, settle=settle_seconds),
-        "candidate": replay(candidate, stream, default_group_by=settings.group_by, settle=settle_seconds),
+        "current": replay(current, stream, default_group_by=settings.group_by, settle=settle_seconds,
+                          changes=change_docs),
+        "candidate": replay(candidate, stream, default_group_by=settings.group_by, settle=settle_seconds,
+                            changes=change_docs),
     }
     if json_out:
         doc = {}
@@ -77,6 +84,8 @@ def backtest_command(
         ("merged into a late cause's incident", cur.merged, cand.merged),
         ("muted (silence, maintenance)", cur.muted, cand.muted),
         ("compression (notifications per incident)", f"{cur.compression:.1f}x", f"{cand.compression:.1f}x"),
+        *((("incidents with a probable cause (change)", cur.incidents_with_changes, cand.incidents_with_changes),)
+          if change_docs else ()),
     ]
     for name, a, b in rows:
         table.add_row(name, str(a), str(b))
@@ -121,3 +130,26 @@ def print_scores(name_a: str, a: Score, name_b: str, b: Score) -> None:
         for merge in s.worst_merges:
             console.print(f"{name}: merge: {merge.incident} ({merge.title}) holds {len(merge.truths)} truths: "
                           f"{', '.join(merge.truths)}", highlight=False, soft_wrap=True)
+
+
+def read_changes(path: Path) -> list[dict[str, Any]]:
+    """Change events from a file: a JSON list, or one JSON object per line; each validated as ``POST /api/v1/changes``
+    validates it (``ItemError`` naming the line or item and the field), and each must say when it happened."""
+    from ingest.formats import ItemError
+    from ingest.formats.change import parse
+
+    text = path.read_bytes()
+    try:
+        items = orjson.loads(text) if text.lstrip()[:1] == b"[" else [orjson.loads(x) for x in text.splitlines()
+                                                                        if x.strip()]
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON or JSON lines: {exc}") from None
+    out = []
+    for n, item in enumerate(items, 1):
+        if not isinstance(item, dict) or "at" not in item:
+            raise ValueError(f"{path}: change {n}: needs an object with at (when it happened)")
+        try:
+            out.append(parse(item, "change", 0.0).public())
+        except ItemError as exc:
+            raise ValueError(f"{path}: change {n}: {exc.path}: {exc.message}") from None
+    return out

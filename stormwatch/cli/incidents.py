@@ -75,6 +75,17 @@ def incidents_show(incident_id: str, json_out: bool = typer.Option(False, "--jso
         matchers = ", ".join(why.get("matchers", [])) or "(none: no group rule matched)"
         console.print(f"why: rule [bold]{why.get('rule')}[/bold] matched {matchers}; grouped by "
                       f"{', '.join(why.get('group_by', []))} = {why.get('group_labels')}", highlight=False)
+    if doc.get("service"):
+        affects = ", ".join(doc.get("business_services") or []) or "no business service"
+        console.print(f"service: [bold]{doc['service']}[/bold] ({doc.get('binding')}); affects {affects}",
+                      highlight=False)
+    if doc.get("changes"):
+        ct = Table(title="probable causes: changes linked to this incident, best first")
+        for col in ("change", "service", "kind", "at", "summary", "why"):
+            ct.add_column(col)
+        for c in doc["changes"]:
+            ct.add_row(c["id"], c["service"], c["kind"], ts(c["at"]), c["summary"], c["reason"])
+        console.print(ct)
     table = Table(title="alerts")
     for col in ("fingerprint", "labels", "status", "count", "first seen", "last seen"):
         table.add_column(col)

@@ -6,6 +6,7 @@ import { clearListeners, emit } from './live.js';
 import { incidentList, incidentPage } from './incidents.js';
 import { problemList, problemPage } from './problems.js';
 import { reportsPage } from './reports.js';
+import { serviceList, servicePage } from './services.js';
 import { silencesPage } from './silences.js';
 import { refusal, session } from './session.js';
 
@@ -59,6 +60,7 @@ function route() {
     problems: () => (id ? problemPage(main, id) : problemList(main)),
     silences: () => silencesPage(main),
     reports: () => reportsPage(main),
+    services: () => (id ? servicePage(main, id) : serviceList(main)),
   }[section] || (() => incidentList(main));
   view();
 }

@@ -113,8 +113,13 @@ export function incidentPage(main, id) {
         + `${doc.communications_lead || '–'}, ${doc.status_updates} update(s)`) : '',
       ' · created ', time(doc.created_at), ' · SLA ', Object.assign(slaCountdown(doc.sla), { id: 'incident-sla' }), doc.acknowledged_by ? ` · acknowledged by ${doc.acknowledged_by}` : '',
       h('span', { id: 'incident-assignee', 'data-assignee': doc.assignee || '' },
-        doc.assignee ? ` · assigned to ${doc.assignee}` : ''));
+        doc.assignee ? ` · assigned to ${doc.assignee}` : ''),
+      doc.service ? h('span', { id: 'incident-service', title: doc.binding },
+        ' · service ', h('a', { href: `#/services/${encodeURIComponent(doc.service)}` }, doc.service),
+        (doc.business_services || []).length ? ` · affects ${doc.business_services.join(', ')}` : '') : '');
     replace(left,
+      section(`Probable causes (${(doc.changes || []).length})`, h('div', { id: 'incident-changes' },
+        changes(doc.changes || []))),
       section(`Alerts (${doc.firing} firing of ${doc.alerts})`, alerts(doc.members)),
       section(`Symptoms (${doc.symptoms.length})`, symptoms(doc.symptoms)),
       section(`Actions (${doc.actions.length})`, actions(doc.actions, load, notice)));
@@ -207,6 +212,17 @@ function symptoms(list) {
       ? h('span', { class: 'path' }, 'topology: ', (s.path || []).join(' → '))
       : s.kind === 'attached' ? `attached by ${s.by || ''}` : `inhibition rule ${s.rule || ''}`),
     h('td', null, time(s.at)))), 'No symptoms attached.');
+}
+
+// Changes linked as probable causes, best first: what changed, where, when, and why it is linked.
+function changes(list) {
+  return table(['change', 'service', 'when', 'why'], list.map((c) => h('tr', { 'data-change': c.id },
+    h('td', { class: 'title' }, c.summary, h('div', { class: 'sub' }, `${c.kind} · ${c.id}`),
+      (c.links || []).map((l) => h('div', null, h('a', { href: l.href, rel: 'noopener noreferrer', target: '_blank' },
+        l.text || l.href)))),
+    h('td', null, h('a', { href: `#/services/${encodeURIComponent(c.service)}` }, c.service)),
+    h('td', null, time(c.at)),
+    h('td', null, c.reason))), 'No changes linked.');
 }
 
 function actions(runs, reload, notice) {

@@ -1,6 +1,7 @@
 """``stormwatch demo``: a database outage storm through a real worker on the local RabbitMQ and Redis.
 
-The orders database fails; every service that depends on it starts failing on every pod, in four
+A deploy of the orders database is recorded (a change event, through RabbitMQ); four minutes later the database
+fails; every service that depends on it starts failing on every pod, in four
 source formats (Alertmanager webhook, Prometheus API v2, PagerDuty Events v2, generic JSON); Prometheus
 re-sends what is still firing; one sender emits a malformed alert. The symptoms wait 30s for a cause (the
 example rules' holds), find the database alert and attach to its incident; then the database recovers and
@@ -8,7 +9,8 @@ most alerts resolve, but shipping's latency keeps firing: it stays a symptom of 
 rules' 5-minute recovery grace (a recovery does not page) and, still firing when the grace runs out, becomes an
 incident of its own; then too the database incident resolves (its rule's 5-minute resolve hold). The worker's
 clock is simulated, so those minutes pass in a second; everything else is the real worker on the real RabbitMQ
-and Redis. The demo prints the incidents, the problem, the symptoms and the compression ratio.
+and Redis. The demo prints the incidents, the deploy linked to the database incident as its probable cause, the
+problem, the symptoms and the compression ratio.
 
 The simulated clock starts as far in the past as the demo skips, so it reaches the real time when the storm ends:
 every time in the kept incidents (``--keep``, ``--console``) is a real minute that just passed, never the future.
@@ -29,6 +31,7 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from events.changes import Change
 from stormwatch.app import Worker
 from stormwatch.auth import new_token, token_entry
 from stormwatch.views import incidents_table
@@ -37,6 +40,7 @@ from stormwatch.namespace import delete_namespace
 from stormwatch.publisher import publish_many
 
 DB_SERVICE = "orders-db"
+DEPLOY_SUMMARY = "orders-db: upgrade to PostgreSQL 16.2"  # the demo's deploy, four minutes before the failure
 DEPENDENTS = {  # service -> the format its monitoring sends
     "orders-api": "alertmanager_webhook",
     "checkout": "alertmanager_webhook",
@@ -220,7 +224,12 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False, 
                       console=console, transient=False) as progress:
             sent_task = progress.add_task("published", total=len(storm.bodies) + len(storm.recovery))
             done_task = progress.add_task("correlated", total=storm.valid_alerts + storm.recovery_alerts)
-            assert worker.topology is not None  # started
+            assert worker.topology is not None and worker.changes is not None  # started
+            # the deploy minutes before the database fails: linked to its incident as the probable cause
+            deploy = Change(id="demo-deploy-1", service=DB_SERVICE, summary=DEPLOY_SUMMARY, at=clock() - 240,
+                            kind="deploy", environment="prod", source="demo-ci")
+            await worker.changes.publish(orjson.dumps(deploy.body()), "change", f"chg:{DB_SERVICE}|{deploy.id}")
+            await _changes_stored(registry)
             exchange = worker.topology.alerts
             for b, fmt in storm.bodies:
                 await publish_many(exchange, [b], routing_key=f"demo.{fmt}")
@@ -273,6 +282,13 @@ async def _serve_console(settings: Settings, console: Console, port: int | None,
     console.print(f"stopping: removing namespace {settings.namespace}", highlight=False)
 
 
+async def _changes_stored(registry: Any) -> None:
+    while True:  # polled like the alerts (_stored): the metric is the worker's own record
+        if registry.get_sample_value("stormwatch_changes_total", {"outcome": "stored"}):
+            return
+        await asyncio.sleep(0.02)
+
+
 async def _report(worker: Worker, console: Console, alerts_in: int, elapsed: float) -> None:
     registry = worker.metrics.registry
     assert worker.store is not None and worker.pipeline is not None  # started
@@ -289,6 +305,10 @@ async def _report(worker: Worker, console: Console, alerts_in: int, elapsed: flo
             console.print(f"{incident.id} explains {len(symptoms)} alerts of other groups (symptoms that did not "
                           f"page): " + ", ".join(f"{svc} {n}" for svc, n in sorted(by_service.items())),
                           highlight=False)
+    assert worker.changes is not None  # started
+    for incident in incidents:
+        for change in await worker.changes.store.linked(incident.id):
+            console.print(f"{incident.id} probable cause: {change['summary']} ({change['reason']})", highlight=False)
     for problem in await links.list_problems():
         console.print(f"problem {problem.id}: {problem.title} ({problem.status}; services "
                       f"{', '.join(problem.why.get('services', []))})", highlight=False)

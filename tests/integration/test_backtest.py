@@ -44,6 +44,22 @@ async def test_recorded_stream_backtests_side_by_side(clean, tmp_path):
     code, out, _ = await _cli(clean, "backtest", "--rules", str(EXAMPLES_DIR), "--baseline", "none", str(recording))
     assert code == 0 and "compression" in out and "only with the current set" in out
 
+    # change events replayed beside the alerts: a deploy of the database five minutes before it failed
+    first_at = orjson.loads(lines[0])["at"]
+    changes = tmp_path / "changes.jsonl"
+    changes.write_bytes(orjson.dumps({"service": "orders-db", "summary": "upgrade", "at": first_at - 300}) + b"\n" +
+                        orjson.dumps({"service": "search", "summary": "unrelated", "at": first_at - 60}) + b"\n")
+    code, out, err = await _cli(clean, "backtest", "--rules", str(EXAMPLES_DIR), "--baseline", "none", "--json",
+                                "--changes", str(changes), str(recording))
+    assert code == 0, err
+    result = orjson.loads(out)
+    assert result["candidate"]["changes"] == 2 and result["candidate"]["incidents_with_changes"] == 1
+    no_time = tmp_path / "no-time.jsonl"
+    no_time.write_text('{"service": "orders-db", "summary": "when?"}\n')
+    code, out, err = await _cli(clean, "backtest", "--rules", str(EXAMPLES_DIR), "--changes", str(no_time),
+                                str(recording))
+    assert code == 2 and "change 1" in err
+
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"at": 1}\n')
     code, _, err = await _cli(clean, "backtest", "--rules", str(EXAMPLES_DIR), str(bad))

@@ -174,3 +174,70 @@ async def test_a_50_kb_label_stays_inside_the_viewport_and_is_shown_whole_on_dem
                 ARTIFACTS.mkdir(exist_ok=True)
                 await page.screenshot(path=str(ARTIFACTS / "console-wide-label.png"))
             await page.close()
+
+
+async def test_the_services_page_shows_health_at_a_glance_and_a_page_per_service(clean, browser, tmp_path):
+    from tests.integration.test_services import write_catalog
+
+    async for api in start_api(clean, rules=write_catalog(tmp_path / "rules")):
+        base = str(api.client.base_url).rstrip("/")
+        alert = v2_alert("PostgresDown", HOSTILE, "pg-1")  # bound by instance; the label is hostile markup
+        assert (await api.post("/api/v2/alerts", [alert], token=INGEST)).status_code == 200
+        await eventually(lambda: _incident_count(api, 1), what="the incident")
+
+        page = await browser.new_page(viewport={"width": 1400, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(base + "/#/services")
+        await page.fill("#token", READ)
+        await page.click("#signin button[type=submit]")
+        await page.wait_for_selector('#services tr[data-name="payments-db"]', timeout=WAIT_MS)
+        db_row = await page.locator('#services tr[data-name="payments-db"]').inner_text()
+        assert "outage" in db_row and "dba" in db_row  # a critical on a tier-1 service: P1
+        assert "operational" in await page.locator('#services tr[data-name="reports"]').inner_text()
+        shop = await page.locator('#business-services tr[data-name="online-shop"]').inner_text()
+        assert "outage" in shop and "checkout" in shop
+
+        await page.click('#services tr[data-name="payments-db"] a')
+        await page.wait_for_selector("#service-health.s-outage", timeout=WAIT_MS)
+        assert await page.locator("#dependants >> text=payments-api").count() == 1
+        assert await page.locator("text=PostgresDown").count() >= 1  # the open incident, linked
+        await page.click("#dependants a")
+        await page.wait_for_selector("#service-health.s-operational", timeout=WAIT_MS)
+        assert await page.locator("#depends-on >> text=payments-db").count() == 1
+        assert await page.evaluate("window.__pwned === undefined") and errors == []
+
+
+async def test_the_incident_page_shows_the_changes_linked_as_probable_causes(clean, browser, tmp_path):
+    import time
+
+    from tests.integration.test_services import write_catalog
+
+    async for api in start_api(clean, rules=write_catalog(tmp_path / "rules")):
+        base = str(api.client.base_url).rstrip("/")
+        change = {"id": "deploy-42", "service": "payments-db", "summary": HOSTILE, "kind": "deploy",
+                  "at": time.time() - 240, "links": [{"href": "https://ci.example.com/42", "text": "build 42"}]}
+        assert (await api.post("/api/v1/changes", change, token=INGEST)).status_code == 202
+        await eventually(lambda: _changes_stored(api), what="the change stored")
+        alert = v2_alert("PostgresDown", "postgres", "pg-1")
+        assert (await api.post("/api/v2/alerts", [alert], token=INGEST)).status_code == 200
+        await eventually(lambda: _incident_count(api, 1), what="the incident")
+        iid = (await api.get("/api/v1/incidents")).json()["items"][0]["id"]
+
+        page = await browser.new_page(viewport={"width": 1400, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"{base}/#/incidents/{iid}")
+        await page.fill("#token", READ)
+        await page.click("#signin button[type=submit]")
+        row = await page.wait_for_selector('#incident-changes tr[data-change="deploy-42"]', timeout=WAIT_MS)
+        text = await row.inner_text()
+        assert HOSTILE in text and "4m before; the incident's own service" in text and "build 42" in text
+        assert await page.locator("#incident-service >> text=payments-db").count() == 1
+        await page.click("#incident-service a")  # its service's page lists the change among its recent changes
+        await page.wait_for_selector('#service-changes tr[data-change="deploy-42"]', timeout=WAIT_MS)
+        assert await page.evaluate("window.__pwned === undefined") and errors == []
+
+
+async def _changes_stored(api) -> bool:
+    return bool((await api.get("/api/v1/changes")).json()["items"])

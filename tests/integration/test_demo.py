@@ -37,6 +37,9 @@ async def test_demo_storm_becomes_two_incidents_and_a_problem(settings):
     assert "explains 98 alerts of other groups" in text
     assert "shared-database-cause: database-outage: orders-db" in text
     assert "1 dead-lettered with a reason" in text
+    # the deploy four minutes before the database failed, linked to its incident with the reason in words
+    assert ("probable cause: orders-db: upgrade to PostgreSQL 16.2 (deploy of orders-db 4m before; the incident's "
+            "own service)") in text
     assert "stormwatch demo --console" in text  # the closing lines say how to see it in the console
 
 

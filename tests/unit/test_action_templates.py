@@ -150,3 +150,13 @@ def test_text_that_merely_looks_truncated_is_left_alone() -> None:
     secrets = Secrets({"TOKEN": "g-0123456789"})
     secrets.resolve(SecretRef(secret_env="TOKEN"))
     assert secrets.scrub("loading... [done]") == "loading... [done]"
+
+
+def test_templates_name_the_changes_linked_to_the_incident() -> None:
+    change = {"id": "c-1", "service": "db", "summary": "deploy v2", "reason": "deploy of db 4m before; the "
+              "incident's own service"}
+    event = {"event_id": "e", "type": "incident.created", "incident": {"id": "INC-a-1", "changes": [change]}}
+    text = "{% for c in changes %}{{ c.summary }}: {{ c.reason }}{% endfor %}"
+    assert Renderer().render(text, context(event, [], "notify")) == "deploy v2: deploy of db 4m before; the " \
+                                                                      "incident's own service"
+    assert Renderer().render("{{ changes | length }}", ctx()) == "0"

@@ -28,6 +28,7 @@ def _alert(muted: str = "", cause: str = "", ends_at: float | None = None, expir
     ("threshold", "", [], []),  # held back by its rule's threshold: not suppressed (Alertmanager's group_wait)
     ("silence:1a2b", "", ["1a2b"], []),
     ("maintenance:patch-tuesday", "", ["maintenance:patch-tuesday"], []),
+    ("change:cw-1a2b3c4d5e", "", ["change:cw-1a2b3c4d5e"], []),
     ("inhibited:node-down", "INC-0123456789ab-1", [], ["INC-0123456789ab-1"]),
     ("topology:web>db", "INC-0123456789ab-2", [], ["INC-0123456789ab-2"]),
     ("hold:30s", "", [], ["hold:30s"]),  # waiting for a cause

@@ -26,7 +26,8 @@ def test_every_served_route_is_documented():
     services = ApiServices(Metrics.create(), readiness, time.time, publisher=Anything(), queries=Anything(),
                            commands=Anything(), silences=Anything(), rules=Anything(), links=Anything(),
                            actions=Anything(), stream=Anything(), console=True, history=Anything(),
-                           reports=Anything(), alerts=Anything(), teams=Anything())  # type: ignore[arg-type]
+                           reports=Anything(), alerts=Anything(), teams=Anything(), catalog=Anything(),
+                           changes=Anything(), change_windows=Anything())  # type: ignore[arg-type]
     routes = build_app(services).routes
     served = {(m.lower(), r.path) for r in routes for m in (getattr(r, "methods", None) or ()) if m != "HEAD"}
     documented = {(m, p) for p, ops in openapi_document("0").get("paths", {}).items() for m in ops}

@@ -101,3 +101,25 @@ tests:
     assert failed.problems[:2] == [
         "at 2m: incident 'Errors / web': status expected 'open', got 'resolved'",
         "at 2m: incident 'Errors / web': merged_into expected '', got 'Down / db'"]
+
+
+def test_linked_changes_are_asserted_and_a_wrong_expectation_names_them(tmp_path):
+    test = tmp_path / "changes.test.yaml"
+    test.write_text(f"""
+rules: {ROOT / 'rules' / 'examples'}
+tests:
+  - name: the wrong change expected
+    changes:
+      - {{at: 0s, service: orders-db, summary: "deploy orders-db v2"}}
+      - {{at: 10s, service: search, summary: "deploy search v7"}}
+    alerts:
+      - {{at: 1m, labels: {{alertname: PostgresDown, service: orders-db, severity: critical}}}}
+    expect:
+      - at: 2m
+        incidents:
+          - {{title: "database-outage: orders-db", service: orders-db, changes: ["deploy search v7"]}}
+""")
+    results = run_file(test)
+    assert [r.passed for r in results] == [False]
+    assert results[0].problems[0] == ("at 2m: incident 'database-outage: orders-db': changes expected "
+                                      "['deploy search v7'], got ['deploy orders-db v2']")

@@ -4,7 +4,8 @@ is the ingest route, ``stormwatch.api.ingest``).
 The alerts are those firing now (``correlation.store.alert_queries``). Their status is what Stormwatch decided at the
 alert's last notification (``AlertState.muted``), in Alertmanager's words (docs/alertmanager-api.md):
 
-* ``silence:<id>`` and ``maintenance:<window>``: suppressed, ``silencedBy`` the silence id or ``maintenance:<name>``;
+* ``silence:<id>``, ``maintenance:<window>`` and ``change:<id>`` (a change window, docs/changes.md): suppressed,
+  ``silencedBy`` the silence id, ``maintenance:<name>`` or ``change:<id>``;
 * ``inhibited:<rule>`` and ``topology:<a>><b>`` (a symptom of a cause elsewhere): suppressed, ``inhibitedBy`` the
   cause's incident id; ``hold:<s>`` (waiting for a cause): suppressed, ``inhibitedBy`` ``hold:<s>``;
 * anything else (in an incident, or held back by its rule's threshold): active.
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from correlation.core.change_windows import CHANGE_REASON
 from correlation.core.model import AlertState
 from rules.matchers import Matcher, MatcherError, MatchType, matches_all
 from stormwatch.api.alertmanager.common import Query, am_route, am_time
@@ -28,7 +30,7 @@ from stormwatch.api.common import ApiError, ApiServices, authorise, json_respons
 
 #: Alertmanager stamps endsAt = updatedAt + resolve_timeout (default 5m) on an alert whose sender gave none
 DEFAULT_RESOLVE_TIMEOUT = 300.0
-SILENCED = ("silence:", "maintenance:")
+SILENCED = ("silence:", "maintenance:", CHANGE_REASON)
 INHIBITED = ("inhibited:", "topology:", "hold:")
 
 

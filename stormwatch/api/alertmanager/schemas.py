@@ -61,7 +61,7 @@ class AmReceiver(BaseModel):
 
 class AmAlertStatus(BaseModel):
     state: Literal["unprocessed", "active", "suppressed"]
-    silencedBy: list[str] = Field(description="Silence ids, or maintenance:<window name>.")
+    silencedBy: list[str] = Field(description="Silence ids, maintenance:<window name>, or change:<change window id>.")
     inhibitedBy: list[str] = Field(description="A symptom: its cause's incident id; waiting for a cause: hold:<s>.")
     mutedBy: list[str]
 
