@@ -65,10 +65,13 @@ async def _state(api, iid: str) -> dict:
 
 
 async def _entry(api, page, iid: str, text: str) -> None:
-    """The change is on the incident's timeline in the API and on the page."""
-    timeline = (await _state(api, iid))["timeline"]
-    assert any(text in e["text"] and e["by"] == "sre" for e in timeline), (text, timeline)
+    """The change is on the page's timeline, and on the incident's timeline in the API (the click sends the command
+    asynchronously: wait for the page to show it before reading the API, never the other way round)."""
     await page.wait_for_selector(f".timeline li >> text={text}", timeout=WAIT_MS)
+
+    async def recorded() -> bool:
+        return any(text in e["text"] and e["by"] == "sre" for e in (await _state(api, iid))["timeline"])
+    await eventually(recorded, what=f"{text!r} on the API's timeline")
 
 
 async def test_every_command_through_the_incident_page(clean, browser):  # noqa: F811
