@@ -159,7 +159,11 @@ function respondControls(path, notice, reload) {
   const assign = runButton('Assign', () => send('assign', { assignee: assignee.value.trim() }), notice, { id: 'cmd-assign' });
   const priority = h('select', { id: 'priority-select', 'aria-label': 'priority' },
     h('option', { value: '', disabled: true }, 'none'), ['P1', 'P2', 'P3', 'P4', 'P5'].map((p) => h('option', { value: p }, p)));
-  const setPriority = runButton('Set priority', () => send('priority', { priority: priority.value }), notice, { id: 'cmd-priority' });
+  // a priority picked but not yet set survives live reloads (they refill the form), as typed text does
+  let picked = null;
+  priority.addEventListener('change', () => { picked = priority.value; });
+  const setPriority = runButton('Set priority', () => send('priority', { priority: priority.value }, () => { picked = null; }),
+    notice, { id: 'cmd-priority' });
   const holdReason = h('input', { id: 'hold-input', size: 24, maxlength: 2000, placeholder: 'why it waits (empty: off hold)',
     'aria-label': 'on hold reason' });
   const hold = runButton('On hold', () => send('on_hold', { reason: holdReason.value.trim() }), notice, { id: 'cmd-on_hold' });
@@ -182,7 +186,8 @@ function respondControls(path, notice, reload) {
     else next.push(reopen);
     replace(buttons, next);
     if (document.activeElement !== assignee) assignee.value = doc.assignee || '';
-    if (document.activeElement !== priority) priority.value = doc.priority;
+    if (picked === doc.priority) picked = null;
+    if (document.activeElement !== priority && picked === null) priority.value = doc.priority;
     if (document.activeElement !== holdReason) holdReason.value = doc.on_hold || '';
   }
   return { buttons, form, show };
