@@ -160,10 +160,18 @@ async def fill_queue(settings: Settings, bodies: list[bytes]) -> None:
 
 
 def steady_rate(samples: list[tuple[float, float]], alerts: int) -> float:
-    """Alerts per second between 10% and 90% of ``alerts`` stored (start-up and the tail not counted)."""
+    """Alerts per second between 10% and 90% of ``alerts`` stored (start-up and the tail not counted). A drain faster
+    than the sampling (one sample already past 90%, a small run on a quiet machine) is measured instead from the
+    last sample below 10% to the first at 90% or more, with the counts those two samples saw."""
     t10 = next(t for t, n in samples if n >= 0.1 * alerts)
-    t90 = next(t for t, n in samples if n >= 0.9 * alerts)
-    return 0.8 * alerts / (t90 - t10) if t90 > t10 else float("nan")
+    t90, n90 = next((t, n) for t, n in samples if n >= 0.9 * alerts)
+    if t90 > t10:
+        return 0.8 * alerts / (t90 - t10)
+    below = [(t, n) for t, n in samples if n < 0.1 * alerts]
+    if not below:
+        return float("nan")  # stored before the first sample: nothing to measure
+    t0, n0 = below[-1]
+    return (n90 - n0) / (t90 - t0)
 
 
 async def _one(settings: Settings, bodies: list[bytes], alerts: int, distinct: int, workers: int,

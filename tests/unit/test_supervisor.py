@@ -22,3 +22,11 @@ def test_process_count():
 def test_worker_command_runs_this_interpreter():
     assert worker_command(["--role", "alerts"]) == [sys.executable, "-m", "stormwatch.cli", "serve", "--role",
                                                       "alerts"]
+
+
+def test_a_drain_faster_than_the_sampling_still_has_a_rate():
+    from stormwatch.tools.bench_workers import steady_rate
+
+    assert steady_rate([(0.0, 0), (1.0, 100), (2.0, 900), (3.0, 1000)], 1000) == 800.0  # 10% at 1 s, 90% at 2 s
+    assert steady_rate([(0.0, 0), (0.5, 0), (0.75, 1000)], 1000) == 4000.0  # 0 -> 1000 between two samples
+    assert steady_rate([(0.0, 1000)], 1000) != steady_rate([(0.0, 1000)], 1000)  # NaN: nothing to measure
