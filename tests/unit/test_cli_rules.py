@@ -58,3 +58,25 @@ def test_an_equal_label_required_on_either_side_joins_no_alerts_without_it_and_i
 def test_shipped_examples_have_no_warnings():
     result = _check(ROOT / "rules" / "examples")
     assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+
+
+def test_an_unknown_escalation_policy_and_step_action_are_named(tmp_path: Path) -> None:
+    (tmp_path / "escalation.yaml").write_text("""\
+actions:
+  - {name: page-secondary, type: notify, config: {channel: slack, url: "https://hooks.example.com/x", text: hi}}
+escalation_policies:
+  - name: dba
+    steps:
+      - {after: 5m, action: page-secondry, repeat: {count: 3, interval: 10m}}
+groups:
+  - name: database
+    escalation: dab
+""")
+    result = subprocess.run([sys.executable, "-m", "stormwatch.cli", "rules", "check", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT,
+                            env={"COLUMNS": "300", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 1
+    assert (f"{tmp_path}/escalation.yaml:6: escalation_policies[0].steps[0].action: unknown action "
+            "'page-secondry'; defined actions: page-secondary") in result.stderr
+    assert (f"{tmp_path}/escalation.yaml:9: groups[0].escalation: unknown escalation policy 'dab'; known policies: "
+            "dba") in result.stderr
