@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-STORMWATCH = str(Path(sys.executable).parent / "stormwatch")
+# the CLI of this checkout (``-m`` from its root), whichever checkout the environment's ``stormwatch`` script was
+# installed from
+STORMWATCH = [sys.executable, "-m", "stormwatch.cli"]
 
 
 def _check(directory: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([STORMWATCH, "rules", "check", str(directory)], capture_output=True, text=True,
+    return subprocess.run([*STORMWATCH, "rules", "check", str(directory)], capture_output=True, text=True, cwd=ROOT,
                           timeout=60, env={"COLUMNS": "300", "PATH": "/usr/bin:/bin"})
 
 
@@ -72,7 +74,7 @@ groups:
   - name: database
     escalation: dab
 """)
-    result = subprocess.run([sys.executable, "-m", "stormwatch.cli", "rules", "check", str(tmp_path)],
+    result = subprocess.run([*STORMWATCH, "rules", "check", str(tmp_path)],
                             capture_output=True, text=True, timeout=60, cwd=ROOT,
                             env={"COLUMNS": "300", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 1
