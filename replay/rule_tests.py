@@ -194,10 +194,10 @@ def _differences(expected: ExpectedIncident, actual: Incident, sim: Simulation, 
             if stages[kind] != stage:
                 out.append(f"sla {kind} expected {stage}, got {stages[kind]}")
     if expected.escalation is not None:
-        want = [(e.step, e.repeat, e.action) for e in expected.escalation]
-        got = _escalation_steps(actual, sim, now)
-        if got != want:
-            out.append(f"escalation expected {_steps(want)}, got {_steps(got)}")
+        steps = [(e.step, e.repeat, e.action) for e in expected.escalation]
+        started = _escalation_steps(actual, sim, now)
+        if started != steps:
+            out.append(f"escalation expected {_steps(steps)}, got {_steps(started)}")
     symptoms = sim.symptoms_of(actual.id)
     got = {name: getattr(actual, name) for name in _FIELDS}
     got["symptoms"] = len(symptoms)

@@ -269,8 +269,7 @@ class Worker:
             declared=DeclaredIncidents(self.redis, self.keyspace, timeline_max=s.timeline_max_entries,
                                        matrix=lambda: priority_matrix(self.rules.current()),
                                        default_team=s.default_team),
-            events=SlaScheduling(EscalationScheduling(AmqpEventPublisher(self.topology.events), self.store.due,
-                                                      self.clock, self.policies), self.store.due, self.clock),
+            events=self.people_events(),
             silences=SilenceStore(self.redis, self.keyspace),
             rules=self.rules, max_body_bytes=s.max_body_bytes, label_guard=self.label_guard,
             integrations=parse_integrations(s.pagerduty_routing_keys), metrics_token=s.metrics_token,
@@ -298,6 +297,13 @@ class Worker:
             await self.ops.start()
         except HttpBindError as exc:
             raise ServiceUnavailable(str(exc)) from None
+
+    def people_events(self) -> SlaScheduling:
+        """The publisher of people's commands (the API's, the demo's): every event schedules its incident's SLA
+        timer, and an acknowledgement, resolution or reopen brings a pending escalation step forward."""
+        assert self.topology is not None and self.store is not None  # started
+        return SlaScheduling(EscalationScheduling(AmqpEventPublisher(self.topology.events), self.store.due,
+                                                  self.clock, self.policies), self.store.due, self.clock)
 
     def _history_queries(self) -> HistoryQueries | None:
         """Search over the history when this worker writes it or names its database (a separate writer)."""
