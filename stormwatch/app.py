@@ -58,7 +58,7 @@ from stormwatch.escalation_timers import EscalationScheduling, EscalationTimers,
 from correlation.store.escalation_steps import EscalationStore
 from correlation.store.sla import SlaStore
 from stormwatch.errors import AMQP_START_HINT, REDIS_START_HINT, RulesInvalid, ServiceUnavailable
-from stormwatch.fault_hooks import with_fault_hooks
+from stormwatch.fault_hooks import with_due_hooks, with_fault_hooks
 from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
 from ingest.integrations import parse_integrations
 from stormwatch.http import HttpBindError, HttpServer, HttpTls, bind_socket
@@ -183,8 +183,9 @@ class Worker:
         firing = TimerFiring(pipeline, on_fired=self._timers_fired)
         lease = s.timer_lease_seconds
         sla_store = SlaStore(self.redis, self.keyspace, timeline_max=s.timeline_max_entries, outbox_grace=lease)
-        sla = SlaTimers(sla_store, self.store.due, AmqpEventPublisher(self.topology.events),
-                        current_levels(self.rules.current), self.metrics)
+        levels = current_levels(self.rules.current)
+        sla = with_due_hooks(SlaTimers(sla_store, self.store.due, AmqpEventPublisher(self.topology.events), levels,
+                                       self.metrics), sla_store, levels, os.environ)  # test-only unless set
         escalate = EscalationTimers(
             EscalationStore(self.redis, self.keyspace, timeline_max=s.timeline_max_entries, outbox_grace=lease),
             sla_store, self.store.due, AmqpEventPublisher(self.topology.events), self.policies, self.metrics)
