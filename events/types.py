@@ -41,7 +41,6 @@ RulesType = Literal["rules.reloaded"]
 
 INCIDENT_TYPES: tuple[str, ...] = get_args(IncidentType)
 SLA_TYPES: tuple[str, ...] = get_args(SlaIncidentType)
-ESCALATION_STEP = "incident.escalation_step"
 PROBLEM_TYPES: tuple[str, ...] = get_args(ProblemType)
 SILENCE_TYPES: tuple[str, ...] = get_args(SilenceType)
 ACTION_TYPES: tuple[str, ...] = get_args(ActionType)

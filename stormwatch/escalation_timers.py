@@ -92,7 +92,7 @@ class EscalationTimers:
 class EscalationScheduling:
     """An ``EventPublisher`` that, once the events are published, schedules the ``escalate`` timer of each incident
     created under a rule naming a policy, and brings a pending one forward on an acknowledgement, resolution or
-    reopen (one pipeline per batch of events, none when nothing concerns escalation)."""
+    reopen of such an incident (one pipeline per batch of events, none when nothing concerns escalation)."""
 
     def __init__(self, inner: EventPublisher, index: DueIndex, clock: Callable[[], float],
                  policies: Callable[[], Policies]) -> None:
@@ -105,11 +105,12 @@ class EscalationScheduling:
         await self.inner.publish_events(events)
         created: dict[str, None] = {}
         stopping: dict[str, None] = {}
+        policies = self.policies()
         for e in events:
             incident = e.get("incident")
-            if not isinstance(incident, dict):
-                continue
-            if e["type"] == "incident.created" and self.policies().of_rule(str(incident.get("rule", ""))):
+            if not isinstance(incident, dict) or policies.of_rule(str(incident.get("rule", ""))) is None:
+                continue  # no policy for its rule: nothing to schedule (a storm's events cost nothing here)
+            if e["type"] == "incident.created":
                 created[incident["id"]] = None
             elif e["type"] in STOPPING_TYPES:
                 stopping[incident["id"]] = None
