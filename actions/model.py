@@ -10,10 +10,11 @@ from typing import Any, Literal
 from events.consumed import INCIDENT_ID, EventIncident, EventProblem, MalformedEvent, parse_event
 from events.consumed import IncidentEventView as IncidentEvent
 from events.consumed import ProblemEventView as ProblemEvent
+from events.consumed import EscalationStepView as EscalationStepEvent
 from events.types import TRIGGER_INCIDENT_TYPES as EVENT_TYPES
 
-__all__ = ["EVENT_TYPES", "INCIDENT_ID", "EventIncident", "EventProblem", "IncidentEvent", "MalformedEvent",
-           "Outcome", "Planned", "ProblemEvent", "SkipReason", "parse_event", "run_id"]
+__all__ = ["EVENT_TYPES", "INCIDENT_ID", "EscalationStepEvent", "EventIncident", "EventProblem", "IncidentEvent",
+           "MalformedEvent", "Outcome", "Planned", "ProblemEvent", "SkipReason", "parse_event", "run_id"]
 
 
 def run_id(subject_id: str, action: str, trigger: str) -> str:
@@ -27,7 +28,8 @@ class Planned:
     """An action the rule says to start for an event."""
 
     action: str
-    trigger: str  # created | updated | resolved | escalated (problems: created | updated | known_error | resolved)
+    trigger: str  # created | updated | resolved | escalated (problems: created | updated | known_error | resolved),
+    # escalation_step (a step of an escalation policy)
     trigger_key: str  # the trigger, or for `updated` the event id (every update is its own trigger)
     run_id: str
 

@@ -24,13 +24,14 @@ from rules.schema import Action, RuleSet
 
 from actions.due_kinds import VERIFY
 from actions.executor import Attempt, Executor, Prepared
-from actions.model import IncidentEvent, MalformedEvent, Outcome, Planned, ProblemEvent, parse_event
+from actions.model import (EscalationStepEvent, IncidentEvent, MalformedEvent, Outcome, Planned, ProblemEvent,
+                           parse_event)
 from actions.run_record import ActionRun
 from actions.stages.base import RunContext
 from actions.stages.chain import Chain, checks
 from actions.state import ActionState
 from actions.templates import Renderer, SecretMissing, Secrets, TemplateFailed, context
-from actions.triggers import KINDS, CurrentActionIndex, planned_runs, problem_runs
+from actions.triggers import KINDS, CurrentActionIndex, escalation_run, planned_runs, problem_runs
 
 log = structlog.get_logger("stormwatch.actions")
 
@@ -90,6 +91,8 @@ class ActionRunner:
         event = parse_event(raw)
         if isinstance(event, ProblemEvent):
             return await self.handle_problem_event(event)
+        if isinstance(event, EscalationStepEvent):
+            return await self.handle_escalation_step(event)
         return await self.handle_event(event)
 
     def _nothing_to_do(self, raw: Any) -> bool:
@@ -119,6 +122,23 @@ class ActionRunner:
         alerts = await self.incidents.alerts(event.incident.id)
         ctx = event.model_dump(mode="json") | {"alerts": alerts}
         return list(await asyncio.gather(*(self.start(p, defined[p.action], ctx) for p in plans)))
+
+    async def handle_escalation_step(self, event: EscalationStepEvent) -> list[str]:
+        """Start the action an escalation step names (``incident.escalation_step``): one run per (incident, policy,
+        step, run), through the same claim, checks (shadow, dry run, breaker, rate limits, approval), retries and
+        audit as any run. Templates see the event's ``escalation`` as ``event.escalation``."""
+        rule_set = self.rules()
+        if rule_set is None:
+            return []
+        defined = {a.name: a for a in rule_set.actions}
+        plan = escalation_run(defined, event)
+        if plan is None:
+            log.warning("escalation_action_undefined", incident_id=event.incident.id, action=event.escalation.action,
+                        event_id=event.event_id)
+            return []
+        alerts = await self.incidents.alerts(event.incident.id)
+        ctx = event.model_dump(mode="json") | {"alerts": alerts}
+        return [await self.start(plan, defined[plan.action], ctx)]
 
     async def handle_problem_event(self, event: ProblemEvent) -> list[str]:
         """Start what the problem's rule names for this event; returns each run's state.

@@ -88,7 +88,8 @@ def common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
 def context(event: Mapping[str, Any], alerts: Sequence[Mapping[str, Any]], action: str) -> dict[str, Any]:
     """What templates see: ``incident``, ``alerts``, ``labels`` (the labels every alert shares, plus the group
     labels), ``annotations`` (shared annotations), ``changes`` (the changes linked to the incident as probable causes,
-    best first: docs/changes.md), ``event`` (type, reason, at) and ``action`` (its name).
+    best first: docs/changes.md), ``event`` (type, reason, at; an escalation step's also ``escalation``: policy, step,
+    run, ...) and ``action`` (its name).
 
     For a problem event also ``problem`` (``None`` for incident events); ``incident`` and ``alerts`` are then
     the incident that opened the problem, and ``labels`` include the problem's signature labels."""
@@ -105,7 +106,8 @@ def context(event: Mapping[str, Any], alerts: Sequence[Mapping[str, Any]], actio
         "labels": labels,
         "annotations": common([a.get("annotations") or {} for a in alerts]),
         "changes": list(incident.get("changes") or []),
-        "event": {k: event.get(k) for k in ("event_id", "type", "reason", "at")},
+        "event": {k: event.get(k) for k in ("event_id", "type", "reason", "at", "escalation") if k in event
+                  or k != "escalation"},
         "action": {"name": action},
     }
 

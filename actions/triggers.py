@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from rules.action_schema import PRIORITIES, ActionTrigger
 from rules.schema import RuleSet
 
-from actions.model import IncidentEvent, Planned, ProblemEvent, run_id
+from actions.model import EscalationStepEvent, IncidentEvent, Planned, ProblemEvent, run_id
 from events.types import ACTION_KINDS, PER_EVENT_KINDS
 
 
@@ -44,6 +44,15 @@ def problem_runs(triggers: Sequence[ActionTrigger], defined: Mapping[str, object
     return _plan(triggers, defined, event.problem.id, event.kind, event.event_id)
 
 
+def escalation_run(defined: Mapping[str, object], event: EscalationStepEvent) -> Planned | None:
+    """The run an escalation step starts: its action, once per (incident, policy, step, run). None when the rule set
+    does not define the action (any more: ``rules check`` refuses a step naming an unknown action)."""
+    action = event.escalation.action
+    if action not in defined:
+        return None
+    return Planned(action, event.kind, event.trigger_key, run_id(event.incident.id, action, event.trigger_key))
+
+
 def _plan(triggers: Sequence[ActionTrigger], defined: Mapping[str, object], subject: str, kind: str, event_id: str
           ) -> list[Planned]:
     key = event_id if kind in PER_EVENT_KINDS else kind
@@ -59,6 +68,7 @@ def _plan(triggers: Sequence[ActionTrigger], defined: Mapping[str, object], subj
     return planned
 
 
+ESCALATION_KIND = "escalation_step"  # incident.escalation_step: the step names the action, not the rule's on:
 KINDS = ACTION_KINDS  # subject -> the kinds of its events that may start an action (the event contract's)
 
 
@@ -90,6 +100,8 @@ class ActionIndex:
             return True
         if kind not in KINDS.get(subject, ()):
             return False  # silence.*, action.*, incident.acknowledged, ...: nothing starts on them
+        if kind == ESCALATION_KIND:
+            return True  # the step names its action itself
         try:
             rule = event[subject]["rule"]
         except (KeyError, TypeError):

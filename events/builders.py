@@ -45,6 +45,20 @@ def incident_sla(incident: Doc, sla: Doc, stage: str, fraction: float, crossed_a
     return event
 
 
+def incident_escalation_step(incident: Doc, escalation: Doc, at: float) -> dict[str, Any]:
+    """``incident.escalation_step``: a step of the incident's escalation policy started its action (``escalation``:
+    ``policy``, ``step``, ``run``, ``runs``, ``action``, ``if_not``, ``due``). The id names the incident, the policy,
+    the step and the run, so a republished step is the same event and the runner starts the same run."""
+    e = escalation
+    repeat = f", repeat {e['run']} of {e['runs'] - 1}" if e["run"] else ""
+    reason = (f"escalation step {e['step']} of policy {e['policy']}: not {e['if_not']}, started action "
+              f"{e['action']}{repeat}")
+    event = incident_event(f"{incident['id']}:escalation:{e['policy']}:{e['step']}:{e['run']}",
+                           "incident.escalation_step", reason, at, incident)
+    event["escalation"] = dict(escalation)
+    return event
+
+
 def incident_change(event_id: str, event_type: str, reason: str, at: float, incident: Doc) -> dict[str, Any]:
     """Any event of the engine's own incident changes (``correlation.core.decision.Event``), by its type."""
     if event_type == "incident.merged":

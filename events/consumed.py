@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from events.types import ProblemType, TriggerIncidentType
+from events.types import EscalationIncidentType, ProblemType, TriggerIncidentType
 
 INCIDENT_ID = r"^INC-[0-9a-f]+-[0-9]+$"  # what a problem's incidents must look like to be looked up
 View = TypeVar("View", bound=BaseModel)
@@ -57,6 +57,44 @@ class IncidentEventView(BaseModel):
 
     @classmethod
     def parse(cls, raw: Any) -> IncidentEventView:
+        return _parse(cls, raw)
+
+
+class EventEscalation(BaseModel):
+    """The part of an escalation step's event the runner relies on (``events.models.EscalationStepDoc``)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    policy: str = Field(min_length=1, max_length=200)
+    step: int = Field(ge=1)
+    run: int = Field(ge=0)
+    action: str = Field(min_length=1, max_length=200)
+
+
+class EscalationStepView(BaseModel):
+    """An ``incident.escalation_step`` event as the runner reads it: the step names the action to start."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    event_id: str = Field(min_length=1, max_length=300)
+    type: EscalationIncidentType
+    reason: str = ""
+    at: float = 0.0
+    incident: EventIncident
+    escalation: EventEscalation
+
+    @property
+    def kind(self) -> str:
+        return "escalation_step"
+
+    @property
+    def trigger_key(self) -> str:
+        """One run per (incident, policy, step, run), however often the event is delivered or republished."""
+        e = self.escalation
+        return f"escalation:{e.policy}:{e.step}:{e.run}"
+
+    @classmethod
+    def parse(cls, raw: Any) -> EscalationStepView:
         return _parse(cls, raw)
 
 
@@ -110,9 +148,11 @@ def _parse(model: type[View], raw: Any) -> View:
         raise MalformedEvent("invalid_event", f"{where}: {first['msg']}") from None
 
 
-def parse_event(raw: Any) -> IncidentEventView | ProblemEventView:
+def parse_event(raw: Any) -> IncidentEventView | ProblemEventView | EscalationStepView:
     """An incident or a problem event, by its ``type``; MalformedEvent for anything else."""
     kind = raw.get("type") if isinstance(raw, dict) else None
     if isinstance(kind, str) and kind.startswith("problem."):
         return ProblemEventView.parse(raw)
+    if kind == "incident.escalation_step":
+        return EscalationStepView.parse(raw)
     return IncidentEventView.parse(raw)

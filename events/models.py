@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from events.types import (
-    ActionType, ChangeIncidentType, CommandIncidentType, MergedIncidentType, ProblemType, PromotedIncidentType,
-    RulesType, SilenceType, SlaIncidentType, StatusUpdateType,
+    ActionType, ChangeIncidentType, CommandIncidentType, EscalationIncidentType, MergedIncidentType, ProblemType,
+    PromotedIncidentType, RulesType, SilenceType, SlaIncidentType, StatusUpdateType,
 )
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -260,6 +260,32 @@ class IncidentSlaEvent(EventEnvelope):
     crossed_at: float = Field(description="when the checkpoint fell due (at is when it was fired)")
 
 
+class EscalationStepDoc(BaseModel):
+    """A run of an escalation step (rule files' ``escalation_policies:``), as its event carries it."""
+
+    model_config = _STRICT
+
+    policy: str = Field(description="the escalation policy (escalation_policies:) the incident's group rule names")
+    step: int = Field(ge=1, description="the step, 1-based in the policy's order")
+    run: int = Field(ge=0, description="0: the step's first run; 1, 2, ...: its repeats")
+    runs: int = Field(ge=1, description="how many runs the step has (1 + its repeat count)")
+    action: str = Field(description="the action (actions:) the step starts; the action runner runs it")
+    if_not: Literal["acknowledged", "resolved"] = Field(description="the step runs while the incident is not this")
+    due: float = Field(description="when the run fell due (the incident's opening + after + run x interval)")
+    missed: int = Field(0, ge=0, description="earlier runs of the step decided with this one without starting "
+                                             "anything (no worker was polling when they fell due)")
+
+
+class IncidentEscalationEvent(EventEnvelope):
+    """``incident.escalation_step``: a step of ``incident``'s escalation policy fell due while the incident was not
+    acknowledged (or not resolved) and started its action: the action runner runs ``escalation.action`` once per
+    (incident, policy, step, run), with the action's safety checks."""
+
+    type: EscalationIncidentType
+    incident: IncidentDoc
+    escalation: EscalationStepDoc
+
+
 class ProblemEvent(EventEnvelope):
     type: ProblemType
     by: str | None = Field(None, description="who, on people's changes (absent when correlation made it)")
@@ -284,10 +310,12 @@ class RulesEvent(EventEnvelope):
     rules: RulesDoc
 
 
-MODELS: tuple[type[EventEnvelope], ...] = (IncidentEvent, IncidentMergedEvent, IncidentSlaEvent, StatusUpdateEvent,
-                                           ProblemEvent, SilenceEvent, ActionEvent, RulesEvent)
-AnyEvent = Annotated[IncidentEvent | IncidentMergedEvent | IncidentSlaEvent | StatusUpdateEvent | ProblemEvent
-                     | SilenceEvent | ActionEvent | RulesEvent, Field(discriminator="type")]
+MODELS: tuple[type[EventEnvelope], ...] = (IncidentEvent, IncidentMergedEvent, IncidentSlaEvent,
+                                           IncidentEscalationEvent, StatusUpdateEvent, ProblemEvent, SilenceEvent,
+                                           ActionEvent, RulesEvent)
+AnyEvent = Annotated[IncidentEvent | IncidentMergedEvent | IncidentSlaEvent | IncidentEscalationEvent
+                     | StatusUpdateEvent | ProblemEvent | SilenceEvent | ActionEvent | RulesEvent,
+                     Field(discriminator="type")]
 
 
 def event_adapter() -> TypeAdapter[Any]:

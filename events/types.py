@@ -25,13 +25,15 @@ TicketCommandType = Literal["incident.acknowledged", "incident.reopened", "incid
                             "incident.priority_changed"]
 #: a service-level checkpoint crossed (a warning fraction of a target, or the target itself): they name the SLA record
 SlaIncidentType = Literal["incident.sla_warning", "incident.sla_breached"]
+#: a step of an incident's escalation policy started its action (issue 18): the action runner starts the action it names
+EscalationIncidentType = Literal["incident.escalation_step"]
 #: the incident events an action can be triggered by
 TriggerIncidentType = Literal[ChangeIncidentType, MergedIncidentType, PromotedIncidentType, StatusUpdateType,
                               TicketCommandType]
 CommandIncidentType = Literal[
     TicketCommandType, "incident.assigned", "incident.role_assigned", "incident.on_hold",  # people's commands
 ]
-IncidentType = Literal[TriggerIncidentType, CommandIncidentType, SlaIncidentType]
+IncidentType = Literal[TriggerIncidentType, CommandIncidentType, SlaIncidentType, EscalationIncidentType]
 ProblemType = Literal["problem.created", "problem.updated", "problem.known_error", "problem.resolved"]
 SilenceType = Literal["silence.created", "silence.expired"]
 ActionType = Literal["action.approved", "action.rejected"]
@@ -47,9 +49,10 @@ EVENT_TYPES: tuple[str, ...] = INCIDENT_TYPES + PROBLEM_TYPES + SILENCE_TYPES + 
 
 #: the incident event types an action can be triggered by (the runner's incident events)
 TRIGGER_INCIDENT_TYPES: tuple[str, ...] = get_args(TriggerIncidentType)
-#: subject -> the kinds of its events that may start an action (the triggers a rule's action can name)
+#: subject -> the kinds of its events that may start an action (the triggers a rule's action can name, and an
+#: escalation step, which names its action itself)
 ACTION_KINDS: dict[str, tuple[str, ...]] = {
-    "incident": tuple(t.removeprefix("incident.") for t in TRIGGER_INCIDENT_TYPES),
+    "incident": (*(t.removeprefix("incident.") for t in TRIGGER_INCIDENT_TYPES), "escalation_step"),
     "problem": tuple(t.removeprefix("problem.") for t in PROBLEM_TYPES),
 }
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from correlation.core.model import Incident
 from correlation.core.muting import Silence
+from correlation.core.escalation_policies import replay_escalation
 from correlation.core.service_levels import ServiceLevels, incident_facts, replay_records
 from replay.simulation import Simulation
 from rules.alert import Alert
@@ -171,6 +172,20 @@ def _sla_stages(incident: Incident, sim: Simulation, now: float) -> dict[str, st
     return {kind: stages.get(kind, "none") for kind in ("respond", "resolve")}
 
 
+def _escalation_steps(incident: Incident, sim: Simulation, now: float) -> list[tuple[int, int, str]]:
+    """(step, repeat, action) of every escalation run the incident's policy started by ``now``, in order of due
+    time, by the same pure core the due-time service uses (acknowledged at or before a run's due time: not run)."""
+    rule_set = sim.rule_set
+    group = next((g for g in rule_set.groups if g.name == incident.rule), None) if rule_set is not None else None
+    policy = (next((p for p in rule_set.escalation_policies if p.name == group.escalation), None)
+              if rule_set is not None and group is not None and group.escalation else None)
+    if policy is None:
+        return []
+    runs = replay_escalation(policy, incident.created_at, sim.acknowledged.get(incident.id), incident.resolved_at,
+                             now)
+    return [(f.step, f.run, f.action) for f in sorted(runs, key=lambda f: (f.due, f.step))]
+
+
 def _differences(expected: ExpectedIncident, actual: Incident, sim: Simulation, now: float) -> list[str]:
     out = []
     if expected.sla is not None:
@@ -178,6 +193,11 @@ def _differences(expected: ExpectedIncident, actual: Incident, sim: Simulation, 
         for kind, stage in expected.sla.items():
             if stages[kind] != stage:
                 out.append(f"sla {kind} expected {stage}, got {stages[kind]}")
+    if expected.escalation is not None:
+        steps = [(e.step, e.repeat, e.action) for e in expected.escalation]
+        started = _escalation_steps(actual, sim, now)
+        if started != steps:
+            out.append(f"escalation expected {_steps(steps)}, got {_steps(started)}")
     symptoms = sim.symptoms_of(actual.id)
     got = {name: getattr(actual, name) for name in _FIELDS}
     got["symptoms"] = len(symptoms)
@@ -192,6 +212,10 @@ def _differences(expected: ExpectedIncident, actual: Incident, sim: Simulation, 
         if want is not None and value != want:
             out.append(f"{name} expected {want!r}, got {value!r}")
     return out
+
+
+def _steps(runs: list[tuple[int, int, str]]) -> str:
+    return "[" + ", ".join(f"step {s}{f' repeat {r}' if r else ''}: {a}" for s, r, a in runs) + "]" if runs else "none"
 
 
 def _summary(i: Incident, sim: Simulation) -> str:

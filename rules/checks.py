@@ -1,6 +1,7 @@
 """Whole-set checks of a rule set: what only all files together can tell.
 
-Duplicate names within a section (across files), dangling action, service and calendar references, topology cycles,
+Duplicate names within a section (across files), dangling action, service, calendar and escalation policy
+references, topology cycles,
 the service catalog's references (``rules/catalog_checks.py``),
 an inhibit rule that mutes itself, more than one priority matrix. Each problem names its file and field path;
 ``rules/loader.py`` adds the line.
@@ -75,6 +76,30 @@ def check_rule_set(files: Sequence[tuple[str, RuleFile]], incomplete: frozenset[
     problems.extend(_check_topology(files, "topology" not in incomplete))
     problems.extend(SetProblem(*p) for p in check_catalog(files, "topology" not in incomplete))
     problems.extend(_check_calendar_names(files, "calendars" not in incomplete))
+    problems.extend(_check_escalations(files, known, "actions" not in incomplete, actions,
+                                       "escalation_policies" not in incomplete))
+    return problems
+
+
+def _check_escalations(files: Sequence[tuple[str, RuleFile]], known_actions: str, actions_complete: bool,
+                       actions: set[str], policies_complete: bool) -> list[SetProblem]:
+    """Every escalation step's ``action`` is defined under ``actions:``; every group rule's ``escalation`` names a
+    policy under ``escalation_policies:``."""
+    problems: list[SetProblem] = []
+    policies = {p.name for _, f in files for p in f.escalation_policies if p is not None}
+    known = ", ".join(sorted(policies)) if policies else "none are defined (add them under escalation_policies:)"
+    for file, rules in files:
+        for i, policy in enumerate(rules.escalation_policies):
+            for j, step in enumerate(() if policy is None else policy.steps):
+                if actions_complete and step.action not in actions:
+                    problems.append(SetProblem(file, ("escalation_policies", i, "steps", j, "action"),
+                                               f"unknown action {step.action!r}; defined actions: {known_actions}"))
+        for i, group in enumerate(rules.groups):
+            if (policies_complete and group is not None and group.escalation is not None
+                    and group.escalation not in policies):
+                problems.append(SetProblem(file, ("groups", i, "escalation"),
+                                           f"unknown escalation policy {group.escalation!r}; known policies: "
+                                           f"{known}"))
     return problems
 
 

@@ -2,7 +2,7 @@
 
 A rule set is a directory of YAML files; each file is a mapping of optional sections (``groups``, ``inhibit``,
 ``maintenance``, ``topology``, ``flapping``, ``problems``, ``enrichment``, ``priority_matrix``, ``actions``,
-``calendars``, ``service_levels``).
+``calendars``, ``service_levels``, ``escalation_policies``).
 Every model forbids unknown keys and is frozen. Each field validates itself (durations, matchers, label names,
 times, time zones); :func:`rules.checks.check_rule_set` then checks what only the whole set can tell (duplicate names,
 dangling action and service references, topology cycles, an inhibit rule that mutes itself, two priority
@@ -23,6 +23,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       ValidationInfo, field_validator, model_validator)
 
 from rules.action_schema import ActionConfig, ActionPolicies, ActionTriggerItem, ProblemTriggerItem, config_for
+from rules.escalation_schema import EscalationPolicy
 from rules import label_names
 from rules.matchers import Matcher, MatcherError, matcher_from_obj, parse_matchers
 from rules.scalars import _fail, _name
@@ -208,6 +209,8 @@ class GroupRule(RuleModel):
     actions: tuple[ActionTriggerItem, ...] = ()  # a name, or {action, on: [...], min_priority} (action_schema.py)
     # how far back before its incident opened changes are linked as probable causes (docs/changes.md; default 2h)
     change_lookback: PositiveDuration | None = None
+    # the escalation policy its incidents follow (escalation_policies:, docs/service-levels.md "Escalation")
+    escalation: Name | None = None
 
 
 # --- inhibition, maintenance ---------------------------------------------------------------------------------
@@ -647,11 +650,12 @@ class RuleFile(RuleModel):
     calendars: tuple[CalendarRule, ...] = ()
     service_levels: tuple[ServiceLevelPolicy, ...] = ()
     change_windows: tuple[RecurringChangeWindow, ...] = ()
+    escalation_policies: tuple[EscalationPolicy, ...] = ()
 
 
 #: the sections holding lists of named rules
 NAMED_SECTIONS: tuple[str, ...] = ("groups", "inhibit", "maintenance", "flapping", "problems", "enrichment", "actions",
-                                   "calendars", "service_levels", "change_windows")
+                                   "calendars", "service_levels", "change_windows", "escalation_policies")
 
 
 class RuleSet(RuleModel):
@@ -670,6 +674,7 @@ class RuleSet(RuleModel):
     calendars: tuple[CalendarRule, ...] = ()
     service_levels: tuple[ServiceLevelPolicy, ...] = ()
     change_windows: tuple[RecurringChangeWindow, ...] = ()
+    escalation_policies: tuple[EscalationPolicy, ...] = ()
 
     @classmethod
     def merge(cls, files: Sequence[tuple[str, RuleFile]]) -> RuleSet:

@@ -92,6 +92,14 @@ class PersonAction(Strict):
         return self
 
 
+class ExpectedStep(Strict):
+    """A run of an escalation step that started its action (docs/service-levels.md, "Escalation")."""
+
+    step: int = Field(ge=1)  # 1-based, in the policy's order
+    action: str
+    repeat: int = Field(0, ge=0)  # 0: the step's first run; 1, 2, ...: its repeats
+
+
 class ExpectedIncident(Strict):
     title: str
     status: Literal["open", "acknowledged", "resolved"] | None = None
@@ -108,6 +116,8 @@ class ExpectedIncident(Strict):
     merged_into: str | None = None  # the title of the incident it merged into (a late cause), "" for none
     # the stage of each SLA record (docs/service-levels.md): running, warning, breached, met; "none" for no record
     sla: dict[Literal["respond", "resolve"], Literal["running", "warning", "breached", "met", "none"]] | None = None
+    # every escalation step run started so far, in order ([] for none; docs/service-levels.md, "Escalation")
+    escalation: list[ExpectedStep] | None = None
     service: str | None = None  # the service it is bound to (docs/services.md)
     business_services: list[str] | None = None
     changes: list[str] | None = None  # the summaries of the changes linked to it, best first (docs/changes.md)

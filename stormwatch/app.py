@@ -54,9 +54,11 @@ from stormwatch.auth import Authenticator, parse_tokens
 from stormwatch.config import Settings, redact_url
 from stormwatch.due_loop import DueLoop, correlation_timers
 from stormwatch.sla_timers import SlaScheduling, SlaTimers, current_levels
+from stormwatch.escalation_timers import EscalationScheduling, EscalationTimers, current_policies
+from correlation.store.escalation_steps import EscalationStore
 from correlation.store.sla import SlaStore
 from stormwatch.errors import AMQP_START_HINT, REDIS_START_HINT, RulesInvalid, ServiceUnavailable
-from stormwatch.fault_hooks import with_fault_hooks
+from stormwatch.fault_hooks import with_due_hooks, with_fault_hooks
 from stormwatch.auth_limiter import AuthFailureLimiter, ClientAddress
 from ingest.integrations import parse_integrations
 from stormwatch.http import HttpBindError, HttpServer, HttpTls, bind_socket
@@ -115,6 +117,7 @@ class Worker:
         # the running rule set: loaded, reloaded and watched by the holder, which the API sees as its RulesControl
         self.rules = RuleHolder(settings, self.metrics, runs_actions=settings.actions_enabled)
         self.rules.subscribe(self._router_for)
+        self.policies = current_policies(self.rules.current)  # escalation policies of the running rule set
         self.pipeline: CorrelationPipeline | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._stalled_logged = False
@@ -162,7 +165,9 @@ class Worker:
                                    ChangeRetention(s.change_retention_seconds, s.changes_per_service),
                                    timeline_max=s.timeline_max_entries)
         publisher = AmqpEventPublisher(self.topology.events, CurrentActionIndex(self.rules.current))
-        event_publisher = SlaScheduling(publisher, self.store.due, self.clock)  # incident events schedule SLA timers
+        # incident events schedule SLA timers, and escalation timers for rules that name a policy
+        event_publisher = SlaScheduling(EscalationScheduling(publisher, self.store.due, self.clock, self.policies),
+                                        self.store.due, self.clock)
         self.pipeline = pipeline = CorrelationPipeline(
             self.store, Router(self.rules.current(), s.group_by, self.incident_defaults,
                                memo_max_bytes=s.memo_max_bytes),
@@ -176,9 +181,16 @@ class Worker:
         await self.changes.start(consume=s.consume)
         self.rules.report_rules("rules_loaded")
         firing = TimerFiring(pipeline, on_fired=self._timers_fired)
-        sla = SlaTimers(SlaStore(self.redis, self.keyspace, timeline_max=s.timeline_max_entries), self.store.due,
-                        AmqpEventPublisher(self.topology.events), current_levels(self.rules.current), self.metrics)
-        self.timers = DueLoop("correlation", correlation_timers(self.store.due, firing, self.keyspace, sla),
+        lease = s.timer_lease_seconds
+        sla_store = SlaStore(self.redis, self.keyspace, timeline_max=s.timeline_max_entries, outbox_grace=lease)
+        levels = current_levels(self.rules.current)
+        sla = with_due_hooks(SlaTimers(sla_store, self.store.due, AmqpEventPublisher(self.topology.events), levels,
+                                       self.metrics), sla_store, levels, os.environ)  # test-only unless set
+        escalate = EscalationTimers(
+            EscalationStore(self.redis, self.keyspace, timeline_max=s.timeline_max_entries, outbox_grace=lease),
+            sla_store, self.store.due, AmqpEventPublisher(self.topology.events), self.policies, self.metrics)
+        self.timers = DueLoop("correlation", correlation_timers(self.store.due, firing, self.keyspace, sla, escalate,
+                                                                lease=lease),
                               self.clock, s.timer_poll_seconds, self.metrics)
         if s.consume:  # an HTTP-only process correlates nothing
             self.timers.start()
@@ -258,7 +270,7 @@ class Worker:
             declared=DeclaredIncidents(self.redis, self.keyspace, timeline_max=s.timeline_max_entries,
                                        matrix=lambda: priority_matrix(self.rules.current()),
                                        default_team=s.default_team),
-            events=SlaScheduling(AmqpEventPublisher(self.topology.events), self.store.due, self.clock),
+            events=self.people_events(),
             silences=SilenceStore(self.redis, self.keyspace),
             rules=self.rules, max_body_bytes=s.max_body_bytes, label_guard=self.label_guard,
             integrations=parse_integrations(s.pagerduty_routing_keys), metrics_token=s.metrics_token,
@@ -286,6 +298,13 @@ class Worker:
             await self.ops.start()
         except HttpBindError as exc:
             raise ServiceUnavailable(str(exc)) from None
+
+    def people_events(self) -> SlaScheduling:
+        """The publisher of people's commands (the API's, the demo's): every event schedules its incident's SLA
+        timer, and an acknowledgement, resolution or reopen brings a pending escalation step forward."""
+        assert self.topology is not None and self.store is not None  # started
+        return SlaScheduling(EscalationScheduling(AmqpEventPublisher(self.topology.events), self.store.due,
+                                                  self.clock, self.policies), self.store.due, self.clock)
 
     def _history_queries(self) -> HistoryQueries | None:
         """Search over the history when this worker writes it or names its database (a separate writer)."""

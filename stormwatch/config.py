@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     rules_max_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
     rules_max_nodes: int = Field(default=100_000, ge=1_000, le=10_000_000)
     timer_poll_seconds: float = Field(default=1.0, gt=0)  # how often a worker looks for due timers
+    # how long a worker holds a correlation, SLA or escalation timer it claimed before the timer falls due again for
+    # any worker (kv/due.py): a worker that died holding one delays it this long; the SLA and escalation outbox waits
+    # as long before publishing again what a publisher left
+    timer_lease_seconds: float = Field(default=60.0, ge=1.0, le=3600)
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     timeline_max_entries: int = Field(default=1000, ge=10)
     # change events (docs/changes.md): how long they are kept, and how many per service at most

@@ -21,24 +21,29 @@ from actions.due_kinds import KINDS as ACTION_KINDS
 from actions.due_kinds import legacy as legacy_action
 from correlation.core.decision import TIMER_KINDS, parse_timer
 from correlation.store.keyspace import Keyspace
-from kv.due import DueHandler, DueIndex, DueTimers, Legacy, Poll
+from kv.due import LEASE, DueHandler, DueIndex, DueTimers, Legacy, Poll
 from stormwatch.metrics import Metrics
+from stormwatch.escalation_timers import ESCALATE_KIND
 from stormwatch.sla_timers import SLA_KIND
 
 log = structlog.get_logger("stormwatch")
 
 
-def correlation_timers(index: DueIndex, firing: DueHandler, keys: Keyspace, sla: DueHandler | None = None
-                       ) -> DueTimers:
+def correlation_timers(index: DueIndex, firing: DueHandler, keys: Keyspace, sla: DueHandler | None = None,
+                       escalate: DueHandler | None = None, *, lease: float = LEASE) -> DueTimers:
     """Correlation's kinds (``correlation.store.pipeline.TimerFiring``): held resolutions, holds for a cause, flap quiet
-    periods, alert expiry, late causes' merges; and, given its handler, the SLA checkpoints (``sla``,
-    ``stormwatch.sla_timers.SlaTimers``). An old shard's claims (attempts of claims not completed) move with
-    its timers, so a timer a worker of the previous version claimed and died on is recovered as it would have been."""
-    timers = DueTimers(index)
+    periods, alert expiry, late causes' merges; and, given their handlers, the SLA checkpoints (``sla``,
+    ``stormwatch.sla_timers.SlaTimers``) and the escalation steps (``escalate``,
+    ``stormwatch.escalation_timers.EscalationTimers``). An old shard's claims (attempts of claims not completed) move
+    with its timers, so a timer a worker of the previous version claimed and died on is recovered as it would have
+    been. ``lease``: how long a claimed timer is held before it falls due again (a dead worker's timers wait that)."""
+    timers = DueTimers(index, lease=lease)
     for kind in TIMER_KINDS:
         timers.register(kind, firing)
     if sla is not None:
         timers.register(SLA_KIND, sla)
+    if escalate is not None:
+        timers.register(ESCALATE_KIND, escalate)
     for n, key in enumerate(keys.legacy_timer_shards):  # old shard n shares the slot of the index's shard n
         timers.upgrade_from(Legacy(key, legacy_timer, shard=n, claims=keys.legacy_timer_claims(key)))
     return timers

@@ -6,6 +6,10 @@
 ``STORMWATCH_TEST_POISON=TEXT``
     a batch holding an alert with a label value equal to TEXT raises, on every delivery (a processing bug that a
     message triggers), so the delivery limit and the dead-lettering of poison messages can be tested end to end.
+``STORMWATCH_TEST_HOLD_DUE_SLA=1``
+    the SLA handler, given a claimed ``sla`` timer whose incident has a checkpoint (a warning or the breach) due,
+    logs ``test_holding_sla_timer`` and never returns: the worker holds the claim until it is killed, so a test can
+    SIGKILL it there and watch another worker fire the checkpoint after the lease.
 
 They wrap the correlation sink in the shell; nothing else in the code knows about them. Never set them in
 production.
@@ -13,12 +17,20 @@ production.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import structlog
+
+from correlation.core.service_levels import ServiceLevels
+from correlation.store.sla import SlaStore
+from kv.due import Due, DueHandler
 
 EXIT_AFTER_WRITE = "STORMWATCH_TEST_EXIT_AFTER_WRITE"
 POISON = "STORMWATCH_TEST_POISON"
+HOLD_DUE_SLA = "STORMWATCH_TEST_HOLD_DUE_SLA"
 
 
 class PoisonCrash(RuntimeError):
@@ -51,3 +63,29 @@ def with_fault_hooks(sink: Any, environ: Mapping[str, str]) -> Any:
     if not exit_after and not poison:
         return sink
     return FaultHooks(sink, exit_after, poison)
+
+
+class HoldDueSla:
+    """An SLA handler (``kv.due.DueHandler``) that hangs, holding its claim, on a timer with a checkpoint due."""
+
+    def __init__(self, handler: DueHandler, store: SlaStore, levels: Callable[[], ServiceLevels]) -> None:
+        self.handler = handler
+        self.store = store
+        self.levels = levels
+
+    async def fire(self, due: Sequence[Due], now: float) -> Iterable[Due]:
+        levels = self.levels()
+        for timer in due:
+            records = await self.store.records(timer.key)
+            checks = [r.next_check(levels.calendar(r.calendar)) for r in records]
+            if any(t is not None and t <= now for t in checks):
+                structlog.get_logger("stormwatch").warning(
+                    "test_holding_sla_timer", incident=timer.key, claimed=timer.claimed, attempt=timer.attempt)
+                await asyncio.Event().wait()  # test-only: held until the process is killed
+        return await self.handler.fire(due, now)
+
+
+def with_due_hooks(sla: DueHandler, store: SlaStore, levels: Callable[[], ServiceLevels],
+                   environ: Mapping[str, str]) -> DueHandler:
+    """The SLA handler itself unless ``STORMWATCH_TEST_HOLD_DUE_SLA`` is set (the production case)."""
+    return HoldDueSla(sla, store, levels) if environ.get(HOLD_DUE_SLA) else sla

@@ -74,6 +74,7 @@ class Metrics:
     sla_crossings: Counter
     sla_breaches: Counter
     sla_at_risk: Gauge
+    escalations: Counter
     incidents_by_priority: Counter
     batch_messages: Histogram
     batch_alerts: Histogram
@@ -153,6 +154,9 @@ class Metrics:
             sla_breaches=Counter(
                 "stormwatch_sla_breaches_total", "SLA breaches fired, by record kind, priority and team.",
                 ["kind", "priority", "team"], registry=r),
+            escalations=Counter(
+                "stormwatch_escalations_total", "Escalation steps that started their action, by policy and step "
+                "(1-based).", ["policy", "step"], registry=r),
             sla_at_risk=live_gauge(
                 "stormwatch_sla_at_risk",
                 "Incidents with an SLA record that warned and is neither met nor breached (all workers).", registry=r),

@@ -7,7 +7,9 @@ re-sends what is still firing; one sender emits a malformed alert. The symptoms 
 example rules' holds), find the database alert and attach to its incident; then the database recovers and
 most alerts resolve, but shipping's latency keeps firing: it stays a symptom of the database incident for the
 rules' 5-minute recovery grace (a recovery does not page) and, still firing when the grace runs out, becomes an
-incident of its own; then too the database incident resolves (its rule's 5-minute resolve hold). The worker's
+incident of its own; then too the database incident resolves (its rule's 5-minute resolve hold). Before the
+recovery, half the database incident's 5-minute respond target passes: its SLA warns, and an acknowledgement meets
+it and stops its escalation before the secondary on-call is paged. The worker's
 clock is simulated, so those minutes pass in a second; everything else is the real worker on the real RabbitMQ
 and Redis. The demo prints the incidents, the deploy linked to the database incident as its probable cause, the
 problem, the symptoms and the compression ratio.
@@ -31,6 +33,9 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from correlation.store.escalation_steps import escalation_of
+from correlation.store.incident_commands import Command, IncidentCommands, read_incident
+from correlation.store.sla import records_of
 from events.changes import Change
 from stormwatch.app import Worker
 from stormwatch.auth import new_token, token_entry
@@ -51,6 +56,10 @@ DEPENDENTS = {  # service -> the format its monitoring sends
 }
 ROUNDS = 4  # Prometheus re-sends firing alerts every evaluation interval
 CAUSE_HOLD_SKIP = 31.0  # the symptoms' 30s hold for a cause runs out
+# then half the database incident's 5-minute respond target has passed: its SLA warns, and alice acknowledges it,
+# which meets the target and stops its escalation before the first step (5m: page the secondary)
+SLA_WARN_SKIP = 2 * 60.0
+ACKNOWLEDGED_BY = "alice"
 RESOLVE_HOLD_SKIP = 5 * 60 + 1.0  # the database incident's 5m resolve hold and its symptoms' 5m recovery grace run out
 CONSOLE_TOKEN_NAME = "demo-console"  # noqa: S105 - the name of a token, not one
 
@@ -183,6 +192,58 @@ async def _timers_done(worker: Worker, kind: str) -> None:
         await asyncio.sleep(0.02)
 
 
+async def _respond_warns_then_is_met(worker: Worker, clock: DemoClock) -> str:
+    """Half the database incident's respond target passed: wait for its SLA warning (the due-time service fires it),
+    then acknowledge it as a person would (the API's command and event) and wait for the record to be met and the
+    escalation to stop. Returns what to print ("" when the rules give the incident no respond target)."""
+    assert worker.redis is not None  # started
+    redis, keys = worker.redis, worker.keyspace
+    incident = await _database_incident(worker)
+    if incident is None:
+        return ""
+
+    async def respond(*stages: str) -> Any:
+        """The respond record once it is in one of ``stages``; None when the incident has none."""
+        while True:  # polls Redis: the record moves when the worker's due-time loop fires it
+            records = records_of((await read_incident(redis, keys, incident.id))[2])
+            if records is not None:
+                record = next((r for r in records if r.kind == "respond"), None)
+                if record is None or record.stage in stages:
+                    return record
+            await asyncio.sleep(0.02)
+
+    warned = await respond("warning", "breached")
+    if warned is None:
+        return ""
+    commands = IncidentCommands(redis, keys, timeline_max=worker.settings.timeline_max_entries)
+    acked_at = clock()
+    result = await commands.execute(incident.id, Command("acknowledge", ACKNOWLEDGED_BY), acked_at)
+    if result.event is not None:
+        await worker.people_events().publish_events([result.event])
+    met = await respond("met", "breached")
+    while True:  # the acknowledgement brought the escalation's pending step forward: it records the stop
+        escalation = escalation_of((await read_incident(redis, keys, incident.id))[2])
+        if escalation is None or not escalation.running(worker.policies().named(escalation.policy)):
+            break
+        await asyncio.sleep(0.02)
+    text = (f"{incident.id} respond SLA ({warned.policy}, {warned.target / 60:g}m): warned at "
+            f"{warned.warnings[0]:.0%}, then {met.stage} by {ACKNOWLEDGED_BY}'s acknowledgement after "
+            f"{_minutes(acked_at - incident.created_at)}")
+    if escalation is not None:
+        started = f"{escalation.fired} step run(s) started" if escalation.fired else "no step started"
+        text += f"; escalation {escalation.policy} stopped, {started}"
+    return text
+
+
+async def _database_incident(worker: Worker) -> Any:
+    assert worker.store is not None  # started
+    return next((i for i in await worker.store.list_incidents(limit=1000) if i.rule == "database-outage"), None)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
 async def _stored(registry: Any, total: float, progress: Progress, task: Any) -> None:
     while True:
         stored = registry.get_sample_value("stormwatch_batch_alerts_sum") or 0
@@ -206,7 +267,7 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False, 
         entry = token_entry(CONSOLE_TOKEN_NAME, "respond", token)
         update["api_tokens"] = f"{settings.api_tokens.strip()},{entry}" if settings.api_tokens.strip() else entry
     settings = settings.model_copy(update=update)
-    clock = DemoClock(behind=CAUSE_HOLD_SKIP + RESOLVE_HOLD_SKIP)
+    clock = DemoClock(behind=CAUSE_HOLD_SKIP + SLA_WARN_SKIP + RESOLVE_HOLD_SKIP)
     worker = Worker(settings, clock=clock)
     await worker.start()
     registry = worker.metrics.registry
@@ -237,6 +298,8 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False, 
             await _stored(registry, storm.valid_alerts, progress, done_task)
             clock.skipped += CAUSE_HOLD_SKIP
             await _timers_done(worker, "hold")
+            clock.skipped += SLA_WARN_SKIP
+            respond = await _respond_warns_then_is_met(worker, clock)
             for b, fmt in storm.recovery:
                 await publish_many(exchange, [b], routing_key=f"demo.{fmt}")
                 progress.advance(sent_task)
@@ -246,6 +309,8 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False, 
             await _timers_done(worker, "hold")  # shipping's latency, still firing when the grace ran out, pages
         elapsed = time.perf_counter() - started
         await _report(worker, console, alerts_in, elapsed)
+        if respond:
+            console.print(respond, highlight=False)
         if serve_console:
             await _serve_console(settings, console, port, token)
         elif keep:
@@ -322,5 +387,5 @@ async def _report(worker: Worker, console: Console, alerts_in: int, elapsed: flo
         f"[bold]{alerts_in} alerts in -> {len(incidents)} incidents out: compression "
         f"{alerts_in / max(1, len(incidents)):.1f}x[/bold]  ({int(dup)} duplicates, {int(rejected)} dead-lettered "
         f"with a reason, {len(incidents) - open_now} resolved, {open_now} still open) in {elapsed:.2f}s "
-        f"(6 simulated minutes skipped)"
+        f"({(CAUSE_HOLD_SKIP + SLA_WARN_SKIP + RESOLVE_HOLD_SKIP) / 60:.0f} simulated minutes skipped)"
     )

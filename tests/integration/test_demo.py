@@ -18,6 +18,7 @@ import pytest
 from rich.console import Console
 
 from correlation.store.keyspace import Keyspace
+from correlation.store.sla import SlaStore
 from correlation.store.store import IncidentStore
 from ingest.topology import Names
 from stormwatch.tools.demo import run_demo
@@ -41,6 +42,10 @@ async def test_demo_storm_becomes_two_incidents_and_a_problem(settings):
     assert ("probable cause: orders-db: upgrade to PostgreSQL 16.2 (deploy of orders-db 4m before; the incident's "
             "own service)") in text
     assert "stormwatch demo --console" in text  # the closing lines say how to see it in the console
+    # the database incident's respond SLA warned at half its 5 minutes, then an acknowledgement met it and stopped
+    # its escalation before the secondary was paged (issue 18)
+    assert re.search(r"INC-\S+ respond SLA \(database-p1, 5m\): warned at 50%, then met by alice's acknowledgement "
+                     r"after 2m3\ds; escalation dba-escalation stopped, no step started", text), text
 
 
 async def test_kept_incidents_carry_real_times_not_the_simulated_future(settings):
@@ -64,6 +69,14 @@ async def test_kept_incidents_carry_real_times_not_the_simulated_future(settings
         # the storm took minutes of simulated time: they are the minutes that just passed
         db = resolved[0]
         assert db.resolved_at - db.created_at >= 5 * 60 and db.created_at >= after - 3600
+        # its respond SLA warned, then the acknowledgement met it; the escalation stopped before its first step
+        kinds = [(e["kind"], e.get("text", "")) for e in await store.timeline(db.id)]
+        order = [k for k, _ in kinds if k in ("sla_warning", "acknowledged", "escalation", "sla_breached")]
+        assert order == ["sla_warning", "acknowledged", "escalation"], kinds
+        assert ("escalation", "escalation stopped: acknowledged (policy dba-escalation; step 1)") in kinds
+        respond = next(r for r in await SlaStore(redis, Keyspace(namespace), timeline_max=1000).records(db.id)
+                       if r.kind == "respond")
+        assert respond.stage == "met" and respond.warned == 1 and respond.breached_at is None
     finally:
         await redis.aclose()
         await delete_namespace(kept)

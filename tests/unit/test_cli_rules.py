@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-STORMWATCH = str(Path(sys.executable).parent / "stormwatch")
+# the CLI of this checkout (``-m`` from its root), whichever checkout the environment's ``stormwatch`` script was
+# installed from
+STORMWATCH = [sys.executable, "-m", "stormwatch.cli"]
 
 
 def _check(directory: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([STORMWATCH, "rules", "check", str(directory)], capture_output=True, text=True,
+    return subprocess.run([*STORMWATCH, "rules", "check", str(directory)], capture_output=True, text=True, cwd=ROOT,
                           timeout=60, env={"COLUMNS": "300", "PATH": "/usr/bin:/bin"})
 
 
@@ -58,3 +60,25 @@ def test_an_equal_label_required_on_either_side_joins_no_alerts_without_it_and_i
 def test_shipped_examples_have_no_warnings():
     result = _check(ROOT / "rules" / "examples")
     assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+
+
+def test_an_unknown_escalation_policy_and_step_action_are_named(tmp_path: Path) -> None:
+    (tmp_path / "escalation.yaml").write_text("""\
+actions:
+  - {name: page-secondary, type: notify, config: {channel: slack, url: "https://hooks.example.com/x", text: hi}}
+escalation_policies:
+  - name: dba
+    steps:
+      - {after: 5m, action: page-secondry, repeat: {count: 3, interval: 10m}}
+groups:
+  - name: database
+    escalation: dab
+""")
+    result = subprocess.run([*STORMWATCH, "rules", "check", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT,
+                            env={"COLUMNS": "300", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 1
+    assert (f"{tmp_path}/escalation.yaml:6: escalation_policies[0].steps[0].action: unknown action "
+            "'page-secondry'; defined actions: page-secondary") in result.stderr
+    assert (f"{tmp_path}/escalation.yaml:9: groups[0].escalation: unknown escalation policy 'dab'; known policies: "
+            "dba") in result.stderr

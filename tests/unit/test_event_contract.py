@@ -90,6 +90,9 @@ def every_builder() -> list[dict[str, Any]]:
         builders.incident_sla(incident(), SLA | {"warned": 1, "stage": "warning"}, "warning", 0.5, 250.0, 250.5),
         builders.incident_sla(incident(), SLA | {"warned": 3, "stage": "breached", "breached_at": 400.5}, "breached",
                               1.0, 400.0, 400.5),
+        builders.incident_escalation_step(incident(), {
+            "policy": "dba", "step": 1, "run": 2, "runs": 4, "action": "page-secondary", "if_not": "acknowledged",
+            "due": 1600.0, "missed": 0}, 1600.25),
         builders.problem_correlated(problem(), "created", "INC-0a1b-3", "opened: 1 incident(s)", 20.0),
         builders.problem_correlated(problem(), "linked", "INC-0a1b-4", "incident INC-0a1b-4 linked", 21.0),
         builders.problem_linked(problem(), "INC-0a1b-5", "unlink", "ana", 22.0),
@@ -159,7 +162,7 @@ def test_only_the_trigger_kinds_go_to_the_runner() -> None:
     assert [t for t in EVENT_TYPES if may_start_action(t)] == [
         "incident.created", "incident.updated", "incident.resolved", "incident.escalated", "incident.merged",
         "incident.promoted", "incident.status_update", "incident.acknowledged", "incident.reopened",
-        "incident.commented", "incident.priority_changed",
+        "incident.commented", "incident.priority_changed", "incident.escalation_step",
         "problem.created", "problem.updated", "problem.known_error", "problem.resolved"]
 
 

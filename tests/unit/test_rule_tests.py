@@ -12,7 +12,9 @@ from replay.rule_tests import run_file
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_TESTS = sorted((ROOT / "rules" / "examples" / "tests").glob("*.yaml"))
-STORMWATCH = str(Path(sys.executable).parent / "stormwatch")
+# the CLI of this checkout (``-m`` from its root), whichever checkout the environment's ``stormwatch`` script was
+# installed from
+STORMWATCH = [sys.executable, "-m", "stormwatch.cli"]
 
 
 @pytest.mark.parametrize("path", EXAMPLE_TESTS, ids=lambda p: p.name)
@@ -41,7 +43,7 @@ tests:
         actions:
           - {{action: page-dba, incident: "database-outage: orders-db", on: resolved}}
 """)
-    result = subprocess.run([STORMWATCH, "rules", "test", str(test)], capture_output=True, text=True, timeout=60,
+    result = subprocess.run([*STORMWATCH, "rules", "test", str(test)], capture_output=True, text=True, timeout=60, cwd=ROOT,
                             env={"COLUMNS": "300", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 1
     err = result.stderr
@@ -123,3 +125,23 @@ tests:
     assert [r.passed for r in results] == [False]
     assert results[0].problems[0] == ("at 2m: incident 'database-outage: orders-db': changes expected "
                                       "['deploy search v7'], got ['deploy orders-db v2']")
+
+
+def test_escalation_steps_are_asserted_and_a_wrong_expectation_names_them(tmp_path):
+    test = tmp_path / "escalation.test.yaml"
+    test.write_text(f"""
+rules: {ROOT / 'rules' / 'examples'}
+tests:
+  - name: the repeat at 15m is expected too early
+    alerts:
+      - {{at: 0s, labels: {{alertname: PostgresDown, service: orders-db, severity: critical, cluster: eu-1}}}}
+    expect:
+      - at: 10m
+        incidents:
+          - title: "database-outage: orders-db"
+            escalation: [{{step: 1, action: page-dba-secondary}}, {{step: 1, action: page-dba-secondary, repeat: 1}}]
+""")
+    (result,) = run_file(test)
+    assert result.problems[0] == (
+        "at 10m: incident 'database-outage: orders-db': escalation expected [step 1: page-dba-secondary, step 1 "
+        "repeat 1: page-dba-secondary], got [step 1: page-dba-secondary]")

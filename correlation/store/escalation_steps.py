@@ -1,0 +1,133 @@
+"""An incident's escalation in Redis: kept in its hash (field ``escalation``, JSON), moved under the group's
+compare-and-set (``incident_command.lua``, the one every write of the group makes: the engine's, people's commands,
+the SLA's).
+
+``EscalationStore.update`` reads the incident, opens its escalation the first time (the policy its group rule names,
+``correlation.core.escalation_policies``), advances it at ``now`` against the incident's status, and writes the
+result with a timeline entry per step started (``escalation step N: started action X ...``) or stopped, and each
+started step's ``incident.escalation_step`` event in the incident's outbox (``sla_outbox``, shared with the SLA
+checkpoints: ``correlation/store/sla.py``), all in one script call. So an acknowledgement racing a step has exactly
+one outcome: whichever is written first. The step's write reads the incident again after a conflict and finds it
+acknowledged (nothing started, the steps stop), or the step is written first (its action runs) and the
+acknowledgement's event then stops the steps left.
+
+The caller publishes the outbox and clears it (``SlaStore.clear_outbox``: only if unchanged). A worker that dies in
+between leaves the events to the next update at least ``OUTBOX_GRACE`` later (stable event ids: the runner starts
+the same run once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from correlation.core.escalation_policies import Escalation, Fired, advance, open_escalation, step_text, stop_text
+from correlation.core.model import parse_incident_id
+from correlation.store.incident_commands import incident_view, read_incident
+from correlation.store.keyspace import Keyspace
+from correlation.store.sla import OUTBOX_FIELD, OUTBOX_GRACE
+from events.builders import incident_escalation_step
+from kv.scripts import Scripts
+from rules.escalation_schema import EscalationPolicy
+
+ESCALATION_FIELD = "escalation"
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationUpdate:
+    """What an update did: the escalation after it (None: the incident follows no policy), the runs it started,
+    the events to publish (its own and any an earlier publisher left), when to look next, the outbox as written."""
+
+    incident: dict[str, Any]
+    escalation: Escalation | None
+    fired: tuple[Fired, ...] = ()
+    events: tuple[dict[str, Any], ...] = ()
+    next_check: float | None = None
+    outbox: str = ""
+
+
+class Policies:
+    """A rule set's escalation policies by name, and which one a group rule names."""
+
+    def __init__(self, policies: tuple[EscalationPolicy, ...] = (), by_rule: dict[str, str] | None = None) -> None:
+        self.by_name = {p.name: p for p in policies}
+        self.by_rule = by_rule or {}
+
+    def named(self, name: str) -> EscalationPolicy | None:
+        return self.by_name.get(name)
+
+    def of_rule(self, rule: str) -> EscalationPolicy | None:
+        name = self.by_rule.get(rule)
+        return None if name is None else self.by_name.get(name)
+
+
+def escalation_of(stored: dict[str, str]) -> Escalation | None:
+    raw = stored.get(ESCALATION_FIELD)
+    return None if not raw else Escalation.from_json(orjson.loads(raw))
+
+
+class EscalationStore:
+    def __init__(self, redis: Redis, keyspace: Keyspace, *, timeline_max: int, max_attempts: int = 20,
+                 outbox_grace: float = OUTBOX_GRACE) -> None:
+        self.redis = redis
+        self.keys = keyspace
+        self.timeline_max = timeline_max
+        self.max_attempts = max_attempts
+        self.outbox_grace = outbox_grace
+        self.scripts = Scripts(redis, "correlation.store", "incident_command")
+
+    async def update(self, incident_id: str, policies: Callable[[], Policies], now: float
+                     ) -> EscalationUpdate | None:
+        """Open and advance the incident's escalation at ``now``; None when there is no such incident."""
+        gid, _ = parse_incident_id(incident_id)
+        for _ in range(self.max_attempts):
+            version, _current, stored = await read_incident(self.redis, self.keys, incident_id)
+            if not stored:
+                return None
+            known = policies()
+            before = escalation_of(stored)
+            if before is None:
+                policy = known.of_rule(stored.get("rule", ""))
+                if policy is None:
+                    return EscalationUpdate(incident_view(stored), None)
+                opened = open_escalation(policy, float(stored["created_at"]))
+            else:
+                opened, policy = before, known.named(before.policy)
+            escalation, fired, stopped = advance(opened, policy, stored["status"], now)
+            view = incident_view(stored)
+            box: dict[str, Any] = (orjson.loads(stored[OUTBOX_FIELD]) if stored.get(OUTBOX_FIELD)
+                                   else {"at": now, "events": []})
+            pending: list[dict[str, Any]] = box["events"] if now - float(box["at"]) >= self.outbox_grace else []
+            next_check = escalation.next_check(policy)
+            if escalation == before:
+                if pending:  # republished now: due again later
+                    next_check = min(now + self.outbox_grace, next_check or now + self.outbox_grace)
+                return EscalationUpdate(view, escalation, (), tuple(pending), next_check, stored.get(OUTBOX_FIELD, ""))
+            events = [incident_escalation_step(view, {
+                "policy": escalation.policy, "step": f.step, "run": f.run, "runs": f.runs, "action": f.action,
+                "if_not": f.if_not, "due": f.due, "missed": f.missed}, now) for f in fired]
+            entries = [orjson.dumps({"at": now, "kind": "escalation", "text": step_text(f, escalation.policy),
+                                     "by": "stormwatch", "step": f.step, "run": f.run, "action": f.action})
+                       for f in fired]
+            if stopped:
+                entries.append(orjson.dumps({"at": now, "kind": "escalation", "by": "stormwatch",
+                                             "text": stop_text(stopped, escalation.policy)}))
+            outbox = (orjson.dumps({"at": now, "events": box["events"] + events}).decode() if events
+                      else stored.get(OUTBOX_FIELD, ""))
+            fields = [ESCALATION_FIELD, orjson.dumps(escalation.to_json()).decode()]
+            if events:
+                fields += [OUTBOX_FIELD, outbox]
+            keys = [self.keys.group(gid), self.keys.incident(incident_id), self.keys.incident_timeline(incident_id)]
+            args = [version, self.timeline_max, len(fields), *fields, *entries]
+            (result,) = await self.scripts.run_many("incident_command", [(keys, args)])
+            status = result[0].decode()
+            if status == "conflict":
+                continue
+            if status == "missing":
+                return None
+            return EscalationUpdate(view, escalation, fired, tuple(pending + events), next_check, outbox)
+        raise RuntimeError(f"the escalation of {incident_id} kept conflicting after {self.max_attempts} attempts")
