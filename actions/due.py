@@ -90,9 +90,10 @@ class DueWork:
 
     async def _retry(self, run_id: str, now: float) -> bool:
         """The next attempt of a retrying run; True when the timer is done. A ``running`` run is one whose worker
-        stopped mid-attempt, or between scheduling this timer and recording ``retrying``: once its claim lapses it
-        is run again (attempt: the last one recorded, plus one). False (the timer stays claimed, due again after
-        its lease) while another worker holds the run."""
+        stopped mid-attempt, or before recording ``retrying`` (``ActionRunner._retry_later``): once its claim lapses
+        it is run again (attempt: the last one recorded, plus one), or, a first attempt with no saved event context,
+        left to its event, which was not acked and is delivered again. False (the timer stays claimed, due again
+        after its lease) while a worker holds the run."""
         r = self.runner
         run = await r.state.load(run_id)
         if run is None or run.state not in ("retrying", "running"):
@@ -100,14 +101,16 @@ class DueWork:
         if run.state == "retrying" and run.retry_at is not None and run.retry_at > now:
             await r.state.schedule(RETRY, run_id, run.retry_at)  # not due yet by this clock: at its time
             return True
-        if run.saved is None:  # a first attempt whose worker stopped before recording it: its event (unacked) is
-            return True  # redelivered, and the runner takes the run over from the event
         action = self._action(run.action)
         lease = r.lease(action) if action is not None else 60.0
         status = await r.state.claim_retry(run_id, r.owner, lease, run.attempt)
-        if status == "claimed":
-            await self._run_claimed(run, action)
-        return status != "busy"
+        if status != "claimed":
+            return status != "busy"
+        if run.saved is None:  # its event takes it over: released as it was
+            await r.state.finish(run_id, r.owner, {})
+            return True
+        await self._run_claimed(run, action)
+        return True
 
     async def _ready(self, run_id: str) -> None:
         """Execute an approved run (or resume one whose worker died while running it)."""

@@ -248,28 +248,43 @@ class ActionRunner:
 
     async def _retry_later(self, run: ActionRun, action: Action, saved: Mapping[str, Any], now: float,
                            recorded: dict[str, Any]) -> str:
-        """The attempt failed retryably and attempts are left: its ``retry`` timer first, then the ``retrying``
-        record (releasing the claim). Stopped in between, the run stays ``running`` until its claim lapses and the
-        timer finds it then (``due.py``); the other order could leave a ``retrying`` run that no timer names."""
+        """The attempt failed retryably and attempts are left: the run is left ``retrying`` (its claim released) and
+        its ``retry`` timer moved to ``retry_at``. In three steps, since the timer and the run are in different
+        slots:
+
+        1. the timer, due when this attempt's claim has lapsed: stopped before step 2, the run stays ``running``
+           and the timer finds it once nobody holds it (``due.py``), so no ``retrying`` run is ever left without a
+           timer;
+        2. the ``retrying`` record, only while the claim is ours;
+        3. the timer at ``retry_at``: due only now that the record says ``retrying`` (a timer due before the record
+           would find the run still ``running`` under this claim, and wait out its lease)."""
         retry_at = now + backoff(action.retry, recorded["attempt"])
-        await self.state.schedule(RETRY, run.run_id, retry_at)
+        await self.state.schedule(RETRY, run.run_id, now + self.lease(action))
         self.observer.retrying(action.name)
-        return await self._settle(run, "retrying", now, **recorded, retry_at=retry_at, saved=dict(saved))
+        fields = {**recorded, "retry_at": retry_at, "saved": dict(saved)}
+        if await self._write(run, "retrying", now, fields):
+            await self.state.schedule(RETRY, run.run_id, retry_at)
+            await self.record(run, "retrying", now, fields)
+        return "retrying"
 
     # -- recording ---------------------------------------------------------------------------------------------
 
     async def _settle(self, run: ActionRun, state: str, now: float, **fields: Any) -> str:
         """Write the run's record in a state it is left in (settled, held or retrying) and release the claim, then
         its timeline and audit entries."""
-        finished = {} if state == "retrying" else {"finished_at": now}  # a retrying run is not finished
-        written = await self.state.finish(run.run_id, self.owner, {"state": state, **finished, **fields})
-        if not written:  # our claim lapsed and another worker took the run over: it records the outcome
-            log.warning("action_claim_lost", run_id=run.run_id, action=run.action or "")
-            return state
-        await self.record(run, state, now, fields)
+        if await self._write(run, state, now, fields):
+            await self.record(run, state, now, fields)
         return state
 
-    async def record(self, run: ActionRun, state: str, now: float, fields: dict[str, Any]) -> None:
+    async def _write(self, run: ActionRun, state: str, now: float, fields: Mapping[str, Any]) -> bool:
+        """The run's record in ``state``, the claim released, only while the claim is ours; False when it was not."""
+        finished = {} if state == "retrying" else {"finished_at": now}  # a retrying run is not finished
+        if await self.state.finish(run.run_id, self.owner, {"state": state, **finished, **fields}):
+            return True
+        log.warning("action_claim_lost", run_id=run.run_id, action=run.action or "")  # another worker took the run
+        return False  # over when our claim lapsed: it records the outcome
+
+    async def record(self, run: ActionRun, state: str, now: float, fields: Mapping[str, Any]) -> None:
         """The run's timeline entry (on its incident's, a problem run's: its problem's timeline) and audit entry.
         ``state`` may be a verdict that is not a state (``remediated``, ``escalated``)."""
         detail = fields.get("detail", "")
