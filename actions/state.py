@@ -1,9 +1,9 @@
 """Every piece of action state, in Redis (any number of workers share it; nothing is kept in-process).
 
 Claims (one run per run id), completed records, rate-limit windows, circuit breakers, approvals, due times
-(approved runs, approval expiry, verification, retries) and the audit stream. Each check-and-change is one Lua script
-(``actions/lua/``, loaded by ``kv.scripts``; the due index's are ``kv/lua/``), so two
-workers can never both pass the same check. Key names come from the shell's keyspace (``ActionKeys``).
+(approved runs, approval expiry, verification, retries) and the audit stream. Each check-and-change is one Lua
+script (``actions/lua/``, loaded by ``kv.scripts``; the due index's are ``kv/lua/``), so two workers can never both
+pass the same check. Key names come from the shell's keyspace (``ActionKeys``).
 """
 
 from __future__ import annotations

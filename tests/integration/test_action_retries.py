@@ -270,3 +270,35 @@ async def test_runs_the_previous_version_left_mid_retry_still_complete(clean, tm
     finally:
         await w.stop()
 
+
+
+async def test_a_timer_waits_for_a_run_still_claimed_and_leaves_a_first_attempt_to_its_event(clean, tmp_path, hook):
+    """A worker stopped after scheduling the retry timer and before writing ``retrying`` leaves the run ``running``
+    under its claim. The timer waits while the claim is held; once it lapsed, a first attempt (no saved event context)
+    is left to its event, which was not acked: delivered again, it takes the run over."""
+    hook.script = {"/fix/old": [500, 200]}
+    clock = ManualClock()
+    (w,) = await workers(clean, tmp_path, http_rules(hook), clock)
+    state, now = w.actions.state, clock()
+    try:
+        incident = {"id": "INC-0123456789ab-1", "rule": "svc", "group_labels": {"service": "old"}}
+        event = {"event_id": "ev-1", "type": "incident.created", "at": now, "incident": incident}
+        rid = run_id(incident["id"], "fix", "created")
+        run = ActionRun.new(run_id=rid, incident=incident["id"], action="fix", type="http", rule="svc",
+                            trigger="created", event_id="ev-1", event_at=now, created_at=now)
+        assert await state.claim(rid, "stopped-worker", 300.0, run) == ("claimed", "")
+        await state.schedule(RETRY, rid, now)  # the timer of its attempt 1, due
+        polls = w.actions.due.polls
+        await eventually(lambda: w.actions.due.polls >= polls + 2, what="due polls")
+        # claimed (due again when its 60 s lease runs out) and left claimed: the run's claim is held
+        assert now + 59 < await state.due.due_at(RETRY, rid) < now + 61
+        assert (await state.load(rid)).state == "running" and fired([w]) == 0
+        await state.redis.pexpire(state.keys.action_claim(rid), 1)  # the stopped worker's claim lapses
+        clock.now += 61  # and the timer's lease runs out
+        await eventually(lambda: fired([w]) == 1, what="the timer done")
+        assert await state.due.due_at(RETRY, rid) is None and hook.requests == []
+        assert (await state.load(rid)).state == "running" and not await state.redis.exists(state.keys.action_claim(rid))
+        await publish_event(clean, orjson.dumps(event), message_id="ev-1")  # the event, delivered again
+        await eventually(lambda: run_in(w, "retrying", 1, rid), what="taken over from the event")
+    finally:
+        await w.stop()
