@@ -2,9 +2,10 @@
 results queue.
 
 Each event is handled in its own task (up to the prefetch at once) and acked after every run it started has
-settled (succeeded, failed, skipped, waiting for approval). A malformed event is published to
-``<ns>.actions.dead`` with ``x-stormwatch-reason`` and ``x-stormwatch-detail`` (broker-confirmed), then acked; an
-unexpected error requeues it, and past the queue's delivery limit RabbitMQ dead-letters it (``x-death``).
+settled (succeeded, failed, skipped, waiting for approval, or retrying: its next attempt is a due timer). A
+malformed event is published to ``<ns>.actions.dead`` with ``x-stormwatch-reason`` and ``x-stormwatch-detail``
+(broker-confirmed), then acked; an unexpected error requeues it, and past the queue's delivery limit RabbitMQ
+dead-letters it (``x-death``).
 Redelivery is safe: a settled run is never run again (``actions/state.py``).
 """
 

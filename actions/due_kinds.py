@@ -3,9 +3,10 @@
     approved         an approved run: execute it
     approval_expiry  a run still waiting for approval at its expiry: it expires
     verify           a run with ``verify: {within}``: remediated if its incident resolved, else escalate
+    retry            a run whose attempt failed retryably (``retrying``): its next attempt, after the backoff
 
-The previous version kept them in one sorted set, ``<ns>:act:due``, as ``ready:|expire:|verify:<run id>``;
-``legacy`` reads such a member for the move into the index.
+The version before the due index kept the first three in one sorted set, ``<ns>:act:due``, as
+``ready:|expire:|verify:<run id>``; ``legacy`` reads such a member for the move into the index.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 APPROVED = "approved"
 APPROVAL_EXPIRY = "approval_expiry"
 VERIFY = "verify"
-KINDS = (APPROVED, APPROVAL_EXPIRY, VERIFY)
+RETRY = "retry"
+KINDS = (APPROVED, APPROVAL_EXPIRY, VERIFY, RETRY)
 
 _LEGACY = {"ready": APPROVED, "expire": APPROVAL_EXPIRY, "verify": VERIFY}
 

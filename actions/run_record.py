@@ -14,7 +14,8 @@ A record read from Redis keeps the exact text it was read with, and its field or
 changed: ``stored()`` of a loaded record is byte-for-byte what Redis holds (the API's and the CLI's answer). A
 field whose text does not parse as its type, and any field this version does not know, is kept verbatim in
 ``extra``. A run's states: ``running`` (claimed), then ``succeeded``, ``failed``, ``skipped``, ``pending_approval``
-(then ``approved`` -> ``running`` -> ..., ``rejected`` or ``expired``).
+(then ``approved`` -> ``running`` -> ..., ``rejected`` or ``expired``), or ``retrying``: an attempt failed
+retryably and the next one is a ``retry`` timer on the due-time service at ``retry_at`` (then ``running`` -> ...).
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ from collections.abc import Mapping
 import orjson
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
-RunState = Literal["running", "succeeded", "failed", "skipped", "rejected", "expired", "pending_approval",
-                   "approved"]
+RunState = Literal["running", "retrying", "succeeded", "failed", "skipped", "rejected", "expired",
+                   "pending_approval", "approved"]
 #: a time or duration as written: the clock's float, or an int (an injected clock, an event's whole-second ``at``)
 Number = float | int
 
 _JSON = frozenset({"inputs", "output", "saved"})
 _NUMBERS = frozenset({"event_at", "created_at", "finished_at", "started_at", "expires_at", "verify_at", "verified_at",
-                      "decided_at", "duration", "saves"})
+                      "decided_at", "duration", "saves", "retry_at"})
 
 
 class ActionRun(BaseModel):
@@ -63,11 +64,12 @@ class ActionRun(BaseModel):
     decided_by: str | None = None
     decided_at: Number | None = None
     # run
-    attempt: int | None = None
+    attempt: int | None = None  # the last attempt made (a retrying run: the one that failed)
     duration: Number | None = None
     started_at: Number | None = None
     output: dict[str, Any] | None = None
     retryable: bool | None = None
+    retry_at: Number | None = None  # retrying: when the next attempt is due (its ``retry`` timer)
     # verified (incident runs with ``verify``)
     verify_at: Number | None = None
     verified: str | None = None  # remediated | escalated

@@ -2,10 +2,11 @@
 
 For each planned run: claim it (one run per run id, whatever redeliveries or workers), render its inputs, then
 the chain of checks (``actions/stages``, in order: shadow mode, dry run, circuit breaker, rate limits, approval;
-the first that does not proceed settles or holds the run). A run that passes is executed with retries for
-retryable failures only, and every outcome is recorded on the incident's (a problem
-rule's run: the problem's) timeline, in the audit stream and in metrics. Due work (approved runs, approval
-expiry, verification of incident runs) is in ``due.py``.
+the first that does not proceed settles or holds the run). A run that passes is executed one attempt at a time: an
+attempt that fails retryably with attempts left leaves the run ``retrying`` and schedules its next attempt as a
+``retry`` timer on the due-time service after the backoff (nothing waits in-process, and any worker runs it). Every
+outcome is recorded on the incident's (a problem rule's run: the problem's) timeline, in the audit stream and in
+metrics. Due work (approved runs, approval expiry, verification of incident runs, retries) is in ``due.py``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import orjson
 import structlog
+from rules.action_schema import Retry
 from rules.schema import Action, RuleSet
 
-from actions.due_kinds import VERIFY
+from actions.due_kinds import RETRY, VERIFY
 from actions.executor import Attempt, Executor, Prepared
 from actions.model import (EscalationStepEvent, IncidentEvent, MalformedEvent, Outcome, Planned, ProblemEvent,
                            parse_event)
@@ -47,6 +49,7 @@ class ActionObserver(Protocol):
     def started(self, action_type: str) -> None: ...
     def finished(self, action_type: str, ok: bool, seconds: float) -> None: ...
     def skipped(self, action_type: str, reason: str) -> None: ...
+    def retrying(self, action: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class RunnerConfig:
     shadow: bool = False  # record what would run, run nothing
     fleet_max: int = 0  # runs of any action per fleet_window across all workers (0: no limit)
     fleet_window: float = 60.0
-    claim_margin: float = 30.0  # lease = the action's longest possible run + this
+    claim_margin: float = 30.0  # a claim's lease = one attempt's longest duration + this
     busy_poll: float = 0.05  # while another worker holds a run's claim
 
 
@@ -182,6 +185,13 @@ class ActionRunner:
         return await self._checked(run, action, saved, now)
 
     def lease(self, action: Action) -> float:
+        """A claim's lease: one attempt's longest duration plus the margin (the backoff between attempts is a due
+        timer, outside any claim)."""
+        return getattr(action.config, "timeout", 60.0) + 5 + self.config.claim_margin
+
+    def longest(self, action: Action) -> float:
+        """The run's longest duration, every attempt and the backoffs between them, plus the margin: how long a
+        half-open breaker's trial run holds the trial."""
         timeout = getattr(action.config, "timeout", 60.0)
         r = action.retry
         return r.attempts * (timeout + 5) + r.attempts * r.max_backoff + self.config.claim_margin
@@ -197,38 +207,43 @@ class ActionRunner:
             self.observer.finished(action.type, False, 0.0)
             return await self._settle(run, "failed", now, detail=secrets.scrub(str(exc)), reason="inputs")
         inputs = secrets.scrub_data(prepared.shown)
-        verdict = await self.checks.check(RunContext(run, action, saved, ctx, inputs, now, self.lease(action)))
+        verdict = await self.checks.check(RunContext(run, action, saved, ctx, inputs, now, self.longest(action)))
         if verdict.outcome == "proceed":
-            return await self.execute(run, action, prepared, secrets)
+            return await self.execute(run, action, prepared, secrets, saved)
         self.observer.skipped(action.type, verdict.reason or "")
         return await self._settle(run, verdict.settle, now, inputs=inputs, **verdict.fields, reason=verdict.reason,
                                   detail=verdict.detail)
 
     # -- running -----------------------------------------------------------------------------------------------
 
-    async def execute(self, run: ActionRun, action: Action, prepared: Prepared, secrets: Secrets) -> str:
-        """Run with retries (retryable failures only, exponential backoff); record the outcome."""
+    async def execute(self, run: ActionRun, action: Action, prepared: Prepared, secrets: Secrets,
+                      saved: Mapping[str, Any], attempt: int = 1) -> str:
+        """Make one attempt of a claimed run (``attempt``: its number; a later one continues ``run`` as stored) and
+        record it: settled (succeeded, failed, or the last attempt), or ``retrying`` with its next attempt a
+        ``retry`` timer after the backoff (retryable failures only). ``saved``: the event context, kept on a
+        retrying run so any worker can render the next attempt's inputs again."""
         executor = self.executors[action.type]
-        self.observer.started(action.type)
-        started_at = self.clock()
+        if attempt == 1:
+            self.observer.started(action.type)
+        later = attempt > 1
+        started_at = run.started_at if later and run.started_at is not None else self.clock()
         t0 = time.perf_counter()
-        retry = action.retry
-        outcome = Outcome(False, "not run")
-        attempt = 0
-        for attempt in range(1, retry.attempts + 1):
-            try:
-                outcome = await asyncio.wait_for(
-                    executor.run(prepared, Attempt(run.run_id, attempt, run.rule or "")), prepared.timeout + 5)
-            except TimeoutError:
-                outcome = Outcome(False, f"timed out after {prepared.timeout}s", retryable=True)
-            except Exception as exc:  # noqa: BLE001 - an executor bug fails the run, never the worker
-                log.error("action_executor_crashed", run_id=run.run_id, error=secrets.scrub(repr(exc)))
-                outcome = Outcome(False, f"executor error: {type(exc).__name__}")
-            if outcome.ok or not outcome.retryable or attempt == retry.attempts:
-                break
-            await self.sleep(min(retry.max_backoff, retry.backoff * 2 ** (attempt - 1)))
-        duration = time.perf_counter() - t0
+        try:
+            outcome = await asyncio.wait_for(
+                executor.run(prepared, Attempt(run.run_id, attempt, run.rule or "")), prepared.timeout + 5)
+        except TimeoutError:
+            outcome = Outcome(False, f"timed out after {prepared.timeout}s", retryable=True)
+        except Exception as exc:  # noqa: BLE001 - an executor bug fails the run, never the worker
+            log.error("action_executor_crashed", run_id=run.run_id, error=secrets.scrub(repr(exc)))
+            outcome = Outcome(False, f"executor error: {type(exc).__name__}")
+        # the attempts' time, summed (the backoffs between them are not the action's)
+        duration = time.perf_counter() - t0 + ((run.duration or 0) if later else 0)
         now = self.clock()
+        recorded = {"inputs": secrets.scrub_data(prepared.shown), "attempt": attempt, "duration": round(duration, 6),
+                    "started_at": started_at, "detail": secrets.scrub(outcome.detail),
+                    "output": secrets.scrub_data(outcome.output), "retryable": outcome.retryable}
+        if not outcome.ok and outcome.retryable and attempt < action.retry.attempts:
+            return await self._retry_later(run, action, saved, now, recorded)
         opened = await self.state.breaker_record(action.name, outcome.ok, action.breaker.failures,
                                                  action.breaker.cooldown, now)
         extra: dict[str, Any] = {}
@@ -236,10 +251,7 @@ class ActionRunner:
             extra["verify_at"] = now + action.verify.within
             await self.state.schedule(VERIFY, run.run_id, extra["verify_at"])
         self.observer.finished(action.type, outcome.ok, duration)
-        state = await self._settle(
-            run, "succeeded" if outcome.ok else "failed", now, inputs=secrets.scrub_data(prepared.shown),
-            attempt=attempt, duration=round(duration, 6), started_at=started_at, detail=secrets.scrub(outcome.detail),
-            output=secrets.scrub_data(outcome.output), retryable=outcome.retryable, **extra)
+        state = await self._settle(run, "succeeded" if outcome.ok else "failed", now, **recorded, **extra)
         if opened:
             why = ("the trial run after its cooldown failed" if opened == 2
                    else f"{action.breaker.failures} consecutive failures")
@@ -254,18 +266,45 @@ class ActionRunner:
                                     problem_id=run.problem or "")
         return state
 
+    async def _retry_later(self, run: ActionRun, action: Action, saved: Mapping[str, Any], now: float,
+                           recorded: dict[str, Any]) -> str:
+        """The attempt failed retryably and attempts are left: the run is left ``retrying`` (its claim released) and
+        its ``retry`` timer moved to ``retry_at``. In three steps, since the timer and the run are in different
+        slots:
+
+        1. the timer, due when this attempt's claim has lapsed: stopped before step 2, the run stays ``running``
+           and the timer finds it once nobody holds it (``due.py``), so no ``retrying`` run is ever left without a
+           timer;
+        2. the ``retrying`` record, only while the claim is ours;
+        3. the timer at ``retry_at``: due only now that the record says ``retrying`` (a timer due before the record
+           would find the run still ``running`` under this claim, and wait out its lease)."""
+        retry_at = now + backoff(action.retry, recorded["attempt"])
+        await self.state.schedule(RETRY, run.run_id, now + self.lease(action))
+        self.observer.retrying(action.name)
+        fields = {**recorded, "retry_at": retry_at, "saved": dict(saved)}
+        if await self._write(run, "retrying", now, fields):
+            await self.state.schedule(RETRY, run.run_id, retry_at)
+            await self.record(run, "retrying", now, fields)
+        return "retrying"
+
     # -- recording ---------------------------------------------------------------------------------------------
 
     async def _settle(self, run: ActionRun, state: str, now: float, **fields: Any) -> str:
-        """Write the run's settled record (releasing the claim), then its timeline and audit entries."""
-        written = await self.state.finish(run.run_id, self.owner, {"state": state, "finished_at": now, **fields})
-        if not written:  # our claim lapsed and another worker took the run over: it records the outcome
-            log.warning("action_claim_lost", run_id=run.run_id, action=run.action or "")
-            return state
-        await self.record(run, state, now, fields)
+        """Write the run's record in a state it is left in (settled, held or retrying) and release the claim, then
+        its timeline and audit entries."""
+        if await self._write(run, state, now, fields):
+            await self.record(run, state, now, fields)
         return state
 
-    async def record(self, run: ActionRun, state: str, now: float, fields: dict[str, Any]) -> None:
+    async def _write(self, run: ActionRun, state: str, now: float, fields: Mapping[str, Any]) -> bool:
+        """The run's record in ``state``, the claim released, only while the claim is ours; False when it was not."""
+        finished = {} if state == "retrying" else {"finished_at": now}  # a retrying run is not finished
+        if await self.state.finish(run.run_id, self.owner, {"state": state, **finished, **fields}):
+            return True
+        log.warning("action_claim_lost", run_id=run.run_id, action=run.action or "")  # another worker took the run
+        return False  # over when our claim lapsed: it records the outcome
+
+    async def record(self, run: ActionRun, state: str, now: float, fields: Mapping[str, Any]) -> None:
         """The run's timeline entry (on its incident's, a problem run's: its problem's timeline) and audit entry.
         ``state`` may be a verdict that is not a state (``remediated``, ``escalated``)."""
         detail = fields.get("detail", "")
@@ -276,14 +315,23 @@ class ActionRunner:
             text += f" after {attempt} attempt{'s' if attempt > 1 else ''} in {fields.get('duration', 0):.3f}s"
         if detail:
             text += f": {detail}"
+        if state == "retrying" and attempt:
+            text += f"; attempt {attempt + 1} in {fields['retry_at'] - now:.3g}s"
         entry = {"at": now, "kind": "action", "text": text, "run_id": run.run_id, "action": action, "state": state}
         audit = {"at": now, "run_id": run.run_id, "incident": incident, "action": action, "type": kind,
                  "rule": run.rule or "", "trigger": run.trigger or "", "event_id": run.event_id or "",
                  "outcome": state,
                  **{k: v for k, v in fields.items() if k in ("reason", "detail", "inputs", "attempt", "duration",
-                                                             "output", "started_at", "decided_by")}}
+                                                             "output", "started_at", "decided_by",
+                                                             "retry_at")}}
         if run.problem:
             audit["problem"] = run.problem
         await self.state.record(incident, entry, audit, problem_id=run.problem or "")
         log.info("action_" + state, run_id=run.run_id, action=action, incident_id=incident, problem_id=run.problem,
                  reason=fields.get("reason"), detail=detail)
+
+
+def backoff(retry: Retry, attempt: int) -> float:
+    """Seconds between a failed attempt (1, 2, ...) and the next: exponential from ``backoff``, at most
+    ``max_backoff``."""
+    return float(min(retry.max_backoff, retry.backoff * 2 ** (attempt - 1)))

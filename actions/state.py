@@ -1,9 +1,9 @@
 """Every piece of action state, in Redis (any number of workers share it; nothing is kept in-process).
 
 Claims (one run per run id), completed records, rate-limit windows, circuit breakers, approvals, due times
-(approved runs, approval expiry, verification) and the audit stream. Each check-and-change is one Lua script
-(``actions/lua/``, loaded by ``kv.scripts``; the due index's claim and complete are still inline here), so two
-workers can never both pass the same check. Key names come from the shell's keyspace (``ActionKeys``).
+(approved runs, approval expiry, verification, retries) and the audit stream. Each check-and-change is one Lua
+script (``actions/lua/``, loaded by ``kv.scripts``; the due index's are ``kv/lua/``), so two workers can never both
+pass the same check. Key names come from the shell's keyspace (``ActionKeys``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from actions.run_record import ActionRun
 from kv.due import DueIndex, DueKeys
 from kv.scripts import Scripts
 
-#: states after which a redelivered event changes nothing (pending/approved runs continue through the due index)
-SETTLED = ("succeeded", "failed", "skipped", "rejected", "expired", "pending_approval", "approved")
+#: states after which a redelivered event changes nothing (pending, approved and retrying runs continue through the
+#: due index)
+SETTLED = ("succeeded", "failed", "skipped", "rejected", "expired", "pending_approval", "approved", "retrying")
 
 
 class ActionKeys(DueKeys, Protocol):
@@ -58,8 +59,8 @@ class ActionState:
         self.keys = keys
         self.timeline_max = timeline_max
         self.audit_max = audit_max
-        self.scripts = Scripts(redis, "actions", "claim_run", "finish_run", "transition_run", "rate_limit",
-                               "breaker_allows", "breaker_record", "decide_approval")
+        self.scripts = Scripts(redis, "actions", "claim_run", "claim_retry", "finish_run", "transition_run",
+                               "rate_limit", "breaker_allows", "breaker_record", "decide_approval")
         self.due = DueIndex(redis, keys)  # the runs' due work (actions/due_kinds.py), fired by actions/due.py
 
     # -- runs --------------------------------------------------------------------------------------------------
@@ -79,6 +80,15 @@ class ActionState:
             pipe.zadd(index, {run_id: run.created_at}, nx=True)
             await pipe.execute()
         return status.decode(), state.decode()
+
+    async def claim_retry(self, run_id: str, owner: str, lease: float, attempt: int | None) -> str:
+        """Claim a retrying run for its next attempt (or a running one whose claim lapsed): 'claimed', 'busy' while
+        another worker holds it, or 'settled' when it settled or another attempt than ``attempt`` (the last one the
+        caller read) was recorded since."""
+        k = self.keys
+        status, _ = await self.scripts.run("claim_retry", [k.action_run(run_id), k.action_claim(run_id)],
+                                           [owner, int(lease * 1000), "" if attempt is None else str(attempt)])
+        return str(status.decode())
 
     async def finish(self, run_id: str, owner: str, fields: dict[str, Any]) -> bool:
         """Write the run's settled record and release the claim (only if the claim is still ours)."""

@@ -148,7 +148,8 @@ class RunDoc(BaseModel):
     rule: str
     trigger: str
     event_id: str
-    state: str
+    state: str = Field(description="running, retrying (an attempt failed retryably; the next is due at retry_at), "
+                       "succeeded, failed, skipped, pending_approval, approved, rejected or expired")
 
 
 class ActionModeDoc(BaseModel):

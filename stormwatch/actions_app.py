@@ -60,6 +60,9 @@ class MetricsObserver:
     def skipped(self, action_type: str, reason: str) -> None:
         self.metrics.actions_skipped.labels(reason).inc()
 
+    def retrying(self, action: str) -> None:
+        self.metrics.action_retries.labels(action).inc()
+
 
 class StoreIncidents:
     """The runner's view of incidents: alerts for templates, status for verification, escalation."""
@@ -105,6 +108,7 @@ class ActionsService:
         self.runner: ActionRunner | None = None
         self.consumer: ActionConsumer | None = None
         self.due: DueLoop | None = None  # the runner's timers (stormwatch/due_loop.py)
+        self.due_work: DueWork | None = None
         self.http: HttpExecutor | None = None
 
     async def start(self) -> None:
@@ -127,7 +131,8 @@ class ActionsService:
             RunnerConfig(shadow=s.actions_shadow, fleet_max=s.actions_fleet_max,
                          fleet_window=s.actions_fleet_window_seconds,
                          claim_margin=s.actions_claim_margin_seconds))
-        self.due = DueLoop("actions", action_timers(self.state.due, DueWork(self.runner), self.keyspace), self.clock,
+        self.due_work = DueWork(self.runner, fired=lambda kind: self.metrics.due_fired.labels(kind).inc())
+        self.due = DueLoop("actions", action_timers(self.state.due, self.due_work, self.keyspace), self.clock,
                            s.actions_poll_seconds, self.metrics)
         self.consumer = ActionConsumer(topology, self.runner, self.state,
                                        on_error=lambda exc: self.metrics.crashes.inc())
@@ -138,6 +143,8 @@ class ActionsService:
     async def stop(self) -> None:
         if self.due is not None:
             self.due.stop()
+        if self.due_work is not None:  # attempts of retries under way: drained like the events in flight
+            await self.due_work.stop()
         if self.consumer is not None:
             await self.consumer.stop()
         if self.http is not None:

@@ -127,11 +127,11 @@ class Settings(BaseSettings):
     actions_enabled: bool = True  # run the action runner in this worker
     actions_shadow: bool = False  # record what would run, run nothing
     actions_concurrency: int = Field(default=32, ge=1, le=10_000)  # events handled at once per worker
-    actions_poll_seconds: float = Field(default=1.0, gt=0)  # approved runs, approval expiry, verification
+    actions_poll_seconds: float = Field(default=1.0, gt=0)  # approved runs, approval expiry, verification, retries
     actions_fleet_max: int = Field(default=120, ge=0)  # runs of all actions per window, all workers (0: no limit)
     actions_fleet_window_seconds: float = Field(default=60.0, gt=0)
-    # a run's claim lease is its longest possible duration plus this: how long a run whose worker died waits before
-    # another worker takes it over (the margin covers a live worker's event loop pausing past its last attempt)
+    # a run's claim lease is one attempt's longest possible duration plus this: how long a run whose worker died waits
+    # before another worker takes it over (the margin covers a live worker's event loop pausing past its attempt)
     actions_claim_margin_seconds: float = Field(default=30.0, ge=1.0, le=86_400)
     actions_allowed_schemes: Annotated[tuple[str, ...], NoDecode] = ("https",)
     actions_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()  # empty: any host with public addresses

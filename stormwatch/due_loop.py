@@ -50,7 +50,8 @@ def correlation_timers(index: DueIndex, firing: DueHandler, keys: Keyspace, sla:
 
 
 def action_timers(index: DueIndex, work: DueHandler, keys: Keyspace) -> DueTimers:
-    """The action runner's kinds (``actions.due.DueWork``): approved runs, approval expiry, verification."""
+    """The action runner's kinds (``actions.due.DueWork``): approved runs, approval expiry, verification, retries
+    (a ``retry`` timer is completed by the task that makes its attempt, which counts it in ``due_fired`` itself)."""
     timers = DueTimers(index)
     for kind in ACTION_KINDS:
         timers.register(kind, work)

@@ -117,6 +117,7 @@ class Metrics:
     actions_failed: Counter
     actions_skipped: Counter
     action_duration: Histogram
+    action_retries: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -291,8 +292,12 @@ class Metrics:
                 "Action runs not executed, by reason (rate_limit, breaker, dry_run, approval_pending, shadow).",
                 ["reason"], registry=r),
             action_duration=Histogram(
-                "stormwatch_action_duration_seconds", "Duration of executed action runs, retries included.",
-                ["type"], buckets=LATENCY_BUCKETS, registry=r),
+                "stormwatch_action_duration_seconds", "Duration of executed action runs: their attempts' time, "
+                "summed (the backoffs between them not counted).", ["type"], buckets=LATENCY_BUCKETS, registry=r),
+            action_retries=Counter(
+                "stormwatch_action_retries_total", "Retries scheduled: attempts that failed retryably with attempts "
+                "left, the next one a retry timer on the due-time service, by action (its name in the rules).",
+                ["action"], registry=r),
         )
         for operation in AMQP_OPERATIONS:  # a series from the start, so alerts on it see 0 rather than nothing
             metrics.amqp_errors.labels(operation)

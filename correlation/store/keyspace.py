@@ -33,7 +33,8 @@ after the group write.
                                            recovery grace, the end of a change window that muted it), quiet ("q|...":
                                            flap quiet periods), expire ("x|...": alert expiry under
                                            resolve_timeout), merge ("m|<gid>|<incident>": a late cause's merge).
-                                           The action runner's, keyed by run id: approved, approval_expiry, verify
+                                           The action runner's, keyed by run id: approved, approval_expiry, verify,
+                                           retry (a retrying run's next attempt)
     <ns>:due:{t<n>}:claims           hash  "<kind>:<timer key>" -> its attempt (the lease of the first claim not
                                            completed yet; the shard's slot)
     <ns>:due:upgrading               str   lock of the move of <ns>:act:due into the index (60 s, left to expire)
@@ -57,7 +58,8 @@ service's changes sit in one Cluster slot and a busy service does not crowd one 
 Remediation actions (``actions/``; that package reaches these through its ``ActionKeys`` protocol):
 
     <ns>:act:{<run id>}:run          hash  one action run: state, inputs (secrets masked), outcome, attempts
-    <ns>:act:{<run id>}:claim        str   the worker running it (SET NX with a lease)
+                                           (retrying: retry_at and the event context, saved)
+    <ns>:act:{<run id>}:claim        str   the worker running an attempt of it (SET NX with a lease)
     <ns>:act:{rl}:<action>:<key>     zset  rate-limit window: run id -> start time (one slot for all limits)
     <ns>:act:breaker:<action>        hash  consecutive failures, open until
     <ns>:act:result:<correlation id> str   a runbook executor's reply, until its run reads it

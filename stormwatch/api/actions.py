@@ -10,8 +10,8 @@ from events.builders import action_decided
 from stormwatch.api.common import (ActionRuns, ApiError, ApiServices, authorise, instrument, json_response, log,
                                    publish_event, query_choices, query_limit)
 
-STATES = frozenset({"running", "succeeded", "failed", "skipped", "rejected", "expired", "pending_approval",
-                    "approved"})
+STATES = frozenset({"running", "retrying", "succeeded", "failed", "skipped", "rejected", "expired",
+                    "pending_approval", "approved"})
 
 
 def action_routes(services: ApiServices) -> list[Route]:

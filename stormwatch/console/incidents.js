@@ -239,7 +239,9 @@ function actions(runs, reload, notice) {
     return h('tr', { 'data-run': r.run_id },
       h('td', null, r.action, h('div', { class: 'sub' }, r.type, ' · ', r.run_id)),
       h('td', null, badge(r.state), r.decided_by ? h('div', { class: 'sub' }, `by ${r.decided_by}`) : null,
-        r.detail ? h('div', { class: 'sub' }, r.detail) : null),
+        r.detail ? h('div', { class: 'sub' }, r.detail) : null,
+        r.state === 'retrying' && r.retry_at
+          ? h('div', { class: 'sub' }, `attempt ${Number(r.attempt) + 1} at `, time(r.retry_at)) : null),
       h('td', null, r.trigger || '–'),
       h('td', null, time(r.created_at)),
       h('td', null, r.state === 'pending_approval' && session.can('respond')

@@ -329,7 +329,8 @@ class HistoryStore:
             record = {str(k): v if isinstance(v, str) else str(v) for k, v in run.items()}
             if not record.get("run_id"):
                 continue
-            moment = max(_num(record.get(k)) or 0.0 for k in ("finished_at", "decided_at", "started_at",
+            # retry_at: a run retrying again (or running its next attempt) is newer than its earlier attempts
+            moment = max(_num(record.get(k)) or 0.0 for k in ("finished_at", "decided_at", "retry_at", "started_at",
                                                                "created_at"))
             if decided is not None:
                 moment = max(moment, decided[1])
@@ -350,8 +351,8 @@ class HistoryStore:
 
 _PEOPLE = ("assignee", "acknowledged_by", "acknowledged_at", "resolved_by", "reopened_by")
 #: a run's states in the order they can follow each other (a later state wins a tie on time)
-_STATE_RANK = {"pending_approval": 1, "approved": 2, "running": 3, "rejected": 4, "expired": 4, "skipped": 4,
-               "failed": 4, "succeeded": 4}
+_STATE_RANK = {"pending_approval": 1, "approved": 2, "running": 3, "retrying": 3, "rejected": 4, "expired": 4,
+               "skipped": 4, "failed": 4, "succeeded": 4}
 
 
 def _num(value: Any) -> float | None:

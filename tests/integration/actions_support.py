@@ -81,7 +81,7 @@ async def settled(worker: Worker, count: int, incident: str | None = None, what:
                   ) -> list[dict[str, str]]:
     async def check() -> list[dict[str, str]] | None:
         found = await runs(worker, incident)
-        done = [r for r in found if r.get("state") not in ("running", "approved")]
+        done = [r for r in found if r.get("state") not in ("running", "approved", "retrying")]
         if len(done) < count:
             return None
         # a run's audit and timeline entries are written just after its settled record: wait for those too

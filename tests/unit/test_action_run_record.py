@@ -82,3 +82,14 @@ def test_a_run_is_a_value() -> None:
     run = ActionRun.new(run_id="r", state="running")
     with pytest.raises(ValidationError):
         run.state = "failed"  # type: ignore[misc]
+
+
+def test_a_retrying_run_round_trips_with_when_its_next_attempt_is_due() -> None:
+    stored = SUCCEEDED | {"state": "retrying", "attempt": "1", "retryable": "1", "detail": "HTTP 503",
+                          "retry_at": "1800000012.5", "saved": '{"incident":{"id":"INC-1"}}'}
+    del stored["finished_at"], stored["verify_at"]  # not finished: no finished_at
+    run = ActionRun.from_stored(stored)
+    assert (run.state, run.attempt, run.retryable, run.retry_at, run.finished_at) == ("retrying", 1, True,
+                                                                                     1800000012.5, None)
+    assert run.extra == {} and run.saved == {"incident": {"id": "INC-1"}}
+    assert list(run.stored().items()) == list(stored.items())
