@@ -245,4 +245,4 @@ def _record(index: dict[str, dict[str, Entry]], updates: Sequence[IndexUpdate]) 
     for key, fp, stamp, tail in updates:
         entries = index.setdefault(key, {})
         if fp not in entries or entries[fp].stamp < stamp:
-            entries[fp] = Entry.decode(f"{stamp}|{tail}")
+            entries[fp] = Entry.of_tail(stamp, tail)

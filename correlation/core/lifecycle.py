@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from collections.abc import Mapping
 
-from rules.alert import Alert, severity_rank
+from rules.alert import Alert, normalise_severity, severity_rank
 from rules.schema import Threshold
 
 from correlation.core.causes import Entry
@@ -232,7 +232,7 @@ class DecisionBuilder:
                 if until != armed:
                     self.decision.timers.append((hold_timer(self.state.group_id, fp), until))
             return
-        cause = ctx.cause(alert.labels, fp, now) if ctx.cause is not None else None
+        cause = ctx.cause(alert.labels, fp, now, alert.starts_at) if ctx.cause is not None else None
         if cause is not None:
             stats.symptoms += 1
             was, armed = current.muted, current.hold_until if current.muted.startswith(SYMPTOM) else None
@@ -242,7 +242,8 @@ class DecisionBuilder:
                 self.decision.timers.append((hold_timer(self.state.group_id, fp), cause.until))
             if fresh or was != cause.reason:
                 self.decision.symptoms.append(Symptom(cause.incident, self.state.group_id, fp, dict(alert.labels),
-                                                      cause.kind, cause.rule, cause.path, now))
+                                                      cause.kind, cause.rule, cause.path, now,
+                                                      evidence=cause.evidence))
             current.incident = ""
             return
         hold = ctx.hold(alert.labels) if ctx.hold is not None else 0.0
@@ -316,8 +317,11 @@ class DecisionBuilder:
                 if after == before:
                     continue
                 if feeds is not None:
-                    # a source that stops keeps its incident, stamped with when: it explains for the recovery grace
-                    tail = after if after else Entry(alert.rev, before, self.now).tail()
+                    # a source that stops keeps its incident, stamped with when: it explains for the recovery grace;
+                    # each entry carries its evidence (severity, start) for the topology's choice of a root
+                    tail = Entry(alert.rev, after or before, None if after else self.now,
+                                 severity_rank(normalise_severity(alert.labels.get("severity"))),
+                                 alert.starts_at).tail()
                     d.sources += [(key, fp, alert.rev, tail) for key in feeds(alert.labels)]
                 if merge_keys is not None:  # a member a late source may explain: its incident may merge
                     d.candidates += [(key, fp, alert.rev, after) for key in merge_keys(alert.labels)]

@@ -96,7 +96,7 @@ def decide_merge(b: DecisionBuilder, incident_id: str, now: float) -> None:
     counted = [a for a in members if a.status == "firing" or a.flapping]
     if not counted:
         return
-    causes = {a.fingerprint: merging_cause(b.ctx.cause(a.labels, a.fingerprint, now), incident_id)
+    causes = {a.fingerprint: merging_cause(b.ctx.cause(a.labels, a.fingerprint, now, a.starts_at), incident_id)
               if a.status == "firing" else None for a in counted}
     into = plan_merges({incident_id: [c.incident if c else None for c in causes.values()]}).get(incident_id)
     if into is not None:
@@ -111,7 +111,8 @@ def merge(b: DecisionBuilder, incident: Incident, into: str, alerts: Sequence[tu
         b.touch(alert)
         alert.muted, alert.cause, alert.hold_until, alert.incident = cause.reason, cause.incident, None, ""
         b.decision.symptoms.append(Symptom(cause.incident, b.state.group_id, alert.fingerprint, dict(alert.labels),
-                                           cause.kind, cause.rule, cause.path, now, merged_from=incident.id))
+                                           cause.kind, cause.rule, cause.path, now, merged_from=incident.id,
+                                           evidence=cause.evidence))
     first = next(c for _, c in alerts if c is not None and c.incident == into)
     incident.firing, incident.flapping, incident.merged_into = 0, 0, into
     names = ", ".join(sorted({describe(a.labels) for a, _ in alerts}))
@@ -143,7 +144,7 @@ def rehomed(merges: Mapping[str, str], attached: Mapping[str, Sequence[Mapping[s
 
 def late_cause_reads(sources: Iterable[IndexUpdate], candidates: Iterable[IndexUpdate]) -> tuple[list[str], list[str]]:
     """After these index updates: (the candidate index keys, the cause index keys) to read for ``to_check``."""
-    candidate_keys = {key: None for key, _, _, tail in sources if _firing(tail)}
+    candidate_keys = {key: None for key, _, stamp, tail in sources if Entry.of_tail(stamp, tail).firing}
     cause_keys = {key: None for key, _, _, incident in candidates if incident}
     return list(candidate_keys), list(cause_keys)
 
@@ -153,17 +154,14 @@ def to_check(sources: Iterable[IndexUpdate], candidates: Iterable[IndexUpdate], 
     """The incidents a merge timer should look at: those of candidates under a key a source started firing under,
     and those of new candidates under a key some other incident's source fires under."""
     out: set[str] = set()
-    for key, fp, _, tail in sources:
-        if _firing(tail):
+    for key, fp, stamp, tail in sources:
+        source = Entry.of_tail(stamp, tail)
+        if source.firing:
             out.update(e.incident for cfp, e in candidate_index.get(key, {}).items()
-                       if cfp != fp and e.incident and e.incident != tail)
+                       if cfp != fp and e.incident and e.incident != source.incident)
     for key, fp, _, incident in candidates:
         if incident and any(sfp != fp and e.incident and e.stopped is None and e.incident != incident
                             for sfp, e in cause_index.get(key, {}).items()):
             out.add(incident)
     return out
 
-
-def _firing(tail: str) -> bool:
-    """A cause index update of a source that fires (its tail is an incident alone: no ``|stopped``)."""
-    return bool(tail) and "|" not in tail

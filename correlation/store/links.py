@@ -134,6 +134,8 @@ class Links:
         for s in symptoms:
             iid = s["incident"]
             text = f"{_describe(s['labels'])} is a symptom: {describe_cause(s['kind'], s['rule'], s['path'])}"
+            if s.get("evidence"):
+                text += f" ({s['evidence']})"
             if s.get("merged_from"):
                 text += f" (from {s['merged_from']}, which merged into this incident: its cause fired later)"
             entry = {"at": s["at"], "kind": "symptom", "text": text, "fingerprint": s["fingerprint"]}

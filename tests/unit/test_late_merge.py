@@ -146,7 +146,7 @@ def test_merge_events_match_the_contract(tmp_path: Path):
 def test_a_merge_needs_every_member_read():
     state = GroupState("0123456789ab", "k", {"alertname": "Errors"})
     cause = Cause("inhibited", "down", "INC-00000000000f-1", "fp-source", merge=True)
-    ctx = Context(cause=lambda labels, fp, now: cause)
+    ctx = Context(cause=lambda labels, fp, now, since=None: cause)
     decide(state, [_alert(WEB, 0.0), _alert(API, 0.0)], 0.0, context=Context())
     incident = state.incident
     assert incident is not None and incident.alerts == 2
@@ -168,7 +168,7 @@ def test_a_member_that_left_the_incident_does_not_block_its_merge():
     incident = state.incident
     assert incident is not None
     cause = Cause("inhibited", "down", "INC-00000000000f-1", "fp-source", merge=True)
-    ctx = Context(cause=lambda labels, fp, now: cause)
+    ctx = Context(cause=lambda labels, fp, now, since=None: cause)
     decide(state, [_alert(API, 10.0, "resolved")], 10.0, context=Context())
     decide(state, [_alert(API, 20.0, starts_at=20.0)], 20.0, context=ctx)  # fires again, now a symptom
     assert state.alerts[fingerprint(API)].incident == "" and incident.alerts == 2 and incident.firing == 1
@@ -185,7 +185,7 @@ def test_an_acknowledged_incident_is_not_merged():
     assert state.incident is not None
     state.incident.status = "acknowledged"
     state.incident_members = {state.incident.id: frozenset({fingerprint(WEB)})}
-    ctx = Context(cause=lambda labels, fp, now: cause)
+    ctx = Context(cause=lambda labels, fp, now, since=None: cause)
     assert not decide_timer(state, merge_timer(state.incident.id), 5.0, ctx).changed
 
 
