@@ -31,9 +31,10 @@ index carries its evidence, its severity and when it started (``Entry``), and a 
    minutes after the dependency failed is taken for a failure of its own (a payment provider's outage on a service
    whose database is down), and so is one that was failing minutes before (a dependency failing later does not merge
    it: ``correlation.core.merging``); a less severe alert (an error rate, a latency) is a symptom however far apart;
-3. **depth**: among the failing dependencies left, the root is the deepest (a failing service none of whose own
-   dependencies explains the alert), and among the sources of one service the firing one, then the most severe, then
-   the earliest. An unknown severity (no ``severity`` label, or one not in ``rules.alert.SEVERITY_ORDER``) or an
+3. **depth**: among the failing dependencies left, the root is a deepest one (a failing service no failing
+   dependency of which explains its own source), the nearest such one still firing rather than one that has
+   recovered (in its recovery grace), and among the sources of one service the firing one, then the most severe,
+   then the earliest. An unknown severity (no ``severity`` label, or one not in ``rules.alert.SEVERITY_ORDER``) or an
    unknown start (an entry written before the evidence existed) is no evidence either way.
 
 The evidence that chose the root is recorded with the symptom (``Cause.evidence``, ``Symptom.evidence``).
@@ -314,13 +315,20 @@ class Causes:
             if source is not None:
                 failing[lookup.rule] = source
                 topology.append(lookup)
-        for lookup in topology:  # nearest first: the first failing service no failing dependency of which explains
-            source_fp, entry, until = failing[lookup.rule]
+        root: Lookup | None = None
+        for lookup in topology:  # nearest first: a failing service no failing dependency of which explains
+            _, entry, until = failing[lookup.rule]
             deeper = self.rules.closure(lookup.rule) & failing.keys()
             if not any(self._explains(failing[d][1], (entry.severity, entry.since)) for d in deeper):
-                return Cause("topology", lookup.rule, entry.incident, source_fp, lookup.path, until, lookup.merge,
-                             _evidence(entry, evidence, len(lookup.path) - 1))
-        return None
+                if until is None:  # a firing root explains better than one that has recovered
+                    root = lookup
+                    break
+                root = root or lookup
+        if root is None:
+            return None
+        source_fp, entry, until = failing[root.rule]
+        return Cause("topology", root.rule, entry.incident, source_fp, root.path, until, root.merge,
+                     _evidence(entry, evidence, len(root.path) - 1))
 
     def _active(self, lookup: Lookup, fingerprint: str, now: float,
                 evidence: tuple[int, float | None] | None) -> tuple[str, Entry, float | None] | None:

@@ -57,6 +57,20 @@ def source_activity(alert: AlertState) -> str:
     return alert.incident if alert.status == "firing" and not alert.muted and alert.incident else ""
 
 
+#: a symptom's entry in the candidate index: "sym:<its group>:<its cause's incident>" (correlation.core.merging)
+SYMPTOM_CANDIDATE = "sym:"
+
+
+def candidate_activity(alert: AlertState, group_id: str) -> str:
+    """What an alert is in the candidate index under its merging lookups: a firing member, its incident (a late
+    cause may merge it); a firing symptom, ``sym:<group>:<cause incident>`` (a better cause may take it); else ""."""
+    if alert.status != "firing":
+        return ""
+    if alert.muted.startswith(SYMPTOM) and alert.cause:
+        return f"{SYMPTOM_CANDIDATE}{group_id}:{alert.cause}"
+    return source_activity(alert)
+
+
 def as_alert(state: AlertState, now: float) -> Alert:
     """An alert's stored state as a notification (timers decide on stored alerts)."""
     return Alert(labels=state.labels, status="firing", starts_at=state.starts_at, received_at=now,
@@ -71,14 +85,15 @@ class DecisionBuilder:
         self.now = now
         self.decision = Decision(group_id=state.group_id)
         self._updated: set[str] = set()
-        self._before: dict[str, str] = {}  # fingerprint -> source activity before this decision
+        self._before: dict[str, tuple[str, str]] = {}  # fingerprint -> source and candidate activity before it
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
     def touch(self, alert: AlertState, *, new: bool = False) -> None:
         """Call before changing an alert: remembers what it explained, so ``finish`` can update the cause index."""
         if alert.fingerprint not in self._before:
-            self._before[alert.fingerprint] = "" if new else source_activity(alert)
+            self._before[alert.fingerprint] = ("", "") if new else (
+                source_activity(alert), candidate_activity(alert, self.state.group_id))
         self.decision.alerts[alert.fingerprint] = alert
 
     def note(self, incident: Incident, kind: str, text: str, at: float, fingerprint: str = "") -> None:
@@ -311,20 +326,20 @@ class DecisionBuilder:
             alert.rev += 1
         feeds, merge_keys = self.ctx.feeds, self.ctx.merge_keys
         if feeds is not None or merge_keys is not None:
-            for fp, before in self._before.items():
+            for fp, (before, was_candidate) in self._before.items():
                 alert = d.alerts[fp]
                 after = source_activity(alert)
-                if after == before:
-                    continue
-                if feeds is not None:
+                if merge_keys is not None:  # a member a late source may explain (its incident may merge), or a
+                    candidate = candidate_activity(alert, self.state.group_id)  # symptom a better cause may take
+                    if candidate != was_candidate:
+                        d.candidates += [(key, fp, alert.rev, candidate) for key in merge_keys(alert.labels)]
+                if feeds is not None and after != before:
                     # a source that stops keeps its incident, stamped with when: it explains for the recovery grace;
                     # each entry carries its evidence (severity, start) for the topology's choice of a root
                     tail = Entry(alert.rev, after or before, None if after else self.now,
                                  severity_rank(normalise_severity(alert.labels.get("severity"))),
                                  alert.starts_at).tail()
                     d.sources += [(key, fp, alert.rev, tail) for key in feeds(alert.labels)]
-                if merge_keys is not None:  # a member a late source may explain: its incident may merge
-                    d.candidates += [(key, fp, alert.rev, after) for key in merge_keys(alert.labels)]
         for event in d.events:
             event.incident = d.incidents[event.incident_id].public()
         return d

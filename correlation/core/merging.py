@@ -34,7 +34,7 @@ from typing import Any
 
 from correlation.core.causes import Cause, Entry
 from correlation.core.decision import Event, Symptom
-from correlation.core.lifecycle import DecisionBuilder, describe
+from correlation.core.lifecycle import SYMPTOM_CANDIDATE, DecisionBuilder, describe
 from correlation.core.model import AlertState, Incident
 
 IndexUpdate = tuple[str, str, int, str]  # (cause key, fingerprint, stamp, tail): Decision.sources / .candidates
@@ -145,7 +145,7 @@ def rehomed(merges: Mapping[str, str], attached: Mapping[str, Sequence[Mapping[s
 def late_cause_reads(sources: Iterable[IndexUpdate], candidates: Iterable[IndexUpdate]) -> tuple[list[str], list[str]]:
     """After these index updates: (the candidate index keys, the cause index keys) to read for ``to_check``."""
     candidate_keys = {key: None for key, _, stamp, tail in sources if Entry.of_tail(stamp, tail).firing}
-    cause_keys = {key: None for key, _, _, incident in candidates if incident}
+    cause_keys = {key: None for key, _, _, incident in candidates if incident and not _symptom(incident)}
     return list(candidate_keys), list(cause_keys)
 
 
@@ -158,10 +158,33 @@ def to_check(sources: Iterable[IndexUpdate], candidates: Iterable[IndexUpdate], 
         source = Entry.of_tail(stamp, tail)
         if source.firing:
             out.update(e.incident for cfp, e in candidate_index.get(key, {}).items()
-                       if cfp != fp and e.incident and e.incident != source.incident)
+                       if cfp != fp and e.incident and e.incident != source.incident and not _symptom(e.incident))
     for key, fp, _, incident in candidates:
-        if incident and any(sfp != fp and e.incident and e.stopped is None and e.incident != incident
-                            for sfp, e in cause_index.get(key, {}).items()):
+        if incident and not _symptom(incident) and any(
+                sfp != fp and e.incident and e.stopped is None and e.incident != incident
+                for sfp, e in cause_index.get(key, {}).items()):
             out.add(incident)
     return out
 
+
+def to_replace(sources: Iterable[IndexUpdate], candidate_index: Index) -> set[tuple[str, str]]:
+    """The symptoms to place again now, as (group id, fingerprint): those under a key a source started firing
+    under, attached to another incident than the source's (a better cause may have appeared: a deeper root, or a
+    firing one where theirs has recovered). Their ``h|`` timer, due now, places them again (``engine.decide_timer``);
+    one whose best cause is the same stays where it is."""
+    out: set[tuple[str, str]] = set()
+    for key, fp, stamp, tail in sources:
+        source = Entry.of_tail(stamp, tail)
+        if not source.firing:
+            continue
+        for cfp, e in candidate_index.get(key, {}).items():
+            if cfp != fp and _symptom(e.incident):
+                group, _, cause = e.incident[len(SYMPTOM_CANDIDATE):].partition(":")
+                if cause != source.incident:
+                    out.add((group, cfp))
+    return out
+
+
+def _symptom(candidate: str) -> bool:
+    """A candidate index entry of a symptom (``lifecycle.candidate_activity``), not of an incident's member."""
+    return candidate.startswith(SYMPTOM_CANDIDATE)

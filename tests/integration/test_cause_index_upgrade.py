@@ -103,3 +103,48 @@ async def test_an_alert_as_severe_as_its_dependency_starting_minutes_later_pages
                               "1 deep)") for t in timeline), timeline
     finally:
         await worker.stop()
+
+
+REPLACE_RULES = """
+topology:
+  services:
+    cache: {}
+    api: {}
+    web: {depends_on: [cache, api]}
+groups:
+  - name: by-service
+    match: ['alertname=~".+"']
+    group_by: [alertname, service]
+"""
+
+
+async def test_a_symptom_is_placed_again_when_a_better_cause_fires(clean, tmp_path):
+    """Two workers: web's errors are a symptom of the cache, which recovers; the API then fails, and web moves to
+    the API's incident through the shared timer index, with no notification of its own."""
+    (tmp_path / "rules.yaml").write_text(REPLACE_RULES)
+    settings = clean.model_copy(update={"rules": str(tmp_path), "timer_poll_seconds": 0.02})
+    workers = [Worker(settings, clock=ManualClock()) for _ in range(2)]
+    for w in workers:
+        await w.start()
+    store = workers[0].store
+    stored = lambda: sum(stored_alerts(w) for w in workers)  # noqa: E731
+    try:
+        await publish(settings, [body([v2_alert("RedisDown", "cache", "cache-1")])])
+        await eventually(lambda: stored() >= 1, what="the cache's failure stored")
+        await publish(settings, [body([v2_alert("HighErrorRate", "web", "web-1", severity="warning")])])
+        await eventually(lambda: stored() >= 2, what="the symptom stored")
+        (cache,) = await store.list_incidents()
+        await publish(settings, [body([v2_alert("RedisDown", "cache", "cache-1", resolved=True)])])
+        await eventually(lambda: stored() >= 3, what="the cache's recovery stored")
+        await publish(settings, [body([v2_alert("ApiDown", "api", "api-1")])])
+        await eventually(lambda: stored() >= 4, what="the API's failure stored")
+        api = next(i for i in await store.list_incidents() if i.id != cache.id)
+
+        async def moved() -> list[tuple[str, ...]]:
+            return [tuple(s["path"]) for s in await workers[0].pipeline.links.symptoms(api.id)]
+
+        assert await eventually(moved, what="web placed again under the API") == [("web", "api")]
+        assert len(await store.list_incidents()) == 2  # web paged nobody
+    finally:
+        for w in workers:
+            await w.stop()
