@@ -77,7 +77,8 @@ class Cause:
     path: tuple[str, ...] = ()
     until: float | None = None  # the source has recovered: it explains until then (None: it is firing)
     merge: bool = False  # its rule merges an incident its target opened before it fired (merge_late_symptoms)
-    evidence: str = ""  # topology: why this root (its severity, when it started against the alert, its depth)
+    # topology: what chose this root, (the source's severity rank, its start, the alert's start, depth); ``evidence``
+    found: tuple[int, float | None, float | None, int] | None = None
 
     @property
     def reason(self) -> str:
@@ -88,6 +89,20 @@ class Cause:
 
     def describe(self) -> str:
         return describe_cause(self.kind, self.rule, self.path)
+
+    @property
+    def evidence(self) -> str:
+        """The evidence that chose a topology root, for people: "critical, started 8s before it, 2 deep" ("" for
+        inhibition). Built only when asked (a symptom recorded), not on every placement."""
+        if self.found is None:
+            return ""
+        severity, source_since, since, depth = self.found
+        parts = [SEVERITY_NAMES[severity] if severity in SEVERITY_NAMES and severity else "severity unknown"]
+        if source_since is not None and since is not None:
+            lead = since - source_since
+            parts.append(f"started {abs(lead):g}s {'before' if lead >= 0 else 'after'} it")
+        parts.append(f"{depth} deep")
+        return ", ".join(parts)
 
 
 def describe_cause(kind: str, rule: str, path: Sequence[str]) -> str:
@@ -165,6 +180,10 @@ class Entry:
         return self.stopped + grace if self.incident else float("-inf")
 
 
+#: what CauseRules works out once per label set: (keys it feeds, lookups, hold, severity rank)
+_Analysis = tuple[tuple[str, ...], tuple[Lookup, ...], float, int]
+
+
 class CauseRules:
     """Which cause keys a label set feeds and reads under one rule set (built once per rule set)."""
 
@@ -183,7 +202,7 @@ class CauseRules:
         self._depended_on = frozenset(depended)
         self._paths: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         self._closure: dict[str, frozenset[str]] = {}
-        self._memo: BoundedMemo[frozenset[tuple[str, str]], tuple[tuple[str, ...], tuple[Lookup, ...], float]] = (
+        self._memo: BoundedMemo[frozenset[tuple[str, str]], _Analysis] = (
             BoundedMemo(max_bytes=memo_max_bytes))
 
     @classmethod
@@ -197,7 +216,7 @@ class CauseRules:
 
     # -- per label set ---------------------------------------------------------------------------
 
-    def _analyse(self, labels: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[Lookup, ...], float]:
+    def _analyse(self, labels: Mapping[str, str]) -> _Analysis:
         memo_key = frozenset(labels.items())
         hit = self._memo.get(memo_key)
         if hit is not None:
@@ -223,7 +242,7 @@ class CauseRules:
                                       self.topology_merge))
             if self._dependencies(service):
                 hold = max(hold, self.topology_hold)
-        result = (tuple(feeds), tuple(lookups), hold)
+        result = (tuple(feeds), tuple(lookups), hold, severity_rank(normalise_severity(labels.get("severity"))))
         self._memo.put(memo_key, result)
         return result
 
@@ -249,6 +268,10 @@ class CauseRules:
     def hold(self, labels: Mapping[str, str]) -> float:
         """How long a target waits for a cause before it may open an incident (0: it does not wait)."""
         return self._analyse(labels)[2]
+
+    def severity(self, labels: Mapping[str, str]) -> int:
+        """The severity rank of an alert with these labels (0: unknown): its evidence (memoised with the rest)."""
+        return self._analyse(labels)[3]
 
     # -- topology ----------------------------------------------------------------------------------
 
@@ -310,7 +333,7 @@ class Causes:
                                  merge=lookup.merge)
                 continue
             if evidence is None:
-                evidence = (severity_rank(normalise_severity(labels.get("severity"))), since)
+                evidence = (self.rules.severity(labels), since)
             source = self._active(lookup, fingerprint, now, evidence)
             if source is not None:
                 failing[lookup.rule] = source
@@ -328,7 +351,7 @@ class Causes:
             return None
         source_fp, entry, until = failing[root.rule]
         return Cause("topology", root.rule, entry.incident, source_fp, root.path, until, root.merge,
-                     _evidence(entry, evidence, len(root.path) - 1))
+                     (entry.severity, entry.since, since, len(root.path) - 1))
 
     def _active(self, lookup: Lookup, fingerprint: str, now: float,
                 evidence: tuple[int, float | None] | None) -> tuple[str, Entry, float | None] | None:
@@ -363,18 +386,6 @@ class Causes:
         if entry.severity == severity and lag is not None and since is not None and entry.since is not None:
             return abs(since - entry.since) <= lag  # as grave, and started long apart: a failure of its own
         return True
-
-
-def _evidence(entry: Entry, evidence: tuple[int, float | None] | None, depth: int) -> str:
-    """The evidence that chose a topology root, for people: "critical, started 8s before, 2 deep"."""
-    parts = [SEVERITY_NAMES[entry.severity] if entry.severity in SEVERITY_NAMES and entry.severity else
-             "severity unknown"]
-    since = evidence[1] if evidence is not None else None
-    if entry.since is not None and since is not None:
-        lead = since - entry.since
-        parts.append(f"started {abs(lead):g}s {'before' if lead >= 0 else 'after'} it")
-    parts.append(f"{depth} deep")
-    return ", ".join(parts)
 
 
 def lookup_keys(rules: CauseRules, label_sets: Sequence[Mapping[str, str]]) -> list[str]:

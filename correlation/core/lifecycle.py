@@ -64,11 +64,13 @@ SYMPTOM_CANDIDATE = "sym:"
 def candidate_activity(alert: AlertState, group_id: str) -> str:
     """What an alert is in the candidate index under its merging lookups: a firing member, its incident (a late
     cause may merge it); a firing symptom, ``sym:<group>:<cause incident>`` (a better cause may take it); else ""."""
-    if alert.status != "firing":
-        return ""
-    if alert.muted.startswith(SYMPTOM) and alert.cause:
-        return f"{SYMPTOM_CANDIDATE}{group_id}:{alert.cause}"
-    return source_activity(alert)
+    cause = symptom_of(alert)
+    return f"{SYMPTOM_CANDIDATE}{group_id}:{cause}" if cause else source_activity(alert)
+
+
+def symptom_of(alert: AlertState) -> str:
+    """The incident of a firing symptom's cause, or ""."""
+    return alert.cause if alert.status == "firing" and alert.cause and alert.muted.startswith(SYMPTOM) else ""
 
 
 def as_alert(state: AlertState, now: float) -> Alert:
@@ -85,15 +87,14 @@ class DecisionBuilder:
         self.now = now
         self.decision = Decision(group_id=state.group_id)
         self._updated: set[str] = set()
-        self._before: dict[str, tuple[str, str]] = {}  # fingerprint -> source and candidate activity before it
+        self._before: dict[str, tuple[str, str]] = {}  # fingerprint -> (source activity, symptom_of) before it
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
     def touch(self, alert: AlertState, *, new: bool = False) -> None:
         """Call before changing an alert: remembers what it explained, so ``finish`` can update the cause index."""
         if alert.fingerprint not in self._before:
-            self._before[alert.fingerprint] = ("", "") if new else (
-                source_activity(alert), candidate_activity(alert, self.state.group_id))
+            self._before[alert.fingerprint] = ("", "") if new else (source_activity(alert), symptom_of(alert))
         self.decision.alerts[alert.fingerprint] = alert
 
     def note(self, incident: Incident, kind: str, text: str, at: float, fingerprint: str = "") -> None:
@@ -326,12 +327,13 @@ class DecisionBuilder:
             alert.rev += 1
         feeds, merge_keys = self.ctx.feeds, self.ctx.merge_keys
         if feeds is not None or merge_keys is not None:
-            for fp, (before, was_candidate) in self._before.items():
+            for fp, (before, was_symptom_of) in self._before.items():
                 alert = d.alerts[fp]
                 after = source_activity(alert)
                 if merge_keys is not None:  # a member a late source may explain (its incident may merge), or a
-                    candidate = candidate_activity(alert, self.state.group_id)  # symptom a better cause may take
-                    if candidate != was_candidate:
+                    cause = symptom_of(alert)  # symptom a better cause may take (candidate_activity)
+                    if after != before or cause != was_symptom_of:
+                        candidate = f"{SYMPTOM_CANDIDATE}{self.state.group_id}:{cause}" if cause else after
                         d.candidates += [(key, fp, alert.rev, candidate) for key in merge_keys(alert.labels)]
                 if feeds is not None and after != before:
                     # a source that stops keeps its incident, stamped with when: it explains for the recovery grace;
