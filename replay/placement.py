@@ -107,7 +107,8 @@ class Replay:
             "id": i.id, "title": i.title, "rule": i.rule, "status": i.status, "priority": i.priority,
             "created_at": i.created_at, "resolved_at": i.resolved_at, "notifications": refs.get(i.id, []),
             "symptoms": [{"fingerprint": s.fingerprint, "labels": s.labels, "kind": s.kind, "rule": s.rule,
-                          "path": list(s.path), "at": s.at} for s in self.symptoms.get(i.id, [])],
+                          "path": list(s.path), "at": s.at, "evidence": s.evidence}
+                         for s in self.symptoms.get(i.id, [])],
             "problems": linked.get(i.id, []),
         } for i in self.incidents]
 

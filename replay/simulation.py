@@ -18,9 +18,9 @@ from actions.triggers import planned_runs, problem_runs
 from correlation.core.causes import Causes, Entry
 from correlation.core.change_windows import ChangeWindow, WindowMuter
 from correlation.core.probable_cause import DEFAULT_LOOKBACK, probable_causes, rank
-from correlation.core.decision import Decision, Symptom, merge_timer, parse_timer
+from correlation.core.decision import Decision, Symptom, hold_timer, merge_timer, parse_timer
 from correlation.core.engine import decide, decide_manual_resolve, decide_timer
-from correlation.core.merging import IndexUpdate, rehomed, to_check
+from correlation.core.merging import IndexUpdate, rehomed, to_check, to_replace
 from correlation.core.model import GroupState, Incident
 from correlation.core.muting import Muter, Silence, change_windows_at
 from correlation.core.problems import (
@@ -170,6 +170,8 @@ class Simulation:
             for incident_id in to_check(decision.sources, decision.candidates, self.candidate_index,
                                         self.cause_index):
                 self._schedule(merge_timer(incident_id), now)  # due now: fires at the next advance
+            for group_id, fp in to_replace(decision.sources, self.candidate_index):
+                self._schedule(hold_timer(group_id, fp), now)  # a better cause may have appeared: place it again
         for member, due in decision.timers:
             self._schedule(member, due)
         occurrences: list[Occurrence] = []
@@ -245,4 +247,4 @@ def _record(index: dict[str, dict[str, Entry]], updates: Sequence[IndexUpdate]) 
     for key, fp, stamp, tail in updates:
         entries = index.setdefault(key, {})
         if fp not in entries or entries[fp].stamp < stamp:
-            entries[fp] = Entry.decode(f"{stamp}|{tail}")
+            entries[fp] = Entry.of_tail(stamp, tail)

@@ -218,6 +218,9 @@ class GroupRule(RuleModel):
 #: default recovery_grace of inhibit rules and the topology: Alertmanager's default group_interval, the time a
 #: symptom's resolved notification may take to arrive after the symptom cleared
 RECOVERY_GRACE = 300.0
+#: default symptom_lag of the topology: an alert on a dependant as severe as its failing dependency's, starting later
+#: than this after it, is a failure of its own (correlation.core.causes: the root chosen by evidence)
+SYMPTOM_LAG = 30.0
 
 
 class InhibitRule(RuleModel):
@@ -487,6 +490,8 @@ class Topology(RuleModel):
     merge_late_symptoms: bool = True  # a dependency failing after its dependants opened incidents merges them
     source_match: Matchers = ()  # which alerts can make their service failing (default: any)
     min_severity: CauseSeverity = "warning"  # an info notice is not a failure
+    # an alert as severe as its dependency's that started longer after it is a failure of its own (None: no limit)
+    symptom_lag: Duration | None = SYMPTOM_LAG
     services: Annotated[dict[Name, Annotated[Service, BeforeValidator(_none_as_empty)]],
                         BeforeValidator(_none_as_empty)] = {}
     # the catalog around the graph (docs/services.md)
@@ -497,6 +502,14 @@ class Topology(RuleModel):
     bindings: tuple[ServiceBinding, ...] = ()
     # tier -> ITIL impact, for incidents whose group rule gives no priority (rule, then tier, then the default)
     tier_impact: dict[Annotated[int, Field(ge=1, le=4)], Level] = {}
+
+
+def _symptom_lag(topologies: Sequence[Topology]) -> float | None:
+    """The symptom_lag of several files: the longest one a file gives, none if a file lifts the limit (null)."""
+    given = [t.symptom_lag for t in topologies if "symptom_lag" in t.model_fields_set]
+    if any(lag is None for lag in given):
+        return None
+    return max((lag for lag in given if lag is not None), default=SYMPTOM_LAG)
 
 
 class FlappingRule(RuleModel):
@@ -691,6 +704,7 @@ class RuleSet(RuleModel):
                 recovery_grace=max((t.recovery_grace for t in topologies if "recovery_grace" in t.model_fields_set),
                                    default=RECOVERY_GRACE),
                 merge_late_symptoms=all(t.merge_late_symptoms for t in topologies),
+                symptom_lag=_symptom_lag(topologies),
                 # which alerts can be a cause: every file's matchers apply; the strictest severity
                 source_match=tuple(m for t in topologies for m in t.source_match),
                 min_severity=max((t.min_severity for t in topologies if "min_severity" in t.model_fields_set),

@@ -21,8 +21,26 @@ resolved notifications come a ``group_interval`` later still), so without it eve
 once per symptom group at its next repeat. Alertmanager stops inhibiting the moment the source resolves; that is
 the noise this avoids. A target still firing when the grace has run out is real on its own and pages.
 
-Cause keys live in a shared index (the store keeps one small hash per key, ``fingerprint -> stamp|incident``),
-so every worker sees every source; this module only says which keys an alert feeds and reads.
+**The root is chosen by evidence** (topology only; inhibit rules say exactly what they mean). Each source in the
+index carries its evidence, its severity and when it started (``Entry``), and a source explains an alert only when:
+
+1. **severity**: the source is at least as severe as the alert (a warning on a dependency does not explain a critical
+   outage on its dependant: noise on a dependency must not capture a real outage's symptoms);
+2. **time order**: an alert *as severe as* the source started no more than the topology's ``symptom_lag`` after it,
+   or before it (default 30 s; ``null``: no limit). A dependant that raised an alert as grave as its dependency's
+   minutes after the dependency failed is taken for a failure of its own (a payment provider's outage on a service
+   whose database is down), and so is one that was failing minutes before (a dependency failing later does not merge
+   it: ``correlation.core.merging``); a less severe alert (an error rate, a latency) is a symptom however far apart;
+3. **depth**: among the failing dependencies left, the root is a deepest one (a failing service no failing
+   dependency of which explains its own source), the nearest such one still firing rather than one that has
+   recovered (in its recovery grace), and among the sources of one service the firing one, then the most severe,
+   then the earliest. An unknown severity (no ``severity`` label, or one not in ``rules.alert.SEVERITY_ORDER``) or an
+   unknown start (an entry written before the evidence existed) is no evidence either way.
+
+The evidence that chose the root is recorded with the symptom (``Cause.evidence``, ``Symptom.evidence``).
+
+Cause keys live in a shared index (the store keeps one small hash per key, ``fingerprint -> entry``; ``Entry`` says
+its versioned format), so every worker sees every source; this module only says which keys an alert feeds and reads.
 """
 
 from __future__ import annotations
@@ -31,12 +49,11 @@ from collections import deque
 from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 
-from rules.alert import normalise_severity, severity_rank
+from rules.alert import SEVERITY_ORDER, normalise_severity, severity_rank
 from rules.fingerprint import labels_to_signature
 from rules.matchers import matches_all
 from rules.memo import MEMO_MAX_BYTES, BoundedMemo
 from rules.schema import InhibitRule, RuleSet, Topology
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +77,8 @@ class Cause:
     path: tuple[str, ...] = ()
     until: float | None = None  # the source has recovered: it explains until then (None: it is firing)
     merge: bool = False  # its rule merges an incident its target opened before it fired (merge_late_symptoms)
+    # topology: what chose this root, (the source's severity rank, its start, the alert's start, depth); ``evidence``
+    found: tuple[int, float | None, float | None, int] | None = None
 
     @property
     def reason(self) -> str:
@@ -71,6 +90,20 @@ class Cause:
     def describe(self) -> str:
         return describe_cause(self.kind, self.rule, self.path)
 
+    @property
+    def evidence(self) -> str:
+        """The evidence that chose a topology root, for people: "critical, started 8s before it, 2 deep" ("" for
+        inhibition). Built only when asked (a symptom recorded), not on every placement."""
+        if self.found is None:
+            return ""
+        severity, source_since, since, depth = self.found
+        parts = [SEVERITY_NAMES[severity] if severity in SEVERITY_NAMES and severity else "severity unknown"]
+        if source_since is not None and since is not None:
+            lead = since - source_since
+            parts.append(f"started {abs(lead):g}s {'before' if lead >= 0 else 'after'} it")
+        parts.append(f"{depth} deep")
+        return ", ".join(parts)
+
 
 def describe_cause(kind: str, rule: str, path: Sequence[str]) -> str:
     """Why a symptom did not page, for people: the topology path, or the inhibit rule."""
@@ -79,35 +112,76 @@ def describe_cause(kind: str, rule: str, path: Sequence[str]) -> str:
     return f"inhibited by rule {rule}"
 
 
+#: severity rank -> its name (the evidence recorded with a symptom)
+SEVERITY_NAMES = {severity_rank(name): name for name in SEVERITY_ORDER}
+
+#: the cause index entry format this version writes (``Entry``)
+ENTRY_VERSION = "v2"
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One source as the index holds it: a monotonic stamp, its incident ("" when it explains nothing) and,
-    once it has stopped (resolved, expired), when: it then explains only within its rule's recovery grace."""
+    """One source as the index holds it: a monotonic stamp, its incident ("" when it explains nothing), once it has
+    stopped (resolved, expired) when (it then explains only within its rule's recovery grace), and its evidence: its
+    severity rank (0: unknown) and when it started (None: unknown).
+
+    Encoded (``encode``; the hash value under the source's fingerprint), the stamp always first, so the update
+    script compares stamps whatever the version:
+
+    * v1 (before the evidence): ``stamp|incident`` or ``stamp|incident|stopped``;
+    * v2 (this version): ``stamp|v2|incident|stopped|severity|since``, ``stopped`` and ``since`` empty when
+      unknown or not applicable.
+
+    ``decode`` reads both: a v1 entry has no evidence (severity 0, since None), so it explains as before. Entries
+    are rewritten in v2 at their source's next change and expire a week after their last write (docs/design.md,
+    "Upgrading the cause index")."""
 
     stamp: int
     incident: str
     stopped: float | None = None
+    severity: int = 0
+    since: float | None = None
 
     def encode(self) -> str:
         return f"{self.stamp}|{self.tail()}"
 
     def tail(self) -> str:
-        """What follows the stamp: "incident", or "incident|stopped" once the source stopped. The cause index update
-        carries it as its "incident" (so its shape, and the script, are those of the versions before the grace)."""
-        return self.incident if self.stopped is None else f"{self.incident}|{self.stopped!r}"
+        """What follows the stamp (the cause index update carries it as its "incident", so the update script is
+        the one of the versions before)."""
+        stopped = "" if self.stopped is None else repr(self.stopped)
+        since = "" if self.since is None else repr(self.since)
+        return f"{ENTRY_VERSION}|{self.incident}|{stopped}|{self.severity}|{since}"
+
+    @property
+    def firing(self) -> bool:
+        """A source that explains now: it has an incident and has not stopped."""
+        return bool(self.incident) and self.stopped is None
 
     @classmethod
     def decode(cls, raw: bytes | str) -> Entry:
         text = raw.decode() if isinstance(raw, bytes) else raw
         stamp, _, rest = text.partition("|")
-        incident, _, stopped = rest.partition("|")
-        return cls(int(stamp), incident, float(stopped) if stopped else None)
+        return cls.of_tail(int(stamp), rest)
+
+    @classmethod
+    def of_tail(cls, stamp: int, tail: str) -> Entry:
+        """An entry from its stamp and what follows it, in either version."""
+        if tail.startswith(ENTRY_VERSION + "|"):
+            _, incident, stopped, severity, since = tail.split("|", 4)
+            return cls(stamp, incident, float(stopped) if stopped else None, int(severity or 0),
+                       float(since) if since else None)
+        incident, _, stopped = tail.partition("|")  # v1
+        return cls(stamp, incident, float(stopped) if stopped else None)
 
     def explains_until(self, grace: float) -> float | None:
         """None while the source fires; else the end of its recovery grace (nothing when it never had an incident)."""
         if self.stopped is None:
             return None
         return self.stopped + grace if self.incident else float("-inf")
+
+
+#: what CauseRules works out once per label set: (keys it feeds, lookups, hold, severity rank)
+_Analysis = tuple[tuple[str, ...], tuple[Lookup, ...], float, int]
 
 
 class CauseRules:
@@ -123,11 +197,12 @@ class CauseRules:
         self.topology_merge = topology.merge_late_symptoms if topology is not None else False
         self.source_match = topology.source_match if topology is not None else ()
         self.min_severity = severity_rank(topology.min_severity) if topology is not None else 0
+        self.symptom_lag = topology.symptom_lag if topology is not None else None
         depended = {d for s in (self.topology.services.values() if self.topology else ()) for d in s.depends_on}
         self._depended_on = frozenset(depended)
         self._paths: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         self._closure: dict[str, frozenset[str]] = {}
-        self._memo: BoundedMemo[frozenset[tuple[str, str]], tuple[tuple[str, ...], tuple[Lookup, ...], float]] = (
+        self._memo: BoundedMemo[frozenset[tuple[str, str]], _Analysis] = (
             BoundedMemo(max_bytes=memo_max_bytes))
 
     @classmethod
@@ -141,7 +216,7 @@ class CauseRules:
 
     # -- per label set ---------------------------------------------------------------------------
 
-    def _analyse(self, labels: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[Lookup, ...], float]:
+    def _analyse(self, labels: Mapping[str, str]) -> _Analysis:
         memo_key = frozenset(labels.items())
         hit = self._memo.get(memo_key)
         if hit is not None:
@@ -167,7 +242,7 @@ class CauseRules:
                                       self.topology_merge))
             if self._dependencies(service):
                 hold = max(hold, self.topology_hold)
-        result = (tuple(feeds), tuple(lookups), hold)
+        result = (tuple(feeds), tuple(lookups), hold, severity_rank(normalise_severity(labels.get("severity"))))
         self._memo.put(memo_key, result)
         return result
 
@@ -193,6 +268,10 @@ class CauseRules:
     def hold(self, labels: Mapping[str, str]) -> float:
         """How long a target waits for a cause before it may open an incident (0: it does not wait)."""
         return self._analyse(labels)[2]
+
+    def severity(self, labels: Mapping[str, str]) -> int:
+        """The severity rank of an alert with these labels (0: unknown): its evidence (memoised with the rest)."""
+        return self._analyse(labels)[3]
 
     # -- topology ----------------------------------------------------------------------------------
 
@@ -234,43 +313,79 @@ class Causes:
         self.rules = rules
         self.entries = entries
 
-    def __call__(self, labels: Mapping[str, str], fingerprint: str, now: float) -> Cause | None:
+    def __call__(self, labels: Mapping[str, str], fingerprint: str, now: float,
+                 since: float | None = None) -> Cause | None:
+        """The cause explaining an alert with these labels (``since``: when its episode started; None: unknown)."""
         lookups = self.rules.lookups(labels)
         if not lookups:
             return None
-        failing: dict[str, tuple[str, str, float | None]] = {}  # topology: failing service -> its source
+        failing: dict[str, tuple[str, Entry, float | None]] = {}  # topology: failing service -> its source
         topology: list[Lookup] = []
         entries = self.entries
+        evidence: tuple[int, float | None] | None = None
         for lookup in lookups:
             if not entries.get(lookup.key):
                 continue  # nothing ever fed this key (most of a deep topology's dependencies): no call
-            source = self._active(lookup, fingerprint, now)
-            if source is None:
-                continue
             if lookup.kind == "inhibited":
-                return Cause("inhibited", lookup.rule, source[1], source[0], until=source[2], merge=lookup.merge)
-            failing[lookup.rule] = source
-            topology.append(lookup)
-        for lookup in topology:  # nearest first: the first failing service none of whose dependencies fails
-            if not (self.rules.closure(lookup.rule) & failing.keys()):
-                source_fp, incident, until = failing[lookup.rule]
-                return Cause("topology", lookup.rule, incident, source_fp, lookup.path, until, lookup.merge)
-        return None
+                source = self._active(lookup, fingerprint, now, None)
+                if source is not None:
+                    return Cause("inhibited", lookup.rule, source[1].incident, source[0], until=source[2],
+                                 merge=lookup.merge)
+                continue
+            if evidence is None:
+                evidence = (self.rules.severity(labels), since)
+            source = self._active(lookup, fingerprint, now, evidence)
+            if source is not None:
+                failing[lookup.rule] = source
+                topology.append(lookup)
+        root: Lookup | None = None
+        for lookup in topology:  # nearest first: a failing service no failing dependency of which explains
+            _, entry, until = failing[lookup.rule]
+            deeper = self.rules.closure(lookup.rule) & failing.keys()
+            if not any(self._explains(failing[d][1], (entry.severity, entry.since)) for d in deeper):
+                if until is None:  # a firing root explains better than one that has recovered
+                    root = lookup
+                    break
+                root = root or lookup
+        if root is None:
+            return None
+        source_fp, entry, until = failing[root.rule]
+        return Cause("topology", root.rule, entry.incident, source_fp, root.path, until, root.merge,
+                     (entry.severity, entry.since, since, len(root.path) - 1))
 
-    def _active(self, lookup: Lookup, fingerprint: str, now: float) -> tuple[str, str, float | None] | None:
-        """(source fingerprint, incident, until) of one source under the key other than the alert itself: a firing
-        one if any (until None), else the recovered one whose grace runs longest (``now`` < until)."""
-        best: tuple[str, str, float | None] | None = None
+    def _active(self, lookup: Lookup, fingerprint: str, now: float,
+                evidence: tuple[int, float | None] | None) -> tuple[str, Entry, float | None] | None:
+        """(source fingerprint, entry, until) of the source under the key that explains the alert best, other than
+        the alert itself: a firing one if any (until None), the most severe, then the earliest, then the lowest
+        fingerprint; else the recovered one whose grace runs longest (``now`` < until). ``evidence``: the alert's
+        (severity rank, start) for the topology's evidence rules (None: an inhibit rule, no evidence rules)."""
+        best: tuple[str, Entry, float | None] | None = None
+        best_rank: tuple[float, ...] = ()
         for fp, entry in self.entries.get(lookup.key, {}).items():
             if not entry.incident or fp == fingerprint:
                 continue
+            if evidence is not None and not self._explains(entry, evidence):
+                continue
             until = entry.explains_until(lookup.grace)
-            if until is None:
-                if best is None or best[2] is not None or fp < best[0]:
-                    best = (fp, entry.incident, None)
-            elif now < until and (best is None or (best[2] is not None and (until, fp) > (best[2], best[0]))):
-                best = (fp, entry.incident, until)
+            if until is not None and now >= until:
+                continue
+            since = entry.since if entry.since is not None else float("inf")
+            rank = ((0, -entry.severity, since) if until is None else (1, -until, 0.0))
+            if best is None or (rank, fp) < (best_rank, best[0]):
+                best, best_rank = (fp, entry, until), rank
         return best
+
+    def _explains(self, entry: Entry, evidence: tuple[int, float | None]) -> bool:
+        """Whether a topology source may explain an alert with this (severity rank, start): the evidence rules."""
+        severity, since = evidence
+        if not entry.severity or not severity:
+            return True  # an unknown severity is no evidence
+        if entry.severity < severity:
+            return False  # a less severe source does not explain a graver alert
+        lag = self.rules.symptom_lag
+        if entry.severity == severity and lag is not None and since is not None and entry.since is not None:
+            return abs(since - entry.since) <= lag  # as grave, and started long apart: a failure of its own
+        return True
 
 
 def lookup_keys(rules: CauseRules, label_sets: Sequence[Mapping[str, str]]) -> list[str]:

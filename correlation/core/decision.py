@@ -12,7 +12,7 @@ from correlation.core.model import AlertState, Incident, parse_incident_id
 
 PriorityOf = Callable[[Mapping[str, str]], str]
 MutedBy = Callable[[Mapping[str, str]], str]
-CauseOf = Callable[[Mapping[str, str], str, float], "Cause | None"]  # (labels, fingerprint, now)
+CauseOf = Callable[[Mapping[str, str], str, float, "float | None"], "Cause | None"]  # (labels, fp, now, since)
 HoldOf = Callable[[Mapping[str, str]], float]
 FeedsOf = Callable[[Mapping[str, str]], Sequence[str]]
 FlapRuleOf = Callable[[Mapping[str, str]], Any]  # -> rules.schema.FlappingRule | None
@@ -60,18 +60,21 @@ class Symptom:
     path: tuple[str, ...]
     at: float
     merged_from: str = ""  # it was a member of this incident, which merged into its cause's (a late cause)
+    evidence: str = ""  # topology: the evidence that chose its root (causes.Cause.evidence)
 
     def public(self) -> dict[str, Any]:
         doc = {"incident": self.cause_incident, "group": self.group_id, "fingerprint": self.fingerprint,
                "labels": self.labels, "kind": self.kind, "rule": self.rule, "path": list(self.path), "at": self.at}
         if self.merged_from:
             doc["merged_from"] = self.merged_from
+        if self.evidence:
+            doc["evidence"] = self.evidence
         return doc
 
     @classmethod
     def from_public(cls, doc: dict[str, Any]) -> Symptom:
         return cls(doc["incident"], doc["group"], doc["fingerprint"], dict(doc["labels"]), doc["kind"], doc["rule"],
-                   tuple(doc["path"]), doc["at"], doc.get("merged_from", ""))
+                   tuple(doc["path"]), doc["at"], doc.get("merged_from", ""), doc.get("evidence", ""))
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,8 +197,13 @@ def decide_timer(state: GroupState, member: str, now: float, context: Context | 
     if kind == "expire":
         _expire(b, alert, member, now)
         return b.finish()
-    if kind == "hold":  # a hold for a cause, a recovered cause's grace or a change window ran out: place it again
-        if alert.status == "firing" and alert.muted.startswith((WAITING, CHANGE_REASON, *SYMPTOM)) \
+    if kind == "hold":  # a hold for a cause or a change window ran out, or a symptom is looked at again: place it
+        if alert.status == "firing" and alert.muted.startswith(SYMPTOM):
+            # its recovered cause's grace ran out, or a source fired that may explain it better (merging.to_replace)
+            b.touch(alert)
+            alert.hold_until = None  # armed again by place() while its cause is a recovered one
+            b.place(as_alert(alert, now), alert, now, fresh=False)
+        elif alert.status == "firing" and alert.muted.startswith((WAITING, CHANGE_REASON)) \
                 and alert.hold_until is not None \
                 and now >= alert.hold_until:
             b.touch(alert)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from collections.abc import Mapping
 
-from rules.alert import Alert, severity_rank
+from rules.alert import Alert, normalise_severity, severity_rank
 from rules.schema import Threshold
 
 from correlation.core.causes import Entry
@@ -57,6 +57,22 @@ def source_activity(alert: AlertState) -> str:
     return alert.incident if alert.status == "firing" and not alert.muted and alert.incident else ""
 
 
+#: a symptom's entry in the candidate index: "sym:<its group>:<its cause's incident>" (correlation.core.merging)
+SYMPTOM_CANDIDATE = "sym:"
+
+
+def candidate_activity(alert: AlertState, group_id: str) -> str:
+    """What an alert is in the candidate index under its merging lookups: a firing member, its incident (a late
+    cause may merge it); a firing symptom, ``sym:<group>:<cause incident>`` (a better cause may take it); else ""."""
+    cause = symptom_of(alert)
+    return f"{SYMPTOM_CANDIDATE}{group_id}:{cause}" if cause else source_activity(alert)
+
+
+def symptom_of(alert: AlertState) -> str:
+    """The incident of a firing symptom's cause, or ""."""
+    return alert.cause if alert.status == "firing" and alert.cause and alert.muted.startswith(SYMPTOM) else ""
+
+
 def as_alert(state: AlertState, now: float) -> Alert:
     """An alert's stored state as a notification (timers decide on stored alerts)."""
     return Alert(labels=state.labels, status="firing", starts_at=state.starts_at, received_at=now,
@@ -71,14 +87,14 @@ class DecisionBuilder:
         self.now = now
         self.decision = Decision(group_id=state.group_id)
         self._updated: set[str] = set()
-        self._before: dict[str, str] = {}  # fingerprint -> source activity before this decision
+        self._before: dict[str, tuple[str, str]] = {}  # fingerprint -> (source activity, symptom_of) before it
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
     def touch(self, alert: AlertState, *, new: bool = False) -> None:
         """Call before changing an alert: remembers what it explained, so ``finish`` can update the cause index."""
         if alert.fingerprint not in self._before:
-            self._before[alert.fingerprint] = "" if new else source_activity(alert)
+            self._before[alert.fingerprint] = ("", "") if new else (source_activity(alert), symptom_of(alert))
         self.decision.alerts[alert.fingerprint] = alert
 
     def note(self, incident: Incident, kind: str, text: str, at: float, fingerprint: str = "") -> None:
@@ -232,7 +248,7 @@ class DecisionBuilder:
                 if until != armed:
                     self.decision.timers.append((hold_timer(self.state.group_id, fp), until))
             return
-        cause = ctx.cause(alert.labels, fp, now) if ctx.cause is not None else None
+        cause = ctx.cause(alert.labels, fp, now, alert.starts_at) if ctx.cause is not None else None
         if cause is not None:
             stats.symptoms += 1
             was, armed = current.muted, current.hold_until if current.muted.startswith(SYMPTOM) else None
@@ -242,7 +258,8 @@ class DecisionBuilder:
                 self.decision.timers.append((hold_timer(self.state.group_id, fp), cause.until))
             if fresh or was != cause.reason:
                 self.decision.symptoms.append(Symptom(cause.incident, self.state.group_id, fp, dict(alert.labels),
-                                                      cause.kind, cause.rule, cause.path, now))
+                                                      cause.kind, cause.rule, cause.path, now,
+                                                      evidence=cause.evidence))
             current.incident = ""
             return
         hold = ctx.hold(alert.labels) if ctx.hold is not None else 0.0
@@ -310,17 +327,21 @@ class DecisionBuilder:
             alert.rev += 1
         feeds, merge_keys = self.ctx.feeds, self.ctx.merge_keys
         if feeds is not None or merge_keys is not None:
-            for fp, before in self._before.items():
+            for fp, (before, was_symptom_of) in self._before.items():
                 alert = d.alerts[fp]
                 after = source_activity(alert)
-                if after == before:
-                    continue
-                if feeds is not None:
-                    # a source that stops keeps its incident, stamped with when: it explains for the recovery grace
-                    tail = after if after else Entry(alert.rev, before, self.now).tail()
+                if merge_keys is not None:  # a member a late source may explain (its incident may merge), or a
+                    cause = symptom_of(alert)  # symptom a better cause may take (candidate_activity)
+                    if after != before or cause != was_symptom_of:
+                        candidate = f"{SYMPTOM_CANDIDATE}{self.state.group_id}:{cause}" if cause else after
+                        d.candidates += [(key, fp, alert.rev, candidate) for key in merge_keys(alert.labels)]
+                if feeds is not None and after != before:
+                    # a source that stops keeps its incident, stamped with when: it explains for the recovery grace;
+                    # each entry carries its evidence (severity, start) for the topology's choice of a root
+                    tail = Entry(alert.rev, after or before, None if after else self.now,
+                                 severity_rank(normalise_severity(alert.labels.get("severity"))),
+                                 alert.starts_at).tail()
                     d.sources += [(key, fp, alert.rev, tail) for key in feeds(alert.labels)]
-                if merge_keys is not None:  # a member a late source may explain: its incident may merge
-                    d.candidates += [(key, fp, alert.rev, after) for key in merge_keys(alert.labels)]
         for event in d.events:
             event.incident = d.incidents[event.incident_id].public()
         return d

@@ -34,7 +34,7 @@ from typing import Any
 
 from correlation.core.causes import Cause, Entry
 from correlation.core.decision import Event, Symptom
-from correlation.core.lifecycle import DecisionBuilder, describe
+from correlation.core.lifecycle import SYMPTOM_CANDIDATE, DecisionBuilder, describe
 from correlation.core.model import AlertState, Incident
 
 IndexUpdate = tuple[str, str, int, str]  # (cause key, fingerprint, stamp, tail): Decision.sources / .candidates
@@ -96,7 +96,7 @@ def decide_merge(b: DecisionBuilder, incident_id: str, now: float) -> None:
     counted = [a for a in members if a.status == "firing" or a.flapping]
     if not counted:
         return
-    causes = {a.fingerprint: merging_cause(b.ctx.cause(a.labels, a.fingerprint, now), incident_id)
+    causes = {a.fingerprint: merging_cause(b.ctx.cause(a.labels, a.fingerprint, now, a.starts_at), incident_id)
               if a.status == "firing" else None for a in counted}
     into = plan_merges({incident_id: [c.incident if c else None for c in causes.values()]}).get(incident_id)
     if into is not None:
@@ -111,7 +111,8 @@ def merge(b: DecisionBuilder, incident: Incident, into: str, alerts: Sequence[tu
         b.touch(alert)
         alert.muted, alert.cause, alert.hold_until, alert.incident = cause.reason, cause.incident, None, ""
         b.decision.symptoms.append(Symptom(cause.incident, b.state.group_id, alert.fingerprint, dict(alert.labels),
-                                           cause.kind, cause.rule, cause.path, now, merged_from=incident.id))
+                                           cause.kind, cause.rule, cause.path, now, merged_from=incident.id,
+                                           evidence=cause.evidence))
     first = next(c for _, c in alerts if c is not None and c.incident == into)
     incident.firing, incident.flapping, incident.merged_into = 0, 0, into
     names = ", ".join(sorted({describe(a.labels) for a, _ in alerts}))
@@ -143,8 +144,8 @@ def rehomed(merges: Mapping[str, str], attached: Mapping[str, Sequence[Mapping[s
 
 def late_cause_reads(sources: Iterable[IndexUpdate], candidates: Iterable[IndexUpdate]) -> tuple[list[str], list[str]]:
     """After these index updates: (the candidate index keys, the cause index keys) to read for ``to_check``."""
-    candidate_keys = {key: None for key, _, _, tail in sources if _firing(tail)}
-    cause_keys = {key: None for key, _, _, incident in candidates if incident}
+    candidate_keys = {key: None for key, _, stamp, tail in sources if Entry.of_tail(stamp, tail).firing}
+    cause_keys = {key: None for key, _, _, incident in candidates if incident and not _symptom(incident)}
     return list(candidate_keys), list(cause_keys)
 
 
@@ -153,17 +154,37 @@ def to_check(sources: Iterable[IndexUpdate], candidates: Iterable[IndexUpdate], 
     """The incidents a merge timer should look at: those of candidates under a key a source started firing under,
     and those of new candidates under a key some other incident's source fires under."""
     out: set[str] = set()
-    for key, fp, _, tail in sources:
-        if _firing(tail):
+    for key, fp, stamp, tail in sources:
+        source = Entry.of_tail(stamp, tail)
+        if source.firing:
             out.update(e.incident for cfp, e in candidate_index.get(key, {}).items()
-                       if cfp != fp and e.incident and e.incident != tail)
+                       if cfp != fp and e.incident and e.incident != source.incident and not _symptom(e.incident))
     for key, fp, _, incident in candidates:
-        if incident and any(sfp != fp and e.incident and e.stopped is None and e.incident != incident
-                            for sfp, e in cause_index.get(key, {}).items()):
+        if incident and not _symptom(incident) and any(
+                sfp != fp and e.incident and e.stopped is None and e.incident != incident
+                for sfp, e in cause_index.get(key, {}).items()):
             out.add(incident)
     return out
 
 
-def _firing(tail: str) -> bool:
-    """A cause index update of a source that fires (its tail is an incident alone: no ``|stopped``)."""
-    return bool(tail) and "|" not in tail
+def to_replace(sources: Iterable[IndexUpdate], candidate_index: Index) -> set[tuple[str, str]]:
+    """The symptoms to place again now, as (group id, fingerprint): those under a key a source started firing
+    under, attached to another incident than the source's (a better cause may have appeared: a deeper root, or a
+    firing one where theirs has recovered). Their ``h|`` timer, due now, places them again (``engine.decide_timer``);
+    one whose best cause is the same stays where it is."""
+    out: set[tuple[str, str]] = set()
+    for key, fp, stamp, tail in sources:
+        source = Entry.of_tail(stamp, tail)
+        if not source.firing:
+            continue
+        for cfp, e in candidate_index.get(key, {}).items():
+            if cfp != fp and _symptom(e.incident):
+                group, _, cause = e.incident[len(SYMPTOM_CANDIDATE):].partition(":")
+                if cause != source.incident:
+                    out.add((group, cfp))
+    return out
+
+
+def _symptom(candidate: str) -> bool:
+    """A candidate index entry of a symptom (``lifecycle.candidate_activity``), not of an incident's member."""
+    return candidate.startswith(SYMPTOM_CANDIDATE)

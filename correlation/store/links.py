@@ -26,10 +26,10 @@ from redis.asyncio import Redis
 from events.builders import problem_correlated
 
 from correlation.core.causes import Entry, describe_cause
-from correlation.core.decision import merge_timer, parse_timer
+from correlation.core.decision import hold_timer, merge_timer, parse_timer
 from correlation.store.keyspace import Keyspace
 from correlation.core.lifecycle import describe as _describe
-from correlation.core.merging import late_cause_reads, rehomed, to_check
+from correlation.core.merging import late_cause_reads, rehomed, to_check, to_replace
 from correlation.core.problems import Occurrence, Problem, recurrence_occurrence, shared_cause_occurrence, signature_id
 from correlation.core.routing import Router
 from kv.due import DueIndex
@@ -108,11 +108,15 @@ class Links:
             [self.keys.symptom_candidates(k) for k in candidate_keys], candidate_keys,
             [self.keys.cause(k) for k in cause_keys], cause_keys)
         incidents = to_check(sources, candidates, candidate_index, cause_index)
-        if incidents:
+        replace = to_replace(sources, candidate_index)
+        if incidents or replace:
             pipe = self.redis.pipeline(transaction=False)
             for iid in sorted(incidents):
                 member = merge_timer(iid)
                 self.due.schedule_in(pipe, "merge", member, now, shard=self.keys.timer_shard(parse_timer(member)[1]))
+            for group_id, fp in sorted(replace):  # a better cause may have appeared: place the symptom again now
+                self.due.schedule_in(pipe, "hold", hold_timer(group_id, fp), now,
+                                     shard=self.keys.timer_shard(group_id))
             await pipe.execute()
         return incidents
 
@@ -134,6 +138,8 @@ class Links:
         for s in symptoms:
             iid = s["incident"]
             text = f"{_describe(s['labels'])} is a symptom: {describe_cause(s['kind'], s['rule'], s['path'])}"
+            if s.get("evidence"):
+                text += f" ({s['evidence']})"
             if s.get("merged_from"):
                 text += f" (from {s['merged_from']}, which merged into this incident: its cause fired later)"
             entry = {"at": s["at"], "kind": "symptom", "text": text, "fingerprint": s["fingerprint"]}

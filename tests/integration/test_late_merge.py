@@ -231,8 +231,12 @@ async def test_a_chain_ends_at_its_root_with_the_symptoms_of_what_merged(clean, 
         incidents = {i.title: i for i in await w.store.list_incidents()}
         db, api = incidents["by-service: db"], incidents["by-service: api"]
         attached = await w.pipeline.links.symptoms(db.id)
-        assert sorted((s["labels"]["service"], " > ".join(s["path"]), s["merged_from"]) for s in attached) == [
-            ("api", "api > db", api.id), ("web", "web > api > db", api.id)]
+        assert sorted((s["labels"]["service"], " > ".join(s["path"])) for s in attached) == [
+            ("api", "api > db"), ("web", "web > api > db")]
+        by_service = {s["labels"]["service"]: s.get("merged_from", "") for s in attached}
+        # web's symptom arrives by whichever comes first: its rehoming after api's merge (merged_from api) or its
+        # placement again when db fired (a better cause: merging.to_replace); both attach it once, to db's incident
+        assert by_service["api"] == api.id and by_service["web"] in (api.id, "")
         assert (await w.store.incident(db.id)).symptoms == 2
     finally:
         await w.stop()
