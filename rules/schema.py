@@ -218,9 +218,12 @@ class GroupRule(RuleModel):
 #: default recovery_grace of inhibit rules and the topology: Alertmanager's default group_interval, the time a
 #: symptom's resolved notification may take to arrive after the symptom cleared
 RECOVERY_GRACE = 300.0
-#: default symptom_lag of the topology: an alert on a dependant as severe as its failing dependency's, starting later
-#: than this after it, is a failure of its own (correlation.core.causes: the root chosen by evidence)
-SYMPTOM_LAG = 30.0
+#: default symptom_lag of the topology: none, so a failing dependency explains a dependant's alert as severe as its own
+#: whenever it started (as Alertmanager's inhibition does). With a lag set, such an alert starting later than the lag
+#: after it is a failure of its own (correlation.core.causes: the root chosen by evidence). Off by default because
+#: dependants' alerts often fire minutes after the cause (a ``for:`` of their own), and paging for each of them is
+#: the cascade noise Stormwatch removes; an SRE who knows their alerts' timing sets it (30s in the corpus's storm)
+SYMPTOM_LAG: float | None = None
 
 
 class InhibitRule(RuleModel):

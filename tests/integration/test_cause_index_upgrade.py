@@ -16,6 +16,7 @@ from tests.integration.helpers import body, publish, stored_alerts, v2_alert
 
 RULES = """
 topology:
+  symptom_lag: 30s
   services:
     orders-db: {}
     checkout: {depends_on: [orders-db]}
@@ -92,7 +93,7 @@ async def test_an_alert_as_severe_as_its_dependency_starting_minutes_later_pages
         await eventually(lambda: stored_alerts(worker) >= 4, what="the dependants stored")
         incidents = await store.list_incidents()
         # the warning is a symptom however late; the critical 20 s after the database is one; the critical four
-        # minutes after it is a failure of its own (symptom_lag, 30 s by default)
+        # minutes after it is a failure of its own (symptom_lag: 30s)
         assert sorted(i.title for i in incidents) == ["by-service: PaymentProviderErrors / payments",
                                                       "by-service: PostgresDown / orders-db"]
         symptoms = {s["labels"]["service"]: s for s in await worker.pipeline.links.symptoms(db.id)}

@@ -15,7 +15,7 @@ from rules.fingerprint import fingerprint
 from rules.loader import load_rule_set
 from rules.schema import SYMPTOM_LAG, Topology
 
-TOPOLOGY = Topology.model_validate({"services": {
+TOPOLOGY = Topology.model_validate({"symptom_lag": "30s", "services": {
     "db": {}, "cache": {}, "api": {"depends_on": ["db", "cache"]}, "web": {"depends_on": ["api"]},
 }})
 CRITICAL, WARNING = severity_rank("critical"), severity_rank("warning")
@@ -66,7 +66,7 @@ def test_a_less_severe_source_does_not_explain_a_graver_alert():
 
 def test_an_alert_as_severe_as_its_source_must_start_within_the_symptom_lag_of_it():
     rules = CauseRules(topology=TOPOLOGY)
-    assert rules.symptom_lag == SYMPTOM_LAG == 30.0
+    assert rules.symptom_lag == 30.0 and SYMPTOM_LAG is None  # off unless the topology sets it
     causes = _causes(rules, (_alert("db", "critical", "Down"), "INC-db-1", CRITICAL, 100.0))
     api = _alert("api", "critical")
     assert causes(api, "x", 0.0, 130.0) is not None
@@ -116,7 +116,7 @@ def test_symptom_lag_of_several_files(tmp_path: Path):
 @pytest.mark.parametrize(("lag", "merged"), [("30s", False), ("null", True)])
 def test_the_unrelated_storm_needs_the_time_order(tmp_path: Path, lag: str, merged: bool):
     rules = (CORPUS_DIR / "unrelated" / "rules" / "rules.yaml").read_text()
-    (tmp_path / "rules.yaml").write_text(rules.replace("topology:\n", f"topology:\n  symptom_lag: {lag}\n"))
+    (tmp_path / "rules.yaml").write_text(rules.replace("symptom_lag: 30s", f"symptom_lag: {lag}"))
     notifications = read_notifications([CORPUS_DIR / "unrelated" / RECORDING], truth=True)
     score = replay(load_rule_set(tmp_path), notifications).score()
     assert (score.merges > 0) is merged
