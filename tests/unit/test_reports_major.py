@@ -51,3 +51,19 @@ def test_the_review_of_a_major_incident_from_redis_names_its_roles_and_lists_its
     assert "- Incident commander: carol; communications lead: none assigned" in text
     assert "#1 (monitoring) by dan: rolled \\*back\\*" in text  # escaped: the text is data, not Markdown
     assert from_detail({"id": "INC-b-1", "title": "t", "status": "open", "created_at": T0})["major"] is None
+
+
+def test_a_major_incident_restored_from_the_history_keeps_its_flag_roles_and_updates() -> None:
+    """``stormwatch history restore`` writes a major incident's fields back with the people's (the hash's ``major``
+    flag is the history's ``major_at``); a row that is not major writes none of them."""
+    from types import SimpleNamespace
+
+    from correlation.store.restore import PEOPLE_FIELDS
+    from stormwatch.history.restore import _people
+
+    row = SimpleNamespace(**(dict.fromkeys(PEOPLE_FIELDS) | {"assignee": "ana"}))
+    row.major_at, row.commander, row.status_updates = T0 + 60, "carol", 2
+    assert _people(row) == {"assignee": "ana", "major": "1", "major_at": repr(T0 + 60), "commander": "carol",
+                            "status_updates": "2"}
+    row.major_at = row.commander = row.status_updates = None
+    assert _people(row) == {"assignee": "ana"}
