@@ -25,12 +25,22 @@ def planned_runs(triggers: Sequence[ActionTrigger], defined: Mapping[str, object
                  ) -> list[Planned]:
     """The runs an event starts, in rule order, one per run id (an action listed twice runs once per trigger).
 
-    ``updated`` and ``status_update`` trigger once per event (keyed by its event id); the other kinds once per
-    incident.
+    ``updated``, ``status_update`` and people's commands trigger once per event (keyed by its event id);
+    ``resolved`` once per resolution (keyed by the incident's ``resolved_at``: an incident reopened and resolved
+    again runs its ``resolved`` actions again, a redelivered event does not); the other kinds once per incident.
     Actions the rule names but the set does not define are ignored (``rules check`` reports them).
     """
     admitted = [t for t in triggers if meets(event.incident.priority, t.min_priority)]
-    return _plan(admitted, defined, event.incident.id, event.kind, event.event_id)
+    return _plan(admitted, defined, event.incident.id, event.kind, event.event_id,
+                 resolution_key(event.kind, (event.incident.model_extra or {}).get("resolved_at")))
+
+
+def resolution_key(kind: str, resolved_at: object) -> str | None:
+    """The trigger key of one resolution, ``resolved@<resolved_at>``: every resolution of an incident has its own
+    ``resolved_at`` and every copy of its event the same one. None (keyed ``resolved``, as before) without it."""
+    if kind != "resolved" or not isinstance(resolved_at, (int, float)) or isinstance(resolved_at, bool):
+        return None
+    return f"resolved@{float(resolved_at)!r}"
 
 
 def problem_runs(triggers: Sequence[ActionTrigger], defined: Mapping[str, object], event: ProblemEvent
@@ -53,9 +63,9 @@ def escalation_run(defined: Mapping[str, object], event: EscalationStepEvent) ->
     return Planned(action, event.kind, event.trigger_key, run_id(event.incident.id, action, event.trigger_key))
 
 
-def _plan(triggers: Sequence[ActionTrigger], defined: Mapping[str, object], subject: str, kind: str, event_id: str
-          ) -> list[Planned]:
-    key = event_id if kind in PER_EVENT_KINDS else kind
+def _plan(triggers: Sequence[ActionTrigger], defined: Mapping[str, object], subject: str, kind: str, event_id: str,
+          key_of_kind: str | None = None) -> list[Planned]:
+    key = event_id if kind in PER_EVENT_KINDS else (key_of_kind or kind)
     seen: set[str] = set()
     planned: list[Planned] = []
     for trigger in triggers:

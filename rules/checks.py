@@ -1,7 +1,7 @@
 """Whole-set checks of a rule set: what only all files together can tell.
 
 Duplicate names within a section (across files), dangling action, service, calendar and escalation policy
-references, topology cycles,
+references, topology cycles, a group rule's ``join_declared`` that cannot apply or names unknown services,
 the service catalog's references (``rules/catalog_checks.py``),
 an inhibit rule that mutes itself, more than one priority matrix. Each problem names its file and field path;
 ``rules/loader.py`` adds the line.
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from rules.catalog_checks import check_catalog
 from rules.matchers import Matcher
-from rules.schema import ALWAYS_CALENDAR, NAMED_SECTIONS, RuleFile
+from rules.schema import ALWAYS_CALENDAR, DECLARED_LABEL, NAMED_SECTIONS, RuleFile
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ def check_rule_set(files: Sequence[tuple[str, RuleFile]], incomplete: frozenset[
     problems.extend(_check_calendar_names(files, "calendars" not in incomplete))
     problems.extend(_check_escalations(files, known, "actions" not in incomplete, actions,
                                        "escalation_policies" not in incomplete))
+    problems.extend(_check_join_declared(files, "topology" not in incomplete))
     return problems
 
 
@@ -100,6 +101,30 @@ def _check_escalations(files: Sequence[tuple[str, RuleFile]], known_actions: str
                 problems.append(SetProblem(file, ("groups", i, "escalation"),
                                            f"unknown escalation policy {group.escalation!r}; known policies: "
                                            f"{known}"))
+    return problems
+
+
+def _check_join_declared(files: Sequence[tuple[str, RuleFile]], complete: bool) -> list[SetProblem]:
+    """A group rule's ``join_declared``: not on the rule of declared incidents themselves (its matchers need
+    ``__declared__``, which no alert carries), and its ``services`` in the catalog when the topology has one."""
+    services = {name for _, f in files if f.topology is not None for name in f.topology.services}
+    problems: list[SetProblem] = []
+    for file, rules in files:
+        for i, rule in enumerate(rules.groups):
+            if rule is None or rule.join_declared is None:
+                continue
+            if any(m.name == DECLARED_LABEL and not m.matches({}) for m in rule.match):
+                problems.append(SetProblem(file, ("groups", i, "join_declared"), (
+                    f"rule {rule.name!r} matches {DECLARED_LABEL}, which only declared incidents carry: no alert "
+                    f"falls under it, so join_declared would do nothing; put it on the rules of the alerts that "
+                    f"should join")))
+            if not (complete and services):
+                continue
+            for j, name in enumerate(rule.join_declared.services):
+                if name not in services:
+                    problems.append(SetProblem(file, ("groups", i, "join_declared", "services", j), (
+                        f"unknown service {name!r}; join_declared.services names services of topology.services "
+                        f"({', '.join(sorted(services))})")))
     return problems
 
 

@@ -193,6 +193,30 @@ class AutoResolve(RuleModel):
         return self
 
 
+#: the reserved label of the groups of incidents people declare (``correlation.core.declared``): no alert carries it
+DECLARED_LABEL = "__declared__"
+
+
+class JoinDeclared(RuleModel):
+    """Alerts of a group rule join the open incident people declared for their service (issue 21) instead of
+    opening one of their own: listed among its symptoms (kind ``declared``). ``topology``: also the incident declared
+    for a service theirs depends on (the topology's roll-up); ``services``: only incidents declared for these
+    (default: any). ``join_declared: true`` is ``{topology: true}``. Reference: ``docs/service-desk.md``."""
+
+    topology: bool = True
+    services: tuple[Name, ...] = ()
+
+
+def _join_declared(value: object) -> object:
+    if value is True:
+        return JoinDeclared()
+    if value is False or value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _fail(f"invalid join_declared {value!r}: use true, or {{topology: true|false, services: [...]}}")
+    return value
+
+
 class GroupRule(RuleModel):
     name: Name
     description: str = ""
@@ -211,6 +235,8 @@ class GroupRule(RuleModel):
     change_lookback: PositiveDuration | None = None
     # the escalation policy its incidents follow (escalation_policies:, docs/service-levels.md "Escalation")
     escalation: Name | None = None
+    # its alerts join an incident people declared for their service (or one it depends on) instead of opening one
+    join_declared: Annotated[JoinDeclared | None, BeforeValidator(_join_declared)] = None
 
 
 # --- inhibition, maintenance ---------------------------------------------------------------------------------

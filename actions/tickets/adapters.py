@@ -35,7 +35,7 @@ class TicketChange:
     """A change the ticketing system reports (its webhook): applied to the incident as a person's change."""
 
     ref: str  #: the ticket's reference (RT id, ServiceNow sys_id, Jira key)
-    kind: str  #: resolved | reassigned | commented
+    kind: str  #: resolved | reopened | reassigned | commented
     actor: str  #: who made it, in the ticketing system
     text: str = ""  #: the comment, the new assignee
     echo: bool = False  #: Stormwatch's own change coming back
@@ -123,7 +123,8 @@ class RequestTracker:
         "status", "owner", "content", "actor"}``."""
         ref, kind_of, actor = str(body["ticket"]), str(body["type"]), str(body.get("actor", ""))
         text = str(body.get("content") or body.get("owner") or "")
-        kind = {"Status": "resolved" if body.get("status") in ("resolved", "rejected") else "",
+        status = body.get("status")
+        kind = {"Status": "resolved" if status in ("resolved", "rejected") else "reopened" if status == "open" else "",
                 "Comment": "commented", "Correspond": "commented", "Owner": "reassigned"}.get(kind_of, "")
         return TicketChange(ref, kind, actor, text, _echo(actor, text, self.s))
 
@@ -178,6 +179,8 @@ class ServiceNow:
             text = str(body["assigned_to"])
             return TicketChange(ref, "reassigned", actor, text, _echo(actor, "", self.s))
         text = str(body.get("comments") or body.get("work_notes") or "")
+        if not text and str(body.get("state", "")) in ("1", "2"):  # New, In Progress: back from resolved
+            return TicketChange(ref, "reopened", actor, "", _echo(actor, "", self.s))
         return TicketChange(ref, "commented" if text else "", actor, text, _echo(actor, text, self.s))
 
 
@@ -228,8 +231,9 @@ class Jira:
         user = body.get("user") or {}
         actor = str(user.get("accountId") or user.get("name") or "")
         for item in (body.get("changelog") or {}).get("items") or []:
-            if item.get("field") == "resolution" and item.get("toString"):
-                return TicketChange(ref, "resolved", actor, "", _echo(actor, "", self.s))
+            if item.get("field") == "resolution":  # set: resolved; cleared (a reopen transition): reopened
+                return TicketChange(ref, "resolved" if item.get("toString") else "reopened", actor, "",
+                                    _echo(actor, "", self.s))
             if item.get("field") == "assignee":
                 return TicketChange(ref, "reassigned", actor, str(item.get("toString") or ""),
                                     _echo(actor, "", self.s))

@@ -70,8 +70,8 @@ class Lookup:
 
 @dataclass(frozen=True, slots=True)
 class Cause:
-    kind: str  # inhibited | topology
-    rule: str
+    kind: str  # inhibited | topology | declared (an incident people declared: correlation.core.declared)
+    rule: str  # the inhibit rule, the root service, or the declared incident's service
     incident: str  # the cause's incident
     fingerprint: str  # the source alert
     path: tuple[str, ...] = ()
@@ -83,8 +83,8 @@ class Cause:
     @property
     def reason(self) -> str:
         """What ``AlertState.muted`` records for the symptom."""
-        if self.kind == "topology":
-            return "topology:" + ">".join(self.path)
+        if self.kind in ("topology", "declared"):
+            return f"{self.kind}:" + ">".join(self.path)
         return f"inhibited:{self.rule}"
 
     def describe(self) -> str:
@@ -109,6 +109,9 @@ def describe_cause(kind: str, rule: str, path: Sequence[str]) -> str:
     """Why a symptom did not page, for people: the topology path, or the inhibit rule."""
     if kind == "topology":
         return "rolled up along " + " -> ".join(path)
+    if kind == "declared":
+        via = f" (along {' -> '.join(path)})" if len(path) > 1 else ""
+        return f"joined the incident declared for service {rule}{via}"
     return f"inhibited by rule {rule}"
 
 
@@ -295,6 +298,11 @@ class CauseRules:
         self._paths[service] = out
         self._closure[service] = frozenset(d for d, _ in out)
         return out
+
+    def dependencies(self, service: str) -> list[tuple[str, tuple[str, ...]]]:
+        """Every service ``service`` depends on in the topology, nearest first, each with its shortest path from
+        ``service`` (none without a topology)."""
+        return self._dependencies(service) if self.topology is not None else []
 
     def closure(self, service: str) -> frozenset[str]:
         self._dependencies(service)

@@ -9,19 +9,27 @@ labels and carries that NUL name itself; the store also marks the group hash ``d
 a group it did not create. A group has at most one open incident, so "is an incident already open for this
 service?" is the group's ``inc`` field: a second report while it is open joins it ("also reported by") instead of
 opening a second incident, and the store decides that atomically (``declare_incident.lua``).
+
+Alerts join a declared incident by a rule option (``join_declared`` on their group rule, ``rules.schema.JoinDeclared``):
+an alert whose service (the catalog's binding, else its service label) is a declared incident's service, or with
+``topology`` depends on it, is placed under that incident as a symptom (kind ``declared``) instead of opening an
+incident of its own, as a topology rule would place it under its failing dependency. ``join_targets`` says which
+services' declared incidents an alert may join, nearest first; ``DeclaredJoin`` is the engine's cause lookup with
+that added behind the rule set's own causes (an inhibiting or failing cause explains first). Which services have an
+open declared incident is read by the store per batch (``correlation.store.declared_incidents.open_declared``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rules.fingerprint import labels_to_signature
+from rules.schema import DECLARED_LABEL, JoinDeclared
 
+from correlation.core.causes import Cause
 from correlation.core.model import Incident
 
-#: the reserved label marking a declared incident's group (never a label of an alert's group)
-DECLARED_LABEL = "__declared__"
 #: the rule name a declared incident carries (``rule`` on the incident, as an alert's group rule would)
 DECLARED_RULE = "declared"
 LEVELS = ("high", "medium", "low")
@@ -86,3 +94,47 @@ def declared_record(declaration: Declaration, incident_id: str, priority: str, n
         record["major"] = "1"
         record["major_at"] = repr(now)
     return record
+
+
+#: (service, path from the alert's service to it)
+Target = tuple[str, tuple[str, ...]]
+
+
+def join_targets(option: JoinDeclared, service: str,
+                 dependencies: Callable[[str], Sequence[Target]]) -> list[Target]:
+    """The services whose declared incident an alert on ``service`` may join under ``option``, nearest first: its
+    own, then (``topology``) every service it depends on, each with its path; only ``option.services`` if given."""
+    if not service:
+        return []
+    targets: list[Target] = [(service, (service,))]
+    if option.topology:
+        targets += dependencies(service)
+    if option.services:
+        targets = [t for t in targets if t[0] in option.services]
+    return targets
+
+
+CauseLookup = Callable[[Mapping[str, str], str, float], "Cause | None"]
+
+
+class DeclaredJoin:
+    """The cause lookup of a group rule with ``join_declared``: the rule set's own causes first, else the open
+    declared incident of the nearest target service (``open_declared``: service -> incident id, as read for the
+    batch). A symptom of a declared incident carries no recovery grace: when the incident resolves, its symptoms
+    are placed again at their next notification (a hold timer for one waiting for a cause places it too)."""
+
+    def __init__(self, inner: CauseLookup | None, targets: Callable[[Mapping[str, str]], Sequence[Target]],
+                 open_declared: Mapping[str, str]) -> None:
+        self.inner = inner
+        self.targets = targets
+        self.open_declared = open_declared
+
+    def __call__(self, labels: Mapping[str, str], fingerprint: str, now: float) -> Cause | None:
+        cause = self.inner(labels, fingerprint, now) if self.inner is not None else None
+        if cause is not None or not self.open_declared:
+            return cause
+        for service, path in self.targets(labels):
+            incident = self.open_declared.get(service)
+            if incident:
+                return Cause("declared", service, incident, "", path)
+        return None

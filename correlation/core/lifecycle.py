@@ -20,7 +20,7 @@ from correlation.core.routing import DEFAULT_RULE, priority_rank
 
 HELD = "threshold"  # AlertState.muted while the group rule's threshold holds the alert back
 WAITING = "hold:"  # AlertState.muted prefix while a possible symptom waits for its cause
-SYMPTOM = ("inhibited:", "topology:")
+SYMPTOM = ("inhibited:", "topology:", "declared:")
 
 
 def _threshold_met(threshold: Threshold, pending: Mapping[str, tuple[float, str]]) -> bool:

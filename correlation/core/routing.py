@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from correlation.core.catalog import Catalog
 from correlation.core.causes import CauseRules, Causes
 from correlation.core.decision import Context, MutedBy
+from correlation.core.declared import DeclaredJoin, Target, join_targets
 from correlation.core.enrichment import Enricher
 from rules.alert import normalise_severity
 from rules.fingerprint import labels_to_signature
@@ -33,6 +34,7 @@ from rules.schema import (
     ITIL_MATRIX,
     FlappingRule,
     GroupRule,
+    JoinDeclared,
     LevelSource,
     MaintenanceWindow,
     ProblemRule,
@@ -62,6 +64,7 @@ class Route:
     resolve_hold: float = 0.0  # after_hold: seconds from the last alert resolving to the incident resolving
     window: float | None = None  # new alerts join the incident only this long after it opened
     resolve_timeout: float = 0.0  # a firing alert not notified again for this long is resolved (0: never)
+    join_declared: JoinDeclared | None = None  # its alerts join an incident people declared (correlation.core.declared)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +141,12 @@ class Router:
                 resolve_hold=r.auto_resolve.hold or 0.0,
                 window=r.window,
                 resolve_timeout=r.resolve_timeout or 0.0,
+                join_declared=r.join_declared,
             )
             for r in self.rules
         ]
+        #: some group rule lets its alerts join declared incidents (a batch then reads which services have one)
+        self.joins_declared = any(route.join_declared is not None for route in self._routes)
         self._indexed: dict[tuple[str, str], list[int]] = {}
         self._unindexed: list[int] = []
         for position, rule in enumerate(self.rules):
@@ -227,15 +233,29 @@ class Router:
         label = self.causes.service_label
         return {labels[label] for labels in symptoms if labels.get(label) and matches_all(rule.match, labels)}
 
-    def context(self, route: Route, muted: MutedBy | None = None, causes: Causes | None = None) -> Context:
+    def join_targets(self, route: Route, labels: Mapping[str, str]) -> list[Target]:
+        """The services whose declared incident an alert may join under its route's ``join_declared``, nearest first
+        (none without the option): its service (the catalog's binding), then what that depends on."""
+        if route.join_declared is None:
+            return []
+        bound = self.catalog.bind(labels)
+        return join_targets(route.join_declared, bound.service if bound is not None else "", self.causes.dependencies)
+
+    def context(self, route: Route, muted: MutedBy | None = None, causes: Causes | None = None,
+                declared: Mapping[str, str] | None = None) -> Context:
         """What ``decide`` needs beyond the group's state, for a group under ``route``; a ``muted`` that knows
-        change windows (``muting.Muter``) also says when their mutes end and which windows annotate."""
+        change windows (``muting.Muter``) also says when their mutes end and which windows annotate. ``declared``:
+        the services with an open declared incident (service -> incident id), which a route with
+        ``join_declared`` lets its alerts join."""
+        cause: Any = causes
+        if route.join_declared is not None and declared:
+            cause = DeclaredJoin(causes, lambda labels: self.join_targets(route, labels), declared)
         return Context(
             priority=lambda labels: self.priority(route, labels),
             muted=muted,
             mute_until=getattr(muted, "until", None),
             annotate=getattr(muted, "annotation", None),
-            cause=causes,
+            cause=cause,
             hold=self.causes.hold if self.causes else None,
             feeds=self.causes.feeds if self.causes else None,
             flap_rule=self.flap_rule if self.flapping else None,

@@ -5,11 +5,15 @@ slot: ``declare_incident.lua`` (a new incident, or "also reported by" on the ope
 alert of any group listed among the incident's symptoms, or removed). Both bump the group's version, the one
 ``incident_command.lua`` compares, so people's commands on a declared incident stay compare-and-set like any other.
 The global indexes are updated after the write, idempotently, as the commands do.
+
+``OpenDeclared`` reads which services have an open declared incident (``read_declared.lua``, one call per service in
+one pipeline), for the alerts whose group rule joins declared incidents (``correlation.core.declared.DeclaredJoin``):
+the state is the declared group itself, so a resolve or reopen by any path is seen by the next batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -146,3 +150,28 @@ class DeclaredIncidents:
         text = str(entry["text"])
         event = incident_event(f"{incident_id}:v{result[1].decode()}", "incident.updated", text, now, view, by=by)
         return Attached(view, True, event)
+
+
+class OpenDeclared:
+    """Which of some services have an open (or acknowledged) declared incident, read in one round trip."""
+
+    def __init__(self, redis: Redis, keyspace: Keyspace) -> None:
+        self.keys = keyspace
+        self.scripts = Scripts(redis, "correlation.store", "read_declared")
+
+    async def read(self, services: Iterable[str]) -> dict[str, str]:
+        """service -> incident id, for the services among ``services`` with an open declared incident."""
+        wanted = sorted(set(services))
+        if not wanted:
+            return {}
+        calls: list[tuple[list[str], list[Any]]] = []
+        for service in wanted:
+            gid = declared_group(service).id
+            calls.append(([self.keys.group(gid), self.keys.incident_prefix(gid)], []))
+        results = await self.scripts.run_many("read_declared", calls)
+        found = {}
+        for service, result in zip(wanted, results, strict=True):
+            incident = result.decode() if isinstance(result, bytes) else str(result or "")
+            if incident:
+                found[service] = incident
+        return found

@@ -22,6 +22,7 @@ from correlation.core.engine import decide, decide_timer
 from correlation.core.change_windows import ChangeWindow, WindowMuter
 from correlation.store.change_windows import ChangeWindowStore
 from correlation.store.changes import ChangeStore
+from correlation.store.declared_incidents import OpenDeclared
 from correlation.store.links import Links
 from correlation.core.muting import Muter, change_windows_at
 from correlation.core.routing import Group, Router
@@ -88,6 +89,17 @@ class CorrelationPipeline:
         self.publisher = publisher
         self.clock = clock
         self.links = Links(store.redis, store.keys, timeline_max=store.timeline_max)
+        self.declared = OpenDeclared(store.redis, store.keys)  # for group rules with join_declared
+
+    async def open_declared(self, router: Router, routed: Sequence[tuple[Any, Sequence[Mapping[str, str]]]]
+                            ) -> dict[str, str]:
+        """The open declared incidents (service -> id) the firing alerts of routes with ``join_declared`` may join:
+        ``routed`` is (route, label sets). One round trip, none when no route joins."""
+        if not router.joins_declared:
+            return {}
+        services = {service for route, label_sets in routed if route is not None and route.join_declared is not None
+                    for labels in label_sets for service, _ in router.join_targets(route, labels)}
+        return await self.declared.read(services)
 
     async def _mutes(self) -> tuple[list[Any], list[ChangeWindow]]:
         """The silences and the change windows (one round trip)."""
@@ -149,6 +161,9 @@ class CorrelationPipeline:
         by_group: dict[str, list[tuple[str, list[Alert]]]] = {}
         for message_id, gid, alerts in pending:
             by_group.setdefault(gid, []).append((message_id, alerts))
+        declared = await self.open_declared(router, [
+            (groups[gid].route, [a.labels for _, alerts in items for a in alerts if a.status == "firing"])
+            for gid, items in by_group.items()])
         follow_ups: list[FollowUps] = []
         for _ in range(MAX_ROUNDS):
             if not by_group:
@@ -161,7 +176,7 @@ class CorrelationPipeline:
             for gid, items in by_group.items():
                 state = states[gid]
                 version = state.version
-                context = router.context(groups[gid].route, muted, causes)
+                context = router.context(groups[gid].route, muted, causes, declared)
                 writes.append(
                     (gid, version, [(mid, decide(state, alerts, now, context=context)) for mid, alerts in items])
                 )
@@ -357,4 +372,5 @@ class TimerFiring:
             causes = Causes(router.causes, await p.links.read_causes(keys))
         silences, windows = await p._mutes() if holds else ([], [])
         muter = Muter(silences, router.maintenance, now, _window_muter(windows, now, router))
-        return router.context(state.route, muter if muter else None, causes)
+        declared = await p.open_declared(router, [(state.route, [a.labels for a in holds])]) if holds else {}
+        return router.context(state.route, muter if muter else None, causes, declared)

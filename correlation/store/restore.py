@@ -26,7 +26,9 @@ from kv.due import DueIndex
 from kv.scripts import Scripts
 
 #: the people's fields an incident hash holds beside Incident.to_hash() (correlation.store.incident_commands)
-PEOPLE_FIELDS = ("assignee", "acknowledged_by", "acknowledged_at", "resolved_by", "reopened_by")
+PEOPLE_FIELDS = ("assignee", "acknowledged_by", "acknowledged_at", "resolved_by", "reopened_by",
+                 # a major incident's (issue 21)
+                 "major", "major_at", "commander", "communications_lead", "status_updates", "last_update_at")
 
 
 @dataclass(frozen=True, slots=True)

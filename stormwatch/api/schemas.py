@@ -431,6 +431,8 @@ class Report(BaseModel):
     automation: dict[str, Any]
     problems: list[dict[str, Any]]
     not_recorded: dict[str, str]
+    major_incidents: dict[str, Any] = Field(default_factory=dict, description=(
+        "major incidents (issue 21): figures (each value, previous, change, relative_change) and incidents"))
 
 
 class ReportCharts(BaseModel):

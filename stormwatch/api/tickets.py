@@ -3,8 +3,9 @@
 Authenticated with an HMAC of the body (``X-Stormwatch-Signature: t=<unix>,v1=<hex>``, the scheme of signed ingest,
 under ``STORMWATCH_TICKET_WEBHOOK_SECRET``). The system's adapter reads the change (``actions.tickets.adapters``);
 a change to a ticket Stormwatch made is applied to its incident as a person's change: resolved resolves it,
-reassigned assigns it, commented comments, each by ``<system>:<who>``. Stormwatch's own updates coming back (their
-text starts with the marker, or the ticketing system names the account Stormwatch writes as) are dropped: no loop.
+reopened reopens it (a resolved incident; an open one is unchanged), reassigned assigns it, commented comments, each
+by ``<system>:<who>``. Stormwatch's own updates coming back (their text starts with the marker, or the ticketing
+system names the account Stormwatch writes as) are dropped: no loop.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from stormwatch.api.incidents import execute_command
 from stormwatch.auth import AuthError, Authenticator
 
 #: the ticket's change -> the incident command it becomes
-COMMANDS = {"resolved": "resolve", "reassigned": "assign", "commented": "comment"}
+COMMANDS = {"resolved": "resolve", "reopened": "reopen", "reassigned": "assign", "commented": "comment"}
+#: changes applied as a state change with a note naming the ticket (not as text)
+STATE_CHANGES = ("resolved", "reopened")
 
 
 def ticket_routes(services: ApiServices) -> list[Route]:
@@ -73,8 +76,9 @@ def _webhook(services: ApiServices):
             raise refuse(404, "unknown_ticket", f"ticket: {system} {change.ref!r} is no incident's ticket", "ticket",
                          request)
         who = f"{system}:{change.actor or 'unknown'}"[:200]
-        command = Command(COMMANDS[change.kind], who, change.text[:10_000] if change.kind != "resolved" else "",
-                          f"from {system} ticket {change.ref}" if change.kind == "resolved" else "")
+        state_change = change.kind in STATE_CHANGES
+        command = Command(COMMANDS[change.kind], who, "" if state_change else change.text[:10_000],
+                          f"from {system} ticket {change.ref}" if state_change else "")
         if command.kind == "comment" and not command.value:
             raise refuse(422, "empty_comment", "body: the comment is empty", "body", request)
         result, published = await execute_command(services, incident_id, command)

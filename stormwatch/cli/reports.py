@@ -25,7 +25,7 @@ from stormwatch.config import Settings
 from stormwatch.errors import ServiceUnavailable
 from stormwatch.reports.csv_out import to_csv
 from stormwatch.reports.html import page
-from stormwatch.reports.labels import LABELS, change, show
+from stormwatch.reports.labels import LABELS, change, major_table, show
 from stormwatch.reports.window import Window, WindowError, window
 
 
@@ -121,6 +121,7 @@ def print_tables(report: dict[str, Any]) -> None:
         for item in items:
             table.add_row(item["alertname"], show(value, item[value]))
         console.print(table)
+    _print_major(report)
     problems = Table(title="Problems with the most incidents")
     for column in ("problem", "title", "status", "incidents"):
         problems.add_column(column)
@@ -129,6 +130,25 @@ def print_tables(report: dict[str, Any]) -> None:
     console.print(problems)
     console.print("Not in the history: " + "; ".join(f"{k} ({v})" for k, v in report["not_recorded"].items()),
                   highlight=False, markup=False)
+
+
+def _print_major(report: dict[str, Any]) -> None:
+    """The major incidents section (issue 21): its figures, then the window's major incidents."""
+    figures = Table(title="Major incidents")
+    for name, justify in (("figure", "left"), ("this window", "right"), ("previous", "right"), ("change", "right")):
+        figures.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in major_table(report):
+        figures.add_row(*row)
+    console.print(figures)
+    incidents = (report.get("major_incidents") or {}).get("incidents") or ()
+    if incidents:
+        table = Table(title="Major incidents of the window")
+        for column in ("incident", "major since", "commander", "communications lead", "updates"):
+            table.add_column(column)
+        for i in incidents:
+            table.add_row(i["id"], _day(i["major_at"]), i["commander"] or "–", i["communications_lead"] or "–",
+                          str(i["status_updates"]))
+        console.print(table)
 
 
 def _day(at: float) -> str:

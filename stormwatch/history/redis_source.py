@@ -38,7 +38,8 @@ class RedisSource:
         return IncidentDetail(members=members, symptoms=symptoms, runs=runs)
 
     async def people(self, incident_id: str) -> dict[str, str]:
-        """The people's fields of the incident's hash (assignee, acknowledged_by, ...), those set."""
+        """The people's fields of the incident's hash (assignee, acknowledged_by, ..., a major incident's), those
+        set."""
         values = await self.redis.hmget(self.keys.incident(incident_id), list(PEOPLE_FIELDS))
         return {k: (v.decode() if isinstance(v, bytes) else str(v))
                 for k, v in zip(PEOPLE_FIELDS, values, strict=True) if v}

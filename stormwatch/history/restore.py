@@ -86,7 +86,8 @@ def _incident(r: Any) -> Incident:
 def _people(r: Any) -> dict[str, str]:
     out = {}
     for name in PEOPLE_FIELDS:
-        value = getattr(r, name)
+        # a major incident (issue 21): the hash's flag is the history's major_at
+        value = ("1" if r.major_at is not None else None) if name == "major" else getattr(r, name)
         if value is not None:
             out[name] = repr(value) if isinstance(value, float) else str(value)
     return out

@@ -74,6 +74,12 @@ incidents = sa.Table(
     sa.Column("acknowledged_at", Time),
     sa.Column("resolved_by", Name),
     sa.Column("reopened_by", Name),
+    # a major incident's (issue 21; migration 0004): people's fields too, on the people's version
+    sa.Column("major_at", Time),  # when it was declared or promoted major (None: not a major incident)
+    sa.Column("commander", Name),
+    sa.Column("communications_lead", Name),
+    sa.Column("status_updates", sa.Integer),  # stakeholder updates published
+    sa.Column("last_update_at", Time),
     sa.Column("people_version", Version, nullable=False, server_default=""),
     sa.Column("version", Version, nullable=False),
     sa.Index("ix_incidents_created_at", "created_at"),

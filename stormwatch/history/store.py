@@ -183,6 +183,7 @@ class HistoryStore:
         }
         people_row = {name: doc.get(name) for name in _PEOPLE}
         people_row["acknowledged_at"] = _num(people_row["acknowledged_at"])
+        people_row.update(major_fields(doc))
         insert = self._insert(t.incidents).values(
             **row, **(people_row if people else {}), people_version=version if people else "")
         snapshot = {name: insert.excluded[name] for name in row if name != "id"}
@@ -350,6 +351,19 @@ class HistoryStore:
 
 
 _PEOPLE = ("assignee", "acknowledged_by", "acknowledged_at", "resolved_by", "reopened_by")
+#: a major incident's fields (issue 21), in every people's event's incident once it is major
+MAJOR = ("major_at", "commander", "communications_lead", "status_updates", "last_update_at")
+
+
+def major_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The major incident columns from an incident document (all None when it is not major)."""
+    if not doc.get("major") and not doc.get("major_at"):
+        return dict.fromkeys(MAJOR)
+    updates = _num(doc.get("status_updates"))
+    return {"major_at": _num(doc.get("major_at")), "commander": str(doc.get("commander") or "")[:200] or None,
+            "communications_lead": str(doc.get("communications_lead") or "")[:200] or None,
+            "status_updates": int(updates) if updates is not None else None,
+            "last_update_at": _num(doc.get("last_update_at"))}
 #: a run's states in the order they can follow each other (a later state wins a tie on time)
 _STATE_RANK = {"pending_approval": 1, "approved": 2, "running": 3, "retrying": 3, "rejected": 4, "expired": 4,
                "skipped": 4, "failed": 4, "succeeded": 4}

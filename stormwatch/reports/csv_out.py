@@ -53,6 +53,19 @@ def rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
         out.append(("action_runs_by_state", state, "runs", count, None, None))
     for problem in report["problems"]:
         out.append(("problems", problem["id"], "incidents", problem["incidents"], None, None))
+    out += major_rows(report)
+    return out
+
+
+def major_rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The major incidents section (issue 21): its figures, then one row per figure of each major incident."""
+    section = report.get("major_incidents") or {}
+    out: list[tuple[Any, ...]] = [("major_incidents", "", name, f["value"], f["previous"], f["change"])
+                                  for name, f in (section.get("figures") or {}).items()]
+    for incident in section.get("incidents") or ():
+        for name, value in incident.items():
+            if name != "id":
+                out.append(("major_incident", incident["id"], name, value, None, None))
     return out
 
 

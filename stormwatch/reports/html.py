@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from stormwatch.reports.labels import LABELS, change, show
+from stormwatch.reports.labels import LABELS, change, major_table, show
 from stormwatch.reports.svg import charts
 
 _STYLE = """
@@ -28,6 +28,14 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     body = "".join("<tr>" + "".join(f'<td class="n">{escape(c)}</td>' if i else f"<td>{escape(c)}</td>"
                                     for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _major(report: dict[str, Any]) -> str:
+    """The major incidents section (issue 21): its figures and the window's major incidents."""
+    incidents = [[i["id"], _when(i["major_at"]), i["commander"] or "–", i["communications_lead"] or "–",
+                  str(i["status_updates"])] for i in (report.get("major_incidents") or {}).get("incidents") or ()]
+    return ("<h2>Major incidents</h2>" + _table(["figure", "this window", "previous", "change"], major_table(report))
+            + _table(["incident", "major since", "commander", "communications lead", "updates"], incidents))
 
 
 def page(report: dict[str, Any]) -> str:
@@ -59,5 +67,6 @@ def page(report: dict[str, Any]) -> str:
         f"{escape(_when(w['previous']['until']))}; business hours {escape(report['business_hours'])}</p>"
         f"<div class=\"charts\">{svgs}</div>"
         "<h2>Figures</h2>" + _table(["figure", "this window", "previous", "change"], figures)
-        + breakdowns + "<h2>Noisiest alerts</h2>" + noisy + "<h2>Problems with the most incidents</h2>" + problems
+        + _major(report) + breakdowns + "<h2>Noisiest alerts</h2>" + noisy
+        + "<h2>Problems with the most incidents</h2>" + problems
         + f"<h2>Not in the history</h2><ul>{missing}</ul></body></html>")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from stormwatch.reports.major import DURATIONS as MAJOR_DURATIONS, LABELS as MAJOR_LABELS
+
 LABELS = {
     "incidents": "Incidents opened", "notifications": "Notifications received",
     "compression": "Notifications per incident", "symptoms": "Symptoms attached",
@@ -21,6 +23,20 @@ LABELS = {
 DURATIONS = frozenset({"mtta_mean", "mtta_p50", "mtta_p90", "mttr_mean", "mttr_p50", "mttr_p90",
                        "time_saved_seconds", "silenced_seconds"})
 SHARES = frozenset({"symptom_share", "reopen_rate", "action_success_rate"})
+
+
+#: a figure shown as a duration (``show`` and ``change`` format by the figure's name)
+_A_DURATION = "mttr_mean"
+
+
+def major_table(report: dict[str, Any]) -> list[list[str]]:
+    """The major incidents section's figures as rows (label, this window, previous, change): terminal and HTML."""
+    rows = []
+    for name, f in ((report.get("major_incidents") or {}).get("figures") or {}).items():
+        kind = _A_DURATION if name in MAJOR_DURATIONS else name  # its times read as durations, the rest as numbers
+        rows.append([MAJOR_LABELS.get(name, name), show(kind, f["value"]), show(kind, f["previous"]),
+                     change(kind, f)])
+    return rows
 
 
 def duration(seconds: float) -> str:

@@ -82,6 +82,11 @@ FLAPPING_REASON = "alert flapping"
 TOP = 10
 
 
+def opened_in(window: Window) -> sa.ColumnElement[bool]:
+    """Incidents opened in the window under its filters (the rows every incident figure counts)."""
+    return _opened(window)
+
+
 def _opened(window: Window) -> sa.ColumnElement[bool]:
     c = t.incidents.c
     clauses = [c.created_at >= window.since, c.created_at < window.until]

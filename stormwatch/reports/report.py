@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stormwatch.reports import figures as f
+from stormwatch.reports.major import major_section, read_majors
 from stormwatch.reports.queries import Rows, read_rows
 from stormwatch.reports.window import BusinessHours, Window
 
@@ -47,4 +48,7 @@ async def build_report(engine: AsyncEngine, window: Window, hours: BusinessHours
     worker's alert pipeline on it) must not wait for."""
     current = await read_rows(engine, window)
     previous = await read_rows(engine, window.previous, lists=False)
-    return await asyncio.to_thread(compose, current, previous, window, hours)
+    report = await asyncio.to_thread(compose, current, previous, window, hours)
+    report["major_incidents"] = major_section(await read_majors(engine, window),
+                                              await read_majors(engine, window.previous))
+    return report

@@ -1,4 +1,5 @@
-"""A post-incident review draft: summary, impact, a timeline of alerts, symptoms, actions and people's comments.
+"""A post-incident review draft: summary, impact, a timeline of alerts, symptoms, actions and people's comments;
+for a major incident (issue 21) its roles and its stakeholder updates.
 
 Read from the history (``from_history``); an incident the history does not hold (the writer was off, or it is
 too recent) is drafted from what Redis still holds (``from_detail`` over the API's incident detail), which has the
@@ -20,6 +21,8 @@ from stormwatch.reports.labels import duration
 
 #: timeline kinds a person wrote (comments carry their text)
 COMMENT = "commented"
+#: a stakeholder update's timeline kind (major incidents)
+STATUS_UPDATE = "status_update"
 
 
 def _when(at: float | None) -> str:
@@ -69,8 +72,8 @@ def from_detail(detail: Mapping[str, Any], runs: Iterable[Mapping[str, Any]] = (
                 "status": a.get("status"), "labels": a.get("labels") or {}, "first_seen": a.get("first_seen"),
                 "last_seen": a.get("last_seen"), "notifications": a.get("count"), "flapping": a.get("flapping")}
                for a in detail.get("members") or ()]
-    entries = [{"at": e.get("at"), "kind": e.get("kind", ""), "text": e.get("text", ""), "by": e.get("by")}
-               for e in detail.get("timeline") or ()]
+    entries = [{"at": e.get("at"), "kind": e.get("kind", ""), "text": e.get("text", ""), "by": e.get("by"),
+                "state": e.get("state"), "number": e.get("number")} for e in detail.get("timeline") or ()]
     run_rows = [{"run_id": r.get("run_id"), "action": r.get("action"), "type": r.get("type"),
                  "state": r.get("state"), "created_at": _num(r.get("created_at")),
                  "finished_at": _num(r.get("finished_at")), "record": dict(r)} for r in runs]
@@ -96,7 +99,14 @@ def draft(incident: Mapping[str, Any], members: list[dict[str, Any]], symptoms: 
     for r in runs:
         timeline.append({"at": r["created_at"], "what": "action",
                          "text": f"action {r['action']} ({r['type']}): {r['state']}"})
+    major = _major(incident, entries)
+    numbered = iter(major["status_updates"] if major else ())  # in the order of the entries they came from
     for e in entries:
+        if e["kind"] == STATUS_UPDATE and major:
+            u = next(numbered)
+            timeline.append({"at": e["at"], "what": "status update", "by": e["by"],
+                             "text": f"#{u['number']}" + (f" ({u['state']})" if u["state"] else "") + f": {u['text']}"})
+            continue
         what = "comment" if e["kind"] == COMMENT else "change"
         text = e["text"] if what == "comment" else f"{e['kind']}: {e['text']}" if e["text"] else e["kind"]
         timeline.append({"at": e["at"], "what": what, "by": e["by"], "text": text})
@@ -116,8 +126,40 @@ def draft(incident: Mapping[str, Any], members: list[dict[str, Any]], symptoms: 
         "actions": [{"run_id": r["run_id"], "action": r["action"], "state": r["state"],
                      "created_at": r["created_at"], "finished_at": r["finished_at"]} for r in runs],
         "comments": [{"at": e["at"], "by": e["by"], "text": e["text"]} for e in entries if e["kind"] == COMMENT],
+        "major": major,
         "timeline": timeline,
     }
+
+
+def _updates(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in entries if e["kind"] == STATUS_UPDATE]
+
+
+def _major(incident: Mapping[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A major incident's part of the review (None for another): when it became major and how long after it opened,
+    its incident commander and communications lead, and its stakeholder updates, numbered, oldest first."""
+    major_at = _num(incident.get("major_at"))
+    if major_at is None and not incident.get("major"):
+        return None
+    created = _num(incident.get("created_at"))
+    updates = [{"number": e.get("number") or n, "at": e["at"], "by": e["by"], "state": e.get("state"),
+                "text": e["text"]} for n, e in enumerate(_updates(entries), 1)]
+    return {"major_at": major_at,
+            "time_to_major": max(major_at - created, 0.0) if major_at is not None and created is not None else None,
+            "commander": incident.get("commander") or None,
+            "communications_lead": incident.get("communications_lead") or None,
+            "status_updates": updates}
+
+
+def _major_md(major: Mapping[str, Any] | None) -> list[str]:
+    """The summary's lines of a major incident: since when, and its roles."""
+    if not major:
+        return []
+    after = f" (after {duration(major['time_to_major'])})" if major.get("time_to_major") else ""
+    return [f"- Major incident since: {_when(major['major_at'])}{after}",
+            f"- Incident commander: {_md(major.get('commander') or 'none assigned')}; communications lead: "
+            f"{_md(major.get('communications_lead') or 'none assigned')}",
+            f"- Stakeholder updates: {len(major['status_updates'])}"]
 
 
 def _labels(labels: Mapping[str, Any]) -> str:
@@ -145,12 +187,19 @@ def markdown(review: Mapping[str, Any]) -> str:
              f"- Resolved: {_when(summary['resolved_at'])}"
              + (f" (after {duration(summary['time_to_resolve'])})" if summary["time_to_resolve"] is not None
                 else ""),
+             *_major_md(review.get("major")),
              "", "## Impact", "",
              f"- Alerts: {impact['alerts']}; notifications: {impact['notifications']}; symptoms: {impact['symptoms']}",
              f"- Services: {_md(', '.join(impact['services']) or 'none recorded')}",
              f"- Problems: {_md(', '.join(impact['problems']) or 'none')}", "", "## Timeline", ""]
     lines += [f"- {_when(e['at'])} · {e['what']}: {_md(e['text'])}" + (f" ({_md(e['by'])})" if e.get("by") else "")
               for e in review["timeline"]] or ["- (nothing recorded)"]
+    major = review.get("major")
+    if major:
+        lines += ["", "## Stakeholder updates", ""]
+        lines += [f"- {_when(u['at'])} · #{u['number']}" + (f" ({_md(u['state'])})" if u.get("state") else "")
+                  + (f" by {_md(u['by'])}" if u.get("by") else "") + f": {_md(u['text'])}"
+                  for u in major["status_updates"]] or ["- none published"]
     lines += ["", "## Actions", ""]
     lines += [f"- {_md(a['action'])}: {_md(a['state'])} (run {_md(a['run_id'])}, {_when(a['created_at'])})"
               for a in review["actions"]] or ["- none"]

@@ -162,3 +162,64 @@ async def test_the_cli_declares_joins_attaches_and_shows(api):
     assert code == 1 and "impact" in err
     code, _, err = await _cli_as(api, READ, "incidents", "declare", "x", "--service", "checkout")
     assert code == 2 and "403" in err
+
+
+JOIN_RULES = """
+topology:
+  services:
+    web: {depends_on: [checkout]}
+    checkout: {}
+    search: {}
+groups:
+  - name: shop
+    match: ['service=~"web|checkout|search"']
+    join_declared: true
+"""
+
+
+@pytest.fixture
+async def joining(clean, tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "rules.yaml").write_text(JOIN_RULES)
+    async for api in start_api(clean.model_copy(update={"rules": str(rules)})):
+        yield api
+
+
+async def _alerts_stored(api, before: float) -> bool:
+    from tests.integration.helpers import stored_alerts
+
+    return stored_alerts(api.worker) > before
+
+
+async def test_alerts_of_a_rule_with_join_declared_join_the_incident_declared_for_their_service(joining):
+    """An alert on web (which depends on checkout) arriving after a person declared an incident for checkout joins
+    it as a symptom instead of opening an incident; an alert on another service opens its own; once the declared
+    incident is resolved, the alert's next notification opens an incident of its own."""
+    from tests.integration.api_helpers import INGEST
+    from tests.integration.helpers import stored_alerts, v2_alert
+
+    api = joining
+    declared = (await api.post("/api/v1/incidents", declaration(), token=RESPOND)).json()["incident"]["id"]
+    web = v2_alert("HighLatency", "web", "web-1")
+    before = stored_alerts(api.worker)
+    assert (await api.post("/api/v2/alerts", [web, v2_alert("SearchDown", "search", "s-1")],
+                           token=INGEST)).status_code == 200
+    await eventually(lambda: _alerts_stored(api, before + 1), what="both alerts stored")
+
+    detail = (await api.get(f"/api/v1/incidents/{declared}")).json()
+    (symptom,) = detail["symptoms"]
+    assert (symptom["kind"], symptom["rule"], symptom["path"]) == ("declared", "checkout", ["web", "checkout"])
+    assert symptom["labels"]["alertname"] == "HighLatency"
+    assert "joined the incident declared for service checkout" in detail["timeline"][-1]["text"]
+    opened = [i for i in await api.worker.store.list_incidents() if i.id != declared]
+    assert [i.group_labels.get("service") for i in opened] == ["search"]  # only the unrelated alert opened one
+
+    # resolved: the web alert's next notification (a repeat) opens an incident of its own
+    assert (await api.post(f"/api/v1/incidents/{declared}/resolve", {}, token=RESPOND)).status_code == 200
+    assert (await api.post("/api/v2/alerts", [web], token=INGEST)).status_code == 200
+
+    async def own() -> bool:
+        return any(i.group_labels.get("service") == "web" for i in await api.worker.store.list_incidents())
+
+    await eventually(own, what="the web alert's own incident")

@@ -1,6 +1,7 @@
 """The ticketing bridge (issue 21) against a real Request Tracker (Debian's request-tracker5, started by the test),
 the real worker, Redis and RabbitMQ: a declared incident opens one ticket, people's commands update it, the ticket
-resolved in RT resolves the incident through the signed webhook, Stormwatch's own echo is dropped, and a worker
+resolved in RT resolves the incident through the signed webhook, reopened there reopens it, resolved again in
+Stormwatch resolves the ticket again, Stormwatch's own echo is dropped, and a worker
 that died after creating the ticket but before storing its reference leaves no second ticket."""
 
 from __future__ import annotations
@@ -93,6 +94,20 @@ async def test_one_ticket_follows_the_incident_and_rt_resolves_it_back(api, rt):
     await settled(api.worker, 5, iid, what="the resolve run")
     assert [str(t["id"]) for t in await rt.tickets_about(iid)] == [ref]
     assert metric(api.worker, "stormwatch_ticket_webhooks_total", {"outcome": "echo"}) == 1
+
+    # a person reopens the ticket in RT: the incident reopens, and the reopen run sets the ticket open
+    await rt.post(f"/REST/2.0/ticket/{ref}", {"Status": "open"}, method="PUT")
+    reopened = await _signed(api, {"ticket": ref, "type": "Status", "status": "open", "actor": "alice"})
+    assert reopened.status_code == 200, reopened.text
+    assert reopened.json()["incident"]["status"] == "open" and reopened.json()["incident"]["reopened_by"] == \
+        "rt:alice"
+    (reopen,) = [r for r in await settled(api.worker, 6, iid, what="the reopen run") if r["trigger"] == "reopened"]
+    assert reopen["state"] == "succeeded", reopen
+    # resolved again in Stormwatch: a second resolution is a run of its own, and the ticket resolves again
+    assert (await api.post(f"/api/v1/incidents/{iid}/resolve", {}, token=RESPOND)).status_code == 200
+    runs = await settled(api.worker, 7, iid, what="the second resolve run")
+    assert sorted(r["state"] for r in runs if r["trigger"] == "resolved") == ["succeeded", "succeeded"]
+    assert (await rt.get(f"/REST/2.0/ticket/{ref}"))["Status"] == "resolved"
 
 
 async def test_a_worker_that_died_before_storing_the_reference_leaves_no_second_ticket(api, rt):

@@ -143,3 +143,20 @@ def test_an_action_can_run_when_its_incident_merges_into_a_late_cause_s() -> Non
     index = ActionIndex(rule_set)
     assert index.actionable({"type": "incident.merged", "incident": {"rule": "r"}})
     assert not index.actionable({"type": "incident.resolved", "incident": {"rule": "r"}})
+
+
+def test_resolved_runs_once_per_resolution() -> None:
+    """An incident reopened and resolved again runs its ``resolved`` actions again (a ticket resolves again); a
+    redelivered copy of one resolution's event does not."""
+    ts = triggers({"action": "ticket", "on": ["resolved"]})
+
+    def resolved(at: float | None, event_id: str = "e1") -> IncidentEvent:
+        incident = {"id": "INC-ab-1", "rule": "r", "priority": "P2"} | ({} if at is None else {"resolved_at": at})
+        return IncidentEvent.parse({"event_id": event_id, "type": "incident.resolved", "incident": incident})
+
+    first = planned_runs(ts, DEFINED, resolved(100.0))
+    assert planned_runs(ts, DEFINED, resolved(100.0, "a-redelivery")) == first
+    again = planned_runs(ts, DEFINED, resolved(250.5, "e9"))
+    assert again[0].run_id != first[0].run_id and again[0].trigger_key == "resolved@250.5"
+    # an event without resolved_at keeps the key of before
+    assert planned_runs(ts, DEFINED, resolved(None))[0].run_id == run_id("INC-ab-1", "ticket", "resolved")

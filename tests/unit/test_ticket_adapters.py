@@ -94,3 +94,20 @@ def test_jira_shapes():
     comment = {"webhookEvent": "comment_created", "issue": {"key": "OPS-12"},
                "comment": {"body": f"{MARKER} acknowledged: ...", "author": {"accountId": "x"}}}
     assert jira.change(comment).echo
+
+
+def test_a_ticket_reopened_in_the_ticketing_system_reads_as_reopened():
+    """A ticket set back to open (RT), New or In Progress (ServiceNow) or whose resolution is cleared by a reopen
+    transition (Jira) reopens its incident; the same change by Stormwatch's own account is its echo."""
+    rt = adapter("rt", Settings(user="stormwatch"))
+    assert rt.change({"ticket": 7, "type": "Status", "status": "open", "actor": "alice"}).kind == "reopened"
+    assert rt.change({"ticket": 7, "type": "Status", "status": "open", "actor": "stormwatch"}).echo
+    assert rt.change({"ticket": 7, "type": "Status", "status": "stalled", "actor": "alice"}).kind == ""
+    sn = adapter("servicenow", Settings(user="stormwatch.integration"))
+    assert sn.change({"sys_id": SYS_ID, "state": "2", "sys_updated_by": "beth"}).kind == "reopened"
+    # a comment on an in-progress incident stays a comment
+    assert sn.change({"sys_id": SYS_ID, "state": "2", "comments": "x", "sys_updated_by": "beth"}).kind == "commented"
+    jira = adapter("jira", Settings(queue="OPS", reopen_transition="41"))
+    reopened = {"webhookEvent": "jira:issue_updated", "issue": {"key": "OPS-12"}, "user": {"accountId": "a1"},
+                "changelog": {"items": [{"field": "resolution", "fromString": "Done", "toString": None}]}}
+    assert jira.change(reopened).kind == "reopened"
