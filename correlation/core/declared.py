@@ -28,6 +28,7 @@ from rules.fingerprint import labels_to_signature
 from rules.schema import DECLARED_LABEL, JoinDeclared
 
 from correlation.core.causes import Cause
+from correlation.core.decision import CauseOf
 from correlation.core.model import Incident
 
 #: the rule name a declared incident carries (``rule`` on the incident, as an alert's group rule would)
@@ -114,23 +115,21 @@ def join_targets(option: JoinDeclared, service: str,
     return targets
 
 
-CauseLookup = Callable[[Mapping[str, str], str, float], "Cause | None"]
-
-
 class DeclaredJoin:
     """The cause lookup of a group rule with ``join_declared``: the rule set's own causes first, else the open
     declared incident of the nearest target service (``open_declared``: service -> incident id, as read for the
     batch). A symptom of a declared incident carries no recovery grace: when the incident resolves, its symptoms
     are placed again at their next notification (a hold timer for one waiting for a cause places it too)."""
 
-    def __init__(self, inner: CauseLookup | None, targets: Callable[[Mapping[str, str]], Sequence[Target]],
+    def __init__(self, inner: CauseOf | None, targets: Callable[[Mapping[str, str]], Sequence[Target]],
                  open_declared: Mapping[str, str]) -> None:
         self.inner = inner
         self.targets = targets
         self.open_declared = open_declared
 
-    def __call__(self, labels: Mapping[str, str], fingerprint: str, now: float) -> Cause | None:
-        cause = self.inner(labels, fingerprint, now) if self.inner is not None else None
+    def __call__(self, labels: Mapping[str, str], fingerprint: str, now: float,
+                 since: float | None = None) -> Cause | None:
+        cause = self.inner(labels, fingerprint, now, since) if self.inner is not None else None
         if cause is not None or not self.open_declared:
             return cause
         for service, path in self.targets(labels):

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 
 from correlation.core.catalog import Catalog
 from correlation.core.causes import CauseRules, Causes
-from correlation.core.decision import Context, MutedBy
+from correlation.core.decision import CauseOf, Context, MutedBy
 from correlation.core.declared import DeclaredJoin, Target, join_targets
 from correlation.core.enrichment import Enricher
 from rules.alert import normalise_severity
@@ -247,7 +247,7 @@ class Router:
         change windows (``muting.Muter``) also says when their mutes end and which windows annotate. ``declared``:
         the services with an open declared incident (service -> incident id), which a route with
         ``join_declared`` lets its alerts join."""
-        cause: Any = causes
+        cause: CauseOf | None = causes
         if route.join_declared is not None and declared:
             cause = DeclaredJoin(causes, lambda labels: self.join_targets(route, labels), declared)
         return Context(
