@@ -114,7 +114,7 @@ def join_targets(option: JoinDeclared, service: str,
     return targets
 
 
-CauseLookup = Callable[[Mapping[str, str], str, float], "Cause | None"]
+CauseLookup = Callable[[Mapping[str, str], str, float, "float | None"], "Cause | None"]  # decision.CauseOf
 
 
 class DeclaredJoin:
@@ -129,8 +129,9 @@ class DeclaredJoin:
         self.targets = targets
         self.open_declared = open_declared
 
-    def __call__(self, labels: Mapping[str, str], fingerprint: str, now: float) -> Cause | None:
-        cause = self.inner(labels, fingerprint, now) if self.inner is not None else None
+    def __call__(self, labels: Mapping[str, str], fingerprint: str, now: float,
+                 since: float | None = None) -> Cause | None:
+        cause = self.inner(labels, fingerprint, now, since) if self.inner is not None else None
         if cause is not None or not self.open_declared:
             return cause
         for service, path in self.targets(labels):
