@@ -114,7 +114,7 @@ def join_targets(option: JoinDeclared, service: str,
     return targets
 
 
-CauseLookup = Callable[[Mapping[str, str], str, float, "float | None"], "Cause | None"]  # decision.CauseOf
+CauseLookup = Callable[[Mapping[str, str], str, float, "float | None"], "Cause | None"]
 
 
 class DeclaredJoin:

@@ -126,7 +126,7 @@ def test_a_cause_of_the_rule_set_explains_before_a_declared_incident():
 
     real = Cause("topology", "db", "INC-d-1", "fp", ("web", "db"))
     join = DeclaredJoin(lambda labels, fp, now, since: real, lambda labels: [("web", ("web",))], {"web": "INC-w-1"})
-    assert join({"service": "web"}, "x", 1.0, 0.5) is real
+    assert join({"service": "web"}, "x", 1.0) is real
     join = DeclaredJoin(None, lambda labels: [("web", ("web",))], {"web": "INC-w-1"})
     assert join({"service": "web"}, "x", 1.0) == Cause("declared", "web", "INC-w-1", "", ("web",))
 
