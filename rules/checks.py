@@ -1,8 +1,8 @@
 """Whole-set checks of a rule set: what only all files together can tell.
 
 Duplicate names within a section (across files), dangling action, service, calendar and escalation policy
-references, topology cycles, a group rule's ``join_declared`` that cannot apply or names unknown services,
-the service catalog's references (``rules/catalog_checks.py``),
+references, topology cycles, a group rule's ``join_declared`` that cannot apply or names unknown services (an
+inhibit rule's without the service label in ``equal``), the service catalog's references (``rules/catalog_checks.py``),
 an inhibit rule that mutes itself, more than one priority matrix. Each problem names its file and field path;
 ``rules/loader.py`` adds the line.
 
@@ -125,6 +125,13 @@ def _check_join_declared(files: Sequence[tuple[str, RuleFile]], complete: bool) 
                     problems.append(SetProblem(file, ("groups", i, "join_declared", "services", j), (
                         f"unknown service {name!r}; join_declared.services names services of topology.services "
                         f"({', '.join(sorted(services))})")))
+    label = next((f.topology.service_label for _, f in files if f.topology is not None), "service")
+    for file, rules in files if complete else ():  # the service label is the topology's
+        for i, inhibit in enumerate(rules.inhibit):
+            if inhibit is not None and inhibit.join_declared and label not in inhibit.equal:
+                problems.append(SetProblem(file, ("inhibit", i, "join_declared"), (
+                    f"inhibit rule {inhibit.name!r}: join_declared joins the incident declared for the service the "
+                    f"target shares with its source, so equal must hold the service label {label!r}")))
     return problems
 
 

@@ -265,6 +265,9 @@ class InhibitRule(RuleModel):
     # a source that fires after a target opened an incident of its own merges that incident into its own, when it
     # explains every alert still firing there (docs/rules/reference.md, "A late cause merges")
     merge_late_symptoms: bool = True
+    # a target with no active source joins the open incident people declared for the service it shares with the
+    # source (its service label, which must be in ``equal``), as a symptom (docs/service-desk.md)
+    join_declared: bool = False
 
 
 WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from typing import Any
@@ -31,6 +32,7 @@ from correlation.store.store import IncidentStore
 from rules.schema import RuleSet
 from stormwatch.config import Settings
 from stormwatch.due_loop import DueLoop, action_timers
+from stormwatch.fault_hooks import with_ticket_hooks
 from stormwatch.metrics import Metrics
 from stormwatch.rules_holder import RuleHolder
 from stormwatch.ticket_refs import RedisTicketRefs
@@ -117,10 +119,11 @@ class ActionsService:
         await channel.set_qos(prefetch_count=s.actions_concurrency)
         topology = await declare_actions(channel, self.names, delivery_limit=s.delivery_limit)
         self.http = HttpExecutor(url_policy(s))
+        ticket_refs = with_ticket_hooks(RedisTicketRefs(self.redis, self.keyspace), os.environ)  # test-only hook
         executors: dict[str, Any] = {
             "http": self.http, "notify": NotifyExecutor(self.http, EmailExecutor(url_policy(s))),
             "command": CommandExecutor(),
-            "ticket": TicketExecutor(self.http, RedisTicketRefs(self.redis, self.keyspace)),
+            "ticket": TicketExecutor(self.http, ticket_refs, claim_lease=s.ticket_claim_lease_seconds),
             "runbook": RunbookExecutor(channel, self.names.runbooks, self.names.results, self.state, self.clock),
         }
         escalation = Escalation(self.redis, self.keyspace, timeline_max=s.timeline_max_entries,

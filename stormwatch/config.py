@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     # a run's claim lease is one attempt's longest possible duration plus this: how long a run whose worker died waits
     # before another worker takes it over (the margin covers a live worker's event loop pausing past its attempt)
     actions_claim_margin_seconds: float = Field(default=30.0, ge=1.0, le=86_400)
+    # the ticket action's creation claim (docs/service-desk.md): how long an incident whose worker died after asking
+    # the ticketing system waits before another run may look its ticket up and store it
+    ticket_claim_lease_seconds: float = Field(default=60.0, ge=1.0, le=86_400)
     actions_allowed_schemes: Annotated[tuple[str, ...], NoDecode] = ("https",)
     actions_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()  # empty: any host with public addresses
     actions_allowed_ports: Annotated[tuple[int, ...], NoDecode] = (80, 443)  # empty: any port

@@ -10,9 +10,14 @@
     the SLA handler, given a claimed ``sla`` timer whose incident has a checkpoint (a warning or the breach) due,
     logs ``test_holding_sla_timer`` and never returns: the worker holds the claim until it is killed, so a test can
     SIGKILL it there and watch another worker fire the checkpoint after the lease.
+``STORMWATCH_TEST_HOLD_TICKET_STORE=1``
+    the ticket action, given a ticket reference to store on an incident that has none (the ticketing system has just
+    created or found the ticket), logs ``test_holding_ticket_store`` (incident, system, ref) and never returns: the
+    worker holds the run and the ticket claim, the ticket exists and the incident does not know it (the worst point
+    to die), so a test can SIGKILL it there and watch another worker find that ticket instead of creating a second.
 
-They wrap the correlation sink in the shell; nothing else in the code knows about them. Never set them in
-production.
+They wrap the correlation sink, the SLA handler and the ticket references in the shell; nothing else in the code
+knows about them. Never set them in production.
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ import structlog
 
 from correlation.core.service_levels import ServiceLevels
 from correlation.store.sla import SlaStore
+from actions.tickets.executor import TicketRefs
 from kv.due import Due, DueHandler
 
 EXIT_AFTER_WRITE = "STORMWATCH_TEST_EXIT_AFTER_WRITE"
 POISON = "STORMWATCH_TEST_POISON"
 HOLD_DUE_SLA = "STORMWATCH_TEST_HOLD_DUE_SLA"
+HOLD_TICKET_STORE = "STORMWATCH_TEST_HOLD_TICKET_STORE"
 
 
 class PoisonCrash(RuntimeError):
@@ -89,3 +96,27 @@ def with_due_hooks(sla: DueHandler, store: SlaStore, levels: Callable[[], Servic
                    environ: Mapping[str, str]) -> DueHandler:
     """The SLA handler itself unless ``STORMWATCH_TEST_HOLD_DUE_SLA`` is set (the production case)."""
     return HoldDueSla(sla, store, levels) if environ.get(HOLD_DUE_SLA) else sla
+
+
+class HoldTicketStore:
+    """Ticket references (``actions.tickets.executor.TicketRefs``) whose ``store`` hangs: the ticket was created (or
+    found) in the ticketing system and its reference is never stored."""
+
+    def __init__(self, refs: TicketRefs) -> None:
+        self.refs = refs
+
+    async def ref(self, incident_id: str, system: str) -> str | None:
+        return await self.refs.ref(incident_id, system)
+
+    async def claim(self, incident_id: str, system: str, holder: str, lease: float) -> bool:
+        return await self.refs.claim(incident_id, system, holder, lease)
+
+    async def store(self, incident_id: str, system: str, ref: str) -> None:
+        structlog.get_logger("stormwatch").warning("test_holding_ticket_store", incident=incident_id, system=system,
+                                                   ref=ref)
+        await asyncio.Event().wait()  # test-only: held until the process is killed
+
+
+def with_ticket_hooks(refs: TicketRefs, environ: Mapping[str, str]) -> TicketRefs:
+    """``refs`` itself unless ``STORMWATCH_TEST_HOLD_TICKET_STORE`` is set (the production case)."""
+    return HoldTicketStore(refs) if environ.get(HOLD_TICKET_STORE) else refs

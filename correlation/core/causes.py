@@ -217,6 +217,24 @@ class CauseRules:
     def __bool__(self) -> bool:
         return bool(self.inhibit or self.topology)
 
+    @property
+    def joins_declared(self) -> bool:
+        """Some inhibit rule lets its targets join a declared incident (``join_declared``)."""
+        return any(rule.join_declared and self.service_label in rule.equal for rule in self.inhibit)
+
+    def declared_targets(self, labels: Mapping[str, str]) -> list[tuple[str, tuple[str, ...]]]:
+        """The services whose open declared incident an alert may join as an inhibit rule's target: for each rule
+        with ``join_declared`` whose ``target_match`` it matches and whose ``equal`` holds the service label, the
+        service it shares with the rule's source (its own service label's value): a declared incident there
+        stands in for the source people saw before any alert fired."""
+        service = labels.get(self.service_label, "")
+        if not service:
+            return []
+        for rule in self.inhibit:
+            if rule.join_declared and self.service_label in rule.equal and matches_all(rule.target_match, labels):
+                return [(service, (service,))]
+        return []
+
     # -- per label set ---------------------------------------------------------------------------
 
     def _analyse(self, labels: Mapping[str, str]) -> _Analysis:

@@ -146,7 +146,8 @@ class Router:
             for r in self.rules
         ]
         #: some group rule lets its alerts join declared incidents (a batch then reads which services have one)
-        self.joins_declared = any(route.join_declared is not None for route in self._routes)
+        self.joins_declared = (any(route.join_declared is not None for route in self._routes)
+                               or self.causes.joins_declared)
         self._indexed: dict[tuple[str, str], list[int]] = {}
         self._unindexed: list[int] = []
         for position, rule in enumerate(self.rules):
@@ -236,10 +237,14 @@ class Router:
     def join_targets(self, route: Route, labels: Mapping[str, str]) -> list[Target]:
         """The services whose declared incident an alert may join under its route's ``join_declared``, nearest first
         (none without the option): its service (the catalog's binding), then what that depends on."""
-        if route.join_declared is None:
-            return []
-        bound = self.catalog.bind(labels)
-        return join_targets(route.join_declared, bound.service if bound is not None else "", self.causes.dependencies)
+        out: list[Target] = []
+        if route.join_declared is not None:
+            bound = self.catalog.bind(labels)
+            out = join_targets(route.join_declared, bound.service if bound is not None else "",
+                               self.causes.dependencies)
+        if self.causes.joins_declared:  # an inhibit rule's target joins the declared incident of its source's service
+            out += [t for t in self.causes.declared_targets(labels) if t[0] not in {s for s, _ in out}]
+        return out
 
     def context(self, route: Route, muted: MutedBy | None = None, causes: Causes | None = None,
                 declared: Mapping[str, str] | None = None) -> Context:
@@ -248,7 +253,7 @@ class Router:
         the services with an open declared incident (service -> incident id), which a route with
         ``join_declared`` lets its alerts join."""
         cause: CauseOf | None = causes
-        if route.join_declared is not None and declared:
+        if declared and (route.join_declared is not None or self.causes.joins_declared):
             cause = DeclaredJoin(causes, lambda labels: self.join_targets(route, labels), declared)
         return Context(
             priority=lambda labels: self.priority(route, labels),

@@ -93,11 +93,12 @@ class CorrelationPipeline:
 
     async def open_declared(self, router: Router, routed: Sequence[tuple[Any, Sequence[Mapping[str, str]]]]
                             ) -> dict[str, str]:
-        """The open declared incidents (service -> id) the firing alerts of routes with ``join_declared`` may join:
+        """The open declared incidents (service -> id) the firing alerts of routes with ``join_declared`` (or targets of
+        inhibit rules with it) may join:
         ``routed`` is (route, label sets). One round trip, none when no route joins."""
         if not router.joins_declared:
             return {}
-        services = {service for route, label_sets in routed if route is not None and route.join_declared is not None
+        services = {service for route, label_sets in routed if route is not None
                     for labels in label_sets for service, _ in router.join_targets(route, labels)}
         return await self.declared.read(services)
 

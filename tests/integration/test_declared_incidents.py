@@ -223,3 +223,41 @@ async def test_alerts_of_a_rule_with_join_declared_join_the_incident_declared_fo
         return any(i.group_labels.get("service") == "web" for i in await api.worker.store.list_incidents())
 
     await eventually(own, what="the web alert's own incident")
+
+
+INHIBIT_JOIN_RULES = """
+inhibit:
+  - name: checkout-down
+    source_match: ['alertname="CheckoutDown"']
+    target_match: ['alertname="CheckoutSlow"']
+    equal: [service]
+    join_declared: true
+"""
+
+
+async def test_an_inhibit_rules_target_joins_the_incident_declared_for_its_sources_service(clean, tmp_path):
+    """No CheckoutDown fires, but a person declared an incident for checkout: under an inhibit rule with
+    ``join_declared`` the CheckoutSlow target on checkout joins that incident as a symptom; the same target on
+    another service, and an alert that is no target, open their own."""
+    from tests.integration.api_helpers import INGEST
+    from tests.integration.helpers import stored_alerts, v2_alert
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "rules.yaml").write_text(INHIBIT_JOIN_RULES)
+    async for api in start_api(clean.model_copy(update={"rules": str(rules)})):
+        declared = (await api.post("/api/v1/incidents", declaration(), token=RESPOND)).json()["incident"]["id"]
+        before = stored_alerts(api.worker)
+        alerts = [v2_alert("CheckoutSlow", "checkout", "c-1"), v2_alert("CheckoutSlow", "cart", "k-1"),
+                  v2_alert("DiskFull", "checkout", "c-2")]
+        assert (await api.post("/api/v2/alerts", alerts, token=INGEST)).status_code == 200
+        await eventually(lambda: _alerts_stored(api, before + 2), what="the three alerts stored")
+
+        detail = (await api.get(f"/api/v1/incidents/{declared}")).json()
+        (symptom,) = detail["symptoms"]
+        assert (symptom["kind"], symptom["rule"], symptom["path"]) == ("declared", "checkout", ["checkout"])
+        assert symptom["labels"]["alertname"] == "CheckoutSlow" and symptom["labels"]["service"] == "checkout"
+        assert "joined the incident declared for service checkout" in detail["timeline"][-1]["text"]
+        opened = [i for i in await api.worker.store.list_incidents() if i.id != declared]
+        assert sorted((i.group_labels.get("alertname"), i.group_labels.get("service")) for i in opened) == [
+            ("CheckoutSlow", "cart"), ("DiskFull", "checkout")]

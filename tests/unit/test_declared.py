@@ -129,3 +129,52 @@ def test_a_cause_of_the_rule_set_explains_before_a_declared_incident():
     assert join({"service": "web"}, "x", 1.0) is real
     join = DeclaredJoin(None, lambda labels: [("web", ("web",))], {"web": "INC-w-1"})
     assert join({"service": "web"}, "x", 1.0) == Cause("declared", "web", "INC-w-1", "", ("web",))
+
+
+INHIBIT_RULES = """
+inhibit:
+  - name: checkout-down
+    source_match: ['alertname="CheckoutDown"']
+    target_match: ['alertname=~"CheckoutSlow|CartErrors"']
+    equal: [service]
+    join_declared: true
+  - name: no-join
+    source_match: ['alertname="DbDown"']
+    target_match: ['alertname="DbSlow"']
+    equal: [service]
+"""
+
+
+def test_an_inhibit_rules_target_joins_the_declared_incident_of_its_sources_service(tmp_path):
+    """With ``join_declared`` on an inhibit rule, a target with no active source joins the open declared incident of
+    the service it shares with the source (``equal`` holds the service label), whatever its group rule."""
+    from rules.loader import load_rule_set
+
+    (tmp_path / "rules.yaml").write_text(INHIBIT_RULES)
+    router = Router(load_rule_set(tmp_path), ["alertname", "service"])
+    assert router.joins_declared
+    slow = {"alertname": "CheckoutSlow", "service": "checkout"}
+    assert router.join_targets(router(slow).route, slow) == [("checkout", ("checkout",))]
+    state, decision = _place(router, slow, {"checkout": "INC-aaaaaaaaaaaa-1"})
+    assert decision.opened == [] and state.incident is None
+    (symptom,) = decision.symptoms
+    assert (symptom.cause_incident, symptom.kind, symptom.rule, symptom.path) == (
+        "INC-aaaaaaaaaaaa-1", "declared", "checkout", ("checkout",))
+    assert state.alerts[symptom.fingerprint].muted == "declared:checkout"
+    # another service's declared incident, the rule's source itself, and a rule without the option: their own
+    _, decision = _place(router, slow, {"cart": "INC-b-1"})
+    assert len(decision.opened) == 1 and decision.symptoms == []
+    for labels in ({"alertname": "CheckoutDown", "service": "checkout"}, {"alertname": "DbSlow", "service": "checkout"}):
+        assert router.join_targets(router(labels).route, labels) == []
+        _, decision = _place(router, labels, {"checkout": "INC-aaaaaaaaaaaa-1"})
+        assert len(decision.opened) == 1 and decision.symptoms == []
+
+
+def test_rules_check_refuses_an_inhibit_join_without_the_service_label_in_equal(tmp_path):
+    from rules.loader import RuleSetInvalid, load_rule_set
+
+    (tmp_path / "rules.yaml").write_text(INHIBIT_RULES.replace("equal: [service]\n    join_declared", "equal: [env]\n"
+                                                               "    join_declared", 1))
+    with pytest.raises(RuleSetInvalid) as refused:
+        load_rule_set(tmp_path)
+    assert "join_declared" in str(refused.value) and "'service'" in str(refused.value)
