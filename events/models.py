@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from events.types import (
     ActionType, ChangeIncidentType, CommandIncidentType, MergedIncidentType, ProblemType, PromotedIncidentType,
-    RulesType, SilenceType, SlaIncidentType, StatusUpdateType,
+    RulesType, SilenceType, SlaCrossingType, SlaMetType, StatusUpdateType,
 )
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -253,11 +253,21 @@ class IncidentSlaEvent(EventEnvelope):
     """``incident.sla_warning`` / ``incident.sla_breached``: an SLA record of ``incident`` crossed ``fraction`` of
     its target at ``crossed_at``; ``sla`` is the record after the crossing."""
 
-    type: SlaIncidentType
+    type: SlaCrossingType
     incident: IncidentDoc
     sla: SlaDoc
     fraction: float = Field(description="the checkpoint crossed: a warning fraction, or 1.0 for the breach")
     crossed_at: float = Field(description="when the checkpoint fell due (at is when it was fired)")
+
+
+class IncidentSlaMetEvent(EventEnvelope):
+    """``incident.sla_met``: an SLA record of ``incident`` was met (``sla.met_at``): stage ``met``, or ``breached``
+    when it was met late. Published once per meeting (a reopened and resolved again ``resolve`` is met again), so a
+    history keeps every record's outcome, including records that never warned."""
+
+    type: SlaMetType
+    incident: IncidentDoc
+    sla: SlaDoc
 
 
 class ProblemEvent(EventEnvelope):
@@ -284,10 +294,10 @@ class RulesEvent(EventEnvelope):
     rules: RulesDoc
 
 
-MODELS: tuple[type[EventEnvelope], ...] = (IncidentEvent, IncidentMergedEvent, IncidentSlaEvent, StatusUpdateEvent,
-                                           ProblemEvent, SilenceEvent, ActionEvent, RulesEvent)
-AnyEvent = Annotated[IncidentEvent | IncidentMergedEvent | IncidentSlaEvent | StatusUpdateEvent | ProblemEvent
-                     | SilenceEvent | ActionEvent | RulesEvent, Field(discriminator="type")]
+MODELS: tuple[type[EventEnvelope], ...] = (IncidentEvent, IncidentMergedEvent, IncidentSlaEvent, IncidentSlaMetEvent,
+                                           StatusUpdateEvent, ProblemEvent, SilenceEvent, ActionEvent, RulesEvent)
+AnyEvent = Annotated[IncidentEvent | IncidentMergedEvent | IncidentSlaEvent | IncidentSlaMetEvent | StatusUpdateEvent
+                     | ProblemEvent | SilenceEvent | ActionEvent | RulesEvent, Field(discriminator="type")]
 
 
 def event_adapter() -> TypeAdapter[Any]:

@@ -218,3 +218,28 @@ silences = sa.Table(
     sa.Column("version", Version, nullable=False),
     sa.Index("ix_silences_starts_at", "starts_at"),
 )
+
+#: an incident's service-level records (docs/service-levels.md), one per kind, as the latest SLA event carried it
+#: (``incident.sla_warning``, ``incident.sla_breached``, ``incident.sla_met``); revision 0002
+sla_records = sa.Table(
+    "sla_records", metadata,
+    sa.Column("incident_id", Id, primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),  # respond | resolve
+    sa.Column("policy", Name, nullable=False),
+    sa.Column("priority", sa.String(8), nullable=False, server_default=""),
+    sa.Column("calendar", Name, nullable=False, server_default=""),
+    sa.Column("target", Time, nullable=False),  # seconds of the calendar's business time
+    sa.Column("started", Time, nullable=False),
+    sa.Column("due", Time),  # as the event computed it (null while paused)
+    sa.Column("paused_seconds", Time, nullable=False, server_default="0"),  # wall time paused, up to the event
+    sa.Column("pauses", Json, nullable=False),  # [[start, end|null], ...]
+    sa.Column("pause_reasons", Json, nullable=False),
+    sa.Column("warned", sa.Integer, nullable=False, server_default="0"),  # checkpoints crossed
+    sa.Column("stage", sa.String(16), nullable=False),  # running | warning | met | breached
+    sa.Column("met_at", Time),
+    sa.Column("breached_at", Time),
+    sa.Column("updated_at", Time, nullable=False),  # the event's time
+    sa.Column("version", Version, nullable=False),
+    sa.Index("ix_sla_records_started", "started"),
+    sa.Index("ix_sla_records_breached_at", "breached_at"),
+)
