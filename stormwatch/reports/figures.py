@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from stormwatch.reports.queries import TOP, IncidentRow, Rows
+from stormwatch.reports.queries import TOP, IncidentRow, Rows, SlaRow
 from stormwatch.reports.window import BusinessHours, Window
 
 #: the scalar figures, in the order tables and CSV list them
@@ -22,10 +22,12 @@ SCALARS = (
     "reopened", "reopen_rate", "interruptions_business_hours", "interruptions_outside_business_hours",
     "action_runs", "action_success_rate", "resolved_after_action", "time_saved_seconds",
     "silences", "silenced_seconds",
+    "sla_respond_met", "sla_respond_breached", "sla_respond_met_rate",
+    "sla_resolve_met", "sla_resolve_breached", "sla_resolve_met_rate", "sla_breaches",
 )
 #: the figures of each breakdown row (team, service, priority) and of each bucket of the series
 ROW_FIGURES = ("incidents", "notifications", "compression", "mtta_mean", "mtta_p50", "mtta_p90", "mttr_mean",
-               "mttr_p50", "mttr_p90", "reopen_rate")
+               "mttr_p50", "mttr_p90", "reopen_rate", "sla_respond_met_rate", "sla_resolve_met_rate", "sla_breaches")
 #: finished run states, for the success rate
 SUCCEEDED, FAILED = "succeeded", "failed"
 
@@ -55,8 +57,10 @@ def ratio(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
-def incident_figures(incidents: Sequence[IncidentRow], reopened: frozenset[str]) -> dict[str, Any]:
+def incident_figures(incidents: Sequence[IncidentRow], reopened: frozenset[str],
+                     sla: Mapping[str, Sequence[SlaRow]] | None = None) -> dict[str, Any]:
     """The figures a set of incidents gives on its own (the totals, a bucket, a breakdown row); one pass."""
+    outcomes = {("respond", "met"): 0, ("respond", "breached"): 0, ("resolve", "met"): 0, ("resolve", "breached"): 0}
     tta: list[float] = []
     ttr: list[float] = []
     notifications = alerts = symptoms = reopens = duplicates = 0
@@ -74,6 +78,9 @@ def incident_figures(incidents: Sequence[IncidentRow], reopened: frozenset[str])
             duplicates += r.occurrences - r.alerts
         if r.id in reopened:
             reopens += 1
+        for record in (sla or {}).get(r.id, ()):
+            if (record.kind, record.stage) in outcomes:
+                outcomes[(record.kind, record.stage)] += 1
     count = len(incidents)
     tta.sort()
     ttr.sort()
@@ -85,11 +92,23 @@ def incident_figures(incidents: Sequence[IncidentRow], reopened: frozenset[str])
         "resolved": len(ttr), "mttr_mean": mean(ttr), "mttr_p50": percentile(ttr, 0.5, ordered=True),
         "mttr_p90": percentile(ttr, 0.9, ordered=True),
         "reopened": reopens, "reopen_rate": ratio(reopens, count),
+        **sla_figures(outcomes),
     }
 
 
+def sla_figures(outcomes: Mapping[tuple[str, str], int]) -> dict[str, Any]:
+    """Attainment per kind over the records with an outcome: met in time / (met + breached)."""
+    out: dict[str, Any] = {}
+    for kind in ("respond", "resolve"):
+        met, breached = outcomes[(kind, "met")], outcomes[(kind, "breached")]
+        out |= {f"sla_{kind}_met": met, f"sla_{kind}_breached": breached,
+                f"sla_{kind}_met_rate": ratio(met, met + breached)}
+    out["sla_breaches"] = outcomes[("respond", "breached")] + outcomes[("resolve", "breached")]
+    return out
+
+
 def scalar_figures(rows: Rows, window: Window, hours: BusinessHours) -> dict[str, Any]:
-    figures = incident_figures(rows.incidents, rows.reopened)
+    figures = incident_figures(rows.incidents, rows.reopened, rows.sla)
     inside = sum(1 for r in rows.incidents if hours.contains(r.created_at))
     figures["interruptions_business_hours"] = inside
     figures["interruptions_outside_business_hours"] = len(rows.incidents) - inside
@@ -132,7 +151,7 @@ def breakdown(rows: Rows, key: Callable[[IncidentRow], str], name: str) -> list[
         groups[key(row)].append(row)
     out = []
     for value, members in groups.items():
-        figures = incident_figures(members, rows.reopened)
+        figures = incident_figures(members, rows.reopened, rows.sla)
         out.append({name: value, **{f: figures[f] for f in ROW_FIGURES}})
     return sorted(out, key=lambda r: (-r["incidents"], r[name]))
 
@@ -148,7 +167,7 @@ def series(rows: Rows, window: Window) -> list[dict[str, Any]]:
             members[index].append(row)
     out = []
     for (start, end), group in zip(buckets, members, strict=True):
-        figures = incident_figures(group, rows.reopened)
+        figures = incident_figures(group, rows.reopened, rows.sla)
         out.append({"start": start, "end": end, **{f: figures[f] for f in ROW_FIGURES}})
     return out
 

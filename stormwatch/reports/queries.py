@@ -7,8 +7,8 @@ Every query is bounded by the window on an indexed time column and the filters o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -57,6 +57,16 @@ class ProblemCount(NamedTuple):
     incidents: int
 
 
+class SlaRow(NamedTuple):
+    """An SLA record of an incident of the window, as the history holds it (its latest SLA event)."""
+
+    incident_id: str
+    kind: str  # respond | resolve
+    stage: str  # running | warning | met | breached
+    met_at: float | None
+    breached_at: float | None
+
+
 class SilenceRow(NamedTuple):
     id: str
     starts_at: float
@@ -75,6 +85,7 @@ class Rows:
     silences: Sequence[SilenceRow]
     alert_names: Sequence[AlertNameRow] = ()  # the lists: read for the report's own window only
     problems: Sequence[ProblemCount] = ()
+    sla: Mapping[str, Sequence[SlaRow]] = field(default_factory=dict)  # incident id -> its SLA records
 
 
 #: the reason of the incident.updated event the engine publishes when a member starts flapping
@@ -113,11 +124,23 @@ async def _read(conn: AsyncConnection, window: Window, lists: bool) -> Rows:
     reopened = frozenset(r[0] for r in await conn.execute(
         sa.select(tl.incident_id).distinct().where(tl.type == "incident.reopened", tl.at >= window.since,
                                                    tl.incident_id.in_(in_window))))
-    rows = Rows(incidents, reopened, await _runs(conn, window), await _silences(conn, window))
+    rows = Rows(incidents, reopened, await _runs(conn, window), await _silences(conn, window),
+                sla=await _sla(conn, window))
     if not lists:
         return rows
     return Rows(rows.incidents, rows.reopened, rows.runs, rows.silences, await _alert_names(conn, window, in_window),
-                await _problems(conn, window))
+                await _problems(conn, window), rows.sla)
+
+
+async def _sla(conn: AsyncConnection, window: Window) -> dict[str, list[SlaRow]]:
+    """The SLA records of the window's incidents (a join on the record's key: the incident id leads it)."""
+    s, i = t.sla_records.c, t.incidents.c
+    query = (sa.select(s.incident_id, s.kind, s.stage, s.met_at, s.breached_at)
+             .select_from(t.sla_records.join(t.incidents, i.id == s.incident_id)).where(_opened(window)))
+    out: dict[str, list[SlaRow]] = {}
+    for row in await conn.execute(query):
+        out.setdefault(row.incident_id, []).append(SlaRow._make(row))
+    return out
 
 
 async def _alert_names(conn: AsyncConnection, window: Window, in_window: sa.Select[Any]) -> list[AlertNameRow]:

@@ -18,7 +18,6 @@ NOT_RECORDED = {
     "muted_notifications": "notifications muted by a silence or a maintenance window open no incident and publish "
                            "no event, so the history never sees them; silences are reported by their own rows",
     "maintenance_volume": "maintenance windows live in the rules and mute without an event: not in the history",
-    "sla_attainment": "service levels have not landed yet",
 }
 
 

@@ -97,8 +97,21 @@ def expected(h: gen.History, since: float, until: float, *, team: str = "", serv
         "action_runs": len(runs), "action_success_rate": len(ok) / (len(ok) + len(bad)) if ok or bad else None,
         "resolved_after_action": after, "time_saved_seconds": sum(r["saves"] or 0.0 for r in ok),
         "silences": sum(since <= sil["created_at"] < until for sil in h.silences), "silenced_seconds": silenced,
+        **sla_expected(specs),
         "_specs": specs,
     }
+
+
+def sla_expected(specs: list[gen.Spec]) -> dict[str, Any]:
+    """Attainment from the specs' outcomes: met in time / (met + breached, late ones included)."""
+    out: dict[str, Any] = {}
+    for kind in ("respond", "resolve"):
+        met = sum(s.sla.get(kind) == "met" for s in specs)
+        breached = sum(s.sla.get(kind) in ("breached", "late") for s in specs)
+        out |= {f"sla_{kind}_met": met, f"sla_{kind}_breached": breached,
+                f"sla_{kind}_met_rate": met / (met + breached) if met + breached else None}
+    out["sla_breaches"] = out["sla_respond_breached"] + out["sla_resolve_breached"]
+    return out
 
 
 def check_figures(report: dict[str, Any], want: dict[str, Any], side: str) -> None:
@@ -122,6 +135,8 @@ async def check_window_and_trend(engine: Any, history: gen.History) -> None:
     now = expected(history, gen.END - 30 * gen.DAY, gen.END)
     before = expected(history, gen.END - 60 * gen.DAY, gen.END - 30 * gen.DAY)
     assert now["incidents"] > 100 and before["incidents"] > 100 and now["reopened"] > 0  # the data covers the cases
+    assert now["sla_respond_met"] > 10 and now["sla_resolve_breached"] > 5
+    assert any(s.sla.get("respond") == "warned" for s in now["_specs"])  # running records count in neither
     check_figures(report, now, "value")
     check_figures(report, before, "previous")
     for name in ("incidents", "mttr_p90"):
@@ -134,7 +149,8 @@ async def check_window_and_trend(engine: Any, history: gen.History) -> None:
     assert set(by_team) == {s.team for s in specs}
     for team, row in by_team.items():
         mine = expected(history, gen.END - 30 * gen.DAY, gen.END, team=team)
-        for name in ("incidents", "notifications", "mtta_p50", "mttr_p90", "reopen_rate"):
+        for name in ("incidents", "notifications", "mtta_p50", "mttr_p90", "reopen_rate", "sla_respond_met_rate",
+                     "sla_resolve_met_rate", "sla_breaches"):
             assert close(row[name], mine[name]), (team, name)
     assert [r["priority"] for r in report["by_priority"]] == [
         p for p, _ in sorted(Counter(s.priority for s in specs).items(), key=lambda kv: (-kv[1], kv[0]))]
@@ -142,6 +158,13 @@ async def check_window_and_trend(engine: Any, history: gen.History) -> None:
     days = Counter(int((s.created_at - (gen.END - 30 * gen.DAY)) // gen.DAY) for s in specs)
     assert len(report["series"]) == 30
     assert [b["incidents"] for b in report["series"]] == [days.get(k, 0) for k in range(30)]
+    breaches: Counter[int] = Counter()
+    for s in specs:
+        breaches[int((s.created_at - (gen.END - 30 * gen.DAY)) // gen.DAY)] += sum(
+            o in ("breached", "late") for o in s.sla.values())
+    assert [b["sla_breaches"] for b in report["series"]] == [breaches.get(k, 0) for k in range(30)]
+    for key in ("sla_respond_met_rate", "sla_resolve_met_rate"):
+        assert trend_ok(report["figures"][key], now[key], before[key]), key
     # noisiest alerts
     notes: Counter[str] = Counter()
     incs: dict[str, set[str]] = defaultdict(set)
@@ -163,6 +186,10 @@ async def check_window_and_trend(engine: Any, history: gen.History) -> None:
     want = sorted(((p["id"], len(set(p["incidents"]) & in_window)) for p in history.problems
                    if set(p["incidents"]) & in_window), key=lambda kv: (-kv[1], kv[0]))
     assert [(p["id"], p["incidents"]) for p in report["problems"]] == want
+
+
+def trend_ok(figure: dict[str, Any], now: float | None, before: float | None) -> bool:
+    return close(figure["change"], None if now is None or before is None else now - before)
 
 
 async def check_filters(engine: Any, history: gen.History) -> None:
