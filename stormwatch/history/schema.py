@@ -243,3 +243,40 @@ sla_records = sa.Table(
     sa.Index("ix_sla_records_started", "started"),
     sa.Index("ix_sla_records_breached_at", "breached_at"),
 )
+
+#: per-day roll-ups of the report figures (stormwatch/reports/rollup.py; docs/reports.md "Roll-ups"), revision 0002.
+#: ``rollup_days``: every UTC day (its start, epoch seconds) an incident opened on was written for: ``changes``
+#: counts writes (the writer adds one per batch that touched the day's incidents, retention one per prune), and
+#: ``computed`` is the ``changes`` its roll-up was computed at (null: never). A roll-up is fresh while they are equal.
+rollup_days = sa.Table(
+    "rollup_days", metadata,
+    sa.Column("day", Time, primary_key=True),
+    sa.Column("changes", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("computed", sa.BigInteger),
+    sa.Column("computed_at", Time),
+)
+
+#: the figures of the incidents opened on one UTC day: one row for all of them (``dim`` "all", ``value`` ""), one
+#: per team, service and priority. Counts and sums add up across days; durations are kept as log histograms
+#: (``figures.HISTOGRAM_RATIO``) for percentiles; ``minutes`` counts openings per minute of the day ("all" only),
+#: for business hours in any time zone.
+rollup_figures = sa.Table(
+    "rollup_figures", metadata,
+    sa.Column("day", Time, primary_key=True),
+    sa.Column("dim", sa.String(16), primary_key=True),  # all | team | service | priority
+    sa.Column("value", Name, primary_key=True),
+    sa.Column("incidents", sa.Integer, nullable=False),
+    sa.Column("notifications", sa.BigInteger, nullable=False),
+    sa.Column("alerts", sa.BigInteger, nullable=False),
+    sa.Column("symptoms", sa.BigInteger, nullable=False),
+    sa.Column("duplicates", sa.BigInteger, nullable=False),
+    sa.Column("reopened", sa.Integer, nullable=False),
+    sa.Column("acknowledged", sa.Integer, nullable=False),
+    sa.Column("tta_sum", Time, nullable=False),
+    sa.Column("resolved", sa.Integer, nullable=False),
+    sa.Column("ttr_sum", Time, nullable=False),
+    sa.Column("sla", Json, nullable=False),  # {"respond:met": n, "respond:breached": n, ...}
+    sa.Column("tta_hist", Json, nullable=False),  # {bucket: count}
+    sa.Column("ttr_hist", Json, nullable=False),
+    sa.Column("minutes", Json, nullable=False),  # {minute of the UTC day: openings}
+)

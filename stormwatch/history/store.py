@@ -29,6 +29,14 @@ Doc = Mapping[str, Any]
 LABEL_VALUE_MAX = 500
 
 
+DAY = 86400.0
+
+
+def day_of(at: float) -> float:
+    """The start of the UTC day ``at`` falls in (the roll-ups' unit)."""
+    return (at // DAY) * DAY
+
+
 def order_key(doc_time: float, event_at: float, tiebreak: str) -> str:
     """A text key that sorts as the tuple (doc_time, event_at, tiebreak): the version of a row."""
     return f"{max(doc_time, 0.0):020.6f}|{max(event_at, 0.0):020.6f}|{tiebreak[:70]}"
@@ -129,13 +137,26 @@ class HistoryStore:
         """Write every event of the batch in one transaction (all or none)."""
         done = Applied()
         async with self.engine.begin() as conn:
+            days: set[float] = set()
             for event, detail in batch:
                 if await self._apply_one(conn, event, detail):
                     done.applied += 1
                     done.by_type[event["type"]] = done.by_type.get(event["type"], 0) + 1
+                    incident = event.get("incident")
+                    if isinstance(incident, dict):
+                        days.add(day_of(float(incident["created_at"])))
                 else:
                     done.repeats += 1
+            await self.touch_days(conn, days)
         return done
+
+    async def touch_days(self, conn: AsyncConnection, days: Iterable[float]) -> None:
+        """The days' roll-ups are stale now (their incidents changed): one more change counted on each, in the
+        days' order (two writers' transactions lock the rows in the same order: no deadlock)."""
+        for day in sorted(days):
+            insert = self._insert(t.rollup_days).values(day=day, changes=1)
+            await conn.execute(insert.on_conflict_do_update(
+                index_elements=["day"], set_={"changes": t.rollup_days.c.changes + 1}))
 
     async def _apply_one(self, conn: AsyncConnection, event: dict[str, Any], detail: IncidentDetail | None) -> bool:
         subject, _, _ = event["type"].partition(".")

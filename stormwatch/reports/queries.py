@@ -67,6 +67,29 @@ class SlaRow(NamedTuple):
     breached_at: float | None
 
 
+class DayRow(NamedTuple):
+    """A roll-up row (``rollup_figures``): the figures of the incidents opened on one UTC day, all of them
+    (``dim`` "all") or one team's, service's or priority's."""
+
+    day: float
+    dim: str
+    value: str
+    incidents: int
+    notifications: int
+    alerts: int
+    symptoms: int
+    duplicates: int
+    reopened: int
+    acknowledged: int
+    tta_sum: float
+    resolved: int
+    ttr_sum: float
+    sla: dict[str, int]
+    tta_hist: dict[str, int]
+    ttr_hist: dict[str, int]
+    minutes: dict[str, int]
+
+
 class SilenceRow(NamedTuple):
     id: str
     starts_at: float
@@ -86,6 +109,10 @@ class Rows:
     alert_names: Sequence[AlertNameRow] = ()  # the lists: read for the report's own window only
     problems: Sequence[ProblemCount] = ()
     sla: Mapping[str, Sequence[SlaRow]] = field(default_factory=dict)  # incident id -> its SLA records
+    #: roll-up rows of the days they serve (``rollup.py``); ``incidents`` then holds only the other days' incidents
+    days: Sequence[DayRow] = ()
+    #: with roll-ups: first resolution of each incident of the window that has a successful run (automation)
+    run_incidents: Mapping[str, float | None] | None = None
 
 
 #: the reason of the incident.updated event the engine publishes when a member starts flapping
@@ -93,9 +120,12 @@ FLAPPING_REASON = "alert flapping"
 TOP = 10
 
 
-def _opened(window: Window) -> sa.ColumnElement[bool]:
+def _opened(window: Window, served: tuple[float, float] | None = None) -> sa.ColumnElement[bool]:
+    """Incidents opened in the window, filtered; ``served``: less the days [first, last) roll-ups serve."""
     c = t.incidents.c
     clauses = [c.created_at >= window.since, c.created_at < window.until]
+    if served is not None:
+        clauses.append(sa.or_(c.created_at < served[0], c.created_at >= served[1]))
     f = window.filters
     if f.team:
         clauses.append(c.team == f.team)
@@ -106,37 +136,60 @@ def _opened(window: Window) -> sa.ColumnElement[bool]:
     return sa.and_(*clauses)
 
 
-async def read_rows(engine: AsyncEngine, window: Window, *, lists: bool = True) -> Rows:
-    """The window's rows; ``lists``: also the alert names and problems (the previous window needs none)."""
+async def read_rows(engine: AsyncEngine, window: Window, *, lists: bool = True,
+                    days: Sequence[DayRow] = (), served: tuple[float, float] | None = None) -> Rows:
+    """The window's rows; ``lists``: also the alert names and problems (the previous window needs none).
+    ``days``: roll-up rows serving the days [first, last) of ``served``: their incidents are not read."""
     async with engine.connect() as conn:
-        return await _read(conn, window, lists)
+        return await _read(conn, window, lists, days, served)
 
 
-async def _read(conn: AsyncConnection, window: Window, lists: bool) -> Rows:
+async def incident_rows(conn: AsyncConnection, window: Window) -> Rows:
+    """The incidents opened in the window with their reopens and SLA records (what a roll-up is computed from)."""
+    return await _incidents(conn, window, None)
+
+
+async def _incidents(conn: AsyncConnection, window: Window, served: tuple[float, float] | None) -> Rows:
     i = t.incidents.c
-    opened = _opened(window)
+    opened = _opened(window, served)
     incidents = [IncidentRow._make(row) for row in await conn.execute(
         sa.select(i.id, i.created_at, i.first_acknowledged_at, i.first_resolved_at, i.occurrences, i.alerts,
                   i.symptoms, i.team, i.service, i.priority).where(opened))]
-    in_window = sa.select(i.id).where(opened)
     tl = t.timeline_entries.c
     # an incident's entries come after its opening: `at >= since` lets ix_timeline_type_at bound the scan
     reopened = frozenset(r[0] for r in await conn.execute(
         sa.select(tl.incident_id).distinct().where(tl.type == "incident.reopened", tl.at >= window.since,
-                                                   tl.incident_id.in_(in_window))))
-    rows = Rows(incidents, reopened, await _runs(conn, window), await _silences(conn, window),
-                sla=await _sla(conn, window))
+                                                   tl.incident_id.in_(sa.select(i.id).where(opened)))))
+    return Rows(incidents, reopened, (), (), sla=await _sla(conn, opened))
+
+
+async def _read(conn: AsyncConnection, window: Window, lists: bool, days: Sequence[DayRow],
+                served: tuple[float, float] | None) -> Rows:
+    i = t.incidents.c
+    base = await _incidents(conn, window, served)
+    run_incidents = await _run_incidents(conn, window) if served is not None else None
+    rows = Rows(base.incidents, base.reopened, await _runs(conn, window), await _silences(conn, window),
+                sla=base.sla, days=days, run_incidents=run_incidents)
     if not lists:
         return rows
+    in_window = sa.select(i.id).where(_opened(window))
     return Rows(rows.incidents, rows.reopened, rows.runs, rows.silences, await _alert_names(conn, window, in_window),
-                await _problems(conn, window), rows.sla)
+                await _problems(conn, window), rows.sla, days, run_incidents)
 
 
-async def _sla(conn: AsyncConnection, window: Window) -> dict[str, list[SlaRow]]:
+async def _run_incidents(conn: AsyncConnection, window: Window) -> dict[str, float | None]:
+    """First resolution of the window's incidents that have a successful run (roll-ups do not list incidents)."""
+    i, r = t.incidents.c, t.action_runs.c
+    with_runs = sa.select(r.incident_id).where(r.state == "succeeded", r.incident_id != "")
+    query = sa.select(i.id, i.first_resolved_at).where(_opened(window), i.id.in_(with_runs))
+    return {row.id: row.first_resolved_at for row in await conn.execute(query)}
+
+
+async def _sla(conn: AsyncConnection, opened: sa.ColumnElement[bool]) -> dict[str, list[SlaRow]]:
     """The SLA records of the window's incidents (a join on the record's key: the incident id leads it)."""
     s, i = t.sla_records.c, t.incidents.c
     query = (sa.select(s.incident_id, s.kind, s.stage, s.met_at, s.breached_at)
-             .select_from(t.sla_records.join(t.incidents, i.id == s.incident_id)).where(_opened(window)))
+             .select_from(t.sla_records.join(t.incidents, i.id == s.incident_id)).where(opened))
     out: dict[str, list[SlaRow]] = {}
     for row in await conn.execute(query):
         out.setdefault(row.incident_id, []).append(SlaRow._make(row))

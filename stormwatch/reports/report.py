@@ -5,12 +5,14 @@ breakdowns by team, service and priority, and the top lists. The document every 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stormwatch.reports import figures as f
 from stormwatch.reports.queries import Rows, read_rows
+from stormwatch.reports.rollup import served_days
 from stormwatch.reports.window import BusinessHours, Window
 
 #: figures the history cannot give (no event records them); docs/reports.md says why
@@ -41,9 +43,17 @@ def compose(current: Rows, previous: Rows, window: Window, hours: BusinessHours)
     }
 
 
-async def build_report(engine: AsyncEngine, window: Window, hours: BusinessHours) -> dict[str, Any]:
-    """Read both windows, then compute in a thread: a long window's figures take CPU time the event loop (and the
-    worker's alert pipeline on it) must not wait for."""
-    current = await read_rows(engine, window)
-    previous = await read_rows(engine, window.previous, lists=False)
-    return await asyncio.to_thread(compose, current, previous, window, hours)
+async def build_report(engine: AsyncEngine, window: Window, hours: BusinessHours, *, now: float | None = None,
+                       rollups: bool = True) -> dict[str, Any]:
+    """Read both windows (the whole days from roll-ups, ``rollup.py``, unless ``rollups`` is false), then compute
+    in a thread: a long window's figures take CPU time the event loop (and the worker's alert pipeline on it) must
+    not wait for. ``now``: which days have ended (default: the clock)."""
+    moment = time.time() if now is None else now
+    rows = []
+    for part, lists in ((window, True), (window.previous, False)):
+        served = await served_days(engine, part, moment) if rollups else None
+        if served is None:
+            rows.append(await read_rows(engine, part, lists=lists))
+        else:
+            rows.append(await read_rows(engine, part, lists=lists, days=served[1], served=served[0]))
+    return await asyncio.to_thread(compose, rows[0], rows[1], window, hours)

@@ -47,6 +47,10 @@ async def test_reports_page_shows_figures_and_charts(clean, browser, tmp_path: P
         assert report["figures"]["incidents"]["value"] > 0
         teams = await page.locator("#report table").nth(1).inner_text()
         assert all(team in teams for team in ("dba", "web", "net"))
+        assert "respond SLA" in teams and "SLA breaches" in teams
+        attainment = await page.locator("#report tr[data-figure=sla_respond_met_rate] td").all_inner_texts()
+        assert attainment[1].strip() == f"{100 * report['figures']['sla_respond_met_rate']['value']:.1f}%"
+        assert await page.locator("img.chart[data-chart=sla]").count() == 1
         assert errors == []
 
         ARTIFACTS.mkdir(exist_ok=True)
