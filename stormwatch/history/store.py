@@ -294,14 +294,15 @@ class HistoryStore:
         """The SLA record the event carries, if newer than the stored (by the event's time: each SLA update of an
         incident publishes at its own ``now``, and one update moves a record once)."""
         sla, at = event["sla"], float(event["at"])
-        pauses = [[float(p[0]), _num(p[1])] for p in sla.get("pauses") or () if isinstance(p, list | tuple) and p]
+        pauses: list[tuple[float, float | None]] = [
+            (float(p[0]), _num(p[1])) for p in sla.get("pauses") or () if isinstance(p, list | tuple) and len(p) == 2]
         rank = {"met": 3, "breached": 2, "warning": 1}.get(str(sla["stage"]), 0)
         insert = self._insert(t.sla_records).values(
             incident_id=incident_id, kind=str(sla["kind"]), policy=str(sla["policy"])[:200],
             priority=str(sla.get("priority", ""))[:8], calendar=str(sla.get("calendar", ""))[:200],
             target=float(sla["target"]), started=float(sla["started"]), due=_num(sla.get("due")),
             paused_seconds=sum((at if end is None else end) - start for start, end in pauses if start < at),
-            pauses=pauses, pause_reasons=[str(r) for r in sla.get("pause_reasons") or ()],
+            pauses=[list(p) for p in pauses], pause_reasons=[str(r) for r in sla.get("pause_reasons") or ()],
             warned=int(sla.get("warned") or 0), stage=str(sla["stage"]), met_at=_num(sla.get("met_at")),
             breached_at=_num(sla.get("breached_at")), updated_at=at,
             version=order_key(at, float(rank), f"{int(sla.get('warned') or 0):03d}|{event['event_id']}"))
