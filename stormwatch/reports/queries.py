@@ -180,7 +180,9 @@ async def _read(conn: AsyncConnection, window: Window, lists: bool, days: Sequen
 async def _run_incidents(conn: AsyncConnection, window: Window) -> dict[str, float | None]:
     """First resolution of the window's incidents that have a successful run (roll-ups do not list incidents)."""
     i, r = t.incidents.c, t.action_runs.c
-    with_runs = sa.select(r.incident_id).where(r.state == "succeeded", r.incident_id != "")
+    # a run is created after its incident opened: `created_at >= since` lets ix_action_runs_created_at bound it
+    with_runs = sa.select(r.incident_id).where(r.state == "succeeded", r.incident_id != "",
+                                               r.created_at >= window.since)
     query = sa.select(i.id, i.first_resolved_at).where(_opened(window), i.id.in_(with_runs))
     return {row.id: row.first_resolved_at for row in await conn.execute(query)}
 
