@@ -279,4 +279,5 @@ rollup_figures = sa.Table(
     sa.Column("tta_hist", Json, nullable=False),  # {bucket: count}
     sa.Column("ttr_hist", Json, nullable=False),
     sa.Column("minutes", Json, nullable=False),  # {minute of the UTC day: openings}
+    sa.Column("alert_names", Json, nullable=False),  # {alertname: [notifications, incidents, flapping incidents]}
 )

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stormwatch.history import schema as t
 from stormwatch.history.store import DAY
-from stormwatch.reports.queries import DayRow, incident_rows
+from stormwatch.reports.queries import DayRow, alert_names, incident_rows
 from stormwatch.reports.tally import Tally
 from stormwatch.reports.window import Window
 
@@ -68,7 +68,7 @@ async def _rollups(engine: AsyncEngine, span: tuple[float, float], clock: Callab
         rows = [DayRow(float(r.day), r.dim, r.value, int(r.incidents), int(r.notifications), int(r.alerts),
                        int(r.symptoms), int(r.duplicates), int(r.reopened), int(r.acknowledged), float(r.tta_sum),
                        int(r.resolved), float(r.ttr_sum), dict(r.sla or {}), dict(r.tta_hist or {}),
-                       dict(r.ttr_hist or {}), dict(r.minutes or {}))
+                       dict(r.ttr_hist or {}), dict(r.minutes or {}), dict(r.alert_names or {}))
                 for r in await conn.execute(sa.select(t.rollup_figures).where(f.day >= first, f.day < last))]
     return rows
 
@@ -92,6 +92,8 @@ async def refresh_day(engine: AsyncEngine, day: float, now: float) -> None:
 
 async def _compute(conn: AsyncConnection, day: float) -> list[dict[str, Any]]:
     rows = await incident_rows(conn, Window(day, day + DAY))
+    names = {a.alertname: [a.notifications, a.incidents, a.flapping_incidents]
+             for a in await alert_names(conn, Window(day, day + DAY))}
     tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
     minutes: dict[str, int] = defaultdict(int)
     for r in rows.incidents:
@@ -101,7 +103,8 @@ async def _compute(conn: AsyncConnection, day: float) -> list[dict[str, Any]]:
             tallies[(dim, getattr(r, dim))].add(r, reopened, sla)
         minutes[str(int((r.created_at - day) // 60))] += 1
     return [{"day": day, "dim": dim, "value": value, **tally.rollup(),
-             "minutes": dict(sorted(minutes.items(), key=lambda kv: int(kv[0]))) if dim == "all" else {}}
+             "minutes": dict(sorted(minutes.items(), key=lambda kv: int(kv[0]))) if dim == "all" else {},
+             "alert_names": dict(sorted(names.items())) if dim == "all" else {}}
             for (dim, value), tally in sorted(tallies.items())]
 
 

@@ -51,7 +51,7 @@ def test_raw_rows_give_exact_percentiles_and_rollups_give_them_within_the_error(
         for r in part:
             day.add(r, r.id.endswith("7"), [SlaRow(r.id, "respond", "met" if r.alerts > 1 else "breached",
                                                    None, None)])
-        mixed.add_day(DayRow(0.0, "all", "", **day.rollup(), minutes={}))
+        mixed.add_day(DayRow(0.0, "all", "", **day.rollup(), minutes={}, alert_names={}))
     for r in rest:
         mixed.add(r, r.id.endswith("7"), [SlaRow(r.id, "respond", "met" if r.alerts > 1 else "breached", None, None)])
     approx = mixed.figures()

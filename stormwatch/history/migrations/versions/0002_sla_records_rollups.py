@@ -70,6 +70,7 @@ def upgrade() -> None:
     sa.Column('tta_hist', JSON, nullable=False),
     sa.Column('ttr_hist', JSON, nullable=False),
     sa.Column('minutes', JSON, nullable=False),
+    sa.Column('alert_names', JSON, nullable=False),
     sa.PrimaryKeyConstraint('day', 'dim', 'value')
     )
 
