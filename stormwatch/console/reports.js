@@ -47,13 +47,16 @@ export function reportsPage(main) {
   const body = h('div', { id: 'report' }, h('p', { class: 'muted' }, 'Loading…'));
   replace(main, h('div', { class: 'bar' }, h('h1', null, 'Reports'), since, team, service, go), body);
 
+  let loads = 0; // a slower earlier answer (a first report computes its roll-ups) must not replace a later one
   async function load() {
+    const mine = ++loads;
     const q = new URLSearchParams({ since: since.value });
     if (team.value.trim()) q.set('team', team.value.trim());
     if (service.value.trim()) q.set('service', service.value.trim());
     try {
       const [report, drawn] = await Promise.all([api('GET', `/api/v1/reports/summary?${q}`),
         api('GET', `/api/v1/reports/charts?${q}`)]);
+      if (mine !== loads) return;
       const figures = table(['figure', 'this window', 'previous', 'change'],
         Object.entries(report.figures).map(([name, f]) => h('tr', { 'data-figure': name },
           h('td', null, name.replaceAll('_', ' ')), h('td', { class: 'num' }, show(name, f.value)),
@@ -70,7 +73,7 @@ export function reportsPage(main) {
         h('div', { class: 'charts' }, Object.entries(drawn.charts).map(([name, svg]) => chart(name, svg))),
         h('h2', null, 'Figures'), figures, h('h2', null, 'By team'), teams);
     } catch (err) {
-      replace(body, failure(err));
+      if (mine === loads) replace(body, failure(err));
     }
   }
 
