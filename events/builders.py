@@ -59,6 +59,19 @@ def incident_escalation_step(incident: Doc, escalation: Doc, at: float) -> dict[
     return event
 
 
+def incident_sla_met(incident: Doc, sla: Doc, at: float) -> dict[str, Any]:
+    """``incident.sla_met``: the SLA record ``sla`` was met at ``sla["met_at"]`` (late when it is breached). The id
+    names the incident, the record's kind and its pauses so far: a ``resolve`` met again after a reopen (which adds a
+    pause) is another event, a republished one the same."""
+    kind = sla["kind"]
+    late = " late" if sla["stage"] == "breached" else ""
+    reason = f"{kind} SLA met{late} ({sla['priority']}, policy {sla['policy']})"
+    event = incident_event(f"{incident['id']}:sla:{kind}:met:{len(sla['pauses'])}", "incident.sla_met", reason, at,
+                           incident)
+    event.update(sla=sla)
+    return event
+
+
 def incident_change(event_id: str, event_type: str, reason: str, at: float, incident: Doc) -> dict[str, Any]:
     """Any event of the engine's own incident changes (``correlation.core.decision.Event``), by its type."""
     if event_type == "incident.merged":

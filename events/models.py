@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from events.types import (
     ActionType, ChangeIncidentType, CommandIncidentType, EscalationIncidentType, MergedIncidentType, ProblemType,
-    PromotedIncidentType, RulesType, SilenceType, SlaIncidentType, StatusUpdateType,
+    PromotedIncidentType, RulesType, SilenceType, SlaCrossingType, SlaMetType, StatusUpdateType,
 )
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -254,7 +254,7 @@ class IncidentSlaEvent(EventEnvelope):
     """``incident.sla_warning`` / ``incident.sla_breached``: an SLA record of ``incident`` crossed ``fraction`` of
     its target at ``crossed_at``; ``sla`` is the record after the crossing."""
 
-    type: SlaIncidentType
+    type: SlaCrossingType
     incident: IncidentDoc
     sla: SlaDoc
     fraction: float = Field(description="the checkpoint crossed: a warning fraction, or 1.0 for the breach")
@@ -287,6 +287,16 @@ class IncidentEscalationEvent(EventEnvelope):
     escalation: EscalationStepDoc
 
 
+class IncidentSlaMetEvent(EventEnvelope):
+    """``incident.sla_met``: an SLA record of ``incident`` was met (``sla.met_at``): stage ``met``, or ``breached``
+    when it was met late. Published once per meeting (a reopened and resolved again ``resolve`` is met again), so a
+    history keeps every record's outcome, including records that never warned."""
+
+    type: SlaMetType
+    incident: IncidentDoc
+    sla: SlaDoc
+
+
 class ProblemEvent(EventEnvelope):
     type: ProblemType
     by: str | None = Field(None, description="who, on people's changes (absent when correlation made it)")
@@ -311,12 +321,12 @@ class RulesEvent(EventEnvelope):
     rules: RulesDoc
 
 
-MODELS: tuple[type[EventEnvelope], ...] = (IncidentEvent, IncidentMergedEvent, IncidentSlaEvent,
+MODELS: tuple[type[EventEnvelope], ...] = (IncidentEvent, IncidentMergedEvent, IncidentSlaEvent, IncidentSlaMetEvent,
                                            IncidentEscalationEvent, StatusUpdateEvent, ProblemEvent, SilenceEvent,
                                            ActionEvent, RulesEvent)
-AnyEvent = Annotated[IncidentEvent | IncidentMergedEvent | IncidentSlaEvent | IncidentEscalationEvent
-                     | StatusUpdateEvent | ProblemEvent | SilenceEvent | ActionEvent | RulesEvent,
-                     Field(discriminator="type")]
+AnyEvent = Annotated[IncidentEvent | IncidentMergedEvent | IncidentSlaEvent | IncidentSlaMetEvent
+                     | IncidentEscalationEvent | StatusUpdateEvent | ProblemEvent | SilenceEvent | ActionEvent
+                     | RulesEvent, Field(discriminator="type")]
 
 
 def event_adapter() -> TypeAdapter[Any]:

@@ -24,7 +24,10 @@ StatusUpdateType = Literal["incident.status_update"]
 TicketCommandType = Literal["incident.acknowledged", "incident.reopened", "incident.commented",
                             "incident.priority_changed"]
 #: a service-level checkpoint crossed (a warning fraction of a target, or the target itself): they name the SLA record
-SlaIncidentType = Literal["incident.sla_warning", "incident.sla_breached"]
+SlaCrossingType = Literal["incident.sla_warning", "incident.sla_breached"]
+#: an SLA record was met (acknowledged / resolved), in time or late: the record's outcome, for the history
+SlaMetType = Literal["incident.sla_met"]
+SlaIncidentType = Literal[SlaCrossingType, SlaMetType]
 #: a step of an incident's escalation policy started its action (issue 18): the action runner starts the action it names
 EscalationIncidentType = Literal["incident.escalation_step"]
 #: the incident events an action can be triggered by

@@ -28,7 +28,7 @@ from correlation.core.service_levels import (BREACHED, IncidentClock, ServiceLev
 from correlation.store.incident_commands import incident_view, read_incident
 from correlation.store.keyspace import Keyspace
 from correlation.core.model import parse_incident_id
-from events.builders import incident_sla
+from events.builders import incident_sla, incident_sla_met
 from kv.scripts import Scripts
 
 SLA_FIELD = "sla"
@@ -140,6 +140,10 @@ class SlaStore:
                 extra = levels.pauses(record, labels, now)
                 record, crossing = fire(record, calendar, now, extra)
                 fired.append(record)
+                if record.met_at is not None and _met_now(record, before):
+                    # the record's outcome for the history (no timeline entry: the acknowledgement has one)
+                    doc = record.public(calendar, now, extra)
+                    events.append(incident_sla_met(view, {k: doc[k] for k in (*record.to_json(), "due")}, now))
                 if crossing is not None:
                     doc = record.public(calendar, now, extra)
                     sla = {k: doc[k] for k in (*record.to_json(), "due")}
@@ -205,6 +209,12 @@ class SlaStore:
     async def records(self, incident_id: str) -> tuple[SlaRecord, ...]:
         raw = await self.redis.hget(self.keys.incident(incident_id), SLA_FIELD)
         return () if raw is None else tuple(SlaRecord.from_json(r) for r in orjson.loads(raw))
+
+
+def _met_now(record: SlaRecord, before: tuple[SlaRecord, ...] | None) -> bool:
+    """Whether this update met ``record`` (it was not met before, or was met at another time: a reopen cleared it)."""
+    previous = next((r for r in before or () if r.kind == record.kind), None)
+    return previous is None or previous.met_at != record.met_at or len(previous.pauses) != len(record.pauses)
 
 
 def at_risk(records: tuple[SlaRecord, ...]) -> bool:

@@ -103,13 +103,17 @@ def print_tables(report: dict[str, Any]) -> None:
     console.print(figures)
     for section, key in (("by_team", "team"), ("by_service", "service"), ("by_priority", "priority")):
         table = Table(title=f"By {key}")
-        for column in (key, "incidents", "notifications", "MTTA p50", "MTTR p50", "MTTR p90", "reopen rate"):
+        for column in (key, "incidents", "notifications", "MTTA p50", "MTTR p50", "MTTR p90", "reopen rate",
+                       "respond SLA", "resolve SLA", "SLA breaches"):
             table.add_column(column, justify="left" if column == key else "right")
         for row in report[section]:
             table.add_row(row[key] or "(none)", show("incidents", row["incidents"]),
                           show("notifications", row["notifications"]), show("mtta_p50", row["mtta_p50"]),
                           show("mttr_p50", row["mttr_p50"]), show("mttr_p90", row["mttr_p90"]),
-                          show("reopen_rate", row["reopen_rate"]))
+                          show("reopen_rate", row["reopen_rate"]),
+                          show("sla_respond_met_rate", row["sla_respond_met_rate"]),
+                          show("sla_resolve_met_rate", row["sla_resolve_met_rate"]),
+                          show("sla_breaches", row["sla_breaches"]))
         console.print(table)
     for title, items, value in (("Noisiest alerts (notifications)", report["alerts"]["by_notifications"],
                                  "notifications"),

@@ -7,7 +7,8 @@ import { failure } from './ui.js';
 
 const DURATIONS = new Set(['mtta_mean', 'mtta_p50', 'mtta_p90', 'mttr_mean', 'mttr_p50', 'mttr_p90',
   'time_saved_seconds', 'silenced_seconds']);
-const SHARES = new Set(['symptom_share', 'reopen_rate', 'action_success_rate']);
+const SHARES = new Set(['symptom_share', 'reopen_rate', 'action_success_rate', 'sla_respond_met_rate',
+  'sla_resolve_met_rate']);
 
 function duration(s) {
   if (s < 60) return `${s.toFixed(0)}s`;
@@ -46,26 +47,33 @@ export function reportsPage(main) {
   const body = h('div', { id: 'report' }, h('p', { class: 'muted' }, 'Loading…'));
   replace(main, h('div', { class: 'bar' }, h('h1', null, 'Reports'), since, team, service, go), body);
 
+  let loads = 0; // a slower earlier answer (a first report computes its roll-ups) must not replace a later one
   async function load() {
+    const mine = ++loads;
     const q = new URLSearchParams({ since: since.value });
     if (team.value.trim()) q.set('team', team.value.trim());
     if (service.value.trim()) q.set('service', service.value.trim());
     try {
       const [report, drawn] = await Promise.all([api('GET', `/api/v1/reports/summary?${q}`),
         api('GET', `/api/v1/reports/charts?${q}`)]);
+      if (mine !== loads) return;
       const figures = table(['figure', 'this window', 'previous', 'change'],
         Object.entries(report.figures).map(([name, f]) => h('tr', { 'data-figure': name },
           h('td', null, name.replaceAll('_', ' ')), h('td', { class: 'num' }, show(name, f.value)),
           h('td', { class: 'num' }, show(name, f.previous)), h('td', { class: 'num' }, change(name, f)))), '');
-      const teams = table(['team', 'incidents', 'MTTA p50', 'MTTR p50', 'MTTR p90'], report.by_team.map((r) =>
-        h('tr', null, h('td', null, r.team || '(none)'), h('td', { class: 'num' }, show('n', r.incidents)),
+      const teams = table(['team', 'incidents', 'MTTA p50', 'MTTR p50', 'MTTR p90', 'respond SLA', 'resolve SLA',
+        'SLA breaches'], report.by_team.map((r) =>
+        h('tr', { 'data-team': r.team }, h('td', null, r.team || '(none)'), h('td', { class: 'num' }, show('n', r.incidents)),
           h('td', { class: 'num' }, show('mtta_p50', r.mtta_p50)), h('td', { class: 'num' }, show('mttr_p50', r.mttr_p50)),
-          h('td', { class: 'num' }, show('mttr_p90', r.mttr_p90)))), 'No incidents.');
+          h('td', { class: 'num' }, show('mttr_p90', r.mttr_p90)),
+          h('td', { class: 'num' }, show('sla_respond_met_rate', r.sla_respond_met_rate)),
+          h('td', { class: 'num' }, show('sla_resolve_met_rate', r.sla_resolve_met_rate)),
+          h('td', { class: 'num' }, show('n', r.sla_breaches)))), 'No incidents.');
       replace(body,
         h('div', { class: 'charts' }, Object.entries(drawn.charts).map(([name, svg]) => chart(name, svg))),
         h('h2', null, 'Figures'), figures, h('h2', null, 'By team'), teams);
     } catch (err) {
-      replace(body, failure(err));
+      if (mine === loads) replace(body, failure(err));
     }
   }
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stormwatch.history.redis_source import RedisSource
-from stormwatch.history.store import HistoryStore, order_key
+from stormwatch.history.store import HistoryStore, day_of, order_key
 
 BACKFILL = ""  # the tie-break: sorts before every event id
 
@@ -35,6 +35,7 @@ async def backfill(engine: AsyncEngine, source: RedisSource, now: float) -> Back
                                         people=bool(people))
             await store.first_times(conn, doc["id"], _num(people.get("acknowledged_at")), doc.get("resolved_at"))
             await store.write_detail(conn, doc["id"], detail)
+            await store.touch_days(conn, [day_of(float(doc["created_at"]))])
         done.incidents += 1
     for doc in await source.all_problems():
         async with engine.begin() as conn:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stormwatch.history import schema as t
+from stormwatch.history.store import HistoryStore, day_of
 
 CHUNK = 2000
 
@@ -22,11 +23,13 @@ async def prune(engine: AsyncEngine, cutoff: float) -> dict[str, int]:
     i = t.incidents.c
     while True:
         async with engine.begin() as conn:
-            ids = [r[0] for r in await conn.execute(
-                sa.select(i.id).where(i.status == "resolved", i.resolved_at < cutoff).limit(CHUNK))]
+            found = (await conn.execute(sa.select(i.id, i.created_at).where(
+                i.status == "resolved", i.resolved_at < cutoff).limit(CHUNK))).all()
+            ids = [r[0] for r in found]
             if not ids:
                 break
-            for table in (t.incident_alerts, t.incident_symptoms, t.incident_labels, t.timeline_entries):
+            await HistoryStore(engine).touch_days(conn, {day_of(r[1]) for r in found})  # their roll-ups change
+            for table in (t.incident_alerts, t.incident_symptoms, t.incident_labels, t.timeline_entries, t.sla_records):
                 await conn.execute(sa.delete(table).where(table.c.incident_id.in_(ids)))
             await conn.execute(sa.delete(t.problem_incidents).where(t.problem_incidents.c.incident_id.in_(ids)))
             removed["incidents"] += (await conn.execute(sa.delete(t.incidents).where(i.id.in_(ids)))).rowcount

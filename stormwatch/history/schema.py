@@ -224,3 +224,66 @@ silences = sa.Table(
     sa.Column("version", Version, nullable=False),
     sa.Index("ix_silences_starts_at", "starts_at"),
 )
+
+#: an incident's service-level records (docs/service-levels.md), one per kind, as the latest SLA event carried it
+#: (``incident.sla_warning``, ``incident.sla_breached``, ``incident.sla_met``); revision 0002
+sla_records = sa.Table(
+    "sla_records", metadata,
+    sa.Column("incident_id", Id, primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),  # respond | resolve
+    sa.Column("policy", Name, nullable=False),
+    sa.Column("priority", sa.String(8), nullable=False, server_default=""),
+    sa.Column("calendar", Name, nullable=False, server_default=""),
+    sa.Column("target", Time, nullable=False),  # seconds of the calendar's business time
+    sa.Column("started", Time, nullable=False),
+    sa.Column("due", Time),  # as the event computed it (null while paused)
+    sa.Column("paused_seconds", Time, nullable=False, server_default="0"),  # wall time paused, up to the event
+    sa.Column("pauses", Json, nullable=False),  # [[start, end|null], ...]
+    sa.Column("pause_reasons", Json, nullable=False),
+    sa.Column("warned", sa.Integer, nullable=False, server_default="0"),  # checkpoints crossed
+    sa.Column("stage", sa.String(16), nullable=False),  # running | warning | met | breached
+    sa.Column("met_at", Time),
+    sa.Column("breached_at", Time),
+    sa.Column("updated_at", Time, nullable=False),  # the event's time
+    sa.Column("version", Version, nullable=False),
+    sa.Index("ix_sla_records_started", "started"),
+    sa.Index("ix_sla_records_breached_at", "breached_at"),
+)
+
+#: per-day roll-ups of the report figures (stormwatch/reports/rollup.py; docs/reports.md "Roll-ups"), revision 0002.
+#: ``rollup_days``: every UTC day (its start, epoch seconds) an incident opened on was written for: ``changes``
+#: counts writes (the writer adds one per batch that touched the day's incidents, retention one per prune), and
+#: ``computed`` is the ``changes`` its roll-up was computed at (null: never). A roll-up is fresh while they are equal.
+rollup_days = sa.Table(
+    "rollup_days", metadata,
+    sa.Column("day", Time, primary_key=True),
+    sa.Column("changes", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("computed", sa.BigInteger),
+    sa.Column("computed_at", Time),
+)
+
+#: the figures of the incidents opened on one UTC day: one row for all of them (``dim`` "all", ``value`` ""), one
+#: per team, service and priority. Counts and sums add up across days; durations are kept as log histograms
+#: (``figures.HISTOGRAM_RATIO``) for percentiles; ``minutes`` counts openings per minute of the day ("all" only),
+#: for business hours in any time zone.
+rollup_figures = sa.Table(
+    "rollup_figures", metadata,
+    sa.Column("day", Time, primary_key=True),
+    sa.Column("dim", sa.String(16), primary_key=True),  # all | team | service | priority
+    sa.Column("value", Name, primary_key=True),
+    sa.Column("incidents", sa.Integer, nullable=False),
+    sa.Column("notifications", sa.BigInteger, nullable=False),
+    sa.Column("alerts", sa.BigInteger, nullable=False),
+    sa.Column("symptoms", sa.BigInteger, nullable=False),
+    sa.Column("duplicates", sa.BigInteger, nullable=False),
+    sa.Column("reopened", sa.Integer, nullable=False),
+    sa.Column("acknowledged", sa.Integer, nullable=False),
+    sa.Column("tta_sum", Time, nullable=False),
+    sa.Column("resolved", sa.Integer, nullable=False),
+    sa.Column("ttr_sum", Time, nullable=False),
+    sa.Column("sla", Json, nullable=False),  # {"respond:met": n, "respond:breached": n, ...}
+    sa.Column("tta_hist", Json, nullable=False),  # {bucket: count}
+    sa.Column("ttr_hist", Json, nullable=False),
+    sa.Column("minutes", Json, nullable=False),  # {minute of the UTC day: openings}
+    sa.Column("alert_names", Json, nullable=False),  # {alertname: [notifications, incidents, flapping incidents]}
+)

@@ -21,11 +21,20 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from events.types import SLA_TYPES
 from stormwatch.history import schema as t
 
 Doc = Mapping[str, Any]
 #: labels longer than this are not indexed for search (the member's labels keep them)
 LABEL_VALUE_MAX = 500
+
+
+DAY = 86400.0
+
+
+def day_of(at: float) -> float:
+    """The start of the UTC day ``at`` falls in (the roll-ups' unit)."""
+    return (at // DAY) * DAY
 
 
 def order_key(doc_time: float, event_at: float, tiebreak: str) -> str:
@@ -95,6 +104,13 @@ def validate(event: Any) -> dict[str, Any]:
     for name in _REQUIRED[subject]:
         if name not in doc:
             raise InvalidEvent("invalid_event", f"{doc_field}.{name}: missing")
+    if kind in SLA_TYPES:
+        sla = event.get("sla")
+        if not isinstance(sla, dict) or sla.get("kind") not in ("respond", "resolve"):
+            raise InvalidEvent("invalid_event", "sla.kind: respond or resolve")
+        for name in ("policy", "target", "started", "stage"):
+            if name not in sla:
+                raise InvalidEvent("invalid_event", f"sla.{name}: missing")
     return event
 
 
@@ -121,13 +137,26 @@ class HistoryStore:
         """Write every event of the batch in one transaction (all or none)."""
         done = Applied()
         async with self.engine.begin() as conn:
+            days: set[float] = set()
             for event, detail in batch:
                 if await self._apply_one(conn, event, detail):
                     done.applied += 1
                     done.by_type[event["type"]] = done.by_type.get(event["type"], 0) + 1
+                    incident = event.get("incident")
+                    if isinstance(incident, dict):
+                        days.add(day_of(float(incident["created_at"])))
                 else:
                     done.repeats += 1
+            await self.touch_days(conn, days)
         return done
+
+    async def touch_days(self, conn: AsyncConnection, days: Iterable[float]) -> None:
+        """The days' roll-ups are stale now (their incidents changed): one more change counted on each, in the
+        days' order (two writers' transactions lock the rows in the same order: no deadlock)."""
+        for day in sorted(days):
+            insert = self._insert(t.rollup_days).values(day=day, changes=1)
+            await conn.execute(insert.on_conflict_do_update(
+                index_elements=["day"], set_={"changes": t.rollup_days.c.changes + 1}))
 
     async def _apply_one(self, conn: AsyncConnection, event: dict[str, Any], detail: IncidentDetail | None) -> bool:
         subject, _, _ = event["type"].partition(".")
@@ -144,6 +173,8 @@ class HistoryStore:
             await self._incident(conn, event, doc)
             if detail is not None:
                 await self.write_detail(conn, doc["id"], detail)
+            if event["type"] in SLA_TYPES:
+                await self._sla(conn, event, str(doc["id"]))
         elif subject == "problem" and isinstance(doc, dict):
             await self._problem(conn, event, doc)
         elif subject == "silence" and isinstance(doc, dict):
@@ -259,6 +290,28 @@ class HistoryStore:
             at=float(event["at"]), by=event.get("by"), reason=str(event.get("reason", "")), status=status,
             priority=priority,
         ).on_conflict_do_nothing(index_elements=["event_id"]))
+
+    async def _sla(self, conn: AsyncConnection, event: dict[str, Any], incident_id: str) -> None:
+        """The SLA record the event carries, if newer than the stored (by the event's time: each SLA update of an
+        incident publishes at its own ``now``, and one update moves a record once)."""
+        sla, at = event["sla"], float(event["at"])
+        pauses: list[tuple[float, float | None]] = [
+            (float(p[0]), _num(p[1])) for p in sla.get("pauses") or () if isinstance(p, list | tuple) and len(p) == 2]
+        rank = {"met": 3, "breached": 2, "warning": 1}.get(str(sla["stage"]), 0)
+        insert = self._insert(t.sla_records).values(
+            incident_id=incident_id, kind=str(sla["kind"]), policy=str(sla["policy"])[:200],
+            priority=str(sla.get("priority", ""))[:8], calendar=str(sla.get("calendar", ""))[:200],
+            target=float(sla["target"]), started=float(sla["started"]), due=_num(sla.get("due")),
+            paused_seconds=sum((at if end is None else end) - start for start, end in pauses if start < at),
+            pauses=[list(p) for p in pauses], pause_reasons=[str(r) for r in sla.get("pause_reasons") or ()],
+            warned=int(sla.get("warned") or 0), stage=str(sla["stage"]), met_at=_num(sla.get("met_at")),
+            breached_at=_num(sla.get("breached_at")), updated_at=at,
+            version=order_key(at, float(rank), f"{int(sla.get('warned') or 0):03d}|{event['event_id']}"))
+        await conn.execute(insert.on_conflict_do_update(
+            index_elements=["incident_id", "kind"],
+            set_={c.name: insert.excluded[c.name] for c in t.sla_records.columns
+                  if c.name not in ("incident_id", "kind")},
+            where=t.sla_records.c.version < insert.excluded.version))
 
     # -- problems, silences, runs -----------------------------------------------------------------------------
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from stormwatch.reports.queries import TOP, IncidentRow, Rows
+from stormwatch.reports.queries import TOP, DayRow, IncidentRow, Rows, SlaRow
+from stormwatch.reports.tally import Tally
 from stormwatch.reports.window import BusinessHours, Window
 
 #: the scalar figures, in the order tables and CSV list them
@@ -22,10 +23,12 @@ SCALARS = (
     "reopened", "reopen_rate", "interruptions_business_hours", "interruptions_outside_business_hours",
     "action_runs", "action_success_rate", "resolved_after_action", "time_saved_seconds",
     "silences", "silenced_seconds",
+    "sla_respond_met", "sla_respond_breached", "sla_respond_met_rate",
+    "sla_resolve_met", "sla_resolve_breached", "sla_resolve_met_rate", "sla_breaches",
 )
 #: the figures of each breakdown row (team, service, priority) and of each bucket of the series
 ROW_FIGURES = ("incidents", "notifications", "compression", "mtta_mean", "mtta_p50", "mtta_p90", "mttr_mean",
-               "mttr_p50", "mttr_p90", "reopen_rate")
+               "mttr_p50", "mttr_p90", "reopen_rate", "sla_respond_met_rate", "sla_resolve_met_rate", "sla_breaches")
 #: finished run states, for the success rate
 SUCCEEDED, FAILED = "succeeded", "failed"
 
@@ -55,44 +58,32 @@ def ratio(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
-def incident_figures(incidents: Sequence[IncidentRow], reopened: frozenset[str]) -> dict[str, Any]:
+def incident_figures(incidents: Sequence[IncidentRow], reopened: frozenset[str],
+                     sla: Mapping[str, Sequence[SlaRow]] | None = None) -> dict[str, Any]:
     """The figures a set of incidents gives on its own (the totals, a bucket, a breakdown row); one pass."""
-    tta: list[float] = []
-    ttr: list[float] = []
-    notifications = alerts = symptoms = reopens = duplicates = 0
+    tally = Tally()
     for r in incidents:
-        created = r.created_at
-        acked, resolved = r.first_acknowledged_at, r.first_resolved_at
-        if acked is not None:
-            tta.append(acked - created if acked > created else 0.0)
-        if resolved is not None:
-            ttr.append(resolved - created if resolved > created else 0.0)
-        notifications += r.occurrences
-        alerts += r.alerts
-        symptoms += r.symptoms
-        if r.occurrences > r.alerts:
-            duplicates += r.occurrences - r.alerts
-        if r.id in reopened:
-            reopens += 1
-    count = len(incidents)
-    tta.sort()
-    ttr.sort()
-    return {
-        "incidents": count, "notifications": notifications, "compression": ratio(notifications, count),
-        "symptoms": symptoms, "symptom_share": ratio(symptoms, alerts + symptoms), "duplicates": duplicates,
-        "acknowledged": len(tta), "mtta_mean": mean(tta), "mtta_p50": percentile(tta, 0.5, ordered=True),
-        "mtta_p90": percentile(tta, 0.9, ordered=True),
-        "resolved": len(ttr), "mttr_mean": mean(ttr), "mttr_p50": percentile(ttr, 0.5, ordered=True),
-        "mttr_p90": percentile(ttr, 0.9, ordered=True),
-        "reopened": reopens, "reopen_rate": ratio(reopens, count),
-    }
+        tally.add(r, r.id in reopened, (sla or {}).get(r.id, ()))
+    return tally.figures()
+
+
+def _tally(rows: Rows, incidents: Sequence[IncidentRow], days: Sequence[DayRow]) -> Tally:
+    tally = Tally()
+    for r in incidents:
+        tally.add(r, r.id in rows.reopened, rows.sla.get(r.id, ()))
+    for d in days:
+        tally.add_day(d)
+    return tally
 
 
 def scalar_figures(rows: Rows, window: Window, hours: BusinessHours) -> dict[str, Any]:
-    figures = incident_figures(rows.incidents, rows.reopened)
+    totals = [d for d in rows.days if d.dim == "all"]
+    figures = _tally(rows, rows.incidents, totals).figures()
     inside = sum(1 for r in rows.incidents if hours.contains(r.created_at))
+    for d in totals:  # openings per minute of the day: business hours are whole minutes
+        inside += sum(int(n) for minute, n in d.minutes.items() if hours.contains(d.day + 60 * int(minute)))
     figures["interruptions_business_hours"] = inside
-    figures["interruptions_outside_business_hours"] = len(rows.incidents) - inside
+    figures["interruptions_outside_business_hours"] = figures["incidents"] - inside
     figures.update(automation(rows))
     figures.update(silence_figures(rows, window))
     return {name: figures[name] for name in SCALARS}
@@ -105,8 +96,10 @@ def automation(rows: Rows) -> dict[str, Any]:
     for run in succeeded:
         if run.incident_id and run.finished_at is not None:
             first_action[run.incident_id] = min(first_action.get(run.incident_id, math.inf), run.finished_at)
-    resolved_after = sum(1 for r in rows.incidents if r.first_resolved_at is not None and r.id in first_action
-                         and first_action[r.id] <= r.first_resolved_at)
+    resolutions = rows.run_incidents if rows.run_incidents is not None else {
+        r.id: r.first_resolved_at for r in rows.incidents}
+    resolved_after = sum(1 for incident, resolved in resolutions.items() if resolved is not None
+                         and incident in first_action and first_action[incident] <= resolved)
     return {"action_runs": len(rows.runs), "action_success_rate": ratio(len(succeeded), len(succeeded) + failed),
             "resolved_after_action": resolved_after,
             "time_saved_seconds": sum(r.saves for r in succeeded if r.saves is not None)}
@@ -130,9 +123,13 @@ def breakdown(rows: Rows, key: Callable[[IncidentRow], str], name: str) -> list[
     groups: dict[str, list[IncidentRow]] = defaultdict(list)
     for row in rows.incidents:
         groups[key(row)].append(row)
+    days: dict[str, list[DayRow]] = defaultdict(list)
+    for d in rows.days:
+        if d.dim == name:
+            days[d.value].append(d)
     out = []
-    for value, members in groups.items():
-        figures = incident_figures(members, rows.reopened)
+    for value in groups.keys() | days.keys():
+        figures = _tally(rows, groups.get(value, ()), days.get(value, ())).figures()
         out.append({name: value, **{f: figures[f] for f in ROW_FIGURES}})
     return sorted(out, key=lambda r: (-r["incidents"], r[name]))
 
@@ -141,14 +138,19 @@ def series(rows: Rows, window: Window) -> list[dict[str, Any]]:
     """The figures of each period bucket of the window, oldest first."""
     buckets = window.buckets()
     members: list[list[IncidentRow]] = [[] for _ in buckets]
+    days: list[list[DayRow]] = [[] for _ in buckets]
     starts = [b[0] for b in buckets]
     for row in rows.incidents:
         index = _bucket_of(starts, row.created_at)
         if index is not None:
             members[index].append(row)
+    for d in rows.days:  # whole UTC days: each inside one bucket (buckets start at UTC midnights)
+        index = _bucket_of(starts, d.day)
+        if d.dim == "all" and index is not None:
+            days[index].append(d)
     out = []
-    for (start, end), group in zip(buckets, members, strict=True):
-        figures = incident_figures(group, rows.reopened)
+    for (start, end), group, daily in zip(buckets, members, days, strict=True):
+        figures = _tally(rows, group, daily).figures()
         out.append({"start": start, "end": end, **{f: figures[f] for f in ROW_FIGURES}})
     return out
 

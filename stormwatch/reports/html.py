@@ -47,9 +47,12 @@ def page(report: dict[str, Any]) -> str:
     for section, key in (("by_team", "team"), ("by_service", "service"), ("by_priority", "priority")):
         rows = [[r[key] or "(none)", show("incidents", r["incidents"]), show("notifications", r["notifications"]),
                  show("mtta_p50", r["mtta_p50"]), show("mttr_p50", r["mttr_p50"]), show("mttr_p90", r["mttr_p90"]),
-                 show("reopen_rate", r["reopen_rate"])] for r in report[section]]
+                 show("reopen_rate", r["reopen_rate"]), show("sla_respond_met_rate", r["sla_respond_met_rate"]),
+                 show("sla_resolve_met_rate", r["sla_resolve_met_rate"]), show("sla_breaches", r["sla_breaches"])]
+                for r in report[section]]
         breakdowns += f"<h2>By {key}</h2>" + _table(
-            [key, "incidents", "notifications", "MTTA p50", "MTTR p50", "MTTR p90", "reopen rate"], rows)
+            [key, "incidents", "notifications", "MTTA p50", "MTTR p50", "MTTR p90", "reopen rate", "respond SLA",
+             "resolve SLA", "SLA breaches"], rows)
     alerts = report["alerts"]
     noisy = _table(["alert", "notifications", "incidents"],
                    [[a["alertname"], show("n", a["notifications"]), show("n", a["incidents"])]

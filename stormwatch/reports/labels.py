@@ -19,10 +19,15 @@ LABELS = {
     "action_runs": "Action runs", "action_success_rate": "Action success rate",
     "resolved_after_action": "Resolved after an action", "time_saved_seconds": "Time saved by actions",
     "silences": "Silences created", "silenced_seconds": "Silenced time",
+    "sla_respond_met": "Respond SLA met", "sla_respond_breached": "Respond SLA breached",
+    "sla_respond_met_rate": "Respond SLA attainment", "sla_resolve_met": "Resolve SLA met",
+    "sla_resolve_breached": "Resolve SLA breached", "sla_resolve_met_rate": "Resolve SLA attainment",
+    "sla_breaches": "SLA breaches",
 }
 DURATIONS = frozenset({"mtta_mean", "mtta_p50", "mtta_p90", "mttr_mean", "mttr_p50", "mttr_p90",
                        "time_saved_seconds", "silenced_seconds"})
-SHARES = frozenset({"symptom_share", "reopen_rate", "action_success_rate"})
+SHARES = frozenset({"symptom_share", "reopen_rate", "action_success_rate", "sla_respond_met_rate",
+                    "sla_resolve_met_rate"})
 
 
 #: a figure shown as a duration (``show`` and ``change`` format by the figure's name)

@@ -7,8 +7,8 @@ Every query is bounded by the window on an indexed time column and the filters o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -57,6 +57,40 @@ class ProblemCount(NamedTuple):
     incidents: int
 
 
+class SlaRow(NamedTuple):
+    """An SLA record of an incident of the window, as the history holds it (its latest SLA event)."""
+
+    incident_id: str
+    kind: str  # respond | resolve
+    stage: str  # running | warning | met | breached
+    met_at: float | None
+    breached_at: float | None
+
+
+class DayRow(NamedTuple):
+    """A roll-up row (``rollup_figures``): the figures of the incidents opened on one UTC day, all of them
+    (``dim`` "all") or one team's, service's or priority's."""
+
+    day: float
+    dim: str
+    value: str
+    incidents: int
+    notifications: int
+    alerts: int
+    symptoms: int
+    duplicates: int
+    reopened: int
+    acknowledged: int
+    tta_sum: float
+    resolved: int
+    ttr_sum: float
+    sla: dict[str, int]
+    tta_hist: dict[str, int]
+    ttr_hist: dict[str, int]
+    minutes: dict[str, int]
+    alert_names: dict[str, list[int]]  # "all" only: alertname -> [notifications, incidents, flapping incidents]
+
+
 class SilenceRow(NamedTuple):
     id: str
     starts_at: float
@@ -75,6 +109,11 @@ class Rows:
     silences: Sequence[SilenceRow]
     alert_names: Sequence[AlertNameRow] = ()  # the lists: read for the report's own window only
     problems: Sequence[ProblemCount] = ()
+    sla: Mapping[str, Sequence[SlaRow]] = field(default_factory=dict)  # incident id -> its SLA records
+    #: roll-up rows of the days they serve (``rollup.py``); ``incidents`` then holds only the other days' incidents
+    days: Sequence[DayRow] = ()
+    #: with roll-ups: first resolution of each incident of the window that has a successful run (automation)
+    run_incidents: Mapping[str, float | None] | None = None
 
 
 #: the reason of the incident.updated event the engine publishes when a member starts flapping
@@ -87,9 +126,12 @@ def opened_in(window: Window) -> sa.ColumnElement[bool]:
     return _opened(window)
 
 
-def _opened(window: Window) -> sa.ColumnElement[bool]:
+def _opened(window: Window, served: tuple[float, float] | None = None) -> sa.ColumnElement[bool]:
+    """Incidents opened in the window, filtered; ``served``: less the days [first, last) roll-ups serve."""
     c = t.incidents.c
     clauses = [c.created_at >= window.since, c.created_at < window.until]
+    if served is not None:
+        clauses.append(sa.or_(c.created_at < served[0], c.created_at >= served[1]))
     f = window.filters
     if f.team:
         clauses.append(c.team == f.team)
@@ -100,29 +142,89 @@ def _opened(window: Window) -> sa.ColumnElement[bool]:
     return sa.and_(*clauses)
 
 
-async def read_rows(engine: AsyncEngine, window: Window, *, lists: bool = True) -> Rows:
-    """The window's rows; ``lists``: also the alert names and problems (the previous window needs none)."""
+async def read_rows(engine: AsyncEngine, window: Window, *, lists: bool = True,
+                    days: Sequence[DayRow] = (), served: tuple[float, float] | None = None) -> Rows:
+    """The window's rows; ``lists``: also the alert names and problems (the previous window needs none).
+    ``days``: roll-up rows serving the days [first, last) of ``served``: their incidents are not read."""
     async with engine.connect() as conn:
-        return await _read(conn, window, lists)
+        return await _read(conn, window, lists, days, served)
 
 
-async def _read(conn: AsyncConnection, window: Window, lists: bool) -> Rows:
+async def incident_rows(conn: AsyncConnection, window: Window) -> Rows:
+    """The incidents opened in the window with their reopens and SLA records (what a roll-up is computed from)."""
+    return await _incidents(conn, window, None)
+
+
+async def _incidents(conn: AsyncConnection, window: Window, served: tuple[float, float] | None) -> Rows:
     i = t.incidents.c
-    opened = _opened(window)
+    opened = _opened(window, served)
     incidents = [IncidentRow._make(row) for row in await conn.execute(
         sa.select(i.id, i.created_at, i.first_acknowledged_at, i.first_resolved_at, i.occurrences, i.alerts,
                   i.symptoms, i.team, i.service, i.priority).where(opened))]
-    in_window = sa.select(i.id).where(opened)
     tl = t.timeline_entries.c
     # an incident's entries come after its opening: `at >= since` lets ix_timeline_type_at bound the scan
     reopened = frozenset(r[0] for r in await conn.execute(
         sa.select(tl.incident_id).distinct().where(tl.type == "incident.reopened", tl.at >= window.since,
-                                                   tl.incident_id.in_(in_window))))
-    rows = Rows(incidents, reopened, await _runs(conn, window), await _silences(conn, window))
+                                                   tl.incident_id.in_(sa.select(i.id).where(opened)))))
+    return Rows(incidents, reopened, (), (), sla=await _sla(conn, opened))
+
+
+async def _read(conn: AsyncConnection, window: Window, lists: bool, days: Sequence[DayRow],
+                served: tuple[float, float] | None) -> Rows:
+    i = t.incidents.c
+    base = await _incidents(conn, window, served)
+    run_incidents = await _run_incidents(conn, window) if served is not None else None
+    rows = Rows(base.incidents, base.reopened, await _runs(conn, window), await _silences(conn, window),
+                sla=base.sla, days=days, run_incidents=run_incidents)
     if not lists:
         return rows
-    return Rows(rows.incidents, rows.reopened, rows.runs, rows.silences, await _alert_names(conn, window, in_window),
-                await _problems(conn, window))
+    # the alert names of the incidents read raw, plus the roll-ups' (an incident is in one day: the sums are exact)
+    names = await _alert_names(conn, window, sa.select(i.id).where(_opened(window, served)))
+    if days:
+        names = merge_alert_names([names, *(day_alert_names(d) for d in days if d.dim == "all")])
+    return Rows(rows.incidents, rows.reopened, rows.runs, rows.silences, names,
+                await _problems(conn, window), rows.sla, days, run_incidents)
+
+
+async def alert_names(conn: AsyncConnection, window: Window) -> list[AlertNameRow]:
+    """Per alert name over the incidents opened in the window (what a roll-up keeps of them)."""
+    return await _alert_names(conn, window, sa.select(t.incidents.c.id).where(_opened(window)))
+
+
+def day_alert_names(day: DayRow) -> list[AlertNameRow]:
+    return [AlertNameRow(name, int(v[0]), int(v[1]), int(v[2])) for name, v in day.alert_names.items()]
+
+
+def merge_alert_names(parts: Sequence[Sequence[AlertNameRow]]) -> list[AlertNameRow]:
+    totals: dict[str, list[int]] = {}
+    for part in parts:
+        for row in part:
+            total = totals.setdefault(row.alertname, [0, 0, 0])
+            total[0] += row.notifications
+            total[1] += row.incidents
+            total[2] += row.flapping_incidents
+    return [AlertNameRow(name, *v) for name, v in totals.items()]
+
+
+async def _run_incidents(conn: AsyncConnection, window: Window) -> dict[str, float | None]:
+    """First resolution of the window's incidents that have a successful run (roll-ups do not list incidents)."""
+    i, r = t.incidents.c, t.action_runs.c
+    # a run is created after its incident opened: `created_at >= since` lets ix_action_runs_created_at bound it
+    with_runs = sa.select(r.incident_id).where(r.state == "succeeded", r.incident_id != "",
+                                               r.created_at >= window.since)
+    query = sa.select(i.id, i.first_resolved_at).where(_opened(window), i.id.in_(with_runs))
+    return {row.id: row.first_resolved_at for row in await conn.execute(query)}
+
+
+async def _sla(conn: AsyncConnection, opened: sa.ColumnElement[bool]) -> dict[str, list[SlaRow]]:
+    """The SLA records of the window's incidents (a join on the record's key: the incident id leads it)."""
+    s, i = t.sla_records.c, t.incidents.c
+    query = (sa.select(s.incident_id, s.kind, s.stage, s.met_at, s.breached_at)
+             .select_from(t.sla_records.join(t.incidents, i.id == s.incident_id)).where(opened))
+    out: dict[str, list[SlaRow]] = {}
+    for row in await conn.execute(query):
+        out.setdefault(row.incident_id, []).append(SlaRow._make(row))
+    return out
 
 
 async def _alert_names(conn: AsyncConnection, window: Window, in_window: sa.Select[Any]) -> list[AlertNameRow]:
@@ -139,17 +241,19 @@ async def _alert_names(conn: AsyncConnection, window: Window, in_window: sa.Sele
 
 async def _runs(conn: AsyncConnection, window: Window) -> list[RunRow]:
     r = t.action_runs.c
-    query = sa.select(r.run_id, r.incident_id, r.action, r.state, r.created_at, r.finished_at, r.record)
+    # the record's `saves` only, extracted by the database (decoding every run's whole record cost more than the
+    # rest of a month's report)
+    saves = r.record["saves"].as_string().label("saves")
+    query = sa.select(r.run_id, r.incident_id, r.action, r.state, r.created_at, r.finished_at, saves)
     if window.filters.any:  # only runs of the incidents counted (a problem's run has no team, service or priority)
         query = query.where(r.incident_id.in_(sa.select(t.incidents.c.id).where(_opened(window))))
     else:
         query = query.where(r.created_at >= window.since, r.created_at < window.until)
     return [RunRow(row.run_id, row.incident_id, row.action, row.state, float(row.created_at or 0),
-                   row.finished_at, _seconds(row.record)) for row in await conn.execute(query)]
+                   row.finished_at, _seconds(row.saves)) for row in await conn.execute(query)]
 
 
-def _seconds(record: Any) -> float | None:
-    value = record.get("saves") if isinstance(record, dict) else None
+def _seconds(value: Any) -> float | None:
     try:
         return float(value) if value not in (None, "") else None
     except (TypeError, ValueError):

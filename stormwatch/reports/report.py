@@ -5,6 +5,7 @@ breakdowns by team, service and priority, and the top lists. The document every 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stormwatch.reports import figures as f
 from stormwatch.reports.major import major_section, read_majors
 from stormwatch.reports.queries import Rows, read_rows
+from stormwatch.reports.rollup import served_days
 from stormwatch.reports.window import BusinessHours, Window
 
 #: figures the history cannot give (no event records them); docs/reports.md says why
@@ -19,7 +21,6 @@ NOT_RECORDED = {
     "muted_notifications": "notifications muted by a silence or a maintenance window open no incident and publish "
                            "no event, so the history never sees them; silences are reported by their own rows",
     "maintenance_volume": "maintenance windows live in the rules and mute without an event: not in the history",
-    "sla_attainment": "service levels have not landed yet",
 }
 
 
@@ -43,12 +44,20 @@ def compose(current: Rows, previous: Rows, window: Window, hours: BusinessHours)
     }
 
 
-async def build_report(engine: AsyncEngine, window: Window, hours: BusinessHours) -> dict[str, Any]:
-    """Read both windows, then compute in a thread: a long window's figures take CPU time the event loop (and the
-    worker's alert pipeline on it) must not wait for."""
-    current = await read_rows(engine, window)
-    previous = await read_rows(engine, window.previous, lists=False)
-    report = await asyncio.to_thread(compose, current, previous, window, hours)
+async def build_report(engine: AsyncEngine, window: Window, hours: BusinessHours, *, now: float | None = None,
+                       rollups: bool = True) -> dict[str, Any]:
+    """Read both windows (the whole days from roll-ups, ``rollup.py``, unless ``rollups`` is false), then compute
+    in a thread: a long window's figures take CPU time the event loop (and the worker's alert pipeline on it) must
+    not wait for. ``now``: which days have ended (default: the clock)."""
+    moment = time.time() if now is None else now
+    rows = []
+    for part, lists in ((window, True), (window.previous, False)):
+        served = await served_days(engine, part, moment) if rollups else None
+        if served is None:
+            rows.append(await read_rows(engine, part, lists=lists))
+        else:
+            rows.append(await read_rows(engine, part, lists=lists, days=served[1], served=served[0]))
+    report = await asyncio.to_thread(compose, rows[0], rows[1], window, hours)
     report["major_incidents"] = major_section(await read_majors(engine, window),
                                               await read_majors(engine, window.previous))
     return report

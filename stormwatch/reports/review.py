@@ -61,9 +61,14 @@ async def from_history(engine: AsyncEngine, incident_id: str) -> dict[str, Any] 
         pi = t.problem_incidents.c
         problems = [x[0] for x in await conn.execute(
             sa.select(pi.problem_id).where(pi.incident_id == incident_id, pi.linked.is_(True)))]
+        sc = t.sla_records.c
+        sla = [dict(x) for x in (await conn.execute(
+            sa.select(sc.kind, sc.policy, sc.priority, sc.target, sc.calendar, sc.started, sc.due, sc.paused_seconds,
+                      sc.stage, sc.met_at, sc.breached_at).where(sc.incident_id == incident_id).order_by(sc.kind)
+        )).mappings()]
     entries = [{"at": e["at"], "kind": e["type"].partition(".")[2], "text": e["reason"], "by": e["by"]}
                for e in timeline]
-    return draft(dict(row), members, symptoms, entries, runs, problems, source="history")
+    return draft(dict(row), members, symptoms, entries, runs, problems, source="history", sla=sla)
 
 
 def from_detail(detail: Mapping[str, Any], runs: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
@@ -80,12 +85,27 @@ def from_detail(detail: Mapping[str, Any], runs: Iterable[Mapping[str, Any]] = (
     symptoms = [{"alertname": (x.get("labels") or {}).get("alertname", ""), "labels": x.get("labels") or {},
                  "at": _num(x.get("at"))} for x in detail.get("symptoms") or () if isinstance(x, Mapping)]
     incident = {k: v for k, v in detail.items() if k not in ("members", "timeline")}
-    return draft(incident, members, symptoms, entries, run_rows, [], source="redis")
+    sla = [{k: r.get(k) for k in SLA_FIELDS} | {"paused_seconds": _paused(r)}
+           for r in detail.get("sla") or () if isinstance(r, Mapping)]
+    return draft(incident, members, symptoms, entries, run_rows, [], source="redis", sla=sla)
+
+
+#: what the draft shows of each SLA record
+SLA_FIELDS = ("kind", "policy", "priority", "target", "calendar", "started", "due", "paused_seconds", "stage",
+              "met_at", "breached_at")
+
+
+def _paused(record: Mapping[str, Any]) -> float | None:
+    """Paused seconds of a record the API shows (its closed pauses; an open one counts up to now there)."""
+    if record.get("paused_seconds") is not None:
+        return _num(record.get("paused_seconds"))
+    pauses = [p for p in record.get("pauses") or () if isinstance(p, list | tuple) and len(p) == 2]
+    return sum(float(e) - float(s) for s, e in pauses if e is not None)
 
 
 def draft(incident: Mapping[str, Any], members: list[dict[str, Any]], symptoms: list[dict[str, Any]],
           entries: list[dict[str, Any]], runs: list[dict[str, Any]], problems: list[str], *,
-          source: str) -> dict[str, Any]:
+          source: str, sla: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     created = _num(incident.get("created_at"))
     acked = _num(incident.get("first_acknowledged_at") or incident.get("acknowledged_at"))
     resolved = _num(incident.get("first_resolved_at") or incident.get("resolved_at"))
@@ -128,6 +148,7 @@ def draft(incident: Mapping[str, Any], members: list[dict[str, Any]], symptoms: 
         "comments": [{"at": e["at"], "by": e["by"], "text": e["text"]} for e in entries if e["kind"] == COMMENT],
         "major": major,
         "timeline": timeline,
+        "sla": [{k: r.get(k) for k in SLA_FIELDS} for r in sla or ()],
     }
 
 
@@ -160,6 +181,17 @@ def _major_md(major: Mapping[str, Any] | None) -> list[str]:
             f"- Incident commander: {_md(major.get('commander') or 'none assigned')}; communications lead: "
             f"{_md(major.get('communications_lead') or 'none assigned')}",
             f"- Stakeholder updates: {len(major['status_updates'])}"]
+
+
+def _sla_line(r: Mapping[str, Any]) -> str:
+    target = duration(float(r["target"])) if r.get("target") is not None else "?"
+    outcome = {"met": f"met at {_when(r.get('met_at'))}",
+               "breached": f"breached at {_when(r.get('breached_at'))}"
+               + (f", met late at {_when(r.get('met_at'))}" if r.get("met_at") is not None else "")
+               }.get(str(r.get("stage")), f"{_md(r.get('stage'))}, due {_when(r.get('due'))}")
+    paused = f"; paused {duration(float(r['paused_seconds']))}" if r.get("paused_seconds") else ""
+    return (f"- {_md(r.get('kind'))}: target {target} ({_md(r.get('calendar') or '24x7')}, policy "
+            f"{_md(r.get('policy'))}, {_md(r.get('priority') or 'no priority')}): {outcome}{paused}")
 
 
 def _labels(labels: Mapping[str, Any]) -> str:
@@ -203,6 +235,8 @@ def markdown(review: Mapping[str, Any]) -> str:
     lines += ["", "## Actions", ""]
     lines += [f"- {_md(a['action'])}: {_md(a['state'])} (run {_md(a['run_id'])}, {_when(a['created_at'])})"
               for a in review["actions"]] or ["- none"]
+    lines += ["", "## Service levels", ""]
+    lines += [_sla_line(r) for r in review.get("sla") or ()] or ["- no SLA record"]
     lines += ["", "## Comments", ""]
     lines += [f"- {_when(c['at'])} {_md(c['by'] or '')}: {_md(c['text'])}" for c in review["comments"]] or ["- none"]
     lines += ["", "## What went well / what to improve / follow-ups", "", "- ", ""]

@@ -103,6 +103,8 @@ def charts(report: dict[str, Any]) -> dict[str, str]:
         "response": trend("MTTA and MTTR (minutes)", series,
                           [("mtta_mean", "MTTA mean"), ("mttr_mean", "MTTR mean"), ("mttr_p90", "MTTR p90")],
                           scale=60.0),
+        "sla": trend("SLA attainment (% met in time)", series,
+                     [("sla_respond_met_rate", "respond"), ("sla_resolve_met_rate", "resolve")], scale=0.01),
         "noisiest": bars("Noisiest alerts (notifications)",
                          [(a["alertname"], a["notifications"]) for a in alerts["by_notifications"]]),
         "flapping": bars("Most flapping alerts (incidents)",

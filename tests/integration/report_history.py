@@ -37,6 +37,8 @@ class Spec:
     reopened: bool = False
     flapping_noted: bool = False
     runs: list[dict[str, Any]] = field(default_factory=list)  # state, created_at, finished_at, saves, action
+    #: SLA record kind -> what happened to it: met (in time), breached, late (breached, then met), warned (running)
+    sla: dict[str, str] = field(default_factory=dict)
 
     @property
     def occurrences(self) -> int:
@@ -78,6 +80,12 @@ def generate(seed: int, count: int, *, days: float = 60.0) -> History:
                               if state in ("succeeded", "failed", "skipped") else None,
                               "saves": rnd.choice((None, 300.0, 900.0))})
         specs.append(spec)
+    outcomes = random.Random(seed + 1)  # its own stream: the specs above stay as they were
+    for spec in specs:
+        if spec.priority in ("P1", "P2") or outcomes.random() < 0.2:
+            for kind in ("respond", "resolve"):
+                if outcomes.random() < 0.9:
+                    spec.sla[kind] = outcomes.choice(("met", "met", "met", "breached", "late", "warned"))
     problems = []
     for p in range(4):
         linked = rnd.sample([s.id for s in specs], k=min(len(specs), rnd.randint(1, 8)))
@@ -151,6 +159,31 @@ def incident_events(spec: Spec) -> list[tuple[dict[str, Any], IncidentDetail | N
             out.append((builders.incident_command(spec.id, version + 1, "resolve", "resolved by ops", r + 600,
                                                   "ops", _doc(spec, r + 600, "resolved", resolved_at=r + 600,
                                                               resolved_by="ops")), None))
+    out.extend((event, None) for event in sla_events(spec))
+    return out
+
+
+def sla_events(spec: Spec) -> list[dict[str, Any]]:
+    """The SLA events of the spec's records: a warning first (most of them), then the breach and/or the meeting."""
+    out = []
+    t0 = spec.created_at
+    for kind, outcome in sorted(spec.sla.items()):
+        target = 600.0 if kind == "respond" else 14400.0
+        record = {"kind": kind, "policy": "generated", "priority": spec.priority, "target": target,
+                  "calendar": "24x7", "started": t0, "pauses": [], "pause_reasons": [], "warnings": [0.5],
+                  "warned": 0, "stage": "running", "met_at": None, "breached_at": None, "due": t0 + target}
+        doc = _doc(spec, t0, "open")
+        warned = outcome != "met" or kind == "resolve"
+        if warned:
+            record |= {"warned": 1, "stage": "warning"}
+            out.append(builders.incident_sla(doc, dict(record), "warning", 0.5, t0 + target / 2, t0 + target / 2))
+        if outcome in ("breached", "late"):
+            record |= {"warned": 2, "stage": "breached", "breached_at": t0 + target}
+            out.append(builders.incident_sla(doc, dict(record), "breached", 1.0, t0 + target, t0 + target))
+        if outcome in ("met", "late"):
+            met = t0 + target * (1.5 if outcome == "late" else 0.75 if warned else 0.3)
+            record |= {"met_at": met, "stage": "breached" if outcome == "late" else "met"}
+            out.append(builders.incident_sla_met(doc, dict(record), met))
     return out
 
 

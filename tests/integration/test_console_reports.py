@@ -41,12 +41,21 @@ async def test_reports_page_shows_figures_and_charts(clean, browser, tmp_path: P
             "[...document.querySelectorAll('img.chart')].length >= 4 && "
             "[...document.querySelectorAll('img.chart')].every((i) => i.complete && i.naturalWidth > 0)",
             timeout=WAIT_MS)
-        incidents = await page.locator("#report tr[data-figure=incidents] td").all_inner_texts()
         report = (await api.get("/api/v1/reports/summary?since=90d")).json()
-        assert incidents[1].strip() == f"{report['figures']['incidents']['value']:,}"
+        shown = f"{report['figures']['incidents']['value']:,}"
+        # the page may show the first (30 days) answer for a moment: wait for the 90 days one
+        await page.wait_for_function(
+            "(want) => document.querySelector('#report tr[data-figure=incidents] td:nth-child(2)')"
+            "?.textContent.trim() === want", arg=shown, timeout=WAIT_MS)
+        incidents = await page.locator("#report tr[data-figure=incidents] td").all_inner_texts()
+        assert incidents[1].strip() == shown
         assert report["figures"]["incidents"]["value"] > 0
         teams = await page.locator("#report table").nth(1).inner_text()
         assert all(team in teams for team in ("dba", "web", "net"))
+        assert "respond SLA" in teams and "SLA breaches" in teams
+        attainment = await page.locator("#report tr[data-figure=sla_respond_met_rate] td").all_inner_texts()
+        assert attainment[1].strip() == f"{100 * report['figures']['sla_respond_met_rate']['value']:.1f}%"
+        assert await page.locator("img.chart[data-chart=sla]").count() == 1
         assert errors == []
 
         ARTIFACTS.mkdir(exist_ok=True)

@@ -19,7 +19,7 @@ from correlation.store.incident_commands import Command, IncidentCommands
 from correlation.store.incident_queries import IncidentFilter, IncidentQueries
 from correlation.store.sla import OUTBOX_GRACE, SlaStore
 from events.amqp import AmqpEventPublisher
-from events.models import IncidentSlaEvent
+from events.models import IncidentSlaEvent, IncidentSlaMetEvent
 from rules.schema import WEEKDAYS, RuleFile
 from kv.due import LEASE, DueIndex
 from stormwatch.app import Worker
@@ -195,6 +195,16 @@ async def test_an_acknowledgement_racing_the_breach_has_one_outcome(worker: Work
             assert respond.met_at == due and respond.breached_at is None and breaches == []
         else:  # the breach was written first: breached, and met late
             assert respond.stage == BREACHED and respond.met_at == due and len(breaches) == 1
+
+        async def met() -> list[dict[str, Any]]:
+            await tap.types()
+            return [e for e in tap.seen if e["type"] == "incident.sla_met"]
+        (event,) = await eventually(met, what="incident.sla_met")  # the outcome, once, whichever won
+        IncidentSlaMetEvent.model_validate(event)
+        assert event["sla"]["kind"] == "respond" and event["sla"]["met_at"] == due
+        assert event["sla"]["stage"] == respond.stage
+        await timer.fire([Claimed(incident_id)], due + 2)  # nothing new: not published again
+        assert len(await met()) == 1
     finally:
         await client.aclose()
 
