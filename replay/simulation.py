@@ -117,12 +117,12 @@ class Simulation:
                 self._link(incident, [change], catalog.lookback(incident.rule, DEFAULT_LOOKBACK))
 
     def _link(self, incident: Incident, changes: list[dict[str, Any]], lookback: float) -> None:
-        label = self.router.catalog.label
-        symptoms = [s.labels.get(label, "") for s in self.symptoms_of(incident.id)]
+        symptoms = [self.router.catalog.service(s.labels) for s in self.symptoms_of(incident.id)]
         found = probable_causes(self.router.catalog, incident.service, symptoms, incident.created_at, lookback,
                                 changes)
         if found:
             self.linked_changes[incident.id] = rank([*self.linked_changes.get(incident.id, []), *found])
+            incident.changes = self.linked_changes[incident.id]  # its later events carry them, as the store's do
 
     def resolve(self, title: str, now: float, who: str) -> bool:
         """A person resolves the open incident with this title; False when there is none."""
@@ -148,10 +148,6 @@ class Simulation:
         self.muted += decision.stats.muted
         self.duplicates += decision.stats.duplicates
         self.all_incidents.update(decision.incidents)
-        for iid in decision.opened:  # probable cause at its opening (the worker's ChangeStore.link_opened)
-            incident = decision.incidents[iid]
-            if incident.service and self.changes:
-                self._link(incident, self.changes, self.router.catalog.lookback(incident.rule, DEFAULT_LOOKBACK))
         for n, event in enumerate(decision.events):
             rule = self._group_rules.get(event.incident.get("rule", ""))
             if rule is not None and rule.actions:
@@ -175,11 +171,13 @@ class Simulation:
         occurrences: list[Occurrence] = []
         for r in decision.recurrences:
             occurrences.append(recurrence_occurrence(self.router.problem_rules[r.rule], r.signature, r.incident, r.at))
+        gained: set[str] = set()  # incidents that gained symptoms (their services' changes are linked below)
         for s in decision.symptoms + self._rehomed(decision):
             attached = self.symptoms.setdefault(s.cause_incident, {})
             if (s.group_id, s.fingerprint) in attached:
                 continue
             attached[(s.group_id, s.fingerprint)] = s
+            gained.add(s.cause_incident)
             self.symptom_count += 1
             for problem_rule in self.router.shared_cause:
                 services = self.router.symptom_services(problem_rule, [x.labels for x in attached.values()])
@@ -187,6 +185,11 @@ class Simulation:
                                             self._title(s.cause_incident))
                 if o is not None:
                     occurrences.append(o)
+        if self.changes:  # probable causes, as the worker's link_opened and link_symptoms find them
+            for iid in [*decision.opened, *sorted(gained - set(decision.opened))]:
+                incident = self.all_incidents.get(iid)
+                if incident is not None and incident.is_open and incident.service:
+                    self._link(incident, self.changes, self.router.catalog.lookback(incident.rule, DEFAULT_LOOKBACK))
         for o in occurrences:
             change = self.problem_book.record(o)
             if change.outcome in ("created", "linked") and change.problem is not None:

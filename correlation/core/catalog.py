@@ -97,6 +97,11 @@ class Catalog:
             self._memo.put(key, found)
         return found if found is not False else None
 
+    def service(self, labels: Mapping[str, str]) -> str:
+        """The name of the service an alert's labels are bound to, or "" (``bind`` without the rest)."""
+        bound = self.bind(labels)
+        return bound.service if bound is not None else ""
+
     def _bind(self, labels: Mapping[str, str]) -> Bound | None:
         for binding in self.bindings:
             if matches_all(binding.match, labels):
