@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from actions.model import IncidentEvent, ProblemEvent
 from actions.triggers import planned_runs, problem_runs
 from correlation.core.causes import Causes, Entry
-from correlation.core.change_windows import ChangeWindow, WindowMuter
+from correlation.core.change_windows import ChangeWindow, WindowMuter, window_of
 from correlation.core.probable_cause import DEFAULT_LOOKBACK, probable_causes, rank
 from correlation.core.decision import Decision, Symptom, merge_timer, parse_timer
 from correlation.core.engine import decide, decide_manual_resolve, decide_timer
@@ -58,6 +58,9 @@ class Simulation:
     # change events fed so far (documents of events.changes.Change), and the ones linked to each incident (ranked)
     changes: list[dict[str, Any]] = field(default_factory=list)
     linked_changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # firing notifications muted, by reason ("change:<id>" with a recurring window's "@<start>" left out)
+    muted_by: dict[str, int] = field(default_factory=dict)
+    change_window_of: dict[str, str] = field(default_factory=dict)  # incident -> annotate window it opened in
 
     def __post_init__(self) -> None:
         self.router = Router(self.rule_set, self.default_group_by)
@@ -81,7 +84,7 @@ class Simulation:
         open_windows = change_windows_at(self.change_windows, self.router.change_windows, now)
         windows = WindowMuter(open_windows, now, service_of) if open_windows else None
         muter = Muter(self.silences, self.router.maintenance, now, windows)
-        return muter if muter else None
+        return _Counting(muter, self.muted_by) if muter else None
 
     def advance(self, now: float) -> None:
         """Fire every timer due by ``now``, in due order, each at its due time (as the shared index would)."""
@@ -110,6 +113,11 @@ class Simulation:
         """A change event arrives: kept, and linked to the open incidents that watch its service (as the worker's
         ``ChangeStore.link_arrived`` does)."""
         self.advance(now)
+        if not change.get("window"):  # inside a change window on its service: linked to it (ChangesService.handle)
+            windows = change_windows_at(self.change_windows, self.router.change_windows, float(change["at"]))
+            window = window_of(windows, change["service"], float(change["at"]))
+            if window:
+                change = {**change, "window": window}
         self.changes.append(change)
         catalog = self.router.catalog
         for incident in self.all_incidents.values():
@@ -148,6 +156,11 @@ class Simulation:
         self.muted += decision.stats.muted
         self.duplicates += decision.stats.duplicates
         self.all_incidents.update(decision.incidents)
+        for iid, entries in decision.timeline.items():
+            for entry in entries:
+                if entry.get("kind") == "change_window":  # "opened during change window <id> (annotate)"
+                    text = str(entry["text"]).removeprefix("opened during change window ")
+                    self.change_window_of.setdefault(iid, text.rpartition(" (")[0])
         for n, event in enumerate(decision.events):
             rule = self._group_rules.get(event.incident.get("rule", ""))
             if rule is not None and rule.actions:
@@ -249,3 +262,24 @@ def _record(index: dict[str, dict[str, Entry]], updates: Sequence[IndexUpdate]) 
         entries = index.setdefault(key, {})
         if fp not in entries or entries[fp].stamp < stamp:
             entries[fp] = Entry.decode(f"{stamp}|{tail}")
+
+
+class _Counting:
+    """A muter that also counts what it mutes, by reason (a recurring change window's occurrence under its name):
+    ``decide`` asks once per firing alert it places, and counts a mute exactly then."""
+
+    def __init__(self, muter: Muter, counts: dict[str, int]) -> None:
+        self.muter = muter
+        self.counts = counts
+        self.until = muter.until
+        self.annotation = muter.annotation
+
+    def __bool__(self) -> bool:
+        return bool(self.muter)
+
+    def __call__(self, labels: Mapping[str, str]) -> str:
+        reason = self.muter(labels)
+        if reason:
+            key = reason.partition("@")[0]
+            self.counts[key] = self.counts.get(key, 0) + 1
+        return reason
