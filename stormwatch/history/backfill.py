@@ -1,5 +1,5 @@
 """``stormwatch history backfill``: write into the history what Redis still holds (incidents with their members,
-symptoms and action runs; problems; silences), for a history started after the incidents were, or one that missed
+symptoms, action runs and linked changes; problems; silences), for a history started after the incidents were, or one that missed
 events (its queue deleted). Safe to run at any time and more than once: every row is versioned by the document's
 own time with the lowest tie-break, so a backfill never replaces what an event of the same moment wrote, and a
 newer event always replaces what a backfill wrote. It writes no timeline entries: Redis' timeline is not the event
@@ -35,6 +35,7 @@ async def backfill(engine: AsyncEngine, source: RedisSource, now: float) -> Back
                                         people=bool(people))
             await store.first_times(conn, doc["id"], _num(people.get("acknowledged_at")), doc.get("resolved_at"))
             await store.write_detail(conn, doc["id"], detail)
+            await store.write_changes(conn, doc["id"], doc.get("changes") or (), float(doc["updated_at"]))
         done.incidents += 1
     for doc in await source.all_problems():
         async with engine.begin() as conn:
