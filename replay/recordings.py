@@ -6,8 +6,8 @@ may carry two labels an SRE adds (``docs/quality.md``):
 * ``"truth": "<id>"``: the incident the notification belongs to (a symptom belongs to its cause's incident);
 * ``"problem": "<id>"``: the problem that incident is an occurrence of (a recurring failure, a shared root cause).
 
-A line ``{"change": <change>, "at": <when it happened>}`` (``change`` first) is a change event the worker stored (``docs/changes.md``):
-``read_notifications`` passes over it, ``read_changes`` reads those.
+A line ``{"change": <change>, "at": <when it happened>}`` (``change`` first) is a change event the worker stored
+(``docs/changes.md``): ``read_notifications`` passes over it, ``read_changes`` reads those.
 
 A malformed line is refused with its file and line (``RecordingError``): a recording is read whole or not at all, so
 nothing is ever half-scored.

@@ -71,7 +71,7 @@ class Simulation:
         causes = Causes(self.router.causes, self.cause_index) if self.router.causes else None
         return self.router.context(state.route, self._muter(now), causes)
 
-    def _muter(self, now: float) -> Muter | None:
+    def _muter(self, now: float) -> _Counting | None:
         """Silences, maintenance windows and the change windows open at ``now``; None when nothing can mute."""
         if not (self.silences or self.router.maintenance or self.change_windows or self.router.change_windows):
             return None

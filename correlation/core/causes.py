@@ -170,7 +170,8 @@ class CauseRules:
                 lookups.append(Lookup(key or _inhibit_key(rule, labels), "inhibited", rule.name,
                                       grace=rule.recovery_grace, merge=rule.merge_late_symptoms))
                 hold = max(hold, rule.hold)
-        service = self.service_of(labels) if self.service_of is not None else labels.get(self.service_label, "")
+        service = "" if self.topology is None else (
+            self.service_of(labels) if self.service_of is not None else labels.get(self.service_label, ""))
         if self.topology is not None and service in self.topology.services:
             if service in self._depended_on and self._can_cause(labels):
                 feeds.append(f"svc:{service}")
