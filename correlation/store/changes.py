@@ -35,6 +35,8 @@ from kv.scripts import Scripts
 INDEX_MAX = 100_000
 #: open incidents a new change is compared with (newest first)
 OPEN_SCAN = 5000
+#: (incident, symptom service) pairs a worker remembers having linked (link_symptoms)
+SYMPTOMS_SEEN_MAX = 50_000
 STORED, DUPLICATE, TOO_OLD = "stored", "duplicate", "too_old"
 _OUTCOMES = {1: STORED, 0: DUPLICATE, 2: TOO_OLD}
 
@@ -53,6 +55,9 @@ class ChangeStore:
         self.retention = retention
         self.timeline_max = timeline_max
         self.scripts = Scripts(redis, "correlation.store", "change_add", "link_changes")
+        # (incident, symptom service) pairs link_symptoms has looked at: once is enough (a change stored later is
+        # linked by link_arrived, which reads the symptoms written before); bounded, cleared when full
+        self._symptoms_seen: dict[tuple[str, str], None] = {}
 
     # -- storing and reading ------------------------------------------------------------------------
 
@@ -168,12 +173,25 @@ class ChangeStore:
         """Symptoms just attached to open incidents bring their services' changes: link the recent ones (within
         the incident's look-back) on services the incident did not watch yet; an ``incident.updated`` event for each
         incident that gained links. ``skip``: incidents opened in the same round (``link_opened`` took their
-        symptoms). Costs nothing without symptoms; one round trip to read the incidents, then ``recent_since``."""
+        symptoms). Each (incident, service) pair is looked at once per worker: a storm's symptoms cost the first
+        batch one round trip to read the incidents, then ``recent_since``; later ones nothing."""
         skipped = set(skip)
-        by_incident = {iid: services for iid, services in _symptom_services(symptoms, catalog).items()
-                       if iid not in skipped}
+        seen = self._symptoms_seen
+        by_incident: dict[str, list[str]] = {}
+        for iid, services in _symptom_services(symptoms, catalog).items():
+            fresh = [svc for svc in services if (iid, svc) not in seen]
+            if iid not in skipped and fresh:
+                by_incident[iid] = fresh
         if not by_incident:
             return []
+        events = await self._link_symptoms(by_incident, catalog, now)
+        if len(seen) > SYMPTOMS_SEEN_MAX:
+            seen.clear()
+        seen.update(((iid, svc), None) for iid, services in by_incident.items() for svc in services)  # once done
+        return events
+
+    async def _link_symptoms(self, by_incident: dict[str, list[str]], catalog: Catalog, now: float
+                             ) -> list[dict[str, Any]]:
         ids = sorted(by_incident)
         pipe = self.redis.pipeline(transaction=False)
         for iid in ids:
