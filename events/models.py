@@ -74,7 +74,8 @@ class IncidentDoc(BaseModel):
     binding: str = Field("", description="what bound it: binding:<rule> or label:<label name>")
     business_services: list[str] = Field([], description="business services it affects (impact roll-up)")
     changes: list[ChangeLinkDoc] | None = Field(None, description="probable causes: changes linked to it, best "
-                                                               "first (docs/changes.md); absent when none")
+                                                               "first (docs/changes.md), on every event of the "
+                                                               "incident once it has any; absent when none")
     assignee: str | None = Field(None, description="people's commands only, like the four below")
     acknowledged_by: str | None = None
     acknowledged_at: float | None = None

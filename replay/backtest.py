@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Sequence
 
+from correlation.core.change_windows import ChangeWindow
 from replay.simulation import Simulation
 from rules.alert import Alert
 from rules.schema import RuleSet
@@ -32,6 +33,7 @@ class BacktestSummary:
     muted: int = 0
     titles: Counter = field(default_factory=Counter)
     problem_titles: list[str] = field(default_factory=list)
+    muted_by_change_windows: int = 0  # of muted: by change windows (docs/changes.md)
     changes: int = 0  # change events replayed beside the alerts
     incidents_with_changes: int = 0  # incidents that got a probable cause (docs/changes.md)
 
@@ -47,16 +49,21 @@ class BacktestSummary:
             "merged": self.merged,
             "muted": self.muted, "compression": round(self.compression, 2), "incident_titles": dict(self.titles),
             "changes": self.changes, "incidents_with_changes": self.incidents_with_changes,
+            "muted_by_change_windows": self.muted_by_change_windows,
         }
 
 
 def backtest(rule_set: RuleSet | None, recording: Sequence[tuple[float, Alert]], *,
              default_group_by: Sequence[str] = ("alertname", "service"), settle: float = 3600.0,
-             sim: Simulation | None = None, changes: Sequence[dict[str, Any]] = ()) -> BacktestSummary:
+             sim: Simulation | None = None, changes: Sequence[dict[str, Any]] = (),
+             change_windows: Sequence[ChangeWindow] = ()) -> BacktestSummary:
     """``sim``: the simulation to replay through (one that also tracks placements, for scoring); a new one if None.
     ``changes``: change events (``events.changes.Change.public()`` documents) replayed at their ``at`` beside the
-    alerts (a change before an alert at the same instant)."""
+    alerts (a change before an alert at the same instant). ``change_windows``: one-off change windows (the API's),
+    beside the rule set's recurring ones: they mute and annotate as they do live."""
     sim = sim if sim is not None else Simulation(rule_set, tuple(default_group_by))
+    if change_windows:
+        sim.change_windows = [*sim.change_windows, *change_windows]
     summary = BacktestSummary()
     pending = sorted(changes, key=lambda c: float(c["at"]))
     last = 0.0
@@ -82,5 +89,6 @@ def backtest(rule_set: RuleSet | None, recording: Sequence[tuple[float, Alert]],
     summary.symptoms = sim.symptom_count
     summary.merged = sim.merged
     summary.muted = sim.muted
+    summary.muted_by_change_windows = sum(n for reason, n in sim.muted_by.items() if reason.startswith("change:"))
     summary.incidents_with_changes = sum(1 for i in incidents if sim.linked_changes.get(i.id))
     return summary

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from replay.backtest import BacktestSummary, backtest
+from correlation.core.change_windows import ChangeWindow
 from correlation.core.decision import Decision, Symptom
 from correlation.core.model import Incident
 from correlation.core.problems import Problem
@@ -121,11 +122,11 @@ class Replay:
 
 def replay(rule_set: RuleSet | None, notifications: Sequence[Notification], *,
            default_group_by: Sequence[str] = ("alertname", "service"), settle: float = 3600.0,
-           changes: Sequence[dict[str, Any]] = ()) -> Replay:
-    """``changes``: change events replayed beside the notifications (``replay.backtest.backtest``)."""
+           changes: Sequence[dict[str, Any]] = (), change_windows: Sequence[ChangeWindow] = ()) -> Replay:
+    """``changes``, ``change_windows``: replayed beside the notifications (``replay.backtest.backtest``)."""
     sim = PlacingSimulation(rule_set, tuple(default_group_by))
     summary = backtest(rule_set, [(n.at, n.alert) for n in notifications], default_group_by=default_group_by,
-                       settle=settle, sim=sim, changes=changes)
+                       settle=settle, sim=sim, changes=changes, change_windows=change_windows)
     incidents = sim.incidents()
     return Replay(summary, notifications, sim.placements(), incidents,
                   {i.id: sim.symptoms_of(i.id) for i in incidents}, sim.problems())

@@ -6,6 +6,9 @@ may carry two labels an SRE adds (``docs/quality.md``):
 * ``"truth": "<id>"``: the incident the notification belongs to (a symptom belongs to its cause's incident);
 * ``"problem": "<id>"``: the problem that incident is an occurrence of (a recurring failure, a shared root cause).
 
+A line ``{"change": <change>, "at": <when it happened>}`` (``change`` first) is a change event the worker stored
+(``docs/changes.md``): ``read_notifications`` passes over it, ``read_changes`` reads those.
+
 A malformed line is refused with its file and line (``RecordingError``): a recording is read whole or not at all, so
 nothing is ever half-scored.
 """
@@ -46,12 +49,46 @@ def read_notifications(paths: Sequence[Path], *, truth: bool = False) -> list[No
     for path in paths:
         for number, line in numbered_lines(path):
             ref = f"{path}:{number}"
+            if line.startswith(CHANGE_PREFIX):
+                continue  # a change event (read_changes)
             try:
                 out.append(parse_line(line, ref, truth=truth))
             except RecordingError as exc:
                 raise RecordingError(f"{ref}: {exc}") from None
     out.sort(key=lambda n: n.at)
     return out
+
+
+def read_changes(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """The change events recorded in the files (``change_line``), in time order: documents of
+    ``events.changes.Change.public()``, each with ``at``, ``id``, ``service`` and ``summary``."""
+    out: list[dict[str, Any]] = []
+    for path in paths:
+        for number, line in numbered_lines(path):
+            if not line.startswith(CHANGE_PREFIX):
+                continue
+            try:
+                doc = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise RecordingError(f"{path}:{number}: not JSON ({exc})") from None
+            change = doc.get("change")
+            if type(change) is not dict or not all(type(change.get(k)) is str and change[k]
+                                                   for k in ("id", "service", "summary")) \
+                    or type(change.get("at")) not in (int, float):
+                raise RecordingError(f"{path}:{number}: change: needs id, service, summary and at")
+            out.append(change)
+    out.sort(key=lambda c: float(c["at"]))
+    return out
+
+
+def change_line(change: Mapping[str, Any]) -> bytes:
+    """One recorded change event (what ``read_changes`` reads back)."""
+    return orjson.dumps({"change": dict(change), "at": change["at"]}) + b"\n"
+
+
+#: how a recorded change's line starts (``change_line`` writes ``change`` first; an alert's line starts with ``at``):
+#: told apart without parsing it
+CHANGE_PREFIX = b'{"change":'
 
 
 def parse_line(line: bytes, ref: str, *, truth: bool = False) -> Notification:

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from correlation.core.change_windows import ChangeWindow
 from correlation.core.model import Incident
 from correlation.core.muting import Silence
 from correlation.core.escalation_policies import replay_escalation
@@ -66,6 +67,16 @@ def _run_test(file: str, test: RuleTest, rule_set, group_by: list[str]) -> TestR
         ]
     except (MatcherError, ValueError) as exc:
         result.problems.append(f"invalid silence: {exc}")
+        return result
+    try:
+        sim.change_windows = [
+            ChangeWindow.create(w.id or f"window-{n}", T0 + w.from_, T0 + w.until, mode=w.mode, services=w.services,
+                                matchers=[parse_matcher(m) for m in w.matchers], summary=w.summary,
+                                created_by="rule test", now=T0)
+            for n, w in enumerate(test.change_windows, 1)
+        ]
+    except (MatcherError, ValueError) as exc:
+        result.problems.append(f"invalid change window: {exc}")
         return result
     pending = sorted(test.alerts, key=lambda a: a.at)  # stable: same-time alerts keep file order
     people = sorted(test.people, key=lambda p: p.at)
@@ -131,6 +142,11 @@ def _compare(checkpoint: Checkpoint, sim: Simulation) -> list[str]:
         problems.append(f"{where}: unexpected incident {extra.title!r} ({extra.status}, {extra.alerts} alert(s))")
     if checkpoint.muted is not None and sim.muted != checkpoint.muted:
         problems.append(f"{where}: muted expected {checkpoint.muted}, got {sim.muted}")
+    if checkpoint.muted_by is not None:
+        got_by = {key: sim.muted_by.get(key, 0) for key in checkpoint.muted_by}
+        if got_by != checkpoint.muted_by:
+            problems.append(f"{where}: muted_by expected {checkpoint.muted_by}, got {got_by} (all: "
+                            f"{dict(sorted(sim.muted_by.items()))})")
     if checkpoint.problems is not None:
         problems += _compare_problems(where, checkpoint.problems, sim)
     if checkpoint.actions is not None:
@@ -205,6 +221,9 @@ def _differences(expected: ExpectedIncident, actual: Incident, sim: Simulation, 
     into = sim.all_incidents.get(actual.merged_into)
     got["merged_into"] = into.title if into is not None else actual.merged_into
     got["changes"] = [c["summary"] for c in sim.linked_changes.get(actual.id, [])]
+    window = sim.change_window_of.get(actual.id, "")
+    got["change_window"] = window.partition("@")[0] if expected.change_window is not None and \
+        "@" not in expected.change_window else window
     for name, value in got.items():
         want = getattr(expected, name)
         if name == "symptom_paths" and want is not None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from actions.model import IncidentEvent, ProblemEvent
 from actions.triggers import planned_runs, problem_runs
 from correlation.core.causes import Causes, Entry
-from correlation.core.change_windows import ChangeWindow, WindowMuter
+from correlation.core.change_windows import ChangeWindow, WindowMuter, window_of
 from correlation.core.probable_cause import DEFAULT_LOOKBACK, probable_causes, rank
 from correlation.core.decision import Decision, Symptom, hold_timer, merge_timer, parse_timer
 from correlation.core.engine import decide, decide_manual_resolve, decide_timer
@@ -58,6 +58,9 @@ class Simulation:
     # change events fed so far (documents of events.changes.Change), and the ones linked to each incident (ranked)
     changes: list[dict[str, Any]] = field(default_factory=list)
     linked_changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # firing notifications muted, by reason ("change:<id>" with a recurring window's "@<start>" left out)
+    muted_by: dict[str, int] = field(default_factory=dict)
+    change_window_of: dict[str, str] = field(default_factory=dict)  # incident -> annotate window it opened in
 
     def __post_init__(self) -> None:
         self.router = Router(self.rule_set, self.default_group_by)
@@ -68,7 +71,7 @@ class Simulation:
         causes = Causes(self.router.causes, self.cause_index) if self.router.causes else None
         return self.router.context(state.route, self._muter(now), causes)
 
-    def _muter(self, now: float) -> Muter | None:
+    def _muter(self, now: float) -> _Counting | None:
         """Silences, maintenance windows and the change windows open at ``now``; None when nothing can mute."""
         if not (self.silences or self.router.maintenance or self.change_windows or self.router.change_windows):
             return None
@@ -81,7 +84,7 @@ class Simulation:
         open_windows = change_windows_at(self.change_windows, self.router.change_windows, now)
         windows = WindowMuter(open_windows, now, service_of) if open_windows else None
         muter = Muter(self.silences, self.router.maintenance, now, windows)
-        return muter if muter else None
+        return _Counting(muter, self.muted_by) if muter else None
 
     def advance(self, now: float) -> None:
         """Fire every timer due by ``now``, in due order, each at its due time (as the shared index would)."""
@@ -110,6 +113,11 @@ class Simulation:
         """A change event arrives: kept, and linked to the open incidents that watch its service (as the worker's
         ``ChangeStore.link_arrived`` does)."""
         self.advance(now)
+        if not change.get("window"):  # inside a change window on its service: linked to it (ChangesService.handle)
+            windows = change_windows_at(self.change_windows, self.router.change_windows, float(change["at"]))
+            window = window_of(windows, change["service"], float(change["at"]))
+            if window:
+                change = {**change, "window": window}
         self.changes.append(change)
         catalog = self.router.catalog
         for incident in self.all_incidents.values():
@@ -117,12 +125,12 @@ class Simulation:
                 self._link(incident, [change], catalog.lookback(incident.rule, DEFAULT_LOOKBACK))
 
     def _link(self, incident: Incident, changes: list[dict[str, Any]], lookback: float) -> None:
-        label = self.router.catalog.label
-        symptoms = [s.labels.get(label, "") for s in self.symptoms_of(incident.id)]
+        symptoms = [self.router.catalog.service(s.labels) for s in self.symptoms_of(incident.id)]
         found = probable_causes(self.router.catalog, incident.service, symptoms, incident.created_at, lookback,
                                 changes)
         if found:
             self.linked_changes[incident.id] = rank([*self.linked_changes.get(incident.id, []), *found])
+            incident.changes = self.linked_changes[incident.id]  # its later events carry them, as the store's do
 
     def resolve(self, title: str, now: float, who: str) -> bool:
         """A person resolves the open incident with this title; False when there is none."""
@@ -148,10 +156,11 @@ class Simulation:
         self.muted += decision.stats.muted
         self.duplicates += decision.stats.duplicates
         self.all_incidents.update(decision.incidents)
-        for iid in decision.opened:  # probable cause at its opening (the worker's ChangeStore.link_opened)
-            incident = decision.incidents[iid]
-            if incident.service and self.changes:
-                self._link(incident, self.changes, self.router.catalog.lookback(incident.rule, DEFAULT_LOOKBACK))
+        for iid, entries in decision.timeline.items():
+            for entry in entries:
+                if entry.get("kind") == "change_window":  # "opened during change window <id> (annotate)"
+                    text = str(entry["text"]).removeprefix("opened during change window ")
+                    self.change_window_of.setdefault(iid, text.rpartition(" (")[0])
         for n, event in enumerate(decision.events):
             rule = self._group_rules.get(event.incident.get("rule", ""))
             if rule is not None and rule.actions:
@@ -177,11 +186,13 @@ class Simulation:
         occurrences: list[Occurrence] = []
         for r in decision.recurrences:
             occurrences.append(recurrence_occurrence(self.router.problem_rules[r.rule], r.signature, r.incident, r.at))
+        gained: set[str] = set()  # incidents that gained symptoms (their services' changes are linked below)
         for s in decision.symptoms + self._rehomed(decision):
             attached = self.symptoms.setdefault(s.cause_incident, {})
             if (s.group_id, s.fingerprint) in attached:
                 continue
             attached[(s.group_id, s.fingerprint)] = s
+            gained.add(s.cause_incident)
             self.symptom_count += 1
             for problem_rule in self.router.shared_cause:
                 services = self.router.symptom_services(problem_rule, [x.labels for x in attached.values()])
@@ -189,6 +200,11 @@ class Simulation:
                                             self._title(s.cause_incident))
                 if o is not None:
                     occurrences.append(o)
+        if self.changes:  # probable causes, as the worker's link_opened and link_symptoms find them
+            for iid in [*decision.opened, *sorted(gained - set(decision.opened))]:
+                incident = self.all_incidents.get(iid)
+                if incident is not None and incident.is_open and incident.service:
+                    self._link(incident, self.changes, self.router.catalog.lookback(incident.rule, DEFAULT_LOOKBACK))
         for o in occurrences:
             change = self.problem_book.record(o)
             if change.outcome in ("created", "linked") and change.problem is not None:
@@ -248,3 +264,24 @@ def _record(index: dict[str, dict[str, Entry]], updates: Sequence[IndexUpdate]) 
         entries = index.setdefault(key, {})
         if fp not in entries or entries[fp].stamp < stamp:
             entries[fp] = Entry.of_tail(stamp, tail)
+
+
+class _Counting:
+    """A muter that also counts what it mutes, by reason (a recurring change window's occurrence under its name):
+    ``decide`` asks once per firing alert it places, and counts a mute exactly then."""
+
+    def __init__(self, muter: Muter, counts: dict[str, int]) -> None:
+        self.muter = muter
+        self.counts = counts
+        self.until = muter.until
+        self.annotation = muter.annotation
+
+    def __bool__(self) -> bool:
+        return bool(self.muter)
+
+    def __call__(self, labels: Mapping[str, str]) -> str:
+        reason = self.muter(labels)
+        if reason:
+            key = reason.partition("@")[0]
+            self.counts[key] = self.counts.get(key, 0) + 1
+        return reason

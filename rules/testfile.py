@@ -21,7 +21,11 @@ expected incident gives only the fields it cares about. ``muted`` (optional) cou
 of incidents by silences and maintenance windows so far. ``problems`` (optional) lists every problem that exists
 at that time; an expected incident may give ``symptoms`` (how many alerts of other groups are attached to it by
 inhibition or topology), ``symptom_paths`` (their topology paths), ``flapping`` (members flapping) and
-``merged_into`` (the title of the incident it merged into when its cause fired late; "" for none)."""
+``merged_into`` (the title of the incident it merged into when its cause fired late; "" for none).
+
+Change events (``changes:``) and change windows (``change_windows:``) come at times beside the alerts, as the live
+path takes them (docs/changes.md): an expected incident may give ``changes`` (the summaries of its probable causes,
+best first) and ``change_window`` (the annotate window it opened in); a checkpoint may give ``muted_by``."""
 
 from __future__ import annotations
 
@@ -63,6 +67,19 @@ class InputChange(Strict):
     id: str | None = None  # default: change-<n>, by position
     environment: str = ""
     source: str = "rule test"
+
+
+class TestChangeWindow(Strict):
+    """A scheduled change window (docs/changes.md): ``{services: [orders-db], from: 0s, until: 30m}``; ``mode`` mute
+    (alerts it covers are muted as ``change:<id>`` and placed again when it ends) or annotate."""
+
+    id: str | None = None  # default: window-<n>, by position
+    services: list[str] = []
+    matchers: list[str] = []
+    from_: Seconds = Field(default=0.0, alias="from")
+    until: Seconds
+    mode: Literal["mute", "annotate"] = "mute"
+    summary: str = "rule test"
 
 
 class TestSilence(Strict):
@@ -121,6 +138,8 @@ class ExpectedIncident(Strict):
     service: str | None = None  # the service it is bound to (docs/services.md)
     business_services: list[str] | None = None
     changes: list[str] | None = None  # the summaries of the changes linked to it, best first (docs/changes.md)
+    # the annotate-mode change window it opened in: its id (a recurring window's name matches its occurrences); ""
+    change_window: str | None = None
 
 
 class ExpectedProblem(Strict):
@@ -159,12 +178,16 @@ class Checkpoint(Strict):
     problems: list[ExpectedProblem] | None = None  # when given: every problem that exists at that time
     actions: list[ExpectedAction] | None = None  # when given: every action started so far (updated: each time)
     muted: int | None = None
+    # firing notifications muted so far, by what muted them: "change:<window id>" (a recurring window by its name),
+    # "silence:<id>", "maintenance:<name>"; only the keys given are compared
+    muted_by: dict[str, int] | None = None
 
 
 class RuleTest(Strict):
     name: str
     alerts: list[InputAlert] = []
     changes: list[InputChange] = []
+    change_windows: list[TestChangeWindow] = []
     silences: list[TestSilence] = []
     people: list[PersonAction] = []
     expect: list[Checkpoint] = Field(min_length=1)

@@ -174,10 +174,13 @@ class Worker:
             event_publisher, self.clock, SilenceStore(self.redis, self.keyspace), change_store, self.change_windows,
         )
         assert self.connection is not None
+        if s.record:  # alerts and change events, for stormwatch backtest
+            self.recorder = Recorder(s.record)
         self.changes = ChangesService(self.connection, self.names, change_store, event_publisher, self.catalog,
                                       self.clock, self.metrics, delivery_limit=s.delivery_limit,
                                       max_bytes=s.max_body_bytes, windows=self.change_windows,
-                                      recurring=self._recurring_change_windows)
+                                      recurring=self._recurring_change_windows,
+                                      on_stored=self.recorder.record_change if self.recorder is not None else None)
         await self.changes.start(consume=s.consume)
         self.rules.report_rules("rules_loaded")
         firing = TimerFiring(pipeline, on_fired=self._timers_fired)
@@ -196,8 +199,7 @@ class Worker:
             self.timers.start()
         self.rules.start_watching()
         sink: Any = pipeline
-        if s.record:
-            self.recorder = Recorder(s.record)
+        if self.recorder is not None:
             sink = RecordingSink(pipeline, self.recorder)
             log.info("recording_alerts", path=str(self.recorder.path))
         sink = with_fault_hooks(sink, os.environ)  # test-only, off unless STORMWATCH_TEST_* is set

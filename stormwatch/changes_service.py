@@ -37,7 +37,9 @@ class ChangesService:
                  events: EventPublisher, catalog: Callable[[], Catalog], clock: Callable[[], float],
                  metrics: Metrics, *, delivery_limit: int, max_bytes: int,
                  windows: ChangeWindowStore | None = None,
-                 recurring: Callable[[], Sequence[RecurringChangeWindow]] = tuple) -> None:
+                 recurring: Callable[[], Sequence[RecurringChangeWindow]] = tuple,
+                 on_stored: Callable[[Change], None] | None = None) -> None:
+        self.on_stored = on_stored  # told of every change stored (the recorder: STORMWATCH_RECORD)
         self.windows = windows  # a change inside a change window on its service is linked to it
         self.recurring = recurring  # the rule files' recurring change windows
         self.connection = connection
@@ -93,6 +95,8 @@ class ChangesService:
                 change = replace(change, window=window)
         outcome = await self.store.add(change, now)
         self.metrics.changes.labels(outcome).inc()
+        if outcome == "stored" and self.on_stored is not None:
+            self.on_stored(change)
         events = await self.store.link_arrived(change, self.catalog(), now)
         if events:
             await self.events.publish_events(events)

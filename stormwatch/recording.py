@@ -1,6 +1,8 @@
-"""Recording the alert stream for ``stormwatch backtest``: one JSON line per valid alert a worker stored.
+"""Recording the alert stream for ``stormwatch backtest``: one JSON line per valid alert a worker stored, and one per
+change event it stored.
 
-A line is ``{"at": <received epoch seconds>, "alert": <canonical alert>}``. Lines are written after the batch's
+A line is ``{"at": <received epoch seconds>, "alert": <canonical alert>}``, or ``{"change": <the change>, "at": <when
+it happened>}`` (``docs/changes.md``; a backtest replays them beside the alerts). Lines are written after the batch's
 state is in Redis (what was recorded is what was correlated) and flushed once per batch. Several workers write
 several files (``{pid}`` in the path); a backtest reads any number of them and replays them in time order.
 """
@@ -12,7 +14,8 @@ from pathlib import Path
 from typing import IO, Any
 from collections.abc import Iterable, Sequence
 
-from replay.recordings import RecordingError, read_notifications, recording_line
+from events.changes import Change
+from replay.recordings import RecordingError, change_line, read_notifications, recording_line
 from rules.alert import Alert
 
 __all__ = ["Recorder", "RecordingError", "RecordingSink", "read_recordings"]
@@ -26,6 +29,10 @@ class Recorder:
 
     def record(self, alerts: Iterable[Alert]) -> None:
         self._file.write(b"".join(recording_line(a.received_at, a) for a in alerts))
+        self._file.flush()
+
+    def record_change(self, change: Change) -> None:
+        self._file.write(change_line(change.public()))
         self._file.flush()
 
     def close(self) -> None:

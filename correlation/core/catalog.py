@@ -97,6 +97,15 @@ class Catalog:
             self._memo.put(key, found)
         return found if found is not False else None
 
+    def service(self, labels: Mapping[str, str]) -> str:
+        """The name of the service an alert's labels are bound to, or "": ``bind`` without the rest and without its
+        memo (its callers keep their own: the cause rules memoise per label set, so a second memo entry per label
+        set would only cost a put)."""
+        for binding in self.bindings:
+            if matches_all(binding.match, labels):
+                return binding.service
+        return labels.get(self.label, "")
+
     def _bind(self, labels: Mapping[str, str]) -> Bound | None:
         for binding in self.bindings:
             if matches_all(binding.match, labels):

@@ -47,14 +47,17 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+from correlation.core.catalog import Catalog
 from rules.alert import SEVERITY_ORDER, normalise_severity, severity_rank
 from rules.fingerprint import labels_to_signature
 from rules.matchers import matches_all
 from rules.memo import MEMO_MAX_BYTES, BoundedMemo
 from rules.schema import InhibitRule, RuleSet, Topology
 
+#: an alert's service from its labels ("" when none): the catalog's binding (``Catalog.service``)
+ServiceOf = Callable[[Mapping[str, str]], str]
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
@@ -191,10 +194,13 @@ class CauseRules:
     """Which cause keys a label set feeds and reads under one rule set (built once per rule set)."""
 
     def __init__(self, inhibit: Sequence[InhibitRule] = (), topology: Topology | None = None,
-                 topology_hold: float = 0.0, *, memo_max_bytes: int = MEMO_MAX_BYTES) -> None:
+                 topology_hold: float = 0.0, *, memo_max_bytes: int = MEMO_MAX_BYTES,
+                 service_of: ServiceOf | None = None) -> None:
+        """``service_of``: an alert's service (the catalog's binding); None reads the topology's service label."""
         self.inhibit = tuple(inhibit)
         self.topology = topology if topology is not None and topology.services else None
         self.service_label = topology.service_label if topology is not None else "service"
+        self.service_of = service_of
         self.topology_hold = topology_hold
         self.recovery_grace = topology.recovery_grace if topology is not None else 0.0
         self.topology_merge = topology.merge_late_symptoms if topology is not None else False
@@ -209,10 +215,16 @@ class CauseRules:
             BoundedMemo(max_bytes=memo_max_bytes))
 
     @classmethod
-    def from_rule_set(cls, rule_set: RuleSet | None, *, memo_max_bytes: int = MEMO_MAX_BYTES) -> CauseRules:
+    def from_rule_set(cls, rule_set: RuleSet | None, *, memo_max_bytes: int = MEMO_MAX_BYTES,
+                      service_of: ServiceOf | None = None) -> CauseRules:
+        """``service_of``: the catalog's binding (the router passes its catalog's); None: the catalog of the rule set's
+        topology is built here, so bindings count either way."""
         if rule_set is None:
             return cls(memo_max_bytes=memo_max_bytes)
-        return cls(rule_set.inhibit, rule_set.topology, rule_set.topology.hold, memo_max_bytes=memo_max_bytes)
+        if service_of is None and rule_set.topology.bindings:
+            service_of = Catalog(rule_set.topology, memo_max_bytes=memo_max_bytes).service
+        return cls(rule_set.inhibit, rule_set.topology, rule_set.topology.hold, memo_max_bytes=memo_max_bytes,
+                   service_of=service_of)
 
     def __bool__(self) -> bool:
         return bool(self.inhibit or self.topology)
@@ -254,7 +266,8 @@ class CauseRules:
                 lookups.append(Lookup(key or _inhibit_key(rule, labels), "inhibited", rule.name,
                                       grace=rule.recovery_grace, merge=rule.merge_late_symptoms))
                 hold = max(hold, rule.hold)
-        service = labels.get(self.service_label, "")
+        service = "" if self.topology is None else (
+            self.service_of(labels) if self.service_of is not None else labels.get(self.service_label, ""))
         if self.topology is not None and service in self.topology.services:
             if service in self._depended_on and self._can_cause(labels):
                 feeds.append(f"svc:{service}")

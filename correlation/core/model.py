@@ -133,6 +133,9 @@ class Incident:
     service: str = ""
     binding: str = ""
     business_services: list[str] = field(default_factory=list)
+    # the changes linked to it as probable causes, best first (docs/changes.md): written to its hash by the store's
+    # link script only (``changes``), never by a decision, so every event built from the record carries them
+    changes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -192,6 +195,7 @@ class Incident:
             service=d.get("service", ""),
             binding=d.get("binding", ""),
             business_services=orjson.loads(d["business_services"]) if d.get("business_services") else [],
+            changes=orjson.loads(d["changes"]) if d.get("changes") else [],
         )
 
     def public(self) -> dict[str, Any]:
@@ -200,10 +204,12 @@ class Incident:
         doc["group_labels"] = dict(self.group_labels)
         doc["why"] = dict(self.why)
         doc["business_services"] = list(self.business_services)
+        if self.changes:  # absent when none (events.models.IncidentDoc)
+            doc["changes"] = [dict(c) for c in self.changes]
         return doc
 
 
-_INCIDENT_FIELDS = tuple(f.name for f in fields(Incident))
+_INCIDENT_FIELDS = tuple(f.name for f in fields(Incident) if f.name != "changes")
 
 
 @dataclass(slots=True)

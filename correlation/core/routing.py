@@ -116,8 +116,10 @@ class Router:
         self.maintenance: tuple[MaintenanceWindow, ...] = rule_set.maintenance if rule_set is not None else ()
         self.change_windows: tuple[RecurringChangeWindow, ...] = rule_set.change_windows if rule_set is not None else ()
         self.enrich = Enricher(rule_set.enrichment if rule_set is not None else (), memo_max_bytes=memo_max_bytes)
-        self.causes = CauseRules.from_rule_set(rule_set, memo_max_bytes=memo_max_bytes)
         self.catalog = Catalog.from_rule_set(rule_set, memo_max_bytes=memo_max_bytes)
+        # topology roll-up reads the catalog's binding of an alert (binding rules, else the service label)
+        self.causes = CauseRules.from_rule_set(rule_set, memo_max_bytes=memo_max_bytes,
+                                               service_of=self.catalog.service if self.catalog.bindings else None)
         self.flapping: tuple[FlappingRule, ...] = rule_set.flapping if rule_set is not None else ()
         self.recurrence: tuple[ProblemRule, ...] = tuple(
             p for p in (rule_set.problems if rule_set is not None else ()) if p.recurrence is not None)
@@ -231,8 +233,8 @@ class Router:
 
     def symptom_services(self, rule: ProblemRule, symptoms: Sequence[Mapping[str, str]]) -> set[str]:
         """The services among a root incident's symptoms (label sets) that a shared-root-cause rule counts."""
-        label = self.causes.service_label
-        return {labels[label] for labels in symptoms if labels.get(label) and matches_all(rule.match, labels)}
+        service = self.catalog.service
+        return {name for labels in symptoms if matches_all(rule.match, labels) and (name := service(labels))}
 
     def join_targets(self, route: Route, labels: Mapping[str, str]) -> list[Target]:
         """The services whose declared incident an alert may join under its route's ``join_declared``, nearest first

@@ -15,6 +15,8 @@ open incidents are read), so whatever the interleaving at least one of them sees
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -33,6 +35,8 @@ from kv.scripts import Scripts
 INDEX_MAX = 100_000
 #: open incidents a new change is compared with (newest first)
 OPEN_SCAN = 5000
+#: (incident, symptom service) pairs a worker remembers having linked (link_symptoms)
+SYMPTOMS_SEEN_MAX = 50_000
 STORED, DUPLICATE, TOO_OLD = "stored", "duplicate", "too_old"
 _OUTCOMES = {1: STORED, 0: DUPLICATE, 2: TOO_OLD}
 
@@ -51,6 +55,9 @@ class ChangeStore:
         self.retention = retention
         self.timeline_max = timeline_max
         self.scripts = Scripts(redis, "correlation.store", "change_add", "link_changes")
+        # (incident, symptom service) pairs link_symptoms has looked at: once is enough (a change stored later is
+        # linked by link_arrived, which reads the symptoms written before); bounded, cleared when full
+        self._symptoms_seen: dict[tuple[str, str], None] = {}
 
     # -- storing and reading ------------------------------------------------------------------------
 
@@ -125,10 +132,13 @@ class ChangeStore:
         added = int(out[0])
         return added, (rank(orjson.loads(r) for r in out[1:]) if added >= 0 else [])
 
-    async def link_opened(self, events: list[dict[str, Any]], catalog: Catalog, now: float) -> None:
+    async def link_opened(self, events: list[dict[str, Any]], catalog: Catalog, now: float,
+                          symptoms: Sequence[Mapping[str, Any]] = ()) -> None:
         """Link recent changes to the incidents these ``incident.created`` events opened; each event's incident gains
-        ``changes`` (every link, best first) when there are any. The changes of every service watched by every
-        opened incident are read in one pipelined round trip (a second only when some exist)."""
+        ``changes`` (every link, best first) when there are any. ``symptoms``: the symptom documents attached in the
+        same round (``Symptom.public()``): their services are watched too. The changes of every service watched by
+        every opened incident are read in one pipelined round trip (a second only when some exist)."""
+        by_incident = _symptom_services(symptoms, catalog)
         opened = []
         since: dict[str, float] = {}  # service -> the earliest time any incident watching it looks back to
         for event in events:
@@ -137,8 +147,9 @@ class ChangeStore:
                 continue
             lookback = catalog.lookback(incident.get("rule", ""), DEFAULT_LOOKBACK)
             start = float(incident["created_at"]) - lookback
-            opened.append((incident, lookback))
-            for service in watched_services(catalog, incident["service"]):
+            watched = watched_services(catalog, incident["service"], by_incident.get(incident["id"], ()))
+            opened.append((incident, lookback, watched))
+            for service in watched:
                 since[service] = min(start, since.get(service, start))
         if not opened:
             return
@@ -147,14 +158,81 @@ class ChangeStore:
             by_service.setdefault(change["service"], []).append(change)
         if not by_service:
             return
-        for incident, lookback in opened:
+        for incident, lookback, watched in opened:
             service = incident["service"]
-            candidates = [c for name in watched_services(catalog, service) for c in by_service.get(name, ())]
-            links = probable_causes(catalog, service, (), float(incident["created_at"]), lookback, candidates)
+            candidates = [c for name in watched for c in by_service.get(name, ())]
+            links = probable_causes(catalog, service, by_incident.get(incident["id"], ()),
+                                    float(incident["created_at"]), lookback, candidates)
             if links:
                 _, every = await self._link(incident["id"], links, now)
                 if every:
                     incident["changes"] = every
+
+    async def link_symptoms(self, symptoms: Sequence[Mapping[str, Any]], catalog: Catalog, now: float,
+                            skip: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """Symptoms just attached to open incidents bring their services' changes: link the recent ones (within
+        the incident's look-back) on services the incident did not watch yet; an ``incident.updated`` event for each
+        incident that gained links. ``skip``: incidents opened in the same round (``link_opened`` took their
+        symptoms). Each (incident, service) pair is looked at once per worker: a storm's symptoms cost the first
+        batch one round trip to read the incidents, then ``recent_since``; later ones nothing."""
+        skipped = set(skip)
+        seen = self._symptoms_seen
+        by_incident: dict[str, list[str]] = {}
+        for iid, services in _symptom_services(symptoms, catalog).items():
+            fresh = [svc for svc in services if (iid, svc) not in seen]
+            if iid not in skipped and fresh:
+                by_incident[iid] = fresh
+        if not by_incident:
+            return []
+        events = await self._link_symptoms(by_incident, catalog, now)
+        if len(seen) > SYMPTOMS_SEEN_MAX:
+            seen.clear()
+        seen.update(((iid, svc), None) for iid, services in by_incident.items() for svc in services)  # once done
+        return events
+
+    async def _link_symptoms(self, by_incident: dict[str, list[str]], catalog: Catalog, now: float
+                             ) -> list[dict[str, Any]]:
+        ids = sorted(by_incident)
+        pipe = self.redis.pipeline(transaction=False)
+        for iid in ids:
+            pipe.hgetall(self.keys.incident(iid))
+        found = []
+        since: dict[str, float] = {}
+        for iid, raw in zip(ids, await pipe.execute(), strict=True):
+            if not raw:
+                continue
+            incident = Incident.from_hash(raw)
+            if not incident.is_open or not incident.service:
+                continue
+            new = [svc for svc in by_incident[iid] if svc not in watched_services(catalog, incident.service)]
+            if not new:
+                continue
+            lookback = catalog.lookback(incident.rule, DEFAULT_LOOKBACK)
+            found.append((incident, lookback, new))
+            for service in new:
+                start = incident.created_at - lookback
+                since[service] = min(start, since.get(service, start))
+        if not found:
+            return []
+        by_service: dict[str, list[dict[str, Any]]] = {}
+        for change in await self.recent_since(since):
+            by_service.setdefault(change["service"], []).append(change)
+        events = []
+        for incident, lookback, new in found:
+            candidates = [c for name in new for c in by_service.get(name, ())]
+            links = probable_causes(catalog, incident.service, new, incident.created_at, lookback, candidates)
+            if not links:
+                continue
+            added, every = await self._link(incident.id, links, now)
+            if added > 0:
+                public = incident.public()
+                public["changes"] = every
+                members = ",".join(sorted(f"{x['service']}|{x['id']}" for x in links))
+                digest = hashlib.sha1(members.encode(), usedforsecurity=False).hexdigest()[:16]
+                events.append(incident_event(f"{incident.id}:symptom-changes:{digest}", "incident.updated",
+                                             f"change linked: {links[0]['summary']} (a symptom's service)", now,
+                                             public))
+        return events
 
     async def link_arrived(self, change: Change, catalog: Catalog, now: float) -> list[dict[str, Any]]:
         """Link a change just stored to the open incidents that watch its service; an ``incident.updated`` event for
@@ -178,7 +256,7 @@ class ChangeStore:
             watched = watched_services(catalog, incident.service)
             if change.service not in watched and incident.symptoms:
                 watched = watched_services(catalog, incident.service, await self._symptom_services(incident.id,
-                                                                                                   catalog.label))
+                                                                                                   catalog))
             if change.service not in watched:
                 continue
             added, every = await self._link(incident.id, [link(doc, watched[change.service], incident.service,
@@ -190,6 +268,17 @@ class ChangeStore:
                                              "incident.updated", f"change linked: {change.summary}", now, public))
         return events
 
-    async def _symptom_services(self, incident_id: str, label: str) -> list[str]:
+    async def _symptom_services(self, incident_id: str, catalog: Catalog) -> list[str]:
+        """The services its symptoms are bound to (the catalog's bindings, else the service label)."""
         raw = await self.redis.hvals(self.keys.incident_symptoms(incident_id))
-        return sorted({s for s in ((orjson.loads(r).get("labels") or {}).get(label, "") for r in raw) if s})
+        return sorted({s for s in (catalog.service(orjson.loads(r).get("labels") or {}) for r in raw) if s})
+
+
+def _symptom_services(symptoms: Sequence[Mapping[str, Any]], catalog: Catalog) -> dict[str, list[str]]:
+    """Cause incident -> the services its symptoms (``Symptom.public()`` documents) are bound to, sorted."""
+    out: dict[str, set[str]] = {}
+    for s in symptoms:
+        service = catalog.service(s.get("labels") or {})
+        if service:
+            out.setdefault(str(s["incident"]), set()).add(service)
+    return {iid: sorted(services) for iid, services in out.items()}

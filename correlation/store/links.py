@@ -76,8 +76,11 @@ class Links:
 
     # -- follow-ups ---------------------------------------------------------------------------------
 
-    async def apply(self, follow_ups: Iterable[Any], router: Router, now: float) -> list[dict[str, Any]]:
-        """Cause updates, symptoms and problem occurrences of applied decisions; returns problem events."""
+    async def apply(self, follow_ups: Iterable[Any], router: Router, now: float,
+                    attached: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Cause updates, symptoms and problem occurrences of applied decisions; returns problem events. The symptom
+        documents it attached (a repeat too: attaching is idempotent), re-homed ones included, are appended to
+        ``attached`` when given (their services' changes are linked next: ``ChangeStore.link_symptoms``)."""
         follow_ups = list(follow_ups)
         await self.scripts.run_many("cause_update", [
             ([self.keys.cause(key)], [fp, stamp, tail, CAUSE_TTL])  # tail: "incident[|stopped]" (Entry.tail)
@@ -95,6 +98,8 @@ class Links:
                     occurrences.append(recurrence_occurrence(rule, signature, incident, at))
         symptoms = [s for f in follow_ups for s in f.symptoms]
         symptoms += await self._rehomed(follow_ups, symptoms)
+        if attached is not None:
+            attached += symptoms
         occurrences += await self._attach_symptoms(symptoms, router, now)
         return await self._occur(occurrences, now)
 

@@ -222,19 +222,31 @@ class CorrelationPipeline:
                 raise ConflictStorm(f"{len(by_group)} group writes still conflicting after {MAX_ROUNDS} rounds")
 
         report.open_incidents = await self.store.index(follow_ups)
-        problem_events = await self.links.apply(follow_ups, router, self.clock())
+        attached: list[dict[str, Any]] = []  # symptoms attached: their services' changes are linked below
+        problem_events = await self.links.apply(follow_ups, router, self.clock(), attached)
         report.problems = [e["problem"]["id"] for e in problem_events]
         events = coalesce_events([e for f in follow_ups for e in f.events]) + problem_events
         for event in events:
             if event["type"] == "incident.created":
                 priority = (event.get("incident") or {}).get("priority") or "none"
                 report.opened_priorities[priority] = report.opened_priorities.get(priority, 0) + 1
-        if self.changes is not None and report.opened:
-            await self.changes.link_opened(events, router.catalog, self.clock())
+        if self.changes is not None:
+            events += await link_changes(self.changes, events, attached, router, self.clock())
         if events:
             await self.publisher.publish_events(events)
         report.events = len(events)
         return report
+
+
+async def link_changes(changes: ChangeStore, events: list[dict[str, Any]], attached: list[dict[str, Any]],
+                       router: Router, now: float) -> list[dict[str, Any]]:
+    """Probable causes after a round's writes: recent changes linked to the incidents it opened (their
+    ``incident.created`` events gain ``changes``) and to the incidents symptoms were attached to (on the symptoms'
+    services); returns the ``incident.updated`` events of the latter."""
+    opened = [e["incident"]["id"] for e in events if e["type"] == "incident.created"]
+    if opened:
+        await changes.link_opened(events, router.catalog, now, attached)
+    return await changes.link_symptoms(attached, router.catalog, now, skip=opened) if attached else []
 
 
 def _window_muter(stored: list[ChangeWindow], now: float, router: Router) -> WindowMuter | None:
@@ -295,9 +307,10 @@ class TimerFiring:
         if follow_ups:
             await p.store.index(follow_ups)
             events = [e for f in follow_ups for e in f.events]
-            events += await p.links.apply(follow_ups, p.router, now)
-            if p.changes is not None and any(f.opened for f in follow_ups):
-                await p.changes.link_opened(events, p.router.catalog, now)
+            attached: list[dict[str, Any]] = []
+            events += await p.links.apply(follow_ups, p.router, now, attached)
+            if p.changes is not None:
+                events += await link_changes(p.changes, events, attached, p.router, now)
             if events:
                 await p.publisher.publish_events(events)
         resolved = sum(len(f.resolved) for f in follow_ups)

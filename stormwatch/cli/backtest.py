@@ -28,13 +28,18 @@ def backtest_command(
                                "precision, recall and F1, compression and its ideal, splits, merges, problems."),
     changes: Path | None = typer.Option(
         None, "--changes", exists=True, dir_okay=False,
-        help="Change events to replay beside the alerts: a JSON list or JSON lines of POST /api/v1/changes bodies."),
+        help="Change events to replay beside the alerts: a JSON list or JSON lines of POST /api/v1/changes bodies "
+             "(the change events the recordings hold are replayed too)."),
+    change_windows: Path | None = typer.Option(
+        None, "--change-windows", exists=True, dir_okay=False,
+        help="One-off change windows to replay: a JSON list as `stormwatch changes windows --expired --json` prints "
+             "it (the rule sets' recurring windows apply anyway)."),
     json_out: bool = typer.Option(False, "--json", help="Every figure, and every incident with its notifications "
                                                         "(file:line), symptoms and their paths, and problems."),
 ) -> None:
     """Replay recordings through the candidate and the current rule set at full speed; compare what they do."""
     from replay.placement import replay
-    from replay.recordings import RecordingError, read_notifications
+    from replay.recordings import RecordingError, read_changes as read_recorded_changes, read_notifications
     from rules.loader import RuleSetInvalid, load_rule_set
     from rules.schema import parse_duration
     from stormwatch.rules_admin import rule_file_limits
@@ -47,7 +52,8 @@ def backtest_command(
         current = load_rules(baseline or settings.rules, limits)
         settle_seconds = parse_duration(settle)
         stream = read_notifications(recordings, truth=truth)
-        change_docs = read_changes(changes) if changes is not None else []
+        change_docs = read_recorded_changes(recordings) + (read_changes(changes) if changes is not None else [])
+        windows = read_change_windows(change_windows) if change_windows is not None else []
     except RuleSetInvalid as exc:
         lines = ["candidate rules are invalid:", *(str(e) for e in exc.errors)]  # RuleError: file:line: field: ...
         err.print("\n".join(lines), markup=False, highlight=False)
@@ -57,9 +63,9 @@ def backtest_command(
         raise typer.Exit(2) from None
     replays = {
         "current": replay(current, stream, default_group_by=settings.group_by, settle=settle_seconds,
-                          changes=change_docs),
+                          changes=change_docs, change_windows=windows),
         "candidate": replay(candidate, stream, default_group_by=settings.group_by, settle=settle_seconds,
-                            changes=change_docs),
+                            changes=change_docs, change_windows=windows),
     }
     if json_out:
         doc = {}
@@ -82,7 +88,9 @@ def backtest_command(
         ("problems", cur.problems, cand.problems),
         ("symptoms (attached, not paged)", cur.symptoms, cand.symptoms),
         ("merged into a late cause's incident", cur.merged, cand.merged),
-        ("muted (silence, maintenance)", cur.muted, cand.muted),
+        ("muted (silence, maintenance, change window)", cur.muted, cand.muted),
+        *((("  by change windows", cur.muted_by_change_windows, cand.muted_by_change_windows),)
+          if cur.muted_by_change_windows or cand.muted_by_change_windows else ()),
         ("compression (notifications per incident)", f"{cur.compression:.1f}x", f"{cand.compression:.1f}x"),
         *((("incidents with a probable cause (change)", cur.incidents_with_changes, cand.incidents_with_changes),)
           if change_docs else ()),
@@ -152,4 +160,34 @@ def read_changes(path: Path) -> list[dict[str, Any]]:
             out.append(parse(item, "change", 0.0).public())
         except ItemError as exc:
             raise ValueError(f"{path}: change {n}: {exc.path}: {exc.message}") from None
+    return out
+
+
+def read_change_windows(path: Path) -> list[Any]:
+    """Change windows from a JSON list (or ``{"items": [...]}``) of window documents (``ChangeWindow.public()``: id,
+    starts_at, ends_at, mode, services, matchers); each checked as the API checks a new one."""
+    from correlation.core.change_windows import ChangeWindow
+    from rules.matchers import MatcherError, parse_matcher
+
+    try:
+        doc = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON: {exc}") from None
+    items = doc.get("items") if isinstance(doc, dict) else doc
+    if not isinstance(items, list):
+        raise ValueError(f"{path}: a JSON list of change windows")
+    out = []
+    for n, item in enumerate(items, 1):
+        try:
+            if not isinstance(item, dict):
+                raise ValueError("not an object")
+            out.append(ChangeWindow.create(
+                str(item["id"]), float(item["starts_at"]), float(item["ends_at"]), mode=item.get("mode", "mute"),
+                services=[str(x) for x in item.get("services") or ()],
+                matchers=[parse_matcher(m) for m in item.get("matchers") or ()], summary=str(item.get("summary", "")),
+                created_by=str(item.get("created_by", "")), now=float(item.get("created_at") or 0.0)))
+        except KeyError as exc:
+            raise ValueError(f"{path}: change window {n}: {exc.args[0]}: required") from None
+        except (TypeError, ValueError, MatcherError) as exc:
+            raise ValueError(f"{path}: change window {n}: {exc}") from None
     return out

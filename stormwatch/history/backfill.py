@@ -1,9 +1,9 @@
 """``stormwatch history backfill``: write into the history what Redis still holds (incidents with their members,
-symptoms and action runs; problems; silences), for a history started after the incidents were, or one that missed
-events (its queue deleted). Safe to run at any time and more than once: every row is versioned by the document's
-own time with the lowest tie-break, so a backfill never replaces what an event of the same moment wrote, and a
-newer event always replaces what a backfill wrote. It writes no timeline entries: Redis' timeline is not the event
-stream, and entries made up from it would be counted twice beside the events' own."""
+symptoms, action runs and linked changes; problems; silences), for a history started after the incidents were, or
+one that missed events (its queue deleted). Safe to run at any time and more than once: every row is versioned by
+the document's own time with the lowest tie-break, so a backfill never replaces what an event of the same moment
+wrote, and a newer event always replaces what a backfill wrote. It writes no timeline entries: Redis' timeline is
+not the event stream, and entries made up from it would be counted twice beside the events' own."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ async def backfill(engine: AsyncEngine, source: RedisSource, now: float) -> Back
             await store.first_times(conn, doc["id"], _num(people.get("acknowledged_at")), doc.get("resolved_at"))
             await store.write_detail(conn, doc["id"], detail)
             await store.touch_days(conn, [day_of(float(doc["created_at"]))])
+            await store.write_changes(conn, doc["id"], doc.get("changes") or (), float(doc["updated_at"]))
         done.incidents += 1
     for doc in await source.all_problems():
         async with engine.begin() as conn:

@@ -1,6 +1,7 @@
 """Retention: what is older than ``STORMWATCH_HISTORY_RETENTION_DAYS`` leaves the history.
 
-Resolved incidents resolved before the cut go with their members, symptoms, labels, timeline and problem links;
+Resolved incidents resolved before the cut go with their members, symptoms, labels, timeline, problem links and
+probable-cause links (a change no incident links any more goes with its last link);
 resolved problems, silences that ended, finished action runs and applied-event ids follow the same cut. Open
 incidents and problems stay whatever their age. ``incident_groups`` is never pruned: it is what keeps incident ids
 from being issued twice (docs/history.md). Deleted in chunks, so no statement holds locks for long.
@@ -29,7 +30,8 @@ async def prune(engine: AsyncEngine, cutoff: float) -> dict[str, int]:
             if not ids:
                 break
             await HistoryStore(engine).touch_days(conn, {day_of(r[1]) for r in found})  # their roll-ups change
-            for table in (t.incident_alerts, t.incident_symptoms, t.incident_labels, t.timeline_entries, t.sla_records):
+            for table in (t.incident_alerts, t.incident_symptoms, t.incident_labels, t.timeline_entries, t.sla_records,
+                          t.incident_changes):
                 await conn.execute(sa.delete(table).where(table.c.incident_id.in_(ids)))
             await conn.execute(sa.delete(t.problem_incidents).where(t.problem_incidents.c.incident_id.in_(ids)))
             removed["incidents"] += (await conn.execute(sa.delete(t.incidents).where(i.id.in_(ids)))).rowcount
@@ -44,6 +46,10 @@ async def prune(engine: AsyncEngine, cutoff: float) -> dict[str, int]:
             await conn.execute(sa.delete(t.timeline_entries).where(t.timeline_entries.c.problem_id.in_(ids)))
             removed["problems"] += (await conn.execute(sa.delete(t.problems).where(p.id.in_(ids)))).rowcount
     async with engine.begin() as conn:
+        ic = t.incident_changes.c
+        linked = sa.select(ic.service).where(ic.service == t.changes.c.service, ic.change_id == t.changes.c.change_id)
+        removed["changes"] = (await conn.execute(sa.delete(t.changes).where(
+            t.changes.c.at < cutoff, ~linked.exists()))).rowcount
         removed["silences"] = (await conn.execute(sa.delete(t.silences).where(
             sa.func.coalesce(t.silences.c.expired_at, t.silences.c.ends_at) < cutoff))).rowcount
         removed["action_runs"] = (await conn.execute(sa.delete(t.action_runs).where(

@@ -287,3 +287,33 @@ rollup_figures = sa.Table(
     sa.Column("minutes", Json, nullable=False),  # {minute of the UTC day: openings}
     sa.Column("alert_names", Json, nullable=False),  # {alertname: [notifications, incidents, flapping incidents]}
 )
+
+#: change events (docs/changes.md) the history saw linked to incidents as probable causes: each once, as first seen
+#: (a change is never edited: the same id on the same service is the same change)
+Text256 = sa.String(256)  # a change's id, service, environment and source: at most 256 characters (its format's limit)
+changes = sa.Table(
+    "changes", metadata,
+    sa.Column("service", Text256, primary_key=True),
+    sa.Column("change_id", Text256, primary_key=True),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False, server_default="deploy"),
+    sa.Column("at", Time, nullable=False),  # when the change happened
+    sa.Column("environment", Text256, nullable=False, server_default=""),
+    sa.Column("source", Text256, nullable=False, server_default=""),
+    sa.Column("links", Json, nullable=False),
+    sa.Column("change_window", Id, nullable=False, server_default=""),  # the change window it happened in, if any
+    sa.Index("ix_changes_at", "at"),
+)
+
+#: the probable-cause links: a change linked to an incident (written once, by the first event that carries it)
+incident_changes = sa.Table(
+    "incident_changes", metadata,
+    sa.Column("incident_id", Id, primary_key=True),
+    sa.Column("service", Text256, primary_key=True),
+    sa.Column("change_id", Text256, primary_key=True),
+    sa.Column("relation", sa.String(16), nullable=False),  # same_service | dependency | symptom
+    sa.Column("distance", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("linked_at", Time, nullable=False),  # the time of the first event that carried the link
+    sa.Index("ix_incident_changes_change", "service", "change_id"),
+)

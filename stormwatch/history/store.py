@@ -5,6 +5,9 @@
 change are upserted with a guard (``WHERE stored.version < new.version``, ``order_key``), so events applied in any
 order leave the same rows; rows that never change (timeline entries, symptoms, labels) are inserted once.
 
+An incident event's document may carry ``changes`` (probable causes, docs/changes.md): each change and each link is
+inserted once (``changes``, ``incident_changes``).
+
 An incident event may come with an ``IncidentDetail`` read from Redis when the writer took it (its member alerts,
 symptoms and action runs: the events carry counts, not members); those rows converge the same way (a member's
 version is its last notification and revision).
@@ -193,6 +196,7 @@ class HistoryStore:
         await self.first_times(conn, doc["id"], acknowledged, resolved)
         await self._timeline(conn, event, incident_id=doc["id"], status=str(doc.get("status", "")),
                              priority=str(doc.get("priority", "")))
+        await self.write_changes(conn, str(doc["id"]), doc.get("changes") or (), at)
 
     async def upsert_incident(self, conn: AsyncConnection, doc: Doc, version: str, *, people: bool) -> None:
         """The incident's row from a document (an event's, or Redis's in a backfill), if newer than the stored."""
@@ -235,6 +239,25 @@ class HistoryStore:
                       (t.incident_groups.c.last_created_at < row["created_at"], row["created_at"]),
                       else_=t.incident_groups.c.last_created_at)}))
         await self._labels(conn, incident_id, labels)
+
+    async def write_changes(self, conn: AsyncConnection, incident_id: str, links: Iterable[Any], at: float) -> None:
+        """The changes linked to an incident (the document's ``changes``, docs/changes.md) and the links, each
+        written once: a change is never edited, a link never changes."""
+        for x in links:
+            if not isinstance(x, Mapping) or not x.get("id") or not x.get("service"):
+                continue
+            service, change_id = str(x["service"])[:256], str(x["id"])[:256]
+            await conn.execute(self._insert(t.changes).values(
+                service=service, change_id=change_id, summary=str(x.get("summary", "")),
+                kind=str(x.get("kind") or "deploy")[:32], at=float(x.get("at") or 0.0),
+                environment=str(x.get("environment", ""))[:256], source=str(x.get("source", ""))[:256],
+                links=list(x.get("links") or []), change_window=str(x.get("window", ""))[:200],
+            ).on_conflict_do_nothing(index_elements=["service", "change_id"]))
+            await conn.execute(self._insert(t.incident_changes).values(
+                incident_id=incident_id, service=service, change_id=change_id,
+                relation=str(x.get("relation", ""))[:16], distance=int(x.get("distance") or 0),
+                reason=str(x.get("reason", "")), linked_at=at,
+            ).on_conflict_do_nothing(index_elements=["incident_id", "service", "change_id"]))
 
     async def first_times(self, conn: AsyncConnection, incident_id: str, acknowledged: float | None,
                            resolved: float | None) -> None:

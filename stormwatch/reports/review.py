@@ -1,5 +1,6 @@
-"""A post-incident review draft: summary, impact, a timeline of alerts, symptoms, actions and people's comments;
-for a major incident (issue 21) its roles and its stakeholder updates.
+"""A post-incident review draft: summary, impact, probable causes (changes linked to the incident), a timeline of
+changes, alerts, symptoms, actions and people's comments; SLA records; for a major incident (issue 21) its roles
+and its stakeholder updates.
 
 Read from the history (``from_history``); an incident the history does not hold (the writer was off, or it is
 too recent) is drafted from what Redis still holds (``from_detail`` over the API's incident detail), which has the
@@ -66,9 +67,17 @@ async def from_history(engine: AsyncEngine, incident_id: str) -> dict[str, Any] 
             sa.select(sc.kind, sc.policy, sc.priority, sc.target, sc.calendar, sc.started, sc.due, sc.paused_seconds,
                       sc.stage, sc.met_at, sc.breached_at).where(sc.incident_id == incident_id).order_by(sc.kind)
         )).mappings()]
+        ic, ch = t.incident_changes.c, t.changes.c
+        changes = [{"id": x["change_id"], **{k: v for k, v in x.items() if k != "change_id"}} for x in (
+            await conn.execute(
+                sa.select(ch.change_id, ch.service, ch.summary, ch.kind, ch.at, ch.environment, ch.source, ch.links,
+                          ic.relation, ic.distance, ic.reason)
+                .select_from(t.incident_changes)
+                .join(t.changes, sa.and_(ch.service == ic.service, ch.change_id == ic.change_id))
+                .where(ic.incident_id == incident_id))).mappings()]
     entries = [{"at": e["at"], "kind": e["type"].partition(".")[2], "text": e["reason"], "by": e["by"]}
                for e in timeline]
-    return draft(dict(row), members, symptoms, entries, runs, problems, source="history", sla=sla)
+    return draft(dict(row), members, symptoms, entries, runs, problems, source="history", sla=sla, changes=changes)
 
 
 def from_detail(detail: Mapping[str, Any], runs: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
@@ -87,7 +96,8 @@ def from_detail(detail: Mapping[str, Any], runs: Iterable[Mapping[str, Any]] = (
     incident = {k: v for k, v in detail.items() if k not in ("members", "timeline")}
     sla = [{k: r.get(k) for k in SLA_FIELDS} | {"paused_seconds": _paused(r)}
            for r in detail.get("sla") or () if isinstance(r, Mapping)]
-    return draft(incident, members, symptoms, entries, run_rows, [], source="redis", sla=sla)
+    changes = [dict(c) for c in detail.get("changes") or () if isinstance(c, Mapping)]
+    return draft(incident, members, symptoms, entries, run_rows, [], source="redis", sla=sla, changes=changes)
 
 
 #: what the draft shows of each SLA record
@@ -105,11 +115,22 @@ def _paused(record: Mapping[str, Any]) -> float | None:
 
 def draft(incident: Mapping[str, Any], members: list[dict[str, Any]], symptoms: list[dict[str, Any]],
           entries: list[dict[str, Any]], runs: list[dict[str, Any]], problems: list[str], *,
-          source: str, sla: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+          source: str, sla: list[dict[str, Any]] | None = None,
+          changes: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """``changes``: the probable causes linked to the incident (id, service, summary, kind, at, relation, distance,
+    reason), ranked here as everywhere: same service, dependency distance, symptoms, most recent first."""
+    causes = [{k: c.get(k) for k in ("id", "service", "summary", "kind", "at", "environment", "source", "links",
+                                     "relation", "distance", "reason")} for c in changes]
+    order = {"same_service": 0, "dependency": 1, "symptom": 2}
+    causes.sort(key=lambda c: (order.get(str(c["relation"]), 3), c["distance"] or 0, -(_num(c["at"]) or 0.0),
+                               str(c["id"])))
     created = _num(incident.get("created_at"))
     acked = _num(incident.get("first_acknowledged_at") or incident.get("acknowledged_at"))
     resolved = _num(incident.get("first_resolved_at") or incident.get("resolved_at"))
     timeline: list[dict[str, Any]] = []
+    for c in causes:
+        timeline.append({"at": _num(c["at"]), "what": "probable cause",
+                         "text": f"{c['kind']} of {c['service']}: {c['summary']}"})
     for m in members:
         timeline.append({"at": m["first_seen"], "what": "alert",
                          "text": f"{m['alertname'] or m['fingerprint']} fired ({_labels(m['labels'])})"})
@@ -143,6 +164,7 @@ def draft(incident: Mapping[str, Any], members: list[dict[str, Any]], symptoms: 
                    "services": sorted({str((m.get("labels") or {}).get("service")) for m in members
                                        if (m.get("labels") or {}).get("service")}),
                    "symptoms": len(symptoms) or incident.get("symptoms", 0), "problems": problems},
+        "probable_causes": causes,
         "actions": [{"run_id": r["run_id"], "action": r["action"], "state": r["state"],
                      "created_at": r["created_at"], "finished_at": r["finished_at"]} for r in runs],
         "comments": [{"at": e["at"], "by": e["by"], "text": e["text"]} for e in entries if e["kind"] == COMMENT],
@@ -223,7 +245,14 @@ def markdown(review: Mapping[str, Any]) -> str:
              "", "## Impact", "",
              f"- Alerts: {impact['alerts']}; notifications: {impact['notifications']}; symptoms: {impact['symptoms']}",
              f"- Services: {_md(', '.join(impact['services']) or 'none recorded')}",
-             f"- Problems: {_md(', '.join(impact['problems']) or 'none')}", "", "## Timeline", ""]
+             f"- Problems: {_md(', '.join(impact['problems']) or 'none')}", ""]
+    causes = review.get("probable_causes") or []
+    if causes:
+        lines += ["## Probable causes (changes)", ""]
+        lines += [f"- {_md(c['summary'])} ({_md(c['kind'])} of {_md(c['service'])}, {_when(_num(c['at']))}): "
+                  f"{_md(c['reason'])}" for c in causes]
+        lines += [""]
+    lines += ["## Timeline", ""]
     lines += [f"- {_when(e['at'])} · {e['what']}: {_md(e['text'])}" + (f" ({_md(e['by'])})" if e.get("by") else "")
               for e in review["timeline"]] or ["- (nothing recorded)"]
     major = review.get("major")

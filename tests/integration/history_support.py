@@ -55,18 +55,29 @@ async def history_database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
 BOOKKEEPING = ("rollup_days", "rollup_figures")
 
 
-async def dump(engine: Any, *, skip: tuple[str, ...] = ("applied_at",), existing: bool = False
-               ) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every history table, sorted: two histories with equal dumps hold the same facts. ``existing``:
-    only the tables the database has (one at an earlier revision)."""
-    out: dict[str, list[tuple[Any, ...]]] = {}
+async def existing_columns(engine: Any) -> dict[str, set[str]]:
+    """The history tables the database has, with their columns (one at an earlier revision has fewer of both)."""
+    def read(c: Any) -> dict[str, set[str]]:
+        inspector = sa.inspect(c)
+        return {name: {col["name"] for col in inspector.get_columns(name)} for name in inspector.get_table_names()}
     async with engine.connect() as conn:
-        present = set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names())) if existing else None
+        return dict(await conn.run_sync(read))
+
+
+async def dump(engine: Any, *, skip: tuple[str, ...] = ("applied_at",), existing: bool = False,
+               columns: dict[str, set[str]] | None = None) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every history table, sorted: two histories with equal dumps hold the same facts. ``existing``:
+    only the tables and columns the database has (one at an earlier revision); ``columns``: only these (as
+    ``existing_columns`` read them at another revision, to compare the rows a migration kept)."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    if existing and columns is None:
+        columns = await existing_columns(engine)
+    async with engine.connect() as conn:
         for table in schema.metadata.sorted_tables:
-            if present is not None and table.name not in present or table.name in BOOKKEEPING:
+            if columns is not None and table.name not in columns or table.name in BOOKKEEPING:
                 continue
-            columns = [c for c in table.columns if c.name not in skip]
-            rows = (await conn.execute(sa.select(*columns))).all()
+            picked = [c for c in table.columns if c.name not in skip and (columns is None or c.name in columns[table.name])]
+            rows = (await conn.execute(sa.select(*picked))).all()
             out[table.name] = sorted((tuple(_plain(v) for v in row) for row in rows), key=repr)
     return out
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import time
 
 import orjson
 
 from rules.loader import EXAMPLES_DIR
 from stormwatch.app import Worker
 from tests.conftest import eventually
-from tests.integration.helpers import body, publish, stored_alerts, v2_alert
+from stormwatch.publisher import publish_change
+from tests.integration.helpers import body, metric, publish, stored_alerts, v2_alert
 from tests.integration.helpers import run_cli as _cli
 
 
@@ -64,6 +66,47 @@ async def test_recorded_stream_backtests_side_by_side(clean, tmp_path):
     bad.write_text('{"at": 1}\n')
     code, _, err = await _cli(clean, "backtest", "--rules", str(EXAMPLES_DIR), str(bad))
     assert code == 2 and "bad.jsonl:1" in err
+
+
+async def test_recorded_change_events_and_change_windows_are_replayed(clean, tmp_path):
+    """The worker records the changes it stores beside the alerts; a backtest replays them (probable causes) and
+    one-off change windows given to it (muting as live)."""
+    worker = Worker(clean.model_copy(update={"record": str(tmp_path / "rec-{pid}.jsonl")}))
+    await worker.start()
+    try:
+        change = {"id": "up-1", "service": "orders-db", "summary": "upgrade to 16.2", "at": time.time() - 300}
+        await publish_change(clean, orjson.dumps(change), "up-1")
+        await eventually(lambda: metric(worker, "stormwatch_changes_total", {"outcome": "stored"}) >= 1,
+                         what="the change stored")
+        await publish(clean, [body([v2_alert("PostgresDown", "orders-db", "db-1")])])
+        await eventually(lambda: stored_alerts(worker) >= 1, what="the alert stored")
+    finally:
+        await worker.stop()
+    recording = tmp_path / f"rec-{os.getpid()}.jsonl"
+    lines = [orjson.loads(x) for x in recording.read_bytes().splitlines()]
+    assert [sorted(x) for x in lines] == [["at", "change"], ["alert", "at"]]
+    assert lines[0]["change"]["id"] == "up-1" and lines[0]["at"] == change["at"]
+
+    code, out, err = await _cli(clean, "backtest", "--rules", str(EXAMPLES_DIR), "--baseline", "none", "--json",
+                                str(recording))
+    assert code == 0, err
+    candidate = orjson.loads(out)["candidate"]
+    assert (candidate["notifications"], candidate["changes"], candidate["incidents_with_changes"]) == (1, 1, 1)
+    assert candidate["muted_by_change_windows"] == 0
+
+    alert_at = lines[1]["at"]
+    windows = tmp_path / "windows.json"
+    windows.write_bytes(orjson.dumps([{"id": "cw-upgrade", "starts_at": alert_at - 60, "ends_at": alert_at + 60,
+                                       "services": ["orders-db"], "mode": "mute", "matchers": []}]))
+    code, out, err = await _cli(clean, "backtest", "--rules", str(EXAMPLES_DIR), "--baseline", "none", "--json",
+                                "--change-windows", str(windows), str(recording))
+    assert code == 0, err
+    candidate = orjson.loads(out)["candidate"]
+    assert candidate["muted_by_change_windows"] == 1 and candidate["muted"] == 1
+    windows.write_text('[{"id": "cw-x", "starts_at": 10, "ends_at": 5, "services": ["orders-db"]}]')
+    code, _, err = await _cli(clean, "backtest", "--rules", str(EXAMPLES_DIR), "--change-windows", str(windows),
+                              str(recording))
+    assert code == 2 and "change window 1" in err and "ends_at" in err
 
 
 async def test_invalid_candidate_rules_are_listed_file_line_field_and_exit_2(clean, tmp_path):

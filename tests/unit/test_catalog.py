@@ -86,8 +86,9 @@ def test_the_incident_records_service_binding_affected_business_services_and_the
         {"name": "db", "match": ['alertname="PostgresDown"'], "group_by": ["instance"], "team": "oncall-db"},
     ]})
     sim = Simulation(rules)
-    sim.feed(_alert({"alertname": "PostgresDown", "instance": "pg-1", "severity": "critical"}), 0.0)
-    sim.feed(_alert({"alertname": "HighLatency", "service": "checkout", "team": "frontend"}), 1.0)
+    # checkout first: once payments-db (bound by pg-hosts) fails, checkout's alerts roll up into its incident
+    sim.feed(_alert({"alertname": "HighLatency", "service": "checkout", "team": "frontend"}), 0.0)
+    sim.feed(_alert({"alertname": "PostgresDown", "instance": "pg-1", "severity": "critical"}), 1.0)
     sim.feed(_alert({"alertname": "Odd", "service": "not-in-catalog", "team": "frontend"}), 2.0)
     by_title = {i.title: i for i in sim.incidents()}
     db = by_title["db: pg-1"]
@@ -101,6 +102,28 @@ def test_the_incident_records_service_binding_affected_business_services_and_the
     odd = by_title["Odd / not-in-catalog"]
     assert (odd.service, odd.team, odd.business_services) == ("not-in-catalog", "frontend", [])
     assert db.public()["business_services"] == ["card-payments", "online-shop"]
+
+
+def test_topology_rolls_up_by_the_catalogs_binding_with_the_label_as_fallback(tmp_path):
+    """An alert with no service label, bound to payments-db by a binding rule, is the cause of checkout's alerts; an
+    alert whose binding names payments-db is on payments-db whatever its label says."""
+    rules = _rules(tmp_path, CATALOG, {"groups": [
+        {"name": "db", "match": ['alertname="PostgresDown"'], "group_by": ["instance"]},
+    ]})
+    sim = Simulation(rules)
+    sim.feed(_alert({"alertname": "PostgresDown", "instance": "pg-1", "severity": "critical"}), 0.0)
+    sim.feed(_alert({"alertname": "HighLatency", "service": "checkout"}), 1.0)  # bound by its label
+    by_title = {i.title: i for i in sim.incidents()}
+    assert list(by_title) == ["db: pg-1"]
+    paths = [" > ".join(s.path) for s in sim.symptoms_of(by_title["db: pg-1"].id)]
+    assert paths == ["checkout > payments-api > payments-db"]
+    router = Router(rules, ("alertname", "service"))
+    assert router.causes.feeds({"alertname": "DiskFull", "instance": "pg-2", "severity": "critical"}) == (
+        "svc:payments-db",)
+    assert [lk.key for lk in router.causes.lookups({"alertname": "X", "service": "checkout"})] == [
+        "svc:payments-api", "svc:payments-db"]
+    # without a binding, the label still decides
+    assert router.causes.feeds({"alertname": "X", "service": "payments-db"}) == ("svc:payments-db",)
 
 
 def test_priority_precedence_is_rule_then_service_tier_then_the_default(tmp_path):

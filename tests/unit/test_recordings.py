@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from replay.recordings import RecordingError, read_notifications, recording_line
+from replay.recordings import RecordingError, change_line, read_changes, read_notifications, recording_line
 from rules.alert import Alert
 
 
@@ -56,3 +56,16 @@ def test_lines_round_trip_in_time_order_with_their_refs(tmp_path):
     assert [(n.at, n.ref, n.truth, n.problem) for n in read] == [(3.0, f"{b}:1", "T1", None),
                                                                  (5.0, f"{a}:1", "T1", "P")]
     assert read[0].alert.labels == {"alertname": "X", "service": "s"}
+
+
+def test_recorded_changes_sit_beside_the_alerts_and_are_read_apart(tmp_path):
+    path = tmp_path / "rec.jsonl"
+    change = {"id": "c-1", "service": "orders-db", "summary": "upgrade", "at": 5.0, "kind": "deploy"}
+    path.write_bytes(change_line(change) + _alert(at=9.0).encode() + b"\n" + change_line({**change, "id": "c-0",
+                                                                                          "at": 1.0}))
+    assert [n.at for n in read_notifications([path])] == [9.0]  # the change lines are not notifications
+    assert [c["id"] for c in read_changes([path])] == ["c-0", "c-1"]  # in time order
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"change": {"id": "x", "service": "s"}, "at": 1}\n')
+    with pytest.raises(RecordingError, match=r"bad.jsonl:1: change: needs id, service, summary and at"):
+        read_changes([bad])

@@ -3,7 +3,7 @@ and communications lead, how many stakeholder updates it had and when the last o
 (a row written before stays valid: not a major incident as far as the history knows).
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-12-06 19:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
