@@ -9,7 +9,7 @@ from rich.table import Table
 
 from stormwatch.cli import context
 from stormwatch.cli.backend import answer, answer_api, uses_api
-from stormwatch.cli.output import console, err, print_json
+from stormwatch.cli.output import console, err, print_json, print_listing
 from stormwatch.views import ts
 
 silences_app = typer.Typer(no_args_is_help=True, help="Mute alerts matching matchers for a while.")
@@ -39,17 +39,10 @@ def silences_list(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Silences, pending and active (with --all, expired too)."""
-    silences = answer(lambda b: b.silences(all_))
-    if json_out:
-        print_json(silences)
-        return
-    table = Table(title="silences")
-    for col in ("id", "state", "matchers", "starts", "ends", "by", "comment"):
-        table.add_column(col)
-    for s in silences:
-        table.add_row(s["id"], s["state"], ", ".join(s["matchers"]), ts(s["starts_at"]), ts(s["ends_at"]),
-                      s["created_by"], s["comment"])
-    console.print(table)
+    print_listing(answer(lambda b: b.silences(all_)), json_out, "silences",
+                  ("id", "state", "matchers", "starts", "ends", "by", "comment"),
+                  lambda s: (s["id"], s["state"], ", ".join(s["matchers"]), ts(s["starts_at"]), ts(s["ends_at"]),
+                             s["created_by"], s["comment"]))
 
 
 def silences_expire(silence_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
