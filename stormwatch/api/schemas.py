@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from events.models import ProblemDoc
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -307,19 +309,9 @@ class PreviewBody(Strict):
                                 description='Alertmanager matchers, e.g. service="orders-db".')
 
 
-class Problem(BaseModel):
-    id: str
-    rule: str
-    title: str
-    status: Literal["open", "known_error", "resolved"]
-    created_at: float
-    updated_at: float
-    team: str
-    signature: dict[str, str]
-    incidents: list[str]
-    why: dict[str, Any]
-    created_by: str
-    resolved_at: float | None
+class Problem(ProblemDoc):
+    # the event contract's problem (one definition), documented as a response: not strict, extra keys allowed
+    model_config = ConfigDict(extra="ignore", strict=False, frozen=False)
 
 
 class ProblemDetail(Problem):
