@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.models import ProblemDoc
+from events.models import ProblemDoc, SilenceDoc
 
 
 class Strict(BaseModel):
@@ -263,15 +263,9 @@ class CommandAnswer(BaseModel):
     event_published: bool
 
 
-class Silence(BaseModel):
-    id: str
-    matchers: list[str]
-    starts_at: float
-    ends_at: float
-    created_by: str
-    comment: str
-    created_at: float
-    state: Literal["pending", "active", "expired"]
+class Silence(SilenceDoc):
+    # the event contract's silence (one definition), documented as a response: not strict, extra keys allowed
+    model_config = ConfigDict(extra="ignore", strict=False, frozen=False)
 
 
 class ActionsMode(BaseModel):
