@@ -9,7 +9,7 @@ import typer
 
 from events.changes import KINDS
 from stormwatch.cli.backend import answer
-from stormwatch.cli.output import console, print_json, print_listing
+from stormwatch.cli.output import print_answer, print_listing
 from stormwatch.views import ts
 
 changes_app = typer.Typer(no_args_is_help=True, help="Change events: deploys, config changes, feature flags.")
@@ -35,11 +35,8 @@ def changes_add(
             body[name] = value
     if at:
         body["at"] = float(at) if at.replace(".", "", 1).isdigit() else at
-    doc = answer(lambda b: b.add_change(body))
-    if json_out:
-        print_json(doc)
-    else:
-        console.print(f"change {doc['id']} on {doc['service']} accepted", highlight=False)
+    print_answer(answer(lambda b: b.add_change(body)), json_out,
+                 lambda d: f"change {d['id']} on {d['service']} accepted")
 
 
 @changes_app.command("list")
@@ -71,11 +68,8 @@ def window_add(
                                "summary": summary}
     if starts_at is not None:
         body["starts_at"] = starts_at
-    doc = answer(lambda b: b.add_change_window(body, by))
-    if json_out:
-        print_json(doc)
-    else:
-        console.print(f"change window {doc['id']} ({doc['mode']}) until {ts(doc['ends_at'])}", highlight=False)
+    print_answer(answer(lambda b: b.add_change_window(body, by)), json_out,
+                 lambda d: f"change window {d['id']} ({d['mode']}) until {ts(d['ends_at'])}")
 
 
 @changes_app.command("windows")
@@ -93,8 +87,4 @@ def windows_list(
 @changes_app.command("window-end")
 def window_end(window_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
     """End a change window now."""
-    doc = answer(lambda b: b.end_change_window(window_id))
-    if json_out:
-        print_json(doc)
-    else:
-        console.print(f"change window {doc['id']} ended", highlight=False)
+    print_answer(answer(lambda b: b.end_change_window(window_id)), json_out, lambda d: f"change window {d['id']} ended")

@@ -20,6 +20,14 @@ def print_json(doc: Any) -> None:
     sys.stdout.write(orjson.dumps(doc).decode() + "\n")
 
 
+def print_answer(doc: Any, json_out: bool, line: Callable[[Any], str]) -> None:
+    """A command's answer about one thing: the document as one line of JSON with ``--json``, else ``line(doc)``."""
+    if json_out:
+        print_json(doc)
+    else:
+        console.print(line(doc), highlight=False)
+
+
 def print_listing(items: list[Any], json_out: bool, title: str, columns: Sequence[str],
                   row: Callable[[Any], Iterable[str]]) -> None:
     """A listing command's answer: the items as one line of JSON with ``--json``, else a table of one row an item."""
