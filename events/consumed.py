@@ -8,7 +8,7 @@ runner dead-letters.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -39,25 +39,32 @@ class EventIncident(BaseModel):
     title: str = ""
 
 
-class IncidentEventView(BaseModel):
-    """An ``incident.created|updated|resolved|escalated`` event as the runner reads it."""
+class _EventView(BaseModel):
+    """What an incident and a problem event have in common as the runner reads them: ``{event_id, type, reason, at,
+    <subject>}``."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
     event_id: str = Field(min_length=1, max_length=300)
-    type: TriggerIncidentType
+    type: str
     reason: str = ""
     at: float = 0.0
-    incident: EventIncident
 
     @property
     def kind(self) -> str:
-        """created | updated | resolved | escalated"""
-        return self.type.removeprefix("incident.")
+        """The type without its subject: ``incident.created`` -> ``created``."""
+        return self.type.partition(".")[2]
 
     @classmethod
-    def parse(cls, raw: Any) -> IncidentEventView:
+    def parse(cls, raw: Any) -> Self:
         return _parse(cls, raw)
+
+
+class IncidentEventView(_EventView):
+    """An ``incident.created|updated|resolved|escalated`` event as the runner reads it."""
+
+    type: TriggerIncidentType
+    incident: EventIncident
 
 
 class EventEscalation(BaseModel):
@@ -71,15 +78,10 @@ class EventEscalation(BaseModel):
     action: str = Field(min_length=1, max_length=200)
 
 
-class EscalationStepView(BaseModel):
+class EscalationStepView(_EventView):
     """An ``incident.escalation_step`` event as the runner reads it: the step names the action to start."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    event_id: str = Field(min_length=1, max_length=300)
     type: EscalationIncidentType
-    reason: str = ""
-    at: float = 0.0
     incident: EventIncident
     escalation: EventEscalation
 
@@ -92,10 +94,6 @@ class EscalationStepView(BaseModel):
         """One run per (incident, policy, step, run), however often the event is delivered or republished."""
         e = self.escalation
         return f"escalation:{e.policy}:{e.step}:{e.run}"
-
-    @classmethod
-    def parse(cls, raw: Any) -> EscalationStepView:
-        return _parse(cls, raw)
 
 
 class EventProblem(BaseModel):
@@ -118,28 +116,16 @@ class EventProblem(BaseModel):
         return self.created_by or (self.incidents[0] if self.incidents else "")
 
 
-class ProblemEventView(BaseModel):
-    """A ``problem.*`` event as the runner reads it: ``{event_id, type, reason, at, problem: Problem.public()}``."""
+class ProblemEventView(_EventView):
+    """A ``problem.*`` event as the runner reads it: ``{event_id, type, reason, at, problem: Problem.public()}``;
+    its ``kind``: created | updated | known_error | resolved."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    event_id: str = Field(min_length=1, max_length=300)
     type: ProblemType
-    reason: str = ""
-    at: float = 0.0
     problem: EventProblem
-
-    @property
-    def kind(self) -> str:
-        """created | updated | known_error | resolved"""
-        return self.type.removeprefix("problem.")
-
-    @classmethod
-    def parse(cls, raw: Any) -> ProblemEventView:
-        return _parse(cls, raw)
 
 
 def _parse(model: type[View], raw: Any) -> View:
+    """``raw`` validated, or MalformedEvent naming the first bad field."""
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

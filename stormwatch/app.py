@@ -310,11 +310,18 @@ class Worker:
 
     def _history_queries(self) -> HistoryQueries | None:
         """Search over the history when this worker writes it or names its database (a separate writer)."""
+        engine = self._history_reads()
+        return HistoryQueries(engine) if engine is not None else None
+
+    def _history_reads(self) -> AsyncEngine | None:
+        """The one engine of the API's reads of the history (search and reports), opened when this worker writes
+        the history or names its database (a separate writer); none without one."""
         s = self.settings
         if not (s.history_enabled or s.history_url):
             return None
-        self._history_engine = open_engine(s.history_database)
-        return HistoryQueries(self._history_engine)
+        if self._history_engine is None:
+            self._history_engine = open_engine(s.history_database)
+        return self._history_engine
 
     def _ticket_settings(self, system: str) -> TicketSettings:
         """The first ticket action of ``system`` in the running rules (its ``user``: whose changes are echoes)."""
@@ -392,10 +399,10 @@ class Worker:
     def _reports(self) -> HistoryReports | None:
         """Reports read the history database the writer fills (this worker's, or another process's given
         STORMWATCH_HISTORY_URL); none without one."""
-        s = self.settings
-        if not (s.history_enabled or s.history_url):
+        engine = self._history_reads()
+        if engine is None:
             return None
-        self.reports = HistoryReports(open_engine(s.history_database), parse_business_hours(s.business_hours))
+        self.reports = HistoryReports(engine, parse_business_hours(self.settings.business_hours))
         return self.reports
 
     async def readiness(self) -> dict[str, bool]:
@@ -420,10 +427,9 @@ class Worker:
             await self.actions.stop()
         if self.history is not None:
             await self.history.stop()
-        if self._history_engine is not None:
+        if self._history_engine is not None:  # the reports' too
             await self._history_engine.dispose()
-        if self.reports is not None:
-            await self.reports.close()
+            self._history_engine = None
         if self.stream is not None:
             await self.stream.close()  # ends open event streams, so the HTTP server stops at once
         if self.ops is not None:

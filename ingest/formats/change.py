@@ -36,21 +36,11 @@ def parse(data: object, fmt: str, now: float) -> Change:
 
 def _own(data: dict[str, Any], now: float) -> Change:
     _unknown(data, {"id", "summary", "service", "environment", "kind", "source", "at", "links", "custom_details"}, "")
-    kind = data.get("kind", "deploy")
-    if kind not in KINDS:
-        raise ItemError("schema", "kind", f"{show(kind)} is not a kind of change: use {', '.join(KINDS)}")
-    return Change(
-        id=_text(data.get("id"), "id", required=False) or uuid.uuid4().hex,
-        service=_service(data.get("service"), "service"),
-        summary=_summary(data.get("summary"), "summary"),
-        at=_at(data.get("at"), "at", now),
-        kind=kind,
-        environment=_text(data.get("environment"), "environment", required=False),
-        source=_text(data.get("source"), "source", required=False),
-        links=_links(data.get("links"), "links"),
-        custom_details=_details(data.get("custom_details"), "custom_details"),
-        received_at=now,
-    )
+    return _change(
+        now, kind=(data.get("kind", "deploy"), "kind"), change_id=(data.get("id"), "id"),
+        service=(data.get("service"), "service"), summary=(data.get("summary"), "summary"), at=(data.get("at"), "at"),
+        environment=(data.get("environment"), "environment"), source=(data.get("source"), "source"),
+        links=(data.get("links"), "links"), details=(data.get("custom_details"), "custom_details"))
 
 
 def _pagerduty(data: dict[str, Any], now: float) -> Change:
@@ -64,21 +54,35 @@ def _pagerduty(data: dict[str, Any], now: float) -> Change:
     if type(payload) is not dict:
         raise ItemError("schema", "payload", f"required: an object, got {json_type(payload)}")
     _unknown(payload, {"summary", "timestamp", "source", "custom_details"}, "payload.")
-    details = _details(payload.get("custom_details"), "payload.custom_details")
-    kind = details.get("kind", "deploy")
-    if kind not in KINDS:
-        raise ItemError("schema", "payload.custom_details.kind",
-                        f"{show(kind)} is not a kind of change: use {', '.join(KINDS)}")
+    where = "payload.custom_details"
+    # read first: it holds the service, kind and environment (and _change checks it again: one dump of <= 16 KiB)
+    details = _details(payload.get("custom_details"), where)
+    return _change(
+        now, kind=(details.get("kind", "deploy"), f"{where}.kind"), change_id=(data.get("dedup_key"), "dedup_key"),
+        service=(details.get("service"), f"{where}.service"), summary=(payload.get("summary"), "payload.summary"),
+        at=(payload.get("timestamp"), "payload.timestamp"),
+        environment=(details.get("environment"), f"{where}.environment"),
+        source=(payload.get("source"), "payload.source"), links=(data.get("links"), "links"), details=(details, where))
+
+
+_Field = tuple[object, str]  # a value as received, and where it was (the path a refusal names)
+
+
+def _change(now: float, *, kind: _Field, change_id: _Field, service: _Field, summary: _Field, at: _Field,
+            environment: _Field, source: _Field, links: _Field, details: _Field) -> Change:
+    """One change of either format, its fields checked in this order (the first bad one is the refusal)."""
+    if kind[0] not in KINDS:
+        raise ItemError("schema", kind[1], f"{show(kind[0])} is not a kind of change: use {', '.join(KINDS)}")
     return Change(
-        id=_text(data.get("dedup_key"), "dedup_key", required=False) or uuid.uuid4().hex,
-        service=_service(details.get("service"), "payload.custom_details.service"),
-        summary=_summary(payload.get("summary"), "payload.summary"),
-        at=_at(payload.get("timestamp"), "payload.timestamp", now),
-        kind=kind,
-        environment=_text(details.get("environment"), "payload.custom_details.environment", required=False),
-        source=_text(payload.get("source"), "payload.source", required=False),
-        links=_links(data.get("links"), "links"),
-        custom_details=details,
+        id=_text(*change_id, required=False) or uuid.uuid4().hex,
+        service=_service(*service),
+        summary=_summary(*summary),
+        at=_at(*at, now),
+        kind=str(kind[0]),
+        environment=_text(*environment, required=False),
+        source=_text(*source, required=False),
+        links=_links(*links),
+        custom_details=_details(*details),
         received_at=now,
     )
 

@@ -278,15 +278,25 @@ async def parse_model(request: Request, model: type[M], *, optional: bool = Fals
     body = await read_body(request, 1 << 20)
     if not body.strip() and optional:
         return model()
+    return decode_model(body, model)
+
+
+def decode_model(raw: bytes, model: type[M], *, am_wording: bool = False) -> M:
+    """``raw`` parsed as JSON and validated by ``model``, or refused: 400 when it is not JSON, 422 naming the first
+    field that does not validate. ``am_wording``: the wording and status of Alertmanager's API instead (400,
+    "<field> in body: ...", and the JSON refusal names UTF-8)."""
     try:
-        data = orjson.loads(body)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json", f"body: not valid JSON: {exc}", field="body") from None
+        what = "not valid JSON (UTF-8)" if am_wording else "not valid JSON"
+        raise ApiError(400, "invalid_json", f"body: {what}: {exc}", field="body") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
+        if am_wording:
+            raise ApiError(400, "invalid", f"{where} in body: {first['msg']}", field=where) from None
         raise ApiError(422, "invalid", f"{where}: {first['msg']}", field=where) from None
 
 

@@ -144,7 +144,8 @@ OPERATIONS: list[tuple[str, str, str, str, Any, dict[int, Any]]] = [
 
 MODELS: list[type[BaseModel]] = [
     s.Error, s.IngestAnswer, s.PagerDutyAnswer, s.Incident, s.IncidentDetail, s.IncidentPage, s.CommandAnswer,
-    s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody, s.PriorityBody, s.SilenceBody,
+    s.Silence, s.RulesSummary, s.RuleErrors, s.NoteBody, s.AssignBody, s.CommentBody, s.HoldBody, s.PriorityBody,
+    s.SilenceBody,
     s.PreviewBody, s.PreviewAnswer, s.Problem, s.ProblemDetail, s.ProblemPage, s.ProblemAnswer, s.LinkBody,
     s.ActionRun, s.ActionRunList, s.DecisionAnswer, s.Whoami, s.HistoryIncident, s.HistoryPage,
     s.HistoryIncidentDetail, s.Report, s.ReportCharts, *am.MODELS, s.Service, s.ServiceList,

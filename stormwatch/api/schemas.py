@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from events.models import ProblemDoc, SilenceDoc
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -261,15 +263,9 @@ class CommandAnswer(BaseModel):
     event_published: bool
 
 
-class Silence(BaseModel):
-    id: str
-    matchers: list[str]
-    starts_at: float
-    ends_at: float
-    created_by: str
-    comment: str
-    created_at: float
-    state: Literal["pending", "active", "expired"]
+class Silence(SilenceDoc):
+    # the event contract's silence (one definition), documented as a response: not strict, extra keys allowed
+    model_config = ConfigDict(extra="ignore", strict=False, frozen=False)
 
 
 class ActionsMode(BaseModel):
@@ -307,19 +303,9 @@ class PreviewBody(Strict):
                                 description='Alertmanager matchers, e.g. service="orders-db".')
 
 
-class Problem(BaseModel):
-    id: str
-    rule: str
-    title: str
-    status: Literal["open", "known_error", "resolved"]
-    created_at: float
-    updated_at: float
-    team: str
-    signature: dict[str, str]
-    incidents: list[str]
-    why: dict[str, Any]
-    created_by: str
-    resolved_at: float | None
+class Problem(ProblemDoc):
+    # the event contract's problem (one definition), documented as a response: not strict, extra keys allowed
+    model_config = ConfigDict(extra="ignore", strict=False, frozen=False)
 
 
 class ProblemDetail(Problem):

@@ -6,11 +6,10 @@ ingest token), else published straight to ``<ns>.changes`` on RabbitMQ (``add``)
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from events.changes import KINDS
 from stormwatch.cli.backend import answer
-from stormwatch.cli.output import console, print_json
+from stormwatch.cli.output import print_answer, print_listing
 from stormwatch.views import ts
 
 changes_app = typer.Typer(no_args_is_help=True, help="Change events: deploys, config changes, feature flags.")
@@ -36,11 +35,8 @@ def changes_add(
             body[name] = value
     if at:
         body["at"] = float(at) if at.replace(".", "", 1).isdigit() else at
-    doc = answer(lambda b: b.add_change(body))
-    if json_out:
-        print_json(doc)
-    else:
-        console.print(f"change {doc['id']} on {doc['service']} accepted", highlight=False)
+    print_answer(answer(lambda b: b.add_change(body)), json_out,
+                 lambda d: f"change {d['id']} on {d['service']} accepted")
 
 
 @changes_app.command("list")
@@ -50,17 +46,10 @@ def changes_list(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Changes, newest first."""
-    items = answer(lambda b: b.changes(service, limit))
-    if json_out:
-        print_json(items)
-        return
-    table = Table(title="changes")
-    for col in ("at", "service", "kind", "environment", "summary", "source", "id"):
-        table.add_column(col)
-    for c in items:
-        table.add_row(ts(c["at"]), c["service"], c["kind"], c["environment"] or "-", c["summary"], c["source"] or "-",
-                      c["id"])
-    console.print(table)
+    print_listing(answer(lambda b: b.changes(service, limit)), json_out, "changes",
+                  ("at", "service", "kind", "environment", "summary", "source", "id"),
+                  lambda c: (ts(c["at"]), c["service"], c["kind"], c["environment"] or "-", c["summary"],
+                             c["source"] or "-", c["id"]))
 
 
 @changes_app.command("window-add")
@@ -79,11 +68,8 @@ def window_add(
                                "summary": summary}
     if starts_at is not None:
         body["starts_at"] = starts_at
-    doc = answer(lambda b: b.add_change_window(body, by))
-    if json_out:
-        print_json(doc)
-    else:
-        console.print(f"change window {doc['id']} ({doc['mode']}) until {ts(doc['ends_at'])}", highlight=False)
+    print_answer(answer(lambda b: b.add_change_window(body, by)), json_out,
+                 lambda d: f"change window {d['id']} ({d['mode']}) until {ts(d['ends_at'])}")
 
 
 @changes_app.command("windows")
@@ -92,24 +78,13 @@ def windows_list(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Change windows: pending and active (and over, with --expired)."""
-    items = answer(lambda b: b.change_windows(expired))
-    if json_out:
-        print_json(items)
-        return
-    table = Table(title="change windows")
-    for col in ("id", "state", "mode", "services", "matchers", "from", "until", "summary"):
-        table.add_column(col)
-    for w in items:
-        table.add_row(w["id"], w["state"], w["mode"], ", ".join(w["services"]) or "-",
-                      ", ".join(w["matchers"]) or "-", ts(w["starts_at"]), ts(w["ends_at"]), w["summary"])
-    console.print(table)
+    print_listing(answer(lambda b: b.change_windows(expired)), json_out, "change windows",
+                  ("id", "state", "mode", "services", "matchers", "from", "until", "summary"),
+                  lambda w: (w["id"], w["state"], w["mode"], ", ".join(w["services"]) or "-",
+                             ", ".join(w["matchers"]) or "-", ts(w["starts_at"]), ts(w["ends_at"]), w["summary"]))
 
 
 @changes_app.command("window-end")
 def window_end(window_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
     """End a change window now."""
-    doc = answer(lambda b: b.end_change_window(window_id))
-    if json_out:
-        print_json(doc)
-    else:
-        console.print(f"change window {doc['id']} ended", highlight=False)
+    print_answer(answer(lambda b: b.end_change_window(window_id)), json_out, lambda d: f"change window {d['id']} ended")

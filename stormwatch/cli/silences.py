@@ -9,7 +9,7 @@ from rich.table import Table
 
 from stormwatch.cli import context
 from stormwatch.cli.backend import answer, answer_api, uses_api
-from stormwatch.cli.output import console, err, print_json
+from stormwatch.cli.output import console, err, print_answer, print_json, print_listing
 from stormwatch.views import ts
 
 silences_app = typer.Typer(no_args_is_help=True, help="Mute alerts matching matchers for a while.")
@@ -26,12 +26,8 @@ def silences_add(
     """Create a silence starting now; matching firing alerts are recorded and counted but open no incident."""
     if author and uses_api(context.settings(log_level="warning")):
         err.print("note: through the API the silence is recorded with the token's name, not --author", markup=False)
-    silence = answer(lambda b: b.add_silence(matchers, duration, author, comment))
-    if json_out:
-        print_json(silence)
-    else:
-        console.print(f"silence {silence['id']} until {ts(silence['ends_at'])}: {', '.join(matchers)}",
-                      highlight=False)
+    print_answer(answer(lambda b: b.add_silence(matchers, duration, author, comment)), json_out,
+                 lambda s: f"silence {s['id']} until {ts(s['ends_at'])}: {', '.join(matchers)}")
 
 
 def silences_list(
@@ -39,26 +35,15 @@ def silences_list(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Silences, pending and active (with --all, expired too)."""
-    silences = answer(lambda b: b.silences(all_))
-    if json_out:
-        print_json(silences)
-        return
-    table = Table(title="silences")
-    for col in ("id", "state", "matchers", "starts", "ends", "by", "comment"):
-        table.add_column(col)
-    for s in silences:
-        table.add_row(s["id"], s["state"], ", ".join(s["matchers"]), ts(s["starts_at"]), ts(s["ends_at"]),
-                      s["created_by"], s["comment"])
-    console.print(table)
+    print_listing(answer(lambda b: b.silences(all_)), json_out, "silences",
+                  ("id", "state", "matchers", "starts", "ends", "by", "comment"),
+                  lambda s: (s["id"], s["state"], ", ".join(s["matchers"]), ts(s["starts_at"]), ts(s["ends_at"]),
+                             s["created_by"], s["comment"]))
 
 
 def silences_expire(silence_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
     """End a silence now (it stays listed with --all)."""
-    silence = answer(lambda b: b.expire_silence(silence_id))
-    if json_out:
-        print_json(silence)
-    else:
-        console.print(f"silence {silence['id']} expired", highlight=False)
+    print_answer(answer(lambda b: b.expire_silence(silence_id)), json_out, lambda s: f"silence {s['id']} expired")
 
 
 def preview(matchers: list[str] = typer.Argument(..., help='e.g. service="orders-db"'),

@@ -1,4 +1,4 @@
-"""A real Request Tracker (Debian's ``request-tracker5``) for one test: its own copy of the SQLite database the
+"""A real Request Tracker (Debian's ``request-tracker5``) for a test module: its own copy of the SQLite database the
 package set up, its own site configuration (``RT_SITE_CONFIG``, ``RT_SITE_CONFIG_DIR``), ``rt-server`` on a free
 loopback port, stopped by its process id afterwards. Missing RT skips locally and fails under CI=true."""
 

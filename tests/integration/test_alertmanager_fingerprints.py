@@ -6,9 +6,8 @@ tests/unit/test_fingerprint.py. A missing binary skips locally and fails under C
 
 from __future__ import annotations
 
+import asyncio
 import shutil
-import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 
 from ingest.normalise import normalise
 from rules.fingerprint import fingerprint
+from stormwatch.tools.bench_http import _free_port, _wait_ready
 from tests.conftest import missing_tool
 
 LABEL_SETS = [
@@ -35,37 +35,25 @@ def _alertmanager() -> str:
     return exe  # type: ignore[return-value]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def alertmanager(tmp_path: Path):
+async def alertmanager(tmp_path: Path):
     exe = _alertmanager()
     (tmp_path / "am.yml").write_text('route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n')
     port = _free_port()
-    proc = subprocess.Popen(  # fixed arguments, no shell
-        [exe, f"--config.file={tmp_path / 'am.yml'}", f"--storage.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        stdout=subprocess.DEVNULL, stderr=(tmp_path / "am.log").open("wb"))
+    log = tmp_path / "am.log"
+    with log.open("wb") as err:
+        proc = await asyncio.create_subprocess_exec(  # fixed arguments, no shell
+            exe, f"--config.file={tmp_path / 'am.yml'}", f"--storage.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
+            stdout=asyncio.subprocess.DEVNULL, stderr=err, stdin=asyncio.subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, (tmp_path / "am.log").read_text()
-            assert time.monotonic() < deadline, "alertmanager did not become ready"
-            time.sleep(0.1)
+        await _wait_ready(f"{url}/-/ready", proc, log)  # fails with the log's tail if it exits or is never ready
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        if proc.returncode is None:
+            proc.terminate()
+            await asyncio.wait_for(proc.wait(), timeout=10)
 
 
 def test_fingerprints_equal_alertmanagers(alertmanager: str) -> None:

@@ -10,6 +10,7 @@ import time
 
 import orjson
 import pytest
+import pytest_asyncio
 
 from stormwatch.auth import sign
 from tests.conftest import eventually
@@ -23,9 +24,11 @@ WEBHOOK_SECRET = "ticket-webhook-secret-0123456789"
 FOLLOW = "[created, promoted, acknowledged, commented, priority_changed, resolved, reopened]"
 
 
-@pytest.fixture
-async def rt(tmp_path):
-    async for server in request_tracker(tmp_path):
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def rt(tmp_path_factory):
+    """One Request Tracker for the module (it takes seconds to start); each test declares an incident of its own
+    service, so a test's tickets (found by incident id) are never another test's."""
+    async for server in request_tracker(tmp_path_factory.mktemp("rt")):
         yield server
 
 
@@ -65,7 +68,8 @@ async def _signed(api, body: dict, secret: str = WEBHOOK_SECRET):
 
 
 async def test_one_ticket_follows_the_incident_and_rt_resolves_it_back(api, rt):
-    iid = (await api.post("/api/v1/incidents", declaration(), token=RESPOND)).json()["incident"]["id"]
+    declared = await api.post("/api/v1/incidents", declaration(service="checkout-follows"), token=RESPOND)
+    iid = declared.json()["incident"]["id"]
     ref = await _ticket(api, iid)
     ticket = await rt.get(f"/REST/2.0/ticket/{ref}")
     assert ticket["Subject"].startswith(f"[P2] {iid}:") and ticket["Queue"]["id"] == "1"
@@ -111,7 +115,8 @@ async def test_one_ticket_follows_the_incident_and_rt_resolves_it_back(api, rt):
 
 
 async def test_a_worker_that_died_before_storing_the_reference_leaves_no_second_ticket(api, rt):
-    iid = (await api.post("/api/v1/incidents", declaration(), token=RESPOND)).json()["incident"]["id"]
+    declared = await api.post("/api/v1/incidents", declaration(service="checkout-no-second"), token=RESPOND)
+    iid = declared.json()["incident"]["id"]
     ref = await _ticket(api, iid)
     await settled(api.worker, 1, iid)
     # the state a worker killed between RT's answer and storing the reference leaves: a ticket, no reference

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 
 from openapi_spec_validator import validate
@@ -14,6 +16,12 @@ from stormwatch.metrics import Metrics
 
 def test_the_document_validates():
     validate(openapi_document("0.1.0"))
+
+
+def test_every_reference_names_a_documented_schema():
+    document = openapi_document("0")
+    refs = set(re.findall(r'"\$ref": ?"#/components/schemas/([^"]+)"', json.dumps(document)))
+    assert refs and refs <= set(document["components"]["schemas"]), refs - set(document["components"]["schemas"])
 
 
 def test_every_served_route_is_documented():

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -22,7 +20,7 @@ from correlation.store.silences import new_silence_id
 from rules.matchers import Matcher, MatcherError, MatchType
 from stormwatch.api.alertmanager.common import Query, am_route, am_time, parse_am_time
 from stormwatch.api.alertmanager.schemas import AmPostableSilence
-from stormwatch.api.common import ApiError, ApiServices, authorise, json_response, read_body
+from stormwatch.api.common import ApiError, ApiServices, authorise, decode_model, json_response, read_body
 from stormwatch.api.silences import end_silence, store_silence
 
 STATE_ORDER = {"active": 1, "pending": 2, "expired": 3}
@@ -141,17 +139,7 @@ def _post(services: ApiServices):
 
 
 async def _body(request: Request, limit: int) -> AmPostableSilence:
-    raw = await read_body(request, limit)
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json", f"body: not valid JSON (UTF-8): {exc}", field="body") from None
-    try:
-        return AmPostableSilence.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise ApiError(400, "invalid", f"{where} in body: {first['msg']}", field=where) from None
+    return decode_model(await read_body(request, limit), AmPostableSilence, am_wording=True)
 
 
 def _matchers(body: AmPostableSilence) -> list[Matcher]:
