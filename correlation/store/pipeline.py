@@ -19,6 +19,7 @@ from rules.alert import Alert
 from correlation.core.causes import Causes, lookup_keys
 from correlation.core.decision import parse_timer
 from correlation.core.engine import decide, decide_timer
+from correlation.core.repeats import recognise_repeats
 from correlation.core.change_windows import ChangeWindow, WindowMuter
 from correlation.store.change_windows import ChangeWindowStore
 from correlation.store.changes import ChangeStore
@@ -26,7 +27,7 @@ from correlation.store.links import Links
 from correlation.core.muting import Muter, change_windows_at
 from correlation.core.routing import Group, Router
 from correlation.store.silences import SilenceStore
-from correlation.store.store import ClaimedTimer, FollowUps, IncidentStore
+from correlation.store.store import ClaimedTimer, FollowUps, GroupWrite, IncidentStore, RepeatWrite
 
 MAX_ROUNDS = 64
 #: sources whose fingerprint is the sender's own key (PagerDuty's dedup_key), not derived from labels: a
@@ -56,6 +57,7 @@ class BatchReport:
     waiting: int = 0  # firing notifications waiting (hold) for a cause that may explain them
     flaps: int = 0  # resolutions of flapping alerts that resolved nothing
     replayed: int = 0  # (message, group) writes already applied by an earlier delivery
+    fast_repeats: int = 0  # of the duplicates: written by the repeat fast path (correlation.core.repeats)
     conflicts: int = 0
     opened: list[str] = field(default_factory=list)
     opened_priorities: dict[str, int] = field(default_factory=dict)  # incidents opened, by priority ("none": unset)
@@ -155,12 +157,17 @@ class CorrelationPipeline:
                 break
             wanted = {gid: (groups[gid], {a.fingerprint for _, alerts in items for a in alerts})
                       for gid, items in by_group.items()}
-            states = await self.store.load_groups(wanted)
+            reads = await self.store.read_groups(wanted)
             now = self.clock()
-            writes = []
+            writes: list[GroupWrite] = []
             for gid, items in by_group.items():
-                state = states[gid]
-                version = state.version
+                read = reads[gid]
+                version = read.state.version
+                repeats = recognise_repeats(read.state, read.rows, [alerts for _, alerts in items], now)
+                if repeats is not None:  # nothing but last-seen and count changes: no decision to build
+                    writes.append((gid, version, RepeatWrite([mid for mid, _ in items], repeats)))
+                    continue
+                state = read.materialise()
                 context = router.context(groups[gid].route, muted, causes)
                 writes.append(
                     (gid, version, [(mid, decide(state, alerts, now, context=context)) for mid, alerts in items])
@@ -168,7 +175,10 @@ class CorrelationPipeline:
             results = await self.store.apply(writes)
             retry: dict[str, list[tuple[str, list[Alert]]]] = {}
             for (gid, _, decisions), applied in zip(writes, results, strict=True):
-                if applied.status == "conflict":
+                if isinstance(decisions, RepeatWrite) and applied.status == "ok":
+                    report.duplicates += decisions.repeats.duplicates
+                    report.fast_repeats += decisions.repeats.duplicates
+                elif applied.status == "conflict":
                     report.conflicts += 1
                     retry[gid] = by_group[gid]
                 elif applied.status == "dup":
@@ -185,6 +195,7 @@ class CorrelationPipeline:
                     if rest:
                         retry[gid] = rest
                 else:
+                    assert not isinstance(decisions, RepeatWrite)
                     follow_ups += applied.follow_ups
                     for (_, decision), follow in zip(decisions, applied.follow_ups, strict=True):
                         s = decision.stats
