@@ -109,7 +109,6 @@ class CorrelationPipeline:
         known = await self.store.sender_key_groups(keyed)
         remember: dict[str, dict[str, str]] = {}
         enrich = router.enrich
-        firing_labels: list[Mapping[str, str]] = []  # as enriched: enrichment may add the labels causes key on
         seen_ids: set[str] = set()
         for delivery in deliveries:
             if delivery.message_id in seen_ids:
@@ -122,8 +121,6 @@ class CorrelationPipeline:
             for alert in delivery.alerts:
                 if enrich:
                     alert = enrich(alert)
-                if alert.status == "firing":
-                    firing_labels.append(alert.labels)
                 labels = known.get(alert.fingerprint)
                 if labels is not None:
                     group = router(labels)
@@ -143,14 +140,15 @@ class CorrelationPipeline:
         now = self.clock()
         muter = Muter(silences, router.maintenance, now, _window_muter(windows, now, router))
         muted = muter if muter else None
-        causes = None
-        if router.causes:
-            keys = lookup_keys(router.causes, firing_labels)
-            causes = Causes(router.causes, await self.links.read_causes(keys))
         # group id -> [(message id, alerts)] in arrival order
         by_group: dict[str, list[tuple[str, list[Alert]]]] = {}
         for message_id, gid, alerts in pending:
             by_group.setdefault(gid, []).append((message_id, alerts))
+        batch = dict(by_group)
+        # the causes that may explain the firing alerts (as enriched: enrichment may add the labels causes key on),
+        # read for the groups the engine decides: a group of pure repeats needs none
+        causes: Causes | None = None
+        looked_up: set[str] = set()
         follow_ups: list[FollowUps] = []
         for _ in range(MAX_ROUNDS):
             if not by_group:
@@ -160,18 +158,24 @@ class CorrelationPipeline:
             reads = await self.store.read_groups(wanted)
             now = self.clock()
             writes: list[GroupWrite] = []
+            decided: list[str] = []
             for gid, items in by_group.items():
                 read = reads[gid]
-                version = read.state.version
                 repeats = recognise_repeats(read.state, read.rows, [alerts for _, alerts in items], now)
                 if repeats is not None:  # nothing but last-seen and count changes: no decision to build
-                    writes.append((gid, version, RepeatWrite([mid for mid, _ in items], repeats)))
-                    continue
-                state = read.materialise()
+                    writes.append((gid, read.state.version, RepeatWrite([mid for mid, _ in items], repeats)))
+                else:
+                    decided.append(gid)
+            if router.causes and not looked_up.issuperset(decided):
+                looked_up.update(decided)
+                firing = [a.labels for gid in looked_up for _, alerts in batch[gid] for a in alerts
+                          if a.status == "firing"]
+                causes = Causes(router.causes, await self.links.read_causes(lookup_keys(router.causes, firing)))
+            for gid in decided:
+                state = reads[gid].materialise()
                 context = router.context(groups[gid].route, muted, causes)
-                writes.append(
-                    (gid, version, [(mid, decide(state, alerts, now, context=context)) for mid, alerts in items])
-                )
+                writes.append((gid, state.version,
+                               [(mid, decide(state, alerts, now, context=context)) for mid, alerts in by_group[gid]]))
             results = await self.store.apply(writes)
             retry: dict[str, list[tuple[str, list[Alert]]]] = {}
             for (gid, _, decisions), applied in zip(writes, results, strict=True):
