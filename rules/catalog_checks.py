@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from rules.schema import ALWAYS_CALENDAR, RuleFile
+from rules.calendar_schema import ALWAYS_CALENDAR
+from rules.schema import RuleFile
 
 
 class CatalogProblem(NamedTuple):

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 
 from rules.catalog_checks import check_catalog
 from rules.matchers import Matcher
-from rules.schema import ALWAYS_CALENDAR, DECLARED_LABEL, NAMED_SECTIONS, RuleFile
+from rules.calendar_schema import ALWAYS_CALENDAR
+from rules.schema import DECLARED_LABEL, NAMED_SECTIONS, RuleFile
 
 
 @dataclass(frozen=True)

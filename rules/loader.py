@@ -19,7 +19,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from rules.checks import check_rule_set, rule_set_warnings
-from rules.schema import NAMED_SECTIONS, BusinessService, RuleFile, RuleSet, Service, Team, Topology
+from rules.catalog_schema import BusinessService, Service, Team
+from rules.schema import NAMED_SECTIONS, RuleFile, RuleSet, Topology
 from rules.yaml_lines import Loc, YamlLimitExceeded, YamlLimits, check_size, parse_yaml
 
 #: the rule sets shipped with Stormwatch

@@ -17,7 +17,7 @@ from correlation.core.muting import change_windows_at
 from correlation.store.change_windows import ChangeWindowStore
 from correlation.store.changes import ChangeStore
 from events.changes import Change
-from rules.schema import RecurringChangeWindow
+from rules.catalog_schema import RecurringChangeWindow
 from events.names import CHANGES_ROUTE, BrokerNames
 from events.publisher import EventPublisher
 from ingest.changes import ChangeConsumer, ChangeTopology, change_message, declare_changes

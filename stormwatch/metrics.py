@@ -63,6 +63,7 @@ class Metrics:
     registry: CollectorRegistry
     alerts_received: Counter
     alerts_duplicate: Counter
+    alerts_repeat_fast: Counter
     alerts_rejected: Counter
     alerts_stale: Counter
     alerts_muted: Counter
@@ -130,6 +131,10 @@ class Metrics:
                 ["source", "format"], registry=r),
             alerts_duplicate=Counter(
                 "stormwatch_alerts_duplicate_total", "Alerts that repeated a known alert in the same status.",
+                registry=r),
+            alerts_repeat_fast=Counter(
+                "stormwatch_alerts_repeat_fast_total",
+                "Of the duplicates: those written by the repeat fast path (nothing but last-seen and count changed).",
                 registry=r),
             alerts_rejected=Counter(
                 "stormwatch_alerts_rejected_total", "Alerts or bodies rejected and dead-lettered, by reason.",
@@ -326,6 +331,7 @@ class Metrics:
 
     def _record_report(self, report: Any) -> None:
         self.alerts_duplicate.inc(report.duplicates)
+        self.alerts_repeat_fast.inc(getattr(report, "fast_repeats", 0))
         self.alerts_stale.inc(report.stale)
         self.alerts_muted.inc(report.muted)
         self.alerts_held.inc(report.held)

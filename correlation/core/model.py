@@ -71,7 +71,11 @@ class AlertState:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> AlertState:
-        d = orjson.loads(raw)
+        return cls.from_row(orjson.loads(raw))
+
+    @classmethod
+    def from_row(cls, d: Any) -> AlertState:
+        """A stored state as parsed JSON: the array layout (``ALERT_ROW``) or the older object layout."""
         if type(d) is list:
             return cls(*d)
         return cls._from_object(d)
@@ -102,6 +106,10 @@ class AlertState:
 
     def public(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: positions in AlertState's stored array (``AlertState.to_json``): field name -> index
+ALERT_ROW = {f.name: i for i, f in enumerate(fields(AlertState))}
 
 
 @dataclass(slots=True)

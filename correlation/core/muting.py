@@ -17,7 +17,8 @@ import orjson
 
 from correlation.core.change_windows import ChangeWindow, WindowMuter
 from rules.matchers import Matcher, matches_all, parse_matcher
-from rules.schema import WEEKDAYS, MaintenanceWindow, RecurringChangeWindow
+from rules.calendar_schema import WEEKDAYS, MaintenanceWindow
+from rules.catalog_schema import RecurringChangeWindow
 
 
 @dataclass(frozen=True, slots=True)

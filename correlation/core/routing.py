@@ -28,6 +28,8 @@ from rules.alert import normalise_severity
 from rules.fingerprint import labels_to_signature
 from rules.matchers import Matcher, equality_index_key, matches_all
 from rules.memo import MEMO_MAX_BYTES, BoundedMemo, approximate_size
+from rules.calendar_schema import MaintenanceWindow
+from rules.catalog_schema import RecurringChangeWindow
 from rules.schema import (
     DEFAULT_PRIORITIES,
     DEFAULT_TEAM,
@@ -36,9 +38,7 @@ from rules.schema import (
     GroupRule,
     JoinDeclared,
     LevelSource,
-    MaintenanceWindow,
     ProblemRule,
-    RecurringChangeWindow,
     RuleSet,
     SEVERITY_IMPACT_URGENCY,
     Threshold,

@@ -28,8 +28,15 @@ from typing import Any
 from correlation.core.calendars import ALWAYS, Calendar, Pause, due_at, elapsed
 from correlation.core.muting import _minutes
 from rules.matchers import matches_all
-from rules.schema import (DEFAULT_WARNINGS, SLA_KINDS, WEEKDAYS, CalendarRule, MaintenanceWindow, RuleSet,
-                          ServiceLevelPolicy)
+from rules.calendar_schema import (
+    DEFAULT_WARNINGS,
+    SLA_KINDS,
+    WEEKDAYS,
+    CalendarRule,
+    MaintenanceWindow,
+    ServiceLevelPolicy,
+)
+from rules.schema import RuleSet
 
 RUNNING, WARNING, BREACHED, MET = "running", "warning", "breached", "met"
 STAGES: tuple[str, ...] = (RUNNING, WARNING, BREACHED, MET)

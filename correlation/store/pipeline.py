@@ -19,6 +19,7 @@ from rules.alert import Alert
 from correlation.core.causes import Causes, lookup_keys
 from correlation.core.decision import parse_timer
 from correlation.core.engine import decide, decide_timer
+from correlation.core.repeats import recognise_repeats
 from correlation.core.change_windows import ChangeWindow, WindowMuter
 from correlation.store.change_windows import ChangeWindowStore
 from correlation.store.changes import ChangeStore
@@ -27,7 +28,7 @@ from correlation.store.links import Links
 from correlation.core.muting import Muter, change_windows_at
 from correlation.core.routing import Group, Router
 from correlation.store.silences import SilenceStore
-from correlation.store.store import ClaimedTimer, FollowUps, IncidentStore
+from correlation.store.store import ClaimedTimer, FollowUps, GroupWrite, IncidentStore, RepeatWrite
 
 MAX_ROUNDS = 64
 #: sources whose fingerprint is the sender's own key (PagerDuty's dedup_key), not derived from labels: a
@@ -57,6 +58,7 @@ class BatchReport:
     waiting: int = 0  # firing notifications waiting (hold) for a cause that may explain them
     flaps: int = 0  # resolutions of flapping alerts that resolved nothing
     replayed: int = 0  # (message, group) writes already applied by an earlier delivery
+    fast_repeats: int = 0  # of the duplicates: written by the repeat fast path (correlation.core.repeats)
     conflicts: int = 0
     opened: list[str] = field(default_factory=list)
     opened_priorities: dict[str, int] = field(default_factory=dict)  # incidents opened, by priority ("none": unset)
@@ -120,7 +122,6 @@ class CorrelationPipeline:
         known = await self.store.sender_key_groups(keyed)
         remember: dict[str, dict[str, str]] = {}
         enrich = router.enrich
-        firing_labels: list[Mapping[str, str]] = []  # as enriched: enrichment may add the labels causes key on
         seen_ids: set[str] = set()
         for delivery in deliveries:
             if delivery.message_id in seen_ids:
@@ -133,8 +134,6 @@ class CorrelationPipeline:
             for alert in delivery.alerts:
                 if enrich:
                     alert = enrich(alert)
-                if alert.status == "firing":
-                    firing_labels.append(alert.labels)
                 labels = known.get(alert.fingerprint)
                 if labels is not None:
                     group = router(labels)
@@ -154,10 +153,6 @@ class CorrelationPipeline:
         now = self.clock()
         muter = Muter(silences, router.maintenance, now, _window_muter(windows, now, router))
         muted = muter if muter else None
-        causes = None
-        if router.causes:
-            keys = lookup_keys(router.causes, firing_labels)
-            causes = Causes(router.causes, await self.links.read_causes(keys))
         # group id -> [(message id, alerts)] in arrival order
         by_group: dict[str, list[tuple[str, list[Alert]]]] = {}
         for message_id, gid, alerts in pending:
@@ -165,26 +160,45 @@ class CorrelationPipeline:
         declared = await self.open_declared(router, [
             (groups[gid].route, [a.labels for _, alerts in items for a in alerts if a.status == "firing"])
             for gid, items in by_group.items()])
+        batch = dict(by_group)
+        # the causes that may explain the firing alerts (as enriched: enrichment may add the labels causes key on),
+        # read for the groups the engine decides: a group of pure repeats needs none
+        causes: Causes | None = None
+        looked_up: set[str] = set()
         follow_ups: list[FollowUps] = []
         for _ in range(MAX_ROUNDS):
             if not by_group:
                 break
             wanted = {gid: (groups[gid], {a.fingerprint for _, alerts in items for a in alerts})
                       for gid, items in by_group.items()}
-            states = await self.store.load_groups(wanted)
+            reads = await self.store.read_groups(wanted)
             now = self.clock()
-            writes = []
+            writes: list[GroupWrite] = []
+            decided: list[str] = []
             for gid, items in by_group.items():
-                state = states[gid]
-                version = state.version
+                read = reads[gid]
+                repeats = recognise_repeats(read.state, read.rows, [alerts for _, alerts in items], now)
+                if repeats is not None:  # nothing but last-seen and count changes: no decision to build
+                    writes.append((gid, read.state.version, RepeatWrite([mid for mid, _ in items], repeats)))
+                else:
+                    decided.append(gid)
+            if router.causes and not looked_up.issuperset(decided):
+                looked_up.update(decided)
+                firing = [a.labels for gid in looked_up for _, alerts in batch[gid] for a in alerts
+                          if a.status == "firing"]
+                causes = Causes(router.causes, await self.links.read_causes(lookup_keys(router.causes, firing)))
+            for gid in decided:
+                state = reads[gid].materialise()
                 context = router.context(groups[gid].route, muted, causes, declared)
-                writes.append(
-                    (gid, version, [(mid, decide(state, alerts, now, context=context)) for mid, alerts in items])
-                )
+                writes.append((gid, state.version,
+                               [(mid, decide(state, alerts, now, context=context)) for mid, alerts in by_group[gid]]))
             results = await self.store.apply(writes)
             retry: dict[str, list[tuple[str, list[Alert]]]] = {}
             for (gid, _, decisions), applied in zip(writes, results, strict=True):
-                if applied.status == "conflict":
+                if isinstance(decisions, RepeatWrite) and applied.status == "ok":
+                    report.duplicates += decisions.repeats.duplicates
+                    report.fast_repeats += decisions.repeats.duplicates
+                elif applied.status == "conflict":
                     report.conflicts += 1
                     retry[gid] = by_group[gid]
                 elif applied.status == "dup":
@@ -201,6 +215,7 @@ class CorrelationPipeline:
                     if rest:
                         retry[gid] = rest
                 else:
+                    assert not isinstance(decisions, RepeatWrite)
                     follow_ups += applied.follow_ups
                     for (_, decision), follow in zip(decisions, applied.follow_ups, strict=True):
                         s = decision.stats

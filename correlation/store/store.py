@@ -20,6 +20,7 @@ from events.builders import incident_change
 from correlation.core.decision import Decision, parse_timer
 from correlation.store.keyspace import Keyspace
 from correlation.core.model import AlertState, GroupState, Incident, parse_incident_id
+from correlation.core.repeats import Repeats
 from correlation.core.routing import Group
 from kv.due import Due, DueIndex
 from kv.scripts import Scripts
@@ -65,6 +66,9 @@ class FollowUps:
                     or self.recurrences or self.candidates)
 
 
+_NOTHING = FollowUps([], [], [])
+
+
 class ClaimedTimer(NamedTuple):
     """A timer of correlation's this worker claimed from the due-time service (``kv.due.Due``), as it is decided: its
     write is marked ``timer:<member>:<attempt>``. The attempt is the lease of the first claim not completed, so a
@@ -92,6 +96,31 @@ class Applied:
     replayed: dict[int, FollowUps] = field(default_factory=dict)  # dup: message position -> stored follow-ups
 
 
+@dataclass(slots=True)
+class GroupRead:
+    """One group as read: its state without alerts, and its alerts' stored rows (parsed JSON) by fingerprint."""
+
+    state: GroupState
+    rows: dict[str, Any]
+
+    def materialise(self) -> GroupState:
+        """The state with its alerts built, as the engine takes it."""
+        self.state.alerts = {fp: AlertState.from_row(row) for fp, row in self.rows.items()}
+        return self.state
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatWrite:
+    """A group's pure repeats (``correlation.core.repeats``) from these messages, written without a decision."""
+
+    message_ids: Sequence[str]
+    repeats: Repeats
+
+
+#: a group's write for one batch: its decisions, one per message in order, or its pure repeats
+GroupWrite = tuple[str, int, Sequence[tuple[str, Decision]] | RepeatWrite]
+
+
 def decision_follow_ups(decision: Decision, message_id: str) -> FollowUps:
     opened = [(iid, decision.incidents[iid].created_at) for iid in decision.opened]
     events = [incident_change(f"{message_id}:{decision.group_id}:{n}", e.routing_key, e.reason, e.at, e.incident)
@@ -117,6 +146,11 @@ class IncidentStore:
     # -- reads for the engine -------------------------------------------------------------------
 
     async def load_groups(self, wanted: dict[str, tuple[Group, set[str]]]) -> dict[str, GroupState]:
+        return {gid: read.materialise() for gid, read in (await self.read_groups(wanted)).items()}
+
+    async def read_groups(self, wanted: dict[str, tuple[Group, set[str]]]) -> dict[str, GroupRead]:
+        """Each group's state with its alerts' stored rows parsed but not yet built (``GroupRead.materialise``):
+        the repeat fast path (``correlation.core.repeats``) works on the rows."""
         gids = list(wanted)
         calls = []
         fp_lists: dict[str, list[str]] = {}  # the order of the alert keys in each call
@@ -125,7 +159,8 @@ class IncidentStore:
             keys = [self.keys.group(gid)] + [self.keys.alert(gid, fp) for fp in fp_list]
             calls.append((keys, [self.keys.incident_prefix(gid), self.keys.alert_prefix(gid)]))
         results = await self.scripts.run_many("read_group", calls)
-        states: dict[str, GroupState] = {}
+        reads: dict[str, GroupRead] = {}
+        loads = orjson.loads
         for gid, result in zip(gids, results, strict=True):
             group, fp_list = wanted[gid][0], fp_lists[gid]
             raw_group, raw_incident, raw_older, *raw_alerts = result
@@ -146,16 +181,14 @@ class IncidentStore:
                 if raw:
                     older = Incident.from_hash(dict(zip(raw[::2], raw[1::2], strict=True)))
                     state.older[older.id] = older
-            for fp, raw in zip(fp_list, raw_alerts, strict=True):
-                if raw:
-                    state.alerts[fp] = AlertState.from_json(raw)
+            rows = {fp: loads(raw) for fp, raw in zip(fp_list, raw_alerts, strict=True) if raw}
             if h.get(b"pending"):
                 state.pending = {fp: (since, name) for fp, (since, name) in orjson.loads(h[b"pending"]).items()}
             for fp, raw in zip(held[::2], held[1::2], strict=True):
-                if raw and fp.decode() not in state.alerts:
-                    state.alerts[fp.decode()] = AlertState.from_json(raw)
-            states[gid] = state
-        return states
+                if raw and fp.decode() not in rows:
+                    rows[fp.decode()] = loads(raw)
+            reads[gid] = GroupRead(state, rows)
+        return reads
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -208,9 +241,28 @@ class IncidentStore:
             flat += (name, key_index, len(args), *args)
         return keys, flat, follow_ups
 
-    async def apply(self, writes: Sequence[tuple[str, int, Sequence[tuple[str, Decision]]]]) -> list[Applied]:
-        """Apply (group id, expected version, [(message id, decision), ...]) writes in one pipeline."""
-        built = [self._group_write(gid, version, decisions) for gid, version, decisions in writes]
+    def _repeat_write(self, gid: str, version: int, write: RepeatWrite
+                      ) -> tuple[list[str], list[Any], list[FollowUps]]:
+        """The same script call as ``_group_write`` (version compare-and-set, one marker per message), carrying only
+        the repeated alerts' rows and their incidents' ``occurrences`` and ``updated_at``; nothing to follow up."""
+        keys = [self.keys.group(gid)] + [self.keys.marker(gid, mid) for mid in write.message_ids]
+        flat: list[Any] = [version, self.marker_ttl, len(write.message_ids),
+                           len(write.repeats.rows) + len(write.repeats.incidents)]
+        flat += [b""] * len(write.message_ids)  # an empty follow-up: a redelivery finds the marker and replays nothing
+        dumps = orjson.dumps
+        for fp, row in write.repeats.rows.items():
+            keys.append(self.keys.alert(gid, fp))
+            flat += ("set", len(keys), 1, dumps(row))
+        for iid, (occurrences, updated_at) in write.repeats.incidents.items():
+            keys.append(self.keys.incident(iid))
+            flat += ("hset", len(keys), 4, "occurrences", str(occurrences), "updated_at", repr(updated_at))
+        return keys, flat, [_NOTHING] * len(write.message_ids)
+
+    async def apply(self, writes: Sequence[GroupWrite]) -> list[Applied]:
+        """Apply (group id, expected version, [(message id, decision), ...] or ``RepeatWrite``) writes in one
+        pipeline."""
+        built = [self._repeat_write(gid, version, what) if isinstance(what, RepeatWrite)
+                 else self._group_write(gid, version, what) for gid, version, what in writes]
         results = await self.scripts.run_many("apply_group", [(keys, flat) for keys, flat, _ in built])
         applied = []
         for (_, _, follow_ups), result in zip(built, results, strict=True):
@@ -327,4 +379,4 @@ async def _chunks(aiter: Any, size: int) -> Any:
         yield batch
 
 
-__all__ = ["Applied", "ClaimedTimer", "FollowUps", "IncidentStore"]
+__all__ = ["Applied", "ClaimedTimer", "FollowUps", "GroupRead", "GroupWrite", "IncidentStore", "RepeatWrite"]

@@ -20,7 +20,8 @@ from correlation.store.incident_queries import IncidentFilter, IncidentQueries
 from correlation.store.sla import OUTBOX_GRACE, SlaStore
 from events.amqp import AmqpEventPublisher
 from events.models import IncidentSlaEvent, IncidentSlaMetEvent
-from rules.schema import WEEKDAYS, RuleFile
+from rules.calendar_schema import WEEKDAYS
+from rules.schema import RuleFile
 from kv.due import LEASE, DueIndex
 from stormwatch.app import Worker
 from stormwatch.config import Settings

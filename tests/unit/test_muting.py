@@ -13,7 +13,7 @@ from correlation.core.routing import Router
 from rules.alert import Alert
 from rules.fingerprint import fingerprint
 from rules.matchers import parse_matcher
-from rules.schema import MaintenanceWindow
+from rules.calendar_schema import MaintenanceWindow
 
 
 def at(text: str) -> float:

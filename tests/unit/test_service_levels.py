@@ -14,7 +14,8 @@ from correlation.core.service_levels import (BREACHED, MET, RUNNING, WARNING, Sl
                                              incident_facts, meet, open_records, pause, reopen, resume, retarget,
                                              select_policy)
 from rules.loader import load_rule_set
-from rules.schema import RuleFile, ServiceLevelPolicy
+from rules.calendar_schema import ServiceLevelPolicy
+from rules.schema import RuleFile
 
 POLICIES = RuleFile.model_validate({
     "calendars": [{"name": "office", "time_zone": "Europe/Paris", "weekdays": ["monday:friday"],
