@@ -3,6 +3,7 @@
 import { api, subscribe, token } from './api.js';
 import { h, replace } from './dom.js';
 import { clearListeners, emit } from './live.js';
+import { historyList, historyPage } from './history.js';
 import { incidentList, incidentPage } from './incidents.js';
 import { problemList, problemPage } from './problems.js';
 import { reportsPage } from './reports.js';
@@ -60,6 +61,7 @@ function route() {
     problems: () => (id ? problemPage(main, id) : problemList(main)),
     silences: () => silencesPage(main),
     reports: () => reportsPage(main),
+    history: () => (id ? historyPage(main, id) : historyList(main)),
     services: () => (id ? servicePage(main, id) : serviceList(main)),
   }[section] || (() => incidentList(main));
   view();

@@ -90,7 +90,9 @@ export function incidentPage(main, id) {
       doc = await api('GET', path);
     } catch (err) {
       laidOut = false;
-      replace(main, h('p', null, h('a', { href: '#/incidents' }, '← incidents')), failure(err));
+      replace(main, h('p', null, h('a', { href: '#/incidents' }, '← incidents')), failure(err),
+        err.status === 404 ? h('p', { id: 'incident-in-history' }, 'Redis no longer holds it: ',
+          h('a', { href: `#/history/${encodeURIComponent(id)}` }, 'look it up in the history'), '.') : null);
       return;
     }
     if (!laidOut) {
