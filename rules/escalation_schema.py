@@ -9,11 +9,12 @@ back, and rule tests read step times off the file.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, model_validator
+from pydantic import Field, model_validator
 
-from rules.scalars import _fail, _name, parse_duration
+from rules.scalars import _fail
+from rules.schema_types import Duration, Name, PositiveDuration, RuleModel
 
 #: what a step waits for: while the incident is not acknowledged (acknowledged or resolved both stop it), or not
 #: resolved
@@ -22,29 +23,14 @@ IfNot = Literal["acknowledged", "resolved"]
 MAX_REPEATS = 100
 
 
-def _positive(seconds: float) -> float:
-    if seconds <= 0:
-        raise _fail("must be longer than 0s")
-    return seconds
-
-
-Duration = Annotated[float, PlainValidator(parse_duration)]
-PositiveDuration = Annotated[float, PlainValidator(parse_duration), AfterValidator(_positive)]
-Name = Annotated[str, PlainValidator(_name)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EscalationRepeat(_Strict):
+class EscalationRepeat(RuleModel):
     """Run the step's action ``count`` more times, every ``interval`` after its first run."""
 
     count: int = Field(ge=1, le=MAX_REPEATS)
     interval: PositiveDuration
 
 
-class EscalationStep(_Strict):
+class EscalationStep(RuleModel):
     """``after`` the incident opened, if it is not ``if_not`` yet, start ``action`` (then ``repeat``)."""
 
     after: Duration
@@ -62,7 +48,7 @@ class EscalationStep(_Strict):
         return self.after + (n * self.repeat.interval if self.repeat is not None and n else 0.0)
 
 
-class EscalationPolicy(_Strict):
+class EscalationPolicy(RuleModel):
     """Ordered steps; a group rule names the policy with ``escalation: <name>``."""
 
     name: Name
