@@ -137,6 +137,25 @@ def silence_expired(silence: Doc, by: str, at: float) -> dict[str, Any]:
             "silence": silence}
 
 
+#: the kinds of mute reason (``<kind>:<name>``)
+MUTE_KINDS = ("silence", "maintenance", "change")
+
+
+def mute_kind(reason: str) -> str:
+    """``silence`` for ``silence:<id>``, ``maintenance`` for ``maintenance:<name>``, ``change`` for ``change:<id>``."""
+    kind = reason.partition(":")[0]
+    return kind if kind in MUTE_KINDS else "silence"
+
+
+def alert_muted(message_id: str, group_id: str, mutes: Mapping[str, int], at: float) -> dict[str, Any]:
+    """``alert.muted``: the firing notifications of one message in one group muted, by reason."""
+    total = sum(mutes.values())
+    return {"event_id": f"{message_id}:{group_id}:muted", "type": "alert.muted", "schema_version": SCHEMA_VERSION,
+            "at": at, "reason": f"{total} notification{'s' if total != 1 else ''} muted", "group": group_id,
+            "mutes": [{"reason": reason, "kind": mute_kind(reason), "notifications": n}
+                      for reason, n in sorted(mutes.items())]}
+
+
 def action_decided(run_id: str, decision: str, run: Doc | None, by: str, at: float) -> dict[str, Any]:
     """A person approved (``decision`` approved) or rejected (rejected) an action run waiting for approval."""
     return {"event_id": f"{run_id}:{decision}", "type": f"action.{decision}", "schema_version": SCHEMA_VERSION,

@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from events.types import (
-    ActionType, ChangeIncidentType, CommandIncidentType, EscalationIncidentType, MergedIncidentType, ProblemType,
-    PromotedIncidentType, RulesType, SilenceType, SlaCrossingType, SlaMetType, StatusUpdateType,
+    ActionType, AlertType, ChangeIncidentType, CommandIncidentType, EscalationIncidentType, MergedIncidentType,
+    ProblemType, PromotedIncidentType, RulesType, SilenceType, SlaCrossingType, SlaMetType, StatusUpdateType,
 )
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -310,6 +310,26 @@ class SilenceEvent(EventEnvelope):
     silence: SilenceDoc
 
 
+class MuteDoc(BaseModel):
+    """The firing notifications one reason muted (``alert.muted``)."""
+
+    model_config = _STRICT
+
+    reason: str = Field(min_length=1, description="silence:<id>, maintenance:<name> or change:<id>")
+    kind: Literal["silence", "maintenance", "change"]
+    notifications: int = Field(ge=1)
+
+
+class AlertMutedEvent(EventEnvelope):
+    """The firing notifications of one message in one group that a silence, a maintenance window or a change window
+    kept out of incidents, by reason. Its id is ``<message id>:<group>:muted``: a redelivered message republishes
+    the same id, so a consumer counts it once."""
+
+    type: AlertType
+    group: str
+    mutes: list[MuteDoc] = Field(min_length=1)
+
+
 class ActionEvent(EventEnvelope):
     type: ActionType
     by: str
@@ -324,10 +344,10 @@ class RulesEvent(EventEnvelope):
 
 MODELS: tuple[type[EventEnvelope], ...] = (IncidentEvent, IncidentMergedEvent, IncidentSlaEvent, IncidentSlaMetEvent,
                                            IncidentEscalationEvent, StatusUpdateEvent, ProblemEvent, SilenceEvent,
-                                           ActionEvent, RulesEvent)
+                                           AlertMutedEvent, ActionEvent, RulesEvent)
 AnyEvent = Annotated[IncidentEvent | IncidentMergedEvent | IncidentSlaEvent | IncidentSlaMetEvent
-                     | IncidentEscalationEvent | StatusUpdateEvent | ProblemEvent | SilenceEvent | ActionEvent
-                     | RulesEvent, Field(discriminator="type")]
+                     | IncidentEscalationEvent | StatusUpdateEvent | ProblemEvent | SilenceEvent | AlertMutedEvent
+                     | ActionEvent | RulesEvent, Field(discriminator="type")]
 
 
 def event_adapter() -> TypeAdapter[Any]:

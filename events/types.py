@@ -1,8 +1,8 @@
 """Every event type (its routing key on ``<ns>.events``), and the version of the payloads.
 
-A type is ``<subject>.<kind>``. The subjects are incident, problem, silence, action and rules; the kinds of each are
-below. ``ACTION_KINDS`` are the kinds that may start an action (rules' ``on:`` triggers): publishers route those
-events to the action runner too (``events.amqp``).
+A type is ``<subject>.<kind>``. The subjects are incident, problem, silence, alert, action and rules; the kinds of
+each are below. ``ACTION_KINDS`` are the kinds that may start an action (rules' ``on:`` triggers): publishers route
+those events to the action runner too (``events.amqp``).
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ CommandIncidentType = Literal[
 IncidentType = Literal[TriggerIncidentType, CommandIncidentType, SlaIncidentType, EscalationIncidentType]
 ProblemType = Literal["problem.created", "problem.updated", "problem.known_error", "problem.resolved"]
 SilenceType = Literal["silence.created", "silence.expired"]
+#: firing notifications of one message and group kept out of incidents by silences, maintenance or change windows
+AlertType = Literal["alert.muted"]
 ActionType = Literal["action.approved", "action.rejected"]
 RulesType = Literal["rules.reloaded"]
 
@@ -46,9 +48,11 @@ INCIDENT_TYPES: tuple[str, ...] = get_args(IncidentType)
 SLA_TYPES: tuple[str, ...] = get_args(SlaIncidentType)
 PROBLEM_TYPES: tuple[str, ...] = get_args(ProblemType)
 SILENCE_TYPES: tuple[str, ...] = get_args(SilenceType)
+ALERT_TYPES: tuple[str, ...] = get_args(AlertType)
 ACTION_TYPES: tuple[str, ...] = get_args(ActionType)
 RULES_TYPES: tuple[str, ...] = get_args(RulesType)
-EVENT_TYPES: tuple[str, ...] = INCIDENT_TYPES + PROBLEM_TYPES + SILENCE_TYPES + ACTION_TYPES + RULES_TYPES
+EVENT_TYPES: tuple[str, ...] = (INCIDENT_TYPES + PROBLEM_TYPES + SILENCE_TYPES + ALERT_TYPES + ACTION_TYPES
+                                 + RULES_TYPES)
 
 #: the incident event types an action can be triggered by (the runner's incident events)
 TRIGGER_INCIDENT_TYPES: tuple[str, ...] = get_args(TriggerIncidentType)

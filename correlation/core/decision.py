@@ -113,6 +113,10 @@ class Decision:
     opened: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
+    # firing notifications muted, by reason ("silence:<id>", "maintenance:<name>", "change:<id>"): ``decide`` only
+    # (a timer placing a stored alert again is no notification); published as one ``alert.muted`` per message
+    mutes: dict[str, int] = field(default_factory=dict)
+    muted_at: float = 0.0
     seq: int = 0
     current_incident: str = ""
     pending: dict[str, tuple[float, str]] = field(default_factory=dict)

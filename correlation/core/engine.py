@@ -181,6 +181,7 @@ def _track_flapping(b: DecisionBuilder, alert: AlertState, attached: Incident | 
 def decide_timer(state: GroupState, member: str, now: float, context: Context | None = None) -> Decision:
     """One of the group's timers falls due (``member`` as in ``Decision.timers``); acts only if still due."""
     b = DecisionBuilder(state, context or Context(), now)
+    b.notifications = False  # an alert placed again here was not notified: no mute is counted
     kind, _, arg = parse_timer(member)
     if kind == "resolve":
         incident = state.open_incident(arg)

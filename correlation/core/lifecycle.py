@@ -88,6 +88,7 @@ class DecisionBuilder:
         self.decision = Decision(group_id=state.group_id)
         self._updated: set[str] = set()
         self._before: dict[str, tuple[str, str]] = {}  # fingerprint -> (source activity, symptom_of) before it
+        self.notifications = True  # placing notified alerts (``decide``), not stored ones again (a timer)
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
@@ -236,6 +237,9 @@ class DecisionBuilder:
         mute = ctx.muted(alert.labels) if ctx.muted is not None else ""
         if mute:
             stats.muted += 1
+            if self.notifications:
+                self.decision.mutes[mute] = self.decision.mutes.get(mute, 0) + 1
+                self.decision.muted_at = now
             open_incident = self.state.incident
             if open_incident is not None and open_incident.is_open and (fresh or current.muted != mute):
                 # recorded where people look: the group's open incident says what was kept out of it, and why

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 import orjson
 from redis.asyncio import Redis
 
-from events.builders import incident_change
+from events.builders import alert_muted, incident_change
 
 from correlation.core.decision import Decision, parse_timer
 from correlation.store.keyspace import Keyspace
@@ -125,6 +125,8 @@ def decision_follow_ups(decision: Decision, message_id: str) -> FollowUps:
     opened = [(iid, decision.incidents[iid].created_at) for iid in decision.opened]
     events = [incident_change(f"{message_id}:{decision.group_id}:{n}", e.routing_key, e.reason, e.at, e.incident)
               for n, e in enumerate(decision.events)]
+    if decision.mutes:  # kept in the marker with the others: a redelivery republishes the same event id
+        events.append(alert_muted(message_id, decision.group_id, decision.mutes, decision.muted_at))
     return FollowUps(opened, list(decision.resolved), events, list(decision.timers), list(decision.sources),
                      [s.public() for s in decision.symptoms],
                      [(r.rule, r.signature, r.incident, r.at, r.title) for r in decision.recurrences],

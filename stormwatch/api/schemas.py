@@ -419,6 +419,10 @@ class Report(BaseModel):
     not_recorded: dict[str, str]
     major_incidents: dict[str, Any] = Field(default_factory=dict, description=(
         "major incidents (issue 21): figures (each value, previous, change, relative_change) and incidents"))
+    muted: dict[str, Any] = Field(default_factory=dict, description=(
+        "muted notifications (issue 17): figures (each value, previous, change, relative_change), the top "
+        "reasons (reason, kind, name, notifications, previous, change), filtered (the report's filters were set: "
+        "these counts are for every team and service)"))
 
 
 class ReportCharts(BaseModel):

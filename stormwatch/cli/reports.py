@@ -25,7 +25,7 @@ from stormwatch.config import Settings
 from stormwatch.errors import ServiceUnavailable
 from stormwatch.reports.csv_out import to_csv
 from stormwatch.reports.html import page
-from stormwatch.reports.labels import LABELS, change, major_table, show
+from stormwatch.reports.labels import LABELS, change, major_table, muted_table, show
 from stormwatch.reports.window import Window, WindowError, window
 
 
@@ -126,14 +126,37 @@ def print_tables(report: dict[str, Any]) -> None:
             table.add_row(item["alertname"], show(value, item[value]))
         console.print(table)
     _print_major(report)
+    _print_muted(report)
     problems = Table(title="Problems with the most incidents")
     for column in ("problem", "title", "status", "incidents"):
         problems.add_column(column)
     for p in report["problems"]:
         problems.add_row(p["id"], p["title"], p["status"], str(p["incidents"]))
     console.print(problems)
-    console.print("Not in the history: " + "; ".join(f"{k} ({v})" for k, v in report["not_recorded"].items()),
-                  highlight=False, markup=False)
+    if report["not_recorded"]:
+        console.print("Not in the history: " + "; ".join(f"{k} ({v})" for k, v in report["not_recorded"].items()),
+                      highlight=False, markup=False)
+
+
+def _print_muted(report: dict[str, Any]) -> None:
+    """The muted notifications section (issue 17): its figures, then the silences and windows that muted the most."""
+    figures, top = muted_table(report)
+    title = "Muted notifications" + (" (all teams and services)" if (report.get("muted") or {}).get("filtered")
+                                     else "")
+    table = Table(title=title)
+    for name, justify in (("figure", "left"), ("this window", "right"), ("previous", "right"), ("change", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in figures:
+        table.add_row(*row)
+    console.print(table)
+    if top:
+        table = Table(title="Silences and windows that muted the most")
+        for name, justify in (("kind", "left"), ("silence or window", "left"), ("this window", "right"),
+                              ("previous", "right"), ("change", "right")):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for row in top:
+            table.add_row(*row)
+        console.print(table)
 
 
 def _print_major(report: dict[str, Any]) -> None:

@@ -69,9 +69,22 @@ export function reportsPage(main) {
           h('td', { class: 'num' }, show('sla_respond_met_rate', r.sla_respond_met_rate)),
           h('td', { class: 'num' }, show('sla_resolve_met_rate', r.sla_resolve_met_rate)),
           h('td', { class: 'num' }, show('n', r.sla_breaches)))), 'No incidents.');
+      // muted notifications (issue 17): by silences, maintenance and change windows, and which muted the most
+      const muted = report.muted || {};
+      const mutedFigures = table(['figure', 'this window', 'previous', 'change'],
+        Object.entries(muted.figures || {}).map(([name, f]) => h('tr', { 'data-muted-figure': name },
+          h('td', null, name.replaceAll('_', ' ')), h('td', { class: 'num' }, show('n', f.value)),
+          h('td', { class: 'num' }, show('n', f.previous)), h('td', { class: 'num' }, change('n', f)))), '');
+      const mutedTop = table(['kind', 'silence or window', 'this window', 'previous', 'change'],
+        (muted.top || []).map((r) => h('tr', { 'data-muted-reason': r.reason }, h('td', null, r.kind),
+          h('td', null, r.name), h('td', { class: 'num' }, show('n', r.notifications)),
+          h('td', { class: 'num' }, show('n', r.previous)), h('td', { class: 'num' }, change('n', r)))),
+        'Nothing muted in this window.');
       replace(body,
         h('div', { class: 'charts' }, Object.entries(drawn.charts).map(([name, svg]) => chart(name, svg))),
-        h('h2', null, 'Figures'), figures, h('h2', null, 'By team'), teams);
+        h('h2', null, 'Figures'), figures, h('h2', null, 'By team'), teams,
+        h('h2', null, muted.filtered ? 'Muted notifications (all teams and services)' : 'Muted notifications'),
+        mutedFigures, mutedTop);
     } catch (err) {
       if (mine === loads) replace(body, failure(err));
     }

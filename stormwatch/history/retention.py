@@ -54,6 +54,8 @@ async def prune(engine: AsyncEngine, cutoff: float) -> dict[str, int]:
             sa.func.coalesce(t.silences.c.expired_at, t.silences.c.ends_at) < cutoff))).rowcount
         removed["action_runs"] = (await conn.execute(sa.delete(t.action_runs).where(
             t.action_runs.c.finished_at < cutoff))).rowcount
+        removed["muted_days"] = (await conn.execute(sa.delete(t.muted_days).where(
+            t.muted_days.c.day + 86400.0 <= cutoff))).rowcount  # days that ended before the cutoff
         removed["applied_events"] = (await conn.execute(sa.delete(t.applied_events).where(
             t.applied_events.c.applied_at < cutoff))).rowcount
     return removed

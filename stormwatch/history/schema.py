@@ -317,3 +317,13 @@ incident_changes = sa.Table(
     sa.Column("linked_at", Time, nullable=False),  # the time of the first event that carried the link
     sa.Index("ix_incident_changes_change", "service", "change_id"),
 )
+
+#: muted notifications (``alert.muted`` events) per UTC day and reason: ``reason`` is ``silence:<id>``,
+#: ``maintenance:<name>`` or ``change:<id>``, ``kind`` its prefix. Each event adds its counts once (``applied_events``)
+muted_days = sa.Table(
+    "muted_days", metadata,
+    sa.Column("day", Time, primary_key=True),
+    sa.Column("reason", Text256, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("notifications", sa.BigInteger, nullable=False, server_default="0"),
+)

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from events.builders import mute_kind
 from events.types import SLA_TYPES
 from stormwatch.history import schema as t
 
@@ -95,6 +96,12 @@ def validate(event: Any) -> dict[str, Any]:
         raise InvalidEvent("invalid_event", "type: <subject>.<kind>")
     if not isinstance(event.get("at"), int | float):
         raise InvalidEvent("invalid_event", "at: a number")
+    if kind == "alert.muted":
+        mutes = event.get("mutes")
+        if not isinstance(mutes, list) or not mutes or not all(
+                isinstance(m, dict) and isinstance(m.get("reason"), str) and 0 < len(m["reason"]) <= 256
+                and type(m.get("notifications")) is int and m["notifications"] > 0 for m in mutes):
+            raise InvalidEvent("invalid_event", "mutes: a list of {reason (1-256 characters), notifications > 0}")
     subject = kind.partition(".")[0]
     doc_field = _DOC_FIELD.get(subject)
     if doc_field is None:
@@ -184,7 +191,23 @@ class HistoryStore:
             await self._silence(conn, event, doc)
         elif subject == "action" and isinstance(doc, dict):
             await self.write_runs(conn, [doc], decided=(event.get("by"), float(event["at"]), event["event_id"]))
+        elif event["type"] == "alert.muted":
+            await self._muted(conn, event)
         return True
+
+    async def _muted(self, conn: AsyncConnection, event: dict[str, Any]) -> None:
+        """Adds the event's muted notifications to its day's counts (once: the caller claimed its id), reasons in
+        order (two writers lock the rows in the same order)."""
+        day = day_of(float(event["at"]))
+        counts: dict[str, int] = {}
+        for mute in event["mutes"]:
+            counts[mute["reason"]] = counts.get(mute["reason"], 0) + mute["notifications"]
+        column = t.muted_days.c.notifications
+        for reason in sorted(counts):
+            insert = self._insert(t.muted_days).values(day=day, reason=reason, kind=mute_kind(reason),
+                                                       notifications=counts[reason])
+            await conn.execute(insert.on_conflict_do_update(
+                index_elements=["day", "reason"], set_={"notifications": column + insert.excluded.notifications}))
 
     # -- incidents -------------------------------------------------------------------------------------------
 

@@ -54,6 +54,17 @@ def rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
     for problem in report["problems"]:
         out.append(("problems", problem["id"], "incidents", problem["incidents"], None, None))
     out += major_rows(report)
+    out += muted_rows(report)
+    return out
+
+
+def muted_rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The muted notifications section (issue 17): its figures, then one row per reason that muted the most."""
+    section = report.get("muted") or {}
+    out: list[tuple[Any, ...]] = [("muted", "", name, f["value"], f["previous"], f["change"])
+                                  for name, f in (section.get("figures") or {}).items()]
+    out += [("muted_by_reason", r["reason"], "notifications", r["notifications"], r["previous"], r["change"])
+            for r in section.get("top") or ()]
     return out
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from stormwatch.reports.labels import LABELS, change, major_table, show
+from stormwatch.reports.labels import LABELS, change, major_table, muted_table, show
 from stormwatch.reports.svg import charts
 
 _STYLE = """
@@ -38,6 +38,15 @@ def _major(report: dict[str, Any]) -> str:
             + _table(["incident", "major since", "commander", "communications lead", "updates"], incidents))
 
 
+def _muted(report: dict[str, Any]) -> str:
+    """The muted notifications section (issue 17): its figures and the silences and windows that muted the most."""
+    figures, top = muted_table(report)
+    note = ("<p class=\"muted\">For every team and service: muted notifications are not filtered.</p>"
+            if (report.get("muted") or {}).get("filtered") else "")
+    return ("<h2>Muted notifications</h2>" + note + _table(["figure", "this window", "previous", "change"], figures)
+            + _table(["kind", "silence or window", "this window", "previous", "change"], top))
+
+
 def page(report: dict[str, Any]) -> str:
     w = report["window"]
     filters = ", ".join(f"{k} {v}" for k, v in w["filters"].items() if v) or "all teams, services and priorities"
@@ -60,6 +69,7 @@ def page(report: dict[str, Any]) -> str:
     problems = _table(["problem", "title", "status", "incidents"],
                       [[p["id"], p["title"], p["status"], show("n", p["incidents"])] for p in report["problems"]])
     missing = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in report["not_recorded"].items())
+    missing = f"<h2>Not in the history</h2><ul>{missing}</ul>" if missing else ""
     svgs = "".join(charts(report).values())
     return (
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -70,6 +80,6 @@ def page(report: dict[str, Any]) -> str:
         f"{escape(_when(w['previous']['until']))}; business hours {escape(report['business_hours'])}</p>"
         f"<div class=\"charts\">{svgs}</div>"
         "<h2>Figures</h2>" + _table(["figure", "this window", "previous", "change"], figures)
-        + _major(report) + breakdowns + "<h2>Noisiest alerts</h2>" + noisy
+        + _major(report) + _muted(report) + breakdowns + "<h2>Noisiest alerts</h2>" + noisy
         + "<h2>Problems with the most incidents</h2>" + problems
-        + f"<h2>Not in the history</h2><ul>{missing}</ul></body></html>")
+        + f"{missing}</body></html>")

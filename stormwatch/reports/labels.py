@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from stormwatch.reports.major import DURATIONS as MAJOR_DURATIONS, LABELS as MAJOR_LABELS
+from stormwatch.reports.muted import LABELS as MUTED_LABELS
 
 LABELS = {
     "incidents": "Incidents opened", "notifications": "Notifications received",
@@ -42,6 +43,17 @@ def major_table(report: dict[str, Any]) -> list[list[str]]:
         rows.append([MAJOR_LABELS.get(name, name), show(kind, f["value"]), show(kind, f["previous"]),
                      change(kind, f)])
     return rows
+
+
+def muted_table(report: dict[str, Any]) -> tuple[list[list[str]], list[list[str]]]:
+    """The muted notifications section (issue 17): its figures (label, this window, previous, change), then the
+    reasons that muted the most (kind, name, this window, previous, change): terminal and HTML."""
+    section = report.get("muted") or {}
+    figures = [[MUTED_LABELS.get(name, name), show(name, f["value"]), show(name, f["previous"]), change(name, f)]
+               for name, f in (section.get("figures") or {}).items()]
+    top = [[r["kind"], r["name"], show("n", r["notifications"]), show("n", r["previous"]),
+            change("n", {"change": r["change"]})] for r in section.get("top") or ()]
+    return figures, top
 
 
 def duration(seconds: float) -> str:

@@ -12,16 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stormwatch.reports import figures as f
 from stormwatch.reports.major import major_section, read_majors
+from stormwatch.reports.muted import muted_section, read_muted
 from stormwatch.reports.queries import Rows, read_rows
 from stormwatch.reports.rollup import served_days
 from stormwatch.reports.window import BusinessHours, Window
 
-#: figures the history cannot give (no event records them); docs/reports.md says why
-NOT_RECORDED = {
-    "muted_notifications": "notifications muted by a silence or a maintenance window open no incident and publish "
-                           "no event, so the history never sees them; silences are reported by their own rows",
-    "maintenance_volume": "maintenance windows live in the rules and mute without an event: not in the history",
-}
+#: figures the history cannot give (no event records them); docs/reports.md says why. Muted notifications and
+#: maintenance volume were here until the engine published ``alert.muted`` (issue 17): the ``muted`` section
+NOT_RECORDED: dict[str, str] = {}
 
 
 def compose(current: Rows, previous: Rows, window: Window, hours: BusinessHours) -> dict[str, Any]:
@@ -60,4 +58,6 @@ async def build_report(engine: AsyncEngine, window: Window, hours: BusinessHours
     report = await asyncio.to_thread(compose, rows[0], rows[1], window, hours)
     report["major_incidents"] = major_section(await read_majors(engine, window),
                                               await read_majors(engine, window.previous))
+    report["muted"] = muted_section(await read_muted(engine, window), await read_muted(engine, window.previous),
+                                    window)
     return report

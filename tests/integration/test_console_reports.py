@@ -4,8 +4,10 @@ must hold the charts' line and bar colours (drawn, not blank)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+from events import builders
 from stormwatch.history import migrate
 from stormwatch.history.database import open_engine
 from stormwatch.history.store import HistoryStore
@@ -24,6 +26,8 @@ async def test_reports_page_shows_figures_and_charts(clean, browser, tmp_path: P
     await migrate.upgrade(engine)
     history = gen.generate(seed=5, count=150, days=120)
     await gen.write(HistoryStore(engine), history)
+    await HistoryStore(engine).apply([(builders.alert_muted(f"m{n}", "g", {"maintenance:db-patching": 3}, at), None)
+                                      for n, at in enumerate((time.time() - 86400 * 3, time.time() - 86400 * 100))])
     await engine.dispose()
     async for api in start_api(clean, history_url=url):
         base = str(api.client.base_url).rstrip("/")
@@ -56,6 +60,11 @@ async def test_reports_page_shows_figures_and_charts(clean, browser, tmp_path: P
         attainment = await page.locator("#report tr[data-figure=sla_respond_met_rate] td").all_inner_texts()
         assert attainment[1].strip() == f"{100 * report['figures']['sla_respond_met_rate']['value']:.1f}%"
         assert await page.locator("img.chart[data-chart=sla]").count() == 1
+        # muted notifications (issue 17): 3 in the window (the other 3 are 100 days ago, in the previous one)
+        muted = await page.locator("#report tr[data-muted-reason='maintenance:db-patching'] td").all_inner_texts()
+        assert [c.strip() for c in muted] == ["maintenance", "db-patching", "3", "3", "±0"]
+        total = await page.locator("#report tr[data-muted-figure=muted_notifications] td").all_inner_texts()
+        assert [c.strip() for c in total[1:3]] == ["3", "3"]
         assert errors == []
 
         ARTIFACTS.mkdir(exist_ok=True)

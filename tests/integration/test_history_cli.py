@@ -68,10 +68,10 @@ async def test_retention_removes_what_ended_before_the_cut_and_keeps_the_counter
                           for t in schema.metadata.sorted_tables}
             assert (await prune(engine, T0 + 30)) == {"incidents": 0, "problems": 0, "silences": 0,
                                                       "action_runs": 0, "applied_events": 0,
-                                                      "changes": 0}  # nothing ended yet
+                                                      "changes": 0, "muted_days": 0}  # nothing ended yet
             removed = await prune(engine, T0 + 10_000)
             assert removed == {"incidents": 1, "problems": 1, "silences": 1, "action_runs": 0,
-                               "applied_events": before["applied_events"], "changes": 0}
+                               "applied_events": before["applied_events"], "changes": 0, "muted_days": 0}
             async with engine.connect() as conn:
                 after = {t.name: (await conn.execute(sa.select(sa.func.count()).select_from(t))).scalar()
                          for t in schema.metadata.sorted_tables}

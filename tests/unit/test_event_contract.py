@@ -99,6 +99,7 @@ def every_builder() -> list[dict[str, Any]]:
         builders.problem_status(problem() | {"status": "known_error"}, "known_error", "ana", 23.0),
         builders.silence_created(silence(), "ana", 50.0, "patching"),
         builders.silence_expired(silence(500.0), "ana", 500.0),
+        builders.alert_muted("m3", "g", {"silence:S-1": 2, "maintenance:db-patching": 1, "change:CHG-7": 1}, 55.0),
         builders.action_decided("R-00ff", "approved", RUN, "ana", 60.0),
         builders.action_decided("R-00ff", "rejected", None, "ana", 60.0),
         builders.rules_reloaded(rules_summary(load_rule_set(EXAMPLES_DIR), "examples"), "ana", 70.0),

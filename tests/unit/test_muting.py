@@ -117,3 +117,35 @@ def test_a_silence_does_not_pull_alerts_out_of_an_open_incident():
         f"HighErrorRate on api not added: muted by silence:{silence.id}"]
     again = decide(state, [_alert("2")], 30.0, muted=muter)  # a repeat of the muted alert: not noted again
     assert not any(e["kind"] == "muted" for entries in again.timeline.values() for e in entries)
+
+
+def test_mutes_are_counted_by_reason_per_notification_and_a_timer_counts_none():
+    """issue 17: a decision counts its muted notifications by reason (``alert.muted``'s counts); a change window's
+    end re-placing a stored alert that a silence now mutes is no notification, so it counts nothing."""
+    from correlation.core.decision import Context, hold_timer
+    from correlation.core.engine import decide_timer
+    from correlation.store.store import decision_follow_ups
+
+    router = Router(None, ("alertname", "service"))
+    group = router(_alert("1").labels)
+    state = GroupState(group.id, group.key, group.labels)
+    reasons = {"1": "change:cw-1", "2": "silence:s1"}
+
+    def muted(labels):
+        return reasons.get(labels["pod"], "")
+
+    ctx = Context(muted=muted, mute_until=lambda reason: 100.0)
+    d = decide(state, [_alert("1"), _alert("2"), _alert("1")], 10.0, context=ctx)
+    assert d.stats.muted == 3 and d.mutes == {"change:cw-1": 2, "silence:s1": 1} and d.muted_at == 10.0
+    (event,) = [e for e in decision_follow_ups(d, "m-1").events if e["type"] == "alert.muted"]
+    assert event["event_id"] == f"m-1:{group.id}:muted" and event["group"] == group.id
+    assert event["mutes"] == [{"reason": "change:cw-1", "kind": "change", "notifications": 2},
+                              {"reason": "silence:s1", "kind": "silence", "notifications": 1}]
+
+    reasons["1"] = "silence:s1"  # the change window ends while a silence covers the alert
+    timer = decide_timer(state, hold_timer(group.id, _alert("1").fingerprint), 100.0, context=ctx)
+    assert state.alerts[_alert("1").fingerprint].muted == "silence:s1" and timer.stats.muted == 1
+    assert timer.mutes == {} and not [e for e in decision_follow_ups(timer, "t").events if e["type"] == "alert.muted"]
+    quiet = decide(state, [_alert("3")], 110.0, context=ctx)  # nothing muted: no event
+    assert quiet.mutes == {} and not [e for e in decision_follow_ups(quiet, "m-2").events
+                                      if e["type"] == "alert.muted"]
