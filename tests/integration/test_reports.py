@@ -270,15 +270,15 @@ async def check_background_rollup(engine: Any, history: gen.History) -> None:
     """The writer's background rounds (``roll_up_ended``) compute every ended day a bounded few at a time; the
     reports after them compute nothing (each day's state, with when it was computed, unchanged), read no raw run
     of a whole day, and give the same figures. A round racing a report never counts a day twice."""
-    assert await roll_up_ended(engine, gen.END, 3, horizon_days=120) == 3  # bounded: three days a round
-    while await roll_up_ended(engine, gen.END, 50, horizon_days=120):
+    assert await roll_up_ended(engine, gen.END, 3, horizon_days=60) == 3  # bounded: three days a round
+    while await roll_up_ended(engine, gen.END, 50, horizon_days=60):
         pass
     # the round that found nothing stale gave the days nothing was written for a row: the next rounds compute them
     assert len(await pending_days(engine, gen.END, 1000)) > 0
-    while await roll_up_ended(engine, gen.END, 50, horizon_days=120):
+    while await roll_up_ended(engine, gen.END, 50, horizon_days=60):
         pass
     states = await day_states(engine)
-    assert {s[0] for s in states} >= {gen.END - k * gen.DAY for k in range(1, 121)}
+    assert {s[0] for s in states} >= {gen.END - k * gen.DAY for k in range(1, 61)}
     assert all(s[2] == s[1] for s in states if s[0] + gen.DAY <= gen.END)
     assert await pending_days(engine, gen.END, 10) == []
     await check_window_and_trend(engine, history, rollups=True)
@@ -351,7 +351,7 @@ async def test_migration_0006_adds_run_rollups_and_marks_the_day_rollups_stale(t
         try:
             await migrate.upgrade(eng)
             await gen.write(HistoryStore(eng, clock=lambda: gen.END), small)
-            while await roll_up_ended(eng, gen.END, 100):
+            while await roll_up_ended(eng, gen.END, 100, horizon_days=1):
                 pass
             await migrate.downgrade(eng, "0004")
             async with eng.connect() as conn:
@@ -366,7 +366,7 @@ async def test_migration_0006_adds_run_rollups_and_marks_the_day_rollups_stale(t
                     c, opts={"include_name": lambda name, kind, _p: name != migrate.VERSION_TABLE}),
                     schema.metadata))
             assert diff == []
-            while await roll_up_ended(eng, gen.END, 100):
+            while await roll_up_ended(eng, gen.END, 100, horizon_days=1):
                 pass
             async with eng.connect() as conn:
                 runs = (await conn.execute(sa.select(sa.func.sum(schema.rollup_runs.c.runs)))).scalar()
