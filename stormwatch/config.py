@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     # restore from the history by itself when Redis lost its data (its `whole` marker gone), checked this often
     history_auto_restore: bool = True
     history_restore_check_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # keep the report roll-ups of ended days warm (docs/reports.md "Roll-ups"): this often, at most this many days a
+    # round (0 days: off; reports then compute stale days themselves)
+    history_rollup_seconds: float = Field(default=30.0, gt=0, le=3600)
+    history_rollup_days: int = Field(default=4, ge=0, le=1000)
     # reports (docs/reports.md): interruptions inside and outside these hours
     business_hours: str = "Mon-Fri 09:00-17:00 UTC"
 

@@ -34,14 +34,17 @@ async def backfill(engine: AsyncEngine, source: RedisSource, now: float) -> Back
             await store.upsert_incident(conn, {**doc, **people}, order_key(doc["updated_at"], 0.0, BACKFILL),
                                         people=bool(people))
             await store.first_times(conn, doc["id"], _num(people.get("acknowledged_at")), doc.get("resolved_at"))
-            await store.write_detail(conn, doc["id"], detail)
-            await store.touch_days(conn, [day_of(float(doc["created_at"]))])
+            days = {day_of(float(doc["created_at"]))}
+            await store.write_detail(conn, doc["id"], detail, days)
+            await store.touch_days(conn, days)
             await store.write_changes(conn, doc["id"], doc.get("changes") or (), float(doc["updated_at"]))
         done.incidents += 1
     for doc in await source.all_problems():
         async with engine.begin() as conn:
             await store.upsert_problem(conn, doc, order_key(doc["updated_at"], 0.0, BACKFILL))
-            await store.write_runs(conn, await source.problem_runs(doc["id"]))
+            run_days: set[float] = set()
+            await store.write_runs(conn, await source.problem_runs(doc["id"]), days=run_days)
+            await store.touch_days(conn, run_days)
         done.problems += 1
     for doc in await source.all_silences(now):
         async with engine.begin() as conn:

@@ -52,8 +52,12 @@ async def prune(engine: AsyncEngine, cutoff: float) -> dict[str, int]:
             t.changes.c.at < cutoff, ~linked.exists()))).rowcount
         removed["silences"] = (await conn.execute(sa.delete(t.silences).where(
             sa.func.coalesce(t.silences.c.expired_at, t.silences.c.ends_at) < cutoff))).rowcount
+        runs = t.action_runs.c
+        created = {day_of(r[0]) for r in await conn.execute(
+            sa.select(runs.created_at).distinct().where(runs.finished_at < cutoff, runs.created_at.is_not(None)))}
+        await HistoryStore(engine).touch_days(conn, created)  # their days' run roll-ups change
         removed["action_runs"] = (await conn.execute(sa.delete(t.action_runs).where(
-            t.action_runs.c.finished_at < cutoff))).rowcount
+            runs.finished_at < cutoff))).rowcount
         removed["muted_days"] = (await conn.execute(sa.delete(t.muted_days).where(
             t.muted_days.c.day + 86400.0 <= cutoff))).rowcount  # days that ended before the cutoff
         removed["applied_events"] = (await conn.execute(sa.delete(t.applied_events).where(

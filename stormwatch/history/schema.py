@@ -251,8 +251,9 @@ sla_records = sa.Table(
 )
 
 #: per-day roll-ups of the report figures (stormwatch/reports/rollup.py; docs/reports.md "Roll-ups"), revision 0002.
-#: ``rollup_days``: every UTC day (its start, epoch seconds) an incident opened on was written for: ``changes``
-#: counts writes (the writer adds one per batch that touched the day's incidents, retention one per prune), and
+#: ``rollup_days``: every UTC day (its start, epoch seconds) an incident opened on (or an action run was created on,
+#: revision 0006) was written for: ``changes`` counts writes (the writer adds one per batch that touched the day's
+#: incidents or runs, retention one per prune), and
 #: ``computed`` is the ``changes`` its roll-up was computed at (null: never). A roll-up is fresh while they are equal.
 rollup_days = sa.Table(
     "rollup_days", metadata,
@@ -286,6 +287,17 @@ rollup_figures = sa.Table(
     sa.Column("ttr_hist", Json, nullable=False),
     sa.Column("minutes", Json, nullable=False),  # {minute of the UTC day: openings}
     sa.Column("alert_names", Json, nullable=False),  # {alertname: [notifications, incidents, flapping incidents]}
+)
+
+#: the action runs created on one UTC day, per state (revision 0006): how many, and the seconds the runs of that
+#: state save as their actions state it (``saves``; the report counts the succeeded ones'). Computed with the day's
+#: ``rollup_figures`` under the same ``rollup_days`` row (a run's write counts a change on the day it was created).
+rollup_runs = sa.Table(
+    "rollup_runs", metadata,
+    sa.Column("day", Time, primary_key=True),
+    sa.Column("state", sa.String(32), primary_key=True),
+    sa.Column("runs", sa.Integer, nullable=False),
+    sa.Column("saves", Time, nullable=False),
 )
 
 #: change events (docs/changes.md) the history saw linked to incidents as probable causes: each once, as first seen

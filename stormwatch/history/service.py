@@ -8,6 +8,7 @@ is retried with a growing wait, like one that goes away later; the worker it liv
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from stormwatch.history.retention import prune
 from stormwatch.history.store import HistoryStore
 from stormwatch.history.writer import HistoryMetrics, HistoryWriter, declare_history
 from stormwatch.metrics import Metrics
+from stormwatch.reports.rollup import roll_up_ended
 from stormwatch.services import close_connections, connect_services
 
 log = structlog.get_logger("stormwatch.history")
@@ -83,6 +85,8 @@ class HistoryService:
                  queue=BrokerNames(self.settings.namespace).history_queue)
         if self.settings.history_retention_days > 0:
             self._tasks.append(asyncio.create_task(self._retain(), name="stormwatch-history-retention"))
+        if self.settings.history_rollup_days > 0:
+            self._tasks.append(asyncio.create_task(self._roll_up(), name="stormwatch-history-rollup"))
         if self.settings.history_auto_restore:
             self._tasks.append(asyncio.create_task(self._watch_redis(), name="stormwatch-history-restore"))
 
@@ -100,6 +104,26 @@ class HistoryService:
             except Exception as exc:  # noqa: BLE001 - Redis or the database away: looked at again next round
                 log.warning("history_restore_check_failed", error=repr(exc)[:300])
             await asyncio.sleep(self.settings.history_restore_check_seconds)
+
+    async def _roll_up(self) -> None:
+        """Keep the report roll-ups of ended days warm: every round, up to ``history_rollup_days`` stale days (a
+        late acknowledgement, a batch replayed into last week, a day that just ended), the most recent first.
+        Bounded so the writer sharing this loop waits at most that many days' computation; a backlog (a history
+        just migrated) is worked through a few days a round, sooner when a round found a full set."""
+        assert self.engine is not None
+        s = self.settings
+        while True:
+            done = 0
+            try:
+                done = await roll_up_ended(self.engine, self.clock(), s.history_rollup_days,
+                                           horizon_days=math.ceil(s.history_retention_days or 400))
+                if done:
+                    log.debug("history_rolled_up", days=done)
+            except Exception as exc:  # noqa: BLE001 - the database away: tried again at the next round
+                log.warning("history_rollup_failed", error=repr(exc)[:300])
+            # a full round: more may wait (a backlog); yield to the writer briefly, then carry on
+            await asyncio.sleep(min(1.0, s.history_rollup_seconds) if done >= s.history_rollup_days
+                                else s.history_rollup_seconds)
 
     async def _retain(self) -> None:
         assert self.engine is not None

@@ -149,7 +149,7 @@ class HistoryStore:
         async with self.engine.begin() as conn:
             days: set[float] = set()
             for event, detail in batch:
-                if await self._apply_one(conn, event, detail):
+                if await self._apply_one(conn, event, detail, days):
                     done.applied += 1
                     done.by_type[event["type"]] = done.by_type.get(event["type"], 0) + 1
                     incident = event.get("incident")
@@ -168,7 +168,8 @@ class HistoryStore:
             await conn.execute(insert.on_conflict_do_update(
                 index_elements=["day"], set_={"changes": t.rollup_days.c.changes + 1}))
 
-    async def _apply_one(self, conn: AsyncConnection, event: dict[str, Any], detail: IncidentDetail | None) -> bool:
+    async def _apply_one(self, conn: AsyncConnection, event: dict[str, Any], detail: IncidentDetail | None,
+                         days: set[float]) -> bool:
         subject, _, _ = event["type"].partition(".")
         doc = event.get(_DOC_FIELD.get(subject, ""))
         subject_id = str(doc.get(_DOC_ID[subject], "")) if isinstance(doc, dict) else ""
@@ -182,7 +183,7 @@ class HistoryStore:
         if subject == "incident" and isinstance(doc, dict):
             await self._incident(conn, event, doc)
             if detail is not None:
-                await self.write_detail(conn, doc["id"], detail)
+                await self.write_detail(conn, doc["id"], detail, days)
             if event["type"] in SLA_TYPES:
                 await self._sla(conn, event, str(doc["id"]))
         elif subject == "problem" and isinstance(doc, dict):
@@ -190,7 +191,8 @@ class HistoryStore:
         elif subject == "silence" and isinstance(doc, dict):
             await self._silence(conn, event, doc)
         elif subject == "action" and isinstance(doc, dict):
-            await self.write_runs(conn, [doc], decided=(event.get("by"), float(event["at"]), event["event_id"]))
+            await self.write_runs(conn, [doc], decided=(event.get("by"), float(event["at"]), event["event_id"]),
+                                  days=days)
         elif event["type"] == "alert.muted":
             await self._muted(conn, event)
         return True
@@ -290,7 +292,10 @@ class HistoryStore:
                 await conn.execute(sa.update(t.incidents).where(
                     c.id == incident_id, sa.or_(column.is_(None), column > value)).values({column: float(value)}))
 
-    async def write_detail(self, conn: AsyncConnection, incident_id: str, detail: IncidentDetail) -> None:
+    async def write_detail(self, conn: AsyncConnection, incident_id: str, detail: IncidentDetail,
+                           days: set[float] | None = None) -> None:
+        """The incident's members, symptoms and runs; ``days``: gains the days its runs were created on (their
+        roll-ups change: the caller touches them, ``touch_days``)."""
         group_id = incident_id.removeprefix("INC-").rpartition("-")[0]
         for member in detail.members:
             labels = {str(k): str(v) for k, v in (member.get("labels") or {}).items()}
@@ -321,7 +326,7 @@ class HistoryStore:
                 fingerprint=str(symptom.get("fingerprint", "")), alertname=labels.get("alertname", ""),
                 labels=labels, detail=dict(symptom), at=float(symptom.get("at") or 0),
             ).on_conflict_do_nothing())
-        await self.write_runs(conn, detail.runs)
+        await self.write_runs(conn, detail.runs, days=days)
 
     async def _labels(self, conn: AsyncConnection, incident_id: str, labels: Mapping[str, str]) -> None:
         rows = [{"incident_id": incident_id, "name": k[:200], "value": v}
@@ -424,11 +429,17 @@ class HistoryStore:
             where=t.silences.c.version < insert.excluded.version))
 
     async def write_runs(self, conn: AsyncConnection, runs: Iterable[Mapping[str, Any]],
-                    decided: tuple[str | None, float, str] | None = None) -> None:
+                         decided: tuple[str | None, float, str] | None = None, *,
+                         days: set[float] | None = None) -> None:
+        """Upsert the runs; ``days``: gains the day each was created on (its run roll-up changes: the caller
+        touches them, in order, with the rest of its transaction's days)."""
         for run in runs:
             record = {str(k): v if isinstance(v, str) else str(v) for k, v in run.items()}
             if not record.get("run_id"):
                 continue
+            created = _num(record.get("created_at"))
+            if days is not None and created is not None:
+                days.add(day_of(created))
             # retry_at: a run retrying again (or running its next attempt) is newer than its earlier attempts
             moment = max(_num(record.get(k)) or 0.0 for k in ("finished_at", "decided_at", "retry_at", "started_at",
                                                                "created_at"))

@@ -90,19 +90,28 @@ def scalar_figures(rows: Rows, window: Window, hours: BusinessHours) -> dict[str
 
 
 def automation(rows: Rows) -> dict[str, Any]:
+    """Runs, success rate, incidents resolved after an action, time saved: from the raw runs plus the run
+    roll-ups' counts and sums (``rows.run_days``); with roll-ups the database counts the incidents resolved after
+    an action (``rows.resolved_after_action``), otherwise they are matched here, run by run."""
     succeeded = [r for r in rows.runs if r.state == SUCCEEDED]
-    failed = sum(1 for r in rows.runs if r.state == FAILED)
-    first_action: dict[str, float] = {}
-    for run in succeeded:
-        if run.incident_id and run.finished_at is not None:
-            first_action[run.incident_id] = min(first_action.get(run.incident_id, math.inf), run.finished_at)
-    resolutions = rows.run_incidents if rows.run_incidents is not None else {
-        r.id: r.first_resolved_at for r in rows.incidents}
-    resolved_after = sum(1 for incident, resolved in resolutions.items() if resolved is not None
-                         and incident in first_action and first_action[incident] <= resolved)
-    return {"action_runs": len(rows.runs), "action_success_rate": ratio(len(succeeded), len(succeeded) + failed),
-            "resolved_after_action": resolved_after,
-            "time_saved_seconds": sum(r.saves for r in succeeded if r.saves is not None)}
+    counts = Counter(r.state for r in rows.runs)
+    saved = sum(r.saves for r in succeeded if r.saves is not None)
+    for d in rows.run_days:
+        counts[d.state] += d.runs
+        if d.state == SUCCEEDED:
+            saved += d.saves
+    if rows.resolved_after_action is not None:
+        resolved_after = rows.resolved_after_action
+    else:
+        first_action: dict[str, float] = {}
+        for run in succeeded:
+            if run.incident_id and run.finished_at is not None:
+                first_action[run.incident_id] = min(first_action.get(run.incident_id, math.inf), run.finished_at)
+        resolved_after = sum(1 for r in rows.incidents if r.first_resolved_at is not None
+                             and r.id in first_action and first_action[r.id] <= r.first_resolved_at)
+    return {"action_runs": sum(counts.values()),
+            "action_success_rate": ratio(counts[SUCCEEDED], counts[SUCCEEDED] + counts[FAILED]),
+            "resolved_after_action": resolved_after, "time_saved_seconds": saved}
 
 
 def silence_figures(rows: Rows, window: Window) -> dict[str, Any]:
@@ -115,7 +124,10 @@ def silence_figures(rows: Rows, window: Window) -> dict[str, Any]:
 
 
 def runs_by_state(rows: Rows) -> dict[str, int]:
-    return dict(sorted(Counter(r.state for r in rows.runs).items()))
+    counts = Counter(r.state for r in rows.runs)
+    for d in rows.run_days:
+        counts[d.state] += d.runs
+    return dict(sorted(counts.items()))
 
 
 def breakdown(rows: Rows, key: Callable[[IncidentRow], str], name: str) -> list[dict[str, Any]]:

@@ -91,6 +91,15 @@ class DayRow(NamedTuple):
     alert_names: dict[str, list[int]]  # "all" only: alertname -> [notifications, incidents, flapping incidents]
 
 
+class RunDayRow(NamedTuple):
+    """A run roll-up row (``rollup_runs``): the action runs created on one UTC day in one state."""
+
+    day: float
+    state: str
+    runs: int
+    saves: float  # the seconds they save, as their actions state it
+
+
 class SilenceRow(NamedTuple):
     id: str
     starts_at: float
@@ -112,8 +121,10 @@ class Rows:
     sla: Mapping[str, Sequence[SlaRow]] = field(default_factory=dict)  # incident id -> its SLA records
     #: roll-up rows of the days they serve (``rollup.py``); ``incidents`` then holds only the other days' incidents
     days: Sequence[DayRow] = ()
-    #: with roll-ups: first resolution of each incident of the window that has a successful run (automation)
-    run_incidents: Mapping[str, float | None] | None = None
+    #: run roll-up rows of the days they serve; ``runs`` then holds only the runs created on the other days
+    run_days: Sequence[RunDayRow] = ()
+    #: with roll-ups: the incidents resolved after an action, counted by the database (roll-ups keep no runs)
+    resolved_after_action: int | None = None
 
 
 #: the reason of the incident.updated event the engine publishes when a member starts flapping
@@ -143,11 +154,13 @@ def _opened(window: Window, served: tuple[float, float] | None = None) -> sa.Col
 
 
 async def read_rows(engine: AsyncEngine, window: Window, *, lists: bool = True,
-                    days: Sequence[DayRow] = (), served: tuple[float, float] | None = None) -> Rows:
+                    days: Sequence[DayRow] = (), served: tuple[float, float] | None = None,
+                    run_days: Sequence[RunDayRow] = ()) -> Rows:
     """The window's rows; ``lists``: also the alert names and problems (the previous window needs none).
-    ``days``: roll-up rows serving the days [first, last) of ``served``: their incidents are not read."""
+    ``days``, ``run_days``: roll-up rows serving the days [first, last) of ``served``: their incidents and runs
+    are not read."""
     async with engine.connect() as conn:
-        return await _read(conn, window, lists, days, served)
+        return await _read(conn, window, lists, days, served, run_days)
 
 
 async def incident_rows(conn: AsyncConnection, window: Window) -> Rows:
@@ -170,12 +183,12 @@ async def _incidents(conn: AsyncConnection, window: Window, served: tuple[float,
 
 
 async def _read(conn: AsyncConnection, window: Window, lists: bool, days: Sequence[DayRow],
-                served: tuple[float, float] | None) -> Rows:
+                served: tuple[float, float] | None, run_days: Sequence[RunDayRow]) -> Rows:
     i = t.incidents.c
     base = await _incidents(conn, window, served)
-    run_incidents = await _run_incidents(conn, window) if served is not None else None
-    rows = Rows(base.incidents, base.reopened, await _runs(conn, window), await _silences(conn, window),
-                sla=base.sla, days=days, run_incidents=run_incidents)
+    after_action = await resolved_after_action(conn, window) if served is not None else None
+    rows = Rows(base.incidents, base.reopened, await _runs(conn, window, served), await _silences(conn, window),
+                sla=base.sla, days=days, run_days=run_days, resolved_after_action=after_action)
     if not lists:
         return rows
     # the alert names of the incidents read raw, plus the roll-ups' (an incident is in one day: the sums are exact)
@@ -183,7 +196,7 @@ async def _read(conn: AsyncConnection, window: Window, lists: bool, days: Sequen
     if days:
         names = merge_alert_names([names, *(day_alert_names(d) for d in days if d.dim == "all")])
     return Rows(rows.incidents, rows.reopened, rows.runs, rows.silences, names,
-                await _problems(conn, window), rows.sla, days, run_incidents)
+                await _problems(conn, window), rows.sla, days, run_days, after_action)
 
 
 async def alert_names(conn: AsyncConnection, window: Window) -> list[AlertNameRow]:
@@ -206,14 +219,17 @@ def merge_alert_names(parts: Sequence[Sequence[AlertNameRow]]) -> list[AlertName
     return [AlertNameRow(name, *v) for name, v in totals.items()]
 
 
-async def _run_incidents(conn: AsyncConnection, window: Window) -> dict[str, float | None]:
-    """First resolution of the window's incidents that have a successful run (roll-ups do not list incidents)."""
+async def resolved_after_action(conn: AsyncConnection, window: Window) -> int:
+    """The incidents opened in the window first resolved at or after a successful run of the window finished
+    (``figures.automation``'s ``resolved_after_action``, counted by the database: one row back)."""
     i, r = t.incidents.c, t.action_runs.c
-    # a run is created after its incident opened: `created_at >= since` lets ix_action_runs_created_at bound it
-    with_runs = sa.select(r.incident_id).where(r.state == "succeeded", r.incident_id != "",
-                                               r.created_at >= window.since)
-    query = sa.select(i.id, i.first_resolved_at).where(_opened(window), i.id.in_(with_runs))
-    return {row.id: row.first_resolved_at for row in await conn.execute(query)}
+    # driven by the window's runs (ix_action_runs_created_at), each joined to its incident by its key
+    query = (sa.select(sa.func.count(sa.distinct(i.id)))
+             .select_from(t.action_runs.join(t.incidents, i.id == r.incident_id))
+             .where(r.state == "succeeded", r.incident_id != "", r.finished_at.is_not(None),
+                    r.created_at >= window.since, r.created_at < window.until, _opened(window),
+                    i.first_resolved_at.is_not(None), r.finished_at <= i.first_resolved_at))
+    return int((await conn.execute(query)).scalar() or 0)
 
 
 async def _sla(conn: AsyncConnection, opened: sa.ColumnElement[bool]) -> dict[str, list[SlaRow]]:
@@ -239,7 +255,21 @@ async def _alert_names(conn: AsyncConnection, window: Window, in_window: sa.Sele
     return [AlertNameRow(name, int(n or 0), int(k), int(f)) for name, n, k, f in await conn.execute(query)]
 
 
-async def _runs(conn: AsyncConnection, window: Window) -> list[RunRow]:
+async def run_day_rows(conn: AsyncConnection, day: float) -> list[dict[str, Any]]:
+    """The run roll-up of one UTC day (``rollup_runs`` rows): runs created that day per state, with the seconds
+    they save (the same ``saves`` the raw path extracts, added up in Python: the same sums either way)."""
+    runs = await _runs(conn, Window(day, day + 86_400.0))
+    out: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        row = out.setdefault(run.state, {"day": day, "state": run.state, "runs": 0, "saves": 0.0})
+        row["runs"] += 1
+        if run.saves is not None:
+            row["saves"] += run.saves
+    return [out[state] for state in sorted(out)]
+
+
+async def _runs(conn: AsyncConnection, window: Window,
+                served: tuple[float, float] | None = None) -> list[RunRow]:
     r = t.action_runs.c
     # the record's `saves` only, extracted by the database (decoding every run's whole record cost more than the
     # rest of a month's report)
@@ -249,6 +279,8 @@ async def _runs(conn: AsyncConnection, window: Window) -> list[RunRow]:
         query = query.where(r.incident_id.in_(sa.select(t.incidents.c.id).where(_opened(window))))
     else:
         query = query.where(r.created_at >= window.since, r.created_at < window.until)
+        if served is not None:  # the runs the roll-ups do not serve: created on the window's ragged ends
+            query = query.where(sa.or_(r.created_at < served[0], r.created_at >= served[1]))
     return [RunRow(row.run_id, row.incident_id, row.action, row.state, float(row.created_at or 0),
                    row.finished_at, _seconds(row.saves)) for row in await conn.execute(query)]
 

@@ -54,7 +54,8 @@ async def build_report(engine: AsyncEngine, window: Window, hours: BusinessHours
         if served is None:
             rows.append(await read_rows(engine, part, lists=lists))
         else:
-            rows.append(await read_rows(engine, part, lists=lists, days=served[1], served=served[0]))
+            rows.append(await read_rows(engine, part, lists=lists, days=served.days, served=served.span,
+                                        run_days=served.runs))
     report = await asyncio.to_thread(compose, rows[0], rows[1], window, hours)
     report["major_incidents"] = major_section(await read_majors(engine, window),
                                               await read_majors(engine, window.previous))

@@ -8,6 +8,11 @@ nothing) and a roll-up records the count it was computed at (``computed``): a re
 moved, under the day's row lock, so two reports never both write it. Only days that ended before ``now`` are
 rolled up (today changes with every event); the window's ragged ends are read raw. A report with a team, service
 or priority filter reads raw (its breakdowns cross the dimensions a roll-up keeps apart).
+
+The action runs created on a day are rolled up with it (``rollup_runs``: runs and saved seconds per state; a run's
+write counts a change on the day it was created). ``roll_up_ended`` keeps roll-ups warm: the history writer's
+process calls it periodically (``stormwatch/history/service.py``) to compute the stale days that ended, a few per
+tick, under the same row lock, so the first report of a month finds them computed.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 import structlog
@@ -24,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stormwatch.history import schema as t
 from stormwatch.history.store import DAY
-from stormwatch.reports.queries import DayRow, alert_names, incident_rows
+from stormwatch.reports.queries import DayRow, RunDayRow, alert_names, incident_rows, run_day_rows
 from stormwatch.reports.tally import Tally
 from stormwatch.reports.window import Window
 
@@ -39,20 +44,28 @@ def whole_days(window: Window, now: float) -> tuple[float, float] | None:
     return (first, last) if last > first else None
 
 
+class Served(NamedTuple):
+    span: tuple[float, float]  # the days [first, last) the roll-ups serve
+    days: list[DayRow]
+    runs: list[RunDayRow]
+
+
 async def served_days(engine: AsyncEngine, window: Window, now: float,
-                      clock: Callable[[], float] = time.time) -> tuple[tuple[float, float], list[DayRow]] | None:
+                      clock: Callable[[], float] = time.time) -> Served | None:
     """The roll-ups serving the window's whole days (stale ones recomputed first), or None: read it all raw."""
     span = whole_days(window, now)
     if window.filters.any or span is None:
         return None
     try:
-        return span, await _rollups(engine, span, clock)
+        days, runs = await _rollups(engine, span, clock)
+        return Served(span, days, runs)
     except sa.exc.DBAPIError as exc:  # read-only, locked, not migrated: the raw path gives the same figures
         log.warning("report_rollups_unavailable", error=str(getattr(exc, "orig", exc))[:300])
         return None
 
 
-async def _rollups(engine: AsyncEngine, span: tuple[float, float], clock: Callable[[], float]) -> list[DayRow]:
+async def _rollups(engine: AsyncEngine, span: tuple[float, float],
+                   clock: Callable[[], float]) -> tuple[list[DayRow], list[RunDayRow]]:
     first, last = span
     d = t.rollup_days.c
     async with engine.connect() as conn:
@@ -70,7 +83,50 @@ async def _rollups(engine: AsyncEngine, span: tuple[float, float], clock: Callab
                        int(r.resolved), float(r.ttr_sum), dict(r.sla or {}), dict(r.tta_hist or {}),
                        dict(r.ttr_hist or {}), dict(r.minutes or {}), dict(r.alert_names or {}))
                 for r in await conn.execute(sa.select(t.rollup_figures).where(f.day >= first, f.day < last))]
-    return rows
+        u = t.rollup_runs.c
+        runs = [RunDayRow(float(r.day), r.state, int(r.runs), float(r.saves)) for r in await conn.execute(
+            sa.select(u.day, u.state, u.runs, u.saves).where(u.day >= first, u.day < last))]
+    return rows, runs
+
+
+async def pending_days(engine: AsyncEngine, now: float, limit: int) -> list[float]:
+    """Up to ``limit`` ended days whose roll-up is stale or missing, the most recent first (what a report of
+    this month would compute)."""
+    d = t.rollup_days.c
+    stale = sa.or_(d.computed.is_(None), d.computed != d.changes)
+    async with engine.connect() as conn:
+        return [float(day) for day in (await conn.execute(
+            sa.select(d.day).where(stale, d.day + DAY <= now).order_by(d.day.desc()).limit(limit))).scalars()]
+
+
+async def roll_up_ended(engine: AsyncEngine, now: float, limit: int, horizon_days: int = 400) -> int:
+    """Compute up to ``limit`` stale roll-ups of days that ended before ``now`` (``refresh_day``: under the day's
+    row lock, so a report computing the same day waits and then finds it fresh); returns how many were computed.
+    Bounded, so a caller on a loop it shares (the history writer's) is held at most ``limit`` days' work. When
+    nothing is stale, the ended days of the last ``horizon_days`` that nothing was written for (no ``rollup_days``
+    row: nothing happened, or a history filled by other means) get a row, to be computed in the next rounds, so a
+    report finds those days computed too."""
+    days = await pending_days(engine, now, limit)
+    for day in days:
+        await refresh_day(engine, day, now)
+    if not days:
+        await _add_missing_days(engine, now, horizon_days)
+    return len(days)
+
+
+async def _add_missing_days(engine: AsyncEngine, now: float, horizon_days: int) -> None:
+    last = math.floor(now / DAY) * DAY
+    first = last - horizon_days * DAY
+    d = t.rollup_days.c
+    async with engine.connect() as conn:
+        known = {float(day) for day in (await conn.execute(
+            sa.select(d.day).where(d.day >= first, d.day < last))).scalars()}
+    missing = [first + k * DAY for k in range(horizon_days) if first + k * DAY not in known]
+    if missing:
+        insert = _insert(engine)
+        async with engine.begin() as conn:
+            await conn.execute(insert(t.rollup_days).values([{"day": day, "changes": 0} for day in missing])
+                               .on_conflict_do_nothing())
 
 
 async def refresh_day(engine: AsyncEngine, day: float, now: float) -> None:
@@ -83,9 +139,13 @@ async def refresh_day(engine: AsyncEngine, day: float, now: float) -> None:
         if state.computed is not None and state.computed == state.changes:
             return  # another report computed it while this one waited for the lock
         rows = await _compute(conn, day)
+        runs = await run_day_rows(conn, day)
         await conn.execute(sa.delete(t.rollup_figures).where(t.rollup_figures.c.day == day))
+        await conn.execute(sa.delete(t.rollup_runs).where(t.rollup_runs.c.day == day))
         if rows:
             await conn.execute(sa.insert(t.rollup_figures), rows)
+        if runs:
+            await conn.execute(sa.insert(t.rollup_runs), runs)
         await conn.execute(sa.update(t.rollup_days).where(d.day == day)
                            .values(computed=state.changes, computed_at=now))
 

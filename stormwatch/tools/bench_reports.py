@@ -4,6 +4,11 @@ the writer's own speed is the history's benchmark, not this one), then times rep
 
 Each incident: 2 member alerts, 3 timeline entries (opened, acknowledged, resolved), one in ten reopened (one
 more entry), one in five with an action run; spread evenly over ``--days`` days before ``--end``.
+
+``--stale`` marks every roll-up stale first (what a migration to 0006 does; to alternate with another version of
+the report code on one database); ``--roll-up`` then computes every ended day's roll-up as the history writer's
+background rounds do (``rollup.roll_up_ended``, ``--rollup-days`` a round, no pause between rounds), timed, before
+the reports: the first report then finds every day warm, as a month after the writer ran would.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from stormwatch.history import migrate
 from stormwatch.history import schema as t
 from stormwatch.history.database import open_engine, redacted
 from stormwatch.reports.report import build_report
+from stormwatch.reports.rollup import roll_up_ended
 from stormwatch.reports.window import parse_business_hours, window
 
 CHUNK = 5000
@@ -100,6 +106,28 @@ async def measure(url: str, end: float) -> list[tuple[str, float, int]]:
     return out
 
 
+async def mark_stale(url: str) -> None:
+    engine = open_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(sa.update(t.rollup_days).values(computed=None))
+    await engine.dispose()
+
+
+async def roll_up(url: str, per_round: int, horizon_days: int) -> tuple[float, int, float]:
+    """Every stale ended day rolled up as the writer's background rounds do; (seconds, days, longest round)."""
+    engine = open_engine(url)
+    started, days, longest = time.perf_counter(), 0, 0.0
+    idle = 0
+    while idle < 2:  # a round finding nothing stale adds the days never written for; the next ones compute them
+        began = time.perf_counter()
+        done = await roll_up_ended(engine, time.time(), per_round, horizon_days=horizon_days)
+        longest = max(longest, time.perf_counter() - began)
+        days += done
+        idle = 0 if done else idle + 1
+    await engine.dispose()
+    return time.perf_counter() - started, days, longest
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True, help="an empty history database (postgresql://... or sqlite:///...)")
@@ -107,10 +135,19 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=400.0)
     parser.add_argument("--end", type=float, default=1_796_083_200.0)
     parser.add_argument("--skip-fill", action="store_true", help="time the reports over what the database holds")
+    parser.add_argument("--stale", action="store_true", help="mark every roll-up stale first")
+    parser.add_argument("--roll-up", action="store_true",
+                        help="roll up every ended day as the writer's background rounds do, before the reports")
+    parser.add_argument("--rollup-days", type=int, default=4, help="days a background round computes")
     args = parser.parse_args()
     if not args.skip_fill:
         took = asyncio.run(fill(args.url, args.incidents, args.end, args.days))
         print(f"filled {redacted(args.url)}: {args.incidents:,} incidents in {took:.0f}s")
+    if args.stale:
+        asyncio.run(mark_stale(args.url))
+    if args.roll_up:
+        took, days, longest = asyncio.run(roll_up(args.url, args.rollup_days, horizon_days=int(2 * args.days)))
+        print(f"rolled up {days} days in {took:.1f}s ({args.rollup_days} a round; longest round {longest:.2f}s)")
     for label, seconds, count in asyncio.run(measure(args.url, args.end)):
         print(f"report {label:12s} {seconds:7.2f}s  ({count:,} incidents in the window, both windows read)")
 

@@ -52,7 +52,7 @@ async def history_database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
 
 #: tables that count the writer's work rather than hold facts: how many batches touched a day depends on how the
 #: events were batched (``rollup_days.changes``), and roll-ups are computed by reports, not written by events
-BOOKKEEPING = ("rollup_days", "rollup_figures")
+BOOKKEEPING = ("rollup_days", "rollup_figures", "rollup_runs")
 
 
 async def existing_columns(engine: Any) -> dict[str, set[str]]:

@@ -188,7 +188,7 @@ async def test_migration_from_0004_with_data_to_head(kind: str, tmp_path: Path) 
             before = await dump(engine, columns=at_0004)
             assert before["incidents"] and "muted_days" not in before
             await migrate.upgrade(engine)
-            assert await migrate.current_revision(engine) == migrate.head_revision() == "0005"
+            assert await migrate.current_revision(engine) == migrate.head_revision()
             assert await dump(engine, columns=at_0004) == before  # nothing lost or changed
             async with engine.connect() as conn:
                 diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(

@@ -245,3 +245,40 @@ async def _has(engine: Any, event_id: str) -> bool:
         return event_id in await applied_ids(engine)
     except sa.exc.OperationalError:  # not migrated yet
         return False
+
+
+async def test_the_writer_keeps_the_rollups_of_ended_days_warm(clean, tmp_path):
+    """Events about incidents of days that ended: the writer's background round computes those days' roll-ups by
+    itself (docs/reports.md "Roll-ups"), with the incidents the events wrote; no report asked."""
+    from stormwatch.history.store import day_of
+    from tests.integration import report_history as gen
+    history = gen.generate(seed=9, count=3)  # days before gen.END: ended by the real clock
+    async with history_database("sqlite", tmp_path) as url:
+        settings = clean.model_copy(update={"history_enabled": True, "history_url": url, "metrics_enabled": False,
+                                            "history_rollup_seconds": 0.2, "history_rollup_days": 50,
+                                            "history_retention_days": 1})
+        worker = await started(Worker(settings))
+        engine = open_engine(url)
+        connection = await aio_pika.connect(settings.amqp_url)
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.get_exchange(BrokerNames(settings.namespace).events_exchange)
+            events = [e for spec in history.incidents for e, _ in gen.incident_events(spec)]
+            for event in events:
+                await exchange.publish(aio_pika.Message(orjson.dumps(event), message_id=str(uuid.uuid4())),
+                                       routing_key=event["type"])
+            days = {day_of(s.created_at) for s in history.incidents}
+            d, f = schema.rollup_days.c, schema.rollup_figures.c
+
+            async def warm() -> bool:
+                async with engine.connect() as conn:
+                    states = (await conn.execute(sa.select(d.changes, d.computed).where(d.day.in_(days)))).all()
+                    opened = (await conn.execute(sa.select(sa.func.sum(f.incidents)).where(
+                        f.day.in_(days), f.dim == "all"))).scalar()
+                return (worker.history.writer.written == len(events) and len(states) == len(days)
+                        and all(s.computed == s.changes for s in states) and opened == len(history.incidents))
+            await eventually(warm, what="the ended days rolled up in the background, with every incident")
+        finally:
+            await connection.close()
+            await engine.dispose()
+            await worker.stop()

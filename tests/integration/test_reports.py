@@ -3,6 +3,7 @@ from the generator's specs (plain Python and ``statistics``; no report code, no 
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from collections import Counter, defaultdict
 from datetime import datetime
@@ -10,11 +11,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 
 from stormwatch.history import migrate, schema
 from stormwatch.history.database import open_engine
 from stormwatch.history.store import HistoryStore, day_of
+from stormwatch.reports.queries import read_rows
 from stormwatch.reports.report import build_report
+from stormwatch.reports.rollup import pending_days, roll_up_ended, served_days
 from stormwatch.reports.tally import HISTOGRAM_ERROR
 from stormwatch.reports.window import parse_business_hours, window
 from tests.integration import report_history as gen
@@ -138,12 +143,14 @@ async def test_report_figures_match_the_generated_history(engine: Any, history: 
     """One history written per database (writing it is the slow part), several reports read from it: read raw
     (exact), then through the per-day roll-ups (computed by the first, read by the next), then after a change."""
     await check_window_and_trend(engine, history, rollups=False)
+    await check_background_rollup(engine, history)
     await check_window_and_trend(engine, history, rollups=True)
     await check_window_and_trend(engine, history, rollups=True)  # the roll-ups as kept, not recomputed
     await check_ragged_window(engine, history)
     await check_filters(engine, history)
     await check_empty_window(engine)
     await check_a_change_reaches_the_rollups(engine, history)
+    await check_a_run_reaches_the_rollups(engine)
     await check_without_rollup_tables(engine, history)
 
 
@@ -253,6 +260,62 @@ async def check_a_change_reaches_the_rollups(engine: Any, history: gen.History) 
     assert (await report_of(engine, w))["figures"]["acknowledged"]["value"] == before + 1
 
 
+async def day_states(engine: Any) -> list[Any]:
+    d = schema.rollup_days.c
+    async with engine.connect() as conn:
+        return sorted(tuple(r) for r in await conn.execute(sa.select(d.day, d.changes, d.computed, d.computed_at)))
+
+
+async def check_background_rollup(engine: Any, history: gen.History) -> None:
+    """The writer's background rounds (``roll_up_ended``) compute every ended day a bounded few at a time; the
+    reports after them compute nothing (each day's state, with when it was computed, unchanged), read no raw run
+    of a whole day, and give the same figures. A round racing a report never counts a day twice."""
+    assert await roll_up_ended(engine, gen.END, 3, horizon_days=60) == 3  # bounded: three days a round
+    while await roll_up_ended(engine, gen.END, 50, horizon_days=60):
+        pass
+    # the round that found nothing stale gave the days nothing was written for a row: the next rounds compute them
+    assert len(await pending_days(engine, gen.END, 1000)) > 0
+    while await roll_up_ended(engine, gen.END, 50, horizon_days=60):
+        pass
+    states = await day_states(engine)
+    assert {s[0] for s in states} >= {gen.END - k * gen.DAY for k in range(1, 61)}
+    assert all(s[2] == s[1] for s in states if s[0] + gen.DAY <= gen.END)
+    assert await pending_days(engine, gen.END, 10) == []
+    await check_window_and_trend(engine, history, rollups=True)
+    assert await day_states(engine) == states  # served as rolled up in the background: nothing recomputed
+    w = window(gen.END, since="30d")  # whole days only: its runs all come from the run roll-ups
+    served = await served_days(engine, w, gen.END)
+    assert served is not None and served.span == (w.since, w.until) and served.runs
+    rows = await read_rows(engine, w, days=served.days, served=served.span, run_days=served.runs)
+    assert rows.runs == [] and rows.incidents == []
+    assert sum(r.runs for r in served.runs) == sum(  # independently: the generator's runs of those days
+        w.since <= r["created_at"] < w.until for s in history.incidents for r in s.runs) + sum(
+        w.since <= r["created_at"] < w.until for r in history.problem_runs)
+    async with engine.begin() as conn:  # every day stale again; then a round and a report at the same time
+        await HistoryStore(engine).touch_days(conn, [s[0] for s in states])
+    await asyncio.gather(roll_up_ended(engine, gen.END, 1000), check_window_and_trend(engine, history, rollups=True))
+    assert await pending_days(engine, gen.END, 10) == []
+    await check_window_and_trend(engine, history, rollups=True)
+
+
+async def check_a_run_reaches_the_rollups(engine: Any) -> None:
+    """A run created on a rolled-up day, written later: its day's run roll-up goes stale, the next report counts
+    it (and the background round finds the day to compute)."""
+    w = window(gen.END, since="30d")
+    before = (await report_of(engine, w))["figures"]
+    created = gen.END - 3 * gen.DAY + 3600
+    record = {"run_id": "run-late-1", "incident": "", "problem": "PRB-000000000000-1", "action": "ticket",
+              "type": "http", "rule": "generated", "trigger": "created", "event_id": "run-late-1:event",
+              "state": "succeeded", "created_at": repr(created), "finished_at": repr(created + 60), "saves": "123.0"}
+    event = gen.builders.action_decided("run-late-1", "approved", record, "sre", created + 60)
+    assert (await HistoryStore(engine, clock=lambda: gen.END).apply([(event, None)])).applied == 1
+    assert await pending_days(engine, gen.END, 10) == [day_of(created)]
+    after = (await report_of(engine, w))["figures"]
+    assert after["action_runs"]["value"] == before["action_runs"]["value"] + 1
+    assert close(after["time_saved_seconds"]["value"], before["time_saved_seconds"]["value"] + 123.0)
+    assert await pending_days(engine, gen.END, 10) == []  # the report computed it, under the same lock
+
+
 async def check_without_rollup_tables(engine: Any, history: gen.History) -> None:
     """A database that refuses the roll-ups (here: their tables are gone) gives the same report, read raw."""
     async with engine.begin() as conn:
@@ -277,3 +340,36 @@ async def check_empty_window(engine: Any) -> None:
     assert report["figures"]["incidents"]["value"] == 0
     assert report["figures"]["mttr_mean"]["value"] is None
     assert report["figures"]["compression"]["value"] is None
+
+
+async def test_migration_0006_adds_run_rollups_and_marks_the_day_rollups_stale(tmp_path: Any) -> None:
+    """From 0005 with roll-ups computed (they hold no runs) to the head: the run roll-ups' table appears, every day
+    is stale (the next round computes its runs too) and the schema matches the models; down again drops it."""
+    small = gen.generate(seed=5, count=12)
+    async with history_database("sqlite", tmp_path) as url:
+        eng = open_engine(url)
+        try:
+            await migrate.upgrade(eng)
+            await gen.write(HistoryStore(eng, clock=lambda: gen.END), small)
+            while await roll_up_ended(eng, gen.END, 100, horizon_days=1):
+                pass
+            await migrate.downgrade(eng, "0005")
+            async with eng.connect() as conn:
+                names = set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
+            assert "rollup_runs" not in names and "rollup_days" in names
+            await migrate.upgrade(eng)
+            assert await migrate.current_revision(eng) == migrate.head_revision()
+            states = await day_states(eng)
+            assert states and all(s[2] is None for s in states)  # stale: computed again, runs included
+            async with eng.connect() as conn:
+                diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(
+                    c, opts={"include_name": lambda name, kind, _p: name != migrate.VERSION_TABLE}),
+                    schema.metadata))
+            assert diff == []
+            while await roll_up_ended(eng, gen.END, 100, horizon_days=1):
+                pass
+            async with eng.connect() as conn:
+                runs = (await conn.execute(sa.select(sa.func.sum(schema.rollup_runs.c.runs)))).scalar()
+            assert runs == sum(len(s.runs) for s in small.incidents) + len(small.problem_runs)
+        finally:
+            await eng.dispose()
