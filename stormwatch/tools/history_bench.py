@@ -121,7 +121,9 @@ async def _write(conn: AsyncConnection, table: sa.Table, rows: list[dict[str, An
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
-        names = [c.name for c in table.columns]
+        if not rows:
+            return
+        names = [c.name for c in table.columns if c.name in rows[0]]  # the rest: their defaults (null)
         json_columns = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
         records = [tuple(orjson.dumps(r[n]).decode() if n in json_columns else r[n] for n in names) for r in rows]
         await driver.copy_records_to_table(table.name, records=records, columns=names)
