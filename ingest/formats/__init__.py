@@ -49,11 +49,38 @@ ALERT_ARGS = (
 
 
 def _alert_factory() -> Callable[..., Alert]:
-    # Positional construction of the frozen dataclass is ~1 us cheaper per alert than keywords; fall back
-    # to keywords should someone reorder Alert's fields.
-    if tuple(f.name for f in dataclasses.fields(Alert))[: len(ALERT_ARGS)] == ALERT_ARGS:
+    # A frozen dataclass's __init__ sets each field through ``object.__setattr__`` (a global look-up and a call per
+    # field, ~1.2 us for Alert's nine). Filling the slots through their descriptors builds the same object in about
+    # half that. Only while Alert is what this assumes: slotted, exactly these fields in this order, no
+    # __post_init__; otherwise positional construction, or keywords should someone reorder the fields.
+    names = tuple(f.name for f in dataclasses.fields(Alert))
+    if names == ALERT_ARGS and getattr(Alert, "__slots__", None) == ALERT_ARGS and not hasattr(Alert, "__post_init__"):
+        return _slot_filler()
+    if names[: len(ALERT_ARGS)] == ALERT_ARGS:
         return Alert
     return lambda *args: Alert(**dict(zip(ALERT_ARGS, args, strict=True)))
+
+
+def _slot_filler() -> Callable[..., Alert]:
+    make = object.__new__
+    labels, status, starts_at, received_at, fingerprint, source, annotations, ends_at, generator_url = (
+        Alert.__dict__[name].__set__ for name in ALERT_ARGS
+    )
+
+    def new(l, s, st, r, f, so, a, e, g):  # noqa: E741 - positional, in ALERT_ARGS order
+        alert = make(Alert)
+        labels(alert, l)
+        status(alert, s)
+        starts_at(alert, st)
+        received_at(alert, r)
+        fingerprint(alert, f)
+        source(alert, so)
+        annotations(alert, a)
+        ends_at(alert, e)
+        generator_url(alert, g)
+        return alert
+
+    return new
 
 
 new_alert = _alert_factory()

@@ -35,7 +35,8 @@ def looks_like_v2(items: list) -> bool:
     camel = False
     for item in items:
         if type(item) is dict:
-            if any(key in item for key in ("status", "starts_at", "ends_at", "generator_url", "source")):
+            if ("status" in item or "starts_at" in item or "ends_at" in item or "generator_url" in item
+                    or "source" in item):
                 return False
             if not camel and ("startsAt" in item or "endsAt" in item or "generatorURL" in item):
                 camel = True
