@@ -192,7 +192,8 @@ def _check_topology(files: Sequence[tuple[str, RuleFile]], complete: bool) -> li
         for name, service in rules.topology.services.items():
             if name in owner:
                 problems.append(SetProblem(file, ("topology", "services", name),
-                                           f"service {name!r} is already defined in {owner[name]}"))
+                                           f"service {name!r} is already defined in {owner[name]} (to add "
+                                           f"dependencies to it from this file, list them under topology.edges)"))
                 continue
             owner[name] = file
             graph[name] = service.depends_on
