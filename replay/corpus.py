@@ -9,12 +9,14 @@ files through ``replay.placement`` and scoring with ``replay.scoring``: nothing 
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from replay.known import KnownRules
 from replay.placement import replay
 from replay.recordings import read_notifications, recording_line
 from replay.scoring import Score
@@ -62,7 +64,8 @@ def write(directory: Path = CORPUS_DIR) -> None:
 @dataclass(frozen=True)
 class StormScore:
     storm: str
-    rules: str  # which rule set: "storm" (its own rules/), "examples" (rules/examples), "none" (default grouping)
+    rules: str  # which rule set: "storm" (its own rules/), "examples" (rules/examples), "none" (default grouping),
+    # "suggested" (the draft alone), "storm+suggested" (its own rules plus the draft drafted against them)
     score: Score
 
 
@@ -75,11 +78,27 @@ def suggested_rules(directory: Path) -> RuleSet:
         return load_rule_set(Path(tmp))
 
 
+def rules_and_suggestions(directory: Path) -> RuleSet:
+    """The storm's own rules plus what ``stormwatch rules suggest --rules`` drafts against them (only what they do
+    not already say), the draft dropped next to the rule files and the directory loaded as ``rules check`` loads it:
+    the workflow "topology + accepted suggestions"."""
+    rules = directory / "rules"
+    known = KnownRules(load_rule_set(rules))
+    draft = suggest(read_notifications([directory / RECORDING]), known=known).draft()
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in rules.iterdir():
+            if path.is_file():
+                shutil.copy(path, tmp)
+        (Path(tmp) / "suggested.yaml").write_text(draft)
+        return load_rule_set(Path(tmp))
+
+
 RULE_SETS: dict[str, Callable[[Path], RuleSet | None]] = {
     "none": lambda _: None,
     "examples": lambda _: load_rule_set(EXAMPLES_DIR),
     "storm": lambda d: load_rule_set(d / "rules"),
     "suggested": suggested_rules,
+    "storm+suggested": rules_and_suggestions,
 }
 
 

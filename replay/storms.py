@@ -179,6 +179,10 @@ def recurring_batch() -> Storm:
 
 
 PARTIAL_RULES = """\
+# Written from what the SRE is told: the topology below (which, unknown to them, misses search's dependency on
+# orders-db) and the catalog fact that checkout's pods label their alerts service="checkout-web". The binding is
+# knowledge of the service, not of the storm: it says which alerts are checkout's, the way a catalog entry does.
+# Nothing here says search depends on the database: the topology does not, so no rule written from it can.
 topology:
   hold: 30s
   services:
@@ -186,13 +190,21 @@ topology:
     orders-api: {depends_on: [orders-db]}
     checkout: {depends_on: [orders-api]}
     search: {}
+  bindings:
+    - name: checkout-pods
+      match: ['service="checkout-web"']
+      service: checkout
 """
 
 
 def partial_topology() -> Storm:
     s = Storm("partial-topology", "the topology is partial and partly wrong: it misses search's dependency on the "
                                   "database, and the checkout pods are labelled checkout-web, a name the topology "
-                                  "does not know", PARTIAL_RULES)
+                                  "does not know. Its rules bind checkout-web to checkout (`topology.bindings`: "
+                                  "what the catalog knows of checkout's alerts, not of the storm) and keep the "
+                                  "topology as given, so search's alerts page on their own: no rule written from "
+                                  "the topology can know the missing edge (`rules suggest` finds it in the "
+                                  "recording)", PARTIAL_RULES)
     s.alert(_svc("PostgresDown", "orders-db", "db-1", "critical", cluster="main"), "db-outage", [(0, 900)])
     for i in range(3):
         s.alert(_svc("HighErrorRate", "orders-api", f"api-{i}"), "db-outage", [(5 + 3 * i, 930 + 10 * i)])

@@ -29,6 +29,14 @@ An alert's **episode** runs from a firing notification of an alert that was not 
   confidence / the share of all alerts that do.
 
 The evidence of each candidate is the recording lines (``file:line``) of the episode starts that support it.
+
+**Against a rule set** (``--rules DIR``, :class:`replay.known.KnownRules`): alerts are enriched and bound to services
+as the engine does (the catalog's ``topology.bindings``, else the topology's service label), the kept edges start
+from the topology's (so none closes a cycle with it), and a candidate the rule set already says is listed as
+*already known*, with what says it, instead of drafted: an edge the topology has (directly or through other
+services), an inhibit rule whose every supporting pair of alerts the rule set already explains, a group rule for
+alerts a group or flapping rule already handles, a problem rule for alerts a recurrence rule already counts. The
+draft (``replay.suggest_draft``) then holds only what is new, in a form that loads next to the rule set.
 """
 
 from __future__ import annotations
@@ -37,13 +45,15 @@ import bisect
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
-
-import orjson
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from replay.recordings import Notification
+from replay.suggest_draft import render
+
+if TYPE_CHECKING:
+    from replay.known import KnownRules
 
 EVIDENCE = 5  # evidence references kept per candidate
 
@@ -56,6 +66,7 @@ class Episode:
     start: float
     end: float | None
     ref: str  # the line of its first firing notification
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False)  # as the engine reads them (enriched)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +92,12 @@ class Candidate:
     lift: float
     evidence: list[str] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)
+    known: str | None = None  # what in the rule set already says it (``--rules``), or None: a new candidate
 
     def public(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "support": self.support,
                 "confidence": round(self.confidence, 3), "lift": round(self.lift, 2), "evidence": self.evidence,
-                **self.detail}
+                **self.detail, **({"known": self.known} if self.known is not None else {})}
 
 
 @dataclass
@@ -96,106 +108,71 @@ class Suggestions:
     hold: float  # the topology's hold
     service_label: str = "service"
     problems: list[Candidate] = field(default_factory=list)
+    known: list[Candidate] = field(default_factory=list)  # candidates the rule set already says (``--rules``)
+    rules: KnownRules | None = None  # the rule set the draft goes next to
 
     def all(self) -> list[Candidate]:
+        """The new candidates (those the draft holds)."""
         return [*self.topology, *self.inhibit, *self.groups, *self.problems]
 
     def draft(self) -> str:
-        """A rule file with the candidates: topology and group rules active, inhibit rules commented out."""
-        out = ["# Drafted by `stormwatch rules suggest` from recordings: review each rule and its evidence",
-               "# (`stormwatch rules suggest --json`), then score it: `stormwatch backtest --truth --rules DIR ...`.",
-               ""]
-        if self.topology:
-            depends: dict[str, list[str]] = defaultdict(list)
-            for c in self.topology:
-                depends[c.detail["service"]].append(c.detail["depends_on"])
-                depends.setdefault(c.detail["depends_on"], [])
-            out += ["topology:", f"  service_label: {_q(self.service_label)}", f"  hold: {_duration(self.hold)}",
-                    "  services:"]
-            for c in self.topology:
-                out.append(f"    # {c.name}: support {c.support}, confidence {c.confidence:.2f}, lift {c.lift:.1f}")
-            for service in sorted(depends):
-                deps = ", ".join(_q(d) for d in sorted(depends[service]))
-                out.append(f"    {_q(service)}: {{depends_on: [{deps}]}}" if deps else f"    {_q(service)}: {{}}")
-            out.append("")
-        if self.groups:
-            out.append("groups:")
-            for n, c in enumerate(self.groups):
-                out += [f"  # {c.name}: fired again within {_duration(c.detail['longest_gap'])} of resolving "
-                        f"{c.support} times",
-                        f"  - name: suggested-refire-{n + 1}",
-                        "    match:",
-                        f"      - {_q('alertname=' + orjson.dumps(c.detail['alertname']).decode())}",
-                        "    auto_resolve:",
-                        "      mode: after_hold",
-                        f"      hold: {_duration(c.detail['hold'])}"]
-            out.append("")
-        if self.problems:
-            out.append("problems:")
-            for n, c in enumerate(self.problems):
-                signature = ", ".join(_q(label) for label in c.detail["signature"])
-                out += [f"  # {c.name}: {c.support} separate failures of one alert",
-                        f"  - name: suggested-recurrence-{n + 1}",
-                        "    match:",
-                        f"      - {_q('alertname=' + orjson.dumps(c.detail['alertname']).decode())}",
-                        f"    signature: [{signature}]",
-                        f"    recurrence: {{count: {c.detail['count']}, within: {_duration(c.detail['within'])}}}"]
-            out.append("")
-        if self.inhibit:
-            out.append("# Inhibit rules repeating the topology per alert name: uncomment to use them instead.")
-            out.append("# inhibit:")
-            for n, c in enumerate(self.inhibit):
-                source = "alertname=" + orjson.dumps(c.detail["source"]).decode()
-                target = "alertname=" + orjson.dumps(c.detail["target"]).decode()
-                out += [f"#   - name: suggested-inhibit-{n + 1}  # support {c.support}, confidence "
-                        f"{c.confidence:.2f}, lift {c.lift:.1f}",
-                        f"#     source_match: [{_q(source)}]",
-                        f"#     target_match: [{_q(target)}]",
-                        f"#     hold: {_duration(self.hold)}"]
-            out.append("")
-        return "\n".join(out)
+        """A rule file with the candidates (``replay.suggest_draft``): topology and group rules active, inhibit rules
+        commented out; with a rule set, only what it lacks, to go next to its files."""
+        return render(self)
 
 
-def _q(text: str) -> str:
-    return orjson.dumps(text).decode()  # a JSON string is a YAML string
-
-
-def _duration(seconds: float) -> str:
-    return f"{math.ceil(seconds)}s"
-
-
-def episodes(notifications: Sequence[Notification], service_label: str = "service") -> list[Episode]:
-    """Every episode of the notifications (in time order), by its start."""
+def episodes(notifications: Sequence[Notification], service_label: str = "service",
+             known: KnownRules | None = None) -> list[Episode]:
+    """Every episode of the notifications (in time order), by its start. Its service is its ``service_label``'s
+    value, or with ``known`` the service the rule set's catalog binds its enriched labels to."""
     open_: dict[str, tuple[float, str]] = {}
     out: list[Episode] = []
-    labels_of: dict[str, Any] = {}
+    labels_of: dict[str, Mapping[str, str]] = {}
     for n in notifications:
         a = n.alert
         fp = a.fingerprint
         if a.status == "firing":
             if fp not in open_:
                 open_[fp] = (n.at, n.ref)
-                labels_of[fp] = a.labels
+                labels_of[fp] = known.labels(a) if known is not None else a.labels
         elif fp in open_:
             start, ref = open_.pop(fp)
-            out.append(_episode(fp, labels_of[fp], start, n.at, ref, service_label))
-    out += [_episode(fp, labels_of[fp], start, None, ref, service_label) for fp, (start, ref) in open_.items()]
+            out.append(_episode(fp, labels_of[fp], start, n.at, ref, service_label, known))
+    out += [_episode(fp, labels_of[fp], start, None, ref, service_label, known) for fp, (start, ref) in open_.items()]
     out.sort(key=lambda e: (e.start, e.fingerprint))
     return out
 
 
-def _episode(fp: str, labels: Any, start: float, end: float | None, ref: str, service_label: str) -> Episode:
-    return Episode(fp, labels.get(service_label, ""), labels.get("alertname", ""), start, end, ref)
+def _episode(fp: str, labels: Mapping[str, str], start: float, end: float | None, ref: str, service_label: str,
+             known: KnownRules | None) -> Episode:
+    service = known.service(labels) if known is not None else labels.get(service_label, "")
+    return Episode(fp, service, labels.get("alertname", ""), start, end, ref, labels)
 
 
-def suggest(notifications: Sequence[Notification], settings: Settings = Settings()) -> Suggestions:
-    eps = episodes(notifications, settings.service_label)
+def suggest(notifications: Sequence[Notification], settings: Settings = Settings(),
+            known: KnownRules | None = None) -> Suggestions:
+    """The candidates of the recordings; with ``known`` (a rule set), those it already says are in ``known``."""
+    label = known.service_label if known is not None else settings.service_label
+    eps = episodes(notifications, label, known)
     span = (notifications[-1].at - notifications[0].at) if notifications else 0.0
     pairs = _co_occurrences(eps, settings)
-    topology, hold = _edges(eps, pairs, span, settings)
-    inhibit = _inhibits(eps, pairs, span, settings, {(c.detail["depends_on"], c.detail["service"]) for c in topology})
-    return Suggestions(topology, inhibit, _refires(eps, span, settings), hold, settings.service_label,
-                       _recurrences(notifications, eps, settings))
+    topology, hold, known_edges = _edges(eps, pairs, span, settings, known)
+    inhibit = _split(_inhibits(eps, pairs, span, settings, known))
+    groups = _split(_refires(eps, span, settings, known))
+    problems = _split(_recurrences(notifications, eps, settings, known))
+    return Suggestions(topology, inhibit[0], groups[0], hold, label, problems[0],
+                       [*known_edges, *inhibit[1], *groups[1], *problems[1]], known)
+
+
+def _split(candidates: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
+    """(the new candidates, those the rule set already says)."""
+    return [c for c in candidates if c.known is None], [c for c in candidates if c.known is not None]
+
+
+def _all_said(answers: Iterable[str | None]) -> str | None:
+    """What the rule set says of every one of a candidate's alerts (or pairs), or None when it misses one."""
+    said = set(answers)
+    return None if None in said or not said else "; ".join(sorted(a for a in said if a))
 
 
 def _co_occurrences(eps: Sequence[Episode], s: Settings) -> list[tuple[Episode, Episode]]:
@@ -272,26 +249,33 @@ def _keep(m: Measure, s: Settings) -> bool:
             and m.lift >= s.min_lift)
 
 
-def _edges(eps: Sequence[Episode], pairs: Sequence[tuple[Episode, Episode]], span: float,
-           s: Settings) -> tuple[list[Candidate], float]:
+def _edges(eps: Sequence[Episode], pairs: Sequence[tuple[Episode, Episode]], span: float, s: Settings,
+           known: KnownRules | None = None) -> tuple[list[Candidate], float, list[Candidate]]:
+    """(the kept new edges, the hold they need, the edges the rule set's topology already has)."""
     measured = _measure(lambda e: e.service, eps, pairs, span, s)
     ranked = sorted(((k, m) for k, m in measured.items() if _keep(m, s)),
                     key=lambda km: (-km[1].support, -max(km[1].confidence, km[1].cause_confidence), -km[1].lift,
                                     km[0]))
-    depends: dict[str, set[str]] = defaultdict(set)
+    depends: dict[str, set[str]] = defaultdict(set, known.depends() if known is not None else {})
     kept: list[Candidate] = []
+    already: list[Candidate] = []
     hold = 0.0
     for (cause, symptom), m in ranked:
-        if _reaches(depends, cause, symptom):
+        said = known.edge(symptom, cause) if known is not None else None
+        if said is None and _reaches(depends, cause, symptom):
             continue  # symptom -> cause would close a cycle
-        depends[symptom].add(cause)
-        hold = max(hold, m.lead + 10.0 if m.lead > 0 else 0.0)
-        kept.append(Candidate("topology", f"{symptom} -> {cause}", m.support, m.confidence, m.lift,
+        candidate = Candidate("topology", f"{symptom} -> {cause}", m.support, m.confidence, m.lift,
                               [e.ref for e in m.found[:EVIDENCE]],
                               {"service": symptom, "depends_on": cause,
                                "cause_confidence": round(m.cause_confidence, 3),
-                               "symptom_led_by": round(max(m.lead, 0.0), 1)}))
-    return kept, hold
+                               "symptom_led_by": round(max(m.lead, 0.0), 1)}, said)
+        if said is not None:
+            already.append(candidate)
+            continue
+        depends[symptom].add(cause)
+        hold = max(hold, m.lead + 10.0 if m.lead > 0 else 0.0)
+        kept.append(candidate)
+    return kept, hold, already
 
 
 def _reaches(depends: dict[str, set[str]], start: str, goal: str) -> bool:
@@ -308,9 +292,12 @@ def _reaches(depends: dict[str, set[str]], start: str, goal: str) -> bool:
 
 
 def _inhibits(eps: Sequence[Episode], pairs: Sequence[tuple[Episode, Episode]], span: float, s: Settings,
-              edges: set[tuple[str, str]]) -> list[Candidate]:
-    measured = _measure(lambda e: e.alertname, eps, [(c, x) for c, x in pairs if c.alertname != x.alertname],
-                        span, s)
+              known: KnownRules | None = None) -> list[Candidate]:
+    named = [(c, x) for c, x in pairs if c.alertname != x.alertname]
+    pairs_of: dict[tuple[str, str], list[tuple[Episode, Episode]]] = defaultdict(list)
+    for cause, symptom in named:
+        pairs_of[(cause.alertname, symptom.alertname)].append((cause, symptom))
+    measured = _measure(lambda e: e.alertname, eps, named, span, s)
     out = []
     for (source, target), m in sorted(measured.items()):
         reverse = measured.get((target, source))
@@ -321,11 +308,13 @@ def _inhibits(eps: Sequence[Episode], pairs: Sequence[tuple[Episode, Episode]], 
             out.append(Candidate("inhibit", f"{source} mutes {target}", m.support, m.confidence, m.lift,
                                  [e.ref for e in m.found[:EVIDENCE]],
                                  {"source": source, "target": target,
-                                  "cause_confidence": round(m.cause_confidence, 3)}))
+                                  "cause_confidence": round(m.cause_confidence, 3)},
+                                 None if known is None else _all_said(
+                                     known.explains(c.labels, x.labels) for c, x in pairs_of[(source, target)])))
     return out
 
 
-def _refires(eps: Sequence[Episode], span: float, s: Settings) -> list[Candidate]:
+def _refires(eps: Sequence[Episode], span: float, s: Settings, known: KnownRules | None = None) -> list[Candidate]:
     by_fp: dict[str, list[Episode]] = defaultdict(list)
     for e in eps:
         by_fp[e.fingerprint].append(e)
@@ -345,11 +334,14 @@ def _refires(eps: Sequence[Episode], span: float, s: Settings) -> list[Candidate
         chance = 1.0 - math.exp(-episodes_of[alertname] / span * s.refire) if span > 0 else 1.0
         out.append(Candidate("group", alertname, len(found), confidence, confidence / chance,
                              [e.ref for _, e in found[:EVIDENCE]],
-                             {"alertname": alertname, "longest_gap": longest, "hold": longest + 60.0}))
+                             {"alertname": alertname, "longest_gap": longest, "hold": longest + 60.0},
+                             None if known is None else _all_said(
+                                 known.handles_refires(e.labels) for e in eps if e.alertname == alertname)))
     return out
 
 
-def _recurrences(notifications: Sequence[Notification], eps: Sequence[Episode], s: Settings) -> list[Candidate]:
+def _recurrences(notifications: Sequence[Notification], eps: Sequence[Episode], s: Settings,
+                 known: KnownRules | None = None) -> list[Candidate]:
     labels = {n.alert.fingerprint: n.alert.labels for n in notifications}
     failures: dict[str, list[Episode]] = defaultdict(list)
     for e in eps:
@@ -357,7 +349,7 @@ def _recurrences(notifications: Sequence[Notification], eps: Sequence[Episode], 
         if not seq or seq[-1].end is None or e.start - seq[-1].end > s.refire:
             seq.append(e)
         else:
-            seq[-1] = Episode(e.fingerprint, e.service, e.alertname, seq[-1].start, e.end, seq[-1].ref)
+            seq[-1] = replace(e, start=seq[-1].start, ref=seq[-1].ref)
     recurring = {fp: seq for fp, seq in failures.items() if len(seq) >= s.recurrences}
     if not recurring:
         return []
@@ -377,5 +369,6 @@ def _recurrences(notifications: Sequence[Notification], eps: Sequence[Episode], 
         out.append(Candidate("problem", alertname, len(found), confidence, confidence / base,
                              [e.ref for e in found[:EVIDENCE]],
                              {"alertname": alertname, "signature": ["alertname", *signature],
-                              "count": s.recurrences, "within": s.recurrence_within}))
+                              "count": s.recurrences, "within": s.recurrence_within},
+                             None if known is None else _all_said(known.recurs(e.labels) for e in found)))
     return out

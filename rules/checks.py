@@ -174,7 +174,8 @@ def _may_lack(matchers: Sequence[Matcher], label: str) -> bool:
 
 
 def _check_topology(files: Sequence[tuple[str, RuleFile]], complete: bool) -> list[SetProblem]:
-    """Services defined once, dependencies that exist (when ``complete``), no cycles."""
+    """Services defined once, dependencies that exist (when ``complete``), edges that extend a defined service with
+    a new dependency, no cycles."""
     problems: list[SetProblem] = []
     owner: dict[str, str] = {}
     graph: dict[str, tuple[str, ...]] = {}
@@ -191,7 +192,8 @@ def _check_topology(files: Sequence[tuple[str, RuleFile]], complete: bool) -> li
         for name, service in rules.topology.services.items():
             if name in owner:
                 problems.append(SetProblem(file, ("topology", "services", name),
-                                           f"service {name!r} is already defined in {owner[name]}"))
+                                           f"service {name!r} is already defined in {owner[name]} (to add "
+                                           f"dependencies to it from this file, list them under topology.edges)"))
                 continue
             owner[name] = file
             graph[name] = service.depends_on
@@ -204,10 +206,46 @@ def _check_topology(files: Sequence[tuple[str, RuleFile]], complete: bool) -> li
                     problems.append(SetProblem(file, ("topology", "services", name, "depends_on", j),
                                                f"{name!r} depends on unknown service {dep!r}; add it under "
                                                f"topology.services"))
+    added = _check_edges(files, graph, owner, complete, problems)
     for cycle in _cycles(graph):
-        problems.append(SetProblem(owner[cycle[0]], ("topology", "services", cycle[0], "depends_on"),
+        at = next((added[step] for step in zip(cycle, cycle[1:], strict=False) if step in added), None)
+        problems.append(SetProblem(*at, f"topology cycle: {' -> '.join(cycle)}") if at else
+                        SetProblem(owner[cycle[0]], ("topology", "services", cycle[0], "depends_on"),
                                    f"topology cycle: {' -> '.join(cycle)}"))
     return problems
+
+
+_At = tuple[str, tuple[str | int, ...]]  # a file and a field path
+
+
+def _check_edges(files: Sequence[tuple[str, RuleFile]], graph: dict[str, tuple[str, ...]], owner: dict[str, str],
+                 complete: bool, problems: list[SetProblem]) -> dict[tuple[str, str], _At]:
+    """``topology.edges``: each names a service defined under ``topology.services`` (in some file) and a dependency
+    it does not have yet; adds them to ``graph`` and returns where each added edge is written."""
+    added: dict[tuple[str, str], _At] = {}
+    for file, rules in files:
+        if rules.topology is None:
+            continue
+        for name, dependencies in rules.topology.edges.items():
+            if name not in graph:
+                if complete:
+                    problems.append(SetProblem(file, ("topology", "edges", name),
+                                               f"edges add dependencies to services defined under topology.services "
+                                               f"(in any file); no file defines {name!r}"))
+                continue
+            for j, dep in enumerate(dependencies):
+                at: tuple[str | int, ...] = ("topology", "edges", name, j)
+                if dep in graph[name]:
+                    where = added.get((name, dep), (owner[name], ()))[0]
+                    problems.append(SetProblem(file, at, f"{name!r} already depends on {dep!r} (in {where}); "
+                                                         f"each dependency is declared once"))
+                elif complete and dep not in graph:
+                    problems.append(SetProblem(file, at, f"{name!r} depends on unknown service {dep!r}; add it "
+                                                         f"under topology.services"))
+                else:
+                    graph[name] = (*graph[name], dep)
+                    added[(name, dep)] = (file, at)
+    return added
 
 
 def _cycles(graph: dict[str, tuple[str, ...]]) -> list[list[str]]:

@@ -165,13 +165,18 @@ def _salvage(data: dict[Any, Any]) -> tuple[RuleFile, set[str]]:
 
 def _salvage_catalog(topology: dict[Any, Any]) -> dict[str, Any]:
     """The catalog around a failed topology's services: every team and business service (one that failed still
-    exists, empty, so references to it are not reported as dangling), and the bindings that are valid."""
+    exists, empty, so references to it are not reported as dangling), the bindings that are valid, and the edges
+    when they are."""
     parts: dict[str, Any] = {}
     for key, empty in (("teams", Team()), ("business_services", BusinessService())):
         entries = topology.get(key)
         if isinstance(entries, dict):
             parts[key] = {name: _valid_entry(key, name, entry, empty) for name, entry in entries.items()
                           if isinstance(name, str)}
+    try:  # the edges, whole or not at all: a lost one only means fewer dependencies checked
+        parts["edges"] = Topology.model_validate({"edges": topology.get("edges")}).edges
+    except ValidationError:
+        pass
     bindings = topology.get("bindings")
     if isinstance(bindings, list):
         parts["bindings"] = tuple(b for b in (_valid_entry("bindings", None, item, None) for item in bindings) if b)

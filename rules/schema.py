@@ -228,6 +228,9 @@ class Topology(RuleModel):
     business_services: Annotated[dict[Name, Annotated[BusinessService, BeforeValidator(_none_as_empty)]],
                                  BeforeValidator(_none_as_empty)] = {}
     bindings: tuple[ServiceBinding, ...] = ()
+    # dependencies added to services defined under ``services`` in any file: a fragment (a ``rules suggest`` draft)
+    # that extends a topology defined elsewhere without redefining its services (merged into their ``depends_on``)
+    edges: Annotated[dict[Name, tuple[Name, ...]], BeforeValidator(_none_as_empty)] = {}
     # tier -> ITIL impact, for incidents whose group rule gives no priority (rule, then tier, then the default)
     tier_impact: dict[Annotated[int, Field(ge=1, le=4)], Level] = {}
 
@@ -238,6 +241,17 @@ def _symptom_lag(topologies: Sequence[Topology]) -> float | None:
     if any(lag is None for lag in given):
         return None
     return max((lag for lag in given if lag is not None), default=SYMPTOM_LAG)
+
+
+def _with_edges(services: dict[str, Service], topologies: Sequence[Topology]) -> dict[str, Service]:
+    """The services with every file's ``edges`` added to their ``depends_on`` (in file order, each once)."""
+    for topology in topologies:
+        for name, dependencies in topology.edges.items():
+            service = services.get(name)
+            if service is not None:
+                added = tuple(d for d in dict.fromkeys(dependencies) if d not in service.depends_on)
+                services[name] = service.model_copy(update={"depends_on": (*service.depends_on, *added)})
+    return services
 
 
 class FlappingRule(RuleModel):
@@ -426,7 +440,9 @@ class RuleSet(RuleModel):
         topologies = [f.topology for _, f in files if f.topology is not None]
         if topologies:
             merged["topology"] = Topology.model_construct(
-                service_label=topologies[0].service_label,
+                # the label a file sets (the check refuses two that differ), so a fragment without one adds to it
+                service_label=next((t.service_label for t in topologies if "service_label" in t.model_fields_set),
+                                   topologies[0].service_label),
                 hold=max(t.hold for t in topologies),
                 # the settings a file gives (the default when none does): the longest grace, off if any file says so
                 recovery_grace=max((t.recovery_grace for t in topologies if "recovery_grace" in t.model_fields_set),
@@ -437,7 +453,8 @@ class RuleSet(RuleModel):
                 source_match=tuple(m for t in topologies for m in t.source_match),
                 min_severity=max((t.min_severity for t in topologies if "min_severity" in t.model_fields_set),
                                  key=CAUSE_SEVERITIES.index, default="warning"),
-                services={name: svc for t in topologies for name, svc in t.services.items()},
+                services=_with_edges({name: svc for t in topologies for name, svc in t.services.items()},
+                                     topologies),
                 teams={name: team for t in topologies for name, team in t.teams.items()},
                 business_services={name: b for t in topologies for name, b in t.business_services.items()},
                 bindings=tuple(b for t in topologies for b in t.bindings),

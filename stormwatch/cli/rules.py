@@ -63,40 +63,66 @@ def rules_suggest(
                                          help="Least confidence (the larger of confidence and cause confidence)."),
     min_lift: float = typer.Option(2.0, min=0.0, help="Least confidence over chance."),
     refire: str = typer.Option("5m", help="An alert firing again this soon after resolving is one incident."),
-    service_label: str = typer.Option("service", help="The label naming the service."),
+    service_label: str | None = typer.Option(None, help="The label naming the service (default: service; with "
+                                                        "--rules, the rule set's topology's)."),
+    rules: Path | None = typer.Option(None, "--rules", exists=True, file_okay=False,
+                                      help="An existing rules directory: bind alerts through its catalog, list what "
+                                           "it already says as already known, draft only the rest to go next to it."),
     json_out: bool = typer.Option(False, "--json", help="Every candidate with its figures and evidence."),
 ) -> None:
     """Mine recordings for candidate topology edges, inhibit, group and problem rules, each with its support,
-    confidence, lift and evidence (docs/quality.md); write a draft that `rules check` accepts."""
+    confidence, lift and evidence (docs/quality.md); write a draft that `rules check` accepts (with --rules, one
+    that `rules check` accepts next to that rule set's files)."""
     import sys
 
     import orjson
 
+    from replay.known import KnownRules
     from replay.recordings import RecordingError, read_notifications
     from replay.suggest import Settings, suggest
+    from rules.loader import RuleSetInvalid, load_rule_set
     from rules.schema import parse_duration
+    from stormwatch.rules_admin import rule_file_limits
 
+    known = None
+    if rules is not None:
+        try:
+            known = KnownRules(load_rule_set(rules, rule_file_limits(context.settings(log_level="warning"))))
+        except RuleSetInvalid as exc:
+            for error in exc.errors:
+                err.print(str(error), markup=False, highlight=False, soft_wrap=True)
+            err.print(f"{len(exc.errors)} error(s) in {rules}: fix them (stormwatch rules check {rules})", markup=False)
+            raise typer.Exit(2) from None
+        if service_label is not None and service_label != known.service_label:
+            err.print(f"--service-label {service_label!r} differs from the service_label of {rules} "
+                      f"({known.service_label!r}): with --rules the rule set's binds alerts", markup=False)
+            raise typer.Exit(2)
     try:
         settings = Settings(window=parse_duration(window), end_window=parse_duration(end_window),
                             min_support=min_support, min_confidence=min_confidence, min_lift=min_lift,
-                            refire=parse_duration(refire), service_label=service_label)
+                            refire=parse_duration(refire), service_label=service_label or "service")
         notifications = read_notifications(recordings)
     except (RecordingError, ValueError) as exc:
         err.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(2) from None
-    found = suggest(notifications, settings)
+    found = suggest(notifications, settings, known)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "suggested.yaml").write_text(found.draft())
     if json_out:
         doc = {"hold": found.hold, "candidates": [c.public() for c in found.all()],
+               "known": [c.public() for c in found.known], "rules": str(rules) if rules is not None else None,
                "draft": str(out / "suggested.yaml") if out is not None else None}
         sys.stdout.write(orjson.dumps(doc).decode() + "\n")
         return
     for c in found.all():
         console.print(f"{c.kind:8} {c.name}: support {c.support}, confidence {c.confidence:.2f}, lift {c.lift:.1f}; "
                       f"evidence {', '.join(c.evidence)}", highlight=False, soft_wrap=True)
+    for c in found.known:
+        console.print(f"already known: {c.kind} {c.name} ({c.known}): support {c.support}, confidence "
+                      f"{c.confidence:.2f}, lift {c.lift:.1f}", highlight=False, soft_wrap=True)
     console.print(f"{len(found.topology)} topology edge(s), {len(found.inhibit)} inhibit rule(s), "
                   f"{len(found.groups)} group rule(s), {len(found.problems)} problem rule(s) "
-                  f"from {len(notifications)} notifications"
+                  + (f"new to {rules} ({len(found.known)} already known) " if rules is not None else "")
+                  + f"from {len(notifications)} notifications"
                   + (f"; draft written to {out / 'suggested.yaml'}" if out is not None else ""), highlight=False)

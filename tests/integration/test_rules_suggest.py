@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import orjson
 
 from replay.corpus import CORPUS_DIR, RECORDING
@@ -44,3 +46,55 @@ async def test_suggest_text_and_bad_input(clean, tmp_path):
     assert code == 2 and f"{bad}:1: alert.labels" in " ".join(err.split())
     code, _, err = await run_cli(clean, "rules", "suggest", "--window", "soon", str(CORPUS_DIR / "flapping" / RECORDING))
     assert code == 2
+
+
+async def test_suggest_against_a_rule_set_drafts_only_what_it_lacks(clean, tmp_path):
+    # partial-topology's rules bind service="checkout-web" to checkout and miss search's dependency on the database
+    draft = tmp_path / "draft"
+    code, out, err = await run_cli(clean, "rules", "suggest", "--json", "--rules", str(PARTIAL / "rules"), "--out",
+                                   str(draft), str(PARTIAL / RECORDING))
+    assert code == 0, err
+    doc = orjson.loads(out)
+    new = {c["name"] for c in doc["candidates"] if c["kind"] == "topology"}
+    known = {c["name"]: c["known"] for c in doc["known"] if c["kind"] == "topology"}
+    assert "search -> orders-db" in new and not any("checkout-web" in name for name in new | set(known))
+    assert known["orders-api -> orders-db"] == "in the topology"
+    assert known["checkout -> orders-db"] == "implied by the topology: checkout -> orders-api -> orders-db"
+    assert doc["rules"] == str(PARTIAL / "rules") and doc["draft"] == str(draft / "suggested.yaml")
+
+    code, out, err = await run_cli(clean, "rules", "suggest", "--rules", str(PARTIAL / "rules"), str(PARTIAL / RECORDING))
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "already known: topology orders-api -> orders-db (in the topology)" in text
+    assert f"3 topology edge(s), 3 inhibit rule(s), 0 group rule(s), 0 problem rule(s) new to {PARTIAL / 'rules'} " \
+           "(6 already known)" in text
+
+    # the workflow: the draft next to the rules, checked and scored as one directory
+    combined = tmp_path / "combined"
+    shutil.copytree(PARTIAL / "rules", combined)
+    shutil.copy(draft / "suggested.yaml", combined)
+    code, out, err = await run_cli(clean, "rules", "check", str(combined))
+    assert code == 0 and "rules OK" in out and "warning" not in err, (out, err)
+    code, out, err = await run_cli(clean, "backtest", "--truth", "--json", "--rules", str(combined), "--baseline",
+                                   str(PARTIAL / "rules"), str(PARTIAL / RECORDING))
+    assert code == 0, err
+    result = orjson.loads(out)
+    assert result["candidate"]["score"]["f1"] == 1.0
+    assert round(result["current"]["score"]["f1"], 3) == 0.788
+
+
+async def test_suggest_refuses_a_broken_rule_set(clean, tmp_path):
+    broken = tmp_path / "rules"
+    broken.mkdir()
+    (broken / "topology.yaml").write_text("topology:\n  services:\n    api: {depends_on: [db]}\n")
+    code, out, err = await run_cli(clean, "rules", "suggest", "--rules", str(broken), str(PARTIAL / RECORDING))
+    text = " ".join(err.split())
+    assert code == 2 and out == "" and "Traceback" not in err, err
+    assert f"{broken / 'topology.yaml'}:3: topology.services.api.depends_on[0]: 'api' depends on unknown service " \
+           "'db'" in text and f"1 error(s) in {broken}" in text
+    (broken / "topology.yaml").write_text("topology: [\n")
+    code, _, err = await run_cli(clean, "rules", "suggest", "--rules", str(broken), str(PARTIAL / RECORDING))
+    assert code == 2 and f"{broken / 'topology.yaml'}:" in err and "YAML syntax error" in err and "Traceback" not in err
+    code, _, err = await run_cli(clean, "rules", "suggest", "--rules", str(PARTIAL / "rules"), "--service-label", "app",
+                                 str(PARTIAL / RECORDING))
+    assert code == 2 and "--service-label 'app' differs" in " ".join(err.split()) and "Traceback" not in err

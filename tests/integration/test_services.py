@@ -95,3 +95,47 @@ async def test_incidents_hang_on_services_and_health_is_computed_from_them(clean
             assert code == 1 and "no service" in err
         code, out, err = await run_cli(clean, "incidents", "show", db["id"], env=redis_env)
         assert code == 0 and "service: payments-db (binding:pg-hosts); affects card-payments, online-shop" in out
+
+
+PODS_TOPOLOGY = {"topology": {
+    "services": {"orders-db": {}, "orders-api": {"depends_on": ["orders-db"]},
+                 "checkout": {"depends_on": ["orders-api"]}},
+    # what the catalog knows of checkout's alerts: its pods' namespace (kube-state-metrics alerts carry no
+    # `service`), and the name its own alerts use
+    "bindings": [{"name": "checkout-namespace", "match": ['namespace="checkout"'], "service": "checkout"},
+                 {"name": "checkout-web", "match": ['service="checkout-web"'], "service": "checkout"}],
+}}
+
+
+async def test_pods_the_topology_does_not_name_roll_up_through_a_binding(clean, tmp_path):
+    # issue 15, item 4: pod alerts with namespace/container but no service, or a service value the topology does
+    # not know, are placed by a binding rule and become symptoms along the dependency graph
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "topology.yaml").write_text(yaml.safe_dump(PODS_TOPOLOGY))
+    async for api in start_api(clean, rules=str(rules)):
+        db_alert = v2_alert("PostgresDown", "orders-db", "db-1", severity="critical")
+        assert (await api.post("/api/v2/alerts", [db_alert], token=INGEST)).status_code == 200
+        (db,) = await eventually(lambda: _open_incidents(api, 1), what="the database incident")
+
+        crashing = v2_alert("KubePodCrashLooping", "", "10.0.0.7:8080", severity="warning")
+        del crashing["labels"]["service"]
+        crashing["labels"] |= {"namespace": "checkout", "container": "web", "pod": "web-7d9f-1"}
+        slow = v2_alert("HighLatency", "checkout-web", "co-1", severity="warning")
+        elsewhere = v2_alert("KubePodCrashLooping", "", "10.0.0.9:8080", severity="warning")  # bound by nothing
+        del elsewhere["labels"]["service"]
+        elsewhere["labels"] |= {"namespace": "search", "container": "api", "pod": "search-5c4b-1"}
+        assert (await api.post("/api/v2/alerts", [crashing, slow, elsewhere], token=INGEST)).status_code == 200
+
+        async def symptoms() -> list[dict]:
+            doc = (await api.get(f"/api/v1/incidents/{db['id']}")).json()
+            return doc["symptoms"] if len(doc["symptoms"]) == 2 else []
+
+        placed = await eventually(symptoms, what="both checkout alerts as symptoms of the database incident")
+        assert {s["labels"]["alertname"]: s["path"] for s in placed} == {
+            "KubePodCrashLooping": ["checkout", "orders-api", "orders-db"],
+            "HighLatency": ["checkout", "orders-api", "orders-db"]}
+        incidents = await eventually(lambda: _open_incidents(api, 2), what="the unbound pod's own incident")
+        assert len(incidents) == 2  # the search pod, which no binding places, pages on its own
+        own = next(i for i in incidents if i["id"] != db["id"])
+        assert own["title"].startswith("KubePodCrashLooping") and own["service"] == ""

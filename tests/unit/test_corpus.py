@@ -4,11 +4,13 @@ computes, and the scorer sees what each storm is built to show."""
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from replay import corpus
+from replay.placement import replay
 from replay.recordings import read_notifications
 from replay.storms import STORMS, corpus as build_corpus, large_storm
-from rules.loader import lint_directory
+from rules.loader import lint_directory, load_rule_set
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +55,39 @@ def test_what_each_storm_is_built_to_show(scores):
     assert scores[("recurring-batch", "none")].problems.found == 0
     # a late cause: its symptoms opened (and paged) an incident of their own before it arrived
     assert scores[("late-cause", "storm")].incidents >= 2 and scores[("late-cause", "none")].splits >= 1
-    # what no rule fixes today: a partial topology
-    assert scores[("partial-topology", "storm")].splits >= 1
+    # a partial topology: what its rules cannot know still pages on its own (below)
+    assert scores[("partial-topology", "storm")].splits == 1
+    assert scores[("partial-topology", "storm")].f1 > scores[("partial-topology", "examples")].f1
     # a dependant's own failure, as grave as its dependency's and starting 40 s after it, is told apart by evidence
     # (correlation.core.causes: severity and time order); without the time order it is taken for a symptom
     assert scores[("unrelated", "storm")].f1 == 1.0
     assert scores[("unrelated", "storm")].merges == 0
     assert all(0.0 <= s.f1 <= 1.0 for s in scores.values())
+
+
+def test_a_partial_topology_loses_only_the_edge_it_misses(tmp_path):
+    # its rules bind checkout's pods (service="checkout-web") to checkout: their alerts roll up into the database's
+    # incident along checkout -> orders-api -> orders-db. search's dependency on the database is in no rule written
+    # from the topology, so search's alerts are the one split, and every pair lost is one of search's with the rest
+    directory = corpus.CORPUS_DIR / "partial-topology"
+    notifications = read_notifications([directory / corpus.RECORDING], truth=True)
+    with_binding = replay(load_rule_set(directory / "rules"), notifications)
+    where: dict[str, set[str]] = {}
+    for n, incident in zip(notifications, with_binding.placed, strict=True):
+        where.setdefault(n.alert.labels["service"], set()).add(incident)
+    assert all(len(incidents) == 1 for incidents in where.values()) and "" not in set().union(*where.values())
+    assert where["checkout-web"] == where["orders-api"] == where["orders-db"] != where["search"]
+    score = with_binding.score()
+    search = sum(n.alert.labels["service"] == "search" for n in notifications)
+    assert score.pairs.actual - score.pairs.true_positive == search * (len(notifications) - search)
+    assert score.precision == 1.0 and round(score.f1, 3) == 0.788
+
+    # the same topology without the binding: checkout-web is a name it does not know, and pages on its own
+    rules = yaml.safe_load((directory / "rules" / "rules.yaml").read_text())
+    del rules["topology"]["bindings"]
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    without = replay(load_rule_set(tmp_path), notifications).score()
+    assert without.splits == 2 and round(without.f1, 3) == 0.521
 
 
 def test_the_large_storm_has_the_size_asked_and_one_truth_per_failure():

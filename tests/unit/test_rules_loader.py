@@ -218,3 +218,18 @@ def test_utf8_label_names_in_rules_and_classic_refusing_them(tmp_path: Path, cla
     assert any("invalid label name 'service.name'" in str(e) for e in errors), errors  # classic
     label_names.set_scheme("utf8")
     assert check_directory(tmp_path) == []
+
+
+def test_topology_edges_add_dependencies_to_services_another_file_defines(tmp_path: Path) -> None:
+    # a fragment (a `rules suggest --rules` draft) sorted before the topology it extends, without a service_label
+    (tmp_path / "a-fragment.yaml").write_text("topology:\n  hold: 40s\n  edges:\n    search: [orders-db]\n"
+                                              "    checkout: [orders-db]\n  services:\n    ledger: {depends_on: [orders-db]}\n")
+    (tmp_path / "b-topology.yaml").write_text(
+        "topology:\n  service_label: app\n  hold: 30s\n  services:\n    orders-db: {}\n    search: {}\n"
+        "    checkout: {depends_on: [orders-api]}\n    orders-api: {depends_on: [orders-db]}\n")
+    assert check_directory(tmp_path) == []
+    topology = load_rule_set(tmp_path).topology
+    assert {name: s.depends_on for name, s in topology.services.items()} == {
+        "orders-db": (), "search": ("orders-db",), "checkout": ("orders-api", "orders-db"),
+        "orders-api": ("orders-db",), "ledger": ("orders-db",)}
+    assert topology.service_label == "app" and topology.hold == 40.0  # the label a file sets; the longest hold

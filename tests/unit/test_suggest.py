@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from replay import corpus
+from replay.known import KnownRules
 from replay.recordings import read_notifications
 from replay.storms import Storm
 from replay.suggest import Settings, episodes, suggest
@@ -86,3 +87,133 @@ def test_every_corpus_draft_checks_clean_and_loads(tmp_path):
 def test_default_grouping_plus_suggestions_reaches_the_target_on_every_storm():
     for directory in sorted(p for p in corpus.CORPUS_DIR.iterdir() if p.is_dir()):
         assert corpus.score_storm(directory, "suggested").f1 >= 0.9, directory.name
+
+
+# --- against a rule set (`rules suggest --rules DIR`) ---------------------------------------------------------
+
+KNOWN_RULES = """\
+topology:
+  hold: 30s
+  services:
+    db: {}
+    api: {depends_on: [db]}
+    web: {}
+  bindings:
+    - name: web-pods
+      match: ['service="web-pods"']
+      service: web
+enrichment:
+  - name: exporter-is-db
+    match: ['job="db-exporter"']
+    add_labels: {service: db}
+groups:
+  - name: suggested-refire-1          # a name a draft would pick: it must pick another
+    match: ['alertname="Unrelated"']
+  - name: disk
+    match: ['alertname="DiskLow"']
+    auto_resolve: {mode: after_hold, hold: 15m}
+"""
+
+
+def _known_storm() -> Storm:
+    """db fails twice; api's and web's pods (labelled web-pods) fail with it each time; db's alert carries no
+    service label (its exporter's job, which enrichment maps to db)."""
+    s = Storm("t", "", "")
+    for k, t in enumerate((0.0, 5000.0)):
+        s.alert({"alertname": "DbDown", "job": "db-exporter", "severity": "critical"}, f"o{k}", [(t, t + 600)])
+        s.alert({"alertname": "Errors", "service": "api", "severity": "warning"}, f"o{k}", [(t + 10, t + 650)])
+        s.alert({"alertname": "Slow", "service": "web-pods", "pod": "1", "severity": "warning"}, f"o{k}",
+                [(t + 20, t + 660)])
+    for k in range(4):  # a disk that flaps, handled by the rule set's group rule
+        s.alert({"alertname": "DiskLow", "service": "r"}, "d", [(9000.0 + 300 * k, 9000.0 + 300 * k + 200)])
+    return s
+
+
+def _known(tmp_path, text: str = KNOWN_RULES) -> KnownRules:
+    (tmp_path / "rules.yaml").write_text(text)
+    return KnownRules(load_rule_set(tmp_path))
+
+
+def test_alerts_are_bound_through_the_rule_sets_enrichment_and_catalog(tmp_path):
+    known = _known(tmp_path)
+    eps = episodes(_known_storm().ordered(), known=known)
+    assert {e.alertname: e.service for e in eps} == {"DbDown": "db", "Errors": "api", "Slow": "web", "DiskLow": "r"}
+    # without the rule set, the raw label: the exporter's alert has no service, the pods' is a name no one knows
+    assert {e.alertname: e.service for e in episodes(_known_storm().ordered())}["Slow"] == "web-pods"
+
+
+def test_what_the_rule_set_says_is_already_known_and_the_rest_drafted_to_load_next_to_it(tmp_path):
+    known = _known(tmp_path)
+    found = suggest(_known_storm().ordered(), known=known)
+    assert sorted(c.name for c in found.topology) == ["web -> api", "web -> db"]
+    said = {(c.kind, c.name): c.known for c in found.known}
+    assert said[("topology", "api -> db")] == "in the topology"
+    assert said[("inhibit", "DbDown mutes Errors")] == "the topology: api -> db"
+    assert said[("group", "DiskLow")] == "group rule disk"
+    assert all(c.known is None for c in found.all())
+    draft = found.draft()
+    assert "service_label" not in draft and "web-pods" not in draft
+    assert 'edges:\n    "web": ["api", "db"]' in draft and "services:" not in draft
+    (tmp_path / "suggested.yaml").write_text(draft)
+    assert lint_directory(tmp_path) == ([], [])
+    assert load_rule_set(tmp_path).topology.services["web"].depends_on == ("api", "db")
+    # once accepted, the same recording has nothing new to say
+    again = suggest(_known_storm().ordered(), known=KnownRules(load_rule_set(tmp_path)))
+    assert again.all() == [] and "Nothing new" in again.draft()
+    assert {c.name: c.known for c in again.known}["web -> db"] == "in the topology"
+
+
+def _node_storm(pod_node: str) -> Storm:
+    s = Storm("t", "", "")
+    for k, t in enumerate((0.0, 5000.0)):
+        s.alert({"alertname": "NodeDown", "service": "node", "node": f"n{k}"}, f"o{k}", [(t, t + 600)])
+        s.alert({"alertname": "PodCrash", "service": "app", "node": pod_node.format(k=k)}, f"o{k}",
+                [(t + 10, t + 650)])
+    return s
+
+
+def test_an_inhibit_rule_the_rule_set_has_is_known_with_its_equal_labels(tmp_path):
+    rules = ("inhibit:\n  - name: node-down\n    source_match: ['alertname=\"NodeDown\"']\n"
+             "    target_match: ['alertname=\"PodCrash\"']\n    equal: [node]\n")
+    settings = Settings(min_support=1)
+    (candidate,) = suggest(_node_storm("n{k}").ordered(), settings).inhibit
+    assert candidate.name == "NodeDown mutes PodCrash"
+    found = suggest(_node_storm("n{k}").ordered(), settings, _known(tmp_path, rules))
+    assert found.inhibit == [] and [c.known for c in found.known] == ["inhibit rule node-down"]
+    # the pods crash on another node than the one down: the rule's equal does not hold, so it explains nothing
+    found = suggest(_node_storm("m{k}").ordered(), settings, _known(tmp_path, rules))
+    assert [c.name for c in found.inhibit] == ["NodeDown mutes PodCrash"] and found.known == []
+
+
+def test_an_edge_that_would_close_a_cycle_with_the_topology_is_not_drafted(tmp_path):
+    s = Storm("t", "", "")
+    for t in (0.0, 5000.0):  # api's alert first, db's ending with it: the evidence says db -> api
+        s.alert({"alertname": "Errors", "service": "api"}, "x", [(t, t + 600)])
+        s.alert({"alertname": "DbDown", "service": "db"}, "x", [(t + 5, t + 610)])
+    assert [c.name for c in suggest(s.ordered()).topology] == ["db -> api"]
+    found = suggest(s.ordered(), known=_known(tmp_path, "topology:\n  services:\n    db: {}\n    api: {depends_on: "
+                                                        "[db]}\n"))
+    assert found.topology == [] and found.known == []
+
+
+def test_draft_rule_names_skip_those_the_rule_set_uses(tmp_path):
+    s = Storm("t", "", "")
+    s.alert({"alertname": "Unrelated", "service": "u"}, "x", [(300.0 * k, 300.0 * k + 200) for k in range(3)])
+    s.alert({"alertname": "Flappy", "service": "f"}, "y", [(300.0 * k, 300.0 * k + 200) for k in range(3)])
+    known = _known(tmp_path, "groups:\n  - name: suggested-refire-1\n    match: ['alertname=\"Other\"']\n")
+    found = suggest(s.ordered(), known=known)
+    assert [c.name for c in found.groups] == ["Flappy", "Unrelated"]
+    (tmp_path / "suggested.yaml").write_text(found.draft())
+    assert lint_directory(tmp_path) == ([], [])
+    assert [g.name for g in load_rule_set(tmp_path).groups] == [
+        "suggested-refire-1", "suggested-refire-2", "suggested-refire-3"]
+
+
+def test_rules_plus_accepted_suggestions_on_every_storm():
+    # the workflow: suggest against a storm's own rules, drop the draft next to them, score the whole directory
+    for directory in sorted(p for p in corpus.CORPUS_DIR.iterdir() if p.is_dir()):
+        alone = corpus.score_storm(directory, "storm").f1
+        assert corpus.score_storm(directory, "storm+suggested").f1 >= alone, directory.name
+    partial = corpus.CORPUS_DIR / "partial-topology"
+    assert corpus.score_storm(partial, "storm").f1 < 0.8
+    assert corpus.score_storm(partial, "storm+suggested").f1 == 1.0
