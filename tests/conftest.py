@@ -22,6 +22,18 @@ from rules import label_names
 from stormwatch.config import Settings, load_settings
 from stormwatch.namespace import delete_namespace
 
+pytest_plugins = ["tests.fault_summary"]  # the fault suite's table, printed by the xdist controller too
+
+# Handed out first when the whole suite runs on pytest-xdist (`--dist loadfile` gives files to the workers in
+# collection order): the files that take longest, so the run does not end with one of them running alone.
+LONGEST_FIRST = ("tests/integration/test_schemathesis.py", "tests/faults/", "tests/integration/test_redelivery.py",
+                 "tests/integration/test_reports.py", "tests/integration/test_history_cli.py",
+                 "tests/integration/test_bench_against.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))  # stable: the rest keep their order
+
 # CI runs a fixed set of examples (reproducible: a red CI is a real regression); locally hypothesis explores
 settings_profile = "ci" if os.environ.get("CI") == "true" else "dev"
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)

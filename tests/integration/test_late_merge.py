@@ -202,6 +202,11 @@ async def test_a_worker_dying_after_the_merge_write_leaves_nothing_undone(clean,
         await capture.close()
 
 
+async def _at_least(found, n: int):
+    items = await found
+    return items if len(items) >= n else None
+
+
 CHAIN = """
 topology:
   services:
@@ -230,7 +235,9 @@ async def test_a_chain_ends_at_its_root_with_the_symptoms_of_what_merged(clean, 
                              what=f"{service}'s incident the only one open")
         incidents = {i.title: i for i in await w.store.list_incidents()}
         db, api = incidents["by-service: db"], incidents["by-service: api"]
-        attached = await w.pipeline.links.symptoms(db.id)
+        # the symptoms are the merge's follow-up, written just after the group write that resolved api's incident
+        attached = await eventually(lambda: _at_least(w.pipeline.links.symptoms(db.id), 2),
+                                    what="api's and web's alerts attached to db's incident")
         assert sorted((s["labels"]["service"], " > ".join(s["path"])) for s in attached) == [
             ("api", "api > db"), ("web", "web > api > db")]
         by_service = {s["labels"]["service"]: s.get("merged_from", "") for s in attached}

@@ -41,7 +41,12 @@ async def https_api(clean, certificates: Certificates):
     async for api in start_api(clean, http_tls_cert_file=str(certificates.cert_file),
                                http_tls_key_file=str(certificates.key_file), pagerduty_routing_keys=ROUTING_KEYS):
         api.url = f"https://127.0.0.1:{api.worker.ops.bound_port}"
+        api.clients = []
         yield api
+        # the clients leave before the server stops, as a sender's process would: an idle keep-alive TLS
+        # connection left open holds the server's graceful shutdown for its whole 5 s
+        for client in api.clients:
+            client.close()
 
 
 @pytest.fixture(autouse=True)
@@ -55,12 +60,15 @@ def _pdpyras(api, key: str, certificates: Certificates) -> pdpyras.EventsAPISess
     session = pdpyras.EventsAPISession(key)
     session.url = api.url  # its base URL pointed at Stormwatch
     session.verify = str(certificates.ca_file)  # a requests session: trust the test's CA
+    api.clients.append(session)
     return session
 
 
 def _pagerduty(api, key: str, certificates: Certificates) -> pagerduty.EventsApiV2Client:
-    return pagerduty.EventsApiV2Client(key, base_url=api.url,
-                                       verify=ssl.create_default_context(cafile=str(certificates.ca_file)))
+    client = pagerduty.EventsApiV2Client(key, base_url=api.url,
+                                         verify=ssl.create_default_context(cafile=str(certificates.ca_file)))
+    api.clients.append(client)
+    return client
 
 
 async def _incident(api, title: str):
