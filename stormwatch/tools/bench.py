@@ -231,8 +231,9 @@ async def run_bench(settings: Settings, console: Console, *, alerts: int, sizes:
                   console=console, transient=True, disable=as_json) as progress:
         for size in sizes:
             bodies = make_bodies(alerts, size, groups, distinct=max(groups, alerts // 4))
-            progress.console.print(
-                f"[bold]{size} alert(s) per message[/bold]: {len(bodies):,} messages, {alerts:,} alerts")
+            if not as_json:  # --json prints the JSON document alone
+                progress.console.print(
+                    f"[bold]{size} alert(s) per message[/bold]: {len(bodies):,} messages, {alerts:,} alerts")
             ns = settings.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}", "metrics_enabled": False})
             try:
                 bare = await _between_phases(_bare_ceiling(ns, bodies, progress))
