@@ -8,10 +8,9 @@ in between), one pipeline of index updates, then the incident events with publis
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from events.publisher import EventPublisher
 from kv.due import Due
@@ -32,8 +31,6 @@ from correlation.store.silences import SilenceStore
 from correlation.store.store import ClaimedTimer, FollowUps, GroupWrite, IncidentStore, RepeatWrite
 
 MAX_ROUNDS = 64
-A = TypeVar("A")
-B = TypeVar("B")
 #: sources whose fingerprint is the sender's own key (PagerDuty's dedup_key), not derived from labels: a
 #: resolve or acknowledge event may carry no labels, so their group is remembered by fingerprint.
 SENDER_KEYED_SOURCES = frozenset({"pagerduty"})
@@ -152,22 +149,14 @@ class CorrelationPipeline:
             pending += [(delivery.message_id, gid, alerts) for gid, alerts in in_message.items()]
 
         await self.store.remember_sender_keys(remember)  # before the state write: a crash leaves no orphan
+        silences, windows = await self._mutes()
+        now = self.clock()
+        muter = Muter(silences, router.maintenance, now, _window_muter(windows, now, router))
+        muted = muter if muter else None
         # group id -> [(message id, alerts)] in arrival order
         by_group: dict[str, list[tuple[str, list[Alert]]]] = {}
         for message_id, gid, alerts in pending:
             by_group.setdefault(gid, []).append((message_id, alerts))
-        # the mutes and the first round's group state are both plain reads, independent of each other: read them
-        # at once, on two connections, so a batch waits for one round trip here instead of two (what a small batch
-        # costs in latency is mostly these waits, docs/performance.md)
-        first_reads: dict[str, Any] | None = None
-        if by_group:
-            (silences, windows), first_reads = await _both(self._mutes(),
-                                                           self.store.read_groups(_wanted(by_group, groups)))
-        else:
-            silences, windows = await self._mutes()
-        now = self.clock()
-        muter = Muter(silences, router.maintenance, now, _window_muter(windows, now, router))
-        muted = muter if muter else None
         declared = await self.open_declared(router, [
             (groups[gid].route, [a.labels for _, alerts in items for a in alerts if a.status == "firing"])
             for gid, items in by_group.items()])
@@ -180,10 +169,9 @@ class CorrelationPipeline:
         for _ in range(MAX_ROUNDS):
             if not by_group:
                 break
-            if first_reads is not None:
-                reads, first_reads = first_reads, None
-            else:
-                reads = await self.store.read_groups(_wanted(by_group, groups))
+            wanted = {gid: (groups[gid], {a.fingerprint for _, alerts in items for a in alerts})
+                      for gid, items in by_group.items()}
+            reads = await self.store.read_groups(wanted)
             now = self.clock()
             writes: list[GroupWrite] = []
             decided: list[str] = []
@@ -263,26 +251,6 @@ class CorrelationPipeline:
             await self.publisher.publish_events(events)
         report.events = len(events)
         return report
-
-
-async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
-    """Two awaitables at once. An error is raised as it is (not in an ExceptionGroup: the consumer tells a store
-    outage from a bug by its type), and the other one is then cancelled."""
-    one, two = asyncio.ensure_future(first), asyncio.ensure_future(second)
-    try:
-        await asyncio.gather(one, two)
-    finally:  # (gather marks a second failure retrieved itself)
-        for task in (one, two):
-            if not task.done():
-                task.cancel()
-    return one.result(), two.result()
-
-
-def _wanted(by_group: Mapping[str, list[tuple[str, list[Alert]]]], groups: Mapping[str, Group]
-            ) -> dict[str, tuple[Group, set[str]]]:
-    """What a round reads: each group with the fingerprints its notifications touch."""
-    return {gid: (groups[gid], {a.fingerprint for _, alerts in items for a in alerts})
-            for gid, items in by_group.items()}
 
 
 async def link_changes(changes: ChangeStore, events: list[dict[str, Any]], attached: list[dict[str, Any]],
