@@ -35,7 +35,9 @@ def bench(
     workers: str | None = typer.Option(
         None, help="Compare worker process counts instead, e.g. 1,2: throughput, Redis bytes per alert, RSS."),
     actions: int = typer.Option(0, help="Measure action start latency instead: N triggers under a steady load."),
-    rate: float = typer.Option(1000.0, help="With --actions: load in single-alert messages per second."),
+    rate: float | None = typer.Option(
+        None, min=1.0, help="Messages per second: with --actions the steady load (default 1,000); "
+                            "otherwise the latency phase's publish rate (default: a quarter of the measured drain)."),
     separate: bool = typer.Option(False, help="With --actions: the action runner in its own process."),
     against: str | None = typer.Option(
         None, help="alertmanager: the same bodies end to end through `serve --processes` and into Alertmanager's "
@@ -57,7 +59,7 @@ def bench(
     if actions:
         from stormwatch.tools.bench_actions import run_actions_bench
 
-        context.run(run_actions_bench(settings, console, triggers=actions, rate=rate, groups=groups,
+        context.run(run_actions_bench(settings, console, triggers=actions, rate=rate or 1000.0, groups=groups,
                                       separate=separate))
         return
     sizes = [int(x) for x in batch.split(",") if x.strip()]
@@ -73,7 +75,8 @@ def bench(
         context.run(run_rules_bench(settings, console, alerts=alerts, size=sizes[-1], groups=groups,
                                     rule_counts=counts))
         return
-    context.run(run_bench(settings, console, alerts=alerts, sizes=sizes, groups=groups, as_json=json_out))
+    context.run(run_bench(settings, console, alerts=alerts, sizes=sizes, groups=groups, as_json=json_out,
+                          latency_rate=rate))
 
 
 def bench_against(settings: Settings, against: str, alerts: int, batch: str, groups: int, processes: str,

@@ -7,8 +7,9 @@ For each message size (alerts per message):
 * **stormwatch**: the alerts queue is filled with the same messages, then a worker (in this process,
   one event loop) drains it: normalise, correlate, write Redis, publish events, ack. The clock stops
   when the last message is acked, i.e. when every alert's state is written;
-* **latency**: messages published at a steady rate (a quarter of the measured throughput) by a separate process
-  while the worker runs; latency is publish -> state written and acked, per message.
+* **latency**: messages published at a steady rate (a quarter of the measured throughput, or ``--rate``) by a
+  separate process while the worker runs, for about five seconds; latency is publish -> state written and acked,
+  per message.
 
 Every scenario runs in a fresh namespace that is deleted afterwards.
 """
@@ -224,14 +225,15 @@ async def _between_phases(phase: Any) -> Any:
 
 
 async def run_bench(settings: Settings, console: Console, *, alerts: int, sizes: list[int], groups: int,
-                    as_json: bool = False) -> list[Result]:
+                    as_json: bool = False, latency_rate: float | None = None) -> list[Result]:
     results = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=as_json) as progress:
         for size in sizes:
             bodies = make_bodies(alerts, size, groups, distinct=max(groups, alerts // 4))
-            progress.console.print(
-                f"[bold]{size} alert(s) per message[/bold]: {len(bodies):,} messages, {alerts:,} alerts")
+            if not as_json:  # --json prints the JSON document alone
+                progress.console.print(
+                    f"[bold]{size} alert(s) per message[/bold]: {len(bodies):,} messages, {alerts:,} alerts")
             ns = settings.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}", "metrics_enabled": False})
             try:
                 bare = await _between_phases(_bare_ceiling(ns, bodies, progress))
@@ -239,7 +241,7 @@ async def run_bench(settings: Settings, console: Console, *, alerts: int, sizes:
             finally:
                 await delete_namespace(ns)
             ns = ns.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}"})
-            rate = max(10.0, sw / 4)
+            rate = latency_rate or max(10.0, sw / 4)
             lat_bodies = bodies[: max(200, min(len(bodies), int(rate * 5)))]
             try:
                 lat = await _between_phases(_latency(ns, lat_bodies, rate, progress))
