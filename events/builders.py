@@ -147,13 +147,16 @@ def mute_kind(reason: str) -> str:
     return kind if kind in MUTE_KINDS else "silence"
 
 
-def alert_muted(message_id: str, group_id: str, mutes: Mapping[str, int], at: float) -> dict[str, Any]:
-    """``alert.muted``: the firing notifications of one message in one group muted, by reason."""
-    total = sum(mutes.values())
+def alert_muted(message_id: str, group_id: str, mutes: Mapping[tuple[str, str, str], int] | Mapping[str, int],
+                at: float) -> dict[str, Any]:
+    """``alert.muted``: the firing notifications of one message in one group muted, by reason, team and service
+    (keys ``(reason, team, service)``; a bare reason: no team or service)."""
+    counts = {(key, "", "") if isinstance(key, str) else key: n for key, n in mutes.items()}
+    total = sum(counts.values())
     return {"event_id": f"{message_id}:{group_id}:muted", "type": "alert.muted", "schema_version": SCHEMA_VERSION,
             "at": at, "reason": f"{total} notification{'s' if total != 1 else ''} muted", "group": group_id,
-            "mutes": [{"reason": reason, "kind": mute_kind(reason), "notifications": n}
-                      for reason, n in sorted(mutes.items())]}
+            "mutes": [{"reason": reason, "kind": mute_kind(reason), "notifications": n, "team": team,
+                       "service": service} for (reason, team, service), n in sorted(counts.items())]}
 
 
 def action_decided(run_id: str, decision: str, run: Doc | None, by: str, at: float) -> dict[str, Any]:

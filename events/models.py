@@ -318,6 +318,10 @@ class MuteDoc(BaseModel):
     reason: str = Field(min_length=1, description="silence:<id>, maintenance:<name> or change:<id>")
     kind: Literal["silence", "maintenance", "change"]
     notifications: int = Field(ge=1)
+    team: str = Field("", description="the team an incident of these alerts would have: the group rule's team, "
+                      "else the owner of the alert's catalog service, else its team label, else the default team")
+    service: str = Field("", description="the group label service, else the alerts' service label (as an "
+                         "incident's service in the history); empty: none")
 
 
 class AlertMutedEvent(EventEnvelope):

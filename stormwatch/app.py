@@ -191,7 +191,7 @@ class Worker:
                                        self.metrics), sla_store, levels, os.environ)  # test-only unless set
         escalate = EscalationTimers(
             EscalationStore(self.redis, self.keyspace, timeline_max=s.timeline_max_entries, outbox_grace=lease),
-            sla_store, self.store.due, AmqpEventPublisher(self.topology.events), self.policies, self.metrics)
+            self.store.due, AmqpEventPublisher(self.topology.events), self.policies, self.metrics)
         self.timers = DueLoop("correlation", correlation_timers(self.store.due, firing, self.keyspace, sla, escalate,
                                                                 lease=lease),
                               self.clock, s.timer_poll_seconds, self.metrics)

@@ -20,12 +20,11 @@ from typing import Any
 import structlog
 
 from correlation.store.escalation_steps import EscalationStore, Policies
-from correlation.store.sla import SlaStore
 from events.publisher import EventPublisher
 from kv.due import Due, DueIndex
 from rules.schema import RuleSet
+from stormwatch.incident_timers import IncidentTimers, Schedule, of_running_rules
 from stormwatch.metrics import Metrics
-from stormwatch.sla_timers import Schedule
 
 log = structlog.get_logger("stormwatch")
 
@@ -36,50 +35,27 @@ STOPPING_TYPES = ("incident.acknowledged", "incident.resolved", "incident.reopen
 
 def current_policies(rules: Callable[[], RuleSet | None]) -> Callable[[], Policies]:
     """The running rule set's escalation policies, rebuilt only when the rule set was swapped."""
-    cache: dict[str, Any] = {"rules": None, "policies": Policies()}
-
-    def policies() -> Policies:
-        current = rules()
-        if current is not cache["rules"]:
-            cache["rules"] = current
-            cache["policies"] = Policies() if current is None else Policies(
-                current.escalation_policies, {g.name: g.escalation for g in current.groups if g.escalation})
-        result: Policies = cache["policies"]
-        return result
-    return policies
+    return of_running_rules(rules, lambda running: Policies(
+        running.escalation_policies, {g.name: g.escalation for g in running.groups if g.escalation}), Policies())
 
 
-class EscalationTimers:
+class EscalationTimers(IncidentTimers[EscalationStore]):
     """The ``escalate`` kind's handler (``kv.due.DueHandler``)."""
 
-    def __init__(self, store: EscalationStore, outbox: SlaStore, schedule: Schedule, publisher: EventPublisher,
+    def __init__(self, store: EscalationStore, schedule: Schedule, publisher: EventPublisher,
                  policies: Callable[[], Policies], metrics: Metrics | None = None) -> None:
-        self.store = store
-        self.outbox = outbox
-        self.schedule = schedule
-        self.publisher = publisher
+        super().__init__(store, schedule, publisher, metrics)
         self.policies = policies
-        self.metrics = metrics
 
     async def fire(self, due: Sequence[Due], now: float) -> Iterable[Due]:
         """Each claimed timer's key is an incident id."""
-        done: list[Due] = []
-        for timer in due:
-            try:
-                await self._one(timer.key, now)
-            except Exception:  # this timer stays claimed: it falls due again after its lease
-                log.exception("escalation_timer_failed", incident=timer.key)
-                continue
-            done.append(timer)
-        return done
+        return await self.fire_each(due, lambda incident_id: self._one(incident_id, now), "escalation_timer_failed")
 
     async def _one(self, incident_id: str, now: float) -> None:
         update = await self.store.update(incident_id, self.policies, now)
         if update is None or update.escalation is None:
             return  # gone, or following no policy
-        if update.events:
-            await self.publisher.publish_events(list(update.events))
-            await self.outbox.clear_outbox(incident_id, update.outbox)
+        await self.publish_outbox(incident_id, update.events, update.outbox)
         for fired in update.fired:
             if self.metrics is not None:
                 self.metrics.escalations.labels(update.escalation.policy, str(fired.step)).inc()

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
@@ -24,6 +24,7 @@ from events.publisher import EventPublisher
 from events.types import INCIDENT_TYPES, SLA_TYPES
 from kv.due import Due, DueIndex
 from rules.schema import RuleSet
+from stormwatch.incident_timers import IncidentTimers, Schedule, of_running_rules
 from stormwatch.metrics import Metrics
 
 log = structlog.get_logger("stormwatch")
@@ -31,48 +32,23 @@ log = structlog.get_logger("stormwatch")
 SLA_KIND = "sla"
 
 
-class Schedule(Protocol):
-    """Where timers are scheduled (``kv.due.DueIndex``)."""
-
-    async def schedule(self, kind: str, timer: str, when: float) -> None: ...
-
-
 def current_levels(rules: Callable[[], RuleSet | None]) -> Callable[[], ServiceLevels]:
     """The running rule set's service levels, rebuilt only when the rule set was swapped."""
-    cache: dict[str, Any] = {"rules": None, "levels": ServiceLevels()}
-
-    def levels() -> ServiceLevels:
-        current = rules()
-        if current is not cache["rules"]:
-            cache["rules"] = current
-            cache["levels"] = ServiceLevels() if current is None else ServiceLevels.of(current)
-        result: ServiceLevels = cache["levels"]
-        return result
-    return levels
+    return of_running_rules(rules, ServiceLevels.of, ServiceLevels())
 
 
-class SlaTimers:
+class SlaTimers(IncidentTimers[SlaStore]):
     """The ``sla`` kind's handler (``kv.due.DueHandler``)."""
 
     def __init__(self, store: SlaStore, schedule: Schedule, publisher: EventPublisher,
                  levels: Callable[[], ServiceLevels], metrics: Metrics | None = None) -> None:
-        self.store = store
-        self.schedule = schedule
-        self.publisher = publisher
+        super().__init__(store, schedule, publisher, metrics)
         self.levels = levels
-        self.metrics = metrics
 
     async def fire(self, due: Sequence[Due], now: float) -> Iterable[Due]:
         """Each claimed timer's key is an incident id."""
-        done: list[Due] = []
         levels = self.levels()
-        for timer in due:
-            try:
-                await self._one(timer.key, levels, now)
-            except Exception:  # this timer stays claimed: it falls due again after its lease
-                log.exception("sla_timer_failed", incident=timer.key)
-                continue
-            done.append(timer)
+        done = await self.fire_each(due, lambda incident_id: self._one(incident_id, levels, now), "sla_timer_failed")
         if self.metrics is not None and done:
             self.metrics.sla_at_risk.set(await self.store.count_at_risk())
         return done
@@ -81,9 +57,7 @@ class SlaTimers:
         update = await self.store.update(incident_id, levels, now)
         if update is None:
             return  # the incident is gone (expired): nothing to fire
-        if update.events:
-            await self.publisher.publish_events(list(update.events))
-            await self.store.clear_outbox(incident_id, update.outbox)
+        await self.publish_outbox(incident_id, update.events, update.outbox)
         if self.metrics is not None:
             team = update.incident.get("team") or "unassigned"
             for stage, kind, priority in update.crossings:

@@ -113,9 +113,10 @@ class Decision:
     opened: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
-    # firing notifications muted, by reason ("silence:<id>", "maintenance:<name>", "change:<id>"): ``decide`` only
-    # (a timer placing a stored alert again is no notification); published as one ``alert.muted`` per message
-    mutes: dict[str, int] = field(default_factory=dict)
+    # firing notifications muted, by (reason, team, service): the reason "silence:<id>", "maintenance:<name>" or
+    # "change:<id>", the team and service an incident of the alert would have (reports filter on them). ``decide``
+    # only (a timer placing a stored alert again is no notification); published as one ``alert.muted`` per message
+    mutes: dict[tuple[str, str, str], int] = field(default_factory=dict)
     muted_at: float = 0.0
     seq: int = 0
     current_incident: str = ""

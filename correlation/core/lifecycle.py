@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from rules.alert import Alert, normalise_severity, severity_rank
 from rules.schema import Threshold
 
+from correlation.core.catalog import Bound
 from correlation.core.causes import Entry
 from correlation.core.change_windows import CHANGE_REASON
 from correlation.core.decision import Context, Decision, Event, Recurrence, Symptom, hold_timer
@@ -115,6 +116,20 @@ class DecisionBuilder:
 
     # -- incidents ------------------------------------------------------------------------------
 
+    def team_of(self, alert: Alert, bound: Bound | None) -> str:
+        """The team of an incident this alert opens: the rule's team, else the owner of the alert's catalog
+        service (``bound``), else the alert's team label, else the default."""
+        route = self.state.route
+        return ((route.team if route and route.team else "") or (bound.owner if bound else "")
+                or alert.labels.get("team", "") or self.ctx.team)
+
+    def muted_as(self, alert: Alert, mute: str) -> tuple[str, str, str]:
+        """A muted notification's key in ``Decision.mutes``: the reason, and the team and service an incident of
+        the alert would have (the history's ``incidents.service``: the group label, else the alert's label)."""
+        bound = self.ctx.service(alert.labels) if self.ctx.service is not None else None
+        service = self.state.group_labels.get("service") or alert.labels.get("service", "")
+        return mute, self.team_of(alert, bound), service
+
     def open_incident(self, alert: Alert, now: float) -> Incident:
         state = self.state
         state.seq += 1
@@ -131,9 +146,7 @@ class DecisionBuilder:
             created_at=now,
             updated_at=now,
             rule=rule,
-            # the rule's team, else the owner of the alert's service, else the alert's team label, else the default
-            team=((route.team if route and route.team else "") or (bound.owner if bound else "")
-                  or alert.labels.get("team", "") or self.ctx.team),
+            team=self.team_of(alert, bound),
             why={
                 "rule": rule,
                 "matchers": list(route.matchers) if route else [],
@@ -238,7 +251,8 @@ class DecisionBuilder:
         if mute:
             stats.muted += 1
             if self.notifications:
-                self.decision.mutes[mute] = self.decision.mutes.get(mute, 0) + 1
+                key = self.muted_as(alert, mute)
+                self.decision.mutes[key] = self.decision.mutes.get(key, 0) + 1
                 self.decision.muted_at = now
             open_incident = self.state.incident
             if open_incident is not None and open_incident.is_open and (fresh or current.muted != mute):

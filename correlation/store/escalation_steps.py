@@ -11,9 +11,9 @@ one outcome: whichever is written first. The step's write reads the incident aga
 acknowledged (nothing started, the steps stop), or the step is written first (its action runs) and the
 acknowledgement's event then stops the steps left.
 
-The caller publishes the outbox and clears it (``SlaStore.clear_outbox``: only if unchanged). A worker that dies in
-between leaves the events to the next update at least ``OUTBOX_GRACE`` later (stable event ids: the runner starts
-the same run once).
+The caller publishes the outbox and clears it (``clear_outbox``: only if unchanged). A worker that dies in between
+leaves the events to the next update at least ``OUTBOX_GRACE`` later (stable event ids: the runner starts the same
+run once): ``correlation/store/incident_outbox.py``, shared with the SLA.
 """
 
 from __future__ import annotations
@@ -23,15 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
 from correlation.core.escalation_policies import Escalation, Fired, advance, open_escalation, step_text, stop_text
-from correlation.core.model import parse_incident_id
 from correlation.store.incident_commands import incident_view, read_incident
-from correlation.store.keyspace import Keyspace
-from correlation.store.sla import OUTBOX_FIELD, OUTBOX_GRACE
+from correlation.store.incident_outbox import OUTBOX_FIELD, IncidentOutboxStore
 from events.builders import incident_escalation_step
-from kv.scripts import Scripts
 from rules.escalation_schema import EscalationPolicy
 
 ESCALATION_FIELD = "escalation"
@@ -70,20 +66,10 @@ def escalation_of(stored: dict[str, str]) -> Escalation | None:
     return None if not raw else Escalation.from_json(orjson.loads(raw))
 
 
-class EscalationStore:
-    def __init__(self, redis: Redis, keyspace: Keyspace, *, timeline_max: int, max_attempts: int = 20,
-                 outbox_grace: float = OUTBOX_GRACE) -> None:
-        self.redis = redis
-        self.keys = keyspace
-        self.timeline_max = timeline_max
-        self.max_attempts = max_attempts
-        self.outbox_grace = outbox_grace
-        self.scripts = Scripts(redis, "correlation.store", "incident_command")
-
+class EscalationStore(IncidentOutboxStore):
     async def update(self, incident_id: str, policies: Callable[[], Policies], now: float
                      ) -> EscalationUpdate | None:
         """Open and advance the incident's escalation at ``now``; None when there is no such incident."""
-        gid, _ = parse_incident_id(incident_id)
         for _ in range(self.max_attempts):
             version, _current, stored = await read_incident(self.redis, self.keys, incident_id)
             if not stored:
@@ -99,9 +85,7 @@ class EscalationStore:
                 opened, policy = before, known.named(before.policy)
             escalation, fired, stopped = advance(opened, policy, stored["status"], now)
             view = incident_view(stored)
-            box: dict[str, Any] = (orjson.loads(stored[OUTBOX_FIELD]) if stored.get(OUTBOX_FIELD)
-                                   else {"at": now, "events": []})
-            pending: list[dict[str, Any]] = box["events"] if now - float(box["at"]) >= self.outbox_grace else []
+            box, pending = self.outbox_of(stored, now)
             next_check = escalation.next_check(policy)
             if escalation == before:
                 if pending:  # republished now: due again later
@@ -116,15 +100,11 @@ class EscalationStore:
             if stopped:
                 entries.append(orjson.dumps({"at": now, "kind": "escalation", "by": "stormwatch",
                                              "text": stop_text(stopped, escalation.policy)}))
-            outbox = (orjson.dumps({"at": now, "events": box["events"] + events}).decode() if events
-                      else stored.get(OUTBOX_FIELD, ""))
+            outbox = self.outbox_with(box, events, stored, now)
             fields = [ESCALATION_FIELD, orjson.dumps(escalation.to_json()).decode()]
             if events:
                 fields += [OUTBOX_FIELD, outbox]
-            keys = [self.keys.group(gid), self.keys.incident(incident_id), self.keys.incident_timeline(incident_id)]
-            args = [version, self.timeline_max, len(fields), *fields, *entries]
-            (result,) = await self.scripts.run_many("incident_command", [(keys, args)])
-            status = result[0].decode()
+            status = await self.write(incident_id, version, fields, entries)
             if status == "conflict":
                 continue
             if status == "missing":

@@ -11,8 +11,9 @@ A crossing's event is written with it, in the same compare-and-set, to the incid
 ``sla_outbox``), and the timeline gets an entry. The caller publishes the outbox and then clears it
 (:meth:`SlaStore.clear_outbox`, only if it still holds what was published); a worker that dies in between leaves
 it to the first update of the incident at least ``OUTBOX_GRACE`` (the due-time lease) after it was written, which
-returns it again (its events have stable ids): never lost, and not published twice by two live workers. The
-engine never writes these fields (``Incident.to_hash`` has none of them).
+returns it again (its events have stable ids): never lost, and not published twice by two live workers
+(``correlation/store/incident_outbox.py``, shared with the escalation steps). The engine never writes these fields
+(``Incident.to_hash`` has none of them).
 """
 
 from __future__ import annotations
@@ -21,23 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
 from correlation.core.service_levels import (BREACHED, IncidentClock, ServiceLevels, SlaRecord, fire,
                                              incident_facts, open_records, reconcile, select_policy)
 from correlation.store.incident_commands import incident_view, read_incident
-from correlation.store.keyspace import Keyspace
-from correlation.core.model import parse_incident_id
+from correlation.store.incident_outbox import OUTBOX_FIELD, IncidentOutboxStore
 from events.builders import incident_sla, incident_sla_met
-from kv.scripts import Scripts
 
 SLA_FIELD = "sla"
-OUTBOX_FIELD = "sla_outbox"
 #: the hash field people's ``on_hold`` command sets (the reason; empty when released)
 ON_HOLD_FIELD = "on_hold"
-#: seconds after which events left in an outbox are published again by the next update (the due-time service's
-#: lease: a publisher still holding its timer is still publishing)
-OUTBOX_GRACE = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,19 +96,9 @@ def sla_stage(view: list[dict[str, Any]]) -> str:
     return "ok"
 
 
-class SlaStore:
-    def __init__(self, redis: Redis, keyspace: Keyspace, *, timeline_max: int, max_attempts: int = 20,
-                 outbox_grace: float = OUTBOX_GRACE) -> None:
-        self.outbox_grace = outbox_grace
-        self.redis = redis
-        self.keys = keyspace
-        self.timeline_max = timeline_max
-        self.max_attempts = max_attempts
-        self.scripts = Scripts(redis, "correlation.store", "incident_command", "sla_outbox_clear")
-
+class SlaStore(IncidentOutboxStore):
     async def update(self, incident_id: str, levels: ServiceLevels, now: float) -> SlaUpdate | None:
         """Open, reconcile and fire the incident's records at ``now``; None when there is no such incident."""
-        gid, _ = parse_incident_id(incident_id)
         for _ in range(self.max_attempts):
             version, _current, stored = await read_incident(self.redis, self.keys, incident_id)
             if not stored:
@@ -153,13 +137,8 @@ class SlaStore:
                     entries.append(orjson.dumps({"at": now, "kind": f"sla_{crossing.stage}",
                                                  "text": event["reason"], "by": "stormwatch"}))
             records = tuple(fired)
-            box: dict[str, Any] = (orjson.loads(stored[OUTBOX_FIELD]) if stored.get(OUTBOX_FIELD)
-                                   else {"at": now, "events": []})
-            # events another writer left: its publisher is presumed dead once they are older than the grace (until
-            # then it may be publishing them right now, and a second copy is not wanted)
-            pending: list[dict[str, Any]] = box["events"] if now - float(box["at"]) >= self.outbox_grace else []
-            outbox = (orjson.dumps({"at": now, "events": box["events"] + events}).decode() if events
-                      else stored.get(OUTBOX_FIELD, ""))
+            box, pending = self.outbox_of(stored, now)
+            outbox = self.outbox_with(box, events, stored, now)
             next_check = min((t for r in records if (t := r.next_check(levels.calendar(r.calendar),
                                                                          levels.pauses(r, labels, now)))
                               is not None), default=None)
@@ -170,10 +149,7 @@ class SlaStore:
                     next_check = min(now + self.outbox_grace, next_check or now + self.outbox_grace)
                 return SlaUpdate(view, records, tuple(pending), next_check, outbox)
             fields = [SLA_FIELD, _dump(records, dues)] + ([OUTBOX_FIELD, outbox] if events else [])
-            keys = [self.keys.group(gid), self.keys.incident(incident_id), self.keys.incident_timeline(incident_id)]
-            args = [version, self.timeline_max, len(fields), *fields, *entries]
-            (result,) = await self.scripts.run_many("incident_command", [(keys, args)])
-            status = result[0].decode()
+            status = await self.write(incident_id, version, fields, entries)
             if status == "conflict":
                 continue
             if status == "missing":
@@ -197,14 +173,6 @@ class SlaStore:
 
     async def count_at_risk(self) -> int:
         return int(await self.redis.zcard(self.keys.sla_at_risk))
-
-    async def clear_outbox(self, incident_id: str, outbox: str) -> bool:
-        """Forget the published events, only if no crossing was written since they were read."""
-        if not outbox:
-            return False
-        (cleared,) = await self.scripts.run_many(
-            "sla_outbox_clear", [([self.keys.incident(incident_id)], [outbox])])
-        return bool(cleared)
 
     async def records(self, incident_id: str) -> tuple[SlaRecord, ...]:
         raw = await self.redis.hget(self.keys.incident(incident_id), SLA_FIELD)

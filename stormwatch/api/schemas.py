@@ -421,8 +421,8 @@ class Report(BaseModel):
         "major incidents (issue 21): figures (each value, previous, change, relative_change) and incidents"))
     muted: dict[str, Any] = Field(default_factory=dict, description=(
         "muted notifications (issue 17): figures (each value, previous, change, relative_change), the top "
-        "reasons (reason, kind, name, notifications, previous, change), filtered (the report's filters were set: "
-        "these counts are for every team and service)"))
+        "reasons (reason, kind, name, notifications, previous, change), filtered (the report's priority filter was "
+        "set: it does not apply here, a muted notification opening no incident; team and service do apply)"))
 
 
 class ReportCharts(BaseModel):

@@ -141,7 +141,7 @@ def print_tables(report: dict[str, Any]) -> None:
 def _print_muted(report: dict[str, Any]) -> None:
     """The muted notifications section (issue 17): its figures, then the silences and windows that muted the most."""
     figures, top = muted_table(report)
-    title = "Muted notifications" + (" (all teams and services)" if (report.get("muted") or {}).get("filtered")
+    title = "Muted notifications" + (" (all priorities)" if (report.get("muted") or {}).get("filtered")
                                      else "")
     table = Table(title=title)
     for name, justify in (("figure", "left"), ("this window", "right"), ("previous", "right"), ("change", "right")):

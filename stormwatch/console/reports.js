@@ -83,7 +83,7 @@ export function reportsPage(main) {
       replace(body,
         h('div', { class: 'charts' }, Object.entries(drawn.charts).map(([name, svg]) => chart(name, svg))),
         h('h2', null, 'Figures'), figures, h('h2', null, 'By team'), teams,
-        h('h2', null, muted.filtered ? 'Muted notifications (all teams and services)' : 'Muted notifications'),
+        h('h2', null, muted.filtered ? 'Muted notifications (all priorities)' : 'Muted notifications'),
         mutedFigures, mutedTop);
     } catch (err) {
       if (mine === loads) replace(body, failure(err));

@@ -330,12 +330,16 @@ incident_changes = sa.Table(
     sa.Index("ix_incident_changes_change", "service", "change_id"),
 )
 
-#: muted notifications (``alert.muted`` events) per UTC day and reason: ``reason`` is ``silence:<id>``,
-#: ``maintenance:<name>`` or ``change:<id>``, ``kind`` its prefix. Each event adds its counts once (``applied_events``)
+#: muted notifications (``alert.muted`` events) per UTC day, reason, team and service: ``reason`` is
+#: ``silence:<id>``, ``maintenance:<name>`` or ``change:<id>``, ``kind`` its prefix; ``team`` and ``service`` those an
+#: incident of the muted alerts would have (revision 0007; "" before). Each event adds its counts once
+#: (``applied_events``)
 muted_days = sa.Table(
     "muted_days", metadata,
     sa.Column("day", Time, primary_key=True),
     sa.Column("reason", Text256, primary_key=True),
+    sa.Column("team", Name, primary_key=True, server_default=""),
+    sa.Column("service", Name, primary_key=True, server_default=""),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("notifications", sa.BigInteger, nullable=False, server_default="0"),
 )

@@ -100,8 +100,11 @@ def validate(event: Any) -> dict[str, Any]:
         mutes = event.get("mutes")
         if not isinstance(mutes, list) or not mutes or not all(
                 isinstance(m, dict) and isinstance(m.get("reason"), str) and 0 < len(m["reason"]) <= 256
-                and type(m.get("notifications")) is int and m["notifications"] > 0 for m in mutes):
-            raise InvalidEvent("invalid_event", "mutes: a list of {reason (1-256 characters), notifications > 0}")
+                and type(m.get("notifications")) is int and m["notifications"] > 0
+                and all(isinstance(m.get(k, ""), str) and len(m.get(k, "")) <= 200 for k in ("team", "service"))
+                for m in mutes):
+            raise InvalidEvent("invalid_event", "mutes: a list of {reason (1-256 characters), notifications > 0, "
+                                                "team and service (at most 200 characters, optional)}")
     subject = kind.partition(".")[0]
     doc_field = _DOC_FIELD.get(subject)
     if doc_field is None:
@@ -198,18 +201,21 @@ class HistoryStore:
         return True
 
     async def _muted(self, conn: AsyncConnection, event: dict[str, Any]) -> None:
-        """Adds the event's muted notifications to its day's counts (once: the caller claimed its id), reasons in
-        order (two writers lock the rows in the same order)."""
+        """Adds the event's muted notifications to its day's counts by reason, team and service (once: the caller
+        claimed its id; an event without team or service counts under ""), keys in order (two writers lock the
+        rows in the same order)."""
         day = day_of(float(event["at"]))
-        counts: dict[str, int] = {}
+        counts: dict[tuple[str, str, str], int] = {}
         for mute in event["mutes"]:
-            counts[mute["reason"]] = counts.get(mute["reason"], 0) + mute["notifications"]
+            key = (mute["reason"], mute.get("team", ""), mute.get("service", ""))
+            counts[key] = counts.get(key, 0) + mute["notifications"]
         column = t.muted_days.c.notifications
-        for reason in sorted(counts):
-            insert = self._insert(t.muted_days).values(day=day, reason=reason, kind=mute_kind(reason),
-                                                       notifications=counts[reason])
+        for (reason, team, service), notifications in sorted(counts.items()):
+            insert = self._insert(t.muted_days).values(day=day, reason=reason, team=team, service=service,
+                                                       kind=mute_kind(reason), notifications=notifications)
             await conn.execute(insert.on_conflict_do_update(
-                index_elements=["day", "reason"], set_={"notifications": column + insert.excluded.notifications}))
+                index_elements=["day", "reason", "team", "service"],
+                set_={"notifications": column + insert.excluded.notifications}))
 
     # -- incidents -------------------------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ def _major(report: dict[str, Any]) -> str:
 def _muted(report: dict[str, Any]) -> str:
     """The muted notifications section (issue 17): its figures and the silences and windows that muted the most."""
     figures, top = muted_table(report)
-    note = ("<p class=\"muted\">For every team and service: muted notifications are not filtered.</p>"
+    note = ("<p class=\"muted\">For every priority: muted notifications open no incident to have one.</p>"
             if (report.get("muted") or {}).get("filtered") else "")
     return ("<h2>Muted notifications</h2>" + note + _table(["figure", "this window", "previous", "change"], figures)
             + _table(["kind", "silence or window", "this window", "previous", "change"], top))

@@ -2,11 +2,12 @@
 change windows kept out of incidents, and which of them muted the most. Its own section of the report document
 (``muted``), beside the figures: docs/reports.md.
 
-From ``muted_days`` (one row per UTC day and reason, written from ``alert.muted`` events): a day counts in the window
-when it starts in it (``since <= day < until``), so a window that does not start at midnight UTC counts whole days.
-The counts are for every team and service: the rows name the reason, not the alerts' labels, so a report's filters
-do not apply to this section (``filtered`` says when they were set). ``read_muted`` is the SQL (the same on SQLite
-and PostgreSQL); ``muted_section`` is pure.
+From ``muted_days`` (one row per UTC day, reason, team and service, written from ``alert.muted`` events): a day
+counts in the window when it starts in it (``since <= day < until``), so a window that does not start at midnight
+UTC counts whole days. A report's ``team`` and ``service`` filters apply as to incidents (the team and service an
+incident of the muted alerts would have); ``priority`` does not (a muted notification opens no incident to have
+one): ``filtered`` says when it was set. ``read_muted`` is the SQL (the same on SQLite and PostgreSQL);
+``muted_section`` is pure.
 """
 
 from __future__ import annotations
@@ -31,12 +32,17 @@ TOP = 10
 
 
 async def read_muted(engine: AsyncEngine, window: Window) -> dict[str, tuple[str, int]]:
-    """reason -> (kind, notifications muted) over the days that start in the window (one indexed query)."""
+    """reason -> (kind, notifications muted) over the days that start in the window, of the window's team and
+    service when it names them (one query on the table's key: day first)."""
     m = t.muted_days.c
+    where = [m.day >= window.since, m.day < window.until]
+    if window.filters.team:
+        where.append(m.team == window.filters.team)
+    if window.filters.service:
+        where.append(m.service == window.filters.service)
     async with engine.connect() as conn:
         rows = (await conn.execute(
-            sa.select(m.reason, m.kind, sa.func.sum(m.notifications))
-            .where(m.day >= window.since, m.day < window.until).group_by(m.reason, m.kind))).all()
+            sa.select(m.reason, m.kind, sa.func.sum(m.notifications)).where(*where).group_by(m.reason, m.kind))).all()
     out: dict[str, tuple[str, int]] = {}
     for reason, kind, notifications in rows:
         _, before = out.get(reason, (kind, 0))
@@ -68,4 +74,4 @@ def muted_section(current: Mapping[str, tuple[str, int]], previous: Mapping[str,
         was = previous.get(reason, (kind, 0))[1]
         top.append({"reason": reason, "kind": kind, "name": reason.partition(":")[2],
                     "notifications": notifications, "previous": was, "change": notifications - was})
-    return {"figures": figures, "top": top, "filtered": window.filters.any}
+    return {"figures": figures, "top": top, "filtered": bool(window.filters.priority)}

@@ -6,14 +6,17 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 
 import aio_pika
 import orjson
 
 from ingest.topology import Names
 from stormwatch.app import Worker
+from stormwatch.config import Settings
 from stormwatch.publisher import publish_many
+from tests.conftest import ManualClock
 
 
 def v2_alert(alertname: str, service: str, instance: str, *, severity: str = "critical",
@@ -118,3 +121,20 @@ async def run_cli(settings, *args: str, env: dict[str, str] | None = None) -> tu
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     return proc.returncode, out.decode(), err.decode()
+
+
+@asynccontextmanager
+async def started_workers(settings: Settings, count: int = 2) -> AsyncIterator[tuple[list[Worker], ManualClock]]:
+    """``count`` workers of one namespace started in turn, their due-time loops on one injected clock; every one
+    started is stopped after (also when a later one fails to start)."""
+    clock = ManualClock()
+    started: list[Worker] = []
+    try:
+        for _ in range(count):
+            w = Worker(settings, clock=clock)
+            await w.start()
+            started.append(w)
+        yield started, clock
+    finally:
+        for w in started:
+            await w.stop()

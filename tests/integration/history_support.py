@@ -50,6 +50,17 @@ async def history_database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
         yield url
 
 
+@asynccontextmanager
+async def history_engine(kind: str, tmp_path: Path) -> AsyncIterator[Any]:
+    """An engine on a fresh history database (``history_database``), disposed after."""
+    async with history_database(kind, tmp_path) as url:
+        engine = open_engine(url)
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
+
+
 #: tables that count the writer's work rather than hold facts: how many batches touched a day depends on how the
 #: events were batched (``rollup_days.changes``), and roll-ups are computed by reports, not written by events
 BOOKKEEPING = ("rollup_days", "rollup_figures", "rollup_runs")

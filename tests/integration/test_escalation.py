@@ -19,7 +19,7 @@ from stormwatch.escalation_timers import ESCALATE_KIND
 from tests.conftest import ManualClock, eventually
 from tests.integration.actions_support import Hook, action_settings
 from tests.integration.api_helpers import RESPOND, TOKENS, Api, EventTap
-from tests.integration.helpers import body, metric, publish, v2_alert
+from tests.integration.helpers import body, metric, publish, started_workers, v2_alert
 
 RULES = """
 actions:
@@ -49,18 +49,8 @@ async def hook() -> AsyncIterator[Hook]:
 async def workers(clean: Settings, tmp_path: Path, hook: Hook) -> AsyncIterator[tuple[list[Worker], ManualClock]]:
     """Two workers of one namespace (each with its action runner), their due-time loops on one injected clock."""
     (tmp_path / "rules.yaml").write_text(RULES.format(url=hook.url("/page")))
-    clock = ManualClock()
-    settings = action_settings(clean, tmp_path, timer_poll_seconds=0.02, api_tokens=TOKENS)
-    started: list[Worker] = []
-    try:
-        for _ in range(2):
-            w = Worker(settings, clock=clock)
-            await w.start()
-            started.append(w)
-        yield started, clock
-    finally:
-        for w in started:
-            await w.stop()
+    async with started_workers(action_settings(clean, tmp_path, timer_poll_seconds=0.02, api_tokens=TOKENS)) as pair:
+        yield pair
 
 
 @pytest.fixture

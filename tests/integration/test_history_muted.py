@@ -92,9 +92,10 @@ async def test_silenced_and_maintenance_notifications_reach_the_history_once(cle
             event_adapter().validate_python(event)
         ids = [e["event_id"] for e in muted]  # <message id>:<group>:muted (ingest's message ids are "id:<its id>")
         assert len(set(ids)) == 3 and all(ids.count(i) == 1 + i.startswith("id:m-first:") for i in set(ids))
-        assert {(e["event_id"].split(":")[1], m["reason"], m["notifications"]) for e in muted for m in e["mutes"]} \
-            == {("m-first", "maintenance:db-patching", 2), ("m-first", f"silence:{silence.id}", 1),
-                ("m-repeat", "maintenance:db-patching", 1)}
+        assert {(e["event_id"].split(":")[1], m["reason"], m["service"], m["notifications"])
+                for e in muted for m in e["mutes"]} \
+            == {("m-first", "maintenance:db-patching", "orders-db", 2), ("m-first", f"silence:{silence.id}", "cache", 1),
+                ("m-repeat", "maintenance:db-patching", "orders-db", 1)}
         # the writer took the republished events (m-first's incident.created and its two alert.muted) as repeats
         await eventually(lambda: metric(worker, "stormwatch_history_events_repeated_total") >= 3,
                          what="the republished events seen by the history writer")
@@ -200,5 +201,90 @@ async def test_migration_from_0004_with_data_to_head(kind: str, tmp_path: Path) 
             async with engine.connect() as conn:
                 names = set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
             assert "muted_days" not in names and set(before) <= names
+        finally:
+            await engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_a_report_filtered_by_team_or_service_counts_their_muted_notifications(kind: str,
+                                                                                      tmp_path: Path) -> None:
+    """The muted section obeys the report's team and service filters (the team and service each count names);
+    priority does not apply and ``filtered`` says so. An event without team or service (an engine before them)
+    counts in the unfiltered report only."""
+    at = day_of(time.time()) + 3600.0
+    today = day_of(at)
+    events = [
+        builders.alert_muted("a", "g1", {("maintenance:db-patching", "storage", "orders-db"): 4,
+                                         ("silence:S-1", "storage", "cache"): 2}, at),
+        builders.alert_muted("b", "g2", {("maintenance:db-patching", "web", "checkout"): 3}, at + 1),
+        builders.alert_muted("c", "g2", {("silence:S-1", "web", "checkout"): 1}, at - DAY),  # the previous day
+        builders.alert_muted("d", "g3", {"change:CHG-9": 5}, at + 2),  # no team or service named
+    ]
+    async with history_database(kind, tmp_path) as url:
+        engine = open_engine(url)
+        try:
+            await migrate.upgrade(engine)
+            store = HistoryStore(engine)
+            assert (await store.apply([(e, None) for e in events])).applied == 4
+            assert (await store.apply([(e, None) for e in events])).repeats == 4  # redelivered: nothing twice
+
+            async def muted(**filters: str) -> dict[str, Any]:
+                w = window(at + 10, since=str(int(today)), until=str(int(today + DAY)), **filters)
+                return (await build_report(engine, w, HOURS, now=at + 10))["muted"]
+
+            def values(section: dict[str, Any]) -> dict[str, tuple[int, int]]:
+                return {name: (f["value"], f["previous"]) for name, f in section["figures"].items()}
+
+            whole = await muted()
+            assert values(whole) == {"muted_notifications": (14, 1), "muted_by_silences": (2, 1),
+                                     "muted_by_maintenance": (7, 0), "muted_by_change_windows": (5, 0)}
+            assert whole["filtered"] is False
+            storage = await muted(team="storage")
+            assert values(storage) == {"muted_notifications": (6, 0), "muted_by_silences": (2, 0),
+                                       "muted_by_maintenance": (4, 0), "muted_by_change_windows": (0, 0)}
+            assert [(r["reason"], r["notifications"]) for r in storage["top"]] == [
+                ("maintenance:db-patching", 4), ("silence:S-1", 2)]
+            assert storage["filtered"] is False
+            checkout = await muted(service="checkout")
+            assert values(checkout)["muted_notifications"] == (3, 1)
+            assert [(r["reason"], r["notifications"], r["previous"]) for r in checkout["top"]] == [
+                ("maintenance:db-patching", 3, 0)]
+            assert values(await muted(team="web", service="orders-db"))["muted_notifications"] == (0, 0)
+            assert values(await muted(team="storage", service="cache"))["muted_notifications"] == (2, 0)
+            by_priority = await muted(priority="P1")  # no priority on a muted notification: every one counts
+            assert values(by_priority) == values(whole) and by_priority["filtered"] is True
+        finally:
+            await engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_migration_0007_keeps_the_muted_counts_under_no_team_or_service(kind: str, tmp_path: Path) -> None:
+    at = day_of(1_000_000.0) + 3600.0
+    async with history_database(kind, tmp_path) as url:
+        engine = open_engine(url)
+        try:
+            await migrate.upgrade(engine, "0006")
+            async with engine.begin() as conn:  # what a writer at 0006 holds
+                await conn.execute(sa.text("INSERT INTO muted_days (day, reason, kind, notifications) "
+                                           "VALUES (:day, :reason, :kind, :n)"),
+                                   [{"day": day_of(at), "reason": "silence:S-1", "kind": "silence", "n": 5},
+                                    {"day": day_of(at), "reason": "maintenance:db-patching", "kind": "maintenance",
+                                     "n": 2}])
+            await migrate.upgrade(engine)
+            assert await migrate.current_revision(engine) == migrate.head_revision() == "0007"
+            async with engine.connect() as conn:
+                rows = {(r.reason, r.team, r.service, r.kind, r.notifications)
+                        for r in await conn.execute(sa.select(schema.muted_days))}
+                diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(
+                    c, opts={"include_name": lambda name, kind, _p: name != migrate.VERSION_TABLE}), schema.metadata))
+            assert rows == {("silence:S-1", "", "", "silence", 5), ("maintenance:db-patching", "", "", "maintenance", 2)}
+            assert diff == []
+            store = HistoryStore(engine)
+            await store.apply([(builders.alert_muted("a", "g", {("silence:S-1", "web", "checkout"): 3}, at), None)])
+            await migrate.downgrade(engine, "0006")  # the team and service counts add up under their reason
+            async with engine.connect() as conn:
+                rows = {(r.reason, r.kind, r.notifications) for r in await conn.execute(sa.text(
+                    "SELECT reason, kind, notifications FROM muted_days"))}
+            assert rows == {("silence:S-1", "silence", 8), ("maintenance:db-patching", "maintenance", 2)}
         finally:
             await engine.dispose()

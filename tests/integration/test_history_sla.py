@@ -15,9 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from events import builders
 from events.models import event_adapter
 from stormwatch.history import migrate, schema
-from stormwatch.history.database import open_engine
 from stormwatch.history.store import HistoryStore, InvalidEvent, validate
-from tests.integration.history_support import dump, existing_columns, history_database
+from tests.integration.history_support import dump, existing_columns, history_engine
 from tests.integration.test_history_store import INC, T0, detail_for, incident, story
 
 pytestmark = pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -27,12 +26,8 @@ INC2 = "INC-5f1c2a9be07d-2"
 
 @pytest.fixture
 async def engine(kind: str, tmp_path: Any):
-    async with history_database(kind, tmp_path) as url:
-        eng = open_engine(url)
-        try:
-            yield eng
-        finally:
-            await eng.dispose()
+    async with history_engine(kind, tmp_path) as eng:
+        yield eng
 
 
 def record(kind: str, **changes: Any) -> dict[str, Any]:

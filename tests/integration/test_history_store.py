@@ -14,9 +14,8 @@ from alembic.runtime.migration import MigrationContext
 from events import builders
 from events.models import event_adapter
 from stormwatch.history import migrate, schema
-from stormwatch.history.database import open_engine
 from stormwatch.history.store import HistoryStore, IncidentDetail
-from tests.integration.history_support import dump, history_database
+from tests.integration.history_support import dump, history_engine
 
 pytestmark = pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 
@@ -27,12 +26,8 @@ PRB = "PRB-0123456789ab-1"
 
 @pytest.fixture
 async def engine(kind: str, tmp_path: Any):
-    async with history_database(kind, tmp_path) as url:
-        eng = open_engine(url)
-        try:
-            yield eng
-        finally:
-            await eng.dispose()
+    async with history_engine(kind, tmp_path) as eng:
+        yield eng
 
 
 def incident(at: float, **changes: Any) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from redis.asyncio import Redis
 from correlation.core.service_levels import BREACHED, MET, ServiceLevels, calendars_by_name
 from correlation.store.incident_commands import Command, IncidentCommands
 from correlation.store.incident_queries import IncidentFilter, IncidentQueries
-from correlation.store.sla import OUTBOX_GRACE, SlaStore
+from correlation.store.incident_outbox import OUTBOX_GRACE
+from correlation.store.sla import SlaStore
 from events.amqp import AmqpEventPublisher
 from events.models import IncidentSlaEvent, IncidentSlaMetEvent
 from rules.calendar_schema import WEEKDAYS
@@ -28,7 +29,7 @@ from stormwatch.config import Settings
 from stormwatch.sla_timers import SLA_KIND, SlaScheduling, SlaTimers
 from tests.conftest import ManualClock, eventually
 from tests.integration.api_helpers import EventTap
-from tests.integration.helpers import body, metric, publish, v2_alert
+from tests.integration.helpers import body, metric, publish, started_workers, v2_alert
 
 SLA_RULES = """
 maintenance:
@@ -51,18 +52,8 @@ LEVELS = ServiceLevels(RULES.service_levels, calendars_by_name(()), RULES.mainte
 async def workers(clean: Settings, tmp_path: Path) -> AsyncIterator[tuple[list[Worker], ManualClock]]:
     """Two workers of one namespace with the SLA rules, their due-time loops on one injected clock."""
     (tmp_path / "sla.yaml").write_text(SLA_RULES)
-    clock = ManualClock()
-    settings = clean.model_copy(update={"rules": str(tmp_path), "timer_poll_seconds": 0.02})
-    started: list[Worker] = []
-    try:
-        for _ in range(2):
-            w = Worker(settings, clock=clock)
-            await w.start()
-            started.append(w)
-        yield started, clock
-    finally:
-        for w in started:
-            await w.stop()
+    async with started_workers(clean.model_copy(update={"rules": str(tmp_path), "timer_poll_seconds": 0.02})) as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -136,11 +136,13 @@ def test_mutes_are_counted_by_reason_per_notification_and_a_timer_counts_none():
 
     ctx = Context(muted=muted, mute_until=lambda reason: 100.0)
     d = decide(state, [_alert("1"), _alert("2"), _alert("1")], 10.0, context=ctx)
-    assert d.stats.muted == 3 and d.mutes == {"change:cw-1": 2, "silence:s1": 1} and d.muted_at == 10.0
+    assert d.stats.muted == 3 and d.muted_at == 10.0
+    assert d.mutes == {("change:cw-1", "", "api"): 2, ("silence:s1", "", "api"): 1}
     (event,) = [e for e in decision_follow_ups(d, "m-1").events if e["type"] == "alert.muted"]
     assert event["event_id"] == f"m-1:{group.id}:muted" and event["group"] == group.id
-    assert event["mutes"] == [{"reason": "change:cw-1", "kind": "change", "notifications": 2},
-                              {"reason": "silence:s1", "kind": "silence", "notifications": 1}]
+    assert event["mutes"] == [
+        {"reason": "change:cw-1", "kind": "change", "notifications": 2, "team": "", "service": "api"},
+        {"reason": "silence:s1", "kind": "silence", "notifications": 1, "team": "", "service": "api"}]
 
     reasons["1"] = "silence:s1"  # the change window ends while a silence covers the alert
     timer = decide_timer(state, hold_timer(group.id, _alert("1").fingerprint), 100.0, context=ctx)
@@ -149,3 +151,20 @@ def test_mutes_are_counted_by_reason_per_notification_and_a_timer_counts_none():
     quiet = decide(state, [_alert("3")], 110.0, context=ctx)  # nothing muted: no event
     assert quiet.mutes == {} and not [e for e in decision_follow_ups(quiet, "m-2").events
                                       if e["type"] == "alert.muted"]
+
+
+def test_mutes_are_counted_by_the_team_and_service_an_incident_would_have():
+    """A report filtered by team or service counts the muted notifications of that team or service: each is keyed
+    by the team an incident of the alert would have (its team label here, else the default team) and its service
+    (the group label ``service``, else the alert's own label)."""
+    router = Router(None, ("alertname",))
+    base = {"alertname": "DiskFull", "pod": "p"}
+    alerts = [Alert(labels=labels, status="firing", starts_at=1.0, received_at=1.0, fingerprint=fingerprint(labels),
+                    source="test")
+              for labels in ({**base, "service": "db", "team": "storage"}, {**base, "service": "web", "pod": "q"},
+                             {**base, "service": "web", "pod": "r"})]
+    group = router(alerts[0].labels)
+    state = GroupState(group.id, group.key, group.labels)
+    d = decide(state, alerts, 10.0, muted=lambda labels: "maintenance:patching", context=None)
+    assert d.mutes == {("maintenance:patching", "storage", "db"): 1, ("maintenance:patching", "", "web"): 2}
+    assert not d.opened
