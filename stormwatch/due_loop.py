@@ -82,6 +82,8 @@ class DueLoop:
         self.backlog = False  # the last poll claimed a full share somewhere: more may be due already
         self._upgraded = False
         self._task: asyncio.Task[None] | None = None
+        for kind in timers.handlers:  # a series per kind from the start: /metrics does not grow when one first fires,
+            metrics.due_fired.labels(kind)  # and rate() over it sees 0 rather than nothing
 
     async def fire_due(self) -> Poll:
         self.polls += 1
