@@ -166,7 +166,7 @@ async def test_an_acknowledgement_racing_a_step_has_one_outcome(workers: tuple[l
     worker = pair[0]
     for w in pair:  # the race is between this test's two writers only
         assert w.timers is not None
-        w.timers.stop()
+        await w.timers.stop()
     incident_id, created = await database_incident(worker, scheduled=False)
     assert worker.redis is not None
     store = EscalationStore(worker.redis, worker.keyspace, timeline_max=100)

@@ -162,7 +162,7 @@ async def test_a_worker_that_died_holding_the_timer_loses_it_after_the_lease(
     assert worker.store is not None
     for w in pair:  # the live workers' loops stop; a third claims the due timer and dies without firing it
         assert w.timers is not None
-        w.timers.stop()
+        await w.timers.stop()
     clock.now = created + 150.0
     dead = DueIndex(Redis.from_url(worker.settings.redis_url), worker.keyspace)
     claimed = await dead.claim([SLA_KIND], clock.now)
