@@ -143,7 +143,11 @@ async def test_acknowledged_before_the_step_runs_no_action(workers: tuple[list[W
         await api.close()
     # the acknowledgement brought the pending timer forward: the stop is recorded at once, the timer is gone
     await eventually(lambda: _stopped(pair[0], incident_id), what="the escalation stopped")
-    assert await pair[0].store.due.due_at(ESCALATE_KIND, incident_id) is None  # type: ignore[union-attr]
+    due = pair[0].store.due  # type: ignore[union-attr]
+
+    async def timer_gone() -> bool:  # completed by the poll that fired it, just after the handler's write
+        return await due.due_at(ESCALATE_KIND, incident_id) is None
+    await eventually(timer_gone, what="the escalate timer completed")
     for at in (300.0, 900.0, 1500.0, 100_000.0):
         clock.now = created + at
         await polls_pass(pair)
