@@ -23,6 +23,7 @@ from actions.due_kinds import legacy as legacy_action
 from correlation.core.decision import TIMER_KINDS, parse_timer
 from correlation.store.keyspace import Keyspace
 from kv.due import LEASE, DueHandler, DueIndex, DueTimers, Legacy, Poll
+from stormwatch.cancelling import cancel_and_wait
 from stormwatch.metrics import Metrics
 from stormwatch.escalation_timers import ESCALATE_KIND
 from stormwatch.sla_timers import SLA_KIND
@@ -76,7 +77,8 @@ class DueLoop:
     and fires through. It does not rely on the cancellation alone: a client library that swallows a cancel (the
     task then shows ``cancelling`` and carries on; redis-py's client reconnects on the next command) would leave a
     loop that keeps claiming timers and fails to publish them on a closed channel, each then held for its lease.
-    The loop also ends at its next turn once stopping, and its wait between polls ends at once."""
+    The loop also ends at its next turn once stopping, its wait between polls ends at once, and it is cancelled
+    again until it has ended (``stormwatch.cancelling``)."""
 
     def __init__(self, name: str, timers: DueTimers, clock: Callable[[], float], poll_seconds: float,
                  metrics: Metrics) -> None:
@@ -140,7 +142,6 @@ class DueLoop:
         task = self._task
         if task is None or task.done():
             return
-        task.cancel()
-        await asyncio.wait({task})
+        await cancel_and_wait([task])
         if not task.cancelled() and task.exception() is not None:
             log.warning("due_loop_failed", loop=self.name, error=repr(task.exception()))
