@@ -1,6 +1,7 @@
-"""An incident's escalation in Redis: kept in its hash (field ``escalation``, JSON), moved under the group's
-compare-and-set (``incident_command.lua``, the one every write of the group makes: the engine's, people's commands,
-the SLA's).
+"""An incident's escalation in Redis: kept in its hash (field ``escalation``, JSON), written with a compare-and-set
+on the fields it was decided on (``decided_write.lua``; ``DECIDED_ON``: the incident's status, rule, creation, its
+escalation and the outbox), not on the group's version: the group's repeats raise the version without pause, and
+under them every retry of a version compare-and-set lost ("kept conflicting").
 
 ``EscalationStore.update`` reads the incident, opens its escalation the first time (the policy its group rule names,
 ``correlation.core.escalation_policies``), advances it at ``now`` against the incident's status, and writes the
@@ -35,6 +36,9 @@ from kv.scripts import Scripts
 from rules.escalation_schema import EscalationPolicy
 
 ESCALATION_FIELD = "escalation"
+#: the incident's fields an update decides on (``advance`` reads the status; the policy comes from the rule; the
+#: first step from the creation): its write goes through only if they are as read
+DECIDED_ON = ("status", "rule", "created_at", ESCALATION_FIELD, OUTBOX_FIELD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +82,14 @@ class EscalationStore:
         self.timeline_max = timeline_max
         self.max_attempts = max_attempts
         self.outbox_grace = outbox_grace
-        self.scripts = Scripts(redis, "correlation.store", "incident_command")
+        self.scripts = Scripts(redis, "correlation.store", "decided_write")
 
     async def update(self, incident_id: str, policies: Callable[[], Policies], now: float
                      ) -> EscalationUpdate | None:
         """Open and advance the incident's escalation at ``now``; None when there is no such incident."""
         gid, _ = parse_incident_id(incident_id)
         for _ in range(self.max_attempts):
-            version, _current, stored = await read_incident(self.redis, self.keys, incident_id)
+            _version, _current, stored = await read_incident(self.redis, self.keys, incident_id)
             if not stored:
                 return None
             known = policies()
@@ -122,8 +126,9 @@ class EscalationStore:
             if events:
                 fields += [OUTBOX_FIELD, outbox]
             keys = [self.keys.group(gid), self.keys.incident(incident_id), self.keys.incident_timeline(incident_id)]
-            args = [version, self.timeline_max, len(fields), *fields, *entries]
-            (result,) = await self.scripts.run_many("incident_command", [(keys, args)])
+            read = [x for name in DECIDED_ON for x in (name, stored.get(name, ""))]
+            args = [self.timeline_max, len(DECIDED_ON), *read, len(fields), *fields, *entries]
+            (result,) = await self.scripts.run_many("decided_write", [(keys, args)])
             status = result[0].decode()
             if status == "conflict":
                 continue

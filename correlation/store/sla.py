@@ -2,7 +2,7 @@
 
 ``SlaStore.update`` reads the incident, opens its records the first time (the first matching policy,
 ``correlation.core.service_levels``), reconciles them with the incident's state (acknowledged, resolved, reopened,
-priority, on hold), fires the checkpoints due at ``now``, and writes the result with ``sla_write.lua``: a
+priority, on hold), fires the checkpoints due at ``now``, and writes the result with ``decided_write.lua``: a
 compare-and-set on the fields the update decided on (``DECIDED_ON``: the incident's state, its records and its
 outbox). So of two workers firing the same checkpoint, or a breach racing an acknowledgement, exactly one write
 wins and the other reads again and decides on it (a met record crosses nothing; a breached record stays breached
@@ -118,7 +118,7 @@ class SlaStore:
         self.keys = keyspace
         self.timeline_max = timeline_max
         self.max_attempts = max_attempts
-        self.scripts = Scripts(redis, "correlation.store", "sla_write", "sla_outbox_clear")
+        self.scripts = Scripts(redis, "correlation.store", "decided_write", "sla_outbox_clear")
 
     async def update(self, incident_id: str, levels: ServiceLevels, now: float) -> SlaUpdate | None:
         """Open, reconcile and fire the incident's records at ``now``; None when there is no such incident."""
@@ -181,7 +181,7 @@ class SlaStore:
             keys = [self.keys.group(gid), self.keys.incident(incident_id), self.keys.incident_timeline(incident_id)]
             read = [x for name in DECIDED_ON for x in (name, stored.get(name, ""))]
             args = [self.timeline_max, len(DECIDED_ON), *read, len(fields), *fields, *entries]
-            (result,) = await self.scripts.run_many("sla_write", [(keys, args)])
+            (result,) = await self.scripts.run_many("decided_write", [(keys, args)])
             status = result[0].decode()
             if status == "conflict":
                 continue

@@ -1,8 +1,10 @@
--- Write an incident's SLA records (with its outbox and timeline entries) only if the fields they were decided on
--- are as read: a compare-and-set on those fields rather than on the group's version, so the group's other writes
--- (repeats raising occurrences and updated_at, alerts joining) never make it fail, while an acknowledgement, a
--- resolution, a reopen, a priority change, a hold or another worker's SLA write does, and it is decided again.
--- The group's version is raised, as by every write of the group: a decision read before this one is made again.
+-- Write fields of an incident (with timeline entries) only if the fields they were decided on are as read: a
+-- compare-and-set on those fields rather than on the group's version, so the group's other writes (repeats raising
+-- occurrences and updated_at, alerts joining) never make it fail, while a change it decided on does (an
+-- acknowledgement, a resolution, a reopen, a priority change, a hold, another worker's write of the same fields),
+-- and it is decided again. Used by the SLA records (correlation/store/sla.py) and escalations
+-- (correlation/store/escalation_steps.py), each naming its fields. The group's version is raised, as by every
+-- write of the group: a decision read before this one is made again.
 -- KEYS[1] group hash; KEYS[2] incident hash; KEYS[3] incident timeline (all in the group's hash slot)
 -- ARGV[1] timeline entries kept; ARGV[2] c: the number of field/value pairs as read that follow ('' for a field
 -- that was missing); ARGV[3 .. 2+2c] those pairs; ARGV[3+2c] n: the number of field/value arguments to write;
