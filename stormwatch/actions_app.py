@@ -145,7 +145,7 @@ class ActionsService:
 
     async def stop(self) -> None:
         if self.due is not None:
-            self.due.stop()
+            await self.due.stop()
         if self.due_work is not None:  # attempts of retries under way: drained like the events in flight
             await self.due_work.stop()
         if self.consumer is not None:

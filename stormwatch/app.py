@@ -416,7 +416,7 @@ class Worker:
         """SIGTERM path: stop consuming, finish and ack what is in flight, close connections."""
         self.rules.stop_watching()
         if self.timers is not None:
-            self.timers.stop()
+            await self.timers.stop()
         if self._watchdog is not None:
             self._watchdog.cancel()
         if self.consumer is not None:

@@ -13,6 +13,7 @@ A new kind of timer is one line: ``timers.register("<kind>", handler)`` where it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 import structlog
@@ -22,6 +23,7 @@ from actions.due_kinds import legacy as legacy_action
 from correlation.core.decision import TIMER_KINDS, parse_timer
 from correlation.store.keyspace import Keyspace
 from kv.due import LEASE, DueHandler, DueIndex, DueTimers, Legacy, Poll
+from stormwatch.cancelling import cancel_and_wait
 from stormwatch.metrics import Metrics
 from stormwatch.escalation_timers import ESCALATE_KIND
 from stormwatch.sla_timers import SLA_KIND
@@ -69,7 +71,14 @@ def legacy_timer(member: str) -> tuple[str, str] | None:
 
 
 class DueLoop:
-    """One loop over one set of kinds: start() then stop(); ``fire_due`` is one poll (tests call it by hand)."""
+    """One loop over one set of kinds: start() then ``await stop()``; ``fire_due`` is one poll (tests call it by hand).
+
+    ``stop`` returns once the loop has ended, so a stopped process's loop cannot outlive the connections it polls
+    and fires through. It does not rely on the cancellation alone: a client library that swallows a cancel (the
+    task then shows ``cancelling`` and carries on; redis-py's client reconnects on the next command) would leave a
+    loop that keeps claiming timers and fails to publish them on a closed channel, each then held for its lease.
+    The loop also ends at its next turn once stopping, its wait between polls ends at once, and it is cancelled
+    again until it has ended (``stormwatch.cancelling``)."""
 
     def __init__(self, name: str, timers: DueTimers, clock: Callable[[], float], poll_seconds: float,
                  metrics: Metrics) -> None:
@@ -78,10 +87,14 @@ class DueLoop:
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.metrics = metrics
-        self.polls = 0
+        self.polls = 0  # polls started
+        self.completed = 0  # polls that returned (a test waits on it for a poll in flight to be over)
         self.backlog = False  # the last poll claimed a full share somewhere: more may be due already
         self._upgraded = False
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        for kind in timers.handlers:  # a series per kind from the start: /metrics does not grow when one first fires,
+            metrics.due_fired.labels(kind)  # and rate() over it sees 0 rather than nothing
 
     async def fire_due(self) -> Poll:
         self.polls += 1
@@ -95,21 +108,40 @@ class DueLoop:
         for kinds, exc in poll.failed:  # their timers stay claimed until the lease runs out, then fall due again
             self.metrics.redis_errors.inc()
             log.warning("due_failed", loop=self.name, kinds=kinds, error=repr(exc))
+        self.completed += 1
         return poll
 
     async def run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.fire_due()
             except Exception as exc:  # noqa: BLE001 - retried at the next tick (leases keep timers safe)
                 self.backlog = False  # wait a whole tick before trying again
                 self.metrics.redis_errors.inc()
                 log.warning("due_failed", loop=self.name, error=repr(exc))
-            await asyncio.sleep(0 if self.backlog else self.poll_seconds)
+            if self.backlog:
+                await asyncio.sleep(0)
+                continue
+            with contextlib.suppress(TimeoutError):  # the poll interval, or until stop()
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._stopping.wait()
 
     def start(self) -> None:
+        self._stopping.clear()
         self._task = asyncio.create_task(self.run(), name=f"stormwatch-due-{self.name}")
 
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    @property
+    def running(self) -> bool:
+        """Started and not ended yet."""
+        return self._task is not None and not self._task.done()
+
+    async def stop(self) -> None:
+        """End the loop and wait until it has ended (a poll in hand is cancelled: its timers stay claimed until
+        their lease runs out, as after a crash)."""
+        self._stopping.set()
+        task = self._task
+        if task is None or task.done():
+            return
+        await cancel_and_wait([task])
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("due_loop_failed", loop=self.name, error=repr(task.exception()))

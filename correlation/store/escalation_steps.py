@@ -1,6 +1,7 @@
-"""An incident's escalation in Redis: kept in its hash (field ``escalation``, JSON), moved under the group's
-compare-and-set (``incident_command.lua``, the one every write of the group makes: the engine's, people's commands,
-the SLA's).
+"""An incident's escalation in Redis: kept in its hash (field ``escalation``, JSON), written with a compare-and-set
+on the fields it was decided on (``decided_write.lua``; ``DECIDED_ON``: the incident's status, rule, creation, its
+escalation and the outbox), not on the group's version: the group's repeats raise the version without pause, and
+under them every retry of a version compare-and-set lost ("kept conflicting").
 
 ``EscalationStore.update`` reads the incident, opens its escalation the first time (the policy its group rule names,
 ``correlation.core.escalation_policies``), advances it at ``now`` against the incident's status, and writes the
@@ -31,6 +32,9 @@ from events.builders import incident_escalation_step
 from rules.escalation_schema import EscalationPolicy
 
 ESCALATION_FIELD = "escalation"
+#: the incident's fields an update decides on (``advance`` reads the status; the policy comes from the rule; the
+#: first step from the creation): its write goes through only if they are as read
+DECIDED_ON = ("status", "rule", "created_at", ESCALATION_FIELD, OUTBOX_FIELD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +75,7 @@ class EscalationStore(IncidentOutboxStore):
                      ) -> EscalationUpdate | None:
         """Open and advance the incident's escalation at ``now``; None when there is no such incident."""
         for _ in range(self.max_attempts):
-            version, _current, stored = await read_incident(self.redis, self.keys, incident_id)
+            _version, _current, stored = await read_incident(self.redis, self.keys, incident_id)
             if not stored:
                 return None
             known = policies()
@@ -104,7 +108,7 @@ class EscalationStore(IncidentOutboxStore):
             fields = [ESCALATION_FIELD, orjson.dumps(escalation.to_json()).decode()]
             if events:
                 fields += [OUTBOX_FIELD, outbox]
-            status = await self.write(incident_id, version, fields, entries)
+            status = await self.write(incident_id, stored, DECIDED_ON, fields, entries)
             if status == "conflict":
                 continue
             if status == "missing":

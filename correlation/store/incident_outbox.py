@@ -1,6 +1,7 @@
-"""What the SLA and escalation stores share: fields of an incident's hash written under the group's compare-and-set
-(``incident_command.lua``, the one every write of the group makes), with the events of the write in the incident's
-outbox (field ``sla_outbox``) and its timeline entries, in one script call.
+"""What the SLA and escalation stores share: fields of an incident's hash written with the events of the write in
+the incident's outbox (field ``sla_outbox``) and its timeline entries, in one script call (``decided_write.lua``):
+only if the fields the update decided on are as it read them, so the group's repeats, which move its version, do
+not make it lose every retry; the write still moves the version, so other decisions read again.
 
 The caller publishes the outbox and clears it (:meth:`IncidentOutboxStore.clear_outbox`, only if it still holds
 what was published); a worker that dies in between leaves it to the first update of the incident at least
@@ -10,6 +11,7 @@ never lost, and not published twice by two live workers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
@@ -40,7 +42,7 @@ class IncidentOutboxStore:
     scripts: Scripts = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.scripts = Scripts(self.redis, "correlation.store", "incident_command", "sla_outbox_clear")
+        self.scripts = Scripts(self.redis, "correlation.store", "decided_write", "sla_outbox_clear")
 
     def outbox_of(self, stored: dict[str, str], now: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The incident's outbox (empty: one started at ``now``) and the events in it to publish again: those
@@ -57,13 +59,16 @@ class IncidentOutboxStore:
         return (orjson.dumps({"at": now, "events": box["events"] + events}).decode() if events
                 else stored.get(OUTBOX_FIELD, ""))
 
-    async def write(self, incident_id: str, version: Any, fields: list[str], entries: list[bytes]) -> str:
-        """Write ``fields`` (name, value, ...) and the timeline ``entries`` if the group is still at ``version``:
-        ``ok``, ``conflict`` (read it again and decide again) or ``missing`` (the incident is gone)."""
+    async def write(self, incident_id: str, stored: dict[str, str], decided_on: Sequence[str], fields: list[str],
+                    entries: list[bytes]) -> str:
+        """Write ``fields`` (name, value, ...) and the timeline ``entries`` if the incident's ``decided_on`` fields are
+        still as in ``stored`` (what the update read): ``ok``, ``conflict`` (read it again and decide again) or
+        ``missing`` (the incident is gone)."""
         gid, _ = parse_incident_id(incident_id)
         keys = [self.keys.group(gid), self.keys.incident(incident_id), self.keys.incident_timeline(incident_id)]
-        args = [version, self.timeline_max, len(fields), *fields, *entries]
-        (result,) = await self.scripts.run_many("incident_command", [(keys, args)])
+        read = [x for name in decided_on for x in (name, stored.get(name, ""))]
+        args = [self.timeline_max, len(decided_on), *read, len(fields), *fields, *entries]
+        (result,) = await self.scripts.run_many("decided_write", [(keys, args)])
         return str(result[0].decode())
 
     async def clear_outbox(self, incident_id: str, outbox: str) -> bool:

@@ -2,10 +2,13 @@
 
 ``SlaStore.update`` reads the incident, opens its records the first time (the first matching policy,
 ``correlation.core.service_levels``), reconciles them with the incident's state (acknowledged, resolved, reopened,
-priority, on hold), fires the checkpoints due at ``now``, and writes the result with ``incident_command.lua``: the
-compare-and-set on the group's version every write of the group makes. So of two workers firing the same
-checkpoint, or a breach racing an acknowledgement, exactly one write wins and the other reads again and decides
-on it (a met record crosses nothing; a breached record stays breached when acknowledged late).
+priority, on hold), fires the checkpoints due at ``now``, and writes the result with ``decided_write.lua``: a
+compare-and-set on the fields the update decided on (``DECIDED_ON``: the incident's state, its records and its
+outbox). So of two workers firing the same checkpoint, or a breach racing an acknowledgement, exactly one write
+wins and the other reads again and decides on it (a met record crosses nothing; a breached record stays breached
+when acknowledged late). The group's other writes touch none of those fields: a group repeated without pause
+(each repeat raising the group's version) does not keep a checkpoint from being written, as a compare-and-set on
+the version did (every retry lost to the next repeat).
 
 A crossing's event is written with it, in the same compare-and-set, to the incident's outbox (field
 ``sla_outbox``), and the timeline gets an entry. The caller publishes the outbox and then clears it
@@ -32,6 +35,11 @@ from events.builders import incident_sla, incident_sla_met
 SLA_FIELD = "sla"
 #: the hash field people's ``on_hold`` command sets (the reason; empty when released)
 ON_HOLD_FIELD = "on_hold"
+#: the incident's fields an update decides on (``_clock``, the policy's selection and pauses, the records and the
+#: outbox): its write goes through only if they are as read. Not the snapshot in its events (``incident_view``:
+#: occurrences and the like, which repeats change), which shows the incident as read.
+DECIDED_ON = ("status", "priority", "acknowledged_at", "resolved_at", ON_HOLD_FIELD, "created_at", "team", "rule",
+              "group_labels", SLA_FIELD, OUTBOX_FIELD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +108,7 @@ class SlaStore(IncidentOutboxStore):
     async def update(self, incident_id: str, levels: ServiceLevels, now: float) -> SlaUpdate | None:
         """Open, reconcile and fire the incident's records at ``now``; None when there is no such incident."""
         for _ in range(self.max_attempts):
-            version, _current, stored = await read_incident(self.redis, self.keys, incident_id)
+            _version, _current, stored = await read_incident(self.redis, self.keys, incident_id)
             if not stored:
                 return None
             labels: dict[str, str] = orjson.loads(stored.get("group_labels") or "{}")
@@ -149,7 +157,7 @@ class SlaStore(IncidentOutboxStore):
                     next_check = min(now + self.outbox_grace, next_check or now + self.outbox_grace)
                 return SlaUpdate(view, records, tuple(pending), next_check, outbox)
             fields = [SLA_FIELD, _dump(records, dues)] + ([OUTBOX_FIELD, outbox] if events else [])
-            status = await self.write(incident_id, version, fields, entries)
+            status = await self.write(incident_id, stored, DECIDED_ON, fields, entries)
             if status == "conflict":
                 continue
             if status == "missing":

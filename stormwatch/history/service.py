@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.names import BrokerNames
+from stormwatch.cancelling import cancel_and_wait
 from stormwatch.config import Settings
 from stormwatch.history import migrate
 from stormwatch.history.database import open_engine, redacted
@@ -137,9 +138,7 @@ class HistoryService:
             await asyncio.sleep(RETENTION_EVERY_SECONDS)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)  # each ends for certain, even when a cancel is swallowed mid-round
         if self.writer is not None:
             await self.writer.stop()
         if self.engine is not None:

@@ -26,6 +26,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMess
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from events.names import ALL_EVENTS, BrokerNames
+from stormwatch.cancelling import cancel_and_wait
 from stormwatch.history.store import HistoryStore, IncidentDetail, InvalidEvent, validate
 
 log = structlog.get_logger("stormwatch.history")
@@ -116,7 +117,9 @@ class HistoryWriter:
         self._tag = await self.topology.queue.consume(self.inbox.put)
 
     async def stop(self) -> None:
-        """Stop taking deliveries; a batch being written is abandoned unacked (RabbitMQ redelivers it)."""
+        """Stop taking deliveries; a batch being written is abandoned unacked (RabbitMQ redelivers it). The writer's
+        task is cancelled until it has ended (``stormwatch.cancelling``): with one cancel swallowed mid-batch it
+        went back to waiting on an inbox nobody fills any more, and this stop waited on it for ever."""
         self._stopping = True
         if self._tag is not None:
             try:
@@ -124,19 +127,21 @@ class HistoryWriter:
             except Exception as exc:  # noqa: BLE001 - the channel may already be gone
                 log.warning("history_cancel_failed", error=repr(exc))
             self._tag = None
-        if self._loop is not None:
-            self._loop.cancel()
-            await asyncio.gather(self._loop, return_exceptions=True)
+        loop, self._loop = self._loop, None
+        await cancel_and_wait([loop])
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             batch = [await self.inbox.get()]
             deadline = asyncio.get_running_loop().time() + self.batch_wait
             while len(batch) < self.batch_size:
                 remaining = deadline - asyncio.get_running_loop().time()
                 try:
-                    batch.append(self.inbox.get_nowait() if remaining <= 0 else
-                                 await asyncio.wait_for(self.inbox.get(), timeout=remaining))
+                    if remaining <= 0:
+                        batch.append(self.inbox.get_nowait())
+                        continue
+                    async with asyncio.timeout(remaining):  # unlike wait_for (3.11), never swallows a cancel
+                        batch.append(await self.inbox.get())
                 except (asyncio.QueueEmpty, TimeoutError):
                     break
             try:

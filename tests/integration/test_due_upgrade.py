@@ -197,6 +197,10 @@ async def test_a_merge_an_old_worker_wrote_and_died_on_is_finished_after_the_upg
     try:
         await eventually(lambda: gone(redis, old_shard, keys.legacy_timer_claims(old_shard)),
                          what="the old shard and its claims moved")
+        # the poll a loop makes when it starts is over: it fired what was due (the incidents' sla timers, scheduled
+        # at the old worker's clock) and it does not race the poll below for the merge once the clock moves
+        assert new.timers is not None
+        await eventually(lambda: new.timers.completed >= 1, what="the loop's first poll over")
         assert await redis.hget(keys.due_claims(n), f"merge:{member}") == claim.attempt.encode()
         assert new.pipeline is not None and await new.pipeline.links.symptoms(db.id) == []  # left undone
         clock.now += 61  # the old claim's lease runs out

@@ -13,6 +13,7 @@ import pytest
 
 from correlation.store.escalation_steps import EscalationStore, escalation_of
 from correlation.store.incident_commands import Command, IncidentCommands, read_incident
+from correlation.core.model import parse_incident_id
 from stormwatch.app import Worker
 from stormwatch.config import Settings
 from stormwatch.escalation_timers import ESCALATE_KIND
@@ -20,6 +21,7 @@ from tests.conftest import ManualClock, eventually
 from tests.integration.actions_support import Hook, action_settings
 from tests.integration.api_helpers import RESPOND, TOKENS, Api, EventTap
 from tests.integration.helpers import body, metric, publish, started_workers, v2_alert
+from tests.integration.test_sla import WritesAfterEachRead
 
 RULES = """
 actions:
@@ -133,7 +135,11 @@ async def test_acknowledged_before_the_step_runs_no_action(workers: tuple[list[W
         await api.close()
     # the acknowledgement brought the pending timer forward: the stop is recorded at once, the timer is gone
     await eventually(lambda: _stopped(pair[0], incident_id), what="the escalation stopped")
-    assert await pair[0].store.due.due_at(ESCALATE_KIND, incident_id) is None  # type: ignore[union-attr]
+    due = pair[0].store.due  # type: ignore[union-attr]
+
+    async def timer_gone() -> bool:  # completed by the poll that fired it, just after the handler's write
+        return await due.due_at(ESCALATE_KIND, incident_id) is None
+    await eventually(timer_gone, what="the escalate timer completed")
     for at in (300.0, 900.0, 1500.0, 100_000.0):
         clock.now = created + at
         await polls_pass(pair)
@@ -156,7 +162,7 @@ async def test_an_acknowledgement_racing_a_step_has_one_outcome(workers: tuple[l
     worker = pair[0]
     for w in pair:  # the race is between this test's two writers only
         assert w.timers is not None
-        w.timers.stop()
+        await w.timers.stop()
     incident_id, created = await database_incident(worker, scheduled=False)
     assert worker.redis is not None
     store = EscalationStore(worker.redis, worker.keyspace, timeline_max=100)
@@ -176,3 +182,39 @@ async def test_an_acknowledgement_racing_a_step_has_one_outcome(workers: tuple[l
     else:  # the acknowledgement was written first: nothing started
         assert step.fired == 0 and step.stopped == "acknowledged" and update.events == ()
         assert await timeline(worker, incident_id) == ["escalation stopped: acknowledged (policy dba; step 1)"]
+
+
+async def test_a_step_is_written_while_the_worker_keeps_repeating_the_group(
+        workers: tuple[list[Worker], ManualClock]) -> None:
+    """The worker repeats the incident's alert after every read the escalation update makes (the group's version
+    raised each time): the step is still written, at the first attempt. Its compare-and-set used to be on the
+    version, so under steady repeats every retry lost ("kept conflicting")."""
+    pair, _clock = workers
+    worker = pair[0]
+    for w in pair:  # this test's update is the only escalation writer
+        assert w.timers is not None
+        await w.timers.stop()
+    incident_id, created = await database_incident(worker, scheduled=False)
+    assert worker.redis is not None and worker.store is not None
+    store, redis = worker.store, worker.redis
+    group = worker.keyspace.group(parse_incident_id(incident_id)[0])
+    versions: list[int] = []
+
+    async def occurrences_above(n: int) -> bool:
+        return (await store.incident(incident_id)).occurrences > n
+
+    async def repeat() -> None:
+        before = (await store.incident(incident_id)).occurrences
+        versions.append(int(await redis.hget(group, "v")))
+        await publish(worker.settings, [body([v2_alert("PostgresDown", "orders-db", "db-1")])])
+        await eventually(lambda: occurrences_above(before), what="the repeat written")
+        versions.append(int(await redis.hget(group, "v")))
+
+    client = WritesAfterEachRead(redis, repeat)
+    steps = EscalationStore(client, worker.keyspace, timeline_max=100, max_attempts=5)  # type: ignore[arg-type]
+    update = await steps.update(incident_id, worker.policies, created + 300.0)
+    assert update is not None and client.reads == 1  # written at the first attempt, the repeat notwithstanding
+    assert versions[1] > versions[0]  # the repeat wrote the group between the update's read and its write
+    assert [f.step for f in update.fired] == [1] and len(update.events) == 1
+    assert await timeline(worker, incident_id) == [
+        "escalation step 1: started action page-secondary (policy dba, not acknowledged)"]

@@ -123,3 +123,40 @@ async def test_same_message_twice_in_one_batch_counts_once(clean):
         assert worker.metrics.registry.get_sample_value("stormwatch_replays_total") == 1
     finally:
         await worker.stop()
+
+
+async def test_a_replay_of_the_opening_message_after_the_resolution_leaves_the_incident_out_of_the_open_index(
+        worker):
+    """The opening message redelivered after its incident resolved replays its follow-ups (events, indexes): the
+    open index must not take the resolved incident back (it showed as open in every open-only query)."""
+    settings = worker.settings
+    keys = Keyspace(settings.namespace)
+    opening = orjson.dumps([v2_alert("DiskFull", "db", "db-1")])
+    resolving = orjson.dumps([v2_alert("DiskFull", "db", "db-1", resolved=True)])
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(Names(settings.namespace).alerts_exchange)
+
+        def messages() -> float:
+            return worker.metrics.registry.get_sample_value("stormwatch_batch_messages_sum") or 0
+
+        await exchange.publish(aio_pika.Message(opening, message_id="m-open"), routing_key="a")
+        await eventually(lambda: messages() >= 1, what="the opening message")
+        (incident,) = await worker.store.list_incidents()
+        assert await worker.redis.zscore(keys.open_incidents, incident.id) is not None
+        await exchange.publish(aio_pika.Message(resolving, message_id="m-resolve"), routing_key="a")
+        await eventually(lambda: messages() >= 2, what="the resolving message")
+        assert (await worker.store.incident(incident.id)).status == "resolved"
+        assert await worker.redis.zscore(keys.open_incidents, incident.id) is None
+
+        await exchange.publish(aio_pika.Message(opening, message_id="m-open"), routing_key="a")  # the replay
+        await eventually(lambda: messages() >= 3, what="the replayed message")
+        assert worker.metrics.registry.get_sample_value("stormwatch_replays_total") == 1
+        assert (await worker.store.incident(incident.id)).status == "resolved"
+        assert await worker.redis.zscore(keys.open_incidents, incident.id) is None
+        assert await worker.redis.zscore(keys.incidents, incident.id) is not None  # still in the index of all
+        assert await worker.store.list_incidents(open_only=True) == []
+        assert worker.metrics.registry.get_sample_value("stormwatch_incidents_open") == 0
+    finally:
+        await connection.close()

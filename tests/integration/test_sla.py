@@ -14,6 +14,7 @@ import yaml
 import pytest
 from redis.asyncio import Redis
 
+from correlation.core.model import parse_incident_id
 from correlation.core.service_levels import BREACHED, MET, ServiceLevels, calendars_by_name
 from correlation.store.incident_commands import Command, IncidentCommands
 from correlation.store.incident_queries import IncidentFilter, IncidentQueries
@@ -153,7 +154,7 @@ async def test_a_worker_that_died_holding_the_timer_loses_it_after_the_lease(
     assert worker.store is not None
     for w in pair:  # the live workers' loops stop; a third claims the due timer and dies without firing it
         assert w.timers is not None
-        w.timers.stop()
+        await w.timers.stop()
     clock.now = created + 150.0
     dead = DueIndex(Redis.from_url(worker.settings.redis_url), worker.keyspace)
     claimed = await dead.claim([SLA_KIND], clock.now)
@@ -312,3 +313,88 @@ async def test_the_clock_pauses_through_a_maintenance_window_and_resumes(worker:
         assert breach is not None and ("breached", "respond", "P1") in breach.crossings
     finally:
         await client.aclose()
+
+
+class WritesAfterEachRead:
+    """The SLA store's Redis client, with a second writer: each time the store has read the incident, ``write``
+    changes its group through another path before the store writes (the real worker, or a person's command)."""
+
+    def __init__(self, client: Redis, write: Any) -> None:
+        self.client, self.write, self.reads = client, write, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+        pipe, outer = self.client.pipeline(*args, **kwargs), self
+
+        class Reading:
+            reads_incident = False
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(pipe, name)
+
+            def hgetall(self, *a: Any) -> Any:  # read_incident's read of the incident hash
+                self.reads_incident = True
+                return pipe.hgetall(*a)
+
+            async def execute(self, *a: Any, **kw: Any) -> Any:
+                result = await pipe.execute(*a, **kw)
+                if self.reads_incident:
+                    outer.reads += 1
+                    await outer.write()
+                return result
+        return Reading()
+
+
+async def test_a_checkpoint_is_written_while_the_worker_keeps_repeating_the_group(worker: Worker) -> None:
+    """The worker repeats the incident's alert (occurrences and last-seen, the group's version raised) after every
+    read the SLA update makes: it still writes its checkpoint, at the first attempt. It used to
+    compare-and-set on the group's version, so under steady repeats every retry lost ("kept conflicting")."""
+    incident_id, created = await database_incident(worker)
+    assert worker.store is not None and worker.redis is not None and worker.timers is not None
+    await worker.timers.stop()  # this test's update is the only SLA writer
+    store, redis = worker.store, worker.redis
+    group = worker.keyspace.group(parse_incident_id(incident_id)[0])
+    versions: list[int] = []
+
+    async def repeat() -> None:
+        before = (await store.incident(incident_id)).occurrences
+        versions.append(int(await redis.hget(group, "v")))
+        await publish(worker.settings, [body([v2_alert("PostgresDown", "orders-db", "db-1")])])
+        await eventually(lambda: occurrences_above(before), what="the repeat written")
+        versions.append(int(await redis.hget(group, "v")))
+
+    async def occurrences_above(n: int) -> bool:
+        return (await store.incident(incident_id)).occurrences > n
+
+    client = WritesAfterEachRead(worker.redis, repeat)
+    sla = SlaStore(client, worker.keyspace, timeline_max=100, max_attempts=5)  # type: ignore[arg-type]
+    update = await sla.update(incident_id, LEVELS, created + 150.0)
+    assert update is not None and client.reads == 1  # written at the first attempt, the repeat notwithstanding
+    assert [(stage, kind) for stage, kind, _ in update.crossings] == [("warning", "respond")]
+    assert [r.warned for r in await sla.records(incident_id)][0] > 0
+    assert versions[1] > versions[0]  # the repeat wrote the group between the update's read and its write
+
+
+async def test_an_acknowledgement_between_the_read_and_the_write_is_decided_on(worker: Worker) -> None:
+    """The other side of the compare-and-set: a change the update decides on (here an acknowledgement) written
+    after its read makes it read again, and its records show the acknowledgement (respond met, no warning)."""
+    incident_id, created = await database_incident(worker)
+    assert worker.redis is not None and worker.timers is not None
+    await worker.timers.stop()
+    commands = IncidentCommands(worker.redis, worker.keyspace, timeline_max=100)
+    acknowledged: list[bool] = []
+
+    async def acknowledge_once() -> None:
+        if not acknowledged:
+            acknowledged.append((await commands.execute(incident_id, Command("acknowledge", "ana"),
+                                                        created + 100.0)).changed)
+
+    client = WritesAfterEachRead(worker.redis, acknowledge_once)
+    sla = SlaStore(client, worker.keyspace, timeline_max=100)  # type: ignore[arg-type]
+    update = await sla.update(incident_id, LEVELS, created + 150.0)
+    assert acknowledged == [True] and client.reads == 2  # the first write refused, decided again on the ack
+    assert update is not None and update.crossings == ()
+    respond = (await sla.records(incident_id))[0]
+    assert respond.stage == MET and respond.met_at == created + 100.0 and respond.warned == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 
 from correlation.core.model import parse_incident_id
 from stormwatch.app import Worker
@@ -54,3 +55,23 @@ async def test_incident_resolves_after_the_hold_exactly_once_across_two_workers(
     finally:
         for w in workers:
             await w.stop()
+
+
+async def test_a_stopped_worker_s_timer_loops_have_ended_when_stop_returns(clean):
+    """A loop left running after its worker stopped keeps claiming timers (redis-py reconnects on the next command)
+    and fails to publish them on the closed channel, each then held for its lease: seen as a held resolution that
+    never completed when two workers took over from a stopped one. Many start/stop rounds, polling constantly, so
+    stop() lands in every phase of a poll."""
+    settings = clean.model_copy(update={"timer_poll_seconds": 0.001})
+    for _ in range(10):
+        worker = Worker(settings)
+        await worker.start()
+        assert worker.timers is not None and worker.actions is not None and worker.actions.due is not None
+        loops = [worker.timers, worker.actions.due]
+        await eventually(lambda: worker.timers.completed >= 3, what="a few polls")
+        await worker.stop()
+        assert not any(loop.running for loop in loops)
+        polls = [loop.polls for loop in loops]
+        for _ in range(50):  # loop turns, in which a loop still alive would poll again
+            await asyncio.sleep(0)
+        assert [loop.polls for loop in loops] == polls

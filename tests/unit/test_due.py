@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from actions.due_kinds import KINDS as ACTION_KINDS
@@ -13,7 +14,8 @@ from correlation.core.decision import TIMER_KINDS, expiry_timer, hold_timer, mer
 from correlation.store.keyspace import DUE_SHARDS as SHARDS
 from correlation.store.keyspace import Keyspace
 from kv.due import Due, DueIndex, DueTimers, Legacy
-from stormwatch.due_loop import legacy_timer
+from stormwatch.due_loop import DueLoop, action_timers, correlation_timers, legacy_timer
+from stormwatch.metrics import Metrics
 from tests.unit.test_keyspace import hash_tag, keyslot
 
 KEYS = Keyspace("stormwatch")
@@ -118,3 +120,15 @@ def test_an_old_shard_s_claims_move_only_within_its_slot() -> None:
     assert hash_tag(KEYS.legacy_timer_claims(old)) == hash_tag(KEYS.due_claims(3))
     with pytest.raises(ValueError, match="only within its slot"):
         Legacy(KEYS.legacy_action_due, legacy_action, lock=KEYS.due_upgrade_lock, claims="stormwatch:act:claims")
+
+
+def test_a_loop_exports_a_fired_count_of_every_kind_it_handles_from_the_start() -> None:
+    """A series that first appears when a timer fires makes /metrics grow on the worker's own timing (and rate()
+    over it sees nothing rather than 0): every kind the loop handles has its series at 0 before any poll."""
+    metrics = Metrics.create(CollectorRegistry())
+    index = DueIndex(Redis(), KEYS)  # a client object: nothing connects
+    DueLoop("correlation", correlation_timers(index, Nothing(), KEYS, sla=Nothing(), escalate=Nothing()),
+            clock=lambda: 0.0, poll_seconds=1.0, metrics=metrics)
+    DueLoop("actions", action_timers(index, Nothing(), KEYS), clock=lambda: 0.0, poll_seconds=1.0, metrics=metrics)
+    for kind in (*TIMER_KINDS, "sla", "escalate", *ACTION_KINDS):
+        assert metrics.registry.get_sample_value("stormwatch_due_fired_total", {"kind": kind}) == 0, kind
