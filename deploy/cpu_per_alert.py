@@ -42,7 +42,8 @@ def _service_cpu() -> dict[str, float]:
 async def main(alerts, batch, distinct, rules):
     bodies = make_bodies(alerts, batch, 500, distinct=distinct)
     s = load_settings().model_copy(update={"namespace": f"ab-{uuid.uuid4().hex[:8]}", "metrics_enabled": False,
-                                           "rules": rules, "actions_enabled": False})
+                                           "rules": rules, "actions_enabled": False,
+                                           "history_enabled": False})
     done = asyncio.Event()
     acked = 0
 

@@ -11,7 +11,10 @@ For each message size (alerts per message):
   separate process while the worker runs, for about five seconds; latency is publish -> state written and acked,
   per message.
 
-Every scenario runs in a fresh namespace that is deleted afterwards.
+Every scenario runs in a fresh namespace that is deleted afterwards, with the history writer off: it is a consumer of
+the events beside the alert path, and a history database kept in the working directory belongs to the first
+namespace that used it, so a later run's writer would stop at start (an error line) while the first run's wrote in
+its process: figures of one run would not compare with the next.
 """
 
 from __future__ import annotations
@@ -234,7 +237,7 @@ async def run_bench(settings: Settings, console: Console, *, alerts: int, sizes:
             if not as_json:  # --json prints the JSON document alone
                 progress.console.print(
                     f"[bold]{size} alert(s) per message[/bold]: {len(bodies):,} messages, {alerts:,} alerts")
-            ns = settings.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}", "metrics_enabled": False})
+            ns = settings.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}", "metrics_enabled": False, "history_enabled": False})
             try:
                 bare = await _between_phases(_bare_ceiling(ns, bodies, progress))
                 sw = await _between_phases(_stormwatch(ns, bodies, progress))
@@ -287,7 +290,7 @@ async def run_rules_bench(settings: Settings, console: Console, *, alerts: int, 
         for count in rule_counts:
             with tempfile.TemporaryDirectory() as tmp:
                 ns = settings.model_copy(update={
-                    "namespace": f"bench-{uuid.uuid4().hex[:8]}", "metrics_enabled": False,
+                    "namespace": f"bench-{uuid.uuid4().hex[:8]}", "metrics_enabled": False, "history_enabled": False,
                     "rules": str(write_rules(Path(tmp), count)) if count else "none",
                 })
                 progress.console.print(f"[bold]{count} group rules[/bold]: {len(bodies):,} messages of {size} alert(s)")

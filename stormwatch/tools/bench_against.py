@@ -69,7 +69,7 @@ async def _stormwatch_round(settings: Settings, bodies: list[bytes], alerts: int
             "STORMWATCH_NAMESPACE": ns.namespace, "STORMWATCH_AMQP_URL": ns.amqp_url,
             "STORMWATCH_REDIS_URL": ns.redis_url, "STORMWATCH_REDIS_CLUSTER": str(ns.redis_cluster),
             "STORMWATCH_HTTP_HOST": "127.0.0.1", "STORMWATCH_HTTP_PORT": str(port), "STORMWATCH_RULES": ns.rules,
-            "STORMWATCH_LOG_LEVEL": "warning", "STORMWATCH_LOG_FORMAT": "json",
+            "STORMWATCH_LOG_LEVEL": "warning", "STORMWATCH_HISTORY_ENABLED": "false", "STORMWATCH_LOG_FORMAT": "json",
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the supervisor makes a fresh one
         proc = await asyncio.create_subprocess_exec(

@@ -184,7 +184,7 @@ async def _one(settings: Settings, bodies: list[bytes], alerts: int, distinct: i
             "STORMWATCH_NAMESPACE": settings.namespace, "STORMWATCH_AMQP_URL": settings.amqp_url,
             "STORMWATCH_REDIS_URL": settings.redis_url, "STORMWATCH_REDIS_CLUSTER": str(settings.redis_cluster),
             "STORMWATCH_METRICS_PORT": str(port), "STORMWATCH_RULES": settings.rules,
-            "STORMWATCH_LOG_LEVEL": "warning", "STORMWATCH_LOG_FORMAT": "json",
+            "STORMWATCH_LOG_LEVEL": "warning", "STORMWATCH_HISTORY_ENABLED": "false", "STORMWATCH_LOG_FORMAT": "json",
         }
         procs.append(await asyncio.create_subprocess_exec(
             sys.executable, "-c", "from stormwatch.cli import main; main()", "serve", env=env,
