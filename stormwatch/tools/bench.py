@@ -237,7 +237,8 @@ async def run_bench(settings: Settings, console: Console, *, alerts: int, sizes:
             if not as_json:  # --json prints the JSON document alone
                 progress.console.print(
                     f"[bold]{size} alert(s) per message[/bold]: {len(bodies):,} messages, {alerts:,} alerts")
-            ns = settings.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}", "metrics_enabled": False, "history_enabled": False})
+            ns = settings.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}", "metrics_enabled": False,
+                                             "history_enabled": False})
             try:
                 bare = await _between_phases(_bare_ceiling(ns, bodies, progress))
                 sw = await _between_phases(_stormwatch(ns, bodies, progress))
