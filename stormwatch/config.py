@@ -116,8 +116,9 @@ class Settings(BaseSettings):
     # is restarted and its unacked messages go to another worker; 0: never
     stalled_batch_seconds: float = Field(default=120.0, ge=0)
     # Python's cyclic GC for long-running processes (serve, bench): thresholds per generation; empty: Python's
-    # defaults (700, 10, 10). See stormwatch/runtime.py and docs/performance.md.
-    gc_threshold: Annotated[tuple[int, ...], NoDecode] = (10_000, 10, 10)
+    # defaults (700, 10, 10). The third, 100: a full collection at most every 101 collections of the middle
+    # generation (issue 20). See stormwatch/runtime.py and docs/performance.md.
+    gc_threshold: Annotated[tuple[int, ...], NoDecode] = (10_000, 10, 100)
     # record every valid alert this worker stored to a JSON-lines file, for `stormwatch backtest` ("" : off);
     # "{pid}" in the path becomes the process id, so several workers on one machine write separate files
     record: str = ""
@@ -325,7 +326,7 @@ class Settings(BaseSettings):
     @classmethod
     def _gc_threshold(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         if value and (len(value) != 3 or value[0] < 1 or min(value) < 0):
-            raise ValueError("three generation thresholds, e.g. 10000,10,10 (the first at least 1), or empty")
+            raise ValueError("three generation thresholds, e.g. 10000,10,100 (the first at least 1), or empty")
         return value
 
     @field_validator("group_by")

@@ -245,7 +245,7 @@ def test_http_address_defaults_to_the_metrics_address_and_http_settings_win(monk
 def test_gc_threshold_is_three_generations_or_empty(monkeypatch) -> None:
     from stormwatch.config import SettingsError, load_settings
 
-    assert load_settings().gc_threshold == (10_000, 10, 10)
+    assert load_settings().gc_threshold == (10_000, 10, 100)
     monkeypatch.setenv("STORMWATCH_GC_THRESHOLD", "20000,5,5")
     assert load_settings().gc_threshold == (20_000, 5, 5)
     monkeypatch.setenv("STORMWATCH_GC_THRESHOLD", "")
