@@ -12,6 +12,7 @@ started, and how many it collected.
 
 import asyncio
 import gc
+import os
 import sys
 import time
 import uuid
@@ -25,14 +26,8 @@ from stormwatch.config import load_settings
 from stormwatch.namespace import delete_namespace
 from stormwatch.runtime import tune_gc
 from stormwatch.tools.bench import _fill
+from stormwatch.tools.bench_workers import rss_mib
 
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def bodies(start: int, count: int, distinct: int, starts: str) -> list[bytes]:
@@ -94,7 +89,7 @@ async def main(alerts: int, chunk: int, distinct: int) -> None:
                 del chunk_bodies
                 await drained.wait()
                 if (k + 1) % max(1, len(chunks) // 10) == 0:
-                    marks.append(f"{start + chunk:,}:{rss_mib():.0f}")
+                    marks.append(f"{start + chunk:,}:{rss_mib(os.getpid()):.0f}")
     finally:
         gc.callbacks.remove(on_gc)
         await worker.stop()

@@ -25,15 +25,10 @@ import uuid
 import httpx
 import orjson
 
+from stormwatch.tools.bench_workers import rss_mib
+
 TOKEN = "rss-admin-token-0123456789"  # noqa: S105 - a throwaway server's token
 
-
-def rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def free_port() -> int:

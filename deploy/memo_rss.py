@@ -9,31 +9,26 @@ once the memos turn their generations by bytes.
 """
 
 import gc
+import os
 import sys
 
 from correlation.core.routing import Router
 from ingest.limits import LabelGuard
+from stormwatch.tools.bench_workers import rss_mib
 
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def main(budget: int, label_bytes: int, sets: int) -> None:
     guard = LabelGuard(max_bytes=budget)
     router = Router(None, ("alertname", "service"), memo_max_bytes=budget)
-    start, out = rss_mib(), []
+    start, out = rss_mib(os.getpid()), []
     for n in range(sets):
         labels = {"alertname": "Probe", "service": f"{n:06d}" + "x" * (label_bytes - 6)}
         guard.fingerprints(labels)
         router(labels)
         if n % 2000 == 1999:
             gc.collect()
-            out.append(f"{n + 1}:{rss_mib() - start:+.0f}")
+            out.append(f"{n + 1}:{rss_mib(os.getpid()) - start:+.0f}")
     print(f"budget {budget / (1 << 20):g} MiB, {label_bytes} B label sets; RSS MiB growth after N sets: "
           + " ".join(out))
 

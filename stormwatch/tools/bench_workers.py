@@ -112,7 +112,8 @@ async def _merged_buckets(ports: list[int]) -> dict[str, float]:
     return merged
 
 
-def _rss_mib(pid: int) -> float:
+def rss_mib(pid: int) -> float:
+    """A process's resident set in MiB (``/proc/<pid>/status`` VmRSS); NaN when it cannot be read."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
@@ -200,7 +201,7 @@ async def _one(settings: Settings, bodies: list[bytes], alerts: int, distinct: i
             while marks and stored >= marks[0] * alerts:
                 marks.pop(0)
                 for i, proc in enumerate(procs):
-                    rss[i].append(_rss_mib(proc.pid))
+                    rss[i].append(rss_mib(proc.pid))
             if stored >= alerts:
                 break
             if any(p.returncode is not None for p in procs):

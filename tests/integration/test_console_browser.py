@@ -52,6 +52,18 @@ async def _incident_id(api, service: str) -> str:
     return ""
 
 
+async def signed_in(browser, base: str, token: str, errors: list[str], *, height: int = 900):
+    """A new page on the console at ``base``, signed in with ``token``, its incident list shown; page errors go to
+    ``errors``."""
+    page = await browser.new_page(viewport={"width": 1400, "height": height})
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(base + "/")
+    await page.fill("#token", token)
+    await page.click("#signin button[type=submit]")
+    await page.wait_for_selector("#incidents", timeout=WAIT_MS)
+    return page
+
+
 async def test_sign_in_live_list_open_acknowledge(clean, browser):
     async for api in start_api(clean):
         base = str(api.client.base_url).rstrip("/")

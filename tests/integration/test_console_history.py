@@ -13,7 +13,7 @@ from stormwatch.history.store import HistoryStore
 from tests.conftest import eventually
 from tests.integration.api_helpers import READ, start_api
 from tests.integration.helpers import body, publish, v2_alert
-from tests.integration.test_console_browser import ARTIFACTS, WAIT_MS, browser  # noqa: F401 - the fixture
+from tests.integration.test_console_browser import ARTIFACTS, WAIT_MS, browser, signed_in  # noqa: F401 - the fixture
 from tests.integration.test_history_store import INC, T0, detail_for, story
 
 
@@ -50,13 +50,8 @@ async def test_history_search_finds_a_resolved_incident_only_the_history_holds(c
         assert (await api.get(f"/api/v1/incidents/{INC}")).status_code == 404  # only the history holds it
 
         base = str(api.client.base_url).rstrip("/")
-        page = await browser.new_page(viewport={"width": 1400, "height": 900})
         errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.goto(base + "/")
-        await page.fill("#token", READ)
-        await page.click("#signin button[type=submit]")
-        await page.wait_for_selector("#incidents", timeout=WAIT_MS)
+        page = await signed_in(browser, base, READ, errors)
         await page.click("a[data-nav=history]")
         await page.wait_for_function("() => document.querySelectorAll('#history tbody tr').length === 2", timeout=WAIT_MS)
         assert await rows(page) == [live, INC]  # newest first: the story happened before this test's alert

@@ -14,7 +14,7 @@ from stormwatch.history.store import HistoryStore
 from tests.integration import report_history as gen
 from tests.integration.api_helpers import READ, start_api
 from tests.integration.png import count_near, pixels
-from tests.integration.test_console_browser import ARTIFACTS, WAIT_MS, browser  # noqa: F401 - the fixture
+from tests.integration.test_console_browser import ARTIFACTS, WAIT_MS, browser, signed_in  # noqa: F401 - the fixture
 
 BLUE = (0x25, 0x63, 0xEB)  # svg.COLOURS[0]: incidents line, bars
 RED = (0xDC, 0x26, 0x26)  # svg.COLOURS[1]: MTTR line
@@ -31,13 +31,8 @@ async def test_reports_page_shows_figures_and_charts(clean, browser, tmp_path: P
     await engine.dispose()
     async for api in start_api(clean, history_url=url):
         base = str(api.client.base_url).rstrip("/")
-        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
         errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.goto(base + "/")
-        await page.fill("#token", READ)
-        await page.click("#signin button[type=submit]")
-        await page.wait_for_selector("#incidents", timeout=WAIT_MS)
+        page = await signed_in(browser, base, READ, errors, height=1000)
         await page.click("a[data-nav=reports]")
         await page.select_option("#report-since", "90d")
         await page.wait_for_selector("#report tr[data-figure=mttr_p90]", timeout=WAIT_MS)
