@@ -26,6 +26,7 @@ from correlation.core.declared import Declaration, declared_group, declared_prio
 from correlation.core.model import AlertState, incident_id as make_incident_id, parse_incident_id
 from correlation.store.incident_commands import CommandRefused, incident_view
 from correlation.store.keyspace import Keyspace
+from correlation.store.open_index import settle
 from kv.scripts import Scripts
 
 Matrix = Mapping[str, Mapping[str, str]]
@@ -86,6 +87,7 @@ class DeclaredIncidents:
         if outcome == "created":
             await self.redis.zadd(self.keys.incidents, {iid: now})
             await self.redis.zadd(self.keys.open_incidents, {iid: now})
+            await settle(self.redis, self.keys, {iid: True})  # a person may resolve it at once
             event = incident_event(f"{iid}:created", "incident.created",
                                    f"declared by {who}: {declaration.title}", now, view, by=declaration.by)
         else:

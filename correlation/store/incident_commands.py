@@ -19,6 +19,7 @@ from events.builders import incident_command, status_update
 from events.types import COMMAND_TYPES
 
 from correlation.store.keyspace import Keyspace
+from correlation.store.open_index import settle
 from correlation.core.model import AlertState, Incident, parse_incident_id
 from kv.scripts import Scripts
 
@@ -266,3 +267,6 @@ class IncidentCommands:
             await self.redis.zrem(self.keys.open_incidents, incident_id)
         elif what == "add":
             await self.redis.zadd(self.keys.open_incidents, {incident_id: float(stored["created_at"])})
+        else:
+            return
+        await settle(self.redis, self.keys, {incident_id: what == "add"})

@@ -19,7 +19,8 @@ from events.builders import alert_muted, incident_change
 
 from correlation.core.decision import Decision, parse_timer
 from correlation.store.keyspace import Keyspace
-from correlation.core.model import OPEN_STATUSES, AlertState, GroupState, Incident, parse_incident_id
+from correlation.store.open_index import settle
+from correlation.core.model import AlertState, GroupState, Incident, parse_incident_id
 from correlation.core.repeats import Repeats
 from correlation.core.routing import Group
 from kv.due import Due, DueIndex
@@ -283,43 +284,27 @@ class IncidentStore:
         """Maintain the global incident indexes (idempotent); returns the number of open incidents.
 
         The open index is written after the group's write, outside it (another slot), so an incident added to it
-        may have been resolved meanwhile: by the time a redelivered opening message replays its follow-ups, or
-        while a slow opener was between its write and this. So every incident added is checked after the add
-        and taken out again unless its status is still open: the resolver removes it after writing the status,
-        so either the resolver's removal comes after this add or this check sees the resolution."""
+        may have been resolved meanwhile (a redelivered opening message replaying its follow-ups, a slow opener
+        between its write and this), and one taken out may have been reopened by a person since. Every incident
+        this adds or removes is then settled against its status (:func:`correlation.store.open_index.settle`)."""
         pipe = self.redis.pipeline(transaction=False)
-        added: dict[str, None] = {}
+        written: dict[str, bool | None] = {}
         for f in follow_ups:
             for iid, created_at in f.opened:
                 pipe.zadd(self.keys.incidents, {iid: created_at})
                 pipe.zadd(self.keys.open_incidents, {iid: created_at})
-                added[iid] = None
+                written[iid] = True
             if f.resolved:
                 pipe.zrem(self.keys.open_incidents, *f.resolved)
+                written.update(dict.fromkeys(f.resolved, False))
             for member, due in f.timers:
                 kind, gid, _ = parse_timer(member)
                 self.due.schedule_in(pipe, kind, member, due, shard=self.keys.timer_shard(gid))
         pipe.zcard(self.keys.open_incidents)
         results = await pipe.execute()
-        if not added:
+        if not written or not await settle(self.redis, self.keys, written):
             return int(results[-1])
-        return await self._drop_closed(list(added), int(results[-1]))
-
-    async def _drop_closed(self, ids: list[str], open_count: int) -> int:
-        """Take the incidents of ``ids`` that are no longer open (or gone) out of the open index, read after they
-        were added (a second round trip: on a Cluster one pipeline's commands to several nodes keep no order)."""
-        pipe = self.redis.pipeline(transaction=False)
-        for iid in ids:
-            pipe.hget(self.keys.incident(iid), "status")
-        statuses = await pipe.execute()
-        closed = [iid for iid, status in zip(ids, statuses, strict=True)
-                  if status is None or status.decode() not in OPEN_STATUSES]
-        if not closed:
-            return open_count
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zrem(self.keys.open_incidents, *closed)
-        pipe.zcard(self.keys.open_incidents)
-        return int((await pipe.execute())[-1])
+        return int(await self.redis.zcard(self.keys.open_incidents))
 
     async def incident_members(self, incident_ids: Sequence[str]) -> dict[str, list[str]]:
         """The member fingerprints of each incident (one pipeline: each set lives in its group's slot)."""
