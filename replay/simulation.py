@@ -19,7 +19,7 @@ from correlation.core.causes import Causes, Entry
 from correlation.core.live_keys import LiveKeys
 from correlation.core.change_windows import ChangeWindow, WindowMuter, window_of
 from correlation.core.probable_cause import DEFAULT_LOOKBACK, probable_causes, rank
-from correlation.core.decision import Decision, Symptom, hold_timer, merge_timer, parse_timer
+from correlation.core.decision import Context, Decision, Symptom, hold_timer, merge_timer, parse_timer
 from correlation.core.engine import decide, decide_manual_resolve, decide_timer
 from correlation.core.merging import IndexUpdate, rehomed, to_check, to_replace
 from correlation.core.model import GroupState, Incident
@@ -27,7 +27,7 @@ from correlation.core.muting import Muter, Silence, change_windows_at
 from correlation.core.problems import (
     Occurrence, Problem, ProblemBook, recurrence_occurrence, shared_cause_occurrence,
 )
-from correlation.core.routing import Router
+from correlation.core.routing import Route, Router
 from rules.alert import Alert
 from events.builders import incident_change, problem_event
 from rules.schema import RuleSet
@@ -70,9 +70,18 @@ class Simulation:
         # the cause index's live keys, told of every write (``_apply``): a long replay's index keeps every key
         self._live = LiveKeys(self.cause_index, self.router.causes.longest_grace)
         self._causes = Causes(self.router.causes, self.cause_index, self._live) if self.router.causes else None
+        self._contexts: dict[int, tuple[Route | None, Context]] = {}  # id(route) -> (route, its context unmuted)
 
-    def _context(self, state: GroupState, now: float):
-        return self.router.context(state.route, self._muter(now), self._causes)
+    def _context(self, state: GroupState, now: float) -> Context:
+        muter = self._muter(now)
+        if muter is not None:
+            return self.router.context(state.route, muter, self._causes)
+        # nothing mutes: the context of a route is the same at every instant (its causes read the live index)
+        route, context = self._contexts.get(id(state.route), (None, None))
+        if route is not state.route or context is None:
+            context = self.router.context(state.route, None, self._causes)
+            self._contexts[id(state.route)] = (state.route, context)  # the route kept: its id stays its own
+        return context
 
     def _muter(self, now: float) -> _Counting | None:
         """Silences, maintenance windows and the change windows open at ``now``; None when nothing can mute."""
