@@ -16,9 +16,10 @@ from collections.abc import Mapping, Sequence
 from actions.model import IncidentEvent, ProblemEvent
 from actions.triggers import planned_runs, problem_runs
 from correlation.core.causes import Causes, Entry
+from correlation.core.live_keys import LiveKeys
 from correlation.core.change_windows import ChangeWindow, WindowMuter, window_of
 from correlation.core.probable_cause import DEFAULT_LOOKBACK, probable_causes, rank
-from correlation.core.decision import Decision, Symptom, hold_timer, merge_timer, parse_timer
+from correlation.core.decision import Context, Decision, Symptom, hold_timer, merge_timer, parse_timer
 from correlation.core.engine import decide, decide_manual_resolve, decide_timer
 from correlation.core.merging import IndexUpdate, rehomed, to_check, to_replace
 from correlation.core.model import GroupState, Incident
@@ -26,7 +27,7 @@ from correlation.core.muting import Muter, Silence, change_windows_at
 from correlation.core.problems import (
     Occurrence, Problem, ProblemBook, recurrence_occurrence, shared_cause_occurrence,
 )
-from correlation.core.routing import Router
+from correlation.core.routing import Route, Router
 from rules.alert import Alert
 from events.builders import incident_change, problem_event
 from rules.schema import RuleSet
@@ -66,10 +67,21 @@ class Simulation:
         self.router = Router(self.rule_set, self.default_group_by)
         self._group_rules = {r.name: r for r in (self.rule_set.groups if self.rule_set is not None else ())}
         self._defined = {a.name: a for a in (self.rule_set.actions if self.rule_set is not None else ())}
+        # the cause index's live keys, told of every write (``_apply``): a long replay's index keeps every key
+        self._live = LiveKeys(self.cause_index, self.router.causes.longest_grace)
+        self._causes = Causes(self.router.causes, self.cause_index, self._live) if self.router.causes else None
+        self._contexts: dict[int, tuple[Route | None, Context]] = {}  # id(route) -> (route, its context unmuted)
 
-    def _context(self, state: GroupState, now: float):
-        causes = Causes(self.router.causes, self.cause_index) if self.router.causes else None
-        return self.router.context(state.route, self._muter(now), causes)
+    def _context(self, state: GroupState, now: float) -> Context:
+        muter = self._muter(now)
+        if muter is not None:
+            return self.router.context(state.route, muter, self._causes)
+        # nothing mutes: the context of a route is the same at every instant (its causes read the live index)
+        route, context = self._contexts.get(id(state.route), (None, None))
+        if route is not state.route or context is None:
+            context = self.router.context(state.route, None, self._causes)
+            self._contexts[id(state.route)] = (state.route, context)  # the route kept: its id stays its own
+        return context
 
     def _muter(self, now: float) -> _Counting | None:
         """Silences, maintenance windows and the change windows open at ``now``; None when nothing can mute."""
@@ -175,6 +187,7 @@ class Simulation:
             self.members.setdefault(incident_id, set()).update(fps)
         if decision.sources or decision.candidates:  # (most decisions change neither: the replay's hot path)
             _record(self.cause_index, decision.sources)
+            self._live.changed({key for key, *_ in decision.sources})
             _record(self.candidate_index, decision.candidates)
             for incident_id in to_check(decision.sources, decision.candidates, self.candidate_index,
                                         self.cause_index):

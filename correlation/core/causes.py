@@ -47,9 +47,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 
 from correlation.core.catalog import Catalog
+from correlation.core.live_keys import LiveKeys
 from rules.alert import SEVERITY_ORDER, normalise_severity, severity_rank
 from rules.fingerprint import labels_to_signature
 from rules.matchers import matches_all
@@ -207,6 +208,8 @@ class CauseRules:
         self.source_match = topology.source_match if topology is not None else ()
         self.min_severity = severity_rank(topology.min_severity) if topology is not None else 0
         self.symptom_lag = topology.symptom_lag if topology is not None else None
+        #: the longest recovery grace of any lookup: a key whose sources stopped longer ago explains nothing
+        self.longest_grace = max([self.recovery_grace, *(rule.recovery_grace for rule in self.inhibit)])
         depended = {d for s in (self.topology.services.values() if self.topology else ()) for d in s.depends_on}
         self._depended_on = frozenset(depended)
         self._paths: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
@@ -307,6 +310,11 @@ class CauseRules:
         """The severity rank of an alert with these labels (0: unknown): its evidence (memoised with the rest)."""
         return self._analyse(labels)[3]
 
+    def reads(self, labels: Mapping[str, str]) -> tuple[tuple[Lookup, ...], int]:
+        """``lookups`` and ``severity`` at once (one memo lookup): what ``Causes`` asks of every alert."""
+        analysis = self._analyse(labels)
+        return analysis[1], analysis[3]
+
     # -- topology ----------------------------------------------------------------------------------
 
     def _dependencies(self, service: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -336,6 +344,7 @@ class CauseRules:
         return self._dependencies(service) if self.topology is not None else []
 
     def closure(self, service: str) -> frozenset[str]:
+        """Every service ``service`` depends on, directly or not (never itself, even in a cycle)."""
         self._dependencies(service)
         return self._closure[service]
 
@@ -348,49 +357,64 @@ def _inhibit_key(rule: InhibitRule, labels: Mapping[str, str]) -> str:
 class Causes:
     """The cause index as read for one batch: answers "is this alert a symptom, and of what?" at an instant."""
 
-    def __init__(self, rules: CauseRules, entries: Mapping[str, Mapping[str, Entry]]) -> None:
+    def __init__(self, rules: CauseRules, entries: Mapping[str, Mapping[str, Entry]],
+                 live: LiveKeys | None = None) -> None:
+        """``live``: the live keys of ``entries`` (``correlation.core.live_keys``), kept by the one writer of an
+        index that outlives this object (the replay's simulation); None: built from ``entries`` at the first
+        question, for entries read once (a worker's batch)."""
         self.rules = rules
         self.entries = entries
+        self.live = live
 
     def __call__(self, labels: Mapping[str, str], fingerprint: str, now: float,
                  since: float | None = None) -> Cause | None:
         """The cause explaining an alert with these labels (``since``: when its episode started; None: unknown)."""
-        lookups = self.rules.lookups(labels)
+        lookups, severity = self.rules.reads(labels)
         if not lookups:
             return None
+        if self.live is None:
+            self.live = LiveKeys(self.entries, self.rules.longest_grace)
+        live: Set[str] | Mapping[str, Mapping[str, Entry]] | None = self.live.at(now)
+        if live is None:
+            live = self.entries  # asked about an earlier instant than keys were dropped at: every key
         failing: dict[str, tuple[str, Entry, float | None]] = {}  # topology: failing service -> its source
         topology: list[Lookup] = []
-        entries = self.entries
-        evidence: tuple[int, float | None] | None = None
+        evidence = (severity, since)
         for lookup in lookups:
-            if not entries.get(lookup.key):
-                continue  # nothing ever fed this key (most of a deep topology's dependencies): no call
+            if lookup.key not in live:
+                continue  # no source under it may explain now (most of a long storm's keys): no call
             if lookup.kind == "inhibited":
                 source = self._active(lookup, fingerprint, now, None)
                 if source is not None:
                     return Cause("inhibited", lookup.rule, source[1].incident, source[0], until=source[2],
                                  merge=lookup.merge)
                 continue
-            if evidence is None:
-                evidence = (self.rules.severity(labels), since)
             source = self._active(lookup, fingerprint, now, evidence)
             if source is not None:
                 failing[lookup.rule] = source
                 topology.append(lookup)
-        root: Lookup | None = None
-        for lookup in topology:  # nearest first: a failing service no failing dependency of which explains
-            _, entry, until = failing[lookup.rule]
-            deeper = self.rules.closure(lookup.rule) & failing.keys()
-            if not any(self._explains(failing[d][1], (entry.severity, entry.since)) for d in deeper):
-                if until is None:  # a firing root explains better than one that has recovered
-                    root = lookup
-                    break
-                root = root or lookup
+        if not topology:
+            return None
+        # one failing dependency is the root (no service is among its own dependencies: ``CauseRules.closure``)
+        root = topology[0] if len(topology) == 1 else self._deepest(topology, failing)
         if root is None:
             return None
         source_fp, entry, until = failing[root.rule]
         return Cause("topology", root.rule, entry.incident, source_fp, root.path, until, root.merge,
                      (entry.severity, entry.since, since, len(root.path) - 1))
+
+    def _deepest(self, topology: list[Lookup], failing: dict[str, tuple[str, Entry, float | None]]) -> Lookup | None:
+        """The root among failing dependencies: nearest first, a failing service no failing dependency of which
+        explains its own source, a firing one rather than one that has recovered."""
+        root: Lookup | None = None
+        for lookup in topology:
+            _, entry, until = failing[lookup.rule]
+            deeper = self.rules.closure(lookup.rule) & failing.keys()
+            if not any(self._explains(failing[d][1], (entry.severity, entry.since)) for d in deeper):
+                if until is None:  # a firing root explains better than one that has recovered
+                    return lookup
+                root = root or lookup
+        return root
 
     def _active(self, lookup: Lookup, fingerprint: str, now: float,
                 evidence: tuple[int, float | None] | None) -> tuple[str, Entry, float | None] | None:
