@@ -96,9 +96,10 @@ _Placed = tuple[Mapping[str, str], Mapping[str, str] | None, Mapping[str, str], 
 
 
 def _placed_weight(fingerprint: str, placed: _Placed) -> int:
-    sent, enriched, _, group = placed
-    return (approximate_size(fingerprint) + approximate_size(sent) + (approximate_size(enriched) if enriched else 0)
-            + approximate_size(group.labels) + approximate_size(group.key))
+    """The fingerprint and the label set as sent, counted again for the enriched copy and again for the group's
+    labels (at most as large, and usually shared with other label sets): one size estimate per entry."""
+    sent, enriched, _, _ = placed
+    return approximate_size(fingerprint) + approximate_size(sent) * (2 if enriched is None else 3)
 
 
 def priority_matrix(rule_set: RuleSet | None) -> dict[str, dict[str, str]]:
