@@ -187,15 +187,19 @@ class Router:
 
     def placed(self, alert: Alert) -> tuple[Alert, Group]:
         """``self.enrich(alert)`` and the group of the enriched labels, in one memo entry per label set (keyed by
-        the alert's fingerprint, a hit only when the labels are equal): one lookup for a label set seen before, one
-        entry to weigh and keep for a new one. Only for fingerprints derived from the labels (not a sender's own
-        key, whose group is remembered by the store)."""
+        the alert's fingerprint; the enrichment a hit only when the labels are equal, the group by fingerprint
+        alone): one lookup for a label set seen before, one entry to weigh and keep for a new one. Only for
+        fingerprints derived from the labels (not a sender's own key, whose group is remembered by the store)."""
         placed = self._placed.get(alert.fingerprint)
         if placed is None or placed[0] != alert.labels:
             sent = dict(alert.labels)
             enriched, adds = self.enrich.additions(sent) if self.enrich else (None, {})
             labels = sent if enriched is None else enriched
-            placed = (sent, enriched, adds, self._group(self.route(labels), labels))
+            # the group stays the one first placed for this fingerprint (as the group memo by fingerprint did):
+            # a PagerDuty event from an integration (its own source, so not sender-keyed here) resolves by its
+            # dedup key with other labels, and finds its trigger's group only this way
+            group = self._group(self.route(labels), labels) if placed is None else placed[3]
+            placed = (sent, enriched, adds, group)
             self._placed.put(alert.fingerprint, placed)
         _, labels_added, annotations_added, group = placed
         if labels_added is not None or annotations_added:

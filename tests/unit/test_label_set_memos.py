@@ -159,3 +159,19 @@ def test_by_labels_stays_bounded() -> None:
     for i in range(10_000):
         memo({"n": str(i)})
     assert len(memo) <= 100
+
+
+def test_a_fingerprint_keeps_its_first_group_while_enrichment_follows_the_labels() -> None:
+    """As the group memo by fingerprint did: a PagerDuty event from an integration (not sender-keyed by its source)
+    resolves by its dedup key with other labels than its trigger's, and lands in its trigger's group."""
+    rules = RuleSet.model_validate({"enrichment": [
+        {"name": "owners", "match": ['service="api"'], "add_labels": {"team": "core"}}]})
+    router = _fresh(rules)
+    trigger = Alert(labels={"alertname": "Down", "service": "api"}, status="firing", starts_at=1.0, received_at=1.0,
+                    fingerprint="payments/cards", source="payments-app")
+    resolve = Alert(labels={"alertname": "pagerduty", "dedup_key": "payments/cards"}, status="resolved",
+                    starts_at=1.0, received_at=2.0, fingerprint="payments/cards", source="payments-app")
+    enriched, group = router.placed(trigger)
+    assert enriched.labels["team"] == "core"
+    resolved, same = router.placed(resolve)
+    assert same == group and "team" not in resolved.labels
