@@ -45,6 +45,7 @@ __all__ = [
     "equality_index_key",
     "matcher_from_obj",
     "matches_all",
+    "names_read",
     "parse_matcher",
     "parse_matchers",
 ]
@@ -122,6 +123,11 @@ def matches_all(matchers: Sequence[Matcher], labels: Mapping[str, str]) -> bool:
         if not matcher.matches(labels):
             return False
     return True
+
+
+def names_read(*matcher_lists: Sequence[Matcher]) -> tuple[str, ...]:
+    """Every label name these matchers read, sorted: whatever they decide depends on those labels alone."""
+    return tuple(sorted({m.name for matchers in matcher_lists for m in matchers}))
 
 
 def equality_index_key(matchers: Sequence[Matcher]) -> tuple[str, str] | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from itertools import chain
 from typing import Generic, TypeVar
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sized
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sized
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -121,3 +121,32 @@ class BoundedMemo(Generic[K, V]):
         self._young.clear()
         self._old.clear()
         self._young_bytes = self._old_bytes = 0
+
+
+class ByLabels(Generic[V]):
+    """A pure function of a label set that reads only the labels ``names``, memoised by those labels' values
+    (``None`` where absent): label sets that differ only elsewhere share one entry, so a label set seen for the
+    first time is usually a hit (its ``instance`` is new, its ``alertname`` and ``service`` are not).
+
+    Exact as long as ``compute`` reads no other label (``rules.matchers.names_read`` lists what matchers read); the
+    key is a tuple of a few strings, cheaper to build than a frozenset of every label. Bounded as ``BoundedMemo``."""
+
+    __slots__ = ("names", "_compute", "_memo")
+
+    def __init__(self, names: Iterable[str], compute: Callable[[Mapping[str, str]], V], limit: int = MEMO_LIMIT,
+                 max_bytes: int = MEMO_MAX_BYTES) -> None:
+        self.names = tuple(names)
+        self._compute = compute
+        # values are boxed in a 1-tuple: ``compute`` may answer None, which ``BoundedMemo.get`` means as a miss
+        self._memo: BoundedMemo[tuple[str | None, ...], tuple[V]] = BoundedMemo(limit, max_bytes)
+
+    def __call__(self, labels: Mapping[str, str]) -> V:
+        key = tuple(map(labels.get, self.names))
+        found = self._memo.get(key)
+        if found is None:
+            found = (self._compute(labels),)
+            self._memo.put(key, found)
+        return found[0]
+
+    def __len__(self) -> int:
+        return len(self._memo)

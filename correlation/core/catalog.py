@@ -17,10 +17,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-from rules.matchers import matches_all
-from rules.memo import MEMO_MAX_BYTES, BoundedMemo
+from rules.matchers import matches_all, names_read
+from rules.memo import MEMO_MAX_BYTES, ByLabels
 from rules.schema import RuleSet, Topology
 
 OPERATIONAL, DEGRADED, OUTAGE = "operational", "degraded", "outage"
@@ -66,9 +65,9 @@ class Catalog:
             for dependency in service.depends_on:
                 self._dependants.setdefault(dependency, []).append(name)
         self._impact: dict[str, tuple[str, ...]] = {}
-        # False: nothing binds these labels
-        self._memo: BoundedMemo[frozenset[tuple[str, str]], Bound | Literal[False]] = BoundedMemo(
-            max_bytes=memo_max_bytes)
+        # a binding depends only on the labels the binding rules read and the service label
+        self._bind = ByLabels(sorted({*names_read(*(b.match for b in self.bindings)), self.label}), self._first_bind,
+                              max_bytes=memo_max_bytes)
 
     @classmethod
     def from_rule_set(cls, rule_set: RuleSet | None, *, memo_max_bytes: int = MEMO_MAX_BYTES) -> Catalog:
@@ -89,13 +88,7 @@ class Catalog:
 
     def bind(self, labels: Mapping[str, str]) -> Bound | None:
         """The service of an alert's labels, or None when neither a binding rule nor the service label names one."""
-        key = frozenset(labels.items())
-        found = self._memo.get(key)
-        if found is None:
-            bound = self._bind(labels)
-            found = bound if bound is not None else False
-            self._memo.put(key, found)
-        return found if found is not False else None
+        return self._bind(labels)
 
     def service(self, labels: Mapping[str, str]) -> str:
         """The name of the service an alert's labels are bound to, or "": ``bind`` without the rest and without its
@@ -106,7 +99,7 @@ class Catalog:
                 return binding.service
         return labels.get(self.label, "")
 
-    def _bind(self, labels: Mapping[str, str]) -> Bound | None:
+    def _first_bind(self, labels: Mapping[str, str]) -> Bound | None:
         for binding in self.bindings:
             if matches_all(binding.match, labels):
                 return self.bound(binding.service, f"binding:{binding.name}")

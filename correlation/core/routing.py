@@ -16,7 +16,7 @@ share a group.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from collections.abc import Mapping, Sequence
 
 from correlation.core.catalog import Catalog
@@ -26,8 +26,9 @@ from correlation.core.declared import DeclaredJoin, Target, join_targets
 from correlation.core.enrichment import Enricher
 from rules.alert import normalise_severity
 from rules.fingerprint import labels_to_signature
-from rules.matchers import Matcher, equality_index_key, matches_all
-from rules.memo import MEMO_MAX_BYTES, BoundedMemo, approximate_size
+from rules.alert import Alert
+from rules.matchers import Matcher, equality_index_key, matches_all, names_read
+from rules.memo import MEMO_MAX_BYTES, BoundedMemo, ByLabels, approximate_size
 from rules.calendar_schema import MaintenanceWindow
 from rules.catalog_schema import RecurringChangeWindow
 from rules.schema import (
@@ -89,8 +90,16 @@ class Group:
     route: Route = field(default=Route(DEFAULT_RULE, ("alertname", "service")))
 
 
-def _group_weight(fingerprint: str, group: Group) -> int:
-    return approximate_size(fingerprint) + approximate_size(group.labels) + approximate_size(group.key)
+#: what a label set means under one rule set, as ``Router.placed`` remembers it per fingerprint: (the labels as sent,
+#: the enriched labels or None when enrichment adds none, the annotations enrichment adds, the group)
+_Placed = tuple[Mapping[str, str], Mapping[str, str] | None, Mapping[str, str], Group]
+
+
+def _placed_weight(fingerprint: str, placed: _Placed) -> int:
+    """The fingerprint and the label set as sent, counted again for the enriched copy and again for the group's
+    labels (at most as large, and usually shared with other label sets): one size estimate per entry."""
+    sent, enriched, _, _ = placed
+    return approximate_size(fingerprint) + approximate_size(sent) * (2 if enriched is None else 3)
 
 
 def priority_matrix(rule_set: RuleSet | None) -> dict[str, dict[str, str]]:
@@ -126,9 +135,9 @@ class Router:
         self.shared_cause: tuple[ProblemRule, ...] = tuple(
             p for p in (rule_set.problems if rule_set is not None else ()) if p.shared_root_cause)
         self.problem_rules = {p.name: p for p in (rule_set.problems if rule_set is not None else ())}
-        # False: no rule matches
-        self._flap_memo: BoundedMemo[frozenset[tuple[str, str]], FlappingRule | Literal[False]] = BoundedMemo(
-            max_bytes=memo_max_bytes)
+        # memoised by the labels the flapping rules read (None: no rule matches)
+        self._flap_rule = ByLabels(names_read(*(r.match for r in self.flapping)), self._first_flap_rule,
+                                   max_bytes=memo_max_bytes)
         self._matrix = priority_matrix(rule_set)
         self._routes = [
             Route(
@@ -160,8 +169,11 @@ class Router:
                 self._indexed.setdefault(key, []).append(position)
         self._index_labels = sorted({name for name, _ in self._indexed})
         self._memo: BoundedMemo[frozenset[tuple[str, str]], Group] = BoundedMemo(max_bytes=memo_max_bytes)
-        # keyed by a short fingerprint: the weight is the group's labels the entry keeps alive
-        self._by_fingerprint: BoundedMemo[str, Group] = BoundedMemo(max_bytes=memo_max_bytes, weigh=_group_weight)
+        # the route of a label set depends only on the labels the group rules' matchers read
+        self._route = ByLabels(names_read(*(r.match for r in self.rules)), self._first_route, max_bytes=memo_max_bytes)
+        # one entry per label set for the alert path (``placed``): keyed by the short fingerprint, the weight is the
+        # label sets and the group's labels the entry keeps alive
+        self._placed: BoundedMemo[str, _Placed] = BoundedMemo(max_bytes=memo_max_bytes, weigh=_placed_weight)
         self._groups: BoundedMemo[tuple[str, tuple[tuple[str, str], ...]], Group] = BoundedMemo(
             max_bytes=memo_max_bytes)
 
@@ -173,16 +185,32 @@ class Router:
             self._memo.put(memo_key, group)
         return group
 
-    def by_fingerprint(self, fingerprint: str, labels: Mapping[str, str]) -> Group:
-        """``self(labels)`` memoised by the alert's fingerprint (a hash of exactly those labels): cheaper than
-        hashing the label set again. Only for fingerprints derived from the labels (not a sender's own key)."""
-        group = self._by_fingerprint.get(fingerprint)
-        if group is None:
-            group = self._group(self.route(labels), labels)  # not via the label-set memo: one memo is enough
-            self._by_fingerprint.put(fingerprint, group)
-        return group
+    def placed(self, alert: Alert) -> tuple[Alert, Group]:
+        """``self.enrich(alert)`` and the group of the enriched labels, in one memo entry per label set (keyed by
+        the alert's fingerprint; the enrichment a hit only when the labels are equal, the group by fingerprint
+        alone): one lookup for a label set seen before, one entry to weigh and keep for a new one. Only for
+        fingerprints derived from the labels (not a sender's own key, whose group is remembered by the store)."""
+        placed = self._placed.get(alert.fingerprint)
+        if placed is None or placed[0] != alert.labels:
+            sent = dict(alert.labels)
+            enriched, adds = self.enrich.additions(sent) if self.enrich else (None, {})
+            labels = sent if enriched is None else enriched
+            # the group stays the one first placed for this fingerprint (as the group memo by fingerprint did):
+            # a PagerDuty event from an integration (its own source, so not sender-keyed here) resolves by its
+            # dedup key with other labels, and finds its trigger's group only this way
+            group = self._group(self.route(labels), labels) if placed is None else placed[3]
+            placed = (sent, enriched, adds, group)
+            self._placed.put(alert.fingerprint, placed)
+        _, labels_added, annotations_added, group = placed
+        if labels_added is not None or annotations_added:
+            alert = self.enrich.applied(alert, labels_added, annotations_added)
+        return alert, group
 
     def route(self, labels: Mapping[str, str]) -> Route:
+        """The first group rule whose matchers all match (rule-set order), else the default route."""
+        return self._route(labels)
+
+    def _first_route(self, labels: Mapping[str, str]) -> Route:
         candidates = list(self._unindexed)
         for name in self._index_labels:
             candidates += self._indexed.get((name, labels.get(name, "")), ())
@@ -214,13 +242,10 @@ class Router:
         """The first flapping rule matching a label set (rule-set order), or None."""
         if not self.flapping:
             return None
-        key = frozenset(labels.items())
-        found = self._flap_memo.get(key)
-        if found is None:
-            first = next((r for r in self.flapping if matches_all(r.match, labels)), None)
-            found = first if first is not None else False
-            self._flap_memo.put(key, found)
-        return found or None
+        return self._flap_rule(labels)
+
+    def _first_flap_rule(self, labels: Mapping[str, str]) -> FlappingRule | None:
+        return next((r for r in self.flapping if matches_all(r.match, labels)), None)
 
     def problems(self, labels: Mapping[str, str]) -> list[tuple[str, dict[str, str]]]:
         """(rule, signature) for every recurrence problem rule an incident opened by these labels counts under."""

@@ -121,7 +121,7 @@ class CorrelationPipeline:
         keyed = sorted({a.fingerprint for d in deliveries for a in d.alerts if a.source in SENDER_KEYED_SOURCES})
         known = await self.store.sender_key_groups(keyed)
         remember: dict[str, dict[str, str]] = {}
-        enrich = router.enrich
+        enrich, placed = router.enrich, router.placed
         seen_ids: set[str] = set()
         for delivery in deliveries:
             if delivery.message_id in seen_ids:
@@ -132,17 +132,18 @@ class CorrelationPipeline:
             seen_ids.add(delivery.message_id)
             in_message: dict[str, list[Alert]] = {}
             for alert in delivery.alerts:
-                if enrich:
-                    alert = enrich(alert)
-                labels = known.get(alert.fingerprint)
-                if labels is not None:
-                    group = router(labels)
-                elif alert.source in SENDER_KEYED_SOURCES:
-                    group = router(alert.labels)
-                    if alert.status == "firing":
-                        remember[alert.fingerprint] = dict(alert.labels)
+                labels = known.get(alert.fingerprint) if known else None
+                if labels is None and alert.source not in SENDER_KEYED_SOURCES:
+                    alert, group = placed(alert)  # enriched and grouped: one memo entry per label set
                 else:
-                    group = router.by_fingerprint(alert.fingerprint, alert.labels)
+                    if enrich:
+                        alert = enrich(alert)
+                    if labels is not None:
+                        group = router(labels)
+                    else:
+                        group = router(alert.labels)
+                        if alert.status == "firing":
+                            remember[alert.fingerprint] = dict(alert.labels)
                 groups[group.id] = group
                 in_message.setdefault(group.id, []).append(alert)
                 report.alerts += 1

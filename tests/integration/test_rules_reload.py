@@ -56,6 +56,26 @@ async def test_file_change_reloads_and_a_bad_set_is_refused(clean, tmp_path):
         await worker.stop()
 
 
+async def test_a_label_set_seen_before_a_reload_is_placed_by_the_new_rules(clean, tmp_path):
+    """The alert path memoises per label set (``Router.placed``): the same alert notified again after a reload is
+    routed by the new rule set, not answered from what the previous one memoised."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    worker = Worker(clean.model_copy(update={"rules": str(rules), "rules_poll_seconds": 0.05}))
+    await worker.start()
+    try:
+        await publish(clean, [body([v2_alert("HighErrorRate", "api", "pod-1")])])
+        await eventually(lambda: stored_alerts(worker) >= 1)
+        (rules / "api.yaml").write_text(RULE)
+        await eventually(lambda: metric(worker, "stormwatch_rules_reloads_total", {"outcome": "applied"}) >= 1,
+                         what="reload applied")
+        await publish(clean, [body([v2_alert("HighErrorRate", "api", "pod-1")])])
+        await eventually(lambda: stored_alerts(worker) >= 2)  # the same alert, stored again in the new rule's group
+        assert {i.rule for i in await worker.store.list_incidents()} == {"default", "api-errors"}
+    finally:
+        await worker.stop()
+
+
 async def test_sighup_reloads_a_running_service(clean, tmp_path: Path):
     rules = tmp_path / "rules"
     rules.mkdir()
