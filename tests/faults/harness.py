@@ -9,7 +9,8 @@ nothing ready or unacked, every incident's action in the ledger) and ``account()
 
 * per fingerprint, the stored count equals the notifications sent ("lost": missing or fewer; "duplicated": more);
 * one incident per group (the group's incident counter is 1, the incident index holds GROUPS ids);
-* each incident's action ran exactly once (one ledger line per incident).
+* each incident's action ran as exactly one run (one run id per incident; where a scenario SIGKILLs workers the
+  run taken over may execute again under the same run id: at least once, see ``Account.problems``).
 """
 
 from __future__ import annotations
@@ -89,8 +90,19 @@ class Account:
     incidents_per_group: dict[str, int]
     action_runs: Counter
     incidents: list[str]
+    run_ids: dict[str, Counter] = field(default_factory=dict)  # incident -> run id -> ledger lines
 
-    def problems(self, groups: int = GROUPS) -> list[str]:
+    @property
+    def repeated_runs(self) -> int:
+        """Ledger lines that repeat a run id already there: the same run executed again."""
+        return sum(n - 1 for ids in self.run_ids.values() for n in ids.values())
+
+    def problems(self, groups: int = GROUPS, *, worker_killed: bool = False) -> list[str]:
+        """What is wrong with the account. A worker SIGKILLed while its command ran (after the command wrote its
+        line, before the run's record) has its run executed again by the worker taking it over, under the same
+        run id: at least once, as docs/actions.md states, and what ``STORMWATCH_RUN_ID`` is for. So where a
+        scenario kills workers (``worker_killed``) a run id may appear twice; a second run id for one incident is
+        a duplicate action in every scenario, and a repeated one is where no worker was killed."""
         out = []
         if self.lost or self.duplicated:
             out.append(f"{self.lost} alerts lost, {self.duplicated} duplicated")
@@ -98,10 +110,12 @@ class Account:
         if len(self.incidents_per_group) != groups or wrong or len(self.incidents) != groups:
             out.append(f"incidents: {len(self.incidents_per_group)} groups, {len(self.incidents)} indexed, "
                        f"not one each: {wrong}")
-        runs = {i: self.action_runs.get(i, 0) for i in self.incidents}
+        runs = {i: len(self.run_ids.get(i, ())) for i in self.incidents}
         if any(n != 1 for n in runs.values()) or set(self.action_runs) - set(self.incidents):
             out.append(f"action runs per incident not exactly one: {runs}, strays "
                        f"{set(self.action_runs) - set(self.incidents)}")
+        if self.repeated_runs and not worker_killed:
+            out.append(f"{self.repeated_runs} action run(s) executed twice under one run id with no worker killed")
         return out
 
 
@@ -199,6 +213,15 @@ class Scenario:
     def ledger_runs(self) -> Counter:
         return Counter(line.split()[0] for line in self.ledger.read_text().splitlines() if line.strip())
 
+    def ledger_run_ids(self) -> dict[str, Counter]:
+        """incident -> run id -> lines (each line is "<incident> <run id>")."""
+        out: dict[str, Counter] = {}
+        for line in self.ledger.read_text().splitlines():
+            incident, _, run = line.strip().partition(" ")
+            if incident:
+                out.setdefault(incident, Counter())[run] += 1
+        return out
+
     async def settle(self, stream: Stream, redis_url: str | None = None, timeout: float = 90) -> bool:
         """Wait for quiescence; False if it did not come (the account then says what is missing)."""
         loop = asyncio.get_running_loop()
@@ -235,22 +258,27 @@ class Scenario:
             incidents = [i.decode() for i in await client.zrange(f"{ns}:incidents", 0, -1)]
         finally:
             await client.aclose()
-        return Account(stream.alerts, sum(counts.values()), lost, duplicated, groups, self.ledger_runs(), incidents)
+        return Account(stream.alerts, sum(counts.values()), lost, duplicated, groups, self.ledger_runs(), incidents,
+                       self.ledger_run_ids())
 
 
 ROWS: list[dict[str, Any]] = []  # one per scenario run, printed at the end of the session (conftest.py)
 
 
 async def finish(scenario: Scenario, stream: Stream, redis_url: str | None = None, notes: str = "",
-                 timeout: float = 90) -> Account:
-    """Wait for quiescence, account for every alert, record the summary row, then assert it is exact."""
+                 timeout: float = 90, *, worker_killed: bool = False) -> Account:
+    """Wait for quiescence, account for every alert, record the summary row, then assert it is exact
+    (``worker_killed``: the scenario SIGKILLs workers, see :meth:`Account.problems`)."""
     settled = await scenario.settle(stream, redis_url, timeout)
     account = await scenario.account(stream, redis_url)
     recovery = scenario.recovery
+    if account.repeated_runs and worker_killed:
+        notes = "; ".join(filter(None, [notes, f"{account.repeated_runs} run(s) executed again after a kill, "
+                                                "same run id"]))
     ROWS.append({"scenario": scenario.name, "sent": account.sent, "processed": account.processed,
                  "lost": account.lost, "duplicated": account.duplicated,
                  "recovery": f"{recovery:.1f}" if recovery is not None else "-", "notes": notes})
-    problems = account.problems()
+    problems = account.problems(worker_killed=worker_killed)
     if not settled:
         problems.append(f"no quiescence within {timeout}s (queues {await queue_counts(scenario.settings.namespace)})")
     assert not problems, f"{scenario.name}: " + "; ".join(problems)

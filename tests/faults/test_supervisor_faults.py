@@ -65,7 +65,7 @@ async def test_kill_a_process_of_serve_processes_2(scenario: Scenario):
     await eventually(restarted, timeout=30, what="the supervisor restarts the killed process")
     scenario.fault_over()
     await publisher
-    await finish(scenario, stream)
+    await finish(scenario, stream, worker_killed=True)
     successor = (children(pid) - first).pop()
     await eventually(lambda: _ready_is(supervisor, children(pid)), timeout=30,
                      what="/metrics shows the two living processes, not the dead one")

@@ -71,7 +71,7 @@ async def test_sigkill_at_random_points(scenario):
         await scenario.ready(victim)
     scenario.fault_over()
     await publisher
-    await finish(scenario, stream)
+    await finish(scenario, stream, worker_killed=True)
     note(f"3 SIGKILLs at {', '.join(f'{p / stream.alerts:.0%}' for p in points)} of the stream")
 
 
