@@ -8,6 +8,7 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
+from correlation.store.sla import SLA_FIELD
 from stormwatch.app import Worker
 from tests.conftest import eventually
 from tests.integration.api_helpers import ADMIN, INGEST, READ, RESPOND, EventTap, start_api
@@ -131,6 +132,9 @@ MUTATIONS = [("post", "/acknowledge", {}), ("post", "/resolve", {}), ("post", "/
 @pytest.mark.parametrize(("method", "suffix", "payload"), MUTATIONS)
 async def test_every_mutation_needs_a_respond_token_and_changes_nothing_without(api, method, suffix, payload):
     iid = await one_incident(api)
+    # the SLA service writes its records onto the new incident after the opening; the snapshot waits for them
+    await eventually(lambda: api.worker.redis.hexists(api.worker.keyspace.incident(iid), SLA_FIELD),
+                     what="the incident's SLA records")
     before = await _snapshot(api.worker, iid)
     for token, status in ((None, 401), ("wrong-token-0123456789", 401), (READ, 403), (INGEST, 403)):
         answer = await api.post(f"/api/v1/incidents/{iid}{suffix}", payload, token=token)
