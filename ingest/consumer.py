@@ -82,7 +82,7 @@ class AlertConsumer:
         self,
         topology: Topology,
         sink: Sink,
-        make_delivery: Callable[[str, list], Any],
+        make_delivery: Callable[[str, list, str], Any],  # (message id, alerts, format)
         observer: ConsumerObserver,
         config: ConsumerConfig,
         clock: Callable[[], float],
@@ -212,7 +212,7 @@ class AlertConsumer:
             for rejection in result.rejections:
                 dead_letters.append(self._dead_letter(message, rejection))
             if result.alerts:
-                deliveries.append(self.make_delivery(message_identity(message), result.alerts))
+                deliveries.append(self.make_delivery(message_identity(message), result.alerts, result.format))
                 owners.append(message)
                 alerts_total += len(result.alerts)
             accepted.append(message)

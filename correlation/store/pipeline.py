@@ -31,17 +31,24 @@ from correlation.store.silences import SilenceStore
 from correlation.store.store import ClaimedTimer, FollowUps, GroupWrite, IncidentStore, RepeatWrite
 
 MAX_ROUNDS = 64
-#: sources whose fingerprint is the sender's own key (PagerDuty's dedup_key), not derived from labels: a
-#: resolve or acknowledge event may carry no labels, so their group is remembered by fingerprint.
-SENDER_KEYED_SOURCES = frozenset({"pagerduty"})
+#: formats whose fingerprint is the sender's own key (PagerDuty's dedup_key), not derived from labels: a
+#: resolve or acknowledge event may carry other labels than its trigger (or none), so their group is remembered
+#: by fingerprint in Redis at the trigger. Decided by the message's format, not the alert's source: an event that
+#: came in through an integration key carries the integration's source ("payments-app"), and is keyed the same.
+SENDER_KEYED_FORMATS = frozenset({"pagerduty"})
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """The valid alerts of one message, under the message's idempotency id."""
+    """The valid alerts of one message, under the message's idempotency id, and the format they came in."""
 
     message_id: str
     alerts: Sequence[Alert]
+    format: str = ""
+
+    @property
+    def sender_keyed(self) -> bool:
+        return self.format in SENDER_KEYED_FORMATS
 
 
 @dataclass(slots=True)
@@ -118,7 +125,7 @@ class CorrelationPipeline:
         # (message id, group id, alerts) in arrival order; groups keep per-message order
         pending: list[tuple[str, str, list[Alert]]] = []
         groups = {}
-        keyed = sorted({a.fingerprint for d in deliveries for a in d.alerts if a.source in SENDER_KEYED_SOURCES})
+        keyed = sorted({a.fingerprint for d in deliveries if d.sender_keyed for a in d.alerts})
         known = await self.store.sender_key_groups(keyed)
         remember: dict[str, dict[str, str]] = {}
         enrich, placed = router.enrich, router.placed
@@ -131,9 +138,10 @@ class CorrelationPipeline:
                 continue
             seen_ids.add(delivery.message_id)
             in_message: dict[str, list[Alert]] = {}
+            sender_keyed = delivery.sender_keyed
             for alert in delivery.alerts:
-                labels = known.get(alert.fingerprint) if known else None
-                if labels is None and alert.source not in SENDER_KEYED_SOURCES:
+                labels = known.get(alert.fingerprint) if sender_keyed else None
+                if not sender_keyed:
                     alert, group = placed(alert)  # enriched and grouped: one memo entry per label set
                 else:
                     if enrich:
