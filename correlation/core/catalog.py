@@ -90,10 +90,15 @@ class Catalog:
         """The service of an alert's labels, or None when neither a binding rule nor the service label names one."""
         return self._bind(labels)
 
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """Every label ``bind`` and ``service`` read: the binding rules' matchers' and the service label."""
+        return self._bind.names
+
     def service(self, labels: Mapping[str, str]) -> str:
         """The name of the service an alert's labels are bound to, or "": ``bind`` without the rest and without its
-        memo (its callers keep their own: the cause rules memoise per label set, so a second memo entry per label
-        set would only cost a put)."""
+        memo (its callers keep their own: the cause rules memoise by the labels it and they read, ``reads``, so a second
+        memo entry would only cost a put)."""
         for binding in self.bindings:
             if matches_all(binding.match, labels):
                 return binding.service

@@ -47,14 +47,14 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 
 from correlation.core.catalog import Catalog
 from correlation.core.live_keys import LiveKeys
 from rules.alert import SEVERITY_ORDER, normalise_severity, severity_rank
 from rules.fingerprint import labels_to_signature
-from rules.matchers import matches_all
-from rules.memo import MEMO_MAX_BYTES, BoundedMemo
+from rules.matchers import matches_all, names_read
+from rules.memo import MEMO_MAX_BYTES, BoundedMemo, ByLabels
 from rules.schema import InhibitRule, RuleSet, Topology
 
 #: an alert's service from its labels ("" when none): the catalog's binding (``Catalog.service``)
@@ -196,8 +196,10 @@ class CauseRules:
 
     def __init__(self, inhibit: Sequence[InhibitRule] = (), topology: Topology | None = None,
                  topology_hold: float = 0.0, *, memo_max_bytes: int = MEMO_MAX_BYTES,
-                 service_of: ServiceOf | None = None) -> None:
-        """``service_of``: an alert's service (the catalog's binding); None reads the topology's service label."""
+                 service_of: ServiceOf | None = None, service_reads: Iterable[str] | None = None) -> None:
+        """``service_of``: an alert's service (the catalog's binding); None reads the topology's service label.
+        ``service_reads``: every label ``service_of`` reads (``Catalog.reads``); None with a ``service_of``: unknown,
+        so the analysis is memoised by the whole label set."""
         self.inhibit = tuple(inhibit)
         self.topology = topology if topology is not None and topology.services else None
         self.service_label = topology.service_label if topology is not None else "service"
@@ -214,20 +216,45 @@ class CauseRules:
         self._depended_on = frozenset(depended)
         self._paths: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         self._closure: dict[str, frozenset[str]] = {}
-        self._memo: BoundedMemo[frozenset[tuple[str, str]], _Analysis] = (
-            BoundedMemo(max_bytes=memo_max_bytes))
+        # the analysis reads only these labels, so it is memoised by their values (``rules.memo.ByLabels``): a label
+        # set seen for the first time (a new ``instance``) is a hit. Every label ``_analysis`` reads must be here.
+        reads = self._reads(service_reads)
+        self._memo: ByLabels[_Analysis] | BoundedMemo[frozenset[tuple[str, str]], _Analysis]
+        self._analyse: Callable[[Mapping[str, str]], _Analysis]
+        if reads is None:
+            self._memo = BoundedMemo(max_bytes=memo_max_bytes)
+            self._analyse = self._analyse_by_label_set
+        else:
+            self._memo = self._analyse = ByLabels(reads, self._analysis, max_bytes=memo_max_bytes)
+
+    def _reads(self, service_reads: Iterable[str] | None) -> tuple[str, ...] | None:
+        """Every label ``_analysis`` reads, sorted (None: unknown, ``service_of`` without ``service_reads``): the
+        inhibit rules' matchers and ``equal`` labels, ``severity``, and with a topology the service's labels and the
+        topology's ``source_match``."""
+        names = {"severity", *names_read(*(m for rule in self.inhibit for m in (rule.source_match, rule.target_match)))}
+        names.update(name for rule in self.inhibit for name in rule.equal)
+        if self.topology is not None:
+            if self.service_of is None:
+                names.add(self.service_label)
+            elif service_reads is None:
+                return None
+            else:
+                names.update(service_reads)
+            names.update(names_read(self.source_match))
+        return tuple(sorted(names))
 
     @classmethod
     def from_rule_set(cls, rule_set: RuleSet | None, *, memo_max_bytes: int = MEMO_MAX_BYTES,
-                      service_of: ServiceOf | None = None) -> CauseRules:
-        """``service_of``: the catalog's binding (the router passes its catalog's); None: the catalog of the rule set's
-        topology is built here, so bindings count either way."""
+                      service_of: ServiceOf | None = None, service_reads: Iterable[str] | None = None) -> CauseRules:
+        """``service_of``: the catalog's binding (the router passes its catalog's, and ``service_reads``, the labels it
+        reads); None: the catalog of the rule set's topology is built here, so bindings count either way."""
         if rule_set is None:
             return cls(memo_max_bytes=memo_max_bytes)
         if service_of is None and rule_set.topology.bindings:
-            service_of = Catalog(rule_set.topology, memo_max_bytes=memo_max_bytes).service
+            catalog = Catalog(rule_set.topology, memo_max_bytes=memo_max_bytes)
+            service_of, service_reads = catalog.service, catalog.reads
         return cls(rule_set.inhibit, rule_set.topology, rule_set.topology.hold, memo_max_bytes=memo_max_bytes,
-                   service_of=service_of)
+                   service_of=service_of, service_reads=service_reads)
 
     def __bool__(self) -> bool:
         return bool(self.inhibit or self.topology)
@@ -252,11 +279,18 @@ class CauseRules:
 
     # -- per label set ---------------------------------------------------------------------------
 
-    def _analyse(self, labels: Mapping[str, str]) -> _Analysis:
+    def _analyse_by_label_set(self, labels: Mapping[str, str]) -> _Analysis:
+        """``_analysis`` memoised by the whole label set (a ``service_of`` whose labels are unknown)."""
+        assert isinstance(self._memo, BoundedMemo)
         memo_key = frozenset(labels.items())
         hit = self._memo.get(memo_key)
-        if hit is not None:
-            return hit
+        if hit is None:
+            hit = self._analysis(labels)
+            self._memo.put(memo_key, hit)
+        return hit
+
+    def _analysis(self, labels: Mapping[str, str]) -> _Analysis:
+        """What a label set feeds and reads. Reads only the labels ``_reads`` lists (the memo's key)."""
         feeds: list[str] = []
         lookups: list[Lookup] = []
         hold = 0.0
@@ -279,9 +313,7 @@ class CauseRules:
                                       self.topology_merge))
             if self._dependencies(service):
                 hold = max(hold, self.topology_hold)
-        result = (tuple(feeds), tuple(lookups), hold, severity_rank(normalise_severity(labels.get("severity"))))
-        self._memo.put(memo_key, result)
-        return result
+        return tuple(feeds), tuple(lookups), hold, severity_rank(normalise_severity(labels.get("severity")))
 
     def _can_cause(self, labels: Mapping[str, str]) -> bool:
         """Whether an alert makes its service failing for its dependants: it matches the topology's

@@ -128,7 +128,8 @@ class Router:
         self.catalog = Catalog.from_rule_set(rule_set, memo_max_bytes=memo_max_bytes)
         # topology roll-up reads the catalog's binding of an alert (binding rules, else the service label)
         self.causes = CauseRules.from_rule_set(rule_set, memo_max_bytes=memo_max_bytes,
-                                               service_of=self.catalog.service if self.catalog.bindings else None)
+                                               service_of=self.catalog.service if self.catalog.bindings else None,
+                                               service_reads=self.catalog.reads)
         self.flapping: tuple[FlappingRule, ...] = rule_set.flapping if rule_set is not None else ()
         self.recurrence: tuple[ProblemRule, ...] = tuple(
             p for p in (rule_set.problems if rule_set is not None else ()) if p.recurrence is not None)
