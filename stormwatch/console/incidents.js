@@ -8,7 +8,7 @@ import { onLiveEvent } from './live.js';
 import { badge, h, labels, replace, section, table, time } from './dom.js';
 import { session } from './session.js';
 import { slaCountdown } from './sla.js';
-import { failure, runButton, throttle } from './ui.js';
+import { failure, refill, runButton, throttle } from './ui.js';
 
 const PAGE = 200; // incidents per request (the API's limit is 500)
 const STATUS_FILTERS = { active: 'open,acknowledged', open: 'open', acknowledged: 'acknowledged', resolved: 'resolved', all: '' };
@@ -187,10 +187,10 @@ function respondControls(path, notice, reload) {
     if (doc.status !== 'resolved') next.push(resolve);
     else next.push(reopen);
     replace(buttons, next);
-    if (document.activeElement !== assignee) assignee.value = doc.assignee || '';
+    refill(assignee, doc.assignee || '');
     if (picked === doc.priority) picked = null;
     if (document.activeElement !== priority && picked === null) priority.value = doc.priority;
-    if (document.activeElement !== holdReason) holdReason.value = doc.on_hold || '';
+    refill(holdReason, doc.on_hold || '');
   }
   return { buttons, form, show };
 }

@@ -3,7 +3,7 @@
 
 import { api } from './api.js';
 import { h, replace } from './dom.js';
-import { runButton } from './ui.js';
+import { refill, runButton } from './ui.js';
 
 const STATES = ['investigating', 'identified', 'monitoring', 'resolved'];
 
@@ -33,8 +33,8 @@ export function majorControls(path, notice, reload) {
 
   function show(doc) {
     if (!doc.major) { replace(form, promote); return; }
-    if (document.activeElement !== commander) commander.value = doc.commander || '';
-    if (document.activeElement !== lead) lead.value = doc.communications_lead || '';
+    refill(commander, doc.commander || '');
+    refill(lead, doc.communications_lead || '');
     replace(form, roles);
   }
   return { form, show };

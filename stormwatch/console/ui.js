@@ -26,6 +26,18 @@ export function failure(err) {
   return h('p', { class: 'error', role: 'alert', 'data-reason': err.reason || null }, refused(err));
 }
 
+// Fill a form field from the incident as read, unless the person has typed into it since it was last filled: a live
+// reload must never wipe what was typed and not yet sent. Focus alone does not say it: typing one field and then the
+// next leaves the first unfocused with its text unsent. Once the incident holds what the field says (it was sent, or
+// someone else set the same), the field follows the incident again.
+export function refill(input, value) {
+  const typed = input.dataset.filled !== undefined && input.value !== input.dataset.filled;
+  if (input.value.trim() === value || (!typed && document.activeElement !== input)) {
+    input.value = value;
+    input.dataset.filled = value;
+  }
+}
+
 // A button that runs an async action once at a time and reports a refusal in `notice`.
 export function runButton(label, action, notice, attrs) {
   const button = h('button', { type: 'button', ...(attrs || {}) }, label);

@@ -70,6 +70,11 @@ async def test_promote_assign_roles_and_publish_an_update_from_the_console(clean
         await page.wait_for_selector("#commander-input", timeout=WAIT_MS)
         await page.fill("#commander-input", "carol")
         await page.fill("#comms-lead-input", "dan")
+        # a live reload between typing and sending keeps both names, the unfocused one too (it once emptied it)
+        answer = await api.post(f"/api/v1/incidents/{iid}/comment", {"text": "db failover started"}, token=RESPOND)
+        assert answer.status_code == 200
+        await page.wait_for_selector(".timeline li >> text=db failover started", timeout=WAIT_MS)
+        assert (await page.input_value("#commander-input"), await page.input_value("#comms-lead-input")) == ("carol", "dan")
         await page.click("#cmd-roles")
         await page.wait_for_selector("#incident-major >> text=commander carol", timeout=WAIT_MS)
         await page.select_option("#update-state", "identified")

@@ -124,11 +124,16 @@ async def test_every_command_through_the_incident_page(clean, browser):  # noqa:
         await _entry(api, page, iid, "reopened by sre")
 
         # someone else's change arrives on the live stream and shows without a reload, keeping what is typed
+        await page.fill("#assign-input", "erin")
+        await page.fill("#hold-input", "waiting on the vendor")
         await page.fill("#comment-text", "half-written note")
         answer = await api.post(f"/api/v1/incidents/{iid}/comment", {"text": "from the CLI"}, token=ADMIN)
         assert answer.status_code == 200
         await page.wait_for_selector(".timeline li >> text=ops: from the CLI", timeout=WAIT_MS)
         assert await page.input_value("#comment-text") == "half-written note"
+        # typed into earlier, now unfocused, not yet sent: still theirs
+        assert await page.input_value("#assign-input") == "erin"
+        assert await page.input_value("#hold-input") == "waiting on the vendor"
         assert await page.evaluate("window.__sameDocument === true"), "the page reloaded"
         assert await page.evaluate("window.__pwned === undefined") and await page.locator("#main img").count() == 0
     assert errors == []
