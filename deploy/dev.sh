@@ -207,7 +207,7 @@ cmd_test() {
     # The whole suite (no arguments, as `make test` and CI run it) is linted first; a chosen subset is not.
     # On STORMWATCH_TEST_PROCESSES (3) pytest-xdist processes, a test file each at a time: most of the suite waits on
     # the real services, so three processes overlap the waits on two cores (docs/development.md, "The test run").
-    (( $# )) || { cmd_lint; set -- -q -n "${STORMWATCH_TEST_PROCESSES:-3}" --dist loadfile; }
+    (( $# )) || { cmd_lint; set -- -q -n "${STORMWATCH_TEST_PROCESSES:-3}" --dist loadfile --no-loadscope-reorder; }
     local rc=0
     "$VENV/bin/python" -m pytest "$@" || rc=$?
     (( rc != 5 )) || say "dev.sh: pytest collected no tests; counted as a failure" >&2

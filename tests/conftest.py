@@ -13,6 +13,7 @@ import time
 import uuid
 from typing import Any
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,15 +26,25 @@ from stormwatch.namespace import delete_namespace
 
 pytest_plugins = ["tests.fault_summary"]  # the fault suite's table, printed by the xdist controller too
 
-# Handed out first when the whole suite runs on pytest-xdist (`--dist loadfile` gives files to the workers in
-# collection order): the files that take longest, so the run does not end with one of them running alone.
-LONGEST_FIRST = ("tests/integration/test_schemathesis.py", "tests/faults/", "tests/integration/test_redelivery.py",
-                 "tests/integration/test_reports.py", "tests/integration/test_history_cli.py",
-                 "tests/integration/test_bench_against.py")
+# pytest-xdist's `--dist loadfile` hands whole files to its processes; with `--no-loadscope-reorder` (deploy/dev.sh)
+# it hands them out in collection order, and this order is longest first by the seconds each file last took
+# (tests/file_seconds.txt, written by deploy/test_seconds.py): the run does not end with one long file running alone.
+# A file the table does not know goes last; a test's order within its file is kept.
+FILE_SECONDS = Path(__file__).with_name("file_seconds.txt")
+
+
+def _file_seconds() -> dict[str, float]:
+    seconds: dict[str, float] = {}
+    for line in FILE_SECONDS.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            value, path = line.split(maxsplit=1)
+            seconds[path] = float(value)
+    return seconds
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))  # stable: the rest keep their order
+    seconds = _file_seconds()
+    items.sort(key=lambda item: -seconds.get(item.nodeid.split("::", 1)[0], 0.0))  # stable: a file keeps its order
 
 
 # CI runs a fixed set of examples (reproducible: a red CI is a real regression); locally hypothesis explores.
