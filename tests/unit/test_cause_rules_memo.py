@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from correlation.core.causes import CauseRules, lookup_keys
 from correlation.core.routing import Router
 from rules.schema import RuleSet, Topology
+from tests.unit.matcher_strategies import matcher_lists
 
 NAMES = ("alertname", "service", "team", "severity", "instance", "env", "cluster")
 VALUES = ("", "a", "b", "s0", "s1", "s2", "critical", "warning", "info")
@@ -27,14 +28,8 @@ SERVICES = ("s0", "s1", "s2", "s3")
 label_sets = st.dictionaries(st.sampled_from(NAMES), st.sampled_from(VALUES), max_size=len(NAMES))
 
 
-@st.composite
-def matchers(draw: Any, at_least: int = 0, at_most: int = 3) -> list[str]:
-    out = []
-    for _ in range(draw(st.integers(at_least, at_most))):
-        name, op = draw(st.sampled_from(NAMES)), draw(st.sampled_from(("=", "!=", "=~", "!~")))
-        value = draw(st.sampled_from(PATTERNS if "~" in op else VALUES))
-        out.append(f'{name}{op}"{value}"')
-    return out
+def matchers(at_least: int = 0, at_most: int = 3) -> st.SearchStrategy[list[str]]:
+    return matcher_lists(NAMES, VALUES, PATTERNS, at_least=at_least, at_most=at_most)
 
 
 @st.composite

@@ -18,6 +18,7 @@ from rules.alert import Alert
 from rules.fingerprint import fingerprint
 from rules.memo import ByLabels
 from rules.schema import RuleSet
+from tests.unit.matcher_strategies import matcher_lists
 
 NAMES = ("alertname", "service", "team", "severity", "instance", "env")
 VALUES = ("", "a", "b", "orders-db", "checkout", "critical")
@@ -26,14 +27,8 @@ PATTERNS = ("a|b", ".*", "orders-.*", "", "c.*")
 label_sets = st.dictionaries(st.sampled_from(NAMES), st.sampled_from(VALUES), max_size=len(NAMES))
 
 
-@st.composite
-def matchers(draw: Any, at_most: int = 3) -> list[str]:
-    out = []
-    for _ in range(draw(st.integers(0, at_most))):
-        name, op = draw(st.sampled_from(NAMES)), draw(st.sampled_from(("=", "!=", "=~", "!~")))
-        value = draw(st.sampled_from(PATTERNS if "~" in op else VALUES))
-        out.append(f'{name}{op}"{value}"')
-    return out
+def matchers(at_most: int = 3) -> st.SearchStrategy[list[str]]:
+    return matcher_lists(NAMES, VALUES, PATTERNS, at_most=at_most)
 
 
 @st.composite
