@@ -20,6 +20,7 @@ from rich.progress import Progress
 from stormwatch.tools.bench import make_bodies, _fill
 from stormwatch.app import Worker
 from stormwatch.config import load_settings
+from stormwatch.logging import configure_logging
 from stormwatch.namespace import delete_namespace
 from stormwatch.runtime import tune_gc
 
@@ -44,6 +45,7 @@ async def main(alerts, batch, distinct, rules):
     s = load_settings().model_copy(update={"namespace": f"ab-{uuid.uuid4().hex[:8]}", "metrics_enabled": False,
                                            "rules": rules, "actions_enabled": False,
                                            "history_enabled": False})
+    configure_logging(s.log_format, s.log_level)  # STORMWATCH_LOG_LEVEL as `serve` honours it
     done = asyncio.Event()
     acked = 0
 

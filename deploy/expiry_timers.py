@@ -21,6 +21,7 @@ from correlation.core.decision import TIMER_KINDS
 from stormwatch.tools.bench import make_bodies, _fill
 from stormwatch.app import Worker
 from stormwatch.config import load_settings
+from stormwatch.logging import configure_logging
 from stormwatch.namespace import delete_namespace
 from stormwatch.publisher import publish_many
 from stormwatch.runtime import tune_gc
@@ -42,6 +43,7 @@ class Clock:
 async def drain(bodies, workers_n, rules_dir, clock):
     s = load_settings().model_copy(update={"namespace": f"xp-{uuid.uuid4().hex[:8]}", "metrics_enabled": False,
                                            "rules": str(rules_dir), "actions_enabled": False})
+    configure_logging(s.log_format, s.log_level)  # STORMWATCH_LOG_LEVEL as `serve` honours it
     done = asyncio.Event()
 
     def on_batch(m, _alerts, _latency):

@@ -23,6 +23,7 @@ from rich.progress import Progress
 
 from stormwatch.app import Worker
 from stormwatch.config import load_settings
+from stormwatch.logging import configure_logging
 from stormwatch.namespace import delete_namespace
 from stormwatch.runtime import tune_gc
 from stormwatch.tools.bench import _fill
@@ -64,6 +65,7 @@ async def main(alerts: int, chunk: int, distinct: int) -> None:
     settings = load_settings().model_copy(update={"namespace": f"gcrss-{uuid.uuid4().hex[:8]}",
                                                   "metrics_enabled": False, "actions_enabled": False,
                                                   "history_enabled": False})
+    configure_logging(settings.log_format, settings.log_level)  # STORMWATCH_LOG_LEVEL as `serve` honours it
     starts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
     state = {"acked": 0, "want": 0}
     drained = asyncio.Event()
