@@ -11,6 +11,11 @@ For each message size (alerts per message):
   separate process while the worker runs, for about five seconds; latency is publish -> state written and acked,
   per message.
 
+With ``--rounds N`` the bare ceiling and the drain are measured N times each, alternating which goes first, each
+drain in a fresh namespace (a second drain of the same alerts would be all repeats); the table gives their medians,
+the JSON every round too. The ceiling moves most between runs on a shared machine, so a ratio is only as good as the
+pairs behind it.
+
 Every scenario runs in a fresh namespace that is deleted afterwards, with the history writer off: it is a consumer of
 the events beside the alert path, and a history database kept in the working directory belongs to the first
 namespace that used it, so a later run's writer would stop at start (an error line) while the first run's wrote in
@@ -26,7 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from statistics import median
 from typing import Any
 
 import aio_pika
@@ -50,6 +56,8 @@ class Result:
     latency_p50_ms: float
     latency_p99_ms: float
     latency_rate_msgs_per_s: float
+    bare_rounds: list[float] = field(default_factory=list)  # msg/s of each round; the fields above are medians
+    stormwatch_rounds: list[float] = field(default_factory=list)
 
     @property
     def stormwatch_alerts_per_s(self) -> float:
@@ -228,7 +236,7 @@ async def _between_phases(phase: Any) -> Any:
 
 
 async def run_bench(settings: Settings, console: Console, *, alerts: int, sizes: list[int], groups: int,
-                    as_json: bool = False, latency_rate: float | None = None) -> list[Result]:
+                    as_json: bool = False, latency_rate: float | None = None, rounds: int = 1) -> list[Result]:
     results = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=as_json) as progress:
@@ -239,11 +247,20 @@ async def run_bench(settings: Settings, console: Console, *, alerts: int, sizes:
                     f"[bold]{size} alert(s) per message[/bold]: {len(bodies):,} messages, {alerts:,} alerts")
             ns = settings.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}", "metrics_enabled": False,
                                              "history_enabled": False})
-            try:
-                bare = await _between_phases(_bare_ceiling(ns, bodies, progress))
-                sw = await _between_phases(_stormwatch(ns, bodies, progress))
-            finally:
-                await delete_namespace(ns)
+            bares: list[float] = []
+            drains: list[float] = []
+            for round_ in range(rounds):
+                ns = ns.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}"})
+                try:
+                    if round_ % 2 == 0:
+                        bares.append(await _between_phases(_bare_ceiling(ns, bodies, progress)))
+                        drains.append(await _between_phases(_stormwatch(ns, bodies, progress)))
+                    else:  # alternate which goes first: a machine getting busier or quieter favours neither
+                        drains.append(await _between_phases(_stormwatch(ns, bodies, progress)))
+                        bares.append(await _between_phases(_bare_ceiling(ns, bodies, progress)))
+                finally:
+                    await delete_namespace(ns)
+            bare, sw = median(bares), median(drains)
             ns = ns.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}"})
             rate = latency_rate or max(10.0, sw / 4)
             lat_bodies = bodies[: max(200, min(len(bodies), int(rate * 5)))]
@@ -252,12 +269,17 @@ async def run_bench(settings: Settings, console: Console, *, alerts: int, sizes:
             finally:
                 await delete_namespace(ns)
             results.append(Result(size, len(bodies), bare, sw, _percentile(lat, 0.5) * 1000,
-                                  _percentile(lat, 0.99) * 1000, rate))
+                                  _percentile(lat, 0.99) * 1000, rate, bares, drains))
     if as_json:
         console.print_json(orjson.dumps([asdict(r) | {"stormwatch_alerts_per_s": r.stormwatch_alerts_per_s,
                                                       "ratio": r.ratio} for r in results]).decode())
     else:
         console.print(results_table(results))
+        for r in results:
+            if len(r.bare_rounds) > 1:
+                console.print(f"{r.alerts_per_message} alert(s)/msg, {len(r.bare_rounds)} rounds (medians above): "
+                              f"bare {' / '.join(f'{x:,.0f}' for x in r.bare_rounds)} msg/s, stormwatch "
+                              f"{' / '.join(f'{x:,.0f}' for x in r.stormwatch_rounds)} msg/s")
     return results
 
 
