@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from rules.action_schema import PRIORITIES
+from rules.calendar_schema import SLA_KINDS
+
 #: ``Alert.source`` of the built-in formats (ingest/formats): always a label value of their own
 BUILTIN_SOURCES = frozenset({"generic", "alertmanager", "prometheus", "pagerduty", "grafana"})
 OTHER_SOURCE = "other"
@@ -304,8 +307,14 @@ class Metrics:
                 "left, the next one a retry timer on the due-time service, by action (its name in the rules).",
                 ["action"], registry=r),
         )
-        for operation in AMQP_OPERATIONS:  # a series from the start, so alerts on it see 0 rather than nothing
+        # A series from the start for every label value known in advance, so an alert on `increase(...)` sees the
+        # first event as 0 -> 1 rather than a series that appears at 1 (which increase() and rate() cannot count)
+        for operation in AMQP_OPERATIONS:
             metrics.amqp_errors.labels(operation)
+        for priority in (*PRIORITIES, "none"):
+            metrics.incidents_by_priority.labels(priority)
+            for kind in SLA_KINDS:  # the breaches carry the team too, known only when one breaches
+                metrics.sla_crossings.labels(kind, priority)
         return metrics
 
     def record_rules(self, kinds: dict[str, int], mode: str, modes: Sequence[str]) -> None:

@@ -274,3 +274,16 @@ async def test_ops_server_answers_garbage_with_400_and_keeps_serving(ops: tuple[
 
     assert raw.startswith(b"HTTP/1.1 400 ")
     assert (await http(server.bound_port, "GET", "/healthz"))[0] == 200
+
+
+def test_series_with_label_values_known_in_advance_exist_from_the_start():
+    """An alert on increase() needs a 0 before the first event: every AMQP operation, priority and SLA kind is
+    exposed at 0 before anything happened."""
+    registry = CollectorRegistry()
+    Metrics.create(registry)
+    text = generate_latest(registry).decode()
+    for priority in ("P1", "P2", "P3", "P4", "P5", "none"):
+        assert f'stormwatch_incidents_opened_by_priority_total{{priority="{priority}"}} 0.0' in text
+        for kind in ("respond", "resolve"):
+            assert f'stormwatch_sla_warnings_total{{kind="{kind}",priority="{priority}"}} 0.0' in text
+    assert 'stormwatch_amqp_errors_total{operation="publish"} 0.0' in text
