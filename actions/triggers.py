@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
-from rules.action_schema import PRIORITIES, ActionTrigger
+from rules.action_schema import ActionTrigger
+from rules.schema_types import PRIORITIES
 from rules.schema import RuleSet
 
 from actions.model import EscalationStepEvent, IncidentEvent, Planned, ProblemEvent, run_id

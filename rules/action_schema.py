@@ -22,6 +22,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from rules.scalars import _name, parse_duration
+from rules.schema_types import PriorityName
 
 
 def _fail(message: str) -> PydanticCustomError:
@@ -41,8 +42,7 @@ def _duration(value: object) -> float:
 
 PositiveDuration = Annotated[float, PlainValidator(_duration)]
 ActionName = Annotated[str, PlainValidator(_name)]
-PRIORITIES: tuple[str, ...] = ("P1", "P2", "P3", "P4", "P5")
-Priority = Literal["P1", "P2", "P3", "P4", "P5"]
+Priority = PriorityName
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 

@@ -4,7 +4,7 @@ rule section builds on (``rules/schema.py`` composes the sections)."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, PlainValidator)
 
@@ -83,6 +83,7 @@ RequiredMatchers = Annotated[Matchers, AfterValidator(_non_empty)]
 Level = Literal["high", "medium", "low"]
 LEVELS: tuple[str, ...] = ("high", "medium", "low")
 PriorityName = Literal["P1", "P2", "P3", "P4", "P5"]
+PRIORITIES: tuple[str, ...] = get_args(PriorityName)  # the ITIL priorities, most urgent first: their one home
 
 
 class RuleModel(BaseModel):

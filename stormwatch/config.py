@@ -262,11 +262,12 @@ class Settings(BaseSettings):
     @classmethod
     def _priorities(cls, value: dict[str, str]) -> dict[str, str]:
         from rules.alert import SEVERITY_ORDER
+        from rules.schema_types import PRIORITIES
 
         for severity, priority in value.items():
             if severity not in SEVERITY_ORDER:
                 raise ValueError(f"{severity!r} is not a severity (use {', '.join(SEVERITY_ORDER)})")
-            if priority not in ("P1", "P2", "P3", "P4", "P5"):
+            if priority not in PRIORITIES:
                 raise ValueError(f"{severity}={priority!r}: a priority is P1 to P5")
         return value
 

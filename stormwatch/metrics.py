@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from rules.action_schema import PRIORITIES
 from rules.calendar_schema import SLA_KINDS
+from rules.schema_types import PRIORITIES
 
 #: ``Alert.source`` of the built-in formats (ingest/formats): always a label value of their own
 BUILTIN_SOURCES = frozenset({"generic", "alertmanager", "prometheus", "pagerduty", "grafana"})

@@ -31,6 +31,7 @@ from rules.matchers import Matcher, equality_index_key, matches_all, names_read
 from rules.memo import MEMO_MAX_BYTES, BoundedMemo, ByLabels, approximate_size
 from rules.calendar_schema import MaintenanceWindow
 from rules.catalog_schema import RecurringChangeWindow
+from rules.schema_types import PRIORITIES
 from rules.schema import (
     DEFAULT_PRIORITIES,
     DEFAULT_TEAM,
@@ -47,7 +48,6 @@ from rules.schema import (
 
 DEFAULT_RULE = "default"
 ALL_LABELS = "..."
-_PRIORITY_ORDER = ("P1", "P2", "P3", "P4", "P5")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +110,7 @@ def priority_matrix(rule_set: RuleSet | None) -> dict[str, dict[str, str]]:
 
 def priority_rank(priority: str) -> int:
     """P1 -> 0 (most urgent) .. P5 -> 4; unknown or empty ranks after P5."""
-    return _PRIORITY_ORDER.index(priority) if priority in _PRIORITY_ORDER else len(_PRIORITY_ORDER)
+    return PRIORITIES.index(priority) if priority in PRIORITIES else len(PRIORITIES)
 
 
 class Router:

@@ -22,6 +22,7 @@ from correlation.store.keyspace import Keyspace
 from correlation.store.open_index import settle
 from correlation.core.model import AlertState, Incident, parse_incident_id
 from kv.scripts import Scripts
+from rules.schema_types import PRIORITIES
 
 COMMANDS = ("acknowledge", "resolve", "reopen", "assign", "comment", "priority", "promote", "commander",
             "communications_lead", "status_update", "on_hold")
@@ -29,7 +30,6 @@ COMMANDS = ("acknowledge", "resolve", "reopen", "assign", "comment", "priority",
 ROLES = {"commander": "incident commander", "communications_lead": "communications lead"}
 #: a stakeholder update's state, as status pages say it
 UPDATE_STATES = ("investigating", "identified", "monitoring", "resolved")
-PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 #: hash fields people's commands add beside the engine's (the engine never writes or clears them)
 EXTRA_FIELDS = ("assignee", "acknowledged_by", "acknowledged_at", "resolved_by", "reopened_by", "on_hold")
 EVENT_TYPES = COMMAND_TYPES  # command -> the type of the event it publishes (the event contract's)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from events.models import ProblemDoc, SilenceDoc
+from rules.schema_types import PriorityName
 
 
 class Strict(BaseModel):
@@ -28,7 +29,7 @@ class CommentBody(Strict):
 
 
 class PriorityBody(Strict):
-    priority: Literal["P1", "P2", "P3", "P4", "P5"]
+    priority: PriorityName
 
 
 class HoldBody(Strict):

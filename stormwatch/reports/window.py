@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rules.scalars import parse_duration
+from rules.schema_types import PRIORITIES
 
 PERIODS = ("day", "week", "month")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -132,7 +133,7 @@ def window(now: float, *, since: str = "30d", until: str = "", period: str = "",
         raise WindowError("since", f"a window of at most {MAX_WINDOW_SECONDS / 86400:g} days")
     if period and period not in PERIODS:
         raise WindowError("period", "day, week or month")
-    if priority and priority not in ("P1", "P2", "P3", "P4", "P5"):
+    if priority and priority not in PRIORITIES:
         raise WindowError("priority", "P1..P5")
     for name, value in (("team", team), ("service", service)):
         if len(value) > 200:
