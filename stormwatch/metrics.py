@@ -317,8 +317,12 @@ class Metrics:
                 metrics.sla_crossings.labels(kind, priority)
         return metrics
 
-    def record_rules(self, kinds: dict[str, int], mode: str, modes: Sequence[str]) -> None:
-        """The running rule set, after a start or a reload."""
+    def record_rules(self, kinds: dict[str, int], mode: str, modes: Sequence[str],
+                     escalation_steps: Sequence[tuple[str, int]] = ()) -> None:
+        """The running rule set, after a start or a reload; ``escalation_steps`` (policy, 1-based step) get their
+        series at 0, so an alert on a step's ``increase()`` counts its first run (a removed policy's series stays)."""
+        for policy, step in escalation_steps:
+            self.escalations.labels(policy, str(step))
         for kind, count in kinds.items():
             self.rules_loaded.labels(kind).set(count)
         self.group_rules.set(kinds.get("group", 0))

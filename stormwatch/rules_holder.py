@@ -111,7 +111,9 @@ class RuleHolder:
         whether this process runs actions."""
         summary = self.rules_summary()
         mode = summary["actions_mode"]
-        self.metrics.record_rules(summary["kinds"], mode["mode"], ACTION_MODES)
+        policies = self.rule_set.escalation_policies if self.rule_set is not None else ()
+        self.metrics.record_rules(summary["kinds"], mode["mode"], ACTION_MODES,
+                                  [(p.name, n) for p in policies for n in range(1, len(p.steps) + 1)])
         log.info(event, source=summary["source"], **{f"{kind}_rules": n for kind, n in summary["kinds"].items()},
                  actions=mode["summary"],
                  actions_runner=self.runs_actions)

@@ -101,6 +101,8 @@ async def timeline(worker: Worker, incident_id: str) -> list[str]:
 async def test_two_workers_fire_each_step_once_and_honour_the_repeat_count(
         workers: tuple[list[Worker], ManualClock], hook: Hook, tap: EventTap) -> None:
     pair, clock = workers
+    for w in pair:  # each configured step has its series at 0 before it ever runs: increase() counts the first run
+        assert w.metrics.registry.get_sample_value("stormwatch_escalations_total", {"policy": "dba", "step": "1"}) == 0
     incident_id, created = await database_incident(pair[0])
     for n, at in enumerate((300.0, 900.0, 1500.0), start=1):  # the first run, then 2 repeats every 10 minutes
         clock.now = created + at
