@@ -206,7 +206,8 @@ cmd_test() {
     cmd_services; cmd_tools; cmd_venv
     # The whole suite (no arguments, as `make test` and CI run it) is linted first; a chosen subset is not.
     # On STORMWATCH_TEST_PROCESSES (3) pytest-xdist processes, a test file each at a time: most of the suite waits on
-    # the real services, so three processes overlap the waits on two cores (docs/development.md, "The test run").
+    # the real services, so three processes overlap the waits on two cores; files go out longest first
+    # (tests/file_seconds.txt; --no-loadscope-reorder keeps that order: docs/development.md).
     (( $# )) || { cmd_lint; set -- -q -n "${STORMWATCH_TEST_PROCESSES:-3}" --dist loadfile --no-loadscope-reorder; }
     local rc=0
     "$VENV/bin/python" -m pytest "$@" || rc=$?
