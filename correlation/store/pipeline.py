@@ -140,12 +140,12 @@ class CorrelationPipeline:
             in_message: dict[str, list[Alert]] = {}
             sender_keyed = delivery.sender_keyed
             for alert in delivery.alerts:
-                labels = known.get(alert.fingerprint) if sender_keyed else None
                 if not sender_keyed:
                     alert, group = placed(alert)  # enriched and grouped: one memo entry per label set
                 else:
                     if enrich:
                         alert = enrich(alert)
+                    labels = known.get(alert.fingerprint)
                     if labels is not None:
                         group = router(labels)
                     else:

@@ -235,6 +235,11 @@ async def _between_phases(phase: Any) -> Any:
         gc.collect()
 
 
+def _fresh_namespace(settings: Settings) -> Settings:
+    return settings.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}", "metrics_enabled": False,
+                                       "history_enabled": False})
+
+
 async def run_bench(settings: Settings, console: Console, *, alerts: int, sizes: list[int], groups: int,
                     as_json: bool = False, latency_rate: float | None = None, rounds: int = 1) -> list[Result]:
     results = []
@@ -245,23 +250,18 @@ async def run_bench(settings: Settings, console: Console, *, alerts: int, sizes:
             if not as_json:  # --json prints the JSON document alone
                 progress.console.print(
                     f"[bold]{size} alert(s) per message[/bold]: {len(bodies):,} messages, {alerts:,} alerts")
-            ns = settings.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}", "metrics_enabled": False,
-                                             "history_enabled": False})
             bares: list[float] = []
             drains: list[float] = []
+            phases = [(bares, _bare_ceiling), (drains, _stormwatch)]
             for round_ in range(rounds):
-                ns = ns.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}"})
-                try:
-                    if round_ % 2 == 0:
-                        bares.append(await _between_phases(_bare_ceiling(ns, bodies, progress)))
-                        drains.append(await _between_phases(_stormwatch(ns, bodies, progress)))
-                    else:  # alternate which goes first: a machine getting busier or quieter favours neither
-                        drains.append(await _between_phases(_stormwatch(ns, bodies, progress)))
-                        bares.append(await _between_phases(_bare_ceiling(ns, bodies, progress)))
+                ns = _fresh_namespace(settings)
+                try:  # alternate which goes first: a machine getting busier or quieter favours neither
+                    for into, phase in phases if round_ % 2 == 0 else phases[::-1]:
+                        into.append(await _between_phases(phase(ns, bodies, progress)))
                 finally:
                     await delete_namespace(ns)
             bare, sw = median(bares), median(drains)
-            ns = ns.model_copy(update={"namespace": f"bench-{uuid.uuid4().hex[:8]}"})
+            ns = _fresh_namespace(settings)
             rate = latency_rate or max(10.0, sw / 4)
             lat_bodies = bodies[: max(200, min(len(bodies), int(rate * 5)))]
             try:
