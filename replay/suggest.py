@@ -45,7 +45,7 @@ import bisect
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -110,6 +110,7 @@ class Suggestions:
     problems: list[Candidate] = field(default_factory=list)
     known: list[Candidate] = field(default_factory=list)  # candidates the rule set already says (``--rules``)
     rules: KnownRules | None = None  # the rule set the draft goes next to
+    set_aside: list[Candidate] = field(default_factory=list)  # candidates a common cause explains (not drafted)
 
     def all(self) -> list[Candidate]:
         """The new candidates (those the draft holds)."""
@@ -156,12 +157,14 @@ def suggest(notifications: Sequence[Notification], settings: Settings = Settings
     eps = episodes(notifications, label, known)
     span = (notifications[-1].at - notifications[0].at) if notifications else 0.0
     pairs = _co_occurrences(eps, settings)
-    topology, hold, known_edges = _edges(eps, pairs, span, settings, known)
-    inhibit = _split(_inhibits(eps, pairs, span, settings, known))
+    topology, hold, known_edges, explained = _edges(eps, pairs, span, settings, known)
+    inhibits, inhibits_aside = _inhibits(eps, pairs, span, settings, known)
+    inhibit = _split(inhibits)
     groups = _split(_refires(eps, span, settings, known))
     problems = _split(_recurrences(notifications, eps, settings, known))
     return Suggestions(topology, inhibit[0], groups[0], hold, label, problems[0],
-                       [*known_edges, *inhibit[1], *groups[1], *problems[1]], known)
+                       [*known_edges, *inhibit[1], *groups[1], *problems[1]], known,
+                       [*explained, *inhibits_aside])
 
 
 def _split(candidates: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
@@ -250,13 +253,40 @@ def _keep(m: Measure, s: Settings) -> bool:
 
 
 def _edges(eps: Sequence[Episode], pairs: Sequence[tuple[Episode, Episode]], span: float, s: Settings,
-           known: KnownRules | None = None) -> tuple[list[Candidate], float, list[Candidate]]:
-    """(the kept new edges, the hold they need, the edges the rule set's topology already has)."""
+           known: KnownRules | None = None) -> tuple[list[Candidate], float, list[Candidate], list[Candidate]]:
+    """(the kept new edges, the hold they need, the edges the rule set's topology already has, the edges a common
+    cause explains). Edges are kept strongest first (none closing a cycle), then every kept edge whose evidence a
+    common cause explains (:func:`_explained_by`) is set aside, weakest first, and the rest kept again without
+    them: an edge set aside may have kept a true edge out as closing a cycle."""
     measured = _measure(lambda e: e.service, eps, pairs, span, s)
     ranked = sorted(((k, m) for k, m in measured.items() if _keep(m, s)),
                     key=lambda km: (-km[1].support, -max(km[1].confidence, km[1].cause_confidence), -km[1].lift,
                                     km[0]))
-    depends: dict[str, set[str]] = defaultdict(set, known.depends() if known is not None else {})
+    pairs_of: dict[tuple[str, str], list[tuple[Episode, Episode]]] = defaultdict(list)
+    for cause, symptom in pairs:
+        pairs_of[(cause.service, symptom.service)].append((cause, symptom))
+    co = CoCauses(pairs)
+    set_aside: dict[tuple[str, str], Candidate] = {}
+    while True:
+        kept, hold, already, depends = _keep_edges([km for km in ranked if km[0] not in set_aside], s, known)
+        newly = False
+        for candidate in reversed(kept):  # weakest first: what explains an edge is a stronger one, still there
+            edge = (candidate.detail["depends_on"], candidate.detail["service"])
+            by = co.explained_by(edge, pairs_of[edge], depends, lambda e: e.service, s.min_support)
+            if by:
+                depends[edge[1]].discard(edge[0])
+                set_aside[edge] = replace(candidate, detail={**candidate.detail, "explained_by": by})
+                newly = True
+        if not newly:
+            aside = sorted(set_aside.values(), key=lambda c: (-c.support, -c.confidence, -c.lift, c.name))
+            return kept, hold, already, aside
+
+
+def _keep_edges(ranked: Sequence[tuple[tuple[str, str], Measure]], s: Settings, known: KnownRules | None
+                ) -> tuple[list[Candidate], float, list[Candidate], dict[str, set[str]]]:
+    """(the kept new edges, their hold, the known edges, the dependencies with the kept edges), strongest first."""
+    depends: dict[str, set[str]] = defaultdict(set, {k: set(v) for k, v in known.depends().items()}
+                                               if known is not None else {})
     kept: list[Candidate] = []
     already: list[Candidate] = []
     hold = 0.0
@@ -275,7 +305,62 @@ def _edges(eps: Sequence[Episode], pairs: Sequence[tuple[Episode, Episode]], spa
         depends[symptom].add(cause)
         hold = max(hold, m.lead + 10.0 if m.lead > 0 else 0.0)
         kept.append(candidate)
-    return kept, hold, already
+    return kept, hold, already, depends
+
+
+class CoCauses:
+    """Which episodes co-occur, as causes, with each episode (from the co-occurring pairs)."""
+
+    def __init__(self, pairs: Iterable[tuple[Episode, Episode]]) -> None:
+        self._causes: dict[tuple[str, float], set[Episode]] = defaultdict(set)
+        for cause, symptom in pairs:
+            self._causes[(symptom.fingerprint, symptom.start)].add(cause)
+
+    def common(self, a: Episode, b: Episode) -> set[Episode]:
+        """The episodes that co-occur as a cause with both ``a`` and ``b``."""
+        return self._causes.get((a.fingerprint, a.start), set()) & self._causes.get((b.fingerprint, b.start), set())
+
+    def explained_by(self, edge: tuple[str, str], pairs: Sequence[tuple[Episode, Episode]],
+                     depends: dict[str, set[str]], key: Callable[[Episode], str], min_support: int) -> list[str]:
+        """The common causes that explain the candidate ``edge`` = (cause key, symptom key) away, most first, or
+        nothing when it stands on its own. ``depends``: each key's kept causes (symptom key -> cause keys).
+
+        Two services that both depend on a third fail together whenever the third fails, so they co-occur as if one
+        depended on the other (``search -> checkout`` beside ``search -> orders-db`` and ``checkout -> orders-db``).
+        A pair of the candidate's episodes is explained when an episode of a key both sides depend on (directly or
+        not, without the candidate) co-occurs, as their cause, with both; the candidate is set aside when fewer than
+        ``min_support`` of its symptom episodes are left unexplained. From co-failures alone a real chain (search ->
+        checkout -> orders-db) looks the same, so its middle edge is set aside too until the recording shows
+        checkout failing without orders-db: the draft then says search depends on orders-db, which holds either
+        way, rather than tie search's alerts to every checkout failure."""
+        cause, symptom = edge
+        below = _below(depends, cause) & _below(depends, symptom, skip=edge)
+        if not below:
+            return []
+        unexplained: set[tuple[str, float]] = set()
+        by: dict[str, int] = defaultdict(int)
+        for c, x in pairs:
+            keys = {key(e) for e in self.common(c, x)} & below
+            for name in keys:
+                by[name] += 1
+            if not keys:
+                unexplained.add((x.fingerprint, x.start))
+        if len(unexplained) >= min_support:
+            return []
+        return sorted(by, key=lambda name: (-by[name], name))
+
+
+def _below(depends: dict[str, set[str]], start: str, skip: tuple[str, str] | None = None) -> set[str]:
+    """Every service ``start`` depends on, directly or not (leaving out the edge ``skip``: (cause, symptom))."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        at = todo.pop()
+        for d in depends.get(at, ()):
+            if (d, at) != skip and d not in seen:
+                seen.add(d)
+                todo.append(d)
+    return seen
 
 
 def _reaches(depends: dict[str, set[str]], start: str, goal: str) -> bool:
@@ -292,7 +377,8 @@ def _reaches(depends: dict[str, set[str]], start: str, goal: str) -> bool:
 
 
 def _inhibits(eps: Sequence[Episode], pairs: Sequence[tuple[Episode, Episode]], span: float, s: Settings,
-              known: KnownRules | None = None) -> list[Candidate]:
+              known: KnownRules | None = None) -> tuple[list[Candidate], list[Candidate]]:
+    """(the inhibit candidates, those a common cause explains: :meth:`CoCauses.explained_by`, by alert name)."""
     named = [(c, x) for c, x in pairs if c.alertname != x.alertname]
     pairs_of: dict[tuple[str, str], list[tuple[Episode, Episode]]] = defaultdict(list)
     for cause, symptom in named:
@@ -311,7 +397,19 @@ def _inhibits(eps: Sequence[Episode], pairs: Sequence[tuple[Episode, Episode]], 
                                   "cause_confidence": round(m.cause_confidence, 3)},
                                  None if known is None else _all_said(
                                      known.explains(c.labels, x.labels) for c, x in pairs_of[(source, target)])))
-    return out
+    depends: dict[str, set[str]] = defaultdict(set)
+    for c in out:
+        depends[c.detail["target"]].add(c.detail["source"])
+    co, aside = CoCauses(pairs), []
+    for c in sorted(out, key=lambda c: (c.support, c.confidence, c.lift)):  # weakest first
+        edge = (c.detail["source"], c.detail["target"])
+        by = [] if c.known is not None else co.explained_by(edge, pairs_of[edge], depends, lambda e: e.alertname,
+                                                            s.min_support)
+        if by:
+            depends[edge[1]].discard(edge[0])
+            aside.append(replace(c, detail={**c.detail, "explained_by": by}))
+    kept = [c for c in out if not any(a.name == c.name for a in aside)]
+    return kept, sorted(aside, key=lambda c: (-c.support, -c.confidence, -c.lift, c.name))
 
 
 def _refires(eps: Sequence[Episode], span: float, s: Settings, known: KnownRules | None = None) -> list[Candidate]:

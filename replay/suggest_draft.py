@@ -32,6 +32,12 @@ def render(found: Suggestions) -> str:
     out.append("")
     if found.topology:
         out += _topology(found)
+    if found.set_aside:
+        out.append("# Set aside: a common cause explains every co-failure these rest on. Add one only if it is real")
+        out.append("# (from co-failures alone, two dependants of one cause look the same as a chain through them).")
+        out += [f"#   {c.kind} {c.name}: support {c.support}, confidence {c.confidence:.2f}, lift {c.lift:.1f}; "
+                f"explained by {', '.join(c.detail['explained_by'])}" for c in found.set_aside]
+        out.append("")
     names = _Names(found.rules)
     if found.groups:
         out.append("groups:")

@@ -111,7 +111,8 @@ def rules_suggest(
         (out / "suggested.yaml").write_text(found.draft())
     if json_out:
         doc = {"hold": found.hold, "candidates": [c.public() for c in found.all()],
-               "known": [c.public() for c in found.known], "rules": str(rules) if rules is not None else None,
+               "known": [c.public() for c in found.known],
+               "set_aside": [c.public() for c in found.set_aside], "rules": str(rules) if rules is not None else None,
                "draft": str(out / "suggested.yaml") if out is not None else None}
         sys.stdout.write(orjson.dumps(doc).decode() + "\n")
         return
@@ -121,8 +122,13 @@ def rules_suggest(
     for c in found.known:
         console.print(f"already known: {c.kind} {c.name} ({c.known}): support {c.support}, confidence "
                       f"{c.confidence:.2f}, lift {c.lift:.1f}", highlight=False, soft_wrap=True)
+    for c in found.set_aside:
+        console.print(f"set aside: {c.kind} {c.name} (a common cause explains it: "
+                      f"{', '.join(c.detail['explained_by'])}): support {c.support}, confidence {c.confidence:.2f}, "
+                      f"lift {c.lift:.1f}", highlight=False, soft_wrap=True)
     console.print(f"{len(found.topology)} topology edge(s), {len(found.inhibit)} inhibit rule(s), "
                   f"{len(found.groups)} group rule(s), {len(found.problems)} problem rule(s) "
                   + (f"new to {rules} ({len(found.known)} already known) " if rules is not None else "")
+                  + (f"({len(found.set_aside)} candidate(s) set aside) " if found.set_aside else "")
                   + f"from {len(notifications)} notifications"
                   + (f"; draft written to {out / 'suggested.yaml'}" if out is not None else ""), highlight=False)

@@ -57,7 +57,10 @@ async def test_suggest_against_a_rule_set_drafts_only_what_it_lacks(clean, tmp_p
     doc = orjson.loads(out)
     new = {c["name"] for c in doc["candidates"] if c["kind"] == "topology"}
     known = {c["name"]: c["known"] for c in doc["known"] if c["kind"] == "topology"}
-    assert "search -> orders-db" in new and not any("checkout-web" in name for name in new | set(known))
+    assert new == {"search -> orders-db"} and not any("checkout-web" in name for name in new | set(known))
+    # search fails with checkout and orders-api only when orders-db, which all three depend on, fails
+    aside = {c["name"]: c["explained_by"] for c in doc["set_aside"] if c["kind"] == "topology"}
+    assert aside["search -> checkout"] == aside["search -> orders-api"] == ["orders-db"]
     assert known["orders-api -> orders-db"] == "in the topology"
     assert known["checkout -> orders-db"] == "implied by the topology: checkout -> orders-api -> orders-db"
     assert doc["rules"] == str(PARTIAL / "rules") and doc["draft"] == str(draft / "suggested.yaml")
@@ -66,8 +69,9 @@ async def test_suggest_against_a_rule_set_drafts_only_what_it_lacks(clean, tmp_p
     assert code == 0, err
     text = " ".join(out.split())
     assert "already known: topology orders-api -> orders-db (in the topology)" in text
-    assert f"3 topology edge(s), 3 inhibit rule(s), 0 group rule(s), 0 problem rule(s) new to {PARTIAL / 'rules'} " \
-           "(6 already known)" in text
+    assert "set aside: topology search -> checkout (a common cause explains it: orders-db)" in text
+    assert f"1 topology edge(s), 1 inhibit rule(s), 0 group rule(s), 0 problem rule(s) new to {PARTIAL / 'rules'} " \
+           "(6 already known) (5 candidate(s) set aside)" in text
 
     # the workflow: the draft next to the rules, checked and scored as one directory
     combined = tmp_path / "combined"

@@ -51,6 +51,48 @@ def test_a_late_cause_sets_the_hold_and_a_weak_edge_is_dropped():
     assert suggest(s.ordered(), Settings(min_support=1, min_lift=100.0)).topology == []
 
 
+def _outages(s: Storm, cause: str, dependants: list[str], times: tuple[float, ...]) -> None:
+    """``cause`` fails at each time; every dependant alerts seconds later and clears after it."""
+    for k, t in enumerate(times):
+        s.alert({"alertname": f"{cause}Down", "service": cause}, f"{cause}{k}", [(t, t + 600)])
+        for n, dependant in enumerate(dependants):
+            s.alert({"alertname": "Errors", "service": dependant}, f"{cause}{k}",
+                    [(t + 10 + 5 * n, t + 650 + 10 * n)])
+
+
+def test_two_dependants_of_one_cause_are_not_drafted_as_depending_on_each_other():
+    s = Storm("t", "", "")
+    _outages(s, "db", ["search", "checkout"], (0.0, 5000.0, 10000.0))
+    found = suggest(s.ordered())
+    assert sorted(c.name for c in found.topology) == ["checkout -> db", "search -> db"]
+    aside = {c.name: c for c in found.set_aside}
+    assert "checkout -> search" in aside or "search -> checkout" in aside
+    assert all(c.detail["explained_by"] == ["db"] and c.support >= 2 for c in aside.values())
+    assert "# Set aside" in found.draft() and '"search": {depends_on: ["db"]}' in found.draft()
+
+
+def test_a_chain_stands_when_its_middle_fails_without_the_root():
+    """web -> api -> db: db's outages take both down (explained by db alone), but api also fails on its own twice and
+    web with it: that evidence no common cause explains, so web -> api is drafted."""
+    s = Storm("t", "", "")
+    _outages(s, "db", ["api", "web"], (0.0, 5000.0))
+    for k, t in enumerate((10000.0, 15000.0)):
+        s.alert({"alertname": "Errors", "service": "api"}, f"api{k}", [(t, t + 600)])
+        s.alert({"alertname": "Slow", "service": "web"}, f"api{k}", [(t + 10, t + 650)])
+    found = suggest(s.ordered())
+    assert {"web -> api", "api -> db"} <= {c.name for c in found.topology}
+    assert "web -> api" not in {c.name for c in found.set_aside}
+    # with only db's outages in the recording, the middle edge cannot be told from two dependants of db
+    alone = suggest(_only_db_outages().ordered())
+    assert "web -> api" in {c.name for c in alone.set_aside}
+
+
+def _only_db_outages() -> Storm:
+    s = Storm("t", "", "")
+    _outages(s, "db", ["api", "web"], (0.0, 5000.0))
+    return s
+
+
 def test_refires_and_recurrences():
     s = Storm("t", "", "")
     s.alert({"alertname": "DiskLow", "service": "r"}, "x", [(300.0 * k, 300.0 * k + 200) for k in range(5)])
@@ -145,7 +187,10 @@ def test_alerts_are_bound_through_the_rule_sets_enrichment_and_catalog(tmp_path)
 def test_what_the_rule_set_says_is_already_known_and_the_rest_drafted_to_load_next_to_it(tmp_path):
     known = _known(tmp_path)
     found = suggest(_known_storm().ordered(), known=known)
-    assert sorted(c.name for c in found.topology) == ["web -> api", "web -> db"]
+    assert sorted(c.name for c in found.topology) == ["web -> db"]
+    # web's pods failed only with db, which api depends on: db explains web's co-failures with api
+    assert [(c.kind, c.name, c.detail["explained_by"]) for c in found.set_aside] == [
+        ("topology", "web -> api", ["db"]), ("inhibit", "Errors mutes Slow", ["DbDown"])]
     said = {(c.kind, c.name): c.known for c in found.known}
     assert said[("topology", "api -> db")] == "in the topology"
     assert said[("inhibit", "DbDown mutes Errors")] == "the topology: api -> db"
@@ -153,10 +198,11 @@ def test_what_the_rule_set_says_is_already_known_and_the_rest_drafted_to_load_ne
     assert all(c.known is None for c in found.all())
     draft = found.draft()
     assert "service_label" not in draft and "web-pods" not in draft
-    assert 'edges:\n    "web": ["api", "db"]' in draft and "services:" not in draft
+    assert 'edges:\n    "web": ["db"]' in draft and "services:" not in draft
+    assert "#   topology web -> api: support 2, confidence 1.00" in draft and "explained by db" in draft
     (tmp_path / "suggested.yaml").write_text(draft)
     assert lint_directory(tmp_path) == ([], [])
-    assert load_rule_set(tmp_path).topology.services["web"].depends_on == ("api", "db")
+    assert load_rule_set(tmp_path).topology.services["web"].depends_on == ("db",)
     # once accepted, the same recording has nothing new to say
     again = suggest(_known_storm().ordered(), known=KnownRules(load_rule_set(tmp_path)))
     assert again.all() == [] and "Nothing new" in again.draft()
