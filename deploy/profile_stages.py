@@ -19,6 +19,7 @@ time to count (docs/performance.md, "How much of a worker's CPU is Stormwatch's 
 
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 STAGES = [  # (stage, substrings of a frame that mark it), innermost match wins
@@ -65,34 +66,34 @@ def owner(frame: str) -> str:
     return f"module {parts[0]}" if parts[0].endswith(".py") else f"package {parts[0]}"
 
 
-def owners(lines: list[str]) -> tuple[Counter[str], int]:
+def _tally(lines: list[str], classify: Callable[[list[str]], str]) -> tuple[Counter[str], int]:
+    """Samples per class of py-spy's raw lines (``frame;frame;... count``), start-up and shutdown left out."""
     counts: Counter[str] = Counter()
     total = 0
     for line in lines:
         stack, _, n = line.rstrip().rpartition(" ")
         if not stack or any(marker in stack for marker in LEFT_OUT):
             continue
-        counts[owner(stack.split(";")[-1])] += int(n)
+        counts[classify(stack.split(";"))] += int(n)
         total += int(n)
     return counts, total
+
+
+def _stage(frames: list[str]) -> str:
+    """The stage of the innermost frame that names one."""
+    for frame in reversed(frames):
+        stage = next((name for name, marks in STAGES if any(m in frame for m in marks)), None)
+        if stage:
+            return stage
+    return OTHER
+
+
+def owners(lines: list[str]) -> tuple[Counter[str], int]:
+    return _tally(lines, lambda frames: owner(frames[-1]))
 
 
 def stages(lines: list[str]) -> tuple[Counter[str], int]:
-    counts: Counter[str] = Counter()
-    total = 0
-    for line in lines:
-        stack, _, n = line.rstrip().rpartition(" ")
-        if not stack or any(marker in stack for marker in LEFT_OUT):
-            continue
-        total += int(n)
-        for frame in reversed(stack.split(";")):
-            stage = next((name for name, marks in STAGES if any(m in frame for m in marks)), None)
-            if stage:
-                counts[stage] += int(n)
-                break
-        else:
-            counts[OTHER] += int(n)
-    return counts, total
+    return _tally(lines, _stage)
 
 
 def main() -> None:
