@@ -15,7 +15,6 @@ import asyncio
 from typing import Any
 from collections.abc import Callable
 
-import aio_pika
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
 
@@ -24,12 +23,10 @@ from actions.runbook_executor import store_reply
 from actions.runner import ActionRunner
 from actions.state import ActionState
 from actions.topology import ActionTopology
+from events.dead_letter import forward
 
 log = structlog.get_logger("stormwatch.actions")
 
-REASON_HEADER = "x-stormwatch-reason"
-DETAIL_HEADER = "x-stormwatch-detail"
-PUBLISH_TIMEOUT = 30.0
 
 
 class ActionConsumer:
@@ -87,17 +84,8 @@ class ActionConsumer:
     async def _dead_letter(self, message: AbstractIncomingMessage, exc: MalformedEvent) -> None:
         log.info("action_event_dead_lettered", message_id=message.message_id, reason=exc.reason,
                  detail=exc.detail[:300])
-        headers: dict[str, Any] = {REASON_HEADER: exc.reason, DETAIL_HEADER: exc.detail[:1000],
-                                   "x-stormwatch-routing-key": message.routing_key or ""}
-        if message.message_id:
-            headers["x-stormwatch-message-id"] = message.message_id
-        try:
-            await self.topology.dead.publish(
-                aio_pika.Message(message.body, headers=headers, content_type="application/json",
-                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                routing_key=message.routing_key or "", timeout=PUBLISH_TIMEOUT)
-        except Exception as exc2:  # noqa: BLE001 - not confirmed: requeue and try again
-            log.warning("action_dead_letter_failed", error=repr(exc2))
+        if not await forward(self.topology.dead, message, reason=exc.reason, detail=exc.detail,
+                             failed_event="action_dead_letter_failed"):
             await _settle(message.reject(requeue=True))
             return
         await _settle(message.ack())

@@ -24,11 +24,11 @@ from events.changes import Change
 from events.names import CHANGES_ROUTE, BrokerNames
 from ingest.formats import ItemError
 from ingest.formats.change import FORMATS, parse
-from ingest.topology import DETAIL_HEADER, FORMAT_HEADER, REASON_HEADER
+from events.dead_letter import FIELD_HEADER, PUBLISH_TIMEOUT, dead_letter
+from ingest.topology import FORMAT_HEADER
 
 log = structlog.get_logger("stormwatch.ingest.changes")
 
-PUBLISH_TIMEOUT = 30.0
 
 
 class ChangeHandler(Protocol):
@@ -120,11 +120,7 @@ class ChangeConsumer:
         log.info("change_dead_lettered", message_id=message.message_id, reason=error.reason, detail=detail[:300])
         if self.on_rejected is not None:
             self.on_rejected(error.reason)
-        headers: dict[str, Any] = {REASON_HEADER: error.reason, DETAIL_HEADER: detail[:1000],
-                                   "x-stormwatch-field": error.path, "x-stormwatch-routing-key": CHANGES_ROUTE}
-        if message.message_id:
-            headers["x-stormwatch-message-id"] = message.message_id
         await self.topology.dead.publish(
-            aio_pika.Message(message.body, headers=headers, content_type="application/json",
-                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            dead_letter(message.body, reason=error.reason, detail=detail, routing_key=CHANGES_ROUTE,
+                        message_id=message.message_id, headers={FIELD_HEADER: error.path}),
             routing_key=CHANGES_ROUTE, timeout=PUBLISH_TIMEOUT)

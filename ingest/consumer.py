@@ -21,25 +21,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from collections.abc import Awaitable, Callable, Sequence
 
-import aio_pika
 import structlog
 
 from ingest.amqp import AlertMessage, AlertQueue
 from ingest.normalise import BodyRejected, LabelGuard, Normalised, Rejection, normalise
-from ingest.topology import (
-    DETAIL_HEADER,
-    FORMAT_HEADER,
-    INDEX_HEADER,
-    PUBLISHED_AT_HEADER,
-    REASON_HEADER,
-    Topology,
-)
+from events.dead_letter import INDEX_HEADER, PUBLISH_TIMEOUT, dead_letter
+from ingest.topology import FORMAT_HEADER, PUBLISHED_AT_HEADER, Topology
 
 
 log = structlog.get_logger("stormwatch.ingest")
 
 ABANDONED = object()  # a batch given up without acking (shutdown during an outage, or its channel closed)
-PUBLISH_TIMEOUT = 30.0  # seconds to wait for a broker confirm before treating the publish as failed
 
 
 class Sink(Protocol):
@@ -298,22 +290,10 @@ class AlertConsumer:
             detail=rejection.detail[:300],
             item=rejection.index,
         )
-        headers: dict[str, Any] = {
-            REASON_HEADER: rejection.reason,
-            DETAIL_HEADER: rejection.detail[:1000],
-            "x-stormwatch-routing-key": message.routing_key or "",
-        }
-        if rejection.index is not None:
-            headers[INDEX_HEADER] = rejection.index
-        if message.message_id:
-            headers["x-stormwatch-message-id"] = message.message_id
         await self.topology.dead.publish(
-            aio_pika.Message(
-                rejection.item,
-                headers=headers,
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
+            dead_letter(rejection.item, reason=rejection.reason, detail=rejection.detail,
+                        routing_key=message.routing_key or "", message_id=message.message_id,
+                        headers={INDEX_HEADER: rejection.index} if rejection.index is not None else None),
             routing_key=message.routing_key or "",
             timeout=PUBLISH_TIMEOUT,
         )

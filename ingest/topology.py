@@ -22,9 +22,6 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 from events.names import ALERTS_BINDING, BrokerNames
 from ingest.amqp import AlertQueue
 
-REASON_HEADER = "x-stormwatch-reason"
-DETAIL_HEADER = "x-stormwatch-detail"
-INDEX_HEADER = "x-stormwatch-item"
 FORMAT_HEADER = "format"
 PUBLISHED_AT_HEADER = "x-stormwatch-published-at"
 

@@ -25,15 +25,13 @@ import structlog
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from events.dead_letter import forward
 from events.names import ALL_EVENTS, BrokerNames
 from stormwatch.cancelling import cancel_and_wait
 from stormwatch.history.store import HistoryStore, IncidentDetail, InvalidEvent, validate
 
 log = structlog.get_logger("stormwatch.history")
 
-REASON_HEADER = "x-stormwatch-reason"
-DETAIL_HEADER = "x-stormwatch-detail"
-PUBLISH_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,17 +219,8 @@ class HistoryWriter:
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str, detail: str) -> None:
         log.info("history_event_dead_lettered", message_id=message.message_id, reason=reason, detail=detail[:300])
         self.metrics.dead_lettered.labels(reason).inc()
-        headers: dict[str, Any] = {REASON_HEADER: reason, DETAIL_HEADER: detail[:1000],
-                                   "x-stormwatch-routing-key": message.routing_key or ""}
-        if message.message_id:
-            headers["x-stormwatch-message-id"] = message.message_id
-        try:
-            await self.topology.dead.publish(
-                aio_pika.Message(message.body, headers=headers, content_type="application/json",
-                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                routing_key=message.routing_key or "", timeout=PUBLISH_TIMEOUT)
-        except Exception as exc:  # noqa: BLE001 - not confirmed: requeue, it comes back
-            log.warning("history_dead_letter_failed", error=repr(exc))
+        if not await forward(self.topology.dead, message, reason=reason, detail=detail,
+                             failed_event="history_dead_letter_failed"):
             await _settle(message.reject(requeue=True))
             return
         await _settle(message.ack())

@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 from events.names import CHANGES_ROUTE
-from ingest.topology import FORMAT_HEADER, REASON_HEADER, Names
+from events.dead_letter import REASON_HEADER
+from ingest.topology import FORMAT_HEADER, Names
 from tests.conftest import eventually
 from tests.integration.api_helpers import INGEST, READ, EventTap, start_api
 from tests.integration.helpers import metric, run_cli, v2_alert

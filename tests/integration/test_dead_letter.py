@@ -5,7 +5,8 @@ from __future__ import annotations
 import aio_pika
 import orjson
 
-from ingest.topology import DETAIL_HEADER, FORMAT_HEADER, INDEX_HEADER, REASON_HEADER, Names
+from events.dead_letter import DETAIL_HEADER, INDEX_HEADER, REASON_HEADER
+from ingest.topology import FORMAT_HEADER, Names
 from stormwatch.app import Worker
 from tests.conftest import eventually
 from tests.integration.helpers import drain_queue, metric, v2_alert

@@ -15,7 +15,8 @@ import time
 import orjson
 import structlog
 
-from ingest.topology import DETAIL_HEADER, INDEX_HEADER, REASON_HEADER, Names
+from events.dead_letter import DETAIL_HEADER, INDEX_HEADER, REASON_HEADER
+from ingest.topology import Names
 from stormwatch.auth import sign
 from tests.conftest import eventually
 from tests.integration.api_helpers import INGEST, READ, SECRET, start_api
