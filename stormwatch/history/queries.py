@@ -4,14 +4,13 @@ search``), including incidents Redis no longer holds."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from rules.scalars import parse_duration
 from stormwatch.history import schema as t
+from stormwatch.moments import parse_moment
 
 MAX_LIMIT = 1000
 #: the incident fields a search answers with (the row's own, as the API shows an incident, plus first times)
@@ -29,23 +28,11 @@ class BadQuery(ValueError):
 
 
 def parse_when(value: str, now: float, field_name: str) -> float:
-    """A moment: a duration back from now (``30d``, ``12h``), epoch seconds, or an RFC 3339 / ISO 8601 time."""
-    text = value.strip()
+    """A moment (:func:`stormwatch.moments.parse_moment`); BadQuery naming ``field_name``."""
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return now - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadQuery(field_name, f"{value!r} is not a duration (30d), epoch seconds or an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise BadQuery(field_name, f"{value!r} has no time zone (add Z or +00:00)")
-    return moment.timestamp()
+        return parse_moment(value, now)
+    except ValueError as exc:
+        raise BadQuery(field_name, str(exc)) from None
 
 
 def parse_label(value: str) -> tuple[str, str]:

@@ -6,14 +6,13 @@ Buckets are UTC days, ISO weeks (Monday 00:00 UTC) or calendar months (the 1st, 
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rules.scalars import parse_duration
 from rules.schema_types import PRIORITIES
+from stormwatch.moments import parse_moment
 
 PERIODS = ("day", "week", "month")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -96,29 +95,11 @@ def next_bucket(start: float, period: str) -> float:
 
 
 def parse_time(name: str, text: str, now: float) -> float:
-    """Epoch seconds, RFC 3339 (``2026-12-01T00:00:00Z``), or a duration before ``now`` (``30d``)."""
-    if len(text) > 64:
-        raise WindowError(name, "at most 64 characters")
-    text = text.strip()
+    """A moment (:func:`stormwatch.moments.parse_moment`); WindowError naming ``name``."""
     try:
-        value = float(text)
-    except ValueError:
-        pass
-    else:
-        if not math.isfinite(value) or not 0 <= value < 1e11:
-            raise WindowError(name, "epoch seconds between 1970 and the year 5000")
-        return value
-    try:
-        return now - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise WindowError(name, "epoch seconds, RFC 3339, or a duration before now such as 30d") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+        return parse_moment(text, now)
+    except ValueError as exc:
+        raise WindowError(name, str(exc)) from None
 
 
 def window(now: float, *, since: str = "30d", until: str = "", period: str = "", team: str = "", service: str = "",
