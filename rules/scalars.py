@@ -6,6 +6,7 @@ other for them, so the two have no cycle.
 
 from __future__ import annotations
 
+import math
 import re
 
 from pydantic_core import PydanticCustomError
@@ -30,6 +31,20 @@ def parse_duration(value: object) -> float:
     if not text or match is None or not any(match.groups()):
         raise _fail(f"invalid duration {value!r}: {_DURATION_HINT}")
     return sum(int(n) * unit for n, unit in zip(match.groups(), _DURATION_UNITS, strict=True) if n)
+
+
+#: epoch seconds a stored time may hold: from 1970 to about the year 5100 (later is a typo, or ``1e300``)
+EPOCH_LATEST = 1e11
+
+
+def check_epoch(value: float, name: str) -> float:
+    """``value`` if it is epoch seconds Stormwatch can keep and compare (finite, 1970 to ``EPOCH_LATEST``); else
+    ValueError naming ``name``. A NaN compares false with everything: a silence ending at NaN never ends, and once
+    written as JSON (``null``) it cannot be read back."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not 0 <= value < EPOCH_LATEST:
+        raise ValueError(f"{name}: {value!r} is not epoch seconds between 1970 and the year 5000")
+    return float(value)
 
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")

@@ -9,16 +9,15 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from rules.scalars import parse_duration
+from rules.scalars import EPOCH_LATEST, parse_duration
 
 MAX_CHARS = 64
-LATEST = 1e11  # epoch seconds: about the year 5138; anything later is a typo, not a time
 
 
 def parse_moment(text: str, now: float) -> float:
     """Epoch seconds of ``text``; ValueError with what is wrong, for the caller to name its field.
 
-    Epoch seconds must be finite and between 1970 and ``LATEST`` (``nan``, ``inf``, ``-5`` and ``1e300`` are
+    Epoch seconds must be finite and between 1970 and ``EPOCH_LATEST`` (``nan``, ``inf``, ``-5`` and ``1e300`` are
     refused, not searched for); an RFC 3339 / ISO 8601 time must say its zone (``Z`` or ``+00:00``): a time without
     one could be anyone's local time."""
     if len(text) > MAX_CHARS:
@@ -29,7 +28,7 @@ def parse_moment(text: str, now: float) -> float:
     except ValueError:
         pass
     else:
-        if not math.isfinite(seconds) or not 0 <= seconds < LATEST:
+        if not math.isfinite(seconds) or not 0 <= seconds < EPOCH_LATEST:
             raise ValueError(f"{value!r}: epoch seconds between 1970 and the year 5000")
         return seconds
     try:

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from rules.matchers import Matcher, matches_all, parse_matcher
+from rules.scalars import check_epoch
 
 CHANGE_REASON = "change:"
 MODES = ("mute", "annotate")
@@ -42,6 +43,8 @@ class ChangeWindow:
                services: Sequence[str] = (), matchers: Sequence[Matcher] = (), summary: str = "", created_by: str = "",
                now: float = 0.0) -> ChangeWindow:
         """A checked new window (ValueError saying what is wrong); its id comes from the caller."""
+        check_epoch(starts_at, "starts_at")
+        check_epoch(ends_at, "ends_at")
         if mode not in MODES:
             raise ValueError(f"mode: {mode!r} is not a mode: use mute or annotate")
         if not services and not matchers:
@@ -79,8 +82,10 @@ class ChangeWindow:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> ChangeWindow:
+        """A stored window; ValueError when it is not one Stormwatch could have written (its times above all)."""
         d = orjson.loads(raw)
-        return cls(d["id"], d["starts_at"], d["ends_at"], d.get("mode", "mute"), tuple(d.get("services") or ()),
+        return cls(str(d["id"]), check_epoch(d["starts_at"], "starts_at"), check_epoch(d["ends_at"], "ends_at"),
+                   d.get("mode", "mute"), tuple(d.get("services") or ()),
                    tuple(parse_matcher(m) for m in d.get("matchers") or ()), d.get("summary", ""),
                    d.get("created_by", ""), d.get("created_at", 0.0))
 

@@ -17,6 +17,7 @@ import orjson
 
 from correlation.core.change_windows import ChangeWindow, WindowMuter
 from rules.matchers import Matcher, matches_all, parse_matcher
+from rules.scalars import check_epoch
 from rules.calendar_schema import WEEKDAYS, MaintenanceWindow
 from rules.catalog_schema import RecurringChangeWindow
 
@@ -35,6 +36,8 @@ class Silence:
     def create(cls, matchers: Sequence[Matcher], starts_at: float, ends_at: float, created_by: str, comment: str,
                now: float, *, silence_id: str) -> Silence:
         """A checked new silence; its id comes from the caller (the store makes them: ``new_silence_id``)."""
+        check_epoch(starts_at, "starts_at")
+        check_epoch(ends_at, "ends_at")
         if not matchers:
             raise ValueError("a silence needs at least one matcher")
         if ends_at <= starts_at:
@@ -68,9 +71,12 @@ class Silence:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Silence:
+        """A stored silence; ValueError when it is not one Stormwatch could have written (its times above all)."""
         d = orjson.loads(raw)
-        return cls(d["id"], tuple(parse_matcher(m) for m in d["matchers"]), d["starts_at"], d["ends_at"],
-                   d["created_by"], d["comment"], d.get("created_at", 0.0))
+        matchers = tuple(parse_matcher(m) for m in d["matchers"])
+        starts, ends = check_epoch(d["starts_at"], "starts_at"), check_epoch(d["ends_at"], "ends_at")
+        return cls(str(d["id"]), matchers, starts, ends, str(d["created_by"]), str(d["comment"]),
+                   float(d.get("created_at") or 0.0))
 
 
 def _minutes(clock: str) -> int:

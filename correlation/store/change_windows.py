@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from correlation.core.change_windows import ChangeWindow
 from correlation.core.muting import Silence
-from correlation.store.silences import SilenceStore
+from correlation.store.silences import SilenceStore, readable
 from correlation.store.keyspace import Keyspace
 
 
@@ -40,13 +40,16 @@ class ChangeWindowStore:
         return silences.parse(silence_raws), self.parse(window_raws)
 
     def parse(self, raws: list[bytes]) -> list[ChangeWindow]:
-        parsed = {raw: self._parsed.get(raw) or ChangeWindow.from_json(raw) for raw in raws}
+        parsed = readable(raws, self._parsed, ChangeWindow.from_json, "change_window", self.keys.change_windows)
         self._parsed = parsed
         return sorted(parsed.values(), key=lambda w: (w.starts_at, w.id))
 
     async def get(self, window_id: str) -> ChangeWindow | None:
-        raw = await self.redis.hget(self.keys.change_windows, window_id)
-        return ChangeWindow.from_json(raw) if raw else None
+        raw = cast(bytes | None, await self.redis.hget(self.keys.change_windows, window_id))
+        if not raw:
+            return None
+        found = readable([raw], self._parsed, ChangeWindow.from_json, "change_window", self.keys.change_windows)
+        return next(iter(found.values()), None)
 
     async def expire(self, window_id: str, now: float) -> ChangeWindow | None:
         """End a window now (kept for the record; alerts it muted are placed again by their timers, due now or at

@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 import uuid
-from typing import cast
+from collections.abc import Callable
+from typing import TypeVar, cast
 
+import orjson
+import structlog
 from redis.asyncio import Redis
 
 from correlation.store.keyspace import Keyspace
 from correlation.core.muting import Silence
+
+
+log = structlog.get_logger("stormwatch.store")
+T = TypeVar("T")
+
+
+def readable(raws: list[bytes], known: dict[bytes, T], decode: Callable[[bytes], T], what: str, key: str
+             ) -> dict[bytes, T]:
+    """Each stored document decoded once (``known``: those decoded before). One that does not decode (a NaN time
+    written before times were checked, a hand-edited value) is left out with a log line naming it, never raised:
+    every batch reads these, and one bad document must not stop every alert."""
+    out: dict[bytes, T] = {}
+    for raw in raws:
+        found = known.get(raw)
+        if found is None:
+            try:
+                found = decode(raw)
+            except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+                log.warning(f"{what}_unreadable", key=key, stored=raw[:300].decode(errors="replace"),
+                            error=str(exc)[:300], detail="left out; HDEL it from that hash to stop this line")
+                continue
+        out[raw] = found
+    return out
 
 
 def new_silence_id() -> str:
@@ -31,13 +57,16 @@ class SilenceStore:
 
     def parse(self, raws: list[bytes]) -> list[Silence]:
         """The silences of the hash's values (read here, or in a caller's pipeline), each stored one parsed once."""
-        parsed = {raw: self._parsed.get(raw) or Silence.from_json(raw) for raw in raws}
+        parsed = readable(raws, self._parsed, Silence.from_json, "silence", self.keys.silences)
         self._parsed = parsed  # forget silences that are gone
         return sorted(parsed.values(), key=lambda s: (s.starts_at, s.id))
 
     async def get(self, silence_id: str) -> Silence | None:
-        raw = await self.redis.hget(self.keys.silences, silence_id)
-        return Silence.from_json(raw) if raw else None
+        raw = cast(bytes | None, await self.redis.hget(self.keys.silences, silence_id))
+        if not raw:
+            return None
+        found = readable([raw], self._parsed, Silence.from_json, "silence", self.keys.silences)
+        return next(iter(found.values()), None)
 
     async def expire(self, silence_id: str, now: float) -> Silence | None:
         """End a silence now (kept for the record); None when there is no such silence."""

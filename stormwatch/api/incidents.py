@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -14,6 +12,7 @@ from correlation.store.incident_queries import IncidentFilter
 from stormwatch.api.common import (ApiError, ApiServices, authorise, instrument, json_response, log, parse_model,
                                    publish_event, query_choices, query_limit, query_set)
 from stormwatch.api.schemas import AssignBody, CommentBody, HoldBody, NoteBody, PriorityBody, Strict
+from stormwatch.moments import parse_moment
 
 STATUSES = frozenset({"open", "acknowledged", "resolved"})
 SLA_STAGES = frozenset({"at_risk", "breached", "ok", "none"})
@@ -41,25 +40,22 @@ def incident_routes(services: ApiServices) -> list[Route]:
     return routes
 
 
-def _time(request: Request, name: str) -> float | None:
+def _time(request: Request, name: str, now: float) -> float | None:
+    """A time filter: epoch seconds, an RFC 3339 time with its zone or a duration before now (``2h``)."""
     raw = request.query_params.get(name)
     if not raw:
         return None
     try:
-        return float(raw)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00")).timestamp()
-    except ValueError:
-        raise ApiError(400, "bad_query", f"{name}: expected epoch seconds or an RFC 3339 time", field=name) from None
+        return parse_moment(raw, now)
+    except ValueError as exc:
+        raise ApiError(400, "bad_query", f"{name}: {exc}", field=name) from None
 
 
-def filters_of(request: Request) -> tuple[IncidentFilter, int, str | None]:
+def filters_of(request: Request, now: float) -> tuple[IncidentFilter, int, str | None]:
     statuses = query_choices(request, "status", STATUSES)
     limit = query_limit(request, 50, 500)
     flt = IncidentFilter(statuses, query_set(request, "priority"), query_set(request, "team"),
-                         query_set(request, "rule"), _time(request, "since"), _time(request, "until"),
+                         query_set(request, "rule"), _time(request, "since", now), _time(request, "until", now),
                          query_choices(request, "sla", SLA_STAGES))
     return flt, limit, request.query_params.get("cursor") or None
 
@@ -67,7 +63,7 @@ def filters_of(request: Request) -> tuple[IncidentFilter, int, str | None]:
 def _list(services: ApiServices):
     async def handle(request: Request) -> Response:
         authorise(services, request, "read")
-        flt, limit, cursor = filters_of(request)
+        flt, limit, cursor = filters_of(request, services.clock())
         try:
             items, next_cursor = await services.queries.page(flt, limit=limit, cursor=cursor)  # type: ignore[union-attr]
         except ValueError as exc:

@@ -7,7 +7,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from events.models import ProblemDoc, SilenceDoc
+from rules.scalars import EPOCH_LATEST
 from rules.schema_types import PriorityName
+
+#: a time a request gives: finite epoch seconds from 1970 (JSON has no NaN, but "nan" and 1e400 would coerce)
+EpochSeconds = Annotated[float, Field(ge=0, lt=EPOCH_LATEST, allow_inf_nan=False)]
 
 
 class Strict(BaseModel):
@@ -40,8 +44,8 @@ class SilenceBody(Strict):
     matchers: list[str] = Field(min_length=1, description='Alertmanager matchers, e.g. service="orders-db".')
     comment: str = Field(min_length=1, max_length=2000)
     duration: str | None = Field(default=None, description="e.g. 2h; or give ends_at.")
-    starts_at: float | None = Field(default=None, description="Epoch seconds; default now.")
-    ends_at: float | None = Field(default=None, description="Epoch seconds.")
+    starts_at: EpochSeconds | None = Field(default=None, description="Epoch seconds; default now.")
+    ends_at: EpochSeconds | None = Field(default=None, description="Epoch seconds.")
 
 
 class ChangeWindowBody(Strict):
@@ -50,8 +54,8 @@ class ChangeWindowBody(Strict):
     mode: Literal["mute", "annotate"] = "mute"
     summary: str = Field(default="", max_length=2000)
     duration: str | None = Field(default=None, description="e.g. 2h; or give ends_at.")
-    starts_at: float | None = Field(default=None, description="Epoch seconds; default now.")
-    ends_at: float | None = Field(default=None, description="Epoch seconds.")
+    starts_at: EpochSeconds | None = Field(default=None, description="Epoch seconds; default now.")
+    ends_at: EpochSeconds | None = Field(default=None, description="Epoch seconds.")
 
 
 class ChangeWindow(BaseModel):

@@ -38,6 +38,9 @@ async def test_a_mute_window_keeps_alerts_from_paging_until_it_ends_then_what_st
         assert (window["state"], window["mode"], window["ends_at"] - window["starts_at"]) == ("active", "mute", 1800)
         refused = await post("/api/v1/change-windows", {"duration": "1h"}, RESPOND)
         assert refused.status_code == 422 and refused.json()["field"] == "services"
+        for times in ({"ends_at": "nan"}, {"ends_at": 1e300}, {"starts_at": "inf", "duration": "1h"}):
+            refused = await post("/api/v1/change-windows", {"services": ["x"], **times}, RESPOND)
+            assert refused.status_code == 422 and refused.json()["field"] == next(iter(times)), refused.text
         assert (await post("/api/v1/change-windows", {"services": ["x"], "duration": "1h"}, READ)).status_code == 403
 
         down = v2_alert("PostgresDown", "postgres", "pg-1")  # bound to payments-db by its instance

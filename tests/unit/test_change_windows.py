@@ -81,6 +81,10 @@ def test_a_window_is_checked_when_created():
         ChangeWindow.create("x", T0, T0, services=["a"])
     with pytest.raises(ValueError, match="mode"):
         ChangeWindow.create("x", T0, T0 + 1, services=["a"], mode="pause")
+    with pytest.raises(ValueError, match="ends_at: nan is not epoch seconds"):
+        ChangeWindow.create("x", T0, float("nan"), services=["a"])
+    with pytest.raises(ValueError, match="starts_at"):
+        ChangeWindow.create("x", float("-inf"), T0, services=["a"])
 
 
 def test_a_change_inside_a_window_on_its_service_names_it():

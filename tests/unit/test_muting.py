@@ -65,6 +65,11 @@ def test_silence_lifecycle_and_validation():
         Silence.create(m, 200.0, 100.0, "ana", "x", now=0.0, silence_id="s1")
     with pytest.raises(ValueError):
         Silence.create(m, 100.0, 200.0, " ", "x", now=0.0, silence_id="s1")
+    for starts, ends in ((100.0, float("nan")), (100.0, float("inf")), (-1.0, 200.0), (100.0, 1e300)):
+        with pytest.raises(ValueError, match="epoch seconds"):
+            Silence.create(m, starts, ends, "ana", "x", now=0.0, silence_id="s1")
+    with pytest.raises(ValueError, match="ends_at"):  # what a NaN end was stored as: never read back as a silence
+        Silence.from_json(s.to_json().replace(b'"ends_at":200.0', b'"ends_at":null'))
 
 
 def test_muter_names_what_mutes():
