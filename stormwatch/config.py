@@ -31,7 +31,7 @@ class SettingsError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="STORMWATCH_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="STORMWATCH_", extra="forbid", frozen=True, allow_inf_nan=False)
 
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     redis_url: str = "redis://127.0.0.1:6379/0"

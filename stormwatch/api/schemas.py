@@ -15,7 +15,7 @@ EpochSeconds = Annotated[float, Field(ge=0, lt=EPOCH_LATEST, allow_inf_nan=False
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class NoteBody(Strict):

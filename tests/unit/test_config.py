@@ -109,6 +109,19 @@ def test_bad_values_raise_settings_error_naming_the_variable(
     assert f"{env}:" in str(info.value)
 
 
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf", "Infinity"])
+def test_no_number_setting_takes_an_infinity_or_nan(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """``STORMWATCH_TIMER_POLL_SECONDS=inf`` passed ``gt=0`` and would have put the timer loop to sleep for ever."""
+    floats = [name for name, f in Settings.model_fields.items() if f.annotation is float]
+    assert "timer_poll_seconds" in floats and "history_retention_days" in floats
+    for name in floats:
+        monkeypatch.setenv(f"STORMWATCH_{name.upper()}", value)
+        with pytest.raises(SettingsError) as info:
+            load_settings()
+        assert f"STORMWATCH_{name.upper()}:" in str(info.value) and "finite" in str(info.value)
+        monkeypatch.delenv(f"STORMWATCH_{name.upper()}")
+
+
 def test_every_bad_variable_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STORMWATCH_PREFETCH", "0")
     monkeypatch.setenv("STORMWATCH_NAMESPACE", "Bad NS")
