@@ -192,11 +192,17 @@ def query_choices(request: Request, name: str, allowed: frozenset[str]) -> froze
     return values
 
 
-def query_limit(request: Request, default: int, most: int) -> int:
-    raw = request.query_params.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= most:
-        raise ApiError(400, "bad_query", f"limit: an integer from 1 to {most}", field="limit")
+def query_int(request: Request, name: str, default: int, least: int, most: int) -> int:
+    """An integer query parameter from ``least`` to ``most``; 400 naming it otherwise. ASCII digits only:
+    ``str.isdigit`` also says yes to "²" and "٣", which ``int`` then refuses (a 500) or reads."""
+    raw = request.query_params.get(name, str(default))
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12) or not least <= int(raw) <= most:
+        raise ApiError(400, "bad_query", f"{name}: an integer from {least} to {most}", field=name)
     return int(raw)
+
+
+def query_limit(request: Request, default: int, most: int) -> int:
+    return query_int(request, "limit", default, 1, most)
 
 
 def json_response(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

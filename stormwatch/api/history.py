@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from stormwatch.api.common import ApiError, ApiServices, authorise, instrument, json_response, query_choices
+from stormwatch.api.common import ApiError, ApiServices, authorise, instrument, json_response, query_choices, query_int
 from stormwatch.history.queries import BadQuery, HistoryQueries, SearchFilter, parse_label, parse_when
 
 STATUSES = frozenset({"open", "acknowledged", "resolved"})
@@ -31,13 +31,6 @@ def _history(services: ApiServices) -> HistoryQueries:
     return services.history
 
 
-def _number(request: Request, name: str, default: int, most: int) -> int:
-    raw = request.query_params.get(name, str(default))
-    if not raw.isdigit() or int(raw) > most:
-        raise ApiError(400, "bad_query", f"{name}: an integer from 0 to {most}", field=name)
-    return int(raw)
-
-
 def _search(services: ApiServices):
     async def handle(request: Request) -> Response:
         authorise(services, request, "read")
@@ -48,7 +41,7 @@ def _search(services: ApiServices):
         statuses = query_choices(request, "status", STATUSES)
         if len(statuses) > 1:
             raise ApiError(400, "bad_query", "status: one of acknowledged, open, resolved", field="status")
-        limit = _number(request, "limit", 50, 1000)
+        limit = query_int(request, "limit", 50, 0, 1000)
         if limit < 1:
             raise ApiError(400, "bad_query", "limit: an integer from 1 to 1000", field="limit")
         now = services.clock()
@@ -59,7 +52,7 @@ def _search(services: ApiServices):
                 status=next(iter(statuses), ""),
                 since=parse_when(params["since"], now, "since") if params.get("since") else None,
                 until=parse_when(params["until"], now, "until") if params.get("until") else None,
-                limit=limit, offset=_number(request, "offset", 0, MAX_OFFSET))
+                limit=limit, offset=query_int(request, "offset", 0, 0, MAX_OFFSET))
         except BadQuery as exc:
             raise ApiError(400, "bad_query", str(exc), field=exc.field) from None
         return json_response(await _history(services).search(f))

@@ -97,7 +97,7 @@ async def test_every_event_lands_once_with_members_and_search_finds_what_redis_f
                 bad = await api.get("/api/v1/history/incidents?since=yesterday")
                 assert bad.status_code == 400 and bad.json()["field"] == "since"
                 for value, field in (("nan", "since"), ("-5", "since"), ("1e300", "until"),
-                                     ("2026-12-01T00:00:00", "until")):  # searched for nothing before: now refused
+                                     ("2026-12-01T00:00:00", "until"), ("²", "offset"), ("٣", "limit")):  # searched for nothing before: now refused
                     bad = await api.get(f"/api/v1/history/incidents?{field}={value}")
                     assert bad.status_code == 400 and bad.json()["field"] == field, (value, bad.text)
                 nul = await api.get("/api/v1/history/incidents?q=a%00b")  # PostgreSQL text cannot hold it

@@ -177,7 +177,8 @@ async def test_list_filters_and_pages(api):
     assert len((await api.get("/api/v1/incidents", params={"rule": "default", "since": 0})).json()["items"]) == 5
     assert (await api.get("/api/v1/incidents", params={"until": "2000-01-01T00:00:00Z"})).json()["items"] == []
     assert len((await api.get("/api/v1/incidents", params={"since": "1h"})).json()["items"]) == 5  # a duration too
-    for bad in ({"status": "closed"}, {"limit": "0"}, {"since": "yesterday"}, {"cursor": "!!"}, {"since": "nan"},
+    for bad in ({"status": "closed"}, {"limit": "0"}, {"limit": "²"}, {"limit": "٣"}, {"limit": "9" * 5000},
+                {"since": "yesterday"}, {"cursor": "!!"}, {"since": "nan"},
                 {"until": "inf"}, {"until": "2026-01-01T00:00:00"}):  # a time without its zone: whose local time?
         answer = await api.get("/api/v1/incidents", params=bad)
         assert answer.status_code == 400 and answer.json()["field"] == next(iter(bad))
