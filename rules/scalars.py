@@ -33,8 +33,9 @@ def parse_duration(value: object) -> float:
     return sum(int(n) * unit for n, unit in zip(match.groups(), _DURATION_UNITS, strict=True) if n)
 
 
-#: epoch seconds a stored time may hold: from 1970 to about the year 5100 (later is a typo, or ``1e300``)
-EPOCH_LATEST = 1e11
+#: epoch seconds a stored time may hold: before 10000-01-01T00:00:00Z, the last time RFC 3339 can write (and
+#: Alertmanager's API accepts: a silence "until 9999" is a habit); later is a typo, or ``1e300``
+EPOCH_LATEST = 253402300800.0
 
 
 def check_epoch(value: float, name: str) -> float:
@@ -43,7 +44,7 @@ def check_epoch(value: float, name: str) -> float:
     written as JSON (``null``) it cannot be read back."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or not 0 <= value < EPOCH_LATEST:
-        raise ValueError(f"{name}: {value!r} is not epoch seconds between 1970 and the year 5000")
+        raise ValueError(f"{name}: {value!r} is not epoch seconds from 1970 to the year 9999")
     return float(value)
 
 

@@ -29,7 +29,7 @@ def parse_moment(text: str, now: float) -> float:
         pass
     else:
         if not math.isfinite(seconds) or not 0 <= seconds < EPOCH_LATEST:
-            raise ValueError(f"{value!r}: epoch seconds between 1970 and the year 5000")
+            raise ValueError(f"{value!r}: epoch seconds from 1970 to the year 9999")
         return seconds
     try:
         return now - parse_duration(value)

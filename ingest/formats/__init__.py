@@ -20,6 +20,7 @@ from collections.abc import Callable
 import orjson
 
 from rules import label_names
+from rules.scalars import EPOCH_LATEST
 from rules.alert import Alert
 
 #: Alertmanager's classic label name rule (``model.LabelNameRE``); which rule applies: ``rules.label_names``
@@ -27,7 +28,7 @@ LABEL_NAME_PATTERN = label_names.CLASSIC_PATTERN
 LABEL_NAME_RE = re.compile(LABEL_NAME_PATTERN)
 
 ZERO_TIME = -62135596800.0  # Go's zero time.Time, 0001-01-01T00:00:00Z, in epoch seconds
-MAX_TIME = 253402300800.0  # 10000-01-01T00:00:00Z: later times cannot be rendered as RFC 3339
+MAX_TIME = EPOCH_LATEST  # 10000-01-01T00:00:00Z: later times cannot be rendered as RFC 3339
 
 _RFC3339 = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})"

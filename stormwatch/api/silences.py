@@ -53,7 +53,7 @@ def _create(services: ApiServices):
         try:
             silence = Silence.create(matchers, starts, ends, principal.name, body.comment, now,
                                      silence_id=new_silence_id())
-        except ValueError as exc:  # "starts_at: ..." / "ends_at: ..." (a duration past the year 5000), or the order
+        except ValueError as exc:  # "starts_at: ..." / "ends_at: ..." (a duration past the year 9999), or the order
             text = str(exc) if str(exc).startswith(("starts_at:", "ends_at:")) else f"ends_at: {exc}"
             raise ApiError(422, "invalid", text, field=text.partition(":")[0]) from None
         return json_response(await store_silence(services, silence, principal.name, now), 201)
