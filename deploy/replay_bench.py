@@ -17,6 +17,7 @@ from replay.placement import replay
 from replay.recordings import Notification
 from replay.storms import large_storm
 from replay.suggest import suggest
+from replay.suggest_draft import render
 from rules.loader import load_rule_set
 
 
@@ -40,7 +41,7 @@ def main():
         (Path(tmp) / "topology.yaml").write_text(storm.rules)
         topology = load_rule_set(Path(tmp))
         seconds, found = best(1, lambda: suggest(stream))
-        (Path(tmp) / "topology.yaml").write_text(found.draft())
+        (Path(tmp) / "topology.yaml").write_text(render(found))
         suggested = load_rule_set(Path(tmp))
     print(f"{len(stream)} notifications, {len({n.truth for n in stream})} labelled incidents; "
           f"rules suggest: {seconds:.2f} s CPU")

@@ -18,6 +18,7 @@ from replay.placement import replay
 from replay.recordings import Notification
 from replay.storms import large_storm
 from replay.suggest import suggest
+from replay.suggest_draft import render
 from rules.loader import load_rule_set
 
 
@@ -47,7 +48,7 @@ def main(notifications: int, seeds: list[int]) -> None:
         direct = sum(1 for s, d in edges if d in true.get(s, ()))
         transitive = sum(1 for s, d in edges if d in implied.get(s, ()) and d not in true.get(s, ()))
         with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "suggested.yaml").write_text(found.draft())
+            (Path(tmp) / "suggested.yaml").write_text(render(found))
             score = replay(load_rule_set(Path(tmp)), stream).score()
         print(f"seed {seed}, {len(stream):,} notifications: {len(edges)} edges kept (direct {direct}, transitive "
               f"{transitive}, wrong {len(edges) - direct - transitive}), {len(found.set_aside)} set aside; "

@@ -22,6 +22,7 @@ from replay.recordings import read_notifications, recording_line
 from replay.scoring import Score
 from replay.storms import Storm, corpus
 from replay.suggest import suggest
+from replay.suggest_draft import render
 from rules.loader import EXAMPLES_DIR, load_rule_set
 from rules.schema import RuleSet
 
@@ -72,7 +73,7 @@ class StormScore:
 def suggested_rules(directory: Path) -> RuleSet:
     """The default grouping plus every candidate ``stormwatch rules suggest`` drafts from the storm's recording,
     loaded as ``rules check`` loads it."""
-    draft = suggest(read_notifications([directory / RECORDING])).draft()
+    draft = render(suggest(read_notifications([directory / RECORDING])))
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "suggested.yaml").write_text(draft)
         return load_rule_set(Path(tmp))
@@ -84,7 +85,7 @@ def rules_and_suggestions(directory: Path) -> RuleSet:
     the workflow "topology + accepted suggestions"."""
     rules = directory / "rules"
     known = KnownRules(load_rule_set(rules))
-    draft = suggest(read_notifications([directory / RECORDING]), known=known).draft()
+    draft = render(suggest(read_notifications([directory / RECORDING]), known=known))
     with tempfile.TemporaryDirectory() as tmp:
         for path in rules.iterdir():
             if path.is_file():

@@ -50,7 +50,6 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from replay.recordings import Notification
-from replay.suggest_draft import render
 
 if TYPE_CHECKING:
     from replay.known import KnownRules
@@ -115,11 +114,6 @@ class Suggestions:
     def all(self) -> list[Candidate]:
         """The new candidates (those the draft holds)."""
         return [*self.topology, *self.inhibit, *self.groups, *self.problems]
-
-    def draft(self) -> str:
-        """A rule file with the candidates (``replay.suggest_draft``): topology and group rules active, inhibit rules
-        commented out; with a rule set, only what it lacks, to go next to its files."""
-        return render(self)
 
 
 def episodes(notifications: Sequence[Notification], service_label: str = "service",

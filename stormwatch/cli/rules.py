@@ -80,6 +80,7 @@ def rules_suggest(
     from replay.known import KnownRules
     from replay.recordings import RecordingError, read_notifications
     from replay.suggest import Settings, suggest
+    from replay.suggest_draft import render
     from rules.loader import RuleSetInvalid, load_rule_set
     from rules.schema import parse_duration
     from stormwatch.rules_admin import rule_file_limits
@@ -108,7 +109,7 @@ def rules_suggest(
     found = suggest(notifications, settings, known)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "suggested.yaml").write_text(found.draft())
+        (out / "suggested.yaml").write_text(render(found))
     if json_out:
         doc = {"hold": found.hold, "candidates": [c.public() for c in found.all()],
                "known": [c.public() for c in found.known],

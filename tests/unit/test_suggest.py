@@ -9,6 +9,7 @@ from replay.known import KnownRules
 from replay.recordings import read_notifications
 from replay.storms import Storm
 from replay.suggest import Settings, episodes, suggest
+from replay.suggest_draft import render
 from rules.loader import lint_directory, load_rule_set
 
 
@@ -68,7 +69,7 @@ def test_two_dependants_of_one_cause_are_not_drafted_as_depending_on_each_other(
     aside = {c.name: c for c in found.set_aside}
     assert "checkout -> search" in aside or "search -> checkout" in aside
     assert all(c.detail["explained_by"] == ["db"] and c.support >= 2 for c in aside.values())
-    assert "# Set aside" in found.draft() and '"search": {depends_on: ["db"]}' in found.draft()
+    assert "# Set aside" in render(found) and '"search": {depends_on: ["db"]}' in render(found)
 
 
 def test_a_chain_stands_when_its_middle_fails_without_the_root():
@@ -113,7 +114,7 @@ def test_edges_never_close_a_cycle(tmp_path):
     s.alert({"alertname": "C", "service": "c"}, "y", [(5000, 5100)])
     found = suggest(s.ordered(), Settings(min_support=1))
     assert len(found.topology) == 1
-    (tmp_path / "s.yaml").write_text(found.draft())
+    (tmp_path / "s.yaml").write_text(render(found))
     assert lint_directory(tmp_path) == ([], [])
 
 
@@ -121,7 +122,7 @@ def test_every_corpus_draft_checks_clean_and_loads(tmp_path):
     for directory in sorted(p for p in corpus.CORPUS_DIR.iterdir() if p.is_dir()):
         target = tmp_path / directory.name
         target.mkdir()
-        (target / "suggested.yaml").write_text(suggest(read_notifications([directory / corpus.RECORDING])).draft())
+        (target / "suggested.yaml").write_text(render(suggest(read_notifications([directory / corpus.RECORDING]))))
         assert lint_directory(target) == ([], []), directory.name
         load_rule_set(target)
 
@@ -196,7 +197,7 @@ def test_what_the_rule_set_says_is_already_known_and_the_rest_drafted_to_load_ne
     assert said[("inhibit", "DbDown mutes Errors")] == "the topology: api -> db"
     assert said[("group", "DiskLow")] == "group rule disk"
     assert all(c.known is None for c in found.all())
-    draft = found.draft()
+    draft = render(found)
     assert "service_label" not in draft and "web-pods" not in draft
     assert 'edges:\n    "web": ["db"]' in draft and "services:" not in draft
     assert "#   topology web -> api: support 2, confidence 1.00" in draft and "explained by db" in draft
@@ -205,7 +206,7 @@ def test_what_the_rule_set_says_is_already_known_and_the_rest_drafted_to_load_ne
     assert load_rule_set(tmp_path).topology.services["web"].depends_on == ("db",)
     # once accepted, the same recording has nothing new to say
     again = suggest(_known_storm().ordered(), known=KnownRules(load_rule_set(tmp_path)))
-    assert again.all() == [] and "Nothing new" in again.draft()
+    assert again.all() == [] and "Nothing new" in render(again)
     assert {c.name: c.known for c in again.known}["web -> db"] == "in the topology"
 
 
@@ -249,7 +250,7 @@ def test_draft_rule_names_skip_those_the_rule_set_uses(tmp_path):
     known = _known(tmp_path, "groups:\n  - name: suggested-refire-1\n    match: ['alertname=\"Other\"']\n")
     found = suggest(s.ordered(), known=known)
     assert [c.name for c in found.groups] == ["Flappy", "Unrelated"]
-    (tmp_path / "suggested.yaml").write_text(found.draft())
+    (tmp_path / "suggested.yaml").write_text(render(found))
     assert lint_directory(tmp_path) == ([], [])
     assert [g.name for g in load_rule_set(tmp_path).groups] == [
         "suggested-refire-1", "suggested-refire-2", "suggested-refire-3"]
