@@ -23,6 +23,7 @@ class ChangeWindowStore:
         self.redis = redis
         self.keys = keyspace
         self._parsed: dict[bytes, ChangeWindow] = {}  # read every batch: parse each stored window once
+        self._refused: set[bytes] = set()  # stored values that do not parse, logged once
 
     async def add(self, window: ChangeWindow) -> ChangeWindow:
         await self.redis.hset(self.keys.change_windows, window.id, window.to_json())
@@ -40,15 +41,18 @@ class ChangeWindowStore:
         return silences.parse(silence_raws), self.parse(window_raws)
 
     def parse(self, raws: list[bytes]) -> list[ChangeWindow]:
-        parsed = readable(raws, self._parsed, ChangeWindow.from_json, "change_window", self.keys.change_windows)
+        parsed = readable(raws, self._parsed, self._refused, ChangeWindow.from_json, "change_window",
+                          self.keys.change_windows)
         self._parsed = parsed
+        self._refused.intersection_update(raws)
         return sorted(parsed.values(), key=lambda w: (w.starts_at, w.id))
 
     async def get(self, window_id: str) -> ChangeWindow | None:
         raw = cast(bytes | None, await self.redis.hget(self.keys.change_windows, window_id))
         if not raw:
             return None
-        found = readable([raw], self._parsed, ChangeWindow.from_json, "change_window", self.keys.change_windows)
+        found = readable([raw], self._parsed, self._refused, ChangeWindow.from_json, "change_window",
+                         self.keys.change_windows)
         return next(iter(found.values()), None)
 
     async def expire(self, window_id: str, now: float) -> ChangeWindow | None:

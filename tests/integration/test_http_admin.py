@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import structlog.testing
 
 from stormwatch.app import Worker
 from tests.conftest import eventually
@@ -91,6 +92,10 @@ async def test_a_stored_silence_that_cannot_be_read_is_left_out_and_alerts_flow(
     await eventually(lambda: stored_alerts(api.worker) >= 2, what="both alerts stored")
     assert metric(api.worker, "stormwatch_alerts_muted_total") == 1  # the good silence; web's alert pages
     assert len(await api.worker.store.list_incidents()) == 1
+    with structlog.testing.capture_logs() as logs:  # said once per process, not once per batch
+        await api.post("/api/v2/alerts", [v2_alert("Slow", "web", "w-2")], token=INGEST)
+        await eventually(lambda: stored_alerts(api.worker) >= 3, what="the next batch stored")
+    assert [e for e in logs if e["event"] == "silence_unreadable"] == []
     assert (await api.delete("/api/v1/silences/bad1")).status_code == 404  # nothing to end: delete it from Redis
 
 
