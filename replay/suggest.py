@@ -250,7 +250,7 @@ def _edges(eps: Sequence[Episode], pairs: Sequence[tuple[Episode, Episode]], spa
            known: KnownRules | None = None) -> tuple[list[Candidate], float, list[Candidate], list[Candidate]]:
     """(the kept new edges, the hold they need, the edges the rule set's topology already has, the edges a common
     cause explains). Edges are kept strongest first (none closing a cycle), then every kept edge whose evidence a
-    common cause explains (:func:`_explained_by`) is set aside, weakest first, and the rest kept again without
+    common cause explains (:meth:`CoCauses.explained_by`) is set aside, weakest first, and the rest kept again without
     them: an edge set aside may have kept a true edge out as closing a cycle."""
     measured = _measure(lambda e: e.service, eps, pairs, span, s)
     ranked = sorted(((k, m) for k, m in measured.items() if _keep(m, s)),
@@ -402,7 +402,8 @@ def _inhibits(eps: Sequence[Episode], pairs: Sequence[tuple[Episode, Episode]], 
         if by:
             depends[edge[1]].discard(edge[0])
             aside.append(replace(c, detail={**c.detail, "explained_by": by}))
-    kept = [c for c in out if not any(a.name == c.name for a in aside)]
+    aside_names = {a.name for a in aside}
+    kept = [c for c in out if c.name not in aside_names]
     return kept, sorted(aside, key=lambda c: (-c.support, -c.confidence, -c.lift, c.name))
 
 
